@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Formanova.Host.Api;
+
+/// <summary>
+/// Maps every exception that escapes an endpoint to an RFC 9457 ProblemDetails. Expected failures keep their
+/// message; anything else becomes a 500 that carries only the trace id, never the exception text.
+/// </summary>
+internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+            return true;
+        }
+
+        var problem = exception switch
+        {
+            ModuleException module => FromModule(module),
+            BadHttpRequestException { InnerException: JsonException json } => MalformedJson(json),
+            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = TitleFor(bad.StatusCode), Detail = bad.Message },
+            FluentValidation.ValidationException validation => new HttpValidationProblemDetails(
+                validation.Errors.GroupBy(e => e.PropertyName).ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray())),
+            _ => null,
+        };
+
+        if (problem is null)
+        {
+            logger.LogError(exception, "Unhandled exception for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Title = "An unexpected error occurred.",
+                Detail = "The error was logged; quote the trace id when reporting it.",
+            };
+        }
+        else
+        {
+            logger.LogInformation("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static ProblemDetails FromModule(ModuleException exception)
+    {
+        var status = exception.Kind switch
+        {
+            ErrorKind.NotFound => StatusCodes.Status404NotFound,
+            ErrorKind.Conflict => StatusCodes.Status409Conflict,
+            ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
+            ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+            ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        ProblemDetails problem = exception.Errors.Count > 0
+            ? new HttpValidationProblemDetails(exception.Errors.ToDictionary(kv => kv.Key, kv => kv.Value))
+            : new ProblemDetails();
+        problem.Status = status;
+        problem.Title = TitleFor(status);
+        problem.Detail = exception.Message;
+        return problem;
+    }
+
+    private static HttpValidationProblemDetails MalformedJson(JsonException json)
+    {
+        var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
+        var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' (line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
+        return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Malformed JSON",
+            Detail = reason,
+        };
+    }
+
+    private static string TitleFor(int status) => status switch
+    {
+        400 => "Bad Request",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+}

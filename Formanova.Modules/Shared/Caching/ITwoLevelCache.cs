@@ -1,0 +1,29 @@
+namespace Formanova.Modules.Shared.Caching;
+
+internal enum CacheLevel
+{
+    None,
+    L1,
+    L2,
+}
+
+internal readonly record struct CacheLookup<T>(bool Found, T? Value, CacheLevel Level)
+{
+    public static CacheLookup<T> Miss => new(false, default, CacheLevel.None);
+}
+
+/// <summary>
+/// L1 (bounded in-memory) in front of L2 (Redis), written through. An L2 outage degrades to L1 alone and never
+/// fails the caller. <paramref name="area"/> tags the metrics (e.g. "model").
+/// </summary>
+internal interface ITwoLevelCache
+{
+    ValueTask<CacheLookup<T>> GetAsync<T>(string area, string key, CancellationToken cancellationToken = default);
+
+    ValueTask SetAsync<T>(string area, string key, T value, CancellationToken cancellationToken = default);
+
+    ValueTask RemoveAsync(string area, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>True while L2 is configured and not in its back-off window after a failure.</summary>
+    bool L2Available { get; }
+}

@@ -1,0 +1,101 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.Json;
+using FluentValidation.Internal;
+using FluentValidation;
+using Formanova.Modules.Shared.Caching;
+using Formanova.Modules.Shared.Database;
+using Formanova.Modules.Shared.Health;
+using Formanova.Modules.Shared.Telemetry;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Formanova.Modules.Shared;
+
+/// <summary>Database, migrations, cache, metrics and health plumbing that every module builds on.</summary>
+public static class SharedInfrastructure
+{
+    public static IServiceCollection AddFormanovaInfrastructure(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<FormanovaMetrics>();
+
+        services.AddOptions<FormanovaOptions>().Bind(configuration.GetSection(FormanovaOptions.SectionName));
+        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        AddDatabase(services);
+        AddCache(services, configuration);
+
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        if (!string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]))
+        {
+            services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        }
+
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) => CamelCasePath(expression, member);
+        services.AddValidatorsFromAssembly(typeof(SharedInfrastructure).Assembly, includeInternalTypes: true);
+        return services;
+    }
+
+    /// <summary>Registers a module's embedded migrations (<c>{folder}/NNNN_name.sql</c>) with the start-up migrator.</summary>
+    internal static IServiceCollection AddMigrations(this IServiceCollection services, string module, string folder) =>
+        services.AddSingleton(MigrationSet.FromEmbeddedResources(module, typeof(SharedInfrastructure).Assembly, folder));
+
+    /// <summary>Registers every internal class of <paramref name="moduleNamespace"/> against its matching I{Name} interface.</summary>
+    internal static IServiceCollection ScanModule(this IServiceCollection services, string moduleNamespace) =>
+        services.Scan(scan => scan
+            .FromAssemblies(typeof(SharedInfrastructure).Assembly)
+            .AddClasses(classes => classes.InNamespaces(moduleNamespace), publicOnly: false)
+            .AsMatchingInterface()
+            .WithSingletonLifetime());
+
+    private static void AddDatabase(IServiceCollection services)
+    {
+        services.AddSingleton<IDatabase>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            return options.Provider == DatabaseProvider.Postgres
+                ? new PostgresDatabase(options)
+                : new SqliteDatabase(options, sp.GetRequiredService<IOptions<FormanovaOptions>>().Value.ResolveDataDirectory());
+        });
+        services.AddSingleton<Migrator>();
+
+        // First hosted service on purpose: every later one may touch the schema.
+        services.AddHostedService<MigrationHostedService>();
+    }
+
+    private static void AddCache(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<RedisConnection>();
+        var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
+        if (redisConfigured)
+        {
+            services.AddStackExchangeRedisCache(_ => { });
+            services.AddOptions<RedisCacheOptions>().Configure<RedisConnection, IOptions<CacheOptions>>((redis, connection, cache) =>
+            {
+                redis.InstanceName = cache.Value.L2.InstanceName;
+                redis.ConnectionMultiplexerFactory = connection.GetAsync;
+            });
+        }
+
+        services.AddSingleton<ITwoLevelCache>(sp => new TwoLevelCache(
+            sp.GetRequiredService<IOptions<CacheOptions>>(),
+            sp.GetRequiredService<FormanovaMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TwoLevelCache>>(),
+            redisConfigured ? sp.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>() : null));
+    }
+
+    // FluentValidation reports C# member paths ("Columns[0].Name"); clients sent camelCase JSON ("columns[0].name").
+    private static string? CamelCasePath(LambdaExpression? expression, MemberInfo? member)
+    {
+        var chain = expression is null ? null : PropertyChain.FromExpression(expression);
+        var path = chain is { Count: > 0 } ? chain.ToString() : member?.Name;
+        return path is null ? null : string.Join('.', path.Split('.').Select(JsonNamingPolicy.CamelCase.ConvertName));
+    }
+}

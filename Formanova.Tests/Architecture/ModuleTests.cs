@@ -1,0 +1,60 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Formanova.Modules.Shared;
+
+namespace Formanova.Tests.Architecture;
+
+public sealed class ModuleTests
+{
+    private static readonly Assembly Modules = typeof(SharedInfrastructure).Assembly;
+    private static readonly string[] ModuleNames = ["Model", "Data", "Event"];
+
+    [Test]
+    public void FindViolations_WhenScanningFormanovaModules_FindsNone()
+    {
+        var violations = ModuleBoundaries.FindViolations(Modules, "Formanova.Modules", ModuleNames);
+
+        Assert.That(violations, Is.Empty, string.Join(Environment.NewLine, violations));
+    }
+
+    [Test]
+    public void ModulesAssembly_WhenLoaded_DoesNotReferenceTemporalio()
+    {
+        var references = Modules.GetReferencedAssemblies().Select(a => a.Name);
+
+        Assert.That(references, Has.None.StartsWith("Temporalio"));
+    }
+
+    [Test]
+    public void PublicTypes_OfEachModule_AreOnlyInterfacesRecordsEnumsAndTheRegistration()
+    {
+        var offenders = Modules.GetExportedTypes()
+            .Where(t => ModuleNames.Any(m => t.Namespace?.StartsWith($"Formanova.Modules.{m}", StringComparison.Ordinal) == true))
+            .Where(t => !IsAllowedPublic(t))
+            .Select(t => t.FullName)
+            .ToList();
+
+        Assert.That(offenders, Is.Empty, "Make these internal sealed: " + string.Join(", ", offenders));
+    }
+
+    [Test]
+    public void FindViolations_WhenAModuleUsesAnotherModulesInternals_ReportsIt()
+    {
+        var violations = ModuleBoundaries.FindViolations(typeof(ModuleTests).Assembly, "Formanova.Tests.Architecture.Fixtures", ["Alpha", "Beta", "Gamma"]);
+
+        Assert.That(violations, Has.Some.Contains("Fixtures.Alpha.AlphaService uses Formanova.Tests.Architecture.Fixtures.Beta.BetaStore"));
+        Assert.That(violations, Has.Some.Contains("Fixtures.Alpha.AlphaService uses Formanova.Tests.Architecture.Fixtures.Beta.BetaHelper"));
+        Assert.That(violations, Has.None.StartsWith("Gamma"));
+    }
+
+    private static bool IsAllowedPublic(Type type) =>
+        (type.IsInterface && type.Name.StartsWith('I') && type.Name.EndsWith("Module", StringComparison.Ordinal))
+        || type.IsEnum
+        || IsRecord(type)
+        || (type.IsAbstract && type.IsSealed && type.Name.EndsWith("Module", StringComparison.Ordinal));
+
+    private static bool IsRecord(Type type) =>
+        type.GetMethod("<Clone>$") is not null
+        || (type.IsValueType && type.GetCustomAttribute<CompilerGeneratedAttribute>() is null
+            && type.GetMethod("PrintMembers", BindingFlags.NonPublic | BindingFlags.Instance) is not null);
+}

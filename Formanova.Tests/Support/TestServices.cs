@@ -1,0 +1,37 @@
+namespace Formanova.Tests.Support;
+
+/// <summary>
+/// Connection settings for the real services that <c>.ci/run</c> starts. Where a setting is unset the test is
+/// ignored with the reason, unless FORMANOVA_REQUIRE_SERVICES=1 (CI), where a missing service fails the run.
+/// </summary>
+internal static class TestServices
+{
+    public const string PostgresVariable = "FORMANOVA_TEST_POSTGRES";
+    public const string RedisVariable = "FORMANOVA_TEST_REDIS";
+
+    private static bool Required => Environment.GetEnvironmentVariable("FORMANOVA_REQUIRE_SERVICES") == "1";
+
+    /// <summary>An Npgsql connection string to a server where the test user may create databases.</summary>
+    public static string Postgres() => Require(PostgresVariable, "PostgreSQL");
+
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:56379</c>.</summary>
+    public static string Redis() => Require(RedisVariable, "Redis");
+
+    private static string Require(string variable, string service)
+    {
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (!string.IsNullOrWhiteSpace(value))
+        {
+            return value;
+        }
+
+        var reason = $"{service} is not configured: set {variable} (.ci/run does).";
+        if (Required)
+        {
+            Assert.Fail(reason + " FORMANOVA_REQUIRE_SERVICES=1 forbids skipping.");
+        }
+
+        Assert.Ignore(reason);
+        return "";
+    }
+}
