@@ -1,8 +1,5 @@
-using System.Linq.Expressions;
-using System.Reflection;
-using System.Text.Json;
-using FluentValidation.Internal;
 using FluentValidation;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Caching;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Health;
@@ -37,7 +34,7 @@ public static class SharedInfrastructure
             services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
 
-        ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) => CamelCasePath(expression, member);
+        ValidationConventions.Apply();
         services.AddValidatorsFromAssembly(typeof(SharedInfrastructure).Assembly, includeInternalTypes: true);
         return services;
     }
@@ -89,13 +86,5 @@ public static class SharedInfrastructure
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TwoLevelCache>>(),
             redisConfigured ? sp.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>() : null));
-    }
-
-    // FluentValidation reports C# member paths ("Columns[0].Name"); clients sent camelCase JSON ("columns[0].name").
-    private static string? CamelCasePath(LambdaExpression? expression, MemberInfo? member)
-    {
-        var chain = expression is null ? null : PropertyChain.FromExpression(expression);
-        var path = chain is { Count: > 0 } ? chain.ToString() : member?.Name;
-        return path is null ? null : string.Join('.', path.Split('.').Select(JsonNamingPolicy.CamelCase.ConvertName));
     }
 }

@@ -8,6 +8,8 @@ namespace Formanova.Modules.Shared.Api;
 /// <summary>Validates the endpoint's <typeparamref name="T"/> argument with its FluentValidation validator.</summary>
 internal sealed class ValidationFilter<T> : IEndpointFilter where T : class
 {
+    static ValidationFilter() => ValidationConventions.Apply();
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var argument = context.Arguments.OfType<T>().FirstOrDefault();

@@ -36,7 +36,7 @@ internal sealed class TwoLevelCache : ITwoLevelCache, IDisposable
         {
             // A private MemoryCache: the size limit counts entries, and a shared IMemoryCache would make every other
             // user of it declare sizes too.
-            _l1 = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.L1.MaxEntries, Clock = null });
+            _l1 = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.L1.MaxEntries, Clock = new TimeProviderClock(clock) });
         }
 
         _l2 = _options.L2.Enabled ? l2 : null;
@@ -138,4 +138,10 @@ internal sealed class TwoLevelCache : ITwoLevelCache, IDisposable
             new KeyValuePair<string, object?>("outcome", hit ? "hit" : "miss"));
 
     public void Dispose() => _l1?.Dispose();
+
+    // MemoryCache predates TimeProvider; bridging keeps TTLs on the same clock as the rest of the process.
+    private sealed class TimeProviderClock(TimeProvider clock) : Microsoft.Extensions.Internal.ISystemClock
+    {
+        public DateTimeOffset UtcNow => clock.GetUtcNow();
+    }
 }

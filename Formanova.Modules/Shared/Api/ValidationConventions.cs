@@ -1,0 +1,24 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.Json;
+using FluentValidation;
+using FluentValidation.Internal;
+
+namespace Formanova.Modules.Shared.Api;
+
+internal static class ValidationConventions
+{
+    /// <summary>
+    /// FluentValidation reports C# member paths ("Columns[0].Name"), but clients sent camelCase JSON
+    /// ("columns[0].name"); error keys must name the field the client wrote.
+    /// </summary>
+    public static void Apply() =>
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) => CamelCasePath(expression, member);
+
+    private static string? CamelCasePath(LambdaExpression? expression, MemberInfo? member)
+    {
+        var chain = expression is null ? null : PropertyChain.FromExpression(expression);
+        var path = chain is { Count: > 0 } ? chain.ToString() : member?.Name;
+        return path is null ? null : string.Join('.', path.Split('.').Select(JsonNamingPolicy.CamelCase.ConvertName));
+    }
+}
