@@ -68,7 +68,7 @@ public static class SharedInfrastructure
 
     private static void AddCache(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton<RedisConnection>();
+        services.AddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<CacheOptions>>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RedisConnection>>()));
         var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
         if (redisConfigured)
         {

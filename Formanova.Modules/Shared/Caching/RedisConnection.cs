@@ -8,20 +8,23 @@ namespace Formanova.Modules.Shared.Caching;
 /// The one Redis multiplexer of the process, shared by the cache, health checks and pub/sub. It never aborts on
 /// a failed connect: StackExchange.Redis keeps reconnecting in the background while callers degrade.
 /// </summary>
-internal sealed class RedisConnection : IAsyncDisposable
+public sealed class RedisConnection : IAsyncDisposable
 {
     private readonly CacheOptions _options;
     private readonly ILogger<RedisConnection> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ConnectionMultiplexer? _multiplexer;
 
-    public RedisConnection(IOptions<CacheOptions> options, ILogger<RedisConnection> logger)
+    internal RedisConnection(IOptions<CacheOptions> options, ILogger<RedisConnection> logger)
     {
         _options = options.Value;
         _logger = logger;
     }
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(_options.Redis);
+
+    /// <summary>Raised once, when the multiplexer is created (tracing instruments it here).</summary>
+    public event Action<IConnectionMultiplexer>? Connected;
 
     public async Task<IConnectionMultiplexer> GetAsync()
     {
@@ -49,6 +52,7 @@ internal sealed class RedisConnection : IAsyncDisposable
                 _multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
                 _multiplexer.ConnectionFailed += (_, e) => _logger.LogWarning("Redis connection to {Endpoint} failed: {FailureType}", e.EndPoint, e.FailureType);
                 _multiplexer.ConnectionRestored += (_, e) => _logger.LogInformation("Redis connection to {Endpoint} restored", e.EndPoint);
+                Connected?.Invoke(_multiplexer);
             }
 
             return _multiplexer;

@@ -2,10 +2,20 @@ using System.Diagnostics.Metrics;
 
 namespace Formanova.Modules.Shared.Telemetry;
 
+/// <summary>The names the host's OpenTelemetry setup subscribes to.</summary>
+public static class FormanovaTelemetry
+{
+    public const string MeterName = "Formanova";
+    public const string ActivitySourceName = "Formanova";
+
+    /// <summary>Spans of module work (model loads, imports, deliveries) that are not already HTTP or SQL spans.</summary>
+    public static readonly System.Diagnostics.ActivitySource ActivitySource = new(ActivitySourceName);
+}
+
 /// <summary>The process-wide meter; instruments are created once here so names stay in one list.</summary>
 internal sealed class FormanovaMetrics
 {
-    public const string MeterName = "Formanova";
+    public const string MeterName = FormanovaTelemetry.MeterName;
 
     public FormanovaMetrics(IMeterFactory meterFactory)
     {

@@ -1,0 +1,68 @@
+using Formanova.Modules.Shared.Caching;
+using Formanova.Modules.Shared.Telemetry;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Formanova.Host.Telemetry;
+
+/// <summary>
+/// OpenTelemetry metrics (scraped by Prometheus at /metrics) and traces (exported over OTLP when
+/// OTEL_EXPORTER_OTLP_ENDPOINT is set) for the API, the database, Redis and the modules' own instruments.
+/// </summary>
+internal static class TelemetrySetup
+{
+    public static IServiceCollection AddFormanovaTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        services.AddSingleton<SystemMetrics>();
+
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(
+                serviceName: configuration["OTEL_SERVICE_NAME"] ?? "formanova",
+                serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(metrics =>
+            {
+                metrics
+                    .AddMeter(FormanovaTelemetry.MeterName, SystemMetrics.MeterName)
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddProcessInstrumentation()
+                    .AddPrometheusExporter();
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing
+                    .AddSource(FormanovaTelemetry.ActivitySourceName)
+                    .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
+                    .AddHttpClientInstrumentation()
+                    .AddNpgsql()
+                    .AddRedisInstrumentation()
+                    // The Redis multiplexer is created lazily on first use; instrument it the moment it exists.
+                    .ConfigureRedisInstrumentation((provider, instrumentation) =>
+                        provider.GetRequiredService<RedisConnection>().Connected += connection => instrumentation.AddConnection(connection));
+                if (otlp)
+                {
+                    tracing.AddOtlpExporter();
+                }
+            });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.ServiceProvider.GetRequiredService<SystemMetrics>();
+        endpoints.MapPrometheusScrapingEndpoint("/metrics");
+        return endpoints;
+    }
+
+    // Probes and scrapes every few seconds would drown the traces that matter.
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
+}
