@@ -1,6 +1,8 @@
 using Formanova.Host.Api;
 using Formanova.Host.Configuration;
 using Formanova.Host.Telemetry;
+using Formanova.Host.Security;
+using Formanova.Modules.Access;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
@@ -10,20 +12,24 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddFormanovaSettings(builder.Environment);
 
 builder.Services.AddFormanovaInfrastructure(builder.Configuration);
+builder.Services.AddAccessModule(builder.Configuration);
 builder.Services.AddModelModule(builder.Configuration);
 builder.Services.AddDataModule(builder.Configuration);
 builder.Services.AddEventModule(builder.Configuration);
 builder.Services.AddFormanovaApi(builder.Configuration);
 builder.Services.AddFormanovaTelemetry(builder.Configuration);
+builder.Services.AddFormanovaSecurity(builder.Configuration);
 
 var app = builder.Build();
 
 app.UseFormanovaApi();
-app.MapHealthEndpoints();
-app.MapMetricsEndpoint();
+app.UseFormanovaSecurity();
+app.MapHealthEndpoints().ApplyProbePolicy(app.Configuration);
+app.MapMetricsEndpoint().ApplyProbePolicy(app.Configuration);
 app.MapApiDocs();
 
-var api = app.MapGroup("/api/v1");
+var api = app.MapGroup("/api/v1").RequireApiScopes();
+api.MapAccessEndpoints();
 api.MapModelEndpoints();
 api.MapDataEndpoints();
 api.MapEventEndpoints();

@@ -55,11 +55,10 @@ internal static class TelemetrySetup
         return services;
     }
 
-    public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
+    public static IEndpointConventionBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
     {
         endpoints.ServiceProvider.GetRequiredService<SystemMetrics>();
-        endpoints.MapPrometheusScrapingEndpoint("/metrics");
-        return endpoints;
+        return endpoints.MapPrometheusScrapingEndpoint("/metrics");
     }
 
     // Probes and scrapes every few seconds would drown the traces that matter.

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Support;
 
@@ -9,14 +11,25 @@ namespace Formanova.Tests.Support;
 /// </summary>
 internal sealed class FormanovaFactory : WebApplicationFactory<Program>
 {
-    private readonly Dictionary<string, string?> _settings;
+    /// <summary>The admin key every factory installs (Auth:BootstrapKey); <see cref="CreateClient"/> sends it.</summary>
+    public const string AdminKey = "fnv_test-admin-key-0123456789abcdef";
 
-    public FormanovaFactory(IEnumerable<KeyValuePair<string, string?>>? settings = null)
+    private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _configureServices;
+
+    /// <param name="settings">Overrides of appsettings.json, applied as environment variables would be.</param>
+    /// <param name="configureServices">Test doubles (e.g. a fake TimeProvider), registered after the app's own services.</param>
+    public FormanovaFactory(IEnumerable<KeyValuePair<string, string?>>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
         DataDirectory = Directory.CreateTempSubdirectory("formanova-host-").FullName;
+        _configureServices = configureServices;
+
+        // Rate limits are off unless a test turns them on: suites fire bursts that are not what they test.
         _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["Formanova:DataDirectory"] = DataDirectory,
+            ["Auth:BootstrapKey"] = AdminKey,
+            ["RateLimiting:Enabled"] = "false",
         };
         foreach (var (key, value) in settings ?? [])
         {
@@ -36,6 +49,25 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+
+        if (_configureServices is not null)
+        {
+            builder.ConfigureTestServices(_configureServices);
+        }
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+    }
+
+    /// <summary>A client that sends <paramref name="key"/> (or no key at all when null).</summary>
+    public HttpClient CreateClientWithKey(string? key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = key is null ? null : new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
     }
 
     protected override void Dispose(bool disposing)
