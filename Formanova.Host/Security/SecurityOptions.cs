@@ -58,7 +58,8 @@ internal sealed class HttpSecurityOptions
     [Range(1, 1_000_000_000)]
     public double MinRequestBodyBytesPerSecond { get; set; } = 240;
 
-    [Range(1, 600)]
+    /// <summary>Kestrel requires more than one second.</summary>
+    [Range(2, 600)]
     public int RequestBodyGracePeriodSeconds { get; set; } = 5;
 
     [Range(1, 600)]
