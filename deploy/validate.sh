@@ -33,10 +33,13 @@ install_tools() {
   have docker-compose || packages+=(docker-compose)
   if [ ${#packages[@]} -gt 0 ]; then
     # policy-rc.d keeps the prometheus package from starting a server: only promtool is wanted.
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    local own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq \
       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
-    rm -f /usr/sbin/policy-rc.d
+    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
   fi
   if have npm; then
     mkdir -p "$tools"
