@@ -1,17 +1,22 @@
 # syntax=docker/dockerfile:1
-# Formanova: one container with the REST API, the Temporal worker and (by default) the embedded
-# Temporal-compatible server. Point Database__*, Cache__Redis and Temporal__Address at real services in production.
+# Formanova: one image for every role (Formanova__Roles=api, worker, or both by default). Point Database__*,
+# Cache__Redis and Temporal__Address at real services in production; docs/operations.md lists the settings.
+
+# Restore reads only project and props files. Copying just those, with their folders, from a throwaway stage
+# keeps the restore layer cached across source edits, and picks up a new project (Formanova.DevServer) with
+# no edit here, which a hand-written COPY per csproj would not.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS restore-inputs
+WORKDIR /src
+COPY . .
+RUN mkdir /restore \
+    && find . -type f \( -name '*.csproj' -o -name 'Directory.*.props' -o -name 'Directory.*.targets' \
+        -o -name 'global.json' -o -iname 'nuget.config' \) -exec cp --parents {} /restore/ \;
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-# Restore first, from the project files alone, so the package layer is cached across source changes.
-COPY Directory.Build.props Directory.Packages.props Formanova.sln ./
-COPY Formanova.Host/Formanova.Host.csproj Formanova.Host/
-COPY Formanova.Modules/Formanova.Modules.csproj Formanova.Modules/
+COPY --from=restore-inputs /restore/ ./
 RUN dotnet restore Formanova.Host/Formanova.Host.csproj
-COPY appsettings*.json ./
-COPY Formanova.Host/ Formanova.Host/
-COPY Formanova.Modules/ Formanova.Modules/
+COPY . .
 RUN dotnet publish Formanova.Host/Formanova.Host.csproj -c Release -o /app --no-restore /p:UseAppHost=false
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
@@ -22,6 +27,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app ./
 RUN mkdir -p /data && chown "$APP_UID" /data
+# APP_UID is the unprivileged "app" user (1654) that the .NET images create; Kubernetes runAsUser matches it.
 USER $APP_UID
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_HTTP_PORTS=8080 \

@@ -1,0 +1,122 @@
+"""Cross-file checks that no single tool makes: selectors that match, references that resolve, memory limits that
+agree with the alert rules, and the pod settings docs/operations.md promises. Prints one line per problem and
+exits 1 if there is any. Usage: python3 deploy/tools/consistency.py (from the repository top level)."""
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+root = Path(__file__).resolve().parents[2]
+problems = []
+
+
+def check(condition, message):
+    if not condition:
+        problems.append(message)
+
+
+def quantity_bytes(text):
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9,
+             "g": 2**30, "m": 2**20}  # compose's g/m are binary, like Docker's
+    match = re.fullmatch(r"(\d+)([A-Za-z]*)", str(text))
+    return int(match.group(1)) * units.get(match.group(2), 1)
+
+
+# Kubernetes objects, with the Secret template standing in for the real Secret.
+k8s_dir = root / "deploy" / "k8s"
+kustomization = yaml.safe_load((k8s_dir / "kustomization.yaml").read_text())
+objects = []
+for name in kustomization["resources"] + ["secret.example.yaml"]:
+    objects += [doc for doc in yaml.safe_load_all((k8s_dir / name).read_text()) if doc]
+by_kind = {}
+for obj in objects:
+    by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+deployments = by_kind.get("Deployment", {})
+
+
+def selected(selector):
+    return [name for name, d in deployments.items()
+            if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in selector.items())]
+
+
+for name, service in by_kind.get("Service", {}).items():
+    check(len(selected(service["spec"]["selector"])) == 1, f"Service {name} does not select exactly one Deployment")
+for name, pdb in by_kind.get("PodDisruptionBudget", {}).items():
+    check(len(selected(pdb["spec"]["selector"]["matchLabels"])) == 1, f"PodDisruptionBudget {name} does not select exactly one Deployment")
+for name, hpa in by_kind.get("HorizontalPodAutoscaler", {}).items():
+    target = hpa["spec"]["scaleTargetRef"]
+    check(target["kind"] == "Deployment" and target["name"] in deployments, f"HPA {name} targets a missing {target['kind']} {target['name']}")
+
+expected_hpa = {"formanova-api": (3, 20), "formanova-worker": (5, 50)}
+for name, (low, high) in expected_hpa.items():
+    hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(name)
+    check(hpa is not None and (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (low, high),
+          f"HPA {name} should scale between {low} and {high} (the seed's scaling strategy)")
+
+# Memory limits restated by the recording rule formanova:memory_limit_bytes.
+alerts = yaml.safe_load((root / "deploy" / "prometheus" / "alerts.yml").read_text())
+rule_limits = {}
+for group in alerts["groups"]:
+    for rule in group["rules"]:
+        if rule.get("record") == "formanova:memory_limit_bytes":
+            rule_limits[rule["labels"]["role"]] = int(re.search(r"vector\((\d+)\)", rule["expr"]).group(1))
+
+for name, deployment in deployments.items():
+    spec = deployment["spec"]["template"]["spec"]
+    role = deployment["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    check(annotations.get("prometheus.io/scrape") == "true", f"{name}: pods are not annotated for Prometheus scraping")
+    check(spec.get("securityContext", {}).get("runAsNonRoot") is True, f"{name}: runAsNonRoot is not set")
+    check("replicas" not in deployment["spec"], f"{name}: replicas is set, which fights the HPA on every apply")
+    for container in spec["containers"]:
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        check(env.get("Formanova__Roles") == role, f"{name}: Formanova__Roles should be {role}")
+        check(container.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/health/ready", f"{name}: readiness probe is not /health/ready")
+        check(container.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/health/live", f"{name}: liveness probe is not /health/live")
+        limits = container.get("resources", {}).get("limits", {})
+        check("memory" in limits and "cpu" in container.get("resources", {}).get("requests", {}), f"{name}: resources are incomplete")
+        if "memory" in limits:
+            check(quantity_bytes(limits["memory"]) == rule_limits.get(role),
+                  f"{name}: memory limit {limits['memory']} differs from formanova:memory_limit_bytes{{role=\"{role}\"}} in alerts.yml")
+        check(container.get("securityContext", {}).get("allowPrivilegeEscalation") is False, f"{name}: allowPrivilegeEscalation is not false")
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                check(source["configMapRef"]["name"] in by_kind.get("ConfigMap", {}), f"{name}: ConfigMap {source['configMapRef']['name']} is missing")
+            if "secretRef" in source:
+                check(source["secretRef"]["name"] in by_kind.get("Secret", {}), f"{name}: Secret {source['secretRef']['name']} has no template")
+
+# docker-compose: the same limits, and every file it mounts from the repository exists.
+compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+for service, role in (("formanova-api", "api"), ("formanova-worker", "worker")):
+    definition = compose["services"][service]
+    check(definition["environment"].get("Formanova__Roles") == role, f"compose {service}: Formanova__Roles should be {role}")
+    check(quantity_bytes(definition.get("mem_limit", "0")) == rule_limits.get(role),
+          f"compose {service}: mem_limit differs from formanova:memory_limit_bytes{{role=\"{role}\"}} in alerts.yml")
+for service, definition in compose["services"].items():
+    for volume in definition.get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith("./"):
+            check((root / source).exists(), f"compose {service}: mounts missing {source}")
+
+# Prometheus scrapes exactly the compose services it names.
+prometheus = yaml.safe_load((root / "deploy" / "prometheus" / "prometheus.yml").read_text())
+for job in prometheus["scrape_configs"]:
+    for static in job.get("static_configs", []):
+        for target in static["targets"]:
+            host = target.split(":")[0]
+            check(host == "localhost" or host in compose["services"], f"prometheus job {job['job_name']}: {host} is not a compose service")
+
+# The dashboard reads the provisioned data source and every panel has a query.
+dashboard = json.loads((root / "deploy" / "grafana" / "dashboards" / "formanova.json").read_text())
+datasources = yaml.safe_load((root / "deploy" / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text())
+check(any(d["uid"] == "prometheus" and d["type"] == "prometheus" for d in datasources["datasources"]), "no provisioned Prometheus data source with uid prometheus")
+for panel in dashboard["panels"]:
+    if panel["type"] != "row":
+        check(panel.get("targets"), f"dashboard panel {panel['title']!r} has no query")
+
+for problem in problems:
+    print(f"FAIL {problem}")
+print(f"consistency: {len(problems)} problem(s)")
+sys.exit(1 if problems else 0)
