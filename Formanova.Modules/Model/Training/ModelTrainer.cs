@@ -93,6 +93,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
     private static async Task<ITransformer> FitAsync(MLContext ml, IEstimator<ITransformer> pipeline, IDataView data, long rows, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Report(new TrainingProgress("training", rows, 0.15));
+        cancellationToken.ThrowIfCancellationRequested();
         using var cancel = cancellationToken.Register(() => CancelExecution(ml));
         var fit = Task.Run(() => pipeline.Fit(data), CancellationToken.None);
 
@@ -110,7 +111,9 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
 
         try
         {
-            return await fit;
+            var model = await fit;
+            cancellationToken.ThrowIfCancellationRequested();
+            return model;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
