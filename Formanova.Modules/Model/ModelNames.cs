@@ -75,6 +75,7 @@ internal static partial class ModelNames
 
     private static string Normalise(string? value) =>
         (value ?? "").Trim().Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+    // With InvariantGlobalization only ASCII normalises; anything else stays non-ASCII and the pattern rejects it.
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex IdentifierPattern();
