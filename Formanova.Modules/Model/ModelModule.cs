@@ -1,7 +1,12 @@
+using Formanova.Modules.Model.Api;
+using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Registry;
+using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model;
 
@@ -12,8 +17,25 @@ public static class ModelModule
     {
         services.AddMigrations("model", "Model/Migrations");
         services.ScanModule(typeof(ModelModule).Namespace!);
+        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<ModelMetrics>();
+        services.AddSingleton<ModelTrainer>();
+        services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<ModelRuntime>();
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
+            ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)
+            : new LocalArtifactStore());
+        services.AddSingleton<IModelModule, ModelService>();
+        services.AddSingleton<ModelBootstrapper>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());
         return services;
     }
 
-    public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder endpoints) => endpoints;
+    public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapModelRegistryEndpoints();
+        endpoints.MapPredictionEndpoints();
+        return endpoints;
+    }
 }

@@ -1,0 +1,29 @@
+using Formanova.Modules.Shared.Errors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Formanova.Modules.Model.Api;
+
+/// <summary>Input values arrive as JSON elements; the module converts and checks them against the version's schema.</summary>
+internal sealed record PredictBody(Dictionary<string, object?>? Inputs, string? Version = null, string? Alias = null, bool UseCache = true);
+
+internal sealed record PredictBatchBody(List<Dictionary<string, object?>>? Rows, string? Version = null, string? Alias = null, bool UseCache = true);
+
+internal static class PredictionEndpoints
+{
+    public static IEndpointRouteBuilder MapPredictionEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var models = endpoints.MapGroup("/models").WithTags("Predictions");
+
+        models.MapPost("/{name}/predict", async (string name, PredictBody body, IModelModule module, CancellationToken ct) =>
+            TypedResults.Ok(await module.PredictAsync(new PredictRequest(name, body.Inputs ?? throw ModuleException.Invalid("inputs", "An object of input values is required."), body.Version, body.Alias, body.UseCache), ct)))
+            .WithName("Predict");
+
+        models.MapPost("/{name}/predict/batch", async (string name, PredictBatchBody body, IModelModule module, CancellationToken ct) =>
+            TypedResults.Ok(await module.PredictBatchAsync(new PredictBatchRequest(name, body.Rows?.Cast<IReadOnlyDictionary<string, object?>>().ToList() ?? [], body.Version, body.Alias, body.UseCache), ct)))
+            .WithName("PredictBatch");
+
+        return endpoints;
+    }
+}

@@ -1,0 +1,66 @@
+namespace Formanova.Modules.Model;
+
+/// <summary>
+/// Everything other modules and workflows may ask of the Model module: training, the versioned registry and
+/// inference. Names are normalised (lower case, NFKC) and versions are semantic versions (<c>1.2.0</c>, optional
+/// pre-release). Expected failures throw <c>ModuleException</c> (Invalid, NotFound, Conflict, Unprocessable, TooLarge, Unavailable).
+/// </summary>
+public interface IModelModule
+{
+    /// <summary>
+    /// Trains a version from streamed positional rows (one value per <see cref="TrainModelRequest.Columns"/> entry,
+    /// values double, string, bool, DateTimeOffset or null), evaluates it on <paramref name="testRows"/> or on a
+    /// seeded split, and registers it atomically (activating it when asked). Reports progress for heartbeats and
+    /// honours cancellation, also inside the ML.NET fit.
+    /// </summary>
+    Task<TrainingResult> TrainAsync(
+        TrainModelRequest request,
+        IAsyncEnumerable<object?[]> rows,
+        IAsyncEnumerable<object?[]>? testRows = null,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Registers an existing ML.NET model zip after verifying that it loads and answers for the given schema.</summary>
+    Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default);
+
+    Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default);
+
+    Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes <paramref name="version"/> the active one; predictions already running finish on the old version.</summary>
+    Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Points an alias (<c>champion</c>, <c>challenger</c> or any valid name) at a version.</summary>
+    Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Archives a version that is not active; it stays on disk and can be activated again.</summary>
+    Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a version (never the active one) with its aliases, files and cached engines.</summary>
+    Task DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Marks <paramref name="version"/> (or the active version when null) failed and, if it was active, activates the
+    /// previous stable version: the one activated most recently that is neither failed nor archived.
+    /// </summary>
+    Task<FallbackResult> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken = default);
+
+    Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Predicts rows in chunks of <c>Model:Inference:BatchSize</c>, in parallel on pooled engines; results keep the input order.</summary>
+    Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads a version's engines ahead of traffic (e.g. before activating it) and probes them.</summary>
+    Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Verifies that a version loads and answers, without keeping it warm if it was not already.</summary>
+    Task<ModelLoadCheck> CheckLoadAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Invalidates every cached prediction of a version, in L1 and L2, by moving it to a new cache generation.</summary>
+    Task EvictCachedPredictionsAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens the version's <c>model.zip</c> (checksum verified) for download.</summary>
+    Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Formanova.Modules.Shared.Errors;
+
+namespace Formanova.Modules.Model.Inference;
+
+/// <summary>Prediction inputs checked against a version's schema and converted once, for the engine and the cache key alike.</summary>
+internal readonly record struct NormalizedInput(float[] Floats, string[] Texts);
+
+internal static class InputNormalizer
+{
+    /// <summary>Converts one input, or collects every unknown, missing and wrong-typed column under <paramref name="prefix"/>.</summary>
+    public static NormalizedInput? TryNormalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, string prefix, Dictionary<string, string[]> errors)
+    {
+        if (inputs is null)
+        {
+            errors[prefix] = ["An object of input values is required."];
+            return null;
+        }
+
+        var floats = new float[layout.Length];
+        var texts = new string[layout.Length];
+        var before = errors.Count;
+        var matched = 0;
+        for (var i = 0; i < layout.Length; i++)
+        {
+            var column = layout[i].Column;
+            if (!inputs.TryGetValue(column.Name, out var value))
+            {
+                errors[$"{prefix}.{column.Name}"] = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
+                continue;
+            }
+
+            matched++;
+            string? error;
+            var ok = layout[i].IsFloat
+                ? ValueConverter.TryFloat(column.Kind, value, out floats[i], out error)
+                : ValueConverter.TryText(column.Kind, value, out texts[i], out error);
+            if (!ok)
+            {
+                errors[$"{prefix}.{column.Name}"] = [$"Column '{column.Name}' ({column.Kind.ToString().ToLowerInvariant()}): {error}."];
+            }
+        }
+
+        if (matched != inputs.Count)
+        {
+            foreach (var key in inputs.Keys.Where(k => !layout.Any(b => b.Column.Name == k)))
+            {
+                errors[$"{prefix}.{key}"] = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
+            }
+        }
+
+        return errors.Count == before ? new NormalizedInput(floats, texts) : null;
+    }
+
+    public static NormalizedInput Normalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs)
+    {
+        var errors = new Dictionary<string, string[]>();
+        return TryNormalize(layout, inputs, "inputs", errors)
+            ?? throw new ModuleException(ErrorKind.Invalid, "The inputs do not match the model's schema.", errors);
+    }
+
+    /// <summary>
+    /// The cache key: model, version, cache generation and the converted values (the exact bits the engine sees,
+    /// strings length-prefixed so no two inputs can concatenate alike). Long keys are hashed.
+    /// </summary>
+    public static string CacheKey(string name, string version, long generation, ColumnBinding[] layout, NormalizedInput input)
+    {
+        var key = new StringBuilder(64 + (layout.Length * 10));
+        key.Append("model:").Append(name).Append(':').Append(version).Append(':').Append(generation).Append(':');
+        for (var i = 0; i < layout.Length; i++)
+        {
+            if (layout[i].IsFloat)
+            {
+                var value = input.Floats[i];
+                if (float.IsNaN(value))
+                {
+                    key.Append('n');
+                }
+                else
+                {
+                    key.Append(BitConverter.SingleToInt32Bits(value).ToString("x8", CultureInfo.InvariantCulture));
+                }
+            }
+            else
+            {
+                var text = input.Texts[i];
+                key.Append(text.Length).Append('"').Append(text);
+            }
+
+            key.Append('|');
+        }
+
+        if (key.Length <= 512)
+        {
+            return key.ToString();
+        }
+
+        var prefix = $"model:{name}:{version}:{generation}:#";
+        return prefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())));
+    }
+}

@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Formanova.Modules.Model.Registry;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Formanova.Modules.Model.Inference;
+
+/// <summary>
+/// Loaded versions (lazily, once each, at most <c>MaxLoadedModels</c>, least recently used dropped first) and a
+/// short-lived copy of the registry's answers (active version, aliases, version rows) so the fast path does not
+/// read the database per request. A request keeps the <see cref="LoadedModel"/> it resolved, so switching or
+/// eviction never disturbs a prediction already running.
+/// </summary>
+internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics, IOptions<ModelOptions> options, ILogger<ModelRuntime> logger)
+{
+    private readonly ModelOptions.InferenceOptions _options = options.Value.Inference;
+    private readonly ConcurrentDictionary<(string Name, string Version), Entry> _loaded = new();
+    private readonly ConcurrentDictionary<string, Remembered> _resolved = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Name, string Version, string Sha), ColumnBinding[]> _layouts = new();
+    private readonly object _evictionGate = new();
+
+    public int LoadedCount => _loaded.Count;
+
+    public bool IsLoaded(string name, string version) => _loaded.TryGetValue((name, version), out var entry) && entry.Model.IsCompletedSuccessfully;
+
+    /// <summary>The version a request means: the pinned version, the alias's target, or the active version.</summary>
+    public async ValueTask<ModelVersionRow> ResolveAsync(string name, string? version, string? alias, CancellationToken cancellationToken)
+    {
+        var cacheKey = version is not null ? $"v\n{name}\n{version}" : alias is not null ? $"a\n{name}\n{alias}" : $"active\n{name}";
+        if (_resolved.TryGetValue(cacheKey, out var remembered) && remembered.ExpiresAt > Environment.TickCount64)
+        {
+            return remembered.Row;
+        }
+
+        ModelVersionRow row;
+        if (version is not null)
+        {
+            row = await registry.GetAsync(name, version, cancellationToken);
+        }
+        else if (alias is not null)
+        {
+            var target = await registry.FindAliasAsync(name, alias, cancellationToken)
+                ?? throw ModuleException.NotFound("Alias", $"{name}@{alias}");
+            row = await registry.GetAsync(name, target, cancellationToken);
+        }
+        else
+        {
+            row = await registry.FindActiveAsync(name, cancellationToken)
+                ?? throw new ModuleException(ErrorKind.NotFound, (await registry.ListAsync(name, cancellationToken)).Count == 0
+                    ? $"Model '{name}' was not found."
+                    : $"Model '{name}' has no active version; activate one first.");
+        }
+
+        if (_options.RegistryRefreshSeconds > 0)
+        {
+            _resolved[cacheKey] = new Remembered(row, Environment.TickCount64 + (_options.RegistryRefreshSeconds * 1000L));
+        }
+
+        return row;
+    }
+
+    /// <summary>Forgets what this instance remembered about a model's registry state, after a change made here.</summary>
+    public void Forget(string name)
+    {
+        foreach (var key in _resolved.Keys.Where(k => k.EndsWith("\n" + name, StringComparison.Ordinal) || k.Contains("\n" + name + "\n", StringComparison.Ordinal)))
+        {
+            _resolved.TryRemove(key, out _);
+        }
+    }
+
+    public ColumnBinding[] Layout(ModelVersionRow row) =>
+        _layouts.GetOrAdd((row.Name, row.Version, row.Sha256), _ => LoadedModel.Bind(ModelSchema.Validate(row.Columns.Where(c => !c.IsLabel).ToList(), row.ModelTask, false, int.MaxValue)));
+
+    public ValueTask<LoadedModel> GetAsync(ModelVersionRow row, CancellationToken cancellationToken)
+    {
+        var key = (row.Name, row.Version);
+        if (_loaded.TryGetValue(key, out var entry) && entry.Sha == row.Sha256)
+        {
+            entry.Touch();
+            if (entry.Model.IsCompletedSuccessfully)
+            {
+                return ValueTask.FromResult(entry.Model.Result);
+            }
+        }
+        else
+        {
+            // Lazy: of several racing first requests only the entry that wins the dictionary starts a load.
+            entry = new Entry(row.Sha256, () => LoadAsync(row));
+            entry = _loaded.AddOrUpdate(key, entry, (_, existing) => existing.Sha == row.Sha256 && !existing.Model.IsFaulted ? existing : entry);
+            TrimToCapacity();
+        }
+
+        return new ValueTask<LoadedModel>(AwaitLoad(key, entry, cancellationToken));
+    }
+
+    /// <summary>Loads a version without keeping it, to check it.</summary>
+    public async Task<LoadedModel> LoadDetachedAsync(ModelVersionRow row, CancellationToken cancellationToken)
+    {
+        var path = await registry.EnsureLocalAsync(row, cancellationToken);
+        await using var zip = File.OpenRead(path);
+        return LoadedModel.Load(row, zip, 1);
+    }
+
+    public void Unload(string name, string version) => _loaded.TryRemove((name, version), out _);
+
+    public void UnloadAll(string name)
+    {
+        foreach (var key in _loaded.Keys.Where(k => k.Name == name))
+        {
+            _loaded.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>The version a failed active version falls back to at run time: the most recently active one that is neither failed nor archived.</summary>
+    public async Task<ModelVersionRow?> PreviousStableAsync(string name, string failedVersion, CancellationToken cancellationToken) =>
+        (await registry.ListAsync(name, cancellationToken))
+            .Where(r => r.Version != failedVersion && r.ActivatedAt is not null && r.VersionStatus == ModelVersionStatus.Registered)
+            .OrderByDescending(r => r.ActivatedAt)
+            .FirstOrDefault();
+
+    private async Task<LoadedModel> AwaitLoad((string, string) key, Entry entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await entry.Model.WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (entry.Model.IsFaulted)
+        {
+            // A failed load is not cached: the next request tries again (the file may have been repaired).
+            _loaded.TryRemove(new KeyValuePair<(string, string), Entry>(key, entry));
+            throw;
+        }
+    }
+
+    private async Task<LoadedModel> LoadAsync(ModelVersionRow row)
+    {
+        await Task.Yield();
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var path = await registry.EnsureLocalAsync(row, CancellationToken.None);
+            await using var zip = File.OpenRead(path);
+            var model = LoadedModel.Load(row, zip, _options.EnginesPerModel);
+            metrics.Loads.Add(1, new KeyValuePair<string, object?>("outcome", "loaded"));
+            logger.LogInformation("Loaded model {Model} {Version} in {Milliseconds:F0} ms", row.Name, row.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return model;
+        }
+        catch (Exception ex)
+        {
+            metrics.Loads.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+            logger.LogError(ex, "Loading model {Model} {Version} failed", row.Name, row.Version);
+            throw;
+        }
+    }
+
+    private void TrimToCapacity()
+    {
+        if (_loaded.Count <= _options.MaxLoadedModels)
+        {
+            return;
+        }
+
+        lock (_evictionGate)
+        {
+            while (_loaded.Count > _options.MaxLoadedModels)
+            {
+                var oldest = _loaded.MinBy(e => e.Value.LastUsed);
+                if (_loaded.TryRemove(oldest))
+                {
+                    logger.LogInformation("Unloaded model {Model} {Version} (least recently used of {Max})", oldest.Key.Name, oldest.Key.Version, _options.MaxLoadedModels);
+                }
+            }
+        }
+    }
+
+    private sealed class Entry(string sha, Func<Task<LoadedModel>> load)
+    {
+        private readonly Lazy<Task<LoadedModel>> _model = new(load);
+        private long _lastUsed = Stopwatch.GetTimestamp();
+
+        public string Sha { get; } = sha;
+
+        public Task<LoadedModel> Model => _model.Value;
+
+        public long LastUsed => Interlocked.Read(ref _lastUsed);
+
+        public void Touch() => Interlocked.Exchange(ref _lastUsed, Stopwatch.GetTimestamp());
+    }
+
+    private sealed record Remembered(ModelVersionRow Row, long ExpiresAt);
+}

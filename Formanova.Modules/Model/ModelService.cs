@@ -1,0 +1,409 @@
+using System.Diagnostics;
+using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Registry;
+using Formanova.Modules.Model.Training;
+using Formanova.Modules.Shared.Caching;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Formanova.Modules.Model;
+
+/// <summary>The module's one entry point: training, the registry and inference, behind <see cref="IModelModule"/>.</summary>
+internal sealed class ModelService(
+    ModelTrainer trainer,
+    ModelRegistry registry,
+    ModelRuntime runtime,
+    ITwoLevelCache cache,
+    ModelMetrics metrics,
+    IOptions<ModelOptions> options,
+    ILogger<ModelService> logger) : IModelModule
+{
+    private const string CacheArea = "model";
+
+    private readonly ModelOptions.InferenceOptions _inference = options.Value.Inference;
+
+    public async Task<TrainingResult> TrainAsync(
+        TrainModelRequest request,
+        IAsyncEnumerable<object?[]> rows,
+        IAsyncEnumerable<object?[]>? testRows = null,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var name = ModelNames.Name(request.Name);
+        var version = ModelNames.Version(request.Version);
+        if (await registry.FindAsync(name, version, cancellationToken) is not null)
+        {
+            // Checked before training too, so a duplicate fails in milliseconds rather than after the fit.
+            throw new ModuleException(ErrorKind.Conflict, $"Model {name} already has version {version}.");
+        }
+
+        var trained = await trainer.TrainAsync(request, rows, testRows, progress, cancellationToken);
+        metrics.TrainingDuration.Record(trained.Seconds, new KeyValuePair<string, object?>("trainer", trained.Trainer));
+        var lineage = request.Lineage ?? new ModelLineage();
+        var row = await registry.RegisterAsync(
+            new NewVersion(name, version, request.Task, trained.Trainer, request.Columns, trained.Metrics, Tags(request.Tags), lineage, request.Notes, request.Seed),
+            trained.Zip,
+            cancellationToken);
+        if (request.Activate)
+        {
+            row = await registry.ActivateAsync(name, version, cancellationToken);
+            runtime.Forget(name);
+        }
+
+        logger.LogInformation("Trained {Model} {Version} with {Trainer} on {Rows} rows in {Seconds:F1} s: {Metrics}", name, version, trained.Trainer, trained.TrainRows, trained.Seconds, trained.Metrics);
+        return new TrainingResult(await InfoAsync(row, cancellationToken), trained.Metrics, trained.TrainRows, trained.TestRows, trained.SkippedRows, trained.Seconds);
+    }
+
+    public async Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var name = ModelNames.Name(request.Name);
+        var version = ModelNames.Version(request.Version);
+        if (!Enum.IsDefined(request.Task))
+        {
+            throw ModuleException.Invalid("task", "Task must be binaryClassification, multiclassClassification or regression.");
+        }
+
+        ModelSchema.Validate(request.Columns, request.Task, requireLabel: false, options.Value.Training.MaxColumns);
+        using var buffer = new MemoryStream();
+        await modelZip.CopyToAsync(buffer, cancellationToken);
+        var zip = buffer.ToArray();
+
+        // Validated by loading, before anything is written: the version must answer a probe row for its schema.
+        var probeRow = new ModelVersionRow
+        {
+            Name = name,
+            Version = version,
+            Task = request.Task.ToString(),
+            SchemaJson = System.Text.Json.JsonSerializer.Serialize(request.Columns, RegistryJson.Options),
+        };
+        using (var stream = new MemoryStream(zip, writable: false))
+        {
+            LoadedModel.Load(probeRow, stream, 1);
+        }
+
+        var row = await registry.RegisterAsync(
+            new NewVersion(name, version, request.Task, string.IsNullOrWhiteSpace(request.Trainer) ? "uploaded" : request.Trainer.Trim(), request.Columns,
+                (request.Metrics ?? new Dictionary<string, double>()).Where(m => double.IsFinite(m.Value)).ToDictionary(), Tags(request.Tags), request.Lineage ?? new ModelLineage(), request.Notes, null),
+            zip,
+            cancellationToken);
+        return await InfoAsync(row, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = await registry.ListAsync(null, cancellationToken);
+        var aliases = await registry.ListAliasesAsync(null, cancellationToken);
+        return [.. rows.GroupBy(r => r.Name).Select(g => new ModelSummary(
+            g.Key,
+            g.First().ModelTask,
+            g.FirstOrDefault(r => r.VersionStatus == ModelVersionStatus.Active)?.Version,
+            g.Count(),
+            g.First().Version,
+            aliases.Where(a => a.Name == g.Key).ToDictionary(a => a.Alias, a => a.Version)))];
+    }
+
+    public async Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default)
+    {
+        name = ModelNames.Name(name);
+        var rows = await registry.ListAsync(name, cancellationToken);
+        if (rows.Count == 0)
+        {
+            throw ModuleException.NotFound("Model", name);
+        }
+
+        var aliases = await registry.ListAliasesAsync(name, cancellationToken);
+        return new ModelDetails(
+            name,
+            rows.FirstOrDefault(r => r.VersionStatus == ModelVersionStatus.Active)?.Version,
+            aliases.ToDictionary(a => a.Alias, a => a.Version),
+            [.. rows.Select(r => r.ToInfo([.. aliases.Where(a => a.Version == r.Version).Select(a => a.Alias)]))]);
+    }
+
+    public async Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
+        await InfoAsync(await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken), cancellationToken);
+
+    public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.ActivateAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        runtime.Forget(row.Name);
+        return await InfoAsync(row, cancellationToken);
+    }
+
+    public async Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default)
+    {
+        name = ModelNames.Name(name);
+        await registry.SetAliasAsync(name, ModelNames.Alias(alias), ModelNames.Version(version), cancellationToken);
+        runtime.Forget(name);
+    }
+
+    public async Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.ArchiveAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        runtime.Forget(row.Name);
+        runtime.Unload(row.Name, row.Version);
+        return await InfoAsync(row, cancellationToken);
+    }
+
+    public async Task DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        name = ModelNames.Name(name);
+        version = ModelNames.Version(version);
+        await registry.DeleteAsync(name, version, cancellationToken);
+        runtime.Forget(name);
+        runtime.Unload(name, version);
+    }
+
+    public async Task<FallbackResult> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken = default)
+    {
+        name = ModelNames.Name(name);
+        var (failed, active) = await registry.MarkFailedAsync(name, version is null ? null : ModelNames.Version(version), string.IsNullOrWhiteSpace(reason) ? "marked failed" : reason, cancellationToken);
+        runtime.Forget(name);
+        runtime.Unload(name, failed.Version);
+        return new FallbackResult(name, failed.Version, active?.Version ?? (await registry.FindActiveAsync(name, cancellationToken))?.Version);
+    }
+
+    public async Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var started = Stopwatch.GetTimestamp();
+        var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
+        var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
+        PredictionResult result;
+        try
+        {
+            result = await PredictOneAsync(row, request.Inputs, request.UseCache, started, cancellationToken);
+        }
+        catch (Exception ex) when (CanFallBack(ex, version, alias))
+        {
+            var previous = await FallbackTargetAsync(row, ex, cancellationToken);
+            result = await PredictOneAsync(previous, request.Inputs, request.UseCache, started, cancellationToken) with
+            {
+                FallbackFrom = row.Version,
+                FallbackReason = ex.Message,
+            };
+        }
+        catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
+        {
+            throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
+        }
+
+        metrics.InferenceDuration.Record(result.LatencyMs, new KeyValuePair<string, object?>("model", name));
+        return result;
+    }
+
+    public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var started = Stopwatch.GetTimestamp();
+        if (request.Rows is null || request.Rows.Count == 0)
+        {
+            throw ModuleException.Invalid("rows", "At least one row is required.");
+        }
+
+        if (request.Rows.Count > _inference.MaxBatchRows)
+        {
+            throw new ModuleException(ErrorKind.TooLarge, $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {request.Rows.Count} were sent.");
+        }
+
+        var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
+        var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
+        IReadOnlyList<PredictionResult> results;
+        try
+        {
+            results = await PredictManyAsync(row, request.Rows, request.UseCache, cancellationToken);
+        }
+        catch (Exception ex) when (CanFallBack(ex, version, alias))
+        {
+            var previous = await FallbackTargetAsync(row, ex, cancellationToken);
+            results = [.. (await PredictManyAsync(previous, request.Rows, request.UseCache, cancellationToken)).Select(r => r with { FallbackFrom = row.Version, FallbackReason = ex.Message })];
+        }
+        catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
+        {
+            throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        metrics.InferenceDuration.Record(elapsed, new KeyValuePair<string, object?>("model", name));
+        return new BatchPredictionResult(name, results, results.Count(r => r.Cached), elapsed);
+    }
+
+    public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        return await CheckAsync(row, () => runtime.GetAsync(row, cancellationToken).AsTask());
+    }
+
+    public async Task<ModelLoadCheck> CheckLoadAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        return await CheckAsync(row, () => runtime.LoadDetachedAsync(row, cancellationToken));
+    }
+
+    public async Task EvictCachedPredictionsAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        name = ModelNames.Name(name);
+        await registry.BumpCacheGenerationAsync(name, ModelNames.Version(version), cancellationToken);
+        runtime.Forget(name);
+    }
+
+    public async Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        return File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken));
+    }
+
+    private async Task<PredictionResult> PredictOneAsync(ModelVersionRow row, IReadOnlyDictionary<string, object?> inputs, bool useCache, long started, CancellationToken cancellationToken)
+    {
+        var layout = runtime.Layout(row);
+        var input = InputNormalizer.Normalize(layout, inputs);
+        string? key = null;
+        if (useCache)
+        {
+            key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, input);
+            var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, cancellationToken);
+            metrics.CacheLookup(hit.Found);
+            if (hit.Found && hit.Value is not null)
+            {
+                Count(row, cached: true, 1);
+                return hit.Value with { Cached = true, LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds };
+            }
+        }
+
+        var model = await runtime.GetAsync(row, cancellationToken);
+        var prediction = model.Predict(input.Floats, input.Texts);
+        var result = new PredictionResult(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, 0);
+        if (key is not null)
+        {
+            await cache.SetAsync(CacheArea, key, result, cancellationToken);
+        }
+
+        Count(row, cached: false, 1);
+        return result with { LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds };
+    }
+
+    private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool useCache, CancellationToken cancellationToken)
+    {
+        var layout = runtime.Layout(row);
+        var errors = new Dictionary<string, string[]>();
+        var inputs = new NormalizedInput[rows.Count];
+        for (var i = 0; i < rows.Count && errors.Count < 50; i++)
+        {
+            if (InputNormalizer.TryNormalize(layout, rows[i], $"rows[{i}]", errors) is { } input)
+            {
+                inputs[i] = input;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, "Some rows do not match the model's schema.", errors);
+        }
+
+        var model = await runtime.GetAsync(row, cancellationToken);
+        var results = new PredictionResult[rows.Count];
+        var chunks = (rows.Count + _inference.BatchSize - 1) / _inference.BatchSize;
+        var cached = 0;
+        await Parallel.ForAsync(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (chunk, ct) =>
+        {
+            var end = Math.Min(rows.Count, (chunk + 1) * _inference.BatchSize);
+            for (var i = chunk * _inference.BatchSize; i < end; i++)
+            {
+                string? key = null;
+                if (useCache)
+                {
+                    key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, inputs[i]);
+                    var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
+                    metrics.CacheLookup(hit.Found);
+                    if (hit.Found && hit.Value is not null)
+                    {
+                        results[i] = hit.Value with { Cached = true, LatencyMs = 0 };
+                        Interlocked.Increment(ref cached);
+                        continue;
+                    }
+                }
+
+                var prediction = model.Predict(inputs[i].Floats, inputs[i].Texts);
+                results[i] = new PredictionResult(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, 0);
+                if (key is not null)
+                {
+                    await cache.SetAsync(CacheArea, key, results[i], ct);
+                }
+            }
+        });
+
+        Count(row, cached: true, cached);
+        Count(row, cached: false, rows.Count - cached);
+        return results;
+    }
+
+    private bool CanFallBack(Exception exception, string? version, string? alias) =>
+        _inference.FallbackEnabled && version is null && alias is null
+        && exception is not OperationCanceledException
+        && exception is not ModuleException { Kind: ErrorKind.Invalid or ErrorKind.TooLarge };
+
+    private async Task<ModelVersionRow> FallbackTargetAsync(ModelVersionRow failed, Exception exception, CancellationToken cancellationToken)
+    {
+        var previous = await runtime.PreviousStableAsync(failed.Name, failed.Version, cancellationToken);
+        if (previous is null)
+        {
+            logger.LogError(exception, "Active model {Model} {Version} failed and there is no previous stable version to fall back to", failed.Name, failed.Version);
+            throw new ModuleException(ErrorKind.Unavailable, $"Model {failed.Name} {failed.Version} failed ({exception.Message}) and no previous stable version exists.", inner: exception);
+        }
+
+        logger.LogWarning(exception, "Active model {Model} {Version} failed; {Previous} serves the request", failed.Name, failed.Version, previous.Version);
+        metrics.Fallbacks.Add(1,
+            new KeyValuePair<string, object?>("model", failed.Name),
+            new KeyValuePair<string, object?>("from", failed.Version),
+            new KeyValuePair<string, object?>("to", previous.Version));
+        return previous;
+    }
+
+    private static async Task<ModelLoadCheck> CheckAsync(ModelVersionRow row, Func<Task<LoadedModel>> load)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await load();
+            return new ModelLoadCheck(row.Name, row.Version, true, Stopwatch.GetElapsedTime(started).TotalMilliseconds, null);
+        }
+        catch (ModuleException ex) when (ex.Kind is ErrorKind.Unprocessable or ErrorKind.Unavailable)
+        {
+            return new ModelLoadCheck(row.Name, row.Version, false, Stopwatch.GetElapsedTime(started).TotalMilliseconds, ex.Message);
+        }
+    }
+
+    private void Count(ModelVersionRow row, bool cached, long count)
+    {
+        if (count > 0)
+        {
+            metrics.Predictions.Add(count,
+                new KeyValuePair<string, object?>("model", row.Name),
+                new KeyValuePair<string, object?>("version", row.Version),
+                new KeyValuePair<string, object?>("cached", cached));
+        }
+    }
+
+    private static (string Name, string? Version, string? Alias) Target(string model, string? version, string? alias)
+    {
+        if (!string.IsNullOrWhiteSpace(version) && !string.IsNullOrWhiteSpace(alias))
+        {
+            throw ModuleException.Invalid("alias", "Give a version or an alias, not both.");
+        }
+
+        return (ModelNames.Name(model, "model"),
+            string.IsNullOrWhiteSpace(version) ? null : ModelNames.Version(version),
+            string.IsNullOrWhiteSpace(alias) ? null : ModelNames.Alias(alias));
+    }
+
+    private async Task<ModelVersionInfo> InfoAsync(ModelVersionRow row, CancellationToken cancellationToken)
+    {
+        var aliases = await registry.ListAliasesAsync(row.Name, cancellationToken);
+        return row.ToInfo([.. aliases.Where(a => a.Version == row.Version).Select(a => a.Alias)]);
+    }
+
+    private static Dictionary<string, string> Tags(IReadOnlyDictionary<string, string>? tags) =>
+        tags?.ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal) ?? [];
+}

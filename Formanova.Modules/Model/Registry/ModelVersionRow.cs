@@ -1,0 +1,89 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Formanova.Modules.Model.Registry;
+
+/// <summary>One row of model_versions (Dapper maps snake_case columns to these properties).</summary>
+internal sealed class ModelVersionRow
+{
+    public long Id { get; set; }
+
+    public string Name { get; set; } = "";
+
+    public string Version { get; set; } = "";
+
+    public string Task { get; set; } = "";
+
+    public string Trainer { get; set; } = "";
+
+    public string Status { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? ActivatedAt { get; set; }
+
+    public string? RunId { get; set; }
+
+    public string? DatasetId { get; set; }
+
+    public string? DatasetVersion { get; set; }
+
+    public string SchemaJson { get; set; } = "[]";
+
+    public string MetricsJson { get; set; } = "{}";
+
+    public string TagsJson { get; set; } = "{}";
+
+    public string? Notes { get; set; }
+
+    public string Sha256 { get; set; } = "";
+
+    public long SizeBytes { get; set; }
+
+    public string ArtifactStore { get; set; } = "";
+
+    public string? FailureReason { get; set; }
+
+    public long CacheGeneration { get; set; }
+
+    public ModelTask ModelTask => Enum.Parse<ModelTask>(Task);
+
+    public ModelVersionStatus VersionStatus => Enum.Parse<ModelVersionStatus>(Status, ignoreCase: true);
+
+    public IReadOnlyList<ModelColumn> Columns => JsonSerializer.Deserialize<List<ModelColumn>>(SchemaJson, RegistryJson.Options)!;
+
+    public ModelVersionInfo ToInfo(IReadOnlyList<string> aliases) => new(
+        Name,
+        Version,
+        ModelTask,
+        Trainer,
+        VersionStatus,
+        CreatedAt,
+        ActivatedAt,
+        Columns,
+        JsonSerializer.Deserialize<Dictionary<string, double>>(MetricsJson, RegistryJson.Options)!,
+        JsonSerializer.Deserialize<Dictionary<string, string>>(TagsJson, RegistryJson.Options)!,
+        new ModelLineage(DatasetId, DatasetVersion, RunId),
+        Notes,
+        Sha256,
+        SizeBytes,
+        aliases,
+        FailureReason);
+}
+
+internal static class RegistryJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        WriteIndented = true,
+    };
+}
+
+internal static class VersionStatusText
+{
+    public const string Registered = "registered";
+    public const string Active = "active";
+    public const string Archived = "archived";
+    public const string Failed = "failed";
+}

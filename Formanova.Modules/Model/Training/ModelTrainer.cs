@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.Options;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Formanova.Modules.Model.Training;
+
+internal sealed record TrainedModel(byte[] Zip, string Trainer, IReadOnlyDictionary<string, double> Metrics, long TrainRows, long TestRows, long SkippedRows, double Seconds);
+
+/// <summary>Streams rows into memory, fits the schema's pipeline with a seeded MLContext, evaluates it and saves the zip.</summary>
+internal sealed class ModelTrainer(IOptions<ModelOptions> options)
+{
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+
+    private readonly ModelOptions.TrainingOptions _limits = options.Value.Training;
+
+    public async Task<TrainedModel> TrainAsync(
+        TrainModelRequest request,
+        IAsyncEnumerable<object?[]> rows,
+        IAsyncEnumerable<object?[]>? testRows,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        var schema = ModelSchema.Validate(request.Columns, request.Task, requireLabel: true, _limits.MaxColumns);
+        var trainer = TrainerCatalog.Resolve(request.Task, request.Trainer);
+        if (testRows is null && request.TestFraction is <= 0 or >= 1)
+        {
+            throw ModuleException.Invalid("testFraction", "The test fraction must be between 0 and 1 (exclusive) when no test rows are given.");
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var limits = new TableLimits(_limits.MaxRows, (long)_limits.MaxMemoryMegabytes * 1024 * 1024);
+        progress?.Report(new TrainingProgress("reading", 0, 0));
+        var train = await TrainingTable.ReadAsync(schema, request.Columns, request.Task, rows, limits, "rows",
+            read => progress?.Report(new TrainingProgress("reading", read, 0.05)), cancellationToken);
+        var test = testRows is null ? null : await TrainingTable.ReadAsync(schema, request.Columns, request.Task, testRows, limits, "testRows",
+            read => progress?.Report(new TrainingProgress("reading test rows", train.Rows + read, 0.1)), cancellationToken);
+
+        if (train.Rows < 10)
+        {
+            throw new ModuleException(ErrorKind.Unprocessable, $"Training needs at least 10 labelled rows; {train.Rows} were given.");
+        }
+
+        var ml = new MLContext(request.Seed);
+        IDataView trainView = train.ToDataView();
+        IDataView testView;
+        if (test is null)
+        {
+            var split = ml.Data.TrainTestSplit(trainView, request.TestFraction, seed: request.Seed);
+            (trainView, testView) = (split.TrainSet, split.TestSet);
+        }
+        else
+        {
+            testView = test.ToDataView();
+        }
+
+        if (request.Task == ModelTask.MulticlassClassification)
+        {
+            // Label keys are a training concern: the saved model never sees a label at prediction time.
+            var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(trainView);
+            (trainView, testView) = (labels.Transform(trainView), labels.Transform(testView));
+        }
+
+        var model = await FitAsync(ml, PipelineFactory.Build(ml, schema, trainer), trainView, train.Rows, progress, cancellationToken);
+
+        progress?.Report(new TrainingProgress("evaluating", train.Rows, 0.9));
+        var predictions = model.Transform(testView);
+        // NaN (e.g. F1 with no positive prediction) has no JSON form; a missing metric says the same honestly.
+        var metrics = Evaluate(ml, request.Task, predictions).Where(m => double.IsFinite(m.Value)).ToDictionary();
+        var testCount = CountRows(testView);
+
+        progress?.Report(new TrainingProgress("saving", train.Rows, 0.95));
+        using var zip = new MemoryStream();
+        ml.Model.Save(model, InputSchema(schema), zip);
+        progress?.Report(new TrainingProgress("trained", train.Rows, 1));
+        return new TrainedModel(zip.ToArray(), trainer.Name, metrics, train.Rows + (test is null ? -testCount : 0), testCount,
+            train.SkippedRows + (test?.SkippedRows ?? 0), stopwatch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The schema a saved model declares as its input: the features only, as the prediction engine will supply them.</summary>
+    public static DataViewSchema InputSchema(ModelSchema schema)
+    {
+        var builder = new DataViewSchema.Builder();
+        foreach (var column in schema.Features)
+        {
+            builder.AddColumn(column.Name, ModelSchema.IsFloat(column.Kind) ? NumberDataViewType.Single : TextDataViewType.Instance);
+        }
+
+        return builder.ToSchema();
+    }
+
+    private static async Task<ITransformer> FitAsync(MLContext ml, IEstimator<ITransformer> pipeline, IDataView data, long rows, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report(new TrainingProgress("training", rows, 0.15));
+        cancellationToken.ThrowIfCancellationRequested();
+        using var cancel = cancellationToken.Register(() => CancelExecution(ml));
+        var fit = Task.Run(() => pipeline.Fit(data), CancellationToken.None);
+
+        // The fit is one opaque call; a steady heartbeat lets an activity prove it is alive through it.
+        using var heartbeat = new PeriodicTimer(HeartbeatInterval);
+        while (!fit.IsCompleted)
+        {
+            var tick = heartbeat.WaitForNextTickAsync(CancellationToken.None).AsTask();
+            await Task.WhenAny(fit, tick);
+            if (!fit.IsCompleted)
+            {
+                progress?.Report(new TrainingProgress("training", rows, 0.15));
+            }
+        }
+
+        try
+        {
+            var model = await fit;
+            cancellationToken.ThrowIfCancellationRequested();
+            return model;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("Training was cancelled.", cancellationToken);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("Training was cancelled.", ex, cancellationToken);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentOutOfRangeException or ArgumentException)
+        {
+            throw new ModuleException(ErrorKind.Unprocessable, $"ML.NET could not train on these rows: {ex.Message}", inner: ex);
+        }
+    }
+
+    // MLContext implements ICancelable explicitly and the interface is internal in ML.NET 5; cancelling through it
+    // makes the running Fit throw at its next check instead of running to the end.
+    private static readonly System.Reflection.MethodInfo? CancelMethod =
+        typeof(MLContext).GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")?.GetMethod("CancelExecution");
+
+    private static void CancelExecution(MLContext ml) => CancelMethod?.Invoke(ml, null);
+
+    private static Dictionary<string, double> Evaluate(MLContext ml, ModelTask task, IDataView predictions)
+    {
+        switch (task)
+        {
+            case ModelTask.BinaryClassification when predictions.Schema.GetColumnOrNull("Probability") is not null:
+                var calibrated = ml.BinaryClassification.Evaluate(predictions);
+                return new() { ["auc"] = calibrated.AreaUnderRocCurve, ["accuracy"] = calibrated.Accuracy, ["f1"] = calibrated.F1Score, ["logLoss"] = calibrated.LogLoss };
+            case ModelTask.BinaryClassification:
+                var raw = ml.BinaryClassification.EvaluateNonCalibrated(predictions);
+                return new() { ["auc"] = raw.AreaUnderRocCurve, ["accuracy"] = raw.Accuracy, ["f1"] = raw.F1Score };
+            case ModelTask.MulticlassClassification:
+                var multi = ml.MulticlassClassification.Evaluate(predictions);
+                return new() { ["macroAccuracy"] = multi.MacroAccuracy, ["microAccuracy"] = multi.MicroAccuracy, ["logLoss"] = multi.LogLoss };
+            default:
+                var regression = ml.Regression.Evaluate(predictions);
+                return new() { ["rmse"] = regression.RootMeanSquaredError, ["mae"] = regression.MeanAbsoluteError, ["r2"] = regression.RSquared };
+        }
+    }
+
+    private static long CountRows(IDataView view)
+    {
+        if (view.GetRowCount() is { } known)
+        {
+            return known;
+        }
+
+        long count = 0;
+        using var cursor = view.GetRowCursor([]);
+        while (cursor.MoveNext())
+        {
+            count++;
+        }
+
+        return count;
+    }
+}
