@@ -363,7 +363,8 @@ internal static class RowExport
 {
     public static async Task WriteCsvAsync(RowStream stream, Stream output, CancellationToken cancellationToken)
     {
-        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
+        // RFC 4180 line endings whatever the server's OS.
+        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 64 * 1024, leaveOpen: true) { NewLine = "\r\n" };
         await writer.WriteLineAsync(string.Join(',', stream.Columns.Select(c => Quote(c.Name))).AsMemory(), cancellationToken);
         var line = new StringBuilder();
         await foreach (var row in stream.Rows.WithCancellation(cancellationToken))
