@@ -165,48 +165,70 @@ internal static class RowSources
         var present = new bool[schema.Columns.Length];
         await foreach (var item in ReadJsonItemsAsync(stream, ndjson, cancellationToken))
         {
-            var parsed = new ParsedRow(++row, schema.Columns.Length);
-            Array.Clear(present);
-            foreach (var property in item.EnumerateObject())
-            {
-                var index = schema.IndexOf(property.Name);
-                if (index < 0)
-                {
-                    parsed.Reject(property.Name, "unknownColumn", $"'{property.Name}' is not a column of the dataset schema (version {schema.Version}).");
-                    continue;
-                }
-
-                if (property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length > maxFieldChars)
-                {
-                    throw new ModuleException(ErrorKind.TooLarge, $"Item {row}: the value of '{property.Name}' is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
-                }
-
-                present[index] = true;
-                var column = schema.Columns[index];
-                if (column.FromJson(property.Value, out var value) is { } failure)
-                {
-                    parsed.Reject(column.Name, failure.Reason, failure.Message);
-                }
-                else
-                {
-                    parsed.Values[index] = value;
-                }
-            }
-
-            for (var i = 0; i < present.Length; i++)
-            {
-                if (!present[i] && schema.Columns[i].CheckConstraints(null) is { } missing)
-                {
-                    parsed.Reject(schema.Columns[i].Name, missing.Reason, missing.Message);
-                }
-            }
-
-            yield return parsed;
+            var number = ++row;
+            yield return Utf8Guard(() => ParseObject(item, number, schema, present, maxFieldChars), number);
         }
 
         if (row == 0)
         {
             throw ModuleException.Invalid("content", "The JSON content contains no rows.");
+        }
+    }
+
+    private static ParsedRow ParseObject(JsonElement item, long row, CompiledSchema schema, bool[] present, int maxFieldChars)
+    {
+        var parsed = new ParsedRow(row, schema.Columns.Length);
+        Array.Clear(present);
+        foreach (var property in item.EnumerateObject())
+        {
+            var index = schema.IndexOf(property.Name);
+            if (index < 0)
+            {
+                parsed.Reject(property.Name, "unknownColumn", $"'{property.Name}' is not a column of the dataset schema (version {schema.Version}).");
+                continue;
+            }
+
+            if (property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length > maxFieldChars)
+            {
+                throw new ModuleException(ErrorKind.TooLarge, $"Item {row}: the value of '{property.Name}' is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
+            }
+
+            present[index] = true;
+            var column = schema.Columns[index];
+            if (column.FromJson(property.Value, out var value) is { } failure)
+            {
+                parsed.Reject(column.Name, failure.Reason, failure.Message);
+            }
+            else
+            {
+                parsed.Values[index] = value;
+            }
+        }
+
+        for (var i = 0; i < present.Length; i++)
+        {
+            if (!present[i] && schema.Columns[i].CheckConstraints(null) is { } missing)
+            {
+                parsed.Reject(schema.Columns[i].Name, missing.Reason, missing.Message);
+            }
+        }
+
+        return parsed;
+    }
+
+    /// <summary>
+    /// Utf8JsonReader checks structure, not the bytes inside strings; decoding a string with invalid UTF-8 throws
+    /// InvalidOperationException, which is the client's fault and must read as such.
+    /// </summary>
+    public static T Utf8Guard<T>(Func<T> read, long item)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw ModuleException.Invalid("content", $"Item {item} cannot be read: the content is not valid UTF-8 ({ex.Message})");
         }
     }
 }

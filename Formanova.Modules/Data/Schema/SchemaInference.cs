@@ -92,27 +92,7 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
             await foreach (var item in RowSources.ReadJsonItemsAsync(limited, format == ImportFormat.Ndjson, cancellationToken))
             {
                 rows++;
-                foreach (var property in item.EnumerateObject())
-                {
-                    if (!byName.TryGetValue(property.Name, out var stats))
-                    {
-                        if (byName.Count >= options.Value.MaxColumns)
-                        {
-                            throw ModuleException.Invalid("content", $"The sample has more than {options.Value.MaxColumns} distinct keys.");
-                        }
-
-                        byName[property.Name] = stats = new Stats(property.Name) { Missing = rows - 1 };
-                        columns.Add(stats);
-                    }
-
-                    stats.Observe(property.Value.ValueKind switch
-                    {
-                        JsonValueKind.Null => null,
-                        JsonValueKind.String => property.Value.GetString(),
-                        _ => property.Value.GetRawText(),
-                    });
-                }
-
+                RowSources.Utf8Guard(() => Observe(item, byName, columns, rows), rows);
                 foreach (var absent in columns.Where(c => c.Missing + c.Present < rows))
                 {
                     absent.Missing++;
@@ -142,6 +122,32 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
         }
 
         return new InferredSchema(proposed, rows);
+    }
+
+    private bool Observe(JsonElement item, Dictionary<string, Stats> byName, List<Stats> columns, long rows)
+    {
+        foreach (var property in item.EnumerateObject())
+        {
+            if (!byName.TryGetValue(property.Name, out var stats))
+            {
+                if (byName.Count >= options.Value.MaxColumns)
+                {
+                    throw ModuleException.Invalid("content", $"The sample has more than {options.Value.MaxColumns} distinct keys.");
+                }
+
+                byName[property.Name] = stats = new Stats(property.Name) { Missing = rows - 1 };
+                columns.Add(stats);
+            }
+
+            stats.Observe(property.Value.ValueKind switch
+            {
+                JsonValueKind.Null => null,
+                JsonValueKind.String => property.Value.GetString(),
+                _ => property.Value.GetRawText(),
+            });
+        }
+
+        return true;
     }
 
     private static ColumnDefinition Propose(Stats stats, long rows)

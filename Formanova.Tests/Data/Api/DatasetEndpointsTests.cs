@@ -431,6 +431,18 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task ImportRows_WhenJsonIsNotUtf8_Returns400AndStoresNothing()
+    {
+        var dataset = await CreateAsync(_client);
+        var bytes = Encoding.UTF8.GetBytes("[{\"person id\": \"ok\", \"âge\": 1}, {\"person id\": \"caf").Concat(new byte[] { 0xE9, 0x22, 0x7D, 0x5D }).ToArray();
+
+        var response = await ImportAsync(dataset.Id, Bytes(bytes, "application/json"), "?onError=skip");
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "UTF-8");
+        await AssertNoRowsAsync(dataset.Id);
+    }
+
+    [Test]
     public async Task ImportRows_WhenMultipartFile_ImportsThePart()
     {
         var dataset = await CreateAsync(_client);
