@@ -1,3 +1,8 @@
+using Formanova.Modules.Data.Api;
+using Formanova.Modules.Data.Import;
+using Formanova.Modules.Data.Results;
+using Formanova.Modules.Data.Schema;
+using Formanova.Modules.Data.Storage;
 using Formanova.Modules.Shared;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -10,10 +15,24 @@ public static class DataModule
 {
     public static IServiceCollection AddDataModule(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddOptions<DataOptions>().Bind(configuration.GetSection(DataOptions.SectionName)).ValidateDataAnnotations()
+            .Validate(o => System.ComponentModel.DataAnnotations.Validator.TryValidateObject(o.Import, new(o.Import), null, validateAllProperties: true), "Data:Import has an out-of-range value.")
+            .ValidateOnStart();
         services.AddMigrations("data", "Data/Migrations");
         services.ScanModule(typeof(DataModule).Namespace!);
+        services.AddSingleton<DatasetRepository>();
+        services.AddSingleton<RowStore>();
+        services.AddSingleton<Importer>();
+        services.AddSingleton<SchemaInference>();
+        services.AddSingleton<ResultRepository>();
+        services.AddSingleton<IDataModule, DataService>();
         return services;
     }
 
-    public static IEndpointRouteBuilder MapDataEndpoints(this IEndpointRouteBuilder endpoints) => endpoints;
+    public static IEndpointRouteBuilder MapDataEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        DatasetEndpoints.Map(endpoints);
+        ResultEndpoints.Map(endpoints);
+        return endpoints;
+    }
 }

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Formanova.Modules.Data;
+
+/// <summary>The <c>Data</c> configuration section.</summary>
+internal sealed class DataOptions
+{
+    public const string SectionName = "Data";
+
+    [Range(1, 10_000)]
+    public int MaxColumns { get; set; } = 500;
+
+    [Required]
+    public ImportLimits Import { get; set; } = new();
+
+    [Range(1, 1_000_000)]
+    public int InferSampleRows { get; set; } = 1000;
+
+    [Range(1, 10_000)]
+    public int MaxPageSize { get; set; } = 1000;
+
+    internal sealed class ImportLimits
+    {
+        /// <summary>Upload size limit for one import (and for infer-schema samples).</summary>
+        [Range(1024, long.MaxValue)]
+        public long MaxUploadBytes { get; set; } = 1L << 30;
+
+        [Range(1, long.MaxValue)]
+        public long MaxRows { get; set; } = 10_000_000;
+
+        /// <summary>A single CSV field or JSON string longer than this fails the whole file.</summary>
+        [Range(16, 64 * 1024 * 1024)]
+        public int MaxFieldChars { get; set; } = 1024 * 1024;
+
+        /// <summary>Row errors listed in full in a report; the rest only count by reason.</summary>
+        [Range(0, 100_000)]
+        public int MaxReportedErrors { get; set; } = 100;
+
+        /// <summary>Rows per multi-row INSERT on SQLite.</summary>
+        [Range(1, 1000)]
+        public int SqliteBatchRows { get; set; } = 64;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+
+namespace Formanova.Modules.Data;
+
+/// <summary>
+/// The Data module's contract for the host and the workflows: datasets with versioned schemas, validated streaming
+/// import, paged and streamed reads, declarative transforms, prediction-input validation and result history.
+/// Expected failures throw <c>ModuleException</c> (NotFound, Invalid, Conflict, TooLarge, Unprocessable).
+/// </summary>
+public interface IDataModule
+{
+    /// <summary>Creates a dataset with schema version 1. Throws Invalid for a bad schema, Conflict for a taken name.</summary>
+    Task<DatasetDetails> CreateDatasetAsync(CreateDatasetRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Every dataset, newest first.</summary>
+    Task<IReadOnlyList<DatasetSummary>> ListDatasetsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One dataset with its current schema and every schema version. Throws NotFound.</summary>
+    Task<DatasetDetails> GetDatasetAsync(long datasetId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a schema version; rows already stored keep the version they were validated against.</summary>
+    Task<DatasetDetails> UpdateSchemaAsync(long datasetId, UpdateSchemaRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the dataset, its schema versions, imports and rows. Throws NotFound.</summary>
+    Task DeleteDatasetAsync(long datasetId, CancellationToken cancellationToken = default);
+
+    /// <summary>Proposes column types, nullability and roles from a CSV or JSON sample (only the first rows are read).</summary>
+    Task<InferredSchema> InferSchemaAsync(Stream sample, ImportFormat format, char delimiter = ',', CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams, validates and stores rows in one transaction. Idempotent by <see cref="ImportOptions.ImportId"/>: a
+    /// repeated id returns the first committed report with <c>Replayed = true</c> and adds no rows. With
+    /// <see cref="ImportErrorMode.Reject"/> any bad row commits nothing and the report has status Rejected.
+    /// File-level problems (malformed CSV/JSON, invalid UTF-8, limits) throw Invalid or TooLarge and commit nothing.
+    /// </summary>
+    Task<ImportReport> ImportRowsAsync(long datasetId, Stream content, ImportOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>Rows in insertion order after <paramref name="cursor"/> (a row id), in the current schema's columns.</summary>
+    Task<RowPage> ReadRowsAsync(long datasetId, long? cursor, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes every row to <paramref name="output"/> as CSV (header row) or a JSON array, streaming.</summary>
+    Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The training/batch read: the columns (after transforms) and a lazily enumerated, unbuffered row stream in
+    /// that column order. Transforms are checked (names, types, expressions) before this returns.
+    /// </summary>
+    Task<RowStream> OpenRowStreamAsync(long datasetId, IReadOnlyList<TransformStep>? transforms = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies <paramref name="request"/>'s transforms and stores the output as a new dataset derived from this one.</summary>
+    Task<DatasetDetails> MaterializeAsync(long datasetId, MaterializeRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Checks one prediction input (column name → JSON value) against the dataset's current schema with the import
+    /// rules. Feature columns are required unless nullable; label, id and ignore columns are optional; unknown names
+    /// are errors. Every problem is listed; <c>Features</c> holds the typed values when valid.
+    /// </summary>
+    Task<PredictionValidation> ValidatePredictionInputAsync(long datasetId, IReadOnlyDictionary<string, JsonElement> input, CancellationToken cancellationToken = default);
+
+    /// <summary>The most recently stored row whose id-role column equals <paramref name="entityId"/>, or null.</summary>
+    Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores a processing result, idempotent by (JobId, Step): a retry overwrites an earlier attempt unless that
+    /// attempt already succeeded, in which case the stored result is returned unchanged.
+    /// </summary>
+    Task<ProcessingResult> RecordResultAsync(RecordResultRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Result history filtered by job, model name and time range (StartedAt), newest first, keyset-paged.</summary>
+    Task<ResultPage> QueryResultsAsync(ResultQuery query, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,195 @@
+using System.Data.Common;
+using Dapper;
+using Formanova.Modules.Shared.Database;
+
+namespace Formanova.Modules.Data.Storage;
+
+internal sealed class DatasetRow
+{
+    public long Id { get; set; }
+
+    public string Name { get; set; } = "";
+
+    public string? Description { get; set; }
+
+    public int SchemaVersion { get; set; }
+
+    public bool RequireLabel { get; set; }
+
+    public long RowCount { get; set; }
+
+    public long? DerivedFromId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+internal sealed class SchemaVersionRow
+{
+    public int Version { get; set; }
+
+    public bool RequireLabel { get; set; }
+
+    public string Columns { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>Datasets, their schema versions and their import records.</summary>
+internal sealed class DatasetRepository(IDatabase database)
+{
+    private const string DatasetColumns = "id, name, description, schema_version, require_label, row_count, derived_from_id, created_at, updated_at";
+
+    private const string InsertDataset = """
+        INSERT INTO data_datasets (name, description, schema_version, require_label, row_count, derived_from_id, created_at, updated_at)
+        VALUES (@Name, @Description, 1, @RequireLabel, 0, @DerivedFromId, @Now, @Now)
+        ON CONFLICT (name) DO NOTHING
+        RETURNING id
+        """;
+
+    private const string InsertVersion = """
+        INSERT INTO data_schema_versions (dataset_id, version, require_label, columns, created_at)
+        VALUES (@DatasetId, @Version, @RequireLabel, @Columns, @Now)
+        """;
+
+    private const string SelectDataset = $"SELECT {DatasetColumns} FROM data_datasets WHERE id = @Id";
+
+    private const string SelectDatasets = $"SELECT {DatasetColumns} FROM data_datasets ORDER BY id DESC";
+
+    private const string SelectVersions = """
+        SELECT version, require_label, columns, created_at FROM data_schema_versions WHERE dataset_id = @Id ORDER BY version
+        """;
+
+    private const string BumpVersion = """
+        UPDATE data_datasets SET schema_version = schema_version + 1, require_label = @RequireLabel, updated_at = @Now
+        WHERE id = @Id RETURNING schema_version
+        """;
+
+    private const string DeleteAll = """
+        DELETE FROM data_rows WHERE dataset_id = @Id;
+        DELETE FROM data_imports WHERE dataset_id = @Id;
+        DELETE FROM data_schema_versions WHERE dataset_id = @Id;
+        DELETE FROM data_datasets WHERE id = @Id;
+        """;
+
+    private const string SelectImport = "SELECT report FROM data_imports WHERE dataset_id = @DatasetId AND import_id = @ImportId";
+
+    private const string InsertImport = """
+        INSERT INTO data_imports (dataset_id, import_id, report, created_at) VALUES (@DatasetId, @ImportId, @Report, @Now)
+        ON CONFLICT (dataset_id, import_id) DO NOTHING
+        """;
+
+    private const string AddRows = "UPDATE data_datasets SET row_count = row_count + @Count, updated_at = @Now WHERE id = @Id";
+
+    /// <summary>Returns the new id, or null when the name is taken.</summary>
+    public async Task<long?> CreateAsync(string name, string? description, bool requireLabel, long? derivedFromId, string columnsJson, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var id = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(InsertDataset, new
+        {
+            Name = name,
+            Description = description,
+            RequireLabel = requireLabel,
+            DerivedFromId = derivedFromId,
+            Now = now,
+        }, transaction, cancellationToken: cancellationToken));
+        if (id is null)
+        {
+            return null;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(InsertVersion, new
+        {
+            DatasetId = id.Value,
+            Version = 1,
+            RequireLabel = requireLabel,
+            Columns = columnsJson,
+            Now = now,
+        }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return id;
+    }
+
+    public async Task<DatasetRow?> GetAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(SelectDataset, new { Id = id }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<DatasetRow>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<DatasetRow>(new CommandDefinition(SelectDatasets, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<IReadOnlyList<SchemaVersionRow>> GetVersionsAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<SchemaVersionRow>(new CommandDefinition(SelectVersions, new { Id = id }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    /// <summary>Adds a schema version and makes it current; null when the dataset does not exist.</summary>
+    public async Task<int?> AddVersionAsync(long id, string columnsJson, bool requireLabel, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var version = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(BumpVersion, new { Id = id, RequireLabel = requireLabel, Now = now }, transaction, cancellationToken: cancellationToken));
+        if (version is null)
+        {
+            return null;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(InsertVersion, new
+        {
+            DatasetId = id,
+            Version = version.Value,
+            RequireLabel = requireLabel,
+            Columns = columnsJson,
+            Now = now,
+        }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return version;
+    }
+
+    public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("SELECT id FROM data_datasets WHERE id = @Id", new { Id = id }, transaction, cancellationToken: cancellationToken));
+        if (exists is null)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(DeleteAll, new { Id = id }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<string?> GetImportReportAsync(long datasetId, string importId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(SelectImport, new { DatasetId = datasetId, ImportId = importId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Records a committed import inside the import's transaction; false when another attempt got there first.</summary>
+    public static async Task<bool> TryRecordImportAsync(DbConnection connection, DbTransaction transaction, long datasetId, string importId, string reportJson, long rows, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(InsertImport, new
+        {
+            DatasetId = datasetId,
+            ImportId = importId,
+            Report = reportJson,
+            Now = now,
+        }, transaction, cancellationToken: cancellationToken));
+        if (inserted == 0)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(AddRows, new { Id = datasetId, Count = rows, Now = now }, transaction, cancellationToken: cancellationToken));
+        return true;
+    }
+}

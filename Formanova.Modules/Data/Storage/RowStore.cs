@@ -1,0 +1,196 @@
+using System.Data;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Dapper;
+using Formanova.Modules.Shared.Database;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Formanova.Modules.Data.Storage;
+
+/// <summary>What every row of one import shares.</summary>
+internal sealed record RowBatchHeader(long DatasetId, string ImportId, int SchemaVersion, DateTimeOffset CreatedAt);
+
+/// <summary>A stored row as read back: values still encoded, in the column order of its own schema version.</summary>
+internal readonly record struct StoredRow(long Id, int SchemaVersion, byte[] Payload);
+
+internal sealed class StoredRowMeta
+{
+    public long Id { get; set; }
+
+    public string ImportId { get; set; } = "";
+
+    public int SchemaVersion { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public byte[] Payload { get; set; } = [];
+}
+
+/// <summary>Writes the rows of one import inside the caller's transaction.</summary>
+internal interface IRowSink : IAsyncDisposable
+{
+    ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken);
+
+    /// <summary>Flushes what is buffered; without it, disposing abandons the rows (and the transaction rolls back).</summary>
+    ValueTask CompleteAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Row storage. The bulk write path is the only provider-specific code in the module: binary COPY on PostgreSQL,
+/// prepared multi-row INSERTs on SQLite; both run inside the import's single transaction.
+/// </summary>
+internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.IOptions<DataOptions> options)
+{
+    private const string CopyRows = "COPY data_rows (dataset_id, import_id, row_number, schema_version, entity_key, created_at, payload) FROM STDIN (FORMAT BINARY)";
+
+    private const string SelectPage = """
+        SELECT id, import_id, schema_version, created_at, payload FROM data_rows
+        WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit
+        """;
+
+    private const string SelectAll = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId ORDER BY id";
+
+    private const string SelectByEntity = """
+        SELECT id, import_id, schema_version, created_at, payload FROM data_rows
+        WHERE dataset_id = @DatasetId AND entity_key = @EntityKey ORDER BY id DESC LIMIT 1
+        """;
+
+    public async ValueTask<IRowSink> BeginWriteAsync(DbConnection connection, DbTransaction transaction, RowBatchHeader header, CancellationToken cancellationToken)
+    {
+        if (database.Dialect.Provider == DatabaseProvider.Postgres)
+        {
+            var importer = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(CopyRows, cancellationToken);
+            return new PostgresRowSink(importer, header);
+        }
+
+        return new SqliteRowSink((SqliteConnection)connection, (SqliteTransaction)transaction, header, options.Value.Import.SqliteBatchRows);
+    }
+
+    public async Task<IReadOnlyList<StoredRowMeta>> ReadPageAsync(long datasetId, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectPage, new { DatasetId = datasetId, After = after, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<StoredRowMeta?> FindByEntityAsync(long datasetId, string entityKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<StoredRowMeta>(new CommandDefinition(SelectByEntity, new { DatasetId = datasetId, EntityKey = entityKey }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Every row of a dataset, unbuffered: one open reader, nothing accumulated.</summary>
+    public async IAsyncEnumerable<StoredRow> StreamAsync(long datasetId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            SelectAll, new { DatasetId = datasetId }, commandTimeout: 0, flags: CommandFlags.None, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
+        }
+    }
+
+    private sealed class PostgresRowSink(NpgsqlBinaryImporter importer, RowBatchHeader header) : IRowSink
+    {
+        public async ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(header.DatasetId, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(header.ImportId, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(rowNumber, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(header.SchemaVersion, NpgsqlDbType.Integer, cancellationToken);
+            if (entityKey is null)
+            {
+                await importer.WriteNullAsync(cancellationToken);
+            }
+            else
+            {
+                await importer.WriteAsync(entityKey, NpgsqlDbType.Text, cancellationToken);
+            }
+
+            await importer.WriteAsync(header.CreatedAt.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await importer.WriteAsync(payload, NpgsqlDbType.Bytea, cancellationToken);
+        }
+
+        public async ValueTask CompleteAsync(CancellationToken cancellationToken) => await importer.CompleteAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => importer.DisposeAsync();
+    }
+
+    private sealed class SqliteRowSink : IRowSink
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SqliteTransaction _transaction;
+        private readonly RowBatchHeader _header;
+        private readonly int _batchRows;
+        private readonly SqliteCommand _batch;
+        private readonly (long Row, string? Key, byte[] Payload)[] _pending;
+        private int _count;
+
+        public SqliteRowSink(SqliteConnection connection, SqliteTransaction transaction, RowBatchHeader header, int batchRows)
+        {
+            _connection = connection;
+            _transaction = transaction;
+            _header = header;
+            _batchRows = batchRows;
+            _pending = new (long, string?, byte[])[batchRows];
+            _batch = CreateCommand(batchRows);
+        }
+
+        public async ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken)
+        {
+            _pending[_count++] = (rowNumber, entityKey, payload);
+            if (_count == _batchRows)
+            {
+                await FlushAsync(_batch, cancellationToken);
+            }
+        }
+
+        public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+        {
+            if (_count > 0)
+            {
+                await using var tail = CreateCommand(_count);
+                await FlushAsync(tail, cancellationToken);
+            }
+        }
+
+        private async ValueTask FlushAsync(SqliteCommand command, CancellationToken cancellationToken)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                command.Parameters[3 + (i * 3)].Value = _pending[i].Row;
+                command.Parameters[4 + (i * 3)].Value = (object?)_pending[i].Key ?? DBNull.Value;
+                command.Parameters[5 + (i * 3)].Value = _pending[i].Payload;
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            _count = 0;
+        }
+
+        private SqliteCommand CreateCommand(int rows)
+        {
+            var command = _connection.CreateCommand();
+            command.Transaction = _transaction;
+            var values = string.Join(",", Enumerable.Range(0, rows).Select(i => $"(@d, @i, @r{i}, @v, @e{i}, @c, @p{i})"));
+            command.CommandText = $"INSERT INTO data_rows (dataset_id, import_id, row_number, schema_version, entity_key, created_at, payload) VALUES {values}";
+            command.Parameters.AddWithValue("@d", _header.DatasetId);
+            command.Parameters.AddWithValue("@i", _header.ImportId);
+            command.Parameters.AddWithValue("@v", _header.SchemaVersion);
+            for (var i = 0; i < rows; i++)
+            {
+                command.Parameters.Add($"@r{i}", SqliteType.Integer);
+                command.Parameters.Add($"@e{i}", SqliteType.Text);
+                command.Parameters.Add($"@p{i}", SqliteType.Blob);
+            }
+
+            command.Parameters.AddWithValue("@c", _header.CreatedAt.ToUniversalTime());
+            command.Prepare();
+            return command;
+        }
+
+        public ValueTask DisposeAsync() => _batch.DisposeAsync();
+    }
+}

@@ -1,0 +1,398 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Formanova.Modules.Data;
+using Formanova.Modules.Shared;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using NpgsqlTypes;
+
+// Data module benchmarks: validated CSV import into PostgreSQL and SQLite next to a raw binary COPY, peak memory
+// per import size (each in a fresh child process, since the peak working set only grows), and the streaming
+// read-back the Model module trains from, next to a raw typed read.
+//   dotnet run -c Release --project bench/Formanova.Bench.Data -- [--rows 1000000] [--runs 3] [--skip-sqlite] [--skip-memory]
+// PostgreSQL comes from FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it).
+var options = BenchOptions.Parse(args);
+if (options.MemoryChild is { } child)
+{
+    await MemoryChild.RunAsync(child, options);
+    return;
+}
+
+var postgres = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
+var work = Directory.CreateTempSubdirectory("formanova-bench-data-").FullName;
+try
+{
+    Console.WriteLine($"# Data module benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
+    var csv = Path.Combine(work, "rows.csv");
+    CsvFixture.Write(csv, options.Rows);
+    Console.WriteLine($"CSV fixture: {new FileInfo(csv).Length / 1048576.0:F1} MiB, 12 columns");
+
+    if (postgres is not null)
+    {
+        await using var database = await BenchDatabase.CreatePostgresAsync(postgres);
+        await using var host = await ModuleHost.StartAsync(database.Settings);
+        var raw = await Measure.MedianAsync(options.Runs, () => RawCopy.RunAsync(database.ConnectionString, options.Rows));
+        var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
+        Report("PostgreSQL raw binary COPY (typed 12-column table, values in memory)", options.Rows, raw);
+        Report("PostgreSQL validated CSV import (parse + validate + encode + COPY)", options.Rows, import);
+        Console.WriteLine($"  ratio import/raw throughput: {raw.TotalSeconds / import.TotalSeconds:F2}");
+
+        var dataset = await Imports.ImportOnceAsync(host.Data, csv);
+        var rawRead = await Measure.MedianAsync(options.Runs, () => RawRead.RunAsync(database.ConnectionString, options.Rows));
+        var read = await Measure.MedianAsync(options.Runs, () => Reads.RunAsync(host.Data, dataset, options.Rows));
+        Report("PostgreSQL raw typed read (NpgsqlDataReader over the 12-column table)", options.Rows, rawRead);
+        Report("PostgreSQL streaming read-back (IDataModule.OpenRowStreamAsync, typed object?[] rows)", options.Rows, read);
+        Console.WriteLine($"  ratio stream/raw throughput: {rawRead.TotalSeconds / read.TotalSeconds:F2}");
+    }
+    else
+    {
+        Console.WriteLine("FORMANOVA_TEST_POSTGRES is not set: PostgreSQL figures skipped.");
+    }
+
+    if (!options.SkipSqlite)
+    {
+        var settings = new Dictionary<string, string?> { ["Formanova:DataDirectory"] = work, ["Database:Provider"] = "Sqlite", ["Database:SqlitePath"] = "bench.db" };
+        await using var host = await ModuleHost.StartAsync(settings);
+        var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
+        Report("SQLite validated CSV import (parse + validate + encode + batched INSERT)", options.Rows, import);
+        var dataset = await Imports.ImportOnceAsync(host.Data, csv);
+        var read = await Measure.MedianAsync(options.Runs, () => Reads.RunAsync(host.Data, dataset, options.Rows));
+        Report("SQLite streaming read-back", options.Rows, read);
+    }
+
+    if (!options.SkipMemory)
+    {
+        foreach (var rows in new[] { 100_000, options.Rows }.Distinct())
+        {
+            var file = Path.Combine(work, $"mem-{rows}.csv");
+            CsvFixture.Write(file, rows);
+            foreach (var provider in postgres is null ? ["Sqlite"] : new[] { "Postgres", "Sqlite" })
+            {
+                var peak = await MemoryChild.LaunchAsync(provider, file, rows, work);
+                Console.WriteLine($"Peak working set, {provider} import of {rows:N0} rows ({new FileInfo(file).Length / 1048576.0:F0} MiB file): {peak}");
+            }
+        }
+    }
+}
+finally
+{
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    Directory.Delete(work, recursive: true);
+}
+
+static void Report(string name, long rows, TimeSpan median) =>
+    Console.WriteLine($"{name}: median {median.TotalSeconds:F2} s = {rows / median.TotalSeconds:N0} rows/s");
+
+internal sealed record BenchOptions(long Rows, int Runs, bool SkipSqlite, bool SkipMemory, string? MemoryChild, string? File, string? DataDirectory)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        return new BenchOptions(
+            long.Parse(Value("--rows") ?? "1000000", CultureInfo.InvariantCulture),
+            int.Parse(Value("--runs") ?? "3", CultureInfo.InvariantCulture),
+            args.Contains("--skip-sqlite"),
+            args.Contains("--skip-memory"),
+            Value("--memory-child"),
+            Value("--file"),
+            Value("--data-dir"));
+    }
+}
+
+/// <summary>12 columns: an id, six numbers with ranges, two constrained categories, a flag, a timestamp and free text.</summary>
+internal static class CsvFixture
+{
+    public static readonly IReadOnlyList<ColumnDefinition> Columns =
+    [
+        new("id", ColumnType.Numeric, Nullable: false, ColumnRole.Id),
+        new("f1", ColumnType.Numeric, Constraints: new ColumnConstraints(Min: 0, Max: 1000)),
+        new("f2", ColumnType.Numeric, Constraints: new ColumnConstraints(Min: 0, Max: 1000)),
+        new("f3", ColumnType.Numeric),
+        new("f4", ColumnType.Numeric),
+        new("f5", ColumnType.Numeric),
+        new("f6", ColumnType.Numeric),
+        new("city", ColumnType.Categorical, Constraints: new ColumnConstraints(AllowedValues: ["Lyon", "Paris", "Nice", "Lille"])),
+        new("plan", ColumnType.Categorical, Constraints: new ColumnConstraints(AllowedValues: ["free", "pro", "team"])),
+        new("active", ColumnType.Boolean),
+        new("seen", ColumnType.Datetime),
+        new("label", ColumnType.Boolean, Role: ColumnRole.Label),
+    ];
+
+    private static readonly string[] Cities = ["Lyon", "Paris", "Nice", "Lille"];
+    private static readonly string[] Plans = ["free", "pro", "team"];
+
+    public static void Write(string path, long rows)
+    {
+        var random = new Random(42);
+        var start = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
+        writer.Write("id,f1,f2,f3,f4,f5,f6,city,plan,active,seen,label\n");
+        for (long i = 1; i <= rows; i++)
+        {
+            writer.Write(string.Create(CultureInfo.InvariantCulture,
+                $"{i},{random.NextDouble() * 1000:F3},{random.Next(1000)},{random.NextDouble():F6},{random.Next(-50, 50)},{random.NextDouble() * 1e6:F2},{random.Next(10)},{Cities[random.Next(4)]},{Plans[random.Next(3)]},{(random.Next(2) == 1 ? "true" : "false")},{start.AddSeconds(i):yyyy-MM-ddTHH:mm:ssZ},{(random.Next(2) == 1 ? "1" : "0")}\n"));
+        }
+    }
+}
+
+internal sealed class BenchDatabase(string admin, string name) : IAsyncDisposable
+{
+    public string ConnectionString { get; } = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+
+    public Dictionary<string, string?> Settings => new()
+    {
+        ["Formanova:DataDirectory"] = Path.GetTempPath(),
+        ["Database:Provider"] = "Postgres",
+        ["Database:ConnectionString"] = ConnectionString,
+    };
+
+    public static async Task<BenchDatabase> CreatePostgresAsync(string admin)
+    {
+        var name = $"fn_bench_{Guid.NewGuid():N}";
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await create.ExecuteNonQueryAsync();
+        return new BenchDatabase(admin, name);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>The module's real registrations and start-up migrations, without the HTTP host.</summary>
+internal sealed class ModuleHost(ServiceProvider services) : IAsyncDisposable
+{
+    public IDataModule Data { get; } = services.GetRequiredService<IDataModule>();
+
+    public static async Task<ModuleHost> StartAsync(IDictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection().AddLogging().AddFormanovaInfrastructure(configuration).AddDataModule(configuration).BuildServiceProvider();
+        foreach (var hosted in services.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        return new ModuleHost(services);
+    }
+
+    public ValueTask DisposeAsync() => services.DisposeAsync();
+}
+
+internal static class Measure
+{
+    public static async Task<TimeSpan> MedianAsync(int runs, Func<Task<TimeSpan>> run)
+    {
+        var times = new List<TimeSpan>();
+        for (var i = 0; i < runs; i++)
+        {
+            times.Add(await run());
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}
+
+internal static class Imports
+{
+    public static async Task<long> ImportOnceAsync(IDataModule data, string csv)
+    {
+        var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest($"bench-{Guid.NewGuid():N}", CsvFixture.Columns));
+        await using var file = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        var report = await data.ImportRowsAsync(dataset.Id, file, new ImportOptions(ImportFormat.Csv));
+        if (report.RowsRejected != 0)
+        {
+            throw new InvalidOperationException($"Fixture rows were rejected: {string.Join("; ", report.Errors.Take(3))}");
+        }
+
+        return dataset.Id;
+    }
+
+    public static async Task<TimeSpan> RunAsync(IDataModule data, string csv, long rows)
+    {
+        var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest($"bench-{Guid.NewGuid():N}", CsvFixture.Columns));
+        await using var file = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        var watch = Stopwatch.StartNew();
+        var report = await data.ImportRowsAsync(dataset.Id, file, new ImportOptions(ImportFormat.Csv));
+        watch.Stop();
+        if (report.RowsAccepted != rows)
+        {
+            throw new InvalidOperationException($"Expected {rows} rows, accepted {report.RowsAccepted}.");
+        }
+
+        await data.DeleteDatasetAsync(dataset.Id);
+        return watch.Elapsed;
+    }
+}
+
+internal static class Reads
+{
+    public static async Task<TimeSpan> RunAsync(IDataModule data, long dataset, long rows)
+    {
+        var watch = Stopwatch.StartNew();
+        var stream = await data.OpenRowStreamAsync(dataset);
+        long count = 0;
+        double checksum = 0;
+        await foreach (var row in stream.Rows)
+        {
+            count++;
+            checksum += row[1] is double d ? d : 0;
+        }
+
+        watch.Stop();
+        if (count != rows || checksum <= 0)
+        {
+            throw new InvalidOperationException($"Read {count} rows.");
+        }
+
+        return watch.Elapsed;
+    }
+}
+
+/// <summary>The floor: typed values generated in memory, binary COPY into a plain 12-column table.</summary>
+internal static class RawCopy
+{
+    public static async Task<TimeSpan> RunAsync(string connectionString, long rows)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using (var create = new NpgsqlCommand("""
+            DROP TABLE IF EXISTS bench_raw;
+            CREATE TABLE bench_raw (id DOUBLE PRECISION, f1 DOUBLE PRECISION, f2 DOUBLE PRECISION, f3 DOUBLE PRECISION, f4 DOUBLE PRECISION,
+              f5 DOUBLE PRECISION, f6 DOUBLE PRECISION, city TEXT, plan TEXT, active BOOLEAN, seen TIMESTAMPTZ, label BOOLEAN)
+            """, connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var random = new Random(42);
+        var start = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        var watch = Stopwatch.StartNew();
+        await using (var importer = await connection.BeginBinaryImportAsync("COPY bench_raw FROM STDIN (FORMAT BINARY)"))
+        {
+            for (long i = 1; i <= rows; i++)
+            {
+                await importer.StartRowAsync();
+                await importer.WriteAsync((double)i, NpgsqlDbType.Double);
+                await importer.WriteAsync(random.NextDouble() * 1000, NpgsqlDbType.Double);
+                await importer.WriteAsync((double)random.Next(1000), NpgsqlDbType.Double);
+                await importer.WriteAsync(random.NextDouble(), NpgsqlDbType.Double);
+                await importer.WriteAsync((double)random.Next(-50, 50), NpgsqlDbType.Double);
+                await importer.WriteAsync(random.NextDouble() * 1e6, NpgsqlDbType.Double);
+                await importer.WriteAsync((double)random.Next(10), NpgsqlDbType.Double);
+                await importer.WriteAsync(random.Next(4) switch { 0 => "Lyon", 1 => "Paris", 2 => "Nice", _ => "Lille" }, NpgsqlDbType.Text);
+                await importer.WriteAsync(random.Next(3) switch { 0 => "free", 1 => "pro", _ => "team" }, NpgsqlDbType.Text);
+                await importer.WriteAsync(random.Next(2) == 1, NpgsqlDbType.Boolean);
+                await importer.WriteAsync(start.AddSeconds(i), NpgsqlDbType.TimestampTz);
+                await importer.WriteAsync(random.Next(2) == 1, NpgsqlDbType.Boolean);
+            }
+
+            await importer.CompleteAsync();
+        }
+
+        watch.Stop();
+        return watch.Elapsed;
+    }
+}
+
+/// <summary>The floor for reading: the typed 12-column table read with a plain data reader into object?[] rows.</summary>
+internal static class RawRead
+{
+    public static async Task<TimeSpan> RunAsync(string connectionString, long rows)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var watch = Stopwatch.StartNew();
+        await using var command = new NpgsqlCommand("SELECT * FROM bench_raw", connection);
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess);
+        long count = 0;
+        while (await reader.ReadAsync())
+        {
+            var values = new object?[12];
+            for (var i = 0; i < 12; i++)
+            {
+                values[i] = await reader.IsDBNullAsync(i) ? null : reader.GetValue(i);
+            }
+
+            count++;
+        }
+
+        watch.Stop();
+        return count == rows ? watch.Elapsed : throw new InvalidOperationException($"Read {count} rows.");
+    }
+}
+
+/// <summary>Runs one import in a fresh process and reports that process's peak working set.</summary>
+internal static class MemoryChild
+{
+    public static async Task<string> LaunchAsync(string provider, string file, long rows, string work)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        // Under `dotnet x.dll` the process is the muxer; the child needs the assembly path first.
+        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(MemoryChild).Assembly.Location);
+        }
+
+        foreach (var arg in new[] { "--memory-child", provider, "--file", file, "--rows", rows.ToString(CultureInfo.InvariantCulture), "--data-dir", work })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output.Trim() : $"child failed ({process.ExitCode}): {output.Trim()}";
+    }
+
+    public static async Task RunAsync(string provider, BenchOptions options)
+    {
+        BenchDatabase? database = null;
+        IDictionary<string, string?> settings;
+        if (provider == "Postgres")
+        {
+            database = await BenchDatabase.CreatePostgresAsync(Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES")!);
+            settings = database.Settings;
+        }
+        else
+        {
+            settings = new Dictionary<string, string?>
+            {
+                ["Formanova:DataDirectory"] = options.DataDirectory,
+                ["Database:Provider"] = "Sqlite",
+                ["Database:SqlitePath"] = $"mem-{Guid.NewGuid():N}.db",
+            };
+        }
+
+        try
+        {
+            await using var host = await ModuleHost.StartAsync(settings);
+            var before = Process.GetCurrentProcess().WorkingSet64;
+            var elapsed = await Imports.RunAsync(host.Data, options.File!, options.Rows);
+            using var self = Process.GetCurrentProcess();
+            Console.WriteLine($"{self.PeakWorkingSet64 / 1048576.0:F0} MiB peak (working set before import {before / 1048576.0:F0} MiB; import {elapsed.TotalSeconds:F1} s, {options.Rows / elapsed.TotalSeconds:N0} rows/s)");
+        }
+        finally
+        {
+            if (database is not null)
+            {
+                await database.DisposeAsync();
+            }
+        }
+    }
+}
