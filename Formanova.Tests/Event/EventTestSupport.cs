@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using Formanova.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -28,6 +29,16 @@ internal static class EventTestSupport
 
     public static FormanovaFactory Factory(IEnumerable<KeyValuePair<string, string?>>? extra = null) =>
         new(FastSettings.Concat(extra ?? []));
+
+    /// <summary>Asserts a 400 ProblemDetails whose errors name <paramref name="field"/>; returns the problem.</summary>
+    public static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, string field)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.That(problem.GetProperty("errors").TryGetProperty(field, out _), Is.True, body);
+        return problem;
+    }
 
     /// <summary>Re-checks a condition until it holds or the deadline passes (state written by background loops).</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string? what = null)

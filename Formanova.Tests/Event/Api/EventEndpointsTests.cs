@@ -43,7 +43,7 @@ public sealed class EventEndpointsTests
     {
         using var response = await _client.GetAsync(url);
 
-        await AssertProblemAsync(response, field);
+        await EventTestSupport.AssertProblemAsync(response, field);
     }
 
     [TestCase("abc")]
@@ -57,7 +57,7 @@ public sealed class EventEndpointsTests
 
         using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
 
-        await AssertProblemAsync(response, "Last-Event-ID");
+        await EventTestSupport.AssertProblemAsync(response, "Last-Event-ID");
     }
 
     [Test]
@@ -86,9 +86,9 @@ public sealed class EventEndpointsTests
     {
         using var response = await PostAsync(new { type = "dataset.imported", source = "", idempotencyKey = "a" }, "b");
 
-        await AssertProblemAsync(response, "idempotencyKey");
+        await EventTestSupport.AssertProblemAsync(response, "idempotencyKey");
         using var invalid = await PostAsync(new { type = "dataset.imported", source = " " }, null);
-        var problem = await AssertProblemAsync(invalid, "type");
+        var problem = await EventTestSupport.AssertProblemAsync(invalid, "type");
         Assert.That(problem.GetProperty("errors").TryGetProperty("source", out _), Is.True);
     }
 
@@ -120,14 +120,5 @@ public sealed class EventEndpointsTests
         }
 
         return await _client.SendAsync(request);
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, string field)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.That(problem.GetProperty("errors").TryGetProperty(field, out _), Is.True, body);
-        return problem;
     }
 }

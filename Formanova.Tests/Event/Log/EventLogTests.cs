@@ -27,8 +27,16 @@ public sealed class EventLogTests(DatabaseProvider provider)
     [TearDown]
     public async Task TearDown()
     {
-        await _factory.DisposeAsync();
-        await _database.DisposeAsync();
+        // SetUp stops early (Assert.Ignore) when PostgreSQL is not configured.
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
     }
 
     [Test]
@@ -118,13 +126,10 @@ public sealed class EventLogTests(DatabaseProvider provider)
             new PendingEvent("new", IEventModule.DatasetImported, "/modules/data", null, now.AddDays(-1), null, "{\"rows\":3}"),
         ], CancellationToken.None);
 
-        var removed = await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
+        // The hosted sweep also runs at start-up and may get there first; either way the outcome is the same.
+        await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
 
         var remaining = await _events.ListAsync(new EventQuery());
-        Assert.Multiple(() =>
-        {
-            Assert.That(removed, Is.EqualTo(1));
-            Assert.That(remaining.Items.Select(e => e.Data!.Value.GetProperty("rows").GetInt32()), Is.EqualTo(new[] { 3 }));
-        });
+        Assert.That(remaining.Items.Select(e => e.Data!.Value.GetProperty("rows").GetInt32()), Is.EqualTo(new[] { 3 }));
     }
 }
