@@ -1,3 +1,8 @@
+using System.ComponentModel.DataAnnotations;
+using Formanova.Modules.Event.Api;
+using Formanova.Modules.Event.Broadcast;
+using Formanova.Modules.Event.Log;
+using Formanova.Modules.Event.Webhooks;
 using Formanova.Modules.Shared;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -12,8 +17,43 @@ public static class EventModule
     {
         services.AddMigrations("event", "Event/Migrations");
         services.ScanModule(typeof(EventModule).Namespace!);
+        services.AddOptions<EventOptions>().Bind(configuration.GetSection(EventOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(o => IsValid(o.Broadcast) && IsValid(o.Stream) && IsValid(o.Webhooks) && IsValid(o.Webhooks.Dispatcher),
+                "An Event:Broadcast, Event:Stream or Event:Webhooks option is out of range (see docs/configuration.md).")
+            .Validate(o => o.DefaultPageSize <= o.MaxPageSize, "Event:DefaultPageSize must not exceed Event:MaxPageSize.")
+            .ValidateOnStart();
+
+        services.AddSingleton<EventStore>();
+        services.AddSingleton<EventHub>();
+        services.AddSingleton<EventAppender>();
+        services.AddSingleton<IEventModule, EventService>();
+        services.AddSingleton<WebhookStore>();
+        services.AddSingleton<UrlGuard>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<DeliverySignal>();
+        services.AddSingleton<IEventWebhooksModule, WebhookService>();
+
+        services.AddHostedService<EventFollower>();
+        services.AddHostedService<WebhookFanOut>();
+        services.AddHostedService<EventRetention>();
+        services.AddHostedService<WebhookDispatcher>();
+
+        // Both stay idle unless Cache:Redis is set; deciding at run time keeps them right whatever configuration source sets it.
+        services.AddSingleton<RedisEventRelay>();
+        services.AddSingleton<IEventRelay>(sp => sp.GetRequiredService<RedisEventRelay>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisEventRelay>());
+
         return services;
     }
 
-    public static IEndpointRouteBuilder MapEventEndpoints(this IEndpointRouteBuilder endpoints) => endpoints;
+    public static IEndpointRouteBuilder MapEventEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        EventEndpoints.Map(endpoints);
+        WebhookEndpoints.Map(endpoints);
+        return endpoints;
+    }
+
+    private static bool IsValid(object options) =>
+        Validator.TryValidateObject(options, new ValidationContext(options), null, validateAllProperties: true);
 }

@@ -1,0 +1,124 @@
+using System.Globalization;
+using Formanova.Modules.Event.Log;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace Formanova.Modules.Event.Api;
+
+/// <summary>History, lookup and publishing: <c>/api/v1/events</c>.</summary>
+internal static class EventEndpoints
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        var events = api.MapGroup("/events").WithTags("Events");
+        events.MapGet("/", ListAsync).WithName("ListEvents");
+        events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent");
+        events.MapPost("/", PublishAsync).WithName("PublishEvent");
+        events.MapGet("/stream", EventStream.RunAsync).WithName("StreamEvents")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+    }
+
+    private static async Task<Ok<EventPage>> ListAsync(HttpRequest request, IEventModule events, IOptions<EventOptions> options, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var after = ParseSequence(query["after"], "after") ?? 0;
+        var limit = ParseLimit(query["limit"], options.Value);
+        var filter = ParseFilter(query);
+        return TypedResults.Ok(await events.ListAsync(new EventQuery(after, filter.Types, filter.Source, limit), cancellationToken));
+    }
+
+    private static async Task<Results<Ok<CloudEvent>, NotFound>> GetAsync(long sequence, IEventModule events, CancellationToken cancellationToken) =>
+        await events.GetAsync(sequence, cancellationToken) is { } e ? TypedResults.Ok(e) : TypedResults.NotFound();
+
+    private static async Task<Results<Created<CloudEvent>, Ok<CloudEvent>>> PublishAsync(
+        PublishEventRequest body, HttpRequest request, IEventModule events, CancellationToken cancellationToken)
+    {
+        var header = request.Headers["Idempotency-Key"];
+        if (header.Count > 1 || (header.Count == 1 && body.IdempotencyKey is not null && header[0] != body.IdempotencyKey))
+        {
+            throw ModuleException.Invalid("idempotencyKey", "Give one idempotency key, in the Idempotency-Key header or the body, not two different ones.");
+        }
+
+        var published = await events.PublishAsync(body with { IdempotencyKey = body.IdempotencyKey ?? header.FirstOrDefault() }, cancellationToken);
+        return published.Created
+            ? TypedResults.Created($"/api/v1/events/{published.Event.Id}", published.Event)
+            : TypedResults.Ok(published.Event);
+    }
+
+    /// <summary>A non-negative sequence number, or null when absent.</summary>
+    public static long? ParseSequence(StringValues values, string field)
+    {
+        if (StringValues.IsNullOrEmpty(values))
+        {
+            return null;
+        }
+
+        if (values.Count > 1 || !long.TryParse(values[0], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+        {
+            throw ModuleException.Invalid(field, $"'{values}' is not an event sequence number (a non-negative integer).");
+        }
+
+        return sequence;
+    }
+
+    private static int ParseLimit(StringValues values, EventOptions options)
+    {
+        if (StringValues.IsNullOrEmpty(values))
+        {
+            return options.DefaultPageSize;
+        }
+
+        if (values.Count > 1 || !int.TryParse(values[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var limit)
+            || limit < 1 || limit > options.MaxPageSize)
+        {
+            throw ModuleException.Invalid("limit", $"The limit must be an integer between 1 and {options.MaxPageSize}.");
+        }
+
+        return limit;
+    }
+
+    /// <summary>The <c>type</c>, <c>source</c> and <c>workflowId</c> filters shared by history and the stream.</summary>
+    public static EventFilter ParseFilter(IQueryCollection query)
+    {
+        var types = EventRules.ParseTypes(query["type"]);
+        var source = query["source"];
+        var workflowId = query["workflowId"];
+        if (source.Count > 1 || workflowId.Count > 1)
+        {
+            throw ModuleException.Invalid(source.Count > 1 ? "source" : "workflowId", "Give this filter at most once.");
+        }
+
+        if (!StringValues.IsNullOrEmpty(source) && !StringValues.IsNullOrEmpty(workflowId))
+        {
+            throw ModuleException.Invalid("workflowId", "Filter by source or by workflowId, not both.");
+        }
+
+        if (!StringValues.IsNullOrEmpty(workflowId))
+        {
+            var id = workflowId[0]!;
+            if (id.Length > 200 || id.Any(c => c == '/' || char.IsControl(c) || char.IsWhiteSpace(c)))
+            {
+                throw ModuleException.Invalid("workflowId", "A workflow id has at most 200 characters and no '/', spaces or control characters.");
+            }
+
+            return new EventFilter(types, $"/workflows/{id}");
+        }
+
+        if (source.Count == 1)
+        {
+            if (EventRules.SourceError(source[0]) is { } error)
+            {
+                throw ModuleException.Invalid("source", error);
+            }
+
+            return new EventFilter(types, source[0]);
+        }
+
+        return new EventFilter(types, null);
+    }
+}

@@ -1,0 +1,24 @@
+using Formanova.Modules.Shared.Caching;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Formanova.Modules.Event.Broadcast;
+
+/// <summary>
+/// Makes the hub read the log on a timer, so events appended by other instances reach this instance's
+/// subscribers within the poll interval. With Redis the interval is only a safety net for lost pub/sub messages.
+/// </summary>
+internal sealed class EventFollower(EventHub hub, RedisConnection redis, IOptions<EventOptions> options, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        hub.EnsureStarted();
+        var broadcast = options.Value.Broadcast;
+        var interval = TimeSpan.FromMilliseconds(redis.IsConfigured ? broadcast.RedisPollIntervalMilliseconds : broadcast.PollIntervalMilliseconds);
+        using var timer = new PeriodicTimer(interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            hub.Poke();
+        }
+    }
+}

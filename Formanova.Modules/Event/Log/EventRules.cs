@@ -1,0 +1,107 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Formanova.Modules.Shared.Errors;
+
+namespace Formanova.Modules.Event.Log;
+
+/// <summary>The validation every entry point shares: publish from a workflow, POST /events, query filters.</summary>
+internal static partial class EventRules
+{
+    public const int MaxTypeLength = 100;
+    public const int MaxSourceLength = 512;
+    public const int MaxSubjectLength = 512;
+    public const int MaxKeyLength = 200;
+    public const int MaxFilterTypes = 20;
+
+    [GeneratedRegex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")]
+    private static partial Regex TypePattern();
+
+    public static string? TypeError(string? type) =>
+        string.IsNullOrEmpty(type) ? "An event type is required."
+        : type.Length > MaxTypeLength ? $"An event type has at most {MaxTypeLength} characters."
+        : !TypePattern().IsMatch(type) ? $"'{Truncate(type)}' is not an UPPER_SNAKE event type (e.g. WORKFLOW_STARTED)."
+        : null;
+
+    public static string? SourceError(string? source) =>
+        string.IsNullOrWhiteSpace(source) ? "A source is required (e.g. /workflows/{id}/runs/{runId} or /modules/model)."
+        : source.Length > MaxSourceLength ? $"A source has at most {MaxSourceLength} characters."
+        : HasControlOrSpace(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) ? $"'{Truncate(source)}' is not a URI reference."
+        : null;
+
+    public static string? TextError(string? value, int maxLength, string what) =>
+        value is null ? null
+        : value.Length == 0 ? $"{what} must not be empty when given."
+        : value.Length > maxLength ? $"{what} has at most {maxLength} characters."
+        : HasControl(value) ? $"{what} must not contain control characters."
+        : null;
+
+    public static void Validate(PublishEventRequest request, int maxDataBytes)
+    {
+        var errors = new Dictionary<string, string[]>();
+        Add(errors, "type", TypeError(request.Type));
+        Add(errors, "source", SourceError(request.Source));
+        Add(errors, "subject", TextError(request.Subject, MaxSubjectLength, "The subject"));
+        Add(errors, "idempotencyKey", TextError(request.IdempotencyKey, MaxKeyLength, "The idempotency key"));
+        Add(errors, "correlationId", TextError(request.CorrelationId, MaxKeyLength, "The correlation id"));
+        if (request.Data is { } data)
+        {
+            if (data.ValueKind == JsonValueKind.Undefined)
+            {
+                Add(errors, "data", "The data is not a JSON value.");
+            }
+            else if (System.Text.Encoding.UTF8.GetByteCount(data.GetRawText()) > maxDataBytes)
+            {
+                Add(errors, "data", $"The data is larger than {maxDataBytes} bytes (Event:MaxDataBytes).");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, "The event is invalid.", errors);
+        }
+    }
+
+    /// <summary>Parses a comma-separated and/or repeated <c>type</c> filter.</summary>
+    public static IReadOnlyList<string> ParseTypes(IEnumerable<string?> values, string field = "type")
+    {
+        var types = values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries)).ToList();
+        if (types.Count > MaxFilterTypes)
+        {
+            throw ModuleException.Invalid(field, $"At most {MaxFilterTypes} event types can be given.");
+        }
+
+        foreach (var type in types)
+        {
+            if (TypeError(type) is { } error)
+            {
+                throw ModuleException.Invalid(field, error);
+            }
+        }
+
+        return types.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Exact match, or a path prefix: <c>/workflows/abc</c> covers <c>/workflows/abc/runs/1</c>.</summary>
+    public static bool SourceMatches(string source, string? filter) =>
+        filter is null
+        || string.Equals(source, filter, StringComparison.Ordinal)
+        || (source.Length > filter.Length && source.StartsWith(filter, StringComparison.Ordinal)
+            && (filter.EndsWith('/') || source[filter.Length] == '/'));
+
+    /// <summary>The prefix that <see cref="SourceMatches"/> accepts besides the exact source (compared with SUBSTR, which is case-sensitive on both providers, unlike SQLite's LIKE).</summary>
+    public static string SourcePrefix(string filter) => filter.EndsWith('/') ? filter : filter + "/";
+
+    private static void Add(Dictionary<string, string[]> errors, string field, string? error)
+    {
+        if (error is not null)
+        {
+            errors[field] = [error];
+        }
+    }
+
+    private static bool HasControl(string value) => value.Any(char.IsControl);
+
+    private static bool HasControlOrSpace(string value) => value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c));
+
+    private static string Truncate(string value) => value.Length <= 60 ? value : value[..60] + "…";
+}

@@ -1,0 +1,82 @@
+using Formanova.Modules.Event.Broadcast;
+using Formanova.Modules.Event.Log;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Formanova.Modules.Event.Webhooks;
+
+/// <summary>
+/// Turns logged events into delivery rows, following the log with a durable cursor (event_cursors), so an event
+/// committed just before a crash still gets its deliveries. Idempotent: (webhook, event) is unique, and several
+/// instances doing the same work only collide on that index.
+/// </summary>
+internal sealed class WebhookFanOut(
+    WebhookStore webhooks,
+    EventStore events,
+    EventHub hub,
+    DeliverySignal signal,
+    IOptions<EventOptions> options,
+    TimeProvider time,
+    ILogger<WebhookFanOut> logger) : BackgroundService
+{
+    internal const string CursorName = "webhook_fanout";
+    private const int Page = 500;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromMilliseconds(options.Value.Webhooks.FanOutIntervalMilliseconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var next = hub.NextDispatch;
+            try
+            {
+                await FanOutAsync(stoppingToken);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Webhook fan-out failed; retrying");
+            }
+
+            await AsyncSignal.WaitAsync(next, interval, time, stoppingToken);
+        }
+    }
+
+    internal async Task FanOutAsync(CancellationToken cancellationToken)
+    {
+        // Read the end of the log before the subscriptions: one created afterwards starts at or beyond it.
+        var end = await events.MaxIdAsync(cancellationToken);
+        var subscriptions = await webhooks.ListAsync(cancellationToken);
+        var cursor = await webhooks.CursorAsync(CursorName, cancellationToken) ?? 0;
+        if (subscriptions.Count == 0)
+        {
+            if (end > cursor)
+            {
+                await webhooks.AdvanceCursorAsync(CursorName, end, cancellationToken);
+            }
+
+            return;
+        }
+
+        IReadOnlyList<EventRow> rows;
+        do
+        {
+            rows = await events.ReadAfterAsync(cursor, EventFilter.All, Page, null, cancellationToken);
+            var now = time.GetUtcNow();
+            var deliveries = rows
+                .SelectMany(row => subscriptions.Where(w => row.Id > w.StartAfterEventId && w.Accepts(row.Type)).Select(w => new NewDelivery(w.Id, row.Id, now)))
+                .ToList();
+            if (await webhooks.QueueAsync(deliveries, reset: false, cancellationToken) > 0)
+            {
+                signal.Signal.Set();
+            }
+
+            if (rows.Count > 0)
+            {
+                cursor = rows[^1].Id;
+                await webhooks.AdvanceCursorAsync(CursorName, cursor, cancellationToken);
+            }
+        }
+        while (rows.Count == Page);
+    }
+}

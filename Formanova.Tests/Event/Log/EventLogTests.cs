@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Formanova.Modules.Event;
+using Formanova.Modules.Event.Log;
+using Formanova.Modules.Shared.Database;
+using Formanova.Modules.Shared.Errors;
+using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Formanova.Tests.Event.Log;
+
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+[Category("Integration")]
+public sealed class EventLogTests(DatabaseProvider provider)
+{
+    private TestDatabase _database = null!;
+    private FormanovaFactory _factory = null!;
+    private IEventModule _events = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _database = await TestDatabase.CreateAsync(provider);
+        _factory = EventTestSupport.Factory(_database.Settings);
+        _events = _factory.Services.GetRequiredService<IEventModule>();
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        // SetUp stops early (Assert.Ignore) when PostgreSQL is not configured.
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task PublishAsync_WhenIdempotencyKeyRepeats_ReturnsTheOriginalAndStoresOneEvent()
+    {
+        var first = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/w1/runs/r1",
+            JsonSerializer.SerializeToElement(new { step = 1 }), IdempotencyKey: "w1-r1-started"));
+        var again = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/w1/runs/r1",
+            JsonSerializer.SerializeToElement(new { step = 2 }), IdempotencyKey: "w1-r1-started"));
+
+        var page = await _events.ListAsync(new EventQuery());
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Created, Is.True);
+            Assert.That(again.Created, Is.False);
+            Assert.That(again.Event.Id, Is.EqualTo(first.Event.Id));
+            Assert.That(again.Event.Data!.Value.GetProperty("step").GetInt32(), Is.EqualTo(1));
+            Assert.That(page.Items, Has.Count.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task PublishAsync_WhenManyConcurrentPublishersRepeatKeys_StoresEachKeyOnceWithIncreasingIds()
+    {
+        var tasks = Enumerable.Range(0, 400).Select(i => _events.PublishAsync(
+            new PublishEventRequest(IEventModule.TrainingProgress, "/modules/model", IdempotencyKey: $"k{i % 200}")));
+        var results = await Task.WhenAll(tasks);
+
+        var page = await _events.ListAsync(new EventQuery(Limit: 1000));
+        var ids = page.Items.Select(e => e.Sequence).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(results.Count(r => r.Created), Is.EqualTo(200));
+            Assert.That(results.Select(r => r.Event.Id).Distinct().Count(), Is.EqualTo(200));
+            Assert.That(ids, Has.Count.EqualTo(200));
+            Assert.That(ids, Is.Ordered.Ascending);
+            Assert.That(ids.Distinct().Count(), Is.EqualTo(200));
+        });
+    }
+
+    [Test]
+    public async Task ListAsync_WhenFilteredByTypeAndSourcePrefix_PagesThroughMatchesInOrder()
+    {
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/abc/runs/1"));
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/abcd/runs/1"));
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.ModelActivated, "/workflows/abc/runs/1"));
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/abc"));
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/WORKFLOWS/abc"));
+
+        var firstPage = await _events.ListAsync(new EventQuery(Types: [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], Source: "/workflows/abc", Limit: 1));
+        var secondPage = await _events.ListAsync(new EventQuery(firstPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
+        var lastPage = await _events.ListAsync(new EventQuery(secondPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(firstPage.Items.Single().Source, Is.EqualTo("/workflows/abc/runs/1"));
+            Assert.That(firstPage.Items.Single().Type, Is.EqualTo(IEventModule.WorkflowStarted));
+            Assert.That(secondPage.Items.Single().Type, Is.EqualTo(IEventModule.WorkflowCompleted));
+            Assert.That(secondPage.Items.Single().Source, Is.EqualTo("/workflows/abc"));
+            Assert.That(lastPage.Items, Is.Empty);
+            Assert.That(lastPage.NextAfter, Is.Null);
+        });
+    }
+
+    [Test]
+    public void PublishAsync_WhenTypeSourceOrDataAreInvalid_ThrowsInvalidNamingEachField()
+    {
+        var big = JsonSerializer.SerializeToElement(new string('x', 70_000));
+        var exception = Assert.ThrowsAsync<ModuleException>(() => _events.PublishAsync(
+            new PublishEventRequest("workflow-started", "not a uri", big, IdempotencyKey: "bad\nkey")));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exception!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(exception.Errors.Keys, Is.EquivalentTo(new[] { "type", "source", "data", "idempotencyKey" }));
+        });
+    }
+
+    [Test]
+    public async Task SweepAsync_WhenEventsAreOlderThanRetention_DeletesOnlyThose()
+    {
+        var store = _factory.Services.GetRequiredService<EventStore>();
+        var now = DateTimeOffset.UtcNow;
+        await store.AppendAsync(
+        [
+            new PendingEvent("old", IEventModule.DatasetImported, "/modules/data", null, now.AddDays(-40), null, null),
+            new PendingEvent("new", IEventModule.DatasetImported, "/modules/data", null, now.AddDays(-1), null, "{\"rows\":3}"),
+        ], CancellationToken.None);
+
+        // The hosted sweep also runs at start-up and may get there first; either way the outcome is the same.
+        await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
+
+        var remaining = await _events.ListAsync(new EventQuery());
+        Assert.That(remaining.Items.Select(e => e.Data!.Value.GetProperty("rows").GetInt32()), Is.EqualTo(new[] { 3 }));
+    }
+}
