@@ -1,6 +1,8 @@
 using Formanova.Host.Api;
 using Formanova.Host.Configuration;
 using Formanova.Host.Telemetry;
+using Formanova.Host.Temporal;
+using Formanova.Host.Workflows;
 using Formanova.Host.Security;
 using Formanova.Modules.Access;
 using Formanova.Modules.Data;
@@ -19,6 +21,7 @@ builder.Services.AddEventModule(builder.Configuration);
 builder.Services.AddFormanovaApi(builder.Configuration);
 builder.Services.AddFormanovaTelemetry(builder.Configuration);
 builder.Services.AddFormanovaSecurity(builder.Configuration);
+builder.Services.AddFormanovaTemporal(builder.Configuration);
 
 var app = builder.Build();
 
@@ -33,6 +36,7 @@ api.MapAccessEndpoints();
 api.MapModelEndpoints();
 api.MapDataEndpoints();
 api.MapEventEndpoints();
+api.MapWorkflowEndpoints(app.Configuration);
 
 app.Run();
 

@@ -1,0 +1,184 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Formanova.Host.Temporal;
+
+/// <summary>The <c>Temporal</c> section: where the workflow engine is and how to reach it.</summary>
+internal sealed class TemporalOptions
+{
+    public const string SectionName = "Temporal";
+
+    /// <summary>host:port of a Temporal cluster. Empty: an embedded server is started in-process on a loopback port.</summary>
+    public string Address { get; set; } = "";
+
+    [Required]
+    public string Namespace { get; set; } = "default";
+
+    [Required]
+    public string TaskQueue { get; set; } = "formanova-primary";
+
+    /// <summary>Bearer API key for Temporal Cloud or a cluster behind an authenticating proxy.</summary>
+    public string? ApiKey { get; set; }
+
+    [Range(1, 300)]
+    public int ConnectTimeoutSeconds { get; set; } = 5;
+
+    [Range(1, 600)]
+    public int RpcTimeoutSeconds { get; set; } = 30;
+
+    public EmbeddedOptions Embedded { get; set; } = new();
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public bool IsEmbedded => string.IsNullOrWhiteSpace(Address);
+
+    internal sealed class EmbeddedOptions
+    {
+        /// <summary>Loopback port of the embedded server; 0 picks a free one.</summary>
+        [Range(0, 65535)]
+        public int Port { get; set; } = 7233;
+
+        /// <summary>SQLite file for workflow histories (relative to the data directory) or <c>:memory:</c>.</summary>
+        [Required]
+        public string StoragePath { get; set; } = "temporal.db";
+
+        /// <summary>How long closed workflows stay visible (days) in the embedded server's namespace.</summary>
+        [Range(1, 3650)]
+        public int RetentionDays { get; set; } = 7;
+    }
+
+    internal sealed class TlsOptions
+    {
+        public bool Enabled { get; set; }
+
+        /// <summary>PEM file of the CA that signed the server certificate; empty trusts the system roots.</summary>
+        public string? ServerRootCaCertPath { get; set; }
+
+        /// <summary>PEM client certificate and key for mutual TLS (both or neither).</summary>
+        public string? ClientCertPath { get; set; }
+
+        public string? ClientKeyPath { get; set; }
+
+        /// <summary>Overrides the server name checked against the certificate.</summary>
+        public string? Domain { get; set; }
+    }
+}
+
+/// <summary>The <c>Workflows</c> section: activity policies and per-workflow defaults.</summary>
+internal sealed class WorkflowsOptions
+{
+    public const string SectionName = "Workflows";
+
+    /// <summary>How long POST /predictions waits for the workflow before answering 202.</summary>
+    [Range(0.01, 300)]
+    public double SyncTimeoutSeconds { get; set; } = 10;
+
+    public RetryOptions Retry { get; set; } = new();
+
+    public TimeoutOptions Timeouts { get; set; } = new();
+
+    public ExternalServiceOptions ExternalService { get; set; } = new();
+
+    public TrainingOptions Training { get; set; } = new();
+
+    public BatchOptions Batch { get; set; } = new();
+
+    public WebhookOptions Webhooks { get; set; } = new();
+
+    internal sealed class RetryOptions
+    {
+        [Range(0.001, 3600)]
+        public double InitialIntervalSeconds { get; set; } = 1;
+
+        [Range(1, 10)]
+        public double BackoffCoefficient { get; set; } = 2.0;
+
+        [Range(0.001, 86400)]
+        public double MaximumIntervalSeconds { get; set; } = 60;
+
+        [Range(1, 100)]
+        public int MaximumAttempts { get; set; } = 5;
+    }
+
+    internal sealed class TimeoutOptions
+    {
+        [Range(0.1, 86400)]
+        public double ValidateSeconds { get; set; } = 30;
+
+        [Range(0.1, 86400)]
+        public double InferenceSeconds { get; set; } = 60;
+
+        [Range(0.1, 86400)]
+        public double PrepareSeconds { get; set; } = 45;
+
+        [Range(0.1, 86400)]
+        public double ExternalSeconds { get; set; } = 30;
+
+        [Range(0.1, 86400)]
+        public double AggregateSeconds { get; set; } = 30;
+
+        [Range(0.1, 86400)]
+        public double PersistSeconds { get; set; } = 30;
+
+        [Range(0.1, 86400)]
+        public double EmitSeconds { get; set; } = 20;
+    }
+
+    internal sealed class ExternalServiceOptions
+    {
+        /// <summary>Endpoint POSTed the validated input when a request asks for enrichment; empty disables the call.</summary>
+        public string? Url { get; set; }
+
+        /// <summary>Header carrying the credential, e.g. <c>Authorization</c> with a value <c>Bearer …</c>.</summary>
+        public string AuthHeader { get; set; } = "Authorization";
+
+        public string? AuthValue { get; set; }
+
+        [Range(0.1, 600)]
+        public double TimeoutSeconds { get; set; } = 30;
+    }
+
+    internal sealed class TrainingOptions
+    {
+        [Range(1, 86400 * 7)]
+        public double PrepareTimeoutSeconds { get; set; } = 7200;
+
+        [Range(1, 86400 * 7)]
+        public double TrainTimeoutSeconds { get; set; } = 14400;
+
+        [Range(1, 3600)]
+        public double HeartbeatTimeoutSeconds { get; set; } = 120;
+
+        [Range(1, 10)]
+        public int TrainMaximumAttempts { get; set; } = 3;
+
+        /// <summary>Default approval deadline when a run asks for approval and names none.</summary>
+        [Range(1, 86400 * 30)]
+        public double ApprovalTimeoutSeconds { get; set; } = 86400;
+    }
+
+    internal sealed class BatchOptions
+    {
+        [Range(1, 1_000_000)]
+        public int ChunkSize { get; set; } = 5000;
+
+        [Range(1, 64)]
+        public int Parallelism { get; set; } = 4;
+
+        /// <summary>Chunks one run handles before it continues as new, keeping each history small.</summary>
+        [Range(1, 10_000)]
+        public int ChunksPerRun { get; set; } = 50;
+
+        [Range(1, 86400)]
+        public double ChunkTimeoutSeconds { get; set; } = 300;
+    }
+
+    /// <summary>
+    /// Durable delivery runs when the Event module's own dispatcher is off (<c>Event:Webhooks:Dispatcher:Enabled=false</c>):
+    /// one switch, so a delivery never has two senders.
+    /// </summary>
+    internal sealed class WebhookOptions
+    {
+        [Range(10, 60_000)]
+        public int PollIntervalMilliseconds { get; set; } = 1000;
+    }
+}

@@ -1,0 +1,83 @@
+using Formanova.Host.Workflows;
+using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Processing;
+using Microsoft.Extensions.Options;
+using Temporalio.Client;
+using Temporalio.Extensions.Hosting;
+
+namespace Formanova.Host.Temporal;
+
+/// <summary>The Temporal client, the embedded server, the hosted worker and its workflows, by role.</summary>
+internal static class TemporalSetup
+{
+    public const string RolesKey = "Formanova:Roles";
+
+    public static bool HasRole(IConfiguration configuration, string role)
+    {
+        var roles = configuration[RolesKey];
+        return string.IsNullOrWhiteSpace(roles)
+            || roles.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries).Contains(role, StringComparer.OrdinalIgnoreCase);
+    }
+
+    public static IServiceCollection AddFormanovaTemporal(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TemporalOptions>().Bind(configuration.GetSection(TemporalOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkflowsOptions>().Bind(configuration.GetSection(WorkflowsOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        var temporal = configuration.GetSection(TemporalOptions.SectionName).Get<TemporalOptions>() ?? new TemporalOptions();
+        if (temporal.IsEmbedded)
+        {
+#if EMBEDDED_TEMPORAL
+            // First of the Temporal services, so the server listens before the worker connects.
+            services.AddSingleton<EmbeddedTemporalServer>();
+            services.AddHostedService(sp => sp.GetRequiredService<EmbeddedTemporalServer>());
+#else
+            throw new InvalidOperationException("This build has no embedded Temporal server (Formanova.DevServer); set Temporal:Address.");
+#endif
+        }
+
+        services.AddTemporalClient(_ => { });
+        services.AddOptions<TemporalClientConnectOptions>().Configure<IServiceProvider>((connect, provider) =>
+        {
+            var options = provider.GetRequiredService<IOptions<TemporalOptions>>().Value;
+#if EMBEDDED_TEMPORAL
+            connect.TargetHost = options.IsEmbedded ? provider.GetRequiredService<EmbeddedTemporalServer>().Address : options.Address;
+#else
+            connect.TargetHost = options.Address;
+#endif
+            connect.Namespace = options.Namespace;
+            connect.LoggerFactory = provider.GetRequiredService<ILoggerFactory>();
+            if (!string.IsNullOrWhiteSpace(options.ApiKey))
+            {
+                connect.ApiKey = options.ApiKey;
+            }
+
+            if (options.Tls.Enabled || !string.IsNullOrWhiteSpace(options.ApiKey))
+            {
+                connect.Tls = new TlsOptions
+                {
+                    ServerRootCACert = ReadOptional(options.Tls.ServerRootCaCertPath),
+                    ClientCert = ReadOptional(options.Tls.ClientCertPath),
+                    ClientPrivateKey = ReadOptional(options.Tls.ClientKeyPath),
+                    Domain = string.IsNullOrWhiteSpace(options.Tls.Domain) ? null : options.Tls.Domain,
+                };
+            }
+        });
+        services.AddSingleton<WorkflowGateway>();
+        services.AddHealthChecks().AddCheck<TemporalHealthCheck>("temporal", tags: ["ready"]);
+        // No resilience handler: the activity's retry policy already retries with backoff, durably.
+        services.AddHttpClient(ProcessingActivities.ExternalClient);
+
+        if (HasRole(configuration, "worker"))
+        {
+            services.AddHostedTemporalWorker(temporal.TaskQueue)
+                .AddScopedActivities<CommonActivities>()
+                .AddScopedActivities<ProcessingActivities>()
+                .AddWorkflow<ProcessingWorkflow>();
+        }
+
+        return services;
+    }
+
+    private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);
+}

@@ -1,0 +1,298 @@
+using System.Text.Json;
+using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Processing;
+using Formanova.Modules.Data;
+using Formanova.Modules.Shared.Api;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
+using Temporalio.Exceptions;
+
+namespace Formanova.Host.Workflows.Api;
+
+/// <summary>A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</summary>
+internal sealed record ProcessingBody(
+    string? Model,
+    Dictionary<string, JsonElement>? Inputs,
+    string? Version = null,
+    string? Alias = null,
+    long? DatasetId = null,
+    string? EntityId = null,
+    bool CallExternal = false,
+    bool StartPaused = false,
+    ProcessingParams? Params = null);
+
+internal sealed record ParamsPatch(double? DecisionThreshold, int? RoundDigits, bool? UseCache);
+
+internal sealed record JobAccepted(string Id, string Status, string Location);
+
+/// <summary>A job as the API shows it: live stage and progress while running, the stored result once closed.</summary>
+internal sealed record JobView(
+    string Id,
+    string Type,
+    string Status,
+    string? Stage,
+    double? ProgressPercent,
+    DateTime? StartedAt,
+    DateTime? EstimatedCompletion,
+    DateTime? ClosedAt,
+    bool Paused,
+    ProcessingParams? Params,
+    JsonElement? Result,
+    string? Error,
+    IReadOnlyList<ErrorRecord> Errors);
+
+internal sealed record JobSummary(string Id, string Type, string Status, DateTime StartedAt, DateTime? ClosedAt);
+
+internal sealed record JobPage(IReadOnlyList<JobSummary> Items, int? Next);
+
+internal static class ProcessingEndpoints
+{
+    private const int MaxInputs = 512;
+    private static readonly RequiredScopeMetadata PredictScope = new(ApiScopes.Predict);
+    private static readonly string Type = nameof(ProcessingWorkflow);
+
+    public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
+    {
+        api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope);
+
+        var jobs = api.MapGroup("/jobs").WithTags("Jobs");
+        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope);
+        jobs.MapGet("/", ListAsync).WithName("ListJobs");
+        jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
+        jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct)).WithName("PauseJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", [], ct)).WithName("ResumeJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
+        {
+            await gateway.CancelAsync(id, Type, ct);
+            return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
+        }).WithName("CancelJob").WithMetadata(PredictScope);
+        jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
+        return api;
+    }
+
+    private static async Task<Results<Ok<ProcessingOutput>, Accepted<JobAccepted>, ProblemHttpResult>> PredictAsync(
+        ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    {
+        var (id, handle) = await StartAsync("prediction", "prediction", body, http, gateway, ct);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(TimeSpan.FromSeconds(gateway.Options.SyncTimeoutSeconds));
+        try
+        {
+            var output = await handle.GetResultAsync(rpcOptions: new RpcOptions { CancellationToken = wait.Token });
+            return TypedResults.Ok(output);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return Accepted(id);
+        }
+        catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
+        {
+            return Accepted(id);
+        }
+        catch (WorkflowFailedException ex)
+        {
+            return TypedResults.Problem(Failure(ex.InnerException ?? ex));
+        }
+    }
+
+    private static async Task<Accepted<JobAccepted>> SubmitAsync(ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    {
+        var (id, _) = await StartAsync("job", "job", body, http, gateway, ct);
+        return Accepted(id);
+    }
+
+    private static Accepted<JobAccepted> Accepted(string id) =>
+        TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "accepted", $"/api/v1/jobs/{id}"));
+
+    private static async Task<(string Id, WorkflowHandle<ProcessingWorkflow, ProcessingOutput> Handle)> StartAsync(
+        string prefix, string kind, ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    {
+        Validate(body, gateway);
+        var id = WorkflowGateway.WorkflowId(prefix, http);
+        var hash = WorkflowGateway.HashOf(body);
+        if (http.Request.Headers.ContainsKey("Idempotency-Key"))
+        {
+            await gateway.ClaimAsync(id, hash, ct);
+        }
+
+        var request = new ProcessingRequest(kind, body.Model!, body.Version, body.Alias, body.Inputs!, body.DatasetId, body.EntityId,
+            body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy());
+        var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
+        return (id, handle);
+    }
+
+    /// <summary>Shape checks answered with 400 before any workflow starts; the workflow checks the input against the model.</summary>
+    private static void Validate(ProcessingBody body, WorkflowGateway gateway)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body.Model))
+        {
+            errors["model"] = ["A model name is required."];
+        }
+
+        if (body.Inputs is null || body.Inputs.Count == 0)
+        {
+            errors["inputs"] = ["An object with at least one input value is required."];
+        }
+        else if (body.Inputs.Count > MaxInputs)
+        {
+            errors["inputs"] = [$"At most {MaxInputs} input values are accepted."];
+        }
+        else if (body.Inputs.Any(kv => kv.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array))
+        {
+            errors["inputs"] = ["Input values must be numbers, strings, booleans or null."];
+        }
+
+        if (body.Version is not null && body.Alias is not null)
+        {
+            errors["alias"] = ["Give a version or an alias, not both."];
+        }
+
+        if (body.EntityId is not null && body.DatasetId is null)
+        {
+            errors["entityId"] = ["An entityId needs the datasetId to look it up in."];
+        }
+
+        if (body.CallExternal && string.IsNullOrWhiteSpace(gateway.Options.ExternalService.Url))
+        {
+            errors["callExternal"] = ["No external service is configured (Workflows:ExternalService:Url)."];
+        }
+
+        if (body.Params is { } p)
+        {
+            ParamErrors(p, errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, "The request is invalid.", errors);
+        }
+    }
+
+    private static void ParamErrors(ProcessingParams p, Dictionary<string, string[]> errors)
+    {
+        if (p.DecisionThreshold is < 0 or > 1 || double.IsNaN(p.DecisionThreshold))
+        {
+            errors["params.decisionThreshold"] = ["decisionThreshold must be between 0 and 1."];
+        }
+
+        if (p.RoundDigits is < 0 or > 15)
+        {
+            errors["params.roundDigits"] = ["roundDigits must be between 0 and 15."];
+        }
+    }
+
+    /// <summary>The workflow's own failures: its validation is a 422 with the reasons, anything else a 422 or 503.</summary>
+    private static Microsoft.AspNetCore.Mvc.ProblemDetails Failure(Exception cause)
+    {
+        var app = ActivityErrors.Application(cause);
+        if (app?.ErrorType is ErrorTypes.InvalidInput)
+        {
+            var errors = app.Details.Count > 0 ? app.Details.ElementAt<Dictionary<string, string[]>>(0) : [];
+            return new HttpValidationProblemDetails(errors) { Status = 422, Title = "Unprocessable Entity", Detail = app.Message };
+        }
+
+        var status = app?.ErrorType is ErrorTypes.Value or ErrorTypes.NotFound ? 422 : 503;
+        return new Microsoft.AspNetCore.Mvc.ProblemDetails
+        {
+            Status = status,
+            Title = status == 422 ? "Unprocessable Entity" : "Service Unavailable",
+            Detail = ActivityErrors.Describe(cause),
+        };
+    }
+
+    private static async Task<NoContent> SignalAsync(WorkflowGateway gateway, string id, string signal, object?[] args, CancellationToken ct)
+    {
+        await gateway.SignalAsync(id, Type, signal, args, ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Ok<JobView>> PatchParamsAsync(string id, ParamsPatch patch, WorkflowGateway gateway, CancellationToken ct)
+    {
+        var current = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
+        var p = current?.Params ?? new ProcessingParams();
+        var merged = new ProcessingParams(patch.DecisionThreshold ?? p.DecisionThreshold, patch.RoundDigits ?? p.RoundDigits, patch.UseCache ?? p.UseCache);
+        var errors = new Dictionary<string, string[]>();
+        ParamErrors(merged, errors);
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, "The parameters are invalid.", errors);
+        }
+
+        await gateway.SignalAsync(id, Type, "update_params", [merged], ct);
+        return TypedResults.Ok(await ViewAsync(id, gateway, null, ct));
+    }
+
+    private static async Task<Ok<JobView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
+        TypedResults.Ok(await ViewAsync(id, gateway, data, ct));
+
+    private static async Task<JobView> ViewAsync(string id, WorkflowGateway gateway, IDataModule? data, CancellationToken ct)
+    {
+        var description = await gateway.DescribeAsync(id, Type, ct);
+        var type = id.StartsWith("prediction-", StringComparison.Ordinal) ? "prediction" : "job";
+        if (description.Status == WorkflowExecutionStatus.Running)
+        {
+            var status = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
+            var errors = await gateway.TryQueryAsync<List<ErrorRecord>>(id, "get_error_history", ct) ?? [];
+            return new JobView(id, type, status?.Paused == true ? "paused" : "running", status?.Stage, status?.ProgressPercent, description.StartTime,
+                status?.EstimatedCompletion, null, status?.Paused ?? false, status?.Params, null, null, errors);
+        }
+
+        var stored = data is null ? null : (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
+        var history = new List<ErrorRecord>();
+        if (stored?.Output is { ValueKind: JsonValueKind.Object } output
+            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list.ValueKind == JsonValueKind.Array)
+        {
+            history = list.Deserialize<List<ErrorRecord>>(ErrorJson) ?? [];
+        }
+
+        var succeeded = description.Status == WorkflowExecutionStatus.Completed;
+        return new JobView(id, type, WorkflowGateway.StatusName(description.Status), WorkflowGateway.StatusName(description.Status), succeeded ? 100 : null,
+            description.StartTime, null, description.CloseTime, false, null, succeeded ? stored?.Output : null, stored?.Error, history);
+    }
+
+    private static readonly JsonSerializerOptions ErrorJson = new(JsonSerializerDefaults.Web);
+
+    private static async Task<Ok<JobPage>> ListAsync(WorkflowGateway gateway, string? status, string? type, int? page, int? limit, CancellationToken ct)
+    {
+        var workflowType = type?.ToLowerInvariant() switch
+        {
+            null or "" or "processing" or "job" or "prediction" => nameof(ProcessingWorkflow),
+            "training" => "ModelTrainingWorkflow",
+            "batch" => "BatchInferenceWorkflow",
+            "promotion" => "ModelPromotionSaga",
+            _ => throw ModuleException.Invalid("type", "type must be one of processing, training, batch, promotion."),
+        };
+        var size = limit ?? 50;
+        if (size is < 1 or > 500)
+        {
+            throw ModuleException.Invalid("limit", "limit must be between 1 and 500.");
+        }
+
+        if (page is < 0)
+        {
+            throw ModuleException.Invalid("page", "page must not be negative.");
+        }
+
+        var query = $"WorkflowType = '{workflowType}'";
+        if (WorkflowGateway.ParseStatus(status) is { } parsed)
+        {
+            query += $" AND ExecutionStatus = '{parsed}'";
+        }
+
+        var (items, next) = await gateway.ListAsync(query, page ?? 0, size, ct);
+        return TypedResults.Ok(new JobPage(
+            items.Select(e => new JobSummary(e.Id, TypeName(e), WorkflowGateway.StatusName(e.Status), e.StartTime, e.CloseTime)).ToList(), next));
+    }
+
+    private static string TypeName(WorkflowExecution execution) => execution.WorkflowType switch
+    {
+        nameof(ProcessingWorkflow) => execution.Id.StartsWith("prediction-", StringComparison.Ordinal) ? "prediction" : "job",
+        "ModelTrainingWorkflow" => "training",
+        "BatchInferenceWorkflow" => "batch",
+        "ModelPromotionSaga" => "promotion",
+        var other => other,
+    };
+}

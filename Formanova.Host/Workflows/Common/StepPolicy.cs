@@ -1,0 +1,58 @@
+using Temporalio.Common;
+using Temporalio.Workflows;
+
+namespace Formanova.Host.Workflows.Common;
+
+/// <summary>
+/// The retry policy and activity timeouts a run uses, captured from configuration when the run starts and carried
+/// in its input: a replay then sees the values the run was started with, whatever the configuration says today.
+/// </summary>
+public sealed record StepPolicy(
+    double InitialIntervalSeconds,
+    double BackoffCoefficient,
+    double MaximumIntervalSeconds,
+    int MaximumAttempts,
+    Dictionary<string, double> TimeoutSeconds)
+{
+    /// <summary>Failure types never retried: bad input, missing resources, configurations that cannot train.</summary>
+    public static readonly string[] NonRetryableTypes =
+        [ErrorTypes.InvalidInput, ErrorTypes.Value, ErrorTypes.NotFound, ErrorTypes.Conflict, ErrorTypes.OutOfMemory, ErrorTypes.InvalidConfig];
+
+    public RetryPolicy Retry(int? maximumAttempts = null) => new()
+    {
+        InitialInterval = TimeSpan.FromSeconds(InitialIntervalSeconds),
+        BackoffCoefficient = (float)BackoffCoefficient,
+        MaximumInterval = TimeSpan.FromSeconds(MaximumIntervalSeconds),
+        MaximumAttempts = maximumAttempts ?? MaximumAttempts,
+        NonRetryableErrorTypes = NonRetryableTypes,
+    };
+
+    public TimeSpan Timeout(string step) =>
+        TimeSpan.FromSeconds(TimeoutSeconds.TryGetValue(step, out var seconds) ? seconds : 30);
+
+    /// <summary>Options for one step: start-to-close from <see cref="TimeoutSeconds"/>, the shared retry policy.</summary>
+    public ActivityOptions For(string step, CancellationToken? cancellation = null, int? maximumAttempts = null, TimeSpan? heartbeat = null) => new()
+    {
+        StartToCloseTimeout = Timeout(step),
+        RetryPolicy = Retry(maximumAttempts),
+        HeartbeatTimeout = heartbeat,
+        CancellationToken = cancellation,
+    };
+}
+
+/// <summary>Application failure types raised by activities and workflows (the seed's non-retryable errors among them).</summary>
+public static class ErrorTypes
+{
+    public const string InvalidInput = "InvalidInputError";
+    public const string Value = "ValueError";
+    public const string NotFound = "NotFoundError";
+    public const string Conflict = "ConflictError";
+    public const string Unavailable = "UnavailableError";
+    public const string OutOfMemory = "OutOfMemoryError";
+    public const string InvalidConfig = "InvalidConfigError";
+    public const string ModelValidation = "ModelValidationFailed";
+    public const string Rejected = "ApprovalRejected";
+}
+
+/// <summary>One failure seen by a run, kept for the get_error_history query and stored with the result.</summary>
+public sealed record ErrorRecord(DateTime At, string Stage, string Type, string Message, bool Handled);

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using Formanova.Host.Workflows.Common;
+using Formanova.Modules.Data;
+using Formanova.Modules.Event;
+using Formanova.Modules.Model;
+using Temporalio.Exceptions;
+using Temporalio.Workflows;
+
+namespace Formanova.Host.Workflows.Processing;
+
+/// <summary>
+/// The seed's FormanovaWorkflow: validate; then inference, data preparation and the optional external call in
+/// parallel; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
+/// (or WORKFLOW_FAILED). Inference that still fails after its retries falls back to the previous stable version.
+/// </summary>
+[Workflow]
+public sealed class ProcessingWorkflow
+{
+    private readonly List<ErrorRecord> _errors = [];
+    private ProcessingParams _params = new();
+    private string _stage = "queued";
+    private double _progress;
+    private bool _paused;
+    private DateTime _startedAt;
+
+    [WorkflowQuery("get_current_status")]
+    public ProcessingStatus GetCurrentStatus()
+    {
+        // Linear extrapolation from the share of stages done; good enough to tell seconds from hours.
+        DateTime? eta = _progress is > 0 and < 100 && !_paused
+            ? _startedAt + TimeSpan.FromTicks((long)((Workflow.UtcNow - _startedAt).Ticks * 100 / _progress))
+            : null;
+        return new ProcessingStatus(_paused ? $"paused ({_stage})" : _stage, _progress, _startedAt, eta, _paused, _params);
+    }
+
+    [WorkflowQuery("get_error_history")]
+    public IReadOnlyList<ErrorRecord> GetErrorHistory() => _errors;
+
+    [WorkflowSignal("pause")]
+    public Task PauseAsync()
+    {
+        _paused = true;
+        return Task.CompletedTask;
+    }
+
+    [WorkflowSignal("resume")]
+    public Task ResumeAsync()
+    {
+        _paused = false;
+        return Task.CompletedTask;
+    }
+
+    [WorkflowSignal("update_params")]
+    public Task UpdateParamsAsync(ProcessingParams parameters)
+    {
+        _params = parameters;
+        return Task.CompletedTask;
+    }
+
+    [WorkflowRun]
+    public async Task<ProcessingOutput> RunAsync(ProcessingRequest request)
+    {
+        _startedAt = Workflow.UtcNow;
+        _params = request.Params;
+        _paused = request.StartPaused;
+        var id = Workflow.Info.WorkflowId;
+        var policy = request.Policy;
+        var source = $"/workflows/{id}";
+
+        await EmitAsync(policy, IEventModule.WorkflowStarted, source, new { jobId = id, kind = request.Kind, model = request.Model }, CancellationToken.None);
+        try
+        {
+            await StageAsync("validating", 10);
+            ValidatedInput validated;
+            try
+            {
+                validated = await Workflow.ExecuteActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.For("validate"));
+            }
+            catch (ActivityFailureException ex) when (ActivityErrors.Application(ex) is { ErrorType: ErrorTypes.InvalidInput } app)
+            {
+                // Re-raised as the workflow's own failure so a caller sees the reasons without unwrapping the activity.
+                throw new ApplicationFailureException(app.Message, ErrorTypes.InvalidInput, nonRetryable: true, details: [app.Details.Count > 0 ? app.Details.ElementAt<Dictionary<string, string[]>>(0) : new Dictionary<string, string[]>()]);
+            }
+
+            await StageAsync("processing", 30);
+            var inference = InferWithFallbackAsync(validated, policy);
+            var prepared = Workflow.ExecuteActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.For("prepare"));
+            var external = request.CallExternal ? CallExternalAsync(validated, policy) : Task.FromResult<ExternalResponse?>(null);
+            await Workflow.WhenAllAsync(inference, prepared, external);
+
+            await StageAsync("aggregating", 70);
+            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared.Result, external.Result, [.. _errors], _startedAt);
+            var aggregated = await Workflow.ExecuteActivityAsync(
+                () => ProcessingActivities.AggregateResults(aggregation),
+                policy.For("aggregate"));
+
+            await StageAsync("post-processing", 80);
+            var postProcess = new PostProcessInput(aggregated, _params);
+            var output = await Workflow.ExecuteActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.For("aggregate"));
+            output = output with { Errors = [.. _errors], CompletedAt = Workflow.UtcNow };
+
+            await StageAsync("persisting", 90);
+            var json = JsonSerializer.SerializeToElement(output);
+            await PersistAsync(policy, request, ResultStatus.Succeeded, output.Model, output.Version, json, null, CancellationToken.None);
+            await EmitAsync(policy, IEventModule.ProcessingCompleted, source, json, CancellationToken.None);
+            await EmitAsync(policy, IEventModule.WorkflowCompleted, source, new { jobId = id, kind = request.Kind, status = "completed" }, CancellationToken.None);
+            _stage = "completed";
+            _progress = 100;
+            return output;
+        }
+        catch (Exception ex) when (ex is not ContinueAsNewException)
+        {
+            var cancelled = TemporalException.IsCanceledException(ex);
+            _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The job was cancelled." : ActivityErrors.Describe(ex), Handled: false));
+            _stage = cancelled ? "cancelled" : "failed";
+
+            // Clean-up must run even when the run was cancelled, so it gets a token of its own.
+            var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, errors = _errors });
+            await PersistAsync(policy, request, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, failure, _errors[^1].Message, CancellationToken.None);
+            await EmitAsync(policy, IEventModule.WorkflowFailed, source, failure, CancellationToken.None);
+            if (ex is FailureException || cancelled)
+            {
+                throw;
+            }
+
+            throw new ApplicationFailureException(ActivityErrors.Describe(ex), ActivityErrors.TypeOf(ex), nonRetryable: true);
+        }
+    }
+
+    private async Task<PredictionResult> InferWithFallbackAsync(ValidatedInput validated, StepPolicy policy)
+    {
+        try
+        {
+            return await Workflow.ExecuteActivityAsync(
+                (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, validated.Version, validated.Inputs, _params.UseCache)),
+                policy.For("inference"));
+        }
+        catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex) && ActivityErrors.Application(ex)?.ErrorType is not ErrorTypes.InvalidInput)
+        {
+            var reason = ActivityErrors.Describe(ex);
+            _errors.Add(new ErrorRecord(Workflow.UtcNow, "inference", ActivityErrors.TypeOf(ex), $"{validated.Model} {validated.Version}: {reason}", Handled: true));
+            var fallback = await Workflow.ExecuteActivityAsync(
+                (ProcessingActivities a) => a.FallbackModelAsync(new FallbackInput(validated.Model, validated.Version, reason)), policy.For("inference"));
+            _errors.Add(new ErrorRecord(Workflow.UtcNow, "fallback", "Fallback", $"Fell back from {validated.Version} to {fallback.ActiveVersion}.", Handled: true));
+            var result = await Workflow.ExecuteActivityAsync(
+                (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, fallback.ActiveVersion!, validated.Inputs, _params.UseCache)),
+                policy.For("inference"));
+            return result with { FallbackFrom = validated.Version, FallbackReason = reason };
+        }
+    }
+
+    private async Task<ExternalResponse?> CallExternalAsync(ValidatedInput validated, StepPolicy policy)
+    {
+        try
+        {
+            return await Workflow.ExecuteActivityAsync(
+                (ProcessingActivities a) => a.CallExternalServiceAsync(new ExternalCall(validated.Model, validated.Version, validated.Inputs)), policy.For("external"));
+        }
+        catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
+        {
+            // The external answer enriches the result; without it the prediction still stands.
+            _errors.Add(new ErrorRecord(Workflow.UtcNow, "external", ActivityErrors.TypeOf(ex), ActivityErrors.Describe(ex), Handled: true));
+            return null;
+        }
+    }
+
+    private async Task StageAsync(string stage, double progress)
+    {
+        _stage = stage;
+        await Workflow.WaitConditionAsync(() => !_paused);
+        _progress = progress;
+    }
+
+    private static Task EmitAsync(StepPolicy policy, string type, string source, object data, CancellationToken cancellation) =>
+        Workflow.ExecuteActivityAsync(
+            (CommonActivities a) => a.EmitEventAsync(new EmitInput(type, source, $"{Workflow.Info.WorkflowId}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data), Workflow.Info.WorkflowId, Workflow.Info.WorkflowId)),
+            policy.For("emit", cancellation));
+
+    private Task PersistAsync(StepPolicy policy, ProcessingRequest request, ResultStatus status, string model, string? version, JsonElement output, string? error, CancellationToken cancellation) =>
+        Workflow.ExecuteActivityAsync(
+            (CommonActivities a) => a.PersistResultAsync(new PersistInput(
+                Workflow.Info.WorkflowId, "result", status, new DateTimeOffset(_startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero),
+                model, version, JsonSerializer.SerializeToElement(request.Inputs), output, error)),
+            policy.For("persist", cancellation));
+}

@@ -1,0 +1,207 @@
+using System.Linq.Expressions;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Formanova.Host.Temporal;
+using Formanova.Host.Workflows.Common;
+using Formanova.Modules.Data;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.Options;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
+using Temporalio.Exceptions;
+
+namespace Formanova.Host.Workflows;
+
+/// <summary>What the REST endpoints need from Temporal: starting idempotently, describing, listing, signalling.</summary>
+internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, IOptions<TemporalOptions> temporal, IOptions<WorkflowsOptions> workflows, TimeProvider time)
+{
+    public ITemporalClient Client => client;
+
+    public WorkflowsOptions Options => workflows.Value;
+
+    public RpcOptions Rpc(CancellationToken cancellationToken) =>
+        new() { Timeout = TimeSpan.FromSeconds(temporal.Value.RpcTimeoutSeconds), CancellationToken = cancellationToken };
+
+    /// <summary>The configured retry policy and step timeouts, frozen into the run's input.</summary>
+    public StepPolicy Policy()
+    {
+        var o = workflows.Value;
+        return new StepPolicy(o.Retry.InitialIntervalSeconds, o.Retry.BackoffCoefficient, o.Retry.MaximumIntervalSeconds, o.Retry.MaximumAttempts, new()
+        {
+            ["validate"] = o.Timeouts.ValidateSeconds,
+            ["inference"] = o.Timeouts.InferenceSeconds,
+            ["prepare"] = o.Timeouts.PrepareSeconds,
+            ["external"] = o.Timeouts.ExternalSeconds,
+            ["aggregate"] = o.Timeouts.AggregateSeconds,
+            ["persist"] = o.Timeouts.PersistSeconds,
+            ["emit"] = o.Timeouts.EmitSeconds,
+            ["train-prepare"] = o.Training.PrepareTimeoutSeconds,
+            ["train"] = o.Training.TrainTimeoutSeconds,
+            ["train-heartbeat"] = o.Training.HeartbeatTimeoutSeconds,
+            ["chunk"] = o.Batch.ChunkTimeoutSeconds,
+        });
+    }
+
+    /// <summary>
+    /// A workflow id for a start. With an Idempotency-Key the id is derived from the caller and the key, so a
+    /// repeated POST lands on the same run; without one it is random.
+    /// </summary>
+    public static string WorkflowId(string prefix, HttpContext http)
+    {
+        var key = http.Request.Headers["Idempotency-Key"].ToString();
+        if (string.IsNullOrWhiteSpace(key))
+        {
+            return $"{prefix}-{Guid.NewGuid():N}";
+        }
+
+        if (key.Length > 200)
+        {
+            throw ModuleException.Invalid("Idempotency-Key", "The Idempotency-Key header must be at most 200 characters.");
+        }
+
+        var caller = http.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous";
+        return $"{prefix}-{Hash($"{caller}\n{key}")[..32]}";
+    }
+
+    public static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    public static string HashOf<T>(T body) => Hash(JsonSerializer.Serialize(body));
+
+    /// <summary>
+    /// Claims the workflow id for this request body. The first claim wins (the Data module keeps a succeeded
+    /// result unchanged), so the same key with another body is a 409 whether or not the run still exists.
+    /// </summary>
+    public async Task ClaimAsync(string workflowId, string requestHash, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var stored = await data.RecordResultAsync(
+            new RecordResultRequest(workflowId, "request", ResultStatus.Succeeded, now, now, workflowId, Input: JsonSerializer.SerializeToElement(new { requestHash })),
+            cancellationToken);
+        var first = stored.Input is { ValueKind: JsonValueKind.Object } input && input.TryGetProperty("requestHash", out var hash) ? hash.GetString() : null;
+        if (first != requestHash)
+        {
+            throw new ModuleException(ErrorKind.Conflict, "This Idempotency-Key was already used with a different request body.");
+        }
+    }
+
+    /// <summary>Starts the run, or returns the existing one with this id (running or closed): never a second run.</summary>
+    public async Task<WorkflowHandle<TWorkflow, TResult>> StartAsync<TWorkflow, TResult>(string id, Expression<Func<TWorkflow, Task<TResult>>> run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.StartWorkflowAsync(run, new WorkflowOptions(id, temporal.Value.TaskQueue)
+            {
+                IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
+                IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
+                Rpc = Rpc(cancellationToken),
+            });
+        }
+        catch (WorkflowAlreadyStartedException)
+        {
+            return client.GetWorkflowHandle<TWorkflow, TResult>(id);
+        }
+    }
+
+    /// <summary>The run's description, or NotFound when no run has this id or it is another kind of workflow.</summary>
+    public async Task<WorkflowExecutionDescription> DescribeAsync(string id, string workflowType, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var description = await client.GetWorkflowHandle(id).DescribeAsync(new WorkflowDescribeOptions { Rpc = Rpc(cancellationToken) });
+            if (description.WorkflowType != workflowType)
+            {
+                throw ModuleException.NotFound(workflowType, id);
+            }
+
+            return description;
+        }
+        catch (RpcException ex) when (ex.Code == RpcException.StatusCode.NotFound)
+        {
+            throw ModuleException.NotFound(workflowType, id);
+        }
+    }
+
+    /// <summary>Signals a run that must still be running; a closed one is a 409.</summary>
+    public async Task SignalAsync(string id, string workflowType, string signal, object?[] args, CancellationToken cancellationToken)
+    {
+        var description = await DescribeAsync(id, workflowType, cancellationToken);
+        if (description.Status != WorkflowExecutionStatus.Running)
+        {
+            throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{signal}'.");
+        }
+
+        await client.GetWorkflowHandle(id).SignalAsync(signal, args, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
+    }
+
+    public async Task CancelAsync(string id, string workflowType, CancellationToken cancellationToken)
+    {
+        var description = await DescribeAsync(id, workflowType, cancellationToken);
+        if (description.Status != WorkflowExecutionStatus.Running)
+        {
+            throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow can be cancelled.");
+        }
+
+        await client.GetWorkflowHandle(id).CancelAsync(new WorkflowCancelOptions { Rpc = Rpc(cancellationToken) });
+    }
+
+    /// <summary>Queries a running workflow; null when it is closed or no longer answers (e.g. no worker).</summary>
+    public async Task<T?> TryQueryAsync<T>(string id, string query, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.GetWorkflowHandle(id).QueryAsync<T>(query, [], new WorkflowQueryOptions { Rpc = Rpc(cancellationToken) });
+        }
+        catch (Exception ex) when (ex is RpcException or WorkflowQueryFailedException or WorkflowQueryRejectedException)
+        {
+            return default;
+        }
+    }
+
+    /// <summary>Newest first through Temporal visibility, offset-paged (the page token is the offset).</summary>
+    public async Task<(List<WorkflowExecution> Items, int? Next)> ListAsync(string query, int offset, int limit, CancellationToken cancellationToken)
+    {
+        var items = new List<WorkflowExecution>(limit + 1);
+        var index = 0;
+        await foreach (var execution in client.ListWorkflowsAsync(query, new WorkflowListOptions { Rpc = Rpc(cancellationToken) }).WithCancellation(cancellationToken))
+        {
+            if (index++ < offset)
+            {
+                continue;
+            }
+
+            items.Add(execution);
+            if (items.Count > limit)
+            {
+                break;
+            }
+        }
+
+        int? next = items.Count > limit ? offset + limit : null;
+        return (items.Take(limit).ToList(), next);
+    }
+
+    public static string StatusName(WorkflowExecutionStatus status) => status switch
+    {
+        WorkflowExecutionStatus.Running or WorkflowExecutionStatus.ContinuedAsNew => "running",
+        WorkflowExecutionStatus.Completed => "completed",
+        WorkflowExecutionStatus.Failed => "failed",
+        WorkflowExecutionStatus.Canceled => "cancelled",
+        WorkflowExecutionStatus.Terminated => "terminated",
+        WorkflowExecutionStatus.TimedOut => "timedOut",
+        _ => "unknown",
+    };
+
+    public static WorkflowExecutionStatus? ParseStatus(string? status) => status?.ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "running" or "paused" => WorkflowExecutionStatus.Running,
+        "completed" => WorkflowExecutionStatus.Completed,
+        "failed" => WorkflowExecutionStatus.Failed,
+        "cancelled" or "canceled" => WorkflowExecutionStatus.Canceled,
+        "terminated" => WorkflowExecutionStatus.Terminated,
+        "timedout" => WorkflowExecutionStatus.TimedOut,
+        _ => throw ModuleException.Invalid("status", "status must be one of running, completed, failed, cancelled, terminated, timedOut."),
+    };
+}

@@ -1,0 +1,101 @@
+using Formanova.Modules.Model;
+
+namespace Formanova.Tests.Workflows;
+
+/// <summary>
+/// A test-only IModelModule around the real one: <see cref="Before"/> runs before each call with the operation,
+/// the version named (if any) and the call count for that operation, and may throw, block or count.
+/// </summary>
+internal sealed class FaultyModelModule
+{
+    private readonly Dictionary<string, int> _calls = [];
+
+    public Func<string, string?, int, CancellationToken, Task>? Before { get; set; }
+
+    public int Calls(string operation)
+    {
+        lock (_calls)
+        {
+            return _calls.GetValueOrDefault(operation);
+        }
+    }
+
+    public IModelModule Wrap(IModelModule inner) => new Wrapper(inner, this);
+
+    private async Task HookAsync(string operation, string? version, CancellationToken ct)
+    {
+        int count;
+        lock (_calls)
+        {
+            count = _calls[operation] = _calls.GetValueOrDefault(operation) + 1;
+        }
+
+        if (Before is { } before)
+        {
+            await before(operation, version, count, ct);
+        }
+    }
+
+    private sealed class Wrapper(IModelModule inner, FaultyModelModule owner) : IModelModule
+    {
+        public async Task<TrainingResult> TrainAsync(TrainModelRequest request, IAsyncEnumerable<object?[]> rows, IAsyncEnumerable<object?[]>? testRows = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("train", request.Version, cancellationToken);
+            return await inner.TrainAsync(request, rows, testRows, progress, cancellationToken);
+        }
+
+        public Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default) => inner.RegisterAsync(request, modelZip, cancellationToken);
+
+        public Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default) => inner.ListModelsAsync(cancellationToken);
+
+        public Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default) => inner.GetModelAsync(name, cancellationToken);
+
+        public Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) => inner.GetVersionAsync(name, version, cancellationToken);
+
+        public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("activate", version, cancellationToken);
+            return await inner.ActivateAsync(name, version, cancellationToken);
+        }
+
+        public Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default) => inner.SetAliasAsync(name, alias, version, cancellationToken);
+
+        public Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default) => inner.ArchiveAsync(name, version, cancellationToken);
+
+        public Task DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default) => inner.DeleteVersionAsync(name, version, cancellationToken);
+
+        public Task<FallbackResult> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken = default) => inner.MarkFailedAsync(name, version, reason, cancellationToken);
+
+        public async Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("predict", request.Version, cancellationToken);
+            return await inner.PredictAsync(request, cancellationToken);
+        }
+
+        public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("predictBatch", request.Version, cancellationToken);
+            return await inner.PredictBatchAsync(request, cancellationToken);
+        }
+
+        public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("warm", version, cancellationToken);
+            return await inner.WarmAsync(name, version, cancellationToken);
+        }
+
+        public async Task<ModelLoadCheck> CheckLoadAsync(string name, string version, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("checkLoad", version, cancellationToken);
+            return await inner.CheckLoadAsync(name, version, cancellationToken);
+        }
+
+        public async Task EvictCachedPredictionsAsync(string name, string version, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("evict", version, cancellationToken);
+            await inner.EvictCachedPredictionsAsync(name, version, cancellationToken);
+        }
+
+        public Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default) => inner.OpenArtifactAsync(name, version, cancellationToken);
+    }
+}
