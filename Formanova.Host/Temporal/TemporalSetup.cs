@@ -1,6 +1,7 @@
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
+using Formanova.Host.Workflows.Training;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
 using Temporalio.Extensions.Hosting;
@@ -73,7 +74,9 @@ internal static class TemporalSetup
             services.AddHostedTemporalWorker(temporal.TaskQueue)
                 .AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
-                .AddWorkflow<ProcessingWorkflow>();
+                .AddScopedActivities<TrainingActivities>()
+                .AddWorkflow<ProcessingWorkflow>()
+                .AddWorkflow<ModelTrainingWorkflow>();
         }
 
         return services;

@@ -14,6 +14,7 @@ internal static class WorkflowEndpoints
         }
 
         api.MapProcessingEndpoints();
+        api.MapTrainingEndpoints();
         return api;
     }
 }

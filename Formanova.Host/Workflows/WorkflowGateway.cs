@@ -146,6 +146,22 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
         await client.GetWorkflowHandle(id).CancelAsync(new WorkflowCancelOptions { Rpc = Rpc(cancellationToken) });
     }
 
+    /// <summary>The last heartbeat details of a pending activity of the run, or default when there are none.</summary>
+    public async Task<T?> PendingHeartbeatAsync<T>(string id, string activityType, CancellationToken cancellationToken)
+    {
+        var response = await client.WorkflowService.DescribeWorkflowExecutionAsync(
+            new Temporalio.Api.WorkflowService.V1.DescribeWorkflowExecutionRequest
+            {
+                Namespace = client.Options.Namespace,
+                Execution = new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = id },
+            },
+            Rpc(cancellationToken));
+        var pending = response.PendingActivities.FirstOrDefault(a => a.ActivityType.Name == activityType);
+        return pending?.HeartbeatDetails?.Payloads_.Count > 0
+            ? (T?)Temporalio.Converters.DataConverter.Default.PayloadConverter.ToValue(pending.HeartbeatDetails.Payloads_[0], typeof(T))
+            : default;
+    }
+
     /// <summary>Queries a running workflow; null when it is closed or no longer answers (e.g. no worker).</summary>
     public async Task<T?> TryQueryAsync<T>(string id, string query, CancellationToken cancellationToken)
     {

@@ -65,9 +65,8 @@ public sealed class ProcessingWorkflow
         _paused = request.StartPaused;
         var id = Workflow.Info.WorkflowId;
         var policy = request.Policy;
-        var source = $"/workflows/{id}";
 
-        await EmitAsync(policy, IEventModule.WorkflowStarted, source, new { jobId = id, kind = request.Kind, model = request.Model }, CancellationToken.None);
+        await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model });
         try
         {
             await StageAsync("validating", 10);
@@ -101,9 +100,9 @@ public sealed class ProcessingWorkflow
 
             await StageAsync("persisting", 90);
             var json = JsonSerializer.SerializeToElement(output);
-            await PersistAsync(policy, request, ResultStatus.Succeeded, output.Model, output.Version, json, null, CancellationToken.None);
-            await EmitAsync(policy, IEventModule.ProcessingCompleted, source, json, CancellationToken.None);
-            await EmitAsync(policy, IEventModule.WorkflowCompleted, source, new { jobId = id, kind = request.Kind, status = "completed" }, CancellationToken.None);
+            await WorkflowSteps.PersistAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs), json, null);
+            await WorkflowSteps.EmitAsync(policy, IEventModule.ProcessingCompleted, json);
+            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" });
             _stage = "completed";
             _progress = 100;
             return output;
@@ -116,8 +115,8 @@ public sealed class ProcessingWorkflow
 
             // Clean-up must run even when the run was cancelled, so it gets a token of its own.
             var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, errors = _errors });
-            await PersistAsync(policy, request, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, failure, _errors[^1].Message, CancellationToken.None);
-            await EmitAsync(policy, IEventModule.WorkflowFailed, source, failure, CancellationToken.None);
+            await WorkflowSteps.PersistAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, _errors[^1].Message);
+            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
             if (ex is FailureException || cancelled)
             {
                 throw;
@@ -170,16 +169,4 @@ public sealed class ProcessingWorkflow
         await Workflow.WaitConditionAsync(() => !_paused);
         _progress = progress;
     }
-
-    private static Task EmitAsync(StepPolicy policy, string type, string source, object data, CancellationToken cancellation) =>
-        Workflow.ExecuteActivityAsync(
-            (CommonActivities a) => a.EmitEventAsync(new EmitInput(type, source, $"{Workflow.Info.WorkflowId}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data), Workflow.Info.WorkflowId, Workflow.Info.WorkflowId)),
-            policy.For("emit", cancellation));
-
-    private Task PersistAsync(StepPolicy policy, ProcessingRequest request, ResultStatus status, string model, string? version, JsonElement output, string? error, CancellationToken cancellation) =>
-        Workflow.ExecuteActivityAsync(
-            (CommonActivities a) => a.PersistResultAsync(new PersistInput(
-                Workflow.Info.WorkflowId, "result", status, new DateTimeOffset(_startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero),
-                model, version, JsonSerializer.SerializeToElement(request.Inputs), output, error)),
-            policy.For("persist", cancellation));
 }

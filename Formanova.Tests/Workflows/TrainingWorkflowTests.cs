@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Formanova.Modules.Event;
+using Formanova.Modules.Model;
+using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.DependencyInjection;
+using static Formanova.Tests.Workflows.WorkflowTestKit;
+
+namespace Formanova.Tests.Workflows;
+
+[Category("Integration")]
+public sealed class TrainingWorkflowTests
+{
+    private static object Run(long datasetId, string version = "1.0.0", object? minMetrics = null, bool activate = false, bool requireApproval = false, double? approvalTimeoutSeconds = null, string? trainer = null) =>
+        new { model = "churn-wf", version, task = "binaryClassification", datasetId, minMetrics, activate, requireApproval, approvalTimeoutSeconds, trainer };
+
+    private static async Task<string> StartAsync(HttpClient client, object body)
+    {
+        var response = await client.PostAsJsonAsync("/api/v1/training-runs", body);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        return response.Headers.Location!.ToString();
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenThresholdsPass_RegisterActivateAndEmitEvents()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 400);
+
+        var location = await StartAsync(client, Run(dataset, minMetrics: new { auc = 0.5 }, activate: true));
+
+        var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
+        Assert.That((bool?)run["result"]!["Activated"] ?? (bool?)run["result"]!["activated"], Is.True);
+        var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
+        Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
+        Assert.That(model.Versions[0].Lineage.RunId, Is.EqualTo(location.Split('/')[^1]));
+        var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
+        Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ModelRegistered, IEventModule.ModelActivated, IEventModule.WorkflowCompleted }));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenAThresholdIsMissed_FailAndArchiveTheVersion()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
+
+        var location = await StartAsync(client, Run(dataset, minMetrics: new { auc = 0.9999 }, activate: true));
+
+        var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(run), Is.EqualTo("failed"));
+        Assert.That((string?)run["error"], Does.Contain("auc").And.Contain("below the minimum"));
+        var version = await factory.Services.GetRequiredService<IModelModule>().GetVersionAsync("churn-wf", "1.0.0");
+        Assert.That(version.Status, Is.EqualTo(ModelVersionStatus.Archived));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenApprovalIsRequired_WaitForApproveThenActivate()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
+        var location = await StartAsync(client, Run(dataset, requireApproval: true));
+
+        var waiting = await PollAsync(client, location, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
+        Assert.That(waiting["progress"]!["trained"]!["metrics"]!.AsObject().ContainsKey("auc"), Is.True, "metrics are queryable before approval");
+        Assert.That((await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf")).ActiveVersion, Is.Null);
+
+        var approve = await client.PostAsJsonAsync($"{location}/approve", new { by = "alice" });
+        Assert.That(approve.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        var run = await PollAsync(client, location, r => Status(r) == "completed");
+        Assert.That((string?)run["result"]!["outcome"], Is.EqualTo("activated"));
+        Assert.That((await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf")).ActiveVersion, Is.EqualTo("1.0.0"));
+        Assert.That((await client.PostAsync($"{location}/approve", null)).StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenRejectedOrTheDeadlinePasses_DoNotActivate()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
+        var rejected = await StartAsync(client, Run(dataset, requireApproval: true));
+        var expired = await StartAsync(client, Run(dataset, version: "2.0.0", requireApproval: true, approvalTimeoutSeconds: 1));
+
+        await PollAsync(client, rejected, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
+        Assert.That((await client.PostAsJsonAsync($"{rejected}/reject", new { comment = "not now" })).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        var first = await PollAsync(client, rejected, r => Status(r) == "completed");
+        var second = await PollAsync(client, expired, r => Status(r) == "completed", TimeSpan.FromSeconds(120));
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)first["result"]!["approval"], Is.EqualTo("rejected"));
+            Assert.That((string?)second["result"]!["approval"], Is.EqualTo("expired"));
+        });
+        var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
+        Assert.That(model.ActiveVersion, Is.Null);
+        Assert.That(model.Versions.Select(v => v.Status), Is.All.EqualTo(ModelVersionStatus.Archived));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenTrainingFailsTwice_RetryAndSucceed()
+    {
+        var faults = new FaultyModelModule
+        {
+            Before = (op, version, count, _) => op == "train" && version == "1.0.0" && count <= 2 ? throw new ModuleException(ErrorKind.Unavailable, "scratch disk busy") : Task.CompletedTask,
+        };
+        using var factory = Factory(faults, ("Model:Bootstrap:Enabled", "false"));
+        var client = factory.CreateClient();
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
+
+        var location = await StartAsync(client, Run(dataset));
+
+        var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
+        Assert.That(faults.Calls("train"), Is.EqualTo(3));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenTheConfigurationIsInvalid_FailWithoutRetrying()
+    {
+        var faults = new FaultyModelModule();
+        using var factory = Factory(faults, ("Model:Bootstrap:Enabled", "false"));
+        var client = factory.CreateClient();
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 100);
+
+        var location = await StartAsync(client, Run(dataset, trainer: "no-such-trainer"));
+
+        var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(60));
+        Assert.That(Status(run), Is.EqualTo("failed"));
+        Assert.That(faults.Calls("train"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenCancelledWhileAwaitingApproval_EndCancelled()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
+        var location = await StartAsync(client, Run(dataset, requireApproval: true));
+        await PollAsync(client, location, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
+
+        Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        await PollAsync(client, location, r => Status(r) == "cancelled");
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenTheBodyIsInvalid_Return400()
+    {
+        using var factory = Factory(null, ("Model:Bootstrap:Enabled", "false"));
+        var client = factory.CreateClient();
+
+        var response = await client.PostAsJsonAsync("/api/v1/training-runs", new { model = "m", testFraction = 1.5 });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var errors = (await ReadAsync(response))["errors"]!.AsObject();
+        Assert.That(errors.Select(kv => kv.Key), Is.SupersetOf(new[] { "version", "task", "datasetId", "testFraction" }));
+    }
+}
