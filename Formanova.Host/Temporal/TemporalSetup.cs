@@ -1,6 +1,7 @@
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
+using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
@@ -75,8 +76,10 @@ internal static class TemporalSetup
                 .AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
+                .AddScopedActivities<PromotionActivities>()
                 .AddWorkflow<ProcessingWorkflow>()
-                .AddWorkflow<ModelTrainingWorkflow>();
+                .AddWorkflow<ModelTrainingWorkflow>()
+                .AddWorkflow<ModelPromotionSaga>();
         }
 
         return services;

@@ -15,6 +15,7 @@ internal static class WorkflowEndpoints
 
         api.MapProcessingEndpoints();
         api.MapTrainingEndpoints();
+        api.MapPromotionEndpoints();
         return api;
     }
 }
