@@ -1,0 +1,83 @@
+using System.Net;
+using Formanova.DevServer.Engine;
+using Formanova.DevServer.Grpc;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace Formanova.DevServer;
+
+/// <summary>
+/// Embeds the Temporal-compatible server: <c>var address = await host.StartAsync(options)</c>, then point
+/// <c>TemporalClient.ConnectAsync(new(address))</c> at it.
+/// </summary>
+public sealed class DevServerHost : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    /// <summary>host:port the server listens on; set once StartAsync has returned.</summary>
+    public string? Address { get; private set; }
+
+    public async Task<string> StartAsync(DevServerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (_app is not null)
+        {
+            throw new InvalidOperationException("The server is already started.");
+        }
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        if (options.ConfigureLogging is { } configure)
+        {
+            configure(builder.Logging);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        }
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+        });
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = 128 * 1024 * 1024;
+            grpc.MaxSendMessageSize = 128 * 1024 * 1024;
+        });
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<WorkflowEngine>();
+        builder.Services.AddSingleton<WorkflowServiceHandlers>();
+        builder.Services.AddSingleton<WorkflowServiceEndpoint>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<WorkflowServiceEndpoint>, WorkflowServiceMethodProvider>());
+        var app = builder.Build();
+        app.MapGrpcService<WorkflowServiceEndpoint>();
+        // Recovery runs before the port opens so no worker sees a half-loaded state.
+        app.Services.GetRequiredService<WorkflowEngine>().Recover();
+        await app.StartAsync(cancellationToken);
+        _app = app;
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(bound);
+        Address = $"{options.BindAddress}:{uri.Port}";
+        return Address;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is { } app)
+        {
+            _app = null;
+            app.Services.GetRequiredService<WorkflowEngine>().Shutdown();
+            await app.StopAsync(cancellationToken);
+            await app.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+
+namespace Formanova.DevServer;
+
+/// <summary>A namespace the server creates at start-up, with how long closed workflows are kept.</summary>
+public sealed record DevServerNamespace(string Name, TimeSpan Retention)
+{
+    public static DevServerNamespace Development { get; } = new("development", TimeSpan.FromDays(7));
+    public static DevServerNamespace Production { get; } = new("production", TimeSpan.FromDays(30));
+}
+
+public sealed class DevServerOptions
+{
+    /// <summary>TCP port; 0 picks a free one (read the bound address from StartAsync).</summary>
+    public int Port { get; set; } = 7233;
+
+    /// <summary>Loopback by default: the server has no authentication.</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>SQLite file holding the event log, or ":memory:" for a throw-away server.</summary>
+    public string StoragePath { get; set; } = ":memory:";
+
+    /// <summary>Namespaces created in addition to "default".</summary>
+    public IList<DevServerNamespace> Namespaces { get; } = [];
+
+    public TimeSpan DefaultNamespaceRetention { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How often closed workflows past their namespace retention are looked for.</summary>
+    public TimeSpan RetentionScanInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Logging for the embedded server; console at Warning when null.</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
+}

@@ -1,0 +1,163 @@
+using Microsoft.Data.Sqlite;
+using Temporalio.Api.History.V1;
+
+namespace Formanova.DevServer.Engine;
+
+internal sealed record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events);
+
+/// <summary>
+/// Append-only log of history events per run. Mutable state is never stored: recovery replays these events,
+/// so what survives a crash is exactly what the workers were told.
+/// </summary>
+internal sealed class EventStore : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly Lock _gate = new();
+    private readonly SqliteCommand _insertEvent;
+    private readonly SqliteCommand _insertRun;
+
+    public EventStore(string path)
+    {
+        if (path != ":memory:")
+        {
+            var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+        }
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _connection.Open();
+        Execute("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            CREATE TABLE IF NOT EXISTS runs(run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, request_id TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS events(run_id TEXT NOT NULL, event_id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(run_id, event_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
+            """);
+        _insertEvent = _connection.CreateCommand();
+        _insertEvent.CommandText = "INSERT OR REPLACE INTO events(run_id, event_id, data) VALUES ($run, $id, $data)";
+        _insertEvent.Parameters.Add("$run", SqliteType.Text);
+        _insertEvent.Parameters.Add("$id", SqliteType.Integer);
+        _insertEvent.Parameters.Add("$data", SqliteType.Blob);
+        _insertRun = _connection.CreateCommand();
+        _insertRun.CommandText = "INSERT OR IGNORE INTO runs(run_id, namespace, workflow_id, request_id) VALUES ($run, $ns, $wf, $req)";
+        _insertRun.Parameters.Add("$run", SqliteType.Text);
+        _insertRun.Parameters.Add("$ns", SqliteType.Text);
+        _insertRun.Parameters.Add("$wf", SqliteType.Text);
+        _insertRun.Parameters.Add("$req", SqliteType.Text);
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public void Append(WorkflowRun run, IReadOnlyList<HistoryEvent> events, bool isNewRun)
+    {
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            if (isNewRun)
+            {
+                _insertRun.Transaction = transaction;
+                _insertRun.Parameters["$run"].Value = run.RunId;
+                _insertRun.Parameters["$ns"].Value = run.Namespace;
+                _insertRun.Parameters["$wf"].Value = run.WorkflowId;
+                _insertRun.Parameters["$req"].Value = run.RequestId;
+                _insertRun.ExecuteNonQuery();
+            }
+            _insertEvent.Transaction = transaction;
+            foreach (var e in events)
+            {
+                _insertEvent.Parameters["$run"].Value = run.RunId;
+                _insertEvent.Parameters["$id"].Value = e.EventId;
+                _insertEvent.Parameters["$data"].Value = Google.Protobuf.MessageExtensions.ToByteArray(e);
+                _insertEvent.ExecuteNonQuery();
+            }
+            transaction.Commit();
+        }
+    }
+
+    public void DeleteRun(string runId)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "DELETE FROM events WHERE run_id = $run; DELETE FROM runs WHERE run_id = $run;";
+            command.Parameters.AddWithValue("$run", runId);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public void SaveNamespace(string name, TimeSpan retention, string description)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "INSERT OR REPLACE INTO namespaces(name, retention_seconds, description) VALUES ($n, $r, $d)";
+            command.Parameters.AddWithValue("$n", name);
+            command.Parameters.AddWithValue("$r", (long)retention.TotalSeconds);
+            command.Parameters.AddWithValue("$d", description);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT name, retention_seconds, description FROM namespaces";
+            using var reader = command.ExecuteReader();
+            var result = new List<(string, TimeSpan, string)>();
+            while (reader.Read())
+            {
+                result.Add((reader.GetString(0), TimeSpan.FromSeconds(reader.GetInt64(1)), reader.GetString(2)));
+            }
+            return result;
+        }
+    }
+
+    public List<StoredRun> LoadRuns()
+    {
+        lock (_gate)
+        {
+            var runs = new Dictionary<string, StoredRun>();
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT run_id, namespace, workflow_id, request_id FROM runs";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    runs[reader.GetString(0)] = new StoredRun(reader.GetString(1), reader.GetString(2), reader.GetString(0), reader.GetString(3), []);
+                }
+            }
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT run_id, data FROM events ORDER BY run_id, event_id";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (runs.TryGetValue(reader.GetString(0), out var run))
+                    {
+                        run.Events.Add(HistoryEvent.Parser.ParseFrom((byte[])reader.GetValue(1)));
+                    }
+                }
+            }
+            return [.. runs.Values];
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _insertEvent.Dispose();
+            _insertRun.Dispose();
+            _connection.Dispose();
+        }
+    }
+}

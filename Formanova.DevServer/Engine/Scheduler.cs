@@ -1,0 +1,96 @@
+namespace Formanova.DevServer.Engine;
+
+/// <summary>
+/// One timer for all deadlines (workflow timers, activity and task timeouts, retries, retention) so that
+/// thousands of pending workflows do not each hold a System.Threading.Timer.
+/// </summary>
+internal sealed class Scheduler : IDisposable
+{
+    private readonly PriorityQueue<Action, DateTime> _queue = new();
+    private readonly Lock _gate = new();
+    private readonly Timer _timer;
+    private readonly Action<Exception> _onError;
+    private bool _disposed;
+
+    public Scheduler(Action<Exception> onError)
+    {
+        _onError = onError;
+        _timer = new Timer(_ => Fire(), null, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    public void At(DateTime dueUtc, Action action)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _queue.Enqueue(action, dueUtc);
+            if (_queue.TryPeek(out _, out var first) && first == dueUtc)
+            {
+                Rearm(first);
+            }
+        }
+    }
+
+    public void After(TimeSpan delay, Action action) => At(DateTime.UtcNow + delay, action);
+
+    private void Rearm(DateTime due)
+    {
+        var delay = due - DateTime.UtcNow;
+        if (delay < TimeSpan.Zero)
+        {
+            delay = TimeSpan.Zero;
+        }
+        // Timer cannot take more than ~49 days; re-check at least daily.
+        if (delay > TimeSpan.FromDays(1))
+        {
+            delay = TimeSpan.FromDays(1);
+        }
+        _timer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Fire()
+    {
+        var due = new List<Action>();
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            var now = DateTime.UtcNow;
+            while (_queue.TryPeek(out var action, out var at) && at <= now)
+            {
+                _queue.Dequeue();
+                due.Add(action);
+            }
+            if (_queue.TryPeek(out _, out var next))
+            {
+                Rearm(next);
+            }
+        }
+        foreach (var action in due)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                _onError(e);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _queue.Clear();
+        }
+        _timer.Dispose();
+    }
+}

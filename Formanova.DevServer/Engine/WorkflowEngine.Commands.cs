@@ -1,0 +1,582 @@
+using Google.Protobuf.WellKnownTypes;
+using Temporalio.Api.Command.V1;
+using Temporalio.Api.Common.V1;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Api.History.V1;
+
+namespace Formanova.DevServer.Engine;
+
+internal sealed partial class WorkflowEngine
+{
+    /// <summary>
+    /// Commands are checked before any is applied: the event log cannot be rolled back, so a bad command must
+    /// fail the whole task without writing half of it.
+    /// </summary>
+    private static (WorkflowTaskFailedCause Cause, string Message)? ValidateCommands(WorkflowRun run, IEnumerable<Command> commands)
+    {
+        var activityIds = new HashSet<string>(run.Activities.Values.Select(a => a.Attributes.ActivityId));
+        var timerIds = new HashSet<string>(run.Timers.Keys);
+        var closed = false;
+        foreach (var command in commands)
+        {
+            if (closed)
+            {
+                return (WorkflowTaskFailedCause.BadCompleteWorkflowExecutionAttributes, "Commands follow a command that closes the workflow.");
+            }
+            switch (command.CommandType)
+            {
+                case CommandType.ScheduleActivityTask:
+                    var a = command.ScheduleActivityTaskCommandAttributes;
+                    if (a is null || string.IsNullOrEmpty(a.ActivityId) || string.IsNullOrEmpty(a.ActivityType?.Name))
+                    {
+                        return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "ActivityId and ActivityType are required.");
+                    }
+                    if (!activityIds.Add(a.ActivityId))
+                    {
+                        return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, $"Activity id {a.ActivityId} is already in use.");
+                    }
+                    if (Positive(a.ScheduleToCloseTimeout) is null && Positive(a.StartToCloseTimeout) is null)
+                    {
+                        return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "A ScheduleToClose or StartToClose timeout is required.");
+                    }
+                    break;
+                case CommandType.StartTimer:
+                    var t = command.StartTimerCommandAttributes;
+                    if (t is null || string.IsNullOrEmpty(t.TimerId) || !timerIds.Add(t.TimerId))
+                    {
+                        return (WorkflowTaskFailedCause.BadStartTimerAttributes, "Timer id is missing or already in use.");
+                    }
+                    break;
+                case CommandType.CancelTimer:
+                    if (command.CancelTimerCommandAttributes is not { } ct || !timerIds.Remove(ct.TimerId))
+                    {
+                        return (WorkflowTaskFailedCause.BadCancelTimerAttributes, "Timer to cancel is not pending.");
+                    }
+                    break;
+                case CommandType.RequestCancelActivityTask:
+                    if (command.RequestCancelActivityTaskCommandAttributes is not { } rc || !run.Activities.ContainsKey(rc.ScheduledEventId))
+                    {
+                        return (WorkflowTaskFailedCause.BadRequestCancelActivityAttributes, "Activity to cancel is not pending.");
+                    }
+                    break;
+                case CommandType.StartChildWorkflowExecution:
+                    var c = command.StartChildWorkflowExecutionCommandAttributes;
+                    if (c is null || string.IsNullOrEmpty(c.WorkflowId) || string.IsNullOrEmpty(c.WorkflowType?.Name))
+                    {
+                        return (WorkflowTaskFailedCause.BadStartChildExecutionAttributes, "Child WorkflowId and WorkflowType are required.");
+                    }
+                    break;
+                case CommandType.SignalExternalWorkflowExecution:
+                    if (string.IsNullOrEmpty(command.SignalExternalWorkflowExecutionCommandAttributes?.Execution?.WorkflowId))
+                    {
+                        return (WorkflowTaskFailedCause.BadSignalWorkflowExecutionAttributes, "Signal target is required.");
+                    }
+                    break;
+                case CommandType.RequestCancelExternalWorkflowExecution:
+                    if (string.IsNullOrEmpty(command.RequestCancelExternalWorkflowExecutionCommandAttributes?.WorkflowId))
+                    {
+                        return (WorkflowTaskFailedCause.BadRequestCancelExternalWorkflowExecutionAttributes, "Cancel target is required.");
+                    }
+                    break;
+                case CommandType.CompleteWorkflowExecution:
+                case CommandType.FailWorkflowExecution:
+                case CommandType.CancelWorkflowExecution:
+                case CommandType.ContinueAsNewWorkflowExecution:
+                    closed = true;
+                    break;
+                case CommandType.RecordMarker:
+                case CommandType.UpsertWorkflowSearchAttributes:
+                case CommandType.ModifyWorkflowProperties:
+                    break;
+                default:
+                    return (WorkflowTaskFailedCause.UnhandledCommand, $"Command {command.CommandType} is not supported by the Formanova dev server.");
+            }
+        }
+        return null;
+    }
+
+    private static TimeSpan? Positive(Duration? d) => d is not null && d.ToTimeSpan() > TimeSpan.Zero ? d.ToTimeSpan() : null;
+
+    private void ApplyCommand(WorkflowRun run, Command command, long completedId, string identity, List<Action> after)
+    {
+        switch (command.CommandType)
+        {
+            case CommandType.ScheduleActivityTask:
+                ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after);
+                break;
+            case CommandType.RequestCancelActivityTask:
+                CancelActivity(run, command.RequestCancelActivityTaskCommandAttributes.ScheduledEventId, completedId);
+                break;
+            case CommandType.StartTimer:
+                var start = command.StartTimerCommandAttributes;
+                var started = run.Add(EventType.TimerStarted, e => e.TimerStartedEventAttributes = new TimerStartedEventAttributes
+                {
+                    TimerId = start.TimerId,
+                    StartToFireTimeout = start.StartToFireTimeout ?? new Duration(),
+                    WorkflowTaskCompletedEventId = completedId,
+                });
+                ArmTimer(run, start.TimerId, run.Timers[start.TimerId]);
+                _ = started;
+                break;
+            case CommandType.CancelTimer:
+                var timerId = command.CancelTimerCommandAttributes.TimerId;
+                var timer = run.Timers[timerId];
+                run.Add(EventType.TimerCanceled, e => e.TimerCanceledEventAttributes = new TimerCanceledEventAttributes
+                {
+                    TimerId = timerId,
+                    StartedEventId = timer.StartedEventId,
+                    WorkflowTaskCompletedEventId = completedId,
+                    Identity = identity,
+                });
+                break;
+            case CommandType.RecordMarker:
+                var marker = command.RecordMarkerCommandAttributes;
+                run.Add(EventType.MarkerRecorded, e =>
+                {
+                    e.MarkerRecordedEventAttributes = new MarkerRecordedEventAttributes
+                    {
+                        MarkerName = marker.MarkerName,
+                        Header = marker.Header,
+                        Failure = marker.Failure,
+                        WorkflowTaskCompletedEventId = completedId,
+                    };
+                    e.MarkerRecordedEventAttributes.Details.Add(marker.Details);
+                });
+                break;
+            case CommandType.UpsertWorkflowSearchAttributes:
+                run.Add(EventType.UpsertWorkflowSearchAttributes, e => e.UpsertWorkflowSearchAttributesEventAttributes = new UpsertWorkflowSearchAttributesEventAttributes
+                {
+                    SearchAttributes = command.UpsertWorkflowSearchAttributesCommandAttributes.SearchAttributes ?? new SearchAttributes(),
+                    WorkflowTaskCompletedEventId = completedId,
+                });
+                break;
+            case CommandType.ModifyWorkflowProperties:
+                run.Add(EventType.WorkflowPropertiesModified, e => e.WorkflowPropertiesModifiedEventAttributes = new WorkflowPropertiesModifiedEventAttributes
+                {
+                    UpsertedMemo = command.ModifyWorkflowPropertiesCommandAttributes.UpsertedMemo,
+                    WorkflowTaskCompletedEventId = completedId,
+                });
+                break;
+            case CommandType.CompleteWorkflowExecution:
+                run.Add(EventType.WorkflowExecutionCompleted, e => e.WorkflowExecutionCompletedEventAttributes = new WorkflowExecutionCompletedEventAttributes
+                {
+                    Result = command.CompleteWorkflowExecutionCommandAttributes.Result,
+                    WorkflowTaskCompletedEventId = completedId,
+                });
+                break;
+            case CommandType.FailWorkflowExecution:
+                FailWorkflow(run, command.FailWorkflowExecutionCommandAttributes.Failure, completedId);
+                break;
+            case CommandType.CancelWorkflowExecution:
+                run.Add(EventType.WorkflowExecutionCanceled, e => e.WorkflowExecutionCanceledEventAttributes = new WorkflowExecutionCanceledEventAttributes
+                {
+                    Details = command.CancelWorkflowExecutionCommandAttributes.Details,
+                    WorkflowTaskCompletedEventId = completedId,
+                });
+                break;
+            case CommandType.ContinueAsNewWorkflowExecution:
+                ContinueAsNew(run, command.ContinueAsNewWorkflowExecutionCommandAttributes, completedId, identity);
+                break;
+            case CommandType.StartChildWorkflowExecution:
+                StartChild(run, command.StartChildWorkflowExecutionCommandAttributes, completedId, after);
+                break;
+            case CommandType.SignalExternalWorkflowExecution:
+                SignalExternal(run, command.SignalExternalWorkflowExecutionCommandAttributes, completedId, after);
+                break;
+            case CommandType.RequestCancelExternalWorkflowExecution:
+                CancelExternal(run, command.RequestCancelExternalWorkflowExecutionCommandAttributes, completedId, after);
+                break;
+        }
+    }
+
+    /// <summary>A failing workflow with a retry policy is retried as a new run of the same workflow id.</summary>
+    private void FailWorkflow(WorkflowRun run, Temporalio.Api.Failure.V1.Failure failure, long completedId)
+    {
+        var policy = run.Start.RetryPolicy;
+        var delay = policy is null ? null : RetryDelay(policy, run.Start.Attempt, failure);
+        var expiration = run.Start.WorkflowExecutionExpirationTime?.ToDateTime();
+        if (delay is { } d && (expiration is null || DateTime.UtcNow + d < expiration))
+        {
+            var next = NewRunAttributes(run, run.Start.WorkflowType, run.Start.TaskQueue, run.Start.Input, run.Start.WorkflowRunTimeout, run.Start.WorkflowTaskTimeout, run.Start.Header, run.Memo, run.SearchAttributes);
+            next.Attempt = run.Start.Attempt + 1;
+            next.RetryPolicy = policy;
+            next.Initiator = ContinueAsNewInitiator.Retry;
+            next.ContinuedFailure = failure;
+            next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
+            var newRun = CreateChainedRun(run, next);
+            run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new WorkflowExecutionFailedEventAttributes
+            {
+                Failure = failure,
+                RetryState = RetryState.InProgress,
+                WorkflowTaskCompletedEventId = completedId,
+                NewExecutionRunId = newRun.RunId,
+            });
+            PublishChainedRun(run, newRun);
+            return;
+        }
+        run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new WorkflowExecutionFailedEventAttributes
+        {
+            Failure = failure,
+            RetryState = policy is null ? RetryState.RetryPolicyNotSet : RetryState.MaximumAttemptsReached,
+            WorkflowTaskCompletedEventId = completedId,
+        });
+    }
+
+    private void ContinueAsNew(WorkflowRun run, ContinueAsNewWorkflowExecutionCommandAttributes c, long completedId, string identity)
+    {
+        var next = NewRunAttributes(run, c.WorkflowType ?? run.Start.WorkflowType,
+            string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
+            c.Input, c.WorkflowRunTimeout ?? run.Start.WorkflowRunTimeout, c.WorkflowTaskTimeout ?? run.Start.WorkflowTaskTimeout,
+            c.Header, c.Memo ?? run.Memo, c.SearchAttributes ?? run.SearchAttributes);
+        next.Initiator = ContinueAsNewInitiator.Workflow;
+        next.RetryPolicy = c.RetryPolicy ?? run.Start.RetryPolicy;
+        next.LastCompletionResult = c.LastCompletionResult;
+        next.Identity = identity;
+        next.FirstWorkflowTaskBackoff = c.BackoffStartInterval;
+        var newRun = CreateChainedRun(run, next);
+        run.Add(EventType.WorkflowExecutionContinuedAsNew, e => e.WorkflowExecutionContinuedAsNewEventAttributes = new WorkflowExecutionContinuedAsNewEventAttributes
+        {
+            NewExecutionRunId = newRun.RunId,
+            WorkflowType = next.WorkflowType,
+            TaskQueue = next.TaskQueue,
+            Input = next.Input,
+            WorkflowRunTimeout = next.WorkflowRunTimeout,
+            WorkflowTaskTimeout = next.WorkflowTaskTimeout,
+            WorkflowTaskCompletedEventId = completedId,
+            Initiator = ContinueAsNewInitiator.Workflow,
+            Header = next.Header,
+            Memo = next.Memo,
+            SearchAttributes = next.SearchAttributes,
+        });
+        PublishChainedRun(run, newRun);
+    }
+
+    private static WorkflowExecutionStartedEventAttributes NewRunAttributes(WorkflowRun run, WorkflowType type, Temporalio.Api.TaskQueue.V1.TaskQueue queue,
+        Payloads? input, Duration? runTimeout, Duration? taskTimeout, Header? header, Memo? memo, SearchAttributes? searchAttributes) => new()
+        {
+            WorkflowType = type,
+            TaskQueue = queue,
+            Input = input,
+            WorkflowExecutionTimeout = run.Start.WorkflowExecutionTimeout,
+            WorkflowExecutionExpirationTime = run.Start.WorkflowExecutionExpirationTime,
+            WorkflowRunTimeout = runTimeout,
+            WorkflowTaskTimeout = taskTimeout,
+            ContinuedExecutionRunId = run.RunId,
+            OriginalExecutionRunId = run.Start.OriginalExecutionRunId,
+            FirstExecutionRunId = run.Start.FirstExecutionRunId,
+            ParentWorkflowNamespace = run.Start.ParentWorkflowNamespace,
+            ParentWorkflowExecution = run.Start.ParentWorkflowExecution,
+            ParentInitiatedEventId = run.Start.ParentInitiatedEventId,
+            Header = header,
+            Memo = memo,
+            SearchAttributes = searchAttributes,
+            Attempt = 1,
+        };
+
+    // The next run is fully initialised before anyone can see it, so taking its lock inside ours is safe.
+    private WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes)
+    {
+        var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        Locked(newRun, after =>
+        {
+            InitRun(newRun, attributes, null, after);
+            _runs[newRun.RunId] = newRun;
+        });
+        return newRun;
+    }
+
+    private void PublishChainedRun(WorkflowRun run, WorkflowRun newRun)
+    {
+        run.NextRun = newRun;
+        if (_slots.TryGetValue((run.Namespace, run.WorkflowId), out var slot))
+        {
+            slot.Current = newRun;
+        }
+    }
+
+    // ---- Children ----
+
+    private void StartChild(WorkflowRun run, StartChildWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
+    {
+        var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
+        var initiated = run.Add(EventType.StartChildWorkflowExecutionInitiated, e => e.StartChildWorkflowExecutionInitiatedEventAttributes = new StartChildWorkflowExecutionInitiatedEventAttributes
+        {
+            Namespace = ns,
+            WorkflowId = c.WorkflowId,
+            WorkflowType = c.WorkflowType,
+            TaskQueue = string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
+            Input = c.Input,
+            WorkflowExecutionTimeout = c.WorkflowExecutionTimeout,
+            WorkflowRunTimeout = c.WorkflowRunTimeout,
+            WorkflowTaskTimeout = c.WorkflowTaskTimeout,
+            ParentClosePolicy = c.ParentClosePolicy,
+            Control = c.Control,
+            WorkflowTaskCompletedEventId = completedId,
+            WorkflowIdReusePolicy = c.WorkflowIdReusePolicy,
+            RetryPolicy = c.RetryPolicy,
+            CronSchedule = c.CronSchedule,
+            Header = c.Header,
+            Memo = c.Memo,
+            SearchAttributes = c.SearchAttributes,
+        });
+        var attributes = initiated.StartChildWorkflowExecutionInitiatedEventAttributes;
+        after.Add(() => LaunchChild(run, initiated.EventId, attributes));
+    }
+
+    private void LaunchChild(WorkflowRun parent, long initiatedId, StartChildWorkflowExecutionInitiatedEventAttributes c)
+    {
+        StartOutcome? outcome = null;
+        var cause = StartChildWorkflowExecutionFailedCause.WorkflowAlreadyExists;
+        try
+        {
+            RequireNamespace(c.Namespace);
+            var start = new WorkflowExecutionStartedEventAttributes
+            {
+                WorkflowType = c.WorkflowType,
+                TaskQueue = c.TaskQueue,
+                Input = c.Input,
+                WorkflowExecutionTimeout = c.WorkflowExecutionTimeout,
+                WorkflowRunTimeout = c.WorkflowRunTimeout,
+                WorkflowTaskTimeout = c.WorkflowTaskTimeout,
+                ParentWorkflowNamespace = parent.Namespace,
+                ParentWorkflowExecution = parent.Execution,
+                ParentInitiatedEventId = initiatedId,
+                RetryPolicy = c.RetryPolicy,
+                Header = c.Header,
+                Memo = c.Memo,
+                SearchAttributes = c.SearchAttributes,
+                Identity = "parent",
+            };
+            var policy = c.WorkflowIdReusePolicy == WorkflowIdReusePolicy.Unspecified ? WorkflowIdReusePolicy.AllowDuplicate : c.WorkflowIdReusePolicy;
+            outcome = StartWorkflow(new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail));
+            if (!outcome.Started)
+            {
+                outcome = null;
+            }
+        }
+        catch (global::Grpc.Core.RpcException e) when (e.StatusCode is global::Grpc.Core.StatusCode.AlreadyExists or global::Grpc.Core.StatusCode.NotFound)
+        {
+            if (e.StatusCode == global::Grpc.Core.StatusCode.NotFound)
+            {
+                cause = StartChildWorkflowExecutionFailedCause.NamespaceNotFound;
+            }
+        }
+        Locked(parent, after =>
+        {
+            if (!parent.Children.TryGetValue(initiatedId, out var child))
+            {
+                return;
+            }
+            if (outcome is null)
+            {
+                WriteOrBuffer(parent, () => parent.Add(EventType.StartChildWorkflowExecutionFailed, e => e.StartChildWorkflowExecutionFailedEventAttributes = new StartChildWorkflowExecutionFailedEventAttributes
+                {
+                    Namespace = c.Namespace,
+                    WorkflowId = c.WorkflowId,
+                    WorkflowType = c.WorkflowType,
+                    Cause = cause,
+                    Control = c.Control,
+                    InitiatedEventId = initiatedId,
+                    WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
+                }), after);
+                return;
+            }
+            var execution = outcome.Run.Execution;
+            WriteOrBuffer(parent, () => EnsureChildStarted(parent, initiatedId, execution), after);
+        });
+    }
+
+    /// <summary>The child may finish before its start is recorded in the parent; whichever comes first writes it.</summary>
+    private static void EnsureChildStarted(WorkflowRun parent, long initiatedId, Temporalio.Api.Common.V1.WorkflowExecution execution)
+    {
+        if (!parent.Children.TryGetValue(initiatedId, out var child) || child.StartedEventId != 0)
+        {
+            return;
+        }
+        parent.Add(EventType.ChildWorkflowExecutionStarted, e => e.ChildWorkflowExecutionStartedEventAttributes = new ChildWorkflowExecutionStartedEventAttributes
+        {
+            Namespace = child.Attributes.Namespace,
+            InitiatedEventId = initiatedId,
+            WorkflowExecution = execution,
+            WorkflowType = child.Attributes.WorkflowType,
+            Header = child.Attributes.Header,
+        });
+    }
+
+    private void NotifyParent(string parentRunId, long initiatedId, Temporalio.Api.Common.V1.WorkflowExecution child, string firstRunId,
+        WorkflowType type, string childNamespace, HistoryEvent closeEvent)
+    {
+        if (!_runs.TryGetValue(parentRunId, out var parent))
+        {
+            return;
+        }
+        Locked(parent, after =>
+        {
+            if (!parent.IsRunning || !parent.Children.ContainsKey(initiatedId))
+            {
+                return;
+            }
+            WriteOrBuffer(parent, () =>
+            {
+                EnsureChildStarted(parent, initiatedId, new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = child.WorkflowId, RunId = firstRunId });
+                if (!parent.Children.TryGetValue(initiatedId, out var state))
+                {
+                    return;
+                }
+                var startedId = state.StartedEventId;
+                switch (closeEvent.EventType)
+                {
+                    case EventType.WorkflowExecutionCompleted:
+                        parent.Add(EventType.ChildWorkflowExecutionCompleted, e => e.ChildWorkflowExecutionCompletedEventAttributes = new ChildWorkflowExecutionCompletedEventAttributes
+                        {
+                            Result = closeEvent.WorkflowExecutionCompletedEventAttributes.Result,
+                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
+                        });
+                        break;
+                    case EventType.WorkflowExecutionFailed:
+                        parent.Add(EventType.ChildWorkflowExecutionFailed, e => e.ChildWorkflowExecutionFailedEventAttributes = new ChildWorkflowExecutionFailedEventAttributes
+                        {
+                            Failure = closeEvent.WorkflowExecutionFailedEventAttributes.Failure,
+                            RetryState = closeEvent.WorkflowExecutionFailedEventAttributes.RetryState,
+                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
+                        });
+                        break;
+                    case EventType.WorkflowExecutionCanceled:
+                        parent.Add(EventType.ChildWorkflowExecutionCanceled, e => e.ChildWorkflowExecutionCanceledEventAttributes = new ChildWorkflowExecutionCanceledEventAttributes
+                        {
+                            Details = closeEvent.WorkflowExecutionCanceledEventAttributes.Details,
+                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
+                        });
+                        break;
+                    case EventType.WorkflowExecutionTerminated:
+                        parent.Add(EventType.ChildWorkflowExecutionTerminated, e => e.ChildWorkflowExecutionTerminatedEventAttributes = new ChildWorkflowExecutionTerminatedEventAttributes
+                        {
+                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
+                        });
+                        break;
+                    case EventType.WorkflowExecutionTimedOut:
+                        parent.Add(EventType.ChildWorkflowExecutionTimedOut, e => e.ChildWorkflowExecutionTimedOutEventAttributes = new ChildWorkflowExecutionTimedOutEventAttributes
+                        {
+                            RetryState = RetryState.Timeout,
+                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
+                        });
+                        break;
+                }
+            }, after);
+        });
+    }
+
+    // ---- External signal / cancel ----
+
+    private void SignalExternal(WorkflowRun run, SignalExternalWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
+    {
+        var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
+        var initiated = run.Add(EventType.SignalExternalWorkflowExecutionInitiated, e => e.SignalExternalWorkflowExecutionInitiatedEventAttributes = new SignalExternalWorkflowExecutionInitiatedEventAttributes
+        {
+            Namespace = ns,
+            WorkflowExecution = c.Execution,
+            SignalName = c.SignalName,
+            Input = c.Input,
+            Control = c.Control,
+            ChildWorkflowOnly = c.ChildWorkflowOnly,
+            Header = c.Header,
+            WorkflowTaskCompletedEventId = completedId,
+        });
+        after.Add(() => DeliverExternal(run, initiated));
+    }
+
+    private void CancelExternal(WorkflowRun run, RequestCancelExternalWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
+    {
+        var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
+        var initiated = run.Add(EventType.RequestCancelExternalWorkflowExecutionInitiated, e => e.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes = new RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
+        {
+            Namespace = ns,
+            WorkflowExecution = new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = c.WorkflowId, RunId = c.RunId },
+            Control = c.Control,
+            ChildWorkflowOnly = c.ChildWorkflowOnly,
+            Reason = c.Reason,
+            WorkflowTaskCompletedEventId = completedId,
+        });
+        after.Add(() => DeliverExternal(run, initiated));
+    }
+
+    private void DeliverExternal(WorkflowRun source, HistoryEvent initiated)
+    {
+        var isSignal = initiated.EventType == EventType.SignalExternalWorkflowExecutionInitiated;
+        var ns = isSignal ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.Namespace : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Namespace;
+        var target = isSignal ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution;
+        var delivered = false;
+        try
+        {
+            var run = FindRun(ns, target);
+            if (isSignal)
+            {
+                var s = initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes;
+                Signal(run, s.SignalName, s.Input, s.Header, source.WorkflowId);
+            }
+            else
+            {
+                RequestCancel(run, initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Reason, source.WorkflowId, initiated.EventId, source.Execution);
+            }
+            delivered = true;
+        }
+        catch (global::Grpc.Core.RpcException)
+        {
+            delivered = false;
+        }
+        Locked(source, after =>
+        {
+            if (!source.PendingExternal.ContainsKey(initiated.EventId))
+            {
+                return;
+            }
+            WriteOrBuffer(source, () =>
+            {
+                if (!source.PendingExternal.ContainsKey(initiated.EventId))
+                {
+                    return;
+                }
+                if (isSignal)
+                {
+                    var s = initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes;
+                    if (delivered)
+                    {
+                        source.Add(EventType.ExternalWorkflowExecutionSignaled, e => e.ExternalWorkflowExecutionSignaledEventAttributes = new ExternalWorkflowExecutionSignaledEventAttributes
+                        {
+                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = s.Control,
+                        });
+                    }
+                    else
+                    {
+                        source.Add(EventType.SignalExternalWorkflowExecutionFailed, e => e.SignalExternalWorkflowExecutionFailedEventAttributes = new SignalExternalWorkflowExecutionFailedEventAttributes
+                        {
+                            Cause = SignalExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
+                            WorkflowTaskCompletedEventId = s.WorkflowTaskCompletedEventId,
+                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = s.Control,
+                        });
+                    }
+                }
+                else
+                {
+                    var c = initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes;
+                    if (delivered)
+                    {
+                        source.Add(EventType.ExternalWorkflowExecutionCancelRequested, e => e.ExternalWorkflowExecutionCancelRequestedEventAttributes = new ExternalWorkflowExecutionCancelRequestedEventAttributes
+                        {
+                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target,
+                        });
+                    }
+                    else
+                    {
+                        source.Add(EventType.RequestCancelExternalWorkflowExecutionFailed, e => e.RequestCancelExternalWorkflowExecutionFailedEventAttributes = new RequestCancelExternalWorkflowExecutionFailedEventAttributes
+                        {
+                            Cause = CancelExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
+                            WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
+                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = c.Control,
+                        });
+                    }
+                }
+            }, after);
+        });
+    }
+}

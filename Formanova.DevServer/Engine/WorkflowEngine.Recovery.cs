@@ -1,0 +1,131 @@
+using Microsoft.Extensions.Logging;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Api.History.V1;
+
+namespace Formanova.DevServer.Engine;
+
+internal sealed partial class WorkflowEngine
+{
+    /// <summary>
+    /// Rebuilds every run by replaying its event log, then re-arms what only lived in memory: timers,
+    /// timeouts, task dispatch. A task that was running at the crash is timed out and retried.
+    /// </summary>
+    public void Recover()
+    {
+        RegisterNamespace("default", _options.DefaultNamespaceRetention, "Default namespace", failIfExists: false);
+        foreach (var (name, retention, description) in _store.LoadNamespaces())
+        {
+            _namespaces.TryAdd(name, new NamespaceEntry(name, NamespaceId(name), retention, description));
+        }
+        foreach (var ns in _options.Namespaces)
+        {
+            RegisterNamespace(ns.Name, ns.Retention, "", failIfExists: false);
+        }
+        var stored = _store.LoadRuns();
+        foreach (var s in stored)
+        {
+            var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId) { Persisted = true };
+            foreach (var e in s.Events)
+            {
+                run.Replay(e);
+            }
+            if (run.History.Count == 0)
+            {
+                continue;
+            }
+            _runs[run.RunId] = run;
+        }
+        foreach (var group in _runs.Values.GroupBy(r => (r.Namespace, r.WorkflowId)))
+        {
+            foreach (var run in group.Where(r => r.NewRunId is not null))
+            {
+                run.NextRun = _runs.GetValueOrDefault(run.NewRunId!);
+            }
+            var slot = _slots.GetOrAdd(group.Key, _ => new WorkflowSlot());
+            slot.Current = group.OrderByDescending(r => r.StartTime).First();
+        }
+        foreach (var run in _runs.Values)
+        {
+            Resume(run);
+        }
+        if (stored.Count > 0)
+        {
+            _logger.LogInformation("Recovered {Count} runs from {Path}", stored.Count, _options.StoragePath);
+        }
+    }
+
+    private void Resume(WorkflowRun run) => Locked(run, after =>
+    {
+        if (!run.IsRunning)
+        {
+            var retention = _namespaces.TryGetValue(run.Namespace, out var ns) ? ns.Retention : _options.DefaultNamespaceRetention;
+            _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
+            return;
+        }
+        ArmRunTimeout(run);
+        foreach (var (timerId, timer) in run.Timers)
+        {
+            ArmTimer(run, timerId, timer);
+        }
+        foreach (var activity in run.Activities.Values)
+        {
+            // Attempt counters are soft state: after a crash a started attempt is lost and the activity starts over.
+            ArmScheduleToClose(run, activity);
+            DispatchActivity(run, activity, after);
+        }
+        foreach (var child in run.Children.Values.Where(c => c.RunId is null))
+        {
+            var existing = _runs.Values.FirstOrDefault(r => r.Start.ParentWorkflowExecution?.RunId == run.RunId && r.Start.ParentInitiatedEventId == child.InitiatedEventId);
+            if (existing is null)
+            {
+                var initiatedId = child.InitiatedEventId;
+                var attributes = child.Attributes;
+                after.Add(() => LaunchChild(run, initiatedId, attributes));
+            }
+            else
+            {
+                EnsureChildStarted(run, child.InitiatedEventId, existing.Execution);
+            }
+        }
+        foreach (var initiated in run.PendingExternal.Values)
+        {
+            after.Add(() => DeliverExternal(run, initiated));
+        }
+        if (run.WtStarted)
+        {
+            var (scheduled, started) = (run.WtScheduledId, run.WtStartedId);
+            run.Add(EventType.WorkflowTaskTimedOut, e => e.WorkflowTaskTimedOutEventAttributes = new WorkflowTaskTimedOutEventAttributes
+            {
+                ScheduledEventId = scheduled,
+                StartedEventId = started,
+                TimeoutType = TimeoutType.StartToClose,
+            });
+        }
+        if (run.WtScheduledId != 0)
+        {
+            DispatchWorkflowTask(run, after);
+            return;
+        }
+        var hadTask = run.History.Any(e => e.EventType == EventType.WorkflowTaskScheduled);
+        var backoff = run.Start.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (!hadTask && backoff > TimeSpan.Zero)
+        {
+            _scheduler.At(run.StartTime + backoff, () => Locked(run, later => ScheduleWorkflowTask(run, later)));
+            return;
+        }
+        // Anything after the last completed task (signals, results, a timed-out task) needs a new task.
+        if (!hadTask || run.History[^1].EventId > run.LastCompletedWtId && NeedsTask(run))
+        {
+            ScheduleWorkflowTask(run, after);
+        }
+    });
+
+    private static bool NeedsTask(WorkflowRun run) => run.History.Skip((int)run.LastCompletedWtId).Any(e => e.EventType is
+        EventType.WorkflowTaskTimedOut or EventType.WorkflowTaskFailed or EventType.WorkflowExecutionSignaled
+        or EventType.ActivityTaskCompleted or EventType.ActivityTaskFailed or EventType.ActivityTaskTimedOut or EventType.ActivityTaskCanceled
+        or EventType.TimerFired or EventType.WorkflowExecutionCancelRequested or EventType.ChildWorkflowExecutionStarted
+        or EventType.ChildWorkflowExecutionCompleted or EventType.ChildWorkflowExecutionFailed or EventType.ChildWorkflowExecutionCanceled
+        or EventType.ChildWorkflowExecutionTerminated or EventType.ChildWorkflowExecutionTimedOut or EventType.StartChildWorkflowExecutionFailed
+        or EventType.ExternalWorkflowExecutionSignaled or EventType.SignalExternalWorkflowExecutionFailed
+        or EventType.ExternalWorkflowExecutionCancelRequested or EventType.RequestCancelExternalWorkflowExecutionFailed);
+}

@@ -1,0 +1,605 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+using Temporalio.Api.Common.V1;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Api.Failure.V1;
+using Temporalio.Api.History.V1;
+using Temporalio.Api.TaskQueue.V1;
+
+namespace Formanova.DevServer.Engine;
+
+internal sealed record NamespaceEntry(string Name, string Id, TimeSpan Retention, string Description);
+
+/// <summary>Item on a workflow task queue: a workflow task, or a query for a run without a task in flight.</summary>
+internal sealed record WorkflowTaskRef(WorkflowRun Run, int Seq, bool Sticky, QueryTask? Query);
+
+internal sealed record ActivityTaskRef(WorkflowRun Run, long ScheduledEventId, int Seq);
+
+/// <summary>All runs that share a workflow id; <see cref="Gate"/> serialises starts for that id.</summary>
+internal sealed class WorkflowSlot
+{
+    public Lock Gate { get; } = new();
+    public volatile WorkflowRun? Current;
+}
+
+internal sealed record StartParams(
+    string Namespace,
+    string WorkflowId,
+    WorkflowExecutionStartedEventAttributes Attributes,
+    string RequestId,
+    WorkflowIdReusePolicy ReusePolicy,
+    WorkflowIdConflictPolicy ConflictPolicy,
+    HistoryEvent? SignalEvent = null);
+
+internal sealed record StartOutcome(WorkflowRun Run, bool Started);
+
+/// <summary>
+/// Workflow state machine and matching. Each run is guarded by its own lock; cross-run work (children,
+/// external signals, parent notification) runs after the lock is released so two run locks are never held.
+/// </summary>
+internal sealed partial class WorkflowEngine : IDisposable
+{
+    private readonly DevServerOptions _options;
+    private readonly ILogger<WorkflowEngine> _logger;
+    private readonly EventStore _store;
+    private readonly Scheduler _scheduler;
+    private readonly ConcurrentDictionary<string, NamespaceEntry> _namespaces = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Ns, string WorkflowId), WorkflowSlot> _slots = new();
+    private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<WorkflowTaskRef>> _workflowQueues = new();
+    private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<ActivityTaskRef>> _activityQueues = new();
+    private readonly ConcurrentDictionary<string, QueryTask> _queries = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _shutdown = new();
+
+    public WorkflowEngine(DevServerOptions options, ILogger<WorkflowEngine> logger)
+    {
+        _options = options;
+        _logger = logger;
+        _store = new EventStore(options.StoragePath);
+        _scheduler = new Scheduler(e => _logger.LogError(e, "Scheduled work failed"));
+    }
+
+    public CancellationToken ShutdownToken => _shutdown.Token;
+
+    public IEnumerable<NamespaceEntry> Namespaces => _namespaces.Values;
+
+    public IEnumerable<WorkflowRun> Runs => _runs.Values;
+
+    public void Shutdown() => _shutdown.Cancel();
+
+    public void Dispose()
+    {
+        _shutdown.Cancel();
+        _scheduler.Dispose();
+        _store.Dispose();
+        _shutdown.Dispose();
+    }
+
+    // ---- Locking and persistence ----
+
+    /// <summary>
+    /// Runs <paramref name="body"/> under the run lock, persists the events it appended in one transaction,
+    /// wakes history long-polls, then runs the follow-up actions outside the lock.
+    /// </summary>
+    private T Locked<T>(WorkflowRun run, Func<List<Action>, T> body)
+    {
+        var after = new List<Action>();
+        T result;
+        lock (run.Gate)
+        {
+            try
+            {
+                result = body(after);
+            }
+            finally
+            {
+                PersistLocked(run);
+            }
+        }
+        foreach (var action in after)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Follow-up of workflow {WorkflowId} failed", run.WorkflowId);
+            }
+        }
+        return result;
+    }
+
+    private void Locked(WorkflowRun run, Action<List<Action>> body) => Locked(run, after =>
+    {
+        body(after);
+        return true;
+    });
+
+    private void PersistLocked(WorkflowRun run)
+    {
+        if (run.Unpersisted.Count == 0)
+        {
+            return;
+        }
+        _store.Append(run, run.Unpersisted, !run.Persisted);
+        run.Persisted = true;
+        run.Unpersisted.Clear();
+        run.NotifyChanged();
+    }
+
+    // ---- Namespaces ----
+
+    public NamespaceEntry RequireNamespace(string name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw Errors.InvalidArgument("Namespace is not set on request.");
+        }
+        return _namespaces.TryGetValue(name, out var entry) ? entry : throw Errors.NamespaceNotFound(name);
+    }
+
+    public NamespaceEntry? FindNamespaceById(string id) => _namespaces.Values.FirstOrDefault(n => n.Id == id);
+
+    public NamespaceEntry RegisterNamespace(string name, TimeSpan retention, string description, bool failIfExists)
+    {
+        var entry = new NamespaceEntry(name, NamespaceId(name), retention, description);
+        if (!_namespaces.TryAdd(name, entry))
+        {
+            if (failIfExists)
+            {
+                throw Errors.NamespaceAlreadyExists(name);
+            }
+            return _namespaces[name];
+        }
+        _store.SaveNamespace(name, retention, description);
+        return entry;
+    }
+
+    // Stable across restarts so ids handed to clients stay valid.
+    private static string NamespaceId(string name) =>
+        new Guid(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(name)).AsSpan(0, 16)).ToString();
+
+    // ---- Lookup ----
+
+    public WorkflowRun FindRun(string ns, WorkflowExecution? execution)
+    {
+        if (execution is null || string.IsNullOrEmpty(execution.WorkflowId))
+        {
+            throw Errors.InvalidArgument("WorkflowId is not set on request.");
+        }
+        if (!string.IsNullOrEmpty(execution.RunId))
+        {
+            if (!Guid.TryParse(execution.RunId, out _))
+            {
+                throw Errors.InvalidArgument("Invalid RunId.");
+            }
+            if (_runs.TryGetValue(execution.RunId, out var run) && run.Namespace == ns && run.WorkflowId == execution.WorkflowId)
+            {
+                return run;
+            }
+        }
+        else if (_slots.TryGetValue((ns, execution.WorkflowId), out var slot) && slot.Current is { } current)
+        {
+            return current;
+        }
+        throw Errors.NotFound($"Workflow execution not found for workflow ID \"{execution.WorkflowId}\" and run ID \"{execution.RunId}\"");
+    }
+
+    private static WorkflowRun Latest(WorkflowRun run)
+    {
+        while (run.NextRun is { } next)
+        {
+            run = next;
+        }
+        return run;
+    }
+
+    private TaskQueue<WorkflowTaskRef> WorkflowQueue(string ns, string name) =>
+        _workflowQueues.GetOrAdd((ns, name), _ => new TaskQueue<WorkflowTaskRef>());
+
+    private TaskQueue<ActivityTaskRef> ActivityQueue(string ns, string name) =>
+        _activityQueues.GetOrAdd((ns, name), _ => new TaskQueue<ActivityTaskRef>());
+
+    /// <summary>Cancels a long poll shortly before the caller's deadline so it gets an empty answer, not an error.</summary>
+    public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token);
+        var remaining = context.Deadline == DateTime.MaxValue ? TimeSpan.FromSeconds(60) : context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(500);
+        cts.CancelAfter(remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining);
+        return cts;
+    }
+
+    /// <summary>
+    /// Takes queued tasks until one can still be started (stale ones are skipped); an empty response when
+    /// the caller's deadline is near, which the SDK treats as "poll again".
+    /// </summary>
+    private async Task<TResponse> LongPollAsync<TItem, TResponse>(TaskQueue<TItem> queue, global::Grpc.Core.ServerCallContext context, Func<TItem, TResponse?> tryStart)
+        where TItem : class
+        where TResponse : class, new()
+    {
+        using var cts = LongPollToken(context);
+        while (true)
+        {
+            var item = await queue.TakeAsync(cts.Token);
+            if (item is null)
+            {
+                return new TResponse();
+            }
+            if (tryStart(item) is { } response)
+            {
+                return response;
+            }
+        }
+    }
+
+    // ---- Starting runs ----
+
+    public StartOutcome StartWorkflow(StartParams p)
+    {
+        var slot = _slots.GetOrAdd((p.Namespace, p.WorkflowId), _ => new WorkflowSlot());
+        WorkflowRun? toTerminate = null;
+        lock (slot.Gate)
+        {
+            if (slot.Current is { } existing)
+            {
+                var current = Latest(existing);
+                lock (current.Gate)
+                {
+                    if (current.RequestId == p.RequestId && !string.IsNullOrEmpty(p.RequestId))
+                    {
+                        return new StartOutcome(current, false);
+                    }
+                    if (current.IsRunning)
+                    {
+                        switch (p.ConflictPolicy)
+                        {
+                            case WorkflowIdConflictPolicy.UseExisting:
+                                return new StartOutcome(current, false);
+                            case WorkflowIdConflictPolicy.TerminateExisting:
+                                toTerminate = current;
+                                break;
+                            default:
+                                if (p.ReusePolicy == WorkflowIdReusePolicy.TerminateIfRunning)
+                                {
+                                    toTerminate = current;
+                                    break;
+                                }
+                                throw Errors.AlreadyStarted($"Workflow execution is already running. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.", current.RequestId, current.RunId);
+                        }
+                    }
+                    else
+                    {
+                        var failedOnly = current.Status is WorkflowExecutionStatus.Failed or WorkflowExecutionStatus.Canceled
+                            or WorkflowExecutionStatus.Terminated or WorkflowExecutionStatus.TimedOut;
+                        if (p.ReusePolicy == WorkflowIdReusePolicy.RejectDuplicate
+                            || (p.ReusePolicy == WorkflowIdReusePolicy.AllowDuplicateFailedOnly && !failedOnly))
+                        {
+                            throw Errors.AlreadyStarted($"Workflow execution already finished and its id reuse policy forbids a new run. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.", current.RequestId, current.RunId);
+                        }
+                    }
+                }
+            }
+            if (toTerminate is not null)
+            {
+                Terminate(toTerminate, "Terminated by start with TerminateExisting/TerminateIfRunning policy", null, "server");
+            }
+            var runId = Guid.NewGuid().ToString();
+            var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId);
+            var attributes = p.Attributes;
+            if (string.IsNullOrEmpty(attributes.OriginalExecutionRunId))
+            {
+                attributes.OriginalExecutionRunId = runId;
+            }
+            if (string.IsNullOrEmpty(attributes.FirstExecutionRunId))
+            {
+                attributes.FirstExecutionRunId = runId;
+            }
+            Locked(run, after => InitRun(run, attributes, p.SignalEvent, after));
+            _runs[runId] = run;
+            slot.Current = run;
+            return new StartOutcome(run, true);
+        }
+    }
+
+    private void InitRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, HistoryEvent? signal, List<Action> after)
+    {
+        attributes.WorkflowId = run.WorkflowId;
+        if (attributes.WorkflowTaskTimeout is null || attributes.WorkflowTaskTimeout.ToTimeSpan() <= TimeSpan.Zero)
+        {
+            attributes.WorkflowTaskTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10));
+        }
+        if (attributes.Attempt == 0)
+        {
+            attributes.Attempt = 1;
+        }
+        var executionTimeout = attributes.WorkflowExecutionTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (executionTimeout > TimeSpan.Zero && attributes.WorkflowExecutionExpirationTime is null)
+        {
+            attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(DateTime.UtcNow + executionTimeout);
+        }
+        run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
+        if (signal is not null)
+        {
+            run.Add(EventType.WorkflowExecutionSignaled, e => e.WorkflowExecutionSignaledEventAttributes = signal.WorkflowExecutionSignaledEventAttributes);
+        }
+        ArmRunTimeout(run);
+        var backoff = attributes.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (backoff > TimeSpan.Zero)
+        {
+            _scheduler.At(run.StartTime + backoff, () => Locked(run, later => ScheduleWorkflowTask(run, later)));
+        }
+        else
+        {
+            ScheduleWorkflowTask(run, after);
+        }
+    }
+
+    private void ArmRunTimeout(WorkflowRun run)
+    {
+        DateTime? due = null;
+        var runTimeout = run.Start.WorkflowRunTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (runTimeout > TimeSpan.Zero)
+        {
+            due = run.StartTime + runTimeout;
+        }
+        if (run.Start.WorkflowExecutionExpirationTime is { } expiration && (due is null || expiration.ToDateTime() < due))
+        {
+            due = expiration.ToDateTime();
+        }
+        if (due is { } at)
+        {
+            _scheduler.At(at, () => Locked(run, after =>
+            {
+                if (!run.IsRunning)
+                {
+                    return;
+                }
+                run.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
+                OnClosed(run, after);
+            }));
+        }
+    }
+
+    // ---- Closing ----
+
+    public void Terminate(WorkflowRun run, string reason, Payloads? details, string identity) => Locked(run, after =>
+    {
+        if (!run.IsRunning)
+        {
+            throw Errors.FailedPrecondition("Workflow execution already completed.");
+        }
+        run.Add(EventType.WorkflowExecutionTerminated, e => e.WorkflowExecutionTerminatedEventAttributes = new WorkflowExecutionTerminatedEventAttributes
+        {
+            Reason = reason,
+            Details = details,
+            Identity = identity,
+        });
+        OnClosed(run, after);
+    });
+
+    /// <summary>Everything that follows a run closing: parent notification, parent-close policy, queries, retention.</summary>
+    private void OnClosed(WorkflowRun run, List<Action> after)
+    {
+        foreach (var query in run.PendingQueries)
+        {
+            after.Add(() => DispatchQuery(query));
+        }
+        run.PendingQueries.Clear();
+        if (run.Status != WorkflowExecutionStatus.ContinuedAsNew && run.Start.ParentWorkflowExecution is { } parent)
+        {
+            var closeEvent = run.CloseEvent!;
+            var child = run.Execution;
+            var firstRunId = run.Start.FirstExecutionRunId;
+            var type = run.Start.WorkflowType;
+            after.Add(() => NotifyParent(parent.RunId, run.Start.ParentInitiatedEventId, child, firstRunId, type, run.Namespace, closeEvent));
+        }
+        foreach (var pending in run.Children.Values.Where(c => c.RunId is not null))
+        {
+            var target = new WorkflowExecution { WorkflowId = pending.Attributes.WorkflowId };
+            var ns = string.IsNullOrEmpty(pending.Attributes.Namespace) ? run.Namespace : pending.Attributes.Namespace;
+            switch (pending.Attributes.ParentClosePolicy)
+            {
+                case ParentClosePolicy.Abandon:
+                    break;
+                case ParentClosePolicy.RequestCancel:
+                    after.Add(() => TryRun(() => RequestCancel(FindRun(ns, target), "parent closed", "server")));
+                    break;
+                default:
+                    after.Add(() => TryRun(() => Terminate(FindRun(ns, target), "by parent close policy", null, "server")));
+                    break;
+            }
+        }
+        var retention = _namespaces.TryGetValue(run.Namespace, out var nsEntry) ? nsEntry.Retention : _options.DefaultNamespaceRetention;
+        _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
+    }
+
+    private void TryRun(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (global::Grpc.Core.RpcException e)
+        {
+            _logger.LogDebug("Cross-workflow action skipped: {Message}", e.Status.Detail);
+        }
+    }
+
+    /// <summary>Retention: a closed run and its events disappear once the namespace retention has passed.</summary>
+    private void DeleteIfExpired(WorkflowRun run)
+    {
+        var retention = _namespaces.TryGetValue(run.Namespace, out var ns) ? ns.Retention : _options.DefaultNamespaceRetention;
+        if (run.CloseTime is not { } closed || closed + retention > DateTime.UtcNow)
+        {
+            return;
+        }
+        if (_slots.TryGetValue((run.Namespace, run.WorkflowId), out var slot))
+        {
+            lock (slot.Gate)
+            {
+                if (slot.Current == run)
+                {
+                    slot.Current = null;
+                }
+            }
+        }
+        _runs.TryRemove(run.RunId, out _);
+        _store.DeleteRun(run.RunId);
+    }
+
+    // ---- Signals and cancellation ----
+
+    public void Signal(WorkflowRun run, string name, Payloads? input, Header? header, string identity) => Locked(run, after =>
+    {
+        if (!run.IsRunning)
+        {
+            throw Errors.FailedPrecondition("Workflow execution already completed.");
+        }
+        WriteOrBuffer(run, () => run.Add(EventType.WorkflowExecutionSignaled, e => e.WorkflowExecutionSignaledEventAttributes = new WorkflowExecutionSignaledEventAttributes
+        {
+            SignalName = name,
+            Input = input,
+            Header = header,
+            Identity = identity,
+        }), after);
+    });
+
+    public void RequestCancel(WorkflowRun run, string reason, string identity, long externalInitiatedId = 0, WorkflowExecution? external = null) => Locked(run, after =>
+    {
+        if (!run.IsRunning)
+        {
+            throw Errors.FailedPrecondition("Workflow execution already completed.");
+        }
+        if (run.CancelRequested)
+        {
+            return;
+        }
+        WriteOrBuffer(run, () =>
+        {
+            if (!run.CancelRequested)
+            {
+                run.Add(EventType.WorkflowExecutionCancelRequested, e => e.WorkflowExecutionCancelRequestedEventAttributes = new WorkflowExecutionCancelRequestedEventAttributes
+                {
+                    Cause = reason,
+                    Identity = identity,
+                    ExternalInitiatedEventId = externalInitiatedId,
+                    ExternalWorkflowExecution = external,
+                });
+            }
+        }, after);
+    });
+
+    /// <summary>
+    /// Events from outside the workflow task (signals, activity results, timers) wait while a task is running
+    /// and are written after its WorkflowTaskCompleted, as the SDK replays them in that order.
+    /// </summary>
+    private void WriteOrBuffer(WorkflowRun run, Action write, List<Action> after)
+    {
+        if (!run.IsRunning)
+        {
+            return;
+        }
+        if (run.WtStarted)
+        {
+            run.Buffered.Add(write);
+            return;
+        }
+        write();
+        ScheduleWorkflowTask(run, after);
+    }
+
+    private static bool FlushBuffered(WorkflowRun run)
+    {
+        if (run.Buffered.Count == 0)
+        {
+            return false;
+        }
+        var writes = run.Buffered.ToList();
+        run.Buffered.Clear();
+        var before = run.NextEventId;
+        foreach (var write in writes)
+        {
+            if (run.IsRunning)
+            {
+                write();
+            }
+        }
+        return run.NextEventId != before;
+    }
+
+    // ---- Timers ----
+
+    private void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
+        _scheduler.At(timer.FireTime, () => Locked(run, after =>
+        {
+            if (!run.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
+            {
+                return;
+            }
+            WriteOrBuffer(run, () =>
+            {
+                if (run.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
+                {
+                    run.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
+                }
+            }, after);
+        }));
+
+    // ---- Task tokens ----
+
+    internal static ByteString Token(params object[] parts) => ByteString.CopyFromUtf8(string.Join('\n', parts));
+
+    internal static string[] ParseToken(ByteString token, char kind, int parts)
+    {
+        if (token.IsEmpty)
+        {
+            throw Errors.InvalidArgument("Task token is not set on request.");
+        }
+        string[] fields;
+        try
+        {
+            fields = token.ToStringUtf8().Split('\n');
+        }
+        catch (Exception e) when (e is DecoderFallbackException or ArgumentException)
+        {
+            throw Errors.InvalidArgument("Invalid task token.");
+        }
+        if (fields.Length != parts || fields[0].Length != 1 || fields[0][0] != kind)
+        {
+            throw Errors.InvalidArgument("Invalid task token.");
+        }
+        return fields;
+    }
+
+    internal WorkflowRun RunFromToken(string ns, string runId)
+    {
+        if (!_runs.TryGetValue(runId, out var run) || run.Namespace != ns)
+        {
+            throw Errors.NotFound("Workflow execution for the task token not found.");
+        }
+        return run;
+    }
+
+    internal static long ParseLong(string value) =>
+        long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : throw Errors.InvalidArgument("Invalid task token.");
+
+    private static TaskQueue NormalQueue(WorkflowRun run) => new() { Name = run.Start.TaskQueue.Name, Kind = TaskQueueKind.Normal };
+
+    private static Failure ServerFailure(string message, TimeoutType? timeout = null, Payloads? lastHeartbeat = null, Failure? cause = null)
+    {
+        var failure = new Failure { Message = message, Source = "Server", Cause = cause };
+        if (timeout is { } t)
+        {
+            failure.TimeoutFailureInfo = new TimeoutFailureInfo { TimeoutType = t, LastHeartbeatDetails = lastHeartbeat };
+        }
+        else
+        {
+            failure.ServerFailureInfo = new ServerFailureInfo();
+        }
+        return failure;
+    }
+}

@@ -1,0 +1,39 @@
+using Formanova.DevServer.Engine;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Formanova.DevServer.Grpc;
+
+/// <summary>Routes each bound RPC to its handler; anything without a handler answers UNIMPLEMENTED.</summary>
+internal sealed class WorkflowServiceEndpoint(WorkflowServiceHandlers handlers, ILogger<WorkflowServiceEndpoint> logger)
+{
+    public async Task<IMessage> InvokeAsync(string method, IMessage request, ServerCallContext context)
+    {
+        if (!handlers.TryGet(method, out var handler))
+        {
+            logger.LogWarning("Unimplemented RPC {Method}", method);
+            throw new RpcException(new Status(StatusCode.Unimplemented, $"{method} is not supported by the Formanova dev server"));
+        }
+        try
+        {
+            logger.LogDebug("RPC {Method} {Request}", method, request);
+            return await handler(request, context);
+        }
+        catch (RpcException e)
+        {
+            logger.LogDebug("RPC {Method} answered {Status}: {Detail}", method, e.StatusCode, e.Status.Detail);
+            throw;
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, "Call cancelled"));
+        }
+        catch (Exception e)
+        {
+            // One broken request must never take the server down; the caller sees INTERNAL and can retry.
+            logger.LogError(e, "RPC {Method} failed", method);
+            throw new RpcException(new Status(StatusCode.Internal, e.Message));
+        }
+    }
+}
