@@ -25,6 +25,11 @@ internal static class ApiSetup
             json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
             json.SerializerOptions.MaxDepth = api.Value.MaxJsonDepth;
             json.SerializerOptions.AllowDuplicateProperties = false;
+
+            // A null or a missing value for a non-nullable, required member is a 400 naming the field, not a
+            // null that surfaces later as a 500.
+            json.SerializerOptions.RespectNullableAnnotations = true;
+            json.SerializerOptions.RespectRequiredConstructorParameters = true;
         });
 
         // Without this, minimal APIs answer a body they cannot read with a bare 400; throwing lets the

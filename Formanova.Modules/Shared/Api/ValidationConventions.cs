@@ -12,8 +12,14 @@ internal static class ValidationConventions
     /// FluentValidation reports C# member paths ("Columns[0].Name"), but clients sent camelCase JSON
     /// ("columns[0].name"); error keys must name the field the client wrote.
     /// </summary>
-    public static void Apply() =>
+    public static void Apply()
+    {
         ValidatorOptions.Global.PropertyNameResolver = (_, member, expression) => CamelCasePath(expression, member);
+
+        // After a rule's first failure the rest of its chain would only run on a value already known to be bad
+        // (often null), so stop there: one clear reason per field, and no validator crashing on a null.
+        ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
+    }
 
     private static string? CamelCasePath(LambdaExpression? expression, MemberInfo? member)
     {

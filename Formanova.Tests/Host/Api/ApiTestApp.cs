@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Formanova.Tests.Host.Api;
 
-internal sealed record EchoRequest(string Name, int Count, EchoColour Colour, EchoItem[]? Items);
+internal sealed record EchoRequest(string Name, int Count, EchoColour Colour, EchoItem[]? Items = null);
 
 internal sealed record EchoItem(string Label);
 
