@@ -1,4 +1,5 @@
 using Formanova.Host.Workflows;
+using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
@@ -77,9 +78,11 @@ internal static class TemporalSetup
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
+                .AddScopedActivities<BatchActivities>()
                 .AddWorkflow<ProcessingWorkflow>()
                 .AddWorkflow<ModelTrainingWorkflow>()
-                .AddWorkflow<ModelPromotionSaga>();
+                .AddWorkflow<ModelPromotionSaga>()
+                .AddWorkflow<BatchInferenceWorkflow>();
         }
 
         return services;

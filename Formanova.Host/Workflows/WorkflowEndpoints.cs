@@ -16,6 +16,7 @@ internal static class WorkflowEndpoints
         api.MapProcessingEndpoints();
         api.MapTrainingEndpoints();
         api.MapPromotionEndpoints();
+        api.MapBatchEndpoints();
         return api;
     }
 }

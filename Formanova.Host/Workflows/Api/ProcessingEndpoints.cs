@@ -13,8 +13,8 @@ namespace Formanova.Host.Workflows.Api;
 
 /// <summary>A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</summary>
 internal sealed record ProcessingBody(
-    string? Model,
-    Dictionary<string, JsonElement>? Inputs,
+    string? Model = null,
+    Dictionary<string, JsonElement>? Inputs = null,
     string? Version = null,
     string? Alias = null,
     long? DatasetId = null,
@@ -23,7 +23,7 @@ internal sealed record ProcessingBody(
     bool StartPaused = false,
     ProcessingParams? Params = null);
 
-internal sealed record ParamsPatch(double? DecisionThreshold, int? RoundDigits, bool? UseCache);
+internal sealed record ParamsPatch(double? DecisionThreshold = null, int? RoundDigits = null, bool? UseCache = null);
 
 internal sealed record JobAccepted(string Id, string Status, string Location);
 

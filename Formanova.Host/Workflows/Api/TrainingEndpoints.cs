@@ -11,10 +11,10 @@ using Temporalio.Api.Enums.V1;
 namespace Formanova.Host.Workflows.Api;
 
 internal sealed record TrainingRunBody(
-    string? Model,
-    string? Version,
-    ModelTask? Task,
-    long? DatasetId,
+    string? Model = null,
+    string? Version = null,
+    ModelTask? Task = null,
+    long? DatasetId = null,
     List<TransformStep>? Transforms = null,
     string? Trainer = null,
     int Seed = 42,

@@ -1,0 +1,42 @@
+using Formanova.Host.Workflows.Common;
+using Formanova.Modules.Data;
+
+namespace Formanova.Host.Workflows.Batch;
+
+/// <summary>
+/// A batch inference over a dataset (transformed first when <see cref="Transforms"/> are given). <see cref="State"/>
+/// is null on the first run and carries the plan and the progress across continue-as-new.
+/// </summary>
+public sealed record BatchInput(
+    string Model,
+    string? Version,
+    long DatasetId,
+    List<TransformStep>? Transforms,
+    int ChunkSize,
+    int Parallelism,
+    int ChunksPerRun,
+    StepPolicy Policy,
+    BatchState? State = null);
+
+/// <summary>The plan (the first row cursor of every chunk) and how far the job got.</summary>
+public sealed record BatchState(
+    string Version,
+    long SourceDatasetId,
+    List<long> ChunkCursors,
+    long TotalRows,
+    int NextChunk,
+    long RowsDone,
+    DateTime StartedAt,
+    int Run,
+    List<ErrorRecord> Errors);
+
+public sealed record BatchPlan(string Version, long SourceDatasetId, List<long> ChunkCursors, long TotalRows);
+
+public sealed record ChunkInput(string JobId, string Model, string Version, long DatasetId, int Index, long StartCursor, int ChunkSize);
+
+public sealed record ChunkResult(int Index, long Rows, bool Replayed);
+
+/// <summary>get_progress: rows and chunks done, and whether the job is paused.</summary>
+public sealed record BatchProgress(string Stage, long TotalRows, long RowsDone, int TotalChunks, int ChunksDone, double ProgressPercent, bool Paused, int Run, string? Version);
+
+public sealed record BatchOutcome(string Model, string Version, long SourceDatasetId, long Rows, int Chunks, int Runs, List<ErrorRecord> Errors);

@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Http.Json;
+using Formanova.Modules.Model;
+using Formanova.Modules.Model.Training;
+using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using static Formanova.Tests.Workflows.WorkflowTestKit;
+
+namespace Formanova.Tests.Workflows;
+
+[Category("Integration")]
+public sealed class BatchWorkflowTests
+{
+    private static async Task<string> StartAsync(HttpClient client, object body)
+    {
+        var response = await client.PostAsJsonAsync("/api/v1/batch-jobs", body);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        return response.Headers.Location!.ToString();
+    }
+
+    [Test]
+    public async Task BatchJobs_WhenStarted_PredictEveryRowAcrossContinueAsNewAndExportInRowOrder()
+    {
+        var faults = new FaultyModelModule();
+        using var factory = Factory(faults, ("Workflows:Batch:ChunksPerRun", "2"));
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 230);
+
+        var location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 50, parallelism = 2 });
+
+        var job = await PollAsync(client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.Multiple(() =>
+        {
+            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(230));
+            Assert.That((int?)job["result"]!["Chunks"], Is.EqualTo(5));
+            Assert.That((int?)job["result"]!["Runs"], Is.EqualTo(3), "two chunks per run: continued as new twice");
+            Assert.That(faults.Calls("predictBatch"), Is.EqualTo(5));
+        });
+
+        var csv = (await client.GetStringAsync($"{location}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(csv[0], Is.EqualTo("rowId,label,value,score"));
+        var ids = csv.Skip(1).Select(line => long.Parse(line.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.That(ids, Has.Count.EqualTo(230).And.Ordered.Ascending.And.Unique);
+    }
+
+    [Test]
+    public async Task BatchJobs_WithAFilter_PredictOnlyTheMatchingRows()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 200);
+        var expected = SampleData.Rows(ModelTask.BinaryClassification, 200, 7).Count(r => (double)r[0]! >= 36);
+
+        var location = await StartAsync(client, new
+        {
+            model = DemoModel,
+            datasetId = dataset,
+            chunkSize = 40,
+            transforms = new[] { new { op = "filter", expression = "tenure_months >= 36" } },
+        });
+
+        var job = await PollAsync(client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(expected));
+    }
+
+    [Test]
+    public async Task BatchJobs_WhenPausedAndResumed_StopStartingChunksUntilResumed()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var faults = new FaultyModelModule { Before = (op, _, count, ct) => op == "predictBatch" && count == 1 ? release.Task.WaitAsync(ct) : Task.CompletedTask };
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 100);
+        var location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 25, parallelism = 1 });
+        await WaitForCallsAsync(faults, 1);
+
+        Assert.That((await client.PostAsync($"{location}/pause", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        await PollAsync(client, location, j => Status(j) == "paused");
+        release.SetResult();
+        var paused = await PollAsync(client, location, j => (int?)j["progress"]?["chunksDone"] == 1);
+        Assert.That(Status(paused), Is.EqualTo("paused"));
+        Assert.That(faults.Calls("predictBatch"), Is.EqualTo(1), "no chunk starts while paused");
+
+        await client.PostAsync($"{location}/resume", null);
+        var job = await PollAsync(client, location, j => Status(j) == "completed");
+        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(100));
+    }
+
+    [Test]
+    public async Task BatchJobs_WhenCancelled_EndCancelled()
+    {
+        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predictBatch" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask };
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 50);
+        var location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 25 });
+        await WaitForCallsAsync(faults, 1);
+
+        Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        await PollAsync(client, location, j => Status(j) == "cancelled");
+    }
+
+    [Test]
+    public async Task BatchJobs_WhenTheHostCrashesMidBatch_ResumeOnRestartWithoutRepeatingCompletedChunks()
+    {
+        var state = Directory.CreateTempSubdirectory("formanova-crash-").FullName;
+        var crashed = false;
+        var faults = new FaultyModelModule
+        {
+            // The fourth chunk hangs in the first host; the restarted host lets every chunk through.
+            Before = (op, _, count, ct) => op == "predictBatch" && count == 4 && !crashed ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
+        };
+        (string, string?)[] persisted =
+        [
+            ("Database:SqlitePath", Path.Combine(state, "formanova.db")),
+            ("Model:Directory", Path.Combine(state, "models")),
+            ("Temporal:Embedded:StoragePath", Path.Combine(state, "temporal.db")),
+            ("Workflows:Batch:ChunkTimeoutSeconds", "3"),
+        ];
+        try
+        {
+            string location;
+            var first = new FormanovaFactory(Settings(persisted), services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
+            try
+            {
+                var client = await ClientAsync(first);
+                var dataset = await WorkflowDatasets.ChurnAsync(first.Services, 200);
+                location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 25, parallelism = 1 });
+                await WaitForCallsAsync(faults, 4);
+            }
+            finally
+            {
+                crashed = true;
+                first.Dispose();
+            }
+
+            using var second = new FormanovaFactory(Settings(persisted), services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
+            var restarted = second.CreateClient();
+            var job = await PollAsync(restarted, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+
+            Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
+            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(200));
+            Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    private static Task WaitForCallsAsync(FaultyModelModule faults, int calls) =>
+        UntilAsync(() => Task.FromResult(faults.Calls("predictBatch") >= calls), TimeSpan.FromSeconds(60), $"{calls} batch predictions");
+}
