@@ -4,6 +4,7 @@ using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
+using Formanova.Host.Workflows.Webhooks;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
 using Temporalio.Extensions.Hosting;
@@ -79,10 +80,18 @@ internal static class TemporalSetup
                 .AddScopedActivities<TrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
+                .AddScopedActivities<WebhookActivities>()
                 .AddWorkflow<ProcessingWorkflow>()
                 .AddWorkflow<ModelTrainingWorkflow>()
                 .AddWorkflow<ModelPromotionSaga>()
-                .AddWorkflow<BatchInferenceWorkflow>();
+                .AddWorkflow<BatchInferenceWorkflow>()
+                .AddWorkflow<WebhookDeliveryWorkflow>();
+
+            // One sender per delivery: the durable workflow only when the Event module's dispatcher is off.
+            if (!configuration.GetValue("Event:Webhooks:Dispatcher:Enabled", true))
+            {
+                services.AddHostedService<WebhookDeliveryStarter>();
+            }
         }
 
         return services;

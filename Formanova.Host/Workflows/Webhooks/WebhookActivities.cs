@@ -1,0 +1,12 @@
+using Formanova.Modules.Event;
+using Temporalio.Activities;
+
+namespace Formanova.Host.Workflows.Webhooks;
+
+internal sealed class WebhookActivities(IEventWebhooksModule webhooks)
+{
+    /// <summary>One attempt; idempotent by delivery id in the Event module (a delivered delivery is not sent twice).</summary>
+    [Activity("attempt_webhook_delivery")]
+    public Task<DeliveryAttemptResult> AttemptDeliveryAsync(long deliveryId) =>
+        webhooks.AttemptDeliveryAsync(deliveryId, ActivityExecutionContext.Current.CancellationToken);
+}
