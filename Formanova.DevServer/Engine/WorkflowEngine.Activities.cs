@@ -366,7 +366,13 @@ internal sealed partial class WorkflowEngine
                 }
                 break;
         }
-        var failure = ServerFailure($"activity {type} timeout", type, activity.HeartbeatDetails, activity.LastFailure);
+        // Only the previous attempt's own failure is kept as cause, not the chain of every attempt before it.
+        var previous = activity.LastFailure?.Clone();
+        if (previous is not null)
+        {
+            previous.Cause = null;
+        }
+        var failure = ServerFailure($"activity {type} timeout", type, activity.HeartbeatDetails, previous);
         if (type is TimeoutType.StartToClose or TimeoutType.Heartbeat && !activity.CancelRequested && TryRetryActivity(run, activity, failure, after))
         {
             return;

@@ -128,12 +128,13 @@ public class CancelActivityWorkflow
         var activity = Workflow.ExecuteActivityAsync(() => TestActivities.HeartbeatUntilCancelled(), new()
         {
             StartToCloseTimeout = TimeSpan.FromSeconds(30),
-            HeartbeatTimeout = TimeSpan.FromSeconds(5),
+            // The SDK sends heartbeats at most every 0.8 x this timeout; the cancel rides on a heartbeat reply.
+            HeartbeatTimeout = TimeSpan.FromMilliseconds(500),
             CancellationToken = cts.Token,
             CancellationType = ActivityCancellationType.WaitCancellationCompleted,
         });
         await Workflow.DelayAsync(TimeSpan.FromMilliseconds(300));
-        await cts.CancelAsync();
+        cts.Cancel();
         try
         {
             await activity;
@@ -265,7 +266,7 @@ public class ParentWorkflow
                 {
                     var child = await Workflow.StartChildWorkflowAsync((CancellableWorkflow wf) => wf.RunAsync(), new() { CancellationToken = cts.Token });
                     await Workflow.DelayAsync(TimeSpan.FromMilliseconds(200));
-                    await cts.CancelAsync();
+                    cts.Cancel();
                     try
                     {
                         await child.GetResultAsync();
