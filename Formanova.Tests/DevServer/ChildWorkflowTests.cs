@@ -11,36 +11,16 @@ public class ChildWorkflowTests : DevServerFixture
         .AddWorkflow<ParentWorkflow>().AddWorkflow<GreetingWorkflow>().AddWorkflow<FailingWorkflow>()
         .AddWorkflow<CancellableWorkflow>().AddWorkflow<SignalQueryWorkflow>().AddActivity(TestActivities.Greet);
 
-    [Test]
-    public async Task ChildWorkflow_WhenCompletes_ParentGetsResult()
+    [TestCase("result", "Hello, child!", TestName = "ChildWorkflow_WhenCompletes_ParentGetsResult")]
+    [TestCase("failure", "child failed: child broke", TestName = "ChildWorkflow_WhenFails_ParentSeesChildFailure")]
+    [TestCase("cancel", "child cancelled", TestName = "ChildWorkflow_WhenParentCancelsIt_ParentSeesCancellation")]
+    public async Task ChildWorkflow_Outcome_ReachesParent(string mode, string expected)
     {
         var queue = NewQueue();
         await RunWorkerAsync(queue, Configure, async () =>
         {
-            var result = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync("result"), new(NewId(), queue));
-            Assert.That(result, Is.EqualTo("Hello, child!"));
-        });
-    }
-
-    [Test]
-    public async Task ChildWorkflow_WhenFails_ParentSeesChildFailure()
-    {
-        var queue = NewQueue();
-        await RunWorkerAsync(queue, Configure, async () =>
-        {
-            var result = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync("failure"), new(NewId(), queue));
-            Assert.That(result, Is.EqualTo("child failed: child broke"));
-        });
-    }
-
-    [Test]
-    public async Task ChildWorkflow_WhenParentCancelsIt_ParentSeesCancellation()
-    {
-        var queue = NewQueue();
-        await RunWorkerAsync(queue, Configure, async () =>
-        {
-            var result = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync("cancel"), new(NewId(), queue));
-            Assert.That(result, Is.EqualTo("child cancelled"));
+            var result = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync(mode), new(NewId(), queue));
+            Assert.That(result, Is.EqualTo(expected));
         });
     }
 
