@@ -317,3 +317,21 @@ public class LocalActivityWorkflow
     public async Task<string> RunAsync(string name) =>
         await Workflow.ExecuteLocalActivityAsync(() => TestActivities.Greet(name), new() { StartToCloseTimeout = TimeSpan.FromSeconds(10) });
 }
+
+[Workflow]
+public class FailFirstTaskWorkflow
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Activations = new();
+
+    /// <summary>The first activation throws a non-failure exception, which fails the workflow task (not the workflow).</summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync()
+    {
+        if (Activations.AddOrUpdate(Workflow.Info.WorkflowId, 1, (_, n) => n + 1) == 1)
+        {
+            throw new InvalidOperationException("transient bug");
+        }
+        await Workflow.DelayAsync(TimeSpan.FromMilliseconds(1));
+        return "recovered";
+    }
+}
