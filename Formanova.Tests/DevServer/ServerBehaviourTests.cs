@@ -142,3 +142,55 @@ public class EmbeddedHostTests
         });
     }
 }
+
+[TestFixture]
+[Category("Integration")]
+public class TimeoutAndRetryTests : DevServerFixture
+{
+    [TestCase(true, "ScheduleToStart", TestName = "ActivityTimeout_WhenNoWorkerPicksItUp_ScheduleToStartFires")]
+    [TestCase(false, "ScheduleToClose", TestName = "ActivityTimeout_WhenBudgetSpent_ScheduleToCloseFires")]
+    public async Task ActivityTimeout_WhenNoWorker_FiresConfiguredTimeout(bool scheduleToStart, string expected)
+    {
+        var queue = NewQueue();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<ActivityTimeoutWorkflow>(), async () =>
+        {
+            var result = await Client.ExecuteWorkflowAsync((ActivityTimeoutWorkflow wf) => wf.RunAsync(scheduleToStart), new(NewId(), queue));
+            Assert.That(result, Is.EqualTo(expected));
+        });
+    }
+
+    [Test]
+    public async Task WorkflowTask_WhenWorkerNeverResponds_TimesOutAndIsRetried()
+    {
+        var queue = NewQueue();
+        var handle = await Client.StartWorkflowAsync((GreetingWorkflow wf) => wf.RunAsync("late"),
+            new(NewId(), queue) { TaskTimeout = TimeSpan.FromMilliseconds(500) });
+        // Take the first task by hand and drop it, as a crashed worker would.
+        var taken = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "lost" });
+        Assert.That(taken.TaskToken.IsEmpty, Is.False);
+
+        await RunWorkerAsync(queue, o => o.AddWorkflow<GreetingWorkflow>().AddActivity(TestActivities.Greet), async () =>
+        {
+            Assert.That(await handle.GetResultAsync(), Is.EqualTo("Hello, late!"));
+        });
+        var history = await handle.FetchHistoryAsync();
+        Assert.That(history.Events.Count(e => e.EventType == EventType.WorkflowTaskTimedOut), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task WorkflowRetryPolicy_WhenEveryAttemptFails_RunsAllAttemptsThenFails()
+    {
+        var queue = NewQueue();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<FailingWorkflow>(), async () =>
+        {
+            var handle = await Client.StartWorkflowAsync((FailingWorkflow wf) => wf.RunAsync("again"), new(NewId(), queue)
+            {
+                RetryPolicy = new Temporalio.Common.RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 2 },
+            });
+
+            var error = await ThrowsAsync<WorkflowFailedException>(() => handle.GetResultAsync());
+            Assert.That(error.InnerException, Is.InstanceOf<ApplicationFailureException>());
+            Assert.That(await Client.CountWorkflowsAsync($"WorkflowId = '{handle.Id}'"), Has.Property("Count").EqualTo(2));
+        });
+    }
+}

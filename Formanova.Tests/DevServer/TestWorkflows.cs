@@ -335,3 +335,28 @@ public class FailFirstTaskWorkflow
         return "recovered";
     }
 }
+
+[Workflow]
+public class ActivityTimeoutWorkflow
+{
+    /// <summary>Schedules an activity on a queue nobody polls, so only the server's timeouts can end it.</summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync(bool scheduleToStart)
+    {
+        try
+        {
+            await Workflow.ExecuteActivityAsync(() => TestActivities.Greet("nobody"), new()
+            {
+                TaskQueue = "unpolled-" + Workflow.Info.WorkflowId,
+                ScheduleToStartTimeout = scheduleToStart ? TimeSpan.FromMilliseconds(300) : null,
+                ScheduleToCloseTimeout = scheduleToStart ? null : TimeSpan.FromMilliseconds(300),
+                StartToCloseTimeout = TimeSpan.FromSeconds(10),
+            });
+            return "completed";
+        }
+        catch (ActivityFailureException e) when (e.InnerException is TimeoutFailureException timeout)
+        {
+            return timeout.TimeoutType.ToString();
+        }
+    }
+}
