@@ -139,12 +139,18 @@ public partial class DurabilityTests
 
     private static async Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while ((await handle.FetchHistoryAsync()).Events.Count(e => e.EventType == type) < atLeast)
+        // Generous: the child process starts cold on a shared machine.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
         {
+            var events = (await handle.FetchHistoryAsync()).Events;
+            if (events.Count(e => e.EventType == type) >= atLeast)
+            {
+                return;
+            }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"{type} not reached in {handle.Id}.");
+                Assert.Fail($"{type} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
             }
             await Task.Delay(20);
         }

@@ -129,7 +129,7 @@ public class CancelActivityWorkflow
         {
             StartToCloseTimeout = TimeSpan.FromSeconds(30),
             // The SDK sends heartbeats at most every 0.8 x this timeout; the cancel rides on a heartbeat reply.
-            HeartbeatTimeout = TimeSpan.FromMilliseconds(500),
+            HeartbeatTimeout = TimeSpan.FromSeconds(2),
             CancellationToken = cts.Token,
             CancellationType = ActivityCancellationType.WaitCancellationCompleted,
         });
