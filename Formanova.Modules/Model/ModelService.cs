@@ -257,7 +257,7 @@ internal sealed class ModelService(
 
     private async Task<PredictionResult> PredictOneAsync(ModelVersionRow row, IReadOnlyDictionary<string, object?> inputs, bool useCache, long started, CancellationToken cancellationToken)
     {
-        var layout = runtime.Layout(row);
+        var layout = ModelRuntime.Layout(row);
         var input = InputNormalizer.Normalize(layout, inputs);
         string? key = null;
         if (useCache)
@@ -286,7 +286,7 @@ internal sealed class ModelService(
 
     private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool useCache, CancellationToken cancellationToken)
     {
-        var layout = runtime.Layout(row);
+        var layout = ModelRuntime.Layout(row);
         var errors = new Dictionary<string, string[]>();
         var inputs = new NormalizedInput[rows.Count];
         for (var i = 0; i < rows.Count && errors.Count < 50; i++)
