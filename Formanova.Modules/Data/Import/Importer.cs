@@ -52,7 +52,7 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
 {
     private const int BatchRows = 512;
 
-    private readonly record struct EncodedRow(long Row, string? EntityKey, byte[] Payload);
+    private readonly record struct EncodedRow(long Row, long? EntityHash, byte[] Payload);
 
     public async Task<ImportReport> ImportAsync(long datasetId, CompiledSchema schema, Stream content, ImportOptions request, string importId, CancellationToken cancellationToken)
     {
@@ -96,7 +96,7 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
                         report.Accept();
                         if (committing)
                         {
-                            batch.Add(new EncodedRow(row.Row, schema.EntityKey(row.Values), RowCodec.Encode(row.Values, buffer)));
+                            batch.Add(new EncodedRow(row.Row, schema.EntityHash(row.Values), RowCodec.Encode(row.Values, buffer)));
                             if (batch.Count == BatchRows)
                             {
                                 await queue.Writer.WriteAsync(batch, stop.Token);
@@ -150,7 +150,7 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
                 {
                     foreach (var row in batch)
                     {
-                        await sink.WriteAsync(row.Row, row.EntityKey, row.Payload, cancellationToken);
+                        await sink.WriteAsync(row.Row, row.EntityHash, row.Payload, cancellationToken);
                     }
                 }
 

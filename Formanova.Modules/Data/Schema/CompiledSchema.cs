@@ -233,7 +233,7 @@ internal sealed class CompiledSchema
 
     public int IndexOf(string name) => _byName.TryGetValue(name, out var index) ? index : -1;
 
-    public string? EntityKey(object?[] values) => EntityColumn < 0 ? null : ValueText.Format(values[EntityColumn]);
+    public long? EntityHash(object?[] values) => EntityColumn >= 0 && ValueText.Format(values[EntityColumn]) is { } key ? ValueText.EntityHash(key) : null;
 }
 
 /// <summary>The one textual form of each value type, shared by CSV import, export and entity keys.</summary>
@@ -359,6 +359,18 @@ internal static class ValueText
 
             return true;
         }
+    }
+
+    /// <summary>FNV-1a over the key's UTF-16 code units: stable across processes, unlike <see cref="string.GetHashCode()"/>.</summary>
+    public static long EntityHash(string key)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in key)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
     }
 
     public static string? Format(object? value) => value switch

@@ -1,0 +1,66 @@
+CREATE TABLE data_datasets (
+    id              {{id}},
+    name            TEXT NOT NULL UNIQUE,
+    description     TEXT,
+    schema_version  INTEGER NOT NULL,
+    require_label   {{bool}} NOT NULL,
+    row_count       BIGINT NOT NULL,
+    derived_from_id BIGINT,
+    created_at      {{timestamp}} NOT NULL,
+    updated_at      {{timestamp}} NOT NULL
+);
+
+CREATE TABLE data_schema_versions (
+    dataset_id    BIGINT NOT NULL,
+    version       INTEGER NOT NULL,
+    require_label {{bool}} NOT NULL,
+    columns       {{json}} NOT NULL,
+    created_at    {{timestamp}} NOT NULL,
+    PRIMARY KEY (dataset_id, version)
+);
+
+CREATE TABLE data_imports (
+    dataset_id BIGINT NOT NULL,
+    import_id  TEXT NOT NULL,
+    report     {{json}} NOT NULL,
+    created_at {{timestamp}} NOT NULL,
+    PRIMARY KEY (dataset_id, import_id)
+);
+
+-- Values live in one positional binary payload per row (see RowCodec): one table serves every schema, column
+-- names never reach SQL, and both providers read it back without parsing text.
+CREATE TABLE data_rows (
+    id             {{id}},
+    dataset_id     BIGINT NOT NULL,
+    import_id      TEXT NOT NULL,
+    row_number     BIGINT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    entity_hash    BIGINT,
+    created_at     {{timestamp}} NOT NULL,
+    payload        {{bytes}} NOT NULL
+);
+
+CREATE INDEX ix_data_rows_dataset ON data_rows (dataset_id, id);
+-- A 64-bit hash of the id-role value, not the text: a narrower index, and the reader confirms the match.
+CREATE INDEX ix_data_rows_entity ON data_rows (dataset_id, entity_hash) WHERE entity_hash IS NOT NULL;
+
+CREATE TABLE data_results (
+    id            {{id}},
+    job_id        TEXT NOT NULL,
+    step          TEXT NOT NULL,
+    workflow_id   TEXT,
+    model_name    TEXT,
+    model_version TEXT,
+    status        TEXT NOT NULL,
+    input         {{json}},
+    output        {{json}},
+    error         TEXT,
+    started_at    {{timestamp}} NOT NULL,
+    completed_at  {{timestamp}},
+    duration_ms   {{float}},
+    recorded_at   {{timestamp}} NOT NULL,
+    UNIQUE (job_id, step)
+);
+
+CREATE INDEX ix_data_results_model ON data_results (model_name, started_at);
+CREATE INDEX ix_data_results_started ON data_results (started_at);
