@@ -441,7 +441,7 @@ internal static class Breakdown
                 {
                     await foreach (var row in Formanova.Modules.Data.Import.RowSources.ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
                     {
-                        _ = schema.EntityKey(row.Values);
+                        _ = schema.EntityHash(row.Values);
                         _ = Formanova.Modules.Data.Storage.RowCodec.Encode(row.Values, buffer);
                     }
                 }
