@@ -50,7 +50,7 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
         WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit
         """;
 
-    private const string SelectAll = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId ORDER BY id";
+    private const string SelectChunk = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit";
 
     private const string SelectByEntity = """
         SELECT id, import_id, schema_version, created_at, payload FROM data_rows
@@ -81,15 +81,35 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
         return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectByEntity, new { DatasetId = datasetId, EntityHash = entityHash }, cancellationToken: cancellationToken))).AsList();
     }
 
-    /// <summary>Every row of a dataset, unbuffered: one open reader, nothing accumulated.</summary>
+    /// <summary>
+    /// Every row of a dataset in id order, unbuffered, in keyset chunks of <c>Data:StreamChunkRows</c>: nothing is
+    /// accumulated, no cursor or transaction stays open for the whole read, and a consumer that stops early (a preview,
+    /// a cancelled training run) leaves at most one chunk for the driver to drain. Rows committed during the read may
+    /// or may not be included; none is returned twice.
+    /// </summary>
     public async IAsyncEnumerable<StoredRow> StreamAsync(long datasetId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var chunk = options.Value.StreamChunkRows;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-            SelectAll, new { DatasetId = datasetId }, commandTimeout: 0, flags: CommandFlags.None, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
-        while (await reader.ReadAsync(cancellationToken))
+        var after = 0L;
+        while (true)
         {
-            yield return new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
+            var read = 0;
+            await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+                SelectChunk, new { DatasetId = datasetId, After = after, Limit = chunk }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    read++;
+                    after = reader.GetInt64(0);
+                    yield return new StoredRow(after, reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
+                }
+            }
+
+            if (read < chunk)
+            {
+                yield break;
+            }
         }
     }
 
