@@ -158,16 +158,7 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
             _batchRows = batchRows;
             _pending = new (long, long?, byte[])[batchRows];
             _batch = CreateCommand(batchRows);
-
-            // The entity index takes keys in random order; with SQLite's default 2 MB page cache a large import spends
-            // its time re-reading index pages. A bounded cache for the import, reset on dispose because connections are pooled.
-            using var pragma = connection.CreateCommand();
-            pragma.Transaction = transaction;
-            pragma.CommandText = $"PRAGMA cache_size = -{ImportCacheKiB}";
-            pragma.ExecuteNonQuery();
         }
-
-        private const int ImportCacheKiB = 32 * 1024;
 
         public async ValueTask WriteAsync(long rowNumber, long? entityHash, byte[] payload, CancellationToken cancellationToken)
         {
@@ -221,13 +212,6 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
             return command;
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _batch.DisposeAsync();
-            await using var pragma = _connection.CreateCommand();
-            pragma.Transaction = _transaction;
-            pragma.CommandText = "PRAGMA cache_size = -2000; PRAGMA shrink_memory;";
-            await pragma.ExecuteNonQueryAsync();
-        }
+        public ValueTask DisposeAsync() => _batch.DisposeAsync();
     }
 }
