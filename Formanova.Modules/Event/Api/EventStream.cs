@@ -65,6 +65,30 @@ internal static class EventStream
 
             var heartbeat = TimeSpan.FromSeconds(stream.HeartbeatSeconds);
             var reader = subscription.Reader;
+
+            // One heartbeat timer at a time, not one per wait: with a thousand subscribers, a timer created and
+            // cancelled for every event they receive is measurable.
+            var heartbeatDue = Task.Delay(heartbeat, cancellationToken);
+            async ValueTask<bool> WaitToReadAsync()
+            {
+                var readable = reader.WaitToReadAsync(cancellationToken);
+                if (readable.IsCompleted)
+                {
+                    return await readable;
+                }
+
+                var waiting = readable.AsTask();
+                while (await Task.WhenAny(waiting, heartbeatDue) == heartbeatDue)
+                {
+                    await heartbeatDue;
+                    body.Write(Heartbeat);
+                    await body.FlushAsync(cancellationToken);
+                    heartbeatDue = Task.Delay(heartbeat, cancellationToken);
+                }
+
+                return await waiting;
+            }
+
             while (true)
             {
                 while (reader.TryRead(out var e))
@@ -78,18 +102,12 @@ internal static class EventStream
 
                 await body.FlushAsync(cancellationToken);
 
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                wait.CancelAfter(heartbeat);
                 try
                 {
-                    if (!await reader.WaitToReadAsync(wait.Token))
+                    if (!await WaitToReadAsync())
                     {
                         return;
                     }
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    body.Write(Heartbeat);
                 }
                 catch (SubscriberClosedException closed)
                 {
