@@ -18,7 +18,6 @@ namespace Formanova.Modules.Event.Api;
 internal static class EventStream
 {
     private const int ReplayPage = 500;
-    private static readonly byte[] Heartbeat = ": heartbeat\n\n"u8.ToArray();
 
     public static async Task RunAsync(HttpContext context, EventHub hub, EventStore store, IOptions<EventOptions> options)
     {
@@ -63,37 +62,16 @@ internal static class EventStream
                 while (page.Count == ReplayPage);
             }
 
-            var heartbeat = TimeSpan.FromSeconds(stream.HeartbeatSeconds);
             var reader = subscription.Reader;
-
-            // One heartbeat timer at a time, not one per wait: with a thousand subscribers, a timer created and
-            // cancelled for every event they receive is measurable.
-            var heartbeatDue = Task.Delay(heartbeat, cancellationToken);
-            async ValueTask<bool> WaitToReadAsync()
-            {
-                var readable = reader.WaitToReadAsync(cancellationToken);
-                if (readable.IsCompleted)
-                {
-                    return await readable;
-                }
-
-                var waiting = readable.AsTask();
-                while (await Task.WhenAny(waiting, heartbeatDue) == heartbeatDue)
-                {
-                    await heartbeatDue;
-                    body.Write(Heartbeat);
-                    await body.FlushAsync(cancellationToken);
-                    heartbeatDue = Task.Delay(heartbeat, cancellationToken);
-                }
-
-                return await waiting;
-            }
-
             while (true)
             {
                 while (reader.TryRead(out var e))
                 {
-                    if (e.Sequence > lastSent)
+                    if (ReferenceEquals(e, LoggedEvent.Heartbeat))
+                    {
+                        body.Write(e.SseFrame);
+                    }
+                    else if (e.Sequence > lastSent)
                     {
                         body.Write(e.SseFrame);
                         lastSent = e.Sequence;
@@ -104,7 +82,7 @@ internal static class EventStream
 
                 try
                 {
-                    if (!await WaitToReadAsync())
+                    if (!await reader.WaitToReadAsync(cancellationToken))
                     {
                         return;
                     }
