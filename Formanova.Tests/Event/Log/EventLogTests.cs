@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Formanova.Modules.Event;
 using Formanova.Modules.Event.Log;
+using Formanova.Modules.Event.Webhooks;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
@@ -131,5 +132,22 @@ public sealed class EventLogTests(DatabaseProvider provider)
 
         var remaining = await _events.ListAsync(new EventQuery());
         Assert.That(remaining.Items.Select(e => e.Data!.Value.GetProperty("rows").GetInt32()), Is.EqualTo(new[] { 3 }));
+    }
+
+    [Test]
+    public async Task SweepAsync_WhenFinishedDeliveriesAreOlderThanRetention_DeletesThemButKeepsRecentOrPendingOnes()
+    {
+        var webhooks = _factory.Services.GetRequiredService<WebhookStore>();
+        var old = DateTimeOffset.UtcNow.AddDays(-40);
+        var webhook = await webhooks.InsertAsync("http://127.0.0.1:9/hook", [], "0123456789abcdef", null, old, CancellationToken.None);
+        await webhooks.QueueAsync([new NewDelivery(webhook.Id, 1, old), new NewDelivery(webhook.Id, 2, old)], reset: false, CancellationToken.None);
+        var queued = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
+        await webhooks.DeadLetterAsync(queued.Single(d => d.EventId == 1).Id, "gave up", old, CancellationToken.None);
+
+        await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
+
+        // The dispatcher may meanwhile attempt (and finish, with a fresh timestamp) the pending one; it stays either way.
+        var remaining = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
+        Assert.That(remaining.Select(d => d.EventId), Is.EqualTo(new[] { 2L }));
     }
 }
