@@ -148,6 +148,6 @@ public sealed class EventLogTests(DatabaseProvider provider)
         await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
 
         var remaining = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
-        Assert.That(remaining.Select(d => (d.EventId, d.Status)), Is.EqualTo(new[] { (2L, DeliveryStatus.Pending) }));
+        Assert.That(remaining.Select(d => (d.EventId, d.Status)), Is.EqualTo(new[] { (2L, DeliveryRow.Pending) }));
     }
 }
