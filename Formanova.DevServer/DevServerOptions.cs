@@ -25,9 +25,6 @@ public sealed class DevServerOptions
 
     public TimeSpan DefaultNamespaceRetention { get; set; } = TimeSpan.FromDays(1);
 
-    /// <summary>How often closed workflows past their namespace retention are looked for.</summary>
-    public TimeSpan RetentionScanInterval { get; set; } = TimeSpan.FromMinutes(1);
-
     /// <summary>Logging for the embedded server; console at Warning when null.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
 }

@@ -55,27 +55,31 @@ internal sealed class EventStore : IDisposable
         command.ExecuteNonQuery();
     }
 
-    public void Append(WorkflowRun run, IReadOnlyList<HistoryEvent> events, bool isNewRun)
+    /// <summary>Writes the batches in one transaction (a closing run and the run that continues it commit together).</summary>
+    public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
         lock (_gate)
         {
             using var transaction = _connection.BeginTransaction();
-            if (isNewRun)
-            {
-                _insertRun.Transaction = transaction;
-                _insertRun.Parameters["$run"].Value = run.RunId;
-                _insertRun.Parameters["$ns"].Value = run.Namespace;
-                _insertRun.Parameters["$wf"].Value = run.WorkflowId;
-                _insertRun.Parameters["$req"].Value = run.RequestId;
-                _insertRun.ExecuteNonQuery();
-            }
+            _insertRun.Transaction = transaction;
             _insertEvent.Transaction = transaction;
-            foreach (var e in events)
+            foreach (var (run, events, isNewRun) in batches)
             {
-                _insertEvent.Parameters["$run"].Value = run.RunId;
-                _insertEvent.Parameters["$id"].Value = e.EventId;
-                _insertEvent.Parameters["$data"].Value = Google.Protobuf.MessageExtensions.ToByteArray(e);
-                _insertEvent.ExecuteNonQuery();
+                if (isNewRun)
+                {
+                    _insertRun.Parameters["$run"].Value = run.RunId;
+                    _insertRun.Parameters["$ns"].Value = run.Namespace;
+                    _insertRun.Parameters["$wf"].Value = run.WorkflowId;
+                    _insertRun.Parameters["$req"].Value = run.RequestId;
+                    _insertRun.ExecuteNonQuery();
+                }
+                foreach (var e in events)
+                {
+                    _insertEvent.Parameters["$run"].Value = run.RunId;
+                    _insertEvent.Parameters["$id"].Value = e.EventId;
+                    _insertEvent.Parameters["$data"].Value = Google.Protobuf.MessageExtensions.ToByteArray(e);
+                    _insertEvent.ExecuteNonQuery();
+                }
             }
             transaction.Commit();
         }

@@ -265,7 +265,7 @@ internal sealed partial class WorkflowEngine
             activity.HeartbeatDetails = lastHeartbeat;
         }
         failure ??= new Failure { Message = "Activity failed", ApplicationFailureInfo = new ApplicationFailureInfo() };
-        if (!activity.CancelRequested && TryRetryActivity(run, activity, failure, after))
+        if (!activity.CancelRequested && TryRetryActivity(run, activity, failure))
         {
             return;
         }
@@ -282,7 +282,7 @@ internal sealed partial class WorkflowEngine
     });
 
     /// <summary>Schedules the next attempt if the policy and the ScheduleToClose budget allow it.</summary>
-    private bool TryRetryActivity(WorkflowRun run, ActivityState activity, Failure failure, List<Action> after)
+    private bool TryRetryActivity(WorkflowRun run, ActivityState activity, Failure failure)
     {
         if (RetryDelay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is not { } delay)
         {
@@ -306,7 +306,6 @@ internal sealed partial class WorkflowEngine
                 DispatchActivity(run, activity, later);
             }
         }));
-        _ = after;
         return true;
     }
 
@@ -366,8 +365,14 @@ internal sealed partial class WorkflowEngine
                 }
                 break;
         }
-        var failure = ServerFailure($"activity {type} timeout", type, activity.HeartbeatDetails, activity.LastFailure);
-        if (type is TimeoutType.StartToClose or TimeoutType.Heartbeat && !activity.CancelRequested && TryRetryActivity(run, activity, failure, after))
+        // Only the previous attempt's own failure is kept as cause, not the chain of every attempt before it.
+        var previous = activity.LastFailure?.Clone();
+        if (previous is not null)
+        {
+            previous.Cause = null;
+        }
+        var failure = ServerFailure($"activity {type} timeout", type, activity.HeartbeatDetails, previous);
+        if (type is TimeoutType.StartToClose or TimeoutType.Heartbeat && !activity.CancelRequested && TryRetryActivity(run, activity, failure))
         {
             return;
         }

@@ -109,14 +109,13 @@ internal sealed partial class WorkflowEngine
                 break;
             case CommandType.StartTimer:
                 var start = command.StartTimerCommandAttributes;
-                var started = run.Add(EventType.TimerStarted, e => e.TimerStartedEventAttributes = new TimerStartedEventAttributes
+                run.Add(EventType.TimerStarted, e => e.TimerStartedEventAttributes = new TimerStartedEventAttributes
                 {
                     TimerId = start.TimerId,
                     StartToFireTimeout = start.StartToFireTimeout ?? new Duration(),
                     WorkflowTaskCompletedEventId = completedId,
                 });
                 ArmTimer(run, start.TimerId, run.Timers[start.TimerId]);
-                _ = started;
                 break;
             case CommandType.CancelTimer:
                 var timerId = command.CancelTimerCommandAttributes.TimerId;
@@ -165,7 +164,7 @@ internal sealed partial class WorkflowEngine
                 });
                 break;
             case CommandType.FailWorkflowExecution:
-                FailWorkflow(run, command.FailWorkflowExecutionCommandAttributes.Failure, completedId);
+                FailWorkflow(run, command.FailWorkflowExecutionCommandAttributes.Failure, completedId, after);
                 break;
             case CommandType.CancelWorkflowExecution:
                 run.Add(EventType.WorkflowExecutionCanceled, e => e.WorkflowExecutionCanceledEventAttributes = new WorkflowExecutionCanceledEventAttributes
@@ -175,7 +174,7 @@ internal sealed partial class WorkflowEngine
                 });
                 break;
             case CommandType.ContinueAsNewWorkflowExecution:
-                ContinueAsNew(run, command.ContinueAsNewWorkflowExecutionCommandAttributes, completedId, identity);
+                ContinueAsNew(run, command.ContinueAsNewWorkflowExecutionCommandAttributes, completedId, identity, after);
                 break;
             case CommandType.StartChildWorkflowExecution:
                 StartChild(run, command.StartChildWorkflowExecutionCommandAttributes, completedId, after);
@@ -190,7 +189,7 @@ internal sealed partial class WorkflowEngine
     }
 
     /// <summary>A failing workflow with a retry policy is retried as a new run of the same workflow id.</summary>
-    private void FailWorkflow(WorkflowRun run, Temporalio.Api.Failure.V1.Failure failure, long completedId)
+    private void FailWorkflow(WorkflowRun run, Temporalio.Api.Failure.V1.Failure failure, long completedId, List<Action> after)
     {
         var policy = run.Start.RetryPolicy;
         var delay = policy is null ? null : RetryDelay(policy, run.Start.Attempt, failure);
@@ -203,7 +202,7 @@ internal sealed partial class WorkflowEngine
             next.Initiator = ContinueAsNewInitiator.Retry;
             next.ContinuedFailure = failure;
             next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
-            var newRun = CreateChainedRun(run, next);
+            var newRun = CreateChainedRun(run, next, after);
             run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new WorkflowExecutionFailedEventAttributes
             {
                 Failure = failure,
@@ -222,7 +221,7 @@ internal sealed partial class WorkflowEngine
         });
     }
 
-    private void ContinueAsNew(WorkflowRun run, ContinueAsNewWorkflowExecutionCommandAttributes c, long completedId, string identity)
+    private void ContinueAsNew(WorkflowRun run, ContinueAsNewWorkflowExecutionCommandAttributes c, long completedId, string identity, List<Action> after)
     {
         var next = NewRunAttributes(run, c.WorkflowType ?? run.Start.WorkflowType,
             string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
@@ -233,7 +232,7 @@ internal sealed partial class WorkflowEngine
         next.LastCompletionResult = c.LastCompletionResult;
         next.Identity = identity;
         next.FirstWorkflowTaskBackoff = c.BackoffStartInterval;
-        var newRun = CreateChainedRun(run, next);
+        var newRun = CreateChainedRun(run, next, after);
         run.Add(EventType.WorkflowExecutionContinuedAsNew, e => e.WorkflowExecutionContinuedAsNewEventAttributes = new WorkflowExecutionContinuedAsNewEventAttributes
         {
             NewExecutionRunId = newRun.RunId,
@@ -273,15 +272,16 @@ internal sealed partial class WorkflowEngine
             Attempt = 1,
         };
 
-    // The next run is fully initialised before anyone can see it, so taking its lock inside ours is safe.
-    private WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes)
+    // The next run is fully initialised before anyone can see it; its task is dispatched, and its events
+    // persisted, together with the predecessor's close (see PersistLocked).
+    private WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, List<Action> after)
     {
         var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
-        Locked(newRun, after =>
+        lock (newRun.Gate)
         {
             InitRun(newRun, attributes, null, after);
-            _runs[newRun.RunId] = newRun;
-        });
+        }
+        _runs[newRun.RunId] = newRun;
         return newRun;
     }
 

@@ -121,11 +121,28 @@ internal sealed partial class WorkflowEngine : IDisposable
 
     private void PersistLocked(WorkflowRun run)
     {
+        // A run created by continue-as-new or retry is committed with the event that closes its predecessor,
+        // so a crash never leaves one without the other.
+        if (run.NextRun is { Persisted: false } next)
+        {
+            lock (next.Gate)
+            {
+                _store.Append((run, run.Unpersisted, !run.Persisted), (next, next.Unpersisted, true));
+                MarkPersisted(next);
+            }
+            MarkPersisted(run);
+            return;
+        }
         if (run.Unpersisted.Count == 0)
         {
             return;
         }
-        _store.Append(run, run.Unpersisted, !run.Persisted);
+        _store.Append((run, run.Unpersisted, !run.Persisted));
+        MarkPersisted(run);
+    }
+
+    private static void MarkPersisted(WorkflowRun run)
+    {
         run.Persisted = true;
         run.Unpersisted.Clear();
         run.NotifyChanged();

@@ -19,6 +19,10 @@ internal sealed class DataOptions
     [Range(1, 10_000)]
     public int MaxPageSize { get; set; } = 1000;
 
+    /// <summary>Rows per keyset query of a streamed read (training, export, transforms).</summary>
+    [Range(1, 10_000_000)]
+    public int StreamChunkRows { get; set; } = 50_000;
+
     internal sealed class ImportLimits
     {
         /// <summary>Upload size limit for one import (and for infer-schema samples).</summary>

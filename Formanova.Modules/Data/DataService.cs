@@ -160,11 +160,17 @@ internal sealed class DataService(
         }
     }
 
+    // One iterator over the reader rather than a chain of them: this loop is the training read's whole per-row cost.
     private async IAsyncEnumerable<object?[]> Transformed(long datasetId, RowProjector projector, TransformPipeline pipeline, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var (id, values) in Projected(datasetId, projector, cancellationToken))
+        await foreach (var stored in rows.StreamAsync(datasetId, cancellationToken))
         {
-            if (pipeline.Apply(id, values) is { } row)
+            var values = projector.Project(stored.SchemaVersion, stored.Payload);
+            if (pipeline.StepCount == 0)
+            {
+                yield return values;
+            }
+            else if (pipeline.Apply(stored.Id, values) is { } row)
             {
                 yield return row;
             }
@@ -193,7 +199,7 @@ internal sealed class DataService(
             {
                 await foreach (var row in Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, cancellationToken))
                 {
-                    await sink.WriteAsync(++count, schema.EntityKey(row), RowCodec.Encode(row, buffer), cancellationToken);
+                    await sink.WriteAsync(++count, schema.EntityHash(row), RowCodec.Encode(row, buffer), cancellationToken);
                 }
 
                 await sink.CompleteAsync(cancellationToken);
@@ -256,13 +262,23 @@ internal sealed class DataService(
     public async Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
-        if (loaded.Compile().EntityColumn < 0)
+        var entityColumn = loaded.Compile().EntityColumn;
+        if (entityColumn < 0)
         {
             throw new ModuleException(ErrorKind.Unprocessable, $"Dataset {datasetId} has no column with the role 'id' to look rows up by.");
         }
 
-        var row = await rows.FindByEntityAsync(datasetId, entityId, cancellationToken);
-        return row is null ? null : ToDataRow(row, new RowProjector(loaded.Versions), loaded.Current.Columns);
+        var projector = new RowProjector(loaded.Versions);
+        foreach (var candidate in await rows.FindByEntityHashAsync(datasetId, ValueText.EntityHash(entityId ?? ""), cancellationToken))
+        {
+            var row = ToDataRow(candidate, projector, loaded.Current.Columns);
+            if (ValueText.Format(row.Values[loaded.Current.Columns[entityColumn].Name]) == entityId)
+            {
+                return row;
+            }
+        }
+
+        return null;
     }
 
     public Task<ProcessingResult> RecordResultAsync(RecordResultRequest request, CancellationToken cancellationToken = default) =>

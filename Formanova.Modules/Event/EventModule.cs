@@ -35,6 +35,7 @@ public static class EventModule
         services.AddSingleton<IEventWebhooksModule, WebhookService>();
 
         services.AddHostedService<EventFollower>();
+        services.AddHostedService<EventHeartbeat>();
         services.AddHostedService<WebhookFanOut>();
         services.AddHostedService<EventRetention>();
         services.AddHostedService<WebhookDispatcher>();

@@ -22,6 +22,10 @@ internal sealed class EventOptions
     [Range(1, 2_000)]
     public int MaxBatchSize { get; set; } = 500;
 
+    /// <summary>Concurrent group-commit writers per instance.</summary>
+    [Range(1, 16)]
+    public int AppendWriters { get; set; } = 2;
+
     [Range(1, 10_000)]
     public int DefaultPageSize { get; set; } = 100;
 

@@ -25,7 +25,7 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
             throw ModuleException.Invalid("columns", "At least one column is required.");
         }
 
-        if (columns.Count > maxColumns + 1)
+        if (columns.Count - 1 > maxColumns)
         {
             throw new ModuleException(ErrorKind.TooLarge, $"A model takes at most {maxColumns} feature columns; {columns.Count} were given.");
         }

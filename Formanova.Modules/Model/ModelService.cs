@@ -21,6 +21,10 @@ internal sealed class ModelService(
 {
     private const string CacheArea = "model";
 
+    // Boxed once: a bool tag would otherwise allocate a box on every prediction.
+    private static readonly object BoxedTrue = true;
+    private static readonly object BoxedFalse = false;
+
     private readonly ModelOptions.InferenceOptions _inference = options.Value.Inference;
 
     public async Task<TrainingResult> TrainAsync(
@@ -257,7 +261,7 @@ internal sealed class ModelService(
 
     private async Task<PredictionResult> PredictOneAsync(ModelVersionRow row, IReadOnlyDictionary<string, object?> inputs, bool useCache, long started, CancellationToken cancellationToken)
     {
-        var layout = runtime.Layout(row);
+        var layout = ModelRuntime.Layout(row);
         var input = InputNormalizer.Normalize(layout, inputs);
         string? key = null;
         if (useCache)
@@ -273,25 +277,25 @@ internal sealed class ModelService(
         }
 
         var model = await runtime.GetAsync(row, cancellationToken);
-        var prediction = model.Predict(input.Floats, input.Texts);
-        var result = new PredictionResult(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, 0);
+        // The stored copy keeps this latency too; a hit replaces it with its own.
+        var result = Result(row, model.Predict(input.Floats, input.Texts), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (key is not null)
         {
             await cache.SetAsync(CacheArea, key, result, cancellationToken);
         }
 
         Count(row, cached: false, 1);
-        return result with { LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds };
+        return result;
     }
 
     private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool useCache, CancellationToken cancellationToken)
     {
-        var layout = runtime.Layout(row);
+        var layout = ModelRuntime.Layout(row);
         var errors = new Dictionary<string, string[]>();
         var inputs = new NormalizedInput[rows.Count];
         for (var i = 0; i < rows.Count && errors.Count < 50; i++)
         {
-            if (InputNormalizer.TryNormalize(layout, rows[i], $"rows[{i}]", errors) is { } input)
+            if (InputNormalizer.TryNormalize(layout, rows[i], i, errors) is { } input)
             {
                 inputs[i] = input;
             }
@@ -304,17 +308,30 @@ internal sealed class ModelService(
 
         var model = await runtime.GetAsync(row, cancellationToken);
         var results = new PredictionResult[rows.Count];
-        var chunks = (rows.Count + _inference.BatchSize - 1) / _inference.BatchSize;
+        var size = _inference.BatchSize;
+        var chunks = (rows.Count + size - 1) / size;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
         var cached = 0;
-        await Parallel.ForAsync(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (chunk, ct) =>
+        if (!useCache)
         {
-            var end = Math.Min(rows.Count, (chunk + 1) * _inference.BatchSize);
-            for (var i = chunk * _inference.BatchSize; i < end; i++)
+            // Without the cache nothing awaits, so plain Parallel.For spares an async state machine per chunk.
+            Parallel.For(0, chunks, parallel, chunk =>
             {
-                string? key = null;
-                if (useCache)
+                var end = Math.Min(rows.Count, (chunk + 1) * size);
+                for (var i = chunk * size; i < end; i++)
                 {
-                    key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, inputs[i]);
+                    results[i] = Result(row, model.Predict(inputs[i].Floats, inputs[i].Texts));
+                }
+            });
+        }
+        else
+        {
+            await Parallel.ForAsync(0, chunks, parallel, async (chunk, ct) =>
+            {
+                var end = Math.Min(rows.Count, (chunk + 1) * size);
+                for (var i = chunk * size; i < end; i++)
+                {
+                    var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, inputs[i]);
                     var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
                     metrics.CacheLookup(hit.Found);
                     if (hit.Found && hit.Value is not null)
@@ -323,21 +340,20 @@ internal sealed class ModelService(
                         Interlocked.Increment(ref cached);
                         continue;
                     }
-                }
 
-                var prediction = model.Predict(inputs[i].Floats, inputs[i].Texts);
-                results[i] = new PredictionResult(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, 0);
-                if (key is not null)
-                {
+                    results[i] = Result(row, model.Predict(inputs[i].Floats, inputs[i].Texts));
                     await cache.SetAsync(CacheArea, key, results[i], ct);
                 }
-            }
-        });
+            });
+        }
 
         Count(row, cached: true, cached);
         Count(row, cached: false, rows.Count - cached);
         return results;
     }
+
+    private static PredictionResult Result(ModelVersionRow row, Prediction prediction, double latencyMs = 0) =>
+        new(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, latencyMs);
 
     private bool CanFallBack(Exception exception, string? version, string? alias) =>
         _inference.FallbackEnabled && version is null && alias is null
@@ -382,7 +398,7 @@ internal sealed class ModelService(
             metrics.Predictions.Add(count,
                 new KeyValuePair<string, object?>("model", row.Name),
                 new KeyValuePair<string, object?>("version", row.Version),
-                new KeyValuePair<string, object?>("cached", cached));
+                new KeyValuePair<string, object?>("cached", cached ? BoxedTrue : BoxedFalse));
         }
     }
 

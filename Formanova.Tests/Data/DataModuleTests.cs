@@ -18,7 +18,7 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     private IDataModule Data => _harness.Data;
 
     [SetUp]
-    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5")]);
+    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5"), new("Data:StreamChunkRows", "3")]);
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();

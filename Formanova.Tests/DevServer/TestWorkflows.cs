@@ -128,12 +128,13 @@ public class CancelActivityWorkflow
         var activity = Workflow.ExecuteActivityAsync(() => TestActivities.HeartbeatUntilCancelled(), new()
         {
             StartToCloseTimeout = TimeSpan.FromSeconds(30),
-            HeartbeatTimeout = TimeSpan.FromSeconds(5),
+            // The SDK sends heartbeats at most every 0.8 x this timeout; the cancel rides on a heartbeat reply.
+            HeartbeatTimeout = TimeSpan.FromSeconds(2),
             CancellationToken = cts.Token,
             CancellationType = ActivityCancellationType.WaitCancellationCompleted,
         });
         await Workflow.DelayAsync(TimeSpan.FromMilliseconds(300));
-        await cts.CancelAsync();
+        cts.Cancel();
         try
         {
             await activity;
@@ -265,7 +266,7 @@ public class ParentWorkflow
                 {
                     var child = await Workflow.StartChildWorkflowAsync((CancellableWorkflow wf) => wf.RunAsync(), new() { CancellationToken = cts.Token });
                     await Workflow.DelayAsync(TimeSpan.FromMilliseconds(200));
-                    await cts.CancelAsync();
+                    cts.Cancel();
                     try
                     {
                         await child.GetResultAsync();
@@ -315,4 +316,47 @@ public class LocalActivityWorkflow
     [WorkflowRun]
     public async Task<string> RunAsync(string name) =>
         await Workflow.ExecuteLocalActivityAsync(() => TestActivities.Greet(name), new() { StartToCloseTimeout = TimeSpan.FromSeconds(10) });
+}
+
+[Workflow]
+public class FailFirstTaskWorkflow
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Activations = new();
+
+    /// <summary>The first activation throws a non-failure exception, which fails the workflow task (not the workflow).</summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync()
+    {
+        if (Activations.AddOrUpdate(Workflow.Info.WorkflowId, 1, (_, n) => n + 1) == 1)
+        {
+            throw new InvalidOperationException("transient bug");
+        }
+        await Workflow.DelayAsync(TimeSpan.FromMilliseconds(1));
+        return "recovered";
+    }
+}
+
+[Workflow]
+public class ActivityTimeoutWorkflow
+{
+    /// <summary>Schedules an activity on a queue nobody polls, so only the server's timeouts can end it.</summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync(bool scheduleToStart)
+    {
+        try
+        {
+            await Workflow.ExecuteActivityAsync(() => TestActivities.Greet("nobody"), new()
+            {
+                TaskQueue = "unpolled-" + Workflow.Info.WorkflowId,
+                ScheduleToStartTimeout = scheduleToStart ? TimeSpan.FromMilliseconds(300) : null,
+                ScheduleToCloseTimeout = scheduleToStart ? null : TimeSpan.FromMilliseconds(300),
+                StartToCloseTimeout = TimeSpan.FromSeconds(10),
+            });
+            return "completed";
+        }
+        catch (ActivityFailureException e) when (e.InnerException is TimeoutFailureException timeout)
+        {
+            return timeout.TimeoutType.ToString();
+        }
+    }
 }

@@ -21,6 +21,12 @@ if (options.MemoryChild is { } child)
     return;
 }
 
+if (args.Contains("--breakdown"))
+{
+    await Breakdown.RunAsync(options.Rows);
+    return;
+}
+
 var postgres = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
 var work = Directory.CreateTempSubdirectory("formanova-bench-data-").FullName;
 try
@@ -393,6 +399,60 @@ internal static class MemoryChild
             {
                 await database.DisposeAsync();
             }
+        }
+    }
+}
+
+/// <summary>Where client-side import time goes: CSV parsing alone, then with validation, then with encoding.</summary>
+internal static class Breakdown
+{
+    public static async Task RunAsync(long rows)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"formanova-breakdown-{Environment.ProcessId}.csv");
+        CsvFixture.Write(path, rows);
+        try
+        {
+            var schema = new Formanova.Modules.Data.Schema.CompiledSchema(1, CsvFixture.Columns);
+            for (var round = 0; round < 2; round++)
+            {
+                var watch = Stopwatch.StartNew();
+                await using (var file = File.OpenRead(path))
+                {
+                    using var reader = Formanova.Modules.Data.Import.RowSources.OpenText(file);
+                    var parser = new Formanova.Modules.Data.Import.CsvParser(reader, ',', 1 << 20, 100);
+                    while (await parser.ReadAsync(CancellationToken.None))
+                    {
+                    }
+                }
+
+                var parse = watch.Elapsed;
+                watch.Restart();
+                await using (var file = File.OpenRead(path))
+                {
+                    await foreach (var row in Formanova.Modules.Data.Import.RowSources.ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
+                    {
+                    }
+                }
+
+                var validate = watch.Elapsed;
+                watch.Restart();
+                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+                await using (var file = File.OpenRead(path))
+                {
+                    await foreach (var row in Formanova.Modules.Data.Import.RowSources.ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
+                    {
+                        _ = schema.EntityHash(row.Values);
+                        _ = Formanova.Modules.Data.Storage.RowCodec.Encode(row.Values, buffer);
+                    }
+                }
+
+                var encode = watch.Elapsed;
+                Console.WriteLine($"round {round}: parse {rows / parse.TotalSeconds:N0} rows/s; +validate {rows / validate.TotalSeconds:N0} rows/s; +encode {rows / encode.TotalSeconds:N0} rows/s");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
         }
     }
 }

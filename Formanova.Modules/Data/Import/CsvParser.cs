@@ -18,6 +18,7 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
     }
 
     private readonly char[] _buffer = new char[64 * 1024];
+    private readonly System.Buffers.SearchValues<char> _specials = System.Buffers.SearchValues.Create([delimiter, '\r', '\n', '"']);
     private char[] _field = new char[256];
     private int _fieldLength;
     private int _position;
@@ -92,12 +93,24 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                         }
                         else
                         {
-                            Append(c);
+                            _position--;
                             state = State.Unquoted;
                         }
 
                         break;
                     case State.Unquoted:
+                        if (c != delimiter && c is not ('\r' or '\n' or '"'))
+                        {
+                            // Most fields are unquoted: copy the run up to the next special character in one step.
+                            Append(c);
+                            var run = _buffer.AsSpan(_position, _length - _position);
+                            var stop = run.IndexOfAny(_specials);
+                            var take = stop < 0 ? run.Length : stop;
+                            AppendRun(run[..take]);
+                            _position += take;
+                            break;
+                        }
+
                         if (c == delimiter)
                         {
                             EndField();
@@ -109,13 +122,9 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                             EndField();
                             return true;
                         }
-                        else if (c == '"')
-                        {
-                            throw Malformed($"A quote appears inside an unquoted field on line {_line} (field {Fields.Count + 1}); quote the whole field and double the quotes inside it.");
-                        }
                         else
                         {
-                            Append(c);
+                            throw Malformed($"A quote appears inside an unquoted field on line {_line} (field {Fields.Count + 1}); quote the whole field and double the quotes inside it.");
                         }
 
                         break;
@@ -132,6 +141,11 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                             }
 
                             Append(c);
+                            var run = _buffer.AsSpan(_position, _length - _position);
+                            var stop = run.IndexOfAny('"', '\n');
+                            var take = stop < 0 ? run.Length : stop;
+                            AppendRun(run[..take]);
+                            _position += take;
                         }
 
                         break;
@@ -187,6 +201,27 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
         }
 
         _field[_fieldLength++] = c;
+    }
+
+    private void AppendRun(ReadOnlySpan<char> run)
+    {
+        if (run.IsEmpty)
+        {
+            return;
+        }
+
+        if (_fieldLength + run.Length > _field.Length)
+        {
+            if (_fieldLength + run.Length > maxFieldChars)
+            {
+                throw new ModuleException(ErrorKind.TooLarge, $"A field on line {_line} (field {Fields.Count + 1}) is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
+            }
+
+            Array.Resize(ref _field, Math.Min(maxFieldChars, Math.Max(_field.Length * 2, _fieldLength + run.Length)));
+        }
+
+        run.CopyTo(_field.AsSpan(_fieldLength));
+        _fieldLength += run.Length;
     }
 
     private void EndField()

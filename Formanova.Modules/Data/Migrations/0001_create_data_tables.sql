@@ -27,22 +27,6 @@ CREATE TABLE data_imports (
     PRIMARY KEY (dataset_id, import_id)
 );
 
--- Values live in one positional binary payload per row (see RowCodec): one table serves every schema, column
--- names never reach SQL, and both providers read it back without parsing text.
-CREATE TABLE data_rows (
-    id             {{id}},
-    dataset_id     BIGINT NOT NULL,
-    import_id      TEXT NOT NULL,
-    row_number     BIGINT NOT NULL,
-    schema_version INTEGER NOT NULL,
-    entity_key     TEXT,
-    created_at     {{timestamp}} NOT NULL,
-    payload        {{bytes}} NOT NULL
-);
-
-CREATE INDEX ix_data_rows_dataset ON data_rows (dataset_id, id);
-CREATE INDEX ix_data_rows_entity ON data_rows (dataset_id, entity_key, id) WHERE entity_key IS NOT NULL;
-
 CREATE TABLE data_results (
     id            {{id}},
     job_id        TEXT NOT NULL,

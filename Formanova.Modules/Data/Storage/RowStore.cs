@@ -31,7 +31,7 @@ internal sealed class StoredRowMeta
 /// <summary>Writes the rows of one import inside the caller's transaction.</summary>
 internal interface IRowSink : IAsyncDisposable
 {
-    ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken);
+    ValueTask WriteAsync(long rowNumber, long? entityHash, byte[] payload, CancellationToken cancellationToken);
 
     /// <summary>Flushes what is buffered; without it, disposing abandons the rows (and the transaction rolls back).</summary>
     ValueTask CompleteAsync(CancellationToken cancellationToken);
@@ -43,18 +43,18 @@ internal interface IRowSink : IAsyncDisposable
 /// </summary>
 internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.IOptions<DataOptions> options)
 {
-    private const string CopyRows = "COPY data_rows (dataset_id, import_id, row_number, schema_version, entity_key, created_at, payload) FROM STDIN (FORMAT BINARY)";
+    private const string CopyRows = "COPY data_rows (dataset_id, import_id, row_number, schema_version, entity_hash, created_at, payload) FROM STDIN (FORMAT BINARY)";
 
     private const string SelectPage = """
         SELECT id, import_id, schema_version, created_at, payload FROM data_rows
         WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit
         """;
 
-    private const string SelectAll = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId ORDER BY id";
+    private const string SelectChunk = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit";
 
     private const string SelectByEntity = """
         SELECT id, import_id, schema_version, created_at, payload FROM data_rows
-        WHERE dataset_id = @DatasetId AND entity_key = @EntityKey ORDER BY id DESC LIMIT 1
+        WHERE dataset_id = @DatasetId AND entity_hash = @EntityHash ORDER BY id DESC LIMIT 16
         """;
 
     public async ValueTask<IRowSink> BeginWriteAsync(DbConnection connection, DbTransaction transaction, RowBatchHeader header, CancellationToken cancellationToken)
@@ -74,40 +74,61 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
         return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectPage, new { DatasetId = datasetId, After = after, Limit = limit }, cancellationToken: cancellationToken))).AsList();
     }
 
-    public async Task<StoredRowMeta?> FindByEntityAsync(long datasetId, string entityKey, CancellationToken cancellationToken)
+    /// <summary>The newest rows whose entity hash matches; the caller confirms the value (hashes can collide).</summary>
+    public async Task<IReadOnlyList<StoredRowMeta>> FindByEntityHashAsync(long datasetId, long entityHash, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<StoredRowMeta>(new CommandDefinition(SelectByEntity, new { DatasetId = datasetId, EntityKey = entityKey }, cancellationToken: cancellationToken));
+        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectByEntity, new { DatasetId = datasetId, EntityHash = entityHash }, cancellationToken: cancellationToken))).AsList();
     }
 
-    /// <summary>Every row of a dataset, unbuffered: one open reader, nothing accumulated.</summary>
+    /// <summary>
+    /// Every row of a dataset in id order, unbuffered, in keyset chunks of <c>Data:StreamChunkRows</c>: nothing is
+    /// accumulated, no cursor or transaction stays open for the whole read, and a consumer that stops early (a preview,
+    /// a cancelled training run) leaves at most one chunk for the driver to drain. Rows committed during the read may
+    /// or may not be included; none is returned twice.
+    /// </summary>
     public async IAsyncEnumerable<StoredRow> StreamAsync(long datasetId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var chunk = options.Value.StreamChunkRows;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-            SelectAll, new { DatasetId = datasetId }, commandTimeout: 0, flags: CommandFlags.None, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
-        while (await reader.ReadAsync(cancellationToken))
+        var after = 0L;
+        while (true)
         {
-            yield return new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
+            var read = 0;
+            await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+                SelectChunk, new { DatasetId = datasetId, After = after, Limit = chunk }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    read++;
+                    after = reader.GetInt64(0);
+                    yield return new StoredRow(after, reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
+                }
+            }
+
+            if (read < chunk)
+            {
+                yield break;
+            }
         }
     }
 
     private sealed class PostgresRowSink(NpgsqlBinaryImporter importer, RowBatchHeader header) : IRowSink
     {
-        public async ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken)
+        public async ValueTask WriteAsync(long rowNumber, long? entityHash, byte[] payload, CancellationToken cancellationToken)
         {
             await importer.StartRowAsync(cancellationToken);
             await importer.WriteAsync(header.DatasetId, NpgsqlDbType.Bigint, cancellationToken);
             await importer.WriteAsync(header.ImportId, NpgsqlDbType.Text, cancellationToken);
             await importer.WriteAsync(rowNumber, NpgsqlDbType.Bigint, cancellationToken);
             await importer.WriteAsync(header.SchemaVersion, NpgsqlDbType.Integer, cancellationToken);
-            if (entityKey is null)
+            if (entityHash is { } hash)
             {
-                await importer.WriteNullAsync(cancellationToken);
+                await importer.WriteAsync(hash, NpgsqlDbType.Bigint, cancellationToken);
             }
             else
             {
-                await importer.WriteAsync(entityKey, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteNullAsync(cancellationToken);
             }
 
             await importer.WriteAsync(header.CreatedAt.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
@@ -126,7 +147,7 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
         private readonly RowBatchHeader _header;
         private readonly int _batchRows;
         private readonly SqliteCommand _batch;
-        private readonly (long Row, string? Key, byte[] Payload)[] _pending;
+        private readonly (long Row, long? Key, byte[] Payload)[] _pending;
         private int _count;
 
         public SqliteRowSink(SqliteConnection connection, SqliteTransaction transaction, RowBatchHeader header, int batchRows)
@@ -135,13 +156,13 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
             _transaction = transaction;
             _header = header;
             _batchRows = batchRows;
-            _pending = new (long, string?, byte[])[batchRows];
+            _pending = new (long, long?, byte[])[batchRows];
             _batch = CreateCommand(batchRows);
         }
 
-        public async ValueTask WriteAsync(long rowNumber, string? entityKey, byte[] payload, CancellationToken cancellationToken)
+        public async ValueTask WriteAsync(long rowNumber, long? entityHash, byte[] payload, CancellationToken cancellationToken)
         {
-            _pending[_count++] = (rowNumber, entityKey, payload);
+            _pending[_count++] = (rowNumber, entityHash, payload);
             if (_count == _batchRows)
             {
                 await FlushAsync(_batch, cancellationToken);
@@ -175,14 +196,14 @@ internal sealed class RowStore(IDatabase database, Microsoft.Extensions.Options.
             var command = _connection.CreateCommand();
             command.Transaction = _transaction;
             var values = string.Join(",", Enumerable.Range(0, rows).Select(i => $"(@d, @i, @r{i}, @v, @e{i}, @c, @p{i})"));
-            command.CommandText = $"INSERT INTO data_rows (dataset_id, import_id, row_number, schema_version, entity_key, created_at, payload) VALUES {values}";
+            command.CommandText = $"INSERT INTO data_rows (dataset_id, import_id, row_number, schema_version, entity_hash, created_at, payload) VALUES {values}";
             command.Parameters.AddWithValue("@d", _header.DatasetId);
             command.Parameters.AddWithValue("@i", _header.ImportId);
             command.Parameters.AddWithValue("@v", _header.SchemaVersion);
             for (var i = 0; i < rows; i++)
             {
                 command.Parameters.Add($"@r{i}", SqliteType.Integer);
-                command.Parameters.Add($"@e{i}", SqliteType.Text);
+                command.Parameters.Add($"@e{i}", SqliteType.Integer);
                 command.Parameters.Add($"@p{i}", SqliteType.Blob);
             }
 

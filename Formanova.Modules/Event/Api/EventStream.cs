@@ -18,7 +18,6 @@ namespace Formanova.Modules.Event.Api;
 internal static class EventStream
 {
     private const int ReplayPage = 500;
-    private static readonly byte[] Heartbeat = ": heartbeat\n\n"u8.ToArray();
 
     public static async Task RunAsync(HttpContext context, EventHub hub, EventStore store, IOptions<EventOptions> options)
     {
@@ -63,13 +62,16 @@ internal static class EventStream
                 while (page.Count == ReplayPage);
             }
 
-            var heartbeat = TimeSpan.FromSeconds(stream.HeartbeatSeconds);
             var reader = subscription.Reader;
             while (true)
             {
                 while (reader.TryRead(out var e))
                 {
-                    if (e.Sequence > lastSent)
+                    if (ReferenceEquals(e, LoggedEvent.Heartbeat))
+                    {
+                        body.Write(e.SseFrame);
+                    }
+                    else if (e.Sequence > lastSent)
                     {
                         body.Write(e.SseFrame);
                         lastSent = e.Sequence;
@@ -78,18 +80,12 @@ internal static class EventStream
 
                 await body.FlushAsync(cancellationToken);
 
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                wait.CancelAfter(heartbeat);
                 try
                 {
-                    if (!await reader.WaitToReadAsync(wait.Token))
+                    if (!await reader.WaitToReadAsync(cancellationToken))
                     {
                         return;
                     }
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    body.Write(Heartbeat);
                 }
                 catch (SubscriberClosedException closed)
                 {

@@ -22,3 +22,19 @@ internal sealed class EventFollower(EventHub hub, RedisConnection redis, IOption
         }
     }
 }
+
+/// <summary>
+/// One timer for every live subscriber's heartbeat: the marker travels through the subscriber's buffer, so a stream
+/// only ever waits on its buffer (no timer per connection or per wait, which a thousand subscribers would feel).
+/// </summary>
+internal sealed class EventHeartbeat(EventHub hub, IOptions<EventOptions> options, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.Stream.HeartbeatSeconds), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            hub.Pulse();
+        }
+    }
+}

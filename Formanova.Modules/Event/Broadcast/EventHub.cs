@@ -87,6 +87,15 @@ internal sealed class EventHub : IAsyncDisposable
         return subscription;
     }
 
+    /// <summary>Puts a heartbeat marker in every subscriber's buffer (skipped where the buffer is full: data is flowing there).</summary>
+    public void Pulse()
+    {
+        foreach (var subscriber in Volatile.Read(ref _subscribers))
+        {
+            subscriber.TryPulse();
+        }
+    }
+
     internal void Remove(EventSubscription subscription)
     {
         lock (_gate)
@@ -218,7 +227,7 @@ internal sealed class EventSubscription : IDisposable
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
-            SingleWriter = true,
+            SingleWriter = false,
         });
     }
 
@@ -238,6 +247,8 @@ internal sealed class EventSubscription : IDisposable
 
         return _buffer.Writer.TryWrite(e);
     }
+
+    internal void TryPulse() => _buffer.Writer.TryWrite(LoggedEvent.Heartbeat);
 
     internal void Close(Exception reason) => _buffer.Writer.TryComplete(reason);
 

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using Dapper;
 using Formanova.Modules.Shared.Database;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Formanova.Modules.Event.Log;
 
@@ -34,6 +36,15 @@ internal sealed class EventStore(IDatabase database)
         RETURNING id, idempotency_key
         """;
 
+    private const string PostgresLock = "SELECT pg_advisory_xact_lock($1)";
+
+    private const string PostgresInsert = """
+        INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, idempotency_key
+        """;
+
     private const string SelectColumns = "SELECT id, idempotency_key, type, source, subject, time, correlation_id, data FROM event_log";
 
     private const string SelectByKeys = SelectColumns + " WHERE idempotency_key IN ";
@@ -47,23 +58,28 @@ internal sealed class EventStore(IDatabase database)
         """;
 
     /// <summary>
-    /// Appends a batch in one transaction. On PostgreSQL the transaction holds an advisory lock so that identity
-    /// values are taken and committed in the same order on every instance; SQLite has a single writer already.
-    /// Returns, for each input, the stored row and whether this call created it.
+    /// Appends a batch atomically and returns, for each input, the stored row and whether this call created it.
+    /// PostgreSQL: the advisory lock and the INSERT go in one batch, which the server runs as one implicit
+    /// transaction ending at the batch's Sync, so the lock is held until commit and identity values are taken and
+    /// committed in the same order on every instance, for a single round trip. SQLite has one writer already.
     /// </summary>
     public async Task<IReadOnlyList<(EventRow Row, bool Created)>> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (database.Dialect.Provider == DatabaseProvider.Postgres)
-        {
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@Key)", new { Key = AppendLockKey }, transaction, cancellationToken: cancellationToken));
-        }
-
         var distinct = batch.DistinctBy(e => e.Key, StringComparer.Ordinal).ToList();
-        var (sql, parameters) = BuildInsert(distinct);
-        var inserted = (await connection.QueryAsync<InsertedKey>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)))
-            .ToDictionary(k => k.IdempotencyKey, k => k.Id, StringComparer.Ordinal);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        Dictionary<string, long> inserted;
+        if (connection is NpgsqlConnection npgsql)
+        {
+            inserted = await InsertPostgresAsync(npgsql, distinct, cancellationToken);
+        }
+        else
+        {
+            var (sql, parameters) = BuildInsert(distinct);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            inserted = (await connection.QueryAsync<InsertedKey>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)))
+                .ToDictionary(k => k.IdempotencyKey, k => k.Id, StringComparer.Ordinal);
+            await transaction.CommitAsync(cancellationToken);
+        }
 
         var rows = new Dictionary<string, (EventRow Row, bool Created)>(StringComparer.Ordinal);
         foreach (var pending in distinct)
@@ -78,18 +94,17 @@ internal sealed class EventStore(IDatabase database)
             }
         }
 
+        // Keys that conflicted belong to rows committed earlier (appends are serialised), so they are visible now.
         var existingKeys = distinct.Where(e => !inserted.ContainsKey(e.Key)).Select(e => e.Key).ToList();
         if (existingKeys.Count > 0)
         {
             var keyParameters = new DynamicParameters();
             var keySql = SelectByKeys + InList("key", existingKeys, keyParameters);
-            foreach (var row in await connection.QueryAsync<EventRow>(new CommandDefinition(keySql, keyParameters, transaction, cancellationToken: cancellationToken)))
+            foreach (var row in await connection.QueryAsync<EventRow>(new CommandDefinition(keySql, keyParameters, cancellationToken: cancellationToken)))
             {
                 rows[row.IdempotencyKey] = (row, false);
             }
         }
-
-        await transaction.CommitAsync(cancellationToken);
 
         // A key repeated inside one batch: the first occurrence created the row, the later ones see it as existing.
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -98,6 +113,40 @@ internal sealed class EventStore(IDatabase database)
             var (row, created) = rows[e.Key];
             return (row, created && seen.Add(e.Key));
         }).ToList();
+    }
+
+    /// <summary>
+    /// The one PostgreSQL-specific path. Column arrays through unnest keep the statement text and its seven
+    /// parameters the same for every batch size (a VALUES list with 7×N parameters cost more client time than
+    /// the server's work). The lock and the INSERT travel as one batch, which the server runs as one implicit
+    /// transaction ending at the batch's Sync: the lock is held to commit, so identity values are taken and
+    /// committed in the same order on every instance, in a single round trip.
+    /// </summary>
+    private static async Task<Dictionary<string, long>> InsertPostgresAsync(NpgsqlConnection connection, IReadOnlyList<PendingEvent> events, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlBatch(connection);
+        var lockCommand = new NpgsqlBatchCommand(PostgresLock);
+        lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AppendLockKey });
+        command.BatchCommands.Add(lockCommand);
+        var insert = new NpgsqlBatchCommand(PostgresInsert);
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Key).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Type).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Source).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.Subject).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = events.Select(e => e.Time.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.CorrelationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.BatchCommands.Add(insert);
+
+        var inserted = new Dictionary<string, long>(events.Count, StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            inserted[reader.GetString(1)] = reader.GetInt64(0);
+        }
+
+        return inserted;
     }
 
     public async Task<IReadOnlyList<EventRow>> ReadAfterAsync(long after, EventFilter filter, int limit, long? upTo, CancellationToken cancellationToken)

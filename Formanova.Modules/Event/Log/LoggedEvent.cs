@@ -33,6 +33,16 @@ internal sealed class LoggedEvent
 {
     private CloudEvent? _cloudEvent;
 
+    /// <summary>Not an event: the marker a subscriber's buffer carries when a heartbeat is due.</summary>
+    public static readonly LoggedEvent Heartbeat = new();
+
+    private LoggedEvent()
+    {
+        Row = new EventRow();
+        Json = [];
+        SseFrame = ": heartbeat\n\n"u8.ToArray();
+    }
+
     public LoggedEvent(EventRow row)
     {
         Row = row;

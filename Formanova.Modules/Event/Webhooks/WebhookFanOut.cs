@@ -23,6 +23,10 @@ internal sealed class WebhookFanOut(
     internal const string CursorName = "webhook_fanout";
     private const int Page = 500;
 
+    // Under a stream of publishes the hub dispatches hundreds of times a second; one pass per debounce window
+    // picks up all of them at a fraction of the queries.
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(50);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = TimeSpan.FromMilliseconds(options.Value.Webhooks.FanOutIntervalMilliseconds);
@@ -39,6 +43,7 @@ internal sealed class WebhookFanOut(
             }
 
             await AsyncSignal.WaitAsync(next, interval, time, stoppingToken);
+            await Task.Delay(Debounce, time, stoppingToken);
         }
     }
 

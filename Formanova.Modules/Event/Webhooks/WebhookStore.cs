@@ -119,7 +119,7 @@ internal sealed class WebhookStore(IDatabase database)
         INSERT INTO event_webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at, updated_at)
         VALUES (@WebhookId, @EventId, 'pending', 0, @Now, @Now, @Now)
         ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at,
-            lease_until = NULL, updated_at = excluded.updated_at
+            lease_until = NULL, updated_at = excluded.updated_at, delivered_at = NULL
         """;
 
     private const string SelectDue = DeliveryColumns + """
@@ -145,7 +145,7 @@ internal sealed class WebhookStore(IDatabase database)
         """;
 
     private const string Reset = """
-        UPDATE event_webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @Now, lease_until = NULL, updated_at = @Now
+        UPDATE event_webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @Now, lease_until = NULL, updated_at = @Now, delivered_at = NULL
         WHERE id = @Id
         """;
 

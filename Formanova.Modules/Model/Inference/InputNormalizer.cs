@@ -10,12 +10,17 @@ internal readonly record struct NormalizedInput(float[] Floats, string[] Texts);
 
 internal static class InputNormalizer
 {
-    /// <summary>Converts one input, or collects every unknown, missing and wrong-typed column under <paramref name="prefix"/>.</summary>
-    public static NormalizedInput? TryNormalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, string prefix, Dictionary<string, string[]> errors)
+    /// <summary>
+    /// Converts one input, or collects every unknown, missing and wrong-typed column under <c>inputs</c> (row -1) or
+    /// <c>rows[i]</c>; the prefix is only formatted when there is an error to name.
+    /// </summary>
+    public static NormalizedInput? TryNormalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, int row, Dictionary<string, string[]> errors)
     {
+        string Prefix() => row < 0 ? "inputs" : string.Create(CultureInfo.InvariantCulture, $"rows[{row}]");
+
         if (inputs is null)
         {
-            errors[prefix] = ["An object of input values is required."];
+            errors[Prefix()] = ["An object of input values is required."];
             return null;
         }
 
@@ -28,7 +33,7 @@ internal static class InputNormalizer
             var column = layout[i].Column;
             if (!inputs.TryGetValue(column.Name, out var value))
             {
-                errors[$"{prefix}.{column.Name}"] = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
+                errors[$"{Prefix()}.{column.Name}"] = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
                 continue;
             }
 
@@ -39,7 +44,7 @@ internal static class InputNormalizer
                 : ValueConverter.TryText(column.Kind, value, out texts[i], out error);
             if (!ok)
             {
-                errors[$"{prefix}.{column.Name}"] = [$"Column '{column.Name}' ({column.Kind.ToString().ToLowerInvariant()}): {error}."];
+                errors[$"{Prefix()}.{column.Name}"] = [$"Column '{column.Name}' ({column.Kind.ToString().ToLowerInvariant()}): {error}."];
             }
         }
 
@@ -47,7 +52,7 @@ internal static class InputNormalizer
         {
             foreach (var key in inputs.Keys.Where(k => !layout.Any(b => b.Column.Name == k)))
             {
-                errors[$"{prefix}.{key}"] = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
+                errors[$"{Prefix()}.{key}"] = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
             }
         }
 
@@ -57,7 +62,7 @@ internal static class InputNormalizer
     public static NormalizedInput Normalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs)
     {
         var errors = new Dictionary<string, string[]>();
-        return TryNormalize(layout, inputs, "inputs", errors)
+        return TryNormalize(layout, inputs, -1, errors)
             ?? throw new ModuleException(ErrorKind.Invalid, "The inputs do not match the model's schema.", errors);
     }
 
@@ -80,7 +85,7 @@ internal static class InputNormalizer
                 }
                 else
                 {
-                    key.Append(BitConverter.SingleToInt32Bits(value).ToString("x8", CultureInfo.InvariantCulture));
+                    key.Append(CultureInfo.InvariantCulture, $"{BitConverter.SingleToInt32Bits(value):x8}");
                 }
             }
             else

@@ -18,7 +18,6 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
     private readonly ModelOptions.InferenceOptions _options = options.Value.Inference;
     private readonly ConcurrentDictionary<(string Name, string Version), Entry> _loaded = new();
     private readonly ConcurrentDictionary<string, Remembered> _resolved = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Name, string Version, string Sha), ColumnBinding[]> _layouts = new();
     private readonly object _evictionGate = new();
 
     public int LoadedCount => _loaded.Count;
@@ -28,7 +27,7 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
     /// <summary>The version a request means: the pinned version, the alias's target, or the active version.</summary>
     public async ValueTask<ModelVersionRow> ResolveAsync(string name, string? version, string? alias, CancellationToken cancellationToken)
     {
-        var cacheKey = version is not null ? $"v\n{name}\n{version}" : alias is not null ? $"a\n{name}\n{alias}" : $"active\n{name}";
+        var cacheKey = version is not null ? $"v\n{name}\n{version}" : alias is not null ? $"a\n{name}\n{alias}" : name;
         if (_resolved.TryGetValue(cacheKey, out var remembered) && remembered.ExpiresAt > Environment.TickCount64)
         {
             return remembered.Row;
@@ -64,14 +63,13 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
     /// <summary>Forgets what this instance remembered about a model's registry state, after a change made here.</summary>
     public void Forget(string name)
     {
-        foreach (var key in _resolved.Keys.Where(k => k.EndsWith("\n" + name, StringComparison.Ordinal) || k.Contains("\n" + name + "\n", StringComparison.Ordinal)))
+        foreach (var key in _resolved.Keys.Where(k => k == name || k.Contains("\n" + name + "\n", StringComparison.Ordinal)))
         {
             _resolved.TryRemove(key, out _);
         }
     }
 
-    public ColumnBinding[] Layout(ModelVersionRow row) =>
-        _layouts.GetOrAdd((row.Name, row.Version, row.Sha256), _ => LoadedModel.Bind(ModelSchema.Validate(row.Columns.Where(c => !c.IsLabel).ToList(), row.ModelTask, false, int.MaxValue)));
+    public static ColumnBinding[] Layout(ModelVersionRow row) => row.Layout;
 
     public ValueTask<LoadedModel> GetAsync(ModelVersionRow row, CancellationToken cancellationToken)
     {

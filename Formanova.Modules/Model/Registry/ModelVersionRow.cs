@@ -46,6 +46,12 @@ internal sealed class ModelVersionRow
 
     public long CacheGeneration { get; set; }
 
+    /// <summary>The input bindings, computed once per row instance (rows are cached by the runtime for the fast path).</summary>
+    internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(
+        ModelSchema.Validate(Columns.Where(c => !c.IsLabel).ToList(), ModelTask, requireLabel: false, int.MaxValue));
+
+    private Inference.ColumnBinding[]? _layout;
+
     public ModelTask ModelTask => Enum.Parse<ModelTask>(Task);
 
     public ModelVersionStatus VersionStatus => Enum.Parse<ModelVersionStatus>(Status, ignoreCase: true);

@@ -625,6 +625,17 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         });
     }
 
+    [TestCase("application/json", "{\"a\": 1}", "must be a JSON array of objects")]
+    [TestCase("text/csv", "", "empty")]
+    [TestCase("text/csv", "a,a\n1,2\n", "appears twice")]
+    [TestCase("text/csv", "a,b\n", "no data rows")]
+    public async Task InferSchema_WhenSampleIsUnusable_Returns400(string contentType, string body, string expected)
+    {
+        var response = await _client.PostAsync("/api/v1/datasets/infer-schema", new StringContent(body, Encoding.UTF8, contentType));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, expected);
+    }
+
     [Test]
     public async Task ValidateInput_WhenInputBreaksRules_ListsEveryProblem()
     {

@@ -36,4 +36,15 @@ public sealed class ResultEndpointsTests
             Assert.That(badRange.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         });
     }
+
+    [Test]
+    public async Task OpenApiDocument_WhenDataEndpointsAreMapped_DescribesEachOfThem()
+    {
+        await using var factory = new FormanovaFactory();
+        using var client = factory.CreateClient();
+
+        var document = await client.GetStringAsync("/openapi/v1.json");
+
+        Assert.That(document, Does.Contain("/api/v1/datasets/{id}/rows").And.Contain("/api/v1/datasets/infer-schema").And.Contain("/api/v1/results"));
+    }
 }

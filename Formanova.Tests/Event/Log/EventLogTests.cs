@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Formanova.Modules.Event;
 using Formanova.Modules.Event.Log;
+using Formanova.Modules.Event.Webhooks;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
@@ -20,7 +21,8 @@ public sealed class EventLogTests(DatabaseProvider provider)
     public async Task SetUp()
     {
         _database = await TestDatabase.CreateAsync(provider);
-        _factory = EventTestSupport.Factory(_database.Settings);
+        // No dispatcher: the retention test plants deliveries that it must be the only one to touch.
+        _factory = EventTestSupport.Factory([.. _database.Settings, new("Event:Webhooks:Dispatcher:Enabled", "false")]);
         _events = _factory.Services.GetRequiredService<IEventModule>();
     }
 
@@ -131,5 +133,21 @@ public sealed class EventLogTests(DatabaseProvider provider)
 
         var remaining = await _events.ListAsync(new EventQuery());
         Assert.That(remaining.Items.Select(e => e.Data!.Value.GetProperty("rows").GetInt32()), Is.EqualTo(new[] { 3 }));
+    }
+
+    [Test]
+    public async Task SweepAsync_WhenFinishedDeliveriesAreOlderThanRetention_DeletesThemButKeepsPendingOnes()
+    {
+        var webhooks = _factory.Services.GetRequiredService<WebhookStore>();
+        var old = DateTimeOffset.UtcNow.AddDays(-40);
+        var webhook = await webhooks.InsertAsync("http://127.0.0.1:9/hook", [], "0123456789abcdef", null, old, CancellationToken.None);
+        await webhooks.QueueAsync([new NewDelivery(webhook.Id, 1, old), new NewDelivery(webhook.Id, 2, old)], reset: false, CancellationToken.None);
+        var queued = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
+        await webhooks.DeadLetterAsync(queued.Single(d => d.EventId == 1).Id, "gave up", old, CancellationToken.None);
+
+        await ActivatorUtilities.CreateInstance<EventRetention>(_factory.Services).SweepAsync(CancellationToken.None);
+
+        var remaining = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
+        Assert.That(remaining.Select(d => (d.EventId, d.Status)), Is.EqualTo(new[] { (2L, DeliveryRow.Pending) }));
     }
 }

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
+
+namespace Formanova.Tests.DevServer;
+
+/// <summary>
+/// Runs the standalone server as a child process on a temp SQLite file, kills it with SIGKILL mid-flight and
+/// restarts it on the same file: the event log must carry every workflow forward.
+/// </summary>
+[TestFixture]
+[Category("Integration")]
+[NonParallelizable]
+public partial class DurabilityTests
+{
+    private string _directory = "";
+
+    [SetUp]
+    public void CreateDirectory()
+    {
+        _directory = Path.Combine(Path.GetTempPath(), "devserver-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_directory);
+    }
+
+    [TearDown]
+    public void DeleteDirectory()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A lingering file handle only leaves a temp folder behind.
+        }
+    }
+
+    [GeneratedRegex(@"listening on (\S+)")]
+    private static partial Regex ListeningRegex();
+
+    private static async Task<(Process Process, string Address)> StartServerProcessAsync(string db)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Formanova.DevServer.dll");
+        var info = new ProcessStartInfo("dotnet", ["exec", dll, "--port", "0", "--db", db])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(info)!;
+        process.ErrorDataReceived += (_, e) => TestContext.Progress.WriteLine("server err: " + e.Data);
+        process.BeginErrorReadLine();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (ListeningRegex().Match(line) is { Success: true } match)
+            {
+                // Keep draining stdout: a full pipe would block the server's logging and stall it.
+                var output = process.StandardOutput;
+                _ = Task.Run(async () =>
+                {
+                    while (await output.ReadLineAsync() is { } rest)
+                    {
+                        TestContext.Progress.WriteLine("server: " + rest);
+                    }
+                });
+                return (process, match.Groups[1].Value);
+            }
+        }
+        throw new InvalidOperationException("The server process exited before listening.");
+    }
+
+    [Test]
+    public async Task Restart_AfterSigkill_RunningWorkflowsTimersAndActivitiesContinue()
+    {
+        var db = Path.Combine(_directory, "temporal.db");
+        var queue = $"tq-{Guid.NewGuid():N}";
+        var (first, address) = await StartServerProcessAsync(db);
+        string signalId, timerId, activityId;
+        Task oldWorker;
+        Temporalio.Worker.TemporalWorker firstWorker;
+        try
+        {
+            var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+            var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
+            var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
+            var activityHandle = await client.StartWorkflowAsync((HeartbeatTimeoutWorkflow wf) => wf.RunAsync(), new($"act-{Guid.NewGuid():N}", queue));
+            (signalId, timerId, activityId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id);
+            firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
+            {
+                GracefulShutdownTimeout = TimeSpan.Zero,
+            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+            var stop = new CancellationTokenSource();
+            var running = firstWorker.ExecuteAsync(stop.Token);
+
+            await signalHandle.SignalAsync(wf => wf.AddAsync("before"));
+            await WaitForEventAsync(signalHandle, EventType.WorkflowTaskCompleted, atLeast: 2);
+            await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
+            await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
+
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync();
+            await stop.CancelAsync();
+            // The dead server's worker keeps retrying its last calls for a while; it is awaited at the end.
+            oldWorker = running.ContinueWith(_ => stop.Dispose(), TaskScheduler.Default);
+        }
+        finally
+        {
+            first.Dispose();
+        }
+
+        var (second, address2) = await StartServerProcessAsync(db);
+        try
+        {
+            var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
+            using var worker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
+                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+            await worker.ExecuteAsync(async () =>
+            {
+                var signalHandle = client.GetWorkflowHandle<SignalQueryWorkflow>(signalId);
+                await signalHandle.SignalAsync(wf => wf.AddAsync("after"));
+                await signalHandle.SignalAsync(wf => wf.FinishAsync());
+
+                Assert.That(await signalHandle.GetResultAsync<string>(), Is.EqualTo("before,after"));
+                Assert.That(await client.GetWorkflowHandle(timerId).GetResultAsync<string>(), Is.EqualTo("True:True"));
+                Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt"));
+            });
+        }
+        finally
+        {
+            await oldWorker;
+            firstWorker.Dispose();
+            second.Kill(entireProcessTree: true);
+            await second.WaitForExitAsync();
+            second.Dispose();
+        }
+    }
+
+    private static async Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast)
+    {
+        // Generous: the child process starts cold on a shared machine.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
+        {
+            var events = (await handle.FetchHistoryAsync()).Events;
+            if (events.Count(e => e.EventType == type) >= atLeast)
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"{type} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
+            }
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,231 @@
+using Formanova.Modules.Model;
+using Formanova.Modules.Model.Training;
+using Formanova.Modules.Shared.Database;
+using Formanova.Modules.Shared.Errors;
+using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Formanova.Tests.Model.Inference;
+
+/// <summary>The module through its public interface, in the real host, on both database providers.</summary>
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+[Category("Integration")]
+public sealed class ModelServiceTests(DatabaseProvider provider)
+{
+    private TestDatabase? _db;
+    private FormanovaFactory? _factory;
+    private IModelModule _models = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _db = await TestDatabase.CreateAsync(provider);
+        _factory = new FormanovaFactory(_db.Settings.Append(new("Model:Bootstrap:Enabled", "false")));
+        _models = _factory.Services.GetRequiredService<IModelModule>();
+        await _factory.Services.GetRequiredService<ModelBootstrapper>().Completed;
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        _factory?.Dispose();
+        if (_db is not null)
+        {
+            await _db.DisposeAsync();
+        }
+    }
+
+    private Task<TrainingResult> TrainAsync(string version, int seed, bool activate = false) =>
+        _models.TrainAsync(ModelTestKit.Request("churn", version, seed: seed, activate: activate), SampleData.RowsAsync(ModelTestKit.Binary, 600, seed));
+
+    [Test]
+    public async Task TrainAsync_WithActivate_RegistersAndServesTheVersion()
+    {
+        var trained = await TrainAsync("1.0.0", 1, activate: true);
+
+        var prediction = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(5)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(trained.Version.Status, Is.EqualTo(ModelVersionStatus.Active));
+            Assert.That(trained.Version.Metrics, Contains.Key("auc"));
+            Assert.That(prediction.Version, Is.EqualTo("1.0.0"));
+            Assert.That(prediction.Label, Is.EqualTo("true").Or.EqualTo("false"));
+            Assert.That(prediction.Probabilities!["true"] + prediction.Probabilities["false"], Is.EqualTo(1).Within(1e-6));
+            Assert.That(prediction.Cached, Is.False);
+        });
+    }
+
+    [Test]
+    public async Task PredictAsync_WhileSwitchingConcurrently_NeverFailsAndEachResultMatchesItsVersion()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("2.0.0", 2);
+        var inputs = Enumerable.Range(0, 20).Select(i => ModelTestKit.Input(9, i)).ToList();
+        var expected = new Dictionary<(string, int), double?>();
+        foreach (var version in new[] { "1.0.0", "2.0.0" })
+        {
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                expected[(version, i)] = (await _models.PredictAsync(new PredictRequest("churn", inputs[i], Version: version, UseCache: false))).Score;
+            }
+        }
+
+        using var stop = new CancellationTokenSource();
+        var switcher = Task.Run(async () =>
+        {
+            for (var n = 0; n < 30; n++)
+            {
+                await _models.ActivateAsync("churn", n % 2 == 0 ? "2.0.0" : "1.0.0");
+            }
+
+            await stop.CancelAsync();
+        });
+        var seen = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var count = 0;
+            while (!stop.IsCancellationRequested || count < 50)
+            {
+                var i = (w + count++) % inputs.Count;
+                var result = await _models.PredictAsync(new PredictRequest("churn", inputs[i], UseCache: count % 3 == 0));
+                seen.Add(result.Version);
+                Assert.That(result.Score, Is.EqualTo(expected[(result.Version, i)]), $"input {i} answered by {result.Version}");
+            }
+        })).ToList();
+
+        await Task.WhenAll([switcher, .. workers]);
+
+        Assert.That(seen.Distinct(), Is.EquivalentTo(new[] { "1.0.0", "2.0.0" }));
+    }
+
+    [Test]
+    public async Task PredictAsync_WithCache_HitsForTheSameInputOnlyAndNeverAcrossVersions()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("2.0.0", 2);
+        var a = ModelTestKit.Input(3, 0);
+        var b = ModelTestKit.Input(3, 1);
+        var metrics = _factory!.Services.GetRequiredService<ModelMetrics>();
+
+        var first = await _models.PredictAsync(new PredictRequest("churn", a));
+        var again = await _models.PredictAsync(new PredictRequest("churn", a));
+        var other = await _models.PredictAsync(new PredictRequest("churn", b));
+        var bypass = await _models.PredictAsync(new PredictRequest("churn", a, UseCache: false));
+        await _models.ActivateAsync("churn", "2.0.0");
+        var switched = await _models.PredictAsync(new PredictRequest("churn", a));
+        await _models.EvictCachedPredictionsAsync("churn", "2.0.0");
+        var evicted = await _models.PredictAsync(new PredictRequest("churn", a));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((first.Cached, again.Cached, other.Cached, bypass.Cached, switched.Cached, evicted.Cached), Is.EqualTo((false, true, false, false, false, false)));
+            Assert.That(again.Score, Is.EqualTo(first.Score));
+            Assert.That(switched.Version, Is.EqualTo("2.0.0"));
+            Assert.That(metrics.CacheHits, Is.EqualTo(1));
+            Assert.That(metrics.HitRatio, Is.EqualTo(0.2).Within(1e-9));
+        });
+    }
+
+    [Test]
+    public async Task PredictAsync_WhenTheActiveVersionCannotLoad_ThePreviousStableVersionAnswersAndSaysSo()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("1.1.0", 2, activate: true);
+        var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
+        File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+
+        var result = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1)));
+        var batch = await _models.PredictBatchAsync(new PredictBatchRequest("churn", [ModelTestKit.Input(1, 1), ModelTestKit.Input(1, 2)]));
+        var pinned = Assert.ThrowsAsync<ModuleException>(() => _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1), Version: "1.1.0")));
+        var check = await _models.CheckLoadAsync("churn", "1.1.0");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Version, Is.EqualTo("1.0.0"));
+            Assert.That(result.FallbackFrom, Is.EqualTo("1.1.0"));
+            Assert.That(result.FallbackReason, Does.Contain("checksum"));
+            Assert.That(batch.Predictions.Select(p => (p.Version, p.FallbackFrom)), Is.All.EqualTo(("1.0.0", "1.1.0")));
+            Assert.That(pinned!.Kind, Is.EqualTo(ErrorKind.Unavailable), "a pinned version does not fall back");
+            Assert.That(check.Loaded, Is.False);
+        });
+    }
+
+    [Test]
+    public async Task MarkFailedAsync_SwitchesServingToThePreviousStableVersion()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("1.1.0", 2, activate: true);
+        await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1)));
+
+        var fallback = await _models.MarkFailedAsync("churn", null, "drift");
+        var after = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(fallback, Is.EqualTo(new FallbackResult("churn", "1.1.0", "1.0.0")));
+            Assert.That(after.Version, Is.EqualTo("1.0.0"));
+            Assert.That(after.FallbackFrom, Is.Null);
+        });
+    }
+
+    [Test]
+    public async Task PredictAsync_WithAliasOrVersion_UsesThatVersion()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("2.0.0", 2);
+        await _models.SetAliasAsync("churn", "Challenger", "2.0.0");
+        var warm = await _models.WarmAsync("churn", "2.0.0");
+
+        var byAlias = await _models.PredictAsync(new PredictRequest("CHURN", ModelTestKit.Input(1), Alias: "challenger"));
+        var details = await _models.GetModelAsync("churn");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(warm.Loaded, Is.True);
+            Assert.That(byAlias.Version, Is.EqualTo("2.0.0"));
+            Assert.That(details.Aliases, Is.EqualTo(new Dictionary<string, string> { ["challenger"] = "2.0.0" }));
+            Assert.That(details.ActiveVersion, Is.EqualTo("1.0.0"));
+        });
+    }
+
+    [Test]
+    public async Task PredictAsync_WithBadInputs_ListsEveryProblemInOneError()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var input = ModelTestKit.Input(1);
+        input.Remove("age");
+        input["tenure_months"] = "long";
+        input["shoe_size"] = 44.0;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictAsync(new PredictRequest("churn", input)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EquivalentTo(new[] { "inputs.age", "inputs.tenure_months", "inputs.shoe_size" }));
+        });
+    }
+
+    [Test]
+    public async Task RegisterAsync_WithADownloadedZip_RegistersAVersionThatPredictsTheSame()
+    {
+        var trained = await TrainAsync("1.0.0", 1, activate: true);
+        using var zip = new MemoryStream();
+        await using (var download = await _models.OpenArtifactAsync("churn", "1.0.0"))
+        {
+            await download.CopyToAsync(zip);
+        }
+
+        zip.Position = 0;
+        var uploaded = await _models.RegisterAsync(new RegisterModelRequest("churn-copy", "1.0.0", ModelTestKit.Binary, trained.Version.Columns), zip);
+        var original = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(4), UseCache: false));
+        var copy = await _models.PredictAsync(new PredictRequest("churn-copy", ModelTestKit.Input(4), Version: "1.0.0", UseCache: false));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(uploaded.Sha256, Is.EqualTo(trained.Version.Sha256));
+            Assert.That(copy.Score, Is.EqualTo(original.Score));
+        });
+    }
+}
