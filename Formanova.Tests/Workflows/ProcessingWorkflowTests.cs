@@ -226,4 +226,33 @@ public sealed class ProcessingWorkflowTests
             Assert.That((string?)errors[^1]!["message"], Does.Contain("No stable version"), "the only version cannot fall back");
         });
     }
+
+    [Test]
+    public async Task Jobs_WhenInferenceStillFailsAfterRetries_FallBackToThePreviousStableVersion()
+    {
+        var faults = new FaultyModelModule
+        {
+            Before = (op, version, _, _) => op == "predict" && version == "1.1.0" ? throw new ModuleException(ErrorKind.Unavailable, "engine crashed") : Task.CompletedTask,
+        };
+        using var factory = Factory(faults, ("Workflows:Retry:MaximumAttempts", "2"));
+        var client = await ClientAsync(factory);
+        const Formanova.Modules.Model.ModelTask task = Formanova.Modules.Model.ModelTask.BinaryClassification;
+        await factory.Services.GetRequiredService<Formanova.Modules.Model.IModelModule>().TrainAsync(
+            new Formanova.Modules.Model.TrainModelRequest(DemoModel, "1.1.0", task, Formanova.Modules.Model.Training.SampleData.Columns(task), Seed: 11, Activate: true),
+            Formanova.Modules.Model.Training.SampleData.RowsAsync(task, 300, 11));
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var result = await ReadAsync(response);
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)result["version"], Is.EqualTo("1.0.0"));
+            Assert.That((string?)result["fallbackFrom"], Is.EqualTo("1.1.0"));
+            Assert.That((string?)result["fallbackReason"], Does.Contain("engine crashed"));
+            Assert.That(result["errors"]!.AsArray().Select(e => (string)e!["stage"]!), Is.EqualTo(new[] { "inference", "fallback" }));
+        });
+        var model = await factory.Services.GetRequiredService<Formanova.Modules.Model.IModelModule>().GetModelAsync(DemoModel);
+        Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
+    }
 }
