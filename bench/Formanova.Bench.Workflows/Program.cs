@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Formanova.Modules.Data;
+using Formanova.Modules.Model;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+internal static class WorkflowBench
+{
+    public static async Task Main(string[] args)
+    {
+        // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
+        // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests and one
+        // batch; the sizes are arguments (predictions, batch rows).
+        var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
+        var batchRows = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000;
+        var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
+        await using var factory = new WebApplicationFactory<global::Program>().WithWebHostBuilder(host =>
+        {
+            foreach (var (key, value) in new Dictionary<string, string?>
+            {
+                ["Formanova:DataDirectory"] = data,
+                ["Auth:BootstrapKey"] = "fnv_bench-admin-key-0123456789abcdef",
+                ["RateLimiting:Enabled"] = "false",
+                ["Temporal:Embedded:Port"] = "0",
+                ["Temporal:Embedded:StoragePath"] = ":memory:",
+                ["Model:Bootstrap:Rows"] = "2000",
+                ["Logging:LogLevel:Default"] = "Warning",
+                ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
+            })
+            {
+                host.UseSetting(key, value);
+            }
+        });
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", "fnv_bench-admin-key-0123456789abcdef");
+        while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
+        {
+            await Task.Delay(200);
+        }
+
+        var inputs = new Dictionary<string, object?>
+        {
+            ["tenure_months"] = 3.0, ["monthly_charges"] = 95.5, ["total_charges"] = 286.5, ["support_calls"] = 4.0, ["age"] = 33.0,
+            ["data_usage_gb"] = 12.5, ["contract"] = "month-to-month", ["payment_method"] = "electronic-check",
+            ["paperless_billing"] = true, ["has_partner"] = false, ["feedback"] = "too expensive",
+        };
+        var body = new { model = "demo-churn", inputs, @params = new { useCache = false } };
+        var models = factory.Services.GetRequiredService<IModelModule>();
+
+        async Task<List<double>> TimeAsync(int count, Func<Task> action)
+        {
+            var times = new List<double>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                await action();
+                times.Add(watch.Elapsed.TotalMilliseconds);
+            }
+
+            times.Sort();
+            return times;
+        }
+
+        static double Median(List<double> sorted) => sorted[sorted.Count / 2];
+
+        await TimeAsync(20, async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
+        var raw = await TimeAsync(requests, () => models.PredictAsync(new PredictRequest("demo-churn", inputs, UseCache: false)));
+        var sync = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
+        var accept = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/jobs", body)).EnsureSuccessStatusCode());
+
+        // Sustained rate: 8 concurrent callers for a fixed number of synchronous predictions.
+        var total = requests * 2;
+        var done = 0;
+        var rate = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref done) <= total)
+            {
+                (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode();
+            }
+        }));
+        var perSecond = total / rate.Elapsed.TotalSeconds;
+
+        // Batch: a dataset of batchRows rows, one job, read + predict + write end to end.
+        var dataModule = factory.Services.GetRequiredService<IDataModule>();
+        var columns = new List<ColumnDefinition>
+        {
+            new("tenure_months", ColumnType.Numeric), new("monthly_charges", ColumnType.Numeric), new("total_charges", ColumnType.Numeric),
+            new("support_calls", ColumnType.Numeric), new("age", ColumnType.Numeric), new("data_usage_gb", ColumnType.Numeric),
+            new("contract", ColumnType.Categorical), new("payment_method", ColumnType.Categorical), new("paperless_billing", ColumnType.Boolean),
+            new("has_partner", ColumnType.Boolean), new("feedback", ColumnType.Text),
+        };
+        var dataset = await dataModule.CreateDatasetAsync(new CreateDatasetRequest("bench-batch", columns));
+        var csv = new StringBuilder(string.Join(',', columns.Select(c => c.Name))).Append('\n');
+        var random = new Random(5);
+        for (var i = 0; i < batchRows; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},{18 + random.Next(60)},{random.Next(50)},")
+                .Append(random.Next(2) == 0 ? "month-to-month" : "two-year").Append(",card,").Append(random.Next(2) == 0 ? "true" : "false").Append(",false,ok\n");
+        }
+
+        await using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())))
+        {
+            await dataModule.ImportRowsAsync(dataset.Id, stream, new ImportOptions(ImportFormat.Csv));
+        }
+
+        var batchWatch = Stopwatch.StartNew();
+        var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = "demo-churn", datasetId = dataset.Id, chunkSize = 5000, parallelism = 2 });
+        var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
+        string status;
+        do
+        {
+            await Task.Delay(100);
+            status = (string)(await client.GetFromJsonAsync<JsonObject>(location))!["status"]!;
+        }
+        while (status == "running");
+        var batchSeconds = batchWatch.Elapsed.TotalSeconds;
+
+        Console.WriteLine($"raw IModelModule.PredictAsync (cache miss): median {Median(raw):F2} ms");
+        Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 {sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x");
+        Console.WriteLine($"POST /api/v1/predictions sustained, 8 concurrent callers: {perSecond:F0} req/s over {total} requests");
+        Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms");
+        Console.WriteLine($"batch of {batchRows} rows (chunk 5000, parallelism 2): {status} in {batchSeconds:F1} s = {batchRows / batchSeconds:F0} rows/s");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(data, recursive: true);
+    }
+}
