@@ -30,6 +30,9 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
             ["Formanova:DataDirectory"] = DataDirectory,
             ["Auth:BootstrapKey"] = AdminKey,
             ["RateLimiting:Enabled"] = "false",
+            // Every host runs the embedded Temporal server: on a free port, so parallel runs never collide.
+            ["Temporal:Embedded:Port"] = "0",
+            ["Temporal:Embedded:StoragePath"] = ":memory:",
         };
         foreach (var (key, value) in settings ?? [])
         {
