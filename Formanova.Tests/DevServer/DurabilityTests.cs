@@ -95,7 +95,10 @@ public partial class DurabilityTests
             var running = firstWorker.ExecuteAsync(stop.Token);
 
             await signalHandle.SignalAsync(wf => wf.AddAsync("before"));
-            await WaitForEventAsync(signalHandle, EventType.WorkflowTaskCompleted, atLeast: 2);
+            // The signal may ride on the first task or on a later one; either way a task completed after it.
+            await WaitForHistoryAsync(signalHandle, "a task completed after the signal", events =>
+                events.Any(e => e.EventType == EventType.WorkflowTaskCompleted
+                    && e.WorkflowTaskCompletedEventAttributes.StartedEventId > events.First(s => s.EventType == EventType.WorkflowExecutionSignaled).EventId));
             await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
             await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
 
@@ -137,20 +140,23 @@ public partial class DurabilityTests
         }
     }
 
-    private static async Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast)
+    private static Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast) =>
+        WaitForHistoryAsync(handle, $"{atLeast} x {type}", events => events.Count(e => e.EventType == type) >= atLeast);
+
+    private static async Task WaitForHistoryAsync(WorkflowHandle handle, string what, Func<IReadOnlyCollection<Temporalio.Api.History.V1.HistoryEvent>, bool> reached)
     {
         // Generous: the child process starts cold on a shared machine.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
         while (true)
         {
             var events = (await handle.FetchHistoryAsync()).Events;
-            if (events.Count(e => e.EventType == type) >= atLeast)
+            if (reached(events))
             {
                 return;
             }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"{type} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
+                Assert.Fail($"{what} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
             }
             await Task.Delay(20);
         }
