@@ -360,3 +360,14 @@ public class ActivityTimeoutWorkflow
         }
     }
 }
+
+[Workflow]
+public class CancelSenderWorkflow
+{
+    [WorkflowRun]
+    public async Task<string> RunAsync(string targetId)
+    {
+        await Workflow.GetExternalWorkflowHandle(targetId).CancelAsync();
+        return "cancel delivered";
+    }
+}
