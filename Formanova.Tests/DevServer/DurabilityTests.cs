@@ -85,12 +85,12 @@ public partial class DurabilityTests
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
             var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
             var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
-            var activityHandle = await client.StartWorkflowAsync((HeartbeatTimeoutWorkflow wf) => wf.RunAsync(), new($"act-{Guid.NewGuid():N}", queue));
+            var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(), new($"act-{Guid.NewGuid():N}", queue));
             (signalId, timerId, activityId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id);
             firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
             {
                 GracefulShutdownTimeout = TimeSpan.Zero,
-            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
             var stop = new CancellationTokenSource();
             var running = firstWorker.ExecuteAsync(stop.Token);
 
@@ -101,6 +101,7 @@ public partial class DurabilityTests
                     && e.WorkflowTaskCompletedEventAttributes.StartedEventId > events.First(s => s.EventType == EventType.WorkflowExecutionSignaled).EventId));
             await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
             await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
+            await WaitUntilStartedAsync(client, activityHandle.Id);
 
             first.Kill(entireProcessTree: true);
             await first.WaitForExitAsync();
@@ -118,7 +119,7 @@ public partial class DurabilityTests
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
             using var worker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
-                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
             await worker.ExecuteAsync(async () =>
             {
                 var signalHandle = client.GetWorkflowHandle<SignalQueryWorkflow>(signalId);
@@ -127,7 +128,8 @@ public partial class DurabilityTests
 
                 Assert.That(await signalHandle.GetResultAsync<string>(), Is.EqualTo("before,after"));
                 Assert.That(await client.GetWorkflowHandle(timerId).GetResultAsync<string>(), Is.EqualTo("True:True"));
-                Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt"));
+                // Attempt 1 was running when the server died; it counts as timed out and attempt 2 succeeds.
+                Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt 2"));
             });
         }
         finally
@@ -137,6 +139,24 @@ public partial class DurabilityTests
             second.Kill(entireProcessTree: true);
             await second.WaitForExitAsync();
             second.Dispose();
+        }
+    }
+
+    private static async Task WaitUntilStartedAsync(TemporalClient client, string workflowId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
+        {
+            var description = await client.WorkflowService.DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = workflowId } });
+            if (description.PendingActivities.Any(a => a.State == PendingActivityState.Started))
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"The activity of {workflowId} never started.");
+            }
+            await Task.Delay(20);
         }
     }
 

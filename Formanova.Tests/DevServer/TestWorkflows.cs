@@ -371,3 +371,16 @@ public class CancelSenderWorkflow
         return "cancel delivered";
     }
 }
+
+[Workflow]
+public class StallingActivityWorkflow
+{
+    /// <summary>Attempt 1 blocks for the whole start-to-close window, so only a server crash or timeout ends it.</summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync() =>
+        await Workflow.ExecuteActivityAsync(() => TestActivities.StallFirstAttempt(), new()
+        {
+            StartToCloseTimeout = TimeSpan.FromMinutes(5),
+            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 3 },
+        });
+}
