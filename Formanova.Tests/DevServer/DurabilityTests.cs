@@ -85,7 +85,7 @@ public partial class DurabilityTests
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
             var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
             var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
-            var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(), new($"act-{Guid.NewGuid():N}", queue));
+            var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(0), new($"act-{Guid.NewGuid():N}", queue));
             (signalId, timerId, activityId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id);
             firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
             {
