@@ -111,6 +111,10 @@ public partial class DurabilityTests
         }
         finally
         {
+            if (!first.HasExited)
+            {
+                first.Kill(entireProcessTree: true);
+            }
             first.Dispose();
         }
 
