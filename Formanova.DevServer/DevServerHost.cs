@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Formanova.DevServer;
@@ -51,6 +52,8 @@ public sealed class DevServerHost : IAsyncDisposable
             grpc.MaxReceiveMessageSize = 128 * 1024 * 1024;
             grpc.MaxSendMessageSize = 128 * 1024 * 1024;
         });
+        // The owner decides when the server stops: it must not grab the process's Ctrl+C / SIGTERM handling.
+        builder.Services.AddSingleton<IHostLifetime, OwnerControlledLifetime>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<WorkflowEngine>();
         builder.Services.AddSingleton<WorkflowServiceHandlers>();
@@ -80,4 +83,11 @@ public sealed class DevServerHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
+}
+
+internal sealed class OwnerControlledLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

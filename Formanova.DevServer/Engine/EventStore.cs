@@ -3,7 +3,11 @@ using Temporalio.Api.History.V1;
 
 namespace Formanova.DevServer.Engine;
 
-internal sealed record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events);
+internal sealed record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events)
+{
+    /// <summary>Last started attempt per pending activity (scheduled event id), so a crash counts as that attempt timing out.</summary>
+    public Dictionary<long, int> StartedAttempts { get; } = [];
+}
 
 /// <summary>
 /// Append-only log of history events per run. Mutable state is never stored: recovery replays these events,
@@ -15,6 +19,7 @@ internal sealed class EventStore : IDisposable
     private readonly Lock _gate = new();
     private readonly SqliteCommand _insertEvent;
     private readonly SqliteCommand _insertRun;
+    private readonly SqliteCommand _recordAttempt;
 
     public EventStore(string path)
     {
@@ -33,6 +38,7 @@ internal sealed class EventStore : IDisposable
             PRAGMA synchronous=NORMAL;
             CREATE TABLE IF NOT EXISTS runs(run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, request_id TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS events(run_id TEXT NOT NULL, event_id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(run_id, event_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS activity_attempts(run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, attempt INTEGER NOT NULL, PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
             """);
         _insertEvent = _connection.CreateCommand();
@@ -46,6 +52,24 @@ internal sealed class EventStore : IDisposable
         _insertRun.Parameters.Add("$ns", SqliteType.Text);
         _insertRun.Parameters.Add("$wf", SqliteType.Text);
         _insertRun.Parameters.Add("$req", SqliteType.Text);
+        _recordAttempt = _connection.CreateCommand();
+        _recordAttempt.CommandText = "INSERT OR REPLACE INTO activity_attempts(run_id, scheduled_id, attempt) VALUES ($run, $id, $attempt)";
+        _recordAttempt.Parameters.Add("$run", SqliteType.Text);
+        _recordAttempt.Parameters.Add("$id", SqliteType.Integer);
+        _recordAttempt.Parameters.Add("$attempt", SqliteType.Integer);
+    }
+
+    /// <summary>Attempt numbers are not history events (the started event is written only with the outcome), so they are kept aside.</summary>
+    public void RecordActivityStarted(string runId, long scheduledId, int attempt)
+    {
+        lock (_gate)
+        {
+            _recordAttempt.Transaction = null;
+            _recordAttempt.Parameters["$run"].Value = runId;
+            _recordAttempt.Parameters["$id"].Value = scheduledId;
+            _recordAttempt.Parameters["$attempt"].Value = attempt;
+            _recordAttempt.ExecuteNonQuery();
+        }
     }
 
     private void Execute(string sql)
@@ -90,7 +114,7 @@ internal sealed class EventStore : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "DELETE FROM events WHERE run_id = $run; DELETE FROM runs WHERE run_id = $run;";
+            command.CommandText = "DELETE FROM events WHERE run_id = $run; DELETE FROM activity_attempts WHERE run_id = $run; DELETE FROM runs WHERE run_id = $run;";
             command.Parameters.AddWithValue("$run", runId);
             command.ExecuteNonQuery();
         }
@@ -151,6 +175,18 @@ internal sealed class EventStore : IDisposable
                     }
                 }
             }
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT run_id, scheduled_id, attempt FROM activity_attempts";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (runs.TryGetValue(reader.GetString(0), out var run))
+                    {
+                        run.StartedAttempts[reader.GetInt64(1)] = reader.GetInt32(2);
+                    }
+                }
+            }
             return [.. runs.Values];
         }
     }
@@ -161,6 +197,7 @@ internal sealed class EventStore : IDisposable
         {
             _insertEvent.Dispose();
             _insertRun.Dispose();
+            _recordAttempt.Dispose();
             _connection.Dispose();
         }
     }

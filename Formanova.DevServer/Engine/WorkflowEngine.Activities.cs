@@ -144,6 +144,7 @@ internal sealed partial class WorkflowEngine
             activity.LastHeartbeat = now;
             activity.StartedIdentity = identity;
             var attempt = activity.Attempt;
+            _store.RecordActivityStarted(run.RunId, item.ScheduledEventId, attempt);
             var a = activity.Attributes;
             if (Positive(a.StartToCloseTimeout) is { } startToClose)
             {

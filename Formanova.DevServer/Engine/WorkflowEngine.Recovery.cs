@@ -22,6 +22,7 @@ internal sealed partial class WorkflowEngine
             RegisterNamespace(ns.Name, ns.Retention, "", failIfExists: false);
         }
         var stored = _store.LoadRuns();
+        var startedAttempts = new Dictionary<string, Dictionary<long, int>>(StringComparer.Ordinal);
         foreach (var s in stored)
         {
             var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId) { Persisted = true };
@@ -34,6 +35,7 @@ internal sealed partial class WorkflowEngine
                 continue;
             }
             _runs[run.RunId] = run;
+            startedAttempts[run.RunId] = s.StartedAttempts;
         }
         foreach (var group in _runs.Values.GroupBy(r => (r.Namespace, r.WorkflowId)))
         {
@@ -46,7 +48,7 @@ internal sealed partial class WorkflowEngine
         }
         foreach (var run in _runs.Values)
         {
-            Resume(run);
+            Resume(run, startedAttempts.GetValueOrDefault(run.RunId) ?? []);
         }
         if (stored.Count > 0)
         {
@@ -54,7 +56,7 @@ internal sealed partial class WorkflowEngine
         }
     }
 
-    private void Resume(WorkflowRun run) => Locked(run, after =>
+    private void Resume(WorkflowRun run, Dictionary<long, int> startedAttempts) => Locked(run, after =>
     {
         if (!run.IsRunning)
         {
@@ -69,9 +71,21 @@ internal sealed partial class WorkflowEngine
         }
         foreach (var activity in run.Activities.Values)
         {
-            // Attempt counters are soft state: after a crash a started attempt is lost and the activity starts over.
             ArmScheduleToClose(run, activity);
-            DispatchActivity(run, activity, after);
+            if (startedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
+            {
+                // The attempt that was running died with the server: it counts as a start-to-close timeout,
+                // so the retry policy decides between the next attempt and failing the activity.
+                activity.Attempt = attempt;
+                activity.Started = true;
+                activity.StartedTime = DateTime.UtcNow;
+                var id = activity.ScheduledEventId;
+                after.Add(() => ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
+            }
+            else
+            {
+                DispatchActivity(run, activity, after);
+            }
         }
         foreach (var child in run.Children.Values.Where(c => c.RunId is null))
         {

@@ -93,7 +93,7 @@ internal sealed partial class WorkflowEngine
                     ScheduledEventId = scheduledId,
                     Identity = identity,
                     RequestId = Guid.NewGuid().ToString(),
-                    HistorySizeBytes = run.History.Sum(h => (long)h.CalculateSize()),
+                    HistorySizeBytes = run.HistorySizeBytes,
                 }).EventId;
             }
             var attempt = run.WtAttempt;

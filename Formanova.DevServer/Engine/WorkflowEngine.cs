@@ -257,10 +257,16 @@ internal sealed partial class WorkflowEngine : IDisposable
 
     public StartOutcome StartWorkflow(StartParams p)
     {
-        var slot = _slots.GetOrAdd((p.Namespace, p.WorkflowId), _ => new WorkflowSlot());
+        var key = (p.Namespace, p.WorkflowId);
+        var slot = _slots.GetOrAdd(key, _ => new WorkflowSlot());
         WorkflowRun? toTerminate = null;
         lock (slot.Gate)
         {
+            // Retention may have dropped this slot while we waited for it; start over on the live one.
+            if (!_slots.TryGetValue(key, out var live) || live != slot)
+            {
+                return StartWorkflow(p);
+            }
             if (slot.Current is { } existing)
             {
                 var current = Latest(existing);
@@ -461,6 +467,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                 if (slot.Current == run)
                 {
                     slot.Current = null;
+                    _slots.TryRemove(new KeyValuePair<(string, string), WorkflowSlot>((run.Namespace, run.WorkflowId), slot));
                 }
             }
         }

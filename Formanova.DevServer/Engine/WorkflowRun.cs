@@ -66,6 +66,8 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public DateTime? CloseTime { get; private set; }
     public bool IsRunning => Status == WorkflowExecutionStatus.Running;
     public long NextEventId => History.Count + 1;
+    // Kept as events are added so workflow tasks can report it without walking the history each time.
+    public long HistorySizeBytes { get; private set; }
     public Memo Memo { get; private set; } = new();
     public SearchAttributes SearchAttributes { get; private set; } = new();
     public string? NewRunId { get; private set; }
@@ -119,6 +121,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
         };
         fill(e);
         History.Add(e);
+        HistorySizeBytes += e.CalculateSize();
         Unpersisted.Add(e);
         Apply(e);
         return e;
@@ -127,6 +130,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public void Replay(HistoryEvent e)
     {
         History.Add(e);
+        HistorySizeBytes += e.CalculateSize();
         Apply(e);
     }
 

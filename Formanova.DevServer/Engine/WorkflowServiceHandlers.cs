@@ -393,6 +393,7 @@ internal sealed class WorkflowServiceHandlers
                 SearchAttributes = run.SearchAttributes,
                 TaskQueue = run.Start.TaskQueue.Name,
                 StateTransitionCount = run.History.Count,
+                HistorySizeBytes = run.HistorySizeBytes,
                 FirstRunId = run.Start.FirstExecutionRunId,
                 ParentExecution = run.Start.ParentWorkflowExecution,
             };

@@ -9,7 +9,7 @@ namespace Formanova.Host.Api;
 /// Maps every exception that escapes an endpoint to an RFC 9457 ProblemDetails. Expected failures keep their
 /// message; anything else becomes a 500 that carries only the trace id, never the exception text.
 /// </summary>
-internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(IProblemDetailsService problemDetails, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -70,6 +70,19 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
 
     private static HttpValidationProblemDetails MalformedJson(JsonException json)
     {
+        // Required constructor parameters that are absent are reported by System.Text.Json at '$'; name them.
+        var missing = MissingRequired().Match(json.Message);
+        if (missing.Success)
+        {
+            var fields = QuotedName().Matches(missing.Groups["names"].Value).Select(m => m.Groups[1].Value).ToList();
+            return new HttpValidationProblemDetails(fields.ToDictionary(f => f, f => new[] { $"'{f}' is required." }))
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "Missing required fields",
+                Detail = $"The request body lacks required fields: {string.Join(", ", fields)}.",
+            };
+        }
+
         var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
         var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' (line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
         return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
@@ -92,4 +105,10 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
         503 => "Service Unavailable",
         _ => "Error",
     };
+
+    [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (?<names>.*?)\\.?$", System.Text.RegularExpressions.RegexOptions.Multiline)]
+    private static partial System.Text.RegularExpressions.Regex MissingRequired();
+
+    [System.Text.RegularExpressions.GeneratedRegex("'([^']+)'")]
+    private static partial System.Text.RegularExpressions.Regex QuotedName();
 }

@@ -26,6 +26,11 @@ internal static class TelemetrySetup
             {
                 metrics
                     .AddMeter(FormanovaTelemetry.MeterName, SystemMetrics.MeterName)
+                    // OpenTelemetry's default buckets suit milliseconds; durations in seconds need their own,
+                    // including the 1 s and 5 s edges that the alert rules use.
+                    .AddView(instrument => instrument.Meter.Name == FormanovaTelemetry.MeterName && instrument.Unit == "s"
+                        ? new ExplicitBucketHistogramConfiguration { Boundaries = SecondsBuckets }
+                        : null)
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()
@@ -60,6 +65,8 @@ internal static class TelemetrySetup
         endpoints.ServiceProvider.GetRequiredService<SystemMetrics>();
         return endpoints.MapPrometheusScrapingEndpoint("/metrics");
     }
+
+    private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 14400];
 
     // Probes and scrapes every few seconds would drown the traces that matter.
     private static bool IsProbe(PathString path) =>

@@ -32,6 +32,7 @@ public static class EventModule
         services.AddSingleton<UrlGuard>();
         services.AddSingleton<WebhookSender>();
         services.AddSingleton<DeliverySignal>();
+        services.AddDataProtection();
         services.AddSingleton<IEventWebhooksModule, WebhookService>();
 
         services.AddHostedService<EventFollower>();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Formanova.Modules.Shared.Telemetry;
 
@@ -12,8 +13,11 @@ internal sealed class ModelMetrics
     public ModelMetrics(FormanovaMetrics metrics)
     {
         var meter = metrics.Meter;
-        Predictions = meter.CreateCounter<long>("formanova.model.predictions", "{prediction}", "Predictions served, by model, version and whether the cache answered.");
-        InferenceDuration = meter.CreateHistogram<double>("formanova.model.inference.duration", "ms", "Time to answer one prediction request (single or batch).");
+        // Names, units and labels follow the contract in docs/observability.md (the seed's model_* metrics).
+        Predictions = meter.CreateCounter<long>("formanova.model.predictions", "{prediction}", "Rows predicted, by model, version and whether the cache answered.");
+        Inferences = meter.CreateCounter<long>("formanova.model.inferences", "{request}", "Prediction requests (single or batch) by model, version and outcome: success, fallback or failure.");
+        InferenceDuration = meter.CreateHistogram<double>("formanova.model.inference.duration", "s", "Time to answer one prediction request (single or batch), by model, version and outcome.");
+        InFlight = meter.CreateUpDownCounter<long>("formanova.model.inference.in_flight", "{request}", "Prediction requests being answered now (the seed's model queue depth), by model.");
         Fallbacks = meter.CreateCounter<long>("formanova.model.fallbacks", "{fallback}", "Requests the previous stable version served because the active one failed to load or threw.");
         Loads = meter.CreateCounter<long>("formanova.model.loads", "{load}", "Model versions loaded into memory, by outcome.");
         TrainingDuration = meter.CreateHistogram<double>("formanova.model.training.duration", "s", "Wall time of a training run, by trainer.");
@@ -24,7 +28,19 @@ internal sealed class ModelMetrics
 
     public Counter<long> Predictions { get; }
 
+    public Counter<long> Inferences { get; }
+
     public Histogram<double> InferenceDuration { get; }
+
+    public UpDownCounter<long> InFlight { get; }
+
+    /// <summary>Records one finished request on the duration histogram and the outcome counter.</summary>
+    public void Inference(string model, string version, string outcome, TimeSpan elapsed)
+    {
+        var tags = new TagList { { "model", model }, { "version", version }, { "outcome", outcome } };
+        InferenceDuration.Record(elapsed.TotalSeconds, tags);
+        Inferences.Add(1, tags);
+    }
 
     public Counter<long> Fallbacks { get; }
 

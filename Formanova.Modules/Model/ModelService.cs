@@ -175,6 +175,8 @@ internal sealed class ModelService(
         var started = Stopwatch.GetTimestamp();
         var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
         var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
+        var inFlight = new KeyValuePair<string, object?>("model", name);
+        metrics.InFlight.Add(1, inFlight);
         PredictionResult result;
         try
         {
@@ -191,10 +193,15 @@ internal sealed class ModelService(
         }
         catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
         {
+            metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
             throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
         }
+        finally
+        {
+            metrics.InFlight.Add(-1, inFlight);
+        }
 
-        metrics.InferenceDuration.Record(result.LatencyMs, new KeyValuePair<string, object?>("model", name));
+        metrics.Inference(result.Model, result.Version, result.FallbackFrom is null ? "success" : "fallback", Stopwatch.GetElapsedTime(started));
         return result;
     }
 
@@ -214,6 +221,8 @@ internal sealed class ModelService(
 
         var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
         var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
+        var inFlight = new KeyValuePair<string, object?>("model", name);
+        metrics.InFlight.Add(1, inFlight);
         IReadOnlyList<PredictionResult> results;
         try
         {
@@ -226,12 +235,18 @@ internal sealed class ModelService(
         }
         catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
         {
+            metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
             throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
         }
+        finally
+        {
+            metrics.InFlight.Add(-1, inFlight);
+        }
 
-        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        metrics.InferenceDuration.Record(elapsed, new KeyValuePair<string, object?>("model", name));
-        return new BatchPredictionResult(name, results, results.Count(r => r.Cached), elapsed);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var answered = results.Count > 0 ? results[0] : null;
+        metrics.Inference(name, answered?.Version ?? row.Version, answered?.FallbackFrom is null ? "success" : "fallback", elapsed);
+        return new BatchPredictionResult(name, results, results.Count(r => r.Cached), elapsed.TotalMilliseconds);
     }
 
     public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)

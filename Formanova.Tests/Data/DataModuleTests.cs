@@ -18,7 +18,7 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     private IDataModule Data => _harness.Data;
 
     [SetUp]
-    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5"), new("Data:StreamChunkRows", "3")]);
+    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5000"), new("Data:StreamChunkRows", "3")]);
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
@@ -153,11 +153,32 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         });
     }
 
+    private static string ManyRows(int count, int? badAt = null) =>
+        "id,area\n" + string.Join("\n", Enumerable.Range(1, count).Select(i => i == badAt ? $"{i},not-a-number" : $"{i},{i}"));
+
+    [TestCase(ImportErrorMode.Reject, 0)]
+    [TestCase(ImportErrorMode.Skip, 1299)]
+    public async Task ImportRowsAsync_WhenABadRowFollowsSeveralWrittenBatches_RejectStoresNothingAndSkipStoresTheRest(ImportErrorMode mode, long expectedRows)
+    {
+        var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest($"batches-{mode}", Houses));
+
+        var report = await Data.ImportRowsAsync(dataset.Id, Text(ManyRows(1300, badAt: 1250)), new ImportOptions(ImportFormat.Csv, OnError: mode));
+        var stored = await ToListAsync((await Data.OpenRowStreamAsync(dataset.Id)).Rows);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(report.RowsRejected, Is.EqualTo(1));
+            Assert.That(report.Errors.Single().Row, Is.EqualTo(1250));
+            Assert.That(stored, Has.Count.EqualTo(expectedRows));
+            Assert.That((await Data.GetDatasetAsync(dataset.Id)).RowCount, Is.EqualTo(expectedRows));
+        });
+    }
+
     [Test]
     public async Task ImportRowsAsync_WhenMoreRowsThanMaxRows_ThrowsTooLargeAndStoresNothing()
     {
         var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest("many", Houses));
-        var csv = "id\n" + string.Join("\n", Enumerable.Range(1, 6));
+        var csv = ManyRows(5001);
 
         var ex = Assert.ThrowsAsync<ModuleException>(() => Data.ImportRowsAsync(dataset.Id, Text(csv), new ImportOptions(ImportFormat.Csv, OnError: ImportErrorMode.Skip)));
 

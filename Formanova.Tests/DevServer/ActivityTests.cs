@@ -54,9 +54,9 @@ public class ActivityTests : DevServerFixture
     public async Task ExecuteActivity_WhenHeartbeatTimesOut_RetriesNextAttempt()
     {
         var queue = NewQueue();
-        await RunWorkerAsync(queue, o => o.AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt), async () =>
+        await RunWorkerAsync(queue, o => o.AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt), async () =>
         {
-            var result = await Client.ExecuteWorkflowAsync((HeartbeatTimeoutWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
+            var result = await Client.ExecuteWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(300), new(NewId(), queue));
 
             Assert.That(result, Does.StartWith("attempt 2"));
         });

@@ -85,19 +85,23 @@ public partial class DurabilityTests
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
             var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
             var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
-            var activityHandle = await client.StartWorkflowAsync((HeartbeatTimeoutWorkflow wf) => wf.RunAsync(), new($"act-{Guid.NewGuid():N}", queue));
+            var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(0), new($"act-{Guid.NewGuid():N}", queue));
             (signalId, timerId, activityId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id);
             firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
             {
                 GracefulShutdownTimeout = TimeSpan.Zero,
-            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
             var stop = new CancellationTokenSource();
             var running = firstWorker.ExecuteAsync(stop.Token);
 
             await signalHandle.SignalAsync(wf => wf.AddAsync("before"));
-            await WaitForEventAsync(signalHandle, EventType.WorkflowTaskCompleted, atLeast: 2);
+            // The signal may ride on the first task or on a later one; either way a task completed after it.
+            await WaitForHistoryAsync(signalHandle, "a task completed after the signal", events =>
+                events.Any(e => e.EventType == EventType.WorkflowTaskCompleted
+                    && e.WorkflowTaskCompletedEventAttributes.StartedEventId > events.First(s => s.EventType == EventType.WorkflowExecutionSignaled).EventId));
             await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
             await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
+            await WaitUntilStartedAsync(client, activityHandle.Id);
 
             first.Kill(entireProcessTree: true);
             await first.WaitForExitAsync();
@@ -107,6 +111,10 @@ public partial class DurabilityTests
         }
         finally
         {
+            if (!first.HasExited)
+            {
+                first.Kill(entireProcessTree: true);
+            }
             first.Dispose();
         }
 
@@ -115,7 +123,7 @@ public partial class DurabilityTests
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
             using var worker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
-                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<HeartbeatTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
             await worker.ExecuteAsync(async () =>
             {
                 var signalHandle = client.GetWorkflowHandle<SignalQueryWorkflow>(signalId);
@@ -124,7 +132,8 @@ public partial class DurabilityTests
 
                 Assert.That(await signalHandle.GetResultAsync<string>(), Is.EqualTo("before,after"));
                 Assert.That(await client.GetWorkflowHandle(timerId).GetResultAsync<string>(), Is.EqualTo("True:True"));
-                Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt"));
+                // Attempt 1 was running when the server died; it counts as timed out and attempt 2 succeeds.
+                Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt 2"));
             });
         }
         finally
@@ -137,20 +146,41 @@ public partial class DurabilityTests
         }
     }
 
-    private static async Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast)
+    private static async Task WaitUntilStartedAsync(TemporalClient client, string workflowId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
+        {
+            var description = await client.WorkflowService.DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = workflowId } });
+            if (description.PendingActivities.Any(a => a.State == PendingActivityState.Started))
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"The activity of {workflowId} never started.");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    private static Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast) =>
+        WaitForHistoryAsync(handle, $"{atLeast} x {type}", events => events.Count(e => e.EventType == type) >= atLeast);
+
+    private static async Task WaitForHistoryAsync(WorkflowHandle handle, string what, Func<IReadOnlyCollection<Temporalio.Api.History.V1.HistoryEvent>, bool> reached)
     {
         // Generous: the child process starts cold on a shared machine.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
         while (true)
         {
             var events = (await handle.FetchHistoryAsync()).Events;
-            if (events.Count(e => e.EventType == type) >= atLeast)
+            if (reached(events))
             {
                 return;
             }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"{type} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
+                Assert.Fail($"{what} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
             }
             await Task.Delay(20);
         }

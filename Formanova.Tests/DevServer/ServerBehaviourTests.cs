@@ -194,3 +194,41 @@ public class TimeoutAndRetryTests : DevServerFixture
         });
     }
 }
+
+[TestFixture]
+[Category("Integration")]
+public class StickyQueueTests : DevServerFixture
+{
+    [Test]
+    public async Task StickyTask_WhenStickyWorkerNeverPolls_FallsBackToNormalQueueWithFullHistory()
+    {
+        var queue = NewQueue();
+        var service = Client.WorkflowService;
+        var handle = await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
+        var first = await service.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
+        // Complete with a sticky queue nobody will ever poll, as a worker that died without saying so.
+        await service.RespondWorkflowTaskCompletedAsync(new()
+        {
+            Namespace = "default",
+            TaskToken = first.TaskToken,
+            Identity = "raw",
+            StickyAttributes = new()
+            {
+                WorkerTaskQueue = new() { Name = "dead-sticky-" + queue, Kind = TaskQueueKind.Sticky, NormalName = queue },
+                ScheduleToStartTimeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300)),
+            },
+        });
+
+        await handle.SignalAsync(wf => wf.AddAsync("x"));
+        var second = await service.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(second.TaskToken.IsEmpty, Is.False);
+            Assert.That(second.History.Events[0].EventType, Is.EqualTo(EventType.WorkflowExecutionStarted));
+            Assert.That(second.History.Events.Any(e => e.EventType == EventType.WorkflowExecutionSignaled), Is.True);
+            Assert.That(second.PreviousStartedEventId, Is.EqualTo(first.StartedEventId));
+        });
+        await handle.TerminateAsync("cleanup");
+    }
+}

@@ -141,6 +141,23 @@ public class SignalQueryTimerTests : DevServerFixture
     }
 
     [Test]
+    public async Task CancelExternal_FromWorkflow_TargetRunsCleanupAndEndsCancelled()
+    {
+        var queue = NewQueue();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<CancellableWorkflow>().AddWorkflow<CancelSenderWorkflow>().AddActivity(TestActivities.Greet), async () =>
+        {
+            var target = await Client.StartWorkflowAsync((CancellableWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
+            await WaitUntilAsync(async () => (await target.FetchHistoryAsync()).Events.Any(e => e.EventType == EventType.TimerStarted));
+
+            var sender = await Client.ExecuteWorkflowAsync((CancelSenderWorkflow wf) => wf.RunAsync(target.Id), new(NewId(), queue));
+
+            Assert.That(sender, Is.EqualTo("cancel delivered"));
+            var error = await ThrowsAsync<WorkflowFailedException>(() => target.GetResultAsync());
+            Assert.That(error.InnerException, Is.InstanceOf<CanceledFailureException>());
+        });
+    }
+
+    [Test]
     public async Task Worker_WhenStickyWorkerGone_AnotherWorkerContinuesWithFullHistory()
     {
         var queue = NewQueue();

@@ -106,19 +106,6 @@ public class NonRetryableActivityWorkflow
 }
 
 [Workflow]
-public class HeartbeatTimeoutWorkflow
-{
-    [WorkflowRun]
-    public async Task<string> RunAsync() =>
-        await Workflow.ExecuteActivityAsync(() => TestActivities.StallFirstAttempt(), new()
-        {
-            StartToCloseTimeout = TimeSpan.FromSeconds(30),
-            HeartbeatTimeout = TimeSpan.FromMilliseconds(300),
-            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 3 },
-        });
-}
-
-[Workflow]
 public class CancelActivityWorkflow
 {
     [WorkflowRun]
@@ -359,4 +346,32 @@ public class ActivityTimeoutWorkflow
             return timeout.TimeoutType.ToString();
         }
     }
+}
+
+[Workflow]
+public class CancelSenderWorkflow
+{
+    [WorkflowRun]
+    public async Task<string> RunAsync(string targetId)
+    {
+        await Workflow.GetExternalWorkflowHandle(targetId).CancelAsync();
+        return "cancel delivered";
+    }
+}
+
+[Workflow]
+public class StallingActivityWorkflow
+{
+    /// <summary>
+    /// Attempt 1 blocks until cancelled: only a heartbeat timeout (when heartbeatTimeoutMs &gt; 0), the 5-minute
+    /// start-to-close timeout or a server crash ends it, and the retry then succeeds.
+    /// </summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync(int heartbeatTimeoutMs) =>
+        await Workflow.ExecuteActivityAsync(() => TestActivities.StallFirstAttempt(), new()
+        {
+            StartToCloseTimeout = TimeSpan.FromMinutes(5),
+            HeartbeatTimeout = heartbeatTimeoutMs > 0 ? TimeSpan.FromMilliseconds(heartbeatTimeoutMs) : null,
+            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 3 },
+        });
 }

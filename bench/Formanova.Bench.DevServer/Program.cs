@@ -11,7 +11,7 @@ namespace Formanova.Bench.DevServer;
 /// <summary>
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
-/// usage: Formanova.Bench.DevServer [--workflows 2000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite]
+/// usage: Formanova.Bench.DevServer [--workflows 2000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
 /// </summary>
 internal static class Program
 {
@@ -21,6 +21,7 @@ internal static class Program
         var concurrency = 64;
         var samples = 200;
         var storages = new List<string> { "memory", "sqlite" };
+        string? external = null;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -29,6 +30,8 @@ internal static class Program
                 case "--concurrency": concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--latency-samples": samples = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--storage": storages = [args[i + 1]]; break;
+                // Against a separately started server, so its CPU use can be told apart from the SDK's.
+                case "--address": external = args[i + 1]; storages = ["external"]; break;
                 default:
                     await Console.Error.WriteLineAsync($"unknown option {args[i]}");
                     return 2;
@@ -37,17 +40,17 @@ internal static class Program
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         foreach (var storage in storages)
         {
-            await RunAsync(storage, workflows, concurrency, samples);
+            await RunAsync(storage, external, workflows, concurrency, samples);
         }
         return 0;
     }
 
-    private static async Task RunAsync(string storage, int workflows, int concurrency, int samples)
+    private static async Task RunAsync(string storage, string? external, int workflows, int concurrency, int samples)
     {
         var directory = Path.Combine(Path.GetTempPath(), "devserver-bench-" + Guid.NewGuid().ToString("N"));
         var path = storage == "sqlite" ? Path.Combine(directory, "bench.db") : ":memory:";
         await using var host = new DevServerHost();
-        var address = await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path });
+        var address = external ?? await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path });
         var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
         var queue = "bench-" + Guid.NewGuid().ToString("N");
         using var worker = new TemporalWorker(client, new TemporalWorkerOptions(queue)

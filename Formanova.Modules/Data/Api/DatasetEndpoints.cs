@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Api;
 using System.Text.Json;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
@@ -37,7 +38,7 @@ internal static class DatasetEndpoints
         {
             await data.DeleteDatasetAsync(id, ct);
             return TypedResults.NoContent();
-        }).WithName("DeleteDataset").ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("DeleteDataset").RequireScope(ApiScopes.Admin).ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/{id:long}/rows", ImportRowsAsync)
             .WithName("ImportRows")

@@ -10,6 +10,10 @@ internal readonly record struct ValueFailure(string Reason, string Message);
 /// <summary>One column ready to parse and check values: the regex and allowed set are built once per import.</summary>
 internal sealed class CompiledColumn
 {
+    // Every stored boolean is one of two boxes: a million-row import would otherwise allocate one per value.
+    private static readonly object BoxedTrue = true;
+    private static readonly object BoxedFalse = false;
+
     private readonly Regex? _pattern;
     private readonly HashSet<string>? _allowed;
 
@@ -61,7 +65,7 @@ internal sealed class CompiledColumn
                     return Type($"'{Shorten(text)}' is not a boolean (true/false, 1/0, yes/no).");
                 }
 
-                value = flag;
+                value = flag ? BoxedTrue : BoxedFalse;
                 break;
             case ColumnType.Datetime:
                 if (!ValueText.TryParseDate(text, out var date))
@@ -104,7 +108,7 @@ internal sealed class CompiledColumn
                     return Type($"Expected true or false, got {Describe(element)}.");
                 }
 
-                value = element.GetBoolean();
+                value = element.GetBoolean() ? BoxedTrue : BoxedFalse;
                 break;
             case ColumnType.Datetime:
                 if (element.ValueKind != JsonValueKind.String || !ValueText.TryParseDate(element.GetString()!, out var date))

@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Api;
 using System.Globalization;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
@@ -15,7 +16,7 @@ internal static class WebhookEndpoints
 
     public static void Map(IEndpointRouteBuilder api)
     {
-        var webhooks = api.MapGroup("/events/webhooks").WithTags("Webhooks");
+        var webhooks = api.MapGroup("/events/webhooks").WithTags("Webhooks").RequireScope(ApiScopes.Admin);
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook");
         webhooks.MapGet("/", async (IEventWebhooksModule module, CancellationToken ct) => TypedResults.Ok(await module.ListWebhooksAsync(ct))).WithName("ListWebhooks");
         webhooks.MapGet("/{webhookId:long}", GetAsync).WithName("GetWebhook");
@@ -23,7 +24,7 @@ internal static class WebhookEndpoints
         webhooks.MapGet("/{webhookId:long}/deliveries", ListDeliveriesAsync).WithName("ListWebhookDeliveries");
         webhooks.MapPost("/{webhookId:long}/replay", ReplayAsync).WithName("ReplayToWebhook");
 
-        var deliveries = api.MapGroup("/events/deliveries").WithTags("Webhooks");
+        var deliveries = api.MapGroup("/events/deliveries").WithTags("Webhooks").RequireScope(ApiScopes.Admin);
         deliveries.MapGet("/{deliveryId:long}", GetDeliveryAsync).WithName("GetWebhookDelivery");
         deliveries.MapPost("/{deliveryId:long}/redeliver", RedeliverAsync).WithName("RedeliverWebhookDelivery");
     }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Formanova.Modules.Event.Log;
 using Formanova.Modules.Shared.Errors;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event.Webhooks;
@@ -18,8 +19,12 @@ internal sealed class WebhookService(
     UrlGuard guard,
     DeliverySignal signal,
     IOptions<EventOptions> options,
-    TimeProvider time) : IEventWebhooksModule
+    TimeProvider time,
+    IDataProtectionProvider dataProtection) : IEventWebhooksModule
 {
+    // Secrets are stored encrypted with the host's Data Protection key ring: a database dump alone cannot sign.
+    private readonly IDataProtector _secrets = dataProtection.CreateProtector("Formanova.Event.WebhookSecret.v1");
+
     public const int MaxListLimit = 1_000;
     private const int MinSecretLength = 16;
     private const int MaxSecretLength = 256;
@@ -43,7 +48,7 @@ internal sealed class WebhookService(
 
         await guard.CheckAsync(uri, cancellationToken);
         var secret = request.Secret ?? "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var row = await store.InsertAsync(uri.AbsoluteUri, types, secret, request.Description, time.GetUtcNow(), cancellationToken);
+        var row = await store.InsertAsync(uri.AbsoluteUri, types, _secrets.Protect(secret), request.Description, time.GetUtcNow(), cancellationToken);
         return new CreatedWebhook(row.ToWebhook(), secret);
     }
 
@@ -87,7 +92,7 @@ internal sealed class WebhookService(
         var attempt = delivery.Attempts + 1;
         var result = webhook is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, "The webhook was deleted.", 0)
             : row is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, $"Event {delivery.EventId} is no longer in the log (retention).", 0)
-            : await sender.SendAsync(new Uri(webhook.Url), webhook.Secret, deliveryId, attempt, new LoggedEvent(row), cancellationToken);
+            : await sender.SendAsync(new Uri(webhook.Url), _secrets.Unprotect(webhook.Secret), deliveryId, attempt, new LoggedEvent(row), cancellationToken);
 
         var finished = time.GetUtcNow();
         var exhausted = result.Outcome == DeliveryOutcome.RetryableFailure && attempt >= Options.MaxAttempts;

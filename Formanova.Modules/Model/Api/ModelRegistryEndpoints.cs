@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Api;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared.Errors;
@@ -49,11 +50,13 @@ internal static class ModelRegistryEndpoints
 
         models.MapPost("/{name}/versions/{version}/activate", async (string name, string version, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.ActivateAsync(name, version, ct)))
-            .WithName("ActivateModelVersion");
+            .WithName("ActivateModelVersion")
+            .RequireScope(ApiScopes.Admin);
 
         models.MapPost("/{name}/versions/{version}/archive", async (string name, string version, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.ArchiveAsync(name, version, ct)))
-            .WithName("ArchiveModelVersion");
+            .WithName("ArchiveModelVersion")
+            .RequireScope(ApiScopes.Admin);
 
         models.MapPut("/{name}/aliases/{alias}", async (string name, string alias, SetAliasBody body, IModelModule module, CancellationToken ct) =>
         {
@@ -65,13 +68,13 @@ internal static class ModelRegistryEndpoints
             await module.SetAliasAsync(name, alias, body.Version, ct);
             var version = await module.GetVersionAsync(name, body.Version, ct);
             return TypedResults.Ok(new AliasResponse(version.Name, alias.Trim().ToLowerInvariant(), version.Version));
-        }).WithName("SetModelAlias");
+        }).WithName("SetModelAlias").RequireScope(ApiScopes.Admin);
 
         models.MapDelete("/{name}/versions/{version}", async (string name, string version, IModelModule module, CancellationToken ct) =>
         {
             await module.DeleteVersionAsync(name, version, ct);
             return TypedResults.NoContent();
-        }).WithName("DeleteModelVersion");
+        }).WithName("DeleteModelVersion").RequireScope(ApiScopes.Admin);
 
         models.MapGet("/{name}/versions/{version}/download", async (string name, string version, IModelModule module, CancellationToken ct) =>
         {

@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -14,7 +15,7 @@ internal static class PredictionEndpoints
 {
     public static IEndpointRouteBuilder MapPredictionEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var models = endpoints.MapGroup("/models").WithTags("Predictions");
+        var models = endpoints.MapGroup("/models").WithTags("Predictions").RequireScope(ApiScopes.Predict);
 
         models.MapPost("/{name}/predict", async (string name, PredictBody body, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.PredictAsync(new PredictRequest(name, body.Inputs ?? throw ModuleException.Invalid("inputs", "An object of input values is required."), body.Version, body.Alias, body.UseCache), ct)))

@@ -10,6 +10,9 @@ internal readonly record struct NormalizedInput(float[] Floats, string[] Texts);
 
 internal static class InputNormalizer
 {
+    [ThreadStatic]
+    private static StringBuilder? t_key;
+
     /// <summary>
     /// Converts one input, or collects every unknown, missing and wrong-typed column under <c>inputs</c> (row -1) or
     /// <c>rows[i]</c>; the prefix is only formatted when there is an error to name.
@@ -72,7 +75,9 @@ internal static class InputNormalizer
     /// </summary>
     public static string CacheKey(string name, string version, long generation, ColumnBinding[] layout, NormalizedInput input)
     {
-        var key = new StringBuilder(64 + (layout.Length * 10));
+        // One builder per thread: the key is built on every cacheable request, and only the final string should allocate.
+        var key = t_key ??= new StringBuilder(256);
+        key.Clear();
         key.Append("model:").Append(name).Append(':').Append(version).Append(':').Append(generation).Append(':');
         for (var i = 0; i < layout.Length; i++)
         {

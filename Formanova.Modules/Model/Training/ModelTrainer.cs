@@ -109,30 +109,29 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             }
         }
 
+        ITransformer model;
         try
         {
-            var model = await fit;
-            cancellationToken.ThrowIfCancellationRequested();
-            return model;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new OperationCanceledException("Training was cancelled.", cancellationToken);
+            model = await fit;
         }
         catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
-            throw new OperationCanceledException("Training was cancelled.", ex, cancellationToken);
+            throw new OperationCanceledException("Training was cancelled during the fit.", ex, cancellationToken);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentOutOfRangeException or ArgumentException)
         {
             throw new ModuleException(ErrorKind.Unprocessable, $"ML.NET could not train on these rows: {ex.Message}", inner: ex);
         }
+
+        // A fit that ignored the request (some trainers check rarely) still must not produce a registered model.
+        cancellationToken.ThrowIfCancellationRequested();
+        return model;
     }
 
-    // MLContext implements ICancelable explicitly and the interface is internal in ML.NET 5; cancelling through it
-    // makes the running Fit throw at its next check instead of running to the end.
-    private static readonly System.Reflection.MethodInfo? CancelMethod =
-        typeof(MLContext).GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")?.GetMethod("CancelExecution");
+    // MLContext.CancelExecution is not public in ML.NET 5; it flags the environment so the running Fit throws at its
+    // next check. Found by name, so an ML.NET upgrade that drops it degrades to cancelling after the fit.
+    private static readonly System.Reflection.MethodInfo? CancelMethod = typeof(MLContext).GetMethod(
+        "CancelExecution", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, []);
 
     private static void CancelExecution(MLContext ml) => CancelMethod?.Invoke(ml, null);
 

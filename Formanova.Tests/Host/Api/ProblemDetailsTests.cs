@@ -158,4 +158,24 @@ public sealed class ProblemDetailsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         await ProblemAsync(response);
     }
+
+    [Test]
+    public async Task Post_WhenARequiredFieldIsMissing_Returns400NamingIt()
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":"a","colour":"red"}"""));
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("errors").TryGetProperty("count", out _), Is.True, problem.ToString());
+    }
+
+    [Test]
+    public async Task Post_WhenANonNullableFieldIsNull_Returns400NamingIt()
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":null,"count":1,"colour":"red"}"""));
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("$.name"));
+    }
 }

@@ -153,6 +153,27 @@ public sealed class ModelTrainerTests
     }
 
     [Test]
+    public void TrainAsync_WhenCancelledDuringTheFit_StopsTheFitItself()
+    {
+        using var cancel = new CancellationTokenSource();
+        var trainingReports = 0;
+        // The second "training" report is the heartbeat, sent while ML.NET's Fit is running.
+        var progress = new SyncProgress(p =>
+        {
+            if (p.Stage == "training" && ++trainingReports == 2)
+            {
+                cancel.Cancel();
+            }
+        });
+        var trainer = new ModelTrainer(Options.Create(new ModelOptions()));
+
+        var error = Assert.CatchAsync<OperationCanceledException>(() => trainer.TrainAsync(
+            ModelTestKit.Request(), SampleData.RowsAsync(ModelTestKit.Binary, 150_000, 1), null, progress, cancel.Token));
+
+        Assert.That(error!.InnerException, Is.Not.Null, "ML.NET's own cancellation ended the fit, not the check after it");
+    }
+
+    [Test]
     public async Task TrainAsync_WhenReportingProgress_GoesFromReadingToTrained()
     {
         var stages = new List<string>();
