@@ -70,6 +70,12 @@ internal sealed class EventAppender : IAsyncDisposable
                 batch.Add(request);
             }
 
+            // Every writer wakes on the same item; the ones that lose the race find nothing left to write.
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
             try
             {
                 var started = Stopwatch.GetTimestamp();

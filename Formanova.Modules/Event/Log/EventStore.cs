@@ -65,6 +65,11 @@ internal sealed class EventStore(IDatabase database)
     /// </summary>
     public async Task<IReadOnlyList<(EventRow Row, bool Created)>> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken cancellationToken)
     {
+        if (batch.Count == 0)
+        {
+            return [];
+        }
+
         var distinct = batch.DistinctBy(e => e.Key, StringComparer.Ordinal).ToList();
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         Dictionary<string, long> inserted;

@@ -42,6 +42,18 @@ public sealed class EventLogTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task AppendAsync_WhenTheBatchIsEmpty_WritesNothingAndDoesNotFail()
+    {
+        // Two append writers wake on one queued event; the one that finds nothing left used to send an empty INSERT.
+        var store = _factory.Services.GetRequiredService<Formanova.Modules.Event.Log.EventStore>();
+
+        var rows = await store.AppendAsync([], CancellationToken.None);
+
+        Assert.That(rows, Is.Empty);
+        Assert.That((await _events.ListAsync(new EventQuery())).Items, Is.Empty);
+    }
+
+    [Test]
     public async Task PublishAsync_WhenIdempotencyKeyRepeats_ReturnsTheOriginalAndStoresOneEvent()
     {
         var first = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/w1/runs/r1",
