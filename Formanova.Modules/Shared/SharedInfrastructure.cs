@@ -25,11 +25,13 @@ public static class SharedInfrastructure
         services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
 
+        // Whether Redis exists decides which services are registered, so it is read here rather than through options.
+        var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
         AddDatabase(services);
-        AddCache(services, configuration);
+        AddCache(services, redisConfigured);
 
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-        if (!string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]))
+        if (redisConfigured)
         {
             services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
@@ -66,10 +68,9 @@ public static class SharedInfrastructure
         services.AddHostedService<MigrationHostedService>();
     }
 
-    private static void AddCache(IServiceCollection services, IConfiguration configuration)
+    private static void AddCache(IServiceCollection services, bool redisConfigured)
     {
         services.AddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<CacheOptions>>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RedisConnection>>()));
-        var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
         if (redisConfigured)
         {
             services.AddStackExchangeRedisCache(_ => { });
