@@ -14,7 +14,7 @@ namespace Formanova.DevServer.Engine;
 internal delegate Task<IMessage> RpcHandler(IMessage request, ServerCallContext context);
 
 /// <summary>The RPCs the dev server implements; every other WorkflowService method answers UNIMPLEMENTED.</summary>
-internal sealed class WorkflowServiceHandlers
+internal sealed partial class WorkflowServiceHandlers
 {
     private const string ServerVersion = "1.27.0";
     private readonly Dictionary<string, RpcHandler> _handlers = new(StringComparer.Ordinal);
@@ -168,6 +168,7 @@ internal sealed class WorkflowServiceHandlers
             engine.RequireNamespace(r.Namespace);
             return new CountWorkflowExecutionsResponse { Count = Matching(r.Namespace, VisibilityQuery.Parse(r.Query)).LongCount() };
         });
+        AddTaskQueueHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>("RespondWorkflowTaskCompleted", (r, _) => engine.RespondWorkflowTaskCompleted(r));
         Add<RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse>("RespondWorkflowTaskFailed", (r, _) => engine.RespondWorkflowTaskFailed(r));

@@ -25,6 +25,10 @@ internal sealed class TemporalOptions
     [Range(1, 600)]
     public int RpcTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>How often the worker reads running-workflow counts and the activity backlog for the gauges.</summary>
+    [Range(0.1, 3600)]
+    public double StatsPollSeconds { get; set; } = 15;
+
     public EmbeddedOptions Embedded { get; set; } = new();
 
     public TlsOptions Tls { get; set; } = new();

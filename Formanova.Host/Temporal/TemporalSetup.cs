@@ -1,3 +1,4 @@
+using Formanova.Host.Telemetry;
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
@@ -40,6 +41,7 @@ internal static class TemporalSetup
 #endif
         }
 
+        services.AddSingleton<TemporalClientTracingInterceptor>();
         services.AddTemporalClient(_ => { });
         services.AddOptions<TemporalClientConnectOptions>().Configure<IServiceProvider>((connect, provider) =>
         {
@@ -51,6 +53,7 @@ internal static class TemporalSetup
 #endif
             connect.Namespace = options.Namespace;
             connect.LoggerFactory = provider.GetRequiredService<ILoggerFactory>();
+            connect.Interceptors = [provider.GetRequiredService<TemporalClientTracingInterceptor>()];
             if (!string.IsNullOrWhiteSpace(options.ApiKey))
             {
                 connect.ApiKey = options.ApiKey;
@@ -74,18 +77,23 @@ internal static class TemporalSetup
 
         if (HasRole(configuration, "worker"))
         {
-            services.AddHostedTemporalWorker(temporal.TaskQueue)
+            var worker = services.AddHostedTemporalWorker(temporal.TaskQueue)
                 .AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
-                .AddScopedActivities<WebhookActivities>()
-                .AddWorkflow<ProcessingWorkflow>()
-                .AddWorkflow<ModelTrainingWorkflow>()
-                .AddWorkflow<ModelPromotionSaga>()
-                .AddWorkflow<BatchInferenceWorkflow>()
-                .AddWorkflow<WebhookDeliveryWorkflow>();
+                .AddScopedActivities<WebhookActivities>();
+            foreach (var workflow in Workflows)
+            {
+                worker.AddWorkflow(workflow);
+            }
+
+            worker.ConfigureOptions().Configure<TemporalWorkerInterceptor>((options, interceptor) => options.Interceptors = [interceptor]);
+            services.AddSingleton<WorkflowMetrics>();
+            services.AddSingleton<TemporalWorkerInterceptor>();
+            IReadOnlyList<string> types = [.. Workflows.Select(type => Temporalio.Workflows.WorkflowDefinition.Create(type).Name ?? type.Name)];
+            services.AddHostedService(provider => ActivatorUtilities.CreateInstance<TemporalStatsPoller>(provider, types));
 
             // One sender per delivery: the durable workflow only when the Event module's dispatcher is off.
             if (!configuration.GetValue("Event:Webhooks:Dispatcher:Enabled", true))
@@ -96,6 +104,9 @@ internal static class TemporalSetup
 
         return services;
     }
+
+    private static readonly Type[] Workflows =
+        [typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow), typeof(WebhookDeliveryWorkflow)];
 
     private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);
 }
