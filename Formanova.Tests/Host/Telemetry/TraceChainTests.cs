@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using Formanova.Modules.Shared.Database;
+using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using static Formanova.Tests.Workflows.WorkflowTestKit;
+
+namespace Formanova.Tests.Host.Telemetry;
+
+/// <summary>
+/// One trace from the HTTP request through the workflow start to every activity and the SQL each ran. PostgreSQL,
+/// because SQLite has no tracing instrumentation: the SQL spans are Npgsql's.
+/// </summary>
+[Category("Integration")]
+public sealed class TraceChainTests
+{
+    private static readonly string[] ProcessingSteps =
+        ["validate_input", "prepare_data", "run_model_inference", "aggregate_results", "post_process", "persist_result", "emit_event"];
+
+    [Test]
+    public async Task Prediction_OnPostgres_IsOneTraceFromRequestThroughWorkflowStartToEveryActivityAndItsSql()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var spans = new List<Activity>();
+        var settings = Settings().Concat(database.Settings);
+        using var factory = new FormanovaFactory(settings, services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
+        var client = await ClientAsync(factory);
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+
+        // The server span ends once the response is written, a moment after the client has it.
+        Activity? request = null;
+        await UntilAsync(() => Task.FromResult((request = Snapshot(spans).FirstOrDefault(IsPredictionRequest)) is not null), TimeSpan.FromSeconds(10), "the request span");
+        var trace = Snapshot(spans).Where(s => s.TraceId == request!.TraceId).ToList();
+        var start = trace.Single(s => s.DisplayName == "StartWorkflow:ProcessingWorkflow");
+        var activities = trace.Where(s => s.DisplayName.StartsWith("RunActivity:", StringComparison.Ordinal)).ToList();
+        var activityIds = activities.Select(s => s.SpanId).ToHashSet();
+        var sql = trace.Where(s => s.Source.Name == "Npgsql" && activityIds.Contains(s.ParentSpanId)).ToList();
+        var persist = activities.Single(s => s.DisplayName == "RunActivity:persist_result");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(start.ParentSpanId, Is.EqualTo(request!.SpanId), "the workflow start is a child of the request");
+            Assert.That(activities.Select(s => s.DisplayName["RunActivity:".Length..]), Is.SupersetOf(ProcessingSteps));
+            Assert.That(activities.Select(s => s.ParentSpanId).Distinct(), Is.EqualTo(new[] { start.SpanId }), "every activity is a child of the start");
+            Assert.That(activities.Select(s => s.GetTagItem("temporal.workflow.type")).Distinct(), Is.EqualTo(new[] { "ProcessingWorkflow" }));
+            Assert.That(persist.GetTagItem("temporal.workflow.id"), Is.EqualTo(start.GetTagItem("temporal.workflow.id")));
+            Assert.That(persist.GetTagItem("temporal.activity.attempt"), Is.EqualTo(1));
+            Assert.That(sql.Where(s => s.ParentSpanId == persist.SpanId), Is.Not.Empty, "persist_result's INSERT is in the trace");
+        });
+    }
+
+    private static bool IsPredictionRequest(Activity span) =>
+        span.Kind == ActivityKind.Server && (span.GetTagItem("url.path") as string) == "/api/v1/predictions";
+
+    // The exporter appends from the worker's threads; a copy never enumerates a list being appended to.
+    private static Activity[] Snapshot(List<Activity> spans) => spans.ToArray();
+}
