@@ -97,19 +97,12 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             span?.SetTag("temporal.activity.type", info.ActivityType);
             span?.SetTag("temporal.activity.attempt", info.Attempt);
             // A scope rather than fields on each call: every line any module logs during the attempt carries them.
-            using var scope = logger.BeginScope(new Dictionary<string, object?>
-            {
-                ["WorkflowId"] = info.WorkflowId,
-                ["WorkflowType"] = info.WorkflowType,
-                ["ActivityType"] = info.ActivityType,
-                ["Attempt"] = info.Attempt,
-            });
+            using var scope = logger.BeginScope(new ActivityLogScope(info.WorkflowId, info.WorkflowType, info.ActivityType, info.Attempt));
 
             var activity = new KeyValuePair<string, object?>("activity", info.ActivityType);
             if (info.Attempt > 1 && info.WorkflowType is { } workflowType)
             {
                 metrics.WorkflowRetries.Add(1, new KeyValuePair<string, object?>("workflow_type", workflowType), activity);
-                logger.LogWarning("Activity {ActivityType} of {WorkflowId} retrying (attempt {Attempt})", info.ActivityType, info.WorkflowId, info.Attempt);
             }
 
             var started = Stopwatch.GetTimestamp();
@@ -123,14 +116,43 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             catch (Exception ex)
             {
                 span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+                // Warning, not Error: the retry policy usually tries again; the workflow reports a final failure.
+                logger.LogWarning("Activity {ActivityType} attempt {Attempt} failed: {ErrorType}", info.ActivityType, info.Attempt, ex.GetType().Name);
                 throw;
             }
             finally
             {
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 var label = new KeyValuePair<string, object?>("outcome", outcome);
-                metrics.ActivityDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, activity, label);
+                metrics.ActivityDuration.Record(elapsed, activity, label);
                 metrics.ActivityExecutions.Add(1, activity, label);
+                logger.LogDebug("Activity {ActivityType} attempt {Attempt} {Outcome} in {Seconds:F3} s", info.ActivityType, info.Attempt, outcome, elapsed);
             }
         }
     }
+}
+
+/// <summary>
+/// The log scope of an activity attempt: named fields for the JSON formatter, and a readable line for the simple
+/// one (a dictionary would print its type name as the scope's message).
+/// </summary>
+internal sealed class ActivityLogScope(string? workflowId, string? workflowType, string activityType, int attempt) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    private readonly KeyValuePair<string, object?>[] _fields =
+    [
+        new("WorkflowId", workflowId),
+        new("WorkflowType", workflowType),
+        new("ActivityType", activityType),
+        new("Attempt", attempt),
+    ];
+
+    public int Count => _fields.Length;
+
+    public KeyValuePair<string, object?> this[int index] => _fields[index];
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => $"WorkflowId:{workflowId} WorkflowType:{workflowType} ActivityType:{activityType} Attempt:{attempt}";
 }

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Formanova.Modules.Shared.Errors;
+using Formanova.Tests.Support;
+using Formanova.Tests.Workflows;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Console;
+using static Formanova.Tests.Workflows.WorkflowTestKit;
+
+namespace Formanova.Tests.Host.Telemetry;
+
+[Category("Integration")]
+public sealed class StructuredLogTests
+{
+    private const string ServiceSecret = "external-service-secret-that-must-not-leak";
+
+    [Test]
+    public async Task Logs_DuringAnActivity_AreJsonLinesCarryingTraceWorkflowAndActivityButNoSecret()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        await using var service = builder.Build();
+        service.MapPost("/enrich", () => Results.Json(new { riskBand = "low" }));
+        await service.StartAsync();
+        var faults = new FaultyModelModule
+        {
+            Before = (op, _, count, _) => op == "predict" && count == 1 ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted") : Task.CompletedTask,
+        };
+        var logs = new JsonLogCapture();
+        using var factory = new FormanovaFactory(
+            Settings(
+                ("Logging:LogLevel:Formanova", "Debug"),
+                ("Logging:LogLevel:System.Net.Http.HttpClient", "Information"),
+                ("Workflows:ExternalService:Url", $"{service.Urls.First()}/enrich"),
+                ("Workflows:ExternalService:AuthValue", ServiceSecret)),
+            services =>
+            {
+                services.Decorate<Formanova.Modules.Model.IModelModule>((inner, _) => faults.Wrap(inner));
+                services.AddSingleton<ILoggerProvider>(provider => logs.Using(provider.GetServices<ConsoleFormatter>().Single(f => f.Name == ConsoleFormatterNames.Json)));
+            });
+        var client = await ClientAsync(factory);
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { model = DemoModel, inputs = ValidInput(), callExternal = true });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var jobId = (string)(await ReadAsync(response))["jobId"]!;
+        var lines = logs.Lines.Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        var failed = lines.Single(l => l.GetProperty("Category").GetString() == "Formanova.Host.Telemetry.TemporalWorkerInterceptor"
+            && l.GetProperty("LogLevel").GetString() == "Warning" && Scope(l, "ActivityType") == "run_model_inference");
+        var outgoing = lines.Where(l => l.GetProperty("Category").GetString()!.StartsWith("System.Net.Http.HttpClient.formanova-external", StringComparison.Ordinal)).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(Scope(failed, "WorkflowId"), Is.EqualTo(jobId));
+            Assert.That(Scope(failed, "WorkflowType"), Is.EqualTo("ProcessingWorkflow"));
+            Assert.That(Scope(failed, "Attempt"), Is.EqualTo("1"));
+            Assert.That(Scope(failed, "TraceId"), Has.Length.EqualTo(32), "ActivityTrackingOptions put the trace id in a scope");
+            Assert.That(Scope(failed, "SpanId"), Has.Length.EqualTo(16));
+            Assert.That(failed.GetProperty("State").GetProperty("ErrorType").GetString(), Is.EqualTo("ApplicationFailureException"));
+            // Lines the activity did not write itself (HttpClient's) carry the same fields.
+            Assert.That(outgoing, Is.Not.Empty);
+            Assert.That(outgoing.Select(l => Scope(l, "ActivityType")).Distinct(), Is.EqualTo(new[] { "call_external_service" }));
+            Assert.That(outgoing.Select(l => Scope(l, "WorkflowId")).Distinct(), Is.EqualTo(new[] { jobId }));
+            Assert.That(logs.Lines, Has.None.Contain(ServiceSecret), "the auth header value is never logged");
+        });
+    }
+
+    /// <summary>The value of <paramref name="name"/> in any scope of the JSON line.</summary>
+    private static string? Scope(JsonElement line, string name) =>
+        line.TryGetProperty("Scopes", out var scopes)
+            ? scopes.EnumerateArray().Where(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty(name, out _))
+                .Select(s => s.GetProperty(name).ToString()).FirstOrDefault()
+            : null;
+
+    /// <summary>
+    /// Renders every log entry with the host's own JSON console formatter (configured from Logging:Console, as in
+    /// production) into memory, so the test reads exactly the lines stdout would carry.
+    /// </summary>
+    private sealed class JsonLogCapture : ILoggerProvider, ISupportExternalScope
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+        private ConsoleFormatter? _formatter;
+        private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+        public IEnumerable<string> Lines => _lines;
+
+        public JsonLogCapture Using(ConsoleFormatter formatter)
+        {
+            _formatter = formatter;
+            return this;
+        }
+
+        public ILogger CreateLogger(string categoryName) => new Writer(this, categoryName);
+
+        public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Writer(JsonLogCapture owner, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                using var text = new StringWriter();
+                owner._formatter!.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), owner._scopes, text);
+                owner._lines.Enqueue(text.ToString().TrimEnd());
+            }
+        }
+    }
+}
