@@ -65,6 +65,11 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             // Wall clock on purpose: nothing here feeds back into workflow state, and Workflow.UtcNow is the task's start.
             metrics.WorkflowDuration.Record(Math.Max(0, (DateTime.UtcNow - info.WorkflowStartTime).TotalSeconds), type, label);
             metrics.WorkflowExecutions.Add(1, type, label);
+            // Workflow.Logger carries the SDK's workflow scope (id, run id, type, task queue).
+            if (outcome == "failed")
+            {
+                Workflow.Logger.LogError("Workflow {WorkflowType} {WorkflowId} failed", info.WorkflowType, info.WorkflowId);
+            }
         }
     }
 
