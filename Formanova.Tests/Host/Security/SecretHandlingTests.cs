@@ -103,9 +103,13 @@ public sealed class SecretHandlingTests
         Assert.That(document.GetProperty("security").GetArrayLength(), Is.EqualTo(1));
     }
 
-    private sealed class CollectingLoggerProvider : ILoggerProvider
+    /// <summary>Collects each line with its scopes too: a secret in a scope (a path, a header) would leak just the same.</summary>
+    private sealed class CollectingLoggerProvider : ILoggerProvider, ISupportExternalScope
     {
         private readonly ConcurrentQueue<string> _lines = new();
+        private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+        public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
         public int Count => _lines.Count;
 
@@ -119,12 +123,29 @@ public sealed class SecretHandlingTests
 
         private sealed class Collector(CollectingLoggerProvider owner, string category) : ILogger
         {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
 
             public bool IsEnabled(LogLevel logLevel) => true;
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner._lines.Enqueue($"{category} {logLevel} {formatter(state, exception)} {state} {exception}");
+                owner._lines.Enqueue($"{category} {logLevel} {formatter(state, exception)} {state} {exception} {Scopes()}");
+
+            private string Scopes()
+            {
+                var text = new System.Text.StringBuilder();
+                owner._scopes.ForEachScope((scope, builder) =>
+                {
+                    builder.Append(scope).Append(' ');
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> fields)
+                    {
+                        foreach (var (key, value) in fields)
+                        {
+                            builder.Append(key).Append('=').Append(value).Append(' ');
+                        }
+                    }
+                }, text);
+                return text.ToString();
+            }
         }
     }
 }
