@@ -10,18 +10,23 @@ namespace Formanova.Host.Workflows.Common;
 /// </summary>
 internal static class WorkflowSteps
 {
-    public static Task<long> EmitAsync(StepPolicy policy, string type, object data, string? subject = null)
+    /// <summary>Publishes an event; <paramref name="local"/> runs it as a local activity (same policy, no server round trip).</summary>
+    public static Task<long> EmitAsync(StepPolicy policy, string type, object data, string? subject = null, bool local = false)
     {
         var id = Workflow.Info.WorkflowId;
         var input = new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data), subject ?? id, id);
-        return Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
+        return local
+            ? Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.Local("emit", CancellationToken.None))
+            : Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
     }
 
-    public static Task<long> PersistAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step = "result")
+    public static Task<long> PersistAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step = "result", bool local = false)
     {
         var persist = new PersistInput(
             Workflow.Info.WorkflowId, step, status, new DateTimeOffset(startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero),
             model, version, input, output, error);
-        return Workflow.ExecuteActivityAsync((CommonActivities a) => a.PersistResultAsync(persist), policy.For("persist", CancellationToken.None));
+        return local
+            ? Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.PersistResultAsync(persist), policy.Local("persist", CancellationToken.None))
+            : Workflow.ExecuteActivityAsync((CommonActivities a) => a.PersistResultAsync(persist), policy.For("persist", CancellationToken.None));
     }
 }

@@ -65,5 +65,8 @@ public sealed record ProcessingOutput(
     DateTime StartedAt,
     DateTime CompletedAt);
 
+/// <summary>The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result).</summary>
+public sealed record CancelRequest(string? Reason = null, string? By = null);
+
 /// <summary>get_current_status: where the run is and when it should be done.</summary>
 public sealed record ProcessingStatus(string Stage, double ProgressPercent, DateTime StartedAt, DateTime? EstimatedCompletion, bool Paused, ProcessingParams Params);
