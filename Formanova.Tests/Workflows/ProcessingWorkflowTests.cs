@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Formanova.Modules.Data;
 using Formanova.Modules.Event;
+using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.DependencyInjection;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
@@ -36,6 +38,38 @@ public sealed class ProcessingWorkflowTests
 
         var stored = await PollAsync(client, $"/api/v1/jobs/{jobId}", job => Status(job) == "completed");
         Assert.That((string?)stored["result"]!["decision"], Is.EqualTo((string?)result["decision"]));
+    }
+
+    [Test]
+    public async Task Predictions_WhenEntityIsGiven_PredictOnTheStoredFeaturesWithRequestValuesWinning()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 20);
+        var stored = (await factory.Services.GetRequiredService<IDataModule>().FindRowByEntityIdAsync(dataset, "c5"))!;
+        var models = factory.Services.GetRequiredService<IModelModule>();
+        var features = (await models.GetVersionAsync(DemoModel, "1.0.0")).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToList();
+        var expectedInputs = features.ToDictionary(name => name, name => stored.Values.GetValueOrDefault(name));
+        expectedInputs["support_calls"] = 9.0;
+        var expected = await models.PredictAsync(new PredictRequest(DemoModel, expectedInputs, "1.0.0", UseCache: false));
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", new
+        {
+            model = DemoModel, version = "1.0.0", datasetId = dataset, entityId = "c5",
+            inputs = new Dictionary<string, object?> { ["support_calls"] = 9.0 }, @params = new { useCache = false, roundDigits = 15 },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var result = await ReadAsync(response);
+        Assert.Multiple(() =>
+        {
+            Assert.That((long?)result["sourceRowId"], Is.EqualTo(stored.RowId));
+            Assert.That(result["filledFromStore"]!.AsArray().Select(n => (string)n!), Is.EquivalentTo(features.Where(f => f != "support_calls" && stored.Values[f] is not null)));
+            Assert.That(result["features"]!.AsObject().Select(kv => kv.Key), Does.Not.Contain("customer_id"), "only the model's features are taken from the store");
+            Assert.That((double?)result["features"]!["support_calls"], Is.EqualTo(9.0), "request values win");
+            Assert.That((double?)result["score"], Is.EqualTo(expected.Score).Within(1e-9), "inference ran on the enriched features");
+            Assert.That((string?)result["label"], Is.EqualTo(expected.Label));
+        });
     }
 
     [Test]

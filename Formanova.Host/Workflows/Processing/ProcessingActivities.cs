@@ -70,7 +70,8 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
             throw ActivityErrors.Invalid($"The input does not match {info.Name} {info.Version}.", errors);
         }
 
-        return new ValidatedInput(info.Name, info.Version, request.Inputs, [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)]);
+        return new ValidatedInput(info.Name, info.Version, request.Inputs,
+            [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)], [.. info.Columns.Where(c => !c.IsLabel).Select(c => c.Name)]);
     });
 
     /// <summary>Why a version did not resolve, naming the field at fault; only on the error path, so it may read the registry.</summary>
@@ -93,7 +94,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         return ActivityErrors.Invalid(reason, new() { [request.Version is null && request.Alias is not null ? "alias" : "version"] = [reason] });
     }
 
-    /// <summary>Enriches the request with the entity's stored features (request values win) and normalises it.</summary>
+    /// <summary>
+    /// Enriches the request with the entity's stored values of the model's feature columns (request values win) and
+    /// normalises it. Inference runs on the result, so the stored features shape the prediction.
+    /// </summary>
     [Activity("prepare_data")]
     public Task<PreparedData> PrepareDataAsync(ValidatedInput input, long? datasetId, string? entityId) => ActivityErrors.GuardAsync(async () =>
     {
@@ -109,7 +113,7 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
                 foreach (var (name, value) in row.Values)
                 {
                     var missing = !features.TryGetValue(name, out var given) || given.ValueKind == JsonValueKind.Null;
-                    if (missing && value is not null && !input.LabelColumns.Contains(name))
+                    if (missing && value is not null && input.FeatureColumns.Contains(name))
                     {
                         features[name] = JsonSerializer.SerializeToElement(value);
                         filled.Add(name);

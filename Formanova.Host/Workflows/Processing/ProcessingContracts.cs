@@ -25,8 +25,8 @@ public sealed record ProcessingRequest(
     string RequestHash,
     StepPolicy Policy);
 
-/// <summary>The input after validation: the resolved version and inputs checked against its schema.</summary>
-public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns);
+/// <summary>The input after validation: the resolved version, inputs checked against its schema, and its feature columns.</summary>
+public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns, List<string> FeatureColumns);
 
 /// <summary>The request enriched from the dataset and normalised (trimmed text, canonical booleans and numbers).</summary>
 public sealed record PreparedData(Dictionary<string, JsonElement> Features, long? SourceRowId, List<string> FilledFromStore, List<string> Normalised);

@@ -9,10 +9,10 @@ using Temporalio.Workflows;
 namespace Formanova.Host.Workflows.Processing;
 
 /// <summary>
-/// The seed's FormanovaWorkflow: validate; then inference, data preparation and the optional external call in
-/// parallel; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
+/// The seed's FormanovaWorkflow: validate; prepare the data; then inference and the optional external call in
+/// parallel on the prepared features; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
 /// (or WORKFLOW_FAILED). Inference that still fails after its retries falls back to the previous stable version.
-/// The short steps (validate, prepare, aggregate, post-process, persist, emit) are local activities: each takes
+/// The short steps (validate, prepare, aggregate, post-process, and persist with the closing events) are local activities: each takes
 /// well under a millisecond to a few, so a server round trip per step cost far more than the step. Inference
 /// (and its fallback) and the external call stay regular activities: they may take up to their timeouts, and a
 /// local activity holds the workflow task open, so the status query could not answer meanwhile. A run therefore
@@ -82,14 +82,17 @@ public sealed class ProcessingWorkflow
         var id = Workflow.Info.WorkflowId;
         var policy = request.Policy;
 
-        await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model }, local: true);
+        // WORKFLOW_STARTED is written while validation runs; both finish before anything else is emitted.
+        var startedEvent = WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model }, local: true);
         try
         {
             await StageAsync("validating", 10);
             ValidatedInput validated;
             try
             {
-                validated = await Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.Local("validate"));
+                var validating = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.Local("validate"));
+                await Workflow.WhenAllAsync(startedEvent, validating);
+                validated = validating.Result;
             }
             catch (ActivityFailureException ex) when (ActivityErrors.Application(ex) is { ErrorType: ErrorTypes.InvalidInput } app)
             {
@@ -98,13 +101,17 @@ public sealed class ProcessingWorkflow
             }
 
             await StageAsync("processing", 30);
-            var inference = InferWithFallbackAsync(validated, policy);
-            var prepared = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
-            var external = request.CallExternal ? CallExternalAsync(validated, policy) : Task.FromResult<ExternalResponse?>(null);
-            await Workflow.WhenAllAsync(inference, prepared, external);
+
+            // Inference and the external call run on the prepared features (enriched from the store, normalised),
+            // in parallel with each other; preparation is a local activity, so running it first costs no round trip.
+            var prepared = await Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
+            var ready = validated with { Inputs = prepared.Features };
+            var inference = InferWithFallbackAsync(ready, policy);
+            var external = request.CallExternal ? CallExternalAsync(ready, policy) : Task.FromResult<ExternalResponse?>(null);
+            await Workflow.WhenAllAsync(inference, external);
 
             await StageAsync("aggregating", 70);
-            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared.Result, external.Result, [.. _errors], _startedAt);
+            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared, external.Result, [.. _errors], _startedAt);
             var aggregated = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
 
             await StageAsync("post-processing", 80);
@@ -114,9 +121,8 @@ public sealed class ProcessingWorkflow
 
             await StageAsync("persisting", 90);
             var json = JsonSerializer.SerializeToElement(output);
-            await WorkflowSteps.PersistAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs), json, null, local: true);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.ProcessingCompleted, json, local: true);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" }, local: true);
+            await WorkflowSteps.FinishAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs), json, null,
+                (IEventModule.ProcessingCompleted, json), (IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" }));
             _stage = "completed";
             _progress = 100;
             return output;
@@ -130,11 +136,12 @@ public sealed class ProcessingWorkflow
             var message = signalled ? $"The job was cancelled: {_cancelReason}" : cancelled ? "The job was cancelled." : ActivityErrors.Describe(ex);
             _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? ErrorTypes.Cancelled : ActivityErrors.TypeOf(ex), message, Handled: false));
             _stage = cancelled ? "cancelled" : "failed";
+            await Workflow.WhenAnyAsync(startedEvent);
 
             // Clean-up must run even when the run was cancelled, so it gets a token of its own.
             var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
-            await WorkflowSteps.PersistAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, message, local: true);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure, local: true);
+            await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, message,
+                (IEventModule.WorkflowFailed, failure));
             if (ex is FailureException || cancelled)
             {
                 throw;
