@@ -29,6 +29,13 @@ public interface IModelModule
 
     Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Resolves a version (explicit, by alias, or the active one) the way <see cref="PredictAsync"/> does, from the
+    /// same short-lived in-memory copy of the registry (<c>Model:Inference:RegistryRefreshSeconds</c>), so per-request
+    /// schema checks cost no registry read. <see cref="ModelVersionInfo.Aliases"/> is left empty.
+    /// </summary>
+    Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default);
+
     /// <summary>Makes <paramref name="version"/> the active one; predictions already running finish on the old version.</summary>
     Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default);
 

@@ -26,6 +26,7 @@ internal sealed class ModelService(
     private static readonly object BoxedFalse = false;
 
     private readonly ModelOptions.InferenceOptions _inference = options.Value.Inference;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ModelVersionRow, ModelVersionInfo> _resolvedInfo = [];
 
     public async Task<TrainingResult> TrainAsync(
         TrainModelRequest request,
@@ -128,6 +129,13 @@ internal sealed class ModelService(
 
     public async Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
         await InfoAsync(await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken), cancellationToken);
+
+    public async Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default)
+    {
+        var (n, v, a) = Target(name, version, alias);
+        // The runtime hands out the same row object while it trusts it, so its parsed schema is built once per refresh.
+        return _resolvedInfo.GetValue(await runtime.ResolveAsync(n, v, a, cancellationToken), row => row.ToInfo([]));
+    }
 
     public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
     {

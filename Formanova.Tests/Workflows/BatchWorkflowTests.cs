@@ -106,50 +106,35 @@ public sealed class BatchWorkflowTests
     [Test]
     public async Task BatchJobs_WhenTheHostCrashesMidBatch_ResumeOnRestartWithoutRepeatingCompletedChunks()
     {
-        var state = Directory.CreateTempSubdirectory("formanova-crash-").FullName;
         var crashed = false;
         var faults = new FaultyModelModule
         {
             // The fourth chunk hangs in the first host; the restarted host lets every chunk through.
             Before = (op, _, count, ct) => op == "predictBatch" && count == 4 && !crashed ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
         };
-        (string, string?)[] persisted =
-        [
-            ("Database:SqlitePath", Path.Combine(state, "formanova.db")),
-            ("Model:Directory", Path.Combine(state, "models")),
-            ("Temporal:Embedded:StoragePath", Path.Combine(state, "temporal.db")),
-            ("Workflows:Batch:ChunkTimeoutSeconds", "3"),
-        ];
+        using var state = new PersistedState(("Workflows:Batch:ChunkTimeoutSeconds", "3"));
+        string location;
+        var first = state.Start(faults);
         try
         {
-            string location;
-            var first = new FormanovaFactory(Settings(persisted), services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
-            try
-            {
-                var client = await ClientAsync(first);
-                var dataset = await WorkflowDatasets.ChurnAsync(first.Services, 200);
-                location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 25, parallelism = 1 });
-                await WaitForCallsAsync(faults, 4);
-            }
-            finally
-            {
-                crashed = true;
-                first.Dispose();
-            }
-
-            using var second = new FormanovaFactory(Settings(persisted), services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
-            var restarted = second.CreateClient();
-            var job = await PollAsync(restarted, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
-
-            Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
-            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(200));
-            Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
+            var client = await ClientAsync(first);
+            var dataset = await WorkflowDatasets.ChurnAsync(first.Services, 200);
+            location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 25, parallelism = 1 });
+            await WaitForCallsAsync(faults, 4);
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(state, recursive: true);
+            crashed = true;
+            first.Dispose();
         }
+
+        using var second = state.Start(faults);
+        var restarted = second.CreateClient();
+        var job = await PollAsync(restarted, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+
+        Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(200));
+        Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
     }
 
     private static Task WaitForCallsAsync(FaultyModelModule faults, int calls) =>

@@ -52,6 +52,8 @@ internal sealed class FaultyModelModule
 
         public Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) => inner.GetVersionAsync(name, version, cancellationToken);
 
+        public Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default) => inner.ResolveVersionAsync(name, version, alias, cancellationToken);
+
         public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
         {
             await owner.HookAsync("activate", version, cancellationToken);

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Formanova.Modules.Data;
 using Formanova.Modules.Event;
+using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.DependencyInjection;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
@@ -36,6 +38,38 @@ public sealed class ProcessingWorkflowTests
 
         var stored = await PollAsync(client, $"/api/v1/jobs/{jobId}", job => Status(job) == "completed");
         Assert.That((string?)stored["result"]!["decision"], Is.EqualTo((string?)result["decision"]));
+    }
+
+    [Test]
+    public async Task Predictions_WhenEntityIsGiven_PredictOnTheStoredFeaturesWithRequestValuesWinning()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 20);
+        var stored = (await factory.Services.GetRequiredService<IDataModule>().FindRowByEntityIdAsync(dataset, "c5"))!;
+        var models = factory.Services.GetRequiredService<IModelModule>();
+        var features = (await models.GetVersionAsync(DemoModel, "1.0.0")).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToList();
+        var expectedInputs = features.ToDictionary(name => name, name => stored.Values.GetValueOrDefault(name));
+        expectedInputs["support_calls"] = 9.0;
+        var expected = await models.PredictAsync(new PredictRequest(DemoModel, expectedInputs, "1.0.0", UseCache: false));
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", new
+        {
+            model = DemoModel, version = "1.0.0", datasetId = dataset, entityId = "c5",
+            inputs = new Dictionary<string, object?> { ["support_calls"] = 9.0 }, @params = new { useCache = false, roundDigits = 15 },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var result = await ReadAsync(response);
+        Assert.Multiple(() =>
+        {
+            Assert.That((long?)result["sourceRowId"], Is.EqualTo(stored.RowId));
+            Assert.That(result["filledFromStore"]!.AsArray().Select(n => (string)n!), Is.EquivalentTo(features.Where(f => f != "support_calls" && stored.Values[f] is not null)));
+            Assert.That(result["features"]!.AsObject().Select(kv => kv.Key), Does.Not.Contain("customer_id"), "only the model's features are taken from the store");
+            Assert.That((double?)result["features"]!["support_calls"], Is.EqualTo(9.0), "request values win");
+            Assert.That((double?)result["score"], Is.EqualTo(expected.Score).Within(1e-9), "inference ran on the enriched features");
+            Assert.That((string?)result["label"], Is.EqualTo(expected.Label));
+        });
     }
 
     [Test]
@@ -121,12 +155,10 @@ public sealed class ProcessingWorkflowTests
     [Test]
     public async Task Jobs_WhenPausedWhileInferenceRuns_WaitBeforeAggregatingUntilResumed()
     {
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? release.Task.WaitAsync(ct) : Task.CompletedTask };
+        var (faults, release) = HeldInference();
         using var factory = Factory(faults);
         var client = await ClientAsync(factory);
-        var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body())).Headers.Location!.ToString();
-        await PollAsync(client, location, j => (string?)j["stage"] == "processing");
+        var location = await StartHeldJobAsync(client);
 
         Assert.That((await client.PostAsync($"{location}/pause", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
         await PollAsync(client, location, j => Status(j) == "paused");
@@ -139,19 +171,67 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
-    public async Task Jobs_WhenCancelled_EndCancelledWithStoredResultAndFailedEvent()
+    public async Task Jobs_WhenCancelledWhilePaused_EndCancelledWithReasonStoredAndFailedEvent()
     {
         using var factory = Factory();
         var client = await ClientAsync(factory);
         var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body(startPaused: true))).Headers.Location!.ToString();
         await PollAsync(client, location, j => Status(j) == "paused");
 
-        var cancel = await client.PostAsync($"{location}/cancel", null);
+        var cancel = await client.PostAsJsonAsync($"{location}/cancel", new { reason = "customer withdrew" });
 
         Assert.That(cancel.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         var job = await PollAsync(client, location, j => Status(j) == "cancelled");
-        Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("Cancelled"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("Cancelled"));
+            Assert.That((string?)job["error"], Does.Contain("customer withdrew"));
+            Assert.That(job["result"], Is.Null);
+        });
         var id = location.Split('/')[^1];
+        var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{id}"));
+        var failed = events.Items.Single(e => e.Type == IEventModule.WorkflowFailed);
+        Assert.That(failed.Data!.Value.GetProperty("reason").GetString(), Does.StartWith("customer withdrew"));
+        Assert.That(events.Items.Select(e => e.Type), Does.Not.Contain(IEventModule.ProcessingCompleted));
+
+        var again = await client.PostAsync($"{location}/cancel", null);
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), "a closed job accepts no cancel");
+    }
+
+    [Test]
+    public async Task Jobs_WhenCancelledDuringInference_StopAtTheNextStageWithoutAggregating()
+    {
+        var (faults, release) = HeldInference();
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var location = await StartHeldJobAsync(client);
+
+        Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        release.SetResult();
+
+        var job = await PollAsync(client, location, j => Status(j) == "cancelled");
+        var cancelled = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)cancelled["stage"], Is.EqualTo("aggregating"), "the step in flight finished; the next one never started");
+            Assert.That((string?)job["error"], Does.Contain("Cancelled on request"));
+            Assert.That(faults.Calls("predict"), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task Jobs_WhenTemporalCancellationIsRequested_EndCancelledWithStoredResult()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body(startPaused: true))).Headers.Location!.ToString();
+        await PollAsync(client, location, j => Status(j) == "paused");
+        var id = location.Split('/')[^1];
+
+        await factory.Services.GetRequiredService<Temporalio.Client.ITemporalClient>().GetWorkflowHandle(id).CancelAsync();
+
+        var job = await PollAsync(client, location, j => Status(j) == "cancelled");
+        Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("Cancelled"));
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{id}"));
         Assert.That(events.Items.Select(e => e.Type), Does.Contain(IEventModule.WorkflowFailed));
     }
@@ -254,5 +334,20 @@ public sealed class ProcessingWorkflowTests
         });
         var model = await factory.Services.GetRequiredService<Formanova.Modules.Model.IModelModule>().GetModelAsync(DemoModel);
         Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
+    }
+
+    /// <summary>A model module whose predictions wait until the returned source is completed.</summary>
+    private static (FaultyModelModule Faults, TaskCompletionSource Release) HeldInference()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return (new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? release.Task.WaitAsync(ct) : Task.CompletedTask }, release);
+    }
+
+    /// <summary>Submits a job and waits until it is inside the processing stage (inference held).</summary>
+    private static async Task<string> StartHeldJobAsync(HttpClient client)
+    {
+        var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body())).Headers.Location!.ToString();
+        await PollAsync(client, location, j => (string?)j["stage"] == "processing");
+        return location;
     }
 }

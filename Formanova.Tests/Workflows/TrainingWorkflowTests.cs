@@ -42,6 +42,57 @@ public sealed class TrainingWorkflowTests
     }
 
     [Test]
+    public async Task TrainingRuns_WhenTheHostCrashesWhileTrainingAndWhileAwaitingApproval_CompleteWithTheVersionRegisteredOnce()
+    {
+        var crashed = false;
+        var faults = new FaultyModelModule
+        {
+            // The run's first training attempt hangs in the first host (no heartbeat); restarted hosts train normally.
+            // The demo model's start-up training (1.0.0) goes through.
+            Before = (op, version, _, ct) => op == "train" && version == "2.0.0" && !crashed ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
+        };
+        using var state = new PersistedState(("Workflows:Training:HeartbeatTimeoutSeconds", "3"));
+        string location;
+        var first = state.Start(faults);
+        try
+        {
+            var client = await ClientAsync(first);
+            var dataset = await WorkflowDatasets.ChurnAsync(first.Services, 300);
+            location = await StartAsync(client, Run(dataset, version: "2.0.0", requireApproval: true));
+            await UntilAsync(() => Task.FromResult(faults.Calls("train") >= 2), TimeSpan.FromSeconds(60), "training to start");
+        }
+        finally
+        {
+            crashed = true;
+            first.Dispose();
+        }
+
+        // Second host: the attempt lost with the first host times out on its heartbeat and trains again here.
+        using (var second = state.Start(faults))
+        {
+            var waiting = await PollAsync(second.CreateClient(), location, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
+            Assert.That(waiting["progress"]!["trained"]!["metrics"]!.AsObject().ContainsKey("auc"), Is.True);
+        }
+
+        // Third host: the approval wait (a durable timer and a signal) survives the restart.
+        using var third = state.Start(faults);
+        var restarted = third.CreateClient();
+        Assert.That((await restarted.PostAsJsonAsync($"{location}/approve", new { by = "alice" })).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        var run = await PollAsync(restarted, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(60));
+
+        Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
+        var model = await third.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
+        Assert.Multiple(() =>
+        {
+            Assert.That(model.Versions.Count(v => v.Version == "2.0.0"), Is.EqualTo(1));
+            Assert.That(model.ActiveVersion, Is.EqualTo("2.0.0"));
+            Assert.That(faults.Calls("train"), Is.EqualTo(3), "the demo model, then one attempt lost in the crash and one that completed; none after");
+        });
+        var events = await third.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
+        Assert.That(events.Items.Count(e => e.Type == IEventModule.ModelRegistered), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task TrainingRuns_WhenAThresholdIsMissed_FailAndArchiveTheVersion()
     {
         using var factory = Factory();

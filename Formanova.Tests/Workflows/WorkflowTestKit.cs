@@ -111,3 +111,30 @@ internal static class WorkflowTestKit
 
     public static string Status(JsonObject job) => (string)job["status"]!;
 }
+
+/// <summary>
+/// Application database, model files and Temporal histories in one temporary directory, so that a host can be
+/// disposed mid-run (a crash, as far as the workflows can tell) and a new host started on the same state.
+/// </summary>
+internal sealed class PersistedState : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("formanova-crash-").FullName;
+    private readonly (string Key, string? Value)[] _extra;
+
+    public PersistedState(params (string Key, string? Value)[] extra) => _extra = extra;
+
+    /// <summary>A host on this state; every host started from it sees the same database and histories.</summary>
+    public FormanovaFactory Start(FaultyModelModule faults) => new(
+        WorkflowTestKit.Settings([
+            ("Database:SqlitePath", Path.Combine(_directory, "formanova.db")),
+            ("Model:Directory", Path.Combine(_directory, "models")),
+            ("Temporal:Embedded:StoragePath", Path.Combine(_directory, "temporal.db")),
+            .. _extra]),
+        services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}

@@ -71,6 +71,7 @@ internal static class WorkflowBench
         await TimeAsync(20, async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
         var raw = await TimeAsync(requests, () => models.PredictAsync(new PredictRequest("demo-churn", inputs, UseCache: false)));
         var sync = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
+        await BreakdownAsync(factory.Services, client, body, models, inputs);
         var accept = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/jobs", body)).EnsureSuccessStatusCode());
 
         // Sustained rate: 8 concurrent callers for a fixed number of synchronous predictions.
@@ -126,7 +127,73 @@ internal static class WorkflowBench
         Console.WriteLine($"POST /api/v1/predictions sustained, 8 concurrent callers: {perSecond:F0} req/s over {total} requests");
         Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms");
         Console.WriteLine($"batch of {batchRows} rows (chunk 5000, parallelism 2): {status} in {batchSeconds:F1} s = {batchRows / batchSeconds:F0} rows/s");
+        Console.WriteLine($"process CPU: {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s");
+        await factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(data, recursive: true);
+    }
+
+    /// <summary>
+    /// Where one synchronous prediction's time goes: the run's history (workflow tasks, activity round trips, local
+    /// activity markers with the time each took) beside the HTTP round trip the caller saw.
+    /// </summary>
+    private static async Task BreakdownAsync(IServiceProvider services, HttpClient client, object body, IModelModule models, Dictionary<string, object?> inputs)
+    {
+        var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
+        var watch = Stopwatch.StartNew();
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", body);
+        var http = watch.Elapsed.TotalMilliseconds;
+        var jobId = (string)(await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!;
+        var history = await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync();
+        var events = history.Events.ToList();
+        var start = events[0].EventTime.ToDateTime();
+        Console.WriteLine($"breakdown of one POST /api/v1/predictions ({jobId}): HTTP round trip {http:F1} ms, {events.Count} history events");
+        var scheduled = new Dictionary<long, (string Name, DateTime At)>();
+        foreach (var e in events)
+        {
+            var at = (e.EventTime.ToDateTime() - start).TotalMilliseconds;
+            var detail = e.EventType switch
+            {
+                Temporalio.Api.Enums.V1.EventType.ActivityTaskScheduled => e.ActivityTaskScheduledEventAttributes.ActivityType.Name,
+                Temporalio.Api.Enums.V1.EventType.ActivityTaskCompleted =>
+                    $"{scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].Name}, {(e.EventTime.ToDateTime() - scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].At).TotalMilliseconds:F1} ms since scheduled",
+                Temporalio.Api.Enums.V1.EventType.MarkerRecorded => e.MarkerRecordedEventAttributes.MarkerName,
+                _ => "",
+            };
+            if (e.EventType == Temporalio.Api.Enums.V1.EventType.ActivityTaskScheduled)
+            {
+                scheduled[e.EventId] = (detail, e.EventTime.ToDateTime());
+            }
+
+            Console.WriteLine($"  {at,7:F1} ms  {e.EventType,-40} {detail}");
+        }
+
+        var workflowTasks = events.Count(e => e.EventType == Temporalio.Api.Enums.V1.EventType.WorkflowTaskCompleted);
+        var activities = events.Count(e => e.EventType == Temporalio.Api.Enums.V1.EventType.ActivityTaskScheduled);
+        var markers = events.Count(e => e.EventType == Temporalio.Api.Enums.V1.EventType.MarkerRecorded);
+        var span = (events[^1].EventTime.ToDateTime() - start).TotalMilliseconds;
+        Console.WriteLine($"  workflow tasks {workflowTasks}, activity tasks {activities}, local activities {markers}; start to close {span:F1} ms, outside the run {http - span:F1} ms");
+        var raw = Stopwatch.StartNew();
+        await models.PredictAsync(new PredictRequest("demo-churn", inputs, UseCache: false));
+        Console.WriteLine($"  the inference itself (IModelModule.PredictAsync): {raw.Elapsed.TotalMilliseconds:F2} ms");
+
+        // The writes a run makes (one stored result, three events), each measured alone: median of 20.
+        var data = services.GetRequiredService<IDataModule>();
+        var eventLog = services.GetRequiredService<Formanova.Modules.Event.IEventModule>();
+        var persist = new List<double>();
+        var publish = new List<double>();
+        for (var i = 0; i < 20; i++)
+        {
+            var watch1 = Stopwatch.StartNew();
+            await data.RecordResultAsync(new RecordResultRequest($"bench-{i}", "result", ResultStatus.Succeeded, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, $"bench-{i}"));
+            persist.Add(watch1.Elapsed.TotalMilliseconds);
+            var watch2 = Stopwatch.StartNew();
+            await eventLog.PublishAsync(new Formanova.Modules.Event.PublishEventRequest("BENCH_EVENT", "/bench", null, null, $"bench-{i}"));
+            publish.Add(watch2.Elapsed.TotalMilliseconds);
+        }
+
+        persist.Sort();
+        publish.Sort();
+        Console.WriteLine($"  one stored result (IDataModule.RecordResultAsync): median {persist[10]:F2} ms; one event (IEventModule.PublishAsync): median {publish[10]:F2} ms");
     }
 }

@@ -25,6 +25,9 @@ internal sealed record ProcessingBody(
 
 internal sealed record ParamsPatch(double? DecisionThreshold = null, int? RoundDigits = null, bool? UseCache = null);
 
+/// <summary>The optional body of <c>POST /jobs/{id}/cancel</c>.</summary>
+internal sealed record CancelBody(string? Reason = null);
+
 internal sealed record JobAccepted(string Id, string Status, string Location);
 
 /// <summary>A job as the API shows it: live stage and progress while running, the stored result once closed.</summary>
@@ -63,11 +66,7 @@ internal static class ProcessingEndpoints
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
         jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct)).WithName("PauseJob").WithMetadata(PredictScope);
         jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", [], ct)).WithName("ResumeJob").WithMetadata(PredictScope);
-        jobs.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
-        {
-            await gateway.CancelAsync(id, Type, ct);
-            return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
-        }).WithName("CancelJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope);
         jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
         return api;
     }
@@ -194,13 +193,33 @@ internal static class ProcessingEndpoints
             return new HttpValidationProblemDetails(errors) { Status = 422, Title = "Unprocessable Entity", Detail = app.Message };
         }
 
-        var status = app?.ErrorType is ErrorTypes.Value or ErrorTypes.NotFound ? 422 : 503;
+        var status = app?.ErrorType switch
+        {
+            ErrorTypes.Value or ErrorTypes.NotFound => 422,
+            ErrorTypes.Cancelled => 409,
+            _ => 503,
+        };
         return new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
-            Title = status == 422 ? "Unprocessable Entity" : "Service Unavailable",
+            Title = status switch { 422 => "Unprocessable Entity", 409 => "Conflict", _ => "Service Unavailable" },
             Detail = ActivityErrors.Describe(cause),
         };
+    }
+
+    /// <summary>
+    /// Sends the workflow's cancel signal rather than Temporal's cancellation, so the run stops at its next stage
+    /// boundary and records why (and who asked) with its result.
+    /// </summary>
+    private static async Task<Accepted<JobAccepted>> CancelAsync(string id, CancelBody? body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    {
+        if (body?.Reason is { Length: > 500 })
+        {
+            throw ModuleException.Invalid("reason", "reason must be at most 500 characters.");
+        }
+
+        await gateway.SignalAsync(id, Type, "cancel", [new CancelRequest(body?.Reason, http.User.Identity?.Name)], ct);
+        return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
     }
 
     private static async Task<NoContent> SignalAsync(WorkflowGateway gateway, string id, string signal, object?[] args, CancellationToken ct)
@@ -249,7 +268,10 @@ internal static class ProcessingEndpoints
         }
 
         var succeeded = description.Status == WorkflowExecutionStatus.Completed;
-        return new JobView(id, type, WorkflowGateway.StatusName(description.Status), WorkflowGateway.StatusName(description.Status), succeeded ? 100 : null,
+
+        // A run stopped by the cancel signal ends FAILED in Temporal; its stored result says what happened.
+        var closed = stored?.Status == ResultStatus.Cancelled ? "cancelled" : WorkflowGateway.StatusName(description.Status);
+        return new JobView(id, type, closed, closed, succeeded ? 100 : null,
             description.StartTime, null, description.CloseTime, false, null, succeeded ? stored?.Output : null, stored?.Error, history);
     }
 

@@ -21,6 +21,9 @@ public sealed record PersistInput(
     JsonElement? Output = null,
     string? Error = null);
 
+/// <summary>A run's outcome: its stored result, then its closing events in order.</summary>
+public sealed record FinishInput(PersistInput Result, List<EmitInput> Events);
+
 /// <summary>emit_event and persist_result, shared by every workflow.</summary>
 internal sealed class CommonActivities(IEventModule events, IDataModule data)
 {
@@ -42,4 +45,20 @@ internal sealed class CommonActivities(IEventModule events, IDataModule data)
             ActivityExecutionContext.Current.CancellationToken);
         return stored.Id;
     });
+
+    /// <summary>
+    /// persist_result followed by emit_event for each closing event, as one step: both are idempotent (by job and
+    /// step, by idempotency key), so a retry after a partial success stores nothing twice and keeps the order.
+    /// </summary>
+    [Activity("persist_and_emit")]
+    public async Task<long> PersistAndEmitAsync(FinishInput input)
+    {
+        var stored = await PersistResultAsync(input.Result);
+        foreach (var emit in input.Events)
+        {
+            await EmitEventAsync(emit);
+        }
+
+        return stored;
+    }
 }

@@ -10,18 +10,34 @@ namespace Formanova.Host.Workflows.Common;
 /// </summary>
 internal static class WorkflowSteps
 {
-    public static Task<long> EmitAsync(StepPolicy policy, string type, object data, string? subject = null)
+    /// <summary>Publishes an event; <paramref name="local"/> runs it as a local activity (same policy, no server round trip).</summary>
+    public static Task<long> EmitAsync(StepPolicy policy, string type, object data, string? subject = null, bool local = false)
     {
-        var id = Workflow.Info.WorkflowId;
-        var input = new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data), subject ?? id, id);
-        return Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
+        var input = Emit(type, data, subject);
+        return local
+            ? Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.Local("emit", CancellationToken.None))
+            : Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
     }
 
     public static Task<long> PersistAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step = "result")
     {
-        var persist = new PersistInput(
-            Workflow.Info.WorkflowId, step, status, new DateTimeOffset(startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero),
-            model, version, input, output, error);
+        var persist = Persist(startedAt, status, model, version, input, output, error, step);
         return Workflow.ExecuteActivityAsync((CommonActivities a) => a.PersistResultAsync(persist), policy.For("persist", CancellationToken.None));
     }
+
+    /// <summary>The stored result and then the closing events, in one local activity (persist_and_emit).</summary>
+    public static Task<long> FinishAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, params (string Type, object Data)[] events)
+    {
+        var finish = new FinishInput(Persist(startedAt, status, model, version, input, output, error, "result"), [.. events.Select(e => Emit(e.Type, e.Data, null))]);
+        return Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.PersistAndEmitAsync(finish), policy.Local("persist", CancellationToken.None));
+    }
+
+    private static EmitInput Emit(string type, object data, string? subject)
+    {
+        var id = Workflow.Info.WorkflowId;
+        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data), subject ?? id, id);
+    }
+
+    private static PersistInput Persist(DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step) =>
+        new(Workflow.Info.WorkflowId, step, status, new DateTimeOffset(startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero), model, version, input, output, error);
 }

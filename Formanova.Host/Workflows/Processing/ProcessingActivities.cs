@@ -24,25 +24,16 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
     public Task<ValidatedInput> ValidateInputAsync(ProcessingRequest request) => ActivityErrors.GuardAsync(async () =>
     {
         var errors = new Dictionary<string, string[]>();
-        ModelDetails model;
+        ModelVersionInfo info;
         try
         {
-            model = await models.GetModelAsync(request.Model, Cancellation);
+            // The schema comes from the Model module's short-lived copy of the registry (the one inference uses),
+            // not from a registry read per request.
+            info = await models.ResolveVersionAsync(request.Model, request.Version, request.Alias, Cancellation);
         }
         catch (Formanova.Modules.Shared.Errors.ModuleException ex) when (ex.Kind == Formanova.Modules.Shared.Errors.ErrorKind.NotFound)
         {
-            throw ActivityErrors.Invalid(ex.Message, new() { ["model"] = [ex.Message] });
-        }
-
-        var version = request.Version
-            ?? (request.Alias is { } alias ? model.Aliases.GetValueOrDefault(alias) : model.ActiveVersion);
-        var info = version is null ? null : model.Versions.FirstOrDefault(v => v.Version == version);
-        if (info is null)
-        {
-            var reason = version is null
-                ? (request.Alias is null ? $"Model '{model.Name}' has no active version." : $"Model '{model.Name}' has no alias '{request.Alias}'.")
-                : $"Model '{model.Name}' has no version '{version}'.";
-            throw ActivityErrors.Invalid(reason, new() { [request.Version is null && request.Alias is not null ? "alias" : "version"] = [reason] });
+            throw await ResolutionFailureAsync(request);
         }
 
         var columns = info.Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);
@@ -79,10 +70,34 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
             throw ActivityErrors.Invalid($"The input does not match {info.Name} {info.Version}.", errors);
         }
 
-        return new ValidatedInput(info.Name, info.Version, request.Inputs, [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)]);
+        return new ValidatedInput(info.Name, info.Version, request.Inputs,
+            [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)], [.. info.Columns.Where(c => !c.IsLabel).Select(c => c.Name)]);
     });
 
-    /// <summary>Enriches the request with the entity's stored features (request values win) and normalises it.</summary>
+    /// <summary>Why a version did not resolve, naming the field at fault; only on the error path, so it may read the registry.</summary>
+    private async Task<ApplicationFailureException> ResolutionFailureAsync(ProcessingRequest request)
+    {
+        ModelDetails model;
+        try
+        {
+            model = await models.GetModelAsync(request.Model, Cancellation);
+        }
+        catch (Formanova.Modules.Shared.Errors.ModuleException ex) when (ex.Kind == Formanova.Modules.Shared.Errors.ErrorKind.NotFound)
+        {
+            return ActivityErrors.Invalid(ex.Message, new() { ["model"] = [ex.Message] });
+        }
+
+        var version = request.Version ?? (request.Alias is { } alias ? model.Aliases.GetValueOrDefault(alias) : model.ActiveVersion);
+        var reason = version is null
+            ? (request.Alias is null ? $"Model '{model.Name}' has no active version." : $"Model '{model.Name}' has no alias '{request.Alias}'.")
+            : $"Model '{model.Name}' has no version '{version}'.";
+        return ActivityErrors.Invalid(reason, new() { [request.Version is null && request.Alias is not null ? "alias" : "version"] = [reason] });
+    }
+
+    /// <summary>
+    /// Enriches the request with the entity's stored values of the model's feature columns (request values win) and
+    /// normalises it. Inference runs on the result, so the stored features shape the prediction.
+    /// </summary>
     [Activity("prepare_data")]
     public Task<PreparedData> PrepareDataAsync(ValidatedInput input, long? datasetId, string? entityId) => ActivityErrors.GuardAsync(async () =>
     {
@@ -98,7 +113,7 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
                 foreach (var (name, value) in row.Values)
                 {
                     var missing = !features.TryGetValue(name, out var given) || given.ValueKind == JsonValueKind.Null;
-                    if (missing && value is not null && !input.LabelColumns.Contains(name))
+                    if (missing && value is not null && input.FeatureColumns.Contains(name))
                     {
                         features[name] = JsonSerializer.SerializeToElement(value);
                         filled.Add(name);

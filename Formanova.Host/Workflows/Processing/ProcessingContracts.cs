@@ -25,8 +25,8 @@ public sealed record ProcessingRequest(
     string RequestHash,
     StepPolicy Policy);
 
-/// <summary>The input after validation: the resolved version and inputs checked against its schema.</summary>
-public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns);
+/// <summary>The input after validation: the resolved version, inputs checked against its schema, and its feature columns.</summary>
+public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns, List<string> FeatureColumns);
 
 /// <summary>The request enriched from the dataset and normalised (trimmed text, canonical booleans and numbers).</summary>
 public sealed record PreparedData(Dictionary<string, JsonElement> Features, long? SourceRowId, List<string> FilledFromStore, List<string> Normalised);
@@ -64,6 +64,9 @@ public sealed record ProcessingOutput(
     List<ErrorRecord> Errors,
     DateTime StartedAt,
     DateTime CompletedAt);
+
+/// <summary>The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result).</summary>
+public sealed record CancelRequest(string? Reason = null, string? By = null);
 
 /// <summary>get_current_status: where the run is and when it should be done.</summary>
 public sealed record ProcessingStatus(string Stage, double ProgressPercent, DateTime StartedAt, DateTime? EstimatedCompletion, bool Paused, ProcessingParams Params);

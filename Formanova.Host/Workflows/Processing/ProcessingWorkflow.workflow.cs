@@ -9,9 +9,14 @@ using Temporalio.Workflows;
 namespace Formanova.Host.Workflows.Processing;
 
 /// <summary>
-/// The seed's FormanovaWorkflow: validate; then inference, data preparation and the optional external call in
-/// parallel; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
+/// The seed's FormanovaWorkflow: validate; prepare the data; then inference and the optional external call in
+/// parallel on the prepared features; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
 /// (or WORKFLOW_FAILED). Inference that still fails after its retries falls back to the previous stable version.
+/// The short steps (validate, prepare, aggregate, post-process, and persist with the closing events) are local activities: each takes
+/// well under a millisecond to a few, so a server round trip per step cost far more than the step. Inference
+/// (and its fallback) and the external call stay regular activities: they may take up to their timeouts, and a
+/// local activity holds the workflow task open, so the status query could not answer meanwhile. A run therefore
+/// takes two workflow tasks and one activity round trip.
 /// </summary>
 [Workflow]
 public sealed class ProcessingWorkflow
@@ -21,6 +26,7 @@ public sealed class ProcessingWorkflow
     private string _stage = "queued";
     private double _progress;
     private bool _paused;
+    private string? _cancelReason;
     private DateTime _startedAt;
 
     [WorkflowQuery("get_current_status")]
@@ -50,6 +56,16 @@ public sealed class ProcessingWorkflow
         return Task.CompletedTask;
     }
 
+    /// <summary>Stops the run at the next stage boundary; the clean-up (stored result, WORKFLOW_FAILED) still runs.</summary>
+    [WorkflowSignal("cancel")]
+    public Task CancelAsync(CancelRequest request)
+    {
+        // The first reason wins: a repeated cancel must not rewrite why the run stopped.
+        _cancelReason ??= (string.IsNullOrWhiteSpace(request.Reason) ? "Cancelled on request" : request.Reason.Trim())
+            + (string.IsNullOrWhiteSpace(request.By) ? "" : $" (by {request.By.Trim()})");
+        return Task.CompletedTask;
+    }
+
     [WorkflowSignal("update_params")]
     public Task UpdateParamsAsync(ProcessingParams parameters)
     {
@@ -66,14 +82,17 @@ public sealed class ProcessingWorkflow
         var id = Workflow.Info.WorkflowId;
         var policy = request.Policy;
 
-        await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model });
+        // WORKFLOW_STARTED is written while validation runs; both finish before anything else is emitted.
+        var startedEvent = WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model }, local: true);
         try
         {
             await StageAsync("validating", 10);
             ValidatedInput validated;
             try
             {
-                validated = await Workflow.ExecuteActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.For("validate"));
+                var validating = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.Local("validate"));
+                await Workflow.WhenAllAsync(startedEvent, validating);
+                validated = validating.Result;
             }
             catch (ActivityFailureException ex) when (ActivityErrors.Application(ex) is { ErrorType: ErrorTypes.InvalidInput } app)
             {
@@ -82,41 +101,47 @@ public sealed class ProcessingWorkflow
             }
 
             await StageAsync("processing", 30);
-            var inference = InferWithFallbackAsync(validated, policy);
-            var prepared = Workflow.ExecuteActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.For("prepare"));
-            var external = request.CallExternal ? CallExternalAsync(validated, policy) : Task.FromResult<ExternalResponse?>(null);
-            await Workflow.WhenAllAsync(inference, prepared, external);
+
+            // Inference and the external call run on the prepared features (enriched from the store, normalised),
+            // in parallel with each other; preparation is a local activity, so running it first costs no round trip.
+            var prepared = await Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
+            var ready = validated with { Inputs = prepared.Features };
+            var inference = InferWithFallbackAsync(ready, policy);
+            var external = request.CallExternal ? CallExternalAsync(ready, policy) : Task.FromResult<ExternalResponse?>(null);
+            await Workflow.WhenAllAsync(inference, external);
 
             await StageAsync("aggregating", 70);
-            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared.Result, external.Result, [.. _errors], _startedAt);
-            var aggregated = await Workflow.ExecuteActivityAsync(
-                () => ProcessingActivities.AggregateResults(aggregation),
-                policy.For("aggregate"));
+            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared, external.Result, [.. _errors], _startedAt);
+            var aggregated = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
 
             await StageAsync("post-processing", 80);
             var postProcess = new PostProcessInput(aggregated, _params);
-            var output = await Workflow.ExecuteActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.For("aggregate"));
+            var output = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.Local("aggregate"));
             output = output with { Errors = [.. _errors], CompletedAt = Workflow.UtcNow };
 
             await StageAsync("persisting", 90);
             var json = JsonSerializer.SerializeToElement(output);
-            await WorkflowSteps.PersistAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs), json, null);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.ProcessingCompleted, json);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" });
+            await WorkflowSteps.FinishAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs), json, null,
+                (IEventModule.ProcessingCompleted, json), (IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" }));
             _stage = "completed";
             _progress = 100;
             return output;
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
         {
-            var cancelled = TemporalException.IsCanceledException(ex);
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The job was cancelled." : ActivityErrors.Describe(ex), Handled: false));
+            // Temporal's cancellation ends the run CANCELED; the cancel signal ends it FAILED with type Cancelled.
+            // Either way the stored result says Cancelled, with the reason.
+            var signalled = ex is ApplicationFailureException { ErrorType: ErrorTypes.Cancelled };
+            var cancelled = signalled || TemporalException.IsCanceledException(ex);
+            var message = signalled ? $"The job was cancelled: {_cancelReason}" : cancelled ? "The job was cancelled." : ActivityErrors.Describe(ex);
+            _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? ErrorTypes.Cancelled : ActivityErrors.TypeOf(ex), message, Handled: false));
             _stage = cancelled ? "cancelled" : "failed";
+            await Workflow.WhenAnyAsync(startedEvent);
 
             // Clean-up must run even when the run was cancelled, so it gets a token of its own.
-            var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, errors = _errors });
-            await WorkflowSteps.PersistAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, _errors[^1].Message);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
+            var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
+            await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, message,
+                (IEventModule.WorkflowFailed, failure));
             if (ex is FailureException || cancelled)
             {
                 throw;
@@ -166,7 +191,12 @@ public sealed class ProcessingWorkflow
     private async Task StageAsync(string stage, double progress)
     {
         _stage = stage;
-        await Workflow.WaitConditionAsync(() => !_paused);
+        await Workflow.WaitConditionAsync(() => !_paused || _cancelReason is not null);
+        if (_cancelReason is not null)
+        {
+            throw new ApplicationFailureException($"The job was cancelled: {_cancelReason}", ErrorTypes.Cancelled, nonRetryable: true);
+        }
+
         _progress = progress;
     }
 }
