@@ -9,8 +9,8 @@ using Temporalio.Workflows;
 namespace Formanova.Host.Workflows.Processing;
 
 /// <summary>
-/// The seed's FormanovaWorkflow: validate; prepare the data; then inference and the optional external call in
-/// parallel on the prepared features; aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
+/// The seed's FormanovaWorkflow: validate; then inference, data preparation and the optional external call in
+/// parallel (inference waits for the prepared features only when the request asks for enrichment); aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
 /// (or WORKFLOW_FAILED). Inference that still fails after its retries falls back to the previous stable version.
 /// The short steps (validate, prepare, aggregate, post-process, and persist with the closing events) are local activities: each takes
 /// well under a millisecond to a few, so a server round trip per step cost far more than the step. Inference
@@ -102,16 +102,19 @@ public sealed class ProcessingWorkflow
 
             await StageAsync("processing", 30);
 
-            // Inference and the external call run on the prepared features (enriched from the store, normalised),
-            // in parallel with each other; preparation is a local activity, so running it first costs no round trip.
-            var prepared = await Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
-            var ready = validated with { Inputs = prepared.Features };
+            // The seed's parallel step: inference, data preparation and the external call together. Only when the
+            // request names an entity to enrich from are the prepared features the model's input, so inference and
+            // the external call then wait for them (a local activity: no extra server round trip).
+            var preparing = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
+            var ready = request.DatasetId is not null && request.EntityId is not null
+                ? validated with { Inputs = (await preparing).Features }
+                : validated;
             var inference = InferWithFallbackAsync(ready, policy);
             var external = request.CallExternal ? CallExternalAsync(ready, policy) : Task.FromResult<ExternalResponse?>(null);
-            await Workflow.WhenAllAsync(inference, external);
+            await Workflow.WhenAllAsync(inference, preparing, external);
 
             await StageAsync("aggregating", 70);
-            var aggregation = new AggregationInput(id, request.Kind, inference.Result, prepared, external.Result, [.. _errors], _startedAt);
+            var aggregation = new AggregationInput(id, request.Kind, inference.Result, preparing.Result, external.Result, [.. _errors], _startedAt);
             var aggregated = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
 
             await StageAsync("post-processing", 80);
