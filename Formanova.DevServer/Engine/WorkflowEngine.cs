@@ -44,7 +44,7 @@ internal sealed partial class WorkflowEngine : IDisposable
 {
     private readonly DevServerOptions _options;
     private readonly ILogger<WorkflowEngine> _logger;
-    private readonly EventStore _store;
+    private readonly IEventStore _store;
     private readonly Scheduler _scheduler;
     private readonly ConcurrentDictionary<string, NamespaceEntry> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
@@ -58,7 +58,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     {
         _options = options;
         _logger = logger;
-        _store = new EventStore(options.StoragePath);
+        _store = EventStore.Open(options.StoragePath);
         _scheduler = new Scheduler(e => _logger.LogError(e, "Scheduled work failed"));
     }
 
