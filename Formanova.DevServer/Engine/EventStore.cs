@@ -14,10 +14,7 @@ internal sealed record StoredRun(string Namespace, string WorkflowId, string Run
 
 internal interface IEventStore : IDisposable
 {
-    void RecordActivityStarted(string runId, long scheduledId, int attempt);
-
-    void RecordHeartbeat(string runId, long scheduledId, int attempt, Temporalio.Api.Common.V1.Payloads details);
-
+    /// <summary>Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.</summary>
     void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches);
 
     void DeleteRun(string runId);
@@ -35,14 +32,6 @@ internal interface IEventStore : IDisposable
 /// </summary>
 internal sealed class VolatileEventStore : IEventStore
 {
-    public void RecordActivityStarted(string runId, long scheduledId, int attempt)
-    {
-    }
-
-    public void RecordHeartbeat(string runId, long scheduledId, int attempt, Temporalio.Api.Common.V1.Payloads details)
-    {
-    }
-
     public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
     }
@@ -143,33 +132,6 @@ internal sealed class EventStore : IEventStore
         return (long)command.ExecuteScalar()! > 0;
     }
 
-    public void RecordHeartbeat(string runId, long scheduledId, int attempt, Temporalio.Api.Common.V1.Payloads details)
-    {
-        var data = Google.Protobuf.MessageExtensions.ToByteArray(details);
-        lock (_gate)
-        {
-            _recordHeartbeat.Transaction = null;
-            _recordHeartbeat.Parameters["$run"].Value = runId;
-            _recordHeartbeat.Parameters["$id"].Value = scheduledId;
-            _recordHeartbeat.Parameters["$attempt"].Value = attempt;
-            _recordHeartbeat.Parameters["$details"].Value = data;
-            _recordHeartbeat.ExecuteNonQuery();
-        }
-    }
-
-    /// <summary>Attempt numbers are not history events (the started event is written only with the outcome), so they are kept aside.</summary>
-    public void RecordActivityStarted(string runId, long scheduledId, int attempt)
-    {
-        lock (_gate)
-        {
-            _recordAttempt.Transaction = null;
-            _recordAttempt.Parameters["$run"].Value = runId;
-            _recordAttempt.Parameters["$id"].Value = scheduledId;
-            _recordAttempt.Parameters["$attempt"].Value = attempt;
-            _recordAttempt.ExecuteNonQuery();
-        }
-    }
-
     private void Execute(string sql)
     {
         using var command = _connection.CreateCommand();
@@ -177,16 +139,26 @@ internal sealed class EventStore : IEventStore
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Writes the batches in one transaction (a closing run and the run that continues it commit together).</summary>
+    /// <summary>
+    /// Writes the batches in one transaction (a closing run and the run that continues it commit together), with
+    /// the activity attempts and heartbeat details recorded by the same RPC.
+    /// </summary>
     public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
         // Encoded before taking the store lock, which every run's appends share.
         var encoded = new List<byte[]>();
-        foreach (var (_, events, _) in batches)
+        foreach (var (run, events, _) in batches)
         {
             foreach (var e in events)
             {
                 encoded.Add(Google.Protobuf.MessageExtensions.ToByteArray(e));
+            }
+            foreach (var record in run.UnpersistedActivities)
+            {
+                if (record.HeartbeatDetails is { } details)
+                {
+                    encoded.Add(Google.Protobuf.MessageExtensions.ToByteArray(details));
+                }
             }
         }
         var index = 0;
@@ -195,6 +167,8 @@ internal sealed class EventStore : IEventStore
             using var transaction = _connection.BeginTransaction();
             _insertRun.Transaction = transaction;
             _insertEvent.Transaction = transaction;
+            _recordAttempt.Transaction = transaction;
+            _recordHeartbeat.Transaction = transaction;
             foreach (var (run, events, isNewRun) in batches)
             {
                 if (isNewRun)
@@ -211,6 +185,18 @@ internal sealed class EventStore : IEventStore
                     _insertEvent.Parameters["$id"].Value = e.EventId;
                     _insertEvent.Parameters["$data"].Value = encoded[index++];
                     _insertEvent.ExecuteNonQuery();
+                }
+                foreach (var record in run.UnpersistedActivities)
+                {
+                    var command = record.HeartbeatDetails is null ? _recordAttempt : _recordHeartbeat;
+                    command.Parameters["$run"].Value = run.RunId;
+                    command.Parameters["$id"].Value = record.ScheduledEventId;
+                    command.Parameters["$attempt"].Value = record.Attempt;
+                    if (record.HeartbeatDetails is not null)
+                    {
+                        command.Parameters["$details"].Value = encoded[index++];
+                    }
+                    command.ExecuteNonQuery();
                 }
             }
             transaction.Commit();

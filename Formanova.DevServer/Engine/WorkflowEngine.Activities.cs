@@ -160,7 +160,7 @@ internal sealed partial class WorkflowEngine
         activity.StartedIdentity = identity;
         var attempt = activity.Attempt;
         var scheduledId = activity.ScheduledEventId;
-        _store.RecordActivityStarted(run.RunId, scheduledId, attempt);
+        run.UnpersistedActivities.Add(new ActivityRecord(scheduledId, attempt));
         var a = activity.Attributes;
         if (Positive(a.StartToCloseTimeout) is { } startToClose)
         {
@@ -240,7 +240,7 @@ internal sealed partial class WorkflowEngine
         if (details is not null)
         {
             activity.HeartbeatDetails = details;
-            _store.RecordHeartbeat(target.Run.RunId, target.ScheduledId, target.Attempt, details);
+            target.Run.UnpersistedActivities.Add(new ActivityRecord(target.ScheduledId, target.Attempt, details));
         }
         return activity.CancelRequested;
     });
@@ -280,7 +280,7 @@ internal sealed partial class WorkflowEngine
         if (lastHeartbeat is not null)
         {
             activity.HeartbeatDetails = lastHeartbeat;
-            _store.RecordHeartbeat(run.RunId, activity.ScheduledEventId, activity.Attempt, lastHeartbeat);
+            run.UnpersistedActivities.Add(new ActivityRecord(activity.ScheduledEventId, activity.Attempt, lastHeartbeat));
         }
         failure ??= new Failure { Message = "Activity failed", ApplicationFailureInfo = new ApplicationFailureInfo() };
         if (!activity.CancelRequested && TryRetryActivity(run, activity, failure))

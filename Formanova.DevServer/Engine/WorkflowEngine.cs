@@ -133,7 +133,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             MarkPersisted(run);
             return;
         }
-        if (run.Unpersisted.Count == 0)
+        if (run.Unpersisted.Count == 0 && run.UnpersistedActivities.Count == 0)
         {
             return;
         }
@@ -144,8 +144,12 @@ internal sealed partial class WorkflowEngine : IDisposable
     private static void MarkPersisted(WorkflowRun run)
     {
         run.Persisted = true;
-        run.Unpersisted.Clear();
-        run.NotifyChanged();
+        run.UnpersistedActivities.Clear();
+        if (run.Unpersisted.Count > 0)
+        {
+            run.Unpersisted.Clear();
+            run.NotifyChanged();
+        }
     }
 
     // ---- Namespaces ----
