@@ -110,7 +110,7 @@ internal sealed partial class WorkflowEngine
         if (Positive(activity.Attributes.ScheduleToCloseTimeout) is { } s2c)
         {
             var id = activity.ScheduledEventId;
-            _scheduler.At(activity.ScheduledTime + s2c, () => ActivityTimedOut(run, id, null, TimeoutType.ScheduleToClose));
+            _scheduler.At(activity.ScheduledTime + s2c, run, r => ActivityTimedOut(r, id, null, TimeoutType.ScheduleToClose));
         }
     }
 
@@ -164,11 +164,11 @@ internal sealed partial class WorkflowEngine
         var a = activity.Attributes;
         if (Positive(a.StartToCloseTimeout) is { } startToClose)
         {
-            _scheduler.After(startToClose, () => ActivityTimedOut(run, scheduledId, attempt, TimeoutType.StartToClose));
+            _scheduler.After(startToClose, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.StartToClose));
         }
         if (Positive(a.HeartbeatTimeout) is { } heartbeat)
         {
-            _scheduler.After(heartbeat, () => ActivityTimedOut(run, scheduledId, attempt, TimeoutType.Heartbeat));
+            _scheduler.After(heartbeat, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.Heartbeat));
         }
         return new PollActivityTaskQueueResponse
         {

@@ -379,14 +379,14 @@ internal sealed partial class WorkflowEngine : IDisposable
         }
         if (due is { } at)
         {
-            _scheduler.At(at, () => Locked(run, after =>
+            _scheduler.At(at, run, r => Locked(r, after =>
             {
-                if (!run.IsRunning)
+                if (!r.IsRunning)
                 {
                     return;
                 }
-                run.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
-                OnClosed(run, after);
+                r.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
+                OnClosed(r, after);
             }));
         }
     }
@@ -561,18 +561,19 @@ internal sealed partial class WorkflowEngine : IDisposable
 
     // ---- Timers ----
 
+    // A cancelled timer's deadline stays queued until its fire time; it must not keep the run alive that long.
     private void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
-        _scheduler.At(timer.FireTime, () => Locked(run, after =>
+        _scheduler.At(timer.FireTime, run, r => Locked(r, after =>
         {
-            if (!run.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
+            if (!r.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
             {
                 return;
             }
-            WriteOrBuffer(run, () =>
+            WriteOrBuffer(r, () =>
             {
-                if (run.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
+                if (r.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
                 {
-                    run.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
+                    r.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
                 }
             }, after);
         }));
