@@ -42,6 +42,9 @@ public sealed class DevServerHost : IAsyncDisposable
         {
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         }
+        // With this category enabled at any level, ASP.NET Core starts a diagnostics Activity for every RPC;
+        // the RPCs are traced by the server's own Debug log instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen => listen.Protocols = HttpProtocols.Http2);

@@ -7,21 +7,68 @@ internal sealed record StoredRun(string Namespace, string WorkflowId, string Run
 {
     /// <summary>Last started attempt per pending activity (scheduled event id), so a crash counts as that attempt timing out.</summary>
     public Dictionary<long, int> StartedAttempts { get; } = [];
+
+    /// <summary>Last heartbeat details per pending activity, handed to the attempt that runs after a restart.</summary>
+    public Dictionary<long, Temporalio.Api.Common.V1.Payloads> HeartbeatDetails { get; } = [];
+}
+
+internal interface IEventStore : IDisposable
+{
+    /// <summary>Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.</summary>
+    void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches);
+
+    void DeleteRun(string runId);
+
+    void SaveNamespace(string name, TimeSpan retention, string description);
+
+    List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces();
+
+    List<StoredRun> LoadRuns();
 }
 
 /// <summary>
-/// Append-only log of history events per run. Mutable state is never stored: recovery replays these events,
-/// so what survives a crash is exactly what the workers were told.
+/// <c>:memory:</c> storage: the runs already live in memory and nothing can be recovered after the process
+/// ends, so a log would be pure cost (it was a third of the server's CPU per workflow, behind one lock).
 /// </summary>
-internal sealed class EventStore : IDisposable
+internal sealed class VolatileEventStore : IEventStore
 {
+    public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
+    {
+    }
+
+    public void DeleteRun(string runId)
+    {
+    }
+
+    public void SaveNamespace(string name, TimeSpan retention, string description)
+    {
+    }
+
+    public List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces() => [];
+
+    public List<StoredRun> LoadRuns() => [];
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// Append-only log of history events per run in a SQLite file. Mutable state is never stored: recovery replays
+/// these events, so what survives a crash is exactly what the workers were told.
+/// </summary>
+internal sealed class EventStore : IEventStore
+{
+    public static IEventStore Open(string path) => path == ":memory:" ? new VolatileEventStore() : new EventStore(path);
+
     private readonly SqliteConnection _connection;
     private readonly Lock _gate = new();
     private readonly SqliteCommand _insertEvent;
     private readonly SqliteCommand _insertRun;
     private readonly SqliteCommand _recordAttempt;
+    private readonly SqliteCommand _recordHeartbeat;
 
-    public EventStore(string path)
+    private EventStore(string path)
     {
         if (path != ":memory:")
         {
@@ -41,6 +88,11 @@ internal sealed class EventStore : IDisposable
             CREATE TABLE IF NOT EXISTS activity_attempts(run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, attempt INTEGER NOT NULL, PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
             """);
+        // Files written before heartbeat details were kept lack the column.
+        if (!ColumnExists("activity_attempts", "details"))
+        {
+            Execute("ALTER TABLE activity_attempts ADD COLUMN details BLOB");
+        }
         _insertEvent = _connection.CreateCommand();
         _insertEvent.CommandText = "INSERT OR REPLACE INTO events(run_id, event_id, data) VALUES ($run, $id, $data)";
         _insertEvent.Parameters.Add("$run", SqliteType.Text);
@@ -53,23 +105,31 @@ internal sealed class EventStore : IDisposable
         _insertRun.Parameters.Add("$wf", SqliteType.Text);
         _insertRun.Parameters.Add("$req", SqliteType.Text);
         _recordAttempt = _connection.CreateCommand();
-        _recordAttempt.CommandText = "INSERT OR REPLACE INTO activity_attempts(run_id, scheduled_id, attempt) VALUES ($run, $id, $attempt)";
+        // The details outlive the attempt: the next attempt, even after a restart, resumes from them.
+        _recordAttempt.CommandText = """
+            INSERT INTO activity_attempts(run_id, scheduled_id, attempt) VALUES ($run, $id, $attempt)
+            ON CONFLICT(run_id, scheduled_id) DO UPDATE SET attempt = excluded.attempt
+            """;
         _recordAttempt.Parameters.Add("$run", SqliteType.Text);
         _recordAttempt.Parameters.Add("$id", SqliteType.Integer);
         _recordAttempt.Parameters.Add("$attempt", SqliteType.Integer);
+        _recordHeartbeat = _connection.CreateCommand();
+        _recordHeartbeat.CommandText = """
+            INSERT INTO activity_attempts(run_id, scheduled_id, attempt, details) VALUES ($run, $id, $attempt, $details)
+            ON CONFLICT(run_id, scheduled_id) DO UPDATE SET details = excluded.details
+            """;
+        _recordHeartbeat.Parameters.Add("$run", SqliteType.Text);
+        _recordHeartbeat.Parameters.Add("$id", SqliteType.Integer);
+        _recordHeartbeat.Parameters.Add("$attempt", SqliteType.Integer);
+        _recordHeartbeat.Parameters.Add("$details", SqliteType.Blob);
     }
 
-    /// <summary>Attempt numbers are not history events (the started event is written only with the outcome), so they are kept aside.</summary>
-    public void RecordActivityStarted(string runId, long scheduledId, int attempt)
+    private bool ColumnExists(string table, string column)
     {
-        lock (_gate)
-        {
-            _recordAttempt.Transaction = null;
-            _recordAttempt.Parameters["$run"].Value = runId;
-            _recordAttempt.Parameters["$id"].Value = scheduledId;
-            _recordAttempt.Parameters["$attempt"].Value = attempt;
-            _recordAttempt.ExecuteNonQuery();
-        }
+        using var command = _connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column";
+        command.Parameters.AddWithValue("$column", column);
+        return (long)command.ExecuteScalar()! > 0;
     }
 
     private void Execute(string sql)
@@ -79,14 +139,36 @@ internal sealed class EventStore : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Writes the batches in one transaction (a closing run and the run that continues it commit together).</summary>
+    /// <summary>
+    /// Writes the batches in one transaction (a closing run and the run that continues it commit together), with
+    /// the activity attempts and heartbeat details recorded by the same RPC.
+    /// </summary>
     public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
+        // Encoded before taking the store lock, which every run's appends share.
+        var encoded = new List<byte[]>();
+        foreach (var (run, events, _) in batches)
+        {
+            foreach (var e in events)
+            {
+                encoded.Add(Google.Protobuf.MessageExtensions.ToByteArray(e));
+            }
+            foreach (var record in run.UnpersistedActivities)
+            {
+                if (record.HeartbeatDetails is { } details)
+                {
+                    encoded.Add(Google.Protobuf.MessageExtensions.ToByteArray(details));
+                }
+            }
+        }
+        var index = 0;
         lock (_gate)
         {
             using var transaction = _connection.BeginTransaction();
             _insertRun.Transaction = transaction;
             _insertEvent.Transaction = transaction;
+            _recordAttempt.Transaction = transaction;
+            _recordHeartbeat.Transaction = transaction;
             foreach (var (run, events, isNewRun) in batches)
             {
                 if (isNewRun)
@@ -101,8 +183,20 @@ internal sealed class EventStore : IDisposable
                 {
                     _insertEvent.Parameters["$run"].Value = run.RunId;
                     _insertEvent.Parameters["$id"].Value = e.EventId;
-                    _insertEvent.Parameters["$data"].Value = Google.Protobuf.MessageExtensions.ToByteArray(e);
+                    _insertEvent.Parameters["$data"].Value = encoded[index++];
                     _insertEvent.ExecuteNonQuery();
+                }
+                foreach (var record in run.UnpersistedActivities)
+                {
+                    var command = record.HeartbeatDetails is null ? _recordAttempt : _recordHeartbeat;
+                    command.Parameters["$run"].Value = run.RunId;
+                    command.Parameters["$id"].Value = record.ScheduledEventId;
+                    command.Parameters["$attempt"].Value = record.Attempt;
+                    if (record.HeartbeatDetails is not null)
+                    {
+                        command.Parameters["$details"].Value = encoded[index++];
+                    }
+                    command.ExecuteNonQuery();
                 }
             }
             transaction.Commit();
@@ -177,13 +271,17 @@ internal sealed class EventStore : IDisposable
             }
             using (var command = _connection.CreateCommand())
             {
-                command.CommandText = "SELECT run_id, scheduled_id, attempt FROM activity_attempts";
+                command.CommandText = "SELECT run_id, scheduled_id, attempt, details FROM activity_attempts";
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
                     if (runs.TryGetValue(reader.GetString(0), out var run))
                     {
                         run.StartedAttempts[reader.GetInt64(1)] = reader.GetInt32(2);
+                        if (!reader.IsDBNull(3))
+                        {
+                            run.HeartbeatDetails[reader.GetInt64(1)] = Temporalio.Api.Common.V1.Payloads.Parser.ParseFrom((byte[])reader.GetValue(3));
+                        }
                     }
                 }
             }
@@ -198,6 +296,7 @@ internal sealed class EventStore : IDisposable
             _insertEvent.Dispose();
             _insertRun.Dispose();
             _recordAttempt.Dispose();
+            _recordHeartbeat.Dispose();
             _connection.Dispose();
         }
     }

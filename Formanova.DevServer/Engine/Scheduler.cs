@@ -36,6 +36,27 @@ internal sealed class Scheduler : IDisposable
 
     public void After(TimeSpan delay, Action action) => At(DateTime.UtcNow + delay, action);
 
+    /// <summary>
+    /// Runs <paramref name="action"/> on <paramref name="target"/> unless nothing else references it any more:
+    /// a deadline that outlives a workflow run's retention must not keep the deleted run in memory. The action
+    /// must not capture the target itself.
+    /// </summary>
+    public void At<T>(DateTime dueUtc, T target, Action<T> action)
+        where T : class
+    {
+        var weak = new WeakReference<T>(target);
+        At(dueUtc, () =>
+        {
+            if (weak.TryGetTarget(out var alive))
+            {
+                action(alive);
+            }
+        });
+    }
+
+    public void After<T>(TimeSpan delay, T target, Action<T> action)
+        where T : class => At(DateTime.UtcNow + delay, target, action);
+
     private void Rearm(DateTime due)
     {
         var delay = due - DateTime.UtcNow;

@@ -69,7 +69,11 @@ internal sealed partial class WorkflowEngine
         return delay;
     }
 
-    private void ScheduleActivity(WorkflowRun run, ScheduleActivityTaskCommandAttributes c, long completedId, List<Action> after)
+    /// <summary>
+    /// Schedules the activity; one the worker asked to run eagerly on the workflow's own queue is added to
+    /// <paramref name="eager"/> instead of the queue, to be started in the workflow task's response.
+    /// </summary>
+    private void ScheduleActivity(WorkflowRun run, ScheduleActivityTaskCommandAttributes c, long completedId, List<Action> after, List<ActivityState> eager)
     {
         // Every timeout is filled in, as workers rely on them (ScheduleToClose bounded by the run timeout).
         var runTimeout = Positive(run.Start.WorkflowRunTimeout);
@@ -93,6 +97,11 @@ internal sealed partial class WorkflowEngine
         });
         var activity = run.Activities[scheduled.EventId];
         ArmScheduleToClose(run, activity);
+        if (c.RequestEagerExecution && activity.Attributes.TaskQueue.Name == run.Start.TaskQueue.Name)
+        {
+            eager.Add(activity);
+            return;
+        }
         DispatchActivity(run, activity, after);
     }
 
@@ -101,7 +110,7 @@ internal sealed partial class WorkflowEngine
         if (Positive(activity.Attributes.ScheduleToCloseTimeout) is { } s2c)
         {
             var id = activity.ScheduledEventId;
-            _scheduler.At(activity.ScheduledTime + s2c, () => ActivityTimedOut(run, id, null, TimeoutType.ScheduleToClose));
+            _scheduler.At(activity.ScheduledTime + s2c, run, r => ActivityTimedOut(r, id, null, TimeoutType.ScheduleToClose));
         }
     }
 
@@ -138,44 +147,50 @@ internal sealed partial class WorkflowEngine
             {
                 return null;
             }
-            var now = DateTime.UtcNow;
-            activity.Started = true;
-            activity.StartedTime = now;
-            activity.LastHeartbeat = now;
-            activity.StartedIdentity = identity;
-            var attempt = activity.Attempt;
-            _store.RecordActivityStarted(run.RunId, item.ScheduledEventId, attempt);
-            var a = activity.Attributes;
-            if (Positive(a.StartToCloseTimeout) is { } startToClose)
-            {
-                _scheduler.After(startToClose, () => ActivityTimedOut(run, item.ScheduledEventId, attempt, TimeoutType.StartToClose));
-            }
-            if (Positive(a.HeartbeatTimeout) is { } heartbeat)
-            {
-                _scheduler.After(heartbeat, () => ActivityTimedOut(run, item.ScheduledEventId, attempt, TimeoutType.Heartbeat));
-            }
-            return new PollActivityTaskQueueResponse
-            {
-                TaskToken = Token("a", run.Namespace, run.RunId, item.ScheduledEventId, attempt),
-                WorkflowNamespace = run.Namespace,
-                WorkflowType = run.Start.WorkflowType,
-                WorkflowExecution = run.Execution,
-                ActivityType = a.ActivityType,
-                ActivityId = a.ActivityId,
-                Header = a.Header,
-                Input = a.Input,
-                HeartbeatDetails = activity.HeartbeatDetails,
-                ScheduledTime = Timestamp.FromDateTime(activity.ScheduledTime),
-                CurrentAttemptScheduledTime = Timestamp.FromDateTime(activity.CurrentAttemptScheduledTime),
-                StartedTime = Timestamp.FromDateTime(now),
-                Attempt = attempt,
-                ScheduleToCloseTimeout = a.ScheduleToCloseTimeout,
-                StartToCloseTimeout = a.StartToCloseTimeout,
-                HeartbeatTimeout = a.HeartbeatTimeout,
-                RetryPolicy = a.RetryPolicy,
-                Priority = a.Priority,
-            };
+            return StartActivityLocked(run, activity, identity);
         });
+    }
+
+    private PollActivityTaskQueueResponse StartActivityLocked(WorkflowRun run, ActivityState activity, string identity)
+    {
+        var now = DateTime.UtcNow;
+        activity.Started = true;
+        activity.StartedTime = now;
+        activity.LastHeartbeat = now;
+        activity.StartedIdentity = identity;
+        var attempt = activity.Attempt;
+        var scheduledId = activity.ScheduledEventId;
+        run.UnpersistedActivities.Add(new ActivityRecord(scheduledId, attempt));
+        var a = activity.Attributes;
+        if (Positive(a.StartToCloseTimeout) is { } startToClose)
+        {
+            _scheduler.After(startToClose, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.StartToClose));
+        }
+        if (Positive(a.HeartbeatTimeout) is { } heartbeat)
+        {
+            _scheduler.After(heartbeat, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.Heartbeat));
+        }
+        return new PollActivityTaskQueueResponse
+        {
+            TaskToken = Token("a", run.Namespace, run.RunId, scheduledId, attempt),
+            WorkflowNamespace = run.Namespace,
+            WorkflowType = run.Start.WorkflowType,
+            WorkflowExecution = run.Execution,
+            ActivityType = a.ActivityType,
+            ActivityId = a.ActivityId,
+            Header = a.Header,
+            Input = a.Input,
+            HeartbeatDetails = activity.HeartbeatDetails,
+            ScheduledTime = Timestamp.FromDateTime(activity.ScheduledTime),
+            CurrentAttemptScheduledTime = Timestamp.FromDateTime(activity.CurrentAttemptScheduledTime),
+            StartedTime = Timestamp.FromDateTime(now),
+            Attempt = attempt,
+            ScheduleToCloseTimeout = a.ScheduleToCloseTimeout,
+            StartToCloseTimeout = a.StartToCloseTimeout,
+            HeartbeatTimeout = a.HeartbeatTimeout,
+            RetryPolicy = a.RetryPolicy,
+            Priority = a.Priority,
+        };
     }
 
     /// <summary>Resolves a task token (or workflow/activity id) to a started attempt of a pending activity.</summary>
@@ -225,6 +240,7 @@ internal sealed partial class WorkflowEngine
         if (details is not null)
         {
             activity.HeartbeatDetails = details;
+            target.Run.UnpersistedActivities.Add(new ActivityRecord(target.ScheduledId, target.Attempt, details));
         }
         return activity.CancelRequested;
     });
@@ -264,6 +280,7 @@ internal sealed partial class WorkflowEngine
         if (lastHeartbeat is not null)
         {
             activity.HeartbeatDetails = lastHeartbeat;
+            run.UnpersistedActivities.Add(new ActivityRecord(activity.ScheduledEventId, activity.Attempt, lastHeartbeat));
         }
         failure ??= new Failure { Message = "Activity failed", ApplicationFailureInfo = new ApplicationFailureInfo() };
         if (!activity.CancelRequested && TryRetryActivity(run, activity, failure))

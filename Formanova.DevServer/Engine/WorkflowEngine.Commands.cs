@@ -97,12 +97,12 @@ internal sealed partial class WorkflowEngine
 
     private static TimeSpan? Positive(Duration? d) => d is not null && d.ToTimeSpan() > TimeSpan.Zero ? d.ToTimeSpan() : null;
 
-    private void ApplyCommand(WorkflowRun run, Command command, long completedId, string identity, List<Action> after)
+    private void ApplyCommand(WorkflowRun run, Command command, long completedId, string identity, List<Action> after, List<ActivityState> eager)
     {
         switch (command.CommandType)
         {
             case CommandType.ScheduleActivityTask:
-                ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after);
+                ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after, eager);
                 break;
             case CommandType.RequestCancelActivityTask:
                 CancelActivity(run, command.RequestCancelActivityTaskCommandAttributes.ScheduledEventId, completedId);

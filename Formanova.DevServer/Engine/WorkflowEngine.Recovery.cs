@@ -22,7 +22,7 @@ internal sealed partial class WorkflowEngine
             RegisterNamespace(ns.Name, ns.Retention, "", failIfExists: false);
         }
         var stored = _store.LoadRuns();
-        var startedAttempts = new Dictionary<string, Dictionary<long, int>>(StringComparer.Ordinal);
+        var sideState = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
         foreach (var s in stored)
         {
             var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId) { Persisted = true };
@@ -35,7 +35,7 @@ internal sealed partial class WorkflowEngine
                 continue;
             }
             _runs[run.RunId] = run;
-            startedAttempts[run.RunId] = s.StartedAttempts;
+            sideState[run.RunId] = s;
         }
         foreach (var group in _runs.Values.GroupBy(r => (r.Namespace, r.WorkflowId)))
         {
@@ -48,7 +48,7 @@ internal sealed partial class WorkflowEngine
         }
         foreach (var run in _runs.Values)
         {
-            Resume(run, startedAttempts.GetValueOrDefault(run.RunId) ?? []);
+            Resume(run, sideState[run.RunId]);
         }
         if (stored.Count > 0)
         {
@@ -56,7 +56,7 @@ internal sealed partial class WorkflowEngine
         }
     }
 
-    private void Resume(WorkflowRun run, Dictionary<long, int> startedAttempts) => Locked(run, after =>
+    private void Resume(WorkflowRun run, StoredRun stored) => Locked(run, after =>
     {
         if (!run.IsRunning)
         {
@@ -72,7 +72,8 @@ internal sealed partial class WorkflowEngine
         foreach (var activity in run.Activities.Values)
         {
             ArmScheduleToClose(run, activity);
-            if (startedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
+            activity.HeartbeatDetails = stored.HeartbeatDetails.GetValueOrDefault(activity.ScheduledEventId);
+            if (stored.StartedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
             {
                 // The attempt that was running died with the server: it counts as a start-to-close timeout,
                 // so the retry policy decides between the next attempt and failing the activity.

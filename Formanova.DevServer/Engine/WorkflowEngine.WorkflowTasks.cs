@@ -246,6 +246,7 @@ internal sealed partial class WorkflowEngine
     public RespondWorkflowTaskCompletedResponse RespondWorkflowTaskCompleted(RespondWorkflowTaskCompletedRequest request)
     {
         var run = ValidateWorkflowTaskToken(request.TaskToken, request.Namespace, out var scheduledId, out var startedId, out var seq);
+        var response = new RespondWorkflowTaskCompletedResponse();
         Locked(run, after =>
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
@@ -298,18 +299,27 @@ internal sealed partial class WorkflowEngine
             {
                 run.StickyQueue = null;
             }
+            var eager = new List<ActivityState>();
             foreach (var command in request.Commands)
             {
                 if (!run.IsRunning)
                 {
                     break;
                 }
-                ApplyCommand(run, command, completed.EventId, request.Identity, after);
+                ApplyCommand(run, command, completed.EventId, request.Identity, after, eager);
             }
             if (!run.IsRunning)
             {
                 OnClosed(run, after);
                 return;
+            }
+            // Eager activities skip a poll round trip: the worker that scheduled them gets them in this response.
+            foreach (var activity in eager)
+            {
+                if (run.Activities.TryGetValue(activity.ScheduledEventId, out var current) && current == activity && !activity.Closing)
+                {
+                    response.ActivityTasks.Add(StartActivityLocked(run, activity, request.Identity));
+                }
             }
             // An activity cancelled before it started resolves immediately and the workflow must hear of it.
             var resolvedInline = run.History.Skip((int)completed.EventId).Any(e => e.EventType == EventType.ActivityTaskCanceled);
@@ -323,7 +333,7 @@ internal sealed partial class WorkflowEngine
                 ReleaseQueries(run, after);
             }
         });
-        return new RespondWorkflowTaskCompletedResponse();
+        return response;
     }
 
     private static bool IsCloseCommand(CommandType type) => type is CommandType.CompleteWorkflowExecution or CommandType.FailWorkflowExecution

@@ -44,7 +44,7 @@ internal sealed partial class WorkflowEngine : IDisposable
 {
     private readonly DevServerOptions _options;
     private readonly ILogger<WorkflowEngine> _logger;
-    private readonly EventStore _store;
+    private readonly IEventStore _store;
     private readonly Scheduler _scheduler;
     private readonly ConcurrentDictionary<string, NamespaceEntry> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
@@ -58,7 +58,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     {
         _options = options;
         _logger = logger;
-        _store = new EventStore(options.StoragePath);
+        _store = EventStore.Open(options.StoragePath);
         _scheduler = new Scheduler(e => _logger.LogError(e, "Scheduled work failed"));
     }
 
@@ -133,7 +133,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             MarkPersisted(run);
             return;
         }
-        if (run.Unpersisted.Count == 0)
+        if (run.Unpersisted.Count == 0 && run.UnpersistedActivities.Count == 0)
         {
             return;
         }
@@ -144,8 +144,12 @@ internal sealed partial class WorkflowEngine : IDisposable
     private static void MarkPersisted(WorkflowRun run)
     {
         run.Persisted = true;
-        run.Unpersisted.Clear();
-        run.NotifyChanged();
+        run.UnpersistedActivities.Clear();
+        if (run.Unpersisted.Count > 0)
+        {
+            run.Unpersisted.Clear();
+            run.NotifyChanged();
+        }
     }
 
     // ---- Namespaces ----
@@ -375,14 +379,14 @@ internal sealed partial class WorkflowEngine : IDisposable
         }
         if (due is { } at)
         {
-            _scheduler.At(at, () => Locked(run, after =>
+            _scheduler.At(at, run, r => Locked(r, after =>
             {
-                if (!run.IsRunning)
+                if (!r.IsRunning)
                 {
                     return;
                 }
-                run.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
-                OnClosed(run, after);
+                r.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
+                OnClosed(r, after);
             }));
         }
     }
@@ -557,18 +561,19 @@ internal sealed partial class WorkflowEngine : IDisposable
 
     // ---- Timers ----
 
+    // A cancelled timer's deadline stays queued until its fire time; it must not keep the run alive that long.
     private void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
-        _scheduler.At(timer.FireTime, () => Locked(run, after =>
+        _scheduler.At(timer.FireTime, run, r => Locked(r, after =>
         {
-            if (!run.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
+            if (!r.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
             {
                 return;
             }
-            WriteOrBuffer(run, () =>
+            WriteOrBuffer(r, () =>
             {
-                if (run.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
+                if (r.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
                 {
-                    run.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
+                    r.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
                 }
             }, after);
         }));

@@ -27,6 +27,12 @@ internal sealed class ActivityState(long scheduledEventId, ActivityTaskScheduled
     public int DispatchSeq { get; set; }
 }
 
+/// <summary>
+/// Activity state the history does not carry (it writes ActivityTaskStarted only with the outcome): a started
+/// attempt, or with <see cref="HeartbeatDetails"/> the latest heartbeat details.
+/// </summary>
+internal sealed record ActivityRecord(long ScheduledEventId, int Attempt, Payloads? HeartbeatDetails = null);
+
 internal sealed record TimerState(long StartedEventId, DateTime FireTime);
 
 internal sealed class ChildState(long initiatedEventId, StartChildWorkflowExecutionInitiatedEventAttributes attributes)
@@ -97,6 +103,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public List<QueryTask> PendingQueries { get; } = [];
 
     public List<HistoryEvent> Unpersisted { get; } = [];
+    public List<ActivityRecord> UnpersistedActivities { get; } = [];
     public bool Persisted { get; set; }
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

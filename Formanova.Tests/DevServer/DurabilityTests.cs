@@ -72,12 +72,12 @@ public partial class DurabilityTests
     }
 
     [Test]
-    public async Task Restart_AfterSigkill_RunningWorkflowsTimersAndActivitiesContinue()
+    public async Task Restart_AfterSigkill_RunningWorkflowsTimersAndActivitiesContinueWithTheirHeartbeatDetails()
     {
         var db = Path.Combine(_directory, "temporal.db");
         var queue = $"tq-{Guid.NewGuid():N}";
         var (first, address) = await StartServerProcessAsync(db);
-        string signalId, timerId, activityId;
+        string signalId, timerId, activityId, checkpointId;
         Task oldWorker;
         Temporalio.Worker.TemporalWorker firstWorker;
         try
@@ -86,11 +86,13 @@ public partial class DurabilityTests
             var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
             var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
             var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(0), new($"act-{Guid.NewGuid():N}", queue));
-            (signalId, timerId, activityId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id);
+            var checkpointHandle = await client.StartWorkflowAsync((CheckpointActivityWorkflow wf) => wf.RunAsync(), new($"hb-{Guid.NewGuid():N}", queue));
+            (signalId, timerId, activityId, checkpointId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id, checkpointHandle.Id);
             firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
             {
                 GracefulShutdownTimeout = TimeSpan.Zero,
-            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt)
+                .AddWorkflow<CheckpointActivityWorkflow>().AddActivity(TestActivities.CheckpointThenStall));
             var stop = new CancellationTokenSource();
             var running = firstWorker.ExecuteAsync(stop.Token);
 
@@ -102,6 +104,7 @@ public partial class DurabilityTests
             await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
             await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
             await WaitUntilStartedAsync(client, activityHandle.Id);
+            await WaitUntilAsync(client, checkpointHandle.Id, "the checkpoint heartbeat", a => a.HeartbeatDetails is not null);
 
             first.Kill(entireProcessTree: true);
             await first.WaitForExitAsync();
@@ -123,7 +126,8 @@ public partial class DurabilityTests
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
             using var worker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
-                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt));
+                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt)
+                .AddWorkflow<CheckpointActivityWorkflow>().AddActivity(TestActivities.CheckpointThenStall));
             await worker.ExecuteAsync(async () =>
             {
                 var signalHandle = client.GetWorkflowHandle<SignalQueryWorkflow>(signalId);
@@ -134,6 +138,8 @@ public partial class DurabilityTests
                 Assert.That(await client.GetWorkflowHandle(timerId).GetResultAsync<string>(), Is.EqualTo("True:True"));
                 // Attempt 1 was running when the server died; it counts as timed out and attempt 2 succeeds.
                 Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt 2"));
+                // The heartbeat details of the attempt that died with the server reach the next attempt.
+                Assert.That(await client.GetWorkflowHandle(checkpointId).GetResultAsync<string>(), Is.EqualTo("attempt 2 resumed from checkpoint-42"));
             });
         }
         finally
@@ -146,19 +152,22 @@ public partial class DurabilityTests
         }
     }
 
-    private static async Task WaitUntilStartedAsync(TemporalClient client, string workflowId)
+    private static Task WaitUntilStartedAsync(TemporalClient client, string workflowId) =>
+        WaitUntilAsync(client, workflowId, "the activity start", a => a.State == PendingActivityState.Started);
+
+    private static async Task WaitUntilAsync(TemporalClient client, string workflowId, string what, Func<Temporalio.Api.Workflow.V1.PendingActivityInfo, bool> reached)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
         while (true)
         {
             var description = await client.WorkflowService.DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = workflowId } });
-            if (description.PendingActivities.Any(a => a.State == PendingActivityState.Started))
+            if (description.PendingActivities.Any(reached))
             {
                 return;
             }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"The activity of {workflowId} never started.");
+                Assert.Fail($"{what} of {workflowId} never happened.");
             }
             await Task.Delay(20);
         }

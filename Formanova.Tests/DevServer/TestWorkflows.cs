@@ -61,6 +61,20 @@ public class TestActivities
         }
         return $"attempt {ctx.Info.Attempt}, details {(ctx.Info.HeartbeatDetails.Count)}";
     }
+
+    /// <summary>Attempt 1 records a checkpoint in a heartbeat and then blocks; later attempts report the checkpoint they resume from.</summary>
+    [Activity]
+    public static async Task<string> CheckpointThenStall()
+    {
+        var ctx = ActivityExecutionContext.Current;
+        if (ctx.Info.Attempt == 1)
+        {
+            ctx.Heartbeat("checkpoint-42");
+            await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
+        }
+        var resumedFrom = ctx.Info.HeartbeatDetails.Count > 0 ? await ctx.Info.HeartbeatDetailAtAsync<string>(0) : "nothing";
+        return $"attempt {ctx.Info.Attempt} resumed from {resumedFrom}";
+    }
 }
 
 [Workflow]
@@ -306,24 +320,6 @@ public class LocalActivityWorkflow
 }
 
 [Workflow]
-public class FailFirstTaskWorkflow
-{
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Activations = new();
-
-    /// <summary>The first activation throws a non-failure exception, which fails the workflow task (not the workflow).</summary>
-    [WorkflowRun]
-    public async Task<string> RunAsync()
-    {
-        if (Activations.AddOrUpdate(Workflow.Info.WorkflowId, 1, (_, n) => n + 1) == 1)
-        {
-            throw new InvalidOperationException("transient bug");
-        }
-        await Workflow.DelayAsync(TimeSpan.FromMilliseconds(1));
-        return "recovered";
-    }
-}
-
-[Workflow]
 public class ActivityTimeoutWorkflow
 {
     /// <summary>Schedules an activity on a queue nobody polls, so only the server's timeouts can end it.</summary>
@@ -374,4 +370,38 @@ public class StallingActivityWorkflow
             HeartbeatTimeout = heartbeatTimeoutMs > 0 ? TimeSpan.FromMilliseconds(heartbeatTimeoutMs) : null,
             RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 3 },
         });
+}
+
+[Workflow]
+public class CheckpointActivityWorkflow
+{
+    [WorkflowRun]
+    public async Task<string> RunAsync() =>
+        await Workflow.ExecuteActivityAsync(() => TestActivities.CheckpointThenStall(), new()
+        {
+            StartToCloseTimeout = TimeSpan.FromMinutes(5),
+            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), MaximumAttempts = 3 },
+        });
+}
+
+[Workflow]
+public class FailingTasksWorkflow
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Activations = new();
+
+    /// <summary>
+    /// The first <paramref name="failures"/> activations throw a non-failure exception, which fails the workflow
+    /// task (not the workflow); returns the activation that succeeded.
+    /// </summary>
+    [WorkflowRun]
+    public async Task<int> RunAsync(int failures)
+    {
+        var activation = Activations.AddOrUpdate(Workflow.Info.WorkflowId, 1, (_, n) => n + 1);
+        if (activation <= failures)
+        {
+            throw new InvalidOperationException($"transient bug in activation {activation}");
+        }
+        await Workflow.DelayAsync(TimeSpan.FromMilliseconds(1));
+        return activation;
+    }
 }

@@ -12,6 +12,8 @@ namespace Formanova.Bench.DevServer;
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
 /// usage: Formanova.Bench.DevServer [--workflows 2000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
+/// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
+/// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
 /// </summary>
 internal static class Program
 {
@@ -22,6 +24,8 @@ internal static class Program
         var samples = 200;
         var storages = new List<string> { "memory", "sqlite" };
         string? external = null;
+        var retentionWorkflows = 0;
+        var retention = TimeSpan.FromSeconds(10);
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -30,6 +34,8 @@ internal static class Program
                 case "--concurrency": concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--latency-samples": samples = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--storage": storages = [args[i + 1]]; break;
+                case "--retention-workflows": retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--retention-seconds": retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
                 // Against a separately started server, so its CPU use can be told apart from the SDK's.
                 case "--address": external = args[i + 1]; storages = ["external"]; break;
                 default:
@@ -40,9 +46,101 @@ internal static class Program
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         foreach (var storage in storages)
         {
-            await RunAsync(storage, external, workflows, concurrency, samples);
+            if (retentionWorkflows > 0)
+            {
+                await RunRetentionAsync(storage, retentionWorkflows, concurrency, retention);
+            }
+            else
+            {
+                await RunAsync(storage, external, workflows, concurrency, samples);
+            }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Memory after many completed workflows: what the server keeps must be bounded by the retention window, so
+    /// the heap after the sweep returns to where it was before the run.
+    /// </summary>
+    private static async Task RunRetentionAsync(string storage, int workflows, int concurrency, TimeSpan retention)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "devserver-bench-" + Guid.NewGuid().ToString("N"));
+        var path = storage == "sqlite" ? Path.Combine(directory, "bench.db") : ":memory:";
+        await using var host = new DevServerHost();
+        var address = await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path, DefaultNamespaceRetention = retention });
+        var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+        var queue = "bench-" + Guid.NewGuid().ToString("N");
+        using var worker = new TemporalWorker(client, WorkerOptions(queue));
+        await worker.ExecuteAsync(async () =>
+        {
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => ExecuteAsync(client, queue, i)));
+            await WaitForSweepAsync(client, retention);
+            var before = Measure();
+            Console.WriteLine($"{storage}: before the run: {before}");
+
+            var next = 0;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) <= workflows)
+                {
+                    await ExecuteAsync(client, queue, i);
+                    if (i % 10_000 == 0)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {i} workflows, {i / clock.Elapsed.TotalSeconds:F0} wf/s"));
+                    }
+                }
+            }));
+            var retained = (await client.CountWorkflowsAsync("")).Count;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{storage}: {workflows} workflows in {clock.Elapsed.TotalSeconds:F0} s, retention {retention.TotalSeconds} s; right after the last one ({retained} closed runs retained): {Measure()}"));
+            await WaitForSweepAsync(client, retention);
+            Console.WriteLine($"{storage}: after the retention sweep (0 runs retained): {Measure()}");
+        });
+        await host.StopAsync();
+        DeleteDirectory(directory);
+    }
+
+    private static async Task WaitForSweepAsync(TemporalClient client, TimeSpan retention)
+    {
+        var deadline = DateTime.UtcNow + retention + TimeSpan.FromMinutes(2);
+        while ((await client.CountWorkflowsAsync("")).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+        }
+        // Deadlines armed while the runs were alive (activity start-to-close, 30 s here) still reference them until they fire.
+        await Task.Delay(TimeSpan.FromSeconds(35));
+    }
+
+    private static string Measure()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        using var process = Process.GetCurrentProcess();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"managed heap {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:F1} MiB, working set {process.WorkingSet64 / 1048576.0:F0} MiB");
+    }
+
+    private static TemporalWorkerOptions WorkerOptions(string queue) => new TemporalWorkerOptions(queue)
+    {
+        MaxConcurrentWorkflowTasks = 200,
+        MaxConcurrentActivities = 200,
+        MaxConcurrentWorkflowTaskPolls = 8,
+        MaxConcurrentActivityTaskPolls = 8,
+    }.AddWorkflow<BenchWorkflow>().AddActivity(BenchActivities.Echo);
+
+    private static void DeleteDirectory(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Memory runs never create it.
+        }
     }
 
     private static async Task RunAsync(string storage, string? external, int workflows, int concurrency, int samples)
@@ -53,13 +151,7 @@ internal static class Program
         var address = external ?? await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path });
         var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
         var queue = "bench-" + Guid.NewGuid().ToString("N");
-        using var worker = new TemporalWorker(client, new TemporalWorkerOptions(queue)
-        {
-            MaxConcurrentWorkflowTasks = 200,
-            MaxConcurrentActivities = 200,
-            MaxConcurrentWorkflowTaskPolls = 8,
-            MaxConcurrentActivityTaskPolls = 8,
-        }.AddWorkflow<BenchWorkflow>().AddActivity(BenchActivities.Echo));
+        using var worker = new TemporalWorker(client, WorkerOptions(queue));
         await worker.ExecuteAsync(async () =>
         {
             // Warm-up: JIT, connections and the worker's caches.
@@ -89,14 +181,7 @@ internal static class Program
                 $"{storage}: {workflows} workflows, {concurrency} concurrent: {throughput:F0} wf/s; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
         });
         await host.StopAsync();
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            // Memory runs never create it.
-        }
+        DeleteDirectory(directory);
     }
 
     private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) =>
