@@ -208,6 +208,7 @@ internal sealed class DataService(
             var report = new ImportReport(importId, created.Id, 1, ImportErrorMode.Reject, ImportStatus.Committed, count, count, 0, [], new Dictionary<string, long>(), false, started, clock.GetUtcNow());
             await DatasetRepository.TryRecordImportAsync(connection, transaction, created.Id, importId, DataJson.Serialize(report), count, report.CompletedAt, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await rows.RefreshStatisticsAsync(connection, count, cancellationToken);
         }
         catch
         {

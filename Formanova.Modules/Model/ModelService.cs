@@ -311,39 +311,56 @@ internal sealed class ModelService(
         return result;
     }
 
+    // Each chunk of BatchSize rows converts, checks and predicts its rows on one rented engine, on every core: the
+    // checks run in parallel with the predictions instead of as a serial pass first, and a row's converted values
+    // live in two per-chunk buffers rather than in two arrays per row held until the batch ends. Errors are still
+    // all collected and reported before any result is returned.
     private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool useCache, CancellationToken cancellationToken)
     {
         var layout = ModelRuntime.Layout(row);
-        var errors = new Dictionary<string, string[]>();
-        var inputs = new NormalizedInput[rows.Count];
-        for (var i = 0; i < rows.Count && errors.Count < 50; i++)
+        LoadedModel model;
+        try
         {
-            if (InputNormalizer.TryNormalize(layout, rows[i], i, errors) is { } input)
-            {
-                inputs[i] = input;
-            }
+            model = await runtime.GetAsync(row, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Bad rows are the caller's error whatever the model's state: report them rather than fall back.
+            ThrowIfInvalid(layout, rows);
+            throw;
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ModuleException(ErrorKind.Invalid, "Some rows do not match the model's schema.", errors);
-        }
-
-        var model = await runtime.GetAsync(row, cancellationToken);
         var results = new PredictionResult[rows.Count];
+        var invalid = new BatchErrors();
         var size = _inference.BatchSize;
         var chunks = (rows.Count + size - 1) / size;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
         var cached = 0;
+        // Converts and checks row i into the chunk's scratch; false when it is invalid or an earlier one was.
+        bool Ready(int i, RowScratch scratch)
+        {
+            if (!InputNormalizer.TryNormalizeInto(layout, rows[i], i, scratch.Errors, scratch.Input))
+            {
+                invalid.Add(i, scratch.Errors);
+                return false;
+            }
+
+            return !invalid.Any;
+        }
+
         if (!useCache)
         {
             // Without the cache nothing awaits, so plain Parallel.For spares an async state machine per chunk.
             Parallel.For(0, chunks, parallel, chunk =>
             {
-                var end = Math.Min(rows.Count, (chunk + 1) * size);
-                for (var i = chunk * size; i < end; i++)
+                var scratch = new RowScratch(layout.Length);
+                using var engine = model.Lease();
+                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
                 {
-                    results[i] = Result(row, model.Predict(inputs[i].Floats, inputs[i].Texts));
+                    if (Ready(i, scratch))
+                    {
+                        results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
+                    }
                 }
             });
         }
@@ -351,10 +368,16 @@ internal sealed class ModelService(
         {
             await Parallel.ForAsync(0, chunks, parallel, async (chunk, ct) =>
             {
-                var end = Math.Min(rows.Count, (chunk + 1) * size);
-                for (var i = chunk * size; i < end; i++)
+                var scratch = new RowScratch(layout.Length);
+                using var engine = model.Lease();
+                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
                 {
-                    var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, inputs[i]);
+                    if (!Ready(i, scratch))
+                    {
+                        continue;
+                    }
+
+                    var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, scratch.Input);
                     var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
                     metrics.CacheLookup(hit.Found);
                     if (hit.Found && hit.Value is not null)
@@ -364,15 +387,31 @@ internal sealed class ModelService(
                         continue;
                     }
 
-                    results[i] = Result(row, model.Predict(inputs[i].Floats, inputs[i].Texts));
+                    results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
                     await cache.SetAsync(CacheArea, key, results[i], ct);
                 }
             });
         }
 
+        invalid.ThrowIfAny();
         Count(row, cached: true, cached);
         Count(row, cached: false, rows.Count - cached);
         return results;
+    }
+
+    private static void ThrowIfInvalid(ColumnBinding[] layout, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        var scratch = new RowScratch(layout.Length);
+        var invalid = new BatchErrors();
+        for (var i = 0; i < rows.Count && !invalid.Full; i++)
+        {
+            if (!InputNormalizer.TryNormalizeInto(layout, rows[i], i, scratch.Errors, scratch.Input))
+            {
+                invalid.Add(i, scratch.Errors);
+            }
+        }
+
+        invalid.ThrowIfAny();
     }
 
     private static PredictionResult Result(ModelVersionRow row, Prediction prediction, double latencyMs = 0) =>

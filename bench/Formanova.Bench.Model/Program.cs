@@ -17,21 +17,33 @@ if (args.Length > 0 && args[0] == "rest")
     return;
 }
 
+// FastTree training side by side, each side in its own child process for its peak memory: train <rows> [runs].
+if (args is ["train", var trainArg, ..])
+{
+    await TrainBench.RunAsync(int.Parse(trainArg, System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3);
+    return;
+}
+
+if (args is ["train-child", var side, var childRows])
+{
+    var childData = Directory.CreateTempSubdirectory("formanova-bench-train-").FullName;
+    await TrainBench.ChildAsync(side, int.Parse(childRows, System.Globalization.CultureInfo.InvariantCulture), childData);
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    Directory.Delete(childData, recursive: true);
+    return;
+}
+
+// batch <trainRows> <batchRows>: train a model, then only the batch comparison (no single-predict rounds).
+var batchOnly = args is ["batch", ..];
+if (batchOnly)
+{
+    args = args[1..];
+}
+
 var trainRows = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
 var batchRows = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
 var data = Directory.CreateTempSubdirectory("formanova-bench-").FullName;
-var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-{
-    ["Formanova:DataDirectory"] = data,
-    ["Model:Bootstrap:Enabled"] = "false",
-    ["Model:Inference:MaxBatchRows"] = batchRows.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    ["Logging:LogLevel:Default"] = "Warning",
-}).Build();
-var builder = Host.CreateApplicationBuilder();
-builder.Configuration.AddConfiguration(config);
-builder.Services.AddFormanovaInfrastructure(builder.Configuration).AddModelModule(builder.Configuration);
-using var host = builder.Build();
-await host.StartAsync();
+using var host = await TrainBench.StartHostAsync(data, new() { ["Model:Inference:MaxBatchRows"] = batchRows.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 var models = host.Services.GetRequiredService<IModelModule>();
 const ModelTask task = ModelTask.BinaryClassification;
 
@@ -99,53 +111,73 @@ var features = typed.Take(1000).Select(Raw.Features.From).ToList();
     return (sa[3], sb[3]);
 }
 
-foreach (var input in inputs)
+if (!batchOnly)
 {
-    await models.PredictAsync(new PredictRequest("bench", input));
+    await SinglePredictAsync();
 }
 
-var (raw, miss) = MeasurePair(
-    30_000,
-    i =>
+async Task SinglePredictAsync()
+{
+    foreach (var input in inputs)
+    {
+        await models.PredictAsync(new PredictRequest("bench", input));
+    }
+
+    var (raw, miss) = MeasurePair(
+        30_000,
+        i =>
+        {
+            var engine = pool.Get();
+            engine.Predict(features[i % features.Count]);
+            pool.Return(engine);
+        },
+        i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
+    var (_, hit) = MeasurePair(
+        100_000,
+        _ => { },
+        i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
+    Console.WriteLine($"single predict (median of 7 alternating rounds): raw pooled engine {raw:F2} us, module miss {miss:F2} us (ratio {miss / raw:F2}), module L1 hit {hit:F2} us");
+
+    // Bytes allocated per call: unlike time, it does not depend on what else the shared box is doing.
+    double BytesPerCall(int n, Action<int> body)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < n; i++)
+        {
+            body(i);
+        }
+
+        return (double)(GC.GetAllocatedBytesForCurrentThread() - before) / n;
+    }
+
+    var rawBytes = BytesPerCall(10_000, i =>
     {
         var engine = pool.Get();
         engine.Predict(features[i % features.Count]);
         pool.Return(engine);
-    },
-    i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
-var (_, hit) = MeasurePair(
-    100_000,
-    _ => { },
-    i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
-Console.WriteLine($"single predict (median of 7 alternating rounds): raw pooled engine {raw:F2} us, module miss {miss:F2} us (ratio {miss / raw:F2}), module L1 hit {hit:F2} us");
-
-// Bytes allocated per call: unlike time, it does not depend on what else the shared box is doing.
-double BytesPerCall(int n, Action<int> body)
-{
-    var before = GC.GetAllocatedBytesForCurrentThread();
-    for (var i = 0; i < n; i++)
-    {
-        body(i);
-    }
-
-    return (double)(GC.GetAllocatedBytesForCurrentThread() - before) / n;
+    });
+    var missBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
+    var hitBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
+    Console.WriteLine($"allocated per call: raw pooled engine {rawBytes:F0} B, module miss {missBytes:F0} B, module L1 hit {hitBytes:F0} B");
 }
-
-var rawBytes = BytesPerCall(10_000, i =>
-{
-    var engine = pool.Get();
-    engine.Predict(features[i % features.Count]);
-    pool.Return(engine);
-});
-var missBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
-var hitBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
-Console.WriteLine($"allocated per call: raw pooled engine {rawBytes:F0} B, module miss {missBytes:F0} B, module L1 hit {hitBytes:F0} B");
 
 // Batch: module batch (no cache) vs raw pooled engines on two threads.
 var batchInputs = Enumerable.Range(0, batchRows).Select(i => inputs[i % inputs.Count]).ToList();
 var batchFeatures = Enumerable.Range(0, batchRows).Select(i => features[i % features.Count]).ToList();
+// Process CPU time per row as well as wall time: on the shared box wall time swings with the neighbours' load,
+// CPU time per row much less.
+using var process = Process.GetCurrentProcess();
+double CpuMicroseconds()
+{
+    process.Refresh();
+    return process.TotalProcessorTime.TotalMicroseconds;
+}
+
+var rawCpu = new List<double>();
+var moduleCpu = new List<double>();
 double RawBatch()
 {
+    var cpu = CpuMicroseconds();
     var t = Stopwatch.StartNew();
     Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, part =>
     {
@@ -157,14 +189,19 @@ double RawBatch()
 
         pool.Return(engine);
     });
-    return batchRows / t.Elapsed.TotalSeconds;
+    var rate = batchRows / t.Elapsed.TotalSeconds;
+    rawCpu.Add((CpuMicroseconds() - cpu) / batchRows);
+    return rate;
 }
 
 async Task<double> ModuleBatch()
 {
+    var cpu = CpuMicroseconds();
     var t = Stopwatch.StartNew();
     await models.PredictBatchAsync(new PredictBatchRequest("bench", batchInputs, UseCache: false));
-    return batchRows / t.Elapsed.TotalSeconds;
+    var rate = batchRows / t.Elapsed.TotalSeconds;
+    moduleCpu.Add((CpuMicroseconds() - cpu) / batchRows);
+    return rate;
 }
 
 var rawRates = new List<double>();
@@ -177,7 +214,9 @@ for (var round = 0; round < 3; round++)
 
 rawRates.Sort();
 moduleRates.Sort();
-Console.WriteLine($"batch {batchRows} rows (median of 3): raw 2 threads {rawRates[1]:F0} rows/s, module {moduleRates[1]:F0} rows/s, ratio {moduleRates[1] / rawRates[1]:F2}");
+rawCpu.Sort();
+moduleCpu.Sort();
+Console.WriteLine($"batch {batchRows} rows (median of 3): raw 2 threads {rawRates[1]:F0} rows/s, module {moduleRates[1]:F0} rows/s, ratio {moduleRates[1] / rawRates[1]:F2}; CPU per row raw {rawCpu[1]:F2} us, module {moduleCpu[1]:F2} us, throughput ratio by CPU {rawCpu[1] / moduleCpu[1]:F2}");
 await host.StopAsync();
 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 Directory.Delete(data, recursive: true);

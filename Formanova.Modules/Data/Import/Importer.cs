@@ -177,6 +177,7 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
             }
 
             await transaction.CommitAsync(cancellationToken);
+            await rows.RefreshStatisticsAsync(connection, result.RowsAccepted, cancellationToken);
             return result;
         }
     }

@@ -19,16 +19,25 @@ internal static class InputNormalizer
     /// </summary>
     public static NormalizedInput? TryNormalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, int row, Dictionary<string, string[]> errors)
     {
+        var input = new NormalizedInput(new float[layout.Length], new string[layout.Length]);
+        return TryNormalizeInto(layout, inputs, row, errors, input) ? input : null;
+    }
+
+    /// <summary>
+    /// <see cref="TryNormalize"/> into buffers the caller reuses (a batch converts a row, predicts it and moves on),
+    /// so that a large batch does not keep two arrays per row alive until its end.
+    /// </summary>
+    public static bool TryNormalizeInto(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, int row, Dictionary<string, string[]> errors, NormalizedInput into)
+    {
         string Prefix() => row < 0 ? "inputs" : string.Create(CultureInfo.InvariantCulture, $"rows[{row}]");
 
         if (inputs is null)
         {
             errors[Prefix()] = ["An object of input values is required."];
-            return null;
+            return false;
         }
 
-        var floats = new float[layout.Length];
-        var texts = new string[layout.Length];
+        var (floats, texts) = into;
         var before = errors.Count;
         var matched = 0;
         for (var i = 0; i < layout.Length; i++)
@@ -59,7 +68,7 @@ internal static class InputNormalizer
             }
         }
 
-        return errors.Count == before ? new NormalizedInput(floats, texts) : null;
+        return errors.Count == before;
     }
 
     public static NormalizedInput Normalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs)

@@ -29,6 +29,9 @@ internal sealed class EngineWorker(PredictionEngine<SlotRow, SlotOutput> engine)
     public SlotRow Row { get; } = new();
 
     public SlotOutput Output = new();
+
+    /// <summary>Set when the engine threw and was disposed: it may hold half-written state and is never pooled again.</summary>
+    public bool Broken { get; set; }
 }
 
 /// <summary>One (model, version) in memory: the transformer, its input bindings and a pool of engines.</summary>
@@ -101,7 +104,33 @@ internal sealed class LoadedModel
     /// <summary>Runs the engine on values already converted by <see cref="InputNormalizer"/>.</summary>
     public Prediction Predict(float[] floats, string[] texts)
     {
-        var worker = _pool.Get();
+        var worker = Rent();
+        try
+        {
+            return Predict(worker, floats, texts);
+        }
+        finally
+        {
+            Return(worker);
+        }
+    }
+
+    /// <summary>An engine held for a run of predictions (a batch chunk); disposing gives it back, unless it broke.</summary>
+    public EngineLease Lease() => new(this, Rent());
+
+    private EngineWorker Rent() => _pool.Get();
+
+    private void Return(EngineWorker worker)
+    {
+        if (!worker.Broken)
+        {
+            _pool.Return(worker);
+        }
+    }
+
+    /// <summary>One prediction on a rented engine. An engine that throws is disposed and marked broken, and the pool builds a fresh one.</summary>
+    private Prediction Predict(EngineWorker worker, float[] floats, string[] texts)
+    {
         try
         {
             var row = worker.Row;
@@ -119,13 +148,11 @@ internal sealed class LoadedModel
             }
 
             worker.Engine.Predict(row, ref worker.Output);
-            var prediction = Map(worker.Output);
-            _pool.Return(worker);
-            return prediction;
+            return Map(worker.Output);
         }
         catch
         {
-            // A worker that threw may hold half-written state; drop it and let the pool build a fresh one.
+            worker.Broken = true;
             worker.Engine.Dispose();
             throw;
         }
@@ -144,9 +171,7 @@ internal sealed class LoadedModel
         switch (Task)
         {
             case ModelTask.BinaryClassification:
-                var probabilities = _hasProbability
-                    ? new Dictionary<string, double>(2) { ["true"] = output.Probability, ["false"] = 1 - output.Probability }
-                    : null;
+                var probabilities = _hasProbability ? new BinaryProbabilities(output.Probability) : null;
                 return new Prediction(output.PredictedLabel ? "true" : "false", null, output.Score, null, probabilities);
             case ModelTask.MulticlassClassification:
                 var scores = output.Scores ?? [];
@@ -241,6 +266,14 @@ internal sealed class LoadedModel
         return (definition, classes, hasProbability);
     }
 
+    /// <summary>One rented engine; predictions through it skip the pool.</summary>
+    internal sealed class EngineLease(LoadedModel model, EngineWorker worker) : IDisposable
+    {
+        public Prediction Predict(float[] floats, string[] texts) => model.Predict(worker, floats, texts);
+
+        public void Dispose() => model.Return(worker);
+    }
+
     private sealed class EnginePolicy(Func<EngineWorker> create) : PooledObjectPolicy<EngineWorker>
     {
         public override EngineWorker Create() => create();
@@ -249,4 +282,46 @@ internal sealed class LoadedModel
     }
 }
 
-internal sealed record Prediction(string? Label, double? Value, double? Score, IReadOnlyDictionary<string, double>? Scores, IReadOnlyDictionary<string, double>? Probabilities);
+internal readonly record struct Prediction(string? Label, double? Value, double? Score, IReadOnlyDictionary<string, double>? Scores, IReadOnlyDictionary<string, double>? Probabilities);
+
+/// <summary>
+/// The two class probabilities of a binary prediction, <c>true</c> then <c>false</c>, as a read-only dictionary. A
+/// batch makes one per row, and a general dictionary allocates buckets and entries and hashes both keys for it.
+/// </summary>
+internal sealed class BinaryProbabilities(float probability) : IReadOnlyDictionary<string, double>
+{
+    private const string True = "true";
+    private const string False = "false";
+
+    public int Count => 2;
+
+    // Computed in float, as the dictionary this replaced did, so the values served do not change.
+    private double FalseProbability => 1 - probability;
+
+    public IEnumerable<string> Keys => [True, False];
+
+    public IEnumerable<double> Values => [probability, FalseProbability];
+
+    public double this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No class '{key}'; a binary prediction has 'true' and 'false'.");
+
+    public bool ContainsKey(string key) => key is True or False;
+
+    public bool TryGetValue(string key, out double value)
+    {
+        value = key switch
+        {
+            True => probability,
+            False => FalseProbability,
+            _ => 0,
+        };
+        return ContainsKey(key);
+    }
+
+    public IEnumerator<KeyValuePair<string, double>> GetEnumerator()
+    {
+        yield return new KeyValuePair<string, double>(True, probability);
+        yield return new KeyValuePair<string, double>(False, FalseProbability);
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}

@@ -228,4 +228,79 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
             Assert.That(copy.Score, Is.EqualTo(original.Score));
         });
     }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task PredictBatchAsync_OverManyChunks_AnswersEachRowInOrderAsASinglePredictWould(bool useCache)
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var rows = Enumerable.Range(0, 300).Select(i => (IReadOnlyDictionary<string, object?>)ModelTestKit.Input(3, i)).ToList();
+
+        var batch = await _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: useCache));
+        var singles = new List<PredictionResult>();
+        foreach (var row in rows)
+        {
+            singles.Add(await _models.PredictAsync(new PredictRequest("churn", row, UseCache: false)));
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(batch.Predictions.Select(p => (p.Version, p.Label, p.Score)), Is.EqualTo(singles.Select(p => (p.Version, p.Label, p.Score))));
+            Assert.That(batch.Predictions.Select(p => p.Probabilities!.ToArray()), Is.EqualTo(singles.Select(p => p.Probabilities!.ToArray())));
+            Assert.That(batch.Predictions.Select(p => p.Probabilities!["true"] + p.Probabilities["false"]), Is.All.EqualTo(1).Within(1e-6));
+        });
+    }
+
+    [Test]
+    public async Task PredictBatchAsync_WhenRowsInSeveralChunksAreInvalid_ListsTheirErrorsAndPredictsNothing()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var rows = Enumerable.Range(0, 200).Select(i => (IReadOnlyDictionary<string, object?>)ModelTestKit.Input(3, i)).ToList();
+        rows[5] = new Dictionary<string, object?>(rows[5]) { ["age"] = "old" };
+        rows[150] = new Dictionary<string, object?>(rows[150]) { ["shoe_size"] = 42.0 };
+        rows[199] = null!;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "rows[5].age", "rows[150].shoe_size", "rows[199]" }));
+        });
+    }
+
+    [Test]
+    public async Task PredictBatchAsync_WhenMoreThanFiftyErrors_ReportsTheFirstRowsUpToFiftyInRowOrder()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var bad = new Dictionary<string, object?> { ["age"] = "old" };
+        var rows = Enumerable.Range(0, 500).Select(_ => (IReadOnlyDictionary<string, object?>)bad).ToList();
+        var missingPerRow = ModelTestKit.Input(1).Count;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
+
+        var reportedRows = error!.Errors.Keys.Select(k => int.Parse(k[5..k.IndexOf(']', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Errors, Has.Count.EqualTo(missingPerRow * reportedRows.Count));
+            Assert.That(reportedRows, Is.EqualTo(Enumerable.Range(0, (50 + missingPerRow - 1) / missingPerRow)));
+        });
+    }
+
+    [Test]
+    public async Task PredictBatchAsync_WhenTheActiveVersionCannotLoadAndARowIsInvalid_ReportsTheRowWithoutFallingBack()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("1.1.0", 2, activate: true);
+        var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
+        File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", [ModelTestKit.Input(1), new Dictionary<string, object?>(ModelTestKit.Input(1)) { ["age"] = "old" }])));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "rows[1].age" }));
+        });
+    }
 }
