@@ -17,7 +17,7 @@ namespace Formanova.Tests.Host.Telemetry;
 public sealed class TraceChainTests
 {
     private static readonly string[] ProcessingSteps =
-        ["validate_input", "prepare_data", "run_model_inference", "aggregate_results", "post_process", "persist_result", "emit_event"];
+        ["validate_input", "prepare_data", "run_model_inference", "aggregate_results", "post_process", "persist_and_emit", "emit_event"];
 
     [Test]
     public async Task Prediction_OnPostgres_IsOneTraceFromRequestThroughWorkflowStartToEveryActivityAndItsSql()
@@ -39,7 +39,7 @@ public sealed class TraceChainTests
         var activities = trace.Where(s => s.DisplayName.StartsWith("RunActivity:", StringComparison.Ordinal)).ToList();
         var activityIds = activities.Select(s => s.SpanId).ToHashSet();
         var sql = trace.Where(s => s.Source.Name == "Npgsql" && activityIds.Contains(s.ParentSpanId)).ToList();
-        var persist = activities.Single(s => s.DisplayName == "RunActivity:persist_result");
+        var persist = activities.Single(s => s.DisplayName == "RunActivity:persist_and_emit");
 
         Assert.Multiple(() =>
         {
@@ -49,7 +49,7 @@ public sealed class TraceChainTests
             Assert.That(activities.Select(s => s.GetTagItem("temporal.workflow.type")).Distinct(), Is.EqualTo(new[] { "ProcessingWorkflow" }));
             Assert.That(persist.GetTagItem("temporal.workflow.id"), Is.EqualTo(start.GetTagItem("temporal.workflow.id")));
             Assert.That(persist.GetTagItem("temporal.activity.attempt"), Is.EqualTo(1));
-            Assert.That(sql.Where(s => s.ParentSpanId == persist.SpanId), Is.Not.Empty, "persist_result's INSERT is in the trace");
+            Assert.That(sql.Where(s => s.ParentSpanId == persist.SpanId), Is.Not.Empty, "persist_and_emit's INSERT is in the trace");
         });
     }
 

@@ -49,8 +49,8 @@ public sealed class WorkflowMetricsTests
             Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "failed")), Is.EqualTo(1));
             Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "completed")), Is.EqualTo(1));
             Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "validate_input"), ("outcome", "failed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_count", ("activity", "persist_result"), ("outcome", "completed")), Is.EqualTo(2));
-            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_bucket", ("activity", "persist_result"), ("outcome", "completed"), ("le", "+Inf")), Is.EqualTo(2));
+            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_count", ("activity", "persist_and_emit"), ("outcome", "completed")), Is.EqualTo(2));
+            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_bucket", ("activity", "persist_and_emit"), ("outcome", "completed"), ("le", "+Inf")), Is.EqualTo(2));
             Assert.That(Value(text, "formanova_workflow_active", ("workflow_type", "ModelTrainingWorkflow")), Is.Zero);
             Assert.That(Value(text, "formanova_activity_queue_depth", ("task_queue", "formanova-primary")), Is.Zero);
         });
