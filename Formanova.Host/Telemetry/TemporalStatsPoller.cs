@@ -1,4 +1,5 @@
 using Formanova.Host.Temporal;
+using Formanova.Host.Workflows;
 using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Api.WorkflowService.V1;
@@ -13,7 +14,7 @@ namespace Formanova.Host.Telemetry;
 /// One count per registered workflow type keeps the query to plain equality, which every visibility store answers.
 /// </summary>
 internal sealed class TemporalStatsPoller(
-    ITemporalClient client, WorkflowMetrics metrics, IOptions<TemporalOptions> options, IReadOnlyList<string> workflowTypes, ILogger<TemporalStatsPoller> logger)
+    ITemporalClient client, WorkflowGateway gateway, WorkflowMetrics metrics, IOptions<TemporalOptions> options, IReadOnlyList<string> workflowTypes, ILogger<TemporalStatsPoller> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -47,7 +48,7 @@ internal sealed class TemporalStatsPoller(
 
     internal async Task PollAsync(TemporalOptions settings, CancellationToken cancellationToken)
     {
-        var rpc = new RpcOptions { CancellationToken = cancellationToken, Timeout = TimeSpan.FromSeconds(settings.RpcTimeoutSeconds) };
+        var rpc = gateway.Rpc(cancellationToken);
         foreach (var type in workflowTypes)
         {
             var count = await client.CountWorkflowsAsync($"WorkflowType = '{type}' AND ExecutionStatus = 'Running'", new WorkflowCountOptions { Rpc = rpc });

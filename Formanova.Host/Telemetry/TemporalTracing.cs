@@ -80,45 +80,33 @@ internal sealed class TemporalClientTracingInterceptor : IClientInterceptor
 
     private sealed class Outbound(ClientOutboundInterceptor next) : ClientOutboundInterceptor(next)
     {
-        public override async Task<WorkflowHandle<TWorkflow, TResult>> StartWorkflowAsync<TWorkflow, TResult>(StartWorkflowInput input)
-        {
-            var name = input.Options.StartSignal is null ? "StartWorkflow" : "SignalWithStartWorkflow";
-            using var span = Start($"{name}:{input.Workflow}", input.Options.Id);
-            try
-            {
-                return await base.StartWorkflowAsync<TWorkflow, TResult>(input with { Headers = TemporalTracing.Inject(span ?? Activity.Current, input.Headers) });
-            }
-            catch (Exception ex)
-            {
-                Fail(span, ex);
-                throw;
-            }
-        }
+        public override Task<WorkflowHandle<TWorkflow, TResult>> StartWorkflowAsync<TWorkflow, TResult>(StartWorkflowInput input) =>
+            TracedAsync(
+                $"{(input.Options.StartSignal is null ? "StartWorkflow" : "SignalWithStartWorkflow")}:{input.Workflow}", input.Options.Id, input.Headers,
+                headers => base.StartWorkflowAsync<TWorkflow, TResult>(input with { Headers = headers }));
 
-        public override async Task SignalWorkflowAsync(SignalWorkflowInput input)
-        {
-            using var span = Start($"SignalWorkflow:{input.Signal}", input.Id);
-            try
+        public override Task SignalWorkflowAsync(SignalWorkflowInput input) =>
+            TracedAsync<object?>($"SignalWorkflow:{input.Signal}", input.Id, input.Headers, async headers =>
             {
-                await base.SignalWorkflowAsync(input with { Headers = TemporalTracing.Inject(span ?? Activity.Current, input.Headers) });
-            }
-            catch (Exception ex)
-            {
-                Fail(span, ex);
-                throw;
-            }
-        }
+                await base.SignalWorkflowAsync(input with { Headers = headers });
+                return null;
+            });
 
-        public override async Task<TResult> QueryWorkflowAsync<TResult>(QueryWorkflowInput input)
+        public override Task<TResult> QueryWorkflowAsync<TResult>(QueryWorkflowInput input) =>
+            TracedAsync($"QueryWorkflow:{input.Query}", input.Id, input.Headers, headers => base.QueryWorkflowAsync<TResult>(input with { Headers = headers }));
+
+        /// <summary>Runs <paramref name="call"/> in a client span whose context rides in the call's headers.</summary>
+        private static async Task<T> TracedAsync<T>(
+            string name, string? workflowId, IDictionary<string, Payload>? headers, Func<IDictionary<string, Payload>?, Task<T>> call)
         {
-            using var span = Start($"QueryWorkflow:{input.Query}", input.Id);
+            using var span = Start(name, workflowId);
             try
             {
-                return await base.QueryWorkflowAsync<TResult>(input with { Headers = TemporalTracing.Inject(span ?? Activity.Current, input.Headers) });
+                return await call(TemporalTracing.Inject(span ?? Activity.Current, headers));
             }
             catch (Exception ex)
             {
-                Fail(span, ex);
+                span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
                 throw;
             }
         }
@@ -129,7 +117,5 @@ internal sealed class TemporalClientTracingInterceptor : IClientInterceptor
             span?.SetTag("temporal.workflow.id", workflowId);
             return span;
         }
-
-        private static void Fail(Activity? span, Exception ex) => span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
     }
 }
