@@ -52,6 +52,7 @@ internal static class TemporalSetup
             connect.TargetHost = options.Address;
 #endif
             connect.Namespace = options.Namespace;
+            connect.GrpcCompression = options.UsesGzip ? new GrpcCompression.Gzip() : new GrpcCompression.None();
             connect.LoggerFactory = provider.GetRequiredService<ILoggerFactory>();
             connect.Interceptors = [provider.GetRequiredService<TemporalClientTracingInterceptor>()];
             if (!string.IsNullOrWhiteSpace(options.ApiKey))

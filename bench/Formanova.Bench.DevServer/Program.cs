@@ -11,7 +11,7 @@ namespace Formanova.Bench.DevServer;
 /// <summary>
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
-/// usage: Formanova.Bench.DevServer [--workflows 2000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
+/// usage: Formanova.Bench.DevServer [--workflows 2000] [--rounds 1] [--warmup 100] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
 /// </summary>
@@ -22,6 +22,8 @@ internal static class Program
         var workflows = 2000;
         var concurrency = 64;
         var samples = 200;
+        var warmup = 100;
+        var rounds = 1;
         var storages = new List<string> { "memory", "sqlite" };
         string? external = null;
         var retentionWorkflows = 0;
@@ -33,6 +35,8 @@ internal static class Program
                 case "--workflows": workflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--concurrency": concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--latency-samples": samples = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--warmup": warmup = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--rounds": rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--storage": storages = [args[i + 1]]; break;
                 case "--retention-workflows": retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--retention-seconds": retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
@@ -52,7 +56,7 @@ internal static class Program
             }
             else
             {
-                await RunAsync(storage, external, workflows, concurrency, samples);
+                await RunAsync(storage, external, workflows, concurrency, samples, warmup, rounds);
             }
         }
         return 0;
@@ -68,7 +72,7 @@ internal static class Program
         var path = storage == "sqlite" ? Path.Combine(directory, "bench.db") : ":memory:";
         await using var host = new DevServerHost();
         var address = await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path, DefaultNamespaceRetention = retention });
-        var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+        var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address) { GrpcCompression = Compression() });
         var queue = "bench-" + Guid.NewGuid().ToString("N");
         using var worker = new TemporalWorker(client, WorkerOptions(queue));
         await worker.ExecuteAsync(async () =>
@@ -123,6 +127,10 @@ internal static class Program
             $"managed heap {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:F1} MiB, working set {process.WorkingSet64 / 1048576.0:F0} MiB");
     }
 
+    // Loopback traffic gains nothing from gzip; FORMANOVA_BENCH_GZIP=1 measures the SDK default for comparison.
+    private static GrpcCompression Compression() =>
+        Environment.GetEnvironmentVariable("FORMANOVA_BENCH_GZIP") == "1" ? new GrpcCompression.Gzip() : new GrpcCompression.None();
+
     private static TemporalWorkerOptions WorkerOptions(string queue) => new TemporalWorkerOptions(queue)
     {
         MaxConcurrentWorkflowTasks = 200,
@@ -143,31 +151,29 @@ internal static class Program
         }
     }
 
-    private static async Task RunAsync(string storage, string? external, int workflows, int concurrency, int samples)
+    private static async Task RunAsync(string storage, string? external, int workflows, int concurrency, int samples, int warmup, int rounds)
     {
         var directory = Path.Combine(Path.GetTempPath(), "devserver-bench-" + Guid.NewGuid().ToString("N"));
         var path = storage == "sqlite" ? Path.Combine(directory, "bench.db") : ":memory:";
         await using var host = new DevServerHost();
         var address = external ?? await host.StartAsync(new DevServerOptions { Port = 0, StoragePath = path });
-        var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+        var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address) { GrpcCompression = Compression() });
         var queue = "bench-" + Guid.NewGuid().ToString("N");
         using var worker = new TemporalWorker(client, WorkerOptions(queue));
         await worker.ExecuteAsync(async () =>
         {
-            // Warm-up: JIT, connections and the worker's caches.
-            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => ExecuteAsync(client, queue, i)));
+            // Warm-up: connections, the worker's caches and tiered JIT, which keeps recompiling hot methods for the
+            // first several thousand workflows; a short warm-up measures start-up cost, not the steady state.
+            await RunConcurrentAsync(client, queue, warmup, concurrency);
 
-            var next = 0;
-            var clock = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            var rates = new List<double>();
+            for (var round = 0; round < rounds; round++)
             {
-                while (Interlocked.Increment(ref next) <= workflows)
-                {
-                    await ExecuteAsync(client, queue, next);
-                }
-            }));
-            clock.Stop();
-            var throughput = workflows / clock.Elapsed.TotalSeconds;
+                var clock = Stopwatch.StartNew();
+                await RunConcurrentAsync(client, queue, workflows, concurrency);
+                rates.Add(workflows / clock.Elapsed.TotalSeconds);
+            }
+            var throughput = rates.Order().ElementAt(rates.Count / 2);
 
             var latencies = new List<double>();
             for (var i = 0; i < samples; i++)
@@ -178,10 +184,23 @@ internal static class Program
             }
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{storage}: {workflows} workflows, {concurrency} concurrent: {throughput:F0} wf/s; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
+                $"{storage}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}); latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
         });
         await host.StopAsync();
         DeleteDirectory(directory);
+    }
+
+    private static Task RunConcurrentAsync(TemporalClient client, string queue, int workflows, int concurrency)
+    {
+        var next = 0;
+        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) <= workflows)
+            {
+                await ExecuteAsync(client, queue, i);
+            }
+        }));
     }
 
     private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) =>
