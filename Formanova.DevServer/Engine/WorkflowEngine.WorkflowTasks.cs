@@ -64,6 +64,21 @@ internal sealed partial class WorkflowEngine
             item => item.Query is { } query ? TryStartQuery(item, query) : TryStartWorkflowTask(item, request.Identity));
     }
 
+    /// <summary>
+    /// Eager start: the first task goes back in the start response to the worker in the caller's process, which saves
+    /// it a poll round trip. Null when there is none to hand out: a delayed or cron start, or a poller was faster.
+    /// </summary>
+    public PollWorkflowTaskQueueResponse? TryStartEagerWorkflowTask(WorkflowRun run, string identity)
+    {
+        // The copy already queued for pollers is then stale, and a poller that takes it skips it (sequence check).
+        int seq;
+        lock (run.Gate)
+        {
+            seq = run.WtPending && !run.WtStarted && run.StickyQueue is null ? run.WtDispatchSeq : 0;
+        }
+        return seq == 0 ? null : TryStartWorkflowTask(new WorkflowTaskRef(run, seq, Sticky: false, Query: null), identity);
+    }
+
     private PollWorkflowTaskQueueResponse? TryStartWorkflowTask(WorkflowTaskRef item, string identity)
     {
         var run = item.Run;

@@ -26,9 +26,10 @@ internal sealed partial class WorkflowServiceHandlers
         Add<GetSystemInfoRequest, GetSystemInfoResponse>("GetSystemInfo", (_, _) => new GetSystemInfoResponse
         {
             ServerVersion = ServerVersion,
-            // Only what is implemented: no schedules, eager start, Nexus or versioning.
+            // Only what is implemented: no schedules, Nexus or versioning.
             Capabilities = new GetSystemInfoResponse.Types.Capabilities
             {
+                EagerWorkflowStart = true,
                 SignalAndQueryHeader = true,
                 InternalErrorDifferentiation = true,
                 ActivityFailureIncludeHeartbeat = true,
@@ -78,7 +79,12 @@ internal sealed partial class WorkflowServiceHandlers
             var outcome = engine.StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
                 r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy, r.WorkflowIdConflictPolicy, r.RetryPolicy,
                 r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, null));
-            return new StartWorkflowExecutionResponse { RunId = outcome.Run.RunId, Started = outcome.Started, Status = outcome.Run.Status };
+            var response = new StartWorkflowExecutionResponse { RunId = outcome.Run.RunId, Started = outcome.Started, Status = outcome.Run.Status };
+            if (r.RequestEagerExecution && outcome.Started)
+            {
+                response.EagerWorkflowTask = engine.TryStartEagerWorkflowTask(outcome.Run, r.Identity);
+            }
+            return response;
         });
         Add<SignalWithStartWorkflowExecutionRequest, SignalWithStartWorkflowExecutionResponse>("SignalWithStartWorkflowExecution", (r, _) =>
         {

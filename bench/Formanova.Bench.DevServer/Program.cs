@@ -203,8 +203,11 @@ internal static class Program
         }));
     }
 
+    // Eager start hands the first workflow task back in the start response to this process's worker (one poll fewer).
+    private static readonly bool Eager = Environment.GetEnvironmentVariable("FORMANOVA_BENCH_EAGER") != "0";
+
     private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) =>
-        client.ExecuteWorkflowAsync((BenchWorkflow wf) => wf.RunAsync(i), new($"bench-{Guid.NewGuid():N}", queue));
+        client.ExecuteWorkflowAsync((BenchWorkflow wf) => wf.RunAsync(i), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager });
 }
 
 public static class BenchActivities
