@@ -11,7 +11,7 @@ namespace Formanova.Bench.DevServer;
 /// <summary>
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
-/// usage: Formanova.Bench.DevServer [--workflows 2000] [--rounds 1] [--warmup 100] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
+/// usage: Formanova.Bench.DevServer [--workflows 3000] [--rounds 3] [--warmup 5000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
 /// </summary>
@@ -19,11 +19,11 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var workflows = 2000;
+        var workflows = 3000;
         var concurrency = 64;
         var samples = 200;
-        var warmup = 100;
-        var rounds = 1;
+        var warmup = 5000;
+        var rounds = 3;
         var storages = new List<string> { "memory", "sqlite" };
         string? external = null;
         var retentionWorkflows = 0;
