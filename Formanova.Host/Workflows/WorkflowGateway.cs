@@ -95,6 +95,9 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
             {
                 IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
                 IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
+                // The first workflow task comes back in the start response when this process runs a worker with a
+                // free slot on the queue: a poll round trip fewer per request. Without one the SDK does not ask.
+                RequestEagerStart = true,
                 Rpc = Rpc(cancellationToken),
             });
         }
