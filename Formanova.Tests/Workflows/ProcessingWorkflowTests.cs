@@ -232,6 +232,25 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
+    public async Task Predictions_WhenTheirJobIsCancelledWhileWaiting_Return409()
+    {
+        var (faults, release) = HeldInference();
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var predicting = client.PostAsJsonAsync("/api/v1/predictions", Body());
+        string? id = null;
+        await UntilAsync(async () => (id = Ids(await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running"))).FirstOrDefault()) is not null,
+            TimeSpan.FromSeconds(30), "the prediction's run");
+        await PollAsync(client, $"/api/v1/jobs/{id}", j => (string?)j["stage"] == "processing");
+
+        Assert.That((await client.PostAsync($"/api/v1/jobs/{id}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        var response = await predicting;
+        release.SetResult();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), await response.Content.ReadAsStringAsync());
+    }
+
+    [Test]
     public async Task Jobs_WhenOnlyTheCancelSignalIsSent_StopAtTheNextStageFailedWithTypeCancelled()
     {
         var (faults, release) = HeldInference();
