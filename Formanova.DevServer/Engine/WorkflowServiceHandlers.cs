@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -145,7 +146,15 @@ internal sealed partial class WorkflowServiceHandlers
         Add<RequestCancelWorkflowExecutionRequest, RequestCancelWorkflowExecutionResponse>("RequestCancelWorkflowExecution", (r, _) =>
         {
             engine.RequireNamespace(r.Namespace);
-            engine.RequestCancel(engine.FindRun(r.Namespace, r.WorkflowExecution), r.Reason, r.Identity);
+            var run = engine.FindRun(r.Namespace, r.WorkflowExecution);
+            try
+            {
+                engine.RequestCancel(run, r.Reason, r.Identity);
+            }
+            catch (RpcException) when (!run.IsRunning)
+            {
+                // As on a real Temporal server, cancelling a run that has closed succeeds with nothing to do.
+            }
             return new RequestCancelWorkflowExecutionResponse();
         });
         AddAsync<GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse>("GetWorkflowExecutionHistory", GetHistoryAsync);
@@ -158,14 +167,14 @@ internal sealed partial class WorkflowServiceHandlers
         {
             engine.RequireNamespace(r.Namespace);
             var query = VisibilityQuery.Parse(r.Query);
-            var offset = r.NextPageToken.Length == 8 ? (int)BinaryPrimitives.ReadInt64BigEndian(r.NextPageToken.Span) : 0;
+            var after = r.NextPageToken.IsEmpty ? null : ListPosition.Parse(r.NextPageToken);
             var pageSize = r.PageSize > 0 ? r.PageSize : 1000;
-            var matches = Matching(r.Namespace, query).Skip(offset).Take(pageSize + 1).ToList();
+            var matches = Matching(r.Namespace, query).Where(run => after is null || after.Precedes(run)).Take(pageSize + 1).ToList();
             var response = new ListWorkflowExecutionsResponse();
             response.Executions.AddRange(matches.Take(pageSize).Select(Info));
             if (matches.Count > pageSize)
             {
-                response.NextPageToken = OffsetToken(offset + pageSize);
+                response.NextPageToken = ListPosition.Of(matches[pageSize - 1]);
             }
             return response;
         });
@@ -356,7 +365,37 @@ internal sealed partial class WorkflowServiceHandlers
                     return query.Matches(run);
                 }
             })
-            .OrderByDescending(run => run.StartTime);
+            .OrderByDescending(run => run.StartTime).ThenBy(run => run.RunId, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where a listing page ended: the last run's start time and run id. Like Temporal's SQL visibility (ORDER BY
+    /// start_time DESC, run_id) the next page continues after that key, not at an offset, so runs started between
+    /// pages (all newer) neither shift the later pages nor make them repeat a run.
+    /// </summary>
+    private sealed record ListPosition(long StartTicks, string RunId)
+    {
+        public static ByteString Of(WorkflowRun run)
+        {
+            var id = Encoding.UTF8.GetBytes(run.RunId);
+            var bytes = new byte[8 + id.Length];
+            BinaryPrimitives.WriteInt64BigEndian(bytes, run.StartTime.Ticks);
+            id.CopyTo(bytes, 8);
+            return ByteString.CopyFrom(bytes);
+        }
+
+        public static ListPosition Parse(ByteString token)
+        {
+            var ticks = token.Length > 8 ? BinaryPrimitives.ReadInt64BigEndian(token.Span) : -1;
+            if (ticks < DateTime.MinValue.Ticks || ticks > DateTime.MaxValue.Ticks)
+            {
+                throw Errors.InvalidArgument("Invalid NextPageToken.");
+            }
+            return new ListPosition(ticks, Encoding.UTF8.GetString(token.Span[8..]));
+        }
+
+        public bool Precedes(WorkflowRun run) =>
+            run.StartTime.Ticks < StartTicks || (run.StartTime.Ticks == StartTicks && string.CompareOrdinal(run.RunId, RunId) > 0);
+    }
 
     private static ByteString OffsetToken(long offset)
     {

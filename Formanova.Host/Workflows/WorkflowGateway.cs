@@ -135,9 +135,18 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
             throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{signal}'.");
         }
 
-        await client.GetWorkflowHandle(id).SignalAsync(signal, args, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
+        try
+        {
+            await client.GetWorkflowHandle(id).SignalAsync(signal, args, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
+        }
+        catch (RpcException ex) when (ex.Code is RpcException.StatusCode.NotFound or RpcException.StatusCode.FailedPrecondition)
+        {
+            // It closed between the describe and the signal.
+            throw new ModuleException(ErrorKind.Conflict, $"'{id}' has closed; only a running workflow accepts '{signal}'.");
+        }
     }
 
+    /// <summary>Requests Temporal's cancellation of a run that must still be running; a closed one is a 409.</summary>
     public async Task CancelAsync(string id, string workflowType, CancellationToken cancellationToken)
     {
         var description = await DescribeAsync(id, workflowType, cancellationToken);
@@ -146,7 +155,22 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
             throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow can be cancelled.");
         }
 
-        await client.GetWorkflowHandle(id).CancelAsync(new WorkflowCancelOptions { Rpc = Rpc(cancellationToken) });
+        await RequestCancelAsync(id, cancellationToken);
+    }
+
+    /// <summary>
+    /// Temporal's cancel request, for a run already checked to be running. Should it have closed since, there is
+    /// nothing left to cancel: current servers answer success, older ones NotFound ("already completed").
+    /// </summary>
+    public async Task RequestCancelAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.GetWorkflowHandle(id).CancelAsync(new WorkflowCancelOptions { Rpc = Rpc(cancellationToken) });
+        }
+        catch (RpcException ex) when (ex.Code == RpcException.StatusCode.NotFound)
+        {
+        }
     }
 
     /// <summary>The last heartbeat details of a pending activity of the run, or default when there are none.</summary>
@@ -178,27 +202,24 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
         }
     }
 
-    /// <summary>Newest first through Temporal visibility, offset-paged (the page token is the offset).</summary>
-    public async Task<(List<WorkflowExecution> Items, int? Next)> ListAsync(string query, int offset, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// One page of runs through Temporal visibility, newest first. The page token is Temporal's own next_page_token
+    /// (a keyset position on the server, so runs started between pages neither shift nor repeat later pages), prefixed
+    /// with a hash of the query so that a token is only accepted by the listing that issued it.
+    /// </summary>
+    public async Task<(IReadOnlyCollection<WorkflowExecution> Items, string? NextPageToken)> ListAsync(string query, string? pageToken, int pageSize, CancellationToken cancellationToken)
     {
-        var items = new List<WorkflowExecution>(limit + 1);
-        var index = 0;
-        await foreach (var execution in client.ListWorkflowsAsync(query, new WorkflowListOptions { Rpc = Rpc(cancellationToken) }).WithCancellation(cancellationToken))
+        var token = ListToken.Decode(query, pageToken);
+        try
         {
-            if (index++ < offset)
-            {
-                continue;
-            }
-
-            items.Add(execution);
-            if (items.Count > limit)
-            {
-                break;
-            }
+            var page = await client.ListWorkflowsPaginatedAsync(query, token, new WorkflowListPaginatedOptions { PageSize = pageSize, Rpc = Rpc(cancellationToken) });
+            return (page.Workflows, ListToken.Encode(query, page.NextPageToken));
         }
-
-        int? next = items.Count > limit ? offset + limit : null;
-        return (items.Take(limit).ToList(), next);
+        catch (RpcException ex) when (ex.Code == RpcException.StatusCode.InvalidArgument && token is not null)
+        {
+            // The prefix matched but the server cannot read the rest (altered, or from an older server).
+            throw ListToken.Invalid();
+        }
     }
 
     public static string StatusName(WorkflowExecutionStatus status) => status switch

@@ -203,6 +203,59 @@ public class WorkflowLifecycleTests : DevServerFixture
     }
 
     [Test]
+    public async Task ListWorkflows_WhenRunsStartBetweenPages_ReturnEachEarlierRunExactlyOnce()
+    {
+        var queue = NewQueue();
+        var query = $"TaskQueue = '{queue}'";
+        var earlier = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            earlier.Add((await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue))).Id);
+        }
+
+        var seen = new List<string>();
+        var later = new List<string>();
+        byte[]? token = null;
+        do
+        {
+            var page = await Client.ListWorkflowsPaginatedAsync(query, token, new WorkflowListPaginatedOptions { PageSize = 2 });
+            seen.AddRange(page.Workflows.Select(w => w.Id));
+            token = page.NextPageToken;
+
+            // An offset token would now point one run further down and the next page would repeat a run.
+            later.Add((await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue))).Id);
+        }
+        while (token is { Length: > 0 });
+
+        Assert.That(seen, Is.EqualTo(Enumerable.Reverse(earlier)), "newest first, each once, none of the runs started meanwhile");
+        foreach (var id in earlier.Concat(later))
+        {
+            await Client.GetWorkflowHandle(id).TerminateAsync("cleanup");
+        }
+    }
+
+    [Test]
+    public async Task ListWorkflows_WhenPageTokenIsGarbled_ThrowsInvalidArgument()
+    {
+        var error = await ThrowsAsync<RpcException>(() => Client.ListWorkflowsPaginatedAsync($"TaskQueue = '{NewQueue()}'", [1, 2, 3]));
+        Assert.That(error.Code, Is.EqualTo(RpcException.StatusCode.InvalidArgument));
+    }
+
+    [Test]
+    public async Task Cancel_WhenAlreadyClosed_SucceedsWithNothingToDo()
+    {
+        var queue = NewQueue();
+        var handle = await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
+        await handle.TerminateAsync("stop");
+
+        await handle.CancelAsync();
+
+        var history = await handle.FetchHistoryAsync();
+        Assert.That(history.Events.Select(e => e.EventType), Does.Not.Contain(EventType.WorkflowExecutionCancelRequested));
+        Assert.That((await handle.DescribeAsync()).Status, Is.EqualTo(WorkflowExecutionStatus.Terminated));
+    }
+
+    [Test]
     public async Task ListWorkflows_WithUnsupportedQuery_ThrowsInvalidArgument()
     {
         var error = await ThrowsAsync<RpcException>(async () =>

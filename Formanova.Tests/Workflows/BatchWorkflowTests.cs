@@ -101,6 +101,8 @@ public sealed class BatchWorkflowTests
         Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
 
         await PollAsync(client, location, j => Status(j) == "cancelled");
+        var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=batch&status=cancelled"));
+        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["id"]), Does.Contain(location.Split('/')[^1]), "closed CANCELED in Temporal");
     }
 
     [Test]

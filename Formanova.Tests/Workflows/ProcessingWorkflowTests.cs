@@ -6,6 +6,8 @@ using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.DependencyInjection;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Workflows;
@@ -123,7 +125,7 @@ public sealed class ProcessingWorkflowTests
             Assert.That(job["result"]!["version"]!.GetValue<string>(), Is.EqualTo("1.0.0"));
         });
 
-        var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=completed&type=processing&limit=10"));
+        var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=completed&type=processing&pageSize=10"));
         Assert.That(listed["items"]!.AsArray().Select(i => (string)i!["id"]!), Does.Contain(location.Split('/')[^1]));
         var running = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running"));
         Assert.That(running["items"]!.AsArray(), Is.Empty);
@@ -171,27 +173,34 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
-    public async Task Jobs_WhenCancelledWhilePaused_EndCancelledWithReasonStoredAndFailedEvent()
+    public async Task Jobs_WhenCancelledWhilePaused_CloseCanceledInTemporalWithReasonStoredAndFailedEvent()
     {
         using var factory = Factory();
         var client = await ClientAsync(factory);
         var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body(startPaused: true))).Headers.Location!.ToString();
+        var id = location.Split('/')[^1];
         await PollAsync(client, location, j => Status(j) == "paused");
 
         var cancel = await client.PostAsJsonAsync($"{location}/cancel", new { reason = "customer withdrew" });
 
         Assert.That(cancel.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         var job = await PollAsync(client, location, j => Status(j) == "cancelled");
+        var description = await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(id).DescribeAsync();
+        var cancelled = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=cancelled"));
+        var failed = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=failed"));
         Assert.Multiple(() =>
         {
-            Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("Cancelled"));
+            Assert.That(description.Status, Is.EqualTo(WorkflowExecutionStatus.Canceled), "Temporal itself counts the run as cancelled");
+            Assert.That(Ids(cancelled), Does.Contain(id));
+            Assert.That(Ids(failed), Does.Not.Contain(id));
+            var error = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
+            Assert.That((string?)error["message"], Does.Contain("customer withdrew"), "the reason is in the error history");
             Assert.That((string?)job["error"], Does.Contain("customer withdrew"));
             Assert.That(job["result"], Is.Null);
         });
-        var id = location.Split('/')[^1];
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{id}"));
-        var failed = events.Items.Single(e => e.Type == IEventModule.WorkflowFailed);
-        Assert.That(failed.Data!.Value.GetProperty("reason").GetString(), Does.StartWith("customer withdrew"));
+        var failedEvent = events.Items.Single(e => e.Type == IEventModule.WorkflowFailed);
+        Assert.That(failedEvent.Data!.Value.GetProperty("reason").GetString(), Does.StartWith("customer withdrew"));
         Assert.That(events.Items.Select(e => e.Type), Does.Not.Contain(IEventModule.ProcessingCompleted));
 
         var again = await client.PostAsync($"{location}/cancel", null);
@@ -199,7 +208,7 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
-    public async Task Jobs_WhenCancelledDuringInference_StopAtTheNextStageWithoutAggregating()
+    public async Task Jobs_WhenCancelledDuringInference_CloseCanceledWithoutWaitingForTheStepOrAggregating()
     {
         var (faults, release) = HeldInference();
         using var factory = Factory(faults);
@@ -207,15 +216,61 @@ public sealed class ProcessingWorkflowTests
         var location = await StartHeldJobAsync(client);
 
         Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        // Still held: Temporal's cancellation does not wait for the step in flight.
+        var job = await PollAsync(client, location, j => Status(j) == "cancelled");
+        release.SetResult();
+        var cancelled = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
+        var description = await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(location.Split('/')[^1]).DescribeAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(description.Status, Is.EqualTo(WorkflowExecutionStatus.Canceled));
+            Assert.That((string?)cancelled["stage"], Is.EqualTo("processing"), "aggregation never started");
+            Assert.That((string?)job["error"], Does.Contain("Cancelled on request"));
+            Assert.That(faults.Calls("predict"), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task Predictions_WhenTheirJobIsCancelledWhileWaiting_Return409()
+    {
+        var (faults, release) = HeldInference();
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var predicting = client.PostAsJsonAsync("/api/v1/predictions", Body());
+        string? id = null;
+        await UntilAsync(async () => (id = Ids(await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running"))).FirstOrDefault()) is not null,
+            TimeSpan.FromSeconds(30), "the prediction's run");
+        await PollAsync(client, $"/api/v1/jobs/{id}", j => (string?)j["stage"] == "processing");
+
+        Assert.That((await client.PostAsync($"/api/v1/jobs/{id}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+
+        var response = await predicting;
+        release.SetResult();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), await response.Content.ReadAsStringAsync());
+    }
+
+    [Test]
+    public async Task Jobs_WhenOnlyTheCancelSignalIsSent_StopAtTheNextStageFailedWithTypeCancelled()
+    {
+        var (faults, release) = HeldInference();
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+        var location = await StartHeldJobAsync(client);
+        var handle = factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(location.Split('/')[^1]);
+
+        // The seed's signal, as a Temporal client sends it: no cancel request follows, so the run cannot close CANCELED.
+        await handle.SignalAsync("cancel", [new Formanova.Host.Workflows.Processing.CancelRequest("operator")]);
         release.SetResult();
 
         var job = await PollAsync(client, location, j => Status(j) == "cancelled");
         var cancelled = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
+        var description = await handle.DescribeAsync();
         Assert.Multiple(() =>
         {
+            Assert.That(description.Status, Is.EqualTo(WorkflowExecutionStatus.Failed));
             Assert.That((string?)cancelled["stage"], Is.EqualTo("aggregating"), "the step in flight finished; the next one never started");
-            Assert.That((string?)job["error"], Does.Contain("Cancelled on request"));
-            Assert.That(faults.Calls("predict"), Is.EqualTo(1));
+            Assert.That((string?)job["error"], Does.Contain("operator"));
         });
     }
 
@@ -228,12 +283,72 @@ public sealed class ProcessingWorkflowTests
         await PollAsync(client, location, j => Status(j) == "paused");
         var id = location.Split('/')[^1];
 
-        await factory.Services.GetRequiredService<Temporalio.Client.ITemporalClient>().GetWorkflowHandle(id).CancelAsync();
+        await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(id).CancelAsync();
 
         var job = await PollAsync(client, location, j => Status(j) == "cancelled");
         Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("Cancelled"));
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{id}"));
         Assert.That(events.Items.Select(e => e.Type), Does.Contain(IEventModule.WorkflowFailed));
+    }
+
+    [Test]
+    public async Task Jobs_WhenListedInPages_ReturnEachJobOnceWhileNewJobsStart()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var earlier = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            earlier.Add(await SubmitPausedAsync(client));
+        }
+
+        var seen = new List<string>();
+        var later = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await ReadAsync(await client.GetAsync($"/api/v1/jobs?type=job&pageSize=3{(token is null ? "" : $"&pageToken={Uri.EscapeDataString(token)}")}"));
+            seen.AddRange(Ids(page));
+            token = (string?)page["nextPageToken"];
+            later.Add(await SubmitPausedAsync(client));
+        }
+        while (token is not null);
+
+        Assert.That(seen, Is.EqualTo(Enumerable.Reverse(earlier)), "newest first, each once, none of the jobs submitted meanwhile");
+    }
+
+    [TestCase("pageToken=not*base64", "pageToken")]
+    [TestCase("pageToken=AAAAAAAAAAAAAAAA", "pageToken")]
+    [TestCase("pageSize=0", "pageSize")]
+    [TestCase("pageSize=501", "pageSize")]
+    [TestCase("page=2", "page")]
+    public async Task Jobs_WhenListingParametersAreInvalid_Return400NamingTheParameter(string parameters, string field)
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+
+        var response = await client.GetAsync($"/api/v1/jobs?{parameters}");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        Assert.That((await ReadAsync(response))["errors"]!.AsObject().Select(kv => kv.Key), Is.EqualTo(new[] { field }));
+    }
+
+    [Test]
+    public async Task Jobs_WhenAPageTokenIsReusedWithOtherFilters_Return400NamingPageToken()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        await SubmitPausedAsync(client);
+        await SubmitPausedAsync(client);
+        var first = await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running&pageSize=1"));
+        var token = Uri.EscapeDataString((string)first["nextPageToken"]!);
+
+        var same = await client.GetAsync($"/api/v1/jobs?status=running&pageSize=1&pageToken={token}");
+        var other = await client.GetAsync($"/api/v1/jobs?status=completed&pageSize=1&pageToken={token}");
+
+        Assert.That(same.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await ReadAsync(other))["errors"]!.AsObject().Select(kv => kv.Key), Is.EqualTo(new[] { "pageToken" }));
     }
 
     [Test]
@@ -342,6 +457,11 @@ public sealed class ProcessingWorkflowTests
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return (new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? release.Task.WaitAsync(ct) : Task.CompletedTask }, release);
     }
+
+    private static async Task<string> SubmitPausedAsync(HttpClient client) =>
+        (await ReadAsync(await client.PostAsJsonAsync("/api/v1/jobs", Body(startPaused: true))))["id"]!.GetValue<string>();
+
+    private static List<string> Ids(JsonObject page) => page["items"]!.AsArray().Select(i => (string)i!["id"]!).ToList();
 
     /// <summary>Submits a job and waits until it is inside the processing stage (inference held).</summary>
     private static async Task<string> StartHeldJobAsync(HttpClient client)

@@ -198,6 +198,8 @@ public sealed class TrainingWorkflowTests
         Assert.That((await client.PostAsync($"{location}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
 
         await PollAsync(client, location, r => Status(r) == "cancelled");
+        var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=training&status=cancelled"));
+        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["id"]), Does.Contain(location.Split('/')[^1]), "closed CANCELED in Temporal");
     }
 
     [Test]

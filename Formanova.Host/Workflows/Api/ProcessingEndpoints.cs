@@ -48,11 +48,13 @@ internal sealed record JobView(
 
 internal sealed record JobSummary(string Id, string Type, string Status, DateTime StartedAt, DateTime? ClosedAt);
 
-internal sealed record JobPage(IReadOnlyList<JobSummary> Items, int? Next);
+/// <summary>A page of the job listing; <see cref="NextPageToken"/> is null on the last page.</summary>
+internal sealed record JobPage(IReadOnlyList<JobSummary> Items, string? NextPageToken);
 
 internal static class ProcessingEndpoints
 {
     private const int MaxInputs = 512;
+    private const int MaxPageSize = 500;
     private static readonly RequiredScopeMetadata PredictScope = new(ApiScopes.Predict);
     private static readonly string Type = nameof(ProcessingWorkflow);
 
@@ -193,7 +195,7 @@ internal static class ProcessingEndpoints
             return new HttpValidationProblemDetails(errors) { Status = 422, Title = "Unprocessable Entity", Detail = app.Message };
         }
 
-        var status = app?.ErrorType switch
+        var status = cause is CanceledFailureException ? 409 : app?.ErrorType switch
         {
             ErrorTypes.Value or ErrorTypes.NotFound => 422,
             ErrorTypes.Cancelled => 409,
@@ -208,8 +210,9 @@ internal static class ProcessingEndpoints
     }
 
     /// <summary>
-    /// Sends the workflow's cancel signal rather than Temporal's cancellation, so the run stops at its next stage
-    /// boundary and records why (and who asked) with its result.
+    /// The cancel signal carries why (and who asked), since Temporal's cancel request cannot bring a reason to .NET
+    /// workflow code; Temporal's cancellation then stops the run, which closes CANCELED, so visibility, the status
+    /// filter and Temporal's own UI and metrics all count it as cancelled.
     /// </summary>
     private static async Task<Accepted<JobAccepted>> CancelAsync(string id, CancelBody? body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
@@ -218,7 +221,8 @@ internal static class ProcessingEndpoints
             throw ModuleException.Invalid("reason", "reason must be at most 500 characters.");
         }
 
-        await gateway.SignalAsync(id, Type, "cancel", [new CancelRequest(body?.Reason, http.User.Identity?.Name)], ct);
+        await gateway.SignalAsync(id, Type, "cancel", [new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true)], ct);
+        await gateway.RequestCancelAsync(id, ct);
         return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
     }
 
@@ -269,7 +273,7 @@ internal static class ProcessingEndpoints
 
         var succeeded = description.Status == WorkflowExecutionStatus.Completed;
 
-        // A run stopped by the cancel signal ends FAILED in Temporal; its stored result says what happened.
+        // A run stopped by the cancel signal alone (not through this API) ends FAILED in Temporal; its stored result says what happened.
         var closed = stored?.Status == ResultStatus.Cancelled ? "cancelled" : WorkflowGateway.StatusName(description.Status);
         return new JobView(id, type, closed, closed, succeeded ? 100 : null,
             description.StartTime, null, description.CloseTime, false, null, succeeded ? stored?.Output : null, stored?.Error, history);
@@ -277,8 +281,15 @@ internal static class ProcessingEndpoints
 
     private static readonly JsonSerializerOptions ErrorJson = new(JsonSerializerDefaults.Web);
 
-    private static async Task<Ok<JobPage>> ListAsync(WorkflowGateway gateway, string? status, string? type, int? page, int? limit, CancellationToken ct)
+    private static async Task<Ok<JobPage>> ListAsync(
+        WorkflowGateway gateway, string? status, string? type, int? pageSize, string? pageToken, string? page, string? limit, CancellationToken ct)
     {
+        if (page is not null || limit is not null)
+        {
+            // Offset paging was replaced; silently ignoring page= would hand its callers the first page forever.
+            throw ModuleException.Invalid(page is not null ? "page" : "limit", "Offset paging was replaced: use pageSize, and pageToken set to the previous page's nextPageToken.");
+        }
+
         var workflowType = type?.ToLowerInvariant() switch
         {
             null or "" or "processing" or "job" or "prediction" => nameof(ProcessingWorkflow),
@@ -287,15 +298,10 @@ internal static class ProcessingEndpoints
             "promotion" => "ModelPromotionSaga",
             _ => throw ModuleException.Invalid("type", "type must be one of processing, training, batch, promotion."),
         };
-        var size = limit ?? 50;
-        if (size is < 1 or > 500)
+        var size = pageSize ?? 50;
+        if (size is < 1 or > MaxPageSize)
         {
-            throw ModuleException.Invalid("limit", "limit must be between 1 and 500.");
-        }
-
-        if (page is < 0)
-        {
-            throw ModuleException.Invalid("page", "page must not be negative.");
+            throw ModuleException.Invalid("pageSize", $"pageSize must be between 1 and {MaxPageSize}.");
         }
 
         var query = $"WorkflowType = '{workflowType}'";
@@ -304,7 +310,7 @@ internal static class ProcessingEndpoints
             query += $" AND ExecutionStatus = '{parsed}'";
         }
 
-        var (items, next) = await gateway.ListAsync(query, page ?? 0, size, ct);
+        var (items, next) = await gateway.ListAsync(query, pageToken, size, ct);
         return TypedResults.Ok(new JobPage(
             items.Select(e => new JobSummary(e.Id, TypeName(e), WorkflowGateway.StatusName(e.Status), e.StartTime, e.CloseTime)).ToList(), next));
     }

@@ -64,7 +64,10 @@ public static class ErrorTypes
     public const string ModelValidation = "ModelValidationFailed";
     public const string Rejected = "ApprovalRejected";
 
-    /// <summary>A run stopped by the <c>cancel</c> signal (Temporal's own cancellation ends the run CANCELED instead).</summary>
+    /// <summary>
+    /// A run stopped by the <c>cancel</c> signal alone, which closes FAILED with this type; a run cancelled through
+    /// the API or Temporal's cancellation closes CANCELED. Either way the error history records this type.
+    /// </summary>
     public const string Cancelled = "Cancelled";
 }
 

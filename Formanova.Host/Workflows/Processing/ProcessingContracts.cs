@@ -65,8 +65,14 @@ public sealed record ProcessingOutput(
     DateTime StartedAt,
     DateTime CompletedAt);
 
-/// <summary>The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result).</summary>
-public sealed record CancelRequest(string? Reason = null, string? By = null);
+/// <summary>
+/// The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result). With
+/// <paramref name="CancellationFollows"/> the sender requests Temporal's cancellation right after the signal (the REST
+/// endpoint does): the run only records the reason and ends through that request, CANCELED. Without it the signal
+/// alone stops the run at its next stage boundary, FAILED with type Cancelled, since a workflow cannot close itself
+/// CANCELED without a cancel request.
+/// </summary>
+public sealed record CancelRequest(string? Reason = null, string? By = null, bool CancellationFollows = false);
 
 /// <summary>get_current_status: where the run is and when it should be done.</summary>
 public sealed record ProcessingStatus(string Stage, double ProgressPercent, DateTime StartedAt, DateTime? EstimatedCompletion, bool Paused, ProcessingParams Params);

@@ -27,6 +27,7 @@ public sealed class ProcessingWorkflow
     private double _progress;
     private bool _paused;
     private string? _cancelReason;
+    private bool _cancellationFollows;
     private DateTime _startedAt;
 
     [WorkflowQuery("get_current_status")]
@@ -56,13 +57,18 @@ public sealed class ProcessingWorkflow
         return Task.CompletedTask;
     }
 
-    /// <summary>Stops the run at the next stage boundary; the clean-up (stored result, WORKFLOW_FAILED) still runs.</summary>
+    /// <summary>
+    /// Records why the run is cancelled. Alone it stops the run at the next stage boundary; followed by Temporal's
+    /// cancellation (<see cref="CancelRequest.CancellationFollows"/>) the run ends through that. Either way the clean-up
+    /// (stored result, WORKFLOW_FAILED) still runs.
+    /// </summary>
     [WorkflowSignal("cancel")]
     public Task CancelAsync(CancelRequest request)
     {
         // The first reason wins: a repeated cancel must not rewrite why the run stopped.
         _cancelReason ??= (string.IsNullOrWhiteSpace(request.Reason) ? "Cancelled on request" : request.Reason.Trim())
             + (string.IsNullOrWhiteSpace(request.By) ? "" : $" (by {request.By.Trim()})");
+        _cancellationFollows |= request.CancellationFollows;
         return Task.CompletedTask;
     }
 
@@ -132,11 +138,11 @@ public sealed class ProcessingWorkflow
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
         {
-            // Temporal's cancellation ends the run CANCELED; the cancel signal ends it FAILED with type Cancelled.
-            // Either way the stored result says Cancelled, with the reason.
+            // Temporal's cancellation ends the run CANCELED; the cancel signal alone ends it FAILED with type Cancelled.
+            // Either way the stored result says Cancelled, with the reason the signal gave.
             var signalled = ex is ApplicationFailureException { ErrorType: ErrorTypes.Cancelled };
             var cancelled = signalled || TemporalException.IsCanceledException(ex);
-            var message = signalled ? $"The job was cancelled: {_cancelReason}" : cancelled ? "The job was cancelled." : ActivityErrors.Describe(ex);
+            var message = !cancelled ? ActivityErrors.Describe(ex) : _cancelReason is null ? "The job was cancelled." : $"The job was cancelled: {_cancelReason}";
             _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? ErrorTypes.Cancelled : ActivityErrors.TypeOf(ex), message, Handled: false));
             _stage = cancelled ? "cancelled" : "failed";
             await Workflow.WhenAnyAsync(startedEvent);
@@ -145,6 +151,13 @@ public sealed class ProcessingWorkflow
             var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
             await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs), failure, message,
                 (IEventModule.WorkflowFailed, failure));
+            if (signalled && Workflow.CancellationToken.IsCancellationRequested)
+            {
+                // The signal stopped the run, but Temporal's cancellation was requested too: the SDK closes a run
+                // CANCELED only for a cancellation exception, so raise one.
+                throw new OperationCanceledException(message);
+            }
+
             if (ex is FailureException || cancelled)
             {
                 throw;
@@ -191,11 +204,14 @@ public sealed class ProcessingWorkflow
         }
     }
 
+    /// <summary>A cancel signal with no Temporal cancellation to follow stops the run itself.</summary>
+    private bool StopsBySignal => _cancelReason is not null && !_cancellationFollows;
+
     private async Task StageAsync(string stage, double progress)
     {
         _stage = stage;
-        await Workflow.WaitConditionAsync(() => !_paused || _cancelReason is not null);
-        if (_cancelReason is not null)
+        await Workflow.WaitConditionAsync(() => !_paused || StopsBySignal);
+        if (StopsBySignal)
         {
             throw new ApplicationFailureException($"The job was cancelled: {_cancelReason}", ErrorTypes.Cancelled, nonRetryable: true);
         }
