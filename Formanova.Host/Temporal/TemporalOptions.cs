@@ -29,6 +29,13 @@ internal sealed class TemporalOptions
     [Range(0.1, 3600)]
     public double StatsPollSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// The SDK's guard that fails a workflow task when workflow code escapes the workflow's task scheduler
+    /// (Task.Run, ConfigureAwait(false), real timers). It listens to the runtime's task events, which makes every
+    /// await in the process pay for an event; tests keep it on so such code fails there.
+    /// </summary>
+    public bool DetectWorkflowTaskEscapes { get; set; } = true;
+
     public EmbeddedOptions Embedded { get; set; } = new();
 
     public TlsOptions Tls { get; set; } = new();

@@ -117,7 +117,7 @@ internal static class ProcessingEndpoints
         }
 
         var request = new ProcessingRequest(kind, body.Model!, body.Version, body.Alias, body.Inputs!, body.DatasetId, body.EntityId,
-            body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy());
+            body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy(), ProcessingRequest.Current);
         var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
         return (id, handle);
     }

@@ -10,6 +10,9 @@ public sealed record ProcessingParams(double DecisionThreshold = 0.5, int RoundD
 /// <summary>
 /// The ProcessingWorkflow's one input. <see cref="DatasetId"/> and <see cref="EntityId"/> let data preparation
 /// enrich the request with the entity's stored features; <see cref="CallExternal"/> asks for the external call.
+/// <see cref="Revision"/> is the workflow code's shape the run was started with (part of the input, so every replay
+/// sees it): runs started before revision 2 replay aggregate_results and post_process as the local activities
+/// they recorded; later runs compute them in workflow code.
 /// </summary>
 public sealed record ProcessingRequest(
     string Kind,
@@ -23,7 +26,12 @@ public sealed record ProcessingRequest(
     bool StartPaused,
     ProcessingParams Params,
     string RequestHash,
-    StepPolicy Policy);
+    StepPolicy Policy,
+    int Revision = 1)
+{
+    /// <summary>The revision new runs start with.</summary>
+    public const int Current = 2;
+}
 
 /// <summary>The input after validation: the resolved version, inputs checked against its schema, and its feature columns.</summary>
 public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns, List<string> FeatureColumns);

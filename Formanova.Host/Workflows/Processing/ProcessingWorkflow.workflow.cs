@@ -12,8 +12,12 @@ namespace Formanova.Host.Workflows.Processing;
 /// The seed's FormanovaWorkflow: validate; then inference, data preparation and the optional external call in
 /// parallel (inference waits for the prepared features only when the request asks for enrichment); aggregate, post-process, persist; emit WORKFLOW_STARTED, PROCESSING_COMPLETED and WORKFLOW_COMPLETED
 /// (or WORKFLOW_FAILED). Inference that still fails after its retries falls back to the previous stable version.
-/// The short steps (validate, prepare, aggregate, post-process, and persist with the closing events) are local activities: each takes
-/// well under a millisecond to a few, so a server round trip per step cost far more than the step. Inference
+/// Aggregation and post-processing only combine values the run already holds: no I/O, nothing to time out or
+/// retry, and deterministic (no clock, no randomness), so they run as workflow code, replayed from the inputs in the
+/// history (runs started before <see cref="ProcessingRequest.Revision"/> 2 ran them as local activities and replay
+/// them so). The other short steps (validate, prepare, and persist with the closing events) do I/O and are local
+/// activities, with their timeouts and retries: each takes well under a millisecond to a few, so a server round
+/// trip per step cost far more than the step. Inference
 /// (and its fallback) and the external call stay regular activities: they may take up to their timeouts, and a
 /// local activity holds the workflow task open, so the status query could not answer meanwhile. A run therefore
 /// takes two workflow tasks and one activity round trip.
@@ -115,11 +119,16 @@ public sealed class ProcessingWorkflow
 
             await StageAsync("aggregating", 70);
             var aggregation = new AggregationInput(id, request.Kind, inference.Result, preparing.Result, external.Result, [.. _errors], _startedAt);
-            var aggregated = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
+            var inline = request.Revision >= 2;
+            var aggregated = inline
+                ? ProcessingActivities.AggregateResults(aggregation)
+                : await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
 
             await StageAsync("post-processing", 80);
             var postProcess = new PostProcessInput(aggregated, _params);
-            var output = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.Local("aggregate"));
+            var output = inline
+                ? ProcessingActivities.PostProcess(postProcess)
+                : await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.Local("aggregate"));
             output = output with { Errors = [.. _errors], CompletedAt = Workflow.UtcNow };
 
             await StageAsync("persisting", 90);
