@@ -33,7 +33,8 @@ internal static class WorkflowBench
                 ["Model:Bootstrap:Rows"] = "2000",
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
-                ["Temporal:DetectWorkflowTaskEscapes"] = Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES") ?? "true",
+                // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
+                ["Temporal:DetectWorkflowTaskEscapes"] = Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES"),
             })
             {
                 host.UseSetting(key, value);
