@@ -33,11 +33,15 @@ internal static class WorkflowBench
                 ["Model:Bootstrap:Rows"] = "2000",
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
-                // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
-                ["Temporal:DetectWorkflowTaskEscapes"] = Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES"),
             })
             {
                 host.UseSetting(key, value);
+            }
+
+            // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
+            if (Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES") is { Length: > 0 } detect)
+            {
+                host.UseSetting("Temporal:DetectWorkflowTaskEscapes", detect);
             }
         });
         var client = factory.CreateClient();
