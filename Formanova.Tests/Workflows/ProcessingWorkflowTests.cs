@@ -1,11 +1,19 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Formanova.Host.Temporal;
+using Formanova.Host.Workflows;
+using Formanova.Host.Workflows.Processing;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
+using Temporalio.Worker;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Workflows;
@@ -337,6 +345,38 @@ public sealed class ProcessingWorkflowTests
     }
 
     /// <summary>A model module whose predictions wait until the returned source is completed.</summary>
+    [Test]
+    public async Task Run_WhenStartedBeforeRevision2_AggregatesInLocalActivitiesAndBothShapesReplay()
+    {
+        using var factory = Factory();
+        await ClientAsync(factory);
+        var temporal = factory.Services.GetRequiredService<ITemporalClient>();
+        var queue = factory.Services.GetRequiredService<IOptions<TemporalOptions>>().Value.TaskQueue;
+        var inputs = ValidInput().ToDictionary(kv => kv.Key, kv => JsonSerializer.SerializeToElement(kv.Value));
+        var old = new ProcessingRequest("job", DemoModel, null, null, inputs, null, null, false, false, new ProcessingParams(), "hash",
+            factory.Services.GetRequiredService<WorkflowGateway>().Policy());
+
+        async Task<Temporalio.Common.WorkflowHistory> RunAsync(string id, ProcessingRequest request)
+        {
+            var handle = await temporal.StartWorkflowAsync((ProcessingWorkflow wf) => wf.RunAsync(request), new WorkflowOptions(id, queue));
+            await handle.GetResultAsync();
+            return await handle.FetchHistoryAsync();
+        }
+
+        var before = await RunAsync("job-revision-1", old);
+        var current = await RunAsync("job-revision-2", old with { Revision = ProcessingRequest.Current });
+
+        // Revision 1: WORKFLOW_STARTED, validate, prepare, aggregate, post-process, persist_and_emit; revision 2 aggregates in workflow code.
+        static int Markers(Temporalio.Common.WorkflowHistory history) => history.Events.Count(e => e.EventType == EventType.MarkerRecorded);
+        Assert.That((Markers(before), Markers(current)), Is.EqualTo((6, 4)));
+        var replayer = new WorkflowReplayer(new WorkflowReplayerOptions().AddWorkflow<ProcessingWorkflow>());
+        foreach (var history in new[] { before, current })
+        {
+            var replay = await replayer.ReplayWorkflowAsync(history, throwOnReplayFailure: false);
+            Assert.That(replay.ReplayFailure, Is.Null, history.Id);
+        }
+    }
+
     private static (FaultyModelModule Faults, TaskCompletionSource Release) HeldInference()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
