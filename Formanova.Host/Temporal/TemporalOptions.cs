@@ -38,6 +38,14 @@ internal sealed class TemporalOptions
     /// <summary>Compress only where bytes cost more than CPU: on loopback, gzip is pure CPU (a fifth of a one-activity workflow's).</summary>
     public bool UsesGzip => GrpcCompression == "gzip" || (GrpcCompression == "auto" && !IsEmbedded);
 
+    /// <summary>
+    /// The SDK's guard that fails a workflow task when workflow code escapes the workflow's task scheduler
+    /// (Task.Run, ConfigureAwait(false), real timers). It listens to the runtime's task events, which makes every
+    /// await in the process pay for an event. On unless configured off: appsettings.json turns it off for the
+    /// service, the test host turns it back on, so such code fails in the tests that run every workflow.
+    /// </summary>
+    public bool DetectWorkflowTaskEscapes { get; set; } = true;
+
     public EmbeddedOptions Embedded { get; set; } = new();
 
     public TlsOptions Tls { get; set; } = new();

@@ -90,7 +90,11 @@ internal static class TemporalSetup
                 worker.AddWorkflow(workflow);
             }
 
-            worker.ConfigureOptions().Configure<TemporalWorkerInterceptor>((options, interceptor) => options.Interceptors = [interceptor]);
+            worker.ConfigureOptions().Configure<TemporalWorkerInterceptor, IOptions<TemporalOptions>>((options, interceptor, settings) =>
+            {
+                options.Interceptors = [interceptor];
+                options.DisableWorkflowTracingEventListener = !settings.Value.DetectWorkflowTaskEscapes;
+            });
             services.AddSingleton<WorkflowMetrics>();
             services.AddSingleton<TemporalWorkerInterceptor>();
             IReadOnlyList<string> types = [.. Workflows.Select(type => Temporalio.Workflows.WorkflowDefinition.Create(type).Name ?? type.Name)];

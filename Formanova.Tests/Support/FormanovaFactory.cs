@@ -33,6 +33,9 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
             // Every host runs the embedded Temporal server: on a free port, so parallel runs never collide.
             ["Temporal:Embedded:Port"] = "0",
             ["Temporal:Embedded:StoragePath"] = ":memory:",
+            // The service runs without the SDK's task-scheduler guard (it taxes every await); the tests run every
+            // workflow with it, so workflow code that escapes the workflow scheduler fails here.
+            ["Temporal:DetectWorkflowTaskEscapes"] = "true",
         };
         foreach (var (key, value) in settings ?? [])
         {
