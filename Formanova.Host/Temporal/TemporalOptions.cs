@@ -174,6 +174,10 @@ internal sealed class WorkflowsOptions
 
         [Range(1, 86400)]
         public double ChunkTimeoutSeconds { get; set; } = 300;
+
+        /// <summary>Rows per IModelModule batch call inside a chunk; at most Model:Inference:MaxBatchRows.</summary>
+        [Range(1, 1_000_000)]
+        public int PredictRows { get; set; } = 10_000;
     }
 
     /// <summary>

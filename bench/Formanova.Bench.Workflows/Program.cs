@@ -13,6 +13,12 @@ internal static class WorkflowBench
 {
     public static async Task Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "batch")
+        {
+            await BatchBench.RunAsync(args);
+            return;
+        }
+
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests and one
         // batch; the sizes are arguments (predictions, batch rows).
