@@ -137,7 +137,8 @@ internal static class BatchBench
         }
     }
 
-    private static async Task<long> ImportAsync(IDataModule data, int rows)
+    /// <summary>A dataset of synthetic customers in the demo model columns, plus an id column.</summary>
+    internal static async Task<long> ImportAsync(IDataModule data, int rows)
     {
         var columns = new List<ColumnDefinition>
         {
