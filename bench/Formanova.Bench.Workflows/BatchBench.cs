@@ -118,7 +118,9 @@ internal static class BatchBench
             var rawTotal = raw.Read + raw.Predict + raw.Write;
             Console.WriteLine($"raw floor: read {raw.Read:F2} s ({raw.ReadWhat}), predict {raw.Predict:F2} s (IModelModule.PredictBatchAsync, 10000-row calls, inputs prepared), write {raw.Write:F2} s ({raw.WriteWhat}); " +
                 $"sum {rawTotal:F2} s = {done / rawTotal:F0} rows/s");
-            Console.WriteLine($"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x");
+            var rawCpu = raw.ReadCpu + raw.PredictCpu + raw.WriteCpu;
+            Console.WriteLine($"raw floor CPU per row: read {raw.ReadCpu * 1e6 / done:F1} µs, predict {raw.PredictCpu * 1e6 / done:F1} µs, write {raw.WriteCpu * 1e6 / done:F1} µs; sum {rawCpu * 1e6 / done:F1} µs (bench process only: PostgreSQL's own CPU is not counted on either side)");
+            Console.WriteLine($"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x by wall time, {rawCpu / cpu:F2}x by process CPU per row");
             await factory.DisposeAsync();
         }
         finally
@@ -171,7 +173,13 @@ internal static class BatchBench
         return dataset.Id;
     }
 
-    private sealed record Raw(double Read, string ReadWhat, double Predict, double Write, string WriteWhat);
+    private sealed record Raw(double Read, string ReadWhat, double Predict, double Write, string WriteWhat, double ReadCpu, double PredictCpu, double WriteCpu);
+
+    private static double Cpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
 
     private static async Task<Raw> RawAsync(IServiceProvider services, IDataModule data, IModelModule models, long datasetId, string? postgres, HashSet<string> features)
     {
@@ -193,6 +201,7 @@ internal static class BatchBench
             cursor = chunk.RowIds[^1];
         }
 
+        var cpu = Cpu();
         var watch = Stopwatch.StartNew();
         var predictions = new List<PredictionResult>(inputs.Count);
         for (var offset = 0; offset < inputs.Count; offset += 10_000)
@@ -202,9 +211,11 @@ internal static class BatchBench
         }
 
         var predict = watch.Elapsed.TotalSeconds;
+        var predictCpu = Cpu() - cpu;
         inputs.Clear();
         if (postgres is null)
         {
+            cpu = Cpu();
             watch.Restart();
             for (cursor = 0; ;)
             {
@@ -217,11 +228,12 @@ internal static class BatchBench
                 cursor = chunk.RowIds[^1];
             }
 
-            return new Raw(watch.Elapsed.TotalSeconds, "SQLite: IDataModule.ReadRowChunkAsync, decoded", predict, 0, "no raw SQLite write measured");
+            return new Raw(watch.Elapsed.TotalSeconds, "SQLite: IDataModule.ReadRowChunkAsync, decoded", predict, 0, "no raw SQLite write measured", Cpu() - cpu, predictCpu, 0);
         }
 
         await using var connection = new NpgsqlConnection(postgres);
         await connection.OpenAsync();
+        cpu = Cpu();
         watch.Restart();
         long bytes = 0, count = 0;
         for (var after = 0L; ;)
@@ -246,11 +258,13 @@ internal static class BatchBench
         }
 
         var readSeconds = watch.Elapsed.TotalSeconds;
+        var readCpu = Cpu() - cpu;
         await using (var create = new NpgsqlCommand("CREATE UNLOGGED TABLE bench_predictions (row_id bigint, label text, value double precision, score double precision)", connection))
         {
             await create.ExecuteNonQueryAsync();
         }
 
+        cpu = Cpu();
         watch.Restart();
         await using (var importer = await connection.BeginBinaryImportAsync("COPY bench_predictions FROM STDIN (FORMAT BINARY)"))
         {
@@ -267,7 +281,9 @@ internal static class BatchBench
             await importer.CompleteAsync();
         }
 
-        return new Raw(readSeconds, $"Npgsql keyset SELECT id, payload, {count} rows, {bytes / 1e6:F0} MB, not decoded", predict, watch.Elapsed.TotalSeconds, "Npgsql binary COPY into an unlogged 4-column table");
+        var writeSeconds = watch.Elapsed.TotalSeconds;
+        return new Raw(readSeconds, $"Npgsql keyset SELECT id, payload, {count} rows, {bytes / 1e6:F0} MB, not decoded", predict, writeSeconds, "Npgsql binary COPY into an unlogged 4-column table",
+            readCpu, predictCpu, Cpu() - cpu);
     }
 
     private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type)
