@@ -180,10 +180,11 @@ internal sealed class WorkflowsOptions
     internal sealed class BatchOptions
     {
         [Range(1, 1_000_000)]
-        public int ChunkSize { get; set; } = 5000;
+        public int ChunkSize { get; set; } = 50_000;
 
+        /// <summary>Chunks in flight; each chunk's predictions already use every core, so more mainly overlaps I/O.</summary>
         [Range(1, 64)]
-        public int Parallelism { get; set; } = 4;
+        public int Parallelism { get; set; } = 2;
 
         /// <summary>Chunks one run handles before it continues as new, keeping each history small.</summary>
         [Range(1, 10_000)]
@@ -191,6 +192,10 @@ internal sealed class WorkflowsOptions
 
         [Range(1, 86400)]
         public double ChunkTimeoutSeconds { get; set; } = 300;
+
+        /// <summary>Rows per IModelModule batch call inside a chunk; at most Model:Inference:MaxBatchRows.</summary>
+        [Range(1, 1_000_000)]
+        public int PredictRows { get; set; } = 10_000;
     }
 
     /// <summary>

@@ -150,6 +150,15 @@ public sealed record DataRow(long RowId, string ImportId, int SchemaVersion, Dat
 
 public sealed record RowPage(long DatasetId, int SchemaVersion, IReadOnlyList<ColumnDefinition> Columns, IReadOnlyList<DataRow> Rows, long? NextCursor);
 
+/// <summary>One row's batch prediction: the dataset row it answers and the model's label, value and score.</summary>
+public sealed record StoredPrediction(long RowId, string? Label, double? Value, double? Score);
+
+/// <summary>The row count and the cursor of each consecutive range of a dataset's rows.</summary>
+public sealed record RowChunkPlan(long DatasetId, long TotalRows, IReadOnlyList<long> Cursors);
+
+/// <summary>Rows of one range: <see cref="Rows"/>[i] is the row <see cref="RowIds"/>[i], values in <see cref="Columns"/> order (as in <see cref="RowStream"/>).</summary>
+public sealed record RowChunk(long DatasetId, IReadOnlyList<RowStreamColumn> Columns, IReadOnlyList<long> RowIds, IReadOnlyList<object?[]> Rows);
+
 public sealed record RowStreamColumn(string Name, ColumnType Type, ColumnRole Role);
 
 /// <summary>

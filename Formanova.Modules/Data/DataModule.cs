@@ -25,6 +25,7 @@ public static class DataModule
         services.AddSingleton<Importer>();
         services.AddSingleton<SchemaInference>();
         services.AddSingleton<ResultRepository>();
+        services.AddSingleton<PredictionStore>();
         services.AddSingleton<IDataModule, DataService>();
         return services;
     }

@@ -27,6 +27,7 @@ internal sealed class DataService(
     Importer importer,
     SchemaInference inference,
     ResultRepository results,
+    PredictionStore predictionStore,
     IDatabase database,
     IOptions<DataOptions> options,
     TimeProvider clock) : IDataModule
@@ -123,6 +124,53 @@ internal sealed class DataService(
         var items = page.Take(limit).Select(r => ToDataRow(r, projector, columns)).ToList();
         return new RowPage(datasetId, loaded.Current.Version, columns, items, page.Count > limit ? items[^1].RowId : null);
     }
+
+    public async Task<RowChunkPlan> PlanRowChunksAsync(long datasetId, int chunkSize, CancellationToken cancellationToken = default)
+    {
+        if (chunkSize < 1)
+        {
+            throw ModuleException.Invalid("chunkSize", "chunkSize must be at least 1.");
+        }
+
+        await LoadAsync(datasetId, cancellationToken);
+        var (total, cursors) = await rows.PlanRangesAsync(datasetId, chunkSize, cancellationToken);
+        return new RowChunkPlan(datasetId, total, cursors);
+    }
+
+    public async Task<RowChunk> ReadRowChunkAsync(long datasetId, long cursor, int limit, CancellationToken cancellationToken = default)
+    {
+        if (limit < 1)
+        {
+            throw ModuleException.Invalid("limit", "limit must be at least 1.");
+        }
+
+        var loaded = await LoadAsync(datasetId, cancellationToken);
+        var projector = new RowProjector(loaded.Versions);
+        var stored = await rows.ReadRangeAsync(datasetId, cursor, limit, cancellationToken);
+        var ids = new long[stored.Count];
+        var values = new object?[stored.Count][];
+        for (var i = 0; i < stored.Count; i++)
+        {
+            ids[i] = stored[i].Id;
+            values[i] = projector.Project(stored[i].SchemaVersion, stored[i].Payload);
+        }
+
+        var columns = loaded.Current.Columns.Select(c => new RowStreamColumn(c.Name, c.Type, c.Role)).ToList();
+        return new RowChunk(datasetId, columns, ids, values);
+    }
+
+    public async Task StorePredictionsAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(jobId) || chunk < 0)
+        {
+            throw ModuleException.Invalid("jobId", "A job id and a chunk number of at least 0 are required.");
+        }
+
+        await predictionStore.ReplaceChunkAsync(jobId, chunk, predictions, cancellationToken);
+    }
+
+    public IAsyncEnumerable<StoredPrediction> ReadPredictionsAsync(string jobId, CancellationToken cancellationToken = default) =>
+        predictionStore.StreamAsync(jobId, cancellationToken);
 
     public async Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default)
     {

@@ -38,6 +38,19 @@ public interface IDataModule
     /// <summary>Rows in insertion order after <paramref name="cursor"/> (a row id), in the current schema's columns.</summary>
     Task<RowPage> ReadRowsAsync(long datasetId, long? cursor, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Splits the dataset's rows, in id order, into consecutive ranges of <paramref name="chunkSize"/> rows without
+    /// reading their values: <see cref="RowChunkPlan.Cursors"/> holds the cursor (the row id before the range, 0 for
+    /// the first) of each range, for <see cref="ReadRowChunkAsync"/>.
+    /// </summary>
+    Task<RowChunkPlan> PlanRowChunksAsync(long datasetId, int chunkSize, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// At most <paramref name="limit"/> rows after the row id <paramref name="cursor"/>, in one keyset read, as values in
+    /// the current schema's column order (the batch read: no per-row dictionary, no page size limit).
+    /// </summary>
+    Task<RowChunk> ReadRowChunkAsync(long datasetId, long cursor, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Writes every row to <paramref name="output"/> as CSV (header row) or a JSON array, streaming.</summary>
     Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default);
 
@@ -65,6 +78,15 @@ public interface IDataModule
     /// attempt already succeeded, in which case the stored result is returned unchanged.
     /// </summary>
     Task<ProcessingResult> RecordResultAsync(RecordResultRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores the row-level predictions of one chunk of a batch job, replacing whatever that chunk stored before in
+    /// one transaction: a retried chunk never duplicates rows. Bulk-written (binary COPY on PostgreSQL).
+    /// </summary>
+    Task StorePredictionsAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken = default);
+
+    /// <summary>Every stored prediction of a batch job, in chunk then row order, streamed.</summary>
+    IAsyncEnumerable<StoredPrediction> ReadPredictionsAsync(string jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Result history filtered by job, model name and time range (StartedAt), newest first, keyset-paged.</summary>
     Task<ResultPage> QueryResultsAsync(ResultQuery query, CancellationToken cancellationToken = default);

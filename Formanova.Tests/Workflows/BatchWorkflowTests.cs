@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Formanova.Modules.Data;
 using Formanova.Modules.Model;
 using Formanova.Modules.Model.Training;
 using Formanova.Tests.Support;
@@ -137,6 +138,35 @@ public sealed class BatchWorkflowTests
         Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
         Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(200));
         Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
+    }
+
+    [Test]
+    public async Task BatchJobs_WhenAChunkFailsAfterStoringItsPredictions_RetryItWithoutDuplicatingRows()
+    {
+        var faults = new FaultyModelModule();
+        var failOnce = 1;
+        using var factory = new FormanovaFactory(Settings(), services =>
+        {
+            services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner));
+            // The second chunk's rows are stored, then recording the chunk as succeeded fails once: the retry writes them again.
+            services.Decorate<IDataModule>((inner, _) => FailingDataModule.Wrap(inner, r => r.Step == "chunk-000001" && r.Status == ResultStatus.Succeeded && Interlocked.Exchange(ref failOnce, 0) == 1));
+        });
+        var client = await ClientAsync(factory);
+        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 120);
+
+        var location = await StartAsync(client, new { model = DemoModel, datasetId = dataset, chunkSize = 50, parallelism = 1 });
+
+        var job = await PollAsync(client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
+        var csv = (await client.GetStringAsync($"{location}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var ids = csv.Skip(1).Select(line => long.Parse(line.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(failOnce, Is.Zero, "the injected failure happened");
+            Assert.That(faults.Calls("predictBatch"), Is.EqualTo(3 + 1), "the second chunk was predicted twice");
+            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(120));
+            Assert.That(ids, Has.Count.EqualTo(120).And.Ordered.Ascending.And.Unique);
+        });
     }
 
     private static Task WaitForCallsAsync(FaultyModelModule faults, int calls) =>

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json.Nodes;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
@@ -13,6 +12,12 @@ internal static class WorkflowBench
 {
     public static async Task Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "batch")
+        {
+            await BatchBench.RunAsync(args);
+            return;
+        }
+
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests and one
         // batch; the sizes are arguments (predictions, batch rows, warm-up predictions). Batch rows 0 skips the batch.
@@ -124,30 +129,9 @@ internal static class WorkflowBench
     /// <summary>A dataset of <paramref name="batchRows"/> rows, one job: read + predict + write end to end.</summary>
     private static async Task BatchAsync(IServiceProvider services, HttpClient client, int batchRows)
     {
-        var dataModule = services.GetRequiredService<IDataModule>();
-        var columns = new List<ColumnDefinition>
-        {
-            new("tenure_months", ColumnType.Numeric), new("monthly_charges", ColumnType.Numeric), new("total_charges", ColumnType.Numeric),
-            new("support_calls", ColumnType.Numeric), new("age", ColumnType.Numeric), new("data_usage_gb", ColumnType.Numeric),
-            new("contract", ColumnType.Categorical), new("payment_method", ColumnType.Categorical), new("paperless_billing", ColumnType.Boolean),
-            new("has_partner", ColumnType.Boolean), new("feedback", ColumnType.Text),
-        };
-        var dataset = await dataModule.CreateDatasetAsync(new CreateDatasetRequest("bench-batch", columns));
-        var csv = new StringBuilder(string.Join(',', columns.Select(c => c.Name))).Append('\n');
-        var random = new Random(5);
-        for (var i = 0; i < batchRows; i++)
-        {
-            csv.Append(CultureInfo.InvariantCulture, $"{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},{18 + random.Next(60)},{random.Next(50)},")
-                .Append(random.Next(2) == 0 ? "month-to-month" : "two-year").Append(",card,").Append(random.Next(2) == 0 ? "true" : "false").Append(",false,ok\n");
-        }
-
-        await using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())))
-        {
-            await dataModule.ImportRowsAsync(dataset.Id, stream, new ImportOptions(ImportFormat.Csv));
-        }
-
+        var datasetId = await BatchBench.ImportAsync(services.GetRequiredService<IDataModule>(), batchRows);
         var batchWatch = Stopwatch.StartNew();
-        var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = "demo-churn", datasetId = dataset.Id, chunkSize = 5000, parallelism = 2 });
+        var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = "demo-churn", datasetId, chunkSize = 5000, parallelism = 2 });
         var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
         string status;
         do

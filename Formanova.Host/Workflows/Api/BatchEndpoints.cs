@@ -102,37 +102,17 @@ internal static class BatchEndpoints
     private static async Task ExportAsync(string id, HttpContext http, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
     {
         await gateway.DescribeAsync(id, Type, ct);
-        var chunks = new SortedDictionary<string, JsonElement>(StringComparer.Ordinal);
-        long? cursor = null;
-        do
-        {
-            var page = await data.QueryResultsAsync(new ResultQuery(JobId: id, Cursor: cursor, Limit: 200), ct);
-            foreach (var item in page.Items.Where(i => i.Step.StartsWith("chunk-", StringComparison.Ordinal) && i.Status == ResultStatus.Succeeded && i.Output is not null))
-            {
-                chunks[item.Step] = item.Output!.Value;
-            }
-
-            cursor = page.NextCursor;
-        }
-        while (cursor is not null);
-
         http.Response.ContentType = "text/csv; charset=utf-8";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}.csv\"";
         await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false));
         await writer.WriteAsync("rowId,label,value,score\n");
-        foreach (var chunk in chunks.Values)
+        await foreach (var row in data.ReadPredictionsAsync(id, ct))
         {
-            foreach (var row in chunk.EnumerateArray())
-            {
-                await writer.WriteAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{row.GetProperty("rowId").GetInt64()},{Csv(row.GetProperty("label"))},{Number(row.GetProperty("value"))},{Number(row.GetProperty("score"))}\n"));
-            }
+            await writer.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"{row.RowId},{Csv(row.Label)},{Number(row.Value)},{Number(row.Score)}\n"));
         }
     }
 
-    private static string Csv(JsonElement value) =>
-        value.ValueKind == JsonValueKind.String ? $"\"{value.GetString()!.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : "";
+    private static string Csv(string? value) => value is null ? "" : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
-    private static string Number(JsonElement value) =>
-        value.ValueKind == JsonValueKind.Number ? value.GetDouble().ToString("R", CultureInfo.InvariantCulture) : "";
+    private static string Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 }

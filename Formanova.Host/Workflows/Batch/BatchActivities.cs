@@ -1,18 +1,16 @@
 using System.Text.Json;
+using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
-using Formanova.Modules.Shared.Errors;
+using Microsoft.Extensions.Options;
 using Temporalio.Activities;
 
 namespace Formanova.Host.Workflows.Batch;
 
 /// <summary>Planning and chunk processing for batch inference. Rows move only inside one activity.</summary>
-internal sealed class BatchActivities(IDataModule data, IModelModule models, TimeProvider time)
+internal sealed class BatchActivities(IDataModule data, IModelModule models, IOptions<WorkflowsOptions> options, TimeProvider time)
 {
-    /// <summary>Rows the Data module returns per read; a chunk reads several pages.</summary>
-    private const int PageSize = 1000;
-
     private static ActivityExecutionContext Context => ActivityExecutionContext.Current;
 
     /// <summary>
@@ -39,36 +37,14 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, Tim
             source = existing?.Id ?? (await data.MaterializeAsync(input.DatasetId, new MaterializeRequest(name, input.Transforms, $"Input of batch job {Context.Info.WorkflowId}"), ct)).Id;
         }
 
-        var cursors = new List<long>();
-        long total = 0, inChunk = 0, last = 0;
-        long? cursor = null;
-        do
-        {
-            var page = await data.ReadRowsAsync(source, cursor, PageSize, ct);
-            foreach (var row in page.Rows)
-            {
-                if (inChunk == 0)
-                {
-                    // A chunk is read from the cursor after the previous chunk's last row (0: from the start).
-                    cursors.Add(last);
-                }
-
-                inChunk = (inChunk + 1) % input.ChunkSize;
-                last = row.RowId;
-                total++;
-            }
-
-            cursor = page.NextCursor;
-            Context.Heartbeat(total);
-        }
-        while (cursor is not null);
-
-        return new BatchPlan(version, source, cursors, total);
+        var plan = await data.PlanRowChunksAsync(source, input.ChunkSize, ct);
+        return new BatchPlan(version, source, [.. plan.Cursors], plan.TotalRows);
     });
 
     /// <summary>
-    /// Predicts one chunk and stores it as the job's result step <c>chunk-NNNNNN</c>. A chunk stored as succeeded
-    /// before (a retry after a crash) is not predicted again.
+    /// Predicts one chunk (one keyset read of its row range), stores its predictions row by row in the Data module
+    /// and records the job's result step <c>chunk-NNNNNN</c> as succeeded with the row count. A chunk recorded as
+    /// succeeded before (a retry after a crash) is not predicted again.
     /// </summary>
     [Activity("process_chunk")]
     public Task<ChunkResult> ProcessChunkAsync(ChunkInput input) => ActivityErrors.GuardAsync(async () =>
@@ -79,38 +55,48 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, Tim
         var claim = await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Running, started, null, input.JobId, input.Model, input.Version), ct);
         if (claim.Status == ResultStatus.Succeeded)
         {
-            return new ChunkResult(input.Index, claim.Output?.GetArrayLength() ?? 0, Replayed: true);
+            return new ChunkResult(input.Index, claim.Output?.GetProperty("count").GetInt64() ?? 0, Replayed: true);
         }
 
         var features = (await models.GetVersionAsync(input.Model, input.Version, ct)).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-        var rows = new List<DataRow>(input.ChunkSize);
-        long? cursor = input.StartCursor == 0 ? null : input.StartCursor;
-        while (rows.Count < input.ChunkSize)
+        var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, ct);
+        var read = time.GetUtcNow();
+
+        // Only the model's features go in: the dataset may also hold labels, ids and columns the model ignores.
+        var used = chunk.Columns.Select((c, i) => (c.Name, Index: i)).Where(c => features.Contains(c.Name)).ToArray();
+        var inputs = new IReadOnlyDictionary<string, object?>[chunk.Rows.Count];
+        for (var i = 0; i < inputs.Length; i++)
         {
-            var page = await data.ReadRowsAsync(input.DatasetId, cursor, Math.Min(PageSize, input.ChunkSize - rows.Count), ct);
-            rows.AddRange(page.Rows);
-            if (page.NextCursor is null)
+            var values = chunk.Rows[i];
+            var named = new Dictionary<string, object?>(used.Length, StringComparer.Ordinal);
+            foreach (var (name, index) in used)
             {
-                break;
+                named[name] = values[index];
             }
 
-            cursor = page.NextCursor;
+            inputs[i] = named;
         }
 
-        var batch = await models.PredictBatchAsync(
-            new PredictBatchRequest(input.Model, rows.Select(r => (IReadOnlyDictionary<string, object?>)r.Values.Where(kv => features.Contains(kv.Key)).ToDictionary()).ToList(), input.Version, UseCache: false),
-            ct);
-        var output = rows.Zip(batch.Predictions, (row, p) => new { rowId = row.RowId, label = p.Label, value = p.Value, score = p.Score }).ToList();
-        try
+        var predictions = new List<PredictionResult>(inputs.Length);
+        for (var offset = 0; offset < inputs.Length; offset += options.Value.Batch.PredictRows)
         {
-            await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Succeeded, started, time.GetUtcNow(), input.JobId, input.Model, input.Version,
-                JsonSerializer.SerializeToElement(new { firstRowId = rows.FirstOrDefault()?.RowId, count = rows.Count }), JsonSerializer.SerializeToElement(output)), ct);
-        }
-        catch (ModuleException ex) when (ex.Kind == ErrorKind.TooLarge)
-        {
-            throw new Temporalio.Exceptions.ApplicationFailureException($"Chunk {input.Index} is too large to store; lower Workflows:Batch:ChunkSize.", ErrorTypes.InvalidConfig, nonRetryable: true);
+            var slice = new ArraySegment<IReadOnlyDictionary<string, object?>>(inputs, offset, Math.Min(options.Value.Batch.PredictRows, inputs.Length - offset));
+            predictions.AddRange((await models.PredictBatchAsync(new PredictBatchRequest(input.Model, slice, input.Version, UseCache: false), ct)).Predictions);
         }
 
-        return new ChunkResult(input.Index, rows.Count, Replayed: false);
+        var predicted = time.GetUtcNow();
+        var rows = new StoredPrediction[predictions.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = new StoredPrediction(chunk.RowIds[i], predictions[i].Label, predictions[i].Value, predictions[i].Score);
+        }
+
+        // The rows first (a retry replaces them), then the step as succeeded: a crash in between redoes only this chunk.
+        await data.StorePredictionsAsync(input.JobId, input.Index, rows, ct);
+        var summary = JsonSerializer.SerializeToElement(new { firstRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[0] : (long?)null, lastRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[^1] : (long?)null, count = chunk.RowIds.Count });
+        await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Succeeded, started, time.GetUtcNow(), input.JobId, input.Model, input.Version, summary, summary), ct);
+        var written = time.GetUtcNow();
+        return new ChunkResult(input.Index, chunk.RowIds.Count, Replayed: false,
+            new BatchTimings(0, (read - started).TotalMilliseconds, (predicted - read).TotalMilliseconds, (written - predicted).TotalMilliseconds));
     });
 }

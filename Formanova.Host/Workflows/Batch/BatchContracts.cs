@@ -28,15 +28,26 @@ public sealed record BatchState(
     long RowsDone,
     DateTime StartedAt,
     int Run,
-    List<ErrorRecord> Errors);
+    List<ErrorRecord> Errors,
+    BatchTimings? Timings = null);
 
 public sealed record BatchPlan(string Version, long SourceDatasetId, List<long> ChunkCursors, long TotalRows);
 
 public sealed record ChunkInput(string JobId, string Model, string Version, long DatasetId, int Index, long StartCursor, int ChunkSize);
 
-public sealed record ChunkResult(int Index, long Rows, bool Replayed);
+public sealed record ChunkResult(int Index, long Rows, bool Replayed, BatchTimings? Timings = null);
+
+/// <summary>
+/// Where a job's time went, in milliseconds: planning (wall clock in the workflow), and reading, predicting and
+/// writing summed over the chunks (they overlap when chunks run in parallel). A replayed chunk adds nothing.
+/// </summary>
+public sealed record BatchTimings(double PlanMs, double ReadMs, double PredictMs, double WriteMs)
+{
+    public BatchTimings Add(BatchTimings? other) =>
+        other is null ? this : new(PlanMs + other.PlanMs, ReadMs + other.ReadMs, PredictMs + other.PredictMs, WriteMs + other.WriteMs);
+}
 
 /// <summary>get_progress: rows and chunks done, and whether the job is paused.</summary>
 public sealed record BatchProgress(string Stage, long TotalRows, long RowsDone, int TotalChunks, int ChunksDone, double ProgressPercent, bool Paused, int Run, string? Version);
 
-public sealed record BatchOutcome(string Model, string Version, long SourceDatasetId, long Rows, int Chunks, int Runs, List<ErrorRecord> Errors);
+public sealed record BatchOutcome(string Model, string Version, long SourceDatasetId, long Rows, int Chunks, int Runs, List<ErrorRecord> Errors, BatchTimings? Timings = null);

@@ -20,6 +20,7 @@ public sealed class BatchInferenceWorkflow
     private bool _paused;
     private int _chunksDone;
     private long _rowsDone;
+    private BatchTimings _timings = new(0, 0, 0, 0);
 
     [WorkflowQuery("get_progress")]
     public BatchProgress GetProgress()
@@ -54,14 +55,17 @@ public sealed class BatchInferenceWorkflow
             if (input.State is null)
             {
                 await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = "batch", model = input.Model, datasetId = input.DatasetId });
+                var planning = Workflow.UtcNow;
                 var plan = await Workflow.ExecuteActivityAsync((BatchActivities a) => a.PlanAsync(input), policy.For("chunk", heartbeat: null));
-                _state = new BatchState(plan.Version, plan.SourceDatasetId, plan.ChunkCursors, plan.TotalRows, 0, 0, Workflow.UtcNow, 1, []);
+                _state = new BatchState(plan.Version, plan.SourceDatasetId, plan.ChunkCursors, plan.TotalRows, 0, 0, planning, 1, [], new(0, 0, 0, 0));
+                _timings = new((Workflow.UtcNow - planning).TotalMilliseconds, 0, 0, 0);
             }
             else
             {
                 _state = input.State with { Run = input.State.Run + 1 };
             }
 
+            _timings = _state.Timings?.Add(_timings) ?? _timings;
             _chunksDone = _state.NextChunk;
             _rowsDone = _state.RowsDone;
             _stage = "running";
@@ -86,12 +90,12 @@ public sealed class BatchInferenceWorkflow
 
             if (end < _state.ChunkCursors.Count)
             {
-                var next = input with { State = _state with { NextChunk = end, RowsDone = _rowsDone } };
+                var next = input with { State = _state with { NextChunk = end, RowsDone = _rowsDone, Timings = _timings } };
                 throw Workflow.CreateContinueAsNewException((BatchInferenceWorkflow wf) => wf.RunAsync(next));
             }
 
             _stage = "completed";
-            var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors);
+            var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings);
             var json = JsonSerializer.SerializeToElement(outcome);
             await WorkflowSteps.PersistAsync(policy, _state.StartedAt, ResultStatus.Succeeded, input.Model, _state.Version, null, json, null);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
@@ -120,5 +124,6 @@ public sealed class BatchInferenceWorkflow
         var result = await finished;
         _chunksDone++;
         _rowsDone += result.Rows;
+        _timings = _timings.Add(result.Timings);
     }
 }

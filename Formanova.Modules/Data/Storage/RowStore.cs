@@ -53,6 +53,14 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
 
     internal const string SelectChunk = "SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId AND id > @After ORDER BY id LIMIT @Limit";
 
+    // Every chunkSize-th id closes a range; numbering in the database keeps the plan from reading any payload.
+    private const string SelectRangeEnds = """
+        SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM data_rows WHERE dataset_id = @DatasetId) AS numbered
+        WHERE n % @ChunkSize = 0 ORDER BY id
+        """;
+
+    private const string CountRows = "SELECT COUNT(*) FROM data_rows WHERE dataset_id = @DatasetId";
+
     // Only the columns the keyset reads filter and order by: a full ANALYZE also samples every payload for widths.
     private const string AnalyzeRows = "ANALYZE data_rows (dataset_id, id)";
 
@@ -105,6 +113,38 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectPage, new { DatasetId = datasetId, After = after, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    /// <summary>The row count and the cursor before each range of <paramref name="chunkSize"/> rows.</summary>
+    public async Task<(long Total, List<long> Cursors)> PlanRangesAsync(long datasetId, int chunkSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(CountRows, new { DatasetId = datasetId }, commandTimeout: 0, cancellationToken: cancellationToken));
+        var ends = (await connection.QueryAsync<long>(new CommandDefinition(SelectRangeEnds, new { DatasetId = datasetId, ChunkSize = chunkSize }, commandTimeout: 0, cancellationToken: cancellationToken))).AsList();
+        if (total == 0)
+        {
+            return (0, []);
+        }
+
+        // The end of the last range opens no further range.
+        var cursors = new List<long>(ends.Count + 1) { 0 };
+        cursors.AddRange(total % chunkSize == 0 ? ends.Take(ends.Count - 1) : ends);
+        return (total, cursors);
+    }
+
+    /// <summary>At most <paramref name="limit"/> rows after <paramref name="after"/> in one keyset query.</summary>
+    public async Task<List<StoredRow>> ReadRangeAsync(long datasetId, long after, int limit, CancellationToken cancellationToken)
+    {
+        var range = new List<StoredRow>(Math.Min(limit, 100_000));
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            SelectChunk, new { DatasetId = datasetId, After = after, Limit = limit }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            range.Add(new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2)));
+        }
+
+        return range;
     }
 
     /// <summary>The newest rows whose entity hash matches; the caller confirms the value (hashes can collide).</summary>

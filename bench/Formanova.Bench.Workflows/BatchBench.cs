@@ -1,0 +1,327 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Formanova.Modules.Data;
+using Formanova.Modules.Model;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NpgsqlTypes;
+
+/// <summary>
+/// Issue 7's batch case: one batch job of N rows through POST /api/v1/batch-jobs on the real host (embedded Temporal),
+/// with the job's own per-stage timings, then the raw floor in the same process on the same rows: a plain Npgsql
+/// keyset read of the stored payloads, the Model module's batch predict on prepared inputs, and a binary COPY of
+/// the predictions into a plain table.
+/// Usage: batch [rows=1000000] [postgres|sqlite] [chunkSize=50000] [parallelism=2] [warm]; with "warm", 200,000
+/// predictions run untimed before the job, so the job, like the raw floor after it, runs on tiered-up code.
+/// </summary>
+internal static class BatchBench
+{
+    private const string Key = "fnv_bench-admin-key-0123456789abcdef";
+
+    public static async Task RunAsync(string[] args)
+    {
+        var rows = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000;
+        var storage = args.Length > 2 ? args[2] : "postgres";
+        var chunkSize = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 50_000;
+        var parallelism = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 2;
+        var directory = Directory.CreateTempSubdirectory("formanova-bench-batch-").FullName;
+        var admin = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
+        string? database = null;
+        var settings = new Dictionary<string, string?>
+        {
+            ["Formanova:DataDirectory"] = directory,
+            ["Auth:BootstrapKey"] = Key,
+            ["RateLimiting:Enabled"] = "false",
+            ["Temporal:Embedded:Port"] = "0",
+            ["Temporal:Embedded:StoragePath"] = ":memory:",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
+        };
+        if (storage == "postgres")
+        {
+            if (admin is null)
+            {
+                throw new InvalidOperationException("Set FORMANOVA_TEST_POSTGRES (eval \"$(scripts/test-services.sh start)\").");
+            }
+
+            database = $"fn_bench_{Guid.NewGuid():N}";
+            await using (var connection = new NpgsqlConnection(admin))
+            {
+                await connection.OpenAsync();
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
+                await create.ExecuteNonQueryAsync();
+            }
+
+            settings["Database:Provider"] = "Postgres";
+            settings["Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(admin) { Database = database }.ConnectionString;
+        }
+
+        try
+        {
+            await using var factory = new WebApplicationFactory<global::Program>().WithWebHostBuilder(host =>
+            {
+                foreach (var (key, value) in settings)
+                {
+                    host.UseSetting(key, value);
+                }
+            });
+            var client = factory.CreateClient();
+            client.Timeout = TimeSpan.FromMinutes(30);
+            client.DefaultRequestHeaders.Authorization = new("Bearer", Key);
+            while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
+            {
+                await Task.Delay(200);
+            }
+
+            var models = factory.Services.GetRequiredService<IModelModule>();
+            var data = factory.Services.GetRequiredService<IDataModule>();
+            var model = await models.GetModelAsync("demo-churn");
+            var version = await models.GetVersionAsync("demo-churn", model.ActiveVersion!);
+            var features = version.Columns.Where(c => !c.IsLabel).ToList();
+            Console.WriteLine($"model demo-churn {version.Version}: {version.Task}, trainer {version.Trainer}, {features.Count} features ({string.Join(", ", features.Select(f => $"{f.Name}:{f.Kind}"))})");
+
+            var datasetId = await ImportAsync(data, rows);
+            Console.WriteLine($"{storage}: imported {rows} rows into dataset {datasetId}");
+
+            if (args.Length > 5 && args[5] == "warm")
+            {
+                await PrepareAsync(data, datasetId, features.Select(f => f.Name).ToHashSet(), 200_000, async warm =>
+                {
+                    for (var offset = 0; offset < warm.Inputs.Count; offset += 10_000)
+                    {
+                        await models.PredictBatchAsync(new PredictBatchRequest("demo-churn", warm.Inputs.GetRange(offset, Math.Min(10_000, warm.Inputs.Count - offset)), UseCache: false));
+                    }
+                });
+            }
+
+            // The job, end to end through the REST API.
+            var process = Process.GetCurrentProcess();
+            var cpuBefore = process.TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = "demo-churn", datasetId, chunkSize, parallelism });
+            var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
+            JsonObject job;
+            do
+            {
+                await Task.Delay(100);
+                job = (await client.GetFromJsonAsync<JsonObject>(location))!;
+            }
+            while ((string)job["status"]! is "running" or "paused");
+            var seconds = watch.Elapsed.TotalSeconds;
+            process.Refresh();
+            var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+            var result = job["result"]!;
+            var timings = result["Timings"]!;
+            double Ms(string name) => (double)timings[name]!;
+            var done = (long)result["Rows"]!;
+            Console.WriteLine($"batch job of {done} rows (chunk {chunkSize}, parallelism {parallelism}, {(int)result["Chunks"]!} chunks, {(int)result["Runs"]!} runs): {job["status"]} in {seconds:F1} s = {done / seconds:F0} rows/s; process CPU {cpu:F1} s = {cpu * 1e6 / done:F1} µs/row");
+            var lanes = Math.Min(parallelism, (int)result["Chunks"]!);
+            var busy = (Ms("ReadMs") + Ms("PredictMs") + Ms("WriteMs")) / 1000 / lanes;
+            Console.WriteLine($"  plan {Ms("PlanMs") / 1000:F2} s; per lane (sum over chunks / {lanes}): read {Ms("ReadMs") / 1000 / lanes:F2} s, predict {Ms("PredictMs") / 1000 / lanes:F2} s, write {Ms("WriteMs") / 1000 / lanes:F2} s; " +
+                $"workflow overhead (wall - plan - lane time) {seconds - (Ms("PlanMs") / 1000) - busy:F2} s");
+
+            // The floor, same rows, same process, one stage after the other.
+            var raw = await RawAsync(factory.Services, data, models, datasetId, storage == "postgres" ? settings["Database:ConnectionString"] : null, features.Select(f => f.Name).ToHashSet());
+            var rawTotal = raw.Read + raw.Predict + raw.Write;
+            Console.WriteLine($"raw floor: read {raw.Read:F2} s ({raw.ReadWhat}), predict {raw.Predict:F2} s (IModelModule.PredictBatchAsync, 10000-row calls, inputs prepared), write {raw.Write:F2} s ({raw.WriteWhat}); " +
+                $"sum {rawTotal:F2} s = {done / rawTotal:F0} rows/s");
+            var rawCpu = raw.ReadCpu + raw.PredictCpu + raw.WriteCpu;
+            Console.WriteLine($"raw floor CPU per row: read {raw.ReadCpu * 1e6 / done:F1} µs, predict {raw.PredictCpu * 1e6 / done:F1} µs, write {raw.WriteCpu * 1e6 / done:F1} µs; sum {rawCpu * 1e6 / done:F1} µs (bench process only: PostgreSQL's own CPU is not counted on either side)");
+            Console.WriteLine($"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x by wall time, {rawCpu / cpu:F2}x by process CPU per row");
+            await factory.DisposeAsync();
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (database is not null)
+            {
+                await using var connection = new NpgsqlConnection(admin);
+                await connection.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>A dataset of synthetic customers in the demo model columns, plus an id column.</summary>
+    internal static async Task<long> ImportAsync(IDataModule data, int rows)
+    {
+        var columns = new List<ColumnDefinition>
+        {
+            new("customer_id", ColumnType.Text, Role: ColumnRole.Id),
+            new("tenure_months", ColumnType.Numeric), new("monthly_charges", ColumnType.Numeric), new("total_charges", ColumnType.Numeric),
+            new("support_calls", ColumnType.Numeric), new("age", ColumnType.Numeric), new("data_usage_gb", ColumnType.Numeric),
+            new("contract", ColumnType.Categorical), new("payment_method", ColumnType.Categorical), new("paperless_billing", ColumnType.Boolean),
+            new("has_partner", ColumnType.Boolean), new("feedback", ColumnType.Text),
+        };
+        var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest($"bench-batch-{rows}", columns));
+        var csv = new StringBuilder(rows * 80).Append(string.Join(',', columns.Select(c => c.Name))).Append('\n');
+        var random = new Random(5);
+        string[] contracts = ["month-to-month", "one-year", "two-year"];
+        string[] payments = ["card", "electronic-check", "bank-transfer"];
+        string[] feedback = ["ok", "too expensive", "great service", "slow network"];
+        for (var i = 0; i < rows; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"c{i},{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},{18 + random.Next(60)},{random.Next(50)},")
+                .Append(contracts[random.Next(3)]).Append(',').Append(payments[random.Next(3)]).Append(',').Append(random.Next(2) == 0 ? "true" : "false")
+                .Append(',').Append(random.Next(2) == 0 ? "true" : "false").Append(',').Append(feedback[random.Next(4)]).Append('\n');
+        }
+
+        await using var stream = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
+        var report = await data.ImportRowsAsync(dataset.Id, stream, new ImportOptions(ImportFormat.Csv));
+        if (report.RowsAccepted != rows)
+        {
+            throw new InvalidOperationException($"Import accepted {report.RowsAccepted} of {rows} rows.");
+        }
+
+        return dataset.Id;
+    }
+
+    private sealed record Raw(double Read, string ReadWhat, double Predict, double Write, string WriteWhat, double ReadCpu, double PredictCpu, double WriteCpu);
+
+    private sealed record Prepared(List<long> Ids, List<IReadOnlyDictionary<string, object?>> Inputs);
+
+    /// <summary>Up to <paramref name="limit"/> rows as PredictBatchAsync inputs (the model's features by name).</summary>
+    private static async Task PrepareAsync(IDataModule data, long datasetId, HashSet<string> features, long limit, Func<Prepared, Task> use)
+    {
+        var prepared = new Prepared([], []);
+        for (var cursor = 0L; prepared.Ids.Count < limit;)
+        {
+            var chunk = await data.ReadRowChunkAsync(datasetId, cursor, 100_000);
+            if (chunk.RowIds.Count == 0)
+            {
+                break;
+            }
+
+            var used = chunk.Columns.Select((c, i) => (c.Name, i)).Where(c => features.Contains(c.Name)).ToArray();
+            prepared.Ids.AddRange(chunk.RowIds);
+            prepared.Inputs.AddRange(chunk.Rows.Select(r => (IReadOnlyDictionary<string, object?>)used.ToDictionary(u => u.Name, u => r[u.i])));
+            cursor = chunk.RowIds[^1];
+        }
+
+        await use(prepared);
+    }
+
+    private static double Cpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static async Task<Raw> RawAsync(IServiceProvider services, IDataModule data, IModelModule models, long datasetId, string? postgres, HashSet<string> features)
+    {
+        // Inputs for the predict floor come from the module's own read, outside the timed part.
+        var ids = new List<long>();
+        var inputs = new List<IReadOnlyDictionary<string, object?>>();
+        await PrepareAsync(data, datasetId, features, long.MaxValue, batch =>
+        {
+            inputs = batch.Inputs;
+            ids = batch.Ids;
+            return Task.CompletedTask;
+        });
+
+        var cpu = Cpu();
+        var watch = Stopwatch.StartNew();
+        var predictions = new List<PredictionResult>(inputs.Count);
+        for (var offset = 0; offset < inputs.Count; offset += 10_000)
+        {
+            var slice = inputs.GetRange(offset, Math.Min(10_000, inputs.Count - offset));
+            predictions.AddRange((await models.PredictBatchAsync(new PredictBatchRequest("demo-churn", slice, UseCache: false))).Predictions);
+        }
+
+        var predict = watch.Elapsed.TotalSeconds;
+        var predictCpu = Cpu() - cpu;
+        inputs.Clear();
+        if (postgres is null)
+        {
+            cpu = Cpu();
+            watch.Restart();
+            for (var cursor = 0L; ;)
+            {
+                var chunk = await data.ReadRowChunkAsync(datasetId, cursor, 100_000);
+                if (chunk.RowIds.Count == 0)
+                {
+                    break;
+                }
+
+                cursor = chunk.RowIds[^1];
+            }
+
+            return new Raw(watch.Elapsed.TotalSeconds, "SQLite: IDataModule.ReadRowChunkAsync, decoded", predict, 0, "no raw SQLite write measured", Cpu() - cpu, predictCpu, 0);
+        }
+
+        await using var connection = new NpgsqlConnection(postgres);
+        await connection.OpenAsync();
+        cpu = Cpu();
+        watch.Restart();
+        long bytes = 0, count = 0;
+        for (var after = 0L; ;)
+        {
+            await using var command = new NpgsqlCommand("SELECT id, payload FROM data_rows WHERE dataset_id = @d AND id > @a ORDER BY id LIMIT 100000", connection);
+            command.Parameters.AddWithValue("d", datasetId);
+            command.Parameters.AddWithValue("a", after);
+            await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess);
+            var read = 0;
+            while (await reader.ReadAsync())
+            {
+                after = reader.GetInt64(0);
+                bytes += reader.GetFieldValue<byte[]>(1).Length;
+                read++;
+            }
+
+            count += read;
+            if (read < 100_000)
+            {
+                break;
+            }
+        }
+
+        var readSeconds = watch.Elapsed.TotalSeconds;
+        var readCpu = Cpu() - cpu;
+        await using (var create = new NpgsqlCommand("CREATE UNLOGGED TABLE bench_predictions (row_id bigint, label text, value double precision, score double precision)", connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        cpu = Cpu();
+        watch.Restart();
+        await using (var importer = await connection.BeginBinaryImportAsync("COPY bench_predictions FROM STDIN (FORMAT BINARY)"))
+        {
+            for (var i = 0; i < predictions.Count; i++)
+            {
+                var p = predictions[i];
+                await importer.StartRowAsync();
+                await importer.WriteAsync(ids[i], NpgsqlDbType.Bigint);
+                await WriteNullableAsync(importer, p.Label, NpgsqlDbType.Text);
+                await WriteNullableAsync(importer, p.Value, NpgsqlDbType.Double);
+                await WriteNullableAsync(importer, p.Score, NpgsqlDbType.Double);
+            }
+
+            await importer.CompleteAsync();
+        }
+
+        var writeSeconds = watch.Elapsed.TotalSeconds;
+        return new Raw(readSeconds, $"Npgsql keyset SELECT id, payload, {count} rows, {bytes / 1e6:F0} MB, not decoded", predict, writeSeconds, "Npgsql binary COPY into an unlogged 4-column table",
+            readCpu, predictCpu, Cpu() - cpu);
+    }
+
+    private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type)
+    {
+        if (value is null)
+        {
+            await importer.WriteNullAsync();
+        }
+        else
+        {
+            await importer.WriteAsync(value, type);
+        }
+    }
+}
