@@ -23,6 +23,8 @@ internal sealed class DataHarness : IAsyncDisposable
 
     public IDataModule Data { get; }
 
+    public IServiceProvider Services => _services;
+
     public static async Task<DataHarness> CreateAsync(DatabaseProvider provider, IEnumerable<KeyValuePair<string, string?>>? settings = null)
     {
         var database = await TestDatabase.CreateAsync(provider);
