@@ -20,11 +20,12 @@ internal static class WorkflowBench
 
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests and one
-        // batch; the sizes are arguments (predictions, batch rows, warm-up predictions). Batch rows 0 skips the batch.
+        // batch; the sizes are arguments (predictions, batch rows, warm-up predictions, sustained callers). Batch rows 0 skips the batch.
         // Tiered JIT keeps recompiling for the first few thousand requests: a warm-up of ~3000 measures the steady state.
         var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
         var batchRows = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000;
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20;
+        var callers = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 8;
         var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
         await using var factory = new WebApplicationFactory<global::Program>().WithWebHostBuilder(host =>
         {
@@ -97,12 +98,12 @@ internal static class WorkflowBench
         var acceptCpu = (Cpu() - cpu0).TotalMilliseconds / requests;
         await Task.Delay(TimeSpan.FromSeconds(requests / 50.0 + 2));
 
-        // Sustained rate: 8 concurrent callers for a fixed number of synchronous predictions.
+        // Sustained rate: concurrent callers (8 unless given) for a fixed number of synchronous predictions.
         var total = requests * 2;
         var done = 0;
         cpu0 = Cpu();
         var rate = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(async _ =>
         {
             while (Interlocked.Increment(ref done) <= total)
             {
@@ -113,7 +114,7 @@ internal static class WorkflowBench
         var sustainedCpu = (Cpu() - cpu0).TotalMilliseconds / total;
         Console.WriteLine($"raw IModelModule.PredictAsync (cache miss): median {Median(raw):F2} ms");
         Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 {sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x, process CPU {syncCpu:F1} ms/request");
-        Console.WriteLine($"POST /api/v1/predictions sustained, 8 concurrent callers: {perSecond:F0} req/s over {total} requests, process CPU {sustainedCpu:F1} ms/request");
+        Console.WriteLine($"POST /api/v1/predictions sustained, {callers} concurrent callers: {perSecond:F0} req/s over {total} requests, process CPU {sustainedCpu:F1} ms/request");
         Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms, p95 {accept[(int)(accept.Count * 0.95)]:F2} ms, process CPU until the 202 {acceptCpu:F1} ms/request");
         if (batchRows > 0)
         {
