@@ -35,7 +35,8 @@ internal static class WorkflowBench
                 ["Auth:BootstrapKey"] = "fnv_bench-admin-key-0123456789abcdef",
                 ["RateLimiting:Enabled"] = "false",
                 ["Temporal:Embedded:Port"] = "0",
-                ["Temporal:Embedded:StoragePath"] = ":memory:",
+                // In-memory histories unless BENCH_TEMPORAL_STORAGE names a SQLite file (the service's default is temporal.db).
+                ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage ? storage : ":memory:",
                 ["Model:Bootstrap:Rows"] = "2000",
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
