@@ -137,14 +137,23 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     {
         var range = new List<StoredRow>(Math.Min(limit, 100_000));
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await foreach (var row in ReadChunkAsync(connection, datasetId, after, limit, cancellationToken))
+        {
+            range.Add(row);
+        }
+
+        return range;
+    }
+
+    /// <summary>One keyset query: the rows after <paramref name="after"/> in id order, at most <paramref name="limit"/>.</summary>
+    private static async IAsyncEnumerable<StoredRow> ReadChunkAsync(DbConnection connection, long datasetId, long after, int limit, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             SelectChunk, new { DatasetId = datasetId, After = after, Limit = limit }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
         while (await reader.ReadAsync(cancellationToken))
         {
-            range.Add(new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2)));
+            yield return new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
         }
-
-        return range;
     }
 
     /// <summary>The newest rows whose entity hash matches; the caller confirms the value (hashes can collide).</summary>
@@ -168,15 +177,11 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
         while (true)
         {
             var read = 0;
-            await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                SelectChunk, new { DatasetId = datasetId, After = after, Limit = chunk }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess))
+            await foreach (var row in ReadChunkAsync(connection, datasetId, after, chunk, cancellationToken))
             {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    read++;
-                    after = reader.GetInt64(0);
-                    yield return new StoredRow(after, reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
-                }
+                read++;
+                after = row.Id;
+                yield return row;
             }
 
             if (read < chunk)
