@@ -21,8 +21,6 @@ using NpgsqlTypes;
 /// </summary>
 internal static class BatchBench
 {
-    private const string Key = "fnv_bench-admin-key-0123456789abcdef";
-
     public static async Task RunAsync(string[] args)
     {
         var rows = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000;
@@ -32,16 +30,7 @@ internal static class BatchBench
         var directory = Directory.CreateTempSubdirectory("formanova-bench-batch-").FullName;
         var admin = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
         string? database = null;
-        var settings = new Dictionary<string, string?>
-        {
-            ["Formanova:DataDirectory"] = directory,
-            ["Auth:BootstrapKey"] = Key,
-            ["RateLimiting:Enabled"] = "false",
-            ["Temporal:Embedded:Port"] = "0",
-            ["Temporal:Embedded:StoragePath"] = ":memory:",
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
-        };
+        var settings = new Dictionary<string, string?>();
         if (storage == "postgres")
         {
             if (admin is null)
@@ -63,20 +52,8 @@ internal static class BatchBench
 
         try
         {
-            await using var factory = new WebApplicationFactory<global::Program>().WithWebHostBuilder(host =>
-            {
-                foreach (var (key, value) in settings)
-                {
-                    host.UseSetting(key, value);
-                }
-            });
-            var client = factory.CreateClient();
-            client.Timeout = TimeSpan.FromMinutes(30);
-            client.DefaultRequestHeaders.Authorization = new("Bearer", Key);
-            while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
-            {
-                await Task.Delay(200);
-            }
+            var (factory, client) = await BenchHost.StartAsync(directory, settings);
+            await using var host = factory;
 
             var models = factory.Services.GetRequiredService<IModelModule>();
             var data = factory.Services.GetRequiredService<IDataModule>();

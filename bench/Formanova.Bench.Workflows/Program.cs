@@ -27,37 +27,7 @@ internal static class WorkflowBench
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20;
         var callers = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 8;
         var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
-        await using var factory = new WebApplicationFactory<global::Program>().WithWebHostBuilder(host =>
-        {
-            foreach (var (key, value) in new Dictionary<string, string?>
-            {
-                ["Formanova:DataDirectory"] = data,
-                ["Auth:BootstrapKey"] = "fnv_bench-admin-key-0123456789abcdef",
-                ["RateLimiting:Enabled"] = "false",
-                ["Temporal:Embedded:Port"] = "0",
-                // In-memory histories unless BENCH_TEMPORAL_STORAGE names a SQLite file (the service's default is temporal.db).
-                ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage ? storage : ":memory:",
-                ["Model:Bootstrap:Rows"] = "2000",
-                ["Logging:LogLevel:Default"] = "Warning",
-                ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
-            })
-            {
-                host.UseSetting(key, value);
-            }
-
-            // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
-            if (Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES") is { Length: > 0 } detect)
-            {
-                host.UseSetting("Temporal:DetectWorkflowTaskEscapes", detect);
-            }
-        });
-        var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new("Bearer", "fnv_bench-admin-key-0123456789abcdef");
-        while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
-        {
-            await Task.Delay(200);
-        }
-
+        var (factory, client) = await BenchHost.StartAsync(data, new Dictionary<string, string?> { ["Model:Bootstrap:Rows"] = "2000" });
         var inputs = new Dictionary<string, object?>
         {
             ["tenure_months"] = 3.0, ["monthly_charges"] = 95.5, ["total_charges"] = 286.5, ["support_calls"] = 4.0, ["age"] = 33.0,

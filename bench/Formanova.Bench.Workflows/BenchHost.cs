@@ -1,0 +1,57 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+/// <summary>The real host for the benches: embedded Temporal on a free port, no rate limits, quiet logs, an admin key.</summary>
+internal static class BenchHost
+{
+    private const string Key = "fnv_bench-admin-key-0123456789abcdef";
+
+    /// <summary>
+    /// Starts the host with the bench settings (<paramref name="overrides"/> win) and returns it with an admin client
+    /// once the demo model is active. The caller disposes the factory.
+    /// </summary>
+    public static async Task<(WebApplicationFactory<Program> Factory, HttpClient Client)> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Formanova:DataDirectory"] = dataDirectory,
+            ["Auth:BootstrapKey"] = Key,
+            ["RateLimiting:Enabled"] = "false",
+            ["Temporal:Embedded:Port"] = "0",
+            // In-memory histories unless BENCH_TEMPORAL_STORAGE names a SQLite file (the service's default is temporal.db).
+            ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage ? storage : ":memory:",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
+        };
+        // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
+        if (Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES") is { Length: > 0 } detect)
+        {
+            settings["Temporal:DetectWorkflowTaskEscapes"] = detect;
+        }
+
+        foreach (var (key, value) in overrides)
+        {
+            settings[key] = value;
+        }
+
+        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(host =>
+        {
+            foreach (var (key, value) in settings)
+            {
+                host.UseSetting(key, value);
+            }
+        });
+        var client = factory.CreateClient();
+        // A 1M-row batch job's export and polls must not hit HttpClient's 100 s default.
+        client.Timeout = TimeSpan.FromMinutes(30);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", Key);
+        while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
+        {
+            await Task.Delay(200);
+        }
+
+        return (factory, client);
+    }
+}
