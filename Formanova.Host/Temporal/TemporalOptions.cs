@@ -182,7 +182,7 @@ internal sealed class WorkflowsOptions
         [Range(1, 1_000_000)]
         public int ChunkSize { get; set; } = 50_000;
 
-        /// <summary>Chunks in flight; each chunk's predictions already use every core, so more mainly overlaps I/O.</summary>
+        /// <summary>Chunks in flight; with one prediction thread per chunk (PredictThreads), this is how many cores predict.</summary>
         [Range(1, 64)]
         public int Parallelism { get; set; } = 2;
 
@@ -196,6 +196,10 @@ internal sealed class WorkflowsOptions
         /// <summary>Rows per IModelModule batch call inside a chunk; at most Model:Inference:MaxBatchRows.</summary>
         [Range(1, 1_000_000)]
         public int PredictRows { get; set; } = 10_000;
+
+        /// <summary>Threads one chunk's predictions use; 0 means every core. Chunks in flight times this should not exceed the cores.</summary>
+        [Range(0, 1024)]
+        public int PredictThreads { get; set; } = 1;
     }
 
     /// <summary>

@@ -59,6 +59,17 @@ public interface IModelModule
     /// <summary>Predicts rows in chunks of <c>Model:Inference:BatchSize</c>, in parallel on pooled engines; results keep the input order.</summary>
     Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The batch path for positional rows (a batch job's chunk): the columns are matched to the version's inputs once
+    /// per call, each row is converted and checked by the same rules as <see cref="PredictBatchAsync"/> (wrong-typed
+    /// values throw Invalid naming <c>rows[i].column</c>; unknown, repeated or missing columns name
+    /// <c>columns[j]</c> or <c>columns.name</c>; nothing is predicted when any row is invalid) and predicted on the
+    /// pooled engines, and the answers come back as compact lists rather than one result per row. At most
+    /// <c>Model:Inference:MaxBatchRows</c> rows per call; falls back to the previous stable version as
+    /// <see cref="PredictBatchAsync"/> does.
+    /// </summary>
+    Task<RowPredictions> PredictRowsAsync(PredictRowsRequest request, CancellationToken cancellationToken = default);
+
     /// <summary>Loads a version's engines ahead of traffic (e.g. before activating it) and probes them.</summary>
     Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default);
 

@@ -116,6 +116,36 @@ public sealed record PredictionResult(
     string? FallbackFrom = null,
     string? FallbackReason = null);
 
+/// <summary>
+/// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that
+/// position (an id or a column the model does not take). Every feature of the version must be named once; values
+/// follow <see cref="PredictRequest"/>'s rules. <see cref="MaxParallelism"/> caps the threads the call uses (null:
+/// every core), for callers that already run several batches side by side. The prediction cache is not used.
+/// </summary>
+public sealed record PredictRowsRequest(
+    string Model,
+    IReadOnlyList<string?> Columns,
+    IReadOnlyList<object?[]> Rows,
+    string? Version = null,
+    string? Alias = null,
+    int? MaxParallelism = null);
+
+/// <summary>
+/// Predictions of a <see cref="PredictRowsRequest"/> in row order, as three parallel lists: item i of
+/// <see cref="Labels"/>, <see cref="Values"/> and <see cref="Scores"/> is what <see cref="PredictionResult.Label"/>,
+/// <see cref="PredictionResult.Value"/> and <see cref="PredictionResult.Score"/> would hold for row i.
+/// </summary>
+public sealed record RowPredictions(
+    string Model,
+    string Version,
+    ModelTask Task,
+    IReadOnlyList<string?> Labels,
+    IReadOnlyList<double?> Values,
+    IReadOnlyList<double?> Scores,
+    double LatencyMs,
+    string? FallbackFrom = null,
+    string? FallbackReason = null);
+
 public sealed record BatchPredictionResult(string Model, IReadOnlyList<PredictionResult> Predictions, int CachedCount, double LatencyMs);
 
 /// <summary>A load check: whether the version's artifact verifies, loads and answers a probe row.</summary>

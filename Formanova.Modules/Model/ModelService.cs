@@ -216,45 +216,38 @@ internal sealed class ModelService(
     public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var started = Stopwatch.GetTimestamp();
-        if (request.Rows is null || request.Rows.Count == 0)
+        var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0,
+            row => PredictManyAsync(row, new NamedRows(row.Layout, request.Rows!), request.UseCache, cancellationToken), cancellationToken);
+        var results = served.FallbackFrom is null
+            ? served.Value
+            : [.. served.Value.Select(r => r with { FallbackFrom = served.FallbackFrom, FallbackReason = served.FallbackReason })];
+        return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs);
+    }
+
+    public async Task<RowPredictions> PredictRowsAsync(PredictRowsRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Columns is null)
         {
-            throw ModuleException.Invalid("rows", "At least one row is required.");
+            throw ModuleException.Invalid("columns", "The column names are required (null for a position the model does not take).");
         }
 
-        if (request.Rows.Count > _inference.MaxBatchRows)
+        if (request.MaxParallelism is < 1)
         {
-            throw new ModuleException(ErrorKind.TooLarge, $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {request.Rows.Count} were sent.");
+            throw ModuleException.Invalid("maxParallelism", "maxParallelism must be at least 1 (or null for every core).");
         }
 
-        var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
-        var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
-        var inFlight = new KeyValuePair<string, object?>("model", name);
-        metrics.InFlight.Add(1, inFlight);
-        IReadOnlyList<PredictionResult> results;
-        try
+        var parallelism = request.MaxParallelism ?? Environment.ProcessorCount;
+        var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0, async row =>
         {
-            results = await PredictManyAsync(row, request.Rows, request.UseCache, cancellationToken);
-        }
-        catch (Exception ex) when (CanFallBack(ex, version, alias))
-        {
-            var previous = await FallbackTargetAsync(row, ex, cancellationToken);
-            results = [.. (await PredictManyAsync(previous, request.Rows, request.UseCache, cancellationToken)).Select(r => r with { FallbackFrom = row.Version, FallbackReason = ex.Message })];
-        }
-        catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
-        {
-            metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
-            throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
-        }
-        finally
-        {
-            metrics.InFlight.Add(-1, inFlight);
-        }
-
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        var answered = results.Count > 0 ? results[0] : null;
-        metrics.Inference(name, answered?.Version ?? row.Version, answered?.FallbackFrom is null ? "success" : "fallback", elapsed);
-        return new BatchPredictionResult(name, results, results.Count(r => r.Cached), elapsed.TotalMilliseconds);
+            var rows = PositionalRows.Create(row.Layout, request.Columns, request.Rows!);
+            var model = await LoadForBatchAsync(row, rows, cancellationToken);
+            var sink = new CompactSink(new string?[rows.Count], new double?[rows.Count], new double?[rows.Count]);
+            PredictEach(row, model, rows, sink, parallelism, cancellationToken);
+            return (row, sink);
+        }, cancellationToken);
+        var (answered, predictions) = served.Value;
+        return new RowPredictions(served.Name, answered.Version, answered.ModelTask, predictions.Labels, predictions.Values, predictions.Scores, served.LatencyMs, served.FallbackFrom, served.FallbackReason);
     }
 
     public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
@@ -311,87 +304,93 @@ internal sealed class ModelService(
         return result;
     }
 
-    // Each chunk of BatchSize rows converts, checks and predicts its rows on one rented engine, on every core: the
-    // checks run in parallel with the predictions instead of as a serial pass first, and a row's converted values
-    // live in two per-chunk buffers rather than in two arrays per row held until the batch ends. Errors are still
-    // all collected and reported before any result is returned.
-    private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool useCache, CancellationToken cancellationToken)
+    /// <summary>
+    /// What both batch entry points share: the size limits, resolving the version, the in-flight gauge, the
+    /// fallback to the previous stable version, and the inference metric. <paramref name="predict"/> runs on the
+    /// version that answers.
+    /// </summary>
+    private async Task<ServedBatch<T>> ServeBatchAsync<T>(string model, string? version, string? alias, int count, Func<ModelVersionRow, Task<T>> predict, CancellationToken cancellationToken)
     {
-        var layout = ModelRuntime.Layout(row);
-        LoadedModel model;
+        var started = Stopwatch.GetTimestamp();
+        if (count == 0)
+        {
+            throw ModuleException.Invalid("rows", "At least one row is required.");
+        }
+
+        if (count > _inference.MaxBatchRows)
+        {
+            throw new ModuleException(ErrorKind.TooLarge, $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {count} were sent.");
+        }
+
+        var (name, pinned, pinnedAlias) = Target(model, version, alias);
+        var row = await runtime.ResolveAsync(name, pinned, pinnedAlias, cancellationToken);
+        var inFlight = new KeyValuePair<string, object?>("model", name);
+        metrics.InFlight.Add(1, inFlight);
+        ServedBatch<T> served;
         try
         {
-            model = await runtime.GetAsync(row, cancellationToken);
+            served = new ServedBatch<T>(name, await predict(row), null, null, 0);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (CanFallBack(ex, pinned, pinnedAlias))
         {
-            // Bad rows are the caller's error whatever the model's state: report them rather than fall back.
-            ThrowIfInvalid(layout, rows);
-            throw;
+            var previous = await FallbackTargetAsync(row, ex, cancellationToken);
+            served = new ServedBatch<T>(name, await predict(previous), row.Version, ex.Message, 0);
+            row = previous;
+        }
+        catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
+        {
+            metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
+            throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
+        }
+        finally
+        {
+            metrics.InFlight.Add(-1, inFlight);
         }
 
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        metrics.Inference(name, row.Version, served.FallbackFrom is null ? "success" : "fallback", elapsed);
+        return served with { LatencyMs = elapsed.TotalMilliseconds };
+    }
+
+    private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, BatchRows rows, bool useCache, CancellationToken cancellationToken)
+    {
+        var model = await LoadForBatchAsync(row, rows, cancellationToken);
         var results = new PredictionResult[rows.Count];
-        var invalid = new BatchErrors();
-        var size = _inference.BatchSize;
-        var chunks = (rows.Count + size - 1) / size;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
-        var cached = 0;
-        // Converts and checks row i into the chunk's scratch; false when it is invalid or an earlier one was.
-        bool Ready(int i, RowScratch scratch)
-        {
-            if (!InputNormalizer.TryNormalizeInto(layout, rows[i], i, scratch.Errors, scratch.Input))
-            {
-                invalid.Add(i, scratch.Errors);
-                return false;
-            }
-
-            return !invalid.Any;
-        }
-
         if (!useCache)
         {
-            // Without the cache nothing awaits, so plain Parallel.For spares an async state machine per chunk.
-            Parallel.For(0, chunks, parallel, chunk =>
-            {
-                var scratch = new RowScratch(layout.Length);
-                using var engine = model.Lease();
-                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
-                {
-                    if (Ready(i, scratch))
-                    {
-                        results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
-                    }
-                }
-            });
+            PredictEach(row, model, rows, new FullSink(row, results), Environment.ProcessorCount, cancellationToken);
+            return results;
         }
-        else
+
+        var invalid = new BatchErrors();
+        var size = _inference.BatchSize;
+        var cached = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
+        await Parallel.ForAsync(0, (rows.Count + size - 1) / size, parallel, async (chunk, ct) =>
         {
-            await Parallel.ForAsync(0, chunks, parallel, async (chunk, ct) =>
+            var scratch = new RowScratch(row.Layout.Length);
+            using var engine = model.Lease();
+            for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
             {
-                var scratch = new RowScratch(layout.Length);
-                using var engine = model.Lease();
-                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
+                if (!Ready(rows, i, scratch, invalid))
                 {
-                    if (!Ready(i, scratch))
-                    {
-                        continue;
-                    }
-
-                    var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, scratch.Input);
-                    var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
-                    metrics.CacheLookup(hit.Found);
-                    if (hit.Found && hit.Value is not null)
-                    {
-                        results[i] = hit.Value with { Cached = true, LatencyMs = 0 };
-                        Interlocked.Increment(ref cached);
-                        continue;
-                    }
-
-                    results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
-                    await cache.SetAsync(CacheArea, key, results[i], ct);
+                    continue;
                 }
-            });
-        }
+
+                var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, row.Layout, scratch.Input);
+                var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
+                metrics.CacheLookup(hit.Found);
+                if (hit.Found && hit.Value is not null)
+                {
+                    results[i] = hit.Value with { Cached = true, LatencyMs = 0 };
+                    Interlocked.Increment(ref cached);
+                    continue;
+                }
+
+                results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
+                await cache.SetAsync(CacheArea, key, results[i], ct);
+            }
+        });
 
         invalid.ThrowIfAny();
         Count(row, cached: true, cached);
@@ -399,19 +398,68 @@ internal sealed class ModelService(
         return results;
     }
 
-    private static void ThrowIfInvalid(ColumnBinding[] layout, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    private async Task<LoadedModel> LoadForBatchAsync(ModelVersionRow row, BatchRows rows, CancellationToken cancellationToken)
     {
-        var scratch = new RowScratch(layout.Length);
-        var invalid = new BatchErrors();
-        for (var i = 0; i < rows.Count && !invalid.Full; i++)
+        try
         {
-            if (!InputNormalizer.TryNormalizeInto(layout, rows[i], i, scratch.Errors, scratch.Input))
-            {
-                invalid.Add(i, scratch.Errors);
-            }
+            return await runtime.GetAsync(row, cancellationToken);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Bad rows are the caller's error whatever the model's state: report them rather than fall back.
+            var scratch = new RowScratch(row.Layout.Length);
+            var invalid = new BatchErrors();
+            for (var i = 0; i < rows.Count && !invalid.Full; i++)
+            {
+                if (!rows.TryConvert(i, scratch))
+                {
+                    invalid.Add(i, scratch.Errors);
+                }
+            }
+
+            invalid.ThrowIfAny();
+            throw;
+        }
+    }
+
+    // Each chunk of BatchSize rows converts, checks and predicts its rows on one rented engine, on up to
+    // maxParallelism threads: the checks run in parallel with the predictions instead of as a serial pass first, and a
+    // row's converted values live in two per-chunk buffers rather than in two arrays per row held until the batch
+    // ends. Errors are still all collected and reported before any result is returned. Nothing awaits here, so plain
+    // Parallel.For spares an async state machine per chunk.
+    private void PredictEach<TSink>(ModelVersionRow row, LoadedModel model, BatchRows rows, TSink sink, int maxParallelism, CancellationToken cancellationToken)
+        where TSink : IRowSink
+    {
+        var invalid = new BatchErrors();
+        var size = _inference.BatchSize;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, (rows.Count + size - 1) / size, parallel, chunk =>
+        {
+            var scratch = new RowScratch(row.Layout.Length);
+            using var engine = model.Lease();
+            for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
+            {
+                if (Ready(rows, i, scratch, invalid))
+                {
+                    sink.Predict(i, engine, scratch.Input);
+                }
+            }
+        });
 
         invalid.ThrowIfAny();
+        Count(row, cached: false, rows.Count);
+    }
+
+    // Converts and checks row i into the chunk's scratch; false when it is invalid or an earlier one was.
+    private static bool Ready(BatchRows rows, int i, RowScratch scratch, BatchErrors invalid)
+    {
+        if (!rows.TryConvert(i, scratch))
+        {
+            invalid.Add(i, scratch.Errors);
+            return false;
+        }
+
+        return !invalid.Any;
     }
 
     private static PredictionResult Result(ModelVersionRow row, Prediction prediction, double latencyMs = 0) =>
@@ -484,4 +532,33 @@ internal sealed class ModelService(
 
     private static Dictionary<string, string> Tags(IReadOnlyDictionary<string, string>? tags) =>
         tags?.ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal) ?? [];
+
+    private interface IRowSink
+    {
+        void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input);
+    }
+
+    private sealed record ServedBatch<T>(string Name, T Value, string? FallbackFrom, string? FallbackReason, double LatencyMs);
+
+    private readonly struct FullSink(ModelVersionRow row, PredictionResult[] results) : IRowSink
+    {
+        public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input) => results[index] = Result(row, engine.Predict(input.Floats, input.Texts));
+    }
+
+    private readonly struct CompactSink(string?[] labels, double?[] values, double?[] scores) : IRowSink
+    {
+        public string?[] Labels => labels;
+
+        public double?[] Values => values;
+
+        public double?[] Scores => scores;
+
+        public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input)
+        {
+            var prediction = engine.PredictCompact(input.Floats, input.Texts);
+            labels[index] = prediction.Label;
+            values[index] = prediction.Value;
+            scores[index] = prediction.Score;
+        }
+    }
 }

@@ -80,6 +80,13 @@ internal sealed class FaultyModelModule
             return await inner.PredictBatchAsync(request, cancellationToken);
         }
 
+        // The same hook as PredictBatchAsync: tests count and stall "batch predictions" whichever entry point a chunk uses.
+        public async Task<RowPredictions> PredictRowsAsync(PredictRowsRequest request, CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("predictBatch", request.Version, cancellationToken);
+            return await inner.PredictRowsAsync(request, cancellationToken);
+        }
+
         public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
         {
             await owner.HookAsync("warm", version, cancellationToken);

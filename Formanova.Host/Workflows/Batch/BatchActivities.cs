@@ -42,7 +42,8 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
     });
 
     /// <summary>
-    /// Predicts one chunk (one keyset read of its row range), stores its predictions row by row in the Data module
+    /// Predicts one chunk (one keyset read of its row range, predicted positionally with
+    /// <see cref="IModelModule.PredictRowsAsync"/>), stores its predictions row by row in the Data module
     /// and records the job's result step <c>chunk-NNNNNN</c> as succeeded with the row count. A chunk recorded as
     /// succeeded before (a retry after a crash) is not predicted again.
     /// </summary>
@@ -58,38 +59,28 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
             return new ChunkResult(input.Index, claim.Output?.GetProperty("count").GetInt64() ?? 0, Replayed: true);
         }
 
-        var features = (await models.GetVersionAsync(input.Model, input.Version, ct)).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var features = (await models.ResolveVersionAsync(input.Model, input.Version, cancellationToken: ct)).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, ct);
         var read = time.GetUtcNow();
 
-        // Only the model's features go in: the dataset may also hold labels, ids and columns the model ignores.
-        var used = chunk.Columns.Select((c, i) => (c.Name, Index: i)).Where(c => features.Contains(c.Name)).ToArray();
-        var inputs = new IReadOnlyDictionary<string, object?>[chunk.Rows.Count];
-        for (var i = 0; i < inputs.Length; i++)
+        // Only the model's features go in (the dataset may also hold labels, ids and columns the model ignores): the
+        // other positions are named null, and the rows go to the model as read, with no per-row dictionary.
+        var columns = chunk.Columns.Select(c => features.Contains(c.Name) ? c.Name : null).ToArray();
+        var batch = options.Value.Batch;
+        var rows = new StoredPrediction[chunk.Rows.Count];
+        for (var offset = 0; offset < rows.Length; offset += batch.PredictRows)
         {
-            var values = chunk.Rows[i];
-            var named = new Dictionary<string, object?>(used.Length, StringComparer.Ordinal);
-            foreach (var (name, index) in used)
+            var count = Math.Min(batch.PredictRows, rows.Length - offset);
+            var slice = chunk.Rows is object?[][] array ? new ArraySegment<object?[]>(array, offset, count) : (IReadOnlyList<object?[]>)[.. chunk.Rows.Skip(offset).Take(count)];
+            var predicted = await models.PredictRowsAsync(
+                new PredictRowsRequest(input.Model, columns, slice, input.Version, MaxParallelism: batch.PredictThreads > 0 ? batch.PredictThreads : null), ct);
+            for (var i = 0; i < count; i++)
             {
-                named[name] = values[index];
+                rows[offset + i] = new StoredPrediction(chunk.RowIds[offset + i], predicted.Labels[i], predicted.Values[i], predicted.Scores[i]);
             }
-
-            inputs[i] = named;
         }
 
-        var predictions = new List<PredictionResult>(inputs.Length);
-        for (var offset = 0; offset < inputs.Length; offset += options.Value.Batch.PredictRows)
-        {
-            var slice = new ArraySegment<IReadOnlyDictionary<string, object?>>(inputs, offset, Math.Min(options.Value.Batch.PredictRows, inputs.Length - offset));
-            predictions.AddRange((await models.PredictBatchAsync(new PredictBatchRequest(input.Model, slice, input.Version, UseCache: false), ct)).Predictions);
-        }
-
-        var predicted = time.GetUtcNow();
-        var rows = new StoredPrediction[predictions.Count];
-        for (var i = 0; i < rows.Length; i++)
-        {
-            rows[i] = new StoredPrediction(chunk.RowIds[i], predictions[i].Label, predictions[i].Value, predictions[i].Score);
-        }
+        var predictedAt = time.GetUtcNow();
 
         // The rows first (a retry replaces them), then the step as succeeded: a crash in between redoes only this chunk.
         await data.StorePredictionsAsync(input.JobId, input.Index, rows, ct);
@@ -97,6 +88,6 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Succeeded, started, time.GetUtcNow(), input.JobId, input.Model, input.Version, summary, summary), ct);
         var written = time.GetUtcNow();
         return new ChunkResult(input.Index, chunk.RowIds.Count, Replayed: false,
-            new BatchTimings(0, (read - started).TotalMilliseconds, (predicted - read).TotalMilliseconds, (written - predicted).TotalMilliseconds));
+            new BatchTimings(0, (read - started).TotalMilliseconds, (predictedAt - read).TotalMilliseconds, (written - predictedAt).TotalMilliseconds));
     });
 }

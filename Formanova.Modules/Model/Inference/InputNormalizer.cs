@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -37,7 +38,6 @@ internal static class InputNormalizer
             return false;
         }
 
-        var (floats, texts) = into;
         var before = errors.Count;
         var matched = 0;
         for (var i = 0; i < layout.Length; i++)
@@ -50,13 +50,9 @@ internal static class InputNormalizer
             }
 
             matched++;
-            string? error;
-            var ok = layout[i].IsFloat
-                ? ValueConverter.TryFloat(column.Kind, value, out floats[i], out error)
-                : ValueConverter.TryText(column.Kind, value, out texts[i], out error);
-            if (!ok)
+            if (!TryConvert(layout[i], i, value, into, out var reason))
             {
-                errors[$"{Prefix()}.{column.Name}"] = [$"Column '{column.Name}' ({column.Kind.ToString().ToLowerInvariant()}): {error}."];
+                errors[$"{Prefix()}.{column.Name}"] = [reason];
             }
         }
 
@@ -69,6 +65,21 @@ internal static class InputNormalizer
         }
 
         return errors.Count == before;
+    }
+
+    /// <summary>
+    /// One value into slot <paramref name="index"/> of <paramref name="into"/>, by the same rules for named and
+    /// positional inputs; the reason names the column and its kind.
+    /// </summary>
+    public static bool TryConvert(in ColumnBinding binding, int index, object? value, NormalizedInput into, [NotNullWhen(false)] out string? reason)
+    {
+        var column = binding.Column;
+        string? error;
+        var ok = binding.IsFloat
+            ? ValueConverter.TryFloat(column.Kind, value, out into.Floats[index], out error)
+            : ValueConverter.TryText(column.Kind, value, out into.Texts[index], out error);
+        reason = ok ? null : $"Column '{column.Name}' ({column.Kind.ToString().ToLowerInvariant()}): {error}.";
+        return ok;
     }
 
     public static NormalizedInput Normalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs)

@@ -129,7 +129,9 @@ internal sealed class LoadedModel
     }
 
     /// <summary>One prediction on a rented engine. An engine that throws is disposed and marked broken, and the pool builds a fresh one.</summary>
-    private Prediction Predict(EngineWorker worker, float[] floats, string[] texts)
+    private Prediction Predict(EngineWorker worker, float[] floats, string[] texts) => Map(Run(worker, floats, texts));
+
+    private SlotOutput Run(EngineWorker worker, float[] floats, string[] texts)
     {
         try
         {
@@ -148,7 +150,7 @@ internal sealed class LoadedModel
             }
 
             worker.Engine.Predict(row, ref worker.Output);
-            return Map(worker.Output);
+            return worker.Output;
         }
         catch
         {
@@ -168,30 +170,55 @@ internal sealed class LoadedModel
 
     private Prediction Map(SlotOutput output)
     {
+        var (label, value, score) = Compact(output);
         switch (Task)
         {
             case ModelTask.BinaryClassification:
-                var probabilities = _hasProbability ? new BinaryProbabilities(output.Probability) : null;
-                return new Prediction(output.PredictedLabel ? "true" : "false", null, output.Score, null, probabilities);
+                return new Prediction(label, value, score, null, _hasProbability ? new BinaryProbabilities(output.Probability) : null);
             case ModelTask.MulticlassClassification:
                 var scores = output.Scores ?? [];
                 var byClass = new Dictionary<string, double>(scores.Length);
-                var best = 0;
                 for (var i = 0; i < scores.Length; i++)
                 {
-                    byClass[i < _classes.Length ? _classes[i] : i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = scores[i];
+                    byClass[ClassName(i)] = scores[i];
+                }
+
+                return new Prediction(label, value, score, byClass, byClass);
+            default:
+                return new Prediction(label, value, score, null, null);
+        }
+    }
+
+    /// <summary>Label, value and score alone: what a batch stores, without the per-row class dictionaries.</summary>
+    private CompactPrediction Compact(SlotOutput output)
+    {
+        switch (Task)
+        {
+            case ModelTask.BinaryClassification:
+                return new CompactPrediction(output.PredictedLabel ? "true" : "false", null, output.Score);
+            case ModelTask.MulticlassClassification:
+                var scores = output.Scores ?? [];
+                if (scores.Length == 0)
+                {
+                    return default;
+                }
+
+                var best = 0;
+                for (var i = 1; i < scores.Length; i++)
+                {
                     if (scores[i] > scores[best])
                     {
                         best = i;
                     }
                 }
 
-                var label = scores.Length == 0 ? null : best < _classes.Length ? _classes[best] : best.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return new Prediction(label, null, scores.Length == 0 ? null : scores[best], byClass, byClass);
+                return new CompactPrediction(ClassName(best), null, scores[best]);
             default:
-                return new Prediction(null, output.Score, output.Score, null, null);
+                return new CompactPrediction(null, output.Score, output.Score);
         }
     }
+
+    private string ClassName(int index) => index < _classes.Length ? _classes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static ColumnBinding[] Bind(ModelSchema schema)
     {
@@ -271,6 +298,8 @@ internal sealed class LoadedModel
     {
         public Prediction Predict(float[] floats, string[] texts) => model.Predict(worker, floats, texts);
 
+        public CompactPrediction PredictCompact(float[] floats, string[] texts) => model.Compact(model.Run(worker, floats, texts));
+
         public void Dispose() => model.Return(worker);
     }
 
@@ -281,6 +310,8 @@ internal sealed class LoadedModel
         public override bool Return(EngineWorker obj) => true;
     }
 }
+
+internal readonly record struct CompactPrediction(string? Label, double? Value, double? Score);
 
 internal readonly record struct Prediction(string? Label, double? Value, double? Score, IReadOnlyDictionary<string, double>? Scores, IReadOnlyDictionary<string, double>? Probabilities);
 

@@ -303,4 +303,102 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
             Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "rows[1].age" }));
         });
     }
+
+    [Test]
+    public async Task PredictRowsAsync_WithReorderedAndSkippedColumns_AnswersEachRowAsPredictBatchAsync()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var named = Enumerable.Range(0, 300).Select(i => (IReadOnlyDictionary<string, object?>)ModelTestKit.Input(3, i)).ToList();
+        // Reversed, with an id the model does not take in front: positions are matched by name, once.
+        string?[] columns = [null, .. named[0].Keys.Reverse()];
+        var rows = named.Select((r, i) => (object?[])[$"customer-{i}", .. columns.Skip(1).Select(c => r[c!])]).ToList();
+
+        var positional = await _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, rows, MaxParallelism: 1));
+        var batch = await _models.PredictBatchAsync(new PredictBatchRequest("churn", named, UseCache: false));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(positional.Version, Is.EqualTo("1.0.0"));
+            Assert.That(positional.Task, Is.EqualTo(ModelTestKit.Binary));
+            Assert.That(positional.Labels, Is.EqualTo(batch.Predictions.Select(p => p.Label)));
+            Assert.That(positional.Values, Is.EqualTo(batch.Predictions.Select(p => p.Value)));
+            Assert.That(positional.Scores, Is.EqualTo(batch.Predictions.Select(p => p.Score)));
+            Assert.That(positional.Labels.Distinct().Count(), Is.EqualTo(2), "both classes occur, so the comparison can tell rows apart");
+        });
+    }
+
+    [Test]
+    public async Task PredictRowsAsync_WhenRowsHaveWrongTypesOrWidths_ListsTheirErrorsAndPredictsNothing()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var named = Enumerable.Range(0, 200).Select(i => ModelTestKit.Input(3, i)).ToList();
+        var columns = named[0].Keys.ToList();
+        var rows = named.Select(r => columns.Select(c => r[c]).ToArray()).ToList();
+        rows[5][columns.IndexOf("age")] = "old";
+        rows[150] = rows[150][1..];
+        rows[199] = null!;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, rows)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "rows[5].age", "rows[150]", "rows[199]" }));
+            Assert.That(error.Errors["rows[5].age"], Is.EqualTo(new[] { "Column 'age' (numeric): expected a number or null, got a string." }));
+        });
+    }
+
+    [Test]
+    public async Task PredictRowsAsync_WhenColumnsAreUnknownRepeatedOrMissing_NamesEachBeforeReadingAnyRow()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var input = ModelTestKit.Input(1);
+        string?[] columns = [.. input.Keys.Where(k => k != "age"), "shoe_size", "tenure_months", null];
+        object?[] row = [.. input.Where(kv => kv.Key != "age").Select(kv => kv.Value), 44.0, 3.0, "id"];
+        var unknownAt = columns.Length - 3;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, [row, null!])));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EquivalentTo(new[] { $"columns[{unknownAt}]", $"columns[{unknownAt + 1}]", "columns.age" }));
+        });
+    }
+
+    [TestCase(0)]
+    [TestCase(-1)]
+    public async Task PredictRowsAsync_WithAParallelismBelowOne_IsInvalid(int parallelism)
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        var input = ModelTestKit.Input(1);
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(new PredictRowsRequest("churn", [.. input.Keys], [[.. input.Values]], MaxParallelism: parallelism)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
+            Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "maxParallelism" }));
+        });
+    }
+
+    [Test]
+    public async Task PredictRowsAsync_WhenTheActiveVersionCannotLoad_ThePreviousStableVersionAnswersAndSaysSo()
+    {
+        await TrainAsync("1.0.0", 1, activate: true);
+        await TrainAsync("1.1.0", 2, activate: true);
+        var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
+        File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+        var input = ModelTestKit.Input(1);
+
+        var answer = await _models.PredictRowsAsync(new PredictRowsRequest("churn", [.. input.Keys], [[.. input.Values]]));
+        var pinned = await _models.PredictAsync(new PredictRequest("churn", input, Version: "1.0.0", UseCache: false));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.Version, Is.EqualTo("1.0.0"));
+            Assert.That(answer.FallbackFrom, Is.EqualTo("1.1.0"));
+            Assert.That(answer.Scores, Is.EqualTo(new[] { pinned.Score }));
+        });
+    }
 }
