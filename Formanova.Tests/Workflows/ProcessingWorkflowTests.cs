@@ -423,6 +423,28 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
+    public async Task Predictions_WhenInferenceTimesOutOnEveryAttempt_Return422NamingTheStoredJobWithTheTimeout()
+    {
+        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask };
+        using var factory = Factory(faults, ("Workflows:Timeouts:InferenceSeconds", "0.5"), ("Workflows:Retry:MaximumAttempts", "2"));
+        var client = await ClientAsync(factory);
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
+
+        var problem = await ReadAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), problem.ToJsonString());
+        var job = await PollAsync(client, (string)problem["instance"]!, j => Status(j) == "failed");
+        var errors = job["errors"]!.AsArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(faults.Calls("predict"), Is.EqualTo(2), "every attempt of the retry policy ran");
+            Assert.That((string?)job["id"], Is.EqualTo((string?)problem["jobId"]));
+            Assert.That(errors.Select(e => (string)e!["stage"]!), Does.Contain("inference"));
+            Assert.That(errors.Select(e => (string)e!["type"]!), Does.Contain("Timeout"));
+        });
+    }
+
+    [Test]
     public async Task Jobs_WhenInferenceStillFailsAfterRetries_FallBackToThePreviousStableVersion()
     {
         var faults = new FaultyModelModule

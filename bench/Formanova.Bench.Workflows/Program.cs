@@ -72,17 +72,26 @@ internal static class WorkflowBench
         // Sustained rate: concurrent callers (8 unless given) for a fixed number of synchronous predictions.
         var total = requests * 2;
         var done = 0;
+        var underLoad = new List<(string JobId, double Milliseconds)>(total);
         cpu0 = Cpu();
         var rate = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, callers).Select(async _ =>
         {
             while (Interlocked.Increment(ref done) <= total)
             {
-                (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode();
+                var watch = Stopwatch.StartNew();
+                var response = (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode();
+                var elapsed = watch.Elapsed.TotalMilliseconds;
+                var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!;
+                lock (underLoad)
+                {
+                    underLoad.Add((jobId, elapsed));
+                }
             }
         }));
         var perSecond = total / rate.Elapsed.TotalSeconds;
         var sustainedCpu = (Cpu() - cpu0).TotalMilliseconds / total;
+        await LoadSplitAsync(factory.Services, underLoad);
         Console.WriteLine($"raw IModelModule.PredictAsync (cache miss): median {Median(raw):F2} ms");
         Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 {sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x, process CPU {syncCpu:F1} ms/request");
         Console.WriteLine($"POST /api/v1/predictions sustained, {callers} concurrent callers: {perSecond:F0} req/s over {total} requests, process CPU {sustainedCpu:F1} ms/request");
@@ -115,6 +124,27 @@ internal static class WorkflowBench
         var batchSeconds = batchWatch.Elapsed.TotalSeconds;
 
         Console.WriteLine($"batch of {batchRows} rows (chunk 5000, parallelism 2): {status} in {batchSeconds:F1} s = {batchRows / batchSeconds:F0} rows/s");
+    }
+
+    /// <summary>
+    /// Under sustained load, how much of the caller's wait is inside the run (workflow start to close, from the
+    /// history) and how much outside it (HTTP, the start call, waiting for the result): a sample of 100 requests.
+    /// </summary>
+    private static async Task LoadSplitAsync(IServiceProvider services, List<(string JobId, double Milliseconds)> requests)
+    {
+        var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
+        var inside = new List<double>();
+        var caller = new List<double>();
+        foreach (var (jobId, milliseconds) in requests.Where((_, i) => i % Math.Max(1, requests.Count / 100) == 0))
+        {
+            var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.ToList();
+            inside.Add((events[^1].EventTime.ToDateTime() - events[0].EventTime.ToDateTime()).TotalMilliseconds);
+            caller.Add(milliseconds);
+        }
+
+        inside.Sort();
+        caller.Sort();
+        Console.WriteLine($"  under load: caller median {caller[caller.Count / 2]:F1} ms, run start to close median {inside[inside.Count / 2]:F1} ms (p95 {inside[(int)(inside.Count * 0.95)]:F1} ms)");
     }
 
     /// <summary>

@@ -94,7 +94,11 @@ internal static class ProcessingEndpoints
         }
         catch (WorkflowFailedException ex)
         {
-            return TypedResults.Problem(Failure(ex.InnerException ?? ex));
+            // The run is stored like any job's: the caller can read its error history there.
+            var problem = Failure(ex.InnerException ?? ex);
+            problem.Instance = $"/api/v1/jobs/{id}";
+            problem.Extensions["jobId"] = id;
+            return TypedResults.Problem(problem);
         }
     }
 
