@@ -19,11 +19,17 @@ internal static class WorkflowBench
         }
 
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
-        // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests and one
-        // batch; the sizes are arguments (predictions, batch rows, warm-up predictions, sustained callers). Batch rows 0 skips the batch.
+        // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests; the
+        // sizes are arguments (predictions, 0, warm-up predictions, sustained callers).
         // Tiered JIT keeps recompiling for the first few thousand requests: a warm-up of ~3000 measures the steady state.
         var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
-        var batchRows = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000;
+        // The second argument once sized a small batch job run here; batch jobs are measured by the batch mode alone.
+        if (args.Length > 1 && args[1] != "0")
+        {
+            Console.Error.WriteLine("The second argument must be 0: measure batch jobs with 'batch <rows> <postgres|sqlite> <chunk> <parallelism>'.");
+            Environment.Exit(2);
+        }
+
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20;
         var callers = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 8;
         var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
@@ -96,34 +102,11 @@ internal static class WorkflowBench
         Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 {sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x, process CPU {syncCpu:F1} ms/request");
         Console.WriteLine($"POST /api/v1/predictions sustained, {callers} concurrent callers: {perSecond:F0} req/s over {total} requests, process CPU {sustainedCpu:F1} ms/request");
         Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms, p95 {accept[(int)(accept.Count * 0.95)]:F2} ms, process CPU until the 202 {acceptCpu:F1} ms/request");
-        if (batchRows > 0)
-        {
-            await BatchAsync(factory.Services, client, batchRows);
-        }
 
         Console.WriteLine($"process CPU: {Cpu().TotalSeconds:F1} s");
         await factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(data, recursive: true);
-    }
-
-    /// <summary>A dataset of <paramref name="batchRows"/> rows, one job: read + predict + write end to end.</summary>
-    private static async Task BatchAsync(IServiceProvider services, HttpClient client, int batchRows)
-    {
-        var datasetId = await BatchBench.ImportAsync(services.GetRequiredService<IDataModule>(), batchRows);
-        var batchWatch = Stopwatch.StartNew();
-        var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = "demo-churn", datasetId, chunkSize = 5000, parallelism = 2 });
-        var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
-        string status;
-        do
-        {
-            await Task.Delay(100);
-            status = (string)(await client.GetFromJsonAsync<JsonObject>(location))!["status"]!;
-        }
-        while (status == "running");
-        var batchSeconds = batchWatch.Elapsed.TotalSeconds;
-
-        Console.WriteLine($"batch of {batchRows} rows (chunk 5000, parallelism 2): {status} in {batchSeconds:F1} s = {batchRows / batchSeconds:F0} rows/s");
     }
 
     /// <summary>
