@@ -118,16 +118,32 @@ internal static class WorkflowBench
         var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
         var inside = new List<double>();
         var caller = new List<double>();
+        // The gap between consecutive events (markers are written with their task's completion, so they are skipped):
+        // which stage the waiting happens in, e.g. a workflow task queued before a poller takes it.
+        var gaps = new Dictionary<string, List<double>>();
         foreach (var (jobId, milliseconds) in requests.Where((_, i) => i % Math.Max(1, requests.Count / 100) == 0))
         {
-            var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.ToList();
+            var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.Where(e => e.EventType != Temporalio.Api.Enums.V1.EventType.MarkerRecorded).ToList();
             inside.Add((events[^1].EventTime.ToDateTime() - events[0].EventTime.ToDateTime()).TotalMilliseconds);
             caller.Add(milliseconds);
+            var seen = new Dictionary<string, int>();
+            for (var i = 1; i < events.Count; i++)
+            {
+                var step = $"{events[i - 1].EventType} -> {events[i].EventType}";
+                seen[step] = seen.GetValueOrDefault(step) + 1;
+                var key = seen[step] > 1 ? $"{step} ({seen[step]})" : step;
+                (gaps.TryGetValue(key, out var list) ? list : gaps[key] = []).Add((events[i].EventTime.ToDateTime() - events[i - 1].EventTime.ToDateTime()).TotalMilliseconds);
+            }
         }
 
         inside.Sort();
         caller.Sort();
         Console.WriteLine($"  under load: caller median {caller[caller.Count / 2]:F1} ms, run start to close median {inside[inside.Count / 2]:F1} ms (p95 {inside[(int)(inside.Count * 0.95)]:F1} ms)");
+        foreach (var (step, list) in gaps.Where(g => g.Value.Count * 2 >= inside.Count).OrderByDescending(g => g.Value.Order().ElementAt(g.Value.Count / 2)).Take(6))
+        {
+            var sorted = list.Order().ToList();
+            Console.WriteLine($"    {step}: median {sorted[sorted.Count / 2]:F1} ms");
+        }
     }
 
     /// <summary>
