@@ -49,6 +49,7 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     [TestCase(7, 3, 3)]
     [TestCase(6, 3, 2)]
     [TestCase(6, 10, 1)]
+    [TestCase(3, 1, 3)]
     public async Task PlanRowChunksAsync_WhenRead_CoversEveryRowOnceInOrder(int rows, int chunkSize, int chunks)
     {
         var (id, rowIds) = await DatasetAsync(rows);
