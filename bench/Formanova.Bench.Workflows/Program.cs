@@ -20,7 +20,7 @@ internal static class WorkflowBench
 
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests; the
-        // sizes are arguments (predictions, 0, warm-up predictions, sustained callers).
+        // sizes are arguments (predictions, 0, warm-up predictions, sustained callers, sustained requests).
         // Tiered JIT keeps recompiling for the first few thousand requests: a warm-up of ~3000 measures the steady state.
         var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300;
         // The second argument once sized a small batch job run here; batch jobs are measured by the batch mode alone.
@@ -32,6 +32,7 @@ internal static class WorkflowBench
 
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20;
         var callers = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 8;
+        var total = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : requests * 2;
         var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
         var (factory, client) = await BenchHost.StartAsync(data, new Dictionary<string, string?> { ["Model:Bootstrap:Rows"] = "2000" });
         var inputs = new Dictionary<string, object?>
@@ -75,8 +76,8 @@ internal static class WorkflowBench
         var acceptCpu = (Cpu() - cpu0).TotalMilliseconds / requests;
         await Task.Delay(TimeSpan.FromSeconds(requests / 50.0 + 2));
 
-        // Sustained rate: concurrent callers (8 unless given) for a fixed number of synchronous predictions.
-        var total = requests * 2;
+        // Sustained rate: concurrent callers (8 unless given) for a fixed number of synchronous predictions (twice the
+        // series unless given).
         var done = 0;
         var underLoad = new List<(string JobId, double Milliseconds)>(total);
         cpu0 = Cpu();
