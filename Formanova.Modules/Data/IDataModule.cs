@@ -81,7 +81,7 @@ public interface IDataModule
 
     /// <summary>
     /// Stores the row-level predictions of one chunk of a batch job, replacing whatever that chunk stored before in
-    /// one transaction: a retried chunk never duplicates rows. Bulk-written (binary COPY on PostgreSQL).
+    /// one transaction: a retried chunk never duplicates rows. The chunk is stored as one packed record.
     /// </summary>
     Task StorePredictionsAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken = default);
 

@@ -1,7 +1,9 @@
 using System.Text;
+using Dapper;
 using Formanova.Modules.Data;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Data;
 
@@ -108,7 +110,40 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     }
 
     [Test]
-    public async Task StorePredictionsAsync_WhenMoreRowsThanOneInsert_StoresThemAll()
+    public async Task ReadPredictionsAsync_WhenSomeChunksWereStoredAsRowsBeforeTheUpgrade_MergesThemInChunkOrder()
+    {
+        // Chunks 0 and 2 as a version before migration 0005 stored them, one row per prediction.
+        var database = _harness.Services.GetRequiredService<IDatabase>();
+        await using (var connection = await database.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, @Label, @Value, @Score)",
+                new[]
+                {
+                    new { JobId = "old", Chunk = 2, RowId = 50L, Label = (string?)"b", Value = (double?)null, Score = (double?)0.5 },
+                    new { JobId = "old", Chunk = 0, RowId = 20L, Label = (string?)null, Value = (double?)2.0, Score = (double?)null },
+                    new { JobId = "old", Chunk = 0, RowId = 10L, Label = (string?)"a", Value = (double?)null, Score = (double?)0.1 },
+                    new { JobId = "other", Chunk = 1, RowId = 30L, Label = (string?)"x", Value = (double?)null, Score = (double?)0.9 },
+                });
+        }
+
+        // The job carries on after the upgrade: chunk 1 is stored packed, then chunk 2 is retried.
+        await Data.StorePredictionsAsync("old", 1, [new(40, "c", null, 0.4), new(30, "c", null, 0.3)]);
+        await Data.StorePredictionsAsync("old", 2, [new(50, "b", null, 0.55)]);
+        var stored = new List<StoredPrediction>();
+        await foreach (var row in Data.ReadPredictionsAsync("old"))
+        {
+            stored.Add(row);
+        }
+
+        Assert.That(stored, Is.EqualTo(new StoredPrediction[]
+        {
+            new(10, "a", null, 0.1), new(20, null, 2.0, null), new(30, "c", null, 0.3), new(40, "c", null, 0.4), new(50, "b", null, 0.55),
+        }));
+    }
+
+    [Test]
+    public async Task StorePredictionsAsync_WhenAChunkHoldsManyRows_ReadsThemAllBack()
     {
         var rows = Enumerable.Range(1, 1234).Select(i => new StoredPrediction(i, i % 2 == 0 ? "true" : "false", null, i / 1000.0)).ToList();
 

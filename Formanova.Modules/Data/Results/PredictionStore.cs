@@ -1,129 +1,75 @@
-using System.Data;
-using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Dapper;
 using Formanova.Modules.Shared.Database;
-using Microsoft.Data.Sqlite;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace Formanova.Modules.Data.Results;
 
 /// <summary>
-/// Row-level batch predictions. A chunk is replaced as a whole in one transaction (delete, then bulk write), so a
-/// retried chunk leaves exactly one copy of its rows. The bulk write is the one provider-specific path: binary COPY on
-/// PostgreSQL, prepared multi-row INSERTs on SQLite.
+/// Batch predictions, one packed record per chunk (<see cref="PredictionCodec"/>). A chunk is replaced as a whole in
+/// one transaction, so a retried chunk leaves exactly one copy of its rows. Chunks stored before migration 0005 are
+/// rows of <c>data_predictions</c>: they are read from there, and a chunk stored again moves to the packed table.
 /// </summary>
 internal sealed class PredictionStore(IDatabase database)
 {
-    private const string DeleteChunk = "DELETE FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk";
+    private const string DeleteChunk = "DELETE FROM data_prediction_chunks WHERE job_id = @JobId AND chunk = @Chunk";
 
-    private const string CopyPredictions = "COPY data_predictions (job_id, chunk, row_id, label, value, score) FROM STDIN (FORMAT BINARY)";
+    private const string DeleteRowChunk = "DELETE FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk";
 
-    private const string SelectJob = "SELECT row_id, label, value, score FROM data_predictions WHERE job_id = @JobId ORDER BY chunk, row_id";
+    private const string InsertChunk = "INSERT INTO data_prediction_chunks (job_id, chunk, rows, payload) VALUES (@JobId, @Chunk, @Rows, @Payload)";
 
-    private const int SqliteRowsPerInsert = 200;
+    // A chunk lives in exactly one of the two tables (storing it deletes it from both first).
+    private const string SelectChunks = """
+        SELECT chunk, 1 AS packed FROM data_prediction_chunks WHERE job_id = @JobId
+        UNION ALL
+        SELECT DISTINCT chunk, 0 AS packed FROM data_predictions WHERE job_id = @JobId
+        ORDER BY chunk
+        """;
+
+    private const string SelectPacked = "SELECT payload FROM data_prediction_chunks WHERE job_id = @JobId AND chunk = @Chunk";
+
+    private const string SelectRows = "SELECT row_id, label, value, score FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk ORDER BY row_id";
 
     public async Task ReplaceChunkAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken)
     {
+        var payload = PredictionCodec.Encode(InRowOrder(predictions));
+        var key = new { JobId = jobId, Chunk = chunk };
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(DeleteChunk, new { JobId = jobId, Chunk = chunk }, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
-        if (database.Dialect.Provider == DatabaseProvider.Postgres)
-        {
-            await CopyAsync((NpgsqlConnection)connection, jobId, chunk, predictions, cancellationToken);
-        }
-        else
-        {
-            await InsertAsync((SqliteConnection)connection, (SqliteTransaction)transaction, jobId, chunk, predictions, cancellationToken);
-        }
-
+        await connection.ExecuteAsync(new CommandDefinition(DeleteChunk, key, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(DeleteRowChunk, key, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(InsertChunk, new { JobId = jobId, Chunk = chunk, Rows = predictions.Count, Payload = payload }, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Every prediction of a job in row order (chunks are consecutive row ranges), unbuffered.</summary>
+    /// <summary>Every prediction of a job in chunk then row order, one chunk in memory at a time.</summary>
     public async IAsyncEnumerable<StoredPrediction> StreamAsync(string jobId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(SelectJob, new { JobId = jobId }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
-        while (await reader.ReadAsync(cancellationToken))
+        var chunks = await connection.QueryAsync<(int Chunk, int Packed)>(new CommandDefinition(SelectChunks, new { JobId = jobId }, commandTimeout: 0, cancellationToken: cancellationToken));
+        foreach (var (chunk, packed) in chunks)
         {
-            yield return new StoredPrediction(
-                reader.GetInt64(0),
-                await reader.IsDBNullAsync(1, cancellationToken) ? null : reader.GetString(1),
-                await reader.IsDBNullAsync(2, cancellationToken) ? null : reader.GetDouble(2),
-                await reader.IsDBNullAsync(3, cancellationToken) ? null : reader.GetDouble(3));
-        }
-    }
-
-    private static async Task CopyAsync(NpgsqlConnection connection, string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken)
-    {
-        await using var importer = await connection.BeginBinaryImportAsync(CopyPredictions, cancellationToken);
-        foreach (var p in predictions)
-        {
-            await importer.StartRowAsync(cancellationToken);
-            await importer.WriteAsync(jobId, NpgsqlDbType.Text, cancellationToken);
-            await importer.WriteAsync(chunk, NpgsqlDbType.Integer, cancellationToken);
-            await importer.WriteAsync(p.RowId, NpgsqlDbType.Bigint, cancellationToken);
-            await (p.Label is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(p.Label, NpgsqlDbType.Text, cancellationToken));
-            await (p.Value is { } value ? importer.WriteAsync(value, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken));
-            await (p.Score is { } score ? importer.WriteAsync(score, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken));
-        }
-
-        await importer.CompleteAsync(cancellationToken);
-    }
-
-    private static async Task InsertAsync(SqliteConnection connection, SqliteTransaction transaction, string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken)
-    {
-        SqliteCommand? full = null;
-        try
-        {
-            for (var offset = 0; offset < predictions.Count; offset += SqliteRowsPerInsert)
+            var key = new { JobId = jobId, Chunk = chunk };
+            var rows = packed == 1
+                ? PredictionCodec.Decode(await connection.QuerySingleAsync<byte[]>(new CommandDefinition(SelectPacked, key, cancellationToken: cancellationToken)))
+                : (await connection.QueryAsync<(long RowId, string? Label, double? Value, double? Score)>(new CommandDefinition(SelectRows, key, commandTimeout: 0, cancellationToken: cancellationToken)))
+                    .Select(r => new StoredPrediction(r.RowId, r.Label, r.Value, r.Score));
+            foreach (var row in rows)
             {
-                var count = Math.Min(SqliteRowsPerInsert, predictions.Count - offset);
-                var command = count == SqliteRowsPerInsert ? full ??= Prepare(connection, transaction, jobId, chunk, count) : Prepare(connection, transaction, jobId, chunk, count);
-                for (var i = 0; i < count; i++)
-                {
-                    var p = predictions[offset + i];
-                    command.Parameters[2 + (i * 4)].Value = p.RowId;
-                    command.Parameters[3 + (i * 4)].Value = (object?)p.Label ?? DBNull.Value;
-                    command.Parameters[4 + (i * 4)].Value = (object?)p.Value ?? DBNull.Value;
-                    command.Parameters[5 + (i * 4)].Value = (object?)p.Score ?? DBNull.Value;
-                }
-
-                await command.ExecuteNonQueryAsync(cancellationToken);
-                if (command != full)
-                {
-                    await command.DisposeAsync();
-                }
-            }
-        }
-        finally
-        {
-            if (full is not null)
-            {
-                await full.DisposeAsync();
+                yield return row;
             }
         }
     }
 
-    private static SqliteCommand Prepare(SqliteConnection connection, SqliteTransaction transaction, string jobId, int chunk, int rows)
+    private static IReadOnlyList<StoredPrediction> InRowOrder(IReadOnlyList<StoredPrediction> predictions)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES "
-            + string.Join(",", Enumerable.Range(0, rows).Select(i => $"(@j, @c, @r{i}, @l{i}, @v{i}, @s{i})"));
-        command.Parameters.AddWithValue("@j", jobId);
-        command.Parameters.AddWithValue("@c", chunk);
-        for (var i = 0; i < rows; i++)
+        for (var i = 1; i < predictions.Count; i++)
         {
-            command.Parameters.Add($"@r{i}", SqliteType.Integer);
-            command.Parameters.Add($"@l{i}", SqliteType.Text);
-            command.Parameters.Add($"@v{i}", SqliteType.Real);
-            command.Parameters.Add($"@s{i}", SqliteType.Real);
+            if (predictions[i].RowId < predictions[i - 1].RowId)
+            {
+                return [.. predictions.OrderBy(p => p.RowId)];
+            }
         }
 
-        command.Prepare();
-        return command;
+        return predictions;
     }
 }
