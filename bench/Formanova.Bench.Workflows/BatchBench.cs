@@ -107,7 +107,9 @@ internal static class BatchBench
                 // Small chunks, so that code run once per chunk passes the runtime's 30-call tier-up threshold too.
                 var small = await ImportAsync(data, 200_000);
                 var (warmJob, warmSeconds, warmCpu) = await RunJobAsync(small, 2_500);
-                Console.WriteLine($"warm-up job (untimed): 200000 rows in 80 chunks of 2500, {warmJob["status"]} in {warmSeconds:F1} s, {warmCpu * 5:F1} µs CPU per row");
+                var warmTimings = warmJob["result"]!["Timings"]!;
+                Console.WriteLine($"warm-up job (untimed): 200000 rows in 80 chunks of 2500, {warmJob["status"]} in {warmSeconds:F1} s, {warmCpu * 5:F1} µs CPU per row; " +
+                    $"plan {(double)warmTimings["PlanMs"]! / 1000:F2} s, chunks' read {(double)warmTimings["ReadMs"]! / 1000:F2} s, predict {(double)warmTimings["PredictMs"]! / 1000:F2} s, write {(double)warmTimings["WriteMs"]! / 1000:F2} s");
             }
 
             // jobs=N times the same job N times in a row: the later ones run on a process whose job path has been
