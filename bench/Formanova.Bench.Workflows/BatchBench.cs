@@ -90,14 +90,23 @@ internal static class BatchBench
                 var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = modelName, datasetId = dataset, chunkSize = size, parallelism });
                 var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
                 JsonObject job;
+                var slowestPoll = 0.0;
                 do
                 {
                     await Task.Delay(100);
+                    var poll = Stopwatch.StartNew();
                     job = (await client.GetFromJsonAsync<JsonObject>(location))!;
+                    slowestPoll = Math.Max(slowestPoll, poll.Elapsed.TotalSeconds);
                 }
                 while ((string)job["status"]! is "running" or "paused");
+                if (slowestPoll > 1)
+                {
+                    Console.WriteLine($"  slowest GET {location}: {slowestPoll:F2} s");
+                }
                 process.Refresh();
-                return (job, watch.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
+                var elapsed = watch.Elapsed.TotalSeconds;
+                await SlowestGapsAsync(factory.Services, location[(location.LastIndexOf('/') + 1)..]);
+                return (job, elapsed, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
             }
 
             if (mode == "warmjob")
@@ -165,6 +174,17 @@ internal static class BatchBench
 
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>Where a job waited: the three longest gaps between consecutive events of its (last run's) history.</summary>
+    private static async Task SlowestGapsAsync(IServiceProvider services, string jobId)
+    {
+        var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
+        var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.ToList();
+        var gaps = events.Skip(1).Select((e, i) => (Seconds: (e.EventTime.ToDateTime() - events[i].EventTime.ToDateTime()).TotalSeconds, From: events[i], To: e))
+            .OrderByDescending(g => g.Seconds).Take(3);
+        Console.WriteLine($"  {jobId}: {events.Count} history events; longest gaps: " +
+            string.Join("; ", gaps.Select(g => $"{g.Seconds:F2} s {g.From.EventId} {g.From.EventType} -> {g.To.EventId} {g.To.EventType}")));
     }
 
     /// <summary>A dataset of synthetic customers in the demo model columns, plus an id column.</summary>
