@@ -136,6 +136,16 @@ internal sealed partial class WorkflowEngine
             };
             response.History.Events.AddRange(run.History.Skip((int)Math.Max(0, firstEvent - 1)));
             response.History.Events.AddRange(events);
+
+            // Queries held behind this task go with it, as Temporal's server delivers them: held until the run went
+            // quiet instead, a busy run (a result arriving during every task) kept them waiting until it closed.
+            foreach (var query in run.PendingQueries)
+            {
+                query.Started = true;
+                response.Queries[query.Id] = query.Query;
+                run.AttachedQueries.Add(query);
+            }
+            run.PendingQueries.Clear();
             return response;
         });
     }
@@ -252,6 +262,7 @@ internal sealed partial class WorkflowEngine
                 Identity = identity,
             });
         }
+        HoldAttachedQueries(run);
         // The worker that failed may have a broken cache; the retry goes to the normal queue with full history.
         run.StickyQueue = null;
         FlushBuffered(run);
@@ -265,6 +276,7 @@ internal sealed partial class WorkflowEngine
         Locked(run, after =>
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
+            AnswerAttachedQueries(run, request.QueryResults);
             var commandError = ValidateCommands(run, request.Commands);
             if (commandError is not null)
             {
@@ -406,6 +418,35 @@ internal sealed partial class WorkflowEngine
         {
             _queries.TryRemove(task.Id, out _);
         }
+    }
+
+    private static void AnswerAttachedQueries(WorkflowRun run, IDictionary<string, Temporalio.Api.Query.V1.WorkflowQueryResult> results)
+    {
+        foreach (var query in run.AttachedQueries)
+        {
+            if (results.TryGetValue(query.Id, out var result))
+            {
+                query.Result.TrySetResult(new RespondQueryTaskCompletedRequest
+                {
+                    CompletedType = result.ResultType,
+                    QueryResult = result.Answer,
+                    ErrorMessage = result.ErrorMessage,
+                    Failure = result.Failure,
+                });
+            }
+        }
+        HoldAttachedQueries(run);
+    }
+
+    /// <summary>Attached queries the task did not answer wait again, for the next task or for the run to go quiet or close.</summary>
+    private static void HoldAttachedQueries(WorkflowRun run)
+    {
+        foreach (var query in run.AttachedQueries.Where(q => !q.Result.Task.IsCompleted))
+        {
+            query.Started = false;
+            run.PendingQueries.Add(query);
+        }
+        run.AttachedQueries.Clear();
     }
 
     private void ReleaseQueries(WorkflowRun run, List<Action> after)

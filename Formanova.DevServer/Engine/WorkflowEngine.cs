@@ -411,6 +411,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     /// <summary>Everything that follows a run closing: parent notification, parent-close policy, queries, retention.</summary>
     private void OnClosed(WorkflowRun run, List<Action> after)
     {
+        HoldAttachedQueries(run);
         foreach (var query in run.PendingQueries)
         {
             after.Add(() => DispatchQuery(query));

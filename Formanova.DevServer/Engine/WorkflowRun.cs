@@ -102,6 +102,9 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public Dictionary<long, HistoryEvent> PendingExternal { get; } = [];
     public List<QueryTask> PendingQueries { get; } = [];
 
+    /// <summary>Queries handed to the worker with the started workflow task, answered in its completion.</summary>
+    public List<QueryTask> AttachedQueries { get; } = [];
+
     public List<HistoryEvent> Unpersisted { get; } = [];
     public List<ActivityRecord> UnpersistedActivities { get; } = [];
     public bool Persisted { get; set; }
