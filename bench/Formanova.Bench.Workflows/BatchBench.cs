@@ -181,10 +181,9 @@ internal static class BatchBench
     {
         var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
         var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.ToList();
-        var gaps = events.Skip(1).Select((e, i) => (Seconds: (e.EventTime.ToDateTime() - events[i].EventTime.ToDateTime()).TotalSeconds, From: events[i], To: e))
-            .OrderByDescending(g => g.Seconds).Take(3);
+        var gaps = BenchHost.Gaps(events).OrderByDescending(g => g.Milliseconds).Take(3);
         Console.WriteLine($"  {jobId}: {events.Count} history events; longest gaps: " +
-            string.Join("; ", gaps.Select(g => $"{g.Seconds:F2} s {g.From.EventId} {g.From.EventType} -> {g.To.EventId} {g.To.EventType}")));
+            string.Join("; ", gaps.Select(g => $"{g.Milliseconds / 1000:F2} s {g.From.EventId} {g.From.EventType} -> {g.To.EventId} {g.To.EventType}")));
     }
 
     /// <summary>A dataset of synthetic customers in the demo model columns, plus an id column.</summary>
@@ -253,21 +252,34 @@ internal static class BatchBench
     private static async Task<Prepared> PrepareAsync(IDataModule data, long datasetId, HashSet<string> features, long limit)
     {
         var prepared = new Prepared([], [], []);
-        for (var cursor = 0L; prepared.Ids.Count < limit;)
+        await foreach (var chunk in ChunksAsync(data, datasetId))
+        {
+            prepared = prepared with { Columns = [.. chunk.Columns.Select(c => features.Contains(c.Name) ? c.Name : null)] };
+            prepared.Ids.AddRange(chunk.RowIds);
+            prepared.Rows.AddRange(chunk.Rows);
+            if (prepared.Ids.Count >= limit)
+            {
+                break;
+            }
+        }
+
+        return prepared;
+    }
+
+    /// <summary>The whole dataset through the Data module, 100,000 rows per keyset read.</summary>
+    private static async IAsyncEnumerable<RowChunk> ChunksAsync(IDataModule data, long datasetId)
+    {
+        for (var cursor = 0L; ;)
         {
             var chunk = await data.ReadRowChunkAsync(datasetId, cursor, 100_000);
             if (chunk.RowIds.Count == 0)
             {
-                break;
+                yield break;
             }
 
-            prepared = prepared with { Columns = [.. chunk.Columns.Select(c => features.Contains(c.Name) ? c.Name : null)] };
-            prepared.Ids.AddRange(chunk.RowIds);
-            prepared.Rows.AddRange(chunk.Rows);
+            yield return chunk;
             cursor = chunk.RowIds[^1];
         }
-
-        return prepared;
     }
 
     private static async Task ModulePredictAsync(IModelModule models, string modelName, Prepared prepared)
@@ -328,15 +340,8 @@ internal static class BatchBench
         {
             cpu = Cpu();
             watch.Restart();
-            for (var cursor = 0L; ;)
+            await foreach (var _ in ChunksAsync(data, datasetId))
             {
-                var chunk = await data.ReadRowChunkAsync(datasetId, cursor, 100_000);
-                if (chunk.RowIds.Count == 0)
-                {
-                    break;
-                }
-
-                cursor = chunk.RowIds[^1];
             }
 
             return new Raw(watch.Elapsed.TotalSeconds, "SQLite: IDataModule.ReadRowChunkAsync, decoded", predict, 0, "no raw SQLite write measured", Cpu() - cpu, predictCpu, 0, module, moduleCpu);

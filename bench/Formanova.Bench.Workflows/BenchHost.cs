@@ -54,4 +54,8 @@ internal static class BenchHost
 
         return (factory, client);
     }
+
+    /// <summary>Consecutive pairs of a run's history events and the time between them.</summary>
+    public static IEnumerable<(Temporalio.Api.History.V1.HistoryEvent From, Temporalio.Api.History.V1.HistoryEvent To, double Milliseconds)> Gaps(IReadOnlyList<Temporalio.Api.History.V1.HistoryEvent> events) =>
+        events.Skip(1).Select((e, i) => (events[i], e, (e.EventTime.ToDateTime() - events[i].EventTime.ToDateTime()).TotalMilliseconds));
 }

@@ -128,12 +128,12 @@ internal static class WorkflowBench
             inside.Add((events[^1].EventTime.ToDateTime() - events[0].EventTime.ToDateTime()).TotalMilliseconds);
             caller.Add(milliseconds);
             var seen = new Dictionary<string, int>();
-            for (var i = 1; i < events.Count; i++)
+            foreach (var (from, to, gap) in BenchHost.Gaps(events))
             {
-                var step = $"{events[i - 1].EventType} -> {events[i].EventType}";
+                var step = $"{from.EventType} -> {to.EventType}";
                 seen[step] = seen.GetValueOrDefault(step) + 1;
                 var key = seen[step] > 1 ? $"{step} ({seen[step]})" : step;
-                (gaps.TryGetValue(key, out var list) ? list : gaps[key] = []).Add((events[i].EventTime.ToDateTime() - events[i - 1].EventTime.ToDateTime()).TotalMilliseconds);
+                (gaps.TryGetValue(key, out var list) ? list : gaps[key] = []).Add(gap);
             }
         }
 
