@@ -43,7 +43,7 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
 
     /// <summary>
     /// Predicts one chunk (one keyset read of its row range, predicted positionally with
-    /// <see cref="IModelModule.PredictRowsAsync"/>), stores its predictions row by row in the Data module
+    /// <see cref="IModelModule.PredictRowsAsync"/>), stores its predictions in the Data module (one packed record per chunk)
     /// and records the job's result step <c>chunk-NNNNNN</c> as succeeded with the row count. A chunk recorded as
     /// succeeded before (a retry after a crash) is not predicted again.
     /// </summary>
