@@ -11,7 +11,9 @@ namespace Formanova.Bench.DevServer;
 /// <summary>
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
-/// usage: Formanova.Bench.DevServer [--workflows 3000] [--rounds 3] [--warmup 5000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port]
+/// usage: Formanova.Bench.DevServer [--workflows 3000] [--rounds 3] [--warmup 5000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port] [--shape one-activity|processing|processing-one-task|processing-inline]
+/// --shape processing runs the synchronous prediction's step shape (ProcessingWorkflow: six local activities and one
+/// activity, two workflow tasks) with steps that do no work: the floor the SDK and the server set for one prediction.
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
 /// </summary>
@@ -26,6 +28,7 @@ internal static class Program
         var rounds = 3;
         var storages = new List<string> { "memory", "sqlite" };
         string? external = null;
+        var shape = "one-activity";
         var retentionWorkflows = 0;
         var retention = TimeSpan.FromSeconds(10);
         for (var i = 0; i + 1 < args.Length; i += 2)
@@ -38,6 +41,7 @@ internal static class Program
                 case "--warmup": warmup = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--rounds": rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--storage": storages = [args[i + 1]]; break;
+                case "--shape": shape = args[i + 1]; Shape = shape; break;
                 case "--retention-workflows": retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--retention-seconds": retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
                 // Against a separately started server, so its CPU use can be told apart from the SDK's.
@@ -137,7 +141,7 @@ internal static class Program
         MaxConcurrentActivities = 200,
         MaxConcurrentWorkflowTaskPolls = 8,
         MaxConcurrentActivityTaskPolls = 8,
-    }.AddWorkflow<BenchWorkflow>().AddActivity(BenchActivities.Echo);
+    }.AddWorkflow<BenchWorkflow>().AddWorkflow<ProcessingShapeWorkflow>().AddActivity(BenchActivities.Echo);
 
     private static void DeleteDirectory(string directory)
     {
@@ -167,13 +171,17 @@ internal static class Program
             await RunConcurrentAsync(client, queue, warmup, concurrency);
 
             var rates = new List<double>();
+            var cpus = new List<double>();
             for (var round = 0; round < rounds; round++)
             {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 await RunConcurrentAsync(client, queue, workflows, concurrency);
                 rates.Add(workflows / clock.Elapsed.TotalSeconds);
+                cpus.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / workflows);
             }
             var throughput = rates.Order().ElementAt(rates.Count / 2);
+            var cpuPerWorkflow = cpus.Order().ElementAt(cpus.Count / 2);
 
             var latencies = new List<double>();
             for (var i = 0; i < samples; i++)
@@ -184,7 +192,7 @@ internal static class Program
             }
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{storage}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}); latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
+                $"{storage}, shape {Shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
         });
         await host.StopAsync();
         DeleteDirectory(directory);
@@ -206,8 +214,11 @@ internal static class Program
     // Eager start hands the first workflow task back in the start response to this process's worker (one poll fewer).
     private static readonly bool Eager = Environment.GetEnvironmentVariable("FORMANOVA_BENCH_EAGER") != "0";
 
-    private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) =>
-        client.ExecuteWorkflowAsync((BenchWorkflow wf) => wf.RunAsync(i), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager });
+    private static string Shape = "one-activity";
+
+    private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) => Shape == "one-activity"
+        ? client.ExecuteWorkflowAsync((BenchWorkflow wf) => wf.RunAsync(i), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager })
+        : client.ExecuteWorkflowAsync((ProcessingShapeWorkflow wf) => wf.RunAsync(new ShapeInput(i, Shape)), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager });
 }
 
 public static class BenchActivities
@@ -224,4 +235,46 @@ public class BenchWorkflow
     public async Task<string> RunAsync(int value) =>
 #pragma warning restore CA1822
         await Workflow.ExecuteActivityAsync(() => BenchActivities.Echo(value), new() { StartToCloseTimeout = TimeSpan.FromSeconds(30) });
+}
+
+public sealed record ShapeInput(int Value, string Shape);
+
+/// <summary>
+/// The synchronous prediction's step shape without its work: WORKFLOW_STARTED beside validate, prepare, inference
+/// (a regular activity), aggregate, post-process, and persist with the closing events; every step a no-op echo.
+/// processing-one-task runs inference as a local activity too (one workflow task); processing-inline runs aggregate
+/// and post-process as workflow code. Neither variant is what the service runs: they show what each step costs.
+/// </summary>
+[Workflow]
+public class ProcessingShapeWorkflow
+{
+    private static readonly LocalActivityOptions Local = new() { StartToCloseTimeout = TimeSpan.FromSeconds(30) };
+    private static readonly ActivityOptions Remote = new() { StartToCloseTimeout = TimeSpan.FromSeconds(60) };
+
+    [WorkflowRun]
+#pragma warning disable CA1822 // The SDK requires [WorkflowRun] methods to be instance members.
+    public async Task<string> RunAsync(ShapeInput input)
+#pragma warning restore CA1822
+    {
+        var v = input.Value;
+        var started = Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v), Local);
+        var validated = Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 1), Local);
+        await Workflow.WhenAllAsync(started, validated);
+        var prepared = Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 2), Local);
+        var inferred = input.Shape == "processing-one-task"
+            ? Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 3), Local)
+            : Workflow.ExecuteActivityAsync(() => BenchActivities.Echo(v + 3), Remote);
+        await Workflow.WhenAllAsync(prepared, inferred);
+        string processed;
+        if (input.Shape == "processing-inline")
+        {
+            processed = prepared.Result + inferred.Result;
+        }
+        else
+        {
+            var aggregated = await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 4), Local);
+            processed = await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 5), Local) + aggregated;
+        }
+        return await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 6), Local) + processed;
+    }
 }
