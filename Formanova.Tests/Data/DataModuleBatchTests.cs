@@ -143,6 +143,26 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task ReadPredictionsAsync_WhenEveryChunkWasStoredAsRowsBeforeTheUpgrade_ReadsThemInChunkOrder()
+    {
+        var database = _harness.Services.GetRequiredService<IDatabase>();
+        await using (var connection = await database.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, 'a', NULL, @Score)",
+                new[] { new { JobId = "old", Chunk = 1, RowId = 30L, Score = 0.3 }, new { JobId = "old", Chunk = 0, RowId = 10L, Score = 0.1 } });
+        }
+
+        var stored = new List<StoredPrediction>();
+        await foreach (var row in Data.ReadPredictionsAsync("old"))
+        {
+            stored.Add(row);
+        }
+
+        Assert.That(stored, Is.EqualTo(new StoredPrediction[] { new(10, "a", null, 0.1), new(30, "a", null, 0.3) }));
+    }
+
+    [Test]
     public async Task StorePredictionsAsync_WhenAChunkHoldsManyRows_ReadsThemAllBack()
     {
         var rows = Enumerable.Range(1, 1234).Select(i => new StoredPrediction(i, i % 2 == 0 ? "true" : "false", null, i / 1000.0)).ToList();

@@ -1,3 +1,5 @@
+using System.Data;
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Dapper;
 using Formanova.Modules.Shared.Database;
@@ -18,14 +20,9 @@ internal sealed class PredictionStore(IDatabase database)
     private const string InsertChunk = "INSERT INTO data_prediction_chunks (job_id, chunk, rows, payload) VALUES (@JobId, @Chunk, @Rows, @Payload)";
 
     // A chunk lives in exactly one of the two tables (storing it deletes it from both first).
-    private const string SelectChunks = """
-        SELECT chunk, 1 AS packed FROM data_prediction_chunks WHERE job_id = @JobId
-        UNION ALL
-        SELECT DISTINCT chunk, 0 AS packed FROM data_predictions WHERE job_id = @JobId
-        ORDER BY chunk
-        """;
+    private const string SelectRowChunks = "SELECT DISTINCT chunk FROM data_predictions WHERE job_id = @JobId ORDER BY chunk";
 
-    private const string SelectPacked = "SELECT payload FROM data_prediction_chunks WHERE job_id = @JobId AND chunk = @Chunk";
+    private const string SelectPackedChunks = "SELECT chunk, payload FROM data_prediction_chunks WHERE job_id = @JobId ORDER BY chunk";
 
     private const string SelectRows = "SELECT row_id, label, value, score FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk ORDER BY row_id";
 
@@ -44,21 +41,45 @@ internal sealed class PredictionStore(IDatabase database)
     /// <summary>Every prediction of a job in chunk then row order, one chunk in memory at a time.</summary>
     public async IAsyncEnumerable<StoredPrediction> StreamAsync(string jobId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var job = new { JobId = jobId };
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var chunks = await connection.QueryAsync<(int Chunk, int Packed)>(new CommandDefinition(SelectChunks, new { JobId = jobId }, commandTimeout: 0, cancellationToken: cancellationToken));
-        foreach (var (chunk, packed) in chunks)
+        var rowChunks = new Queue<int>(await connection.QueryAsync<int>(new CommandDefinition(SelectRowChunks, job, commandTimeout: 0, cancellationToken: cancellationToken)));
+
+        // The packed chunks come in one read; chunks stored as rows before the upgrade are read between them, on a
+        // second connection because the read holds the first.
+        await using var rowConnection = rowChunks.Count > 0 ? await database.OpenConnectionAsync(cancellationToken) : null;
+        await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(SelectPackedChunks, job, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess))
         {
-            var key = new { JobId = jobId, Chunk = chunk };
-            var rows = packed == 1
-                ? PredictionCodec.Decode(await connection.QuerySingleAsync<byte[]>(new CommandDefinition(SelectPacked, key, cancellationToken: cancellationToken)))
-                : (await connection.QueryAsync<(long RowId, string? Label, double? Value, double? Score)>(new CommandDefinition(SelectRows, key, commandTimeout: 0, cancellationToken: cancellationToken)))
-                    .Select(r => new StoredPrediction(r.RowId, r.Label, r.Value, r.Score));
-            foreach (var row in rows)
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var chunk = reader.GetInt32(0);
+                while (rowChunks.Count > 0 && rowChunks.Peek() < chunk)
+                {
+                    foreach (var row in await ReadRowChunkAsync(rowConnection!, jobId, rowChunks.Dequeue(), cancellationToken))
+                    {
+                        yield return row;
+                    }
+                }
+
+                foreach (var row in PredictionCodec.Decode(await reader.GetFieldValueAsync<byte[]>(1, cancellationToken)))
+                {
+                    yield return row;
+                }
+            }
+        }
+
+        while (rowChunks.Count > 0)
+        {
+            foreach (var row in await ReadRowChunkAsync(rowConnection!, jobId, rowChunks.Dequeue(), cancellationToken))
             {
                 yield return row;
             }
         }
     }
+
+    private static async Task<IEnumerable<StoredPrediction>> ReadRowChunkAsync(DbConnection connection, string jobId, int chunk, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<(long RowId, string? Label, double? Value, double? Score)>(new CommandDefinition(SelectRows, new { JobId = jobId, Chunk = chunk }, commandTimeout: 0, cancellationToken: cancellationToken)))
+            .Select(r => new StoredPrediction(r.RowId, r.Label, r.Value, r.Score));
 
     private static IReadOnlyList<StoredPrediction> InRowOrder(IReadOnlyList<StoredPrediction> predictions)
     {
