@@ -97,11 +97,7 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
 
         // A retried chunk (its first attempt's rows were stored, its completion was lost) writes its rows again.
         await Data.StorePredictionsAsync("job-a", 1, [new(30, "false", null, -0.31), new(40, "false", null, -0.4)]);
-        var stored = new List<StoredPrediction>();
-        await foreach (var row in Data.ReadPredictionsAsync("job-a"))
-        {
-            stored.Add(row);
-        }
+        var stored = await Data.ReadPredictionsAsync("job-a").ToListAsync();
 
         Assert.That(stored, Is.EqualTo(new StoredPrediction[]
         {
@@ -130,11 +126,7 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
         // The job carries on after the upgrade: chunk 1 is stored packed, then chunk 2 is retried.
         await Data.StorePredictionsAsync("old", 1, [new(40, "c", null, 0.4), new(30, "c", null, 0.3)]);
         await Data.StorePredictionsAsync("old", 2, [new(50, "b", null, 0.55)]);
-        var stored = new List<StoredPrediction>();
-        await foreach (var row in Data.ReadPredictionsAsync("old"))
-        {
-            stored.Add(row);
-        }
+        var stored = await Data.ReadPredictionsAsync("old").ToListAsync();
 
         Assert.That(stored, Is.EqualTo(new StoredPrediction[]
         {
@@ -153,11 +145,7 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
                 new[] { new { JobId = "old", Chunk = 1, RowId = 30L, Score = 0.3 }, new { JobId = "old", Chunk = 0, RowId = 10L, Score = 0.1 } });
         }
 
-        var stored = new List<StoredPrediction>();
-        await foreach (var row in Data.ReadPredictionsAsync("old"))
-        {
-            stored.Add(row);
-        }
+        var stored = await Data.ReadPredictionsAsync("old").ToListAsync();
 
         Assert.That(stored, Is.EqualTo(new StoredPrediction[] { new(10, "a", null, 0.1), new(30, "a", null, 0.3) }));
     }
