@@ -17,6 +17,12 @@ internal static class TestServices
     /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:56379</c>.</summary>
     public static string Redis() => Require(RedisVariable, "Redis");
 
+    /// <summary>
+    /// For hosts whose test needs Redis to answer: every Redis call is bounded by this (500 ms in production), and a
+    /// loaded CI box has taken longer than that for a local ping. Such tests are about wiring, not speed.
+    /// </summary>
+    public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", "5000");
+
     private static string Require(string variable, string service)
     {
         var value = Environment.GetEnvironmentVariable(variable);

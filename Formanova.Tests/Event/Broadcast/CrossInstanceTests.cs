@@ -18,6 +18,7 @@ public sealed class CrossInstanceTests
         [
             .. database.Settings,
             new("Cache:Redis", redis),
+            TestServices.RedisTimeout,
             new("Event:Broadcast:RedisChannel", $"formanova:events:test:{Guid.NewGuid():N}"),
             // Ten minutes: the safety poll cannot be what delivers within this test.
             new("Event:Broadcast:RedisPollIntervalMilliseconds", "600000"),

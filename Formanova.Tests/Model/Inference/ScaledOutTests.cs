@@ -22,8 +22,7 @@ public sealed class ScaledOutTests
             new("Model:ArtifactStore", "Database"),
             new("Model:Bootstrap:Enabled", "false"),
             new("Cache:L2:InstanceName", prefix),
-            // A loaded test box can take longer than the production default to answer; the test is about sharing, not speed.
-            new("Cache:L2:TimeoutMilliseconds", "5000"),
+            TestServices.RedisTimeout,
         ];
         // AddFormanovaInfrastructure reads Cache:Redis while registering services, before the factory's settings are
         // layered in; an environment variable is visible at that point, as in a deployment.
