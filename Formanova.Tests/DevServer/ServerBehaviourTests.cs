@@ -173,7 +173,7 @@ public class TimeoutAndRetryTests : DevServerFixture
     {
         var queue = NewQueue();
         var handle = await Client.StartWorkflowAsync((GreetingWorkflow wf) => wf.RunAsync("late"),
-            new(NewId(), queue) { TaskTimeout = TimeSpan.FromMilliseconds(500) });
+            new(NewId(), queue) { TaskTimeout = TimeSpan.FromSeconds(2) });
         // Take the first task by hand and drop it, as a crashed worker would.
         var taken = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "lost" });
         Assert.That(taken.TaskToken.IsEmpty, Is.False);
