@@ -18,7 +18,7 @@ internal static class TestServices
     public static string Redis() => Require(RedisVariable, "Redis");
 
     /// <summary>
-    /// For hosts whose test needs Redis to answer: every Redis call is bounded by this (500 ms in production), and a
+    /// For tests that need Redis to answer: every Redis call is bounded by this (500 ms in production), and a
     /// loaded CI box has taken longer than that for a local ping. Such tests are about wiring, not speed.
     /// </summary>
     public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", "5000");

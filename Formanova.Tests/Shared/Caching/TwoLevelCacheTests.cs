@@ -25,13 +25,13 @@ public sealed class TwoLevelCacheTests
         }
     }
 
-    private (TwoLevelCache Cache, FakeTimeProvider Clock, MetricCollector Metrics) Create(string? redis = null, int maxEntries = 1000, int l1Ttl = 600, string instance = "test:")
+    private (TwoLevelCache Cache, FakeTimeProvider Clock, MetricCollector Metrics) Create(string? redis = null, int maxEntries = 1000, int l1Ttl = 600, string instance = "test:", int? l2TimeoutMs = null)
     {
         var options = Options.Create(new CacheOptions
         {
             Redis = redis,
             L1 = new CacheOptions.L1Options { MaxEntries = maxEntries, TtlSeconds = l1Ttl },
-            L2 = new CacheOptions.L2Options { InstanceName = instance, RetryAfterSeconds = 5, TimeoutMilliseconds = 1000 },
+            L2 = new CacheOptions.L2Options { InstanceName = instance, RetryAfterSeconds = 5, TimeoutMilliseconds = l2TimeoutMs ?? int.Parse(TestServices.RedisTimeout.Value!) },
         });
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -147,7 +147,7 @@ public sealed class TwoLevelCacheTests
     public async Task GetAsync_WhenRedisIsUnreachable_ServesFromL1AndBacksOff()
     {
         // Port 1 on loopback refuses connections at once: a Redis that is down.
-        var (cache, clock, metrics) = Create(redis: "127.0.0.1:1,connectTimeout=200");
+        var (cache, clock, metrics) = Create(redis: "127.0.0.1:1,connectTimeout=200", l2TimeoutMs: 1000);
 
         await cache.SetAsync("model", "k", new Sample("local", 1));
         var lookup = await cache.GetAsync<Sample>("model", "k");
