@@ -22,6 +22,15 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
 
+    // Predictions as a version before migration 0005 stored them: one row each in data_predictions.
+    private async Task InsertLegacyPredictionsAsync(params (string JobId, int Chunk, StoredPrediction Prediction)[] rows)
+    {
+        await using var connection = await _harness.Services.GetRequiredService<IDatabase>().OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, @Label, @Value, @Score)",
+            rows.Select(r => new { r.JobId, r.Chunk, r.Prediction.RowId, r.Prediction.Label, r.Prediction.Value, r.Prediction.Score }));
+    }
+
     private async Task<(long Id, List<long> RowIds)> DatasetAsync(int rows)
     {
         var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest($"batch-{Guid.NewGuid():N}", [new("x", ColumnType.Numeric), new("city", ColumnType.Categorical)]));
@@ -109,19 +118,11 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     public async Task ReadPredictionsAsync_WhenSomeChunksWereStoredAsRowsBeforeTheUpgrade_MergesThemInChunkOrder()
     {
         // Chunks 0 and 2 as a version before migration 0005 stored them, one row per prediction.
-        var database = _harness.Services.GetRequiredService<IDatabase>();
-        await using (var connection = await database.OpenConnectionAsync())
-        {
-            await connection.ExecuteAsync(
-                "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, @Label, @Value, @Score)",
-                new[]
-                {
-                    new { JobId = "old", Chunk = 2, RowId = 50L, Label = (string?)"b", Value = (double?)null, Score = (double?)0.5 },
-                    new { JobId = "old", Chunk = 0, RowId = 20L, Label = (string?)null, Value = (double?)2.0, Score = (double?)null },
-                    new { JobId = "old", Chunk = 0, RowId = 10L, Label = (string?)"a", Value = (double?)null, Score = (double?)0.1 },
-                    new { JobId = "other", Chunk = 1, RowId = 30L, Label = (string?)"x", Value = (double?)null, Score = (double?)0.9 },
-                });
-        }
+        await InsertLegacyPredictionsAsync(
+            ("old", 2, new(50, "b", null, 0.5)),
+            ("old", 0, new(20, null, 2.0, null)),
+            ("old", 0, new(10, "a", null, 0.1)),
+            ("other", 1, new(30, "x", null, 0.9)));
 
         // The job carries on after the upgrade: chunk 1 is stored packed, then chunk 2 is retried.
         await Data.StorePredictionsAsync("old", 1, [new(40, "c", null, 0.4), new(30, "c", null, 0.3)]);
@@ -137,13 +138,7 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     [Test]
     public async Task ReadPredictionsAsync_WhenEveryChunkWasStoredAsRowsBeforeTheUpgrade_ReadsThemInChunkOrder()
     {
-        var database = _harness.Services.GetRequiredService<IDatabase>();
-        await using (var connection = await database.OpenConnectionAsync())
-        {
-            await connection.ExecuteAsync(
-                "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, 'a', NULL, @Score)",
-                new[] { new { JobId = "old", Chunk = 1, RowId = 30L, Score = 0.3 }, new { JobId = "old", Chunk = 0, RowId = 10L, Score = 0.1 } });
-        }
+        await InsertLegacyPredictionsAsync(("old", 1, new(30, "a", null, 0.3)), ("old", 0, new(10, "a", null, 0.1)));
 
         var stored = await Data.ReadPredictionsAsync("old").ToListAsync();
 
