@@ -33,9 +33,9 @@ public sealed class BatchWorkflowTests
         Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
         Assert.Multiple(() =>
         {
-            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(230));
-            Assert.That((int?)job["result"]!["Chunks"], Is.EqualTo(5));
-            Assert.That((int?)job["result"]!["Runs"], Is.EqualTo(3), "two chunks per run: continued as new twice");
+            Assert.That((long?)job["result"]!["rows"], Is.EqualTo(230));
+            Assert.That((int?)job["result"]!["chunks"], Is.EqualTo(5));
+            Assert.That((int?)job["result"]!["runs"], Is.EqualTo(3), "two chunks per run: continued as new twice");
             Assert.That(faults.Calls("predictBatch"), Is.EqualTo(5));
         });
 
@@ -63,7 +63,7 @@ public sealed class BatchWorkflowTests
 
         var job = await PollAsync(client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
         Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
-        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(expected));
+        Assert.That((long?)job["result"]!["rows"], Is.EqualTo(expected));
     }
 
     [Test]
@@ -86,7 +86,7 @@ public sealed class BatchWorkflowTests
 
         await client.PostAsync($"{location}/resume", null);
         var job = await PollAsync(client, location, j => Status(j) == "completed");
-        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(100));
+        Assert.That((long?)job["result"]!["rows"], Is.EqualTo(100));
     }
 
     [Test]
@@ -136,7 +136,7 @@ public sealed class BatchWorkflowTests
         var job = await PollAsync(restarted, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
 
         Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
-        Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(200));
+        Assert.That((long?)job["result"]!["rows"], Is.EqualTo(200));
         Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
     }
 
@@ -164,7 +164,7 @@ public sealed class BatchWorkflowTests
         {
             Assert.That(failOnce, Is.Zero, "the injected failure happened");
             Assert.That(faults.Calls("predictBatch"), Is.EqualTo(3 + 1), "the second chunk was predicted twice");
-            Assert.That((long?)job["result"]!["Rows"], Is.EqualTo(120));
+            Assert.That((long?)job["result"]!["rows"], Is.EqualTo(120));
             Assert.That(ids, Has.Count.EqualTo(120).And.Ordered.Ascending.And.Unique);
         });
     }

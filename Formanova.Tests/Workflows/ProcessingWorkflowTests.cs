@@ -37,6 +37,8 @@ public sealed class ProcessingWorkflowTests
 
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{jobId}"));
         Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ProcessingCompleted, IEventModule.WorkflowCompleted }));
+        // The event carries the result as the API answers it, in camelCase; JsonElement lookups are case-sensitive.
+        Assert.That(events.Items[1].Data!.Value.GetProperty("decision").GetString(), Is.EqualTo((string?)result["decision"]));
 
         var stored = await PollAsync(client, $"/api/v1/jobs/{jobId}", job => Status(job) == "completed");
         Assert.That((string?)stored["result"]!["decision"], Is.EqualTo((string?)result["decision"]));

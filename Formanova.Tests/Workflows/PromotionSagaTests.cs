@@ -49,8 +49,8 @@ public sealed class PromotionSagaTests
 
             Assert.That(Status(promotion), Is.EqualTo("completed"), promotion.ToJsonString());
             var saga = promotion["saga"]!;
-            Assert.That(saga["Completed"]!.AsArray().Select(s => (string)s!), Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
-            Assert.That((string?)saga["PreviousVersion"], Is.EqualTo("1.0.0"));
+            Assert.That(saga["completed"]!.AsArray().Select(s => (string)s!), Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
+            Assert.That((string?)saga["previousVersion"], Is.EqualTo("1.0.0"));
             var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync(DemoModel);
             Assert.That(model.ActiveVersion, Is.EqualTo("1.1.0"));
             Assert.That(model.Aliases["champion"], Is.EqualTo("1.1.0"));
@@ -80,9 +80,9 @@ public sealed class PromotionSagaTests
             var saga = promotion["saga"]!;
             Assert.Multiple(() =>
             {
-                Assert.That((string?)saga["Status"], Is.EqualTo("rolled-back"));
-                Assert.That(saga["Compensated"]!.AsArray().Select(s => (string)s!), Is.EqualTo(compensations.Append("emit_rolled_back")));
-                Assert.That((string?)saga["Error"], Does.Contain("injected").Or.Contain("MODEL_ACTIVATED"));
+                Assert.That((string?)saga["status"], Is.EqualTo("rolled-back"));
+                Assert.That(saga["compensated"]!.AsArray().Select(s => (string)s!), Is.EqualTo(compensations.Append("emit_rolled_back")));
+                Assert.That((string?)saga["error"], Does.Contain("injected").Or.Contain("MODEL_ACTIVATED"));
             });
             var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync(DemoModel);
             Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"), "the previous version is active again");

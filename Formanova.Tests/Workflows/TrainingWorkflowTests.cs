@@ -33,12 +33,15 @@ public sealed class TrainingWorkflowTests
 
         var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(120));
         Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
-        Assert.That((bool?)run["result"]!["Activated"] ?? (bool?)run["result"]!["activated"], Is.True);
+        Assert.That((bool?)run["result"]!["activated"], Is.True);
         var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
         Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
         Assert.That(model.Versions[0].Lineage.RunId, Is.EqualTo(location.Split('/')[^1]));
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
         Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ModelRegistered, IEventModule.ModelActivated, IEventModule.WorkflowCompleted }));
+        // Event data is camelCase, as the API is; JsonElement lookups are case-sensitive.
+        Assert.That(events.Items[1].Data!.Value.GetProperty("trainRows").GetInt32(), Is.GreaterThan(0));
+        Assert.That(events.Items[3].Data!.Value.GetProperty("outcome").GetString(), Is.EqualTo("activated"));
     }
 
     [Test]

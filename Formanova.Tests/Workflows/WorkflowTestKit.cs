@@ -16,7 +16,8 @@ internal static class WorkflowTestKit
 {
     public const string DemoModel = "demo-churn";
 
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Case-sensitive, unlike the web defaults: the API answers in camelCase, and every read here checks that.
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNameCaseInsensitive = false };
 
     public static Dictionary<string, string?> Settings(params (string Key, string? Value)[] extra)
     {

@@ -269,6 +269,7 @@ internal static class ProcessingEndpoints
 
         var stored = data is null ? null : (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
         var history = new List<ErrorRecord>();
+        // "Errors": results stored before they were written in camelCase.
         if (stored?.Output is { ValueKind: JsonValueKind.Object } output
             && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list.ValueKind == JsonValueKind.Array)
         {

@@ -55,7 +55,7 @@ internal static class PromotionEndpoints
         }
 
         var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
-        var saga = stored?.Output is { } output ? output.Deserialize<SagaState>() : null;
+        var saga = stored?.Output is { } output ? output.Deserialize<SagaState>(JsonSerializerOptions.Web) : null;
         return TypedResults.Ok(new PromotionView(id, status, saga, description.StartTime, description.CloseTime, stored?.Error));
     }
 }

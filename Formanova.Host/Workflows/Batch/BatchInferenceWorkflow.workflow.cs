@@ -96,7 +96,7 @@ public sealed class BatchInferenceWorkflow
 
             _stage = "completed";
             var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings);
-            var json = JsonSerializer.SerializeToElement(outcome);
+            var json = JsonSerializer.SerializeToElement(outcome, JsonSerializerOptions.Web);
             await WorkflowSteps.PersistAsync(policy, _state.StartedAt, ResultStatus.Succeeded, input.Model, _state.Version, null, json, null);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
             return outcome;
@@ -106,7 +106,7 @@ public sealed class BatchInferenceWorkflow
             var cancelled = TemporalException.IsCanceledException(ex);
             var error = new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The batch job was cancelled." : ActivityErrors.Describe(ex), Handled: false);
             _stage = cancelled ? "cancelled" : "failed";
-            var failure = JsonSerializer.SerializeToElement(new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } });
+            var failure = JsonSerializer.SerializeToElement(new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } }, JsonSerializerOptions.Web);
             await WorkflowSteps.PersistAsync(policy, _state?.StartedAt ?? Workflow.UtcNow, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, _state?.Version, null, failure, error.Message);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
             if (ex is FailureException || cancelled)

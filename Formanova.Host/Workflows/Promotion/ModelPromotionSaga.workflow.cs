@@ -53,7 +53,7 @@ public sealed class ModelPromotionSaga
 
             _status = "completed";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, ResultStatus.Succeeded, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState()), null);
+            await WorkflowSteps.PersistAsync(policy, startedAt, ResultStatus.Succeeded, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState(), JsonSerializerOptions.Web), null);
             return GetSagaState();
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
@@ -83,7 +83,7 @@ public sealed class ModelPromotionSaga
             _compensated.Add("emit_rolled_back");
             _status = cancelled ? "cancelled" : "rolled-back";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState()), _error);
+            await WorkflowSteps.PersistAsync(policy, startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState(), JsonSerializerOptions.Web), _error);
             if (ex is FailureException || cancelled)
             {
                 throw;

@@ -99,7 +99,7 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
     {
         var id = ActivityExecutionContext.Current.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(type, $"/workflows/{id}", JsonSerializer.SerializeToElement(new { model = target.Model, version = target.Version, detail }),
+            new PublishEventRequest(type, $"/workflows/{id}", JsonSerializer.SerializeToElement(new { model = target.Model, version = target.Version, detail }, JsonSerializerOptions.Web),
                 $"{target.Model}/{target.Version}", $"{id}:{type}", id),
             Cancellation);
         return published.Event.Sequence;

@@ -133,7 +133,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     {
         var runId = Context.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelRegistered, $"/workflows/{runId}", JsonSerializer.SerializeToElement(trained), $"{trained.Model}/{trained.Version}",
+            new PublishEventRequest(IEventModule.ModelRegistered, $"/workflows/{runId}", JsonSerializer.SerializeToElement(trained, JsonSerializerOptions.Web), $"{trained.Model}/{trained.Version}",
                 $"{runId}:{IEventModule.ModelRegistered}", runId),
             Context.CancellationToken);
         return published.Event.Sequence;
@@ -145,7 +145,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         var runId = Context.Info.WorkflowId;
         var activated = await models.ActivateAsync(model, version, Context.CancellationToken);
         await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelActivated, $"/workflows/{runId}", JsonSerializer.SerializeToElement(new { model, version }), $"{model}/{version}",
+            new PublishEventRequest(IEventModule.ModelActivated, $"/workflows/{runId}", JsonSerializer.SerializeToElement(new { model, version }, JsonSerializerOptions.Web), $"{model}/{version}",
                 $"{runId}:{IEventModule.ModelActivated}", runId),
             Context.CancellationToken);
         return activated.Version;
