@@ -37,6 +37,9 @@ public sealed class BatchWorkflowTests
             Assert.That((int?)job["result"]!["chunks"], Is.EqualTo(5));
             Assert.That((int?)job["result"]!["runs"], Is.EqualTo(3), "two chunks per run: continued as new twice");
             Assert.That(faults.Calls("predictBatch"), Is.EqualTo(5));
+            var timings = job["result"]!["timings"]!.AsObject().Select(t => (double)t.Value!).ToList();
+            Assert.That(timings, Has.Count.EqualTo(4).And.All.GreaterThanOrEqualTo(0));
+            Assert.That(timings, Is.EqualTo(timings.Select(t => Math.Round(t, 3))), "timings to the microsecond, not a sum's float noise");
         });
 
         var csv = (await client.GetStringAsync($"{location}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);

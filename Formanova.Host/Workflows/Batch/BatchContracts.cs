@@ -45,6 +45,9 @@ public sealed record BatchTimings(double PlanMs, double ReadMs, double PredictMs
 {
     public BatchTimings Add(BatchTimings? other) =>
         other is null ? this : new(PlanMs + other.PlanMs, ReadMs + other.ReadMs, PredictMs + other.PredictMs, WriteMs + other.WriteMs);
+
+    // Sums of doubles print as 2.6961000000000004; a microsecond is finer than these timings mean anything.
+    public BatchTimings Rounded() => new(Math.Round(PlanMs, 3), Math.Round(ReadMs, 3), Math.Round(PredictMs, 3), Math.Round(WriteMs, 3));
 }
 
 /// <summary>get_progress: rows and chunks done, and whether the job is paused.</summary>

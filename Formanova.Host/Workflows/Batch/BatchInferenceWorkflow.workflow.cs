@@ -95,7 +95,7 @@ public sealed class BatchInferenceWorkflow
             }
 
             _stage = "completed";
-            var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings);
+            var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings.Rounded());
             var json = JsonSerializer.SerializeToElement(outcome, JsonSerializerOptions.Web);
             await WorkflowSteps.PersistAsync(policy, _state.StartedAt, ResultStatus.Succeeded, input.Model, _state.Version, null, json, null);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
