@@ -84,6 +84,19 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         }
 
         var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
+        var unknown = UnknownProperty().Match(json.Message);
+        if (unknown.Success)
+        {
+            // System.Text.Json names the .NET type here; the client needs the field and where it is.
+            var message = $"'{unknown.Groups["name"].Value}' (at '{path}') is not a field this endpoint takes; check its spelling against /openapi/v1.json.";
+            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [message] })
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "Unknown field",
+                Detail = message,
+            };
+        }
+
         var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' (line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
         return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
         {
@@ -108,6 +121,9 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 
     [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (?<names>.*?)\\.?$", System.Text.RegularExpressions.RegexOptions.Multiline)]
     private static partial System.Text.RegularExpressions.Regex MissingRequired();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '(?<name>[^']*)' could not be mapped")]
+    private static partial System.Text.RegularExpressions.Regex UnknownProperty();
 
     [System.Text.RegularExpressions.GeneratedRegex("'([^']+)'")]
     private static partial System.Text.RegularExpressions.Regex QuotedName();

@@ -30,6 +30,10 @@ internal static class ApiSetup
             // null that surfaces later as a 500.
             json.SerializerOptions.RespectNullableAnnotations = true;
             json.SerializerOptions.RespectRequiredConstructorParameters = true;
+
+            // A misspelt field ("types" for "eventTypes") would otherwise be dropped without a word, and the request
+            // would run on the default: a webhook for every event type instead of the ones asked for.
+            json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         });
 
         // Without this, minimal APIs answer a body they cannot read with a bare 400; throwing lets the

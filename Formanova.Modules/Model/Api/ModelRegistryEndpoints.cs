@@ -32,6 +32,8 @@ internal static class ModelRegistryEndpoints
     private static readonly JsonSerializerOptions MetadataJson = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        // Strict like the JSON bodies: a misspelt field is an error, not a silent default.
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
     public static IEndpointRouteBuilder MapModelRegistryEndpoints(this IEndpointRouteBuilder endpoints)

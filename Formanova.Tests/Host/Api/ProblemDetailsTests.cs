@@ -178,4 +178,26 @@ public sealed class ProblemDetailsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("$.name"));
     }
+
+    [Test]
+    public async Task Post_WhenAFieldIsUnknown_Returns400NamingItWithoutTheDotNetType()
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":"a","count":1,"colour":"red","colur":"blue"}"""));
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("title").GetString(), Is.EqualTo("Unknown field"));
+        Assert.That(problem.GetProperty("errors").TryGetProperty("$.colur", out _), Is.True, problem.ToString());
+        Assert.That(problem.ToString(), Does.Not.Contain("EchoRequest"));
+    }
+
+    [Test]
+    public async Task Post_WhenANestedFieldIsUnknown_Returns400NamingItsPath()
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":"a","count":1,"colour":"red","items":[{"label":"x"},{"lable":"y"}]}"""));
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("errors").EnumerateObject().Single().Name, Is.EqualTo("$.items[1].lable"), problem.ToString());
+    }
 }

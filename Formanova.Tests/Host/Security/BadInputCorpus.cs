@@ -31,7 +31,7 @@ internal static class BadInputCorpus
         "%20",
     ];
 
-    private static readonly string[] CommonFields =
+    public static readonly string[] CommonFields =
     [
         "name", "version", "scopes", "columns", "inputs", "rows", "model", "datasetId", "url", "types", "type", "source",
         "data", "transforms", "limit", "task", "trainer", "alias", "description", "expiresAt", "secret", "entityId", "params",
@@ -58,7 +58,7 @@ internal static class BadInputCorpus
     ];
 
     /// <summary>(content type, body, what it is) for endpoints that take a body.</summary>
-    public static IEnumerable<(string ContentType, byte[] Body, string Case)> Bodies()
+    public static IEnumerable<(string ContentType, byte[] Body, string Case)> Bodies(IReadOnlyList<string> fields)
     {
         const string json = "application/json";
         yield return (json, Utf8("{"), "truncated JSON");
@@ -80,23 +80,23 @@ internal static class BadInputCorpus
         yield return ("multipart/form-data; boundary=zzz", Utf8("--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n{\r\n--zzz--"), "broken multipart");
         yield return ("text/csv", Utf8("a,b\n\"unbalanced,2\n"), "unbalanced CSV");
 
-        // Type confusion: every commonly named field at once, set to one hostile value.
-        yield return (json, Utf8(Everywhere("null")), "nulls everywhere");
+        // Type confusion: every field at once, set to one hostile value.
+        yield return (json, Utf8(Everywhere(fields, "null")), "nulls everywhere");
         foreach (var value in HostileJsonValues)
         {
-            yield return (json, Utf8(Everywhere(value)), $"every field = {value}");
+            yield return (json, Utf8(Everywhere(fields, value)), $"every field = {value}");
         }
 
         foreach (var value in HostileStrings)
         {
-            yield return (json, Utf8(Everywhere(System.Text.Json.JsonSerializer.Serialize(value))), $"every field = string of {value.Length}");
+            yield return (json, Utf8(Everywhere(fields, System.Text.Json.JsonSerializer.Serialize(value))), $"every field = string of {value.Length}");
         }
 
         var hostileArray = "[" + string.Join(',', HostileStrings.Where(v => v.Length < 100).Select(v => System.Text.Json.JsonSerializer.Serialize(v))) + "]";
-        yield return (json, Utf8(Everywhere(hostileArray)), "every field = array of hostile strings");
+        yield return (json, Utf8(Everywhere(fields, hostileArray)), "every field = array of hostile strings");
     }
 
-    private static string Everywhere(string value) => "{" + string.Join(',', CommonFields.Select(f => $"\"{f}\":{value}")) + "}";
+    private static string Everywhere(IReadOnlyList<string> fields, string value) => "{" + string.Join(',', fields.Select(f => $"\"{f}\":{value}")) + "}";
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 }

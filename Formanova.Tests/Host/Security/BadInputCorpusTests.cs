@@ -1,13 +1,18 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Formanova.Modules.Access;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Tests.Support;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Tests.Host.Security;
 
@@ -38,9 +43,9 @@ public sealed partial class BadInputCorpusTests
         var failures = new List<string>();
         var successfulWrites = new HashSet<string>(StringComparer.Ordinal);
         var requests = 0;
-        foreach (var (method, pattern) in endpoints)
+        foreach (var (method, pattern, fields) in endpoints)
         {
-            foreach (var (path, body, label) in Cases(method, pattern))
+            foreach (var (path, body, label) in Cases(method, pattern, fields))
             {
                 requests++;
                 var outcome = await SendAsync(client, method, path, body);
@@ -58,7 +63,7 @@ public sealed partial class BadInputCorpusTests
         var after = await SnapshotAsync(factory.Services);
         var unexplained = before.Keys.Where(area => before[area] != after[area] && !successfulWrites.Contains(area)).ToList();
 
-        TestContext.Out.WriteLine($"Corpus: {requests} requests to {endpoints.Count} endpoints; successful writes in: {string.Join(", ", successfulWrites)}");
+        TestContext.Out.WriteLine($"Corpus: {requests} requests to {endpoints.Count} endpoints ({endpoints.Count(e => e.Fields != BadInputCorpus.CommonFields)} with typed bodies); successful writes in: {string.Join(", ", successfulWrites)}");
         Assert.Multiple(() =>
         {
             Assert.That(endpoints, Has.Count.GreaterThan(5));
@@ -67,15 +72,26 @@ public sealed partial class BadInputCorpusTests
         });
     }
 
-    private static List<(string Method, string Pattern)> ApiEndpoints(FormanovaFactory factory) =>
-        factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+    private static List<(string Method, string Pattern, IReadOnlyList<string> Fields)> ApiEndpoints(FormanovaFactory factory)
+    {
+        var json = factory.Services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        return factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Where(e => e.RoutePattern.RawText?.TrimStart('/').StartsWith("api/", StringComparison.Ordinal) == true)
-            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
-            .Distinct()
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'), BodyFields(json, e.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType))))
+            .DistinctBy(e => (e.m, e.Item2))
             .OrderBy(e => e.Item2, StringComparer.Ordinal).ThenBy(e => e.m, StringComparer.Ordinal)
             .ToList();
+    }
 
-    private static IEnumerable<(string Path, (string ContentType, byte[] Bytes)? Body, string Label)> Cases(string method, string pattern)
+    // Unknown fields are refused before any value is read, so the type-confusion bodies use the fields the
+    // endpoint's body type has; a body without a typed contract (a dictionary, a file) gets the common names.
+    private static IReadOnlyList<string> BodyFields(JsonSerializerOptions json, Type? requestType) =>
+        requestType is not null && json.GetTypeInfo(requestType) is { Kind: JsonTypeInfoKind.Object, Properties.Count: > 0 } info
+            ? [.. info.Properties.Select(p => p.Name)]
+            : BadInputCorpus.CommonFields;
+
+    private static IEnumerable<(string Path, (string ContentType, byte[] Bytes)? Body, string Label)> Cases(string method, string pattern, IReadOnlyList<string> fields)
     {
         var takesBody = method is "POST" or "PUT" or "PATCH";
         var harmlessBody = takesBody ? ("application/json", "{}"u8.ToArray()) : ((string, byte[])?)null;
@@ -95,7 +111,7 @@ public sealed partial class BadInputCorpusTests
         {
             // A well-formed id that exists nowhere, so a body that happens to be valid cannot hit real data.
             var path = RouteParameter().Replace(pattern, m => m.Value.Contains("version", StringComparison.OrdinalIgnoreCase) ? "9.9.9" : m.Value.Contains("name", StringComparison.OrdinalIgnoreCase) || m.Value.Contains("alias", StringComparison.OrdinalIgnoreCase) ? "corpus-missing" : "987654");
-            foreach (var (contentType, bytes, label) in BadInputCorpus.Bodies())
+            foreach (var (contentType, bytes, label) in BadInputCorpus.Bodies(fields))
             {
                 yield return (path, (contentType, bytes), label);
             }

@@ -130,6 +130,7 @@ public sealed class ModelEndpointsTests
         var noMetadata = await Upload("demo-churn", zip, null);
         var wrongSchema = await Upload("demo-churn", zip, """{"version":"1.2.0","task":"binaryClassification","columns":[{"name":"x","kind":"numeric"}]}""");
         var tooLarge = await Upload("demo-churn", new byte[2_100_000], metadata);
+        var misspelt = await Upload("demo-churn", zip, metadata.Replace("\"notes\"", "\"note\""));
         var good = await Upload("demo-churn", zip, metadata);
         var duplicate = await Upload("demo-churn", zip, metadata);
 
@@ -139,6 +140,8 @@ public sealed class ModelEndpointsTests
             Assert.That(noMetadata.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(wrongSchema.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), await wrongSchema.Content.ReadAsStringAsync());
             Assert.That(tooLarge.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+            Assert.That(misspelt.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That(await misspelt.Content.ReadAsStringAsync(), Does.Contain("'note'"));
             Assert.That(good.StatusCode, Is.EqualTo(HttpStatusCode.Created), await good.Content.ReadAsStringAsync());
             Assert.That(duplicate.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         });
