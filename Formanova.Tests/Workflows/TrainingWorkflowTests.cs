@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
@@ -20,6 +21,27 @@ public sealed class TrainingWorkflowTests
         var response = await client.PostAsJsonAsync("/api/v1/training-runs", body);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
         return response.Headers.Location!.ToString();
+    }
+
+    [Test]
+    public async Task TrainingRuns_WhenTheDatasetIsUnknownOrHasNoLabel_AnswerBeforeAnyRunStarts()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var unlabelled = await factory.Services.GetRequiredService<IDataModule>().CreateDatasetAsync(
+            new CreateDatasetRequest("no-label", [new("x", ColumnType.Numeric)]));
+
+        var unknown = await client.PostAsJsonAsync("/api/v1/training-runs", Run(987654));
+        var noLabel = await client.PostAsJsonAsync("/api/v1/training-runs", Run(unlabelled.Id));
+        var runs = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=training"));
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), await unknown.Content.ReadAsStringAsync());
+            Assert.That(noLabel.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), await noLabel.Content.ReadAsStringAsync());
+            Assert.That((await ReadAsync(noLabel))["errors"]!["datasetId"], Is.Not.Null);
+            Assert.That(runs["items"]!.AsArray(), Is.Empty, "no workflow was started");
+        });
     }
 
     [Test]

@@ -60,9 +60,19 @@ internal static class TrainingEndpoints
         return api;
     }
 
-    private static async Task<Accepted<JobAccepted>> StartAsync(TrainingRunBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> StartAsync(TrainingRunBody body, HttpContext http, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
     {
         Validate(body);
+
+        // What can be known now is answered now, as for a batch job: 404 for an unknown dataset, 400 for bad
+        // transforms, 422 for nothing to learn. prepare_training_data checks again for runs started elsewhere.
+        var stream = await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
+        if (!stream.Columns.Any(c => c.Role == ColumnRole.Label))
+        {
+            throw new ModuleException(ErrorKind.Unprocessable, $"Dataset {body.DatasetId} has no label column to train on.",
+                new Dictionary<string, string[]> { ["datasetId"] = ["The dataset (after transforms) needs a column with role 'label'."] });
+        }
+
         var id = WorkflowGateway.WorkflowId("training", http);
         if (http.Request.Headers.ContainsKey("Idempotency-Key"))
         {
