@@ -107,6 +107,7 @@ public sealed class BatchWorkflowTests
         await PollAsync(client, location, j => Status(j) == "cancelled");
         var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=batch&status=cancelled"));
         Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["id"]), Does.Contain(location.Split('/')[^1]), "closed CANCELED in Temporal");
+        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["location"]), Does.Contain(location), "the listing points at the batch-jobs path");
     }
 
     [Test]

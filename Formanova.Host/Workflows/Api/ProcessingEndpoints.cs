@@ -46,7 +46,8 @@ internal sealed record JobView(
     string? Error,
     IReadOnlyList<ErrorRecord> Errors);
 
-internal sealed record JobSummary(string Id, string Type, string Status, DateTime StartedAt, DateTime? ClosedAt);
+/// <summary>One listed job; <see cref="Location"/> is where its type is read (training runs, batch jobs and promotions have their own paths).</summary>
+internal sealed record JobSummary(string Id, string Type, string Status, DateTime StartedAt, DateTime? ClosedAt, string Location);
 
 /// <summary>A page of the job listing; <see cref="NextPageToken"/> is null on the last page.</summary>
 internal sealed record JobPage(IReadOnlyList<JobSummary> Items, string? NextPageToken);
@@ -317,7 +318,20 @@ internal static class ProcessingEndpoints
 
         var (items, next) = await gateway.ListAsync(query, pageToken, size, ct);
         return TypedResults.Ok(new JobPage(
-            items.Select(e => new JobSummary(e.Id, TypeName(e), WorkflowGateway.StatusName(e.Status), e.StartTime, e.CloseTime)).ToList(), next));
+            items.Select(e => Summary(e)).ToList(), next));
+    }
+
+    private static JobSummary Summary(WorkflowExecution execution)
+    {
+        var type = TypeName(execution);
+        var area = type switch
+        {
+            "training" => "training-runs",
+            "batch" => "batch-jobs",
+            "promotion" => "promotions",
+            _ => "jobs",
+        };
+        return new JobSummary(execution.Id, type, WorkflowGateway.StatusName(execution.Status), execution.StartTime, execution.CloseTime, $"/api/v1/{area}/{execution.Id}");
     }
 
     private static string TypeName(WorkflowExecution execution) => execution.WorkflowType switch
