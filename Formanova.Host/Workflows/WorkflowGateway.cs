@@ -77,7 +77,7 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     {
         var now = time.GetUtcNow();
         var stored = await data.RecordResultAsync(
-            new RecordResultRequest(workflowId, "request", ResultStatus.Succeeded, now, now, workflowId, Input: JsonSerializer.SerializeToElement(new { requestHash }, JsonSerializerOptions.Web)),
+            new RecordResultRequest(workflowId, "request", ResultStatus.Succeeded, now, now, workflowId, Input: WorkflowJson.Element(new { requestHash })),
             cancellationToken);
         var first = stored.Input is { ValueKind: JsonValueKind.Object } input && input.TryGetProperty("requestHash", out var hash) ? hash.GetString() : null;
         if (first != requestHash)

@@ -274,7 +274,7 @@ internal static class ProcessingEndpoints
         if (stored?.Output is { ValueKind: JsonValueKind.Object } output
             && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list.ValueKind == JsonValueKind.Array)
         {
-            history = list.Deserialize<List<ErrorRecord>>(ErrorJson) ?? [];
+            history = list.Deserialize<List<ErrorRecord>>(WorkflowJson.Options) ?? [];
         }
 
         var succeeded = description.Status == WorkflowExecutionStatus.Completed;
@@ -284,8 +284,6 @@ internal static class ProcessingEndpoints
         return new JobView(id, type, closed, closed, succeeded ? 100 : null,
             description.StartTime, null, description.CloseTime, false, null, succeeded ? stored?.Output : null, stored?.Error, history);
     }
-
-    private static readonly JsonSerializerOptions ErrorJson = new(JsonSerializerDefaults.Web);
 
     private static async Task<Ok<JobPage>> ListAsync(
         WorkflowGateway gateway, string? status, string? type, int? pageSize, string? pageToken, string? page, string? limit, CancellationToken ct)

@@ -1,3 +1,4 @@
+using Formanova.Host.Workflows.Common;
 using System.Text.Json;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Modules.Data;
@@ -55,7 +56,7 @@ internal static class PromotionEndpoints
         }
 
         var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
-        var saga = stored?.Output is { } output ? output.Deserialize<SagaState>(JsonSerializerOptions.Web) : null;
+        var saga = stored?.Output is { } output ? output.Deserialize<SagaState>(WorkflowJson.Options) : null;
         return TypedResults.Ok(new PromotionView(id, status, saga, description.StartTime, description.CloseTime, stored?.Error));
     }
 }

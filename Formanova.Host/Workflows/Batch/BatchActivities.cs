@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
@@ -84,7 +83,7 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
 
         // The rows first (a retry replaces them), then the step as succeeded: a crash in between redoes only this chunk.
         await data.StorePredictionsAsync(input.JobId, input.Index, rows, ct);
-        var summary = JsonSerializer.SerializeToElement(new { firstRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[0] : (long?)null, lastRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[^1] : (long?)null, count = chunk.RowIds.Count }, JsonSerializerOptions.Web);
+        var summary = WorkflowJson.Element(new { firstRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[0] : (long?)null, lastRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[^1] : (long?)null, count = chunk.RowIds.Count });
         await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Succeeded, started, time.GetUtcNow(), input.JobId, input.Model, input.Version, summary, summary), ct);
         var written = time.GetUtcNow();
         return new ChunkResult(input.Index, chunk.RowIds.Count, Replayed: false,

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -96,7 +95,7 @@ public sealed class BatchInferenceWorkflow
 
             _stage = "completed";
             var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings.Rounded());
-            var json = JsonSerializer.SerializeToElement(outcome, JsonSerializerOptions.Web);
+            var json = WorkflowJson.Element(outcome);
             await WorkflowSteps.PersistAsync(policy, _state.StartedAt, ResultStatus.Succeeded, input.Model, _state.Version, null, json, null);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
             return outcome;
@@ -106,7 +105,7 @@ public sealed class BatchInferenceWorkflow
             var cancelled = TemporalException.IsCanceledException(ex);
             var error = new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The batch job was cancelled." : ActivityErrors.Describe(ex), Handled: false);
             _stage = cancelled ? "cancelled" : "failed";
-            var failure = JsonSerializer.SerializeToElement(new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } }, JsonSerializerOptions.Web);
+            var failure = WorkflowJson.Element(new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } });
             await WorkflowSteps.PersistAsync(policy, _state?.StartedAt ?? Workflow.UtcNow, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, _state?.Version, null, failure, error.Message);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
             if (ex is FailureException || cancelled)

@@ -35,7 +35,7 @@ internal static class WorkflowSteps
     private static EmitInput Emit(string type, object data, string? subject)
     {
         var id = Workflow.Info.WorkflowId;
-        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? JsonSerializer.SerializeToElement(data, JsonSerializerOptions.Web), subject ?? id, id);
+        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? WorkflowJson.Element(data), subject ?? id, id);
     }
 
     private static PersistInput Persist(DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step) =>

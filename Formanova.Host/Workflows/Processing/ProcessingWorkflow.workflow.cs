@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -129,8 +128,8 @@ public sealed class ProcessingWorkflow
             output = output with { Errors = [.. _errors], CompletedAt = Workflow.UtcNow };
 
             await StageAsync("persisting", 90);
-            var json = JsonSerializer.SerializeToElement(output, JsonSerializerOptions.Web);
-            await WorkflowSteps.FinishAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, JsonSerializer.SerializeToElement(request.Inputs, JsonSerializerOptions.Web), json, null,
+            var json = WorkflowJson.Element(output);
+            await WorkflowSteps.FinishAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, WorkflowJson.Element(request.Inputs), json, null,
                 (IEventModule.ProcessingCompleted, json), (IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" }));
             _stage = "completed";
             _progress = 100;
@@ -148,8 +147,8 @@ public sealed class ProcessingWorkflow
             await Workflow.WhenAnyAsync(startedEvent);
 
             // Clean-up must run even when the run was cancelled, so it gets a token of its own.
-            var failure = JsonSerializer.SerializeToElement(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors }, JsonSerializerOptions.Web);
-            await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, JsonSerializer.SerializeToElement(request.Inputs, JsonSerializerOptions.Web), failure, message,
+            var failure = WorkflowJson.Element(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
+            await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, WorkflowJson.Element(request.Inputs), failure, message,
                 (IEventModule.WorkflowFailed, failure));
             if (signalled && Workflow.CancellationToken.IsCancellationRequested)
             {

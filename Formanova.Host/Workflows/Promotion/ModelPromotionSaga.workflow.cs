@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -53,7 +52,7 @@ public sealed class ModelPromotionSaga
 
             _status = "completed";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, ResultStatus.Succeeded, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState(), JsonSerializerOptions.Web), null);
+            await WorkflowSteps.PersistAsync(policy, startedAt, ResultStatus.Succeeded, input.Model, input.Version, null, WorkflowJson.Element(GetSagaState()), null);
             return GetSagaState();
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
@@ -83,7 +82,7 @@ public sealed class ModelPromotionSaga
             _compensated.Add("emit_rolled_back");
             _status = cancelled ? "cancelled" : "rolled-back";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, input.Version, null, JsonSerializer.SerializeToElement(GetSagaState(), JsonSerializerOptions.Web), _error);
+            await WorkflowSteps.PersistAsync(policy, startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, input.Version, null, WorkflowJson.Element(GetSagaState()), _error);
             if (ex is FailureException || cancelled)
             {
                 throw;

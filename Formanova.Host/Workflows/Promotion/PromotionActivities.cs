@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
@@ -99,7 +98,7 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
     {
         var id = ActivityExecutionContext.Current.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(type, $"/workflows/{id}", JsonSerializer.SerializeToElement(new { model = target.Model, version = target.Version, detail }, JsonSerializerOptions.Web),
+            new PublishEventRequest(type, $"/workflows/{id}", WorkflowJson.Element(new { model = target.Model, version = target.Version, detail }),
                 $"{target.Model}/{target.Version}", $"{id}:{type}", id),
             Cancellation);
         return published.Event.Sequence;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -107,7 +106,7 @@ public sealed class ModelTrainingWorkflow
 
             var outcome = run.RequireApproval && !activate ? $"registered, not activated ({_approval})" : activate ? "activated" : "registered";
             var result = new TrainingRunResult(run.Model, run.Version, outcome, _trained.Metrics, activate, _approval, []);
-            await WorkflowSteps.PersistAsync(policy, _startedAt, ResultStatus.Succeeded, run.Model, run.Version, null, JsonSerializer.SerializeToElement(result, JsonSerializerOptions.Web), null);
+            await WorkflowSteps.PersistAsync(policy, _startedAt, ResultStatus.Succeeded, run.Model, run.Version, null, WorkflowJson.Element(result), null);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, result);
             _stage = "completed";
             _progress = 100;
@@ -118,7 +117,7 @@ public sealed class ModelTrainingWorkflow
             var cancelled = TemporalException.IsCanceledException(ex);
             _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The training run was cancelled." : ActivityErrors.Describe(ex), Handled: false));
             _stage = cancelled ? "cancelled" : "failed";
-            var failure = JsonSerializer.SerializeToElement(new { runId = id, status = _stage, errors = _errors, validation = _validation }, JsonSerializerOptions.Web);
+            var failure = WorkflowJson.Element(new { runId = id, status = _stage, errors = _errors, validation = _validation });
             await WorkflowSteps.PersistAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, run.Model, run.Version, null, failure, _errors[^1].Message);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
             if (ex is FailureException || cancelled)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -133,7 +132,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     {
         var runId = Context.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelRegistered, $"/workflows/{runId}", JsonSerializer.SerializeToElement(trained, JsonSerializerOptions.Web), $"{trained.Model}/{trained.Version}",
+            new PublishEventRequest(IEventModule.ModelRegistered, $"/workflows/{runId}", WorkflowJson.Element(trained), $"{trained.Model}/{trained.Version}",
                 $"{runId}:{IEventModule.ModelRegistered}", runId),
             Context.CancellationToken);
         return published.Event.Sequence;
@@ -145,7 +144,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         var runId = Context.Info.WorkflowId;
         var activated = await models.ActivateAsync(model, version, Context.CancellationToken);
         await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelActivated, $"/workflows/{runId}", JsonSerializer.SerializeToElement(new { model, version }, JsonSerializerOptions.Web), $"{model}/{version}",
+            new PublishEventRequest(IEventModule.ModelActivated, $"/workflows/{runId}", WorkflowJson.Element(new { model, version }), $"{model}/{version}",
                 $"{runId}:{IEventModule.ModelActivated}", runId),
             Context.CancellationToken);
         return activated.Version;
