@@ -28,7 +28,6 @@ internal static class Program
         var rounds = 3;
         var storages = new List<string> { "memory", "sqlite" };
         string? external = null;
-        var shape = "one-activity";
         var retentionWorkflows = 0;
         var retention = TimeSpan.FromSeconds(10);
         for (var i = 0; i + 1 < args.Length; i += 2)
@@ -41,7 +40,7 @@ internal static class Program
                 case "--warmup": warmup = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--rounds": rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--storage": storages = [args[i + 1]]; break;
-                case "--shape": shape = args[i + 1]; Shape = shape; break;
+                case "--shape": Shape = args[i + 1]; break;
                 case "--retention-workflows": retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--retention-seconds": retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
                 // Against a separately started server, so its CPU use can be told apart from the SDK's.
