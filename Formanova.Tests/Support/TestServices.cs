@@ -21,7 +21,10 @@ internal static class TestServices
     /// For tests that need Redis to answer: every Redis call is bounded by this (500 ms in production), and a
     /// loaded CI box has taken longer than that for a local ping. Such tests are about wiring, not speed.
     /// </summary>
-    public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", "5000");
+    public const int RedisTimeoutMilliseconds = 5000;
+
+    /// <summary><see cref="RedisTimeoutMilliseconds"/> as a host setting.</summary>
+    public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", $"{RedisTimeoutMilliseconds}");
 
     private static string Require(string variable, string service)
     {

@@ -31,7 +31,7 @@ public sealed class TwoLevelCacheTests
         {
             Redis = redis,
             L1 = new CacheOptions.L1Options { MaxEntries = maxEntries, TtlSeconds = l1Ttl },
-            L2 = new CacheOptions.L2Options { InstanceName = instance, RetryAfterSeconds = 5, TimeoutMilliseconds = l2TimeoutMs ?? int.Parse(TestServices.RedisTimeout.Value!) },
+            L2 = new CacheOptions.L2Options { InstanceName = instance, RetryAfterSeconds = 5, TimeoutMilliseconds = l2TimeoutMs ?? TestServices.RedisTimeoutMilliseconds },
         });
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
