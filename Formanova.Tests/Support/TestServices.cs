@@ -26,6 +26,15 @@ internal static class TestServices
     /// <summary><see cref="RedisTimeoutMilliseconds"/> as a host setting.</summary>
     public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", $"{RedisTimeoutMilliseconds}");
 
+    /// <summary>
+    /// Marks fixture data ignored when the service is unset (and not required), so NUnit skips the whole variant.
+    /// Where it is required, the variant runs and its set-up fails through <see cref="Require"/>.
+    /// </summary>
+    public static TestFixtureData IgnoreUnlessConfigured(TestFixtureData data, string variable, string service) =>
+        Required || !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(variable))
+            ? data
+            : data.Ignore($"{service} is not configured: set {variable} (.ci/run does).");
+
     private static string Require(string variable, string service)
     {
         var value = Environment.GetEnvironmentVariable(variable);
