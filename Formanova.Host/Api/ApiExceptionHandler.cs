@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -83,12 +84,21 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             };
         }
 
-        var path = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
-        var unknown = UnknownProperty().Match(json.Message);
-        if (unknown.Success)
+        var path = JsonInput.PathOf(json);
+        if (json is JsonValueException value)
+        {
+            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [value.Reason] })
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "Invalid value",
+                Detail = $"The value at '{path}' cannot be accepted. {value.Reason}",
+            };
+        }
+
+        if (JsonInput.UnknownMember(json) is { } unknown)
         {
             // System.Text.Json names the .NET type here; the client needs the field and where it is.
-            var message = $"'{unknown.Groups["name"].Value}' (at '{path}') is not a field this endpoint takes; check its spelling against /openapi/v1.json.";
+            var message = $"'{unknown}' (at '{path}') is not a field this endpoint takes; check its spelling against /openapi/v1.json.";
             return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [message] })
             {
                 Status = StatusCodes.Status400BadRequest,
@@ -121,9 +131,6 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
 
     [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (?<names>.*?)\\.?$", System.Text.RegularExpressions.RegexOptions.Multiline)]
     private static partial System.Text.RegularExpressions.Regex MissingRequired();
-
-    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '(?<name>[^']*)' could not be mapped")]
-    private static partial System.Text.RegularExpressions.Regex UnknownProperty();
 
     [System.Text.RegularExpressions.GeneratedRegex("'([^']+)'")]
     private static partial System.Text.RegularExpressions.Regex QuotedName();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.AspNetCore.Http.Json;
@@ -34,6 +35,10 @@ internal static class ApiSetup
             // A misspelt field ("types" for "eventTypes") would otherwise be dropped without a word, and the request
             // would run on the default: a webhook for every event type instead of the ones asked for.
             json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+
+            // Strings that do not decode and numbers that are not finite are refused here, for every body, rather
+            // than failing wherever a value is first used (a 500, or an event stored that cannot be read back).
+            json.SerializerOptions.AddInputRules();
         });
 
         // Without this, minimal APIs answer a body they cannot read with a bare 400; throwing lets the

@@ -1,5 +1,6 @@
 using Formanova.Modules.Shared.Api;
 using System.Text.Json;
+using Formanova.Modules.Shared.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
@@ -29,12 +30,12 @@ internal sealed record UploadMetadata(
 
 internal static class ModelRegistryEndpoints
 {
-    private static readonly JsonSerializerOptions MetadataJson = new(JsonSerializerDefaults.Web)
+    private static readonly JsonSerializerOptions MetadataJson = new JsonSerializerOptions(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
         // Strict like the JSON bodies: a misspelt field is an error, not a silent default.
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    }.AddInputRules();
 
     public static IEndpointRouteBuilder MapModelRegistryEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -144,7 +145,7 @@ internal static class ModelRegistryEndpoints
             }
             catch (JsonException ex)
             {
-                errors["metadata"] = [$"The metadata is not valid JSON for this endpoint at '{ex.Path}': {ex.Message}"];
+                errors["metadata"] = [$"The metadata is not valid JSON for this endpoint at '{JsonInput.PathOf(ex)}': {JsonInput.Describe(ex)}"];
             }
         }
 

@@ -17,6 +17,8 @@ internal sealed record EchoRequest(string Name, int Count, EchoColour Colour, Ec
 
 internal sealed record EchoItem(string Label);
 
+internal sealed record EchoValues(double Ratio, Dictionary<string, object?>? Inputs = null, System.Text.Json.JsonElement? Data = null);
+
 internal enum EchoColour
 {
     Red,
@@ -63,6 +65,7 @@ internal sealed class ApiTestApp : IAsyncDisposable
         app.UseFormanovaApi();
         var api = app.MapGroup("/api/v1/echo");
         api.MapPost("/", (EchoRequest request) => TypedResults.Ok(request)).WithValidation<EchoRequest>();
+        api.MapPost("/values", (EchoValues values) => TypedResults.Ok(values));
         api.MapGet("/missing/{id}", IResult (string id) => id == "x" ? throw ModuleException.NotFound("Thing", id) : TypedResults.Ok());
         api.MapGet("/conflict", IResult () => throw new ModuleException(ErrorKind.Conflict, "Already there."));
         api.MapGet("/crash", IResult () => throw new InvalidOperationException("secret connection string Password=hunter2"));

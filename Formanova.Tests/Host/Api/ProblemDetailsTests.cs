@@ -55,6 +55,31 @@ public sealed class ProblemDetailsTests
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("$.count"));
     }
 
+    [TestCase("""{"ratio":1,"inputs":{"feedback":"\ud800"}}""", "$.inputs.feedback")]
+    [TestCase("""{"ratio":1,"data":{"a":[1,"x\udc00"]}}""", "$.data.a[1]")]
+    [TestCase("""{"ratio":"NaN"}""", "$.ratio")]
+    [TestCase("""{"ratio":1e999}""", "$.ratio")]
+    [TestCase("""{"ratio":1,"inputs":{"x":-1e400}}""", "$.inputs.x")]
+    public async Task Post_WhenAValueIsALoneSurrogateOrNotFinite_Returns400NamingItsPath(string body, string path)
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo/values", Json(body));
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("title").GetString(), Is.EqualTo("Invalid value"));
+        Assert.That(problem.GetProperty("errors").TryGetProperty(path, out _), Is.True, problem.ToString());
+        Assert.That(problem.ToString(), Does.Not.Contain("System."));
+    }
+
+    [Test]
+    public async Task Post_WhenStringsHoldSurrogatePairs_AcceptsThem()
+    {
+        var response = await _app.Client.PostAsync("/api/v1/echo/values", Json("""{"ratio":"0.5","inputs":{"f":"\ud83d\ude00"}}"""));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("\"ratio\":0.5"));
+    }
+
     [Test]
     public async Task Post_WhenAPropertyIsDuplicated_Returns400()
     {
