@@ -164,13 +164,13 @@ internal static class DatasetEndpoints
                         var fileName = HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "";
                         var detected = explicitFormat ?? FromContentType(section.ContentType) ?? FromFileName(fileName)
                             ?? throw ModuleException.Invalid("format", $"Cannot tell the format of the file part '{fileName}': give it a .csv, .json or .ndjson name or content type, or pass format=.");
-                        return (section.Body, detected);
+                        return (new MultipartPartStream(section.Body), detected);
                     }
                 }
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or InvalidDataException)
             {
-                throw ModuleException.Invalid("content", $"The multipart body is malformed: {ex.Message}");
+                throw MultipartPartStream.Malformed(ex);
             }
 
             throw ModuleException.Invalid("content", "The multipart body has no file part.");

@@ -119,9 +119,11 @@ internal static class ModelRegistryEndpoints
             context.Features.Set<IFormFeature>(new FormFeature(context.Request, new FormOptions { MultipartBodyLengthLimit = limit }));
             form = await context.Request.ReadFormAsync(ct);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
-            throw new ModuleException(ErrorKind.TooLarge, $"The upload is malformed or larger than {limit} bytes: {ex.Message}", inner: ex);
+            // A body over the limit is refused by the transport (413) before this; what is left is a broken form,
+            // such as one that ends before its closing boundary.
+            throw ModuleException.Invalid("model", "The multipart body is malformed: it ends early or a part is broken.");
         }
 
         var file = form.Files.GetFile("model");

@@ -457,6 +457,22 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         Assert.That(report.RowsAccepted, Is.EqualTo(3));
     }
 
+    [TestCase("rows")]
+    [TestCase("infer-schema")]
+    public async Task Upload_WhenTheMultipartBodyEndsBeforeItsClosingBoundary_Returns400AndStoresNothing(string endpoint)
+    {
+        var dataset = await CreateAsync(_client);
+        var body = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n" + GoodRows;
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=XYZ");
+        var url = endpoint == "rows" ? $"/api/v1/datasets/{dataset.Id}/rows" : "/api/v1/datasets/infer-schema";
+
+        var response = await _client.PostAsync(url, content);
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "multipart body is malformed");
+        await AssertNoRowsAsync(dataset.Id);
+    }
+
     [Test]
     public async Task ImportRows_WhenContentTypeIsNotCsvJsonOrMultipart_Returns415()
     {

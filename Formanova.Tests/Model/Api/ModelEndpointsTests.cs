@@ -133,6 +133,10 @@ public sealed class ModelEndpointsTests
         var misspelt = await Upload("demo-churn", zip, metadata.Replace("\"notes\"", "\"note\""));
         var good = await Upload("demo-churn", zip, metadata);
         var duplicate = await Upload("demo-churn", zip, metadata);
+        var unterminated = new ByteArrayContent("--XYZ\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m.zip\"\r\n\r\nPK"u8.ToArray());
+        unterminated.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=XYZ");
+        var broken = await _client.PostAsync("/api/v1/models/demo-churn/versions", unterminated);
+        var nonFinite = await Upload("demo-churn", zip, metadata.Replace("\"notes\"", "\"metrics\":{\"auc\":\"NaN\"},\"notes\""));
 
         Assert.Multiple(async () =>
         {
@@ -144,6 +148,9 @@ public sealed class ModelEndpointsTests
             Assert.That(await misspelt.Content.ReadAsStringAsync(), Does.Contain("'note'"));
             Assert.That(good.StatusCode, Is.EqualTo(HttpStatusCode.Created), await good.Content.ReadAsStringAsync());
             Assert.That(duplicate.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+            Assert.That(broken.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await broken.Content.ReadAsStringAsync());
+            Assert.That(nonFinite.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await nonFinite.Content.ReadAsStringAsync());
+            Assert.That(await nonFinite.Content.ReadAsStringAsync(), Does.Contain("$.metrics.auc").And.Not.Contain("System."));
         });
     }
 
