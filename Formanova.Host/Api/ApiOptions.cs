@@ -7,8 +7,12 @@ internal sealed class ApiOptions
 {
     public const string SectionName = "Api";
 
-    /// <summary>The default request-body limit; upload endpoints declare larger limits of their own.</summary>
-    [Range(1024, long.MaxValue)]
+    /// <summary>
+    /// The default request-body limit; upload endpoints declare larger limits of their own. A JSON body becomes a
+    /// workflow's input, and a Temporal cluster refuses payloads over 2 MB: the cap keeps what the API accepts within
+    /// what a workflow can carry, with room for the run's own fields.
+    /// </summary>
+    [Range(1024, 1_572_864)]
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
     [Range(1, 256)]

@@ -12,7 +12,7 @@ internal sealed class EventService(EventAppender appender, EventStore store, IOp
 
     public async Task<PublishEventResult> PublishAsync(PublishEventRequest request, CancellationToken cancellationToken = default)
     {
-        EventRules.Validate(request, options.Value.MaxDataBytes);
+        var data = EventRules.Validate(request, options.Value.MaxDataBytes);
         var pending = new PendingEvent(
             request.IdempotencyKey ?? GeneratedKeyPrefix + Guid.NewGuid().ToString("N"),
             request.Type,
@@ -20,7 +20,8 @@ internal sealed class EventService(EventAppender appender, EventStore store, IOp
             request.Subject,
             time.GetUtcNow(),
             request.CorrelationId,
-            request.Data?.GetRawText());
+            data,
+            request.DataRef);
         var (row, created) = await appender.AppendAsync(pending, cancellationToken);
         return new PublishEventResult(LoggedEvent.ToCloudEvent(row), created);
     }

@@ -98,14 +98,19 @@ public interface IEventWebhooksModule
     Task<ReplayResult> ReplayAsync(long webhookId, ReplayRequest request, CancellationToken cancellationToken = default);
 }
 
-/// <summary>An event to append. Type is UPPER_SNAKE; source is a URI reference such as <c>/workflows/{id}/runs/{runId}</c> or <c>/modules/model</c>.</summary>
+/// <summary>
+/// An event to append. Type is UPPER_SNAKE; source is a URI reference such as <c>/workflows/{id}/runs/{runId}</c> or
+/// <c>/modules/model</c>. DataRef (the CloudEvents <c>dataref</c> extension) is where the full data can be read: with
+/// it, data over <c>Event:MaxDataBytes</c> is logged as a summary of its top-level values instead of being refused.
+/// </summary>
 public sealed record PublishEventRequest(
     string Type,
     string Source,
     JsonElement? Data = null,
     string? Subject = null,
     string? IdempotencyKey = null,
-    string? CorrelationId = null);
+    string? CorrelationId = null,
+    string? DataRef = null);
 
 /// <summary>The stored event; Created is false when an earlier publish with the same idempotency key stored it.</summary>
 public sealed record PublishEventResult(CloudEvent Event, bool Created);
@@ -120,7 +125,8 @@ public sealed record CloudEvent(
     [property: JsonPropertyName("time")] DateTimeOffset Time,
     [property: JsonPropertyName("datacontenttype")] string DataContentType,
     [property: JsonPropertyName("correlationid"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CorrelationId,
-    [property: JsonPropertyName("data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Data)
+    [property: JsonPropertyName("data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Data,
+    [property: JsonPropertyName("dataref"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DataRef = null)
 {
     [JsonIgnore]
     public long Sequence => long.Parse(Id, System.Globalization.CultureInfo.InvariantCulture);

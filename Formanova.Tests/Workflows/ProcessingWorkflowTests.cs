@@ -45,6 +45,27 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
+    public async Task Predictions_WhenTheResultIsLargerThanAnEventHolds_Return200AndTheEventPointsAtTheStoredResult()
+    {
+        using var factory = Factory();
+        var client = await ClientAsync(factory);
+        var input = ValidInput();
+        input["feedback"] = string.Concat(Enumerable.Repeat("too expensive ", 5_000)).TrimEnd(); // ~70 KB, over Event:MaxDataBytes
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body(input));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var jobId = (string)(await ReadAsync(response))["jobId"]!;
+        var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{jobId}"));
+        var completed = events.Items.Single(e => e.Type == IEventModule.ProcessingCompleted);
+        Assert.That(completed.DataRef, Is.EqualTo($"/api/v1/jobs/{jobId}"));
+        Assert.That(completed.Data!.Value.TryGetProperty("features", out _), Is.False, "the summary keeps top-level values only");
+        var stored = await PollAsync(client, completed.DataRef!, job => Status(job) == "completed");
+        Assert.That((string?)stored["result"]!["features"]!["feedback"], Has.Length.GreaterThan(60_000));
+        Assert.That((string?)stored["result"]!["decision"], Is.EqualTo(completed.Data.Value.GetProperty("decision").GetString()));
+    }
+
+    [Test]
     public async Task Predictions_WhenEntityIsGiven_PredictOnTheStoredFeaturesWithRequestValuesWinning()
     {
         using var factory = Factory();

@@ -319,25 +319,11 @@ internal static class ProcessingEndpoints
             items.Select(e => Summary(e)).ToList(), next));
     }
 
-    private static JobSummary Summary(WorkflowExecution execution)
-    {
-        var type = TypeName(execution);
-        var area = type switch
-        {
-            "training" => "training-runs",
-            "batch" => "batch-jobs",
-            "promotion" => "promotions",
-            _ => "jobs",
-        };
-        return new JobSummary(execution.Id, type, WorkflowGateway.StatusName(execution.Status), execution.StartTime, execution.CloseTime, $"/api/v1/{area}/{execution.Id}");
-    }
-
-    private static string TypeName(WorkflowExecution execution) => execution.WorkflowType switch
-    {
-        nameof(ProcessingWorkflow) => execution.Id.StartsWith("prediction-", StringComparison.Ordinal) ? "prediction" : "job",
-        "ModelTrainingWorkflow" => "training",
-        "BatchInferenceWorkflow" => "batch",
-        "ModelPromotionSaga" => "promotion",
-        var other => other,
-    };
+    private static JobSummary Summary(WorkflowExecution execution) => new(
+        execution.Id,
+        WorkflowLocations.KindOf(execution.WorkflowType, execution.Id),
+        WorkflowGateway.StatusName(execution.Status),
+        execution.StartTime,
+        execution.CloseTime,
+        WorkflowLocations.PathOf(execution.WorkflowType, execution.Id));
 }

@@ -6,7 +6,10 @@ using Temporalio.Activities;
 namespace Formanova.Host.Workflows.Common;
 
 /// <summary>An event to publish; the idempotency key makes a retried emit store it once.</summary>
-public sealed record EmitInput(string Type, string Source, string IdempotencyKey, JsonElement? Data = null, string? Subject = null, string? CorrelationId = null);
+/// <remarks>DataRef is where the full data is read if it is too large for the event log (then the event holds a summary).</remarks>
+public sealed record EmitInput(
+    string Type, string Source, string IdempotencyKey, JsonElement? Data = null, string? Subject = null, string? CorrelationId = null,
+    string? DataRef = null);
 
 /// <summary>A step result to store; idempotent by (JobId, Step) in the Data module.</summary>
 public sealed record PersistInput(
@@ -31,7 +34,7 @@ internal sealed class CommonActivities(IEventModule events, IDataModule data)
     public Task<long> EmitEventAsync(EmitInput input) => ActivityErrors.GuardAsync(async () =>
     {
         var published = await events.PublishAsync(
-            new PublishEventRequest(input.Type, input.Source, input.Data, input.Subject, input.IdempotencyKey, input.CorrelationId),
+            new PublishEventRequest(input.Type, input.Source, input.Data, input.Subject, input.IdempotencyKey, input.CorrelationId, input.DataRef),
             ActivityExecutionContext.Current.CancellationToken);
         return published.Event.Sequence;
     });

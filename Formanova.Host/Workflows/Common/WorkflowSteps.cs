@@ -35,7 +35,10 @@ internal static class WorkflowSteps
     private static EmitInput Emit(string type, object data, string? subject)
     {
         var id = Workflow.Info.WorkflowId;
-        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? WorkflowJson.Element(data), subject ?? id, id);
+        // The run's own resource holds its full result, so an event too large for the log points there instead of failing
+        // the run after its work is done.
+        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? WorkflowJson.Element(data), subject ?? id, id,
+            WorkflowLocations.PathOf(Workflow.Info.WorkflowType, id));
     }
 
     private static PersistInput Persist(DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step) =>

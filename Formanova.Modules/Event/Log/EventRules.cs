@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Json;
 
 namespace Formanova.Modules.Event.Log;
 
@@ -35,7 +36,8 @@ internal static partial class EventRules
         : HasControl(value) ? $"{what} must not contain control characters."
         : null;
 
-    public static void Validate(PublishEventRequest request, int maxDataBytes)
+    /// <summary>Checks a publish and returns the data text to log: the data itself, or its summary when it is too large.</summary>
+    public static string? Validate(PublishEventRequest request, int maxDataBytes)
     {
         var errors = new Dictionary<string, string[]>();
         Add(errors, "type", TypeError(request.Type));
@@ -43,23 +45,79 @@ internal static partial class EventRules
         Add(errors, "subject", TextError(request.Subject, MaxSubjectLength, "The subject"));
         Add(errors, "idempotencyKey", TextError(request.IdempotencyKey, MaxKeyLength, "The idempotency key"));
         Add(errors, "correlationId", TextError(request.CorrelationId, MaxKeyLength, "The correlation id"));
+        if (request.DataRef is not null)
+        {
+            Add(errors, "dataRef", SourceError(request.DataRef)?.Replace("A source", "A data reference", StringComparison.Ordinal));
+        }
+
+        string? text = null;
+        var tooLarge = false;
         if (request.Data is { } data)
         {
             if (data.ValueKind == JsonValueKind.Undefined)
             {
                 Add(errors, "data", "The data is not a JSON value.");
             }
-            else if (System.Text.Encoding.UTF8.GetByteCount(data.GetRawText()) > maxDataBytes)
+            else if (System.Text.Encoding.UTF8.GetBytes(data.GetRawText()) is var raw && JsonInput.FindProblem(raw) is { } problem)
             {
-                Add(errors, "data", $"The data is larger than {maxDataBytes} bytes (Event:MaxDataBytes).");
+                // The log must never hold what it cannot serve back: such a value would fail every later read.
+                Add(errors, "data" + problem.Path[1..], problem.Reason);
+            }
+            else if (raw.Length <= maxDataBytes)
+            {
+                text = data.GetRawText();
+            }
+            else if (request.DataRef is not null)
+            {
+                text = Summarize(data, maxDataBytes);
+            }
+            else
+            {
+                tooLarge = true;
+                Add(errors, "data", $"The data is larger than {maxDataBytes} bytes (Event:MaxDataBytes); give a dataRef to log a summary.");
             }
         }
 
-        if (errors.Count > 0)
+        return errors.Count switch
         {
-            throw new ModuleException(ErrorKind.Invalid, "The event is invalid.", errors);
-        }
+            0 => text,
+            1 when tooLarge => throw new ModuleException(ErrorKind.TooLarge, $"The event's data is larger than {maxDataBytes} bytes (Event:MaxDataBytes).", errors),
+            _ => throw new ModuleException(ErrorKind.Invalid, "The event is invalid.", errors),
+        };
     }
+
+    /// <summary>
+    /// What an event logs in place of data too large for the log, next to its <c>dataref</c>: the top-level numbers,
+    /// booleans and short strings of an object (ids, model, version, decision, score), which is what most consumers
+    /// route on, within half the limit. Anything else is left for the reader to fetch from the reference.
+    /// </summary>
+    public static string? Summarize(JsonElement data, int maxDataBytes)
+    {
+        if (data.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var summary = new System.Text.Json.Nodes.JsonObject();
+        var budget = maxDataBytes / 2;
+        foreach (var property in data.EnumerateObject())
+        {
+            var keep = property.Value.ValueKind switch
+            {
+                JsonValueKind.String => property.Value.GetString()!.Length <= MaxSummaryString,
+                JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => true,
+                _ => false,
+            };
+            if (keep && (budget -= property.Name.Length + property.Value.GetRawText().Length + 4) >= 0)
+            {
+                summary[property.Name] = System.Text.Json.Nodes.JsonNode.Parse(property.Value.GetRawText());
+            }
+        }
+
+        return summary.ToJsonString();
+    }
+
+    private const int MaxSummaryString = 256;
 
     /// <summary>Parses a comma-separated and/or repeated <c>type</c> filter.</summary>
     public static IReadOnlyList<string> ParseTypes(IEnumerable<string?> values, string field = "type")

@@ -9,7 +9,8 @@ using NpgsqlTypes;
 namespace Formanova.Modules.Event.Log;
 
 /// <summary>An event waiting for the appender; Key is the idempotency key (generated when the publisher gave none).</summary>
-internal sealed record PendingEvent(string Key, string Type, string Source, string? Subject, DateTimeOffset Time, string? CorrelationId, string? Data);
+internal sealed record PendingEvent(
+    string Key, string Type, string Source, string? Subject, DateTimeOffset Time, string? CorrelationId, string? Data, string? DataRef = null);
 
 /// <summary>The filter shared by history queries, SSE replay and live subscribers.</summary>
 internal sealed record EventFilter(IReadOnlyList<string> Types, string? Source)
@@ -26,7 +27,7 @@ internal sealed class EventStore(IDatabase database)
     private const long AppendLockKey = 0x466E_4576_656E_74;
 
     private const string InsertPrefix = """
-        INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data)
+        INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data, dataref)
         VALUES
         """;
 
@@ -39,13 +40,13 @@ internal sealed class EventStore(IDatabase database)
     private const string PostgresLock = "SELECT pg_advisory_xact_lock($1)";
 
     private const string PostgresInsert = """
-        INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+        INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data, dataref)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id, idempotency_key
         """;
 
-    private const string SelectColumns = "SELECT id, idempotency_key, type, source, subject, time, correlation_id, data FROM event_log";
+    private const string SelectColumns = "SELECT id, idempotency_key, type, source, subject, time, correlation_id, data, dataref FROM event_log";
 
     private const string SelectByKeys = SelectColumns + " WHERE idempotency_key IN ";
 
@@ -94,7 +95,7 @@ internal sealed class EventStore(IDatabase database)
                 rows[pending.Key] = (new EventRow
                 {
                     Id = id, IdempotencyKey = pending.Key, Type = pending.Type, Source = pending.Source, Subject = pending.Subject,
-                    Time = pending.Time, CorrelationId = pending.CorrelationId, Data = pending.Data,
+                    Time = pending.Time, CorrelationId = pending.CorrelationId, Data = pending.Data, DataRef = pending.DataRef,
                 }, true);
             }
         }
@@ -121,7 +122,7 @@ internal sealed class EventStore(IDatabase database)
     }
 
     /// <summary>
-    /// The one PostgreSQL-specific path. Column arrays through unnest keep the statement text and its seven
+    /// The one PostgreSQL-specific path. Column arrays through unnest keep the statement text and its eight
     /// parameters the same for every batch size (a VALUES list with 7×N parameters cost more client time than
     /// the server's work). The lock and the INSERT travel as one batch, which the server runs as one implicit
     /// transaction ending at the batch's Sync: the lock is held to commit, so identity values are taken and
@@ -141,6 +142,7 @@ internal sealed class EventStore(IDatabase database)
         insert.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = events.Select(e => e.Time.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.CorrelationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.DataRef).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.BatchCommands.Add(insert);
 
         var inserted = new Dictionary<string, long>(events.Count, StringComparer.Ordinal);
@@ -227,7 +229,7 @@ internal sealed class EventStore(IDatabase database)
         for (var i = 0; i < events.Count; i++)
         {
             var n = i.ToString(CultureInfo.InvariantCulture);
-            sql.Append(i == 0 ? "\n" : ",\n").Append(CultureInfo.InvariantCulture, $"(@k{n}, @t{n}, @s{n}, @u{n}, @m{n}, @c{n}, @d{n})");
+            sql.Append(i == 0 ? "\n" : ",\n").Append(CultureInfo.InvariantCulture, $"(@k{n}, @t{n}, @s{n}, @u{n}, @m{n}, @c{n}, @d{n}, @r{n})");
             var e = events[i];
             parameters.Add("k" + n, e.Key);
             parameters.Add("t" + n, e.Type);
@@ -236,6 +238,7 @@ internal sealed class EventStore(IDatabase database)
             parameters.Add("m" + n, e.Time);
             parameters.Add("c" + n, e.CorrelationId, DbType.String);
             parameters.Add("d" + n, e.Data, DbType.String);
+            parameters.Add("r" + n, e.DataRef, DbType.String);
         }
 
         return (sql.Append(InsertSuffix).ToString(), parameters);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Formanova.Modules.Shared.Json;
 
 namespace Formanova.Modules.Event.Log;
 
@@ -22,7 +23,16 @@ internal sealed class EventRow
 
     public string? CorrelationId { get; set; }
 
-    public string? Data { get; set; }
+    /// <summary>
+    /// The data's JSON text. Rows written before the input rules could hold a lone surrogate escape, which no
+    /// serializer can write back out; they are served with U+FFFD in its place rather than failing every read.
+    /// </summary>
+    public string? Data { get => _data; set => _data = value is null ? null : JsonInput.RepairLoneSurrogates(value); }
+
+    private string? _data;
+
+    /// <summary>The CloudEvents <c>dataref</c> extension: where the full data is read when <see cref="Data"/> holds a summary.</summary>
+    public string? DataRef { get; set; }
 }
 
 /// <summary>
@@ -72,7 +82,7 @@ internal sealed class LoggedEvent
         }
 
         return new CloudEvent("1.0", row.Id.ToString(CultureInfo.InvariantCulture), row.Source, row.Type, row.Subject,
-            row.Time, "application/json", row.CorrelationId, data);
+            row.Time, "application/json", row.CorrelationId, data, row.DataRef);
     }
 
     private static byte[] Serialize(EventRow row)
@@ -102,6 +112,11 @@ internal sealed class LoggedEvent
                 // Validated JSON on the way in; writing it raw avoids a parse per event on the hot path.
                 writer.WritePropertyName("data");
                 writer.WriteRawValue(row.Data, skipInputValidation: true);
+            }
+
+            if (row.DataRef is not null)
+            {
+                writer.WriteString("dataref", row.DataRef);
             }
 
             writer.WriteEndObject();

@@ -162,4 +162,54 @@ public sealed class EventLogTests(DatabaseProvider provider)
         var remaining = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
         Assert.That(remaining.Select(d => (d.EventId, d.Status)), Is.EqualTo(new[] { (2L, DeliveryRow.Pending) }));
     }
+    [Test]
+    public async Task Get_WhenARowWrittenBeforeTheInputRulesHoldsALoneSurrogate_ServesItRepairedAndTheRestOfTheHistory()
+    {
+        // Planted as an older version stored it: before the input rules, "\ud800" in data was logged as written.
+        await using (var connection = await _database.Database.OpenConnectionAsync(CancellationToken.None))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, """
+                INSERT INTO event_log (idempotency_key, type, source, subject, time, correlation_id, data)
+                VALUES ('planted', 'TEST_PLANTED', '/tests', NULL, @Time, NULL, @Data)
+                """, new { Time = DateTimeOffset.UtcNow, Data = """{"note":"a\ud800b","n":1}""" });
+        }
+
+        await _events.PublishAsync(new PublishEventRequest("TEST_AFTER", "/tests", JsonSerializer.SerializeToElement(new { n = 2 })));
+        using var client = _factory.CreateClient();
+
+        using var history = await client.GetAsync("/api/v1/events?limit=10");
+        var page = JsonDocument.Parse(await history.Content.ReadAsStringAsync()).RootElement;
+        using var single = await client.GetAsync($"/api/v1/events/{page.GetProperty("items")[0].GetProperty("id").GetString()}");
+
+        Assert.That(history.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+        Assert.That(page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("type").GetString()), Is.EqualTo(new[] { "TEST_PLANTED", "TEST_AFTER" }));
+        Assert.That(page.GetProperty("items")[0].GetProperty("data").GetProperty("note").GetString(), Is.EqualTo("a\uFFFDb"));
+        Assert.That(single.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task PublishAsync_WhenDataHoldsALoneSurrogate_RefusesItNamingThePathAndStoresNothing()
+    {
+        var data = JsonDocument.Parse("""{"items":[{"text":"\udc00"}]}""").RootElement;
+
+        var error = Assert.ThrowsAsync<ModuleException>(() => _events.PublishAsync(new PublishEventRequest("TEST_BAD", "/tests", data)))!;
+
+        Assert.That(error.Kind, Is.EqualTo(ErrorKind.Invalid));
+        Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "data.items[0].text" }));
+        Assert.That((await _events.ListAsync(new EventQuery())).Items, Is.Empty);
+    }
+
+    [Test]
+    public async Task PublishAsync_WhenDataIsOverTheLimit_RefusesItUnlessADataRefSaysWhereItLives()
+    {
+        var large = JsonSerializer.SerializeToElement(new { jobId = "j1", decision = "positive", score = 0.9, text = new string('x', 70_000), list = new[] { 1, 2 } });
+
+        var refused = Assert.ThrowsAsync<ModuleException>(() => _events.PublishAsync(new PublishEventRequest("TEST_LARGE", "/tests", large)))!;
+        var stored = await _events.PublishAsync(new PublishEventRequest("TEST_LARGE", "/tests", large, DataRef: "/api/v1/jobs/j1"));
+        var read = await _events.GetAsync(stored.Event.Sequence);
+
+        Assert.That(refused.Kind, Is.EqualTo(ErrorKind.TooLarge));
+        Assert.That(read!.DataRef, Is.EqualTo("/api/v1/jobs/j1"));
+        Assert.That(read.Data!.Value.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "jobId", "decision", "score" }));
+    }
 }
