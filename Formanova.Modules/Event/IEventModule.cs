@@ -9,6 +9,9 @@ namespace Formanova.Modules.Event;
 /// </summary>
 public interface IEventModule
 {
+    /// <summary>The webhook subscription to every event type.</summary>
+    const string AllEventTypes = "*";
+
     /// <summary>A workflow run began.</summary>
     const string WorkflowStarted = "WORKFLOW_STARTED";
 
@@ -138,8 +141,11 @@ public sealed record EventQuery(long After = 0, IReadOnlyList<string>? Types = n
 /// <summary>One page of events; pass NextAfter as the next query's After (null when this page was the last).</summary>
 public sealed record EventPage(IReadOnlyList<CloudEvent> Items, long? NextAfter);
 
-/// <summary>A webhook subscription. EventTypes empty means every type. Secret: 16–256 characters, generated when absent.</summary>
-public sealed record CreateWebhookRequest(string Url, IReadOnlyList<string>? EventTypes = null, string? Secret = null, string? Description = null);
+/// <summary>
+/// A webhook subscription. EventTypes is required: the types to deliver, or <c>["*"]</c> (<see cref="IEventModule.AllEventTypes"/>)
+/// for every type, so a missing or misspelt field can never subscribe to everything. Secret: 16–256 characters, generated when absent.
+/// </summary>
+public sealed record CreateWebhookRequest(string Url, IReadOnlyList<string> EventTypes, string? Secret = null, string? Description = null);
 
 /// <summary>A subscription as stored, without its secret.</summary>
 public sealed record Webhook(long Id, string Url, IReadOnlyList<string> EventTypes, string? Description, long StartAfterSequence, DateTimeOffset CreatedAt);

@@ -35,7 +35,7 @@ internal sealed class WebhookService(
     public async Task<CreatedWebhook> CreateWebhookAsync(CreateWebhookRequest request, CancellationToken cancellationToken = default)
     {
         var uri = UrlGuard.Parse(request.Url);
-        var types = EventRules.ParseTypes(request.EventTypes ?? [], "eventTypes");
+        var types = SubscribedTypes(request.EventTypes);
         if (request.Secret is { } given && (given.Length < MinSecretLength || given.Length > MaxSecretLength || given.Any(char.IsControl)))
         {
             throw ModuleException.Invalid("secret", $"A secret has {MinSecretLength} to {MaxSecretLength} characters and no control characters.");
@@ -50,6 +50,23 @@ internal sealed class WebhookService(
         var secret = request.Secret ?? "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var row = await store.InsertAsync(uri.AbsoluteUri, types, _secrets.Protect(secret), request.Description, time.GetUtcNow(), cancellationToken);
         return new CreatedWebhook(row.ToWebhook(), secret);
+    }
+
+    /// <summary>The types to store: empty for every type, which only an explicit <c>["*"]</c> asks for.</summary>
+    private static IReadOnlyList<string> SubscribedTypes(IReadOnlyList<string>? requested)
+    {
+        const string Field = "eventTypes";
+        if (requested is null || requested.Count == 0)
+        {
+            throw ModuleException.Invalid(Field, "List the event types to deliver, or [\"*\"] for every type.");
+        }
+
+        if (requested.Contains(IEventModule.AllEventTypes))
+        {
+            return requested.Count == 1 ? [] : throw ModuleException.Invalid(Field, "\"*\" already means every type; give it alone.");
+        }
+
+        return EventRules.ParseTypes(requested, Field);
     }
 
     public async Task<IReadOnlyList<Webhook>> ListWebhooksAsync(CancellationToken cancellationToken = default) =>

@@ -25,7 +25,7 @@ internal sealed class WebhookRow
 
     public bool Accepts(string type) => EventTypes.Length == 0 || TypeList.Contains(type, StringComparer.Ordinal);
 
-    public Webhook ToWebhook() => new(Id, Url, TypeList, Description, StartAfterEventId, CreatedAt);
+    public Webhook ToWebhook() => new(Id, Url, TypeList.Count == 0 ? [IEventModule.AllEventTypes] : TypeList, Description, StartAfterEventId, CreatedAt);
 }
 
 internal sealed class DeliveryRow

@@ -83,7 +83,7 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
     [Test]
     public async Task AttemptDelivery_WhenAlreadyDelivered_ReturnsDeliveredWithoutSendingAgain()
     {
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await Publish(IEventModule.WorkflowCompleted, null);
         var delivered = await WaitForStatusAsync(webhook.Webhook.Id, DeliveryStatus.Delivered);
 
@@ -101,7 +101,7 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
     public async Task Deliver_WhenReceiverReturns500_RetriesWithGrowingDelaysThenDeadLettersAndRedeliverySucceeds()
     {
         _receiver.Behaviour = (_, _) => Task.FromResult(500);
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await Publish(IEventModule.WorkflowFailed, new { reason = "boom" });
 
         var dead = await WaitForStatusAsync(webhook.Webhook.Id, DeliveryStatus.DeadLettered);
@@ -140,8 +140,8 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
             await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
             return 200;
         };
-        var stuck = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(hanging.Url));
-        var healthy = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var stuck = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(hanging.Url, [IEventModule.AllEventTypes]));
+        var healthy = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await Publish(IEventModule.ProcessingCompleted, new { ok = true });
 
         await WaitForStatusAsync(healthy.Webhook.Id, DeliveryStatus.Delivered);
@@ -169,7 +169,7 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
 
             return 200;
         };
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await Publish(IEventModule.DatasetImported, null);
 
         var delivered = await WaitForStatusAsync(webhook.Webhook.Id, DeliveryStatus.Delivered);
@@ -211,7 +211,7 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
     public async Task DeleteWebhook_WhenDeliveriesExist_RemovesThemAndAttemptsReportPermanentFailure()
     {
         _receiver.Behaviour = (_, _) => Task.FromResult(503);
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await Publish(IEventModule.WorkflowStarted, null);
         var pending = await EventTestSupport.EventuallyAsync(
             async () => await _webhooks.ListDeliveriesAsync(webhook.Webhook.Id, null, 10), d => d.Count == 1, what: "a delivery");

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Formanova.Modules.Event;
 using Formanova.Tests.Support;
 
 namespace Formanova.Tests.Event.Webhooks;
@@ -35,7 +36,7 @@ public sealed class WebhookEndpointsTests
     [TestCase("http://does-not-exist.invalid/hook")]
     public async Task Create_WhenUrlIsInvalid_Returns400NamingUrl(string url)
     {
-        using var response = await CreateAsync(_strict, new { url });
+        using var response = await CreateAsync(_strict, new { url, eventTypes = All });
 
         await EventTestSupport.AssertProblemAsync(response, "url");
     }
@@ -54,9 +55,27 @@ public sealed class WebhookEndpointsTests
     [TestCase("http://0.0.0.0/hook", "never")]
     [TestCase("http://224.0.0.1/hook", "never")]
     [TestCase("http://[64:ff9b::a00:1]/hook", "private")]
+    [TestCase("http://198.18.0.1/hook", "never")]
+    [TestCase("http://198.19.255.254/hook", "never")]
+    [TestCase("http://192.0.0.8/hook", "never")]
+    [TestCase("http://192.0.2.10/hook", "never")]
+    [TestCase("http://198.51.100.7/hook", "never")]
+    [TestCase("http://203.0.113.7/hook", "never")]
+    [TestCase("http://192.88.99.1/hook", "never")]
+    [TestCase("http://240.0.0.1/hook", "never")]
+    [TestCase("http://255.255.255.255/hook", "never")]
+    [TestCase("http://[2001:db8::1]/hook", "never")]
+    [TestCase("http://[2001::1]/hook", "never")]
+    [TestCase("http://[3fff::1]/hook", "never")]
+    [TestCase("http://[100::1]/hook", "never")]
+    [TestCase("http://[::a00:1]/hook", "never")]
+    [TestCase("http://[ff02::1]/hook", "never")]
+    [TestCase("http://[fec0::1]/hook", "private")]
+    [TestCase("http://[64:ff9b:1::1]/hook", "private")]
+    [TestCase("http://[2002:c0a8:101::1]/hook", "private")]
     public async Task Create_WhenHostIsAForbiddenAddress_Returns400SayingWhy(string url, string kind)
     {
-        using var response = await CreateAsync(_strict, new { url });
+        using var response = await CreateAsync(_strict, new { url, eventTypes = All });
 
         var problem = await EventTestSupport.AssertProblemAsync(response, "url");
         Assert.That(problem.GetProperty("errors").GetProperty("url")[0].GetString(), Does.Contain(kind));
@@ -65,9 +84,9 @@ public sealed class WebhookEndpointsTests
     [Test]
     public async Task Create_WhenLoopbackIsAllowed_StillRefusesPrivateAndLinkLocal()
     {
-        using var loopback = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook" });
-        using var privateNetwork = await CreateAsync(_loopbackAllowed, new { url = "http://10.1.2.3/hook" });
-        using var metadata = await CreateAsync(_loopbackAllowed, new { url = "http://169.254.169.254/" });
+        using var loopback = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = All });
+        using var privateNetwork = await CreateAsync(_loopbackAllowed, new { url = "http://10.1.2.3/hook", eventTypes = All });
+        using var metadata = await CreateAsync(_loopbackAllowed, new { url = "http://169.254.169.254/", eventTypes = All });
 
         Assert.That(loopback.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         await EventTestSupport.AssertProblemAsync(privateNetwork, "url");
@@ -97,7 +116,7 @@ public sealed class WebhookEndpointsTests
     public async Task Create_WhenEventTypesOrSecretAreInvalid_Returns400NamingThem()
     {
         using var badType = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "model activated" } });
-        using var shortSecret = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", secret = "short" });
+        using var shortSecret = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = All, secret = "short" });
 
         await EventTestSupport.AssertProblemAsync(badType, "eventTypes");
         await EventTestSupport.AssertProblemAsync(shortSecret, "secret");
@@ -107,7 +126,7 @@ public sealed class WebhookEndpointsTests
     public async Task DeliveryAndReplayEndpoints_WhenIdsAreUnknownOrRangeInvalid_Return404Or400()
     {
         using var client = _loopbackAllowed.CreateClient();
-        using var created = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook" });
+        using var created = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = All });
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("webhook").GetProperty("id").GetInt64();
 
         using var unknownDelivery = await client.GetAsync("/api/v1/events/deliveries/424242");
@@ -127,6 +146,36 @@ public sealed class WebhookEndpointsTests
         await EventTestSupport.AssertProblemAsync(badStatus, "status");
         await EventTestSupport.AssertProblemAsync(badLimit, "limit");
     }
+
+    [TestCase("""{"url":"http://127.0.0.1:9/hook"}""")]
+    [TestCase("""{"url":"http://127.0.0.1:9/hook","eventTypes":null}""")]
+    [TestCase("""{"url":"http://127.0.0.1:9/hook","eventTypes":[]}""")]
+    [TestCase("""{"url":"http://127.0.0.1:9/hook","eventTypes":["*","MODEL_ACTIVATED"]}""")]
+    public async Task Create_WhenEventTypesAreMissingNullEmptyOrMixWithTheWildcard_Returns400NamingThemAndCreatesNothing(string body)
+    {
+        using var client = _loopbackAllowed.CreateClient();
+
+        using var response = await client.PostAsync("/api/v1/events/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var problem = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), problem);
+        Assert.That(problem, Does.Contain("eventTypes"));
+        Assert.That(await client.GetStringAsync("/api/v1/events/webhooks"), Is.EqualTo("[]"));
+    }
+
+    [Test]
+    public async Task Create_WhenEventTypesIsTheWildcard_SubscribesToEveryTypeAndSaysSo()
+    {
+        using var created = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = All });
+
+        var webhook = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("webhook");
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(webhook.GetProperty("eventTypes").EnumerateArray().Select(t => t.GetString()), Is.EqualTo(new[] { "*" }));
+        using var client = _loopbackAllowed.CreateClient();
+        await client.DeleteAsync($"/api/v1/events/webhooks/{webhook.GetProperty("id").GetInt64()}");
+    }
+
+    private static readonly string[] All = [IEventModule.AllEventTypes];
 
     private static async Task<HttpResponseMessage> CreateAsync(FormanovaFactory factory, object body)
     {

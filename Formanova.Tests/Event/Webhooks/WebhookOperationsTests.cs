@@ -36,7 +36,7 @@ public sealed class WebhookOperationsTests
     public async Task AttemptDelivery_WhenTheDispatcherIsOff_IsDrivenStepByStepByTheCaller()
     {
         _receiver.Behaviour = (n, _) => Task.FromResult(n == 1 ? 500 : 200);
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/w/runs/r"));
         var due = await EventTestSupport.EventuallyAsync(() => _webhooks.ListDueDeliveriesAsync(10), d => d.Count == 1, what: "a due delivery");
 
@@ -59,7 +59,7 @@ public sealed class WebhookOperationsTests
     [Test]
     public async Task MarkDeadLettered_WhenPending_StopsTheDeliveryAndAttemptsReportPermanentFailure()
     {
-        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url));
+        var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowFailed, "/workflows/w/runs/r"));
         var due = await EventTestSupport.EventuallyAsync(() => _webhooks.ListDueDeliveriesAsync(10), d => d.Count == 1, what: "a due delivery");
 

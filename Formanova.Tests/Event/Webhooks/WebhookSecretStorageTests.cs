@@ -16,7 +16,7 @@ public sealed class WebhookSecretStorageTests
         var webhooks = factory.Services.GetRequiredService<IEventWebhooksModule>();
         const string secret = "a-very-recognisable-signing-secret";
 
-        var created = await webhooks.CreateWebhookAsync(new CreateWebhookRequest("http://127.0.0.1:9/hook", Secret: secret));
+        var created = await webhooks.CreateWebhookAsync(new CreateWebhookRequest("http://127.0.0.1:9/hook", [IEventModule.AllEventTypes], Secret: secret));
 
         await using var connection = await factory.Services.GetRequiredService<IDatabase>().OpenConnectionAsync();
         var stored = await connection.ExecuteScalarAsync<string>("SELECT secret FROM event_webhooks WHERE id = @Id", new { created.Webhook.Id });

@@ -39,7 +39,7 @@ public sealed class SecretHandlingTests
             Assert.That((await wrong.GetAsync("/api/v1/models")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         }
 
-        var hook = await admin.PostAsJsonAsync("/api/v1/events/webhooks", new { url = "http://127.0.0.1:9/hook", secret = webhookSecret });
+        var hook = await admin.PostAsJsonAsync("/api/v1/events/webhooks", new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "*" }, secret = webhookSecret });
         Assert.That(hook.StatusCode, Is.EqualTo(HttpStatusCode.Created), await hook.Content.ReadAsStringAsync());
         await admin.PostAsJsonAsync("/api/v1/events", new { type = "MODEL_ACTIVATED", source = "/modules/model" });
         var health = await admin.GetStringAsync("/health/ready");
