@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Json;
 
 namespace Formanova.Modules.Data.Import;
 
@@ -141,12 +142,12 @@ internal static class RowSources
                 var shape = ndjson ? "NDJSON (one JSON object per line)" : "a JSON array of objects";
                 var where = ex.LineNumber is { } line ? $" at line {line + 1}, byte {ex.BytePositionInLine}" : "";
                 throw ModuleException.Invalid("content", count == 0 && !ndjson
-                    ? $"The body must be {shape}; it is not{where}: {ex.Message}"
-                    : $"Malformed JSON after item {count}{where}: {ex.Message}");
+                    ? $"The body must be {shape}; it is not{where}: {JsonInput.Describe(ex)}"
+                    : $"Malformed JSON after item {count}{where}: {JsonInput.Describe(ex)}");
             }
-            catch (InvalidOperationException ex)
+            catch (InvalidOperationException)
             {
-                throw ModuleException.Invalid("content", $"The JSON content could not be read (is it valid UTF-8?): {ex.Message}");
+                throw ModuleException.Invalid("content", $"The JSON content could not be read after item {count}: {JsonInput.InvalidText}");
             }
 
             count++;
@@ -226,9 +227,9 @@ internal static class RowSources
         {
             return read();
         }
-        catch (InvalidOperationException ex)
+        catch (InvalidOperationException)
         {
-            throw ModuleException.Invalid("content", $"Item {item} cannot be read: the content is not valid UTF-8 ({ex.Message})");
+            throw ModuleException.Invalid("content", $"Item {item} cannot be read: {JsonInput.InvalidText}");
         }
     }
 }

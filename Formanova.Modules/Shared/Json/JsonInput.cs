@@ -57,8 +57,15 @@ public static partial class JsonInput
     {
         JsonValueException value => value.Reason,
         _ when UnknownMember(exception) is { } name => $"'{name}' is not a field this endpoint takes; check its spelling against /openapi/v1.json.",
+        // The reader's own syntax errors ("'x' is an invalid start of a value.") say what is wrong and name no type;
+        // conversion errors name the .NET type they could not produce.
+        _ when !exception.Message.Contains("could not be converted", StringComparison.Ordinal)
+            && SyntaxMessage().Match(exception.Message) is { Success: true } syntax => syntax.Groups["what"].Value,
         _ => "The value is not valid JSON, or has the wrong type for this field.",
     };
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<what>[^|]*?\.)\s*(LineNumber|Path):")]
+    private static partial System.Text.RegularExpressions.Regex SyntaxMessage();
 
     /// <summary>The name of a field the target type does not have, when that is what the exception reports.</summary>
     /// <remarks>System.Text.Json has no distinct exception for it; its message is the only place the name is given.</remarks>

@@ -442,6 +442,20 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         await AssertNoRowsAsync(dataset.Id);
     }
 
+    [TestCase("""{"person id":"a"}""", "JSON array")]
+    [TestCase("""[{"person id":"a"}, nope]""", "invalid JSON literal")]
+    [TestCase("""[{"person id":"a\ud800"}]""", "lone UTF-16 surrogate")]
+    public async Task ImportRows_WhenJsonIsNotAnArrayOfReadableObjects_Returns400SayingWhyWithoutDotNetTypeNames(string json, string reason)
+    {
+        var dataset = await CreateAsync(_client);
+
+        var response = await ImportAsync(dataset.Id, new StringContent(json, Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, reason);
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain("System."));
+        await AssertNoRowsAsync(dataset.Id);
+    }
+
     [Test]
     public async Task ImportRows_WhenMultipartFile_ImportsThePart()
     {
