@@ -225,6 +225,12 @@ internal sealed class ExpressionParser
                 throw Error($"'{_text[start.._position]}' is not a number");
             }
 
+            if (!double.IsFinite(number))
+            {
+                // A derived value must be storable and serialisable, and JSON has no infinity.
+                throw Error($"'{_text[start.._position]}' is beyond the range of a number");
+            }
+
             return new Constant(number, ExprType.Number);
         }
 

@@ -61,6 +61,7 @@ public sealed class ExpressionParserTests
     [TestCase("age > 1 )", "Unexpected ')'")]
     [TestCase("member < true", "Booleans can only be compared")]
     [TestCase("\"open", "not closed")]
+    [TestCase("age * 1e999 > 1", "beyond the range of a number")]
     public void Parse_WhenExpressionIsInvalid_ThrowsInvalidWithAReason(string text, string expected)
     {
         var ex = Assert.Throws<ModuleException>(() => ExpressionParser.Parse(text, Columns, "transforms[0].expression"));
