@@ -17,8 +17,8 @@ namespace Formanova.Tests.Host.Security;
 /// Reads the live /openapi/v1.json and sends every operation generated hostile variants of each path, query and
 /// header parameter and of each body field (<see cref="HostileVariants"/>), so an endpoint added later is attacked
 /// without anyone listing it. Beside the hand-written <see cref="BadInputCorpusTests"/>, which attacks whole bodies.
-/// Every answer must be a non-5xx within the timeout, every 4xx a ProblemDetails, and a rejected request (and any
-/// GET) must leave the stored state as it was. After an accepted write the workflows it started are let run until
+/// Every answer must be a non-5xx within the timeout, every 4xx a ProblemDetails, a non-finite value for a declared
+/// number a 4xx, and a rejected request (and any GET) must leave the stored state as it was. After an accepted write the workflows it started are let run until
 /// they wait, so that what they write is not blamed on the next request.
 /// </summary>
 [Category("Integration")]
@@ -81,6 +81,10 @@ public sealed class GeneratedHostileInputTests
             if (failure is not null)
             {
                 failures.Add($"{hostile} -> {failure}");
+            }
+            else if (hostile.MustBeRefused && status is >= 200 and < 300)
+            {
+                failures.Add($"{hostile} -> {status}: a non-finite value accepted for a number");
             }
 
             // A synchronous workflow endpoint answers a run that failed with a 4xx naming the job it recorded:

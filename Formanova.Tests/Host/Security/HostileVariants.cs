@@ -12,6 +12,9 @@ internal sealed record HostileCase(
 {
     public string Class => Variant.Split(':')[0];
 
+    /// <summary>A non-finite number where the document declares a number: no answer but a 4xx is right.</summary>
+    public bool MustBeRefused { get; init; }
+
     public override string ToString() => $"{Operation} [{Target} = {Variant}]";
 }
 
@@ -93,9 +96,9 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
         foreach (var (mediaType, schema) in operation.Bodies)
         {
-            foreach (var (target, variant, content) in BodyVariants(mediaType, schema))
+            foreach (var (target, variant, content, refuse) in BodyVariants(mediaType, schema))
             {
-                yield return Case(target, variant, url, content);
+                yield return Case(target, variant, url, content) with { MustBeRefused = refuse };
             }
         }
     }
@@ -111,7 +114,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             .Concat(operation.Streams ? ["Last-Event-ID"] : [])
             .Distinct(StringComparer.OrdinalIgnoreCase);
 
-    private IEnumerable<(string Target, string Variant, (string, byte[]) Content)> BodyVariants(string mediaType, JsonElement schema)
+    private IEnumerable<(string Target, string Variant, (string, byte[]) Content, bool Refuse)> BodyVariants(
+        string mediaType, JsonElement schema)
     {
         var resolved = api.Resolve(schema);
         var isDocument = OpenApiOperations.Types(resolved) is ["string", ..];
@@ -119,21 +123,22 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         {
             case "application/json":
                 var template = isDocument ? new JsonArray(fixtures.DocumentRow.DeepClone()) : Baseline(schema, null, 0);
-                foreach (var (target, root, steps, member) in Targets(template, isDocument ? default : schema))
+                foreach (var (target, root, steps, member, numeric) in Targets(template, isDocument ? default : schema))
                 {
                     foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, turn++))
                     {
-                        yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "")));
+                        var refuse = numeric && label.StartsWith("nonfinite:", StringComparison.Ordinal);
+                        yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "")), refuse);
                     }
                 }
 
                 break;
             case "application/x-ndjson":
-                foreach (var (target, root, steps, member) in Targets(fixtures.DocumentRow.DeepClone(), default))
+                foreach (var (target, root, steps, member, _) in Targets(fixtures.DocumentRow.DeepClone(), default))
                 {
                     foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, turn++))
                     {
-                        yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "\n")));
+                        yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "\n")), false);
                     }
                 }
 
@@ -141,7 +146,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             case "text/csv":
                 foreach (var (target, label, csv) in CsvDocuments())
                 {
-                    yield return (target, label, (mediaType, csv));
+                    yield return (target, label, (mediaType, csv), false);
                 }
 
                 break;
@@ -151,7 +156,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                 var field = api.Properties(schema).Select(p => p.Name).FirstOrDefault() ?? "model";
                 foreach (var (contentType, bytes, label) in BadInputCorpus.MultipartBodies(field, Csv(fixtures.DocumentRow, null, null)))
                 {
-                    yield return ("multipart body", label, (contentType, bytes));
+                    yield return ("multipart body", label, (contentType, bytes), false);
                 }
 
                 break;
@@ -159,23 +164,23 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
     }
 
     /// <summary>Every field of a JSON template (and, for objects, the object itself, to add members to), with the root it lives in.</summary>
-    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member)> Targets(JsonNode? template, JsonElement schema)
+    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member, bool Numeric)> Targets(JsonNode? template, JsonElement schema)
     {
-        yield return ("body", template, [], false);
+        yield return ("body", template, [], false, false);
         foreach (var target in Walk(template, [], schema, template, 1))
         {
             yield return target;
         }
     }
 
-    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member)> Walk(
+    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member, bool Numeric)> Walk(
         JsonNode? root, object[] steps, JsonElement schema, JsonNode? node, int depth)
     {
         var resolved = api.Resolve(schema);
         var properties = api.Properties(resolved).ToList();
         if (node is JsonObject obj)
         {
-            yield return (Describe(steps) + " (members)", root, steps, true);
+            yield return (Describe(steps) + " (members)", root, steps, true, false);
             if (properties.Count > 0)
             {
                 foreach (var (name, propertySchema) in properties)
@@ -189,7 +194,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                     }
 
                     object[] at = [.. steps, name];
-                    yield return (Describe(at), owner, at, false);
+                    yield return (Describe(at), owner, at, false, IsNumber(propertySchema));
                     if (depth < MaxFieldDepth && Navigate(owner, at) is JsonObject or JsonArray)
                     {
                         foreach (var inner in Walk(owner, at, propertySchema, Navigate(owner, at), depth + 1))
@@ -204,15 +209,15 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                 // An open dictionary (prediction inputs, metric bounds): one entry of each kind of value it holds.
                 foreach (var entry in obj.GroupBy(e => e.Value?.GetValueKind()).Select(g => g.First()))
                 {
-                    yield return (Describe([.. steps, entry.Key]), root, [.. steps, entry.Key], false);
+                    yield return (Describe([.. steps, entry.Key]), root, [.. steps, entry.Key], false, false);
                 }
             }
         }
         else if (node is JsonArray { Count: > 0 } array)
         {
             object[] at = [.. steps, 0];
-            yield return (Describe(at), root, at, false);
             var items = resolved.ValueKind == JsonValueKind.Object && resolved.TryGetProperty("items", out var i) ? i : default;
+            yield return (Describe(at), root, at, false, IsNumber(items));
             if (depth < MaxFieldDepth && array[0] is JsonObject or JsonArray)
             {
                 foreach (var inner in Walk(root, at, items, array[0], depth + 1))
@@ -322,6 +327,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                 return "fuzz";
         }
     }
+
+    private bool IsNumber(JsonElement schema) => OpenApiOperations.Types(api.Resolve(schema)).Any(t => t is "number" or "integer");
 
     /// <summary>The fixture for a field: by "Schema.field" first (where one name means different things), then by name.</summary>
     private JsonNode? Fixture(string? owner, string? name) =>
