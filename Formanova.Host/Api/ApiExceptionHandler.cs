@@ -1,8 +1,11 @@
+using System.Text;
 using System.Text.Json;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace Formanova.Host.Api;
 
@@ -25,6 +28,13 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             ModuleException module => FromModule(module),
             BadHttpRequestException { InnerException: JsonException json } => MalformedJson(json),
             BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = TitleFor(bad.StatusCode), Detail = bad.Message },
+            // Minimal APIs read a JSON body in the Content-Type's charset and throw this for a name no encoding has.
+            InvalidOperationException when UnknownCharset(httpContext.Request) is { } charset => new ProblemDetails
+            {
+                Status = StatusCodes.Status415UnsupportedMediaType,
+                Title = TitleFor(StatusCodes.Status415UnsupportedMediaType),
+                Detail = $"The Content-Type charset '{charset}' is not a known text encoding; send the body as UTF-8.",
+            },
             FluentValidation.ValidationException validation => new HttpValidationProblemDetails(
                 validation.Errors.GroupBy(e => e.PropertyName).ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray())),
             _ => null,
@@ -114,6 +124,26 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             Title = "Malformed JSON",
             Detail = reason,
         };
+    }
+
+    /// <summary>The request's charset parameter when no encoding has that name (shortened), else null.</summary>
+    private static string? UnknownCharset(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || StringSegment.IsNullOrEmpty(type.Charset))
+        {
+            return null;
+        }
+
+        var charset = type.Charset.ToString();
+        try
+        {
+            Encoding.GetEncoding(charset);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return charset.Length > 40 ? charset[..40] + "…" : charset;
+        }
     }
 
     private static string TitleFor(int status) => status switch

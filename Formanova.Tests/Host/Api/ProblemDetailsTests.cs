@@ -109,6 +109,33 @@ public sealed class ProblemDetailsTests
     }
 
     [Test]
+    public async Task Post_WhenTheCharsetIsUnknown_Returns415NamingIt()
+    {
+        var content = new ByteArrayContent("""{"name":"a","count":1,"colour":"red"}"""u8.ToArray());
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=bogus");
+
+        var response = await _app.Client.PostAsync("/api/v1/echo", content);
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType), problem.ToString());
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("'bogus'").And.Contain("UTF-8"));
+    }
+
+    [Test]
+    public async Task Post_WhenTheCharsetIsAKnownEncoding_ReadsTheBodyInIt()
+    {
+        var content = new ByteArrayContent(Encoding.Unicode.GetBytes("""{"name":"é","count":1,"colour":"red"}"""));
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=utf-16");
+
+        var response = await _app.Client.PostAsync("/api/v1/echo", content);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+        using var echoed = JsonDocument.Parse(body);
+        Assert.That(echoed.RootElement.GetProperty("name").GetString(), Is.EqualTo("é"));
+    }
+
+    [Test]
     public async Task Post_WhenBodyExceedsTheLimit_Returns413()
     {
         var huge = "{\"name\":\"" + new string('x', 10_000) + "\",\"count\":1,\"colour\":\"red\"}";

@@ -1,12 +1,6 @@
-using System.Diagnostics;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
-using Formanova.Modules.Access;
-using Formanova.Modules.Data;
-using Formanova.Modules.Event;
-using Formanova.Modules.Model;
 using Formanova.Tests.Support;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -25,9 +19,6 @@ namespace Formanova.Tests.Host.Security;
 [Category("Integration")]
 public sealed partial class BadInputCorpusTests
 {
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(20);
-    private const int DefaultBodyLimit = 1024 * 1024;
-
     [Test]
     public async Task EveryApiEndpoint_WhenSentTheCorpus_AnswersWith4xxProblemsAndKeepsItsData()
     {
@@ -38,7 +29,7 @@ public sealed partial class BadInputCorpusTests
         using var client = factory.CreateClient();
         client.Timeout = Timeout.InfiniteTimeSpan;
         var endpoints = ApiEndpoints(factory);
-        var before = await SnapshotAsync(factory.Services);
+        var before = await HostileRequests.SnapshotAsync(factory.Services);
 
         var failures = new List<string>();
         var successfulWrites = new HashSet<string>(StringComparer.Ordinal);
@@ -48,7 +39,7 @@ public sealed partial class BadInputCorpusTests
             foreach (var (path, body, label) in Cases(method, pattern, fields))
             {
                 requests++;
-                var outcome = await SendAsync(client, method, path, body);
+                var outcome = await HostileRequests.SendAsync(client, method, path, body);
                 if (outcome.Failure is not null)
                 {
                     failures.Add($"{method} {pattern} [{label}] -> {outcome.Failure}");
@@ -60,7 +51,7 @@ public sealed partial class BadInputCorpusTests
             }
         }
 
-        var after = await SnapshotAsync(factory.Services);
+        var after = await HostileRequests.SnapshotAsync(factory.Services);
         var unexplained = before.Keys.Where(area => before[area] != after[area] && !successfulWrites.Contains(area)).ToList();
 
         TestContext.Out.WriteLine($"Corpus: {requests} requests to {endpoints.Count} endpoints ({endpoints.Count(e => e.Fields != BadInputCorpus.CommonFields)} with typed bodies); successful writes in: {string.Join(", ", successfulWrites)}");
@@ -118,79 +109,6 @@ public sealed partial class BadInputCorpusTests
         }
     }
 
-    private static async Task<(int Status, string? Failure)> SendAsync(HttpClient client, string method, string path, (string ContentType, byte[] Bytes)? body)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), path);
-        if (body is { } b)
-        {
-            request.Content = new ByteArrayContent(b.Bytes);
-            request.Content.Headers.TryAddWithoutValidation("Content-Type", b.ContentType);
-
-            // Kestrel closes the connection after refusing a body it did not read; never reuse that one.
-            request.Headers.ConnectionClose = b.Bytes.Length > DefaultBodyLimit;
-        }
-
-        using var timeout = new CancellationTokenSource(RequestTimeout);
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            var status = (int)response.StatusCode;
-            if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
-            {
-                return (status, status >= 500 ? $"{status}" : null);
-            }
-
-            var text = await response.Content.ReadAsStringAsync(timeout.Token);
-            if (status >= 500)
-            {
-                return (status, $"{status} {Truncate(text)}");
-            }
-
-            if (text.Contains("   at ", StringComparison.Ordinal) || text.Contains("Exception:", StringComparison.Ordinal))
-            {
-                return (status, $"stack trace or exception text leaked: {Truncate(text)}");
-            }
-
-            // Kestrel's own parser refuses some requests (a NUL in the path) before the app runs: an empty 400.
-            var rejectedByKestrel = status == 400 && text.Length == 0;
-            if (status >= 400 && !rejectedByKestrel && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
-            {
-                return (status, $"{status} without ProblemDetails ({response.Content.Headers.ContentType})");
-            }
-
-            return (status, null);
-        }
-        catch (OperationCanceledException)
-        {
-            return (0, $"no answer within {clock.Elapsed.TotalSeconds:F0} s");
-        }
-        catch (HttpRequestException) when (body is { } large && large.Bytes.Length > DefaultBodyLimit)
-        {
-            // Kestrel answered 413 and closed the connection while the client was still uploading.
-            return (413, null);
-        }
-        catch (HttpRequestException ex)
-        {
-            return (0, $"connection failed: {ex.HttpRequestError} {ex.InnerException?.Message}");
-        }
-    }
-
-    private static async Task<Dictionary<string, string>> SnapshotAsync(IServiceProvider services)
-    {
-        var models = await services.GetRequiredService<IModelModule>().ListModelsAsync();
-        var webhooks = await services.GetRequiredService<IEventWebhooksModule>().ListWebhooksAsync();
-        var events = await services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Limit: 1000));
-        return new Dictionary<string, string>
-        {
-            ["keys"] = (await services.GetRequiredService<IAccessModule>().ListKeysAsync()).Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["datasets"] = string.Join(',', (await services.GetRequiredService<IDataModule>().ListDatasetsAsync()).Select(d => d.ToString())),
-            ["models"] = string.Join(',', models.Select(m => $"{m.Name}:{m.ActiveVersion}:{m.VersionCount}")),
-            ["webhooks"] = webhooks.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["events"] = events.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-    }
-
     // Which snapshot area a route writes to.
     private static string Area(string pattern) => pattern switch
     {
@@ -201,8 +119,6 @@ public sealed partial class BadInputCorpusTests
         _ when pattern.Contains("/events", StringComparison.Ordinal) => "events",
         _ => "other",
     };
-
-    private static string Truncate(string text) => text.Length > 300 ? text[..300] + "…" : text;
 
     [GeneratedRegex(@"\{[^}]+\}")]
     private static partial Regex RouteParameter();
