@@ -56,6 +56,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             ErrorKind.Conflict => StatusCodes.Status409Conflict,
             ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
             ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+            ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
             ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status400BadRequest,
         };

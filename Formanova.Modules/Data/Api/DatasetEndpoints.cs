@@ -177,7 +177,7 @@ internal static class DatasetEndpoints
         }
 
         var bodyFormat = explicitFormat ?? FromContentType(http.Request.ContentType)
-            ?? throw ModuleException.Invalid("format", "Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), or pass format=csv|json|ndjson.");
+            ?? throw ModuleException.UnsupportedContentType("Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), or pass format=csv|json|ndjson.");
         return (http.Request.Body, bodyFormat);
     }
 
