@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.AspNetCore.Http.Json;
@@ -60,6 +61,22 @@ internal static class ApiSetup
                 Description = "An API key, as 'Authorization: Bearer <key>' (or the 'X-Api-Key' header). Scopes: read, predict, write, admin.",
             };
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] }];
+            return Task.CompletedTask;
+        }).AddOperationTransformer((operation, context, _) =>
+        {
+            // The header is declared only where it is honoured; every other endpoint ignores it.
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IdempotencyKeyMetadata>().Any())
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = IdempotencyKey.Header,
+                    In = ParameterLocation.Header,
+                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. A repeat with the same request returns the first outcome; with a different request, 409.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = IdempotencyKey.MaxLength, Pattern = "^[!-~]+$" },
+                });
+            }
+
             return Task.CompletedTask;
         }));
         services.AddHttpLogging(options =>

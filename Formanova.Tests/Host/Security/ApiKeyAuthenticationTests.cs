@@ -217,13 +217,12 @@ public sealed class ApiKeyAuthenticationTests
 
     /// <summary>Every POST, PUT and PATCH under /api from the routing table, with route values that satisfy their constraints.</summary>
     private List<BodyEndpoint> BodyEndpoints() =>
-        _factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText?.TrimStart('/').StartsWith("api/", StringComparison.Ordinal) == true)
+        ApiRoutes.Endpoints(_factory.Services)
             .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [])
                 .Where(m => m is "POST" or "PUT" or "PATCH")
                 .Select(m => new BodyEndpoint(
                     m,
-                    "/" + System.Text.RegularExpressions.Regex.Replace(e.RoutePattern.RawText!.TrimStart('/'), "\\{[^}:]+(?<long>:long)?\\}", v => v.Groups["long"].Success ? "1" : "x"),
+                    ApiRoutes.Path(e),
                     e.Metadata.GetMetadata<ScopeRequirementMetadata>()!.Scope,
                     e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>() is { ContentTypes.Count: > 0 })))
             .ToList();
