@@ -41,7 +41,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         }
         else
         {
-            logger.LogInformation("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
+            // The request line already has the status; the reason is in the response, and here only for debugging.
+            logger.LogDebug("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;

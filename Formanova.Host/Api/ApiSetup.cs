@@ -4,7 +4,6 @@ using System.Text.Json.Serialization;
 using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -14,7 +13,7 @@ using Scalar.AspNetCore;
 
 namespace Formanova.Host.Api;
 
-/// <summary>The API conventions: JSON, ProblemDetails for every error, OpenAPI, health and request logs.</summary>
+/// <summary>The API conventions: request logs, JSON, ProblemDetails for every error, OpenAPI and health.</summary>
 internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
@@ -79,20 +78,19 @@ internal static class ApiSetup
 
             return Task.CompletedTask;
         }));
-        services.AddHttpLogging(options =>
-        {
-            options.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath
-                | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
-            options.CombineLogs = true;
-        });
         return services;
     }
 
     public static WebApplication UseFormanovaApi(this WebApplication app)
     {
+        // First, so it wraps the exception handler and the status-code pages and logs the status they settle on.
+        if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.RequestLogging)
+        {
+            app.UseMiddleware<RequestLogMiddleware>();
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseHttpLogging();
         return app;
     }
 
