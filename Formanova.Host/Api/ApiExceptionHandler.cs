@@ -52,7 +52,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         }
         else
         {
-            logger.LogInformation("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
+            // The request line already has the status; the reason is in the response, and here only for debugging.
+            logger.LogDebug("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
@@ -67,6 +68,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             ErrorKind.Conflict => StatusCodes.Status409Conflict,
             ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
             ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+            ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
             ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status400BadRequest,
         };

@@ -17,4 +17,7 @@ internal sealed class ApiOptions
 
     [Range(1, 256)]
     public int MaxJsonDepth { get; set; } = 32;
+
+    /// <summary>One line per request (<see cref="RequestLogMiddleware"/>); false leaves the middleware out entirely.</summary>
+    public bool RequestLogging { get; set; } = true;
 }

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -14,7 +14,7 @@ using Scalar.AspNetCore;
 
 namespace Formanova.Host.Api;
 
-/// <summary>The API conventions: JSON, ProblemDetails for every error, OpenAPI, health and request logs.</summary>
+/// <summary>The API conventions: request logs, JSON, ProblemDetails for every error, OpenAPI and health.</summary>
 internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
@@ -66,21 +66,36 @@ internal static class ApiSetup
             };
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] }];
             return Task.CompletedTask;
-        }));
-        services.AddHttpLogging(options =>
+        }).AddOperationTransformer((operation, context, _) =>
         {
-            options.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath
-                | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
-            options.CombineLogs = true;
-        });
+            // The header is declared only where it is honoured; every other endpoint ignores it.
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IdempotencyKeyMetadata>().Any())
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = IdempotencyKey.Header,
+                    In = ParameterLocation.Header,
+                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. A repeat with the same request returns the first outcome; with a different request, 409.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = IdempotencyKey.MaxLength, Pattern = "^[!-~]+$" },
+                });
+            }
+
+            return Task.CompletedTask;
+        }));
         return services;
     }
 
     public static WebApplication UseFormanovaApi(this WebApplication app)
     {
+        // First, so it wraps the exception handler and the status-code pages and logs the status they settle on.
+        if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.RequestLogging)
+        {
+            app.UseMiddleware<RequestLogMiddleware>();
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseHttpLogging();
         return app;
     }
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
@@ -36,6 +37,7 @@ internal static class SecuritySetup
             }
         });
         services.AddHostedService<BootstrapKeyService>();
+        RemoveContentTypeRouting(services);
 
         AddRateLimiting(services);
         AddTransport(services, configuration);
@@ -50,6 +52,12 @@ internal static class SecuritySetup
 
     public static WebApplication UseFormanovaSecurity(this WebApplication app)
     {
+        if (app.Services.GetServices<MatcherPolicy>().Any(policy => IsContentTypeRouting(policy.GetType())))
+        {
+            throw new InvalidOperationException(
+                "Routing's content-type policy was registered again after AddFormanovaSecurity; it would answer 415 before authentication.");
+        }
+
         var http = app.Services.GetRequiredService<IOptions<HttpSecurityOptions>>().Value;
         if (http.Hsts)
         {
@@ -110,6 +118,31 @@ internal static class SecuritySetup
     }
 
     internal static string PolicyFor(string scope) => $"scope:{scope}";
+
+    /// <summary>
+    /// Routing matches an endpoint's declared body content types (Accepts, and every minimal-API JSON body) while it
+    /// picks the endpoint, and answers a mismatch with its own 415 endpoint, which carries no authorization: a
+    /// caller without a key learned 415 instead of 401, and a read-only key 415 instead of 403. Without that policy
+    /// routing picks the real endpoint, its scope policy runs, and only then does the endpoint check the content
+    /// type (415 from minimal APIs' JSON binding, or from the upload endpoints). No two endpoints here share a route
+    /// and differ only by content type, which is all the policy is for.
+    /// </summary>
+    private static void RemoveContentTypeRouting(IServiceCollection services)
+    {
+        services.AddRouting();
+        var registered = services.Where(d => d.ServiceType == typeof(MatcherPolicy) && IsContentTypeRouting(d.ImplementationType)).ToList();
+        if (registered.Count == 0)
+        {
+            throw new InvalidOperationException("Routing's content-type matcher policy (AcceptsMatcherPolicy) was not found; check the ASP.NET Core version.");
+        }
+
+        foreach (var descriptor in registered)
+        {
+            services.Remove(descriptor);
+        }
+    }
+
+    private static bool IsContentTypeRouting(Type? type) => type?.FullName == "Microsoft.AspNetCore.Routing.Matching.AcceptsMatcherPolicy";
 
     private static string DeriveScope(IList<object> metadata)
     {

@@ -68,7 +68,7 @@ internal static class TelemetrySetup
 
     private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 14400];
 
-    // Probes and scrapes every few seconds would drown the traces that matter.
-    private static bool IsProbe(PathString path) =>
+    /// <summary>Health probes and metric scrapes: every few seconds, they would drown the traces and request lines that matter.</summary>
+    internal static bool IsProbe(PathString path) =>
         path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
 }

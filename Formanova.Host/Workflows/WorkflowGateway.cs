@@ -1,11 +1,10 @@
 using System.Linq.Expressions;
-using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
@@ -45,35 +44,29 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     }
 
     /// <summary>
-    /// A workflow id for a start. With an Idempotency-Key the id is derived from the caller and the key, so a
-    /// repeated POST lands on the same run; without one it is random.
+    /// The workflow id of a start. With an Idempotency-Key (<see cref="IdempotencyKey"/>) the id is derived from the
+    /// caller and the key, and the request is claimed under it, so a repeated POST lands on the same run and the
+    /// same key with another request is a 409. Without one the id is random.
     /// </summary>
-    public static string WorkflowId(string prefix, HttpContext http)
+    public async Task<string> StartIdAsync(string prefix, HttpContext http, string requestHash, CancellationToken cancellationToken)
     {
-        var key = http.Request.Headers["Idempotency-Key"].ToString();
-        if (string.IsNullOrWhiteSpace(key))
+        if (IdempotencyKey.Read(http) is not { } key)
         {
             return $"{prefix}-{Guid.NewGuid():N}";
         }
 
-        if (key.Length > 200)
-        {
-            throw ModuleException.Invalid("Idempotency-Key", "The Idempotency-Key header must be at most 200 characters.");
-        }
-
-        var caller = http.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous";
-        return $"{prefix}-{Hash($"{caller}\n{key}")[..32]}";
+        var id = key.Scoped(prefix);
+        await ClaimAsync(id, requestHash, cancellationToken);
+        return id;
     }
 
-    public static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
-
-    public static string HashOf<T>(T body) => Hash(JsonSerializer.Serialize(body));
+    public static string HashOf<T>(T body) => Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body)));
 
     /// <summary>
     /// Claims the workflow id for this request body. The first claim wins (the Data module keeps a succeeded
     /// result unchanged), so the same key with another body is a 409 whether or not the run still exists.
     /// </summary>
-    public async Task ClaimAsync(string workflowId, string requestHash, CancellationToken cancellationToken)
+    private async Task ClaimAsync(string workflowId, string requestHash, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var stored = await data.RecordResultAsync(
@@ -82,7 +75,7 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
         var first = stored.Input is { ValueKind: JsonValueKind.Object } input && input.TryGetProperty("requestHash", out var hash) ? hash.GetString() : null;
         if (first != requestHash)
         {
-            throw new ModuleException(ErrorKind.Conflict, "This Idempotency-Key was already used with a different request body.");
+            throw IdempotencyKey.Conflict();
         }
     }
 

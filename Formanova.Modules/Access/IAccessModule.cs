@@ -9,7 +9,11 @@ public interface IAccessModule
     /// <summary>Lists every key (never the secrets), newest first.</summary>
     Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Revokes a key; revoking twice is harmless. Throws NotFound for an unknown id.</summary>
+    /// <summary>
+    /// Revokes a key; revoking twice is harmless. Throws NotFound for an unknown id, and Conflict when the key is
+    /// the last active (unrevoked, unexpired) admin key: the check and the update are one atomic statement, so two
+    /// admins revoking each other at once cannot leave none.
+    /// </summary>
     Task<ApiKeyInfo> RevokeKeyAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -19,8 +23,10 @@ public interface IAccessModule
     Task<AuthenticatedKey?> AuthenticateAsync(string presentedKey, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// On a store with no keys, installs <paramref name="configuredKey"/> as an admin key, or generates one.
-    /// Returns the generated secret (to show once), or null when a key already existed or was configured.
+    /// When no active admin key exists, installs <paramref name="configuredKey"/> as an admin key named
+    /// <c>bootstrap</c>. On an empty store without a configured key it generates one (the secret is in the result,
+    /// to show once). A store that has keys but no active admin is recovered only with a configured key, and never
+    /// with a key that was revoked.
     /// </summary>
-    Task<string?> EnsureBootstrapKeyAsync(string? configuredKey, CancellationToken cancellationToken = default);
+    Task<BootstrapResult> EnsureBootstrapKeyAsync(string? configuredKey, CancellationToken cancellationToken = default);
 }

@@ -31,7 +31,7 @@ internal static class WorkflowTestKit
             ["Workflows:SyncTimeoutSeconds"] = "30",
             ["Event:Webhooks:Dispatcher:Enabled"] = "true",
             ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
+            ["Logging:LogLevel:Formanova.Host.Api.RequestLogMiddleware"] = "Warning",
             ["Logging:LogLevel:Temporalio"] = "Error",
         };
         foreach (var (key, value) in extra)

@@ -23,7 +23,7 @@ internal static class BenchHost
             // In-memory histories unless BENCH_TEMPORAL_STORAGE names a SQLite file (the service's default is temporal.db).
             ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage ? storage : ":memory:",
             ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Warning",
+            ["Api:RequestLogging"] = "false",
         };
         // The service's setting (appsettings.json) unless BENCH_DETECT_ESCAPES overrides it for an A/B run.
         if (Environment.GetEnvironmentVariable("BENCH_DETECT_ESCAPES") is { Length: > 0 } detect)

@@ -21,7 +21,7 @@ internal static class BatchEndpoints
     public static IEndpointRouteBuilder MapBatchEndpoints(this IEndpointRouteBuilder api)
     {
         var batch = api.MapGroup("/batch-jobs").WithTags("Batch");
-        batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive);
+        batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob");
         batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults");
         batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", ct)).WithName("PauseBatchJob");
@@ -64,11 +64,7 @@ internal static class BatchEndpoints
 
         // 404 for an unknown dataset, and transforms checked (400) before a workflow starts.
         await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
-        var id = WorkflowGateway.WorkflowId("batch", http);
-        if (http.Request.Headers.ContainsKey("Idempotency-Key"))
-        {
-            await gateway.ClaimAsync(id, WorkflowGateway.HashOf(body), ct);
-        }
+        var id = await gateway.StartIdAsync("batch", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Batch;
         var input = new BatchInput(body.Model!, body.Version, body.DatasetId.Value, body.Transforms, body.ChunkSize ?? options.ChunkSize,

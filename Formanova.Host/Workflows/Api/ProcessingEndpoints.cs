@@ -61,10 +61,10 @@ internal static class ProcessingEndpoints
 
     public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope);
+        api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope).WithIdempotencyKey();
 
         var jobs = api.MapGroup("/jobs").WithTags("Jobs");
-        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope);
+        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey();
         jobs.MapGet("/", ListAsync).WithName("ListJobs");
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
         jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct)).WithName("PauseJob").WithMetadata(PredictScope);
@@ -116,12 +116,8 @@ internal static class ProcessingEndpoints
         string prefix, string kind, ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
         Validate(body, gateway);
-        var id = WorkflowGateway.WorkflowId(prefix, http);
         var hash = WorkflowGateway.HashOf(body);
-        if (http.Request.Headers.ContainsKey("Idempotency-Key"))
-        {
-            await gateway.ClaimAsync(id, hash, ct);
-        }
+        var id = await gateway.StartIdAsync(prefix, http, hash, ct);
 
         var request = new ProcessingRequest(kind, body.Model!, body.Version, body.Alias, body.Inputs!, body.DatasetId, body.EntityId,
             body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy());

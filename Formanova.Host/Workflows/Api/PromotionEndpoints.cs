@@ -21,7 +21,7 @@ internal static class PromotionEndpoints
     public static IEndpointRouteBuilder MapPromotionEndpoints(this IEndpointRouteBuilder api)
     {
         api.MapPost("/models/{name}/versions/{version}/promote", StartAsync).WithTags("Promotions").WithName("PromoteModelVersion")
-            .WithMetadata(new RequiredScopeMetadata(ApiScopes.Admin));
+            .WithMetadata(new RequiredScopeMetadata(ApiScopes.Admin)).WithIdempotencyKey();
         api.MapGet("/promotions/{id}", GetAsync).WithTags("Promotions").WithName("GetPromotion");
         return api;
     }
@@ -35,11 +35,7 @@ internal static class PromotionEndpoints
             throw ModuleException.Invalid("smokeInputs", "At most 20 smoke inputs are accepted.");
         }
 
-        var id = WorkflowGateway.WorkflowId("promotion", http);
-        if (http.Request.Headers.ContainsKey("Idempotency-Key"))
-        {
-            await gateway.ClaimAsync(id, WorkflowGateway.HashOf(new { name, version, body }), ct);
-        }
+        var id = await gateway.StartIdAsync("promotion", http, WorkflowGateway.HashOf(new { name, version, body }), ct);
 
         var input = new PromotionInput(name, version, body?.SmokeInputs, gateway.Policy());
         await gateway.StartAsync<ModelPromotionSaga, SagaState>(id, wf => wf.RunAsync(input), ct);

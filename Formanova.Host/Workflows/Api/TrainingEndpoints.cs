@@ -46,7 +46,7 @@ internal static class TrainingEndpoints
     public static IEndpointRouteBuilder MapTrainingEndpoints(this IEndpointRouteBuilder api)
     {
         var runs = api.MapGroup("/training-runs").WithTags("Training");
-        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive);
+        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun");
         runs.MapPost("/{id}/approve", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
             SignalAsync(gateway, id, "approve", decision, ct)).WithName("ApproveTrainingRun").WithMetadata(AdminScope);
@@ -73,11 +73,7 @@ internal static class TrainingEndpoints
                 new Dictionary<string, string[]> { ["datasetId"] = ["The dataset (after transforms) needs a column with role 'label'."] });
         }
 
-        var id = WorkflowGateway.WorkflowId("training", http);
-        if (http.Request.Headers.ContainsKey("Idempotency-Key"))
-        {
-            await gateway.ClaimAsync(id, WorkflowGateway.HashOf(body), ct);
-        }
+        var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Training;
         var input = new TrainingRunInput(body.Model!, body.Version!, body.Task!.Value, body.DatasetId!.Value, body.Transforms, body.Trainer, body.Seed, body.TestFraction,

@@ -26,7 +26,7 @@ internal static class ActivityErrors
         var errors = ex.Errors.ToDictionary(kv => kv.Key, kv => kv.Value);
         return ex.Kind switch
         {
-            ErrorKind.Invalid or ErrorKind.TooLarge => new ApplicationFailureException(ex.Message, ex, ErrorTypes.InvalidInput, nonRetryable: true, details: [errors]),
+            ErrorKind.Invalid or ErrorKind.TooLarge or ErrorKind.UnsupportedMediaType => new ApplicationFailureException(ex.Message, ex, ErrorTypes.InvalidInput, nonRetryable: true, details: [errors]),
             ErrorKind.Unprocessable => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Value, nonRetryable: true, details: [errors]),
             ErrorKind.NotFound => new ApplicationFailureException(ex.Message, ex, ErrorTypes.NotFound, nonRetryable: true, details: [errors]),
             ErrorKind.Conflict => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Conflict, nonRetryable: true, details: [errors]),

@@ -42,6 +42,7 @@ internal static class DatasetEndpoints
 
         group.MapPost("/{id:long}/rows", ImportRowsAsync)
             .WithName("ImportRows")
+            .WithIdempotencyKey()
             .Accepts<string>("text/csv", "application/json", "application/x-ndjson", "multipart/form-data")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
@@ -119,7 +120,14 @@ internal static class DatasetEndpoints
             "skip" => ImportErrorMode.Skip,
             _ => throw ModuleException.Invalid("onError", "onError must be reject or skip."),
         };
-        importId ??= http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        // importId is the client's own name for the import, shown in the report and rows; the Idempotency-Key header
+        // is the caller's key, so it names the import scoped to the API key. Giving both is ambiguous.
+        if (importId is not null && http.Request.Headers.ContainsKey(IdempotencyKey.Header))
+        {
+            throw ModuleException.Invalid("importId", $"Give the import id as importId or as the {IdempotencyKey.Header} header, not both.");
+        }
+
+        importId ??= IdempotencyKey.Read(http)?.Scoped("import");
         var (body, detected) = await OpenUploadAsync(http, format, options.Value);
         var report = await data.ImportRowsAsync(id, body, new ImportOptions(detected, importId, mode, ParseDelimiter(delimiter)), ct);
         if (report.Status == ImportStatus.Committed)
@@ -177,7 +185,7 @@ internal static class DatasetEndpoints
         }
 
         var bodyFormat = explicitFormat ?? FromContentType(http.Request.ContentType)
-            ?? throw ModuleException.Invalid("format", "Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), or pass format=csv|json|ndjson.");
+            ?? throw ModuleException.UnsupportedContentType("Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), or pass format=csv|json|ndjson.");
         return (http.Request.Body, bodyFormat);
     }
 

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.Json;
 using Formanova.Modules.Event.Log;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +20,7 @@ internal static class EventEndpoints
         var events = api.MapGroup("/events").WithTags("Events");
         events.MapGet("/", ListAsync).WithName("ListEvents");
         events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent");
-        events.MapPost("/", PublishAsync).WithName("PublishEvent");
+        events.MapPost("/", PublishAsync).WithName("PublishEvent").WithIdempotencyKey();
         events.MapGet("/stream", EventStream.RunAsync).WithName("StreamEvents")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
     }
@@ -35,19 +37,33 @@ internal static class EventEndpoints
     private static async Task<Results<Ok<CloudEvent>, NotFound>> GetAsync(long sequence, IEventModule events, CancellationToken cancellationToken) =>
         await events.GetAsync(sequence, cancellationToken) is { } e ? TypedResults.Ok(e) : TypedResults.NotFound();
 
+    /// <summary>
+    /// The key (header or body) is the caller's, so it is stored scoped to the API key: publishers cannot meet each
+    /// other's keys, nor the keys workflows publish with.
+    /// </summary>
     private static async Task<Results<Created<CloudEvent>, Ok<CloudEvent>>> PublishAsync(
-        PublishEventRequest body, HttpRequest request, IEventModule events, CancellationToken cancellationToken)
+        PublishEventRequest body, HttpContext http, IEventModule events, CancellationToken cancellationToken)
     {
-        var header = request.Headers["Idempotency-Key"];
-        if (header.Count > 1 || (header.Count == 1 && body.IdempotencyKey is not null && header[0] != body.IdempotencyKey))
+        var key = IdempotencyKey.Read(http, body.IdempotencyKey, "idempotencyKey");
+        var published = await events.PublishAsync(body with { IdempotencyKey = key?.Scoped("api") }, cancellationToken);
+        if (published.Created)
         {
-            throw ModuleException.Invalid("idempotencyKey", "Give one idempotency key, in the Idempotency-Key header or the body, not two different ones.");
+            return TypedResults.Created($"/api/v1/events/{published.Event.Id}", published.Event);
         }
 
-        var published = await events.PublishAsync(body with { IdempotencyKey = body.IdempotencyKey ?? header.FirstOrDefault() }, cancellationToken);
-        return published.Created
-            ? TypedResults.Created($"/api/v1/events/{published.Event.Id}", published.Event)
-            : TypedResults.Ok(published.Event);
+        return SameEvent(published.Event, body) ? TypedResults.Ok(published.Event) : throw IdempotencyKey.Conflict();
+    }
+
+    private static bool SameEvent(CloudEvent stored, PublishEventRequest request) =>
+        stored.Type == request.Type && stored.Source == request.Source && stored.Subject == request.Subject
+        && stored.CorrelationId == request.CorrelationId && SameData(stored.Data, request.Data);
+
+    /// <summary>Compared as JSON values (1.0 equals 1, property order aside), with a JSON null the same as no data.</summary>
+    private static bool SameData(JsonElement? stored, JsonElement? sent)
+    {
+        var a = stored is { ValueKind: not JsonValueKind.Null } s ? s : (JsonElement?)null;
+        var b = sent is { ValueKind: not JsonValueKind.Null } t ? t : (JsonElement?)null;
+        return a is { } x && b is { } y ? JsonElement.DeepEquals(x, y) : a is null && b is null;
     }
 
     /// <summary>A non-negative sequence number, or null when absent.</summary>

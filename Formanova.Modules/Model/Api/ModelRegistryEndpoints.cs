@@ -110,7 +110,7 @@ internal static class ModelRegistryEndpoints
 
         if (!context.Request.HasFormContentType)
         {
-            throw ModuleException.Invalid("model", "Send multipart/form-data with a 'model' file (ML.NET zip) and a 'metadata' JSON field.");
+            throw ModuleException.UnsupportedContentType("Send multipart/form-data with a 'model' file (ML.NET zip) and a 'metadata' JSON field.");
         }
 
         IFormCollection form;

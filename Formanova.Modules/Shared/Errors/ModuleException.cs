@@ -17,6 +17,9 @@ public enum ErrorKind
     /// <summary>The payload exceeds a configured limit (413).</summary>
     TooLarge,
 
+    /// <summary>The body's content type is not one the endpoint reads (415).</summary>
+    UnsupportedMediaType,
+
     /// <summary>A dependency is unavailable; retrying later may work (503).</summary>
     Unavailable,
 }
@@ -42,4 +45,8 @@ public sealed class ModuleException : Exception
 
     public static ModuleException Invalid(string field, string reason) =>
         new(ErrorKind.Invalid, reason, new Dictionary<string, string[]> { [field] = [reason] });
+
+    /// <summary>A 415 naming the <c>Content-Type</c> header, for endpoints that read their body themselves.</summary>
+    public static ModuleException UnsupportedContentType(string reason) =>
+        new(ErrorKind.UnsupportedMediaType, reason, new Dictionary<string, string[]> { ["Content-Type"] = [reason] });
 }

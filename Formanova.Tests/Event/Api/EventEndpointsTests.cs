@@ -64,8 +64,9 @@ public sealed class EventEndpointsTests
     public async Task Post_WhenTheSameIdempotencyKeyIsSentTwice_Returns201ThenTheOriginalWith200()
     {
         var key = Guid.NewGuid().ToString();
-        using var first = await PostAsync(new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 10 } }, key);
-        using var second = await PostAsync(new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 99 } }, key);
+        using var first = await PostAsync(new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 10, name = "a" } }, key);
+        // The same event: data compared as JSON, so property order and 10.0 for 10 do not make it another one.
+        using var second = await PostAsync(JsonDocument.Parse("""{"source":"/modules/data","type":"DATASET_IMPORTED","data":{"name":"a","rows":10.0}}""").RootElement, key);
 
         var created = await first.Content.ReadFromJsonAsync<JsonElement>();
         var repeated = await second.Content.ReadFromJsonAsync<JsonElement>();
@@ -75,10 +76,54 @@ public sealed class EventEndpointsTests
             Assert.That(first.Headers.Location!.ToString(), Is.EqualTo($"/api/v1/events/{created.GetProperty("id").GetString()}"));
             Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(repeated.GetProperty("id").GetString(), Is.EqualTo(created.GetProperty("id").GetString()));
-            Assert.That(repeated.GetProperty("data").GetProperty("rows").GetInt32(), Is.EqualTo(10));
             Assert.That(created.GetProperty("specversion").GetString(), Is.EqualTo("1.0"));
             Assert.That(created.GetProperty("datacontenttype").GetString(), Is.EqualTo("application/json"));
         });
+    }
+
+    [Test]
+    public async Task Post_WhenTheSameIdempotencyKeyComesWithAnotherEvent_Returns409AndStoresNothing()
+    {
+        var key = Guid.NewGuid().ToString();
+        var source = $"/tests/{key}";
+        using var first = await PostAsync(new { type = "DATASET_IMPORTED", source, data = new { rows = 10 } }, key);
+
+        using var otherData = await PostAsync(new { type = "DATASET_IMPORTED", source, data = new { rows = 99 } }, key);
+        using var otherSubject = await PostAsync(new { type = "DATASET_IMPORTED", source, subject = "s", data = new { rows = 10 } }, key);
+
+        var stored = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/events?source={source}");
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(otherData.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), await otherData.Content.ReadAsStringAsync());
+        Assert.That(otherSubject.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That((await otherData.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), Does.Contain("Idempotency-Key"));
+        Assert.That(stored.GetProperty("items").GetArrayLength(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Post_WhenTwoApiKeysUseTheSameIdempotencyKey_StoresTwoEvents()
+    {
+        using var other = _factory.CreateClientWithKey(await CreateKeyAsync(["write"]));
+        var body = new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 1 } };
+        var key = Guid.NewGuid().ToString();
+
+        using var mine = await PostAsync(body, key);
+        using var theirs = await other.SendAsync(PublishRequest(body, key));
+
+        Assert.That(mine.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(theirs.StatusCode, Is.EqualTo(HttpStatusCode.Created), "one publisher's key never returns another's event");
+    }
+
+    [Test]
+    public async Task Post_WhenTheBodyKeyAndTheHeaderAgree_TakesThemAsOneKey()
+    {
+        var key = Guid.NewGuid().ToString();
+        var body = new { type = "DATASET_IMPORTED", source = "/modules/data", idempotencyKey = key };
+
+        using var inBoth = await PostAsync(body, key);
+        using var inBody = await PostAsync(body, null);
+
+        Assert.That(inBoth.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(inBody.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -113,12 +158,24 @@ public sealed class EventEndpointsTests
 
     private async Task<HttpResponseMessage> PostAsync(object body, string? key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events") { Content = JsonContent.Create(body) };
+        using var request = PublishRequest(body, key);
+        return await _client.SendAsync(request);
+    }
+
+    private static HttpRequestMessage PublishRequest(object body, string? key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events") { Content = JsonContent.Create(body) };
         if (key is not null)
         {
             request.Headers.Add("Idempotency-Key", key);
         }
 
-        return await _client.SendAsync(request);
+        return request;
+    }
+
+    private async Task<string> CreateKeyAsync(string[] scopes)
+    {
+        var response = await _client.PostAsJsonAsync("/api/v1/keys", new { name = "publisher", scopes });
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
     }
 }

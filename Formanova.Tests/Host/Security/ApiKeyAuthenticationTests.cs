@@ -177,6 +177,73 @@ public sealed class ApiKeyAuthenticationTests
     }
 
     [Test]
+    public async Task Send_WhenNoKeyIsSentAndTheContentTypeIsWrong_Returns401OnEveryEndpointThatTakesABody()
+    {
+        using var anonymous = _factory.CreateClientWithKey(null);
+
+        var answers = await SendWrongContentTypeAsync(anonymous, BodyEndpoints());
+
+        Assert.That(answers, Has.Count.GreaterThan(20));
+        Assert.That(answers.Where(a => a.Status != HttpStatusCode.Unauthorized).Select(a => $"{a.Status} {a.Endpoint}"), Is.Empty);
+    }
+
+    [Test]
+    public async Task Send_WhenTheKeyLacksTheScopeAndTheContentTypeIsWrong_Returns403OnEveryEndpointThatTakesABody()
+    {
+        using var reader = _factory.CreateClientWithKey(await CreateKeyAsync(["read"]));
+        var endpoints = BodyEndpoints().Where(e => e.Scope != "read").ToList();
+
+        var answers = await SendWrongContentTypeAsync(reader, endpoints);
+
+        Assert.That(answers.Where(a => a.Status != HttpStatusCode.Forbidden).Select(a => $"{a.Status} {a.Endpoint}"), Is.Empty);
+    }
+
+    [Test]
+    public async Task Send_WhenTheKeyMayCallAndTheContentTypeIsWrong_Returns415OnEveryEndpointThatDeclaresItsBody()
+    {
+        using var admin = _factory.CreateClient();
+        var endpoints = BodyEndpoints().Where(e => e.DeclaresBody).ToList();
+
+        var answers = await SendWrongContentTypeAsync(admin, endpoints);
+
+        Assert.That(endpoints, Has.Count.GreaterThan(20));
+        Assert.That(answers.Where(a => a.Status != HttpStatusCode.UnsupportedMediaType).Select(a => $"{a.Status} {a.Endpoint}"), Is.Empty);
+    }
+
+    private sealed record BodyEndpoint(string Method, string Path, string Scope, bool DeclaresBody)
+    {
+        public override string ToString() => $"{Method} {Path}";
+    }
+
+    /// <summary>Every POST, PUT and PATCH under /api from the routing table, with route values that satisfy their constraints.</summary>
+    private List<BodyEndpoint> BodyEndpoints() =>
+        ApiRoutes.Endpoints(_factory.Services)
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [])
+                .Where(m => m is "POST" or "PUT" or "PATCH")
+                .Select(m => new BodyEndpoint(
+                    m,
+                    ApiRoutes.Path(e),
+                    e.Metadata.GetMetadata<ScopeRequirementMetadata>()!.Scope,
+                    e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>() is { ContentTypes.Count: > 0 })))
+            .ToList();
+
+    private static async Task<List<(BodyEndpoint Endpoint, HttpStatusCode Status)>> SendWrongContentTypeAsync(HttpClient client, IEnumerable<BodyEndpoint> endpoints)
+    {
+        var answers = new List<(BodyEndpoint, HttpStatusCode)>();
+        foreach (var endpoint in endpoints)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(endpoint.Method), endpoint.Path)
+            {
+                Content = new StringContent("<model name=\"x\"/>", System.Text.Encoding.UTF8, "application/xml"),
+            };
+            using var response = await client.SendAsync(request);
+            answers.Add((endpoint, response.StatusCode));
+        }
+
+        return answers;
+    }
+
+    [Test]
     public async Task Bootstrap_WhenNoKeyIsConfigured_GeneratesOneAdminKeyThatWorks()
     {
         using var fresh = new FormanovaFactory([new("Auth:BootstrapKey", null)]);

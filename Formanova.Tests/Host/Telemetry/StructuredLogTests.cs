@@ -43,7 +43,7 @@ public sealed class StructuredLogTests
             services =>
             {
                 services.Decorate<Formanova.Modules.Model.IModelModule>((inner, _) => faults.Wrap(inner));
-                services.AddSingleton<ILoggerProvider>(provider => logs.Using(provider.GetServices<ConsoleFormatter>().Single(f => f.Name == ConsoleFormatterNames.Json)));
+                logs.AddTo(services);
             });
         var client = await ClientAsync(factory);
 
@@ -77,45 +77,4 @@ public sealed class StructuredLogTests
             ? scopes.EnumerateArray().Where(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty(name, out _))
                 .Select(s => s.GetProperty(name).ToString()).FirstOrDefault()
             : null;
-
-    /// <summary>
-    /// Renders every log entry with the host's own JSON console formatter (configured from Logging:Console, as in
-    /// production) into memory, so the test reads exactly the lines stdout would carry.
-    /// </summary>
-    private sealed class JsonLogCapture : ILoggerProvider, ISupportExternalScope
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-        private ConsoleFormatter? _formatter;
-        private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
-
-        public IEnumerable<string> Lines => _lines;
-
-        public JsonLogCapture Using(ConsoleFormatter formatter)
-        {
-            _formatter = formatter;
-            return this;
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Writer(this, categoryName);
-
-        public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Writer(JsonLogCapture owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                using var text = new StringWriter();
-                owner._formatter!.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), owner._scopes, text);
-                owner._lines.Enqueue(text.ToString().TrimEnd());
-            }
-        }
-    }
 }
