@@ -13,4 +13,8 @@ internal sealed class ApiOptions
 
     [Range(1, 256)]
     public int MaxJsonDepth { get; set; } = 32;
+
+    /// <summary>The Retry-After every 503 answer carries (a database outage, an unavailable dependency).</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; set; } = 5;
 }
