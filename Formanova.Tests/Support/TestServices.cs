@@ -34,7 +34,12 @@ internal static class TestServices
             return value;
         }
 
-        var reason = $"{service} is not configured: set {variable} (.ci/run does).";
+        return Unavailable($"{service} is not configured: set {variable} (.ci/run does).");
+    }
+
+    /// <summary>Ignores the test with <paramref name="reason"/>, or fails it under FORMANOVA_REQUIRE_SERVICES=1; never returns.</summary>
+    public static string Unavailable(string reason)
+    {
         if (Required)
         {
             Assert.Fail(reason + " FORMANOVA_REQUIRE_SERVICES=1 forbids skipping.");
