@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics;
@@ -11,7 +12,8 @@ namespace Formanova.Host.Api;
 
 /// <summary>
 /// Maps every exception that escapes an endpoint to an RFC 9457 ProblemDetails. Expected failures keep their
-/// message; anything else becomes a 500 that carries only the trace id, never the exception text.
+/// message; a transient database failure is a 503 the client may retry; anything else becomes a 500 that carries
+/// only the trace id, never the exception text.
 /// </summary>
 internal sealed partial class ApiExceptionHandler(IProblemDetailsService problemDetails, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -40,7 +42,15 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             _ => null,
         };
 
-        if (problem is null)
+        if (problem is null && DatabaseFailures.IsTransient(exception))
+        {
+            // The driver's message is logged by type only: it may name the server.
+            logger.LogWarning(
+                "Request {Method} {Path} failed with 503: the database is unavailable ({ExceptionType}: {Cause})",
+                httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.GetBaseException().GetType().Name);
+            problem = DatabaseUnavailable();
+        }
+        else if (problem is null)
         {
             logger.LogError(exception, "Unhandled exception for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
             problem = new ProblemDetails
@@ -59,6 +69,14 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
+
+    /// <summary>The database is down, restarting or out of connections: a 503 the client can retry, not a 500.</summary>
+    private static ProblemDetails DatabaseUnavailable() => new()
+    {
+        Status = StatusCodes.Status503ServiceUnavailable,
+        Title = TitleFor(StatusCodes.Status503ServiceUnavailable),
+        Detail = "The database is unavailable at the moment. Retry later, with the same Idempotency-Key or importId where the request has one.",
+    };
 
     private static ProblemDetails FromModule(ModuleException exception)
     {

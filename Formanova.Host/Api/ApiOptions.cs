@@ -20,4 +20,8 @@ internal sealed class ApiOptions
 
     /// <summary>One line per request (<see cref="RequestLogMiddleware"/>); false leaves the middleware out entirely.</summary>
     public bool RequestLogging { get; set; } = true;
+
+    /// <summary>The Retry-After every 503 answer carries (a database outage, an unavailable dependency).</summary>
+    [Range(1, 3600)]
+    public int RetryAfterSeconds { get; set; } = 5;
 }

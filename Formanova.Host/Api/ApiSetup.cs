@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
@@ -47,11 +48,9 @@ internal static class ApiSetup
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>>((kestrel, api) =>
             kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes);
 
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-        {
-            context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
-            context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
-        });
+        services.AddOptions<ProblemDetailsOptions>().Configure<IOptions<ApiOptions>>((options, api) =>
+            options.CustomizeProblemDetails = context => Customize(context, api.Value));
+        services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
         services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
@@ -114,6 +113,19 @@ internal static class ApiSetup
         endpoints.MapOpenApi();
         endpoints.MapScalarApiReference();
         return endpoints;
+    }
+
+    private static void Customize(ProblemDetailsContext context, ApiOptions api)
+    {
+        context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
+        context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+
+        // Every 503 says when to come back, whichever path produced it (exception, workflow outcome, status page).
+        var headers = context.HttpContext.Response.Headers;
+        if (context.ProblemDetails.Status == StatusCodes.Status503ServiceUnavailable && !headers.ContainsKey(HeaderNames.RetryAfter))
+        {
+            headers.RetryAfter = api.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     private static Task WriteHealthJson(HttpContext context, HealthReport report)

@@ -116,8 +116,12 @@ internal sealed class WorkflowsOptions
         [Range(0.001, 86400)]
         public double MaximumIntervalSeconds { get; set; } = 60;
 
+        /// <summary>
+        /// 8: with the 1 s, ×2, 60 s cap above, the attempts span about two minutes (1+2+4+8+16+32+60 s), so a step
+        /// outlasts a database restart or failover of that length instead of failing a run that was accepted.
+        /// </summary>
         [Range(1, 100)]
-        public int MaximumAttempts { get; set; } = 5;
+        public int MaximumAttempts { get; set; } = 8;
     }
 
     internal sealed class TimeoutOptions

@@ -28,8 +28,17 @@ internal sealed class TestDatabase : IAsyncDisposable
     public static IEnumerable<TestFixtureData> Providers =>
     [
         new TestFixtureData(DatabaseProvider.Sqlite),
-        TestServices.IgnoreUnlessConfigured(new TestFixtureData(DatabaseProvider.Postgres), TestServices.PostgresVariable, "PostgreSQL"),
+        PostgresSkip is { } reason ? new TestFixtureData(DatabaseProvider.Postgres).Ignore(reason) : new TestFixtureData(DatabaseProvider.Postgres),
     ];
+
+    /// <summary>The same variants for a single test (<c>TestCaseSource</c>).</summary>
+    public static IEnumerable<TestCaseData> ProviderCases =>
+    [
+        new TestCaseData(DatabaseProvider.Sqlite),
+        PostgresSkip is { } reason ? new TestCaseData(DatabaseProvider.Postgres).Ignore(reason) : new TestCaseData(DatabaseProvider.Postgres),
+    ];
+
+    private static string? PostgresSkip => TestServices.SkipReason(TestServices.PostgresVariable, "PostgreSQL");
 
     public DatabaseOptions Options { get; }
 

@@ -27,13 +27,13 @@ internal static class TestServices
     public static readonly KeyValuePair<string, string?> RedisTimeout = new("Cache:L2:TimeoutMilliseconds", $"{RedisTimeoutMilliseconds}");
 
     /// <summary>
-    /// Marks fixture data ignored when the service is unset (and not required), so NUnit skips the whole variant.
+    /// Why a provider variant is skipped as a whole (the service is unset and not required), or null when it runs.
     /// Where it is required, the variant runs and its set-up fails through <see cref="Require"/>.
     /// </summary>
-    public static TestFixtureData IgnoreUnlessConfigured(TestFixtureData data, string variable, string service) =>
+    public static string? SkipReason(string variable, string service) =>
         Required || !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(variable))
-            ? data
-            : data.Ignore($"{service} is not configured: set {variable} (.ci/run does).");
+            ? null
+            : $"{service} is not configured: set {variable} (.ci/run does).";
 
     private static string Require(string variable, string service)
     {
@@ -43,7 +43,12 @@ internal static class TestServices
             return value;
         }
 
-        var reason = $"{service} is not configured: set {variable} (.ci/run does).";
+        return Unavailable($"{service} is not configured: set {variable} (.ci/run does).");
+    }
+
+    /// <summary>Ignores the test with <paramref name="reason"/>, or fails it under FORMANOVA_REQUIRE_SERVICES=1; never returns.</summary>
+    public static string Unavailable(string reason)
+    {
         if (Required)
         {
             Assert.Fail(reason + " FORMANOVA_REQUIRE_SERVICES=1 forbids skipping.");

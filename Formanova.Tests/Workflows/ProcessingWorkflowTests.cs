@@ -5,6 +5,7 @@ using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
@@ -476,10 +477,7 @@ public sealed class ProcessingWorkflowTests
         };
         using var factory = Factory(faults, ("Workflows:Retry:MaximumAttempts", "2"));
         var client = await ClientAsync(factory);
-        const Formanova.Modules.Model.ModelTask task = Formanova.Modules.Model.ModelTask.BinaryClassification;
-        await factory.Services.GetRequiredService<Formanova.Modules.Model.IModelModule>().TrainAsync(
-            new Formanova.Modules.Model.TrainModelRequest(DemoModel, "1.1.0", task, Formanova.Modules.Model.Training.SampleData.Columns(task), Seed: 11, Activate: true),
-            Formanova.Modules.Model.Training.SampleData.RowsAsync(task, 300, 11));
+        await TrainActiveAsync(factory, "1.1.0");
 
         var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
 
@@ -494,6 +492,42 @@ public sealed class ProcessingWorkflowTests
         });
         var model = await factory.Services.GetRequiredService<Formanova.Modules.Model.IModelModule>().GetModelAsync(DemoModel);
         Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
+    }
+
+    [Test]
+    public async Task Jobs_WhenTheDatabaseIsUnreachableOnEveryInferenceAttempt_FailWithoutMarkingTheVersionFailed()
+    {
+        var faults = new FaultyModelModule
+        {
+            Before = (op, version, _, _) => op == "predict" && version == "1.1.0"
+                ? throw new Npgsql.NpgsqlException("Failed to connect to 127.0.0.1:1", new System.Net.Sockets.SocketException(111))
+                : Task.CompletedTask,
+        };
+        using var factory = Factory(faults, ("Workflows:Retry:MaximumAttempts", "2"));
+        var client = await ClientAsync(factory);
+        await TrainActiveAsync(factory, "1.1.0");
+
+        var location = (await client.PostAsJsonAsync("/api/v1/jobs", Body())).Headers.Location!.ToString();
+
+        var job = await PollAsync(client, location, j => Status(j) is "failed" or "completed");
+        var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync(DemoModel);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Status(job), Is.EqualTo("failed"), job.ToJsonString());
+            Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["type"]!), Does.Contain("DatabaseUnavailableError"));
+            Assert.That(job["errors"]!.AsArray().Select(e => (string)e!["stage"]!), Does.Not.Contain("fallback"));
+            Assert.That(model.ActiveVersion, Is.EqualTo("1.1.0"), "a database outage says nothing about the version");
+            Assert.That(model.Versions.Single(v => v.Version == "1.1.0").Status, Is.Not.EqualTo(ModelVersionStatus.Failed));
+        });
+    }
+
+    /// <summary>Trains and activates another version of the demo model, beside 1.0.0.</summary>
+    private static Task TrainActiveAsync(FormanovaFactory factory, string version)
+    {
+        const ModelTask task = ModelTask.BinaryClassification;
+        return factory.Services.GetRequiredService<IModelModule>().TrainAsync(
+            new TrainModelRequest(DemoModel, version, task, Formanova.Modules.Model.Training.SampleData.Columns(task), Seed: 11, Activate: true),
+            Formanova.Modules.Model.Training.SampleData.RowsAsync(task, 300, 11));
     }
 
     /// <summary>A model module whose predictions wait until the returned source is completed.</summary>

@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Temporalio.Exceptions;
 
@@ -5,7 +6,8 @@ namespace Formanova.Host.Workflows.Common;
 
 /// <summary>
 /// Turns the modules' expected failures into Temporal application failures: bad input and missing resources are
-/// non-retryable (retrying cannot fix them), an unavailable dependency is retried with the step's policy.
+/// non-retryable (retrying cannot fix them), an unavailable dependency is retried with the step's policy, and an
+/// unavailable database is told apart from the rest (<see cref="ErrorTypes.DatabaseUnavailable"/>).
 /// </summary>
 internal static class ActivityErrors
 {
@@ -19,6 +21,10 @@ internal static class ActivityErrors
         {
             throw ToFailure(ex);
         }
+        catch (Exception ex) when (DatabaseFailures.IsTransient(ex))
+        {
+            throw DatabaseUnavailable(ex);
+        }
     }
 
     public static ApplicationFailureException ToFailure(ModuleException ex)
@@ -26,6 +32,7 @@ internal static class ActivityErrors
         var errors = ex.Errors.ToDictionary(kv => kv.Key, kv => kv.Value);
         return ex.Kind switch
         {
+            ErrorKind.Unavailable when DatabaseFailures.IsTransient(ex.InnerException) => DatabaseUnavailable(ex),
             ErrorKind.Invalid or ErrorKind.TooLarge or ErrorKind.UnsupportedMediaType => new ApplicationFailureException(ex.Message, ex, ErrorTypes.InvalidInput, nonRetryable: true, details: [errors]),
             ErrorKind.Unprocessable => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Value, nonRetryable: true, details: [errors]),
             ErrorKind.NotFound => new ApplicationFailureException(ex.Message, ex, ErrorTypes.NotFound, nonRetryable: true, details: [errors]),
@@ -33,6 +40,11 @@ internal static class ActivityErrors
             _ => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Unavailable, nonRetryable: false),
         };
     }
+
+    /// <summary>The driver's message may name the server, so the failure (kept in histories and results) names the type only.</summary>
+    private static ApplicationFailureException DatabaseUnavailable(Exception ex) =>
+        new($"The database is unavailable ({ex.GetBaseException().GetType().Name}); the step is retried.",
+            ErrorTypes.DatabaseUnavailable, nonRetryable: false);
 
     public static ApplicationFailureException Invalid(string message, Dictionary<string, string[]> errors) =>
         new(message, ErrorTypes.InvalidInput, nonRetryable: true, details: [errors]);

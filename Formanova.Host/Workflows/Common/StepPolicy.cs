@@ -59,6 +59,12 @@ public static class ErrorTypes
     public const string NotFound = "NotFoundError";
     public const string Conflict = "ConflictError";
     public const string Unavailable = "UnavailableError";
+
+    /// <summary>
+    /// The database was unreachable or momentarily unable to serve: retried like <see cref="Unavailable"/>, but it
+    /// says nothing about the model, so inference that fails with it never falls back to another version.
+    /// </summary>
+    public const string DatabaseUnavailable = "DatabaseUnavailableError";
     public const string OutOfMemory = "OutOfMemoryError";
     public const string InvalidConfig = "InvalidConfigError";
     public const string ModelValidation = "ModelValidationFailed";

@@ -174,8 +174,10 @@ public sealed class ProcessingWorkflow
                 (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, validated.Version, validated.Inputs, _params.UseCache)),
                 policy.For("inference"));
         }
-        catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex) && ActivityErrors.Application(ex)?.ErrorType is not ErrorTypes.InvalidInput)
+        catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex)
+            && ActivityErrors.Application(ex)?.ErrorType is not (ErrorTypes.InvalidInput or ErrorTypes.DatabaseUnavailable))
         {
+            // A database outage says nothing about the version: marking it failed would take a healthy model out of service.
             var reason = ActivityErrors.Describe(ex);
             _errors.Add(new ErrorRecord(Workflow.UtcNow, "inference", ActivityErrors.TypeOf(ex), $"{validated.Model} {validated.Version}: {reason}", Handled: true));
             var fallback = await Workflow.ExecuteActivityAsync(

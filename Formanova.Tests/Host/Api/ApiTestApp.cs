@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace Formanova.Tests.Host.Api;
 
@@ -69,6 +70,14 @@ internal sealed class ApiTestApp : IAsyncDisposable
         api.MapGet("/missing/{id}", IResult (string id) => id == "x" ? throw ModuleException.NotFound("Thing", id) : TypedResults.Ok());
         api.MapGet("/conflict", IResult () => throw new ModuleException(ErrorKind.Conflict, "Already there."));
         api.MapGet("/crash", IResult () => throw new InvalidOperationException("secret connection string Password=hunter2"));
+        api.MapGet("/database/{failure}", IResult (string failure) => throw failure switch
+        {
+            "unreachable" => new NpgsqlException("Failed to connect to 127.0.0.1:1", new System.Net.Sockets.SocketException(111)),
+            "starting" => new PostgresException("the database system is starting up", "FATAL", "FATAL", PostgresErrorCodes.CannotConnectNow),
+            "busy" => new Microsoft.Data.Sqlite.SqliteException("database is locked", 5),
+            "dependency" => new ModuleException(ErrorKind.Unavailable, "The model store is unavailable."),
+            _ => new PostgresException("relation \"missing\" does not exist", "ERROR", "ERROR", PostgresErrorCodes.UndefinedTable),
+        });
         await app.StartAsync();
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();

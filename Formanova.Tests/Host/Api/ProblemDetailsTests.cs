@@ -252,4 +252,28 @@ public sealed class ProblemDetailsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(problem.GetProperty("errors").EnumerateObject().Single().Name, Is.EqualTo("$.items[1].lable"), problem.ToString());
     }
+
+    [TestCase("unreachable")]
+    [TestCase("starting")]
+    [TestCase("busy")]
+    [TestCase("dependency")]
+    public async Task Get_WhenTheDatabaseOrADependencyIsUnavailable_Returns503WithRetryAfter(string failure)
+    {
+        var response = await _app.Client.GetAsync($"/api/v1/echo/database/{failure}");
+
+        var problem = await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), problem.ToString());
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(5)));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Not.Contain("127.0.0.1"));
+    }
+
+    [Test]
+    public async Task Get_WhenTheDatabaseFailsForGood_Returns500WithoutRetryAfter()
+    {
+        var response = await _app.Client.GetAsync("/api/v1/echo/database/schema");
+
+        await ProblemAsync(response);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.InternalServerError));
+        Assert.That(response.Headers.RetryAfter, Is.Null);
+    }
 }
