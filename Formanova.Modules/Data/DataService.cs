@@ -311,7 +311,7 @@ internal sealed class DataService(
     public async Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
-        var entityColumn = loaded.Compile().EntityColumn;
+        var entityColumn = CompiledSchema.FindEntityColumn(loaded.Current.Columns);
         if (entityColumn < 0)
         {
             throw new ModuleException(ErrorKind.Unprocessable, $"Dataset {datasetId} has no column with the role 'id' to look rows up by.");
