@@ -22,6 +22,8 @@ public static class DataModule
         services.ScanModule(typeof(DataModule).Namespace!);
         services.AddSingleton<DatasetRepository>();
         services.AddSingleton<RowStore>();
+        services.AddSingleton<ImportStaging>();
+        services.AddHostedService<StagedRowSweeper>();
         services.AddSingleton<Importer>();
         services.AddSingleton<SchemaInference>();
         services.AddSingleton<ResultRepository>();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +6,6 @@ using Formanova.Modules.Data.Results;
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Data.Storage;
 using Formanova.Modules.Data.Transforms;
-using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.Options;
 
@@ -24,11 +22,11 @@ internal sealed record LoadedDataset(DatasetRow Row, IReadOnlyList<SchemaVersion
 internal sealed class DataService(
     DatasetRepository datasets,
     RowStore rows,
+    ImportStaging staging,
     Importer importer,
     SchemaInference inference,
     ResultRepository results,
     PredictionStore predictionStore,
-    IDatabase database,
     IOptions<DataOptions> options,
     TimeProvider clock) : IDataModule
 {
@@ -75,10 +73,22 @@ internal sealed class DataService(
 
     public async Task DeleteDatasetAsync(long datasetId, CancellationToken cancellationToken = default)
     {
-        if (!await datasets.DeleteAsync(datasetId, cancellationToken))
+        if (!await DeleteAsync(datasetId, cancellationToken))
         {
             throw NotFound(datasetId);
         }
+    }
+
+    private async Task<bool> DeleteAsync(long datasetId, CancellationToken cancellationToken)
+    {
+        if (!await datasets.DeleteAsync(datasetId, clock.GetUtcNow(), cancellationToken))
+        {
+            return false;
+        }
+
+        // The dataset is gone for every reader already; its rows follow in short transactions.
+        await staging.PurgeDatasetAsync(datasetId, cancellationToken);
+        return true;
     }
 
     public Task<InferredSchema> InferSchemaAsync(Stream sample, ImportFormat format, char delimiter = ',', CancellationToken cancellationToken = default)
@@ -236,31 +246,35 @@ internal sealed class DataService(
         var created = await CreateAsync(new CreateDatasetRequest(request.Name, pipeline.Columns, request.Description ?? $"Derived from dataset {datasetId}", loaded.Row.RequireLabel), datasetId, cancellationToken);
         try
         {
-            var schema = new CompiledSchema(1, pipeline.Columns);
+            var entityColumn = CompiledSchema.FindEntityColumn(pipeline.Columns);
             var importId = $"materialize-from-{datasetId}";
             var started = clock.GetUtcNow();
             long count = 0;
-            var buffer = new ArrayBufferWriter<byte>(1024);
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using (var sink = await rows.BeginWriteAsync(connection, transaction, new RowBatchHeader(created.Id, importId, 1, started), cancellationToken))
+            var batch = staging.NewBatch();
+            await using var attempt = await staging.BeginAsync(created.Id, importId, 1, started, cancellationToken);
+            await foreach (var row in Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, cancellationToken))
             {
-                await foreach (var row in Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, cancellationToken))
+                batch.Add(++count, CompiledSchema.EntityHash(row, entityColumn), row);
+                if (batch.IsFull)
                 {
-                    await sink.WriteAsync(++count, schema.EntityHash(row), RowCodec.Encode(row, buffer), cancellationToken);
+                    var full = batch.Take();
+                    await attempt.WriteAsync(full.Rows, cancellationToken);
+                    batch.Return(full);
                 }
+            }
 
-                await sink.CompleteAsync(cancellationToken);
+            if (batch.Count > 0)
+            {
+                await attempt.WriteAsync(batch.Take().Rows, cancellationToken);
             }
 
             var report = new ImportReport(importId, created.Id, 1, ImportErrorMode.Reject, ImportStatus.Committed, count, count, 0, [], new Dictionary<string, long>(), false, started, clock.GetUtcNow());
-            await DatasetRepository.TryRecordImportAsync(connection, transaction, created.Id, importId, DataJson.Serialize(report), count, report.CompletedAt, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            await rows.RefreshStatisticsAsync(connection, count, cancellationToken);
+            await attempt.PublishAsync(DataJson.Serialize(report), count, report.CompletedAt, cancellationToken);
+            await rows.RefreshStatisticsAsync(count, cancellationToken);
         }
         catch
         {
-            await datasets.DeleteAsync(created.Id, CancellationToken.None);
+            await DeleteAsync(created.Id, CancellationToken.None);
             throw;
         }
 
@@ -311,7 +325,7 @@ internal sealed class DataService(
     public async Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
-        var entityColumn = loaded.Compile().EntityColumn;
+        var entityColumn = CompiledSchema.FindEntityColumn(loaded.Current.Columns);
         if (entityColumn < 0)
         {
             throw new ModuleException(ErrorKind.Unprocessable, $"Dataset {datasetId} has no column with the role 'id' to look rows up by.");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Formanova.Modules.Data;
+using Formanova.Modules.Event;
 using Formanova.Modules.Shared;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,6 +14,9 @@ using NpgsqlTypes;
 // per import size (each in a fresh child process, since the peak working set only grows), and the streaming
 // read-back the Model module trains from, next to a raw typed read.
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- [--rows 1000000] [--runs 3] [--skip-sqlite] [--skip-memory]
+// --contention instead measures an import through a catastrophic-backtracking pattern, and event publishes and
+// dataset creations during a long import (see Contention.cs):
+//   dotnet run -c Release --project bench/Formanova.Bench.Data -- --contention [--rows 1000000] [--runs 3] [--skip-sqlite]
 // PostgreSQL comes from FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it).
 var options = BenchOptions.Parse(args);
 if (options.MemoryChild is { } child)
@@ -31,6 +35,12 @@ var postgres = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
 var work = Directory.CreateTempSubdirectory("formanova-bench-data-").FullName;
 try
 {
+    if (args.Contains("--contention"))
+    {
+        await Contention.RunAsync(options, postgres, work);
+        return;
+    }
+
     Console.WriteLine($"# Data module benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
     var csv = Path.Combine(work, "rows.csv");
     CsvFixture.Write(csv, options.Rows);
@@ -175,15 +185,23 @@ internal sealed class BenchDatabase(string admin, string name) : IAsyncDisposabl
     }
 }
 
-/// <summary>The module's real registrations and start-up migrations, without the HTTP host.</summary>
+/// <summary>The module's real registrations and start-up migrations (and the Event module's, when asked), without the HTTP host.</summary>
 internal sealed class ModuleHost(ServiceProvider services) : IAsyncDisposable
 {
     public IDataModule Data { get; } = services.GetRequiredService<IDataModule>();
 
-    public static async Task<ModuleHost> StartAsync(IDictionary<string, string?> settings)
+    public IServiceProvider Services => services;
+
+    public static async Task<ModuleHost> StartAsync(IDictionary<string, string?> settings, bool withEvents = false)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection().AddLogging().AddFormanovaInfrastructure(configuration).AddDataModule(configuration).BuildServiceProvider();
+        var collection = new ServiceCollection().AddLogging().AddFormanovaInfrastructure(configuration).AddDataModule(configuration);
+        if (withEvents)
+        {
+            collection.AddEventModule(configuration);
+        }
+
+        var services = collection.BuildServiceProvider();
         foreach (var hosted in services.GetServices<IHostedService>())
         {
             await hosted.StartAsync(CancellationToken.None);

@@ -1,8 +1,6 @@
-using System.Buffers;
 using System.Threading.Channels;
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Data.Storage;
-using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.Options;
 
@@ -45,15 +43,13 @@ internal sealed class ReportBuilder(int maxReported)
 }
 
 /// <summary>
-/// Streams an upload through parsing and validation into the row store inside one transaction, so that an import
-/// is all-or-nothing per attempt and its id is recorded atomically with its rows.
+/// Streams an upload through parsing and validation into the row store in batches of at most
+/// Data:Import:CommitRows rows, each written in its own short transaction under an import attempt whose rows stay
+/// invisible until one final transaction records the import and shows them all (see <see cref="ImportStaging"/>).
+/// An import is therefore all-or-nothing per attempt for every reader, while other writers interleave with it.
 /// </summary>
-internal sealed class Importer(IDatabase database, DatasetRepository datasets, RowStore rows, IOptions<DataOptions> options, TimeProvider clock)
+internal sealed class Importer(DatasetRepository datasets, ImportStaging staging, RowStore rows, IOptions<DataOptions> options, TimeProvider clock)
 {
-    private const int BatchRows = 512;
-
-    private readonly record struct EncodedRow(long Row, long? EntityHash, byte[] Payload);
-
     public async Task<ImportReport> ImportAsync(long datasetId, CompiledSchema schema, Stream content, ImportOptions request, string importId, CancellationToken cancellationToken)
     {
         var limits = options.Value.Import;
@@ -66,18 +62,19 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
             _ => RowSources.ReadJsonAsync(limited, schema, request.Format == ImportFormat.Ndjson, limits.MaxFieldChars, cancellationToken),
         };
 
-        // Two stages on two threads: parsing, validation and encoding feed a bounded queue of row batches that the
-        // database stage drains, so the CPU-bound half overlaps the I/O-bound half and memory stays bounded.
-        var queue = Channel.CreateBounded<List<EncodedRow>>(new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        // Two stages on two threads: parsing, validation and encoding fill whole batches that the database stage
+        // writes, one short transaction each, so the CPU-bound half overlaps the I/O-bound half. A transaction only
+        // starts with a complete batch in hand: it never waits for the upload or for validation while it holds the
+        // write lock. One batch queued, one being filled and one being written bound the memory.
+        var queue = Channel.CreateBounded<EncodedBatch>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var committing = true;
+        var batch = staging.NewBatch();
         var producer = Task.Run(
             async () =>
             {
                 try
                 {
-                    var buffer = new ArrayBufferWriter<byte>(1024);
-                    var batch = new List<EncodedRow>(BatchRows);
                     await foreach (var row in source.WithCancellation(stop.Token))
                     {
                         if (report.Read >= limits.MaxRows)
@@ -96,18 +93,17 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
                         report.Accept();
                         if (committing)
                         {
-                            batch.Add(new EncodedRow(row.Row, schema.EntityHash(row.Values), RowCodec.Encode(row.Values, buffer)));
-                            if (batch.Count == BatchRows)
+                            batch.Add(row.Row, schema.EntityHash(row.Values), row.Values);
+                            if (batch.IsFull)
                             {
-                                await queue.Writer.WriteAsync(batch, stop.Token);
-                                batch = new List<EncodedRow>(BatchRows);
+                                await queue.Writer.WriteAsync(batch.Take(), stop.Token);
                             }
                         }
                     }
 
                     if (committing && batch.Count > 0)
                     {
-                        await queue.Writer.WriteAsync(batch, stop.Token);
+                        await queue.Writer.WriteAsync(batch.Take(), stop.Token);
                     }
 
                     queue.Writer.Complete();
@@ -142,42 +138,30 @@ internal sealed class Importer(IDatabase database, DatasetRepository datasets, R
 
         async Task<ImportReport> ConsumeAsync()
         {
-            await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using (var sink = await rows.BeginWriteAsync(connection, transaction, new RowBatchHeader(datasetId, importId, schema.Version, started), cancellationToken))
+            // Disposing an attempt that was not published discards its rows, whatever ends the import.
+            await using var attempt = await staging.BeginAsync(datasetId, importId, schema.Version, started, cancellationToken);
+            await foreach (var full in queue.Reader.ReadAllAsync(cancellationToken))
             {
-                await foreach (var batch in queue.Reader.ReadAllAsync(cancellationToken))
-                {
-                    foreach (var row in batch)
-                    {
-                        await sink.WriteAsync(row.Row, row.EntityHash, row.Payload, cancellationToken);
-                    }
-                }
-
-                await producer;
-                if (committing)
-                {
-                    await sink.CompleteAsync(cancellationToken);
-                }
+                await attempt.WriteAsync(full.Rows, cancellationToken);
+                batch.Return(full);
             }
 
+            await producer;
             if (!committing)
             {
-                await transaction.RollbackAsync(cancellationToken);
+                await attempt.DiscardAsync();
                 return report.Build(importId, datasetId, schema.Version, request.OnError, ImportStatus.Rejected, started, clock.GetUtcNow());
             }
 
             var result = report.Build(importId, datasetId, schema.Version, request.OnError, ImportStatus.Committed, started, clock.GetUtcNow());
-            if (!await DatasetRepository.TryRecordImportAsync(connection, transaction, datasetId, importId, DataJson.Serialize(result), result.RowsAccepted, result.CompletedAt, cancellationToken))
+            if (!await attempt.PublishAsync(DataJson.Serialize(result), result.RowsAccepted, result.CompletedAt, cancellationToken))
             {
-                // A concurrent attempt with the same id committed first; its rows stand and ours are dropped.
-                await transaction.RollbackAsync(cancellationToken);
+                // A concurrent attempt with the same id committed first; its rows stand and ours were discarded.
                 var stored = await datasets.GetImportReportAsync(datasetId, importId, cancellationToken);
                 return DataJson.Deserialize<ImportReport>(stored!) with { Replayed = true };
             }
 
-            await transaction.CommitAsync(cancellationToken);
-            await rows.RefreshStatisticsAsync(connection, result.RowsAccepted, cancellationToken);
+            await rows.RefreshStatisticsAsync(result.RowsAccepted, cancellationToken);
             return result;
         }
     }

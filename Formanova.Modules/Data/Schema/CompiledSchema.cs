@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Formanova.Modules.Shared.Errors;
 
 namespace Formanova.Modules.Data.Schema;
 
@@ -24,8 +25,12 @@ internal sealed class CompiledColumn
         var constraints = definition.Constraints;
         if (constraints?.Pattern is { } pattern)
         {
-            // Anchored so that a pattern describes the whole value, and time-boxed against catastrophic backtracking.
-            _pattern = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+            // Schemas are checked when written, but one stored before the linear-time engine may hold a pattern it
+            // cannot run: that is the schema's problem to fix, named as such, never a 500.
+            _pattern = ColumnPattern.TryCompile(pattern, out var reason) ?? throw new ModuleException(
+                ErrorKind.Unprocessable,
+                $"Column '{definition.Name}' of the dataset's schema has a pattern that cannot be used: {reason} Update the schema to replace it.",
+                new Dictionary<string, string[]> { [$"columns[{index}].constraints.pattern"] = [reason] });
         }
 
         if (constraints?.AllowedValues is { } allowed)
@@ -194,7 +199,7 @@ internal sealed class CompiledColumn
                 }
                 catch (RegexMatchTimeoutException)
                 {
-                    return new ValueFailure("pattern", "The pattern took too long to evaluate on this value.");
+                    return new ValueFailure("pattern", $"The pattern took longer than {ColumnPattern.MatchTimeout.TotalMilliseconds:0} ms on this {text.Length}-character value.");
                 }
             }
         }
@@ -225,8 +230,25 @@ internal sealed class CompiledSchema
         Version = version;
         Columns = columns.Select((c, i) => new CompiledColumn(c, i)).ToArray();
         _byName = Columns.ToDictionary(c => c.Name, c => c.Index, StringComparer.Ordinal);
-        EntityColumn = Array.FindIndex(Columns, c => c.Definition.Role == ColumnRole.Id);
+        EntityColumn = FindEntityColumn(columns);
     }
+
+    /// <summary>The first id-role column, or -1: what entity look-ups need, without compiling the constraints.</summary>
+    public static int FindEntityColumn(IReadOnlyList<ColumnDefinition> columns)
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (columns[i].Role == ColumnRole.Id)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    public static long? EntityHash(object?[] values, int entityColumn) =>
+        entityColumn >= 0 && ValueText.Format(values[entityColumn]) is { } key ? ValueText.EntityHash(key) : null;
 
     public int Version { get; }
 
@@ -237,7 +259,7 @@ internal sealed class CompiledSchema
 
     public int IndexOf(string name) => _byName.TryGetValue(name, out var index) ? index : -1;
 
-    public long? EntityHash(object?[] values) => EntityColumn >= 0 && ValueText.Format(values[EntityColumn]) is { } key ? ValueText.EntityHash(key) : null;
+    public long? EntityHash(object?[] values) => EntityHash(values, EntityColumn);
 }
 
 /// <summary>The one textual form of each value type, shared by CSV import, export and entity keys.</summary>

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Formanova.Modules.Shared.Errors;
 
 namespace Formanova.Modules.Data.Schema;
@@ -136,16 +135,9 @@ internal static class SchemaRules
             Add(errors, $"{c}.maxLength", "maxLength must be at least 1.");
         }
 
-        if (constraints.Pattern is not null)
+        if (constraints.Pattern is not null && ColumnPattern.TryCompile(constraints.Pattern, out var reason) is null)
         {
-            try
-            {
-                _ = new Regex(constraints.Pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
-            }
-            catch (ArgumentException ex)
-            {
-                Add(errors, $"{c}.pattern", $"The pattern is not a valid regular expression: {ex.Message}");
-            }
+            Add(errors, $"{c}.pattern", reason);
         }
     }
 

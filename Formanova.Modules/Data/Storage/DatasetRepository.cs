@@ -36,6 +36,17 @@ internal sealed class SchemaVersionRow
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>What recording an import found; the caller rolls back unless <see cref="Recorded"/>.</summary>
+internal enum ImportRecord
+{
+    Recorded,
+
+    /// <summary>Another attempt with the same import id committed first.</summary>
+    AlreadyRecorded,
+
+    DatasetGone,
+}
+
 /// <summary>Datasets, their schema versions and their import records.</summary>
 internal sealed class DatasetRepository(IDatabase database)
 {
@@ -66,8 +77,12 @@ internal sealed class DatasetRepository(IDatabase database)
         WHERE id = @Id RETURNING schema_version
         """;
 
-    private const string DeleteAll = """
-        DELETE FROM data_rows WHERE dataset_id = @Id;
+    // The definition goes in one short transaction; the rows, possibly millions, are deleted afterwards in chunks
+    // (ImportStaging.PurgeDatasetAsync) under the purge record, which the sweep finishes if the process stops.
+    // Marking the dataset's running import attempts first means none of them writes another batch.
+    private const string DeleteDefinition = """
+        UPDATE data_import_attempts SET state = 'discarding' WHERE dataset_id = @Id;
+        INSERT INTO data_row_purges (dataset_id, requested_at) VALUES (@Id, @Now) ON CONFLICT (dataset_id) DO NOTHING;
         DELETE FROM data_imports WHERE dataset_id = @Id;
         DELETE FROM data_schema_versions WHERE dataset_id = @Id;
         DELETE FROM data_datasets WHERE id = @Id;
@@ -81,6 +96,8 @@ internal sealed class DatasetRepository(IDatabase database)
         """;
 
     private const string AddRows = "UPDATE data_datasets SET row_count = row_count + @Count, updated_at = @Now WHERE id = @Id";
+
+    private const string DatasetExists = "SELECT id FROM data_datasets WHERE id = @Id";
 
     /// <summary>Returns the new id, or null when the name is taken.</summary>
     public async Task<long?> CreateAsync(string name, string? description, bool requireLabel, long? derivedFromId, string columnsJson, DateTimeOffset now, CancellationToken cancellationToken)
@@ -153,17 +170,18 @@ internal sealed class DatasetRepository(IDatabase database)
         return version;
     }
 
-    public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
+    /// <summary>Deletes the dataset's definition and records its rows for purging; false when it does not exist.</summary>
+    public async Task<bool> DeleteAsync(long id, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("SELECT id FROM data_datasets WHERE id = @Id", new { Id = id }, transaction, cancellationToken: cancellationToken));
+        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(DatasetExists, new { Id = id }, transaction, cancellationToken: cancellationToken));
         if (exists is null)
         {
             return false;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(DeleteAll, new { Id = id }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(DeleteDefinition, new { Id = id, Now = now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -174,9 +192,17 @@ internal sealed class DatasetRepository(IDatabase database)
         return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(SelectImport, new { DatasetId = datasetId, ImportId = importId }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>Records a committed import inside the import's transaction; false when another attempt got there first.</summary>
-    public static async Task<bool> TryRecordImportAsync(DbConnection connection, DbTransaction transaction, long datasetId, string importId, string reportJson, long rows, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records an import and adds its rows to the count inside the caller's transaction. The count goes first: it
+    /// locks the dataset's row, so a concurrent deletion either waits for this transaction or is seen to have won.
+    /// </summary>
+    public static async Task<ImportRecord> TryRecordImportAsync(DbConnection connection, DbTransaction transaction, long datasetId, string importId, string reportJson, long rows, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (await connection.ExecuteAsync(new CommandDefinition(AddRows, new { Id = datasetId, Count = rows, Now = now }, transaction, cancellationToken: cancellationToken)) == 0)
+        {
+            return ImportRecord.DatasetGone;
+        }
+
         var inserted = await connection.ExecuteAsync(new CommandDefinition(InsertImport, new
         {
             DatasetId = datasetId,
@@ -184,12 +210,6 @@ internal sealed class DatasetRepository(IDatabase database)
             Report = reportJson,
             Now = now,
         }, transaction, cancellationToken: cancellationToken));
-        if (inserted == 0)
-        {
-            return false;
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(AddRows, new { Id = datasetId, Count = rows, Now = now }, transaction, cancellationToken: cancellationToken));
-        return true;
+        return inserted == 0 ? ImportRecord.AlreadyRecorded : ImportRecord.Recorded;
     }
 }

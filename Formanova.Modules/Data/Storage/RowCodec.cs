@@ -20,6 +20,13 @@ internal static class RowCodec
 
     public static byte[] Encode(object?[] values, ArrayBufferWriter<byte> buffer)
     {
+        EncodeInto(values, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Encodes into <paramref name="buffer"/>, which then holds exactly the row's bytes.</summary>
+    public static void EncodeInto(object?[] values, ArrayBufferWriter<byte> buffer)
+    {
         buffer.ResetWrittenCount();
         foreach (var value in values)
         {
@@ -57,8 +64,6 @@ internal static class RowCodec
                     throw new InvalidOperationException($"Cannot store a {value.GetType().Name}.");
             }
         }
-
-        return buffer.WrittenSpan.ToArray();
     }
 
     public static object?[] Decode(ReadOnlySpan<byte> payload, int columnCount)

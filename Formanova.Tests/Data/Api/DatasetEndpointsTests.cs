@@ -14,30 +14,22 @@ namespace Formanova.Tests.Data.Api;
 [Category("Integration")]
 public sealed class DatasetEndpointsTests(DatabaseProvider provider)
 {
-    private TestDatabase _db = null!;
-    private FormanovaFactory _factory = null!;
+    private HostedDatabase? _host;
     private HttpClient _client = null!;
 
     [OneTimeSetUp]
     public async Task OneTimeSetUp()
     {
-        _db = await TestDatabase.CreateAsync(provider);
-        _factory = new FormanovaFactory(_db.Settings.Append(new("Data:Import:MaxFieldChars", "1000")).Append(new("Data:Import:MaxUploadBytes", "200000")).Append(new("Data:Import:MaxReportedErrors", "3")));
-        _client = _factory.CreateClient();
+        _host = await HostedDatabase.StartAsync(provider, [new("Data:Import:MaxFieldChars", "1000"), new("Data:Import:MaxUploadBytes", "200000"), new("Data:Import:MaxReportedErrors", "3")]);
+        _client = _host.Client;
     }
 
     [OneTimeTearDown]
     public async Task OneTimeTearDown()
     {
-        _client?.Dispose();
-        if (_factory is not null)
+        if (_host is not null)
         {
-            await _factory.DisposeAsync();
-        }
-
-        if (_db is not null)
-        {
-            await _db.DisposeAsync();
+            await _host.DisposeAsync();
         }
     }
 
