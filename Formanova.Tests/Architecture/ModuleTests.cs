@@ -7,7 +7,18 @@ namespace Formanova.Tests.Architecture;
 public sealed class ModuleTests
 {
     private static readonly Assembly Modules = typeof(SharedInfrastructure).Assembly;
-    private static readonly string[] ModuleNames = ["Model", "Data", "Event"];
+
+    /// <summary>Every module, found from its <c>I&lt;Name&gt;Module</c> interface, so a new one is guarded without listing it.</summary>
+    private static readonly string[] ModuleNames = Modules.GetExportedTypes()
+        .Where(t => t.IsInterface && t.Name.StartsWith('I') && t.Name.EndsWith("Module", StringComparison.Ordinal)
+            && t.Namespace == $"Formanova.Modules.{t.Name[1..^"Module".Length]}")
+        .Select(t => t.Name[1..^"Module".Length])
+        .Order(StringComparer.Ordinal)
+        .ToArray();
+
+    [Test]
+    public void ModuleNames_WhenDerivedFromTheModuleInterfaces_IncludeEveryModuleFolder() =>
+        Assert.That(ModuleNames, Is.EqualTo(new[] { "Access", "Data", "Event", "Model" }));
 
     [Test]
     public void FindViolations_WhenScanningFormanovaModules_FindsNone()
