@@ -58,7 +58,7 @@ internal static partial class EventRules
             {
                 Add(errors, "data", "The data is not a JSON value.");
             }
-            else if (System.Text.Encoding.UTF8.GetBytes(data.GetRawText()) is var raw && JsonInput.FindProblem(raw) is { } problem)
+            else if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data) is var raw && JsonInput.FindProblem(raw) is { } problem)
             {
                 // The log must never hold what it cannot serve back: such a value would fail every later read.
                 Add(errors, "data" + problem.Path[1..], problem.Reason);

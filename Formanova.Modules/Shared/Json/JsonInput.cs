@@ -178,7 +178,7 @@ public static partial class JsonInput
     {
         var element = JsonElement.ParseValue(ref reader);
         if (element.ValueKind is JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String or JsonValueKind.Number
-            && FindProblem(Encoding.UTF8.GetBytes(element.GetRawText())) is { } problem)
+            && FindProblem(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element)) is { } problem)
         {
             throw new JsonValueException(problem.Reason, problem.Path);
         }
