@@ -2,15 +2,10 @@ using System.Net;
 using Formanova.DevServer.Engine;
 using Formanova.DevServer.Grpc;
 using Grpc.AspNetCore.Server.Model;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Formanova.DevServer;
 
@@ -32,6 +27,7 @@ public sealed class DevServerHost : IAsyncDisposable
         {
             throw new InvalidOperationException("The server is already started.");
         }
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (options.ConfigureLogging is { } configure)
@@ -42,6 +38,7 @@ public sealed class DevServerHost : IAsyncDisposable
         {
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         }
+
         // With this category enabled at any level, ASP.NET Core starts a diagnostics Activity for every RPC;
         // the RPCs are traced by the server's own Debug log instead.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
@@ -61,7 +58,8 @@ public sealed class DevServerHost : IAsyncDisposable
         builder.Services.AddSingleton<WorkflowEngine>();
         builder.Services.AddSingleton<WorkflowServiceHandlers>();
         builder.Services.AddSingleton<WorkflowServiceEndpoint>();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<WorkflowServiceEndpoint>, WorkflowServiceMethodProvider>());
+        builder.Services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<IServiceMethodProvider<WorkflowServiceEndpoint>, WorkflowServiceMethodProvider>());
         var app = builder.Build();
         app.MapGrpcService<WorkflowServiceEndpoint>();
         // Recovery runs before the port opens so no worker sees a half-loaded state.

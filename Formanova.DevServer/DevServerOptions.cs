@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace Formanova.DevServer;
 
 /// <summary>A namespace the server creates at start-up, with how long closed workflows are kept.</summary>

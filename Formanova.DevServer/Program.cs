@@ -26,13 +26,16 @@ internal static class Cli
                     break;
                 case "--namespace":
                     var spec = Next().Split(':', 2);
-                    options.Namespaces.Add(new DevServerNamespace(spec[0], spec.Length > 1 ? TimeSpan.FromDays(double.Parse(spec[1], CultureInfo.InvariantCulture)) : options.DefaultNamespaceRetention));
+                    options.Namespaces.Add(new DevServerNamespace(spec[0], spec.Length > 1
+                        ? TimeSpan.FromDays(double.Parse(spec[1], CultureInfo.InvariantCulture))
+                        : options.DefaultNamespaceRetention));
                     break;
                 default:
                     await Console.Error.WriteLineAsync("usage: Formanova.DevServer [--port 7233] [--ip 127.0.0.1] [--db path|:memory:] [--namespace name[:retentionDays]]...");
                     return 2;
             }
         }
+
         await using var host = new DevServerHost();
         var address = await host.StartAsync(options);
         Console.WriteLine($"Formanova dev server listening on {address} (storage: {options.StoragePath})");
@@ -42,6 +45,7 @@ internal static class Cli
             context.Cancel = true;
             stop.TrySetResult();
         }
+
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         await stop.Task;

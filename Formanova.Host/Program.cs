@@ -1,9 +1,9 @@
 using Formanova.Host.Api;
 using Formanova.Host.Configuration;
+using Formanova.Host.Security;
 using Formanova.Host.Telemetry;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows;
-using Formanova.Host.Security;
 using Formanova.Modules.Access;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;

@@ -18,7 +18,10 @@ internal static class Errors
     public static RpcException FailedPrecondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
 
     public static RpcException AlreadyStarted(string message, string requestId, string runId) =>
-        WithDetail(StatusCode.AlreadyExists, message, new WorkflowExecutionAlreadyStartedFailure { StartRequestId = requestId, RunId = runId });
+        WithDetail(
+            StatusCode.AlreadyExists,
+            message,
+            new WorkflowExecutionAlreadyStartedFailure { StartRequestId = requestId, RunId = runId });
 
     public static RpcException NamespaceAlreadyExists(string ns) =>
         WithDetail(StatusCode.AlreadyExists, $"Namespace {ns} already exists.", new NamespaceAlreadyExistsFailure());

@@ -78,6 +78,7 @@ internal sealed class EventStore : IEventStore
                 Directory.CreateDirectory(directory);
             }
         }
+
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _connection.Open();
         Execute("""
@@ -93,6 +94,7 @@ internal sealed class EventStore : IEventStore
         {
             Execute("ALTER TABLE activity_attempts ADD COLUMN details BLOB");
         }
+
         _insertEvent = _connection.CreateCommand();
         _insertEvent.CommandText = "INSERT OR REPLACE INTO events(run_id, event_id, data) VALUES ($run, $id, $data)";
         _insertEvent.Parameters.Add("$run", SqliteType.Text);
@@ -153,6 +155,7 @@ internal sealed class EventStore : IEventStore
             {
                 encoded.Add(Google.Protobuf.MessageExtensions.ToByteArray(e));
             }
+
             foreach (var record in run.UnpersistedActivities)
             {
                 if (record.HeartbeatDetails is { } details)
@@ -161,6 +164,7 @@ internal sealed class EventStore : IEventStore
                 }
             }
         }
+
         var index = 0;
         lock (_gate)
         {
@@ -179,6 +183,7 @@ internal sealed class EventStore : IEventStore
                     _insertRun.Parameters["$req"].Value = run.RequestId;
                     _insertRun.ExecuteNonQuery();
                 }
+
                 foreach (var e in events)
                 {
                     _insertEvent.Parameters["$run"].Value = run.RunId;
@@ -186,6 +191,7 @@ internal sealed class EventStore : IEventStore
                     _insertEvent.Parameters["$data"].Value = encoded[index++];
                     _insertEvent.ExecuteNonQuery();
                 }
+
                 foreach (var record in run.UnpersistedActivities)
                 {
                     var command = record.HeartbeatDetails is null ? _recordAttempt : _recordHeartbeat;
@@ -196,9 +202,11 @@ internal sealed class EventStore : IEventStore
                     {
                         command.Parameters["$details"].Value = encoded[index++];
                     }
+
                     command.ExecuteNonQuery();
                 }
             }
+
             transaction.Commit();
         }
     }
@@ -239,6 +247,7 @@ internal sealed class EventStore : IEventStore
             {
                 result.Add((reader.GetString(0), TimeSpan.FromSeconds(reader.GetInt64(1)), reader.GetString(2)));
             }
+
             return result;
         }
     }
@@ -254,9 +263,15 @@ internal sealed class EventStore : IEventStore
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
-                    runs[reader.GetString(0)] = new StoredRun(reader.GetString(1), reader.GetString(2), reader.GetString(0), reader.GetString(3), []);
+                    runs[reader.GetString(0)] = new StoredRun(
+                        reader.GetString(1),
+                        reader.GetString(2),
+                        reader.GetString(0),
+                        reader.GetString(3),
+                        []);
                 }
             }
+
             using (var command = _connection.CreateCommand())
             {
                 command.CommandText = "SELECT run_id, data FROM events ORDER BY run_id, event_id";
@@ -269,6 +284,7 @@ internal sealed class EventStore : IEventStore
                     }
                 }
             }
+
             using (var command = _connection.CreateCommand())
             {
                 command.CommandText = "SELECT run_id, scheduled_id, attempt, details FROM activity_attempts";
@@ -280,11 +296,13 @@ internal sealed class EventStore : IEventStore
                         run.StartedAttempts[reader.GetInt64(1)] = reader.GetInt32(2);
                         if (!reader.IsDBNull(3))
                         {
-                            run.HeartbeatDetails[reader.GetInt64(1)] = Temporalio.Api.Common.V1.Payloads.Parser.ParseFrom((byte[])reader.GetValue(3));
+                            run.HeartbeatDetails[reader.GetInt64(1)] = Temporalio.Api.Common.V1.Payloads.Parser
+                                .ParseFrom((byte[])reader.GetValue(3));
                         }
                     }
                 }
             }
+
             return [.. runs.Values];
         }
     }

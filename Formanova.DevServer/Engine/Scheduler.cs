@@ -26,6 +26,7 @@ internal sealed class Scheduler : IDisposable
             {
                 return;
             }
+
             _queue.Enqueue(action, dueUtc);
             if (_queue.TryPeek(out _, out var first) && first == dueUtc)
             {
@@ -64,11 +65,13 @@ internal sealed class Scheduler : IDisposable
         {
             delay = TimeSpan.Zero;
         }
+
         // Timer cannot take more than ~49 days; re-check at least daily.
         if (delay > TimeSpan.FromDays(1))
         {
             delay = TimeSpan.FromDays(1);
         }
+
         _timer.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
@@ -81,17 +84,20 @@ internal sealed class Scheduler : IDisposable
             {
                 return;
             }
+
             var now = DateTime.UtcNow;
             while (_queue.TryPeek(out var action, out var at) && at <= now)
             {
                 _queue.Dequeue();
                 due.Add(action);
             }
+
             if (_queue.TryPeek(out _, out var next))
             {
                 Rearm(next);
             }
         }
+
         foreach (var action in due)
         {
             try
@@ -112,6 +118,7 @@ internal sealed class Scheduler : IDisposable
             _disposed = true;
             _queue.Clear();
         }
+
         _timer.Dispose();
     }
 }

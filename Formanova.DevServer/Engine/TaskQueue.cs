@@ -33,6 +33,7 @@ internal sealed class TaskQueue<T> where T : class
                     return;
                 }
             }
+
             _items.Enqueue(item);
         }
     }
@@ -48,8 +49,10 @@ internal sealed class TaskQueue<T> where T : class
             {
                 return ready;
             }
+
             node = _waiters.AddLast(waiter);
         }
+
         await using var registration = cancellationToken.Register(() =>
         {
             lock (_gate)
@@ -58,6 +61,7 @@ internal sealed class TaskQueue<T> where T : class
                 {
                     _waiters.Remove(node);
                 }
+
                 waiter.TrySetResult(null);
             }
         });

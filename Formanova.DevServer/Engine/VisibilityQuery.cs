@@ -27,16 +27,22 @@ internal sealed partial class VisibilityQuery
         {
             return result;
         }
+
         // Results are always newest first; an ORDER BY StartTime DESC is accepted and anything else refused.
         var order = OrderByRegex().Match(query);
         if (order.Success)
         {
-            if (!Regex.IsMatch(order.Value, @"^\s+ORDER\s+BY\s+StartTime(\s+DESC)?\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))
+            if (!Regex.IsMatch(
+                order.Value,
+                @"^\s+ORDER\s+BY\s+StartTime(\s+DESC)?\s*$",
+                RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))
             {
                 throw Errors.InvalidArgument("Only ORDER BY StartTime DESC is supported.");
             }
+
             query = query[..order.Index];
         }
+
         foreach (var part in AndRegex().Split(query))
         {
             var match = ClauseRegex().Match(part);
@@ -44,18 +50,24 @@ internal sealed partial class VisibilityQuery
             {
                 throw Errors.InvalidArgument($"Unsupported visibility query clause: {part.Trim()}");
             }
+
             var field = match.Groups[1].Value;
             if (field is not ("WorkflowId" or "WorkflowType" or "ExecutionStatus" or "RunId" or "TaskQueue"))
             {
                 throw Errors.InvalidArgument($"Unsupported search attribute {field}.");
             }
-            var value = match.Groups[3].Success ? match.Groups[3].Value.Replace("''", "'", StringComparison.Ordinal) : match.Groups[4].Value;
+
+            var value = match.Groups[3].Success
+                ? match.Groups[3].Value.Replace("''", "'", StringComparison.Ordinal)
+                : match.Groups[4].Value;
             if (field == "ExecutionStatus" && !Enum.TryParse<WorkflowExecutionStatus>(value, true, out _))
             {
                 throw Errors.InvalidArgument($"Unknown ExecutionStatus {value}.");
             }
+
             result._clauses.Add((field, match.Groups[2].Value == "=", value));
         }
+
         return result;
     }
 
@@ -77,6 +89,7 @@ internal sealed partial class VisibilityQuery
                 return false;
             }
         }
+
         return true;
     }
 }

@@ -25,19 +25,23 @@ internal sealed partial class WorkflowEngine
         {
             return DefaultRetryPolicy.Clone();
         }
+
         var result = policy.Clone();
         if (Positive(result.InitialInterval) is null)
         {
             result.InitialInterval = DefaultRetryPolicy.InitialInterval;
         }
+
         if (result.BackoffCoefficient < 1)
         {
             result.BackoffCoefficient = 2.0;
         }
+
         if (Positive(result.MaximumInterval) is null)
         {
             result.MaximumInterval = Duration.FromTimeSpan(result.InitialInterval.ToTimeSpan() * 100);
         }
+
         return result;
     }
 
@@ -48,17 +52,20 @@ internal sealed partial class WorkflowEngine
         {
             return null;
         }
+
         if (failure?.ApplicationFailureInfo is { } app)
         {
             if (app.NonRetryable || policy.NonRetryableErrorTypes.Contains(app.Type))
             {
                 return null;
             }
+
             if (Positive(app.NextRetryDelay) is { } explicitDelay)
             {
                 return explicitDelay;
             }
         }
+
         var initial = Positive(policy.InitialInterval) ?? TimeSpan.FromSeconds(1);
         var coefficient = policy.BackoffCoefficient < 1 ? 2.0 : policy.BackoffCoefficient;
         var delay = initial * Math.Pow(coefficient, attempt - 1);
@@ -66,6 +73,7 @@ internal sealed partial class WorkflowEngine
         {
             delay = max;
         }
+
         return delay;
     }
 
@@ -73,28 +81,34 @@ internal sealed partial class WorkflowEngine
     /// Schedules the activity; one the worker asked to run eagerly on the workflow's own queue is added to
     /// <paramref name="eager"/> instead of the queue, to be started in the workflow task's response.
     /// </summary>
-    private void ScheduleActivity(WorkflowRun run, ScheduleActivityTaskCommandAttributes c, long completedId, List<Action> after, List<ActivityState> eager)
+    private void ScheduleActivity(
+        WorkflowRun run,
+        ScheduleActivityTaskCommandAttributes c,
+        long completedId,
+        List<Action> after,
+        List<ActivityState> eager)
     {
         // Every timeout is filled in, as workers rely on them (ScheduleToClose bounded by the run timeout).
         var runTimeout = Positive(run.Start.WorkflowRunTimeout);
         var scheduleToClose = Positive(c.ScheduleToCloseTimeout) ?? runTimeout ?? TimeSpan.Zero;
         var startToClose = Positive(c.StartToCloseTimeout) ?? scheduleToClose;
         var scheduleToStart = Positive(c.ScheduleToStartTimeout) ?? scheduleToClose;
-        var scheduled = run.Add(EventType.ActivityTaskScheduled, e => e.ActivityTaskScheduledEventAttributes = new ActivityTaskScheduledEventAttributes
-        {
-            ActivityId = c.ActivityId,
-            ActivityType = c.ActivityType,
-            TaskQueue = string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
-            Header = c.Header,
-            Input = c.Input,
-            ScheduleToCloseTimeout = Duration.FromTimeSpan(scheduleToClose),
-            ScheduleToStartTimeout = Duration.FromTimeSpan(scheduleToStart),
-            StartToCloseTimeout = Duration.FromTimeSpan(startToClose),
-            HeartbeatTimeout = Duration.FromTimeSpan(Positive(c.HeartbeatTimeout) ?? TimeSpan.Zero),
-            WorkflowTaskCompletedEventId = completedId,
-            RetryPolicy = CompleteRetryPolicy(c.RetryPolicy),
-            Priority = c.Priority,
-        });
+        var scheduled = run.Add(EventType.ActivityTaskScheduled, e => e.ActivityTaskScheduledEventAttributes
+            = new ActivityTaskScheduledEventAttributes
+            {
+                ActivityId = c.ActivityId,
+                ActivityType = c.ActivityType,
+                TaskQueue = string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
+                Header = c.Header,
+                Input = c.Input,
+                ScheduleToCloseTimeout = Duration.FromTimeSpan(scheduleToClose),
+                ScheduleToStartTimeout = Duration.FromTimeSpan(scheduleToStart),
+                StartToCloseTimeout = Duration.FromTimeSpan(startToClose),
+                HeartbeatTimeout = Duration.FromTimeSpan(Positive(c.HeartbeatTimeout) ?? TimeSpan.Zero),
+                WorkflowTaskCompletedEventId = completedId,
+                RetryPolicy = CompleteRetryPolicy(c.RetryPolicy),
+                Priority = c.Priority,
+            });
         var activity = run.Activities[scheduled.EventId];
         ArmScheduleToClose(run, activity);
         if (c.RequestEagerExecution && activity.Attributes.TaskQueue.Name == run.Start.TaskQueue.Name)
@@ -102,6 +116,7 @@ internal sealed partial class WorkflowEngine
             eager.Add(activity);
             return;
         }
+
         DispatchActivity(run, activity, after);
     }
 
@@ -127,14 +142,20 @@ internal sealed partial class WorkflowEngine
         }
     }
 
-    public async Task<PollActivityTaskQueueResponse> PollActivityTaskQueueAsync(PollActivityTaskQueueRequest request, global::Grpc.Core.ServerCallContext context)
+    public async Task<PollActivityTaskQueueResponse> PollActivityTaskQueueAsync(
+        PollActivityTaskQueueRequest request,
+        global::Grpc.Core.ServerCallContext context)
     {
         RequireNamespace(request.Namespace);
         if (string.IsNullOrEmpty(request.TaskQueue?.Name))
         {
             throw Errors.InvalidArgument("TaskQueue is not set on request.");
         }
-        return await LongPollAsync(ActivityQueue(request.Namespace, request.TaskQueue.Name), context, item => TryStartActivity(item, request.Identity));
+
+        return await LongPollAsync(
+            ActivityQueue(request.Namespace, request.TaskQueue.Name),
+            context,
+            item => TryStartActivity(item, request.Identity));
     }
 
     private PollActivityTaskQueueResponse? TryStartActivity(ActivityTaskRef item, string identity)
@@ -147,6 +168,7 @@ internal sealed partial class WorkflowEngine
             {
                 return null;
             }
+
             return StartActivityLocked(run, activity, identity);
         });
     }
@@ -166,10 +188,12 @@ internal sealed partial class WorkflowEngine
         {
             _scheduler.After(startToClose, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.StartToClose));
         }
+
         if (Positive(a.HeartbeatTimeout) is { } heartbeat)
         {
             _scheduler.After(heartbeat, run, r => ActivityTimedOut(r, scheduledId, attempt, TimeoutType.Heartbeat));
         }
+
         return new PollActivityTaskQueueResponse
         {
             TaskToken = Token("a", run.Namespace, run.RunId, scheduledId, attempt),
@@ -201,16 +225,22 @@ internal sealed partial class WorkflowEngine
         {
             throw Errors.InvalidArgument("Task token does not belong to the request namespace.");
         }
+
         return (RunFromToken(fields[1], fields[2]), ParseLong(fields[3]), (int)ParseLong(fields[4]));
     }
 
-    public (WorkflowRun Run, long ScheduledId, int Attempt) ResolveActivityById(string ns, string workflowId, string runId, string activityId)
+    public (WorkflowRun Run, long ScheduledId, int Attempt) ResolveActivityById(
+        string ns,
+        string workflowId,
+        string runId,
+        string activityId)
     {
         RequireNamespace(ns);
         if (string.IsNullOrEmpty(activityId))
         {
             throw Errors.InvalidArgument("ActivityId is not set on request.");
         }
+
         var run = FindRun(ns, new WorkflowExecution { WorkflowId = workflowId, RunId = runId });
         lock (run.Gate)
         {
@@ -226,10 +256,12 @@ internal sealed partial class WorkflowEngine
         {
             throw Errors.NotFound("Workflow execution already completed.");
         }
+
         if (!run.Activities.TryGetValue(scheduledId, out var activity) || activity.Attempt != attempt || activity.Closing)
         {
             throw Errors.NotFound("Activity task not found.");
         }
+
         return activity;
     }
 
@@ -242,38 +274,51 @@ internal sealed partial class WorkflowEngine
             activity.HeartbeatDetails = details;
             target.Run.UnpersistedActivities.Add(new ActivityRecord(target.ScheduledId, target.Attempt, details));
         }
+
         return activity.CancelRequested;
     });
 
-    public void CompleteActivity((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? result, string identity) => Locked(target.Run, after =>
+    public void CompleteActivity(
+        (WorkflowRun Run, long ScheduledId, int Attempt) target,
+        Payloads? result,
+        string identity) => Locked(target.Run, after =>
     {
         var run = target.Run;
         var activity = RequireStartedActivity(run, target.ScheduledId, target.Attempt);
-        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskCompleted, e => e.ActivityTaskCompletedEventAttributes = new ActivityTaskCompletedEventAttributes
-        {
-            Result = result,
-            ScheduledEventId = activity.ScheduledEventId,
-            StartedEventId = startedId,
-            Identity = identity,
-        }));
+        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskCompleted, e => e
+            .ActivityTaskCompletedEventAttributes = new ActivityTaskCompletedEventAttributes
+            {
+                Result = result,
+                ScheduledEventId = activity.ScheduledEventId,
+                StartedEventId = startedId,
+                Identity = identity,
+            }));
     });
 
-    public void CancelActivityCompleted((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? details, string identity) => Locked(target.Run, after =>
+    public void CancelActivityCompleted(
+        (WorkflowRun Run, long ScheduledId, int Attempt) target,
+        Payloads? details,
+        string identity) => Locked(target.Run, after =>
     {
         var run = target.Run;
         var activity = RequireStartedActivity(run, target.ScheduledId, target.Attempt);
         var cancelRequestedId = LatestCancelRequest(run, activity.ScheduledEventId);
-        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskCanceled, e => e.ActivityTaskCanceledEventAttributes = new ActivityTaskCanceledEventAttributes
-        {
-            Details = details,
-            LatestCancelRequestedEventId = cancelRequestedId,
-            ScheduledEventId = activity.ScheduledEventId,
-            StartedEventId = startedId,
-            Identity = identity,
-        }));
+        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskCanceled, e => e
+            .ActivityTaskCanceledEventAttributes = new ActivityTaskCanceledEventAttributes
+            {
+                Details = details,
+                LatestCancelRequestedEventId = cancelRequestedId,
+                ScheduledEventId = activity.ScheduledEventId,
+                StartedEventId = startedId,
+                Identity = identity,
+            }));
     });
 
-    public void FailActivity((WorkflowRun Run, long ScheduledId, int Attempt) target, Failure? failure, Payloads? lastHeartbeat, string identity) => Locked(target.Run, after =>
+    public void FailActivity(
+        (WorkflowRun Run, long ScheduledId, int Attempt) target,
+        Failure? failure,
+        Payloads? lastHeartbeat,
+        string identity) => Locked(target.Run, after =>
     {
         var run = target.Run;
         var activity = RequireStartedActivity(run, target.ScheduledId, target.Attempt);
@@ -282,21 +327,23 @@ internal sealed partial class WorkflowEngine
             activity.HeartbeatDetails = lastHeartbeat;
             run.UnpersistedActivities.Add(new ActivityRecord(activity.ScheduledEventId, activity.Attempt, lastHeartbeat));
         }
+
         failure ??= new Failure { Message = "Activity failed", ApplicationFailureInfo = new ApplicationFailureInfo() };
         if (!activity.CancelRequested && TryRetryActivity(run, activity, failure))
         {
             return;
         }
-        var retryState = activity.Attributes.RetryPolicy.MaximumAttempts > 0 && activity.Attempt >= activity.Attributes.RetryPolicy.MaximumAttempts
-            ? RetryState.MaximumAttemptsReached : RetryState.NonRetryableFailure;
-        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskFailed, e => e.ActivityTaskFailedEventAttributes = new ActivityTaskFailedEventAttributes
-        {
-            Failure = failure,
-            ScheduledEventId = activity.ScheduledEventId,
-            StartedEventId = startedId,
-            Identity = identity,
-            RetryState = retryState,
-        }));
+
+        var retryState = activity.Attributes.RetryPolicy.MaximumAttempts > 0 && activity.Attempt >= activity.Attributes.RetryPolicy.MaximumAttempts ? RetryState.MaximumAttemptsReached : RetryState.NonRetryableFailure;
+        CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskFailed, e => e
+            .ActivityTaskFailedEventAttributes = new ActivityTaskFailedEventAttributes
+            {
+                Failure = failure,
+                ScheduledEventId = activity.ScheduledEventId,
+                StartedEventId = startedId,
+                Identity = identity,
+                RetryState = retryState,
+            }));
     });
 
     /// <summary>Schedules the next attempt if the policy and the ScheduleToClose budget allow it.</summary>
@@ -306,11 +353,13 @@ internal sealed partial class WorkflowEngine
         {
             return false;
         }
+
         var next = DateTime.UtcNow + delay;
         if (Positive(activity.Attributes.ScheduleToCloseTimeout) is { } s2c && next >= activity.ScheduledTime + s2c)
         {
             return false;
         }
+
         activity.Attempt++;
         activity.Started = false;
         activity.LastFailure = failure;
@@ -341,18 +390,21 @@ internal sealed partial class WorkflowEngine
             {
                 return;
             }
+
             long startedId = 0;
             if (activity.Started)
             {
-                startedId = run.Add(EventType.ActivityTaskStarted, e => e.ActivityTaskStartedEventAttributes = new ActivityTaskStartedEventAttributes
-                {
-                    ScheduledEventId = activity.ScheduledEventId,
-                    Identity = identity,
-                    RequestId = Guid.NewGuid().ToString(),
-                    Attempt = activity.Attempt,
-                    LastFailure = activity.LastFailure,
-                }).EventId;
+                startedId = run.Add(EventType.ActivityTaskStarted, e => e.ActivityTaskStartedEventAttributes
+                    = new ActivityTaskStartedEventAttributes
+                    {
+                        ScheduledEventId = activity.ScheduledEventId,
+                        Identity = identity,
+                        RequestId = Guid.NewGuid().ToString(),
+                        Attempt = activity.Attempt,
+                        LastFailure = activity.LastFailure,
+                    }).EventId;
             }
+
             writeOutcome(startedId);
         }, after);
     }
@@ -364,6 +416,7 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         switch (type)
         {
             case TimeoutType.ScheduleToStart when activity.Started:
@@ -374,6 +427,7 @@ internal sealed partial class WorkflowEngine
                 {
                     return;
                 }
+
                 var heartbeat = activity.Attributes.HeartbeatTimeout.ToTimeSpan();
                 var due = activity.LastHeartbeat + heartbeat;
                 if (due > DateTime.UtcNow)
@@ -381,38 +435,40 @@ internal sealed partial class WorkflowEngine
                     _scheduler.At(due, () => ActivityTimedOut(run, scheduledId, attempt, TimeoutType.Heartbeat));
                     return;
                 }
+
                 break;
         }
+
         // Only the previous attempt's own failure is kept as cause, not the chain of every attempt before it.
         var previous = activity.LastFailure?.Clone();
-        if (previous is not null)
-        {
-            previous.Cause = null;
-        }
+        previous?.Cause = null;
         var failure = ServerFailure($"activity {type} timeout", type, activity.HeartbeatDetails, previous);
-        if (type is TimeoutType.StartToClose or TimeoutType.Heartbeat && !activity.CancelRequested && TryRetryActivity(run, activity, failure))
+        if (type is TimeoutType.StartToClose or TimeoutType.Heartbeat && !activity.CancelRequested
+            && TryRetryActivity(run, activity, failure))
         {
             return;
         }
-        var retryState = type is TimeoutType.StartToClose or TimeoutType.Heartbeat && RetryDelay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is null
-            ? RetryState.MaximumAttemptsReached : RetryState.Timeout;
-        CloseActivity(run, activity, activity.StartedIdentity, after, startedId => run.Add(EventType.ActivityTaskTimedOut, e => e.ActivityTaskTimedOutEventAttributes = new ActivityTaskTimedOutEventAttributes
-        {
-            Failure = failure,
-            ScheduledEventId = scheduledId,
-            StartedEventId = startedId,
-            RetryState = retryState,
-        }));
+
+        var retryState = type is TimeoutType.StartToClose or TimeoutType.Heartbeat && RetryDelay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is null ? RetryState.MaximumAttemptsReached : RetryState.Timeout;
+        CloseActivity(run, activity, activity.StartedIdentity, after, startedId => run.Add(EventType.ActivityTaskTimedOut, e => e
+            .ActivityTaskTimedOutEventAttributes = new ActivityTaskTimedOutEventAttributes
+            {
+                Failure = failure,
+                ScheduledEventId = scheduledId,
+                StartedEventId = startedId,
+                RetryState = retryState,
+            }));
     });
 
     private static void CancelActivity(WorkflowRun run, long scheduledId, long completedId)
     {
         var activity = run.Activities[scheduledId];
-        var requested = run.Add(EventType.ActivityTaskCancelRequested, e => e.ActivityTaskCancelRequestedEventAttributes = new ActivityTaskCancelRequestedEventAttributes
-        {
-            ScheduledEventId = scheduledId,
-            WorkflowTaskCompletedEventId = completedId,
-        });
+        var requested = run.Add(EventType.ActivityTaskCancelRequested, e => e.ActivityTaskCancelRequestedEventAttributes
+            = new ActivityTaskCancelRequestedEventAttributes
+            {
+                ScheduledEventId = scheduledId,
+                WorkflowTaskCompletedEventId = completedId,
+            });
         if (!activity.Started && !activity.Closing)
         {
             // Nobody holds the task, so it is cancelled right away; a started one learns it from its heartbeat.

@@ -23,6 +23,7 @@ internal sealed partial class WorkflowEngine
             {
                 return (WorkflowTaskFailedCause.BadCompleteWorkflowExecutionAttributes, "Commands follow a command that closes the workflow.");
             }
+
             switch (command.CommandType)
             {
                 case CommandType.ScheduleActivityTask:
@@ -31,14 +32,17 @@ internal sealed partial class WorkflowEngine
                     {
                         return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "ActivityId and ActivityType are required.");
                     }
+
                     if (!activityIds.Add(a.ActivityId))
                     {
                         return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, $"Activity id {a.ActivityId} is already in use.");
                     }
+
                     if (Positive(a.ScheduleToCloseTimeout) is null && Positive(a.StartToCloseTimeout) is null)
                     {
                         return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "A ScheduleToClose or StartToClose timeout is required.");
                     }
+
                     break;
                 case CommandType.StartTimer:
                     var t = command.StartTimerCommandAttributes;
@@ -46,18 +50,22 @@ internal sealed partial class WorkflowEngine
                     {
                         return (WorkflowTaskFailedCause.BadStartTimerAttributes, "Timer id is missing or already in use.");
                     }
+
                     break;
                 case CommandType.CancelTimer:
                     if (command.CancelTimerCommandAttributes is not { } ct || !timerIds.Remove(ct.TimerId))
                     {
                         return (WorkflowTaskFailedCause.BadCancelTimerAttributes, "Timer to cancel is not pending.");
                     }
+
                     break;
                 case CommandType.RequestCancelActivityTask:
-                    if (command.RequestCancelActivityTaskCommandAttributes is not { } rc || !run.Activities.ContainsKey(rc.ScheduledEventId))
+                    if (command.RequestCancelActivityTaskCommandAttributes is not { } rc
+                        || !run.Activities.ContainsKey(rc.ScheduledEventId))
                     {
                         return (WorkflowTaskFailedCause.BadRequestCancelActivityAttributes, "Activity to cancel is not pending.");
                     }
+
                     break;
                 case CommandType.StartChildWorkflowExecution:
                     var c = command.StartChildWorkflowExecutionCommandAttributes;
@@ -65,18 +73,21 @@ internal sealed partial class WorkflowEngine
                     {
                         return (WorkflowTaskFailedCause.BadStartChildExecutionAttributes, "Child WorkflowId and WorkflowType are required.");
                     }
+
                     break;
                 case CommandType.SignalExternalWorkflowExecution:
                     if (string.IsNullOrEmpty(command.SignalExternalWorkflowExecutionCommandAttributes?.Execution?.WorkflowId))
                     {
                         return (WorkflowTaskFailedCause.BadSignalWorkflowExecutionAttributes, "Signal target is required.");
                     }
+
                     break;
                 case CommandType.RequestCancelExternalWorkflowExecution:
                     if (string.IsNullOrEmpty(command.RequestCancelExternalWorkflowExecutionCommandAttributes?.WorkflowId))
                     {
                         return (WorkflowTaskFailedCause.BadRequestCancelExternalWorkflowExecutionAttributes, "Cancel target is required.");
                     }
+
                     break;
                 case CommandType.CompleteWorkflowExecution:
                 case CommandType.FailWorkflowExecution:
@@ -92,12 +103,19 @@ internal sealed partial class WorkflowEngine
                     return (WorkflowTaskFailedCause.UnhandledCommand, $"Command {command.CommandType} is not supported by the Formanova dev server.");
             }
         }
+
         return null;
     }
 
     private static TimeSpan? Positive(Duration? d) => d is not null && d.ToTimeSpan() > TimeSpan.Zero ? d.ToTimeSpan() : null;
 
-    private void ApplyCommand(WorkflowRun run, Command command, long completedId, string identity, List<Action> after, List<ActivityState> eager)
+    private void ApplyCommand(
+        WorkflowRun run,
+        Command command,
+        long completedId,
+        string identity,
+        List<Action> after,
+        List<ActivityState> eager)
     {
         switch (command.CommandType)
         {
@@ -143,35 +161,39 @@ internal sealed partial class WorkflowEngine
                 });
                 break;
             case CommandType.UpsertWorkflowSearchAttributes:
-                run.Add(EventType.UpsertWorkflowSearchAttributes, e => e.UpsertWorkflowSearchAttributesEventAttributes = new UpsertWorkflowSearchAttributesEventAttributes
-                {
-                    SearchAttributes = command.UpsertWorkflowSearchAttributesCommandAttributes.SearchAttributes ?? new SearchAttributes(),
-                    WorkflowTaskCompletedEventId = completedId,
-                });
+                run.Add(EventType.UpsertWorkflowSearchAttributes, e => e.UpsertWorkflowSearchAttributesEventAttributes
+                    = new UpsertWorkflowSearchAttributesEventAttributes
+                    {
+                        SearchAttributes = command.UpsertWorkflowSearchAttributesCommandAttributes.SearchAttributes ?? new SearchAttributes(),
+                        WorkflowTaskCompletedEventId = completedId,
+                    });
                 break;
             case CommandType.ModifyWorkflowProperties:
-                run.Add(EventType.WorkflowPropertiesModified, e => e.WorkflowPropertiesModifiedEventAttributes = new WorkflowPropertiesModifiedEventAttributes
-                {
-                    UpsertedMemo = command.ModifyWorkflowPropertiesCommandAttributes.UpsertedMemo,
-                    WorkflowTaskCompletedEventId = completedId,
-                });
+                run.Add(EventType.WorkflowPropertiesModified, e => e.WorkflowPropertiesModifiedEventAttributes
+                    = new WorkflowPropertiesModifiedEventAttributes
+                    {
+                        UpsertedMemo = command.ModifyWorkflowPropertiesCommandAttributes.UpsertedMemo,
+                        WorkflowTaskCompletedEventId = completedId,
+                    });
                 break;
             case CommandType.CompleteWorkflowExecution:
-                run.Add(EventType.WorkflowExecutionCompleted, e => e.WorkflowExecutionCompletedEventAttributes = new WorkflowExecutionCompletedEventAttributes
-                {
-                    Result = command.CompleteWorkflowExecutionCommandAttributes.Result,
-                    WorkflowTaskCompletedEventId = completedId,
-                });
+                run.Add(EventType.WorkflowExecutionCompleted, e => e.WorkflowExecutionCompletedEventAttributes
+                    = new WorkflowExecutionCompletedEventAttributes
+                    {
+                        Result = command.CompleteWorkflowExecutionCommandAttributes.Result,
+                        WorkflowTaskCompletedEventId = completedId,
+                    });
                 break;
             case CommandType.FailWorkflowExecution:
                 FailWorkflow(run, command.FailWorkflowExecutionCommandAttributes.Failure, completedId, after);
                 break;
             case CommandType.CancelWorkflowExecution:
-                run.Add(EventType.WorkflowExecutionCanceled, e => e.WorkflowExecutionCanceledEventAttributes = new WorkflowExecutionCanceledEventAttributes
-                {
-                    Details = command.CancelWorkflowExecutionCommandAttributes.Details,
-                    WorkflowTaskCompletedEventId = completedId,
-                });
+                run.Add(EventType.WorkflowExecutionCanceled, e => e.WorkflowExecutionCanceledEventAttributes
+                    = new WorkflowExecutionCanceledEventAttributes
+                    {
+                        Details = command.CancelWorkflowExecutionCommandAttributes.Details,
+                        WorkflowTaskCompletedEventId = completedId,
+                    });
                 break;
             case CommandType.ContinueAsNewWorkflowExecution:
                 ContinueAsNew(run, command.ContinueAsNewWorkflowExecutionCommandAttributes, completedId, identity, after);
@@ -196,32 +218,49 @@ internal sealed partial class WorkflowEngine
         var expiration = run.Start.WorkflowExecutionExpirationTime?.ToDateTime();
         if (delay is { } d && (expiration is null || DateTime.UtcNow + d < expiration))
         {
-            var next = NewRunAttributes(run, run.Start.WorkflowType, run.Start.TaskQueue, run.Start.Input, run.Start.WorkflowRunTimeout, run.Start.WorkflowTaskTimeout, run.Start.Header, run.Memo, run.SearchAttributes);
+            var next = NewRunAttributes(
+                run,
+                run.Start.WorkflowType,
+                run.Start.TaskQueue,
+                run.Start.Input,
+                run.Start.WorkflowRunTimeout,
+                run.Start.WorkflowTaskTimeout,
+                run.Start.Header,
+                run.Memo,
+                run.SearchAttributes);
             next.Attempt = run.Start.Attempt + 1;
             next.RetryPolicy = policy;
             next.Initiator = ContinueAsNewInitiator.Retry;
             next.ContinuedFailure = failure;
             next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
             var newRun = CreateChainedRun(run, next, after);
-            run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new WorkflowExecutionFailedEventAttributes
-            {
-                Failure = failure,
-                RetryState = RetryState.InProgress,
-                WorkflowTaskCompletedEventId = completedId,
-                NewExecutionRunId = newRun.RunId,
-            });
+            run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes
+                = new WorkflowExecutionFailedEventAttributes
+                {
+                    Failure = failure,
+                    RetryState = RetryState.InProgress,
+                    WorkflowTaskCompletedEventId = completedId,
+                    NewExecutionRunId = newRun.RunId,
+                });
             PublishChainedRun(run, newRun);
             return;
         }
-        run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new WorkflowExecutionFailedEventAttributes
-        {
-            Failure = failure,
-            RetryState = policy is null ? RetryState.RetryPolicyNotSet : RetryState.MaximumAttemptsReached,
-            WorkflowTaskCompletedEventId = completedId,
-        });
+
+        run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes
+            = new WorkflowExecutionFailedEventAttributes
+            {
+                Failure = failure,
+                RetryState = policy is null ? RetryState.RetryPolicyNotSet : RetryState.MaximumAttemptsReached,
+                WorkflowTaskCompletedEventId = completedId,
+            });
     }
 
-    private void ContinueAsNew(WorkflowRun run, ContinueAsNewWorkflowExecutionCommandAttributes c, long completedId, string identity, List<Action> after)
+    private void ContinueAsNew(
+        WorkflowRun run,
+        ContinueAsNewWorkflowExecutionCommandAttributes c,
+        long completedId,
+        string identity,
+        List<Action> after)
     {
         var next = NewRunAttributes(run, c.WorkflowType ?? run.Start.WorkflowType,
             string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
@@ -233,25 +272,34 @@ internal sealed partial class WorkflowEngine
         next.Identity = identity;
         next.FirstWorkflowTaskBackoff = c.BackoffStartInterval;
         var newRun = CreateChainedRun(run, next, after);
-        run.Add(EventType.WorkflowExecutionContinuedAsNew, e => e.WorkflowExecutionContinuedAsNewEventAttributes = new WorkflowExecutionContinuedAsNewEventAttributes
-        {
-            NewExecutionRunId = newRun.RunId,
-            WorkflowType = next.WorkflowType,
-            TaskQueue = next.TaskQueue,
-            Input = next.Input,
-            WorkflowRunTimeout = next.WorkflowRunTimeout,
-            WorkflowTaskTimeout = next.WorkflowTaskTimeout,
-            WorkflowTaskCompletedEventId = completedId,
-            Initiator = ContinueAsNewInitiator.Workflow,
-            Header = next.Header,
-            Memo = next.Memo,
-            SearchAttributes = next.SearchAttributes,
-        });
+        run.Add(EventType.WorkflowExecutionContinuedAsNew, e => e.WorkflowExecutionContinuedAsNewEventAttributes
+            = new WorkflowExecutionContinuedAsNewEventAttributes
+            {
+                NewExecutionRunId = newRun.RunId,
+                WorkflowType = next.WorkflowType,
+                TaskQueue = next.TaskQueue,
+                Input = next.Input,
+                WorkflowRunTimeout = next.WorkflowRunTimeout,
+                WorkflowTaskTimeout = next.WorkflowTaskTimeout,
+                WorkflowTaskCompletedEventId = completedId,
+                Initiator = ContinueAsNewInitiator.Workflow,
+                Header = next.Header,
+                Memo = next.Memo,
+                SearchAttributes = next.SearchAttributes,
+            });
         PublishChainedRun(run, newRun);
     }
 
-    private static WorkflowExecutionStartedEventAttributes NewRunAttributes(WorkflowRun run, WorkflowType type, Temporalio.Api.TaskQueue.V1.TaskQueue queue,
-        Payloads? input, Duration? runTimeout, Duration? taskTimeout, Header? header, Memo? memo, SearchAttributes? searchAttributes) => new()
+    private static WorkflowExecutionStartedEventAttributes NewRunAttributes(
+        WorkflowRun run,
+        WorkflowType type,
+        Temporalio.Api.TaskQueue.V1.TaskQueue queue,
+        Payloads? input,
+        Duration? runTimeout,
+        Duration? taskTimeout,
+        Header? header,
+        Memo? memo,
+        SearchAttributes? searchAttributes) => new()
         {
             WorkflowType = type,
             TaskQueue = queue,
@@ -281,6 +329,7 @@ internal sealed partial class WorkflowEngine
         {
             InitRun(newRun, attributes, null, after);
         }
+
         _runs[newRun.RunId] = newRun;
         return newRun;
     }
@@ -299,26 +348,27 @@ internal sealed partial class WorkflowEngine
     private void StartChild(WorkflowRun run, StartChildWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
     {
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
-        var initiated = run.Add(EventType.StartChildWorkflowExecutionInitiated, e => e.StartChildWorkflowExecutionInitiatedEventAttributes = new StartChildWorkflowExecutionInitiatedEventAttributes
-        {
-            Namespace = ns,
-            WorkflowId = c.WorkflowId,
-            WorkflowType = c.WorkflowType,
-            TaskQueue = string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
-            Input = c.Input,
-            WorkflowExecutionTimeout = c.WorkflowExecutionTimeout,
-            WorkflowRunTimeout = c.WorkflowRunTimeout,
-            WorkflowTaskTimeout = c.WorkflowTaskTimeout,
-            ParentClosePolicy = c.ParentClosePolicy,
-            Control = c.Control,
-            WorkflowTaskCompletedEventId = completedId,
-            WorkflowIdReusePolicy = c.WorkflowIdReusePolicy,
-            RetryPolicy = c.RetryPolicy,
-            CronSchedule = c.CronSchedule,
-            Header = c.Header,
-            Memo = c.Memo,
-            SearchAttributes = c.SearchAttributes,
-        });
+        var initiated = run.Add(EventType.StartChildWorkflowExecutionInitiated, e => e.StartChildWorkflowExecutionInitiatedEventAttributes
+            = new StartChildWorkflowExecutionInitiatedEventAttributes
+            {
+                Namespace = ns,
+                WorkflowId = c.WorkflowId,
+                WorkflowType = c.WorkflowType,
+                TaskQueue = string.IsNullOrEmpty(c.TaskQueue?.Name) ? run.Start.TaskQueue : c.TaskQueue,
+                Input = c.Input,
+                WorkflowExecutionTimeout = c.WorkflowExecutionTimeout,
+                WorkflowRunTimeout = c.WorkflowRunTimeout,
+                WorkflowTaskTimeout = c.WorkflowTaskTimeout,
+                ParentClosePolicy = c.ParentClosePolicy,
+                Control = c.Control,
+                WorkflowTaskCompletedEventId = completedId,
+                WorkflowIdReusePolicy = c.WorkflowIdReusePolicy,
+                RetryPolicy = c.RetryPolicy,
+                CronSchedule = c.CronSchedule,
+                Header = c.Header,
+                Memo = c.Memo,
+                SearchAttributes = c.SearchAttributes,
+            });
         var attributes = initiated.StartChildWorkflowExecutionInitiatedEventAttributes;
         after.Add(() => LaunchChild(run, initiated.EventId, attributes));
     }
@@ -347,40 +397,48 @@ internal sealed partial class WorkflowEngine
                 SearchAttributes = c.SearchAttributes,
                 Identity = "parent",
             };
-            var policy = c.WorkflowIdReusePolicy == WorkflowIdReusePolicy.Unspecified ? WorkflowIdReusePolicy.AllowDuplicate : c.WorkflowIdReusePolicy;
-            outcome = StartWorkflow(new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail));
+            var policy = c.WorkflowIdReusePolicy == WorkflowIdReusePolicy.Unspecified
+                ? WorkflowIdReusePolicy.AllowDuplicate
+                : c.WorkflowIdReusePolicy;
+            outcome = StartWorkflow(
+                new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail));
             if (!outcome.Started)
             {
                 outcome = null;
             }
         }
-        catch (global::Grpc.Core.RpcException e) when (e.StatusCode is global::Grpc.Core.StatusCode.AlreadyExists or global::Grpc.Core.StatusCode.NotFound)
+        catch (global::Grpc.Core.RpcException e) when (e
+            .StatusCode is global::Grpc.Core.StatusCode.AlreadyExists or global::Grpc.Core.StatusCode.NotFound)
         {
             if (e.StatusCode == global::Grpc.Core.StatusCode.NotFound)
             {
                 cause = StartChildWorkflowExecutionFailedCause.NamespaceNotFound;
             }
         }
+
         Locked(parent, after =>
         {
             if (!parent.Children.TryGetValue(initiatedId, out var child))
             {
                 return;
             }
+
             if (outcome is null)
             {
-                WriteOrBuffer(parent, () => parent.Add(EventType.StartChildWorkflowExecutionFailed, e => e.StartChildWorkflowExecutionFailedEventAttributes = new StartChildWorkflowExecutionFailedEventAttributes
-                {
-                    Namespace = c.Namespace,
-                    WorkflowId = c.WorkflowId,
-                    WorkflowType = c.WorkflowType,
-                    Cause = cause,
-                    Control = c.Control,
-                    InitiatedEventId = initiatedId,
-                    WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
-                }), after);
+                WriteOrBuffer(parent, () => parent.Add(EventType.StartChildWorkflowExecutionFailed, e => e
+                    .StartChildWorkflowExecutionFailedEventAttributes = new StartChildWorkflowExecutionFailedEventAttributes
+                    {
+                        Namespace = c.Namespace,
+                        WorkflowId = c.WorkflowId,
+                        WorkflowType = c.WorkflowType,
+                        Cause = cause,
+                        Control = c.Control,
+                        InitiatedEventId = initiatedId,
+                        WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
+                    }), after);
                 return;
             }
+
             var execution = outcome.Run.Execution;
             WriteOrBuffer(parent, () => EnsureChildStarted(parent, initiatedId, execution), after);
         });
@@ -393,14 +451,16 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
-        parent.Add(EventType.ChildWorkflowExecutionStarted, e => e.ChildWorkflowExecutionStartedEventAttributes = new ChildWorkflowExecutionStartedEventAttributes
-        {
-            Namespace = child.Attributes.Namespace,
-            InitiatedEventId = initiatedId,
-            WorkflowExecution = execution,
-            WorkflowType = child.Attributes.WorkflowType,
-            Header = child.Attributes.Header,
-        });
+
+        parent.Add(EventType.ChildWorkflowExecutionStarted, e => e.ChildWorkflowExecutionStartedEventAttributes
+            = new ChildWorkflowExecutionStartedEventAttributes
+            {
+                Namespace = child.Attributes.Namespace,
+                InitiatedEventId = initiatedId,
+                WorkflowExecution = execution,
+                WorkflowType = child.Attributes.WorkflowType,
+                Header = child.Attributes.Header,
+            });
     }
 
     private void NotifyParent(string parentRunId, long initiatedId, Temporalio.Api.Common.V1.WorkflowExecution child, string firstRunId,
@@ -410,56 +470,87 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         Locked(parent, after =>
         {
             if (!parent.IsRunning || !parent.Children.ContainsKey(initiatedId))
             {
                 return;
             }
+
             WriteOrBuffer(parent, () =>
             {
-                EnsureChildStarted(parent, initiatedId, new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = child.WorkflowId, RunId = firstRunId });
+                EnsureChildStarted(
+                    parent,
+                    initiatedId,
+                    new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = child.WorkflowId, RunId = firstRunId });
                 if (!parent.Children.TryGetValue(initiatedId, out var state))
                 {
                     return;
                 }
+
                 var startedId = state.StartedEventId;
                 switch (closeEvent.EventType)
                 {
                     case EventType.WorkflowExecutionCompleted:
-                        parent.Add(EventType.ChildWorkflowExecutionCompleted, e => e.ChildWorkflowExecutionCompletedEventAttributes = new ChildWorkflowExecutionCompletedEventAttributes
-                        {
-                            Result = closeEvent.WorkflowExecutionCompletedEventAttributes.Result,
-                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
-                        });
+                        parent.Add(EventType.ChildWorkflowExecutionCompleted, e => e.ChildWorkflowExecutionCompletedEventAttributes
+                            = new ChildWorkflowExecutionCompletedEventAttributes
+                            {
+                                Result = closeEvent.WorkflowExecutionCompletedEventAttributes.Result,
+                                Namespace = childNamespace,
+                                WorkflowExecution = child,
+                                WorkflowType = type,
+                                InitiatedEventId = initiatedId,
+                                StartedEventId = startedId,
+                            });
                         break;
                     case EventType.WorkflowExecutionFailed:
-                        parent.Add(EventType.ChildWorkflowExecutionFailed, e => e.ChildWorkflowExecutionFailedEventAttributes = new ChildWorkflowExecutionFailedEventAttributes
-                        {
-                            Failure = closeEvent.WorkflowExecutionFailedEventAttributes.Failure,
-                            RetryState = closeEvent.WorkflowExecutionFailedEventAttributes.RetryState,
-                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
-                        });
+                        parent.Add(EventType.ChildWorkflowExecutionFailed, e => e.ChildWorkflowExecutionFailedEventAttributes
+                            = new ChildWorkflowExecutionFailedEventAttributes
+                            {
+                                Failure = closeEvent.WorkflowExecutionFailedEventAttributes.Failure,
+                                RetryState = closeEvent.WorkflowExecutionFailedEventAttributes.RetryState,
+                                Namespace = childNamespace,
+                                WorkflowExecution = child,
+                                WorkflowType = type,
+                                InitiatedEventId = initiatedId,
+                                StartedEventId = startedId,
+                            });
                         break;
                     case EventType.WorkflowExecutionCanceled:
-                        parent.Add(EventType.ChildWorkflowExecutionCanceled, e => e.ChildWorkflowExecutionCanceledEventAttributes = new ChildWorkflowExecutionCanceledEventAttributes
-                        {
-                            Details = closeEvent.WorkflowExecutionCanceledEventAttributes.Details,
-                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
-                        });
+                        parent.Add(EventType.ChildWorkflowExecutionCanceled, e => e.ChildWorkflowExecutionCanceledEventAttributes
+                            = new ChildWorkflowExecutionCanceledEventAttributes
+                            {
+                                Details = closeEvent.WorkflowExecutionCanceledEventAttributes.Details,
+                                Namespace = childNamespace,
+                                WorkflowExecution = child,
+                                WorkflowType = type,
+                                InitiatedEventId = initiatedId,
+                                StartedEventId = startedId,
+                            });
                         break;
                     case EventType.WorkflowExecutionTerminated:
-                        parent.Add(EventType.ChildWorkflowExecutionTerminated, e => e.ChildWorkflowExecutionTerminatedEventAttributes = new ChildWorkflowExecutionTerminatedEventAttributes
-                        {
-                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
-                        });
+                        parent.Add(EventType.ChildWorkflowExecutionTerminated, e => e.ChildWorkflowExecutionTerminatedEventAttributes
+                            = new ChildWorkflowExecutionTerminatedEventAttributes
+                            {
+                                Namespace = childNamespace,
+                                WorkflowExecution = child,
+                                WorkflowType = type,
+                                InitiatedEventId = initiatedId,
+                                StartedEventId = startedId,
+                            });
                         break;
                     case EventType.WorkflowExecutionTimedOut:
-                        parent.Add(EventType.ChildWorkflowExecutionTimedOut, e => e.ChildWorkflowExecutionTimedOutEventAttributes = new ChildWorkflowExecutionTimedOutEventAttributes
-                        {
-                            RetryState = RetryState.Timeout,
-                            Namespace = childNamespace, WorkflowExecution = child, WorkflowType = type, InitiatedEventId = initiatedId, StartedEventId = startedId,
-                        });
+                        parent.Add(EventType.ChildWorkflowExecutionTimedOut, e => e.ChildWorkflowExecutionTimedOutEventAttributes
+                            = new ChildWorkflowExecutionTimedOutEventAttributes
+                            {
+                                RetryState = RetryState.Timeout,
+                                Namespace = childNamespace,
+                                WorkflowExecution = child,
+                                WorkflowType = type,
+                                InitiatedEventId = initiatedId,
+                                StartedEventId = startedId,
+                            });
                         break;
                 }
             }, after);
@@ -471,21 +562,26 @@ internal sealed partial class WorkflowEngine
     private void SignalExternal(WorkflowRun run, SignalExternalWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
     {
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
-        var initiated = run.Add(EventType.SignalExternalWorkflowExecutionInitiated, e => e.SignalExternalWorkflowExecutionInitiatedEventAttributes = new SignalExternalWorkflowExecutionInitiatedEventAttributes
-        {
-            Namespace = ns,
-            WorkflowExecution = c.Execution,
-            SignalName = c.SignalName,
-            Input = c.Input,
-            Control = c.Control,
-            ChildWorkflowOnly = c.ChildWorkflowOnly,
-            Header = c.Header,
-            WorkflowTaskCompletedEventId = completedId,
-        });
+        var initiated = run.Add(EventType.SignalExternalWorkflowExecutionInitiated, e => e
+            .SignalExternalWorkflowExecutionInitiatedEventAttributes = new SignalExternalWorkflowExecutionInitiatedEventAttributes
+            {
+                Namespace = ns,
+                WorkflowExecution = c.Execution,
+                SignalName = c.SignalName,
+                Input = c.Input,
+                Control = c.Control,
+                ChildWorkflowOnly = c.ChildWorkflowOnly,
+                Header = c.Header,
+                WorkflowTaskCompletedEventId = completedId,
+            });
         after.Add(() => DeliverExternal(run, initiated));
     }
 
-    private void CancelExternal(WorkflowRun run, RequestCancelExternalWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
+    private void CancelExternal(
+        WorkflowRun run,
+        RequestCancelExternalWorkflowExecutionCommandAttributes c,
+        long completedId,
+        List<Action> after)
     {
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
         var initiated = run.Add(EventType.RequestCancelExternalWorkflowExecutionInitiated, e => e.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes = new RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
@@ -503,8 +599,12 @@ internal sealed partial class WorkflowEngine
     private void DeliverExternal(WorkflowRun source, HistoryEvent initiated)
     {
         var isSignal = initiated.EventType == EventType.SignalExternalWorkflowExecutionInitiated;
-        var ns = isSignal ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.Namespace : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Namespace;
-        var target = isSignal ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution;
+        var ns = isSignal
+            ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.Namespace
+            : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Namespace;
+        var target = isSignal
+            ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution
+            : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution;
         var delivered = false;
         try
         {
@@ -516,44 +616,61 @@ internal sealed partial class WorkflowEngine
             }
             else
             {
-                RequestCancel(run, initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Reason, source.WorkflowId, initiated.EventId, source.Execution);
+                RequestCancel(
+                    run,
+                    initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Reason,
+                    source.WorkflowId,
+                    initiated.EventId,
+                    source.Execution);
             }
+
             delivered = true;
         }
         catch (global::Grpc.Core.RpcException)
         {
             delivered = false;
         }
+
         Locked(source, after =>
         {
             if (!source.PendingExternal.ContainsKey(initiated.EventId))
             {
                 return;
             }
+
             WriteOrBuffer(source, () =>
             {
                 if (!source.PendingExternal.ContainsKey(initiated.EventId))
                 {
                     return;
                 }
+
                 if (isSignal)
                 {
                     var s = initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes;
                     if (delivered)
                     {
-                        source.Add(EventType.ExternalWorkflowExecutionSignaled, e => e.ExternalWorkflowExecutionSignaledEventAttributes = new ExternalWorkflowExecutionSignaledEventAttributes
-                        {
-                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = s.Control,
-                        });
+                        source.Add(EventType.ExternalWorkflowExecutionSignaled, e => e.ExternalWorkflowExecutionSignaledEventAttributes
+                            = new ExternalWorkflowExecutionSignaledEventAttributes
+                            {
+                                InitiatedEventId = initiated.EventId,
+                                Namespace = ns,
+                                WorkflowExecution = target,
+                                Control = s.Control,
+                            });
                     }
                     else
                     {
-                        source.Add(EventType.SignalExternalWorkflowExecutionFailed, e => e.SignalExternalWorkflowExecutionFailedEventAttributes = new SignalExternalWorkflowExecutionFailedEventAttributes
-                        {
-                            Cause = SignalExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
-                            WorkflowTaskCompletedEventId = s.WorkflowTaskCompletedEventId,
-                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = s.Control,
-                        });
+                        source.Add(EventType.SignalExternalWorkflowExecutionFailed, e => e
+                            .SignalExternalWorkflowExecutionFailedEventAttributes = new SignalExternalWorkflowExecutionFailedEventAttributes
+                            {
+                                Cause = SignalExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
+                                WorkflowTaskCompletedEventId = s.WorkflowTaskCompletedEventId,
+                                InitiatedEventId = initiated.EventId,
+                                Namespace = ns,
+                                WorkflowExecution = target,
+                                Control = s.Control,
+                            });
                     }
                 }
                 else
@@ -563,7 +680,9 @@ internal sealed partial class WorkflowEngine
                     {
                         source.Add(EventType.ExternalWorkflowExecutionCancelRequested, e => e.ExternalWorkflowExecutionCancelRequestedEventAttributes = new ExternalWorkflowExecutionCancelRequestedEventAttributes
                         {
-                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target,
+                            InitiatedEventId = initiated.EventId,
+                            Namespace = ns,
+                            WorkflowExecution = target,
                         });
                     }
                     else
@@ -572,7 +691,10 @@ internal sealed partial class WorkflowEngine
                         {
                             Cause = CancelExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
                             WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
-                            InitiatedEventId = initiated.EventId, Namespace = ns, WorkflowExecution = target, Control = c.Control,
+                            InitiatedEventId = initiated.EventId,
+                            Namespace = ns,
+                            WorkflowExecution = target,
+                            Control = c.Control,
                         });
                     }
                 }

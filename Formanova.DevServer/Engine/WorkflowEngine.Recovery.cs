@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Api.History.V1;
 
@@ -17,10 +16,12 @@ internal sealed partial class WorkflowEngine
         {
             _namespaces.TryAdd(name, new NamespaceEntry(name, NamespaceId(name), retention, description));
         }
+
         foreach (var ns in _options.Namespaces)
         {
             RegisterNamespace(ns.Name, ns.Retention, "", failIfExists: false);
         }
+
         var stored = _store.LoadRuns();
         var sideState = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
         foreach (var s in stored)
@@ -30,26 +31,32 @@ internal sealed partial class WorkflowEngine
             {
                 run.Replay(e);
             }
+
             if (run.History.Count == 0)
             {
                 continue;
             }
+
             _runs[run.RunId] = run;
             sideState[run.RunId] = s;
         }
+
         foreach (var group in _runs.Values.GroupBy(r => (r.Namespace, r.WorkflowId)))
         {
             foreach (var run in group.Where(r => r.NewRunId is not null))
             {
                 run.NextRun = _runs.GetValueOrDefault(run.NewRunId!);
             }
+
             var slot = _slots.GetOrAdd(group.Key, _ => new WorkflowSlot());
             slot.Current = group.OrderByDescending(r => r.StartTime).First();
         }
+
         foreach (var run in _runs.Values)
         {
             Resume(run, sideState[run.RunId]);
         }
+
         if (stored.Count > 0)
         {
             _logger.LogInformation("Recovered {Count} runs from {Path}", stored.Count, _options.StoragePath);
@@ -64,11 +71,13 @@ internal sealed partial class WorkflowEngine
             _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
             return;
         }
+
         ArmRunTimeout(run);
         foreach (var (timerId, timer) in run.Timers)
         {
             ArmTimer(run, timerId, timer);
         }
+
         foreach (var activity in run.Activities.Values)
         {
             ArmScheduleToClose(run, activity);
@@ -88,9 +97,11 @@ internal sealed partial class WorkflowEngine
                 DispatchActivity(run, activity, after);
             }
         }
+
         foreach (var child in run.Children.Values.Where(c => c.RunId is null))
         {
-            var existing = _runs.Values.FirstOrDefault(r => r.Start.ParentWorkflowExecution?.RunId == run.RunId && r.Start.ParentInitiatedEventId == child.InitiatedEventId);
+            var existing = _runs.Values.FirstOrDefault(
+                r => r.Start.ParentWorkflowExecution?.RunId == run.RunId && r.Start.ParentInitiatedEventId == child.InitiatedEventId);
             if (existing is null)
             {
                 var initiatedId = child.InitiatedEventId;
@@ -102,10 +113,12 @@ internal sealed partial class WorkflowEngine
                 EnsureChildStarted(run, child.InitiatedEventId, existing.Execution);
             }
         }
+
         foreach (var initiated in run.PendingExternal.Values)
         {
             after.Add(() => DeliverExternal(run, initiated));
         }
+
         if (run.WtStarted)
         {
             var (scheduled, started) = (run.WtScheduledId, run.WtStartedId);
@@ -116,11 +129,13 @@ internal sealed partial class WorkflowEngine
                 TimeoutType = TimeoutType.StartToClose,
             });
         }
+
         if (run.WtScheduledId != 0)
         {
             DispatchWorkflowTask(run, after);
             return;
         }
+
         var hadTask = run.History.Any(e => e.EventType == EventType.WorkflowTaskScheduled);
         var backoff = run.Start.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero;
         if (!hadTask && backoff > TimeSpan.Zero)
@@ -128,8 +143,9 @@ internal sealed partial class WorkflowEngine
             _scheduler.At(run.StartTime + backoff, () => Locked(run, later => ScheduleWorkflowTask(run, later)));
             return;
         }
+
         // Anything after the last completed task (signals, results, a timed-out task) needs a new task.
-        if (!hadTask || run.History[^1].EventId > run.LastCompletedWtId && NeedsTask(run))
+        if (!hadTask || (run.History[^1].EventId > run.LastCompletedWtId && NeedsTask(run)))
         {
             ScheduleWorkflowTask(run, after);
         }

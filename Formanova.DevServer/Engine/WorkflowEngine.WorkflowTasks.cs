@@ -14,6 +14,7 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         if (run.WtAttempt > 1)
         {
             // Retries of a failing task are not written to history until one succeeds (transient task).
@@ -24,11 +25,14 @@ internal sealed partial class WorkflowEngine
         {
             run.Add(EventType.WorkflowTaskScheduled, e => e.WorkflowTaskScheduledEventAttributes = new WorkflowTaskScheduledEventAttributes
             {
-                TaskQueue = run.StickyQueue is { } sticky ? new TaskQueue { Name = sticky, Kind = TaskQueueKind.Sticky, NormalName = run.Start.TaskQueue.Name } : NormalQueue(run),
+                TaskQueue = run.StickyQueue is { } sticky
+                    ? new TaskQueue { Name = sticky, Kind = TaskQueueKind.Sticky, NormalName = run.Start.TaskQueue.Name }
+                    : NormalQueue(run),
                 StartToCloseTimeout = Duration.FromTimeSpan(run.WorkflowTaskTimeout),
                 Attempt = 1,
             });
         }
+
         DispatchWorkflowTask(run, after);
     }
 
@@ -53,13 +57,16 @@ internal sealed partial class WorkflowEngine
         }
     }
 
-    public async Task<PollWorkflowTaskQueueResponse> PollWorkflowTaskQueueAsync(PollWorkflowTaskQueueRequest request, global::Grpc.Core.ServerCallContext context)
+    public async Task<PollWorkflowTaskQueueResponse> PollWorkflowTaskQueueAsync(
+        PollWorkflowTaskQueueRequest request,
+        global::Grpc.Core.ServerCallContext context)
     {
         RequireNamespace(request.Namespace);
         if (string.IsNullOrEmpty(request.TaskQueue?.Name))
         {
             throw Errors.InvalidArgument("TaskQueue is not set on request.");
         }
+
         return await LongPollAsync(WorkflowQueue(request.Namespace, request.TaskQueue.Name), context,
             item => item.Query is { } query ? TryStartQuery(item, query) : TryStartWorkflowTask(item, request.Identity));
     }
@@ -76,6 +83,7 @@ internal sealed partial class WorkflowEngine
         {
             seq = run.WtPending && !run.WtStarted && run.StickyQueue is null ? run.WtDispatchSeq : 0;
         }
+
         return seq == 0 ? null : TryStartWorkflowTask(new WorkflowTaskRef(run, seq, Sticky: false, Query: null), identity);
     }
 
@@ -88,6 +96,7 @@ internal sealed partial class WorkflowEngine
             {
                 return null;
             }
+
             var now = DateTime.UtcNow;
             var events = new List<HistoryEvent>();
             long scheduledId, startedId;
@@ -103,14 +112,16 @@ internal sealed partial class WorkflowEngine
             else
             {
                 scheduledId = run.WtScheduledId;
-                startedId = run.Add(EventType.WorkflowTaskStarted, e => e.WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes
-                {
-                    ScheduledEventId = scheduledId,
-                    Identity = identity,
-                    RequestId = Guid.NewGuid().ToString(),
-                    HistorySizeBytes = run.HistorySizeBytes,
-                }).EventId;
+                startedId = run.Add(EventType.WorkflowTaskStarted, e => e.WorkflowTaskStartedEventAttributes
+                    = new WorkflowTaskStartedEventAttributes
+                    {
+                        ScheduledEventId = scheduledId,
+                        Identity = identity,
+                        RequestId = Guid.NewGuid().ToString(),
+                        HistorySizeBytes = run.HistorySizeBytes,
+                    }).EventId;
             }
+
             var attempt = run.WtAttempt;
             var seq = item.Seq;
             _scheduler.After(run.WorkflowTaskTimeout, () => Locked(run, later =>
@@ -145,6 +156,7 @@ internal sealed partial class WorkflowEngine
                 response.Queries[query.Id] = query.Query;
                 run.AttachedQueries.Add(query);
             }
+
             run.PendingQueries.Clear();
             return response;
         });
@@ -170,16 +182,27 @@ internal sealed partial class WorkflowEngine
         EventTime = Timestamp.FromDateTime(DateTime.UtcNow),
         EventType = EventType.WorkflowTaskStarted,
         TaskId = id,
-        WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes { ScheduledEventId = scheduledId, Identity = identity, RequestId = Guid.NewGuid().ToString() },
+        WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes
+        {
+            ScheduledEventId = scheduledId,
+            Identity = identity,
+            RequestId = Guid.NewGuid().ToString()
+        },
     };
 
-    private WorkflowRun ValidateWorkflowTaskToken(Google.Protobuf.ByteString token, string ns, out long scheduledId, out long startedId, out int seq)
+    private WorkflowRun ValidateWorkflowTaskToken(
+        Google.Protobuf.ByteString token,
+        string ns,
+        out long scheduledId,
+        out long startedId,
+        out int seq)
     {
         var fields = ParseToken(token, 'w', 7);
         if (!string.IsNullOrEmpty(ns) && ns != fields[1])
         {
             throw Errors.InvalidArgument("Task token does not belong to the request namespace.");
         }
+
         scheduledId = ParseLong(fields[3]);
         startedId = ParseLong(fields[4]);
         seq = (int)ParseLong(fields[6]);
@@ -201,16 +224,18 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         var attempt = run.WtAttempt;
         run.WtTransientScheduled = false;
         run.WtScheduledId = 0;
         run.WtStartedId = 0;
-        var scheduled = run.Add(EventType.WorkflowTaskScheduled, e => e.WorkflowTaskScheduledEventAttributes = new WorkflowTaskScheduledEventAttributes
-        {
-            TaskQueue = NormalQueue(run),
-            StartToCloseTimeout = Duration.FromTimeSpan(run.WorkflowTaskTimeout),
-            Attempt = attempt,
-        });
+        var scheduled = run.Add(EventType.WorkflowTaskScheduled, e => e.WorkflowTaskScheduledEventAttributes
+            = new WorkflowTaskScheduledEventAttributes
+            {
+                TaskQueue = NormalQueue(run),
+                StartToCloseTimeout = Duration.FromTimeSpan(run.WorkflowTaskTimeout),
+                Attempt = attempt,
+            });
         run.Add(EventType.WorkflowTaskStarted, e => e.WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes
         {
             ScheduledEventId = scheduled.EventId,
@@ -231,7 +256,13 @@ internal sealed partial class WorkflowEngine
     }
 
     /// <summary>Failed or timed-out task: first attempt is recorded, later attempts stay transient; retried at once.</summary>
-    private void FailWorkflowTask(WorkflowRun run, EventType type, WorkflowTaskFailedCause cause, Temporalio.Api.Failure.V1.Failure? failure, string identity, List<Action> after)
+    private void FailWorkflowTask(
+        WorkflowRun run,
+        EventType type,
+        WorkflowTaskFailedCause cause,
+        Temporalio.Api.Failure.V1.Failure? failure,
+        string identity,
+        List<Action> after)
     {
         if (run.WtTransientScheduled)
         {
@@ -262,6 +293,7 @@ internal sealed partial class WorkflowEngine
                 Identity = identity,
             });
         }
+
         HoldAttachedQueries(run);
         // The worker that failed may have a broken cache; the retry goes to the normal queue with full history.
         run.StickyQueue = null;
@@ -282,9 +314,15 @@ internal sealed partial class WorkflowEngine
             {
                 MaterializeTransient(run, request.Identity);
                 FailWorkflowTask(run, EventType.WorkflowTaskFailed, commandError.Value.Cause,
-                    new Temporalio.Api.Failure.V1.Failure { Message = commandError.Value.Message, Source = "Server", ServerFailureInfo = new() }, "server", after);
+                    new Temporalio.Api.Failure.V1.Failure
+                    {
+                        Message = commandError.Value.Message,
+                        Source = "Server",
+                        ServerFailureInfo = new()
+                    }, "server", after);
                 throw Errors.InvalidArgument(commandError.Value.Message);
             }
+
             var closes = request.Commands.Any(c => IsCloseCommand(c.CommandType));
             if (closes && run.Buffered.Count > 0)
             {
@@ -304,18 +342,20 @@ internal sealed partial class WorkflowEngine
                 ScheduleWorkflowTask(run, after);
                 return;
             }
+
             MaterializeTransient(run, request.Identity);
             var (sched, started) = (run.WtScheduledId, run.WtStartedId);
-            var completed = run.Add(EventType.WorkflowTaskCompleted, e => e.WorkflowTaskCompletedEventAttributes = new WorkflowTaskCompletedEventAttributes
-            {
-                ScheduledEventId = sched,
-                StartedEventId = started,
-                Identity = request.Identity,
-                BinaryChecksum = request.BinaryChecksum,
-                SdkMetadata = request.SdkMetadata,
-                MeteringMetadata = request.MeteringMetadata,
-                WorkerVersion = request.WorkerVersionStamp,
-            });
+            var completed = run.Add(EventType.WorkflowTaskCompleted, e => e.WorkflowTaskCompletedEventAttributes
+                = new WorkflowTaskCompletedEventAttributes
+                {
+                    ScheduledEventId = sched,
+                    StartedEventId = started,
+                    Identity = request.Identity,
+                    BinaryChecksum = request.BinaryChecksum,
+                    SdkMetadata = request.SdkMetadata,
+                    MeteringMetadata = request.MeteringMetadata,
+                    WorkerVersion = request.WorkerVersionStamp,
+                });
             if (request.StickyAttributes?.WorkerTaskQueue is { Name.Length: > 0 } sticky)
             {
                 run.StickyQueue = sticky.Name;
@@ -326,6 +366,7 @@ internal sealed partial class WorkflowEngine
             {
                 run.StickyQueue = null;
             }
+
             var eager = new List<ActivityState>();
             foreach (var command in request.Commands)
             {
@@ -333,13 +374,16 @@ internal sealed partial class WorkflowEngine
                 {
                     break;
                 }
+
                 ApplyCommand(run, command, completed.EventId, request.Identity, after, eager);
             }
+
             if (!run.IsRunning)
             {
                 OnClosed(run, after);
                 return;
             }
+
             // Eager activities skip a poll round trip: the worker that scheduled them gets them in this response.
             foreach (var activity in eager)
             {
@@ -348,6 +392,7 @@ internal sealed partial class WorkflowEngine
                     response.ActivityTasks.Add(StartActivityLocked(run, activity, request.Identity));
                 }
             }
+
             // An activity cancelled before it started resolves immediately and the workflow must hear of it.
             var resolvedInline = run.History.Skip((int)completed.EventId).Any(e => e.EventType == EventType.ActivityTaskCanceled);
             var wroteBuffered = FlushBuffered(run);
@@ -363,7 +408,8 @@ internal sealed partial class WorkflowEngine
         return response;
     }
 
-    private static bool IsCloseCommand(CommandType type) => type is CommandType.CompleteWorkflowExecution or CommandType.FailWorkflowExecution
+    private static bool IsCloseCommand(
+        CommandType type) => type is CommandType.CompleteWorkflowExecution or CommandType.FailWorkflowExecution
         or CommandType.CancelWorkflowExecution or CommandType.ContinueAsNewWorkflowExecution;
 
     // ---- Queries ----
@@ -375,6 +421,7 @@ internal sealed partial class WorkflowEngine
         {
             throw Errors.InvalidArgument("QueryType is not set on request.");
         }
+
         var run = FindRun(request.Namespace, request.Execution);
         var task = new QueryTask(run, request.Query);
         var rejected = Locked(run, after =>
@@ -382,13 +429,15 @@ internal sealed partial class WorkflowEngine
             var reject = request.QueryRejectCondition switch
             {
                 QueryRejectCondition.NotOpen => !run.IsRunning,
-                QueryRejectCondition.NotCompletedCleanly => run.Status is not (WorkflowExecutionStatus.Running or WorkflowExecutionStatus.Completed),
+                QueryRejectCondition.NotCompletedCleanly => run
+                    .Status is not (WorkflowExecutionStatus.Running or WorkflowExecutionStatus.Completed),
                 _ => false,
             };
             if (reject)
             {
                 return new QueryWorkflowResponse { QueryRejected = new Temporalio.Api.Query.V1.QueryRejected { Status = run.Status } };
             }
+
             _queries[task.Id] = task;
             if (run.IsRunning && run.WtPending)
             {
@@ -399,12 +448,14 @@ internal sealed partial class WorkflowEngine
             {
                 after.Add(() => DispatchQuery(task));
             }
+
             return null;
         });
         if (rejected is not null)
         {
             return rejected;
         }
+
         try
         {
             var answer = await task.Result.Task.WaitAsync(context.CancellationToken);
@@ -412,6 +463,7 @@ internal sealed partial class WorkflowEngine
             {
                 return new QueryWorkflowResponse { QueryResult = answer.QueryResult };
             }
+
             throw Errors.QueryFailed(answer.Failure?.Message is { Length: > 0 } m ? m : answer.ErrorMessage);
         }
         finally
@@ -435,6 +487,7 @@ internal sealed partial class WorkflowEngine
                 });
             }
         }
+
         HoldAttachedQueries(run);
     }
 
@@ -446,6 +499,7 @@ internal sealed partial class WorkflowEngine
             query.Started = false;
             run.PendingQueries.Add(query);
         }
+
         run.AttachedQueries.Clear();
     }
 
@@ -455,6 +509,7 @@ internal sealed partial class WorkflowEngine
         {
             after.Add(() => DispatchQuery(query));
         }
+
         run.PendingQueries.Clear();
     }
 
@@ -490,6 +545,7 @@ internal sealed partial class WorkflowEngine
             {
                 return null;
             }
+
             task.Started = true;
             var response = new PollWorkflowTaskQueueResponse
             {
@@ -510,6 +566,7 @@ internal sealed partial class WorkflowEngine
             {
                 response.History.Events.AddRange(run.History);
             }
+
             return response;
         });
     }
@@ -521,6 +578,7 @@ internal sealed partial class WorkflowEngine
         {
             throw Errors.NotFound("Query task not found or already answered.");
         }
+
         task.Result.TrySetResult(request);
         return new RespondQueryTaskCompletedResponse();
     }
@@ -535,6 +593,7 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         run.StickyQueue = null;
         if (run.IsRunning && run.WtPending && !run.WtStarted)
         {
@@ -549,6 +608,7 @@ internal sealed partial class WorkflowEngine
         {
             return;
         }
+
         foreach (var run in _runs.Values.Where(r => r.Namespace == ns && r.StickyQueue == stickyQueue))
         {
             Locked(run, after =>

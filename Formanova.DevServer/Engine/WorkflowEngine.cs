@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Microsoft.Extensions.Logging;
 using Temporalio.Api.Common.V1;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Api.Failure.V1;
@@ -22,7 +21,9 @@ internal sealed record ActivityTaskRef(WorkflowRun Run, long ScheduledEventId, i
 internal sealed class WorkflowSlot
 {
     public Lock Gate { get; } = new();
+#pragma warning disable SA1401 // volatile: read without the gate by lookups that tolerate a stale run
     public volatile WorkflowRun? Current;
+#pragma warning restore SA1401
 }
 
 internal sealed record StartParams(
@@ -99,6 +100,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                 PersistLocked(run);
             }
         }
+
         foreach (var action in after)
         {
             try
@@ -110,6 +112,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                 _logger.LogError(e, "Follow-up of workflow {WorkflowId} failed", run.WorkflowId);
             }
         }
+
         return result;
     }
 
@@ -130,13 +133,16 @@ internal sealed partial class WorkflowEngine : IDisposable
                 _store.Append((run, run.Unpersisted, !run.Persisted), (next, next.Unpersisted, true));
                 MarkPersisted(next);
             }
+
             MarkPersisted(run);
             return;
         }
+
         if (run.Unpersisted.Count == 0 && run.UnpersistedActivities.Count == 0)
         {
             return;
         }
+
         _store.Append((run, run.Unpersisted, !run.Persisted));
         MarkPersisted(run);
     }
@@ -160,6 +166,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.InvalidArgument("Namespace is not set on request.");
         }
+
         return _namespaces.TryGetValue(name, out var entry) ? entry : throw Errors.NamespaceNotFound(name);
     }
 
@@ -174,8 +181,10 @@ internal sealed partial class WorkflowEngine : IDisposable
             {
                 throw Errors.NamespaceAlreadyExists(name);
             }
+
             return _namespaces[name];
         }
+
         _store.SaveNamespace(name, retention, description);
         return entry;
     }
@@ -192,12 +201,14 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.InvalidArgument("WorkflowId is not set on request.");
         }
+
         if (!string.IsNullOrEmpty(execution.RunId))
         {
             if (!Guid.TryParse(execution.RunId, out _))
             {
                 throw Errors.InvalidArgument("Invalid RunId.");
             }
+
             if (_runs.TryGetValue(execution.RunId, out var run) && run.Namespace == ns && run.WorkflowId == execution.WorkflowId)
             {
                 return run;
@@ -207,6 +218,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             return current;
         }
+
         throw Errors.NotFound($"Workflow execution not found for workflow ID \"{execution.WorkflowId}\" and run ID \"{execution.RunId}\"");
     }
 
@@ -216,6 +228,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             run = next;
         }
+
         return run;
     }
 
@@ -229,7 +242,9 @@ internal sealed partial class WorkflowEngine : IDisposable
     public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token);
-        var remaining = context.Deadline == DateTime.MaxValue ? TimeSpan.FromSeconds(60) : context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(500);
+        var remaining = context.Deadline == DateTime.MaxValue
+            ? TimeSpan.FromSeconds(60)
+            : context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(500);
         cts.CancelAfter(remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining);
         return cts;
     }
@@ -238,7 +253,10 @@ internal sealed partial class WorkflowEngine : IDisposable
     /// Takes queued tasks until one can still be started (stale ones are skipped); an empty response when
     /// the caller's deadline is near, which the SDK treats as "poll again".
     /// </summary>
-    private async Task<TResponse> LongPollAsync<TItem, TResponse>(TaskQueue<TItem> queue, global::Grpc.Core.ServerCallContext context, Func<TItem, TResponse?> tryStart)
+    private async Task<TResponse> LongPollAsync<TItem, TResponse>(
+        TaskQueue<TItem> queue,
+        global::Grpc.Core.ServerCallContext context,
+        Func<TItem, TResponse?> tryStart)
         where TItem : class
         where TResponse : class, new()
     {
@@ -250,6 +268,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             {
                 return new TResponse();
             }
+
             if (tryStart(item) is { } response)
             {
                 return response;
@@ -271,6 +290,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             {
                 return StartWorkflow(p);
             }
+
             if (slot.Current is { } existing)
             {
                 var current = Latest(existing);
@@ -280,6 +300,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                     {
                         return new StartOutcome(current, false);
                     }
+
                     if (current.IsRunning)
                     {
                         switch (p.ConflictPolicy)
@@ -295,7 +316,11 @@ internal sealed partial class WorkflowEngine : IDisposable
                                     toTerminate = current;
                                     break;
                                 }
-                                throw Errors.AlreadyStarted($"Workflow execution is already running. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.", current.RequestId, current.RunId);
+
+                                throw Errors.AlreadyStarted(
+                                    $"Workflow execution is already running. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.",
+                                    current.RequestId,
+                                    current.RunId);
                         }
                     }
                     else
@@ -310,10 +335,12 @@ internal sealed partial class WorkflowEngine : IDisposable
                     }
                 }
             }
+
             if (toTerminate is not null)
             {
                 Terminate(toTerminate, "Terminated by start with TerminateExisting/TerminateIfRunning policy", null, "server");
             }
+
             var runId = Guid.NewGuid().ToString();
             var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId);
             var attributes = p.Attributes;
@@ -321,10 +348,12 @@ internal sealed partial class WorkflowEngine : IDisposable
             {
                 attributes.OriginalExecutionRunId = runId;
             }
+
             if (string.IsNullOrEmpty(attributes.FirstExecutionRunId))
             {
                 attributes.FirstExecutionRunId = runId;
             }
+
             Locked(run, after => InitRun(run, attributes, p.SignalEvent, after));
             _runs[runId] = run;
             slot.Current = run;
@@ -339,20 +368,26 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             attributes.WorkflowTaskTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10));
         }
+
         if (attributes.Attempt == 0)
         {
             attributes.Attempt = 1;
         }
+
         var executionTimeout = attributes.WorkflowExecutionTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
         if (executionTimeout > TimeSpan.Zero && attributes.WorkflowExecutionExpirationTime is null)
         {
             attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(DateTime.UtcNow + executionTimeout);
         }
+
         run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
         if (signal is not null)
         {
-            run.Add(EventType.WorkflowExecutionSignaled, e => e.WorkflowExecutionSignaledEventAttributes = signal.WorkflowExecutionSignaledEventAttributes);
+            run.Add(
+                EventType.WorkflowExecutionSignaled,
+                e => e.WorkflowExecutionSignaledEventAttributes = signal.WorkflowExecutionSignaledEventAttributes);
         }
+
         ArmRunTimeout(run);
         var backoff = attributes.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero;
         if (backoff > TimeSpan.Zero)
@@ -373,10 +408,12 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             due = run.StartTime + runTimeout;
         }
+
         if (run.Start.WorkflowExecutionExpirationTime is { } expiration && (due is null || expiration.ToDateTime() < due))
         {
             due = expiration.ToDateTime();
         }
+
         if (due is { } at)
         {
             _scheduler.At(at, run, r => Locked(r, after =>
@@ -385,7 +422,9 @@ internal sealed partial class WorkflowEngine : IDisposable
                 {
                     return;
                 }
-                r.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
+
+                r.Add(EventType.WorkflowExecutionTimedOut, e => e.WorkflowExecutionTimedOutEventAttributes
+                    = new WorkflowExecutionTimedOutEventAttributes { RetryState = RetryState.Timeout });
                 OnClosed(r, after);
             }));
         }
@@ -399,12 +438,14 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.FailedPrecondition("Workflow execution already completed.");
         }
-        run.Add(EventType.WorkflowExecutionTerminated, e => e.WorkflowExecutionTerminatedEventAttributes = new WorkflowExecutionTerminatedEventAttributes
-        {
-            Reason = reason,
-            Details = details,
-            Identity = identity,
-        });
+
+        run.Add(EventType.WorkflowExecutionTerminated, e => e.WorkflowExecutionTerminatedEventAttributes
+            = new WorkflowExecutionTerminatedEventAttributes
+            {
+                Reason = reason,
+                Details = details,
+                Identity = identity,
+            });
         OnClosed(run, after);
     });
 
@@ -416,6 +457,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             after.Add(() => DispatchQuery(query));
         }
+
         run.PendingQueries.Clear();
         if (run.Status != WorkflowExecutionStatus.ContinuedAsNew && run.Start.ParentWorkflowExecution is { } parent)
         {
@@ -423,8 +465,10 @@ internal sealed partial class WorkflowEngine : IDisposable
             var child = run.Execution;
             var firstRunId = run.Start.FirstExecutionRunId;
             var type = run.Start.WorkflowType;
-            after.Add(() => NotifyParent(parent.RunId, run.Start.ParentInitiatedEventId, child, firstRunId, type, run.Namespace, closeEvent));
+            after.Add(
+                () => NotifyParent(parent.RunId, run.Start.ParentInitiatedEventId, child, firstRunId, type, run.Namespace, closeEvent));
         }
+
         foreach (var pending in run.Children.Values.Where(c => c.RunId is not null))
         {
             var target = new WorkflowExecution { WorkflowId = pending.Attributes.WorkflowId };
@@ -441,6 +485,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                     break;
             }
         }
+
         var retention = _namespaces.TryGetValue(run.Namespace, out var nsEntry) ? nsEntry.Retention : _options.DefaultNamespaceRetention;
         _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
     }
@@ -465,6 +510,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             return;
         }
+
         if (_slots.TryGetValue((run.Namespace, run.WorkflowId), out var slot))
         {
             lock (slot.Gate)
@@ -476,6 +522,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                 }
             }
         }
+
         _runs.TryRemove(run.RunId, out _);
         _store.DeleteRun(run.RunId);
     }
@@ -488,36 +535,46 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.FailedPrecondition("Workflow execution already completed.");
         }
-        WriteOrBuffer(run, () => run.Add(EventType.WorkflowExecutionSignaled, e => e.WorkflowExecutionSignaledEventAttributes = new WorkflowExecutionSignaledEventAttributes
-        {
-            SignalName = name,
-            Input = input,
-            Header = header,
-            Identity = identity,
-        }), after);
+
+        WriteOrBuffer(run, () => run.Add(EventType.WorkflowExecutionSignaled, e => e.WorkflowExecutionSignaledEventAttributes
+            = new WorkflowExecutionSignaledEventAttributes
+            {
+                SignalName = name,
+                Input = input,
+                Header = header,
+                Identity = identity,
+            }), after);
     });
 
-    public void RequestCancel(WorkflowRun run, string reason, string identity, long externalInitiatedId = 0, WorkflowExecution? external = null) => Locked(run, after =>
+    public void RequestCancel(
+        WorkflowRun run,
+        string reason,
+        string identity,
+        long externalInitiatedId = 0,
+        WorkflowExecution? external = null) => Locked(run, after =>
     {
         if (!run.IsRunning)
         {
             throw Errors.FailedPrecondition("Workflow execution already completed.");
         }
+
         if (run.CancelRequested)
         {
             return;
         }
+
         WriteOrBuffer(run, () =>
         {
             if (!run.CancelRequested)
             {
-                run.Add(EventType.WorkflowExecutionCancelRequested, e => e.WorkflowExecutionCancelRequestedEventAttributes = new WorkflowExecutionCancelRequestedEventAttributes
-                {
-                    Cause = reason,
-                    Identity = identity,
-                    ExternalInitiatedEventId = externalInitiatedId,
-                    ExternalWorkflowExecution = external,
-                });
+                run.Add(EventType.WorkflowExecutionCancelRequested, e => e.WorkflowExecutionCancelRequestedEventAttributes
+                    = new WorkflowExecutionCancelRequestedEventAttributes
+                    {
+                        Cause = reason,
+                        Identity = identity,
+                        ExternalInitiatedEventId = externalInitiatedId,
+                        ExternalWorkflowExecution = external,
+                    });
             }
         }, after);
     });
@@ -532,11 +589,13 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             return;
         }
+
         if (run.WtStarted)
         {
             run.Buffered.Add(write);
             return;
         }
+
         write();
         ScheduleWorkflowTask(run, after);
     }
@@ -547,6 +606,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             return false;
         }
+
         var writes = run.Buffered.ToList();
         run.Buffered.Clear();
         var before = run.NextEventId;
@@ -557,6 +617,7 @@ internal sealed partial class WorkflowEngine : IDisposable
                 write();
             }
         }
+
         return run.NextEventId != before;
     }
 
@@ -570,11 +631,16 @@ internal sealed partial class WorkflowEngine : IDisposable
             {
                 return;
             }
+
             WriteOrBuffer(r, () =>
             {
                 if (r.Timers.TryGetValue(timerId, out var still) && still.StartedEventId == timer.StartedEventId)
                 {
-                    r.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes { TimerId = timerId, StartedEventId = timer.StartedEventId });
+                    r.Add(EventType.TimerFired, e => e.TimerFiredEventAttributes = new TimerFiredEventAttributes
+                    {
+                        TimerId = timerId,
+                        StartedEventId = timer.StartedEventId
+                    });
                 }
             }, after);
         }));
@@ -589,6 +655,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.InvalidArgument("Task token is not set on request.");
         }
+
         string[] fields;
         try
         {
@@ -598,10 +665,12 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.InvalidArgument("Invalid task token.");
         }
+
         if (fields.Length != parts || fields[0].Length != 1 || fields[0][0] != kind)
         {
             throw Errors.InvalidArgument("Invalid task token.");
         }
+
         return fields;
     }
 
@@ -611,11 +680,14 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             throw Errors.NotFound("Workflow execution for the task token not found.");
         }
+
         return run;
     }
 
     internal static long ParseLong(string value) =>
-        long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : throw Errors.InvalidArgument("Invalid task token.");
+        long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v)
+            ? v
+            : throw Errors.InvalidArgument("Invalid task token.");
 
     private static TaskQueue NormalQueue(WorkflowRun run) => new() { Name = run.Start.TaskQueue.Name, Kind = TaskQueueKind.Normal };
 
@@ -630,6 +702,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         {
             failure.ServerFailureInfo = new ServerFailureInfo();
         }
+
         return failure;
     }
 }

@@ -185,6 +185,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                 {
                     cancelled.CancelRequested = true;
                 }
+
                 break;
             case EventType.ActivityTaskCompleted:
                 Activities.Remove(e.ActivityTaskCompletedEventAttributes.ScheduledEventId);
@@ -217,6 +218,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                     child.StartedEventId = e.EventId;
                     child.RunId = e.ChildWorkflowExecutionStartedEventAttributes.WorkflowExecution.RunId;
                 }
+
                 break;
             case EventType.StartChildWorkflowExecutionFailed:
                 Children.Remove(e.StartChildWorkflowExecutionFailedEventAttributes.InitiatedEventId);
@@ -260,6 +262,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                 {
                     SearchAttributes.IndexedFields[key] = value;
                 }
+
                 break;
             case EventType.WorkflowPropertiesModified:
                 if (e.WorkflowPropertiesModifiedEventAttributes.UpsertedMemo is { } memo)
@@ -269,6 +272,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                         Memo.Fields[key] = value;
                     }
                 }
+
                 break;
             case EventType.WorkflowExecutionCompleted:
                 Close(e, WorkflowExecutionStatus.Completed, e.WorkflowExecutionCompletedEventAttributes.NewExecutionRunId);

@@ -22,6 +22,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 response.Stats = new TaskQueueStats { ApproximateBacklogCount = _engine.Backlog(r.Namespace, r.TaskQueue.Name, type) };
             }
+
             return response;
         });
 }

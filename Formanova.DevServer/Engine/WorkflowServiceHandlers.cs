@@ -67,24 +67,38 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 throw Errors.InvalidArgument("Namespace is not set on request.");
             }
+
             var retention = r.WorkflowExecutionRetentionPeriod?.ToTimeSpan() ?? TimeSpan.Zero;
             if (retention < TimeSpan.Zero)
             {
                 throw Errors.InvalidArgument("Retention must not be negative.");
             }
-            engine.RegisterNamespace(r.Namespace, retention == TimeSpan.Zero ? TimeSpan.FromDays(1) : retention, r.Description, failIfExists: true);
+
+            engine.RegisterNamespace(
+                r.Namespace,
+                retention == TimeSpan.Zero ? TimeSpan.FromDays(1) : retention,
+                r.Description,
+                failIfExists: true);
             return new RegisterNamespaceResponse();
         });
         Add<StartWorkflowExecutionRequest, StartWorkflowExecutionResponse>("StartWorkflowExecution", (r, _) =>
         {
-            var outcome = engine.StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
-                r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy, r.WorkflowIdConflictPolicy, r.RetryPolicy,
-                r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, null));
-            var response = new StartWorkflowExecutionResponse { RunId = outcome.Run.RunId, Started = outcome.Started, Status = outcome.Run.Status };
+            var outcome = engine
+                .StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
+                    r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy, r.WorkflowIdConflictPolicy, r
+                    .RetryPolicy,
+                    r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, null));
+            var response = new StartWorkflowExecutionResponse
+            {
+                RunId = outcome.Run.RunId,
+                Started = outcome.Started,
+                Status = outcome.Run.Status
+            };
             if (r.RequestEagerExecution && outcome.Started)
             {
                 response.EagerWorkflowTask = engine.TryStartEagerWorkflowTask(outcome.Run, r.Identity);
             }
+
             return response;
         });
         Add<SignalWithStartWorkflowExecutionRequest, SignalWithStartWorkflowExecutionResponse>("SignalWithStartWorkflowExecution", (r, _) =>
@@ -93,6 +107,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 throw Errors.InvalidArgument("SignalName is not set on request.");
             }
+
             engine.RequireNamespace(r.Namespace);
             try
             {
@@ -107,6 +122,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 // Not running: fall through and start it with the signal as its first event.
             }
+
             var signal = new HistoryEvent
             {
                 WorkflowExecutionSignaledEventAttributes = new WorkflowExecutionSignaledEventAttributes
@@ -117,14 +133,18 @@ internal sealed partial class WorkflowServiceHandlers
                     Identity = r.Identity,
                 },
             };
-            var outcome = engine.StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
+            var outcome = engine.StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r
+                .WorkflowExecutionTimeout,
                 r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy,
-                r.WorkflowIdConflictPolicy == WorkflowIdConflictPolicy.Unspecified ? WorkflowIdConflictPolicy.UseExisting : r.WorkflowIdConflictPolicy,
+                r.WorkflowIdConflictPolicy == WorkflowIdConflictPolicy.Unspecified
+                    ? WorkflowIdConflictPolicy.UseExisting
+                    : r.WorkflowIdConflictPolicy,
                 r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, signal));
             if (!outcome.Started)
             {
                 engine.Signal(outcome.Run, r.SignalName, r.SignalInput, r.Header, r.Identity);
             }
+
             return new SignalWithStartWorkflowExecutionResponse { RunId = outcome.Run.RunId, Started = outcome.Started };
         });
         Add<SignalWorkflowExecutionRequest, SignalWorkflowExecutionResponse>("SignalWorkflowExecution", (r, _) =>
@@ -134,6 +154,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 throw Errors.InvalidArgument("SignalName is not set on request.");
             }
+
             engine.Signal(engine.FindRun(r.Namespace, r.WorkflowExecution), r.SignalName, r.Input, r.Header, r.Identity);
             return new SignalWorkflowExecutionResponse();
         });
@@ -155,6 +176,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 // As on a real Temporal server, cancelling a run that has closed succeeds with nothing to do.
             }
+
             return new RequestCancelWorkflowExecutionResponse();
         });
         AddAsync<GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse>("GetWorkflowExecutionHistory", GetHistoryAsync);
@@ -176,6 +198,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 response.NextPageToken = ListPosition.Of(matches[pageSize - 1]);
             }
+
             return response;
         });
         Add<CountWorkflowExecutionsRequest, CountWorkflowExecutionsResponse>("CountWorkflowExecutions", (r, _) =>
@@ -185,10 +208,16 @@ internal sealed partial class WorkflowServiceHandlers
         });
         AddTaskQueueHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
-        Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>("RespondWorkflowTaskCompleted", (r, _) => engine.RespondWorkflowTaskCompleted(r));
-        Add<RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse>("RespondWorkflowTaskFailed", (r, _) => engine.RespondWorkflowTaskFailed(r));
+        Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
+            "RespondWorkflowTaskCompleted",
+            (r, _) => engine.RespondWorkflowTaskCompleted(r));
+        Add<RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse>(
+            "RespondWorkflowTaskFailed",
+            (r, _) => engine.RespondWorkflowTaskFailed(r));
         AddAsync<QueryWorkflowRequest, QueryWorkflowResponse>("QueryWorkflow", engine.QueryWorkflowAsync);
-        Add<RespondQueryTaskCompletedRequest, RespondQueryTaskCompletedResponse>("RespondQueryTaskCompleted", (r, _) => engine.RespondQueryTaskCompleted(r));
+        Add<RespondQueryTaskCompletedRequest, RespondQueryTaskCompletedResponse>(
+            "RespondQueryTaskCompleted",
+            (r, _) => engine.RespondQueryTaskCompleted(r));
         Add<ResetStickyTaskQueueRequest, ResetStickyTaskQueueResponse>("ResetStickyTaskQueue", (r, _) =>
         {
             engine.RequireNamespace(r.Namespace);
@@ -203,9 +232,15 @@ internal sealed partial class WorkflowServiceHandlers
         });
         AddAsync<PollActivityTaskQueueRequest, PollActivityTaskQueueResponse>("PollActivityTaskQueue", engine.PollActivityTaskQueueAsync);
         Add<RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse>("RecordActivityTaskHeartbeat", (r, _) =>
-            new RecordActivityTaskHeartbeatResponse { CancelRequested = engine.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details) });
+            new RecordActivityTaskHeartbeatResponse
+            {
+                CancelRequested = engine.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details)
+            });
         Add<RecordActivityTaskHeartbeatByIdRequest, RecordActivityTaskHeartbeatByIdResponse>("RecordActivityTaskHeartbeatById", (r, _) =>
-            new RecordActivityTaskHeartbeatByIdResponse { CancelRequested = engine.Heartbeat(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Details) });
+            new RecordActivityTaskHeartbeatByIdResponse
+            {
+                CancelRequested = engine.Heartbeat(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Details)
+            });
         Add<RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse>("RespondActivityTaskCompleted", (r, _) =>
         {
             engine.CompleteActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Result, r.Identity);
@@ -223,7 +258,11 @@ internal sealed partial class WorkflowServiceHandlers
         });
         Add<RespondActivityTaskFailedByIdRequest, RespondActivityTaskFailedByIdResponse>("RespondActivityTaskFailedById", (r, _) =>
         {
-            engine.FailActivity(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Failure, r.LastHeartbeatDetails, r.Identity);
+            engine.FailActivity(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Failure,
+                r.LastHeartbeatDetails,
+                r.Identity);
             return new RespondActivityTaskFailedByIdResponse();
         });
         Add<RespondActivityTaskCanceledRequest, RespondActivityTaskCanceledResponse>("RespondActivityTaskCanceled", (r, _) =>
@@ -233,7 +272,10 @@ internal sealed partial class WorkflowServiceHandlers
         });
         Add<RespondActivityTaskCanceledByIdRequest, RespondActivityTaskCanceledByIdResponse>("RespondActivityTaskCanceledById", (r, _) =>
         {
-            engine.CancelActivityCompleted(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Details, r.Identity);
+            engine.CancelActivityCompleted(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Details,
+                r.Identity);
             return new RespondActivityTaskCanceledByIdResponse();
         });
     }
@@ -252,28 +294,48 @@ internal sealed partial class WorkflowServiceHandlers
         where TResponse : IMessage =>
         _handlers[name] = async (request, context) => await handler((TRequest)request, context);
 
-    private StartParams ToStartParams(string ns, string workflowId, WorkflowType? type, Temporalio.Api.TaskQueue.V1.TaskQueue? queue, Payloads? input,
-        Duration? executionTimeout, Duration? runTimeout, Duration? taskTimeout, string identity, string requestId, WorkflowIdReusePolicy reuse,
-        WorkflowIdConflictPolicy conflict, RetryPolicy? retry, string cron, Memo? memo, SearchAttributes? searchAttributes, Header? header,
-        Duration? startDelay, HistoryEvent? signal)
+    private StartParams ToStartParams(
+        string ns,
+        string workflowId,
+        WorkflowType? type,
+        Temporalio.Api.TaskQueue.V1.TaskQueue? queue,
+        Payloads? input,
+        Duration? executionTimeout,
+        Duration? runTimeout,
+        Duration? taskTimeout,
+        string identity,
+        string requestId,
+        WorkflowIdReusePolicy reuse,
+        WorkflowIdConflictPolicy conflict,
+        RetryPolicy? retry,
+        string cron,
+        Memo? memo,
+        SearchAttributes? searchAttributes,
+        Header? header,
+        Duration? startDelay,
+        HistoryEvent? signal)
     {
         _engine.RequireNamespace(ns);
         if (string.IsNullOrWhiteSpace(workflowId))
         {
             throw Errors.InvalidArgument("WorkflowId is not set on request.");
         }
+
         if (string.IsNullOrWhiteSpace(type?.Name))
         {
             throw Errors.InvalidArgument("WorkflowType is not set on request.");
         }
+
         if (string.IsNullOrWhiteSpace(queue?.Name))
         {
             throw Errors.InvalidArgument("TaskQueue is not set on request.");
         }
+
         if (!string.IsNullOrEmpty(cron))
         {
             throw Errors.InvalidArgument("Cron schedules are not supported by the Formanova dev server.");
         }
+
         foreach (var d in new[] { executionTimeout, runTimeout, taskTimeout, startDelay })
         {
             if (d is not null && d.ToTimeSpan() < TimeSpan.Zero)
@@ -281,16 +343,19 @@ internal sealed partial class WorkflowServiceHandlers
                 throw Errors.InvalidArgument("Timeouts must not be negative.");
             }
         }
+
         if (retry is not null && (retry.MaximumAttempts < 0 || (retry.BackoffCoefficient != 0 && retry.BackoffCoefficient < 1)))
         {
             throw Errors.InvalidArgument("Invalid retry policy.");
         }
+
         // A run may not outlive the execution timeout.
         if (executionTimeout is not null && executionTimeout.ToTimeSpan() > TimeSpan.Zero
             && (runTimeout is null || runTimeout.ToTimeSpan() == TimeSpan.Zero || runTimeout.ToTimeSpan() > executionTimeout.ToTimeSpan()))
         {
             runTimeout = executionTimeout;
         }
+
         var attributes = new WorkflowExecutionStartedEventAttributes
         {
             WorkflowType = type,
@@ -306,7 +371,14 @@ internal sealed partial class WorkflowServiceHandlers
             Header = header,
             FirstWorkflowTaskBackoff = startDelay,
         };
-        return new StartParams(ns, workflowId, attributes, string.IsNullOrEmpty(requestId) ? Guid.NewGuid().ToString() : requestId, reuse, conflict, signal);
+        return new StartParams(
+            ns,
+            workflowId,
+            attributes,
+            string.IsNullOrEmpty(requestId) ? Guid.NewGuid().ToString() : requestId,
+            reuse,
+            conflict,
+            signal);
     }
 
     private async Task<GetWorkflowExecutionHistoryResponse> GetHistoryAsync(GetWorkflowExecutionHistoryRequest r, ServerCallContext context)
@@ -340,10 +412,13 @@ internal sealed partial class WorkflowServiceHandlers
                     {
                         response.NextPageToken = OffsetToken(next);
                     }
+
                     return response;
                 }
+
                 changed = run.Changed;
             }
+
             try
             {
                 await changed.WaitAsync(cts.Token);
@@ -390,6 +465,7 @@ internal sealed partial class WorkflowServiceHandlers
             {
                 throw Errors.InvalidArgument("Invalid NextPageToken.");
             }
+
             return new ListPosition(ticks, Encoding.UTF8.GetString(token.Span[8..]));
         }
 
@@ -448,6 +524,7 @@ internal sealed partial class WorkflowServiceHandlers
                 info.CloseTime = Timestamp.FromDateTime(closed);
                 info.ExecutionDuration = Duration.FromTimeSpan(closed - run.StartTime);
             }
+
             return info;
         }
     }
@@ -470,7 +547,9 @@ internal sealed partial class WorkflowServiceHandlers
                 {
                     ActivityId = a.Attributes.ActivityId,
                     ActivityType = a.Attributes.ActivityType,
-                    State = a.CancelRequested ? PendingActivityState.CancelRequested : a.Started ? PendingActivityState.Started : PendingActivityState.Scheduled,
+                    State = a.CancelRequested
+                        ? PendingActivityState.CancelRequested
+                        : a.Started ? PendingActivityState.Started : PendingActivityState.Scheduled,
                     HeartbeatDetails = a.HeartbeatDetails,
                     LastHeartbeatTime = a.Started ? Timestamp.FromDateTime(a.LastHeartbeat) : null,
                     LastStartedTime = a.Started ? Timestamp.FromDateTime(a.StartedTime) : null,
@@ -481,6 +560,7 @@ internal sealed partial class WorkflowServiceHandlers
                     LastWorkerIdentity = a.StartedIdentity,
                 });
             }
+
             foreach (var c in run.Children.Values)
             {
                 response.PendingChildren.Add(new PendingChildExecutionInfo
@@ -492,6 +572,7 @@ internal sealed partial class WorkflowServiceHandlers
                     ParentClosePolicy = c.Attributes.ParentClosePolicy,
                 });
             }
+
             if (run.WtPending)
             {
                 response.PendingWorkflowTask = new PendingWorkflowTaskInfo
@@ -502,6 +583,7 @@ internal sealed partial class WorkflowServiceHandlers
                 };
             }
         }
+
         return response;
     }
 }

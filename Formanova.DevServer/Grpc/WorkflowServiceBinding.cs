@@ -25,7 +25,9 @@ internal sealed class WorkflowServiceMethodProvider : IServiceMethodProvider<Wor
         }
     }
 
-    private static void AddMethod<TRequest, TResponse>(ServiceMethodProviderContext<WorkflowServiceEndpoint> context, MethodDescriptor descriptor)
+    private static void AddMethod<TRequest, TResponse>(
+        ServiceMethodProviderContext<WorkflowServiceEndpoint> context,
+        MethodDescriptor descriptor)
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>, new()
     {

@@ -1,7 +1,6 @@
 using Formanova.DevServer.Engine;
 using Google.Protobuf;
 using Grpc.Core;
-using Microsoft.Extensions.Logging;
 
 namespace Formanova.DevServer.Grpc;
 
@@ -15,6 +14,7 @@ internal sealed class WorkflowServiceEndpoint(WorkflowServiceHandlers handlers, 
             logger.LogWarning("Unimplemented RPC {Method}", method);
             throw new RpcException(new Status(StatusCode.Unimplemented, $"{method} is not supported by the Formanova dev server"));
         }
+
         try
         {
             logger.LogDebug("RPC {Method} {Request}", method, request);

@@ -15,7 +15,9 @@ namespace Formanova.Host.Api;
 /// message; a transient database failure is a 503 the client may retry; anything else becomes a 500 that carries
 /// only the trace id, never the exception text.
 /// </summary>
-internal sealed partial class ApiExceptionHandler(IProblemDetailsService problemDetails, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class ApiExceptionHandler(
+    IProblemDetailsService problemDetails,
+    ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -29,7 +31,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         {
             ModuleException module => FromModule(module),
             BadHttpRequestException { InnerException: JsonException json } => MalformedJson(json),
-            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = TitleFor(bad.StatusCode), Detail = bad.Message },
+            BadHttpRequestException bad => new ProblemDetails
+            {
+                Status = bad.StatusCode,
+                Title = TitleFor(bad.StatusCode),
+                Detail = bad.Message
+            },
             // Minimal APIs read a JSON body in the Content-Type's charset and throw this for a name no encoding has.
             InvalidOperationException when UnknownCharset(httpContext.Request) is { } charset => new ProblemDetails
             {
@@ -47,7 +54,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             // The driver's message is logged by type only: it may name the server.
             logger.LogWarning(
                 "Request {Method} {Path} failed with 503: the database is unavailable ({ExceptionType}: {Cause})",
-                httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.GetBaseException().GetType().Name);
+                httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.GetBaseException().GetType()
+                    .Name);
             problem = DatabaseUnavailable();
         }
         else if (problem is null)
@@ -63,11 +71,17 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         else
         {
             // The request line already has the status; the reason is in the response, and here only for debugging.
-            logger.LogDebug("Request {Method} {Path} failed with {Status}: {Detail}", httpContext.Request.Method, httpContext.Request.Path, problem.Status, problem.Detail);
+            logger.LogDebug(
+                "Request {Method} {Path} failed with {Status}: {Detail}",
+                httpContext.Request.Method,
+                httpContext.Request.Path,
+                problem.Status,
+                problem.Detail);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
-        return await problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+        return await problemDetails.TryWriteAsync(
+            new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
     /// <summary>The database is down, restarting or out of connections: a 503 the client can retry, not a 500.</summary>
@@ -179,7 +193,9 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         _ => "Error",
     };
 
-    [System.Text.RegularExpressions.GeneratedRegex("missing required properties including: (?<names>.*?)\\.?$", System.Text.RegularExpressions.RegexOptions.Multiline)]
+    [System.Text.RegularExpressions.GeneratedRegex(
+        "missing required properties including: (?<names>.*?)\\.?$",
+        System.Text.RegularExpressions.RegexOptions.Multiline)]
     private static partial System.Text.RegularExpressions.Regex MissingRequired();
 
     [System.Text.RegularExpressions.GeneratedRegex("'([^']+)'")]

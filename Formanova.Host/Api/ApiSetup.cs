@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -20,7 +19,8 @@ internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
 
         services.AddOptions<JsonOptions>().Configure<IOptions<ApiOptions>>((json, api) =>
         {
@@ -61,7 +61,8 @@ internal static class ApiSetup
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "An API key, as 'Authorization: Bearer <key>' (or the 'X-Api-Key' header). Scopes: read, predict, write, admin.",
+                Description
+                    = "An API key, as 'Authorization: Bearer <key>' (or the 'X-Api-Key' header). Scopes: read, predict, write, admin.",
             };
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] }];
             return Task.CompletedTask;
@@ -76,7 +77,13 @@ internal static class ApiSetup
                     Name = IdempotencyKey.Header,
                     In = ParameterLocation.Header,
                     Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. A repeat with the same request returns the first outcome; with a different request, 409.",
-                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = IdempotencyKey.MaxLength, Pattern = "^[!-~]+$" },
+                    Schema = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        MinLength = 1,
+                        MaxLength = IdempotencyKey.MaxLength,
+                        Pattern = "^[!-~]+$"
+                    },
                 });
             }
 
@@ -103,8 +110,11 @@ internal static class ApiSetup
         var health = endpoints.MapGroup("/health").WithTags("Health").ExcludeFromDescription();
         // MapHealthChecks answers every method; probes only GET or HEAD, and anything else should be a 405.
         var getOrHead = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
-        health.MapHealthChecks("/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthJson }).WithMetadata(getOrHead);
-        health.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson }).WithMetadata(getOrHead);
+        health.MapHealthChecks("/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthJson })
+            .WithMetadata(getOrHead);
+        health.MapHealthChecks(
+            "/ready",
+            new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson }).WithMetadata(getOrHead);
         return health;
     }
 

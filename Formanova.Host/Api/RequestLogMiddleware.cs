@@ -64,10 +64,7 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
 
     /// <summary>What the client got: 499 (as nginx logs it) when it went away before an answer started.</summary>
     private static int Status(HttpContext context, bool failed) =>
-        context.Response.HasStarted ? context.Response.StatusCode
-        : context.RequestAborted.IsCancellationRequested ? ClientClosedRequest
-        : failed ? StatusCodes.Status500InternalServerError
-        : context.Response.StatusCode;
+        context.Response.HasStarted ? context.Response.StatusCode : context.RequestAborted.IsCancellationRequested ? ClientClosedRequest : failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
 
     private static ExecutionContext CaptureBareContext()
     {
@@ -85,7 +82,15 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
     /// Unlike a message template it carries no <c>{OriginalFormat}</c>, which would repeat the same template in
     /// every line.
     /// </summary>
-    private sealed record Line(ILogger Logger, LogLevel Level, string Method, string Route, int Status, double DurationMs, string TraceId, string KeyId)
+    private sealed record Line(
+        ILogger Logger,
+        LogLevel Level,
+        string Method,
+        string Route,
+        int Status,
+        double DurationMs,
+        string TraceId,
+        string KeyId)
         : IReadOnlyList<KeyValuePair<string, object?>>
     {
         private static readonly EventId Event = new(1, "Request");

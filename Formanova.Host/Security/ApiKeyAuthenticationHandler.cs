@@ -53,7 +53,10 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         var scope = Context.GetEndpoint()?.Metadata.GetMetadata<ScopeRequirementMetadata>()?.Scope ?? "another";
-        return WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", $"The API key lacks the '{scope}' scope that this endpoint requires.");
+        return WriteProblemAsync(
+            StatusCodes.Status403Forbidden,
+            "Forbidden",
+            $"The API key lacks the '{scope}' scope that this endpoint requires.");
     }
 
     internal static string? ReadKey(HttpRequest request)

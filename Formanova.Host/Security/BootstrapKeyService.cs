@@ -9,7 +9,10 @@ namespace Formanova.Host.Security;
 /// never to the log pipeline, which may ship logs elsewhere. An instance whose admin keys were all revoked or
 /// expired is recovered with Auth:BootstrapKey on its next start, with a warning.
 /// </summary>
-internal sealed class BootstrapKeyService(IAccessModule access, IOptions<AuthOptions> options, ILogger<BootstrapKeyService> logger) : IHostedService
+internal sealed class BootstrapKeyService(
+    IAccessModule access,
+    IOptions<AuthOptions> options,
+    ILogger<BootstrapKeyService> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

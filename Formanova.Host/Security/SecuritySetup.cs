@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
@@ -19,11 +18,15 @@ internal static class SecuritySetup
     public static IServiceCollection AddFormanovaSecurity(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.SectionName));
-        services.AddOptions<RateLimitingOptions>().Bind(configuration.GetSection(RateLimitingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<HttpSecurityOptions>().Bind(configuration.GetSection(HttpSecurityOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RateLimitingOptions>().Bind(configuration.GetSection(RateLimitingOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<HttpSecurityOptions>().Bind(configuration.GetSection(HttpSecurityOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(
+                ApiKeyAuthenticationHandler.SchemeName,
+                null);
         services.AddAuthorization(options =>
         {
             foreach (var scope in ApiScopes.All)
@@ -102,7 +105,9 @@ internal static class SecuritySetup
     }
 
     /// <summary>Health and metrics stay open unless Auth:OpenProbes is false, then they need the read scope.</summary>
-    public static TBuilder ApplyProbePolicy<TBuilder>(this TBuilder builder, IConfiguration configuration) where TBuilder : IEndpointConventionBuilder
+    public static TBuilder ApplyProbePolicy<TBuilder>(
+        this TBuilder builder,
+        IConfiguration configuration) where TBuilder : IEndpointConventionBuilder
     {
         var open = configuration.GetValue($"{AuthOptions.SectionName}:{nameof(AuthOptions.OpenProbes)}", true);
         if (open)
@@ -133,7 +138,8 @@ internal static class SecuritySetup
         var registered = services.Where(d => d.ServiceType == typeof(MatcherPolicy) && IsContentTypeRouting(d.ImplementationType)).ToList();
         if (registered.Count == 0)
         {
-            throw new InvalidOperationException("Routing's content-type matcher policy (AcceptsMatcherPolicy) was not found; check the ASP.NET Core version.");
+            throw new InvalidOperationException(
+                "Routing's content-type matcher policy (AcceptsMatcherPolicy) was not found; check the ASP.NET Core version.");
         }
 
         foreach (var descriptor in registered)
@@ -166,11 +172,14 @@ internal static class SecuritySetup
                 var keyId = context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value;
                 return keyId is not null
                     ? RateLimitPartition.GetTokenBucketLimiter($"key:{keyId}", _ => Bucket(settings.PerKey))
-                    : RateLimitPartition.GetTokenBucketLimiter($"ip:{context.Connection.RemoteIpAddress}", _ => Bucket(settings.PerAddress));
+                    : RateLimitPartition.GetTokenBucketLimiter(
+                        $"ip:{context.Connection.RemoteIpAddress}",
+                        _ => Bucket(settings.PerAddress));
             });
             limiter.AddPolicy(RateLimitPolicies.Expensive, context =>
             {
-                var partition = context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value ?? $"ip:{context.Connection.RemoteIpAddress}";
+                var partition = context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value
+                    ?? $"ip:{context.Connection.RemoteIpAddress}";
                 return RateLimitPartition.GetTokenBucketLimiter($"expensive:{partition}", _ => Bucket(settings.Expensive));
             });
             limiter.OnRejected = async (context, cancellationToken) =>
@@ -178,16 +187,17 @@ internal static class SecuritySetup
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().TryWriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context.HttpContext,
-                    ProblemDetails =
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>()
+                    .TryWriteAsync(new ProblemDetailsContext
                     {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Too Many Requests",
-                        Detail = $"Rate limit exceeded; retry after {seconds} s.",
-                    },
-                });
+                        HttpContext = context.HttpContext,
+                        ProblemDetails =
+                            {
+                                Status = StatusCodes.Status429TooManyRequests,
+                                Title = "Too Many Requests",
+                                Detail = $"Rate limit exceeded; retry after {seconds} s.",
+                            },
+                    });
             };
         });
         services.AddRateLimiter(_ => { });
@@ -212,11 +222,14 @@ internal static class SecuritySetup
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<HttpSecurityOptions>>((kestrel, http) =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(http.Value.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(http.Value.RequestBodyGracePeriodSeconds));
+            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(
+                http.Value.MinRequestBodyBytesPerSecond,
+                TimeSpan.FromSeconds(http.Value.RequestBodyGracePeriodSeconds));
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(http.Value.RequestHeadersTimeoutSeconds);
         });
 
-        var origins = configuration.GetSection($"{HttpSecurityOptions.SectionName}:{nameof(HttpSecurityOptions.CorsAllowedOrigins)}").Get<string[]>() ?? [];
+        var origins = configuration.GetSection($"{HttpSecurityOptions.SectionName}:{nameof(HttpSecurityOptions.CorsAllowedOrigins)}")
+            .Get<string[]>() ?? [];
         if (origins.Length > 0)
         {
             services.AddCors(cors => cors.AddDefaultPolicy(policy => policy

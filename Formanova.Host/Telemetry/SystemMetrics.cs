@@ -19,11 +19,23 @@ internal sealed class SystemMetrics : IDisposable
     {
         var dataDirectory = options.Value.ResolveDataDirectory();
         _meter = meterFactory.Create(MeterName);
-        _meter.CreateObservableUpDownCounter("formanova.system.disk.free", () => new DriveInfo(dataDirectory).AvailableFreeSpace, "By", "Free space on the volume that holds the data directory.");
-        _meter.CreateObservableUpDownCounter("formanova.system.disk.size", () => new DriveInfo(dataDirectory).TotalSize, "By", "Size of the volume that holds the data directory.");
+        _meter.CreateObservableUpDownCounter(
+            "formanova.system.disk.free",
+            () => new DriveInfo(dataDirectory).AvailableFreeSpace,
+            "By",
+            "Free space on the volume that holds the data directory.");
+        _meter.CreateObservableUpDownCounter(
+            "formanova.system.disk.size",
+            () => new DriveInfo(dataDirectory).TotalSize,
+            "By",
+            "Size of the volume that holds the data directory.");
         if (File.Exists("/proc/net/dev"))
         {
-            _meter.CreateObservableCounter("formanova.system.network.io", ReadNetwork, "By", "Bytes received and transmitted by all non-loopback interfaces.");
+            _meter.CreateObservableCounter(
+                "formanova.system.network.io",
+                ReadNetwork,
+                "By",
+                "Bytes received and transmitted by all non-loopback interfaces.");
         }
     }
 

@@ -51,7 +51,8 @@ internal static class TelemetrySetup
                     .AddRedisInstrumentation()
                     // The Redis multiplexer is created lazily on first use; instrument it the moment it exists.
                     .ConfigureRedisInstrumentation((provider, instrumentation) =>
-                        provider.GetRequiredService<RedisConnection>().Connected += connection => instrumentation.AddConnection(connection));
+                        provider.GetRequiredService<RedisConnection>().Connected += connection => instrumentation.AddConnection(
+                            connection));
                 if (otlp)
                 {
                     tracing.AddOtlpExporter();
@@ -66,9 +67,11 @@ internal static class TelemetrySetup
         return endpoints.MapPrometheusScrapingEndpoint("/metrics");
     }
 
-    private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 14400];
+    private static readonly double[] SecondsBuckets
+        = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 14400];
 
     /// <summary>Health probes and metric scrapes: every few seconds, they would drown the traces and request lines that matter.</summary>
     internal static bool IsProbe(PathString path) =>
-        path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
+        path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
+            || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
 }

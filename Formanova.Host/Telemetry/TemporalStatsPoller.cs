@@ -51,7 +51,9 @@ internal sealed class TemporalStatsPoller(
         var rpc = gateway.Rpc(cancellationToken);
         foreach (var type in workflowTypes)
         {
-            var count = await client.CountWorkflowsAsync($"WorkflowType = '{type}' AND ExecutionStatus = 'Running'", new WorkflowCountOptions { Rpc = rpc });
+            var count = await client.CountWorkflowsAsync(
+                $"WorkflowType = '{type}' AND ExecutionStatus = 'Running'",
+                new WorkflowCountOptions { Rpc = rpc });
             metrics.SetActive(type, count.Count);
         }
 

@@ -41,7 +41,9 @@ internal static class TemporalTracing
             return headers;
         }
 
-        var copy = headers is null ? new Dictionary<string, Payload>(StringComparer.Ordinal) : new Dictionary<string, Payload>(headers, StringComparer.Ordinal);
+        var copy = headers is null
+            ? new Dictionary<string, Payload>(StringComparer.Ordinal)
+            : new Dictionary<string, Payload>(headers, StringComparer.Ordinal);
         copy[HeaderKey] = trace;
         return copy;
     }
@@ -56,10 +58,7 @@ internal static class TemporalTracing
         try
         {
             var carrier = DataConverter.Default.PayloadConverter.ToValue<Dictionary<string, string>>(payload);
-            return carrier.TryGetValue("traceparent", out var parent)
-                && ActivityContext.TryParse(parent, carrier.GetValueOrDefault("tracestate"), isRemote: true, out var context)
-                ? context
-                : default;
+            return carrier.TryGetValue("traceparent", out var parent) && ActivityContext.TryParse(parent, carrier.GetValueOrDefault("tracestate"), isRemote: true, out var context) ? context : default;
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
         {
@@ -82,7 +81,8 @@ internal sealed class TemporalClientTracingInterceptor : IClientInterceptor
     {
         public override Task<WorkflowHandle<TWorkflow, TResult>> StartWorkflowAsync<TWorkflow, TResult>(StartWorkflowInput input) =>
             TracedAsync(
-                $"{(input.Options.StartSignal is null ? "StartWorkflow" : "SignalWithStartWorkflow")}:{input.Workflow}", input.Options.Id, input.Headers,
+                $"{(input.Options.StartSignal is null ? "StartWorkflow" : "SignalWithStartWorkflow")}:{input.Workflow}", input.Options
+                    .Id, input.Headers,
                 headers => base.StartWorkflowAsync<TWorkflow, TResult>(input with { Headers = headers }));
 
         public override Task SignalWorkflowAsync(SignalWorkflowInput input) =>
@@ -93,7 +93,11 @@ internal sealed class TemporalClientTracingInterceptor : IClientInterceptor
             });
 
         public override Task<TResult> QueryWorkflowAsync<TResult>(QueryWorkflowInput input) =>
-            TracedAsync($"QueryWorkflow:{input.Query}", input.Id, input.Headers, headers => base.QueryWorkflowAsync<TResult>(input with { Headers = headers }));
+            TracedAsync(
+                $"QueryWorkflow:{input.Query}",
+                input.Id,
+                input.Headers,
+                headers => base.QueryWorkflowAsync<TResult>(input with { Headers = headers }));
 
         /// <summary>Runs <paramref name="call"/> in a client span whose context rides in the call's headers.</summary>
         private static async Task<T> TracedAsync<T>(

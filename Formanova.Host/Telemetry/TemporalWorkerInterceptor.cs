@@ -15,9 +15,11 @@ namespace Formanova.Host.Telemetry;
 /// </summary>
 internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger<TemporalWorkerInterceptor> logger) : IWorkerInterceptor
 {
-    public WorkflowInboundInterceptor InterceptWorkflow(WorkflowInboundInterceptor nextInterceptor) => new WorkflowInbound(nextInterceptor, metrics);
+    public WorkflowInboundInterceptor InterceptWorkflow(WorkflowInboundInterceptor nextInterceptor)
+        => new WorkflowInbound(nextInterceptor, metrics);
 
-    public ActivityInboundInterceptor InterceptActivity(ActivityInboundInterceptor nextInterceptor) => new ActivityInbound(nextInterceptor, metrics, logger);
+    public ActivityInboundInterceptor InterceptActivity(ActivityInboundInterceptor nextInterceptor)
+        => new ActivityInbound(nextInterceptor, metrics, logger);
 
     /// <summary>The outcome label of a run that ended with <paramref name="ex"/>; null when the run did not close.</summary>
     internal static string? WorkflowOutcome(Exception ex) => ex switch
@@ -82,7 +84,8 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
         public override Task<TResult> ScheduleLocalActivityAsync<TResult>(ScheduleLocalActivityInput input) =>
             base.ScheduleLocalActivityAsync<TResult>(input with { Headers = TemporalTracing.With(input.Headers, Trace) });
 
-        public override Task<ChildWorkflowHandle<TWorkflow, TResult>> StartChildWorkflowAsync<TWorkflow, TResult>(StartChildWorkflowInput input) =>
+        public override Task<ChildWorkflowHandle<TWorkflow, TResult>> StartChildWorkflowAsync<TWorkflow, TResult>(
+            StartChildWorkflowInput input) =>
             base.StartChildWorkflowAsync<TWorkflow, TResult>(input with { Headers = TemporalTracing.With(input.Headers, Trace) });
 
         // Read from the start event's headers, which are part of the history: identical on every replay.
@@ -90,7 +93,10 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             Workflow.Info.Headers is { } headers && headers.TryGetValue(TemporalTracing.HeaderKey, out var payload) ? payload : null;
     }
 
-    private sealed class ActivityInbound(ActivityInboundInterceptor next, WorkflowMetrics metrics, ILogger logger) : ActivityInboundInterceptor(next)
+    private sealed class ActivityInbound(
+        ActivityInboundInterceptor next,
+        WorkflowMetrics metrics,
+        ILogger logger) : ActivityInboundInterceptor(next)
     {
         public override async Task<object?> ExecuteActivityAsync(ExecuteActivityInput input)
         {
@@ -122,7 +128,11 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             {
                 span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
                 // Warning, not Error: the retry policy usually tries again; the workflow reports a final failure.
-                logger.LogWarning("Activity {ActivityType} attempt {Attempt} failed: {ErrorType}", info.ActivityType, info.Attempt, ex.GetType().Name);
+                logger.LogWarning(
+                    "Activity {ActivityType} attempt {Attempt} failed: {ErrorType}",
+                    info.ActivityType,
+                    info.Attempt,
+                    ex.GetType().Name);
                 throw;
             }
             finally
@@ -131,7 +141,12 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
                 var label = new KeyValuePair<string, object?>("outcome", outcome);
                 metrics.ActivityDuration.Record(elapsed, activity, label);
                 metrics.ActivityExecutions.Add(1, activity, label);
-                logger.LogDebug("Activity {ActivityType} attempt {Attempt} {Outcome} in {Seconds:F3} s", info.ActivityType, info.Attempt, outcome, elapsed);
+                logger.LogDebug(
+                    "Activity {ActivityType} attempt {Attempt} {Outcome} in {Seconds:F3} s",
+                    info.ActivityType,
+                    info.Attempt,
+                    outcome,
+                    elapsed);
             }
         }
     }
@@ -141,7 +156,11 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
 /// The log scope of an activity attempt: named fields for the JSON formatter, and a readable line for the simple
 /// one (a dictionary would print its type name as the scope's message).
 /// </summary>
-internal sealed class ActivityLogScope(string? workflowId, string? workflowType, string activityType, int attempt) : IReadOnlyList<KeyValuePair<string, object?>>
+internal sealed class ActivityLogScope(
+    string? workflowId,
+    string? workflowType,
+    string activityType,
+    int attempt) : IReadOnlyList<KeyValuePair<string, object?>>
 {
     private readonly KeyValuePair<string, object?>[] _fields =
     [
@@ -155,9 +174,11 @@ internal sealed class ActivityLogScope(string? workflowId, string? workflowType,
 
     public KeyValuePair<string, object?> this[int index] => _fields[index];
 
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-    public override string ToString() => $"WorkflowId:{workflowId} WorkflowType:{workflowType} ActivityType:{activityType} Attempt:{attempt}";
+    public override string ToString()
+        => $"WorkflowId:{workflowId} WorkflowType:{workflowType} ActivityType:{activityType} Attempt:{attempt}";
 }

@@ -18,13 +18,36 @@ internal sealed class WorkflowMetrics
     {
         // The factory hands back the one "Formanova" meter, so these share the seconds buckets of the model instruments.
         var meter = meterFactory.Create(FormanovaTelemetry.MeterName);
-        WorkflowDuration = meter.CreateHistogram<double>("formanova.workflow.execution.duration", "s", "Wall time of a workflow run, from its start on the server to its completion, by workflow type and outcome.");
-        WorkflowExecutions = meter.CreateCounter<long>("formanova.workflow.executions", "{execution}", "Workflow runs that closed, by workflow type and outcome: completed, failed, canceled, terminated or timed_out.");
-        WorkflowRetries = meter.CreateCounter<long>("formanova.workflow.retries", "{retry}", "Activity attempts after the first (a retry by the workflow's retry policy), by workflow type and activity.");
-        ActivityDuration = meter.CreateHistogram<double>("formanova.activity.execution.duration", "s", "Wall time of one activity attempt, by activity and outcome.");
-        ActivityExecutions = meter.CreateCounter<long>("formanova.activity.executions", "{attempt}", "Activity attempts, by activity and outcome: completed or failed.");
-        meter.CreateObservableGauge("formanova.workflow.active", () => Observe(_active, "workflow_type"), "{workflow}", "Running workflows by type, as the Temporal server's visibility store last reported them.");
-        meter.CreateObservableGauge("formanova.activity.queue_depth", () => Observe(_queueDepth, "task_queue"), "{task}", "Activity tasks waiting for a worker, by task queue, as the Temporal server last reported them.");
+        WorkflowDuration = meter.CreateHistogram<double>(
+            "formanova.workflow.execution.duration",
+            "s",
+            "Wall time of a workflow run, from its start on the server to its completion, by workflow type and outcome.");
+        WorkflowExecutions = meter.CreateCounter<long>(
+            "formanova.workflow.executions",
+            "{execution}",
+            "Workflow runs that closed, by workflow type and outcome: completed, failed, canceled, terminated or timed_out.");
+        WorkflowRetries = meter.CreateCounter<long>(
+            "formanova.workflow.retries",
+            "{retry}",
+            "Activity attempts after the first (a retry by the workflow's retry policy), by workflow type and activity.");
+        ActivityDuration = meter.CreateHistogram<double>(
+            "formanova.activity.execution.duration",
+            "s",
+            "Wall time of one activity attempt, by activity and outcome.");
+        ActivityExecutions = meter.CreateCounter<long>(
+            "formanova.activity.executions",
+            "{attempt}",
+            "Activity attempts, by activity and outcome: completed or failed.");
+        meter.CreateObservableGauge(
+            "formanova.workflow.active",
+            () => Observe(_active, "workflow_type"),
+            "{workflow}",
+            "Running workflows by type, as the Temporal server's visibility store last reported them.");
+        meter.CreateObservableGauge(
+            "formanova.activity.queue_depth",
+            () => Observe(_queueDepth, "task_queue"),
+            "{task}",
+            "Activity tasks waiting for a worker, by task queue, as the Temporal server last reported them.");
     }
 
     public Histogram<double> WorkflowDuration { get; }

@@ -33,7 +33,9 @@ internal sealed class EmbeddedTemporalServer : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var storage = _options.Embedded.StoragePath == ":memory:" ? ":memory:" : Path.Combine(_dataDirectory, _options.Embedded.StoragePath);
+        var storage = _options.Embedded.StoragePath == ":memory:"
+            ? ":memory:"
+            : Path.Combine(_dataDirectory, _options.Embedded.StoragePath);
         var host = new DevServerHost();
         var options = new DevServerOptions
         {
@@ -49,7 +51,8 @@ internal sealed class EmbeddedTemporalServer : IHostedService, IAsyncDisposable
 
         await host.StartAsync(options, cancellationToken);
         _host = host;
-        _loggers.CreateLogger<EmbeddedTemporalServer>().LogInformation("Embedded Temporal server listening on {Address} (storage {Storage})", Address, storage);
+        _loggers.CreateLogger<EmbeddedTemporalServer>()
+            .LogInformation("Embedded Temporal server listening on {Address} (storage {Storage})", Address, storage);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -16,7 +16,8 @@ internal sealed class TemporalHealthCheck(ITemporalClient client, IOptions<Tempo
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(timeout);
             await client.Connection.ConnectAsync().WaitAsync(cts.Token);
-            await client.WorkflowService.GetSystemInfoAsync(new GetSystemInfoRequest(), new RpcOptions { Timeout = timeout, CancellationToken = cts.Token });
+            await client.WorkflowService
+                .GetSystemInfoAsync(new GetSystemInfoRequest(), new RpcOptions { Timeout = timeout, CancellationToken = cts.Token });
             return HealthCheckResult.Healthy($"Temporal at {client.Connection.Options.TargetHost}, namespace {client.Options.Namespace}");
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)

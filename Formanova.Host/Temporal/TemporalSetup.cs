@@ -26,8 +26,10 @@ internal static class TemporalSetup
 
     public static IServiceCollection AddFormanovaTemporal(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TemporalOptions>().Bind(configuration.GetSection(TemporalOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WorkflowsOptions>().Bind(configuration.GetSection(WorkflowsOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TemporalOptions>().Bind(configuration.GetSection(TemporalOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<WorkflowsOptions>().Bind(configuration.GetSection(WorkflowsOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
 
         var temporal = configuration.GetSection(TemporalOptions.SectionName).Get<TemporalOptions>() ?? new TemporalOptions();
         if (temporal.IsEmbedded)
@@ -97,7 +99,10 @@ internal static class TemporalSetup
             });
             services.AddSingleton<WorkflowMetrics>();
             services.AddSingleton<TemporalWorkerInterceptor>();
-            IReadOnlyList<string> types = [.. Workflows.Select(type => Temporalio.Workflows.WorkflowDefinition.Create(type).Name ?? type.Name)];
+            IReadOnlyList<string> types = [
+                .. Workflows.Select(
+                type => Temporalio.Workflows.WorkflowDefinition.Create(type).Name ?? type.Name)
+            ];
             services.AddHostedService(provider => ActivatorUtilities.CreateInstance<TemporalStatsPoller>(provider, types));
 
             // One sender per delivery: the durable workflow only when the Event module's dispatcher is off.

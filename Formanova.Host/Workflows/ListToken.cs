@@ -54,7 +54,9 @@ internal static class ListToken
     }
 
     public static ModuleException Invalid() =>
-        ModuleException.Invalid("pageToken", "pageToken is not a token this listing issued: pass the nextPageToken of the previous page, with the same filters.");
+        ModuleException.Invalid(
+            "pageToken",
+            "pageToken is not a token this listing issued: pass the nextPageToken of the previous page, with the same filters.");
 
     private static byte[] QueryHash(string query) => SHA256.HashData(Encoding.UTF8.GetBytes(query))[..HashLength];
 }

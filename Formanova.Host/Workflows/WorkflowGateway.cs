@@ -14,7 +14,12 @@ using Temporalio.Exceptions;
 namespace Formanova.Host.Workflows;
 
 /// <summary>What the REST endpoints need from Temporal: starting idempotently, describing, listing, signalling.</summary>
-internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, IOptions<TemporalOptions> temporal, IOptions<WorkflowsOptions> workflows, TimeProvider time)
+internal sealed class WorkflowGateway(
+    ITemporalClient client,
+    IDataModule data,
+    IOptions<TemporalOptions> temporal,
+    IOptions<WorkflowsOptions> workflows,
+    TimeProvider time)
 {
     public ITemporalClient Client => client;
 
@@ -27,20 +32,21 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     public StepPolicy Policy()
     {
         var o = workflows.Value;
-        return new StepPolicy(o.Retry.InitialIntervalSeconds, o.Retry.BackoffCoefficient, o.Retry.MaximumIntervalSeconds, o.Retry.MaximumAttempts, new()
-        {
-            ["validate"] = o.Timeouts.ValidateSeconds,
-            ["inference"] = o.Timeouts.InferenceSeconds,
-            ["prepare"] = o.Timeouts.PrepareSeconds,
-            ["external"] = o.Timeouts.ExternalSeconds,
-            ["aggregate"] = o.Timeouts.AggregateSeconds,
-            ["persist"] = o.Timeouts.PersistSeconds,
-            ["emit"] = o.Timeouts.EmitSeconds,
-            ["train-prepare"] = o.Training.PrepareTimeoutSeconds,
-            ["train"] = o.Training.TrainTimeoutSeconds,
-            ["train-heartbeat"] = o.Training.HeartbeatTimeoutSeconds,
-            ["chunk"] = o.Batch.ChunkTimeoutSeconds,
-        });
+        return new StepPolicy(o.Retry.InitialIntervalSeconds, o.Retry.BackoffCoefficient, o.Retry.MaximumIntervalSeconds, o.Retry
+            .MaximumAttempts, new()
+            {
+                ["validate"] = o.Timeouts.ValidateSeconds,
+                ["inference"] = o.Timeouts.InferenceSeconds,
+                ["prepare"] = o.Timeouts.PrepareSeconds,
+                ["external"] = o.Timeouts.ExternalSeconds,
+                ["aggregate"] = o.Timeouts.AggregateSeconds,
+                ["persist"] = o.Timeouts.PersistSeconds,
+                ["emit"] = o.Timeouts.EmitSeconds,
+                ["train-prepare"] = o.Training.PrepareTimeoutSeconds,
+                ["train"] = o.Training.TrainTimeoutSeconds,
+                ["train-heartbeat"] = o.Training.HeartbeatTimeoutSeconds,
+                ["chunk"] = o.Batch.ChunkTimeoutSeconds,
+            });
     }
 
     /// <summary>
@@ -70,9 +76,18 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     {
         var now = time.GetUtcNow();
         var stored = await data.RecordResultAsync(
-            new RecordResultRequest(workflowId, "request", ResultStatus.Succeeded, now, now, workflowId, Input: WorkflowJson.Element(new { requestHash })),
+            new RecordResultRequest(
+                workflowId,
+                "request",
+                ResultStatus.Succeeded,
+                now,
+                now,
+                workflowId,
+                Input: WorkflowJson.Element(new { requestHash })),
             cancellationToken);
-        var first = stored.Input is { ValueKind: JsonValueKind.Object } input && input.TryGetProperty("requestHash", out var hash) ? hash.GetString() : null;
+        var first = stored.Input is { ValueKind: JsonValueKind.Object } input && input.TryGetProperty("requestHash", out var hash)
+            ? hash.GetString()
+            : null;
         if (first != requestHash)
         {
             throw IdempotencyKey.Conflict();
@@ -80,7 +95,10 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     }
 
     /// <summary>Starts the run, or returns the existing one with this id (running or closed): never a second run.</summary>
-    public async Task<WorkflowHandle<TWorkflow, TResult>> StartAsync<TWorkflow, TResult>(string id, Expression<Func<TWorkflow, Task<TResult>>> run, CancellationToken cancellationToken)
+    public async Task<WorkflowHandle<TWorkflow, TResult>> StartAsync<TWorkflow, TResult>(
+        string id,
+        Expression<Func<TWorkflow, Task<TResult>>> run,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -105,7 +123,8 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     {
         try
         {
-            var description = await client.GetWorkflowHandle(id).DescribeAsync(new WorkflowDescribeOptions { Rpc = Rpc(cancellationToken) });
+            var description = await client.GetWorkflowHandle(id)
+                .DescribeAsync(new WorkflowDescribeOptions { Rpc = Rpc(cancellationToken) });
             if (description.WorkflowType != workflowType)
             {
                 throw ModuleException.NotFound(workflowType, id);
@@ -125,7 +144,9 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
         var description = await DescribeAsync(id, workflowType, cancellationToken);
         if (description.Status != WorkflowExecutionStatus.Running)
         {
-            throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{signal}'.");
+            throw new ModuleException(
+                ErrorKind.Conflict,
+                $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{signal}'.");
         }
 
         try
@@ -145,7 +166,9 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
         var description = await DescribeAsync(id, workflowType, cancellationToken);
         if (description.Status != WorkflowExecutionStatus.Running)
         {
-            throw new ModuleException(ErrorKind.Conflict, $"'{id}' is {StatusName(description.Status)}; only a running workflow can be cancelled.");
+            throw new ModuleException(
+                ErrorKind.Conflict,
+                $"'{id}' is {StatusName(description.Status)}; only a running workflow can be cancelled.");
         }
 
         await RequestCancelAsync(id, cancellationToken);
@@ -200,12 +223,19 @@ internal sealed class WorkflowGateway(ITemporalClient client, IDataModule data, 
     /// (a keyset position on the server, so runs started between pages neither shift nor repeat later pages), prefixed
     /// with a hash of the query so that a token is only accepted by the listing that issued it.
     /// </summary>
-    public async Task<(IReadOnlyCollection<WorkflowExecution> Items, string? NextPageToken)> ListAsync(string query, string? pageToken, int pageSize, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyCollection<WorkflowExecution> Items, string? NextPageToken)> ListAsync(
+        string query,
+        string? pageToken,
+        int pageSize,
+        CancellationToken cancellationToken)
     {
         var token = ListToken.Decode(query, pageToken);
         try
         {
-            var page = await client.ListWorkflowsPaginatedAsync(query, token, new WorkflowListPaginatedOptions { PageSize = pageSize, Rpc = Rpc(cancellationToken) });
+            var page = await client.ListWorkflowsPaginatedAsync(
+                query,
+                token,
+                new WorkflowListPaginatedOptions { PageSize = pageSize, Rpc = Rpc(cancellationToken) });
             return (page.Workflows, ListToken.Encode(query, page.NextPageToken));
         }
         catch (RpcException ex) when (ex.Code == RpcException.StatusCode.InvalidArgument && token is not null)

@@ -37,6 +37,7 @@ public enum BootstrapOutcome
     ConfiguredKeyRevoked,
 }
 
+/// <param name="Outcome"></param>
 /// <param name="KeyId">The key installed or generated, when one was.</param>
 /// <param name="GeneratedSecret">The secret of a generated key, to show once; null otherwise.</param>
 /// <param name="KeyCount">How many keys the store held before (any state).</param>

@@ -11,7 +11,8 @@ public static class AccessModule
 {
     public static IServiceCollection AddAccessModule(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddMigrations("access", "Access/Migrations");
         services.AddSingleton<IAccessModule, AccessService>();
         return services;

@@ -21,7 +21,8 @@ internal sealed class AccessService : IAccessModule, IDisposable
 
     private const string Columns = "id, lookup, name, salt, hash, scopes, created_at, expires_at";
 
-    private const string InsertKey = $"INSERT INTO access_api_keys ({Columns}) VALUES (@Id, @Lookup, @Name, @Salt, @Hash, @Scopes, @CreatedAt, @ExpiresAt)";
+    private const string InsertKey
+        = $"INSERT INTO access_api_keys ({Columns}) VALUES (@Id, @Lookup, @Name, @Salt, @Hash, @Scopes, @CreatedAt, @ExpiresAt)";
 
     /// <summary>Inserts only while no active admin exists, so instances starting together install one bootstrap key.</summary>
     private static readonly string InsertBootstrapKey = $"""
@@ -107,8 +108,10 @@ internal sealed class AccessService : IAccessModule, IDisposable
     {
         var sql = _database.Dialect.Provider == DatabaseProvider.Postgres ? RevokeKeyPostgres : RevokeKeySqlite;
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { id, now = _clock.GetUtcNow() }, cancellationToken: cancellationToken));
-        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(SelectKey, new { id }, cancellationToken: cancellationToken))
+        await connection.ExecuteAsync(
+            new CommandDefinition(sql, new { id, now = _clock.GetUtcNow() }, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(
+            new CommandDefinition(SelectKey, new { id }, cancellationToken: cancellationToken))
             ?? throw ModuleException.NotFound("API key", id);
         if (row.RevokedAt is null)
         {
@@ -161,7 +164,8 @@ internal sealed class AccessService : IAccessModule, IDisposable
     {
         var now = _clock.GetUtcNow();
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        var counts = await connection.QuerySingleAsync<StoreCounts>(new CommandDefinition(CountKeys, new { now }, cancellationToken: cancellationToken));
+        var counts = await connection.QuerySingleAsync<StoreCounts>(
+            new CommandDefinition(CountKeys, new { now }, cancellationToken: cancellationToken));
         if (counts.Admins > 0)
         {
             return new BootstrapResult(BootstrapOutcome.AdminExists, KeyCount: counts.Keys);
@@ -198,7 +202,12 @@ internal sealed class AccessService : IAccessModule, IDisposable
         return new BootstrapResult(outcome, row.Id, configured ? null : secret, counts.Keys);
     }
 
-    private async Task<ApiKeyInfo> InsertAsync(string name, IReadOnlyList<string> scopes, DateTimeOffset? expiresAt, string secret, CancellationToken cancellationToken)
+    private async Task<ApiKeyInfo> InsertAsync(
+        string name,
+        IReadOnlyList<string> scopes,
+        DateTimeOffset? expiresAt,
+        string secret,
+        CancellationToken cancellationToken)
     {
         var row = NewRow(name, scopes, expiresAt, secret);
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
@@ -223,9 +232,13 @@ internal sealed class AccessService : IAccessModule, IDisposable
     }
 
     /// <summary>The stored row whose secret is <paramref name="presentedKey"/>, in any state, or null.</summary>
-    private static async Task<KeyRow?> FindAsync(System.Data.Common.DbConnection connection, string presentedKey, CancellationToken cancellationToken)
+    private static async Task<KeyRow?> FindAsync(
+        System.Data.Common.DbConnection connection,
+        string presentedKey,
+        CancellationToken cancellationToken)
     {
-        var candidates = await connection.QueryAsync<KeyRow>(new CommandDefinition(SelectByLookup, new { lookup = Lookup(presentedKey) }, cancellationToken: cancellationToken));
+        var candidates = await connection.QueryAsync<KeyRow>(
+            new CommandDefinition(SelectByLookup, new { lookup = Lookup(presentedKey) }, cancellationToken: cancellationToken));
         return candidates.FirstOrDefault(row => CryptographicOperations.FixedTimeEquals(Hash(row.Salt, presentedKey), row.Hash));
     }
 
@@ -237,7 +250,11 @@ internal sealed class AccessService : IAccessModule, IDisposable
 
     private static string Fingerprint(string secret) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
-    private async Task TouchAsync(System.Data.Common.DbConnection connection, string id, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task TouchAsync(
+        System.Data.Common.DbConnection connection,
+        string id,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         if (_lastTouched.TryGetValue(id, out var last) && now - last < TimeSpan.FromSeconds(_options.LastUsedResolutionSeconds))
         {
@@ -265,7 +282,16 @@ internal sealed class AccessService : IAccessModule, IDisposable
     private sealed record CachedKey(AuthenticatedKey Key, DateTimeOffset? ExpiresAt);
 
     /// <summary>The parameters of an insert; <see cref="Now"/> is for the bootstrap insert's active-admin check.</summary>
-    private sealed record NewKeyRow(string Id, string Lookup, string Name, byte[] Salt, byte[] Hash, string Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset Now);
+    private sealed record NewKeyRow(
+        string Id,
+        string Lookup,
+        string Name,
+        byte[] Salt,
+        byte[] Hash,
+        string Scopes,
+        DateTimeOffset CreatedAt,
+        DateTimeOffset? ExpiresAt,
+        DateTimeOffset Now);
 
     private sealed class StoreCounts
     {

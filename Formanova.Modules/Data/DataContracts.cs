@@ -146,9 +146,19 @@ public sealed record ImportReport(
     DateTimeOffset StartedAt,
     DateTimeOffset CompletedAt);
 
-public sealed record DataRow(long RowId, string ImportId, int SchemaVersion, DateTimeOffset CreatedAt, IReadOnlyDictionary<string, object?> Values);
+public sealed record DataRow(
+    long RowId,
+    string ImportId,
+    int SchemaVersion,
+    DateTimeOffset CreatedAt,
+    IReadOnlyDictionary<string, object?> Values);
 
-public sealed record RowPage(long DatasetId, int SchemaVersion, IReadOnlyList<ColumnDefinition> Columns, IReadOnlyList<DataRow> Rows, long? NextCursor);
+public sealed record RowPage(
+    long DatasetId,
+    int SchemaVersion,
+    IReadOnlyList<ColumnDefinition> Columns,
+    IReadOnlyList<DataRow> Rows,
+    long? NextCursor);
 
 /// <summary>One row's batch prediction: the dataset row it answers and the model's label, value and score.</summary>
 public sealed record StoredPrediction(long RowId, string? Label, double? Value, double? Score);
@@ -157,7 +167,11 @@ public sealed record StoredPrediction(long RowId, string? Label, double? Value, 
 public sealed record RowChunkPlan(long DatasetId, long TotalRows, IReadOnlyList<long> Cursors);
 
 /// <summary>Rows of one range: <see cref="Rows"/>[i] is the row <see cref="RowIds"/>[i], values in <see cref="Columns"/> order (as in <see cref="RowStream"/>).</summary>
-public sealed record RowChunk(long DatasetId, IReadOnlyList<RowStreamColumn> Columns, IReadOnlyList<long> RowIds, IReadOnlyList<object?[]> Rows);
+public sealed record RowChunk(
+    long DatasetId,
+    IReadOnlyList<RowStreamColumn> Columns,
+    IReadOnlyList<long> RowIds,
+    IReadOnlyList<object?[]> Rows);
 
 public sealed record RowStreamColumn(string Name, ColumnType Type, ColumnRole Role);
 
@@ -190,7 +204,12 @@ public sealed record MaterializeRequest(string Name, IReadOnlyList<TransformStep
 
 public sealed record InferredSchema(IReadOnlyList<ColumnDefinition> Columns, long SampledRows);
 
-public sealed record PredictionValidation(bool IsValid, long DatasetId, int SchemaVersion, IReadOnlyList<RowError> Errors, IReadOnlyDictionary<string, object?> Features);
+public sealed record PredictionValidation(
+    bool IsValid,
+    long DatasetId,
+    int SchemaVersion,
+    IReadOnlyList<RowError> Errors,
+    IReadOnlyDictionary<string, object?> Features);
 
 public sealed record RecordResultRequest(
     string JobId,
@@ -221,6 +240,12 @@ public sealed record ProcessingResult(
     double? DurationMs,
     DateTimeOffset RecordedAt);
 
-public sealed record ResultQuery(string? JobId = null, string? Model = null, DateTimeOffset? From = null, DateTimeOffset? To = null, long? Cursor = null, int Limit = 50);
+public sealed record ResultQuery(
+    string? JobId = null,
+    string? Model = null,
+    DateTimeOffset? From = null,
+    DateTimeOffset? To = null,
+    long? Cursor = null,
+    int Limit = 50);
 
 public sealed record ResultPage(IReadOnlyList<ProcessingResult> Items, long? NextCursor);

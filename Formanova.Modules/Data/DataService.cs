@@ -44,29 +44,56 @@ internal sealed class DataService(
         }
 
         SchemaRules.ThrowIfAny(errors, "The dataset definition is invalid.");
-        var id = await datasets.CreateAsync(request.Name.Trim(), request.Description, request.RequireLabel, derivedFromId, DataJson.Serialize(request.Columns), clock.GetUtcNow(), cancellationToken)
+        var id = await datasets.CreateAsync(
+            request.Name.Trim(),
+            request.Description,
+            request.RequireLabel,
+            derivedFromId,
+            DataJson.Serialize(request.Columns),
+            clock.GetUtcNow(),
+            cancellationToken)
             ?? throw new ModuleException(ErrorKind.Conflict, $"A dataset named '{request.Name.Trim()}' already exists.");
         return await GetDatasetAsync(id, cancellationToken);
     }
 
     public async Task<IReadOnlyList<DatasetSummary>> ListDatasetsAsync(CancellationToken cancellationToken = default) =>
         (await datasets.ListAsync(cancellationToken))
-            .Select(d => new DatasetSummary(d.Id, d.Name, d.Description, d.SchemaVersion, d.RowCount, d.DerivedFromId, d.CreatedAt, d.UpdatedAt))
+            .Select(
+                d => new DatasetSummary(d.Id, d.Name, d.Description, d.SchemaVersion, d.RowCount, d.DerivedFromId, d.CreatedAt, d.UpdatedAt))
             .ToList();
 
     public async Task<DatasetDetails> GetDatasetAsync(long datasetId, CancellationToken cancellationToken = default)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
         var d = loaded.Row;
-        return new DatasetDetails(d.Id, d.Name, d.Description, d.SchemaVersion, d.RequireLabel, d.RowCount, d.DerivedFromId, loaded.Current.Columns, loaded.Versions, d.CreatedAt, d.UpdatedAt);
+        return new DatasetDetails(
+            d.Id,
+            d.Name,
+            d.Description,
+            d.SchemaVersion,
+            d.RequireLabel,
+            d.RowCount,
+            d.DerivedFromId,
+            loaded.Current.Columns,
+            loaded.Versions,
+            d.CreatedAt,
+            d.UpdatedAt);
     }
 
-    public async Task<DatasetDetails> UpdateSchemaAsync(long datasetId, UpdateSchemaRequest request, CancellationToken cancellationToken = default)
+    public async Task<DatasetDetails> UpdateSchemaAsync(
+        long datasetId,
+        UpdateSchemaRequest request,
+        CancellationToken cancellationToken = default)
     {
         var errors = new Dictionary<string, List<string>>();
         SchemaRules.ValidateColumns(request.Columns, request.RequireLabel, options.Value.MaxColumns, errors);
         SchemaRules.ThrowIfAny(errors, "The schema is invalid.");
-        _ = await datasets.AddVersionAsync(datasetId, DataJson.Serialize(request.Columns), request.RequireLabel, clock.GetUtcNow(), cancellationToken)
+        _ = await datasets.AddVersionAsync(
+            datasetId,
+            DataJson.Serialize(request.Columns),
+            request.RequireLabel,
+            clock.GetUtcNow(),
+            cancellationToken)
             ?? throw ModuleException.NotFound("Dataset", datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return await GetDatasetAsync(datasetId, cancellationToken);
     }
@@ -91,13 +118,21 @@ internal sealed class DataService(
         return true;
     }
 
-    public Task<InferredSchema> InferSchemaAsync(Stream sample, ImportFormat format, char delimiter = ',', CancellationToken cancellationToken = default)
+    public Task<InferredSchema> InferSchemaAsync(
+        Stream sample,
+        ImportFormat format,
+        char delimiter = ',',
+        CancellationToken cancellationToken = default)
     {
         CheckDelimiter(delimiter);
         return inference.InferAsync(sample, format, delimiter, cancellationToken);
     }
 
-    public async Task<ImportReport> ImportRowsAsync(long datasetId, Stream content, ImportOptions options, CancellationToken cancellationToken = default)
+    public async Task<ImportReport> ImportRowsAsync(
+        long datasetId,
+        Stream content,
+        ImportOptions options,
+        CancellationToken cancellationToken = default)
     {
         CheckDelimiter(options.Delimiter);
         if (!Enum.IsDefined(options.Format) || !Enum.IsDefined(options.OnError))
@@ -169,7 +204,11 @@ internal sealed class DataService(
         return new RowChunk(datasetId, columns, ids, values);
     }
 
-    public async Task StorePredictionsAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken = default)
+    public async Task StorePredictionsAsync(
+        string jobId,
+        int chunk,
+        IReadOnlyList<StoredPrediction> predictions,
+        CancellationToken cancellationToken = default)
     {
         if (string.IsNullOrWhiteSpace(jobId) || chunk < 0)
         {
@@ -195,22 +234,39 @@ internal sealed class DataService(
         }
     }
 
-    public async Task<RowStream> OpenRowStreamAsync(long datasetId, IReadOnlyList<TransformStep>? transforms = null, CancellationToken cancellationToken = default)
+    public async Task<RowStream> OpenRowStreamAsync(
+        long datasetId,
+        IReadOnlyList<TransformStep>? transforms = null,
+        CancellationToken cancellationToken = default)
     {
         var (loaded, pipeline) = await CompileAsync(datasetId, transforms, cancellationToken);
         var columns = pipeline.Columns.Select(c => new RowStreamColumn(c.Name, c.Type, c.Role)).ToList();
-        return new RowStream(datasetId, loaded.Current.Version, columns, Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, CancellationToken.None));
+        return new RowStream(
+            datasetId,
+            loaded.Current.Version,
+            columns,
+            Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, CancellationToken.None));
     }
 
-    private async Task<(LoadedDataset Loaded, TransformPipeline Pipeline)> CompileAsync(long datasetId, IReadOnlyList<TransformStep>? transforms, CancellationToken cancellationToken)
+    private async Task<(LoadedDataset Loaded, TransformPipeline Pipeline)> CompileAsync(
+        long datasetId,
+        IReadOnlyList<TransformStep>? transforms,
+        CancellationToken cancellationToken)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
         var projector = new RowProjector(loaded.Versions);
-        var pipeline = await TransformCompiler.CompileAsync(loaded.Current.Columns, transforms, ct => Projected(datasetId, projector, ct), cancellationToken);
+        var pipeline = await TransformCompiler.CompileAsync(
+            loaded.Current.Columns,
+            transforms,
+            ct => Projected(datasetId, projector, ct),
+            cancellationToken);
         return (loaded, pipeline);
     }
 
-    private async IAsyncEnumerable<(long Id, object?[] Values)> Projected(long datasetId, RowProjector projector, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<(long Id, object?[] Values)> Projected(
+        long datasetId,
+        RowProjector projector,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var row in rows.StreamAsync(datasetId, cancellationToken))
         {
@@ -219,7 +275,11 @@ internal sealed class DataService(
     }
 
     // One iterator over the reader rather than a chain of them: this loop is the training read's whole per-row cost.
-    private async IAsyncEnumerable<object?[]> Transformed(long datasetId, RowProjector projector, TransformPipeline pipeline, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<object?[]> Transformed(
+        long datasetId,
+        RowProjector projector,
+        TransformPipeline pipeline,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var stored in rows.StreamAsync(datasetId, cancellationToken))
         {
@@ -235,7 +295,10 @@ internal sealed class DataService(
         }
     }
 
-    public async Task<DatasetDetails> MaterializeAsync(long datasetId, MaterializeRequest request, CancellationToken cancellationToken = default)
+    public async Task<DatasetDetails> MaterializeAsync(
+        long datasetId,
+        MaterializeRequest request,
+        CancellationToken cancellationToken = default)
     {
         if (request.Transforms is null)
         {
@@ -243,7 +306,11 @@ internal sealed class DataService(
         }
 
         var (loaded, pipeline) = await CompileAsync(datasetId, request.Transforms, cancellationToken);
-        var created = await CreateAsync(new CreateDatasetRequest(request.Name, pipeline.Columns, request.Description ?? $"Derived from dataset {datasetId}", loaded.Row.RequireLabel), datasetId, cancellationToken);
+        var created = await CreateAsync(new CreateDatasetRequest(
+            request.Name,
+            pipeline.Columns,
+            request.Description ?? $"Derived from dataset {datasetId}",
+            loaded.Row.RequireLabel), datasetId, cancellationToken);
         try
         {
             var entityColumn = CompiledSchema.FindEntityColumn(pipeline.Columns);
@@ -268,7 +335,20 @@ internal sealed class DataService(
                 await attempt.WriteAsync(batch.Take().Rows, cancellationToken);
             }
 
-            var report = new ImportReport(importId, created.Id, 1, ImportErrorMode.Reject, ImportStatus.Committed, count, count, 0, [], new Dictionary<string, long>(), false, started, clock.GetUtcNow());
+            var report = new ImportReport(
+                importId,
+                created.Id,
+                1,
+                ImportErrorMode.Reject,
+                ImportStatus.Committed,
+                count,
+                count,
+                0,
+                [],
+                new Dictionary<string, long>(),
+                false,
+                started,
+                clock.GetUtcNow());
             await attempt.PublishAsync(DataJson.Serialize(report), count, report.CompletedAt, cancellationToken);
             await rows.RefreshStatisticsAsync(count, cancellationToken);
         }
@@ -281,7 +361,10 @@ internal sealed class DataService(
         return await GetDatasetAsync(created.Id, cancellationToken);
     }
 
-    public async Task<PredictionValidation> ValidatePredictionInputAsync(long datasetId, IReadOnlyDictionary<string, JsonElement> input, CancellationToken cancellationToken = default)
+    public async Task<PredictionValidation> ValidatePredictionInputAsync(
+        long datasetId,
+        IReadOnlyDictionary<string, JsonElement> input,
+        CancellationToken cancellationToken = default)
     {
         var loaded = await LoadAsync(datasetId, cancellationToken);
         var schema = loaded.Compile();
@@ -292,7 +375,8 @@ internal sealed class DataService(
             var index = schema.IndexOf(name);
             if (index < 0)
             {
-                errors.Add(new RowError(1, name, "unknownColumn", $"'{name}' is not a column of the dataset schema (version {schema.Version})."));
+                errors.Add(
+                    new RowError(1, name, "unknownColumn", $"'{name}' is not a column of the dataset schema (version {schema.Version})."));
                 continue;
             }
 
@@ -319,7 +403,12 @@ internal sealed class DataService(
             }
         }
 
-        return new PredictionValidation(errors.Count == 0, datasetId, schema.Version, errors, errors.Count == 0 ? features : new Dictionary<string, object?>());
+        return new PredictionValidation(
+            errors.Count == 0,
+            datasetId,
+            schema.Version,
+            errors,
+            errors.Count == 0 ? features : new Dictionary<string, object?>());
     }
 
     public async Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default)
@@ -354,7 +443,8 @@ internal sealed class DataService(
     {
         var row = await datasets.GetAsync(datasetId, cancellationToken) ?? throw NotFound(datasetId);
         var versions = (await datasets.GetVersionsAsync(datasetId, cancellationToken))
-            .Select(v => new SchemaVersionInfo(v.Version, v.RequireLabel, DataJson.Deserialize<List<ColumnDefinition>>(v.Columns), v.CreatedAt))
+            .Select(
+                v => new SchemaVersionInfo(v.Version, v.RequireLabel, DataJson.Deserialize<List<ColumnDefinition>>(v.Columns), v.CreatedAt))
             .ToList();
         return new LoadedDataset(row, versions);
     }
@@ -379,7 +469,8 @@ internal sealed class DataService(
         }
     }
 
-    private static ModuleException NotFound(long datasetId) => ModuleException.NotFound("Dataset", datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    private static ModuleException NotFound(long datasetId)
+        => ModuleException.NotFound("Dataset", datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }
 
 /// <summary>

@@ -25,7 +25,11 @@ public interface IDataModule
     Task DeleteDatasetAsync(long datasetId, CancellationToken cancellationToken = default);
 
     /// <summary>Proposes column types, nullability and roles from a CSV or JSON sample (only the first rows are read).</summary>
-    Task<InferredSchema> InferSchemaAsync(Stream sample, ImportFormat format, char delimiter = ',', CancellationToken cancellationToken = default);
+    Task<InferredSchema> InferSchemaAsync(
+        Stream sample,
+        ImportFormat format,
+        char delimiter = ',',
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Streams, validates and stores rows in one transaction. Idempotent by <see cref="ImportOptions.ImportId"/>: a
@@ -33,7 +37,11 @@ public interface IDataModule
     /// <see cref="ImportErrorMode.Reject"/> any bad row commits nothing and the report has status Rejected.
     /// File-level problems (malformed CSV/JSON, invalid UTF-8, limits) throw Invalid or TooLarge and commit nothing.
     /// </summary>
-    Task<ImportReport> ImportRowsAsync(long datasetId, Stream content, ImportOptions options, CancellationToken cancellationToken = default);
+    Task<ImportReport> ImportRowsAsync(
+        long datasetId,
+        Stream content,
+        ImportOptions options,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Rows in insertion order after <paramref name="cursor"/> (a row id), in the current schema's columns.</summary>
     Task<RowPage> ReadRowsAsync(long datasetId, long? cursor, int limit, CancellationToken cancellationToken = default);
@@ -58,7 +66,10 @@ public interface IDataModule
     /// The training/batch read: the columns (after transforms) and a lazily enumerated, unbuffered row stream in
     /// that column order. Transforms are checked (names, types, expressions) before this returns.
     /// </summary>
-    Task<RowStream> OpenRowStreamAsync(long datasetId, IReadOnlyList<TransformStep>? transforms = null, CancellationToken cancellationToken = default);
+    Task<RowStream> OpenRowStreamAsync(
+        long datasetId,
+        IReadOnlyList<TransformStep>? transforms = null,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Applies <paramref name="request"/>'s transforms and stores the output as a new dataset derived from this one.</summary>
     Task<DatasetDetails> MaterializeAsync(long datasetId, MaterializeRequest request, CancellationToken cancellationToken = default);
@@ -68,7 +79,10 @@ public interface IDataModule
     /// rules. Feature columns are required unless nullable; label, id and ignore columns are optional; unknown names
     /// are errors. Every problem is listed; <c>Features</c> holds the typed values when valid.
     /// </summary>
-    Task<PredictionValidation> ValidatePredictionInputAsync(long datasetId, IReadOnlyDictionary<string, JsonElement> input, CancellationToken cancellationToken = default);
+    Task<PredictionValidation> ValidatePredictionInputAsync(
+        long datasetId,
+        IReadOnlyDictionary<string, JsonElement> input,
+        CancellationToken cancellationToken = default);
 
     /// <summary>The most recently stored row whose id-role column equals <paramref name="entityId"/>, or null.</summary>
     Task<DataRow?> FindRowByEntityIdAsync(long datasetId, string entityId, CancellationToken cancellationToken = default);
@@ -83,7 +97,11 @@ public interface IDataModule
     /// Stores the row-level predictions of one chunk of a batch job, replacing whatever that chunk stored before in
     /// one transaction: a retried chunk never duplicates rows. The chunk is stored as one packed record.
     /// </summary>
-    Task StorePredictionsAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken = default);
+    Task StorePredictionsAsync(
+        string jobId,
+        int chunk,
+        IReadOnlyList<StoredPrediction> predictions,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Every stored prediction of a batch job, in chunk then row order, streamed.</summary>
     IAsyncEnumerable<StoredPrediction> ReadPredictionsAsync(string jobId, CancellationToken cancellationToken = default);

@@ -4,7 +4,11 @@ using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event;
 
-internal sealed class EventService(EventAppender appender, EventStore store, IOptions<EventOptions> options, TimeProvider time) : IEventModule
+internal sealed class EventService(
+    EventAppender appender,
+    EventStore store,
+    IOptions<EventOptions> options,
+    TimeProvider time) : IEventModule
 {
     // Publishers that give no key still need a unique one (the column is the dedup index); the prefix cannot
     // collide with a caller's key because validation refuses control characters.

@@ -86,7 +86,11 @@ public interface IEventWebhooksModule
     Task<IReadOnlyList<WebhookDelivery>> ListDueDeliveriesAsync(int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Deliveries of one subscription, newest first, optionally in one status.</summary>
-    Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(long webhookId, DeliveryStatus? status, int limit, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(
+        long webhookId,
+        DeliveryStatus? status,
+        int limit,
+        CancellationToken cancellationToken = default);
 
     /// <summary>One delivery with every attempt made, or null.</summary>
     Task<WebhookDeliveryDetails?> GetDeliveryAsync(long deliveryId, CancellationToken cancellationToken = default);
@@ -148,7 +152,13 @@ public sealed record EventPage(IReadOnlyList<CloudEvent> Items, long? NextAfter)
 public sealed record CreateWebhookRequest(string Url, IReadOnlyList<string> EventTypes, string? Secret = null, string? Description = null);
 
 /// <summary>A subscription as stored, without its secret.</summary>
-public sealed record Webhook(long Id, string Url, IReadOnlyList<string> EventTypes, string? Description, long StartAfterSequence, DateTimeOffset CreatedAt);
+public sealed record Webhook(
+    long Id,
+    string Url,
+    IReadOnlyList<string> EventTypes,
+    string? Description,
+    long StartAfterSequence,
+    DateTimeOffset CreatedAt);
 
 /// <summary>The creation result: the only response that carries the signing secret.</summary>
 public sealed record CreatedWebhook(Webhook Webhook, string Secret);
@@ -182,7 +192,13 @@ public sealed record WebhookDelivery(
     DateTimeOffset? DeliveredAt);
 
 /// <summary>One recorded attempt.</summary>
-public sealed record WebhookAttempt(int Attempt, DateTimeOffset AttemptedAt, DeliveryOutcome Outcome, int? StatusCode, string? Error, double DurationMs);
+public sealed record WebhookAttempt(
+    int Attempt,
+    DateTimeOffset AttemptedAt,
+    DeliveryOutcome Outcome,
+    int? StatusCode,
+    string? Error,
+    double DurationMs);
 
 /// <summary>A delivery with its attempts, oldest first.</summary>
 public sealed record WebhookDeliveryDetails(WebhookDelivery Delivery, IReadOnlyList<WebhookAttempt> Attempts);

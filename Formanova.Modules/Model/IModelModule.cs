@@ -34,7 +34,11 @@ public interface IModelModule
     /// same short-lived in-memory copy of the registry (<c>Model:Inference:RegistryRefreshSeconds</c>), so per-request
     /// schema checks cost no registry read. <see cref="ModelVersionInfo.Aliases"/> is left empty.
     /// </summary>
-    Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default);
+    Task<ModelVersionInfo> ResolveVersionAsync(
+        string name,
+        string? version = null,
+        string? alias = null,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Makes <paramref name="version"/> the active one; predictions already running finish on the old version.</summary>
     Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default);

@@ -11,7 +11,11 @@ namespace Formanova.Modules.Model;
 /// After start-up (in the background, so the host listens at once): sweeps what interrupted registrations left,
 /// then, on an empty registry, trains and activates the demo model from the shipped sample generator.
 /// </summary>
-internal sealed class ModelBootstrapper(ModelRegistry registry, IModelModule models, IOptions<ModelOptions> options, ILogger<ModelBootstrapper> logger) : BackgroundService
+internal sealed class ModelBootstrapper(
+    ModelRegistry registry,
+    IModelModule models,
+    IOptions<ModelOptions> options,
+    ILogger<ModelBootstrapper> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -29,12 +33,22 @@ internal sealed class ModelBootstrapper(ModelRegistry registry, IModelModule mod
             {
                 const ModelTask task = ModelTask.BinaryClassification;
                 var result = await models.TrainAsync(
-                    new TrainModelRequest(bootstrap.ModelName, "1.0.0", task, SampleData.Columns(task), Seed: bootstrap.Seed, Activate: true,
+                    new TrainModelRequest(
+                        bootstrap.ModelName,
+                        "1.0.0",
+                        task,
+                        SampleData.Columns(task),
+                        Seed: bootstrap.Seed,
+                        Activate: true,
                         Tags: new Dictionary<string, string> { ["source"] = "bootstrap" },
                         Notes: "Demo model trained at first start from the built-in synthetic customer sample (SampleData)."),
                     SampleData.RowsAsync(task, bootstrap.Rows, bootstrap.Seed),
                     cancellationToken: stoppingToken);
-                logger.LogInformation("Bootstrap: trained and activated {Model} {Version} (auc {Auc:F3})", result.Version.Name, result.Version.Version, result.Metrics.GetValueOrDefault("auc"));
+                logger.LogInformation(
+                    "Bootstrap: trained and activated {Model} {Version} (auc {Auc:F3})",
+                    result.Version.Name,
+                    result.Version.Version,
+                    result.Metrics.GetValueOrDefault("auc"));
             }
         }
         catch (ModuleException ex) when (ex.Kind == ErrorKind.Conflict)

@@ -51,7 +51,13 @@ public sealed record TrainModelRequest(
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
 
 /// <summary>Evaluation metrics on the test rows; the keys depend on the task (auc, accuracy, f1, logLoss, macroAccuracy, microAccuracy, rmse, mae, r2).</summary>
-public sealed record TrainingResult(ModelVersionInfo Version, IReadOnlyDictionary<string, double> Metrics, long TrainRows, long TestRows, long SkippedRows, double TrainingSeconds);
+public sealed record TrainingResult(
+    ModelVersionInfo Version,
+    IReadOnlyDictionary<string, double> Metrics,
+    long TrainRows,
+    long TestRows,
+    long SkippedRows,
+    double TrainingSeconds);
 
 public sealed record ModelVersionInfo(
     string Name,
@@ -71,10 +77,20 @@ public sealed record ModelVersionInfo(
     IReadOnlyList<string> Aliases,
     string? FailureReason);
 
-public sealed record ModelSummary(string Name, ModelTask Task, string? ActiveVersion, int VersionCount, string LatestVersion, IReadOnlyDictionary<string, string> Aliases);
+public sealed record ModelSummary(
+    string Name,
+    ModelTask Task,
+    string? ActiveVersion,
+    int VersionCount,
+    string LatestVersion,
+    IReadOnlyDictionary<string, string> Aliases);
 
 /// <summary>A model and its versions, newest semantic version first.</summary>
-public sealed record ModelDetails(string Name, string? ActiveVersion, IReadOnlyDictionary<string, string> Aliases, IReadOnlyList<ModelVersionInfo> Versions);
+public sealed record ModelDetails(
+    string Name,
+    string? ActiveVersion,
+    IReadOnlyDictionary<string, string> Aliases,
+    IReadOnlyList<ModelVersionInfo> Versions);
 
 /// <summary>The result of marking a version failed: the version now active (the previous stable one), or null if none was left.</summary>
 public sealed record FallbackResult(string Name, string FailedVersion, string? ActiveVersion);
@@ -95,9 +111,19 @@ public sealed record RegisterModelRequest(
 /// One prediction. Values are double, string, bool or null (JSON elements are accepted too). With neither
 /// <see cref="Version"/> nor <see cref="Alias"/> the active version answers.
 /// </summary>
-public sealed record PredictRequest(string Model, IReadOnlyDictionary<string, object?> Inputs, string? Version = null, string? Alias = null, bool UseCache = true);
+public sealed record PredictRequest(
+    string Model,
+    IReadOnlyDictionary<string, object?> Inputs,
+    string? Version = null,
+    string? Alias = null,
+    bool UseCache = true);
 
-public sealed record PredictBatchRequest(string Model, IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows, string? Version = null, string? Alias = null, bool UseCache = true);
+public sealed record PredictBatchRequest(
+    string Model,
+    IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows,
+    string? Version = null,
+    string? Alias = null,
+    bool UseCache = true);
 
 /// <summary>
 /// <see cref="Label"/> for classification, <see cref="Value"/> for regression. <see cref="FallbackFrom"/> names the

@@ -14,16 +14,46 @@ internal sealed class ModelMetrics
     {
         var meter = metrics.Meter;
         // Names, units and labels follow the contract in docs/observability.md (the seed's model_* metrics).
-        Predictions = meter.CreateCounter<long>("formanova.model.predictions", "{prediction}", "Rows predicted, by model, version and whether the cache answered.");
-        Inferences = meter.CreateCounter<long>("formanova.model.inferences", "{request}", "Prediction requests (single or batch) by model, version and outcome: success, fallback or failure.");
-        InferenceDuration = meter.CreateHistogram<double>("formanova.model.inference.duration", "s", "Time to answer one prediction request (single or batch), by model, version and outcome.");
-        InFlight = meter.CreateUpDownCounter<long>("formanova.model.inference.in_flight", "{request}", "Prediction requests being answered now (the seed's model queue depth), by model.");
-        Fallbacks = meter.CreateCounter<long>("formanova.model.fallbacks", "{fallback}", "Requests the previous stable version served because the active one failed to load or threw.");
+        Predictions = meter.CreateCounter<long>(
+            "formanova.model.predictions",
+            "{prediction}",
+            "Rows predicted, by model, version and whether the cache answered.");
+        Inferences = meter.CreateCounter<long>(
+            "formanova.model.inferences",
+            "{request}",
+            "Prediction requests (single or batch) by model, version and outcome: success, fallback or failure.");
+        InferenceDuration = meter.CreateHistogram<double>(
+            "formanova.model.inference.duration",
+            "s",
+            "Time to answer one prediction request (single or batch), by model, version and outcome.");
+        InFlight = meter.CreateUpDownCounter<long>(
+            "formanova.model.inference.in_flight",
+            "{request}",
+            "Prediction requests being answered now (the seed's model queue depth), by model.");
+        Fallbacks = meter.CreateCounter<long>(
+            "formanova.model.fallbacks",
+            "{fallback}",
+            "Requests the previous stable version served because the active one failed to load or threw.");
         Loads = meter.CreateCounter<long>("formanova.model.loads", "{load}", "Model versions loaded into memory, by outcome.");
-        TrainingDuration = meter.CreateHistogram<double>("formanova.model.training.duration", "s", "Wall time of a training run, by trainer.");
-        meter.CreateObservableGauge("formanova.model.cache.hit_ratio", () => HitRatio, "{ratio}", "Share of cacheable prediction lookups answered by the cache since start.");
-        meter.CreateObservableCounter("formanova.model.cache.hits", () => Interlocked.Read(ref _cacheHits), "{lookup}", "Cacheable prediction lookups answered by L1 or L2.");
-        meter.CreateObservableCounter("formanova.model.cache.misses", () => Interlocked.Read(ref _cacheMisses), "{lookup}", "Cacheable prediction lookups that ran the model.");
+        TrainingDuration = meter.CreateHistogram<double>(
+            "formanova.model.training.duration",
+            "s",
+            "Wall time of a training run, by trainer.");
+        meter.CreateObservableGauge(
+            "formanova.model.cache.hit_ratio",
+            () => HitRatio,
+            "{ratio}",
+            "Share of cacheable prediction lookups answered by the cache since start.");
+        meter.CreateObservableCounter(
+            "formanova.model.cache.hits",
+            () => Interlocked.Read(ref _cacheHits),
+            "{lookup}",
+            "Cacheable prediction lookups answered by L1 or L2.");
+        meter.CreateObservableCounter(
+            "formanova.model.cache.misses",
+            () => Interlocked.Read(ref _cacheMisses),
+            "{lookup}",
+            "Cacheable prediction lookups that ran the model.");
     }
 
     public Counter<long> Predictions { get; }

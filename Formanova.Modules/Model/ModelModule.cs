@@ -17,15 +17,14 @@ public static class ModelModule
     {
         services.AddMigrations("model", "Model/Migrations");
         services.ScanModule(typeof(ModelModule).Namespace!);
-        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
 
         services.AddSingleton<ModelMetrics>();
         services.AddSingleton<ModelTrainer>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
-            ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)
-            : new LocalArtifactStore());
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp) : new LocalArtifactStore());
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());

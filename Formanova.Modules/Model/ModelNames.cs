@@ -67,7 +67,9 @@ internal static partial class ModelNames
         var normalised = Normalise(value);
         if (!IdentifierPattern().IsMatch(normalised))
         {
-            throw ModuleException.Invalid(field, $"'{value}' is not {what}: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit.");
+            throw ModuleException.Invalid(
+                field,
+                $"'{value}' is not {what}: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit.");
         }
 
         return normalised;

@@ -27,7 +27,9 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
 
         if (columns.Count - 1 > maxColumns)
         {
-            throw new ModuleException(ErrorKind.TooLarge, $"A model takes at most {maxColumns} feature columns; {columns.Count} were given.");
+            throw new ModuleException(
+                ErrorKind.TooLarge,
+                $"A model takes at most {maxColumns} feature columns; {columns.Count} were given.");
         }
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -92,7 +94,9 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
 
         if (features.Count(c => IsFloat(c.Kind)) > MaxFloatColumns || features.Count(c => !IsFloat(c.Kind)) > MaxTextColumns)
         {
-            throw new ModuleException(ErrorKind.TooLarge, $"A model takes at most {MaxFloatColumns} numeric or boolean and {MaxTextColumns} categorical or text columns.");
+            throw new ModuleException(
+                ErrorKind.TooLarge,
+                $"A model takes at most {MaxFloatColumns} numeric or boolean and {MaxTextColumns} categorical or text columns.");
         }
 
         return new ModelSchema(features, label);

@@ -48,7 +48,17 @@ internal sealed class ModelService(
         metrics.TrainingDuration.Record(trained.Seconds, new KeyValuePair<string, object?>("trainer", trained.Trainer));
         var lineage = request.Lineage ?? new ModelLineage();
         var row = await registry.RegisterAsync(
-            new NewVersion(name, version, request.Task, trained.Trainer, request.Columns, trained.Metrics, Tags(request.Tags), lineage, request.Notes, request.Seed),
+            new NewVersion(
+                name,
+                version,
+                request.Task,
+                trained.Trainer,
+                request.Columns,
+                trained.Metrics,
+                Tags(request.Tags),
+                lineage,
+                request.Notes,
+                request.Seed),
             trained.Zip,
             cancellationToken);
         if (request.Activate)
@@ -57,11 +67,27 @@ internal sealed class ModelService(
             runtime.Forget(name);
         }
 
-        logger.LogInformation("Trained {Model} {Version} with {Trainer} on {Rows} rows in {Seconds:F1} s: {Metrics}", name, version, trained.Trainer, trained.TrainRows, trained.Seconds, trained.Metrics);
-        return new TrainingResult(await InfoAsync(row, cancellationToken), trained.Metrics, trained.TrainRows, trained.TestRows, trained.SkippedRows, trained.Seconds);
+        logger.LogInformation(
+            "Trained {Model} {Version} with {Trainer} on {Rows} rows in {Seconds:F1} s: {Metrics}",
+            name,
+            version,
+            trained.Trainer,
+            trained.TrainRows,
+            trained.Seconds,
+            trained.Metrics);
+        return new TrainingResult(
+            await InfoAsync(row, cancellationToken),
+            trained.Metrics,
+            trained.TrainRows,
+            trained.TestRows,
+            trained.SkippedRows,
+            trained.Seconds);
     }
 
-    public async Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default)
+    public async Task<ModelVersionInfo> RegisterAsync(
+        RegisterModelRequest request,
+        Stream modelZip,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var name = ModelNames.Name(request.Name);
@@ -90,8 +116,18 @@ internal sealed class ModelService(
         }
 
         var row = await registry.RegisterAsync(
-            new NewVersion(name, version, request.Task, string.IsNullOrWhiteSpace(request.Trainer) ? "uploaded" : request.Trainer.Trim(), request.Columns,
-                (request.Metrics ?? new Dictionary<string, double>()).Where(m => double.IsFinite(m.Value)).ToDictionary(), Tags(request.Tags), request.Lineage ?? new ModelLineage(), request.Notes, null),
+            new NewVersion(
+                name,
+                version,
+                request.Task,
+                string.IsNullOrWhiteSpace(request.Trainer) ? "uploaded" : request.Trainer.Trim(),
+                request.Columns,
+                (request.Metrics ?? new Dictionary<string, double>()).Where(m => double.IsFinite(m.Value))
+                    .ToDictionary(),
+                Tags(request.Tags),
+                request.Lineage ?? new ModelLineage(),
+                request.Notes,
+                null),
             zip,
             cancellationToken);
         return await InfoAsync(row, cancellationToken);
@@ -101,13 +137,15 @@ internal sealed class ModelService(
     {
         var rows = await registry.ListAsync(null, cancellationToken);
         var aliases = await registry.ListAliasesAsync(null, cancellationToken);
-        return [.. rows.GroupBy(r => r.Name).Select(g => new ModelSummary(
+        return [
+            .. rows.GroupBy(r => r.Name).Select(g => new ModelSummary(
             g.Key,
             g.First().ModelTask,
             g.FirstOrDefault(r => r.VersionStatus == ModelVersionStatus.Active)?.Version,
             g.Count(),
             g.First().Version,
-            aliases.Where(a => a.Name == g.Key).ToDictionary(a => a.Alias, a => a.Version)))];
+            aliases.Where(a => a.Name == g.Key).ToDictionary(a => a.Alias, a => a.Version)))
+        ];
     }
 
     public async Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default)
@@ -130,7 +168,11 @@ internal sealed class ModelService(
     public async Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
         await InfoAsync(await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken), cancellationToken);
 
-    public async Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default)
+    public async Task<ModelVersionInfo> ResolveVersionAsync(
+        string name,
+        string? version = null,
+        string? alias = null,
+        CancellationToken cancellationToken = default)
     {
         var (n, v, a) = Target(name, version, alias);
         // The runtime hands out the same row object while it trusts it, so its parsed schema is built once per refresh.
@@ -168,13 +210,24 @@ internal sealed class ModelService(
         runtime.Unload(name, version);
     }
 
-    public async Task<FallbackResult> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken = default)
+    public async Task<FallbackResult> MarkFailedAsync(
+        string name,
+        string? version,
+        string reason,
+        CancellationToken cancellationToken = default)
     {
         name = ModelNames.Name(name);
-        var (failed, active) = await registry.MarkFailedAsync(name, version is null ? null : ModelNames.Version(version), string.IsNullOrWhiteSpace(reason) ? "marked failed" : reason, cancellationToken);
+        var (failed, active) = await registry.MarkFailedAsync(
+            name,
+            version is null ? null : ModelNames.Version(version),
+            string.IsNullOrWhiteSpace(reason) ? "marked failed" : reason,
+            cancellationToken);
         runtime.Forget(name);
         runtime.Unload(name, failed.Version);
-        return new FallbackResult(name, failed.Version, active?.Version ?? (await registry.FindActiveAsync(name, cancellationToken))?.Version);
+        return new FallbackResult(
+            name,
+            failed.Version,
+            active?.Version ?? (await registry.FindActiveAsync(name, cancellationToken))?.Version);
     }
 
     public async Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
@@ -209,7 +262,11 @@ internal sealed class ModelService(
             metrics.InFlight.Add(-1, inFlight);
         }
 
-        metrics.Inference(result.Model, result.Version, result.FallbackFrom is null ? "success" : "fallback", Stopwatch.GetElapsedTime(started));
+        metrics.Inference(
+            result.Model,
+            result.Version,
+            result.FallbackFrom is null ? "success" : "fallback",
+            Stopwatch.GetElapsedTime(started));
         return result;
     }
 
@@ -247,7 +304,16 @@ internal sealed class ModelService(
             return (row, sink);
         }, cancellationToken);
         var (answered, predictions) = served.Value;
-        return new RowPredictions(served.Name, answered.Version, answered.ModelTask, predictions.Labels, predictions.Values, predictions.Scores, served.LatencyMs, served.FallbackFrom, served.FallbackReason);
+        return new RowPredictions(
+            served.Name,
+            answered.Version,
+            answered.ModelTask,
+            predictions.Labels,
+            predictions.Values,
+            predictions.Scores,
+            served.LatencyMs,
+            served.FallbackFrom,
+            served.FallbackReason);
     }
 
     public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
@@ -275,7 +341,12 @@ internal sealed class ModelService(
         return File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken));
     }
 
-    private async Task<PredictionResult> PredictOneAsync(ModelVersionRow row, IReadOnlyDictionary<string, object?> inputs, bool useCache, long started, CancellationToken cancellationToken)
+    private async Task<PredictionResult> PredictOneAsync(
+        ModelVersionRow row,
+        IReadOnlyDictionary<string, object?> inputs,
+        bool useCache,
+        long started,
+        CancellationToken cancellationToken)
     {
         var layout = ModelRuntime.Layout(row);
         var input = InputNormalizer.Normalize(layout, inputs);
@@ -309,7 +380,13 @@ internal sealed class ModelService(
     /// fallback to the previous stable version, and the inference metric. <paramref name="predict"/> runs on the
     /// version that answers.
     /// </summary>
-    private async Task<ServedBatch<T>> ServeBatchAsync<T>(string model, string? version, string? alias, int count, Func<ModelVersionRow, Task<T>> predict, CancellationToken cancellationToken)
+    private async Task<ServedBatch<T>> ServeBatchAsync<T>(
+        string model,
+        string? version,
+        string? alias,
+        int count,
+        Func<ModelVersionRow, Task<T>> predict,
+        CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         if (count == 0)
@@ -319,7 +396,9 @@ internal sealed class ModelService(
 
         if (count > _inference.MaxBatchRows)
         {
-            throw new ModuleException(ErrorKind.TooLarge, $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {count} were sent.");
+            throw new ModuleException(
+                ErrorKind.TooLarge,
+                $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {count} were sent.");
         }
 
         var (name, pinned, pinnedAlias) = Target(model, version, alias);
@@ -352,7 +431,11 @@ internal sealed class ModelService(
         return served with { LatencyMs = elapsed.TotalMilliseconds };
     }
 
-    private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(ModelVersionRow row, BatchRows rows, bool useCache, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<PredictionResult>> PredictManyAsync(
+        ModelVersionRow row,
+        BatchRows rows,
+        bool useCache,
+        CancellationToken cancellationToken)
     {
         var model = await LoadForBatchAsync(row, rows, cancellationToken);
         var results = new PredictionResult[rows.Count];
@@ -427,7 +510,13 @@ internal sealed class ModelService(
     // row's converted values live in two per-chunk buffers rather than in two arrays per row held until the batch
     // ends. Errors are still all collected and reported before any result is returned. Nothing awaits here, so plain
     // Parallel.For spares an async state machine per chunk.
-    private void PredictEach<TSink>(ModelVersionRow row, LoadedModel model, BatchRows rows, TSink sink, int maxParallelism, CancellationToken cancellationToken)
+    private void PredictEach<TSink>(
+        ModelVersionRow row,
+        LoadedModel model,
+        BatchRows rows,
+        TSink sink,
+        int maxParallelism,
+        CancellationToken cancellationToken)
         where TSink : IRowSink
     {
         var invalid = new BatchErrors();
@@ -463,23 +552,47 @@ internal sealed class ModelService(
     }
 
     private static PredictionResult Result(ModelVersionRow row, Prediction prediction, double latencyMs = 0) =>
-        new(row.Name, row.Version, prediction.Label, prediction.Value, prediction.Score, prediction.Scores, prediction.Probabilities, false, latencyMs);
+        new(
+            row.Name,
+            row.Version,
+            prediction.Label,
+            prediction.Value,
+            prediction.Score,
+            prediction.Scores,
+            prediction.Probabilities,
+            false,
+            latencyMs);
 
     private bool CanFallBack(Exception exception, string? version, string? alias) =>
         _inference.FallbackEnabled && version is null && alias is null
         && exception is not OperationCanceledException
         && exception is not ModuleException { Kind: ErrorKind.Invalid or ErrorKind.TooLarge };
 
-    private async Task<ModelVersionRow> FallbackTargetAsync(ModelVersionRow failed, Exception exception, CancellationToken cancellationToken)
+    private async Task<ModelVersionRow> FallbackTargetAsync(
+        ModelVersionRow failed,
+        Exception exception,
+        CancellationToken cancellationToken)
     {
         var previous = await runtime.PreviousStableAsync(failed.Name, failed.Version, cancellationToken);
         if (previous is null)
         {
-            logger.LogError(exception, "Active model {Model} {Version} failed and there is no previous stable version to fall back to", failed.Name, failed.Version);
-            throw new ModuleException(ErrorKind.Unavailable, $"Model {failed.Name} {failed.Version} failed ({exception.Message}) and no previous stable version exists.", inner: exception);
+            logger.LogError(
+                exception,
+                "Active model {Model} {Version} failed and there is no previous stable version to fall back to",
+                failed.Name,
+                failed.Version);
+            throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"Model {failed.Name} {failed.Version} failed ({exception.Message}) and no previous stable version exists.",
+                inner: exception);
         }
 
-        logger.LogWarning(exception, "Active model {Model} {Version} failed; {Previous} serves the request", failed.Name, failed.Version, previous.Version);
+        logger.LogWarning(
+            exception,
+            "Active model {Model} {Version} failed; {Previous} serves the request",
+            failed.Name,
+            failed.Version,
+            previous.Version);
         metrics.Fallbacks.Add(1,
             new KeyValuePair<string, object?>("model", failed.Name),
             new KeyValuePair<string, object?>("from", failed.Version),
@@ -542,7 +655,8 @@ internal sealed class ModelService(
 
     private readonly struct FullSink(ModelVersionRow row, PredictionResult[] results) : IRowSink
     {
-        public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input) => results[index] = Result(row, engine.Predict(input.Floats, input.Texts));
+        public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input)
+            => results[index] = Result(row, engine.Predict(input.Floats, input.Texts));
     }
 
     private readonly struct CompactSink(string?[] labels, double?[] values, double?[] scores) : IRowSink

@@ -87,8 +87,10 @@ internal static class ValueConverter
         double d when d is 0 or 1 => d == 1,
         int i when i is 0 or 1 => i == 1,
         long l when l is 0 or 1 => l == 1,
-        string s when s.Equals("true", StringComparison.OrdinalIgnoreCase) || s.Equals("yes", StringComparison.OrdinalIgnoreCase) || s == "1" => true,
-        string s when s.Equals("false", StringComparison.OrdinalIgnoreCase) || s.Equals("no", StringComparison.OrdinalIgnoreCase) || s == "0" => false,
+        string s when s.Equals("true", StringComparison.OrdinalIgnoreCase) || s.Equals("yes", StringComparison.OrdinalIgnoreCase)
+            || s == "1" => true,
+        string s when s.Equals("false", StringComparison.OrdinalIgnoreCase) || s.Equals("no", StringComparison.OrdinalIgnoreCase)
+            || s == "0" => false,
         _ => null,
     };
 

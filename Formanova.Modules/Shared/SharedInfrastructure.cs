@@ -22,8 +22,10 @@ public static class SharedInfrastructure
         services.AddSingleton<FormanovaMetrics>();
 
         services.AddOptions<FormanovaOptions>().Bind(configuration.GetSection(FormanovaOptions.SectionName));
-        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations()
+            .ValidateOnStart();
 
         // Whether Redis exists decides which services are registered, so it is read here rather than through options.
         var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
@@ -70,7 +72,9 @@ public static class SharedInfrastructure
 
     private static void AddCache(IServiceCollection services, bool redisConfigured)
     {
-        services.AddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<CacheOptions>>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RedisConnection>>()));
+        services.AddSingleton(sp => new RedisConnection(
+            sp.GetRequiredService<IOptions<CacheOptions>>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RedisConnection>>()));
         if (redisConfigured)
         {
             services.AddStackExchangeRedisCache(_ => { });

@@ -22,7 +22,11 @@ public sealed class AccessServiceTests(DatabaseProvider provider)
     public async Task SetUp()
     {
         _db = await TestDatabase.CreateAsync(provider);
-        await new Migrator(_db.Database, [MigrationSet.FromEmbeddedResources("access", typeof(IAccessModule).Assembly, "Access/Migrations")], TimeProvider.System, NullLogger<Migrator>.Instance).MigrateAsync();
+        await new Migrator(
+            _db.Database,
+            [MigrationSet.FromEmbeddedResources("access", typeof(IAccessModule).Assembly, "Access/Migrations")],
+            TimeProvider.System,
+            NullLogger<Migrator>.Instance).MigrateAsync();
         _clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         _access = new AccessService(_db.Database, _clock, Options.Create(new AccessOptions { CacheSeconds = 30 }));
     }
@@ -244,7 +248,10 @@ public sealed class AccessServiceTests(DatabaseProvider provider)
 
         Assert.That(result.Outcome, Is.EqualTo(BootstrapOutcome.Recovered));
         Assert.That(await _access.AuthenticateAsync(RecoveryKey), Is.Not.Null);
-        Assert.That((await _access.EnsureBootstrapKeyAsync(RecoveryKey)).Outcome, Is.EqualTo(BootstrapOutcome.AdminExists), "installed once");
+        Assert.That(
+            (await _access.EnsureBootstrapKeyAsync(RecoveryKey)).Outcome,
+            Is.EqualTo(BootstrapOutcome.AdminExists),
+            "installed once");
         Assert.That(await _access.ListKeysAsync(), Has.Count.EqualTo(2));
     }
 

@@ -13,6 +13,7 @@ namespace Formanova.Tests.Architecture.Fixtures.Beta
     }
 }
 
+#pragma warning disable SA1403 // the fixtures are namespaces the boundary test tells apart
 namespace Formanova.Tests.Architecture.Fixtures.Alpha
 {
     internal sealed class AlphaService(Fixtures.Beta.BetaStore store)

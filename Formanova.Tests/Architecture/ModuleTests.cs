@@ -51,10 +51,15 @@ public sealed class ModuleTests
     [Test]
     public void FindViolations_WhenAModuleUsesAnotherModulesInternals_ReportsIt()
     {
-        var violations = ModuleBoundaries.FindViolations(typeof(ModuleTests).Assembly, "Formanova.Tests.Architecture.Fixtures", ["Alpha", "Beta", "Gamma"]);
+        var violations = ModuleBoundaries.FindViolations(
+            typeof(ModuleTests).Assembly,
+            "Formanova.Tests.Architecture.Fixtures",
+            ["Alpha", "Beta", "Gamma"]);
 
         Assert.That(violations, Has.Some.Contains("Fixtures.Alpha.AlphaService uses Formanova.Tests.Architecture.Fixtures.Beta.BetaStore"));
-        Assert.That(violations, Has.Some.Contains("Fixtures.Alpha.AlphaService uses Formanova.Tests.Architecture.Fixtures.Beta.BetaHelper"));
+        Assert.That(
+            violations,
+            Has.Some.Contains("Fixtures.Alpha.AlphaService uses Formanova.Tests.Architecture.Fixtures.Beta.BetaHelper"));
         Assert.That(violations, Has.None.StartsWith("Gamma"));
     }
 

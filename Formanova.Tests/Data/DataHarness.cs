@@ -27,14 +27,20 @@ internal sealed class DataHarness : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
-    public static async Task<DataHarness> CreateAsync(DatabaseProvider provider, IEnumerable<KeyValuePair<string, string?>>? settings = null) =>
+    public static async Task<DataHarness> CreateAsync(
+        DatabaseProvider provider,
+        IEnumerable<KeyValuePair<string, string?>>? settings = null) =>
         await CreateAsync(await TestDatabase.CreateAsync(provider), ownsDatabase: true, settings, clock: null);
 
     /// <summary>A second process on the same database (the caller keeps it), with its own clock.</summary>
     public static Task<DataHarness> CreateOnAsync(TestDatabase database, TimeProvider clock) =>
         CreateAsync(database, ownsDatabase: false, settings: null, clock);
 
-    private static async Task<DataHarness> CreateAsync(TestDatabase database, bool ownsDatabase, IEnumerable<KeyValuePair<string, string?>>? settings, TimeProvider? clock)
+    private static async Task<DataHarness> CreateAsync(
+        TestDatabase database,
+        bool ownsDatabase,
+        IEnumerable<KeyValuePair<string, string?>>? settings,
+        TimeProvider? clock)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(database.Settings.Concat(settings ?? [])).Build();
         var collection = new ServiceCollection().AddLogging();

@@ -33,7 +33,8 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
 
     private async Task<(long Id, List<long> RowIds)> DatasetAsync(int rows)
     {
-        var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest($"batch-{Guid.NewGuid():N}", [new("x", ColumnType.Numeric), new("city", ColumnType.Categorical)]));
+        var dataset = await Data.CreateDatasetAsync(
+            new CreateDatasetRequest($"batch-{Guid.NewGuid():N}", [new("x", ColumnType.Numeric), new("city", ColumnType.Categorical)]));
         var csv = new StringBuilder("x,city\n");
         for (var i = 0; i < rows; i++)
         {
@@ -42,7 +43,10 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
 
         if (rows > 0)
         {
-            await Data.ImportRowsAsync(dataset.Id, new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), new ImportOptions(ImportFormat.Csv));
+            await Data.ImportRowsAsync(
+                dataset.Id,
+                new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())),
+                new ImportOptions(ImportFormat.Csv));
         }
 
         var ids = new List<long>();
@@ -78,7 +82,9 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
             Assert.That(plan.Cursors, Has.Count.EqualTo(chunks));
             Assert.That(plan.Cursors[0], Is.Zero);
             Assert.That(read.SelectMany(c => c.RowIds), Is.EqualTo(rowIds));
-            Assert.That(read.SelectMany(c => c.Rows).Select(r => r[0]), Is.EqualTo(Enumerable.Range(0, rows).Select(i => (object)(double)i)));
+            Assert.That(
+                read.SelectMany(c => c.Rows).Select(r => r[0]),
+                Is.EqualTo(Enumerable.Range(0, rows).Select(i => (object)(double)i)));
             Assert.That(read[0].Columns.Select(c => c.Name), Is.EqualTo(new[] { "x", "city" }));
         });
     }

@@ -4,7 +4,6 @@ using Formanova.Modules.Data;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
-using static Formanova.Tests.Data.DataTestSupport;
 
 namespace Formanova.Tests.Data;
 
@@ -18,7 +17,8 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     private IDataModule Data => _harness.Data;
 
     [SetUp]
-    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5000"), new("Data:StreamChunkRows", "3")]);
+    public async Task SetUp()
+        => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:MaxRows", "5000"), new("Data:StreamChunkRows", "3")]);
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
@@ -73,7 +73,9 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         {
             Assert.That(stream.Columns.Select(c => (c.Name, c.Type, c.Role)), Is.EqualTo(Houses.Select(c => (c.Name, c.Type, c.Role))));
             Assert.That(rows, Has.Count.EqualTo(4));
-            Assert.That(rows[0], Is.EqualTo(new object?[] { 1.0, 50.0, 2.0, "Lyon", new DateTimeOffset(2001, 5, 1, 0, 0, 0, TimeSpan.Zero), true, 200.0 }));
+            Assert.That(
+                rows[0],
+                Is.EqualTo(new object?[] { 1.0, 50.0, 2.0, "Lyon", new DateTimeOffset(2001, 5, 1, 0, 0, 0, TimeSpan.Zero), true, 200.0 }));
             Assert.That(rows[2][4], Is.EqualTo(new DateTimeOffset(2010, 1, 1, 10, 0, 0, TimeSpan.Zero)));
             Assert.That(((DateTimeOffset)rows[2][4]!).Offset, Is.EqualTo(TimeSpan.Zero));
             Assert.That(rows[1][1], Is.Null);
@@ -140,11 +142,16 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     [TestCase(TransformOp.Derive, null, "x", "transforms[0].expression")]
     [TestCase(TransformOp.Fill, "city", null, "transforms[0].fill")]
     [TestCase(TransformOp.Split, null, null, "transforms[0].testFraction")]
-    public async Task OpenRowStreamAsync_WhenAStepIsIncomplete_ThrowsInvalidNamingTheField(TransformOp op, string? column, string? newName, string field)
+    public async Task OpenRowStreamAsync_WhenAStepIsIncomplete_ThrowsInvalidNamingTheField(
+        TransformOp op,
+        string? column,
+        string? newName,
+        string field)
     {
         var id = await HousesAsync();
 
-        var ex = Assert.ThrowsAsync<ModuleException>(() => Data.OpenRowStreamAsync(id, [new TransformStep(op, Column: column, NewName: newName)]));
+        var ex = Assert.ThrowsAsync<ModuleException>(
+            () => Data.OpenRowStreamAsync(id, [new TransformStep(op, Column: column, NewName: newName)]));
 
         Assert.Multiple(() =>
         {
@@ -158,11 +165,16 @@ public sealed class DataModuleTests(DatabaseProvider provider)
 
     [TestCase(ImportErrorMode.Reject, 0)]
     [TestCase(ImportErrorMode.Skip, 1299)]
-    public async Task ImportRowsAsync_WhenABadRowFollowsSeveralWrittenBatches_RejectStoresNothingAndSkipStoresTheRest(ImportErrorMode mode, long expectedRows)
+    public async Task ImportRowsAsync_WhenABadRowFollowsSeveralWrittenBatches_RejectStoresNothingAndSkipStoresTheRest(
+        ImportErrorMode mode,
+        long expectedRows)
     {
         var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest($"batches-{mode}", Houses));
 
-        var report = await Data.ImportRowsAsync(dataset.Id, Text(ManyRows(1300, badAt: 1250)), new ImportOptions(ImportFormat.Csv, OnError: mode));
+        var report = await Data.ImportRowsAsync(
+            dataset.Id,
+            Text(ManyRows(1300, badAt: 1250)),
+            new ImportOptions(ImportFormat.Csv, OnError: mode));
         var stored = await ToListAsync((await Data.OpenRowStreamAsync(dataset.Id)).Rows);
 
         Assert.Multiple(async () =>
@@ -180,7 +192,8 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest("many", Houses));
         var csv = ManyRows(5001);
 
-        var ex = Assert.ThrowsAsync<ModuleException>(() => Data.ImportRowsAsync(dataset.Id, Text(csv), new ImportOptions(ImportFormat.Csv, OnError: ImportErrorMode.Skip)));
+        var ex = Assert.ThrowsAsync<ModuleException>(
+            () => Data.ImportRowsAsync(dataset.Id, Text(csv), new ImportOptions(ImportFormat.Csv, OnError: ImportErrorMode.Skip)));
 
         Assert.Multiple(async () =>
         {
@@ -210,7 +223,8 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     public async Task ValidatePredictionInputAsync_WhenValid_ReturnsTypedFeaturesOnly()
     {
         var id = await HousesAsync();
-        var input = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>("""{"area": 70, "rooms": 3, "city": "Nice", "built": "2020-01-01T00:00:00Z", "garden": false, "id": 9}""")!;
+        var input = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(
+            """{"area": 70, "rooms": 3, "city": "Nice", "built": "2020-01-01T00:00:00Z", "garden": false, "id": 9}""")!;
 
         var result = await Data.ValidatePredictionInputAsync(id, input);
 
@@ -220,7 +234,11 @@ public sealed class DataModuleTests(DatabaseProvider provider)
             Assert.That(result.Errors, Is.Empty);
             Assert.That(result.Features, Is.EquivalentTo(new Dictionary<string, object?>
             {
-                ["area"] = 70.0, ["rooms"] = 3.0, ["city"] = "Nice", ["built"] = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), ["garden"] = false,
+                ["area"] = 70.0,
+                ["rooms"] = 3.0,
+                ["city"] = "Nice",
+                ["built"] = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero),
+                ["garden"] = false,
             }));
         });
     }
@@ -228,7 +246,9 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     [Test]
     public async Task ValidatePredictionInputAsync_WhenRequiredFeatureIsMissing_ReportsIt()
     {
-        var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest("strict", [new("x", ColumnType.Numeric, Nullable: false), new("y", ColumnType.Numeric, Role: ColumnRole.Label)]));
+        var dataset = await Data.CreateDatasetAsync(new CreateDatasetRequest(
+            "strict",
+            [new("x", ColumnType.Numeric, Nullable: false), new("y", ColumnType.Numeric, Role: ColumnRole.Label)]));
 
         var result = await Data.ValidatePredictionInputAsync(dataset.Id, new Dictionary<string, JsonElement>());
 
@@ -255,9 +275,15 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         Assert.That(ex!.Kind, Is.EqualTo(ErrorKind.Unprocessable));
     }
 
-    private static RecordResultRequest Result(string job, string step, ResultStatus status, DateTimeOffset started, string model = "churn") => new(
+    private static RecordResultRequest Result(
+        string job,
+        string step,
+        ResultStatus status,
+        DateTimeOffset started,
+        string model = "churn") => new(
         job, step, status, started, started.AddMilliseconds(250), $"wf-{job}", model, "3",
-        JsonSerializer.SerializeToElement(new { x = 1 }), JsonSerializer.SerializeToElement(new { score = 0.7 }), status == ResultStatus.Failed ? "boom" : null);
+        JsonSerializer.SerializeToElement(new { x = 1 }), JsonSerializer.SerializeToElement(
+            new { score = 0.7 }), status == ResultStatus.Failed ? "boom" : null);
 
     [Test]
     public async Task RecordResultAsync_WhenRetried_KeepsOneRowAndTheFirstSuccess()
@@ -288,7 +314,8 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         var t0 = new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero);
         for (var i = 0; i < 5; i++)
         {
-            await Data.RecordResultAsync(Result($"job-{i}", "predict", ResultStatus.Succeeded, t0.AddMinutes(i), i % 2 == 0 ? "churn" : "fraud"));
+            await Data.RecordResultAsync(
+                Result($"job-{i}", "predict", ResultStatus.Succeeded, t0.AddMinutes(i), i % 2 == 0 ? "churn" : "fraud"));
         }
 
         var churn = await Data.QueryResultsAsync(new ResultQuery(Model: "churn", Limit: 2));
@@ -307,7 +334,8 @@ public sealed class DataModuleTests(DatabaseProvider provider)
     [Test]
     public void RecordResultAsync_WhenJobIdIsMissing_ThrowsInvalid()
     {
-        var ex = Assert.ThrowsAsync<ModuleException>(() => Data.RecordResultAsync(new RecordResultRequest("", "s", ResultStatus.Running, DateTimeOffset.UtcNow)));
+        var ex = Assert.ThrowsAsync<ModuleException>(
+            () => Data.RecordResultAsync(new RecordResultRequest("", "s", ResultStatus.Running, DateTimeOffset.UtcNow)));
 
         Assert.That(ex!.Errors.Keys, Does.Contain("jobId"));
     }

@@ -28,9 +28,15 @@ internal static class DataTestSupport
 
     public const string PeopleHeader = "person id,âge,country,member,joined,\"note, free\",code,churned";
 
-    public static async Task<DatasetDetails> CreateAsync(HttpClient client, string? name = null, IReadOnlyList<ColumnDefinition>? columns = null)
+    public static async Task<DatasetDetails> CreateAsync(
+        HttpClient client,
+        string? name = null,
+        IReadOnlyList<ColumnDefinition>? columns = null)
     {
-        var response = await client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest(name ?? $"people-{Guid.NewGuid():N}", columns ?? PeopleColumns), Json);
+        var response = await client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest(name ?? $"people-{Guid.NewGuid():N}", columns ?? PeopleColumns),
+            Json);
         Assert.That((int)response.StatusCode, Is.EqualTo(201), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<DatasetDetails>(Json))!;
     }

@@ -54,7 +54,8 @@ public class ActivityTests : DevServerFixture
     public async Task ExecuteActivity_WhenHeartbeatTimesOut_RetriesNextAttempt()
     {
         var queue = NewQueue();
-        await RunWorkerAsync(queue, o => o.AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt), async () =>
+        await RunWorkerAsync(queue, o => o.AddWorkflow<StallingActivityWorkflow>()
+            .AddActivity(TestActivities.StallFirstAttempt), async () =>
         {
             var result = await Client.ExecuteWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(300), new(NewId(), queue));
 
@@ -66,7 +67,8 @@ public class ActivityTests : DevServerFixture
     public async Task CancelActivity_WhenHeartbeating_ActivitySeesCancellation()
     {
         var queue = NewQueue();
-        await RunWorkerAsync(queue, o => o.AddWorkflow<CancelActivityWorkflow>().AddActivity(TestActivities.HeartbeatUntilCancelled), async () =>
+        await RunWorkerAsync(queue, o => o.AddWorkflow<CancelActivityWorkflow>()
+            .AddActivity(TestActivities.HeartbeatUntilCancelled), async () =>
         {
             var handle = await Client.StartWorkflowAsync((CancelActivityWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
 
@@ -86,7 +88,8 @@ public class ActivityTests : DevServerFixture
             var handle = await Client.StartWorkflowAsync((GreetingWorkflow wf) => wf.RunAsync("x"), new(NewId(), queue));
             await handle.GetResultAsync();
 
-            var scheduled = (await handle.FetchHistoryAsync()).Events.Single(e => e.EventType == EventType.ActivityTaskScheduled).ActivityTaskScheduledEventAttributes;
+            var scheduled = (await handle.FetchHistoryAsync()).Events.Single(e => e.EventType == EventType.ActivityTaskScheduled)
+                .ActivityTaskScheduledEventAttributes;
             Assert.Multiple(() =>
             {
                 Assert.That(scheduled.StartToCloseTimeout.ToTimeSpan(), Is.EqualTo(TimeSpan.FromSeconds(10)));
@@ -108,12 +111,14 @@ public class ActivityTests : DevServerFixture
         {
             var handle = await Client.StartWorkflowAsync((GreetingWorkflow wf) => wf.RunAsync("x"), new(id, queue));
             Task<Temporalio.Api.WorkflowService.V1.DescribeWorkflowExecutionResponse> Describe() =>
-                Client.WorkflowService.DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = id } });
+                Client.WorkflowService
+                    .DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = id } });
             await WaitUntilAsync(async () => (await Describe()).PendingActivities.Count == 1);
             var activityId = (await Describe()).PendingActivities[0].ActivityId;
 
             await Client.GetAsyncActivityHandle(id, handle.ResultRunId!, activityId).HeartbeatAsync();
-            var poll = await Client.WorkflowService.PollActivityTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "test" });
+            var poll = await Client.WorkflowService
+                .PollActivityTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "test" });
             Assert.That(poll.ActivityId, Is.EqualTo(activityId));
             await Client.GetAsyncActivityHandle(id, handle.ResultRunId!, activityId).CompleteAsync("done by id");
 

@@ -19,11 +19,16 @@ public class BufferedQueryTests : DevServerFixture
         var id = NewId();
         await service.StartWorkflowExecutionAsync(new()
         {
-            Namespace = "default", WorkflowId = id, WorkflowType = new() { Name = "Raw" }, TaskQueue = new() { Name = queue },
-            Identity = "raw", RequestId = Guid.NewGuid().ToString(),
+            Namespace = "default",
+            WorkflowId = id,
+            WorkflowType = new() { Name = "Raw" },
+            TaskQueue = new() { Name = queue },
+            Identity = "raw",
+            RequestId = Guid.NewGuid().ToString(),
         });
         var task = await PollAsync(service, queue);
-        var query = service.QueryWorkflowAsync(new() { Namespace = "default", Execution = new() { WorkflowId = id }, Query = new() { QueryType = "state" } });
+        var query = service.QueryWorkflowAsync(
+            new() { Namespace = "default", Execution = new() { WorkflowId = id }, Query = new() { QueryType = "state" } });
 
         // A busy run: a signal lands during every task, so every completion schedules another task at once.
         string? carried = null;
@@ -31,7 +36,11 @@ public class BufferedQueryTests : DevServerFixture
         {
             await service.SignalWorkflowExecutionAsync(new()
             {
-                Namespace = "default", WorkflowExecution = new() { WorkflowId = id }, SignalName = "tick", Identity = "raw", RequestId = Guid.NewGuid().ToString(),
+                Namespace = "default",
+                WorkflowExecution = new() { WorkflowId = id },
+                SignalName = "tick",
+                Identity = "raw",
+                RequestId = Guid.NewGuid().ToString(),
             });
             await service.RespondWorkflowTaskCompletedAsync(new() { Namespace = "default", TaskToken = task.TaskToken, Identity = "raw" });
             task = await PollAsync(service, queue);
@@ -40,11 +49,20 @@ public class BufferedQueryTests : DevServerFixture
 
         Assert.That(carried, Is.Not.Null, "the query never rode with a task of the busy run");
         Assert.That(task.Queries[carried!].QueryType, Is.EqualTo("state"));
-        var answer = new Payload { Data = ByteString.CopyFromUtf8("\"busy\""), Metadata = { ["encoding"] = ByteString.CopyFromUtf8("json/plain") } };
+        var answer = new Payload
+        {
+            Data = ByteString.CopyFromUtf8("\"busy\""),
+            Metadata = { ["encoding"] = ByteString.CopyFromUtf8("json/plain") }
+        };
         await service.RespondWorkflowTaskCompletedAsync(new()
         {
-            Namespace = "default", TaskToken = task.TaskToken, Identity = "raw",
-            QueryResults = { [carried!] = new WorkflowQueryResult { ResultType = QueryResultType.Answered, Answer = new() { Payloads_ = { answer } } } },
+            Namespace = "default",
+            TaskToken = task.TaskToken,
+            Identity = "raw",
+            QueryResults =
+            {
+                [carried!] = new WorkflowQueryResult { ResultType = QueryResultType.Answered, Answer = new() { Payloads_ = { answer } } }
+            },
         });
 
         var response = await query;

@@ -30,10 +30,15 @@ public class ChildWorkflowTests : DevServerFixture
         var queue = NewQueue();
         await RunWorkerAsync(queue, Configure, async () =>
         {
-            var terminated = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync("terminate-" + Guid.NewGuid()), new(NewId(), queue));
-            var abandoned = await Client.ExecuteWorkflowAsync((ParentWorkflow wf) => wf.RunAsync("abandon-" + Guid.NewGuid()), new(NewId(), queue));
+            var terminated = await Client.ExecuteWorkflowAsync(
+                (ParentWorkflow wf) => wf.RunAsync("terminate-" + Guid.NewGuid()),
+                new(NewId(), queue));
+            var abandoned = await Client.ExecuteWorkflowAsync(
+                (ParentWorkflow wf) => wf.RunAsync("abandon-" + Guid.NewGuid()),
+                new(NewId(), queue));
 
-            await WaitUntilAsync(async () => (await Client.GetWorkflowHandle(terminated).DescribeAsync()).Status == WorkflowExecutionStatus.Terminated);
+            await WaitUntilAsync(
+                async () => (await Client.GetWorkflowHandle(terminated).DescribeAsync()).Status == WorkflowExecutionStatus.Terminated);
             Assert.That((await Client.GetWorkflowHandle(abandoned).DescribeAsync()).Status, Is.EqualTo(WorkflowExecutionStatus.Running));
             await Client.GetWorkflowHandle(abandoned).TerminateAsync("cleanup");
         });

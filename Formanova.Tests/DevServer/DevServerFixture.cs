@@ -21,8 +21,10 @@ public abstract class DevServerFixture
         var options = new DevServerOptions { Port = 0, StoragePath = ":memory:" };
         if (Environment.GetEnvironmentVariable("DEVSERVER_TRACE") == "1")
         {
-            options.ConfigureLogging = logging => logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug).AddFilter("Microsoft", LogLevel.Warning);
+            options.ConfigureLogging = logging => logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug)
+                .AddFilter("Microsoft", LogLevel.Warning);
         }
+
         Address = await _host.StartAsync(options);
         Client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(Address) { Namespace = "default" });
     }
@@ -44,7 +46,11 @@ public abstract class DevServerFixture
     protected Task RunWorkerAsync(string queue, Action<TemporalWorkerOptions> configure, Func<Task> body) =>
         RunWorkerAsync(Client, queue, configure, body);
 
-    protected static async Task RunWorkerAsync(ITemporalClient client, string queue, Action<TemporalWorkerOptions> configure, Func<Task> body)
+    protected static async Task RunWorkerAsync(
+        ITemporalClient client,
+        string queue,
+        Action<TemporalWorkerOptions> configure,
+        Func<Task> body)
     {
         var options = new TemporalWorkerOptions(queue);
         configure(options);
@@ -67,6 +73,7 @@ public abstract class DevServerFixture
         {
             return e;
         }
+
         Assert.Fail($"Expected {typeof(TException).Name}.");
         throw new InvalidOperationException("unreachable");
     }
@@ -81,6 +88,7 @@ public abstract class DevServerFixture
             {
                 Assert.Fail("Condition not met before the deadline.");
             }
+
             await Task.Delay(20);
         }
     }

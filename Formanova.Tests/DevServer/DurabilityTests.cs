@@ -68,6 +68,7 @@ public partial class DurabilityTests
                 return (process, match.Groups[1].Value);
             }
         }
+
         throw new InvalidOperationException("The server process exited before listening.");
     }
 
@@ -83,15 +84,24 @@ public partial class DurabilityTests
         try
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
-            var signalHandle = await client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new($"sig-{Guid.NewGuid():N}", queue));
-            var timerHandle = await client.StartWorkflowAsync((TimerWorkflow wf) => wf.RunAsync(1000), new($"timer-{Guid.NewGuid():N}", queue));
-            var activityHandle = await client.StartWorkflowAsync((StallingActivityWorkflow wf) => wf.RunAsync(0), new($"act-{Guid.NewGuid():N}", queue));
-            var checkpointHandle = await client.StartWorkflowAsync((CheckpointActivityWorkflow wf) => wf.RunAsync(), new($"hb-{Guid.NewGuid():N}", queue));
+            var signalHandle = await client.StartWorkflowAsync(
+                (SignalQueryWorkflow wf) => wf.RunAsync(),
+                new($"sig-{Guid.NewGuid():N}", queue));
+            var timerHandle = await client.StartWorkflowAsync(
+                (TimerWorkflow wf) => wf.RunAsync(1000),
+                new($"timer-{Guid.NewGuid():N}", queue));
+            var activityHandle = await client.StartWorkflowAsync(
+                (StallingActivityWorkflow wf) => wf.RunAsync(0),
+                new($"act-{Guid.NewGuid():N}", queue));
+            var checkpointHandle = await client.StartWorkflowAsync(
+                (CheckpointActivityWorkflow wf) => wf.RunAsync(),
+                new($"hb-{Guid.NewGuid():N}", queue));
             (signalId, timerId, activityId, checkpointId) = (signalHandle.Id, timerHandle.Id, activityHandle.Id, checkpointHandle.Id);
             firstWorker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
             {
                 GracefulShutdownTimeout = TimeSpan.Zero,
-            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt)
+            }.AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(
+                TestActivities.StallFirstAttempt)
                 .AddWorkflow<CheckpointActivityWorkflow>().AddActivity(TestActivities.CheckpointThenStall));
             var stop = new CancellationTokenSource();
             var running = firstWorker.ExecuteAsync(stop.Token);
@@ -100,7 +110,8 @@ public partial class DurabilityTests
             // The signal may ride on the first task or on a later one; either way a task completed after it.
             await WaitForHistoryAsync(signalHandle, "a task completed after the signal", events =>
                 events.Any(e => e.EventType == EventType.WorkflowTaskCompleted
-                    && e.WorkflowTaskCompletedEventAttributes.StartedEventId > events.First(s => s.EventType == EventType.WorkflowExecutionSignaled).EventId));
+                    && e.WorkflowTaskCompletedEventAttributes.StartedEventId > events.First(
+                        s => s.EventType == EventType.WorkflowExecutionSignaled).EventId));
             await WaitForEventAsync(timerHandle, EventType.TimerStarted, atLeast: 1);
             await WaitForEventAsync(activityHandle, EventType.ActivityTaskScheduled, atLeast: 1);
             await WaitUntilStartedAsync(client, activityHandle.Id);
@@ -118,6 +129,7 @@ public partial class DurabilityTests
             {
                 first.Kill(entireProcessTree: true);
             }
+
             first.Dispose();
         }
 
@@ -126,7 +138,8 @@ public partial class DurabilityTests
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
             using var worker = new Temporalio.Worker.TemporalWorker(client, new Temporalio.Worker.TemporalWorkerOptions(queue)
-                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(TestActivities.StallFirstAttempt)
+                .AddWorkflow<SignalQueryWorkflow>().AddWorkflow<TimerWorkflow>().AddWorkflow<StallingActivityWorkflow>().AddActivity(
+                    TestActivities.StallFirstAttempt)
                 .AddWorkflow<CheckpointActivityWorkflow>().AddActivity(TestActivities.CheckpointThenStall));
             await worker.ExecuteAsync(async () =>
             {
@@ -139,7 +152,9 @@ public partial class DurabilityTests
                 // Attempt 1 was running when the server died; it counts as timed out and attempt 2 succeeds.
                 Assert.That(await client.GetWorkflowHandle(activityId).GetResultAsync<string>(), Does.StartWith("attempt 2"));
                 // The heartbeat details of the attempt that died with the server reach the next attempt.
-                Assert.That(await client.GetWorkflowHandle(checkpointId).GetResultAsync<string>(), Is.EqualTo("attempt 2 resumed from checkpoint-42"));
+                Assert.That(
+                    await client.GetWorkflowHandle(checkpointId).GetResultAsync<string>(),
+                    Is.EqualTo("attempt 2 resumed from checkpoint-42"));
             });
         }
         finally
@@ -155,20 +170,27 @@ public partial class DurabilityTests
     private static Task WaitUntilStartedAsync(TemporalClient client, string workflowId) =>
         WaitUntilAsync(client, workflowId, "the activity start", a => a.State == PendingActivityState.Started);
 
-    private static async Task WaitUntilAsync(TemporalClient client, string workflowId, string what, Func<Temporalio.Api.Workflow.V1.PendingActivityInfo, bool> reached)
+    private static async Task WaitUntilAsync(
+        TemporalClient client,
+        string workflowId,
+        string what,
+        Func<Temporalio.Api.Workflow.V1.PendingActivityInfo, bool> reached)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
         while (true)
         {
-            var description = await client.WorkflowService.DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = workflowId } });
+            var description = await client.WorkflowService
+                .DescribeWorkflowExecutionAsync(new() { Namespace = "default", Execution = new() { WorkflowId = workflowId } });
             if (description.PendingActivities.Any(reached))
             {
                 return;
             }
+
             if (DateTime.UtcNow > deadline)
             {
                 Assert.Fail($"{what} of {workflowId} never happened.");
             }
+
             await Task.Delay(20);
         }
     }
@@ -176,7 +198,10 @@ public partial class DurabilityTests
     private static Task WaitForEventAsync(WorkflowHandle handle, EventType type, int atLeast) =>
         WaitForHistoryAsync(handle, $"{atLeast} x {type}", events => events.Count(e => e.EventType == type) >= atLeast);
 
-    private static async Task WaitForHistoryAsync(WorkflowHandle handle, string what, Func<IReadOnlyCollection<Temporalio.Api.History.V1.HistoryEvent>, bool> reached)
+    private static async Task WaitForHistoryAsync(
+        WorkflowHandle handle,
+        string what,
+        Func<IReadOnlyCollection<Temporalio.Api.History.V1.HistoryEvent>, bool> reached)
     {
         // Generous: the child process starts cold on a shared machine.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
@@ -187,10 +212,12 @@ public partial class DurabilityTests
             {
                 return;
             }
+
             if (DateTime.UtcNow > deadline)
             {
                 Assert.Fail($"{what} not reached in {handle.Id}; history: {string.Join(", ", events.Select(e => e.EventType))}");
             }
+
             await Task.Delay(20);
         }
     }

@@ -12,7 +12,8 @@ public class ServerBehaviourTests : DevServerFixture
 {
     [Test]
     [CancelAfter(120_000)]
-    public async Task WorkflowTask_WhenFirstAttemptFails_SecondAttemptIsScheduledAtOnceAndOnlyTheFailureIsRecorded(CancellationToken cancellationToken)
+    public async Task WorkflowTask_WhenFirstAttemptFails_SecondAttemptIsScheduledAtOnceAndOnlyTheFailureIsRecorded(
+        CancellationToken cancellationToken)
     {
         var queue = NewQueue();
         await RunWorkerAsync(queue, o => o.AddWorkflow<FailingTasksWorkflow>(), async () =>
@@ -163,7 +164,9 @@ public class TimeoutAndRetryTests : DevServerFixture
         var queue = NewQueue();
         await RunWorkerAsync(queue, o => o.AddWorkflow<ActivityTimeoutWorkflow>(), async () =>
         {
-            var result = await Client.ExecuteWorkflowAsync((ActivityTimeoutWorkflow wf) => wf.RunAsync(scheduleToStart), new(NewId(), queue));
+            var result = await Client.ExecuteWorkflowAsync(
+                (ActivityTimeoutWorkflow wf) => wf.RunAsync(scheduleToStart),
+                new(NewId(), queue));
             Assert.That(result, Is.EqualTo(expected));
         });
     }
@@ -175,7 +178,8 @@ public class TimeoutAndRetryTests : DevServerFixture
         var handle = await Client.StartWorkflowAsync((GreetingWorkflow wf) => wf.RunAsync("late"),
             new(NewId(), queue) { TaskTimeout = TimeSpan.FromSeconds(2) });
         // Take the first task by hand and drop it, as a crashed worker would.
-        var taken = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "lost" });
+        var taken = await Client.WorkflowService
+            .PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "lost" });
         Assert.That(taken.TaskToken.IsEmpty, Is.False);
 
         await RunWorkerAsync(queue, o => o.AddWorkflow<GreetingWorkflow>().AddActivity(TestActivities.Greet), async () =>
@@ -214,7 +218,8 @@ public class StickyQueueTests : DevServerFixture
         var queue = NewQueue();
         var service = Client.WorkflowService;
         var handle = await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
-        var first = await service.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
+        var first = await service.PollWorkflowTaskQueueAsync(
+            new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
         // Complete with a sticky queue nobody will ever poll, as a worker that died without saying so.
         await service.RespondWorkflowTaskCompletedAsync(new()
         {
@@ -229,7 +234,8 @@ public class StickyQueueTests : DevServerFixture
         });
 
         await handle.SignalAsync(wf => wf.AddAsync("x"));
-        var second = await service.PollWorkflowTaskQueueAsync(new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
+        var second = await service.PollWorkflowTaskQueueAsync(
+            new() { Namespace = "default", TaskQueue = new() { Name = queue }, Identity = "raw" });
 
         Assert.Multiple(() =>
         {

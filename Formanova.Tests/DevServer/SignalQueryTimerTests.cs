@@ -19,6 +19,7 @@ public class SignalQueryTimerTests : DevServerFixture
             {
                 await handle.SignalAsync(wf => wf.AddAsync($"item{i}"));
             }
+
             await handle.SignalAsync(wf => wf.FinishAsync());
 
             Assert.That(await handle.GetResultAsync(), Is.EqualTo("item0,item1,item2,item3,item4"));
@@ -144,7 +145,8 @@ public class SignalQueryTimerTests : DevServerFixture
     public async Task CancelExternal_FromWorkflow_TargetRunsCleanupAndEndsCancelled()
     {
         var queue = NewQueue();
-        await RunWorkerAsync(queue, o => o.AddWorkflow<CancellableWorkflow>().AddWorkflow<CancelSenderWorkflow>().AddActivity(TestActivities.Greet), async () =>
+        await RunWorkerAsync(queue, o => o.AddWorkflow<CancellableWorkflow>().AddWorkflow<CancelSenderWorkflow>()
+            .AddActivity(TestActivities.Greet), async () =>
         {
             var target = await Client.StartWorkflowAsync((CancellableWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
             await WaitUntilAsync(async () => (await target.FetchHistoryAsync()).Events.Any(e => e.EventType == EventType.TimerStarted));

@@ -25,6 +25,7 @@ public class TestActivities
         {
             throw new InvalidOperationException($"attempt {ActivityExecutionContext.Current.Info.Attempt} fails");
         }
+
         return $"succeeded on attempt {ActivityExecutionContext.Current.Info.Attempt}";
     }
 
@@ -59,7 +60,8 @@ public class TestActivities
         {
             await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
         }
-        return $"attempt {ctx.Info.Attempt}, details {(ctx.Info.HeartbeatDetails.Count)}";
+
+        return $"attempt {ctx.Info.Attempt}, details {ctx.Info.HeartbeatDetails.Count}";
     }
 
     /// <summary>Attempt 1 records a checkpoint in a heartbeat and then blocks; later attempts report the checkpoint they resume from.</summary>
@@ -72,6 +74,7 @@ public class TestActivities
             ctx.Heartbeat("checkpoint-42");
             await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
         }
+
         var resumedFrom = ctx.Info.HeartbeatDetails.Count > 0 ? await ctx.Info.HeartbeatDetailAtAsync<string>(0) : "nothing";
         return $"attempt {ctx.Info.Attempt} resumed from {resumedFrom}";
     }
@@ -93,7 +96,12 @@ public class FlakyActivityWorkflow
         await Workflow.ExecuteActivityAsync((TestActivities a) => a.Flaky(succeedOnAttempt), new()
         {
             StartToCloseTimeout = TimeSpan.FromSeconds(10),
-            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromMilliseconds(50), BackoffCoefficient = 2, MaximumAttempts = maxAttempts },
+            RetryPolicy = new RetryPolicy
+            {
+                InitialInterval = TimeSpan.FromMilliseconds(50),
+                BackoffCoefficient = 2,
+                MaximumAttempts = maxAttempts
+            },
         });
 }
 
@@ -226,6 +234,7 @@ public class CountdownWorkflow
         {
             throw Workflow.CreateContinueAsNewException((CountdownWorkflow wf) => wf.RunAsync(remaining - 1, total + remaining));
         }
+
         await Task.CompletedTask;
         return total;
     }
@@ -262,10 +271,13 @@ public class ParentWorkflow
                 {
                     return $"child failed: {app.Message}";
                 }
+
             case "cancel":
                 using (var cts = new CancellationTokenSource())
                 {
-                    var child = await Workflow.StartChildWorkflowAsync((CancellableWorkflow wf) => wf.RunAsync(), new() { CancellationToken = cts.Token });
+                    var child = await Workflow.StartChildWorkflowAsync(
+                        (CancellableWorkflow wf) => wf.RunAsync(),
+                        new() { CancellationToken = cts.Token });
                     await Workflow.DelayAsync(TimeSpan.FromMilliseconds(200));
                     cts.Cancel();
                     try
@@ -278,12 +290,15 @@ public class ParentWorkflow
                         return "child cancelled";
                     }
                 }
+
             default:
                 // Abandoned child keeps waiting; the parent returns its id so the test can check it outlives us.
                 var handle = await Workflow.StartChildWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new()
                 {
                     Id = mode,
-                    ParentClosePolicy = mode.StartsWith("abandon", StringComparison.Ordinal) ? ParentClosePolicy.Abandon : ParentClosePolicy.Terminate,
+                    ParentClosePolicy = mode.StartsWith("abandon", StringComparison.Ordinal)
+                        ? ParentClosePolicy.Abandon
+                        : ParentClosePolicy.Terminate,
                 });
                 return handle.Id;
         }
@@ -316,7 +331,9 @@ public class LocalActivityWorkflow
 {
     [WorkflowRun]
     public async Task<string> RunAsync(string name) =>
-        await Workflow.ExecuteLocalActivityAsync(() => TestActivities.Greet(name), new() { StartToCloseTimeout = TimeSpan.FromSeconds(10) });
+        await Workflow.ExecuteLocalActivityAsync(
+            () => TestActivities.Greet(name),
+            new() { StartToCloseTimeout = TimeSpan.FromSeconds(10) });
 }
 
 [Workflow]
@@ -401,6 +418,7 @@ public class FailingTasksWorkflow
         {
             throw new InvalidOperationException($"transient bug in activation {activation}");
         }
+
         await Workflow.DelayAsync(TimeSpan.FromMilliseconds(1));
         return activation;
     }

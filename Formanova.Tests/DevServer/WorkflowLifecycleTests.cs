@@ -182,13 +182,16 @@ public class WorkflowLifecycleTests : DevServerFixture
             var handle = await Client.StartWorkflowAsync((SignalQueryWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
             ids.Add(handle.Id);
         }
+
         await Client.GetWorkflowHandle(ids[0]).TerminateAsync("done");
 
         var running = new List<string>();
-        await foreach (var wf in Client.ListWorkflowsAsync($"WorkflowType = 'SignalQueryWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '{queue}'"))
+        await foreach (var wf in Client.ListWorkflowsAsync(
+            $"WorkflowType = 'SignalQueryWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '{queue}'"))
         {
             running.Add(wf.Id);
         }
+
         var count = await Client.CountWorkflowsAsync($"TaskQueue = '{queue}'");
 
         Assert.Multiple(() =>

@@ -46,9 +46,11 @@ public sealed class HostKillDrillTests
             var baseline = await StoredBytesAsync(database);
             using var upload = new EndlessCsv("b");
             var sending = first.Client.PostAsync($"/api/v1/datasets/{dataset}/rows?importId=b", upload);
-            await LocalProcesses.UntilAsync(async () => sending.IsCompleted || await StoredBytesAsync(database) - baseline >= WrittenBeforeKill,
-                TimeSpan.FromMinutes(2), "the import to write rows");
-            Assert.That(sending.IsCompleted, Is.False, 
+            await LocalProcesses.UntilAsync(
+                async () => sending.IsCompleted || await StoredBytesAsync(database) - baseline >= WrittenBeforeKill,
+                TimeSpan.FromMinutes(2),
+                "the import to write rows");
+            Assert.That(sending.IsCompleted, Is.False,
                 () => $"the endless import answered {sending.Result.StatusCode}: {sending.Result.Content.ReadAsStringAsync().Result}");
             written = await StoredBytesAsync(database) - baseline;
             uploaded = upload.Written;
@@ -70,7 +72,10 @@ public sealed class HostKillDrillTests
             Assert.That(afterCrash, Is.EquivalentTo(Keys("a", AcknowledgedRows)), "all of the acknowledged import, none of the killed one");
             Assert.That((bool)retry["replayed"]!, Is.False, "the killed attempt recorded no import: the retry runs");
             Assert.That((bool)replay["replayed"]!, Is.True);
-            Assert.That(afterRetry, Is.EquivalentTo(Keys("a", AcknowledgedRows).Concat(Keys("b", 50))), "the retry once, nothing left of the kill");
+            Assert.That(
+                afterRetry,
+                Is.EquivalentTo(Keys("a", AcknowledgedRows).Concat(Keys("b", 50))),
+                "the retry once, nothing left of the kill");
         });
     }
 
@@ -91,12 +96,17 @@ public sealed class HostKillDrillTests
             var dataset = await CreateChurnDatasetAsync(first.Client, rows: 40_000);
             var response = await first.Client.PostAsJsonAsync("/api/v1/training-runs", new
             {
-                model = "drill-churn", version = "1.0.0", task = "binaryClassification", datasetId = dataset, activate = true,
+                model = "drill-churn",
+                version = "1.0.0",
+                task = "binaryClassification",
+                datasetId = dataset,
+                activate = true,
             });
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
             location = response.Headers.Location!.ToString();
             // "training" in the train step's heartbeat: the fit itself is running.
-            static bool FittingOrOver(JsonObject run) => (string?)run["training"]?["stage"] == "training" || WorkflowTestKit.Status(run) != "running";
+            static bool FittingOrOver(JsonObject run)
+                => (string?)run["training"]?["stage"] == "training" || WorkflowTestKit.Status(run) != "running";
             await WorkflowTestKit.PollAsync(first.Client, location, FittingOrOver, TimeSpan.FromSeconds(120), "the fit");
             var run = await WorkflowTestKit.ReadAsync(await first.Client.GetAsync(location));
             Assert.That(WorkflowTestKit.Status(run), Is.EqualTo("running"), $"fitting when the host is killed: {run.ToJsonString()}");
@@ -105,7 +115,11 @@ public sealed class HostKillDrillTests
 
         var killed = Stopwatch.StartNew();
         await using var second = await HostProcess.StartAsync(directory.Path, settings);
-        var finished = await WorkflowTestKit.PollAsync(second.Client, location, r => WorkflowTestKit.Status(r) != "running", TimeSpan.FromSeconds(180));
+        var finished = await WorkflowTestKit.PollAsync(
+            second.Client,
+            location,
+            r => WorkflowTestKit.Status(r) != "running",
+            TimeSpan.FromSeconds(180));
         TestContext.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Kill drill (training): the run {WorkflowTestKit.Status(finished)} {killed.Elapsed.TotalSeconds:F1} s after the SIGKILL (restart included)"));
 
@@ -225,7 +239,7 @@ public sealed class HostKillDrillTests
         {
             await stream.WriteAsync("k,x\n"u8.ToArray(), cancellationToken);
             var chunk = new StringBuilder();
-            for (var i = 0L; ; )
+            for (var i = 0L; ;)
             {
                 chunk.Clear();
                 for (var n = 0; n < 4096; n++, i++)

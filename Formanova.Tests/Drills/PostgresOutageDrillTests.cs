@@ -46,14 +46,20 @@ public sealed class PostgresOutageDrillTests
             DrillLoad.Loop(drill.PredictThroughWorkflowAsync, Pace, stop.Token),
             DrillLoad.Loop(drill.SubmitJobAsync, Pace, stop.Token),
             DrillLoad.Loop(drill.PublishAsync, Pace, stop.Token),
-            DrillLoad.Loop(_ => load.SendAsync("ready", probe, () => new HttpRequestMessage(HttpMethod.Get, "/health/ready")), Pace, stop.Token),
+            DrillLoad.Loop(
+                _ => load.SendAsync("ready", probe, () => new HttpRequestMessage(HttpMethod.Get, "/health/ready")),
+                Pace,
+                stop.Token),
         ];
         string[] kinds = ["import", "predict", "prediction", "job", "event", "ready"];
         await EveryKindSucceedsAsync(load, kinds, TimeSpan.Zero, "every loop to succeed once");
 
         var stopped = load.Now;
         await postgres.StopAsync();
-        var down = await load.FirstAsync(s => s.Kind == "ready" && s.At > stopped && s.Status == 503, TimeSpan.FromSeconds(15), "a 503 probe");
+        var down = await load.FirstAsync(
+            s => s.Kind == "ready" && s.At > stopped && s.Status == 503,
+            TimeSpan.FromSeconds(15),
+            "a 503 probe");
 
         // The outage itself: its length is the drill's parameter, not a wait for anything.
         await Task.Delay(Outage - (load.Now - stopped));
@@ -73,7 +79,8 @@ public sealed class PostgresOutageDrillTests
         var during = load.Samples.Where(s => s.At >= stopped && s.At < restarted).ToList();
         var unexpected = load.Unexpected(HttpStatusCode.ServiceUnavailable);
         // Not a hang: a failure answers at once; a synchronous prediction waits its 10 s (Workflows:SyncTimeoutSeconds) and answers 202.
-        var slow = load.Samples.Where(s => s.Took > (s.Kind == "prediction" ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(10))).ToList();
+        var slow = load.Samples.Where(s => s.Took > (s.Kind == "prediction" ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(10)))
+            .ToList();
         var bare503 = load.Samples
             .Where(s => s.Status == 503 && s.Kind != "ready" && !(s.RetryAfter && s.MediaType == "application/problem+json")).ToList();
         Assert.Multiple(() =>
@@ -82,7 +89,10 @@ public sealed class PostgresOutageDrillTests
             Assert.That(bare503, Is.Empty, "every 503 is a ProblemDetails with Retry-After:" + DrillLoad.Describe(bare503));
             Assert.That(slow, Is.Empty, "no request hangs:" + DrillLoad.Describe(slow));
             Assert.That(during.Count(s => s.Kind == "import" && s.Status == 503), Is.GreaterThan(0), "the imports saw the outage");
-            Assert.That(drill.Jobs.Values.Count(j => j.At >= stopped && j.At < restarted), Is.GreaterThan(0), "runs accepted during the outage");
+            Assert.That(
+                drill.Jobs.Values.Count(j => j.At >= stopped && j.At < restarted),
+                Is.GreaterThan(0),
+                "runs accepted during the outage");
         });
 
         // Everything acknowledged is there, once: the rows of every import that answered 200 and no other, every
@@ -90,7 +100,10 @@ public sealed class PostgresOutageDrillTests
         var expectedRows = drill.Imports.Keys.ToDictionary(k => k, _ => RowsPerImport);
         Assert.That(await RowsByImportAsync(client, drill.Dataset), Is.EquivalentTo(expectedRows), "rows per acknowledged import");
         var logged = await ReadAllEventsAsync(client);
-        Assert.That(logged.Where(e => drill.Events.ContainsKey(e.Key)).ToDictionary(), Is.EquivalentTo(drill.Events), "acknowledged events");
+        Assert.That(
+            logged.Where(e => drill.Events.ContainsKey(e.Key)).ToDictionary(),
+            Is.EquivalentTo(drill.Events),
+            "acknowledged events");
         foreach (var (id, (kind, _)) in drill.Jobs)
         {
             var job = await WorkflowTestKit.PollAsync(
@@ -99,7 +112,10 @@ public sealed class PostgresOutageDrillTests
             Assert.That(job["result"]?["jobId"]?.GetValue<string>(), Is.EqualTo(id));
         }
 
-        Assert.That(await ActiveVersionAsync(client), Is.EqualTo(activeBefore), "a database outage is no reason to fall back from a version");
+        Assert.That(
+            await ActiveVersionAsync(client),
+            Is.EqualTo(activeBefore),
+            "a database outage is no reason to fall back from a version");
     }
 
     private static Task EveryKindSucceedsAsync(DrillLoad load, string[] kinds, TimeSpan since, string what) =>
@@ -137,7 +153,10 @@ public sealed class PostgresOutageDrillTests
             foreach (var item in page["items"]!.AsArray())
             {
                 var i = (int)item!["data"]!["i"]!;
-                Assert.That(all.TryAdd(i, long.Parse((string)item["id"]!, CultureInfo.InvariantCulture)), Is.True, $"event {i} is logged once");
+                Assert.That(
+                    all.TryAdd(i, long.Parse((string)item["id"]!, CultureInfo.InvariantCulture)),
+                    Is.True,
+                    $"event {i} is logged once");
             }
 
             if (page["nextAfter"] is not { } next)
@@ -174,7 +193,9 @@ public sealed class PostgresOutageDrillTests
                 csv.Append(CultureInfo.InvariantCulture, $"{importId}-{r},{r}\n");
             }
 
-            return RetryAsync("import", () => new HttpRequestMessage(HttpMethod.Post, $"/api/v1/datasets/{dataset}/rows?importId={importId}")
+            return RetryAsync("import", () => new HttpRequestMessage(
+                HttpMethod.Post,
+                $"/api/v1/datasets/{dataset}/rows?importId={importId}")
             {
                 Content = new StringContent(csv.ToString(), Encoding.UTF8, "text/csv"),
             }, body => Imports[importId] = (long)body["rowsAccepted"]!);

@@ -47,8 +47,10 @@ public sealed class RedisOutageDrillTests
             }
         }, Pace, stop.Token));
 
-        await LocalProcesses.UntilAsync(() => Task.FromResult(readiness.Any(r => r.Status == "Healthy") && cachedHits.Count >= DistinctInputs),
-            TimeSpan.FromSeconds(60), "a healthy Redis and cache hits under load");
+        await LocalProcesses.UntilAsync(
+            () => Task.FromResult(readiness.Any(r => r.Status == "Healthy") && cachedHits.Count >= DistinctInputs),
+            TimeSpan.FromSeconds(60),
+            "a healthy Redis and cache hits under load");
         var killed = load.Now;
         await redis.KillAsync();
         await LocalProcesses.UntilAsync(() => Task.FromResult(readiness.Any(r => r.At > killed && r.Status == "Degraded")),

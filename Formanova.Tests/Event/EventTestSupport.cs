@@ -94,7 +94,8 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             var status = await receiver.Behaviour(receiver.Requests.Count, context);
             context.Response.StatusCode = status;
             Interlocked.Increment(ref receiver._answered);
-            Interlocked.Exchange(ref receiver._next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            Interlocked.Exchange(ref receiver._next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
+                .TrySetResult();
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

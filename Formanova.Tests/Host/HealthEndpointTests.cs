@@ -47,8 +47,11 @@ public sealed class HealthEndpointTests
     public async Task Ready_WhenPostgresAndRedisAreConfigured_ChecksBothAndHidesThePassword()
     {
         await using var db = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        var connectionString = new NpgsqlConnectionStringBuilder(db.Options.ConnectionString) { Password = "not-a-real-secret" }.ConnectionString;
-        using var factory = new FormanovaFactory(db.Settings.Append(new("Database:ConnectionString", connectionString)).Append(new("Cache:Redis", TestServices.Redis())).Append(TestServices.RedisTimeout));
+        var connectionString = new NpgsqlConnectionStringBuilder(db.Options.ConnectionString) { Password = "not-a-real-secret" }
+            .ConnectionString;
+        using var factory = new FormanovaFactory(db.Settings.Append(new("Database:ConnectionString", connectionString))
+            .Append(new("Cache:Redis", TestServices.Redis()))
+            .Append(TestServices.RedisTimeout));
 
         using var client = factory.CreateClient();
         var response = await client.GetAsync("/health/ready");

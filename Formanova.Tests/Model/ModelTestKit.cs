@@ -18,12 +18,28 @@ internal static class ModelTestKit
 
     public static Task<TrainedModel> SmallChurnModel => SmallModel.Value;
 
-    public static TrainModelRequest Request(string name = "churn", string version = "1.0.0", ModelTask task = Binary, string? trainer = null, int seed = 42, bool activate = false) =>
+    public static TrainModelRequest Request(
+        string name = "churn",
+        string version = "1.0.0",
+        ModelTask task = Binary,
+        string? trainer = null,
+        int seed = 42,
+        bool activate = false) =>
         new(name, version, task, SampleData.Columns(task), trainer, seed, Activate: activate);
 
-    public static Task<TrainedModel> TrainAsync(int seed, int rows, ModelTask task = Binary, string? trainer = null, ModelOptions? options = null) =>
+    public static Task<TrainedModel> TrainAsync(
+        int seed,
+        int rows,
+        ModelTask task = Binary,
+        string? trainer = null,
+        ModelOptions? options = null) =>
         new ModelTrainer(Options.Create(options ?? new ModelOptions()))
-            .TrainAsync(Request(task: task, trainer: trainer, seed: seed), SampleData.RowsAsync(task, rows, seed), null, null, CancellationToken.None);
+            .TrainAsync(
+                Request(task: task, trainer: trainer, seed: seed),
+                SampleData.RowsAsync(task, rows, seed),
+                null,
+                null,
+                CancellationToken.None);
 
     public static NewVersion Version(string name, string version) =>
         new(name, version, Binary, "FastTree", SampleData.Columns(Binary), new Dictionary<string, double> { ["auc"] = 0.9 },
@@ -31,7 +47,11 @@ internal static class ModelTestKit
 
     public static async Task<ModelRegistry> RegistryAsync(TestDatabase db, ArtifactStoreKind store = ArtifactStoreKind.Local)
     {
-        await new Migrator(db.Database, [MigrationSet.FromEmbeddedResources("model", typeof(SharedInfrastructure).Assembly, "Model/Migrations")], TimeProvider.System, NullLogger<Migrator>.Instance)
+        await new Migrator(
+            db.Database,
+            [MigrationSet.FromEmbeddedResources("model", typeof(SharedInfrastructure).Assembly, "Model/Migrations")],
+            TimeProvider.System,
+            NullLogger<Migrator>.Instance)
             .MigrateAsync();
         return new ModelRegistry(
             db.Database,

@@ -11,7 +11,7 @@ namespace Formanova.Tests.Support;
 /// </summary>
 internal sealed class FormanovaFactory : WebApplicationFactory<Program>
 {
-    /// <summary>The admin key every factory installs (Auth:BootstrapKey); <see cref="CreateClient"/> sends it.</summary>
+    /// <summary>The admin key every factory installs (Auth:BootstrapKey); <c>CreateClient</c> sends it.</summary>
     public const string AdminKey = "fnv_test-admin-key-0123456789abcdef";
 
     private readonly Dictionary<string, string?> _settings;
@@ -19,7 +19,9 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
 
     /// <param name="settings">Overrides of appsettings.json, applied as environment variables would be.</param>
     /// <param name="configureServices">Test doubles (e.g. a fake TimeProvider), registered after the app's own services.</param>
-    public FormanovaFactory(IEnumerable<KeyValuePair<string, string?>>? settings = null, Action<IServiceCollection>? configureServices = null)
+    public FormanovaFactory(
+        IEnumerable<KeyValuePair<string, string?>>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         DataDirectory = Directory.CreateTempSubdirectory("formanova-host-").FullName;
         _configureServices = configureServices;
@@ -72,7 +74,9 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
     public HttpClient CreateClientWithKey(string? key)
     {
         var client = CreateClient();
-        client.DefaultRequestHeaders.Authorization = key is null ? null : new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        client.DefaultRequestHeaders.Authorization = key is null
+            ? null
+            : new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return client;
     }
 

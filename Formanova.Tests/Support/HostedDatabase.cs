@@ -20,7 +20,9 @@ internal sealed class HostedDatabase : IAsyncDisposable
     public HttpClient Client { get; }
 
     /// <summary>Ignores the fixture (through <see cref="TestDatabase"/>) when the provider's service is not configured.</summary>
-    public static async Task<HostedDatabase> StartAsync(DatabaseProvider provider, IEnumerable<KeyValuePair<string, string?>>? settings = null)
+    public static async Task<HostedDatabase> StartAsync(
+        DatabaseProvider provider,
+        IEnumerable<KeyValuePair<string, string?>>? settings = null)
     {
         var database = await TestDatabase.CreateAsync(provider);
         return new HostedDatabase(database, new FormanovaFactory(database.Settings.Concat(settings ?? [])));

@@ -20,7 +20,8 @@ internal sealed class JsonLogCapture : ILoggerProvider, ISupportExternalScope
 
     /// <summary>Registers the capture with the host's JSON formatter (for a factory's configureServices).</summary>
     public void AddTo(IServiceCollection services) =>
-        services.AddSingleton<ILoggerProvider>(provider => Using(provider.GetServices<ConsoleFormatter>().Single(f => f.Name == ConsoleFormatterNames.Json)));
+        services.AddSingleton<ILoggerProvider>(
+            provider => Using(provider.GetServices<ConsoleFormatter>().Single(f => f.Name == ConsoleFormatterNames.Json)));
 
     public JsonLogCapture Using(ConsoleFormatter formatter)
     {
@@ -42,7 +43,12 @@ internal sealed class JsonLogCapture : ILoggerProvider, ISupportExternalScope
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter)
         {
             using var text = new StringWriter();
             owner._formatter!.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), owner._scopes, text);

@@ -22,7 +22,10 @@ internal sealed class LogCapture : ILoggerProvider
     {
     }
 
-    /// <param name="State">The message template's named values.</param>
+    /// <param name="Category"></param>
+
+    /// <param name="Level"></param>
+    /// <param name="Message"></param>    /// <param name="State">The message template's named values.</param>
     public sealed record Entry(string Category, LogLevel Level, string Message, IReadOnlyDictionary<string, object?> State);
 
     private sealed class Writer(LogCapture owner, string category) : ILogger
@@ -31,7 +34,12 @@ internal sealed class LogCapture : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter)
         {
             var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
             owner._entries.Enqueue(new Entry(category, logLevel, formatter(state, exception),

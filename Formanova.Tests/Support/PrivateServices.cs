@@ -295,7 +295,9 @@ internal sealed class PrivateRedis : IAsyncDisposable
         var directory = Directory.CreateTempSubdirectory("formanova-drill-redis-").FullName;
         port ??= LocalProcesses.FreePort();
         var process = ChildProcess.Start(
-            new ProcessStartInfo(server!, ["--bind", "127.0.0.1", "--port", $"{port}", "--save", "", "--appendonly", "no", "--dir", directory]));
+            new ProcessStartInfo(
+                server!,
+                ["--bind", "127.0.0.1", "--port", $"{port}", "--save", "", "--appendonly", "no", "--dir", directory]));
         var redis = new PrivateRedis(process, directory, port.Value);
         await LocalProcesses.UntilAsync(redis.PingsAsync, TimeSpan.FromSeconds(30), $"the private Redis on port {port} to answer PING");
         return redis;

@@ -28,14 +28,18 @@ internal sealed class TestDatabase : IAsyncDisposable
     public static IEnumerable<TestFixtureData> Providers =>
     [
         new TestFixtureData(DatabaseProvider.Sqlite),
-        PostgresSkip is { } reason ? new TestFixtureData(DatabaseProvider.Postgres).Ignore(reason) : new TestFixtureData(DatabaseProvider.Postgres),
+        PostgresSkip is { } reason
+            ? new TestFixtureData(DatabaseProvider.Postgres).Ignore(reason)
+            : new TestFixtureData(DatabaseProvider.Postgres),
     ];
 
     /// <summary>The same variants for a single test (<c>TestCaseSource</c>).</summary>
     public static IEnumerable<TestCaseData> ProviderCases =>
     [
         new TestCaseData(DatabaseProvider.Sqlite),
-        PostgresSkip is { } reason ? new TestCaseData(DatabaseProvider.Postgres).Ignore(reason) : new TestCaseData(DatabaseProvider.Postgres),
+        PostgresSkip is { } reason
+            ? new TestCaseData(DatabaseProvider.Postgres).Ignore(reason)
+            : new TestCaseData(DatabaseProvider.Postgres),
     ];
 
     private static string? PostgresSkip => TestServices.SkipReason(TestServices.PostgresVariable, "PostgreSQL");

@@ -73,7 +73,10 @@ public sealed class BatchWorkflowTests
     public async Task BatchJobs_WhenPausedAndResumed_StopStartingChunksUntilResumed()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var faults = new FaultyModelModule { Before = (op, _, count, ct) => op == "predictBatch" && count == 1 ? release.Task.WaitAsync(ct) : Task.CompletedTask };
+        var faults = new FaultyModelModule
+        {
+            Before = (op, _, count, ct) => op == "predictBatch" && count == 1 ? release.Task.WaitAsync(ct) : Task.CompletedTask
+        };
         using var factory = Factory(faults);
         var client = await ClientAsync(factory);
         var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 100);
@@ -95,7 +98,10 @@ public sealed class BatchWorkflowTests
     [Test]
     public async Task BatchJobs_WhenCancelled_EndCancelled()
     {
-        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predictBatch" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask };
+        var faults = new FaultyModelModule
+        {
+            Before = (op, _, _, ct) => op == "predictBatch" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask
+        };
         using var factory = Factory(faults);
         var client = await ClientAsync(factory);
         var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 50);
@@ -106,8 +112,14 @@ public sealed class BatchWorkflowTests
 
         await PollAsync(client, location, j => Status(j) == "cancelled");
         var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=batch&status=cancelled"));
-        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["id"]), Does.Contain(location.Split('/')[^1]), "closed CANCELED in Temporal");
-        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["location"]), Does.Contain(location), "the listing points at the batch-jobs path");
+        Assert.That(
+            listed["items"]!.AsArray().Select(i => (string?)i!["id"]),
+            Does.Contain(location.Split('/')[^1]),
+            "closed CANCELED in Temporal");
+        Assert.That(
+            listed["items"]!.AsArray().Select(i => (string?)i!["location"]),
+            Does.Contain(location),
+            "the listing points at the batch-jobs path");
     }
 
     [Test]
@@ -117,7 +129,9 @@ public sealed class BatchWorkflowTests
         var faults = new FaultyModelModule
         {
             // The fourth chunk hangs in the first host; the restarted host lets every chunk through.
-            Before = (op, _, count, ct) => op == "predictBatch" && count == 4 && !crashed ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
+            Before = (op, _, count, ct) => op == "predictBatch" && count == 4 && !crashed
+                ? Task.Delay(Timeout.Infinite, ct)
+                : Task.CompletedTask,
         };
         using var state = new PersistedState(("Workflows:Batch:ChunkTimeoutSeconds", "3"));
         string location;
@@ -141,7 +155,10 @@ public sealed class BatchWorkflowTests
 
         Assert.That(Status(job), Is.EqualTo("completed"), job.ToJsonString());
         Assert.That((long?)job["result"]!["rows"], Is.EqualTo(200));
-        Assert.That(faults.Calls("predictBatch"), Is.EqualTo(8 + 1), "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
+        Assert.That(
+            faults.Calls("predictBatch"),
+            Is.EqualTo(8 + 1),
+            "chunks 1–3 ran once, chunk 4 twice (it was in flight), chunks 5–8 once");
     }
 
     [Test]
@@ -153,7 +170,9 @@ public sealed class BatchWorkflowTests
         {
             services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner));
             // The second chunk's rows are stored, then recording the chunk as succeeded fails once: the retry writes them again.
-            services.Decorate<IDataModule>((inner, _) => FailingDataModule.Wrap(inner, r => r.Step == "chunk-000001" && r.Status == ResultStatus.Succeeded && Interlocked.Exchange(ref failOnce, 0) == 1));
+            services.Decorate<IDataModule>((inner, _) => FailingDataModule.Wrap(
+                inner,
+                r => r.Step == "chunk-000001" && r.Status == ResultStatus.Succeeded && Interlocked.Exchange(ref failOnce, 0) == 1));
         });
         var client = await ClientAsync(factory);
         var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 120);

@@ -30,7 +30,9 @@ public sealed class ExternalServiceTests
             ("Workflows:ExternalService:AuthValue", "secret-123"));
         var client = await ClientAsync(factory);
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { model = DemoModel, inputs = ValidInput(), callExternal = true });
+        var response = await client.PostAsJsonAsync(
+            "/api/v1/predictions",
+            new { model = DemoModel, inputs = ValidInput(), callExternal = true });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         var result = await ReadAsync(response);
@@ -56,10 +58,15 @@ public sealed class ExternalServiceTests
         });
         await service.StartAsync();
 
-        using var factory = Factory(null, ("Workflows:ExternalService:Url", $"{service.Urls.First()}/broken"), ("Workflows:Retry:MaximumAttempts", "3"));
+        using var factory = Factory(
+            null,
+            ("Workflows:ExternalService:Url", $"{service.Urls.First()}/broken"),
+            ("Workflows:Retry:MaximumAttempts", "3"));
         var client = await ClientAsync(factory);
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { model = DemoModel, inputs = ValidInput(), callExternal = true });
+        var response = await client.PostAsJsonAsync(
+            "/api/v1/predictions",
+            new { model = DemoModel, inputs = ValidInput(), callExternal = true });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         var result = await ReadAsync(response);

@@ -29,7 +29,8 @@ internal class FailingDataModule : DispatchProxy
     {
         if (targetMethod!.Name == nameof(IDataModule.RecordResultAsync) && _fail((RecordResultRequest)args![0]!))
         {
-            return Task.FromException<ProcessingResult>(new ModuleException(ErrorKind.Unavailable, "Injected: the result store is unavailable."));
+            return Task.FromException<ProcessingResult>(
+                new ModuleException(ErrorKind.Unavailable, "Injected: the result store is unavailable."));
         }
 
         try

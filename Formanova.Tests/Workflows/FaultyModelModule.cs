@@ -38,21 +38,36 @@ internal sealed class FaultyModelModule
 
     private sealed class Wrapper(IModelModule inner, FaultyModelModule owner) : IModelModule
     {
-        public async Task<TrainingResult> TrainAsync(TrainModelRequest request, IAsyncEnumerable<object?[]> rows, IAsyncEnumerable<object?[]>? testRows = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        public async Task<TrainingResult> TrainAsync(
+            TrainModelRequest request,
+            IAsyncEnumerable<object?[]> rows,
+            IAsyncEnumerable<object?[]>? testRows = null,
+            IProgress<TrainingProgress>? progress = null,
+            CancellationToken cancellationToken = default)
         {
             await owner.HookAsync("train", request.Version, cancellationToken);
             return await inner.TrainAsync(request, rows, testRows, progress, cancellationToken);
         }
 
-        public Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default) => inner.RegisterAsync(request, modelZip, cancellationToken);
+        public Task<ModelVersionInfo> RegisterAsync(
+            RegisterModelRequest request,
+            Stream modelZip,
+            CancellationToken cancellationToken = default) => inner.RegisterAsync(request, modelZip, cancellationToken);
 
-        public Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default) => inner.ListModelsAsync(cancellationToken);
+        public Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
+            => inner.ListModelsAsync(cancellationToken);
 
-        public Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default) => inner.GetModelAsync(name, cancellationToken);
+        public Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default)
+            => inner.GetModelAsync(name, cancellationToken);
 
-        public Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) => inner.GetVersionAsync(name, version, cancellationToken);
+        public Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default)
+            => inner.GetVersionAsync(name, version, cancellationToken);
 
-        public Task<ModelVersionInfo> ResolveVersionAsync(string name, string? version = null, string? alias = null, CancellationToken cancellationToken = default) => inner.ResolveVersionAsync(name, version, alias, cancellationToken);
+        public Task<ModelVersionInfo> ResolveVersionAsync(
+            string name,
+            string? version = null,
+            string? alias = null,
+            CancellationToken cancellationToken = default) => inner.ResolveVersionAsync(name, version, alias, cancellationToken);
 
         public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
         {
@@ -60,13 +75,20 @@ internal sealed class FaultyModelModule
             return await inner.ActivateAsync(name, version, cancellationToken);
         }
 
-        public Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default) => inner.SetAliasAsync(name, alias, version, cancellationToken);
+        public Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default)
+            => inner.SetAliasAsync(name, alias, version, cancellationToken);
 
-        public Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default) => inner.ArchiveAsync(name, version, cancellationToken);
+        public Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default)
+            => inner.ArchiveAsync(name, version, cancellationToken);
 
-        public Task DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default) => inner.DeleteVersionAsync(name, version, cancellationToken);
+        public Task DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default)
+            => inner.DeleteVersionAsync(name, version, cancellationToken);
 
-        public Task<FallbackResult> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken = default) => inner.MarkFailedAsync(name, version, reason, cancellationToken);
+        public Task<FallbackResult> MarkFailedAsync(
+            string name,
+            string? version,
+            string reason,
+            CancellationToken cancellationToken = default) => inner.MarkFailedAsync(name, version, reason, cancellationToken);
 
         public async Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
         {
@@ -74,7 +96,9 @@ internal sealed class FaultyModelModule
             return await inner.PredictAsync(request, cancellationToken);
         }
 
-        public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
+        public async Task<BatchPredictionResult> PredictBatchAsync(
+            PredictBatchRequest request,
+            CancellationToken cancellationToken = default)
         {
             await owner.HookAsync("predictBatch", request.Version, cancellationToken);
             return await inner.PredictBatchAsync(request, cancellationToken);
@@ -105,6 +129,7 @@ internal sealed class FaultyModelModule
             await inner.EvictCachedPredictionsAsync(name, version, cancellationToken);
         }
 
-        public Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default) => inner.OpenArtifactAsync(name, version, cancellationToken);
+        public Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default)
+            => inner.OpenArtifactAsync(name, version, cancellationToken);
     }
 }

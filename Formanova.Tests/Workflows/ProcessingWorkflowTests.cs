@@ -37,7 +37,9 @@ public sealed class ProcessingWorkflowTests
         });
 
         var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{jobId}"));
-        Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ProcessingCompleted, IEventModule.WorkflowCompleted }));
+        Assert.That(
+            events.Items.Select(e => e.Type),
+            Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ProcessingCompleted, IEventModule.WorkflowCompleted }));
         // The event carries the result as the API answers it, in camelCase; JsonElement lookups are case-sensitive.
         Assert.That(events.Items[1].Data!.Value.GetProperty("decision").GetString(), Is.EqualTo((string?)result["decision"]));
 
@@ -81,8 +83,12 @@ public sealed class ProcessingWorkflowTests
 
         var response = await client.PostAsJsonAsync("/api/v1/predictions", new
         {
-            model = DemoModel, version = "1.0.0", datasetId = dataset, entityId = "c5",
-            inputs = new Dictionary<string, object?> { ["support_calls"] = 9.0 }, @params = new { useCache = false, roundDigits = 15 },
+            model = DemoModel,
+            version = "1.0.0",
+            datasetId = dataset,
+            entityId = "c5",
+            inputs = new Dictionary<string, object?> { ["support_calls"] = 9.0 },
+            @params = new { useCache = false, roundDigits = 15 },
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
@@ -90,8 +96,13 @@ public sealed class ProcessingWorkflowTests
         Assert.Multiple(() =>
         {
             Assert.That((long?)result["sourceRowId"], Is.EqualTo(stored.RowId));
-            Assert.That(result["filledFromStore"]!.AsArray().Select(n => (string)n!), Is.EquivalentTo(features.Where(f => f != "support_calls" && stored.Values[f] is not null)));
-            Assert.That(result["features"]!.AsObject().Select(kv => kv.Key), Does.Not.Contain("customer_id"), "only the model's features are taken from the store");
+            Assert.That(
+                result["filledFromStore"]!.AsArray().Select(n => (string)n!),
+                Is.EquivalentTo(features.Where(f => f != "support_calls" && stored.Values[f] is not null)));
+            Assert.That(
+                result["features"]!.AsObject().Select(kv => kv.Key),
+                Does.Not.Contain("customer_id"),
+                "only the model's features are taken from the store");
             Assert.That((double?)result["features"]!["support_calls"], Is.EqualTo(9.0), "request values win");
             Assert.That((double?)result["score"], Is.EqualTo(expected.Score).Within(1e-9), "inference ran on the enriched features");
             Assert.That((string?)result["label"], Is.EqualTo(expected.Label));
@@ -104,11 +115,15 @@ public sealed class ProcessingWorkflowTests
         using var factory = Factory();
         var client = await ClientAsync(factory);
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { inputs = new { } , @params = new { decisionThreshold = 2 } });
+        var response = await client.PostAsJsonAsync(
+            "/api/v1/predictions",
+            new { inputs = new { }, @params = new { decisionThreshold = 2 } });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var problem = await ReadAsync(response);
-        Assert.That(problem["errors"]!.AsObject().Select(kv => kv.Key), Is.SupersetOf(new[] { "model", "inputs", "params.decisionThreshold" }));
+        Assert.That(
+            problem["errors"]!.AsObject().Select(kv => kv.Key),
+            Is.SupersetOf(new[] { "model", "inputs", "params.decisionThreshold" }));
         var jobs = await ReadAsync(await client.GetAsync("/api/v1/jobs"));
         Assert.That(jobs["items"]!.AsArray(), Is.Empty);
     }
@@ -245,7 +260,8 @@ public sealed class ProcessingWorkflowTests
         var job = await PollAsync(client, location, j => Status(j) == "cancelled");
         release.SetResult();
         var cancelled = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
-        var description = await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(location.Split('/')[^1]).DescribeAsync();
+        var description = await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(location.Split('/')[^1])
+            .DescribeAsync();
         Assert.Multiple(() =>
         {
             Assert.That(description.Status, Is.EqualTo(WorkflowExecutionStatus.Canceled));
@@ -263,8 +279,10 @@ public sealed class ProcessingWorkflowTests
         var client = await ClientAsync(factory);
         var predicting = client.PostAsJsonAsync("/api/v1/predictions", Body());
         string? id = null;
-        await UntilAsync(async () => (id = Ids(await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running"))).FirstOrDefault()) is not null,
-            TimeSpan.FromSeconds(30), "the prediction's run");
+        await UntilAsync(
+            async () => (id = Ids(await ReadAsync(await client.GetAsync("/api/v1/jobs?status=running"))).FirstOrDefault()) is not null,
+            TimeSpan.FromSeconds(30),
+            "the prediction's run");
         await PollAsync(client, $"/api/v1/jobs/{id}", j => (string?)j["stage"] == "processing");
 
         Assert.That((await client.PostAsync($"/api/v1/jobs/{id}/cancel", null)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
@@ -331,7 +349,8 @@ public sealed class ProcessingWorkflowTests
         string? token = null;
         do
         {
-            var page = await ReadAsync(await client.GetAsync($"/api/v1/jobs?type=job&pageSize=3{(token is null ? "" : $"&pageToken={Uri.EscapeDataString(token)}")}"));
+            var page = await ReadAsync(await client.GetAsync(
+                $"/api/v1/jobs?type=job&pageSize=3{(token is null ? "" : $"&pageToken={Uri.EscapeDataString(token)}")}"));
             seen.AddRange(Ids(page));
             token = (string?)page["nextPageToken"];
             later.Add(await SubmitPausedAsync(client));
@@ -410,7 +429,9 @@ public sealed class ProcessingWorkflowTests
     {
         var faults = new FaultyModelModule
         {
-            Before = (op, _, count, _) => op == "predict" && count <= 2 ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted") : Task.CompletedTask,
+            Before = (op, _, count, _) => op == "predict" && count <= 2
+                ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted")
+                : Task.CompletedTask,
         };
         using var factory = Factory(faults);
         var client = await ClientAsync(factory);
@@ -430,7 +451,10 @@ public sealed class ProcessingWorkflowTests
     [Test]
     public async Task Jobs_WhenInferenceTimesOutOnEveryAttempt_FallBackOrFailWithTheTimeoutRecorded()
     {
-        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask };
+        var faults = new FaultyModelModule
+        {
+            Before = (op, _, _, ct) => op == "predict" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask
+        };
         using var factory = Factory(faults, ("Workflows:Timeouts:InferenceSeconds", "0.5"), ("Workflows:Retry:MaximumAttempts", "2"));
         var client = await ClientAsync(factory);
 
@@ -449,7 +473,10 @@ public sealed class ProcessingWorkflowTests
     [Test]
     public async Task Predictions_WhenInferenceTimesOutOnEveryAttempt_Return422NamingTheStoredJobWithTheTimeout()
     {
-        var faults = new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask };
+        var faults = new FaultyModelModule
+        {
+            Before = (op, _, _, ct) => op == "predict" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask
+        };
         using var factory = Factory(faults, ("Workflows:Timeouts:InferenceSeconds", "0.5"), ("Workflows:Retry:MaximumAttempts", "2"));
         var client = await ClientAsync(factory);
 
@@ -473,7 +500,9 @@ public sealed class ProcessingWorkflowTests
     {
         var faults = new FaultyModelModule
         {
-            Before = (op, version, _, _) => op == "predict" && version == "1.1.0" ? throw new ModuleException(ErrorKind.Unavailable, "engine crashed") : Task.CompletedTask,
+            Before = (op, version, _, _) => op == "predict" && version == "1.1.0"
+                ? throw new ModuleException(ErrorKind.Unavailable, "engine crashed")
+                : Task.CompletedTask,
         };
         using var factory = Factory(faults, ("Workflows:Retry:MaximumAttempts", "2"));
         var client = await ClientAsync(factory);
@@ -526,7 +555,13 @@ public sealed class ProcessingWorkflowTests
     {
         const ModelTask task = ModelTask.BinaryClassification;
         return factory.Services.GetRequiredService<IModelModule>().TrainAsync(
-            new TrainModelRequest(DemoModel, version, task, Formanova.Modules.Model.Training.SampleData.Columns(task), Seed: 11, Activate: true),
+            new TrainModelRequest(
+                DemoModel,
+                version,
+                task,
+                Formanova.Modules.Model.Training.SampleData.Columns(task),
+                Seed: 11,
+                Activate: true),
             Formanova.Modules.Model.Training.SampleData.RowsAsync(task, 300, 11));
     }
 
@@ -534,7 +569,10 @@ public sealed class ProcessingWorkflowTests
     private static (FaultyModelModule Faults, TaskCompletionSource Release) HeldInference()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return (new FaultyModelModule { Before = (op, _, _, ct) => op == "predict" ? release.Task.WaitAsync(ct) : Task.CompletedTask }, release);
+        return (new FaultyModelModule
+        {
+            Before = (op, _, _, ct) => op == "predict" ? release.Task.WaitAsync(ct) : Task.CompletedTask
+        }, release);
     }
 
     private static async Task<string> SubmitPausedAsync(HttpClient client) =>

@@ -19,7 +19,9 @@ namespace Formanova.Tests.Workflows;
 [Category("Integration")]
 public sealed class PromotionSagaTests
 {
-    private static async Task<(FormanovaFactory Factory, HttpClient Client)> HostWithTwoVersionsAsync(FaultyModelModule faults, FailingEvents? events = null)
+    private static async Task<(FormanovaFactory Factory, HttpClient Client)> HostWithTwoVersionsAsync(
+        FaultyModelModule faults,
+        FailingEvents? events = null)
     {
         var factory = new FormanovaFactory(Settings(), services =>
         {
@@ -54,12 +56,15 @@ public sealed class PromotionSagaTests
 
             Assert.That(Status(promotion), Is.EqualTo("completed"), promotion.ToJsonString());
             var saga = promotion["saga"]!;
-            Assert.That(saga["completed"]!.AsArray().Select(s => (string)s!), Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
+            Assert.That(
+                saga["completed"]!.AsArray().Select(s => (string)s!),
+                Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
             Assert.That((string?)saga["previousVersion"], Is.EqualTo("1.0.0"));
             var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync(DemoModel);
             Assert.That(model.ActiveVersion, Is.EqualTo("1.1.0"));
             Assert.That(model.Aliases["champion"], Is.EqualTo("1.1.0"));
-            var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Types: [IEventModule.ModelActivated]));
+            var events = await factory.Services.GetRequiredService<IEventModule>()
+                .ListAsync(new EventQuery(Types: [IEventModule.ModelActivated]));
             Assert.That(events.Items.Select(e => e.Subject), Does.Contain($"{DemoModel}/1.1.0"));
         }
     }
@@ -79,14 +84,19 @@ public sealed class PromotionSagaTests
             // Straight to the table: the module never replaces a succeeded result.
             await using (var connection = await factory.Services.GetRequiredService<IDatabase>().OpenConnectionAsync())
             {
-                await connection.ExecuteAsync("UPDATE data_results SET output = @Output WHERE job_id = @JobId AND step = 'result'", new { Output = pascal.GetRawText(), JobId = id });
+                await connection.ExecuteAsync(
+                    "UPDATE data_results SET output = @Output WHERE job_id = @JobId AND step = 'result'",
+                    new { Output = pascal.GetRawText(), JobId = id });
             }
 
-            Assert.That((await data.QueryResultsAsync(new ResultQuery(JobId: id))).Items.Single(r => r.Step == "result").Output!.Value.TryGetProperty("Completed", out _), Is.True);
+            Assert.That((await data.QueryResultsAsync(new ResultQuery(JobId: id))).Items.Single(r => r.Step == "result").Output!.Value
+                .TryGetProperty("Completed", out _), Is.True);
 
             var reread = await ReadAsync(await client.GetAsync($"/api/v1/promotions/{id}"));
 
-            Assert.That(reread["saga"]!["completed"]!.AsArray().Select(s => (string)s!), Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
+            Assert.That(
+                reread["saga"]!["completed"]!.AsArray().Select(s => (string)s!),
+                Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
             Assert.That((string?)reread["saga"]!["previousVersion"], Is.EqualTo("1.0.0"));
         }
     }
@@ -100,7 +110,9 @@ public sealed class PromotionSagaTests
     {
         var faults = new FaultyModelModule
         {
-            Before = (op, version, _, _) => op == failing && version == "1.1.0" ? throw new ModuleException(ErrorKind.Unprocessable, $"injected {op} failure") : Task.CompletedTask,
+            Before = (op, version, _, _) => op == failing && version == "1.1.0"
+                ? throw new ModuleException(ErrorKind.Unprocessable, $"injected {op} failure")
+                : Task.CompletedTask,
         };
         var events = new FailingEvents { FailType = failing == "emit" ? IEventModule.ModelActivated : null };
         var (factory, client) = await HostWithTwoVersionsAsync(faults, events);
@@ -119,7 +131,8 @@ public sealed class PromotionSagaTests
             var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync(DemoModel);
             Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"), "the previous version is active again");
             Assert.That(faults.Calls("evict") > 0, Is.EqualTo(compensations.Contains("evict_warmed")));
-            var rolledBack = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Types: [IEventModule.ModelPromotionRolledBack]));
+            var rolledBack = await factory.Services.GetRequiredService<IEventModule>()
+                .ListAsync(new EventQuery(Types: [IEventModule.ModelPromotionRolledBack]));
             Assert.That(rolledBack.Items, Has.Count.EqualTo(1));
         }
     }
@@ -150,8 +163,10 @@ internal sealed class FailingEvents
                 ? throw new ModuleException(ErrorKind.Unprocessable, $"injected failure publishing {request.Type}")
                 : inner.PublishAsync(request, cancellationToken);
 
-        public Task<CloudEvent?> GetAsync(long sequence, CancellationToken cancellationToken = default) => inner.GetAsync(sequence, cancellationToken);
+        public Task<CloudEvent?> GetAsync(long sequence, CancellationToken cancellationToken = default)
+            => inner.GetAsync(sequence, cancellationToken);
 
-        public Task<EventPage> ListAsync(EventQuery query, CancellationToken cancellationToken = default) => inner.ListAsync(query, cancellationToken);
+        public Task<EventPage> ListAsync(EventQuery query, CancellationToken cancellationToken = default)
+            => inner.ListAsync(query, cancellationToken);
     }
 }

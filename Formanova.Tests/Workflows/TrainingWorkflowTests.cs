@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
@@ -13,7 +12,14 @@ namespace Formanova.Tests.Workflows;
 [Category("Integration")]
 public sealed class TrainingWorkflowTests
 {
-    private static object Run(long datasetId, string version = "1.0.0", object? minMetrics = null, bool activate = false, bool requireApproval = false, double? approvalTimeoutSeconds = null, string? trainer = null) =>
+    private static object Run(
+        long datasetId,
+        string version = "1.0.0",
+        object? minMetrics = null,
+        bool activate = false,
+        bool requireApproval = false,
+        double? approvalTimeoutSeconds = null,
+        string? trainer = null) =>
         new { model = "churn-wf", version, task = "binaryClassification", datasetId, minMetrics, activate, requireApproval, approvalTimeoutSeconds, trainer };
 
     private static async Task<string> StartAsync(HttpClient client, object body)
@@ -59,8 +65,15 @@ public sealed class TrainingWorkflowTests
         var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
         Assert.That(model.ActiveVersion, Is.EqualTo("1.0.0"));
         Assert.That(model.Versions[0].Lineage.RunId, Is.EqualTo(location.Split('/')[^1]));
-        var events = await factory.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
-        Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[] { IEventModule.WorkflowStarted, IEventModule.ModelRegistered, IEventModule.ModelActivated, IEventModule.WorkflowCompleted }));
+        var events = await factory.Services.GetRequiredService<IEventModule>()
+            .ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
+        Assert.That(events.Items.Select(e => e.Type), Is.EqualTo(new[]
+        {
+            IEventModule.WorkflowStarted,
+            IEventModule.ModelRegistered,
+            IEventModule.ModelActivated,
+            IEventModule.WorkflowCompleted
+        }));
         // Event data is camelCase, as the API is; JsonElement lookups are case-sensitive.
         Assert.That(events.Items[1].Data!.Value.GetProperty("trainRows").GetInt32(), Is.GreaterThan(0));
         Assert.That(events.Items[3].Data!.Value.GetProperty("outcome").GetString(), Is.EqualTo("activated"));
@@ -74,7 +87,9 @@ public sealed class TrainingWorkflowTests
         {
             // The run's first training attempt hangs in the first host (no heartbeat); restarted hosts train normally.
             // The demo model's start-up training (1.0.0) goes through.
-            Before = (op, version, _, ct) => op == "train" && version == "2.0.0" && !crashed ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
+            Before = (op, version, _, ct) => op == "train" && version == "2.0.0" && !crashed
+                ? Task.Delay(Timeout.Infinite, ct)
+                : Task.CompletedTask,
         };
         using var state = new PersistedState(("Workflows:Training:HeartbeatTimeoutSeconds", "3"));
         string location;
@@ -95,14 +110,20 @@ public sealed class TrainingWorkflowTests
         // Second host: the attempt lost with the first host times out on its heartbeat and trains again here.
         using (var second = state.Start(faults))
         {
-            var waiting = await PollAsync(second.CreateClient(), location, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
+            var waiting = await PollAsync(
+                second.CreateClient(),
+                location,
+                r => (string?)r["stage"] == "awaiting-approval",
+                TimeSpan.FromSeconds(120));
             Assert.That(waiting["progress"]!["trained"]!["metrics"]!.AsObject().ContainsKey("auc"), Is.True);
         }
 
         // Third host: the approval wait (a durable timer and a signal) survives the restart.
         using var third = state.Start(faults);
         var restarted = third.CreateClient();
-        Assert.That((await restarted.PostAsJsonAsync($"{location}/approve", new { by = "alice" })).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That(
+            (await restarted.PostAsJsonAsync($"{location}/approve", new { by = "alice" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.NoContent));
         var run = await PollAsync(restarted, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(60));
 
         Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
@@ -111,9 +132,13 @@ public sealed class TrainingWorkflowTests
         {
             Assert.That(model.Versions.Count(v => v.Version == "2.0.0"), Is.EqualTo(1));
             Assert.That(model.ActiveVersion, Is.EqualTo("2.0.0"));
-            Assert.That(faults.Calls("train"), Is.EqualTo(3), "the demo model, then one attempt lost in the crash and one that completed; none after");
+            Assert.That(
+                faults.Calls("train"),
+                Is.EqualTo(3),
+                "the demo model, then one attempt lost in the crash and one that completed; none after");
         });
-        var events = await third.Services.GetRequiredService<IEventModule>().ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
+        var events = await third.Services.GetRequiredService<IEventModule>()
+            .ListAsync(new EventQuery(Source: $"/workflows/{location.Split('/')[^1]}"));
         Assert.That(events.Items.Count(e => e.Type == IEventModule.ModelRegistered), Is.EqualTo(1));
     }
 
@@ -142,7 +167,10 @@ public sealed class TrainingWorkflowTests
         var location = await StartAsync(client, Run(dataset, requireApproval: true));
 
         var waiting = await PollAsync(client, location, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
-        Assert.That(waiting["progress"]!["trained"]!["metrics"]!.AsObject().ContainsKey("auc"), Is.True, "metrics are queryable before approval");
+        Assert.That(
+            waiting["progress"]!["trained"]!["metrics"]!.AsObject().ContainsKey("auc"),
+            Is.True,
+            "metrics are queryable before approval");
         Assert.That((await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf")).ActiveVersion, Is.Null);
 
         var approve = await client.PostAsJsonAsync($"{location}/approve", new { by = "alice" });
@@ -150,7 +178,9 @@ public sealed class TrainingWorkflowTests
 
         var run = await PollAsync(client, location, r => Status(r) == "completed");
         Assert.That((string?)run["result"]!["outcome"], Is.EqualTo("activated"));
-        Assert.That((await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf")).ActiveVersion, Is.EqualTo("1.0.0"));
+        Assert.That(
+            (await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf")).ActiveVersion,
+            Is.EqualTo("1.0.0"));
         Assert.That((await client.PostAsync($"{location}/approve", null)).StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
     }
 
@@ -164,7 +194,9 @@ public sealed class TrainingWorkflowTests
         var expired = await StartAsync(client, Run(dataset, version: "2.0.0", requireApproval: true, approvalTimeoutSeconds: 1));
 
         await PollAsync(client, rejected, r => (string?)r["stage"] == "awaiting-approval", TimeSpan.FromSeconds(120));
-        Assert.That((await client.PostAsJsonAsync($"{rejected}/reject", new { comment = "not now" })).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That(
+            (await client.PostAsJsonAsync($"{rejected}/reject", new { comment = "not now" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.NoContent));
 
         var first = await PollAsync(client, rejected, r => Status(r) == "completed");
         var second = await PollAsync(client, expired, r => Status(r) == "completed", TimeSpan.FromSeconds(120));
@@ -183,7 +215,9 @@ public sealed class TrainingWorkflowTests
     {
         var faults = new FaultyModelModule
         {
-            Before = (op, version, count, _) => op == "train" && version == "1.0.0" && count <= 2 ? throw new ModuleException(ErrorKind.Unavailable, "scratch disk busy") : Task.CompletedTask,
+            Before = (op, version, count, _) => op == "train" && version == "1.0.0" && count <= 2
+                ? throw new ModuleException(ErrorKind.Unavailable, "scratch disk busy")
+                : Task.CompletedTask,
         };
         using var factory = Factory(faults, ("Model:Bootstrap:Enabled", "false"));
         var client = factory.CreateClient();
@@ -224,7 +258,10 @@ public sealed class TrainingWorkflowTests
 
         await PollAsync(client, location, r => Status(r) == "cancelled");
         var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs?type=training&status=cancelled"));
-        Assert.That(listed["items"]!.AsArray().Select(i => (string?)i!["id"]), Does.Contain(location.Split('/')[^1]), "closed CANCELED in Temporal");
+        Assert.That(
+            listed["items"]!.AsArray().Select(i => (string?)i!["id"]),
+            Does.Contain(location.Split('/')[^1]),
+            "closed CANCELED in Temporal");
     }
 
     [Test]

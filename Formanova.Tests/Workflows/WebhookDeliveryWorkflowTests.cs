@@ -31,7 +31,8 @@ public sealed class WebhookDeliveryWorkflowTests
             ("Workflows:Webhooks:PollIntervalMilliseconds", "100"));
         var client = await ClientAsync(factory);
         var webhooks = factory.Services.GetRequiredService<IEventWebhooksModule>();
-        var hook = await webhooks.CreateWebhookAsync(new CreateWebhookRequest($"{receiver.Urls.First()}/hook", [IEventModule.WorkflowCompleted]));
+        var hook = await webhooks.CreateWebhookAsync(
+            new CreateWebhookRequest($"{receiver.Urls.First()}/hook", [IEventModule.WorkflowCompleted]));
 
         var prediction = await client.PostAsJsonAsync("/api/v1/predictions", Body());
         Assert.That(prediction.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -49,7 +50,8 @@ public sealed class WebhookDeliveryWorkflowTests
         var temporal = factory.Services.GetRequiredService<ITemporalClient>();
         var run = await temporal.GetWorkflowHandle($"webhook-delivery-{delivered.Id}").DescribeAsync();
         Assert.That(run.WorkflowType, Is.EqualTo("WebhookDeliveryWorkflow"));
-        await UntilAsync(async () => (await temporal.GetWorkflowHandle($"webhook-delivery-{delivered.Id}").DescribeAsync()).Status == Temporalio.Api.Enums.V1.WorkflowExecutionStatus.Completed,
+        await UntilAsync(async () => (await temporal.GetWorkflowHandle($"webhook-delivery-{delivered.Id}").DescribeAsync())
+            .Status == Temporalio.Api.Enums.V1.WorkflowExecutionStatus.Completed,
             TimeSpan.FromSeconds(30), "the delivery workflow to complete");
     }
 }

@@ -52,7 +52,8 @@ internal static class WorkflowTestKit
         await UntilAsync(async () =>
         {
             var response = await client.GetAsync($"/api/v1/models/{DemoModel}");
-            return response.IsSuccessStatusCode && (await response.Content.ReadFromJsonAsync<JsonObject>(Json))?["activeVersion"] is not null;
+            return response.IsSuccessStatusCode
+                && (await response.Content.ReadFromJsonAsync<JsonObject>(Json))?["activeVersion"] is not null;
         }, TimeSpan.FromSeconds(90), "the demo model to be active");
         return client;
     }
@@ -72,14 +73,23 @@ internal static class WorkflowTestKit
         ["feedback"] = "  too   expensive ",
     };
 
-    public static object Body(Dictionary<string, object?>? inputs = null, object? parameters = null, bool startPaused = false, string? version = null) =>
+    public static object Body(
+        Dictionary<string, object?>? inputs = null,
+        object? parameters = null,
+        bool startPaused = false,
+        string? version = null) =>
         new { model = DemoModel, inputs = inputs ?? ValidInput(), version, startPaused, @params = parameters };
 
     public static async Task<JsonObject> ReadAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonObject>(Json))!;
 
     /// <summary>Polls GET <paramref name="path"/> until <paramref name="done"/> holds; returns the last body.</summary>
-    public static async Task<JsonObject> PollAsync(HttpClient client, string path, Func<JsonObject, bool> done, TimeSpan? timeout = null, string? what = null)
+    public static async Task<JsonObject> PollAsync(
+        HttpClient client,
+        string path,
+        Func<JsonObject, bool> done,
+        TimeSpan? timeout = null,
+        string? what = null)
     {
         JsonObject? last = null;
         await UntilAsync(async () =>
@@ -130,7 +140,8 @@ internal sealed class PersistedState : IDisposable
             ("Database:SqlitePath", Path.Combine(_directory, "formanova.db")),
             ("Model:Directory", Path.Combine(_directory, "models")),
             ("Temporal:Embedded:StoragePath", Path.Combine(_directory, "temporal.db")),
-            .. _extra]),
+            .. _extra
+        ]),
         services => services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner)));
 
     public void Dispose()

@@ -31,11 +31,17 @@ internal static class Contention
         Console.WriteLine($"# Data contention benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
         var csv = Path.Combine(work, "pattern.csv");
         Write(csv, options.Rows);
-        Console.WriteLine($"CSV fixture: {new FileInfo(csv).Length / 1048576.0:F1} MiB; every 100th code is 28 a's and '!' (no match), the rest match");
+        Console.WriteLine(
+            $"CSV fixture: {new FileInfo(csv).Length / 1048576.0:F1} MiB; every 100th code is 28 a's and '!' (no match), the rest match");
 
         if (!options.SkipSqlite)
         {
-            var settings = new Dictionary<string, string?> { ["Formanova:DataDirectory"] = work, ["Database:Provider"] = "Sqlite", ["Database:SqlitePath"] = "contention.db" };
+            var settings = new Dictionary<string, string?>
+            {
+                ["Formanova:DataDirectory"] = work,
+                ["Database:Provider"] = "Sqlite",
+                ["Database:SqlitePath"] = "contention.db"
+            };
             await RunProviderAsync("SQLite", settings, csv, options);
         }
 
@@ -61,7 +67,8 @@ internal static class Contention
         await ImportAsync(data, csv, PlainColumns, rows);
         var plain = await Measure.MedianAsync(options.Runs, async () => (await ImportAsync(data, csv, PlainColumns, rows)).Elapsed);
         var pattern = await Measure.MedianAsync(options.Runs, async () => (await ImportAsync(data, csv, PatternColumns, rows)).Elapsed);
-        Console.WriteLine($"{provider} import, code without a pattern: median {plain.TotalSeconds:F2} s = {rows / plain.TotalSeconds:N0} rows/s");
+        Console.WriteLine(
+            $"{provider} import, code without a pattern: median {plain.TotalSeconds:F2} s = {rows / plain.TotalSeconds:N0} rows/s");
         Console.WriteLine($"{provider} import, code with pattern {Pattern}: median {pattern.TotalSeconds:F2} s = {rows / pattern.TotalSeconds:N0} rows/s ({pattern.TotalSeconds / plain.TotalSeconds:F2}x the time without)");
 
         // Untimed calls first, so that neither series below pays for compiling the publish and create paths. The idle
@@ -123,7 +130,11 @@ internal static class Contention
     /// One publisher, one call at a time as a client makes them, with a dataset creation after every tenth publish:
     /// until <paramref name="until"/> (an import) completes, or <paramref name="count"/> publishes.
     /// </summary>
-    private static async Task<Neighbours> NeighboursAsync(IDataModule data, IEventModule events, Task<(TimeSpan Elapsed, long Rows)>? until, int? count)
+    private static async Task<Neighbours> NeighboursAsync(
+        IDataModule data,
+        IEventModule events,
+        Task<(TimeSpan Elapsed, long Rows)>? until,
+        int? count)
     {
         var publishes = new List<double>();
         var creations = new List<double>();
@@ -145,7 +156,11 @@ internal static class Contention
         return new Neighbours(publishes, creations, until is null ? null : (await until).Elapsed);
     }
 
-    private static async Task<(TimeSpan Elapsed, long Rows)> ImportAsync(IDataModule data, string csv, IReadOnlyList<ColumnDefinition> columns, long rows)
+    private static async Task<(TimeSpan Elapsed, long Rows)> ImportAsync(
+        IDataModule data,
+        string csv,
+        IReadOnlyList<ColumnDefinition> columns,
+        long rows)
     {
         // Off the caller's thread, so that a publisher loop on the caller's starts at once.
         await Task.Yield();
@@ -157,7 +172,8 @@ internal static class Contention
         var expectedRejected = ReferenceEquals(columns, PatternColumns) ? rows / 100 : 0;
         if (report.RowsRead != rows || report.RowsRejected != expectedRejected)
         {
-            throw new InvalidOperationException($"Expected {rows} rows with {expectedRejected} rejected, got {report.RowsRead} and {report.RowsRejected}.");
+            throw new InvalidOperationException(
+                $"Expected {rows} rows with {expectedRejected} rejected, got {report.RowsRead} and {report.RowsRejected}.");
         }
 
         await data.DeleteDatasetAsync(dataset.Id);
@@ -173,7 +189,9 @@ internal static class Contention
 
         var sorted = milliseconds.Order().ToList();
         double At(double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
-        return string.Create(CultureInfo.InvariantCulture, $"n={sorted.Count}, median {At(0.5):F1} ms, p99 {At(0.99):F1} ms, max {sorted[^1]:F1} ms");
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"n={sorted.Count}, median {At(0.5):F1} ms, p99 {At(0.99):F1} ms, max {sorted[^1]:F1} ms");
     }
 
     private static void Write(string path, long rows)

@@ -70,7 +70,12 @@ try
 
     if (!options.SkipSqlite)
     {
-        var settings = new Dictionary<string, string?> { ["Formanova:DataDirectory"] = work, ["Database:Provider"] = "Sqlite", ["Database:SqlitePath"] = "bench.db" };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Formanova:DataDirectory"] = work,
+            ["Database:Provider"] = "Sqlite",
+            ["Database:SqlitePath"] = "bench.db"
+        };
         await using var host = await ModuleHost.StartAsync(settings);
         var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
         Report("SQLite validated CSV import (parse + validate + encode + batched INSERT)", options.Rows, import);
@@ -88,7 +93,8 @@ try
             foreach (var provider in postgres is null ? ["Sqlite"] : new[] { "Postgres", "Sqlite" })
             {
                 var peak = await MemoryChild.LaunchAsync(provider, file, rows, work);
-                Console.WriteLine($"Peak working set, {provider} import of {rows:N0} rows ({new FileInfo(file).Length / 1048576.0:F0} MiB file): {peak}");
+                Console.WriteLine(
+                    $"Peak working set, {provider} import of {rows:N0} rows ({new FileInfo(file).Length / 1048576.0:F0} MiB file): {peak}");
             }
         }
     }
@@ -102,7 +108,14 @@ finally
 static void Report(string name, long rows, TimeSpan median) =>
     Console.WriteLine($"{name}: median {median.TotalSeconds:F2} s = {rows / median.TotalSeconds:N0} rows/s");
 
-internal sealed record BenchOptions(long Rows, int Runs, bool SkipSqlite, bool SkipMemory, string? MemoryChild, string? File, string? DataDirectory)
+internal sealed record BenchOptions(
+    long Rows,
+    int Runs,
+    bool SkipSqlite,
+    bool SkipMemory,
+    string? MemoryChild,
+    string? File,
+    string? DataDirectory)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -315,7 +328,9 @@ internal static class RawCopy
                 await importer.WriteAsync((double)random.Next(-50, 50), NpgsqlDbType.Double);
                 await importer.WriteAsync(random.NextDouble() * 1e6, NpgsqlDbType.Double);
                 await importer.WriteAsync((double)random.Next(10), NpgsqlDbType.Double);
-                await importer.WriteAsync(random.Next(4) switch { 0 => "Lyon", 1 => "Paris", 2 => "Nice", _ => "Lille" }, NpgsqlDbType.Text);
+                await importer.WriteAsync(
+                    random.Next(4) switch { 0 => "Lyon", 1 => "Paris", 2 => "Nice", _ => "Lille" },
+                    NpgsqlDbType.Text);
                 await importer.WriteAsync(random.Next(3) switch { 0 => "free", 1 => "pro", _ => "team" }, NpgsqlDbType.Text);
                 await importer.WriteAsync(random.Next(2) == 1, NpgsqlDbType.Boolean);
                 await importer.WriteAsync(start.AddSeconds(i), NpgsqlDbType.TimestampTz);
@@ -373,7 +388,17 @@ internal static class MemoryChild
             start.ArgumentList.Add(typeof(MemoryChild).Assembly.Location);
         }
 
-        foreach (var arg in new[] { "--memory-child", provider, "--file", file, "--rows", rows.ToString(CultureInfo.InvariantCulture), "--data-dir", work })
+        foreach (var arg in new[]
+        {
+            "--memory-child",
+            provider,
+            "--file",
+            file,
+            "--rows",
+            rows.ToString(CultureInfo.InvariantCulture),
+            "--data-dir",
+            work
+        })
         {
             start.ArgumentList.Add(arg);
         }
@@ -447,7 +472,8 @@ internal static class Breakdown
                 watch.Restart();
                 await using (var file = File.OpenRead(path))
                 {
-                    await foreach (var row in Formanova.Modules.Data.Import.RowSources.ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
+                    await foreach (var row in Formanova.Modules.Data.Import.RowSources
+                        .ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
                     {
                     }
                 }
@@ -457,7 +483,8 @@ internal static class Breakdown
                 var buffer = new System.Buffers.ArrayBufferWriter<byte>();
                 await using (var file = File.OpenRead(path))
                 {
-                    await foreach (var row in Formanova.Modules.Data.Import.RowSources.ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
+                    await foreach (var row in Formanova.Modules.Data.Import.RowSources
+                        .ReadCsvAsync(file, schema, ',', 1 << 20, 100, CancellationToken.None))
                     {
                         _ = schema.EntityHash(row.Values);
                         _ = Formanova.Modules.Data.Storage.RowCodec.Encode(row.Values, buffer);

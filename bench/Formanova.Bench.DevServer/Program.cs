@@ -34,22 +34,44 @@ internal static class Program
         {
             switch (args[i])
             {
-                case "--workflows": workflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--concurrency": concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--latency-samples": samples = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--warmup": warmup = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--rounds": rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--storage": storages = [args[i + 1]]; break;
-                case "--shape": Shape = args[i + 1]; break;
-                case "--retention-workflows": retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--retention-seconds": retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
+                case "--workflows":
+                    workflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--concurrency":
+                    concurrency = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--latency-samples":
+                    samples = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--warmup":
+                    warmup = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--rounds":
+                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--storage":
+                    storages = [args[i + 1]];
+                    break;
+                case "--shape":
+                    _shape = args[i + 1];
+                    break;
+                case "--retention-workflows":
+                    retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--retention-seconds":
+                    retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
+                    break;
                 // Against a separately started server, so its CPU use can be told apart from the SDK's.
-                case "--address": external = args[i + 1]; storages = ["external"]; break;
+                case "--address":
+                    external = args[i + 1];
+                    storages = ["external"];
+                    break;
                 default:
                     await Console.Error.WriteLineAsync($"unknown option {args[i]}");
                     return 2;
             }
         }
+
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         foreach (var storage in storages)
         {
@@ -62,6 +84,7 @@ internal static class Program
                 await RunAsync(storage, external, workflows, concurrency, samples, warmup, rounds);
             }
         }
+
         return 0;
     }
 
@@ -95,7 +118,8 @@ internal static class Program
                     await ExecuteAsync(client, queue, i);
                     if (i % 10_000 == 0)
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {i} workflows, {i / clock.Elapsed.TotalSeconds:F0} wf/s"));
+                        Console.WriteLine(
+                            string.Create(CultureInfo.InvariantCulture, $"  {i} workflows, {i / clock.Elapsed.TotalSeconds:F0} wf/s"));
                     }
                 }
             }));
@@ -116,6 +140,7 @@ internal static class Program
         {
             await Task.Delay(500);
         }
+
         // Deadlines armed while the runs were alive (activity start-to-close, 30 s here) still reference them until they fire.
         await Task.Delay(TimeSpan.FromSeconds(35));
     }
@@ -154,7 +179,14 @@ internal static class Program
         }
     }
 
-    private static async Task RunAsync(string storage, string? external, int workflows, int concurrency, int samples, int warmup, int rounds)
+    private static async Task RunAsync(
+        string storage,
+        string? external,
+        int workflows,
+        int concurrency,
+        int samples,
+        int warmup,
+        int rounds)
     {
         var directory = Path.Combine(Path.GetTempPath(), "devserver-bench-" + Guid.NewGuid().ToString("N"));
         var path = storage == "sqlite" ? Path.Combine(directory, "bench.db") : ":memory:";
@@ -179,6 +211,7 @@ internal static class Program
                 rates.Add(workflows / clock.Elapsed.TotalSeconds);
                 cpus.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / workflows);
             }
+
             var throughput = rates.Order().ElementAt(rates.Count / 2);
             var cpuPerWorkflow = cpus.Order().ElementAt(cpus.Count / 2);
 
@@ -189,9 +222,10 @@ internal static class Program
                 await ExecuteAsync(client, queue, i);
                 latencies.Add(one.Elapsed.TotalMilliseconds);
             }
+
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{storage}, shape {Shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
+                $"{storage}, shape {_shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
         });
         await host.StopAsync();
         DeleteDirectory(directory);
@@ -213,11 +247,15 @@ internal static class Program
     // Eager start hands the first workflow task back in the start response to this process's worker (one poll fewer).
     private static readonly bool Eager = Environment.GetEnvironmentVariable("FORMANOVA_BENCH_EAGER") != "0";
 
-    private static string Shape = "one-activity";
+    private static string _shape = "one-activity";
 
-    private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) => Shape == "one-activity"
-        ? client.ExecuteWorkflowAsync((BenchWorkflow wf) => wf.RunAsync(i), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager })
-        : client.ExecuteWorkflowAsync((ProcessingShapeWorkflow wf) => wf.RunAsync(new ShapeInput(i, Shape)), new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager });
+    private static Task<string> ExecuteAsync(TemporalClient client, string queue, int i) => _shape == "one-activity"
+        ? client.ExecuteWorkflowAsync(
+            (BenchWorkflow wf) => wf.RunAsync(i),
+            new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager })
+        : client.ExecuteWorkflowAsync(
+            (ProcessingShapeWorkflow wf) => wf.RunAsync(new ShapeInput(i, _shape)),
+            new($"bench-{Guid.NewGuid():N}", queue) { RequestEagerStart = Eager });
 }
 
 public static class BenchActivities
@@ -274,6 +312,7 @@ public class ProcessingShapeWorkflow
             var aggregated = await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 4), Local);
             processed = await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 5), Local) + aggregated;
         }
+
         return await Workflow.ExecuteLocalActivityAsync(() => BenchActivities.Echo(v + 6), Local) + processed;
     }
 }

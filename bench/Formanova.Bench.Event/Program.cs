@@ -3,12 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using Formanova.Modules.Event;
 using Formanova.Modules.Shared;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 // Event module benchmarks, each beside its raw baseline in the same run:
@@ -96,7 +92,8 @@ internal static class AppendBenchmark
         VALUES (@k, @t, @s, NULL, @m, NULL, @d)
         """;
 
-    private static readonly string Data = JsonSerializer.Serialize(new { model = "churn", version = 3, metrics = new { auc = 0.91, f1 = 0.84 } });
+    private static readonly string Data = JsonSerializer.Serialize(
+        new { model = "churn", version = 3, metrics = new { auc = 0.91, f1 = 0.84 } });
 
     public static async Task RunAsync(IEventModule events, string connectionString, Args options)
     {
@@ -140,14 +137,20 @@ internal static class AppendBenchmark
         long count = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            await events.PublishAsync(new PublishEventRequest("TRAINING_PROGRESS", "/workflows/bench/runs/1", data, IdempotencyKey: Guid.NewGuid().ToString("N")), CancellationToken.None);
+            await events.PublishAsync(
+                new PublishEventRequest("TRAINING_PROGRESS", "/workflows/bench/runs/1", data, IdempotencyKey: Guid.NewGuid().ToString("N")),
+                CancellationToken.None);
             count++;
         }
 
         return count;
     }
 
-    private static async Task<double> MeasureAsync(string name, int concurrency, Args options, Func<int, CancellationToken, Task<long>> worker)
+    private static async Task<double> MeasureAsync(
+        string name,
+        int concurrency,
+        Args options,
+        Func<int, CancellationToken, Task<long>> worker)
     {
         long batches = 0, batched = 0;
         double commitMs = 0;
@@ -198,7 +201,11 @@ internal static class StreamBenchmark
 
     private static async Task MeasureAsync(string address, IEventModule events, int subscribers, Args options)
     {
-        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+        using var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = int.MaxValue,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan
+        };
         using var client = new HttpClient(handler) { BaseAddress = new Uri(address), Timeout = Timeout.InfiniteTimeSpan };
         using var stop = new CancellationTokenSource();
         var total = options.Events * options.Repeats;
@@ -209,7 +216,10 @@ internal static class StreamBenchmark
         var readers = Enumerable.Range(0, subscribers).Select(i => Task.Run(async () =>
         {
             samples[i] = new List<double>(total);
-            using var response = await client.GetAsync($"/api/v1/events/stream?source={source}", HttpCompletionOption.ResponseHeadersRead, stop.Token);
+            using var response = await client.GetAsync(
+                $"/api/v1/events/stream?source={source}",
+                HttpCompletionOption.ResponseHeadersRead,
+                stop.Token);
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop.Token));
             connected.Signal();
             while (samples[i].Count < total && await reader.ReadLineAsync(stop.Token) is { } line)
@@ -249,9 +259,11 @@ internal static class StreamBenchmark
 
         // Each client receives the events in order, so sample k of every client belongs to run k / Events.
         var runs = Enumerable.Range(0, options.Repeats)
-            .Select(run => samples.Where(s => s is not null).SelectMany(s => s.Skip(run * options.Events).Take(options.Events)).Order().ToList())
+            .Select(
+                run => samples.Where(s => s is not null).SelectMany(s => s.Skip(run * options.Events).Take(options.Events)).Order().ToList())
             .ToList();
-        static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+        static double Percentile(List<double> sorted, double p)
+            => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
         static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
         var p99s = runs.Select(r => Percentile(r, 0.99)).ToList();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

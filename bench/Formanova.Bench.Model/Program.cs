@@ -1,14 +1,9 @@
 using System.Diagnostics;
 using Formanova.Modules.Model;
 using Formanova.Modules.Model.Training;
-using Formanova.Modules.Shared;
-using Formanova.Modules.Model.Inference;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 // In-process Model module figures beside raw ML.NET on the same model, same run. Bounded: a few seconds each.
 if (args.Length > 0 && args[0] == "rest")
@@ -20,7 +15,9 @@ if (args.Length > 0 && args[0] == "rest")
 // FastTree training side by side, each side in its own child process for its peak memory: train <rows> [runs].
 if (args is ["train", var trainArg, ..])
 {
-    await TrainBench.RunAsync(int.Parse(trainArg, System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3);
+    await TrainBench.RunAsync(
+        int.Parse(trainArg, System.Globalization.CultureInfo.InvariantCulture),
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3);
     return;
 }
 
@@ -43,7 +40,9 @@ if (batchOnly)
 var trainRows = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
 var batchRows = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
 var data = Directory.CreateTempSubdirectory("formanova-bench-").FullName;
-using var host = await TrainBench.StartHostAsync(data, new() { ["Model:Inference:MaxBatchRows"] = batchRows.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+using var host = await TrainBench.StartHostAsync(
+    data,
+    new() { ["Model:Inference:MaxBatchRows"] = batchRows.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 var models = host.Services.GetRequiredService<IModelModule>();
 const ModelTask task = ModelTask.BinaryClassification;
 
@@ -156,9 +155,14 @@ async Task SinglePredictAsync()
         engine.Predict(features[i % features.Count]);
         pool.Return(engine);
     });
-    var missBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
-    var hitBytes = BytesPerCall(10_000, i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
-    Console.WriteLine($"allocated per call: raw pooled engine {rawBytes:F0} B, module miss {missBytes:F0} B, module L1 hit {hitBytes:F0} B");
+    var missBytes = BytesPerCall(
+        10_000,
+        i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count], UseCache: false)).GetAwaiter().GetResult());
+    var hitBytes = BytesPerCall(
+        10_000,
+        i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
+    Console.WriteLine(
+        $"allocated per call: raw pooled engine {rawBytes:F0} B, module miss {missBytes:F0} B, module L1 hit {hitBytes:F0} B");
 }
 
 // Batch: module batch (no cache) vs raw pooled engines on two threads.
@@ -236,15 +240,26 @@ internal static class Raw
 {
     public static Row From(object?[] r) => new()
     {
-        tenure_months = (float)(double)r[0]!, monthly_charges = (float)(double)r[1]!, total_charges = (float)(double)r[2]!, support_calls = (float)(double)r[3]!,
-        age = r[4] is double a ? (float)a : float.NaN, data_usage_gb = (float)(double)r[5]!, contract = (string)r[6]!, payment_method = (string)r[7]!,
-        paperless_billing = (bool)r[8]! ? 1 : 0, has_partner = (bool)r[9]! ? 1 : 0, feedback = (string)r[10]!, Label = (bool)r[11]!,
+        tenure_months = (float)(double)r[0]!,
+        monthly_charges = (float)(double)r[1]!,
+        total_charges = (float)(double)r[2]!,
+        support_calls = (float)(double)r[3]!,
+        age = r[4] is double a ? (float)a : float.NaN,
+        data_usage_gb = (float)(double)r[5]!,
+        contract = (string)r[6]!,
+        payment_method = (string)r[7]!,
+        paperless_billing = (bool)r[8]! ? 1 : 0,
+        has_partner = (bool)r[9]! ? 1 : 0,
+        feedback = (string)r[10]!,
+        Label = (bool)r[11]!,
     };
 
     public static IEstimator<ITransformer> Pipeline(MLContext ml)
     {
         string[] numeric = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "age", "data_usage_gb", "paperless_billing", "has_partner"];
-        IEstimator<ITransformer> chain = ml.Transforms.ReplaceMissingValues(numeric.Select(n => new InputOutputColumnPair(n, n)).ToArray(), Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean);
+        IEstimator<ITransformer> chain = ml.Transforms.ReplaceMissingValues(
+            numeric.Select(n => new InputOutputColumnPair(n, n)).ToArray(),
+            Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean);
         return chain.Append(ml.Transforms.Categorical.OneHotEncoding("contract"))
             .Append(ml.Transforms.Categorical.OneHotEncoding("payment_method"))
             .Append(ml.Transforms.Text.FeaturizeText("feedback"))
@@ -252,7 +267,8 @@ internal static class Raw
             .Append(ml.BinaryClassification.Trainers.FastTree());
     }
 
-#pragma warning disable IDE1006, CA1707
+    // ML.NET row classes: public fields named after the dataset's columns.
+#pragma warning disable IDE1006, CA1707, SA1401
     public class Row : Features
     {
         public bool Label;
@@ -260,16 +276,33 @@ internal static class Raw
 
     public class Features
     {
-        public float tenure_months, monthly_charges, total_charges, support_calls, age, data_usage_gb, paperless_billing, has_partner;
-        public string contract = "", payment_method = "", feedback = "";
+        public float tenure_months;
+        public float monthly_charges;
+        public float total_charges;
+        public float support_calls;
+        public float age;
+        public float data_usage_gb;
+        public float paperless_billing;
+        public float has_partner;
+        public string contract = "";
+        public string payment_method = "";
+        public string feedback = "";
 
         public static Features From(Row r) => new()
         {
-            tenure_months = r.tenure_months, monthly_charges = r.monthly_charges, total_charges = r.total_charges, support_calls = r.support_calls, age = r.age,
-            data_usage_gb = r.data_usage_gb, paperless_billing = r.paperless_billing, has_partner = r.has_partner, contract = r.contract, payment_method = r.payment_method, feedback = r.feedback,
+            tenure_months = r.tenure_months,
+            monthly_charges = r.monthly_charges,
+            total_charges = r.total_charges,
+            support_calls = r.support_calls,
+            age = r.age,
+            data_usage_gb = r.data_usage_gb,
+            paperless_billing = r.paperless_billing,
+            has_partner = r.has_partner,
+            contract = r.contract,
+            payment_method = r.payment_method,
+            feedback = r.feedback,
         };
     }
-#pragma warning restore IDE1006, CA1707
 
     public sealed class Output
     {
@@ -277,6 +310,7 @@ internal static class Raw
         public float Score;
         public float Probability;
     }
+#pragma warning restore IDE1006, CA1707, SA1401
 
     public sealed class EnginePolicy(MLContext ml, ITransformer model) : PooledObjectPolicy<PredictionEngine<Features, Output>>
     {

@@ -5,11 +5,11 @@ using Formanova.Modules.Model;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 /// <summary>
@@ -30,7 +30,8 @@ internal static class RestBench
         });
         builder.WebHost.UseUrls("http://127.0.0.1:5099");
         builder.Services.AddFormanovaInfrastructure(builder.Configuration).AddModelModule(builder.Configuration);
-        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+        builder.Services
+            .Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
         await using var app = builder.Build();
         var constant = new { model = "bench", version = "1.0.0", label = "false", score = -1.5, cached = false };
         app.MapGet("/const", () => TypedResults.Ok(constant));
@@ -40,10 +41,14 @@ internal static class RestBench
 
         const ModelTask task = ModelTask.BinaryClassification;
         var models = app.Services.GetRequiredService<IModelModule>();
-        await models.TrainAsync(new TrainModelRequest("bench", "1.0.0", task, SampleData.Columns(task), Activate: true, Seed: 1), SampleData.RowsAsync(task, 5000, 1));
+        await models.TrainAsync(
+            new TrainModelRequest("bench", "1.0.0", task, SampleData.Columns(task), Activate: true, Seed: 1),
+            SampleData.RowsAsync(task, 5000, 1));
         var body = JsonSerializer.Serialize(new { inputs = SampleData.Input(SampleData.Rows(task, 1, 3).First(), task), useCache = false });
         var script = Path.Combine(data, "post.lua");
-        await File.WriteAllTextAsync(script, $"wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+        await File.WriteAllTextAsync(
+            script,
+            $"wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
 
         var rates = new List<(string Name, double Rps)>();
         for (var round = 0; round < 2; round++)
@@ -62,7 +67,8 @@ internal static class RestBench
 
     private static async Task<double> Wrk(string url, string script, int seconds)
     {
-        using var process = Process.Start(new ProcessStartInfo("wrk", ["-t1", "-c16", $"-d{seconds}s", "-s", script, url]) { RedirectStandardOutput = true })!;
+        using var process = Process.Start(
+            new ProcessStartInfo("wrk", ["-t1", "-c16", $"-d{seconds}s", "-s", script, url]) { RedirectStandardOutput = true })!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         var line = output.Split('\n').First(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal));

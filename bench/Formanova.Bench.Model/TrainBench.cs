@@ -85,13 +85,18 @@ internal static class TrainBench
         {
             using var host = await StartHostAsync(data, []);
             var models = host.Services.GetRequiredService<IModelModule>();
-            await models.TrainAsync(new TrainModelRequest("warmup", "1.0.0", Task, SampleData.Columns(Task), Seed: 1), ToAsync(sample.Take(5000)));
+            await models.TrainAsync(
+                new TrainModelRequest("warmup", "1.0.0", Task, SampleData.Columns(Task), Seed: 1),
+                ToAsync(sample.Take(5000)));
             Settle();
             var before = Rss("VmRSS");
             var allocated = GC.GetTotalAllocatedBytes();
             var stages = new StageClock();
             var watch = Stopwatch.StartNew();
-            var result = await models.TrainAsync(new TrainModelRequest("bench", "1.0.0", Task, SampleData.Columns(Task), Seed: 1), ToAsync(sample), progress: stages);
+            var result = await models.TrainAsync(
+                new TrainModelRequest("bench", "1.0.0", Task, SampleData.Columns(Task), Seed: 1),
+                ToAsync(sample),
+                progress: stages);
             var seconds = watch.Elapsed.TotalSeconds;
             stages.Report(new TrainingProgress("registered", result.TrainRows, 1));
             line = Line(side, seconds, before, allocated, stages.Breakdown());
@@ -116,7 +121,9 @@ internal static class TrainBench
     }
 
     private static string Line(string side, double seconds, double before, long allocatedBefore, string stages) =>
-        string.Create(CultureInfo.InvariantCulture, $"{side} {seconds:F2} {Rss("VmHWM"):F0} {before:F0} {(GC.GetTotalAllocatedBytes() - allocatedBefore) / 1048576.0:F0} {stages}");
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"{side} {seconds:F2} {Rss("VmHWM"):F0} {before:F0} {(GC.GetTotalAllocatedBytes() - allocatedBefore) / 1048576.0:F0} {stages}");
 
     private static void Train(List<Raw.Row> rows, out string stages)
     {
@@ -170,6 +177,8 @@ internal static class TrainBench
             }
         }
 
-        public string Breakdown() => string.Join(' ', _stages.Zip(_stages.Skip(1), (a, b) => string.Create(CultureInfo.InvariantCulture, $"{a.Stage}={b.At - a.At:F2}s")));
+        public string Breakdown() => string.Join(
+            ' ',
+            _stages.Zip(_stages.Skip(1), (a, b) => string.Create(CultureInfo.InvariantCulture, $"{a.Stage}={b.At - a.At:F2}s")));
     }
 }

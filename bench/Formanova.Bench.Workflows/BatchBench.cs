@@ -5,8 +5,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -87,7 +85,9 @@ internal static class BatchBench
                 var process = Process.GetCurrentProcess();
                 var cpuBefore = process.TotalProcessorTime;
                 var watch = Stopwatch.StartNew();
-                var started = await client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = modelName, datasetId = dataset, chunkSize = size, parallelism });
+                var started = await client.PostAsJsonAsync(
+                    "/api/v1/batch-jobs",
+                    new { model = modelName, datasetId = dataset, chunkSize = size, parallelism });
                 var location = started.EnsureSuccessStatusCode().Headers.Location!.ToString();
                 JsonObject job;
                 var slowestPoll = 0.0;
@@ -103,6 +103,7 @@ internal static class BatchBench
                 {
                     Console.WriteLine($"  slowest GET {location}: {slowestPoll:F2} s");
                 }
+
                 process.Refresh();
                 var elapsed = watch.Elapsed.TotalSeconds;
                 await SlowestGapsAsync(factory.Services, location[(location.LastIndexOf('/') + 1)..]);
@@ -123,7 +124,10 @@ internal static class BatchBench
 
             // jobs=N times the same job N times in a row: the later ones run on a process whose job path has been
             // compiled and tiered up, as on a server that has been up for a while. The floor is compared with the last.
-            var repeat = flags.Where(f => f.StartsWith("jobs=", StringComparison.Ordinal)).Select(f => int.Parse(f[5..], CultureInfo.InvariantCulture)).DefaultIfEmpty(1).First();
+            var repeat = flags.Where(f => f.StartsWith("jobs=", StringComparison.Ordinal))
+                .Select(f => int.Parse(f[5..], CultureInfo.InvariantCulture))
+                .DefaultIfEmpty(1)
+                .First();
             var rates = new List<double>();
             JsonObject job = null!;
             double seconds = 0, cpu = 0;
@@ -150,14 +154,22 @@ internal static class BatchBench
             }
 
             // The floor, same rows, same process, one stage after the other.
-            var raw = await RawAsync(data, models, modelName, version.Version, datasetId, storage == "postgres" ? settings["Database:ConnectionString"] : null, features.Select(f => f.Name).ToHashSet());
+            var raw = await RawAsync(
+                data,
+                models,
+                modelName,
+                version.Version,
+                datasetId,
+                storage == "postgres" ? settings["Database:ConnectionString"] : null,
+                features.Select(f => f.Name).ToHashSet());
             var rawTotal = raw.Read + raw.Predict + raw.Write;
             Console.WriteLine($"raw floor: read {raw.Read:F2} s ({raw.ReadWhat}), predict {raw.Predict:F2} s (plain ML.NET PredictionEngine on a typed class, 2 threads, inputs prepared), write {raw.Write:F2} s ({raw.WriteWhat}); " +
                 $"sum {rawTotal:F2} s = {done / rawTotal:F0} rows/s");
             Console.WriteLine($"module predict alone (not part of the floor): IModelModule.PredictRowsAsync, 10000-row calls on every core, inputs prepared: {raw.Module:F2} s = {done / raw.Module:F0} rows/s, {raw.ModuleCpu * 1e6 / done:F1} µs CPU per row");
             var rawCpu = raw.ReadCpu + raw.PredictCpu + raw.WriteCpu;
             Console.WriteLine($"raw floor CPU per row: read {raw.ReadCpu * 1e6 / done:F1} µs, predict {raw.PredictCpu * 1e6 / done:F1} µs, write {raw.WriteCpu * 1e6 / done:F1} µs; sum {rawCpu * 1e6 / done:F1} µs (bench process only: PostgreSQL's own CPU is not counted on either side)");
-            Console.WriteLine($"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x by wall time, {rawCpu / cpu:F2}x by process CPU per row");
+            Console.WriteLine(
+                $"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x by wall time, {rawCpu / cpu:F2}x by process CPU per row");
             await factory.DisposeAsync();
         }
         finally
@@ -183,7 +195,9 @@ internal static class BatchBench
         var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.ToList();
         var gaps = BenchHost.Gaps(events).OrderByDescending(g => g.Milliseconds).Take(3);
         Console.WriteLine($"  {jobId}: {events.Count} history events; longest gaps: " +
-            string.Join("; ", gaps.Select(g => $"{g.Milliseconds / 1000:F2} s {g.From.EventId} {g.From.EventType} -> {g.To.EventId} {g.To.EventType}")));
+            string.Join(
+                "; ",
+                gaps.Select(g => $"{g.Milliseconds / 1000:F2} s {g.From.EventId} {g.From.EventType} -> {g.To.EventId} {g.To.EventType}")));
     }
 
     /// <summary>A dataset of synthetic customers in the demo model columns, plus an id column.</summary>
@@ -194,7 +208,9 @@ internal static class BatchBench
             new("customer_id", ColumnType.Text, Role: ColumnRole.Id),
             new("tenure_months", ColumnType.Numeric), new("monthly_charges", ColumnType.Numeric), new("total_charges", ColumnType.Numeric),
             new("support_calls", ColumnType.Numeric), new("age", ColumnType.Numeric), new("data_usage_gb", ColumnType.Numeric),
-            new("contract", ColumnType.Categorical), new("payment_method", ColumnType.Categorical), new("paperless_billing", ColumnType.Boolean),
+            new("contract", ColumnType.Categorical), new("payment_method", ColumnType.Categorical), new(
+                "paperless_billing",
+                ColumnType.Boolean),
             new("has_partner", ColumnType.Boolean), new("feedback", ColumnType.Text),
         };
         var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest($"bench-batch-{rows}", columns));
@@ -206,7 +222,8 @@ internal static class BatchBench
         for (var i = 0; i < rows; i++)
         {
             csv.Append(CultureInfo.InvariantCulture, $"c{i},{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},{18 + random.Next(60)},{random.Next(50)},")
-                .Append(contracts[random.Next(3)]).Append(',').Append(payments[random.Next(3)]).Append(',').Append(random.Next(2) == 0 ? "true" : "false")
+                .Append(contracts[random.Next(3)]).Append(',').Append(payments[random
+                    .Next(3)]).Append(',').Append(random.Next(2) == 0 ? "true" : "false")
                 .Append(',').Append(random.Next(2) == 0 ? "true" : "false").Append(',').Append(feedback[random.Next(4)]).Append('\n');
         }
 
@@ -233,17 +250,31 @@ internal static class BatchBench
         var rows = sample.Rows.Select(r =>
         {
             var values = positions.Select(p => r[p]).ToArray();
-            var risk = -1.0 - (0.04 * (double)values[0]!) + (0.02 * ((double)values[1]! - 70)) + (0.45 * (double)values[3]!) + (random.NextDouble() - 0.5);
+            var risk = -1.0 - (0.04 * (double)values[0]!) + (0.02 * ((double)values[1]! - 70)) + (0.45 * (double)values[3]!)
+                + (random.NextDouble() - 0.5);
             return (object?[])[.. values, risk > 0];
         }).ToList();
-        var columns = names.Select(n => new ModelColumn(n, n is "paperless_billing" or "has_partner" ? ColumnKind.Boolean : ColumnKind.Numeric))
+        var columns = names.Select(
+            n => new ModelColumn(n, n is "paperless_billing" or "has_partner" ? ColumnKind.Boolean : ColumnKind.Numeric))
             .Append(new ModelColumn("churned", ColumnKind.Boolean, IsLabel: true)).ToList();
-        var trained = await models.TrainAsync(new TrainModelRequest("bench-numeric", "1.0.0", ModelTask.BinaryClassification, columns, Activate: true), rows.ToAsyncEnumerable());
+        var trained = await models.TrainAsync(
+            new TrainModelRequest("bench-numeric", "1.0.0", ModelTask.BinaryClassification, columns, Activate: true),
+            rows.ToAsyncEnumerable());
         Console.WriteLine($"trained bench-numeric 1.0.0 on {trained.TrainRows} rows in {trained.TrainingSeconds:F1} s, auc {trained.Metrics.GetValueOrDefault("auc"):F3}");
         return "bench-numeric";
     }
 
-    private sealed record Raw(double Read, string ReadWhat, double Predict, double Write, string WriteWhat, double ReadCpu, double PredictCpu, double WriteCpu, double Module, double ModuleCpu);
+    private sealed record Raw(
+        double Read,
+        string ReadWhat,
+        double Predict,
+        double Write,
+        string WriteWhat,
+        double ReadCpu,
+        double PredictCpu,
+        double WriteCpu,
+        double Module,
+        double ModuleCpu);
 
     /// <summary>Rows as the job hands them to the model: positional, with the columns the model does not take named null.</summary>
     private sealed record Prepared(List<long> Ids, string?[] Columns, List<object?[]> Rows);
@@ -286,7 +317,10 @@ internal static class BatchBench
     {
         for (var offset = 0; offset < prepared.Rows.Count; offset += 10_000)
         {
-            await models.PredictRowsAsync(new PredictRowsRequest(modelName, prepared.Columns, prepared.Rows.GetRange(offset, Math.Min(10_000, prepared.Rows.Count - offset))));
+            await models.PredictRowsAsync(new PredictRowsRequest(
+                modelName,
+                prepared.Columns,
+                prepared.Rows.GetRange(offset, Math.Min(10_000, prepared.Rows.Count - offset))));
         }
     }
 
@@ -296,7 +330,14 @@ internal static class BatchBench
         return process.TotalProcessorTime.TotalSeconds;
     }
 
-    private static async Task<Raw> RawAsync(IDataModule data, IModelModule models, string modelName, string version, long datasetId, string? postgres, HashSet<string> features)
+    private static async Task<Raw> RawAsync(
+        IDataModule data,
+        IModelModule models,
+        string modelName,
+        string version,
+        long datasetId,
+        string? postgres,
+        HashSet<string> features)
     {
         // Inputs for the predict floor come from the module's own read, converted to the typed class outside the timed part.
         var prepared = await PrepareAsync(data, datasetId, features, long.MaxValue);
@@ -344,7 +385,17 @@ internal static class BatchBench
             {
             }
 
-            return new Raw(watch.Elapsed.TotalSeconds, "SQLite: IDataModule.ReadRowChunkAsync, decoded", predict, 0, "no raw SQLite write measured", Cpu() - cpu, predictCpu, 0, module, moduleCpu);
+            return new Raw(
+                watch.Elapsed.TotalSeconds,
+                "SQLite: IDataModule.ReadRowChunkAsync, decoded",
+                predict,
+                0,
+                "no raw SQLite write measured",
+                Cpu() - cpu,
+                predictCpu,
+                0,
+                module,
+                moduleCpu);
         }
 
         await using var connection = new NpgsqlConnection(postgres);
@@ -354,7 +405,9 @@ internal static class BatchBench
         long bytes = 0, count = 0;
         for (var after = 0L; ;)
         {
-            await using var command = new NpgsqlCommand("SELECT id, payload FROM data_rows WHERE dataset_id = @d AND id > @a ORDER BY id LIMIT 100000", connection);
+            await using var command = new NpgsqlCommand(
+                "SELECT id, payload FROM data_rows WHERE dataset_id = @d AND id > @a ORDER BY id LIMIT 100000",
+                connection);
             command.Parameters.AddWithValue("d", datasetId);
             command.Parameters.AddWithValue("a", after);
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess);
@@ -375,7 +428,9 @@ internal static class BatchBench
 
         var readSeconds = watch.Elapsed.TotalSeconds;
         var readCpu = Cpu() - cpu;
-        await using (var create = new NpgsqlCommand("CREATE UNLOGGED TABLE bench_predictions (row_id bigint, label text, value double precision, score double precision)", connection))
+        await using (var create = new NpgsqlCommand(
+            "CREATE UNLOGGED TABLE bench_predictions (row_id bigint, label text, value double precision, score double precision)",
+            connection))
         {
             await create.ExecuteNonQueryAsync();
         }
@@ -397,8 +452,17 @@ internal static class BatchBench
         }
 
         var writeSeconds = watch.Elapsed.TotalSeconds;
-        return new Raw(readSeconds, $"Npgsql keyset SELECT id, payload, {count} rows, {bytes / 1e6:F0} MB, not decoded", predict, writeSeconds, "Npgsql binary COPY into an unlogged 4-column table",
-            readCpu, predictCpu, Cpu() - cpu, module, moduleCpu);
+        return new Raw(
+            readSeconds,
+            $"Npgsql keyset SELECT id, payload, {count} rows, {bytes / 1e6:F0} MB, not decoded",
+            predict,
+            writeSeconds,
+            "Npgsql binary COPY into an unlogged 4-column table",
+            readCpu,
+            predictCpu,
+            Cpu() - cpu,
+            module,
+            moduleCpu);
     }
 
     private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type)
@@ -417,17 +481,28 @@ internal static class BatchBench
     private sealed class RawRow
     {
 #pragma warning disable CA1051, SA1401
-        [ColumnName("tenure_months")] public float TenureMonths;
-        [ColumnName("monthly_charges")] public float MonthlyCharges;
-        [ColumnName("total_charges")] public float TotalCharges;
-        [ColumnName("support_calls")] public float SupportCalls;
-        [ColumnName("age")] public float Age;
-        [ColumnName("data_usage_gb")] public float DataUsageGb;
-        [ColumnName("paperless_billing")] public float PaperlessBilling;
-        [ColumnName("has_partner")] public float HasPartner;
-        [ColumnName("contract")] public string Contract = "";
-        [ColumnName("payment_method")] public string PaymentMethod = "";
-        [ColumnName("feedback")] public string Feedback = "";
+        [ColumnName("tenure_months")]
+        public float TenureMonths;
+        [ColumnName("monthly_charges")]
+        public float MonthlyCharges;
+        [ColumnName("total_charges")]
+        public float TotalCharges;
+        [ColumnName("support_calls")]
+        public float SupportCalls;
+        [ColumnName("age")]
+        public float Age;
+        [ColumnName("data_usage_gb")]
+        public float DataUsageGb;
+        [ColumnName("paperless_billing")]
+        public float PaperlessBilling;
+        [ColumnName("has_partner")]
+        public float HasPartner;
+        [ColumnName("contract")]
+        public string Contract = "";
+        [ColumnName("payment_method")]
+        public string PaymentMethod = "";
+        [ColumnName("feedback")]
+        public string Feedback = "";
 #pragma warning restore CA1051, SA1401
 
         public static RawRow From(string?[] columns, object?[] values)
@@ -436,9 +511,17 @@ internal static class BatchBench
             static float F(object? v) => v switch { double d => (float)d, bool b => b ? 1 : 0, _ => float.NaN };
             return new RawRow
             {
-                TenureMonths = F(V("tenure_months")), MonthlyCharges = F(V("monthly_charges")), TotalCharges = F(V("total_charges")), SupportCalls = F(V("support_calls")),
-                Age = F(V("age")), DataUsageGb = F(V("data_usage_gb")), PaperlessBilling = F(V("paperless_billing")), HasPartner = F(V("has_partner")),
-                Contract = V("contract") as string ?? "", PaymentMethod = V("payment_method") as string ?? "", Feedback = V("feedback") as string ?? "",
+                TenureMonths = F(V("tenure_months")),
+                MonthlyCharges = F(V("monthly_charges")),
+                TotalCharges = F(V("total_charges")),
+                SupportCalls = F(V("support_calls")),
+                Age = F(V("age")),
+                DataUsageGb = F(V("data_usage_gb")),
+                PaperlessBilling = F(V("paperless_billing")),
+                HasPartner = F(V("has_partner")),
+                Contract = V("contract") as string ?? "",
+                PaymentMethod = V("payment_method") as string ?? "",
+                Feedback = V("feedback") as string ?? "",
             };
         }
     }

@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 /// <summary>The real host for the benches: embedded Temporal on a free port, no rate limits, quiet logs, an admin key.</summary>
@@ -12,7 +11,9 @@ internal static class BenchHost
     /// Starts the host with the bench settings (<paramref name="overrides"/> win) and returns it with an admin client
     /// once the demo model is active. The caller disposes the factory.
     /// </summary>
-    public static async Task<(WebApplicationFactory<Program> Factory, HttpClient Client)> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string?> overrides)
+    public static async Task<(WebApplicationFactory<Program> Factory, HttpClient Client)> StartAsync(
+        string dataDirectory,
+        IReadOnlyDictionary<string, string?> overrides)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -21,7 +22,9 @@ internal static class BenchHost
             ["RateLimiting:Enabled"] = "false",
             ["Temporal:Embedded:Port"] = "0",
             // In-memory histories unless BENCH_TEMPORAL_STORAGE names a SQLite file (the service's default is temporal.db).
-            ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage ? storage : ":memory:",
+            ["Temporal:Embedded:StoragePath"] = Environment.GetEnvironmentVariable("BENCH_TEMPORAL_STORAGE") is { Length: > 0 } storage
+                ? storage
+                : ":memory:",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Api:RequestLogging"] = "false",
         };
@@ -47,7 +50,8 @@ internal static class BenchHost
         // A 1M-row batch job's export and polls must not hit HttpClient's 100 s default.
         client.Timeout = TimeSpan.FromMinutes(30);
         client.DefaultRequestHeaders.Authorization = new("Bearer", Key);
-        while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content.ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
+        while ((await (await client.GetAsync("/api/v1/models/demo-churn")).Content
+            .ReadFromJsonAsync<JsonObject>())?["activeVersion"] is null)
         {
             await Task.Delay(200);
         }

@@ -4,8 +4,6 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 internal static class WorkflowBench
@@ -32,7 +30,8 @@ internal static class WorkflowBench
         // The second argument once sized a small batch job run here; batch jobs are measured by the batch mode alone.
         if (args.Length > 1 && args[1] != "0")
         {
-            Console.Error.WriteLine("The second argument must be 0: measure batch jobs with 'batch <rows> <postgres|sqlite> <chunk> <parallelism>'.");
+            Console.Error.WriteLine(
+                "The second argument must be 0: measure batch jobs with 'batch <rows> <postgres|sqlite> <chunk> <parallelism>'.");
             Environment.Exit(2);
         }
 
@@ -43,9 +42,17 @@ internal static class WorkflowBench
         var (factory, client) = await BenchHost.StartAsync(data, new Dictionary<string, string?> { ["Model:Bootstrap:Rows"] = "2000" });
         var inputs = new Dictionary<string, object?>
         {
-            ["tenure_months"] = 3.0, ["monthly_charges"] = 95.5, ["total_charges"] = 286.5, ["support_calls"] = 4.0, ["age"] = 33.0,
-            ["data_usage_gb"] = 12.5, ["contract"] = "month-to-month", ["payment_method"] = "electronic-check",
-            ["paperless_billing"] = true, ["has_partner"] = false, ["feedback"] = "too expensive",
+            ["tenure_months"] = 3.0,
+            ["monthly_charges"] = 95.5,
+            ["total_charges"] = 286.5,
+            ["support_calls"] = 4.0,
+            ["age"] = 33.0,
+            ["data_usage_gb"] = 12.5,
+            ["contract"] = "month-to-month",
+            ["payment_method"] = "electronic-check",
+            ["paperless_billing"] = true,
+            ["has_partner"] = false,
+            ["feedback"] = "too expensive",
         };
         var body = new { model = "demo-churn", inputs, @params = new { useCache = false } };
         var models = factory.Services.GetRequiredService<IModelModule>();
@@ -73,14 +80,16 @@ internal static class WorkflowBench
         await TimeAsync(Math.Min(warmup, 500), async () => (await client.PostAsJsonAsync("/api/v1/jobs", body)).EnsureSuccessStatusCode());
         var raw = await TimeAsync(requests, () => models.PredictAsync(new PredictRequest("demo-churn", inputs, UseCache: false)));
         var cpu0 = Cpu();
-        var sync = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
+        var sync = await TimeAsync(
+            requests,
+            async () => (await client.PostAsJsonAsync("/api/v1/predictions", body)).EnsureSuccessStatusCode());
         var syncCpu = (Cpu() - cpu0).TotalMilliseconds / requests;
         await BreakdownAsync(factory.Services, client, body, models, inputs);
         cpu0 = Cpu();
         var accept = await TimeAsync(requests, async () => (await client.PostAsJsonAsync("/api/v1/jobs", body)).EnsureSuccessStatusCode());
         // The accepted jobs run on after their 202; their CPU is counted by the drain below, not here.
         var acceptCpu = (Cpu() - cpu0).TotalMilliseconds / requests;
-        await Task.Delay(TimeSpan.FromSeconds(requests / 50.0 + 2));
+        await Task.Delay(TimeSpan.FromSeconds((requests / 50.0) + 2));
 
         // Sustained rate: concurrent callers (8 unless given) for a fixed number of synchronous predictions (twice the
         // series unless given).
@@ -130,7 +139,9 @@ internal static class WorkflowBench
         }
 
         // cpu user nice system idle iowait irq softirq steal ...
-        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(long.Parse).ToArray();
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            .Select(long.Parse)
+            .ToArray();
         var total = fields.Sum();
         return (total - fields[3] - fields[4], total);
     }
@@ -152,7 +163,9 @@ internal static class WorkflowBench
         var gaps = new Dictionary<string, List<double>>();
         foreach (var (jobId, milliseconds) in requests.Where((_, i) => i % Math.Max(1, requests.Count / 100) == 0))
         {
-            var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events.Where(e => e.EventType != Temporalio.Api.Enums.V1.EventType.MarkerRecorded).ToList();
+            var events = (await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync()).Events
+                .Where(e => e.EventType != Temporalio.Api.Enums.V1.EventType.MarkerRecorded)
+                .ToList();
             inside.Add((events[^1].EventTime.ToDateTime() - events[0].EventTime.ToDateTime()).TotalMilliseconds);
             caller.Add(milliseconds);
             var seen = new Dictionary<string, int>();
@@ -168,7 +181,9 @@ internal static class WorkflowBench
         inside.Sort();
         caller.Sort();
         Console.WriteLine($"  under load: caller median {caller[caller.Count / 2]:F1} ms, run start to close median {inside[inside.Count / 2]:F1} ms (p95 {inside[(int)(inside.Count * 0.95)]:F1} ms)");
-        foreach (var (step, list) in gaps.Where(g => g.Value.Count * 2 >= inside.Count).OrderByDescending(g => g.Value.Order().ElementAt(g.Value.Count / 2)).Take(6))
+        foreach (var (step, list) in gaps.Where(g => g.Value.Count * 2 >= inside.Count)
+            .OrderByDescending(g => g.Value.Order().ElementAt(g.Value.Count / 2))
+            .Take(6))
         {
             var sorted = list.Order().ToList();
             Console.WriteLine($"    {step}: median {sorted[sorted.Count / 2]:F1} ms");
@@ -179,7 +194,12 @@ internal static class WorkflowBench
     /// Where one synchronous prediction's time goes: the run's history (workflow tasks, activity round trips, local
     /// activity markers with the time each took) beside the HTTP round trip the caller saw.
     /// </summary>
-    private static async Task BreakdownAsync(IServiceProvider services, HttpClient client, object body, IModelModule models, Dictionary<string, object?> inputs)
+    private static async Task BreakdownAsync(
+        IServiceProvider services,
+        HttpClient client,
+        object body,
+        IModelModule models,
+        Dictionary<string, object?> inputs)
     {
         var temporal = services.GetRequiredService<Temporalio.Client.ITemporalClient>();
         var watch = Stopwatch.StartNew();
@@ -189,7 +209,8 @@ internal static class WorkflowBench
         var history = await temporal.GetWorkflowHandle(jobId).FetchHistoryAsync();
         var events = history.Events.ToList();
         var start = events[0].EventTime.ToDateTime();
-        Console.WriteLine($"breakdown of one POST /api/v1/predictions ({jobId}): HTTP round trip {http:F1} ms, {events.Count} history events");
+        Console.WriteLine(
+            $"breakdown of one POST /api/v1/predictions ({jobId}): HTTP round trip {http:F1} ms, {events.Count} history events");
         var scheduled = new Dictionary<long, (string Name, DateTime At)>();
         foreach (var e in events)
         {
@@ -227,7 +248,13 @@ internal static class WorkflowBench
         for (var i = 0; i < 20; i++)
         {
             var watch1 = Stopwatch.StartNew();
-            await data.RecordResultAsync(new RecordResultRequest($"bench-{i}", "result", ResultStatus.Succeeded, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, $"bench-{i}"));
+            await data.RecordResultAsync(new RecordResultRequest(
+                $"bench-{i}",
+                "result",
+                ResultStatus.Succeeded,
+                DateTimeOffset.UtcNow,
+                DateTimeOffset.UtcNow,
+                $"bench-{i}"));
             persist.Add(watch1.Elapsed.TotalMilliseconds);
             var watch2 = Stopwatch.StartNew();
             await eventLog.PublishAsync(new Formanova.Modules.Event.PublishEventRequest("BENCH_EVENT", "/bench", null, null, $"bench-{i}"));

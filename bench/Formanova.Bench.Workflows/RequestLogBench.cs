@@ -58,7 +58,8 @@ internal static class RequestLogBench
                 var seconds = await RunRoundAsync(host.Client, path, requests, concurrency);
                 await counter.SettleAsync();
                 var (bytesAfter, linesAfter) = counter.Snapshot();
-                results[host.Name].Add((requests / seconds, (double)(bytesAfter - bytes) / requests, (double)(linesAfter - lines) / requests));
+                results[host.Name].Add(
+                    (requests / seconds, (double)(bytesAfter - bytes) / requests, (double)(linesAfter - lines) / requests));
             }
         }
 

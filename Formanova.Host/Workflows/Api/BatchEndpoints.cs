@@ -10,9 +10,23 @@ using Temporalio.Api.Enums.V1;
 
 namespace Formanova.Host.Workflows.Api;
 
-internal sealed record BatchBody(string? Model = null, long? DatasetId = null, string? Version = null, List<TransformStep>? Transforms = null, int? ChunkSize = null, int? Parallelism = null);
+internal sealed record BatchBody(
+    string? Model = null,
+    long? DatasetId = null,
+    string? Version = null,
+    List<TransformStep>? Transforms = null,
+    int? ChunkSize = null,
+    int? Parallelism = null);
 
-internal sealed record BatchView(string Id, string Status, BatchProgress? Progress, DateTime? StartedAt, DateTime? ClosedAt, JsonElement? Result, string? Error, string Results);
+internal sealed record BatchView(
+    string Id,
+    string Status,
+    BatchProgress? Progress,
+    DateTime? StartedAt,
+    DateTime? ClosedAt,
+    JsonElement? Result,
+    string? Error,
+    string Results);
 
 internal static class BatchEndpoints
 {
@@ -24,8 +38,10 @@ internal static class BatchEndpoints
         batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob");
         batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults");
-        batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", ct)).WithName("PauseBatchJob");
-        batch.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", ct)).WithName("ResumeBatchJob");
+        batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", ct))
+            .WithName("PauseBatchJob");
+        batch.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", ct))
+            .WithName("ResumeBatchJob");
         batch.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
             await gateway.CancelAsync(id, Type, ct);
@@ -34,7 +50,12 @@ internal static class BatchEndpoints
         return api;
     }
 
-    private static async Task<Accepted<JobAccepted>> StartAsync(BatchBody body, HttpContext http, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> StartAsync(
+        BatchBody body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        IDataModule data,
+        CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.Model))
@@ -87,11 +108,14 @@ internal static class BatchEndpoints
         if (description.Status == WorkflowExecutionStatus.Running)
         {
             var progress = await gateway.TryQueryAsync<BatchProgress>(id, "get_progress", ct);
-            return TypedResults.Ok(new BatchView(id, progress?.Paused == true ? "paused" : status, progress, description.StartTime, null, null, null, results));
+            return TypedResults.Ok(
+                new BatchView(id, progress?.Paused == true ? "paused" : status, progress, description.StartTime, null, null, null, results));
         }
 
-        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
-        return TypedResults.Ok(new BatchView(id, status, null, description.StartTime, description.CloseTime, stored?.Output, stored?.Error, results));
+        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items
+            .FirstOrDefault(r => r.Step == "result");
+        return TypedResults.Ok(
+            new BatchView(id, status, null, description.StartTime, description.CloseTime, stored?.Output, stored?.Error, results));
     }
 
     /// <summary>The predictions stored so far as CSV (rowId,label,value,score), in row order.</summary>
@@ -104,7 +128,8 @@ internal static class BatchEndpoints
         await writer.WriteAsync("rowId,label,value,score\n");
         await foreach (var row in data.ReadPredictionsAsync(id, ct))
         {
-            await writer.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"{row.RowId},{Csv(row.Label)},{Number(row.Value)},{Number(row.Score)}\n"));
+            await writer.WriteAsync(
+                string.Create(CultureInfo.InvariantCulture, $"{row.RowId},{Csv(row.Label)},{Number(row.Value)},{Number(row.Score)}\n"));
         }
     }
 

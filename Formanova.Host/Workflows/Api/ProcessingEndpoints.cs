@@ -61,14 +61,19 @@ internal static class ProcessingEndpoints
 
     public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
     {
-        api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope).WithIdempotencyKey();
+        api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope)
+            .WithIdempotencyKey();
 
         var jobs = api.MapGroup("/jobs").WithTags("Jobs");
         jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey();
         jobs.MapGet("/", ListAsync).WithName("ListJobs");
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
-        jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct)).WithName("PauseJob").WithMetadata(PredictScope);
-        jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", [], ct)).WithName("ResumeJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct))
+            .WithName("PauseJob")
+            .WithMetadata(PredictScope);
+        jobs.MapPost(
+            "/{id}/resume",
+            (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", [], ct)).WithName("ResumeJob").WithMetadata(PredictScope);
         jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope);
         jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
         return api;
@@ -89,7 +94,8 @@ internal static class ProcessingEndpoints
         {
             return Accepted(id);
         }
-        catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
+        catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded
+            && !ct.IsCancellationRequested)
         {
             return Accepted(id);
         }
@@ -103,7 +109,11 @@ internal static class ProcessingEndpoints
         }
     }
 
-    private static async Task<Accepted<JobAccepted>> SubmitAsync(ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> SubmitAsync(
+        ProcessingBody body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        CancellationToken ct)
     {
         var (id, _) = await StartAsync("job", "job", body, http, gateway, ct);
         return Accepted(id);
@@ -196,12 +206,7 @@ internal static class ProcessingEndpoints
             return new HttpValidationProblemDetails(errors) { Status = 422, Title = "Unprocessable Entity", Detail = app.Message };
         }
 
-        var status = cause is CanceledFailureException ? 409 : app?.ErrorType switch
-        {
-            ErrorTypes.Value or ErrorTypes.NotFound => 422,
-            ErrorTypes.Cancelled => 409,
-            _ => 503,
-        };
+        var status = cause is CanceledFailureException ? 409 : app?.ErrorType switch { ErrorTypes.Value or ErrorTypes.NotFound => 422, ErrorTypes.Cancelled => 409, _ => 503, };
         return new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
@@ -215,19 +220,34 @@ internal static class ProcessingEndpoints
     /// workflow code; Temporal's cancellation then stops the run, which closes CANCELED, so visibility, the status
     /// filter and Temporal's own UI and metrics all count it as cancelled.
     /// </summary>
-    private static async Task<Accepted<JobAccepted>> CancelAsync(string id, CancelBody? body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> CancelAsync(
+        string id,
+        CancelBody? body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        CancellationToken ct)
     {
         if (body?.Reason is { Length: > 500 })
         {
             throw ModuleException.Invalid("reason", "reason must be at most 500 characters.");
         }
 
-        await gateway.SignalAsync(id, Type, "cancel", [new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true)], ct);
+        await gateway.SignalAsync(
+            id,
+            Type,
+            "cancel",
+            [new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true)],
+            ct);
         await gateway.RequestCancelAsync(id, ct);
         return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
     }
 
-    private static async Task<NoContent> SignalAsync(WorkflowGateway gateway, string id, string signal, object?[] args, CancellationToken ct)
+    private static async Task<NoContent> SignalAsync(
+        WorkflowGateway gateway,
+        string id,
+        string signal,
+        object?[] args,
+        CancellationToken ct)
     {
         await gateway.SignalAsync(id, Type, signal, args, ct);
         return TypedResults.NoContent();
@@ -237,7 +257,10 @@ internal static class ProcessingEndpoints
     {
         var current = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
         var p = current?.Params ?? new ProcessingParams();
-        var merged = new ProcessingParams(patch.DecisionThreshold ?? p.DecisionThreshold, patch.RoundDigits ?? p.RoundDigits, patch.UseCache ?? p.UseCache);
+        var merged = new ProcessingParams(
+            patch.DecisionThreshold ?? p.DecisionThreshold,
+            patch.RoundDigits ?? p.RoundDigits,
+            patch.UseCache ?? p.UseCache);
         var errors = new Dictionary<string, string[]>();
         ParamErrors(merged, errors);
         if (errors.Count > 0)
@@ -260,15 +283,30 @@ internal static class ProcessingEndpoints
         {
             var status = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
             var errors = await gateway.TryQueryAsync<List<ErrorRecord>>(id, "get_error_history", ct) ?? [];
-            return new JobView(id, type, status?.Paused == true ? "paused" : "running", status?.Stage, status?.ProgressPercent, description.StartTime,
-                status?.EstimatedCompletion, null, status?.Paused ?? false, status?.Params, null, null, errors);
+            return new JobView(
+                id,
+                type,
+                status?.Paused == true ? "paused" : "running",
+                status?.Stage,
+                status?.ProgressPercent,
+                description.StartTime,
+                status?.EstimatedCompletion,
+                null,
+                status?.Paused ?? false,
+                status?.Params,
+                null,
+                null,
+                errors);
         }
 
-        var stored = data is null ? null : (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
+        var stored = data is null
+            ? null
+            : (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
         var history = new List<ErrorRecord>();
         // "Errors": results stored before they were written in camelCase.
         if (stored?.Output is { ValueKind: JsonValueKind.Object } output
-            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list.ValueKind == JsonValueKind.Array)
+            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list
+                .ValueKind == JsonValueKind.Array)
         {
             history = list.Deserialize<List<ErrorRecord>>(WorkflowJson.Options) ?? [];
         }
@@ -287,7 +325,9 @@ internal static class ProcessingEndpoints
         if (page is not null || limit is not null)
         {
             // Offset paging was replaced; silently ignoring page= would hand its callers the first page forever.
-            throw ModuleException.Invalid(page is not null ? "page" : "limit", "Offset paging was replaced: use pageSize, and pageToken set to the previous page's nextPageToken.");
+            throw ModuleException.Invalid(
+                page is not null ? "page" : "limit",
+                "Offset paging was replaced: use pageSize, and pageToken set to the previous page's nextPageToken.");
         }
 
         var workflowType = type?.ToLowerInvariant() switch

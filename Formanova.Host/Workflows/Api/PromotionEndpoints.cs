@@ -1,5 +1,5 @@
-using Formanova.Host.Workflows.Common;
 using System.Text.Json;
+using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
@@ -26,7 +26,14 @@ internal static class PromotionEndpoints
         return api;
     }
 
-    private static async Task<Accepted<JobAccepted>> StartAsync(string name, string version, PromotionBody? body, HttpContext http, WorkflowGateway gateway, IModelModule models, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> StartAsync(
+        string name,
+        string version,
+        PromotionBody? body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        IModelModule models,
+        CancellationToken ct)
     {
         // 404 for an unknown version before a saga is started for it.
         await models.GetVersionAsync(name, version, ct);
@@ -48,10 +55,17 @@ internal static class PromotionEndpoints
         var status = WorkflowGateway.StatusName(description.Status);
         if (description.Status == WorkflowExecutionStatus.Running)
         {
-            return TypedResults.Ok(new PromotionView(id, status, await gateway.TryQueryAsync<SagaState>(id, "get_saga_state", ct), description.StartTime, null, null));
+            return TypedResults.Ok(new PromotionView(
+                id,
+                status,
+                await gateway.TryQueryAsync<SagaState>(id, "get_saga_state", ct),
+                description.StartTime,
+                null,
+                null));
         }
 
-        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
+        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items
+            .FirstOrDefault(r => r.Step == "result");
         var saga = stored?.Output is { } output ? output.Deserialize<SagaState>(WorkflowJson.Options) : null;
         return TypedResults.Ok(new PromotionView(id, status, saga, description.StartTime, description.CloseTime, stored?.Error));
     }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Training;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
@@ -60,7 +59,12 @@ internal static class TrainingEndpoints
         return api;
     }
 
-    private static async Task<Accepted<JobAccepted>> StartAsync(TrainingRunBody body, HttpContext http, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Accepted<JobAccepted>> StartAsync(
+        TrainingRunBody body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        IDataModule data,
+        CancellationToken ct)
     {
         Validate(body);
 
@@ -76,9 +80,23 @@ internal static class TrainingEndpoints
         var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Training;
-        var input = new TrainingRunInput(body.Model!, body.Version!, body.Task!.Value, body.DatasetId!.Value, body.Transforms, body.Trainer, body.Seed, body.TestFraction,
-            body.MinMetrics ?? [], body.MaxMetrics ?? [], body.Activate, body.RequireApproval, body.ApprovalTimeoutSeconds ?? options.ApprovalTimeoutSeconds,
-            options.TrainMaximumAttempts, gateway.Policy());
+        var input = new TrainingRunInput(
+            body.Model!,
+            body.Version!,
+            body.Task!.Value,
+            body.DatasetId!.Value,
+            body.Transforms,
+            body.Trainer,
+            body.Seed,
+            body.TestFraction,
+            body.MinMetrics ?? [],
+            body.MaxMetrics ?? [],
+            body.Activate,
+            body.RequireApproval,
+            body.ApprovalTimeoutSeconds
+                ?? options.ApprovalTimeoutSeconds,
+            options.TrainMaximumAttempts,
+            gateway.Policy());
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
@@ -135,7 +153,12 @@ internal static class TrainingEndpoints
         }
     }
 
-    private static async Task<NoContent> SignalAsync(WorkflowGateway gateway, string id, string signal, ApprovalDecision? decision, CancellationToken ct)
+    private static async Task<NoContent> SignalAsync(
+        WorkflowGateway gateway,
+        string id,
+        string signal,
+        ApprovalDecision? decision,
+        CancellationToken ct)
     {
         var progress = await gateway.TryQueryAsync<TrainingProgressView>(id, "get_progress", ct);
         if (progress is { Approval: not null })
@@ -163,11 +186,14 @@ internal static class TrainingEndpoints
                 percent = 20 + (60 * Math.Clamp(heartbeat.Fraction, 0, 1));
             }
 
-            return TypedResults.Ok(new TrainingRunView(id, status, progress?.Stage, percent, heartbeat, progress, description.StartTime, null, null, null));
+            return TypedResults.Ok(
+                new TrainingRunView(id, status, progress?.Stage, percent, heartbeat, progress, description.StartTime, null, null, null));
         }
 
-        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
-        return TypedResults.Ok(new TrainingRunView(id, status, status, description.Status == WorkflowExecutionStatus.Completed ? 100 : null, null, null,
-            description.StartTime, description.CloseTime, stored?.Output, stored?.Error));
+        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items
+            .FirstOrDefault(r => r.Step == "result");
+        return TypedResults
+            .Ok(new TrainingRunView(id, status, status, description.Status == WorkflowExecutionStatus.Completed ? 100 : null, null, null,
+                description.StartTime, description.CloseTime, stored?.Output, stored?.Error));
     }
 }

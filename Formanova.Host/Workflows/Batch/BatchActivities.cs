@@ -22,10 +22,14 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         var ct = Context.CancellationToken;
         var model = await models.GetModelAsync(input.Model, ct);
         var version = input.Version ?? model.ActiveVersion
-            ?? throw ActivityErrors.Invalid($"Model '{input.Model}' has no active version.", new() { ["version"] = ["No version given and none is active."] });
+            ?? throw ActivityErrors.Invalid(
+                $"Model '{input.Model}' has no active version.",
+                new() { ["version"] = ["No version given and none is active."] });
         if (model.Versions.All(v => v.Version != version))
         {
-            throw ActivityErrors.Invalid($"Model '{input.Model}' has no version '{version}'.", new() { ["version"] = [$"Unknown version '{version}'."] });
+            throw ActivityErrors.Invalid(
+                $"Model '{input.Model}' has no version '{version}'.",
+                new() { ["version"] = [$"Unknown version '{version}'."] });
         }
 
         var source = input.DatasetId;
@@ -33,7 +37,10 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         {
             var name = $"batch-{Context.Info.WorkflowId}";
             var existing = (await data.ListDatasetsAsync(ct)).FirstOrDefault(d => d.Name == name);
-            source = existing?.Id ?? (await data.MaterializeAsync(input.DatasetId, new MaterializeRequest(name, input.Transforms, $"Input of batch job {Context.Info.WorkflowId}"), ct)).Id;
+            source = existing?.Id ?? (await data.MaterializeAsync(
+                input.DatasetId,
+                new MaterializeRequest(name, input.Transforms, $"Input of batch job {Context.Info.WorkflowId}"),
+                ct)).Id;
         }
 
         var plan = await data.PlanRowChunksAsync(source, input.ChunkSize, ct);
@@ -52,13 +59,17 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         var ct = Context.CancellationToken;
         var step = $"chunk-{input.Index:D6}";
         var started = time.GetUtcNow();
-        var claim = await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Running, started, null, input.JobId, input.Model, input.Version), ct);
+        var claim = await data.RecordResultAsync(
+            new RecordResultRequest(input.JobId, step, ResultStatus.Running, started, null, input.JobId, input.Model, input.Version),
+            ct);
         if (claim.Status == ResultStatus.Succeeded)
         {
             return new ChunkResult(input.Index, claim.Output?.GetProperty("count").GetInt64() ?? 0, Replayed: true);
         }
 
-        var features = (await models.ResolveVersionAsync(input.Model, input.Version, cancellationToken: ct)).Columns.Where(c => !c.IsLabel).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var features = (await models.ResolveVersionAsync(input.Model, input.Version, cancellationToken: ct)).Columns.Where(c => !c.IsLabel)
+            .Select(c => c.Name)
+            .ToHashSet(StringComparer.Ordinal);
         var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, ct);
         var read = time.GetUtcNow();
 
@@ -70,12 +81,23 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         for (var offset = 0; offset < rows.Length; offset += batch.PredictRows)
         {
             var count = Math.Min(batch.PredictRows, rows.Length - offset);
-            var slice = chunk.Rows is object?[][] array ? new ArraySegment<object?[]>(array, offset, count) : (IReadOnlyList<object?[]>)[.. chunk.Rows.Skip(offset).Take(count)];
+            var slice = chunk.Rows is object?[][] array
+                ? new ArraySegment<object?[]>(array, offset, count)
+                : (IReadOnlyList<object?[]>)[.. chunk.Rows.Skip(offset).Take(count)];
             var predicted = await models.PredictRowsAsync(
-                new PredictRowsRequest(input.Model, columns, slice, input.Version, MaxParallelism: batch.PredictThreads > 0 ? batch.PredictThreads : null), ct);
+                new PredictRowsRequest(
+                    input.Model,
+                    columns,
+                    slice,
+                    input.Version,
+                    MaxParallelism: batch.PredictThreads > 0 ? batch.PredictThreads : null), ct);
             for (var i = 0; i < count; i++)
             {
-                rows[offset + i] = new StoredPrediction(chunk.RowIds[offset + i], predicted.Labels[i], predicted.Values[i], predicted.Scores[i]);
+                rows[offset + i] = new StoredPrediction(
+                    chunk.RowIds[offset + i],
+                    predicted.Labels[i],
+                    predicted.Values[i],
+                    predicted.Scores[i]);
             }
         }
 
@@ -83,10 +105,29 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
 
         // The rows first (a retry replaces them), then the step as succeeded: a crash in between redoes only this chunk.
         await data.StorePredictionsAsync(input.JobId, input.Index, rows, ct);
-        var summary = WorkflowJson.Element(new { firstRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[0] : (long?)null, lastRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[^1] : (long?)null, count = chunk.RowIds.Count });
-        await data.RecordResultAsync(new RecordResultRequest(input.JobId, step, ResultStatus.Succeeded, started, time.GetUtcNow(), input.JobId, input.Model, input.Version, summary, summary), ct);
+        var summary = WorkflowJson.Element(new
+        {
+            firstRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[0] : (long?)null,
+            lastRowId = chunk.RowIds.Count > 0 ? chunk.RowIds[^1] : (long?)null,
+            count = chunk.RowIds.Count
+        });
+        await data.RecordResultAsync(new RecordResultRequest(
+            input.JobId,
+            step,
+            ResultStatus.Succeeded,
+            started,
+            time.GetUtcNow(),
+            input.JobId,
+            input.Model,
+            input.Version,
+            summary,
+            summary), ct);
         var written = time.GetUtcNow();
         return new ChunkResult(input.Index, chunk.RowIds.Count, Replayed: false,
-            new BatchTimings(0, (read - started).TotalMilliseconds, (predictedAt - read).TotalMilliseconds, (written - predictedAt).TotalMilliseconds));
+            new BatchTimings(
+                0,
+                (read - started).TotalMilliseconds,
+                (predictedAt - read).TotalMilliseconds,
+                (written - predictedAt).TotalMilliseconds));
     });
 }

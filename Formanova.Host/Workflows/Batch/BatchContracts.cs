@@ -51,6 +51,23 @@ public sealed record BatchTimings(double PlanMs, double ReadMs, double PredictMs
 }
 
 /// <summary>get_progress: rows and chunks done, and whether the job is paused.</summary>
-public sealed record BatchProgress(string Stage, long TotalRows, long RowsDone, int TotalChunks, int ChunksDone, double ProgressPercent, bool Paused, int Run, string? Version);
+public sealed record BatchProgress(
+    string Stage,
+    long TotalRows,
+    long RowsDone,
+    int TotalChunks,
+    int ChunksDone,
+    double ProgressPercent,
+    bool Paused,
+    int Run,
+    string? Version);
 
-public sealed record BatchOutcome(string Model, string Version, long SourceDatasetId, long Rows, int Chunks, int Runs, List<ErrorRecord> Errors, BatchTimings? Timings = null);
+public sealed record BatchOutcome(
+    string Model,
+    string Version,
+    long SourceDatasetId,
+    long Rows,
+    int Chunks,
+    int Runs,
+    List<ErrorRecord> Errors,
+    BatchTimings? Timings = null);

@@ -27,7 +27,16 @@ public sealed class BatchInferenceWorkflow
         var total = _state?.ChunkCursors.Count ?? 0;
         var rows = _state?.TotalRows ?? 0;
         var percent = rows == 0 ? (_stage == "completed" ? 100 : 0) : Math.Round(100.0 * _rowsDone / rows, 1);
-        return new BatchProgress(_paused ? $"paused ({_stage})" : _stage, rows, _rowsDone, total, _chunksDone, percent, _paused, _state?.Run ?? 1, _state?.Version);
+        return new BatchProgress(
+            _paused ? $"paused ({_stage})" : _stage,
+            rows,
+            _rowsDone,
+            total,
+            _chunksDone,
+            percent,
+            _paused,
+            _state?.Run ?? 1,
+            _state?.Version);
     }
 
     [WorkflowSignal("pause")]
@@ -53,10 +62,25 @@ public sealed class BatchInferenceWorkflow
         {
             if (input.State is null)
             {
-                await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = "batch", model = input.Model, datasetId = input.DatasetId });
+                await WorkflowSteps.EmitAsync(
+                    policy,
+                    IEventModule.WorkflowStarted,
+                    new { jobId = id, kind = "batch", model = input.Model, datasetId = input.DatasetId });
                 var planning = Workflow.UtcNow;
-                var plan = await Workflow.ExecuteActivityAsync((BatchActivities a) => a.PlanAsync(input), policy.For("chunk", heartbeat: null));
-                _state = new BatchState(plan.Version, plan.SourceDatasetId, plan.ChunkCursors, plan.TotalRows, 0, 0, planning, 1, [], new(0, 0, 0, 0));
+                var plan = await Workflow.ExecuteActivityAsync(
+                    (BatchActivities a) => a.PlanAsync(input),
+                    policy.For("chunk", heartbeat: null));
+                _state = new BatchState(
+                    plan.Version,
+                    plan.SourceDatasetId,
+                    plan.ChunkCursors,
+                    plan.TotalRows,
+                    0,
+                    0,
+                    planning,
+                    1,
+                    [],
+                    new(0, 0, 0, 0));
                 _timings = new((Workflow.UtcNow - planning).TotalMilliseconds, 0, 0, 0);
             }
             else
@@ -78,7 +102,14 @@ public sealed class BatchInferenceWorkflow
                 }
 
                 await Workflow.WaitConditionAsync(() => !_paused);
-                var chunk = new ChunkInput(id, input.Model, _state.Version, _state.SourceDatasetId, index, _state.ChunkCursors[index], input.ChunkSize);
+                var chunk = new ChunkInput(
+                    id,
+                    input.Model,
+                    _state.Version,
+                    _state.SourceDatasetId,
+                    index,
+                    _state.ChunkCursors[index],
+                    input.ChunkSize);
                 running.Add(Workflow.ExecuteActivityAsync((BatchActivities a) => a.ProcessChunkAsync(chunk), policy.For("chunk")));
             }
 
@@ -94,19 +125,52 @@ public sealed class BatchInferenceWorkflow
             }
 
             _stage = "completed";
-            var outcome = new BatchOutcome(input.Model, _state.Version, _state.SourceDatasetId, _rowsDone, _state.ChunkCursors.Count, _state.Run, _state.Errors, _timings.Rounded());
+            var outcome = new BatchOutcome(
+                input.Model,
+                _state.Version,
+                _state.SourceDatasetId,
+                _rowsDone,
+                _state.ChunkCursors.Count,
+                _state.Run,
+                _state.Errors,
+                _timings.Rounded());
             var json = WorkflowJson.Element(outcome);
-            await WorkflowSteps.PersistAsync(policy, _state.StartedAt, ResultStatus.Succeeded, input.Model, _state.Version, null, json, null);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
+            await WorkflowSteps.PersistAsync(
+                policy,
+                _state.StartedAt,
+                ResultStatus.Succeeded,
+                input.Model,
+                _state.Version,
+                null,
+                json,
+                null);
+            await WorkflowSteps.EmitAsync(
+                policy,
+                IEventModule.WorkflowCompleted,
+                new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
             return outcome;
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
         {
             var cancelled = TemporalException.IsCanceledException(ex);
-            var error = new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), cancelled ? "The batch job was cancelled." : ActivityErrors.Describe(ex), Handled: false);
+            var error = new ErrorRecord(
+                Workflow.UtcNow,
+                _stage,
+                cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex),
+                cancelled ? "The batch job was cancelled." : ActivityErrors.Describe(ex),
+                Handled: false);
             _stage = cancelled ? "cancelled" : "failed";
-            var failure = WorkflowJson.Element(new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } });
-            await WorkflowSteps.PersistAsync(policy, _state?.StartedAt ?? Workflow.UtcNow, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, _state?.Version, null, failure, error.Message);
+            var failure = WorkflowJson.Element(
+                new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } });
+            await WorkflowSteps.PersistAsync(
+                policy,
+                _state?.StartedAt ?? Workflow.UtcNow,
+                cancelled ? ResultStatus.Cancelled : ResultStatus.Failed,
+                input.Model,
+                _state?.Version,
+                null,
+                failure,
+                error.Message);
             await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
             if (ex is FailureException || cancelled)
             {

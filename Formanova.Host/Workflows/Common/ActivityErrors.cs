@@ -33,10 +33,30 @@ internal static class ActivityErrors
         return ex.Kind switch
         {
             ErrorKind.Unavailable when DatabaseFailures.IsTransient(ex.InnerException) => DatabaseUnavailable(ex),
-            ErrorKind.Invalid or ErrorKind.TooLarge or ErrorKind.UnsupportedMediaType => new ApplicationFailureException(ex.Message, ex, ErrorTypes.InvalidInput, nonRetryable: true, details: [errors]),
-            ErrorKind.Unprocessable => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Value, nonRetryable: true, details: [errors]),
-            ErrorKind.NotFound => new ApplicationFailureException(ex.Message, ex, ErrorTypes.NotFound, nonRetryable: true, details: [errors]),
-            ErrorKind.Conflict => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Conflict, nonRetryable: true, details: [errors]),
+            ErrorKind.Invalid or ErrorKind.TooLarge or ErrorKind.UnsupportedMediaType => new ApplicationFailureException(
+                ex.Message,
+                ex,
+                ErrorTypes.InvalidInput,
+                nonRetryable: true,
+                details: [errors]),
+            ErrorKind.Unprocessable => new ApplicationFailureException(
+                ex.Message,
+                ex,
+                ErrorTypes.Value,
+                nonRetryable: true,
+                details: [errors]),
+            ErrorKind.NotFound => new ApplicationFailureException(
+                ex.Message,
+                ex,
+                ErrorTypes.NotFound,
+                nonRetryable: true,
+                details: [errors]),
+            ErrorKind.Conflict => new ApplicationFailureException(
+                ex.Message,
+                ex,
+                ErrorTypes.Conflict,
+                nonRetryable: true,
+                details: [errors]),
             _ => new ApplicationFailureException(ex.Message, ex, ErrorTypes.Unavailable, nonRetryable: false),
         };
     }

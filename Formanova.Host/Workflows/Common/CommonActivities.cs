@@ -34,7 +34,14 @@ internal sealed class CommonActivities(IEventModule events, IDataModule data)
     public Task<long> EmitEventAsync(EmitInput input) => ActivityErrors.GuardAsync(async () =>
     {
         var published = await events.PublishAsync(
-            new PublishEventRequest(input.Type, input.Source, input.Data, input.Subject, input.IdempotencyKey, input.CorrelationId, input.DataRef),
+            new PublishEventRequest(
+                input.Type,
+                input.Source,
+                input.Data,
+                input.Subject,
+                input.IdempotencyKey,
+                input.CorrelationId,
+                input.DataRef),
             ActivityExecutionContext.Current.CancellationToken);
         return published.Event.Sequence;
     });
@@ -43,8 +50,18 @@ internal sealed class CommonActivities(IEventModule events, IDataModule data)
     public Task<long> PersistResultAsync(PersistInput input) => ActivityErrors.GuardAsync(async () =>
     {
         var stored = await data.RecordResultAsync(
-            new RecordResultRequest(input.JobId, input.Step, input.Status, input.StartedAt, input.CompletedAt, ActivityExecutionContext.Current.Info.WorkflowId,
-                input.ModelName, input.ModelVersion, input.Input, input.Output, input.Error),
+            new RecordResultRequest(
+                input.JobId,
+                input.Step,
+                input.Status,
+                input.StartedAt,
+                input.CompletedAt,
+                ActivityExecutionContext.Current.Info.WorkflowId,
+                input.ModelName,
+                input.ModelVersion,
+                input.Input,
+                input.Output,
+                input.Error),
             ActivityExecutionContext.Current.CancellationToken);
         return stored.Id;
     });

@@ -16,7 +16,10 @@ public sealed record StepPolicy(
 {
     /// <summary>Failure types never retried: bad input, missing resources, configurations that cannot train.</summary>
     public static readonly string[] NonRetryableTypes =
-        [ErrorTypes.InvalidInput, ErrorTypes.Value, ErrorTypes.NotFound, ErrorTypes.Conflict, ErrorTypes.OutOfMemory, ErrorTypes.InvalidConfig];
+        [
+            ErrorTypes.InvalidInput, ErrorTypes.Value, ErrorTypes.NotFound, ErrorTypes.Conflict, ErrorTypes.OutOfMemory, ErrorTypes
+            .InvalidConfig
+        ];
 
     public RetryPolicy Retry(int? maximumAttempts = null) => new()
     {
@@ -31,13 +34,17 @@ public sealed record StepPolicy(
         TimeSpan.FromSeconds(TimeoutSeconds.TryGetValue(step, out var seconds) ? seconds : 30);
 
     /// <summary>Options for one step: start-to-close from <see cref="TimeoutSeconds"/>, the shared retry policy.</summary>
-    public ActivityOptions For(string step, CancellationToken? cancellation = null, int? maximumAttempts = null, TimeSpan? heartbeat = null) => new()
-    {
-        StartToCloseTimeout = Timeout(step),
-        RetryPolicy = Retry(maximumAttempts),
-        HeartbeatTimeout = heartbeat,
-        CancellationToken = cancellation,
-    };
+    public ActivityOptions For(
+        string step,
+        CancellationToken? cancellation = null,
+        int? maximumAttempts = null,
+        TimeSpan? heartbeat = null) => new()
+        {
+            StartToCloseTimeout = Timeout(step),
+            RetryPolicy = Retry(maximumAttempts),
+            HeartbeatTimeout = heartbeat,
+            CancellationToken = cancellation,
+        };
 
     /// <summary>
     /// The same step as a local activity: run by the worker inside the workflow task, recorded as a marker, retried

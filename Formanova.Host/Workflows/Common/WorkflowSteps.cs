@@ -15,21 +15,47 @@ internal static class WorkflowSteps
     {
         var input = Emit(type, data, subject);
         return local
-            ? Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.Local("emit", CancellationToken.None))
+            ? Workflow.ExecuteLocalActivityAsync(
+                (CommonActivities a) => a.EmitEventAsync(input),
+                policy.Local("emit", CancellationToken.None))
             : Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
     }
 
-    public static Task<long> PersistAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step = "result")
+    public static Task<long> PersistAsync(
+        StepPolicy policy,
+        DateTime startedAt,
+        ResultStatus status,
+        string? model,
+        string? version,
+        JsonElement? input,
+        JsonElement output,
+        string? error,
+        string step = "result")
     {
         var persist = Persist(startedAt, status, model, version, input, output, error, step);
-        return Workflow.ExecuteActivityAsync((CommonActivities a) => a.PersistResultAsync(persist), policy.For("persist", CancellationToken.None));
+        return Workflow.ExecuteActivityAsync(
+            (CommonActivities a) => a.PersistResultAsync(persist),
+            policy.For("persist", CancellationToken.None));
     }
 
     /// <summary>The stored result and then the closing events, in one local activity (persist_and_emit).</summary>
-    public static Task<long> FinishAsync(StepPolicy policy, DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, params (string Type, object Data)[] events)
+    public static Task<long> FinishAsync(
+        StepPolicy policy,
+        DateTime startedAt,
+        ResultStatus status,
+        string? model,
+        string? version,
+        JsonElement? input,
+        JsonElement output,
+        string? error,
+        params (string Type, object Data)[] events)
     {
-        var finish = new FinishInput(Persist(startedAt, status, model, version, input, output, error, "result"), [.. events.Select(e => Emit(e.Type, e.Data, null))]);
-        return Workflow.ExecuteLocalActivityAsync((CommonActivities a) => a.PersistAndEmitAsync(finish), policy.Local("persist", CancellationToken.None));
+        var finish = new FinishInput(
+            Persist(startedAt, status, model, version, input, output, error, "result"),
+            [.. events.Select(e => Emit(e.Type, e.Data, null))]);
+        return Workflow.ExecuteLocalActivityAsync(
+            (CommonActivities a) => a.PersistAndEmitAsync(finish),
+            policy.Local("persist", CancellationToken.None));
     }
 
     private static EmitInput Emit(string type, object data, string? subject)
@@ -37,10 +63,34 @@ internal static class WorkflowSteps
         var id = Workflow.Info.WorkflowId;
         // The run's own resource holds its full result, so an event too large for the log points there instead of failing
         // the run after its work is done.
-        return new EmitInput(type, $"/workflows/{id}", $"{id}:{type}", data as JsonElement? ?? WorkflowJson.Element(data), subject ?? id, id,
+        return new EmitInput(
+            type,
+            $"/workflows/{id}",
+            $"{id}:{type}",
+            data as JsonElement? ?? WorkflowJson.Element(data),
+            subject ?? id,
+            id,
             WorkflowLocations.PathOf(Workflow.Info.WorkflowType, id));
     }
 
-    private static PersistInput Persist(DateTime startedAt, ResultStatus status, string? model, string? version, JsonElement? input, JsonElement output, string? error, string step) =>
-        new(Workflow.Info.WorkflowId, step, status, new DateTimeOffset(startedAt, TimeSpan.Zero), new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero), model, version, input, output, error);
+    private static PersistInput Persist(
+        DateTime startedAt,
+        ResultStatus status,
+        string? model,
+        string? version,
+        JsonElement? input,
+        JsonElement output,
+        string? error,
+        string step) =>
+        new(
+            Workflow.Info.WorkflowId,
+            step,
+            status,
+            new DateTimeOffset(startedAt, TimeSpan.Zero),
+            new DateTimeOffset(Workflow.UtcNow, TimeSpan.Zero),
+            model,
+            version,
+            input,
+            output,
+            error);
 }

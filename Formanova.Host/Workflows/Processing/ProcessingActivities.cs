@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
@@ -13,7 +12,11 @@ using Temporalio.Exceptions;
 namespace Formanova.Host.Workflows.Processing;
 
 /// <summary>The ProcessingWorkflow's steps. Each talks to the modules only through their public interfaces.</summary>
-internal sealed class ProcessingActivities(IModelModule models, IDataModule data, IHttpClientFactory http, IOptions<WorkflowsOptions> options)
+internal sealed class ProcessingActivities(
+    IModelModule models,
+    IDataModule data,
+    IHttpClientFactory http,
+    IOptions<WorkflowsOptions> options)
 {
     public const string ExternalClient = "formanova-external";
 
@@ -58,7 +61,8 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         if (request.DatasetId is long datasetId)
         {
             var check = await data.ValidatePredictionInputAsync(datasetId, request.Inputs, Cancellation);
-            foreach (var error in check.Errors.Where(e => !(canEnrich && e.Reason.Contains("required", StringComparison.OrdinalIgnoreCase))))
+            foreach (var error in check.Errors
+                .Where(e => !(canEnrich && e.Reason.Contains("required", StringComparison.OrdinalIgnoreCase))))
             {
                 var key = error.Column is null ? "inputs" : $"inputs.{error.Column}";
                 errors[key] = [.. errors.GetValueOrDefault(key, []), error.Message];
@@ -89,9 +93,13 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
 
         var version = request.Version ?? (request.Alias is { } alias ? model.Aliases.GetValueOrDefault(alias) : model.ActiveVersion);
         var reason = version is null
-            ? (request.Alias is null ? $"Model '{model.Name}' has no active version." : $"Model '{model.Name}' has no alias '{request.Alias}'.")
+            ? (request.Alias is null
+                ? $"Model '{model.Name}' has no active version."
+                : $"Model '{model.Name}' has no alias '{request.Alias}'.")
             : $"Model '{model.Name}' has no version '{version}'.";
-        return ActivityErrors.Invalid(reason, new() { [request.Version is null && request.Alias is not null ? "alias" : "version"] = [reason] });
+        return ActivityErrors.Invalid(
+            reason,
+            new() { [request.Version is null && request.Alias is not null ? "alias" : "version"] = [reason] });
     }
 
     /// <summary>
@@ -99,7 +107,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
     /// normalises it. Inference runs on the result, so the stored features shape the prediction.
     /// </summary>
     [Activity("prepare_data")]
-    public Task<PreparedData> PrepareDataAsync(ValidatedInput input, long? datasetId, string? entityId) => ActivityErrors.GuardAsync(async () =>
+    public Task<PreparedData> PrepareDataAsync(
+        ValidatedInput input,
+        long? datasetId,
+        string? entityId) => ActivityErrors.GuardAsync(async () =>
     {
         var features = new Dictionary<string, JsonElement>(input.Inputs, StringComparer.Ordinal);
         var filled = new List<string>();
@@ -142,7 +153,11 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
     [Activity("run_model_inference")]
     public Task<PredictionResult> RunModelInferenceAsync(InferenceInput input) => ActivityErrors.GuardAsync(() =>
         models.PredictAsync(
-            new PredictRequest(input.Model, input.Inputs.ToDictionary(kv => kv.Key, kv => (object?)kv.Value), input.Version, UseCache: input.UseCache),
+            new PredictRequest(
+                input.Model,
+                input.Inputs.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
+                input.Version,
+                UseCache: input.UseCache),
             Cancellation));
 
     /// <summary>The seed's fallback_model: marks the failing version failed, which activates the previous stable one.</summary>
@@ -160,7 +175,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         var result = await models.MarkFailedAsync(input.Model, input.FailedVersion, input.Reason, Cancellation);
         if (result.ActiveVersion is null || result.ActiveVersion == input.FailedVersion)
         {
-            throw new ApplicationFailureException($"No stable version of '{input.Model}' is left to fall back to.", ErrorTypes.Value, nonRetryable: true);
+            throw new ApplicationFailureException(
+                $"No stable version of '{input.Model}' is left to fall back to.",
+                ErrorTypes.Value,
+                nonRetryable: true);
         }
 
         return result;
@@ -173,7 +191,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         var settings = options.Value.ExternalService;
         if (string.IsNullOrWhiteSpace(settings.Url))
         {
-            throw new ApplicationFailureException("No external service is configured (Workflows:ExternalService:Url).", ErrorTypes.InvalidConfig, nonRetryable: true);
+            throw new ApplicationFailureException(
+                "No external service is configured (Workflows:ExternalService:Url).",
+                ErrorTypes.InvalidConfig,
+                nonRetryable: true);
         }
 
         var client = http.CreateClient(ExternalClient);
@@ -196,7 +217,9 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         }
         catch (OperationCanceledException) when (!Cancellation.IsCancellationRequested)
         {
-            throw new ApplicationFailureException($"The external service did not answer within {settings.TimeoutSeconds} s.", ErrorTypes.Unavailable);
+            throw new ApplicationFailureException(
+                $"The external service did not answer within {settings.TimeoutSeconds} s.",
+                ErrorTypes.Unavailable);
         }
         catch (HttpRequestException ex)
         {
@@ -213,7 +236,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
 
             if (code >= 400)
             {
-                throw new ApplicationFailureException($"The external service refused the request with {code}.", ErrorTypes.Value, nonRetryable: true);
+                throw new ApplicationFailureException(
+                    $"The external service refused the request with {code}.",
+                    ErrorTypes.Value,
+                    nonRetryable: true);
             }
 
             JsonElement? body = null;
@@ -282,7 +308,8 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
         return column.Kind switch
         {
             ColumnKind.Numeric when value.ValueKind != JsonValueKind.Number => $"'{column.Name}' must be a number.",
-            ColumnKind.Boolean when value.ValueKind is not (JsonValueKind.True or JsonValueKind.False) => $"'{column.Name}' must be true or false.",
+            ColumnKind.Boolean when value
+                .ValueKind is not (JsonValueKind.True or JsonValueKind.False) => $"'{column.Name}' must be true or false.",
             ColumnKind.Categorical or ColumnKind.Text when value.ValueKind != JsonValueKind.String => $"'{column.Name}' must be a string.",
             _ => null,
         };
@@ -290,8 +317,10 @@ internal sealed class ProcessingActivities(IModelModule models, IDataModule data
 
     private static JsonElement Normalise(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => JsonSerializer.SerializeToElement(string.Join(' ', value.GetString()!.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))),
-        JsonValueKind.Number when value.TryGetDouble(out var number) => JsonSerializer.SerializeToElement(double.Parse(number.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)),
+        JsonValueKind.String => JsonSerializer.SerializeToElement(
+            string.Join(' ', value.GetString()!.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))),
+        JsonValueKind.Number when value.TryGetDouble(out var number) => JsonSerializer.SerializeToElement(
+            double.Parse(number.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)),
         _ => value,
     };
 }

@@ -26,10 +26,19 @@ public sealed record ProcessingRequest(
     StepPolicy Policy);
 
 /// <summary>The input after validation: the resolved version, inputs checked against its schema, and its feature columns.</summary>
-public sealed record ValidatedInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, List<string> LabelColumns, List<string> FeatureColumns);
+public sealed record ValidatedInput(
+    string Model,
+    string Version,
+    Dictionary<string, JsonElement> Inputs,
+    List<string> LabelColumns,
+    List<string> FeatureColumns);
 
 /// <summary>The request enriched from the dataset and normalised (trimmed text, canonical booleans and numbers).</summary>
-public sealed record PreparedData(Dictionary<string, JsonElement> Features, long? SourceRowId, List<string> FilledFromStore, List<string> Normalised);
+public sealed record PreparedData(
+    Dictionary<string, JsonElement> Features,
+    long? SourceRowId,
+    List<string> FilledFromStore,
+    List<string> Normalised);
 
 public sealed record InferenceInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, bool UseCache);
 
@@ -39,7 +48,14 @@ public sealed record ExternalCall(string Model, string Version, Dictionary<strin
 
 public sealed record ExternalResponse(int StatusCode, JsonElement? Body, double DurationMs);
 
-public sealed record AggregationInput(string JobId, string Kind, PredictionResult Prediction, PreparedData Prepared, ExternalResponse? External, List<ErrorRecord> Errors, DateTime StartedAt);
+public sealed record AggregationInput(
+    string JobId,
+    string Kind,
+    PredictionResult Prediction,
+    PreparedData Prepared,
+    ExternalResponse? External,
+    List<ErrorRecord> Errors,
+    DateTime StartedAt);
 
 public sealed record PostProcessInput(ProcessingOutput Output, ProcessingParams Params);
 
@@ -75,4 +91,10 @@ public sealed record ProcessingOutput(
 public sealed record CancelRequest(string? Reason = null, string? By = null, bool CancellationFollows = false);
 
 /// <summary>get_current_status: where the run is and when it should be done.</summary>
-public sealed record ProcessingStatus(string Stage, double ProgressPercent, DateTime StartedAt, DateTime? EstimatedCompletion, bool Paused, ProcessingParams Params);
+public sealed record ProcessingStatus(
+    string Stage,
+    double ProgressPercent,
+    DateTime StartedAt,
+    DateTime? EstimatedCompletion,
+    bool Paused,
+    ProcessingParams Params);

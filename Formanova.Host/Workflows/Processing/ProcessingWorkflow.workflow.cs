@@ -88,14 +88,20 @@ public sealed class ProcessingWorkflow
         var policy = request.Policy;
 
         // WORKFLOW_STARTED is written while validation runs; both finish before anything else is emitted.
-        var startedEvent = WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowStarted, new { jobId = id, kind = request.Kind, model = request.Model }, local: true);
+        var startedEvent = WorkflowSteps.EmitAsync(
+            policy,
+            IEventModule.WorkflowStarted,
+            new { jobId = id, kind = request.Kind, model = request.Model },
+            local: true);
         try
         {
             await StageAsync("validating", 10);
             ValidatedInput validated;
             try
             {
-                var validating = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.ValidateInputAsync(request), policy.Local("validate"));
+                var validating = Workflow.ExecuteLocalActivityAsync(
+                    (ProcessingActivities a) => a.ValidateInputAsync(request),
+                    policy.Local("validate"));
                 await Workflow.WhenAllAsync(startedEvent, validating);
                 validated = validating.Result;
             }
@@ -110,7 +116,9 @@ public sealed class ProcessingWorkflow
             // The seed's parallel step: inference, data preparation and the external call together. Only when the
             // request names an entity to enrich from are the prepared features the model's input, so inference and
             // the external call then wait for them (a local activity: no extra server round trip).
-            var preparing = Workflow.ExecuteLocalActivityAsync((ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId), policy.Local("prepare"));
+            var preparing = Workflow.ExecuteLocalActivityAsync(
+                (ProcessingActivities a) => a.PrepareDataAsync(validated, request.DatasetId, request.EntityId),
+                policy.Local("prepare"));
             var ready = request.DatasetId is not null && request.EntityId is not null
                 ? validated with { Inputs = (await preparing).Features }
                 : validated;
@@ -119,18 +127,44 @@ public sealed class ProcessingWorkflow
             await Workflow.WhenAllAsync(inference, preparing, external);
 
             await StageAsync("aggregating", 70);
-            var aggregation = new AggregationInput(id, request.Kind, inference.Result, preparing.Result, external.Result, [.. _errors], _startedAt);
-            var aggregated = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.AggregateResults(aggregation), policy.Local("aggregate"));
+            var aggregation = new AggregationInput(
+                id,
+                request.Kind,
+                inference.Result,
+                preparing.Result,
+                external.Result,
+                [.. _errors],
+                _startedAt);
+            var aggregated = await Workflow.ExecuteLocalActivityAsync(
+                () => ProcessingActivities.AggregateResults(aggregation),
+                policy.Local("aggregate"));
 
             await StageAsync("post-processing", 80);
             var postProcess = new PostProcessInput(aggregated, _params);
-            var output = await Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.Local("aggregate"));
+            var output = await Workflow.ExecuteLocalActivityAsync(
+                () => ProcessingActivities.PostProcess(postProcess),
+                policy.Local("aggregate"));
             output = output with { Errors = [.. _errors], CompletedAt = Workflow.UtcNow };
 
             await StageAsync("persisting", 90);
             var json = WorkflowJson.Element(output);
-            await WorkflowSteps.FinishAsync(policy, _startedAt, ResultStatus.Succeeded, output.Model, output.Version, WorkflowJson.Element(request.Inputs), json, null,
-                (IEventModule.ProcessingCompleted, json), (IEventModule.WorkflowCompleted, new { jobId = id, kind = request.Kind, status = "completed" }));
+            await WorkflowSteps.FinishAsync(
+                policy,
+                _startedAt,
+                ResultStatus.Succeeded,
+                output.Model,
+                output.Version,
+                WorkflowJson.Element(request.Inputs),
+                json,
+                null,
+                (IEventModule.ProcessingCompleted, json),
+                (IEventModule.WorkflowCompleted, new
+                {
+                    jobId = id,
+                    kind = request
+                    .Kind,
+                    status = "completed"
+                }));
             _stage = "completed";
             _progress = 100;
             return output;
@@ -141,14 +175,30 @@ public sealed class ProcessingWorkflow
             // Either way the stored result says Cancelled, with the reason the signal gave.
             var signalled = ex is ApplicationFailureException { ErrorType: ErrorTypes.Cancelled };
             var cancelled = signalled || TemporalException.IsCanceledException(ex);
-            var message = !cancelled ? ActivityErrors.Describe(ex) : _cancelReason is null ? "The job was cancelled." : $"The job was cancelled: {_cancelReason}";
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage, cancelled ? ErrorTypes.Cancelled : ActivityErrors.TypeOf(ex), message, Handled: false));
+            var message = !cancelled
+                ? ActivityErrors.Describe(ex)
+                : _cancelReason is null ? "The job was cancelled." : $"The job was cancelled: {_cancelReason}";
+            _errors.Add(new ErrorRecord(
+                Workflow.UtcNow,
+                _stage,
+                cancelled ? ErrorTypes.Cancelled : ActivityErrors.TypeOf(ex),
+                message,
+                Handled: false));
             _stage = cancelled ? "cancelled" : "failed";
             await Workflow.WhenAnyAsync(startedEvent);
 
             // Clean-up must run even when the run was cancelled, so it gets a token of its own.
-            var failure = WorkflowJson.Element(new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
-            await WorkflowSteps.FinishAsync(policy, _startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, request.Model, request.Version, WorkflowJson.Element(request.Inputs), failure, message,
+            var failure = WorkflowJson.Element(
+                new { jobId = id, kind = request.Kind, status = _stage, reason = cancelled ? _cancelReason : null, errors = _errors });
+            await WorkflowSteps.FinishAsync(
+                policy,
+                _startedAt,
+                cancelled ? ResultStatus.Cancelled : ResultStatus.Failed,
+                request.Model,
+                request.Version,
+                WorkflowJson.Element(request.Inputs),
+                failure,
+                message,
                 (IEventModule.WorkflowFailed, failure));
             if (signalled && Workflow.CancellationToken.IsCancellationRequested)
             {
@@ -171,7 +221,8 @@ public sealed class ProcessingWorkflow
         try
         {
             return await Workflow.ExecuteActivityAsync(
-                (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, validated.Version, validated.Inputs, _params.UseCache)),
+                (ProcessingActivities a) => a.RunModelInferenceAsync(
+                    new InferenceInput(validated.Model, validated.Version, validated.Inputs, _params.UseCache)),
                 policy.For("inference"));
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex)
@@ -179,12 +230,24 @@ public sealed class ProcessingWorkflow
         {
             // A database outage says nothing about the version: marking it failed would take a healthy model out of service.
             var reason = ActivityErrors.Describe(ex);
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, "inference", ActivityErrors.TypeOf(ex), $"{validated.Model} {validated.Version}: {reason}", Handled: true));
+            _errors.Add(new ErrorRecord(
+                Workflow.UtcNow,
+                "inference",
+                ActivityErrors.TypeOf(ex),
+                $"{validated.Model} {validated.Version}: {reason}",
+                Handled: true));
             var fallback = await Workflow.ExecuteActivityAsync(
-                (ProcessingActivities a) => a.FallbackModelAsync(new FallbackInput(validated.Model, validated.Version, reason)), policy.For("inference"));
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, "fallback", "Fallback", $"Fell back from {validated.Version} to {fallback.ActiveVersion}.", Handled: true));
+                (ProcessingActivities a) => a.FallbackModelAsync(new FallbackInput(validated.Model, validated.Version, reason)), policy.For(
+                    "inference"));
+            _errors.Add(new ErrorRecord(
+                Workflow.UtcNow,
+                "fallback",
+                "Fallback",
+                $"Fell back from {validated.Version} to {fallback.ActiveVersion}.",
+                Handled: true));
             var result = await Workflow.ExecuteActivityAsync(
-                (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, fallback.ActiveVersion!, validated.Inputs, _params.UseCache)),
+                (ProcessingActivities a) => a.RunModelInferenceAsync(
+                    new InferenceInput(validated.Model, fallback.ActiveVersion!, validated.Inputs, _params.UseCache)),
                 policy.For("inference"));
             return result with { FallbackFrom = validated.Version, FallbackReason = reason };
         }
@@ -195,12 +258,14 @@ public sealed class ProcessingWorkflow
         try
         {
             return await Workflow.ExecuteActivityAsync(
-                (ProcessingActivities a) => a.CallExternalServiceAsync(new ExternalCall(validated.Model, validated.Version, validated.Inputs)), policy.For("external"));
+                (ProcessingActivities a) => a.CallExternalServiceAsync(
+                    new ExternalCall(validated.Model, validated.Version, validated.Inputs)), policy.For("external"));
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
         {
             // The external answer enriches the result; without it the prediction still stands.
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, "external", ActivityErrors.TypeOf(ex), ActivityErrors.Describe(ex), Handled: true));
+            _errors.Add(
+                new ErrorRecord(Workflow.UtcNow, "external", ActivityErrors.TypeOf(ex), ActivityErrors.Describe(ex), Handled: true));
             return null;
         }
     }

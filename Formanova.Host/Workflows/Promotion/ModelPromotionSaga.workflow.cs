@@ -34,32 +34,58 @@ public sealed class ModelPromotionSaga
         var compensations = new Stack<(string Name, Func<Task> Run)>();
         try
         {
-            await StepAsync("check_load", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.CheckLoadAsync(target), policy.For("validate")));
+            await StepAsync(
+                "check_load",
+                () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.CheckLoadAsync(target), policy.For("validate")));
 
-            await StepAsync("warm", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.WarmAsync(target), policy.For("inference")));
-            compensations.Push(("evict_warmed", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.EvictAsync(target), policy.For("persist", CancellationToken.None))));
+            await StepAsync(
+                "warm",
+                () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.WarmAsync(target), policy.For("inference")));
+            compensations.Push(("evict_warmed", () => Workflow.ExecuteActivityAsync(
+                (PromotionActivities a) => a.EvictAsync(target),
+                policy.For("persist", CancellationToken.None))));
 
-            var switched = await StepAsync("switch_active", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.SwitchAsync(target), policy.For("persist")));
+            var switched = await StepAsync(
+                "switch_active",
+                () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.SwitchAsync(target), policy.For("persist")));
             _previous = switched.PreviousVersion;
             var restore = new RestoreInput(input.Model, input.Version, _previous);
-            compensations.Push(("restore_previous", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.RestoreAsync(restore), policy.For("persist", CancellationToken.None))));
+            compensations.Push(("restore_previous", () => Workflow.ExecuteActivityAsync(
+                (PromotionActivities a) => a.RestoreAsync(restore),
+                policy.For("persist", CancellationToken.None))));
 
             var smoke = new SmokeInput(input.Model, input.Version, input.SmokeInputs);
-            await StepAsync("smoke_test", () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.SmokeTestAsync(smoke), policy.For("inference")));
+            await StepAsync(
+                "smoke_test",
+                () => Workflow.ExecuteActivityAsync((PromotionActivities a) => a.SmokeTestAsync(smoke), policy.For("inference")));
 
             await StepAsync("emit_activated", () => Workflow.ExecuteActivityAsync(
-                (PromotionActivities a) => a.EmitAsync(IEventModule.ModelActivated, target, $"previous {_previous ?? "none"}"), policy.For("emit")));
+                (PromotionActivities a) => a.EmitAsync(IEventModule.ModelActivated, target, $"previous {_previous ?? "none"}"), policy.For(
+                    "emit")));
 
             _status = "completed";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, ResultStatus.Succeeded, input.Model, input.Version, null, WorkflowJson.Element(GetSagaState()), null);
+            await WorkflowSteps.PersistAsync(
+                policy,
+                startedAt,
+                ResultStatus.Succeeded,
+                input.Model,
+                input.Version,
+                null,
+                WorkflowJson.Element(GetSagaState()),
+                null);
             return GetSagaState();
         }
         catch (Exception ex) when (ex is not ContinueAsNewException)
         {
             var cancelled = TemporalException.IsCanceledException(ex);
             _error = cancelled ? "The promotion was cancelled." : ActivityErrors.Describe(ex);
-            _errors.Add(new ErrorRecord(Workflow.UtcNow, _stage ?? "start", cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex), _error, Handled: false));
+            _errors.Add(new ErrorRecord(
+                Workflow.UtcNow,
+                _stage ?? "start",
+                cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex),
+                _error,
+                Handled: false));
             _status = "compensating";
             while (compensations.TryPop(out var compensation))
             {
@@ -72,17 +98,32 @@ public sealed class ModelPromotionSaga
                 catch (ActivityFailureException failure)
                 {
                     // Keep unwinding: a compensation that fails is recorded and the rest still run.
-                    _errors.Add(new ErrorRecord(Workflow.UtcNow, compensation.Name, ActivityErrors.TypeOf(failure), ActivityErrors.Describe(failure), Handled: false));
+                    _errors.Add(new ErrorRecord(
+                        Workflow.UtcNow,
+                        compensation.Name,
+                        ActivityErrors.TypeOf(failure),
+                        ActivityErrors.Describe(failure),
+                        Handled: false));
                 }
             }
 
             _stage = "emit_rolled_back";
             await Workflow.ExecuteActivityAsync(
-                (PromotionActivities a) => a.EmitAsync(IEventModule.ModelPromotionRolledBack, target, _error), policy.For("emit", CancellationToken.None));
+                (PromotionActivities a) => a.EmitAsync(IEventModule.ModelPromotionRolledBack, target, _error), policy.For(
+                    "emit",
+                    CancellationToken.None));
             _compensated.Add("emit_rolled_back");
             _status = cancelled ? "cancelled" : "rolled-back";
             _stage = null;
-            await WorkflowSteps.PersistAsync(policy, startedAt, cancelled ? ResultStatus.Cancelled : ResultStatus.Failed, input.Model, input.Version, null, WorkflowJson.Element(GetSagaState()), _error);
+            await WorkflowSteps.PersistAsync(
+                policy,
+                startedAt,
+                cancelled ? ResultStatus.Cancelled : ResultStatus.Failed,
+                input.Model,
+                input.Version,
+                null,
+                WorkflowJson.Element(GetSagaState()),
+                _error);
             if (ex is FailureException || cancelled)
             {
                 throw;

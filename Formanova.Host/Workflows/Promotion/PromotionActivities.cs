@@ -17,7 +17,10 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
         var check = await models.CheckLoadAsync(target.Model, target.Version, Cancellation);
         if (!check.Loaded)
         {
-            throw new ApplicationFailureException($"{target.Model} {target.Version} does not load: {check.Error}", ErrorTypes.Value, nonRetryable: true);
+            throw new ApplicationFailureException(
+                $"{target.Model} {target.Version} does not load: {check.Error}",
+                ErrorTypes.Value,
+                nonRetryable: true);
         }
 
         return check.LoadMs;
@@ -29,7 +32,9 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
         var check = await models.WarmAsync(target.Model, target.Version, Cancellation);
         if (!check.Loaded)
         {
-            throw new ApplicationFailureException($"{target.Model} {target.Version} could not be warmed: {check.Error}", ErrorTypes.Unavailable);
+            throw new ApplicationFailureException(
+                $"{target.Model} {target.Version} could not be warmed: {check.Error}",
+                ErrorTypes.Unavailable);
         }
 
         return check.LoadMs;
@@ -50,7 +55,9 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
         var model = await models.GetModelAsync(target.Model, Cancellation);
         // A retry after the switch succeeded must not report the new version as the previous one.
         var previous = model.ActiveVersion == target.Version
-            ? model.Versions.Where(v => v.Version != target.Version && v.ActivatedAt is not null).OrderByDescending(v => v.ActivatedAt).FirstOrDefault()?.Version
+            ? model.Versions.Where(v => v.Version != target.Version && v.ActivatedAt is not null).OrderByDescending(v => v.ActivatedAt)
+                .FirstOrDefault()?
+                .Version
             : model.ActiveVersion;
         await models.ActivateAsync(target.Model, target.Version, Cancellation);
         await models.SetAliasAsync(target.Model, "champion", target.Version, Cancellation);
@@ -83,10 +90,13 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
         foreach (var row in rows)
         {
             var prediction = await models.PredictAsync(new PredictRequest(input.Model, row, input.Version, UseCache: false), Cancellation);
-            var answered = prediction.Label is not null || prediction.Value is double v && double.IsFinite(v);
+            var answered = prediction.Label is not null || (prediction.Value is double v && double.IsFinite(v));
             if (!answered || prediction.Version != input.Version)
             {
-                throw new ApplicationFailureException($"Smoke prediction on {input.Model} {input.Version} gave no usable answer.", ErrorTypes.Value, nonRetryable: true);
+                throw new ApplicationFailureException(
+                    $"Smoke prediction on {input.Model} {input.Version} gave no usable answer.",
+                    ErrorTypes.Value,
+                    nonRetryable: true);
             }
         }
 
@@ -98,8 +108,13 @@ internal sealed class PromotionActivities(IModelModule models, IEventModule even
     {
         var id = ActivityExecutionContext.Current.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(type, $"/workflows/{id}", WorkflowJson.Element(new { model = target.Model, version = target.Version, detail }),
-                $"{target.Model}/{target.Version}", $"{id}:{type}", id),
+            new PublishEventRequest(
+                type,
+                $"/workflows/{id}",
+                WorkflowJson.Element(new { model = target.Model, version = target.Version, detail }),
+                $"{target.Model}/{target.Version}",
+                $"{id}:{type}",
+                id),
             Cancellation);
         return published.Event.Sequence;
     });

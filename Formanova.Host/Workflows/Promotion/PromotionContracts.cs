@@ -15,4 +15,11 @@ public sealed record RestoreInput(string Model, string Version, string? Previous
 public sealed record SmokeInput(string Model, string Version, List<Dictionary<string, JsonElement>>? Inputs);
 
 /// <summary>get_saga_state: the steps done, the compensations run (in the order they ran) and the outcome.</summary>
-public sealed record SagaState(string Status, string? Stage, List<string> Completed, List<string> Compensated, string? PreviousVersion, string? Error, List<ErrorRecord> Errors);
+public sealed record SagaState(
+    string Status,
+    string? Stage,
+    List<string> Completed,
+    List<string> Compensated,
+    string? PreviousVersion,
+    string? Error,
+    List<ErrorRecord> Errors);

@@ -22,7 +22,10 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         var label = stream.Columns.ToList().FindIndex(c => c.Role == ColumnRole.Label);
         if (label < 0)
         {
-            throw new ApplicationFailureException($"Dataset {run.DatasetId} has no label column to train on.", ErrorTypes.InvalidConfig, nonRetryable: true);
+            throw new ApplicationFailureException(
+                $"Dataset {run.DatasetId} has no label column to train on.",
+                ErrorTypes.InvalidConfig,
+                nonRetryable: true);
         }
 
         long rows = 0, unlabelled = 0;
@@ -42,7 +45,10 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
 
         if (rows - unlabelled < 10)
         {
-            throw new ApplicationFailureException($"Dataset {run.DatasetId} has {rows - unlabelled} labelled rows; at least 10 are needed.", ErrorTypes.InvalidConfig, nonRetryable: true);
+            throw new ApplicationFailureException(
+                $"Dataset {run.DatasetId} has {rows - unlabelled} labelled rows; at least 10 are needed.",
+                ErrorTypes.InvalidConfig,
+                nonRetryable: true);
         }
 
         return new PreparedTraining(columns, stream.SchemaVersion, rows, unlabelled, skipped);
@@ -69,13 +75,24 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             var (_, indices, _) = Map(stream.Columns);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
-                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run.TestFraction, Activate: false,
-                    Lineage: new ModelLineage(run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture), stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), runId),
+                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run
+                    .TestFraction, Activate: false,
+                    Lineage: new ModelLineage(
+                        run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        runId),
                     Tags: new Dictionary<string, string> { ["trainingRun"] = runId }),
                 Project(stream.Rows, indices),
                 progress: progress,
                 cancellationToken: ct);
-            return new TrainedVersion(result.Version.Name, result.Version.Version, result.Version.Trainer, result.Metrics.ToDictionary(), result.TrainRows, result.TestRows, result.TrainingSeconds);
+            return new TrainedVersion(
+                result.Version.Name,
+                result.Version.Version,
+                result.Version.Trainer,
+                result.Metrics.ToDictionary(),
+                result.TrainRows,
+                result.TestRows,
+                result.TrainingSeconds);
         }
         catch (OutOfMemoryException ex)
         {
@@ -87,7 +104,11 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         }
         catch (ModuleException ex) when (ex.Kind is ErrorKind.Invalid or ErrorKind.Unprocessable)
         {
-            throw new ApplicationFailureException(ex.Message, ErrorTypes.InvalidConfig, nonRetryable: true, details: [ex.Errors.ToDictionary(kv => kv.Key, kv => kv.Value)]);
+            throw new ApplicationFailureException(
+                ex.Message,
+                ErrorTypes.InvalidConfig,
+                nonRetryable: true,
+                details: [ex.Errors.ToDictionary(kv => kv.Key, kv => kv.Value)]);
         }
         catch (ModuleException ex)
         {
@@ -132,8 +153,13 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     {
         var runId = Context.Info.WorkflowId;
         var published = await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelRegistered, $"/workflows/{runId}", WorkflowJson.Element(trained), $"{trained.Model}/{trained.Version}",
-                $"{runId}:{IEventModule.ModelRegistered}", runId),
+            new PublishEventRequest(
+                IEventModule.ModelRegistered,
+                $"/workflows/{runId}",
+                WorkflowJson.Element(trained),
+                $"{trained.Model}/{trained.Version}",
+                $"{runId}:{IEventModule.ModelRegistered}",
+                runId),
             Context.CancellationToken);
         return published.Event.Sequence;
     });
@@ -144,8 +170,13 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         var runId = Context.Info.WorkflowId;
         var activated = await models.ActivateAsync(model, version, Context.CancellationToken);
         await events.PublishAsync(
-            new PublishEventRequest(IEventModule.ModelActivated, $"/workflows/{runId}", WorkflowJson.Element(new { model, version }), $"{model}/{version}",
-                $"{runId}:{IEventModule.ModelActivated}", runId),
+            new PublishEventRequest(
+                IEventModule.ModelActivated,
+                $"/workflows/{runId}",
+                WorkflowJson.Element(new { model, version }),
+                $"{model}/{version}",
+                $"{runId}:{IEventModule.ModelActivated}",
+                runId),
             Context.CancellationToken);
         return activated.Version;
     });
@@ -155,7 +186,9 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     public Task<string> ArchiveModelAsync(string model, string version) => ActivityErrors.GuardAsync(async () =>
     {
         var info = await models.GetVersionAsync(model, version, Context.CancellationToken);
-        return info.Status == ModelVersionStatus.Archived ? info.Version : (await models.ArchiveAsync(model, version, Context.CancellationToken)).Version;
+        return info.Status == ModelVersionStatus.Archived
+            ? info.Version
+            : (await models.ArchiveAsync(model, version, Context.CancellationToken)).Version;
     });
 
     private async Task<TrainedVersion?> ExistingAsync(TrainingRunInput run, string runId, CancellationToken ct)
@@ -165,7 +198,10 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             var info = await models.GetVersionAsync(run.Model, run.Version, ct);
             if (info.Lineage.RunId != runId)
             {
-                throw new ApplicationFailureException($"{run.Model} {run.Version} already exists (from another run).", ErrorTypes.Conflict, nonRetryable: true);
+                throw new ApplicationFailureException(
+                    $"{run.Model} {run.Version} already exists (from another run).",
+                    ErrorTypes.Conflict,
+                    nonRetryable: true);
             }
 
             return new TrainedVersion(info.Name, info.Version, info.Trainer, info.Metrics.ToDictionary(), 0, 0, 0);

@@ -27,18 +27,33 @@ public sealed record TrainingRunInput(
     StepPolicy Policy);
 
 /// <summary>The dataset's columns as the model sees them, and what the preparation pass found.</summary>
-public sealed record PreparedTraining(List<ModelColumn> Columns, int SchemaVersion, long Rows, long RowsWithoutLabel, List<string> SkippedColumns);
+public sealed record PreparedTraining(
+    List<ModelColumn> Columns,
+    int SchemaVersion,
+    long Rows,
+    long RowsWithoutLabel,
+    List<string> SkippedColumns);
 
 public sealed record TrainInput(TrainingRunInput Run, PreparedTraining Prepared);
 
 /// <summary>Heartbeat details of the train step: how far it got.</summary>
 public sealed record TrainingHeartbeat(string Stage, long RowsRead, double Fraction);
 
-public sealed record TrainedVersion(string Model, string Version, string Trainer, Dictionary<string, double> Metrics, long TrainRows, long TestRows, double TrainingSeconds);
+public sealed record TrainedVersion(
+    string Model,
+    string Version,
+    string Trainer,
+    Dictionary<string, double> Metrics,
+    long TrainRows,
+    long TestRows,
+    double TrainingSeconds);
 
 public sealed record ModelValidationResult(bool Passed, List<string> Failures);
 
-public sealed record ValidateModelInput(Dictionary<string, double> Metrics, Dictionary<string, double> MinMetrics, Dictionary<string, double> MaxMetrics);
+public sealed record ValidateModelInput(
+    Dictionary<string, double> Metrics,
+    Dictionary<string, double> MinMetrics,
+    Dictionary<string, double> MaxMetrics);
 
 /// <summary>get_progress: the stage, an overall percentage, metrics once known and the approval state.</summary>
 public sealed record TrainingProgressView(
@@ -52,6 +67,13 @@ public sealed record TrainingProgressView(
     DateTime? ApprovalDeadline,
     List<ErrorRecord> Errors);
 
-public sealed record TrainingRunResult(string Model, string Version, string Outcome, Dictionary<string, double> Metrics, bool Activated, string? Approval, List<string> ValidationFailures);
+public sealed record TrainingRunResult(
+    string Model,
+    string Version,
+    string Outcome,
+    Dictionary<string, double> Metrics,
+    bool Activated,
+    string? Approval,
+    List<string> ValidationFailures);
 
 public sealed record ApprovalDecision(string? By = null, string? Comment = null);

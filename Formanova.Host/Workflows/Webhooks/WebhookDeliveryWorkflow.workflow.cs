@@ -30,7 +30,13 @@ public sealed class WebhookDeliveryWorkflow
         var options = new ActivityOptions
         {
             StartToCloseTimeout = TimeSpan.FromMinutes(2),
-            RetryPolicy = new RetryPolicy { InitialInterval = TimeSpan.FromSeconds(1), BackoffCoefficient = 2, MaximumInterval = TimeSpan.FromMinutes(1), MaximumAttempts = 10 },
+            RetryPolicy = new RetryPolicy
+            {
+                InitialInterval = TimeSpan.FromSeconds(1),
+                BackoffCoefficient = 2,
+                MaximumInterval = TimeSpan.FromMinutes(1),
+                MaximumAttempts = 10
+            },
         };
         while (true)
         {

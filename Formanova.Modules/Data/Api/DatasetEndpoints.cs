@@ -1,5 +1,5 @@
-using Formanova.Modules.Shared.Api;
 using System.Text.Json;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -27,7 +27,9 @@ internal static class DatasetEndpoints
         group.MapGet("/", async (IDataModule data, CancellationToken ct) => TypedResults.Ok(await data.ListDatasetsAsync(ct)))
             .WithName("ListDatasets");
 
-        group.MapGet("/{id:long}", async (long id, IDataModule data, CancellationToken ct) => TypedResults.Ok(await data.GetDatasetAsync(id, ct)))
+        group.MapGet(
+            "/{id:long}",
+            async (long id, IDataModule data, CancellationToken ct) => TypedResults.Ok(await data.GetDatasetAsync(id, ct)))
             .WithName("GetDataset").ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPut("/{id:long}/schema", async (long id, UpdateSchemaRequest request, IDataModule data, CancellationToken ct) =>
@@ -124,7 +126,9 @@ internal static class DatasetEndpoints
         // is the caller's key, so it names the import scoped to the API key. Giving both is ambiguous.
         if (importId is not null && http.Request.Headers.ContainsKey(IdempotencyKey.Header))
         {
-            throw ModuleException.Invalid("importId", $"Give the import id as importId or as the {IdempotencyKey.Header} header, not both.");
+            throw ModuleException.Invalid(
+                "importId",
+                $"Give the import id as importId or as the {IdempotencyKey.Header} header, not both.");
         }
 
         importId ??= IdempotencyKey.Read(http)?.Scoped("import");
@@ -167,7 +171,8 @@ internal static class DatasetEndpoints
             {
                 while ((section = await reader.ReadNextSectionAsync(http.RequestAborted)) is not null)
                 {
-                    if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) && disposition.IsFileDisposition())
+                    if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                        && disposition.IsFileDisposition())
                     {
                         var fileName = HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "";
                         var detected = explicitFormat ?? FromContentType(section.ContentType) ?? FromFileName(fileName)

@@ -168,7 +168,8 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                         }
                         else
                         {
-                            throw Malformed($"Unbalanced quotes: '{c}' follows the closing quote of a field on line {_line} (field {Fields.Count + 1}).");
+                            throw Malformed(
+                                $"Unbalanced quotes: '{c}' follows the closing quote of a field on line {_line} (field {Fields.Count + 1}).");
                         }
 
                         break;

@@ -38,7 +38,14 @@ internal sealed class ReportBuilder(int maxReported)
         }
     }
 
-    public ImportReport Build(string importId, long datasetId, int version, ImportErrorMode mode, ImportStatus status, DateTimeOffset started, DateTimeOffset completed) =>
+    public ImportReport Build(
+        string importId,
+        long datasetId,
+        int version,
+        ImportErrorMode mode,
+        ImportStatus status,
+        DateTimeOffset started,
+        DateTimeOffset completed) =>
         new(importId, datasetId, version, mode, status, Read, Accepted, Rejected, _errors, _counts, Replayed: false, started, completed);
 }
 
@@ -48,9 +55,20 @@ internal sealed class ReportBuilder(int maxReported)
 /// invisible until one final transaction records the import and shows them all (see <see cref="ImportStaging"/>).
 /// An import is therefore all-or-nothing per attempt for every reader, while other writers interleave with it.
 /// </summary>
-internal sealed class Importer(DatasetRepository datasets, ImportStaging staging, RowStore rows, IOptions<DataOptions> options, TimeProvider clock)
+internal sealed class Importer(
+    DatasetRepository datasets,
+    ImportStaging staging,
+    RowStore rows,
+    IOptions<DataOptions> options,
+    TimeProvider clock)
 {
-    public async Task<ImportReport> ImportAsync(long datasetId, CompiledSchema schema, Stream content, ImportOptions request, string importId, CancellationToken cancellationToken)
+    public async Task<ImportReport> ImportAsync(
+        long datasetId,
+        CompiledSchema schema,
+        Stream content,
+        ImportOptions request,
+        string importId,
+        CancellationToken cancellationToken)
     {
         var limits = options.Value.Import;
         var started = clock.GetUtcNow();
@@ -58,7 +76,13 @@ internal sealed class Importer(DatasetRepository datasets, ImportStaging staging
         var limited = new LimitedReadStream(content, limits.MaxUploadBytes);
         var source = request.Format switch
         {
-            ImportFormat.Csv => RowSources.ReadCsvAsync(limited, schema, request.Delimiter, limits.MaxFieldChars, options.Value.MaxColumns, cancellationToken),
+            ImportFormat.Csv => RowSources.ReadCsvAsync(
+                limited,
+                schema,
+                request.Delimiter,
+                limits.MaxFieldChars,
+                options.Value.MaxColumns,
+                cancellationToken),
             _ => RowSources.ReadJsonAsync(limited, schema, request.Format == ImportFormat.Ndjson, limits.MaxFieldChars, cancellationToken),
         };
 
@@ -79,7 +103,9 @@ internal sealed class Importer(DatasetRepository datasets, ImportStaging staging
                     {
                         if (report.Read >= limits.MaxRows)
                         {
-                            throw new ModuleException(ErrorKind.TooLarge, $"The upload has more than {limits.MaxRows} rows (Data:Import:MaxRows).");
+                            throw new ModuleException(
+                                ErrorKind.TooLarge,
+                                $"The upload has more than {limits.MaxRows} rows (Data:Import:MaxRows).");
                         }
 
                         if (row.Errors is { } errors)
@@ -150,10 +176,24 @@ internal sealed class Importer(DatasetRepository datasets, ImportStaging staging
             if (!committing)
             {
                 await attempt.DiscardAsync();
-                return report.Build(importId, datasetId, schema.Version, request.OnError, ImportStatus.Rejected, started, clock.GetUtcNow());
+                return report.Build(
+                    importId,
+                    datasetId,
+                    schema.Version,
+                    request.OnError,
+                    ImportStatus.Rejected,
+                    started,
+                    clock.GetUtcNow());
             }
 
-            var result = report.Build(importId, datasetId, schema.Version, request.OnError, ImportStatus.Committed, started, clock.GetUtcNow());
+            var result = report.Build(
+                importId,
+                datasetId,
+                schema.Version,
+                request.OnError,
+                ImportStatus.Committed,
+                started,
+                clock.GetUtcNow());
             if (!await attempt.PublishAsync(DataJson.Serialize(result), result.RowsAccepted, result.CompletedAt, cancellationToken))
             {
                 // A concurrent attempt with the same id committed first; its rows stand and ours were discarded.

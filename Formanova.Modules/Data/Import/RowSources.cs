@@ -26,7 +26,12 @@ internal static class RowSources
 
     /// <summary>Strict UTF-8 (a BOM is skipped; any invalid byte sequence throws) so that bad bytes never become U+FFFD silently.</summary>
     public static StreamReader OpenText(Stream stream) =>
-        new(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false, bufferSize: 64 * 1024, leaveOpen: true);
+        new(
+            stream,
+            new UTF8Encoding(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true),
+            detectEncodingFromByteOrderMarks: false,
+            bufferSize: 64 * 1024,
+            leaveOpen: true);
 
     public static async ValueTask<bool> ReadRecordAsync(CsvParser parser, CancellationToken cancellationToken)
     {
@@ -36,11 +41,19 @@ internal static class RowSources
         }
         catch (DecoderFallbackException)
         {
-            throw ModuleException.Invalid("content", $"The content is not valid UTF-8 (an invalid byte sequence near line {parser.RecordLine}).");
+            throw ModuleException.Invalid(
+                "content",
+                $"The content is not valid UTF-8 (an invalid byte sequence near line {parser.RecordLine}).");
         }
     }
 
-    public static async IAsyncEnumerable<ParsedRow> ReadCsvAsync(Stream stream, CompiledSchema schema, char delimiter, int maxFieldChars, int maxColumns, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<ParsedRow> ReadCsvAsync(
+        Stream stream,
+        CompiledSchema schema,
+        char delimiter,
+        int maxFieldChars,
+        int maxColumns,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var reader = OpenText(stream);
         var parser = new CsvParser(reader, delimiter, maxFieldChars, maxColumns + 1);
@@ -99,14 +112,20 @@ internal static class RowSources
         {
             if (!seen.TryAdd(header[i], i))
             {
-                SchemaRules.Add(errors, "header", $"The column name '{header[i]}' appears twice in the header (columns {seen[header[i]] + 1} and {i + 1}).");
+                SchemaRules.Add(
+                    errors,
+                    "header",
+                    $"The column name '{header[i]}' appears twice in the header (columns {seen[header[i]] + 1} and {i + 1}).");
                 continue;
             }
 
             map[i] = schema.IndexOf(header[i]);
             if (map[i] < 0)
             {
-                SchemaRules.Add(errors, "header", $"The header column '{header[i]}' (column {i + 1}) is not in the dataset schema (version {schema.Version}).");
+                SchemaRules.Add(
+                    errors,
+                    "header",
+                    $"The header column '{header[i]}' (column {i + 1}) is not in the dataset schema (version {schema.Version}).");
             }
         }
 
@@ -120,7 +139,10 @@ internal static class RowSources
     }
 
     /// <summary>The elements of a JSON array (or the values of an NDJSON stream), each buffered alone.</summary>
-    public static async IAsyncEnumerable<JsonElement> ReadJsonItemsAsync(Stream stream, bool ndjson, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<JsonElement> ReadJsonItemsAsync(
+        Stream stream,
+        bool ndjson,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var items = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream, topLevelValues: ndjson, JsonOptions, cancellationToken);
         await using var enumerator = items.GetAsyncEnumerator(cancellationToken);
@@ -160,7 +182,12 @@ internal static class RowSources
         }
     }
 
-    public static async IAsyncEnumerable<ParsedRow> ReadJsonAsync(Stream stream, CompiledSchema schema, bool ndjson, int maxFieldChars, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<ParsedRow> ReadJsonAsync(
+        Stream stream,
+        CompiledSchema schema,
+        bool ndjson,
+        int maxFieldChars,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         long row = 0;
         var present = new bool[schema.Columns.Length];
@@ -185,13 +212,18 @@ internal static class RowSources
             var index = schema.IndexOf(property.Name);
             if (index < 0)
             {
-                parsed.Reject(property.Name, "unknownColumn", $"'{property.Name}' is not a column of the dataset schema (version {schema.Version}).");
+                parsed.Reject(
+                    property.Name,
+                    "unknownColumn",
+                    $"'{property.Name}' is not a column of the dataset schema (version {schema.Version}).");
                 continue;
             }
 
             if (property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length > maxFieldChars)
             {
-                throw new ModuleException(ErrorKind.TooLarge, $"Item {row}: the value of '{property.Name}' is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
+                throw new ModuleException(
+                    ErrorKind.TooLarge,
+                    $"Item {row}: the value of '{property.Name}' is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
             }
 
             present[index] = true;

@@ -17,24 +17,36 @@ internal sealed class PredictionStore(IDatabase database)
 
     private const string DeleteRowChunk = "DELETE FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk";
 
-    private const string InsertChunk = "INSERT INTO data_prediction_chunks (job_id, chunk, rows, payload) VALUES (@JobId, @Chunk, @Rows, @Payload)";
+    private const string InsertChunk
+        = "INSERT INTO data_prediction_chunks (job_id, chunk, rows, payload) VALUES (@JobId, @Chunk, @Rows, @Payload)";
 
     // A chunk lives in exactly one of the two tables (storing it deletes it from both first).
     private const string SelectRowChunks = "SELECT DISTINCT chunk FROM data_predictions WHERE job_id = @JobId ORDER BY chunk";
 
     private const string SelectPackedChunks = "SELECT chunk, payload FROM data_prediction_chunks WHERE job_id = @JobId ORDER BY chunk";
 
-    private const string SelectRows = "SELECT row_id, label, value, score FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk ORDER BY row_id";
+    private const string SelectRows
+        = "SELECT row_id, label, value, score FROM data_predictions WHERE job_id = @JobId AND chunk = @Chunk ORDER BY row_id";
 
-    public async Task ReplaceChunkAsync(string jobId, int chunk, IReadOnlyList<StoredPrediction> predictions, CancellationToken cancellationToken)
+    public async Task ReplaceChunkAsync(
+        string jobId,
+        int chunk,
+        IReadOnlyList<StoredPrediction> predictions,
+        CancellationToken cancellationToken)
     {
         var payload = PredictionCodec.Encode(InRowOrder(predictions));
         var key = new { JobId = jobId, Chunk = chunk };
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(DeleteChunk, key, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(DeleteRowChunk, key, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(InsertChunk, new { JobId = jobId, Chunk = chunk, Rows = predictions.Count, Payload = payload }, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(DeleteRowChunk, key, transaction, commandTimeout: 0, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            InsertChunk,
+            new { JobId = jobId, Chunk = chunk, Rows = predictions.Count, Payload = payload },
+            transaction,
+            commandTimeout: 0,
+            cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -43,12 +55,15 @@ internal sealed class PredictionStore(IDatabase database)
     {
         var job = new { JobId = jobId };
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var rowChunks = new Queue<int>(await connection.QueryAsync<int>(new CommandDefinition(SelectRowChunks, job, commandTimeout: 0, cancellationToken: cancellationToken)));
+        var rowChunks = new Queue<int>(await connection.QueryAsync<int>(
+            new CommandDefinition(SelectRowChunks, job, commandTimeout: 0, cancellationToken: cancellationToken)));
 
         // The packed chunks come in one read; chunks stored as rows before the upgrade are read between them, on a
         // second connection because the read holds the first.
         await using var rowConnection = rowChunks.Count > 0 ? await database.OpenConnectionAsync(cancellationToken) : null;
-        await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(SelectPackedChunks, job, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess))
+        await using (var reader = await connection.ExecuteReaderAsync(
+            new CommandDefinition(SelectPackedChunks, job, commandTimeout: 0, cancellationToken: cancellationToken),
+            CommandBehavior.SequentialAccess))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -77,8 +92,13 @@ internal sealed class PredictionStore(IDatabase database)
         }
     }
 
-    private static async Task<IEnumerable<StoredPrediction>> ReadRowChunkAsync(DbConnection connection, string jobId, int chunk, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<(long RowId, string? Label, double? Value, double? Score)>(new CommandDefinition(SelectRows, new { JobId = jobId, Chunk = chunk }, commandTimeout: 0, cancellationToken: cancellationToken)))
+    private static async Task<IEnumerable<StoredPrediction>> ReadRowChunkAsync(
+        DbConnection connection,
+        string jobId,
+        int chunk,
+        CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<(long RowId, string? Label, double? Value, double? Score)>(
+            new CommandDefinition(SelectRows, new { JobId = jobId, Chunk = chunk }, commandTimeout: 0, cancellationToken: cancellationToken)))
             .Select(r => new StoredPrediction(r.RowId, r.Label, r.Value, r.Score));
 
     private static IReadOnlyList<StoredPrediction> InRowOrder(IReadOnlyList<StoredPrediction> predictions)

@@ -93,7 +93,8 @@ internal sealed class ResultRepository(IDatabase database, TimeProvider clock)
             DurationMs = completed is { } end ? (end - request.StartedAt).TotalMilliseconds : (double?)null,
             RecordedAt = clock.GetUtcNow(),
         }, cancellationToken: cancellationToken));
-        var row = await connection.QuerySingleAsync<ResultRow>(new CommandDefinition(SelectOne, new { request.JobId, request.Step }, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleAsync<ResultRow>(
+            new CommandDefinition(SelectOne, new { request.JobId, request.Step }, cancellationToken: cancellationToken));
         return row.ToRecord();
     }
 

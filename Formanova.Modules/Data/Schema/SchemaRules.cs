@@ -22,7 +22,11 @@ internal static class SchemaRules
         }
     }
 
-    public static void ValidateColumns(IReadOnlyList<ColumnDefinition>? columns, bool requireLabel, int maxColumns, Dictionary<string, List<string>> errors)
+    public static void ValidateColumns(
+        IReadOnlyList<ColumnDefinition>? columns,
+        bool requireLabel,
+        int maxColumns,
+        Dictionary<string, List<string>> errors)
     {
         if (columns is null || columns.Count == 0)
         {
@@ -73,7 +77,10 @@ internal static class SchemaRules
         }
         else if (column.Name.Length > MaxNameLength || column.Name.Any(char.IsControl))
         {
-            Add(errors, $"{field}.name", $"A column name has at most {MaxNameLength} characters and no control characters (tabs, line breaks).");
+            Add(
+                errors,
+                $"{field}.name",
+                $"A column name has at most {MaxNameLength} characters and no control characters (tabs, line breaks).");
         }
 
         if (!Enum.IsDefined(column.Type))
@@ -110,7 +117,7 @@ internal static class SchemaRules
             Add(errors, $"{c}.min", $"min ({min}) is greater than max ({max}).");
         }
 
-        if (constraints.Min is { } m1 && !double.IsFinite(m1) || constraints.Max is { } m2 && !double.IsFinite(m2))
+        if ((constraints.Min is { } m1 && !double.IsFinite(m1)) || (constraints.Max is { } m2 && !double.IsFinite(m2)))
         {
             Add(errors, c, "min and max must be finite numbers.");
         }

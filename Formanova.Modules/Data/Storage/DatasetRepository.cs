@@ -50,7 +50,8 @@ internal enum ImportRecord
 /// <summary>Datasets, their schema versions and their import records.</summary>
 internal sealed class DatasetRepository(IDatabase database)
 {
-    private const string DatasetColumns = "id, name, description, schema_version, require_label, row_count, derived_from_id, created_at, updated_at";
+    private const string DatasetColumns
+        = "id, name, description, schema_version, require_label, row_count, derived_from_id, created_at, updated_at";
 
     private const string InsertDataset = """
         INSERT INTO data_datasets (name, description, schema_version, require_label, row_count, derived_from_id, created_at, updated_at)
@@ -100,7 +101,14 @@ internal sealed class DatasetRepository(IDatabase database)
     private const string DatasetExists = "SELECT id FROM data_datasets WHERE id = @Id";
 
     /// <summary>Returns the new id, or null when the name is taken.</summary>
-    public async Task<long?> CreateAsync(string name, string? description, bool requireLabel, long? derivedFromId, string columnsJson, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<long?> CreateAsync(
+        string name,
+        string? description,
+        bool requireLabel,
+        long? derivedFromId,
+        string columnsJson,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -132,27 +140,39 @@ internal sealed class DatasetRepository(IDatabase database)
     public async Task<DatasetRow?> GetAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(SelectDataset, new { Id = id }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<DatasetRow>(
+            new CommandDefinition(SelectDataset, new { Id = id }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<DatasetRow>> ListAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<DatasetRow>(new CommandDefinition(SelectDatasets, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<DatasetRow>(new CommandDefinition(SelectDatasets, cancellationToken: cancellationToken)))
+            .AsList();
     }
 
     public async Task<IReadOnlyList<SchemaVersionRow>> GetVersionsAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<SchemaVersionRow>(new CommandDefinition(SelectVersions, new { Id = id }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<SchemaVersionRow>(
+            new CommandDefinition(SelectVersions, new { Id = id }, cancellationToken: cancellationToken))).AsList();
     }
 
     /// <summary>Adds a schema version and makes it current; null when the dataset does not exist.</summary>
-    public async Task<int?> AddVersionAsync(long id, string columnsJson, bool requireLabel, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<int?> AddVersionAsync(
+        long id,
+        string columnsJson,
+        bool requireLabel,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var version = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(BumpVersion, new { Id = id, RequireLabel = requireLabel, Now = now }, transaction, cancellationToken: cancellationToken));
+        var version = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            BumpVersion,
+            new { Id = id, RequireLabel = requireLabel, Now = now },
+            transaction,
+            cancellationToken: cancellationToken));
         if (version is null)
         {
             return null;
@@ -175,13 +195,15 @@ internal sealed class DatasetRepository(IDatabase database)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(DatasetExists, new { Id = id }, transaction, cancellationToken: cancellationToken));
+        var exists = await connection.ExecuteScalarAsync<long?>(
+            new CommandDefinition(DatasetExists, new { Id = id }, transaction, cancellationToken: cancellationToken));
         if (exists is null)
         {
             return false;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(DeleteDefinition, new { Id = id, Now = now }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(DeleteDefinition, new { Id = id, Now = now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -189,16 +211,29 @@ internal sealed class DatasetRepository(IDatabase database)
     public async Task<string?> GetImportReportAsync(long datasetId, string importId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(SelectImport, new { DatasetId = datasetId, ImportId = importId }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<string>(
+            new CommandDefinition(SelectImport, new { DatasetId = datasetId, ImportId = importId }, cancellationToken: cancellationToken));
     }
 
     /// <summary>
     /// Records an import and adds its rows to the count inside the caller's transaction. The count goes first: it
     /// locks the dataset's row, so a concurrent deletion either waits for this transaction or is seen to have won.
     /// </summary>
-    public static async Task<ImportRecord> TryRecordImportAsync(DbConnection connection, DbTransaction transaction, long datasetId, string importId, string reportJson, long rows, DateTimeOffset now, CancellationToken cancellationToken)
+    public static async Task<ImportRecord> TryRecordImportAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        long datasetId,
+        string importId,
+        string reportJson,
+        long rows,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
-        if (await connection.ExecuteAsync(new CommandDefinition(AddRows, new { Id = datasetId, Count = rows, Now = now }, transaction, cancellationToken: cancellationToken)) == 0)
+        if (await connection.ExecuteAsync(new CommandDefinition(
+            AddRows,
+            new { Id = datasetId, Count = rows, Now = now },
+            transaction,
+            cancellationToken: cancellationToken)) == 0)
         {
             return ImportRecord.DatasetGone;
         }

@@ -58,7 +58,8 @@ internal sealed partial class ImportStaging(
 
     private const string Forget = "DELETE FROM data_import_attempts WHERE id = @Id";
 
-    private const string SelectAbandoned = "SELECT id, dataset_id, floor_row_id FROM data_import_attempts WHERE heartbeat_at < @Cutoff ORDER BY id";
+    private const string SelectAbandoned
+        = "SELECT id, dataset_id, floor_row_id FROM data_import_attempts WHERE heartbeat_at < @Cutoff ORDER BY id";
 
     // The heartbeat is checked again: the owner may have shown itself alive since the attempt was selected.
     private const string ClaimAbandoned = "UPDATE data_import_attempts SET state = 'discarding' WHERE id = @Id AND heartbeat_at < @Cutoff";
@@ -76,19 +77,37 @@ internal sealed partial class ImportStaging(
     /// A batch for one import. With 5,000-row batches a PostgreSQL import of 500,000 rows took 20-40 % longer than in
     /// one transaction, and with 50,000 no longer (on the project's 2-core box, under shared load).
     /// </summary>
-    public RowBatch NewBatch() => new(options.Value.Import.CommitRows ?? (database.Dialect.Provider == DatabaseProvider.Sqlite ? 5_000 : 50_000));
+    public RowBatch NewBatch()
+        => new(options.Value.Import.CommitRows ?? (database.Dialect.Provider == DatabaseProvider.Sqlite ? 5_000 : 50_000));
 
     /// <summary>Registers an attempt for <paramref name="importId"/>; its rows stay invisible until it is published.</summary>
-    public async Task<StagedImport> BeginAsync(long datasetId, string importId, int schemaVersion, DateTimeOffset started, CancellationToken cancellationToken)
+    public async Task<StagedImport> BeginAsync(
+        long datasetId,
+        string importId,
+        int schemaVersion,
+        DateTimeOffset started,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var attempt = await connection.QuerySingleOrDefaultAsync<AttemptRow>(new CommandDefinition(
-            InsertAttempt, new { DatasetId = datasetId, ImportId = importId, Now = clock.GetUtcNow() }, cancellationToken: cancellationToken))
+            InsertAttempt, new
+            {
+                DatasetId = datasetId,
+                ImportId = importId,
+                Now = clock
+                .GetUtcNow()
+            }, cancellationToken: cancellationToken))
             ?? throw DatasetNotFound(datasetId);
-        return new StagedImport(this, new RowBatchHeader(datasetId, importId, attempt.Id, schemaVersion, started), attempt.FloorRowId, clock, logger);
+        return new StagedImport(
+            this,
+            new RowBatchHeader(datasetId, importId, attempt.Id, schemaVersion, started),
+            attempt.FloorRowId,
+            clock,
+            logger);
     }
 
-    internal ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => database.OpenConnectionAsync(cancellationToken);
+    internal ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+        => database.OpenConnectionAsync(cancellationToken);
 
     /// <summary>
     /// After holding SQLite's write lock this long in total, an import leaves it free for <see cref="WriteLockBreak"/>.
@@ -101,11 +120,19 @@ internal sealed partial class ImportStaging(
     public static readonly TimeSpan WriteLockBreak = TimeSpan.FromMilliseconds(120);
 
     /// <summary>One short transaction: the attempt is still 'writing' (its heartbeat is renewed), then the rows; returns how long it held the transaction.</summary>
-    internal async Task<TimeSpan> WriteAsync(DbConnection connection, RowBatchHeader header, IReadOnlyList<EncodedRow> batch, CancellationToken cancellationToken)
+    internal async Task<TimeSpan> WriteAsync(
+        DbConnection connection,
+        RowBatchHeader header,
+        IReadOnlyList<EncodedRow> batch,
+        CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var began = Stopwatch.GetTimestamp();
-        if (await connection.ExecuteAsync(new CommandDefinition(Touch, new { Id = header.AttemptId, Now = clock.GetUtcNow() }, transaction, cancellationToken: cancellationToken)) == 0)
+        if (await connection.ExecuteAsync(new CommandDefinition(
+            Touch,
+            new { Id = header.AttemptId, Now = clock.GetUtcNow() },
+            transaction,
+            cancellationToken: cancellationToken)) == 0)
         {
             await transaction.RollbackAsync(cancellationToken);
             throw await LostAsync(header.DatasetId);
@@ -124,23 +151,39 @@ internal sealed partial class ImportStaging(
     internal async Task TouchAsync(long attemptId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(Touch, new { Id = attemptId, Now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(Touch, new { Id = attemptId, Now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
     /// <summary>
     /// The final transaction: the attempt leaves the list (its rows become visible) and the import is recorded with
     /// its row count, or neither. False when another attempt already recorded this import id.
     /// </summary>
-    internal async Task<bool> PublishAsync(DbConnection connection, RowBatchHeader header, string reportJson, long rowCount, DateTimeOffset now, CancellationToken cancellationToken)
+    internal async Task<bool> PublishAsync(
+        DbConnection connection,
+        RowBatchHeader header,
+        string reportJson,
+        long rowCount,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (await connection.ExecuteAsync(new CommandDefinition(Finish, new { Id = header.AttemptId }, transaction, cancellationToken: cancellationToken)) == 0)
+        if (await connection.ExecuteAsync(
+            new CommandDefinition(Finish, new { Id = header.AttemptId }, transaction, cancellationToken: cancellationToken)) == 0)
         {
             await transaction.RollbackAsync(cancellationToken);
             throw await LostAsync(header.DatasetId);
         }
 
-        var outcome = await DatasetRepository.TryRecordImportAsync(connection, transaction, header.DatasetId, header.ImportId, reportJson, rowCount, now, cancellationToken);
+        var outcome = await DatasetRepository.TryRecordImportAsync(
+            connection,
+            transaction,
+            header.DatasetId,
+            header.ImportId,
+            reportJson,
+            rowCount,
+            now,
+            cancellationToken);
         if (outcome != ImportRecord.Recorded)
         {
             await transaction.RollbackAsync(cancellationToken);
@@ -156,7 +199,8 @@ internal sealed partial class ImportStaging(
     {
         await using (var connection = await database.OpenConnectionAsync(cancellationToken))
         {
-            if (await connection.ExecuteAsync(new CommandDefinition(MarkDiscarding, new { Id = attemptId }, cancellationToken: cancellationToken)) == 0)
+            if (await connection.ExecuteAsync(
+                new CommandDefinition(MarkDiscarding, new { Id = attemptId }, cancellationToken: cancellationToken)) == 0)
             {
                 return;
             }
@@ -172,7 +216,8 @@ internal sealed partial class ImportStaging(
     {
         await DeleteRowsAsync(datasetId, attemptId: null, after: 0, cancellationToken);
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(FinishPurge, new { DatasetId = datasetId }, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(FinishPurge, new { DatasetId = datasetId }, cancellationToken: cancellationToken));
     }
 
     /// <summary>
@@ -186,8 +231,10 @@ internal sealed partial class ImportStaging(
         List<long> purges;
         await using (var connection = await database.OpenConnectionAsync(cancellationToken))
         {
-            abandoned = (await connection.QueryAsync<AttemptRow>(new CommandDefinition(SelectAbandoned, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
-            purges = (await connection.QueryAsync<long>(new CommandDefinition(SelectPurges, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
+            abandoned = (await connection.QueryAsync<AttemptRow>(
+                new CommandDefinition(SelectAbandoned, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
+            purges = (await connection.QueryAsync<long>(
+                new CommandDefinition(SelectPurges, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
         }
 
         var finished = 0;
@@ -195,7 +242,8 @@ internal sealed partial class ImportStaging(
         {
             await using (var connection = await database.OpenConnectionAsync(cancellationToken))
             {
-                if (await connection.ExecuteAsync(new CommandDefinition(ClaimAbandoned, new { attempt.Id, Cutoff = cutoff }, cancellationToken: cancellationToken)) == 0)
+                if (await connection.ExecuteAsync(
+                    new CommandDefinition(ClaimAbandoned, new { attempt.Id, Cutoff = cutoff }, cancellationToken: cancellationToken)) == 0)
                 {
                     continue;
                 }
@@ -234,13 +282,19 @@ internal sealed partial class ImportStaging(
     private static ModuleException DatasetNotFound(long datasetId) =>
         ModuleException.NotFound("Dataset", datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Import attempt {AttemptId} of dataset {DatasetId} stopped renewing its heartbeat; deleting its unpublished rows")]
+    [LoggerMessage(
+        Level = LogLevel.Warning,
+        Message = "Import attempt {AttemptId} of dataset {DatasetId} stopped renewing its heartbeat; deleting its unpublished rows")]
     private static partial void LogAbandoned(ILogger logger, long attemptId, long datasetId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the heartbeat of import attempt {AttemptId} failed; the next renewal retries")]
+    [LoggerMessage(
+        Level = LogLevel.Warning,
+        Message = "Renewing the heartbeat of import attempt {AttemptId} failed; the next renewal retries")]
     internal static partial void LogHeartbeatFailed(ILogger logger, Exception exception, long attemptId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Discarding import attempt {AttemptId} failed; the sweep deletes its rows once it is abandoned")]
+    [LoggerMessage(
+        Level = LogLevel.Warning,
+        Message = "Discarding import attempt {AttemptId} failed; the sweep deletes its rows once it is abandoned")]
     internal static partial void LogDiscardFailed(ILogger logger, Exception exception, long attemptId);
 
     private sealed class AttemptRow

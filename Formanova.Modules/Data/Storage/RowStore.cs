@@ -46,7 +46,10 @@ internal interface IRowSink : IAsyncDisposable
 /// prepared multi-row INSERTs on SQLite, each inside one of the import's short batch transactions. Every read
 /// skips the rows of attempts still listed in data_import_attempts (see <see cref="ImportStaging"/>).
 /// </summary>
-internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.Options.IOptions<DataOptions> options, ILogger<RowStore> logger)
+internal sealed partial class RowStore(
+    IDatabase database,
+    Microsoft.Extensions.Options.IOptions<DataOptions> options,
+    ILogger<RowStore> logger)
 {
     private const string CopyRows = "COPY data_rows (dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload) FROM STDIN (FORMAT BINARY)";
 
@@ -99,10 +102,16 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
 
     private const string DeleteIdRange = "DELETE FROM data_rows WHERE dataset_id = @DatasetId AND id >= @From AND id < @Until";
 
-    private const string DeleteAttemptIdRange = "DELETE FROM data_rows WHERE dataset_id = @DatasetId AND id >= @From AND id < @Until AND attempt_id = @AttemptId";
+    private const string DeleteAttemptIdRange
+        = "DELETE FROM data_rows WHERE dataset_id = @DatasetId AND id >= @From AND id < @Until AND attempt_id = @AttemptId";
 
     /// <summary>Writes <paramref name="rows"/> inside the caller's transaction.</summary>
-    public async Task WriteAsync(DbConnection connection, DbTransaction transaction, RowBatchHeader header, IReadOnlyList<EncodedRow> rows, CancellationToken cancellationToken)
+    public async Task WriteAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        RowBatchHeader header,
+        IReadOnlyList<EncodedRow> rows,
+        CancellationToken cancellationToken)
     {
         await using var sink = await BeginWriteAsync(connection, transaction, header, cancellationToken);
         foreach (var row in rows)
@@ -113,7 +122,11 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
         await sink.CompleteAsync(cancellationToken);
     }
 
-    private async ValueTask<IRowSink> BeginWriteAsync(DbConnection connection, DbTransaction transaction, RowBatchHeader header, CancellationToken cancellationToken)
+    private async ValueTask<IRowSink> BeginWriteAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        RowBatchHeader header,
+        CancellationToken cancellationToken)
     {
         if (database.Dialect.Provider == DatabaseProvider.Postgres)
         {
@@ -121,7 +134,11 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
             return new PostgresRowSink(importer, header);
         }
 
-        return new SqliteRowSink((SqliteConnection)connection, (SqliteTransaction)transaction, header, options.Value.Import.SqliteBatchRows);
+        return new SqliteRowSink(
+            (SqliteConnection)connection,
+            (SqliteTransaction)transaction,
+            header,
+            options.Value.Import.SqliteBatchRows);
     }
 
     /// <summary>
@@ -154,19 +171,34 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     [LoggerMessage(Level = LogLevel.Warning, Message = "ANALYZE data_rows after a bulk write of {Rows} rows failed; streamed reads may be slow until autovacuum analyzes the table")]
     private static partial void LogAnalyzeFailed(ILogger logger, Exception exception, long rows);
 
-    public async Task<IReadOnlyList<StoredRowMeta>> ReadPageAsync(long datasetId, long after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<StoredRowMeta>> ReadPageAsync(
+        long datasetId,
+        long after,
+        int limit,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectPage, new { DatasetId = datasetId, After = after, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(
+            SelectPage,
+            new { DatasetId = datasetId, After = after, Limit = limit },
+            cancellationToken: cancellationToken))).AsList();
     }
 
     /// <summary>The row count and the cursor before each range of <paramref name="chunkSize"/> rows.</summary>
     public async Task<(long Total, List<long> Cursors)> PlanRangesAsync(long datasetId, int chunkSize, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var ends = (await connection.QueryAsync<long>(new CommandDefinition(SelectRangeEnds, new { DatasetId = datasetId, Skip = chunkSize - 1 }, commandTimeout: 0, cancellationToken: cancellationToken))).AsList();
+        var ends = (await connection.QueryAsync<long>(new CommandDefinition(
+            SelectRangeEnds,
+            new { DatasetId = datasetId, Skip = chunkSize - 1 },
+            commandTimeout: 0,
+            cancellationToken: cancellationToken))).AsList();
         var last = ends.Count > 0 ? ends[^1] : 0;
-        var tail = await connection.ExecuteScalarAsync<long>(new CommandDefinition(CountRowsAfter, new { DatasetId = datasetId, After = last }, commandTimeout: 0, cancellationToken: cancellationToken));
+        var tail = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            CountRowsAfter,
+            new { DatasetId = datasetId, After = last },
+            commandTimeout: 0,
+            cancellationToken: cancellationToken));
         var total = ((long)ends.Count * chunkSize) + tail;
         if (total == 0)
         {
@@ -193,7 +225,12 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     }
 
     /// <summary>One keyset query: the rows after <paramref name="after"/> in id order, at most <paramref name="limit"/>.</summary>
-    private static async IAsyncEnumerable<StoredRow> ReadChunkAsync(DbConnection connection, long datasetId, long after, int limit, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<StoredRow> ReadChunkAsync(
+        DbConnection connection,
+        long datasetId,
+        long after,
+        int limit,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             SelectChunk, new { DatasetId = datasetId, After = after, Limit = limit }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
@@ -212,7 +249,8 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var parameters = new { DatasetId = datasetId, After = after };
-        if (await connection.ExecuteScalarAsync<long?>(new CommandDefinition(FirstRowAfter, parameters, cancellationToken: cancellationToken)) is not { } from)
+        if (await connection.ExecuteScalarAsync<long?>(
+            new CommandDefinition(FirstRowAfter, parameters, cancellationToken: cancellationToken)) is not { } from)
         {
             return null;
         }
@@ -225,10 +263,16 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
     }
 
     /// <summary>The newest rows whose entity hash matches; the caller confirms the value (hashes can collide).</summary>
-    public async Task<IReadOnlyList<StoredRowMeta>> FindByEntityHashAsync(long datasetId, long entityHash, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<StoredRowMeta>> FindByEntityHashAsync(
+        long datasetId,
+        long entityHash,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(SelectByEntity, new { DatasetId = datasetId, EntityHash = entityHash }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<StoredRowMeta>(new CommandDefinition(
+            SelectByEntity,
+            new { DatasetId = datasetId, EntityHash = entityHash },
+            cancellationToken: cancellationToken))).AsList();
     }
 
     /// <summary>
@@ -261,7 +305,11 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
 
     private sealed class PostgresRowSink(NpgsqlBinaryImporter importer, RowBatchHeader header) : IRowSink
     {
-        public async ValueTask WriteAsync(long rowNumber, long? entityHash, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+        public async ValueTask WriteAsync(
+            long rowNumber,
+            long? entityHash,
+            ReadOnlyMemory<byte> payload,
+            CancellationToken cancellationToken)
         {
             await importer.StartRowAsync(cancellationToken);
             await importer.WriteAsync(header.DatasetId, NpgsqlDbType.Bigint, cancellationToken);
@@ -307,7 +355,11 @@ internal sealed partial class RowStore(IDatabase database, Microsoft.Extensions.
             _batch = CreateCommand(batchRows);
         }
 
-        public async ValueTask WriteAsync(long rowNumber, long? entityHash, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+        public async ValueTask WriteAsync(
+            long rowNumber,
+            long? entityHash,
+            ReadOnlyMemory<byte> payload,
+            CancellationToken cancellationToken)
         {
             _pending[_count++] = (rowNumber, entityHash, payload);
             if (_count == _batchRows)

@@ -8,7 +8,10 @@ namespace Formanova.Modules.Data.Storage;
 /// <see cref="ImportStaging.AbandonedAfter"/>) and finishes dataset deletions that stopped half-way. Readers never
 /// see those rows either way; this gives the space back.
 /// </summary>
-internal sealed partial class StagedRowSweeper(ImportStaging staging, TimeProvider clock, ILogger<StagedRowSweeper> logger) : BackgroundService
+internal sealed partial class StagedRowSweeper(
+    ImportStaging staging,
+    TimeProvider clock,
+    ILogger<StagedRowSweeper> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 

@@ -284,7 +284,8 @@ internal sealed class ExpressionParser
     {
         if (left.Type is not (ExprType.Number or ExprType.Null) || right.Type is not (ExprType.Number or ExprType.Null))
         {
-            throw Error($"'{op}' needs numbers, not {left.Type.ToString().ToLowerInvariant()} and {right.Type.ToString().ToLowerInvariant()}");
+            throw Error(
+                $"'{op}' needs numbers, not {left.Type.ToString().ToLowerInvariant()} and {right.Type.ToString().ToLowerInvariant()}");
         }
 
         return new Binary(left, right, op);
@@ -386,7 +387,8 @@ internal sealed class ExpressionParser
         return true;
     }
 
-    private ModuleException Error(string message) => ModuleException.Invalid(_field, $"{message} at position {_position + 1} of the expression.");
+    private ModuleException Error(string message)
+        => ModuleException.Invalid(_field, $"{message} at position {_position + 1} of the expression.");
 
     private sealed class Constant(object? value, ExprType type) : Expr(type)
     {

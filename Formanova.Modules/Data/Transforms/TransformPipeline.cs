@@ -62,93 +62,97 @@ internal static class TransformCompiler
             switch (step.Op)
             {
                 case TransformOp.Rename:
-                {
-                    var index = ColumnIndex(pipeline, step.Column, field);
-                    var name = NewName(pipeline, step.NewName, field);
-                    pipeline.Columns[index] = pipeline.Columns[index] with { Name = name };
-                    break;
-                }
+                    {
+                        var index = ColumnIndex(pipeline, step.Column, field);
+                        var name = NewName(pipeline, step.NewName, field);
+                        pipeline.Columns[index] = pipeline.Columns[index] with { Name = name };
+                        break;
+                    }
 
                 case TransformOp.Cast:
-                {
-                    var index = ColumnIndex(pipeline, step.Column, field);
-                    if (step.Type is not { } type || !Enum.IsDefined(type))
                     {
-                        throw ModuleException.Invalid($"{field}.type", "A cast needs a target type.");
-                    }
+                        var index = ColumnIndex(pipeline, step.Column, field);
+                        if (step.Type is not { } type || !Enum.IsDefined(type))
+                        {
+                            throw ModuleException.Invalid($"{field}.type", "A cast needs a target type.");
+                        }
 
-                    pipeline.Columns[index] = pipeline.Columns[index] with { Type = type, Nullable = true, Constraints = null };
-                    pipeline.Add((_, row) =>
-                    {
-                        row[index] = Casting.Convert(row[index], type);
-                        return row;
-                    });
-                    break;
-                }
+                        pipeline.Columns[index] = pipeline.Columns[index] with { Type = type, Nullable = true, Constraints = null };
+                        pipeline.Add((_, row) =>
+                        {
+                            row[index] = Casting.Convert(row[index], type);
+                            return row;
+                        });
+                        break;
+                    }
 
                 case TransformOp.Fill:
-                {
-                    var index = ColumnIndex(pipeline, step.Column, field);
-                    var fill = await FillValueAsync(pipeline, index, step, field, source, cancellationToken);
-                    pipeline.Columns[index] = pipeline.Columns[index] with { Nullable = false };
-                    pipeline.Add((_, row) =>
                     {
-                        row[index] ??= fill;
-                        return row;
-                    });
-                    break;
-                }
+                        var index = ColumnIndex(pipeline, step.Column, field);
+                        var fill = await FillValueAsync(pipeline, index, step, field, source, cancellationToken);
+                        pipeline.Columns[index] = pipeline.Columns[index] with { Nullable = false };
+                        pipeline.Add((_, row) =>
+                        {
+                            row[index] ??= fill;
+                            return row;
+                        });
+                        break;
+                    }
 
                 case TransformOp.Filter:
-                {
-                    var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
-                    if (expr.Type != ExprType.Boolean)
                     {
-                        throw ModuleException.Invalid($"{field}.expression", "A filter expression must be true or false, e.g. age >= 18.");
-                    }
+                        var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
+                        if (expr.Type != ExprType.Boolean)
+                        {
+                            throw ModuleException.Invalid(
+                                $"{field}.expression",
+                                "A filter expression must be true or false, e.g. age >= 18.");
+                        }
 
-                    pipeline.Add((_, row) => expr.Evaluate(row) is true ? row : null);
-                    break;
-                }
+                        pipeline.Add((_, row) => expr.Evaluate(row) is true ? row : null);
+                        break;
+                    }
 
                 case TransformOp.Derive:
-                {
-                    var name = NewName(pipeline, step.NewName, field);
-                    var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
-                    if (expr.Type != ExprType.Number)
                     {
-                        throw ModuleException.Invalid($"{field}.expression", "A derived column is arithmetic over numeric columns, e.g. price * quantity.");
-                    }
+                        var name = NewName(pipeline, step.NewName, field);
+                        var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
+                        if (expr.Type != ExprType.Number)
+                        {
+                            throw ModuleException.Invalid(
+                                $"{field}.expression",
+                                "A derived column is arithmetic over numeric columns, e.g. price * quantity.");
+                        }
 
-                    var width = pipeline.Columns.Count;
-                    pipeline.Columns.Add(new ColumnDefinition(name, ColumnType.Numeric, Nullable: true, ColumnRole.Feature));
-                    pipeline.Add((_, row) =>
-                    {
-                        var next = new object?[width + 1];
-                        Array.Copy(row, next, width);
-                        next[width] = expr.Evaluate(row);
-                        return next;
-                    });
-                    break;
-                }
+                        var width = pipeline.Columns.Count;
+                        pipeline.Columns.Add(new ColumnDefinition(name, ColumnType.Numeric, Nullable: true, ColumnRole.Feature));
+                        pipeline.Add((_, row) =>
+                        {
+                            var next = new object?[width + 1];
+                            Array.Copy(row, next, width);
+                            next[width] = expr.Evaluate(row);
+                            return next;
+                        });
+                        break;
+                    }
 
                 case TransformOp.Split:
-                {
-                    if (step.TestFraction is not (> 0 and < 1) || step.TestFraction is not { } fraction)
                     {
-                        throw ModuleException.Invalid($"{field}.testFraction", "A split needs testFraction strictly between 0 and 1.");
-                    }
+                        if (step.TestFraction is not (> 0 and < 1) || step.TestFraction is not { } fraction)
+                        {
+                            throw ModuleException.Invalid($"{field}.testFraction", "A split needs testFraction strictly between 0 and 1.");
+                        }
 
-                    if (step.Subset is not { } subset || !Enum.IsDefined(subset))
-                    {
-                        throw ModuleException.Invalid($"{field}.subset", "A split needs subset 'train' or 'test'.");
-                    }
+                        if (step.Subset is not { } subset || !Enum.IsDefined(subset))
+                        {
+                            throw ModuleException.Invalid($"{field}.subset", "A split needs subset 'train' or 'test'.");
+                        }
 
-                    var seed = (ulong)(uint)(step.Seed ?? 0);
-                    var wantTest = subset == SplitSubset.Test;
-                    pipeline.Add((id, row) => (Unit(seed, id) < fraction) == wantTest ? row : null);
-                    break;
-                }
+                        var seed = (ulong)(uint)(step.Seed ?? 0);
+                        var wantTest = subset == SplitSubset.Test;
+                        pipeline.Add((id, row) => (Unit(seed, id) < fraction) == wantTest ? row : null);
+                        break;
+                    }
 
                 default:
                     throw ModuleException.Invalid($"{field}.op", "Unknown transform op.");
@@ -191,38 +195,41 @@ internal static class TransformCompiler
                     ? throw ModuleException.Invalid($"{field}.value", failure.Message)
                     : constant!;
             case FillStrategy.Mean:
-            {
-                if (column.Type != ColumnType.Numeric)
                 {
-                    throw ModuleException.Invalid($"{field}.fill", $"The mean needs a numeric column; '{column.Name}' is {column.Type.ToString().ToLowerInvariant()}.");
-                }
+                    if (column.Type != ColumnType.Numeric)
+                    {
+                        throw ModuleException.Invalid(
+                            $"{field}.fill",
+                            $"The mean needs a numeric column; '{column.Name}' is {column.Type.ToString().ToLowerInvariant()}.");
+                    }
 
-                double sum = 0;
-                long count = 0;
-                await foreach (var value in ValuesBefore(pipeline, index, source, cancellationToken))
-                {
-                    sum += (double)value;
-                    count++;
-                }
+                    double sum = 0;
+                    long count = 0;
+                    await foreach (var value in ValuesBefore(pipeline, index, source, cancellationToken))
+                    {
+                        sum += (double)value;
+                        count++;
+                    }
 
-                return count == 0
-                    ? throw new ModuleException(ErrorKind.Unprocessable, $"'{column.Name}' has no values to average.")
-                    : sum / count;
-            }
+                    return count == 0
+                        ? throw new ModuleException(ErrorKind.Unprocessable, $"'{column.Name}' has no values to average.")
+                        : sum / count;
+                }
 
             case FillStrategy.Mode:
-            {
-                var counts = new Dictionary<object, long>();
-                await foreach (var value in ValuesBefore(pipeline, index, source, cancellationToken))
                 {
-                    counts[value] = counts.GetValueOrDefault(value) + 1;
-                }
+                    var counts = new Dictionary<object, long>();
+                    await foreach (var value in ValuesBefore(pipeline, index, source, cancellationToken))
+                    {
+                        counts[value] = counts.GetValueOrDefault(value) + 1;
+                    }
 
-                // Ties go to the smallest value so the result does not depend on row order.
-                return counts.Count == 0
-                    ? throw new ModuleException(ErrorKind.Unprocessable, $"'{column.Name}' has no values to take the mode of.")
-                    : counts.OrderByDescending(kv => kv.Value).ThenBy(kv => ValueText.Format(kv.Key), StringComparer.Ordinal).First().Key;
-            }
+                    // Ties go to the smallest value so the result does not depend on row order.
+                    return counts.Count == 0
+                        ? throw new ModuleException(ErrorKind.Unprocessable, $"'{column.Name}' has no values to take the mode of.")
+                        : counts.OrderByDescending(kv => kv.Value).ThenBy(kv => ValueText.Format(kv.Key), StringComparer.Ordinal).First()
+                            .Key;
+                }
 
             default:
                 throw ModuleException.Invalid($"{field}.fill", "A fill needs 'constant', 'mean' or 'mode'.");
@@ -254,7 +261,9 @@ internal static class TransformCompiler
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > SchemaRules.MaxNameLength || name.Any(char.IsControl))
         {
-            throw ModuleException.Invalid($"{field}.newName", $"A new column name of 1 to {SchemaRules.MaxNameLength} characters without control characters is required.");
+            throw ModuleException.Invalid(
+                $"{field}.newName",
+                $"A new column name of 1 to {SchemaRules.MaxNameLength} characters without control characters is required.");
         }
 
         return pipeline.Columns.Exists(c => c.Name == name)
@@ -262,7 +271,8 @@ internal static class TransformCompiler
             : name;
     }
 
-    private static List<ExprColumn> ExprColumns(TransformPipeline pipeline) => pipeline.Columns.Select(c => new ExprColumn(c.Name, c.Type)).ToList();
+    private static List<ExprColumn> ExprColumns(TransformPipeline pipeline)
+        => pipeline.Columns.Select(c => new ExprColumn(c.Name, c.Type)).ToList();
 }
 
 /// <summary>Conversions between stored value types; a value that does not convert becomes null.</summary>
@@ -280,7 +290,9 @@ internal static class Casting
         (string s, ColumnType.Boolean) => ValueText.TryParseBoolean(s, out var b) ? b : null,
         (DateTimeOffset, ColumnType.Datetime) => value,
         (string s, ColumnType.Datetime) => ValueText.TryParseDate(s, out var t) ? t : null,
-        (double d, ColumnType.Datetime) => d is >= -62135596800 and <= 253402300799 ? DateTimeOffset.FromUnixTimeMilliseconds((long)(d * 1000)) : null,
+        (double d, ColumnType.Datetime) => d is >= -62135596800 and <= 253402300799
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(d * 1000))
+            : null,
         (_, ColumnType.Categorical or ColumnType.Text) => ValueText.Format(value),
         _ => null,
     };

@@ -25,7 +25,11 @@ internal static class EventEndpoints
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
     }
 
-    private static async Task<Ok<EventPage>> ListAsync(HttpRequest request, IEventModule events, IOptions<EventOptions> options, CancellationToken cancellationToken)
+    private static async Task<Ok<EventPage>> ListAsync(
+        HttpRequest request,
+        IEventModule events,
+        IOptions<EventOptions> options,
+        CancellationToken cancellationToken)
     {
         var query = request.Query;
         var after = ParseSequence(query["after"], "after") ?? 0;
@@ -34,7 +38,10 @@ internal static class EventEndpoints
         return TypedResults.Ok(await events.ListAsync(new EventQuery(after, filter.Types, filter.Source, limit), cancellationToken));
     }
 
-    private static async Task<Results<Ok<CloudEvent>, NotFound>> GetAsync(long sequence, IEventModule events, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<CloudEvent>, NotFound>> GetAsync(
+        long sequence,
+        IEventModule events,
+        CancellationToken cancellationToken) =>
         await events.GetAsync(sequence, cancellationToken) is { } e ? TypedResults.Ok(e) : TypedResults.NotFound();
 
     /// <summary>
@@ -119,7 +126,9 @@ internal static class EventEndpoints
             var id = workflowId[0]!;
             if (id.Length > 200 || id.Any(c => c == '/' || char.IsControl(c) || char.IsWhiteSpace(c)))
             {
-                throw ModuleException.Invalid("workflowId", "A workflow id has at most 200 characters and no '/', spaces or control characters.");
+                throw ModuleException.Invalid(
+                    "workflowId",
+                    "A workflow id has at most 200 characters and no '/', spaces or control characters.");
             }
 
             return new EventFilter(types, $"/workflows/{id}");

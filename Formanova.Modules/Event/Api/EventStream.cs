@@ -41,7 +41,8 @@ internal static class EventStream
             response.Headers["X-Accel-Buffering"] = "no";
             context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             var body = response.BodyWriter;
-            body.Write(Encoding.UTF8.GetBytes($"retry: {stream.RetryMilliseconds.ToString(CultureInfo.InvariantCulture)}\n: connected\n\n"));
+            body.Write(
+                Encoding.UTF8.GetBytes($"retry: {stream.RetryMilliseconds.ToString(CultureInfo.InvariantCulture)}\n: connected\n\n"));
             await body.FlushAsync(cancellationToken);
 
             var lastSent = resumeAfter ?? 0;

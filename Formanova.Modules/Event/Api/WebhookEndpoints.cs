@@ -1,5 +1,5 @@
-using Formanova.Modules.Shared.Api;
 using System.Globalization;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +18,9 @@ internal static class WebhookEndpoints
     {
         var webhooks = api.MapGroup("/events/webhooks").WithTags("Webhooks").RequireScope(ApiScopes.Admin);
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook");
-        webhooks.MapGet("/", async (IEventWebhooksModule module, CancellationToken ct) => TypedResults.Ok(await module.ListWebhooksAsync(ct))).WithName("ListWebhooks");
+        webhooks.MapGet(
+            "/",
+            async (IEventWebhooksModule module, CancellationToken ct) => TypedResults.Ok(await module.ListWebhooksAsync(ct))).WithName("ListWebhooks");
         webhooks.MapGet("/{webhookId:long}", GetAsync).WithName("GetWebhook");
         webhooks.MapDelete("/{webhookId:long}", DeleteAsync).WithName("DeleteWebhook");
         webhooks.MapGet("/{webhookId:long}/deliveries", ListDeliveriesAsync).WithName("ListWebhookDeliveries");
@@ -29,19 +31,32 @@ internal static class WebhookEndpoints
         deliveries.MapPost("/{deliveryId:long}/redeliver", RedeliverAsync).WithName("RedeliverWebhookDelivery");
     }
 
-    private static async Task<Created<CreatedWebhook>> CreateAsync(CreateWebhookRequest body, IEventWebhooksModule module, CancellationToken cancellationToken)
+    private static async Task<Created<CreatedWebhook>> CreateAsync(
+        CreateWebhookRequest body,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken)
     {
         var created = await module.CreateWebhookAsync(body, cancellationToken);
         return TypedResults.Created($"/api/v1/events/webhooks/{created.Webhook.Id}", created);
     }
 
-    private static async Task<Results<Ok<Webhook>, NotFound>> GetAsync(long webhookId, IEventWebhooksModule module, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<Webhook>, NotFound>> GetAsync(
+        long webhookId,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken) =>
         await module.GetWebhookAsync(webhookId, cancellationToken) is { } webhook ? TypedResults.Ok(webhook) : TypedResults.NotFound();
 
-    private static async Task<Results<NoContent, NotFound>> DeleteAsync(long webhookId, IEventWebhooksModule module, CancellationToken cancellationToken) =>
+    private static async Task<Results<NoContent, NotFound>> DeleteAsync(
+        long webhookId,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken) =>
         await module.DeleteWebhookAsync(webhookId, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
 
-    private static async Task<Ok<IReadOnlyList<WebhookDelivery>>> ListDeliveriesAsync(long webhookId, HttpRequest request, IEventWebhooksModule module, CancellationToken cancellationToken)
+    private static async Task<Ok<IReadOnlyList<WebhookDelivery>>> ListDeliveriesAsync(
+        long webhookId,
+        HttpRequest request,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken)
     {
         var status = ParseStatus(request.Query["status"]);
         var limitText = request.Query["limit"];
@@ -55,13 +70,23 @@ internal static class WebhookEndpoints
         return TypedResults.Ok(await module.ListDeliveriesAsync(webhookId, status, limit, cancellationToken));
     }
 
-    private static async Task<Accepted<ReplayResult>> ReplayAsync(long webhookId, ReplayRequest body, IEventWebhooksModule module, CancellationToken cancellationToken) =>
+    private static async Task<Accepted<ReplayResult>> ReplayAsync(
+        long webhookId,
+        ReplayRequest body,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken) =>
         TypedResults.Accepted((string?)null, await module.ReplayAsync(webhookId, body, cancellationToken));
 
-    private static async Task<Results<Ok<WebhookDeliveryDetails>, NotFound>> GetDeliveryAsync(long deliveryId, IEventWebhooksModule module, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<WebhookDeliveryDetails>, NotFound>> GetDeliveryAsync(
+        long deliveryId,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken) =>
         await module.GetDeliveryAsync(deliveryId, cancellationToken) is { } details ? TypedResults.Ok(details) : TypedResults.NotFound();
 
-    private static async Task<Accepted<WebhookDelivery>> RedeliverAsync(long deliveryId, IEventWebhooksModule module, CancellationToken cancellationToken) =>
+    private static async Task<Accepted<WebhookDelivery>> RedeliverAsync(
+        long deliveryId,
+        IEventWebhooksModule module,
+        CancellationToken cancellationToken) =>
         TypedResults.Accepted($"/api/v1/events/deliveries/{deliveryId}", await module.RedeliverAsync(deliveryId, cancellationToken));
 
     private static DeliveryStatus? ParseStatus(StringValues values)

@@ -8,13 +8,18 @@ namespace Formanova.Modules.Event.Broadcast;
 /// Makes the hub read the log on a timer, so events appended by other instances reach this instance's
 /// subscribers within the poll interval. With Redis the interval is only a safety net for lost pub/sub messages.
 /// </summary>
-internal sealed class EventFollower(EventHub hub, RedisConnection redis, IOptions<EventOptions> options, TimeProvider time) : BackgroundService
+internal sealed class EventFollower(
+    EventHub hub,
+    RedisConnection redis,
+    IOptions<EventOptions> options,
+    TimeProvider time) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         hub.EnsureStarted();
         var broadcast = options.Value.Broadcast;
-        var interval = TimeSpan.FromMilliseconds(redis.IsConfigured ? broadcast.RedisPollIntervalMilliseconds : broadcast.PollIntervalMilliseconds);
+        var interval = TimeSpan.FromMilliseconds(
+            redis.IsConfigured ? broadcast.RedisPollIntervalMilliseconds : broadcast.PollIntervalMilliseconds);
         using var timer = new PeriodicTimer(interval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

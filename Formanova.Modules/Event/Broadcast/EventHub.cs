@@ -15,7 +15,8 @@ internal sealed class EventHub : IAsyncDisposable
 {
     private const int CatchUpPage = 1_000;
 
-    private readonly Channel<IReadOnlyList<LoggedEvent>> _ingest = Channel.CreateUnbounded<IReadOnlyList<LoggedEvent>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<IReadOnlyList<LoggedEvent>> _ingest = Channel.CreateUnbounded<IReadOnlyList<LoggedEvent>>(
+        new UnboundedChannelOptions { SingleReader = true });
     private readonly EventStore _store;
     private readonly ILogger<EventHub> _logger;
     private readonly int _bufferSize;
@@ -128,7 +129,10 @@ internal sealed class EventHub : IAsyncDisposable
     private async Task RunAsync()
     {
         var token = _stopping.Token;
-        await RetryAsync(async () => Interlocked.Exchange(ref _last, await _store.MaxIdAsync(token)), "read the end of the event log", token);
+        await RetryAsync(
+            async () => Interlocked.Exchange(ref _last, await _store.MaxIdAsync(token)),
+            "read the end of the event log",
+            token);
         _ready.TrySetResult();
 
         await foreach (var batch in _ingest.Reader.ReadAllAsync(token))

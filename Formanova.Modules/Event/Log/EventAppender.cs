@@ -1,8 +1,8 @@
 using System.Data.Common;
-using System.Threading.Channels;
-using Formanova.Modules.Event.Broadcast;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -27,10 +27,18 @@ internal sealed class EventAppender : IAsyncDisposable
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _commitDuration;
 
-    public EventAppender(EventStore store, EventHub hub, IEnumerable<IEventRelay> relays, IOptions<EventOptions> options, FormanovaMetrics metrics, ILogger<EventAppender> logger)
+    public EventAppender(
+        EventStore store,
+        EventHub hub,
+        IEnumerable<IEventRelay> relays,
+        IOptions<EventOptions> options,
+        FormanovaMetrics metrics,
+        ILogger<EventAppender> logger)
     {
-        _batchSize = metrics.Meter.CreateHistogram<int>("formanova.event.append.batch_size", "{event}", "Events written per group-commit transaction.");
-        _commitDuration = metrics.Meter.CreateHistogram<double>("formanova.event.append.duration", "ms", "Duration of one group-commit transaction.");
+        _batchSize = metrics.Meter
+            .CreateHistogram<int>("formanova.event.append.batch_size", "{event}", "Events written per group-commit transaction.");
+        _commitDuration = metrics.Meter
+            .CreateHistogram<double>("formanova.event.append.duration", "ms", "Duration of one group-commit transaction.");
         _store = store;
         _hub = hub;
         _relays = relays;
@@ -104,7 +112,10 @@ internal sealed class EventAppender : IAsyncDisposable
             catch (Exception exception) when (exception is DbException or TimeoutException or InvalidOperationException)
             {
                 _logger.LogError(exception, "Appending {Count} events failed", batch.Count);
-                var failure = new ModuleException(ErrorKind.Unavailable, "The event log is unavailable; retry the publish with the same idempotency key.", inner: exception);
+                var failure = new ModuleException(
+                    ErrorKind.Unavailable,
+                    "The event log is unavailable; retry the publish with the same idempotency key.",
+                    inner: exception);
                 foreach (var request in batch)
                 {
                     request.Completion.TrySetException(failure);

@@ -6,7 +6,12 @@ using Microsoft.Extensions.Options;
 namespace Formanova.Modules.Event.Log;
 
 /// <summary>Deletes events older than Event:RetentionDays, and finished deliveries as old, in small chunks so writers are never blocked for long.</summary>
-internal sealed class EventRetention(EventStore events, WebhookStore webhooks, IOptions<EventOptions> options, TimeProvider time, ILogger<EventRetention> logger) : BackgroundService
+internal sealed class EventRetention(
+    EventStore events,
+    WebhookStore webhooks,
+    IOptions<EventOptions> options,
+    TimeProvider time,
+    ILogger<EventRetention> logger) : BackgroundService
 {
     private const int Chunk = 5_000;
 

@@ -18,23 +18,13 @@ internal static partial class EventRules
     private static partial Regex TypePattern();
 
     public static string? TypeError(string? type) =>
-        string.IsNullOrEmpty(type) ? "An event type is required."
-        : type.Length > MaxTypeLength ? $"An event type has at most {MaxTypeLength} characters."
-        : !TypePattern().IsMatch(type) ? $"'{Truncate(type)}' is not an UPPER_SNAKE event type (e.g. WORKFLOW_STARTED)."
-        : null;
+        string.IsNullOrEmpty(type) ? "An event type is required." : type.Length > MaxTypeLength ? $"An event type has at most {MaxTypeLength} characters." : !TypePattern().IsMatch(type) ? $"'{Truncate(type)}' is not an UPPER_SNAKE event type (e.g. WORKFLOW_STARTED)." : null;
 
     public static string? SourceError(string? source) =>
-        string.IsNullOrWhiteSpace(source) ? "A source is required (e.g. /workflows/{id}/runs/{runId} or /modules/model)."
-        : source.Length > MaxSourceLength ? $"A source has at most {MaxSourceLength} characters."
-        : HasControlOrSpace(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) ? $"'{Truncate(source)}' is not a URI reference."
-        : null;
+        string.IsNullOrWhiteSpace(source) ? "A source is required (e.g. /workflows/{id}/runs/{runId} or /modules/model)." : source.Length > MaxSourceLength ? $"A source has at most {MaxSourceLength} characters." : HasControlOrSpace(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) ? $"'{Truncate(source)}' is not a URI reference." : null;
 
     public static string? TextError(string? value, int maxLength, string what) =>
-        value is null ? null
-        : value.Length == 0 ? $"{what} must not be empty when given."
-        : value.Length > maxLength ? $"{what} has at most {maxLength} characters."
-        : HasControl(value) ? $"{what} must not contain control characters."
-        : null;
+        value is null ? null : value.Length == 0 ? $"{what} must not be empty when given." : value.Length > maxLength ? $"{what} has at most {maxLength} characters." : HasControl(value) ? $"{what} must not contain control characters." : null;
 
     /// <summary>Checks a publish and returns the data text to log: the data itself, or its summary when it is too large.</summary>
     public static string? Validate(PublishEventRequest request, int maxDataBytes)
@@ -58,7 +48,8 @@ internal static partial class EventRules
             {
                 Add(errors, "data", "The data is not a JSON value.");
             }
-            else if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data) is var raw && JsonInput.FindProblem(raw) is { } problem)
+            else if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data) is var raw
+                && JsonInput.FindProblem(raw) is { } problem)
             {
                 // The log must never hold what it cannot serve back: such a value would fail every later read.
                 Add(errors, "data" + problem.Path[1..], problem.Reason);
@@ -81,7 +72,10 @@ internal static partial class EventRules
         return errors.Count switch
         {
             0 => text,
-            1 when tooLarge => throw new ModuleException(ErrorKind.TooLarge, $"The event's data is larger than {maxDataBytes} bytes (Event:MaxDataBytes).", errors),
+            1 when tooLarge => throw new ModuleException(
+                ErrorKind.TooLarge,
+                $"The event's data is larger than {maxDataBytes} bytes (Event:MaxDataBytes).",
+                errors),
             _ => throw new ModuleException(ErrorKind.Invalid, "The event is invalid.", errors),
         };
     }

@@ -46,7 +46,8 @@ internal sealed class EventStore(IDatabase database)
         RETURNING id, idempotency_key
         """;
 
-    private const string SelectColumns = "SELECT id, idempotency_key, type, source, subject, time, correlation_id, data, dataref FROM event_log";
+    private const string SelectColumns
+        = "SELECT id, idempotency_key, type, source, subject, time, correlation_id, data, dataref FROM event_log";
 
     private const string SelectByKeys = SelectColumns + " WHERE idempotency_key IN ";
 
@@ -64,7 +65,9 @@ internal sealed class EventStore(IDatabase database)
     /// transaction ending at the batch's Sync, so the lock is held until commit and identity values are taken and
     /// committed in the same order on every instance, for a single round trip. SQLite has one writer already.
     /// </summary>
-    public async Task<IReadOnlyList<(EventRow Row, bool Created)>> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(EventRow Row, bool Created)>> AppendAsync(
+        IReadOnlyList<PendingEvent> batch,
+        CancellationToken cancellationToken)
     {
         if (batch.Count == 0)
         {
@@ -82,7 +85,8 @@ internal sealed class EventStore(IDatabase database)
         {
             var (sql, parameters) = BuildInsert(distinct);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            inserted = (await connection.QueryAsync<InsertedKey>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)))
+            inserted = (await connection.QueryAsync<InsertedKey>(
+                new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)))
                 .ToDictionary(k => k.IdempotencyKey, k => k.Id, StringComparer.Ordinal);
             await transaction.CommitAsync(cancellationToken);
         }
@@ -94,8 +98,15 @@ internal sealed class EventStore(IDatabase database)
             {
                 rows[pending.Key] = (new EventRow
                 {
-                    Id = id, IdempotencyKey = pending.Key, Type = pending.Type, Source = pending.Source, Subject = pending.Subject,
-                    Time = pending.Time, CorrelationId = pending.CorrelationId, Data = pending.Data, DataRef = pending.DataRef,
+                    Id = id,
+                    IdempotencyKey = pending.Key,
+                    Type = pending.Type,
+                    Source = pending.Source,
+                    Subject = pending.Subject,
+                    Time = pending.Time,
+                    CorrelationId = pending.CorrelationId,
+                    Data = pending.Data,
+                    DataRef = pending.DataRef,
                 }, true);
             }
         }
@@ -106,7 +117,8 @@ internal sealed class EventStore(IDatabase database)
         {
             var keyParameters = new DynamicParameters();
             var keySql = SelectByKeys + InList("key", existingKeys, keyParameters);
-            foreach (var row in await connection.QueryAsync<EventRow>(new CommandDefinition(keySql, keyParameters, cancellationToken: cancellationToken)))
+            foreach (var row in await connection.QueryAsync<EventRow>(
+                new CommandDefinition(keySql, keyParameters, cancellationToken: cancellationToken)))
             {
                 rows[row.IdempotencyKey] = (row, false);
             }
@@ -128,7 +140,10 @@ internal sealed class EventStore(IDatabase database)
     /// transaction ending at the batch's Sync: the lock is held to commit, so identity values are taken and
     /// committed in the same order on every instance, in a single round trip.
     /// </summary>
-    private static async Task<Dictionary<string, long>> InsertPostgresAsync(NpgsqlConnection connection, IReadOnlyList<PendingEvent> events, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, long>> InsertPostgresAsync(
+        NpgsqlConnection connection,
+        IReadOnlyList<PendingEvent> events,
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlBatch(connection);
         var lockCommand = new NpgsqlBatchCommand(PostgresLock);
@@ -138,11 +153,31 @@ internal sealed class EventStore(IDatabase database)
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Key).ToArray() });
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Type).ToArray() });
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = events.Select(e => e.Source).ToArray() });
-        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.Subject).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        insert.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = events.Select(e => e.Time.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.CorrelationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = events.Select(e => e.DataRef).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]>
+        {
+            TypedValue = events.Select(e => e.Subject).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text
+        });
+        insert.Parameters.Add(new NpgsqlParameter<DateTime[]>
+        {
+            TypedValue = events.Select(e => e.Time.UtcDateTime).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz
+        });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]>
+        {
+            TypedValue = events.Select(e => e.CorrelationId).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text
+        });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]>
+        {
+            TypedValue = events.Select(e => e.Data).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text
+        });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]>
+        {
+            TypedValue = events.Select(e => e.DataRef).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text
+        });
         command.BatchCommands.Add(insert);
 
         var inserted = new Dictionary<string, long>(events.Count, StringComparer.Ordinal);
@@ -156,7 +191,12 @@ internal sealed class EventStore(IDatabase database)
         return inserted;
     }
 
-    public async Task<IReadOnlyList<EventRow>> ReadAfterAsync(long after, EventFilter filter, int limit, long? upTo, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<EventRow>> ReadAfterAsync(
+        long after,
+        EventFilter filter,
+        int limit,
+        long? upTo,
+        CancellationToken cancellationToken)
     {
         var sql = new StringBuilder(SelectColumns).Append(" WHERE id > @After");
         var parameters = new DynamicParameters();
@@ -184,13 +224,15 @@ internal sealed class EventStore(IDatabase database)
 
         sql.Append(" ORDER BY id LIMIT @Limit");
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<EventRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<EventRow>(
+            new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).AsList();
     }
 
     public async Task<EventRow?> GetAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<EventRow>(new CommandDefinition(SelectById, new { Id = id }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<EventRow>(
+            new CommandDefinition(SelectById, new { Id = id }, cancellationToken: cancellationToken));
     }
 
     public async Task<long> MaxIdAsync(CancellationToken cancellationToken)
@@ -203,7 +245,8 @@ internal sealed class EventStore(IDatabase database)
     public async Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(DeleteOlderThan, new { Cutoff = cutoff, Limit = limit }, cancellationToken: cancellationToken));
+        return await connection.ExecuteAsync(
+            new CommandDefinition(DeleteOlderThan, new { Cutoff = cutoff, Limit = limit }, cancellationToken: cancellationToken));
     }
 
     /// <summary>
@@ -224,12 +267,13 @@ internal sealed class EventStore(IDatabase database)
 
     private static (string Sql, DynamicParameters Parameters) BuildInsert(IReadOnlyList<PendingEvent> events)
     {
-        var sql = new StringBuilder(InsertPrefix, InsertPrefix.Length + InsertSuffix.Length + events.Count * 64);
+        var sql = new StringBuilder(InsertPrefix, InsertPrefix.Length + InsertSuffix.Length + (events.Count * 64));
         var parameters = new DynamicParameters();
         for (var i = 0; i < events.Count; i++)
         {
             var n = i.ToString(CultureInfo.InvariantCulture);
-            sql.Append(i == 0 ? "\n" : ",\n").Append(CultureInfo.InvariantCulture, $"(@k{n}, @t{n}, @s{n}, @u{n}, @m{n}, @c{n}, @d{n}, @r{n})");
+            sql.Append(i == 0 ? "\n" : ",\n")
+                .Append(CultureInfo.InvariantCulture, $"(@k{n}, @t{n}, @s{n}, @u{n}, @m{n}, @c{n}, @d{n}, @r{n})");
             var e = events[i];
             parameters.Add("k" + n, e.Key);
             parameters.Add("t" + n, e.Type);

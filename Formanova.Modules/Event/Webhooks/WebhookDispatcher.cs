@@ -36,7 +36,9 @@ internal sealed class WebhookDispatcher(
             {
                 try
                 {
-                    var due = await webhooks.ListDueDeliveriesAsync(Math.Min(free + inFlight.Count, WebhookService.MaxListLimit), stoppingToken);
+                    var due = await webhooks.ListDueDeliveriesAsync(
+                        Math.Min(free + inFlight.Count, WebhookService.MaxListLimit),
+                        stoppingToken);
                     foreach (var delivery in due.Where(d => !inFlight.ContainsKey(d.Id)).Take(free))
                     {
                         inFlight[delivery.Id] = AttemptAsync(delivery.Id, inFlight, stoppingToken);

@@ -69,7 +69,8 @@ internal sealed class WebhookFanOut(
             rows = await events.ReadAfterAsync(cursor, EventFilter.All, Page, null, cancellationToken);
             var now = time.GetUtcNow();
             var deliveries = rows
-                .SelectMany(row => subscriptions.Where(w => row.Id > w.StartAfterEventId && w.Accepts(row.Type)).Select(w => new NewDelivery(w.Id, row.Id, now)))
+                .SelectMany(row => subscriptions.Where(w => row.Id > w.StartAfterEventId && w.Accepts(row.Type))
+                    .Select(w => new NewDelivery(w.Id, row.Id, now)))
                 .ToList();
             if (await webhooks.QueueAsync(deliveries, reset: false, cancellationToken) > 0)
             {

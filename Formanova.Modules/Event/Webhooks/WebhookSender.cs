@@ -54,7 +54,13 @@ internal sealed class WebhookSender : IDisposable
         return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
     }
 
-    public async Task<SendResult> SendAsync(Uri url, string secret, long deliveryId, int attempt, LoggedEvent e, CancellationToken cancellationToken)
+    public async Task<SendResult> SendAsync(
+        Uri url,
+        string secret,
+        long deliveryId,
+        int attempt,
+        LoggedEvent e,
+        CancellationToken cancellationToken)
     {
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(e.Json) };
@@ -76,14 +82,30 @@ internal sealed class WebhookSender : IDisposable
             return status switch
             {
                 >= 200 and < 300 => new SendResult(DeliveryOutcome.Delivered, status, null, Elapsed()),
-                >= 300 and < 400 => new SendResult(DeliveryOutcome.PermanentFailure, status, $"The receiver answered {status}; redirects are not followed.", Elapsed()),
-                408 or 425 or 429 or >= 500 => new SendResult(DeliveryOutcome.RetryableFailure, status, $"The receiver answered {status}.", Elapsed()),
-                _ => new SendResult(DeliveryOutcome.PermanentFailure, status, $"The receiver answered {status}, which is not retried.", Elapsed()),
+                >= 300 and < 400 => new SendResult(
+                    DeliveryOutcome.PermanentFailure,
+                    status,
+                    $"The receiver answered {status}; redirects are not followed.",
+                    Elapsed()),
+                408 or 425 or 429 or >= 500 => new SendResult(
+                    DeliveryOutcome.RetryableFailure,
+                    status,
+                    $"The receiver answered {status}.",
+                    Elapsed()),
+                _ => new SendResult(
+                    DeliveryOutcome.PermanentFailure,
+                    status,
+                    $"The receiver answered {status}, which is not retried.",
+                    Elapsed()),
             };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new SendResult(DeliveryOutcome.RetryableFailure, null, $"No response within {_timeout.TotalSeconds:0.#} s (Event:Webhooks:TimeoutSeconds).", Elapsed());
+            return new SendResult(
+                DeliveryOutcome.RetryableFailure,
+                null,
+                $"No response within {_timeout.TotalSeconds:0.#} s (Event:Webhooks:TimeoutSeconds).",
+                Elapsed());
         }
         catch (HttpRequestException exception) when (FindRefusal(exception) is { } refusal)
         {

@@ -38,7 +38,9 @@ internal sealed class WebhookService(
         var types = SubscribedTypes(request.EventTypes);
         if (request.Secret is { } given && (given.Length < MinSecretLength || given.Length > MaxSecretLength || given.Any(char.IsControl)))
         {
-            throw ModuleException.Invalid("secret", $"A secret has {MinSecretLength} to {MaxSecretLength} characters and no control characters.");
+            throw ModuleException.Invalid(
+                "secret",
+                $"A secret has {MinSecretLength} to {MaxSecretLength} characters and no control characters.");
         }
 
         if (EventRules.TextError(request.Description, MaxDescriptionLength, "The description") is { } descriptionError)
@@ -47,8 +49,15 @@ internal sealed class WebhookService(
         }
 
         await guard.CheckAsync(uri, cancellationToken);
-        var secret = request.Secret ?? "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var row = await store.InsertAsync(uri.AbsoluteUri, types, _secrets.Protect(secret), request.Description, time.GetUtcNow(), cancellationToken);
+        var secret = request.Secret
+            ?? "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var row = await store.InsertAsync(
+            uri.AbsoluteUri,
+            types,
+            _secrets.Protect(secret),
+            request.Description,
+            time.GetUtcNow(),
+            cancellationToken);
         return new CreatedWebhook(row.ToWebhook(), secret);
     }
 
@@ -83,7 +92,11 @@ internal sealed class WebhookService(
         var delivery = await store.GetDeliveryAsync(deliveryId, cancellationToken);
         if (delivery is null)
         {
-            return new DeliveryAttemptResult(DeliveryOutcome.PermanentFailure, $"Delivery {deliveryId} does not exist (its webhook was deleted, or retention removed it).", null, null);
+            return new DeliveryAttemptResult(
+                DeliveryOutcome.PermanentFailure,
+                $"Delivery {deliveryId} does not exist (its webhook was deleted, or retention removed it).",
+                null,
+                null);
         }
 
         switch (delivery.Status)
@@ -91,7 +104,11 @@ internal sealed class WebhookService(
             case DeliveryRow.Delivered:
                 return new DeliveryAttemptResult(DeliveryOutcome.Delivered, null, delivery.LastStatusCode, delivery.ToDelivery());
             case DeliveryRow.DeadLettered:
-                return new DeliveryAttemptResult(DeliveryOutcome.PermanentFailure, delivery.LastError ?? "The delivery was dead-lettered.", delivery.LastStatusCode, delivery.ToDelivery());
+                return new DeliveryAttemptResult(
+                    DeliveryOutcome.PermanentFailure,
+                    delivery.LastError ?? "The delivery was dead-lettered.",
+                    delivery.LastStatusCode,
+                    delivery.ToDelivery());
         }
 
         var now = time.GetUtcNow();
@@ -100,22 +117,26 @@ internal sealed class WebhookService(
         {
             var current = await store.GetDeliveryAsync(deliveryId, cancellationToken);
             return current is { Status: DeliveryRow.Pending }
-                ? new DeliveryAttemptResult(DeliveryOutcome.RetryableFailure, "Another attempt of this delivery is in progress.", null, current.ToDelivery())
+                ? new DeliveryAttemptResult(
+                    DeliveryOutcome.RetryableFailure,
+                    "Another attempt of this delivery is in progress.",
+                    null,
+                    current.ToDelivery())
                 : await AttemptDeliveryAsync(deliveryId, cancellationToken);
         }
 
         var webhook = await store.GetAsync(delivery.WebhookId, cancellationToken);
         var row = await events.GetAsync(delivery.EventId, cancellationToken);
         var attempt = delivery.Attempts + 1;
-        var result = webhook is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, "The webhook was deleted.", 0)
-            : row is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, $"Event {delivery.EventId} is no longer in the log (retention).", 0)
-            : await sender.SendAsync(new Uri(webhook.Url), _secrets.Unprotect(webhook.Secret), deliveryId, attempt, new LoggedEvent(row), cancellationToken);
+        var result = webhook is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, "The webhook was deleted.", 0) : row is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, $"Event {delivery.EventId} is no longer in the log (retention).", 0) : await sender.SendAsync(new Uri(webhook.Url), _secrets.Unprotect(webhook.Secret), deliveryId, attempt, new LoggedEvent(row), cancellationToken);
 
         var finished = time.GetUtcNow();
         var exhausted = result.Outcome == DeliveryOutcome.RetryableFailure && attempt >= Options.MaxAttempts;
         delivery.Attempts = attempt;
         delivery.LastStatusCode = result.StatusCode;
-        delivery.LastError = exhausted ? $"{result.Error} Dead-lettered after {attempt} attempts (Event:Webhooks:MaxAttempts)." : result.Error;
+        delivery.LastError = exhausted
+            ? $"{result.Error} Dead-lettered after {attempt} attempts (Event:Webhooks:MaxAttempts)."
+            : result.Error;
         delivery.UpdatedAt = finished;
         delivery.Status = result.Outcome switch
         {
@@ -135,7 +156,11 @@ internal sealed class WebhookService(
         return (await store.DueAsync(time.GetUtcNow(), limit, cancellationToken)).Select(d => d.ToDelivery()).ToList();
     }
 
-    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(long webhookId, DeliveryStatus? status, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(
+        long webhookId,
+        DeliveryStatus? status,
+        int limit,
+        CancellationToken cancellationToken = default)
     {
         CheckLimit(limit);
         if (await store.GetAsync(webhookId, cancellationToken) is null)
@@ -195,13 +220,23 @@ internal sealed class WebhookService(
 
         var webhook = await store.GetAsync(webhookId, cancellationToken)
             ?? throw ModuleException.NotFound("Webhook", webhookId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var rows = await events.ReadAfterAsync(request.AfterSequence, new EventFilter(webhook.TypeList, null), Options.MaxReplayEvents, request.ToSequence, cancellationToken);
+        var rows = await events.ReadAfterAsync(
+            request.AfterSequence,
+            new EventFilter(webhook.TypeList, null),
+            Options.MaxReplayEvents,
+            request.ToSequence,
+            cancellationToken);
         var now = time.GetUtcNow();
-        var queued = await store.QueueAsync(rows.Select(r => new NewDelivery(webhookId, r.Id, now)).ToList(), reset: true, cancellationToken);
+        var queued = await store.QueueAsync(
+            rows.Select(r => new NewDelivery(webhookId, r.Id, now)).ToList(),
+            reset: true,
+            cancellationToken);
         signal.Signal.Set();
 
         // At the cap, the range was cut short: the caller continues from the last queued sequence.
-        var reached = rows.Count == Options.MaxReplayEvents ? rows[^1].Id : request.ToSequence ?? (rows.Count > 0 ? rows[^1].Id : request.AfterSequence);
+        var reached = rows.Count == Options.MaxReplayEvents
+            ? rows[^1].Id
+            : request.ToSequence ?? (rows.Count > 0 ? rows[^1].Id : request.AfterSequence);
         return new ReplayResult(webhookId, queued, request.AfterSequence, reached);
     }
 

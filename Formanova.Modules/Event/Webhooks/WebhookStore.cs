@@ -1,4 +1,3 @@
-using System.Data;
 using Dapper;
 using Formanova.Modules.Shared.Database;
 
@@ -25,7 +24,8 @@ internal sealed class WebhookRow
 
     public bool Accepts(string type) => EventTypes.Length == 0 || TypeList.Contains(type, StringComparer.Ordinal);
 
-    public Webhook ToWebhook() => new(Id, Url, TypeList.Count == 0 ? [IEventModule.AllEventTypes] : TypeList, Description, StartAfterEventId, CreatedAt);
+    public Webhook ToWebhook()
+        => new(Id, Url, TypeList.Count == 0 ? [IEventModule.AllEventTypes] : TypeList, Description, StartAfterEventId, CreatedAt);
 }
 
 internal sealed class DeliveryRow
@@ -90,7 +90,8 @@ internal sealed record NewDelivery(long WebhookId, long EventId, DateTimeOffset 
 
 internal sealed class WebhookStore(IDatabase database)
 {
-    private const string WebhookColumns = "SELECT id, url, event_types, secret, description, start_after_event_id, created_at FROM event_webhooks";
+    private const string WebhookColumns
+        = "SELECT id, url, event_types, secret, description, start_after_event_id, created_at FROM event_webhooks";
 
     private const string DeliveryColumns = """
         SELECT id, webhook_id, event_id, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at
@@ -171,36 +172,58 @@ internal sealed class WebhookStore(IDatabase database)
         DELETE FROM event_webhook_deliveries WHERE status <> 'pending' AND updated_at < @Cutoff;
         """;
 
-    public async Task<WebhookRow> InsertAsync(string url, IReadOnlyList<string> types, string secret, string? description, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<WebhookRow> InsertAsync(
+        string url,
+        IReadOnlyList<string> types,
+        string secret,
+        string? description,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleAsync<WebhookRow>(new CommandDefinition(InsertWebhook,
-            new { Url = url, EventTypes = string.Join(',', types), Secret = secret, Description = description, CreatedAt = now }, cancellationToken: cancellationToken));
+            new
+            {
+                Url = url,
+                EventTypes = string.Join(
+                ',',
+                types),
+                Secret = secret,
+                Description = description,
+                CreatedAt = now
+            }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<WebhookRow>> ListAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<WebhookRow>(new CommandDefinition(WebhookColumns + " ORDER BY id", cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<WebhookRow>(
+            new CommandDefinition(WebhookColumns + " ORDER BY id", cancellationToken: cancellationToken))).AsList();
     }
 
     public async Task<WebhookRow?> GetAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<WebhookRow>(new CommandDefinition(WebhookColumns + " WHERE id = @Id", new { Id = id }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<WebhookRow>(
+            new CommandDefinition(WebhookColumns + " WHERE id = @Id", new { Id = id }, cancellationToken: cancellationToken));
     }
 
     public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("SELECT id FROM event_webhooks WHERE id = @Id", new { Id = id }, transaction, cancellationToken: cancellationToken));
+        var exists = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT id FROM event_webhooks WHERE id = @Id",
+            new { Id = id },
+            transaction,
+            cancellationToken: cancellationToken));
         if (exists is null)
         {
             return false;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(DeleteWebhook, new { Id = id }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(DeleteWebhook, new { Id = id }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -215,7 +238,8 @@ internal sealed class WebhookStore(IDatabase database)
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var changed = await connection.ExecuteAsync(new CommandDefinition(reset ? UpsertDelivery : InsertDelivery, deliveries, transaction, cancellationToken: cancellationToken));
+        var changed = await connection.ExecuteAsync(
+            new CommandDefinition(reset ? UpsertDelivery : InsertDelivery, deliveries, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return changed;
     }
@@ -223,36 +247,50 @@ internal sealed class WebhookStore(IDatabase database)
     public async Task<IReadOnlyList<DeliveryRow>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<DeliveryRow>(new CommandDefinition(SelectDue, new { Now = now, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<DeliveryRow>(
+            new CommandDefinition(SelectDue, new { Now = now, Limit = limit }, cancellationToken: cancellationToken))).AsList();
     }
 
-    public async Task<IReadOnlyList<DeliveryRow>> ListDeliveriesAsync(long webhookId, string? status, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DeliveryRow>> ListDeliveriesAsync(
+        long webhookId,
+        string? status,
+        int limit,
+        CancellationToken cancellationToken)
     {
-        var sql = DeliveryColumns + " WHERE webhook_id = @WebhookId" + (status is null ? "" : " AND status = @Status") + " ORDER BY id DESC LIMIT @Limit";
+        var sql = DeliveryColumns + " WHERE webhook_id = @WebhookId" + (status is null ? "" : " AND status = @Status")
+            + " ORDER BY id DESC LIMIT @Limit";
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<DeliveryRow>(new CommandDefinition(sql, new { WebhookId = webhookId, Status = status, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<DeliveryRow>(
+            new CommandDefinition(sql, new { WebhookId = webhookId, Status = status, Limit = limit }, cancellationToken: cancellationToken))).AsList();
     }
 
     public async Task<DeliveryRow?> GetDeliveryAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<DeliveryRow>(new CommandDefinition(DeliveryColumns + " WHERE id = @Id", new { Id = id }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<DeliveryRow>(
+            new CommandDefinition(DeliveryColumns + " WHERE id = @Id", new { Id = id }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<AttemptRow>> AttemptsAsync(long deliveryId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<AttemptRow>(new CommandDefinition(SelectAttempts, new { Id = deliveryId }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<AttemptRow>(
+            new CommandDefinition(SelectAttempts, new { Id = deliveryId }, cancellationToken: cancellationToken))).AsList();
     }
 
     /// <summary>Takes the delivery for one attempt; false when it is finished or another attempt holds it.</summary>
     public async Task<bool> ClaimAsync(long id, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(Claim, new { Id = id, Now = now, Until = until }, cancellationToken: cancellationToken)) == 1;
+        return await connection.ExecuteAsync(
+            new CommandDefinition(Claim, new { Id = id, Now = now, Until = until }, cancellationToken: cancellationToken)) == 1;
     }
 
-    public async Task RecordAttemptAsync(DeliveryRow updated, SendResult result, DateTimeOffset attemptedAt, CancellationToken cancellationToken)
+    public async Task RecordAttemptAsync(
+        DeliveryRow updated,
+        SendResult result,
+        DateTimeOffset attemptedAt,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -283,30 +321,35 @@ internal sealed class WebhookStore(IDatabase database)
     public async Task<bool> ResetAsync(long id, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(Reset, new { Id = id, Now = now }, cancellationToken: cancellationToken)) == 1;
+        return await connection.ExecuteAsync(
+            new CommandDefinition(Reset, new { Id = id, Now = now }, cancellationToken: cancellationToken)) == 1;
     }
 
     public async Task DeadLetterAsync(long id, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(DeadLetter, new { Id = id, Reason = reason, Now = now }, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(DeadLetter, new { Id = id, Reason = reason, Now = now }, cancellationToken: cancellationToken));
     }
 
     public async Task<long?> CursorAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition(SelectCursor, new { Name = name }, cancellationToken: cancellationToken));
+        return await connection.ExecuteScalarAsync<long?>(
+            new CommandDefinition(SelectCursor, new { Name = name }, cancellationToken: cancellationToken));
     }
 
     public async Task AdvanceCursorAsync(string name, long position, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(AdvanceCursor, new { Name = name, Position = position }, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(
+            new CommandDefinition(AdvanceCursor, new { Name = name, Position = position }, cancellationToken: cancellationToken));
     }
 
     public async Task<int> DeleteFinishedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(DeleteFinishedBefore, new { Cutoff = cutoff }, cancellationToken: cancellationToken));
+        return await connection.ExecuteAsync(
+            new CommandDefinition(DeleteFinishedBefore, new { Cutoff = cutoff }, cancellationToken: cancellationToken));
     }
 }

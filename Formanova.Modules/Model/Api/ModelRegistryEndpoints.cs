@@ -1,8 +1,8 @@
-using Formanova.Modules.Shared.Api;
 using System.Text.Json;
-using Formanova.Modules.Shared.Json;
 using System.Text.Json.Serialization;
+using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -44,7 +44,9 @@ internal static class ModelRegistryEndpoints
         models.MapGet("", async (IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.ListModelsAsync(ct)))
             .WithName("ListModels");
 
-        models.MapGet("/{name}", async (string name, IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.GetModelAsync(name, ct)))
+        models.MapGet(
+            "/{name}",
+            async (string name, IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.GetModelAsync(name, ct)))
             .WithName("GetModel");
 
         models.MapGet("/{name}/versions/{version}", async (string name, string version, IModelModule module, CancellationToken ct) =>
@@ -56,8 +58,9 @@ internal static class ModelRegistryEndpoints
             .WithName("ActivateModelVersion")
             .RequireScope(ApiScopes.Admin);
 
-        models.MapPost("/{name}/versions/{version}/archive", async (string name, string version, IModelModule module, CancellationToken ct) =>
-            TypedResults.Ok(await module.ArchiveAsync(name, version, ct)))
+        models
+            .MapPost("/{name}/versions/{version}/archive", async (string name, string version, IModelModule module, CancellationToken ct) =>
+                TypedResults.Ok(await module.ArchiveAsync(name, version, ct)))
             .WithName("ArchiveModelVersion")
             .RequireScope(ApiScopes.Admin);
 
@@ -79,12 +82,14 @@ internal static class ModelRegistryEndpoints
             return TypedResults.NoContent();
         }).WithName("DeleteModelVersion").RequireScope(ApiScopes.Admin);
 
-        models.MapGet("/{name}/versions/{version}/download", async (string name, string version, IModelModule module, CancellationToken ct) =>
-        {
-            var info = await module.GetVersionAsync(name, version, ct);
-            var stream = await module.OpenArtifactAsync(name, version, ct);
-            return TypedResults.File(stream, "application/zip", $"{info.Name}-{info.Version}.zip");
-        }).WithName("DownloadModelVersion");
+        models
+            .MapGet("/{name}/versions/{version}/download", async (string name, string version, IModelModule module, CancellationToken ct) =>
+                {
+                    var info = await module.GetVersionAsync(name, version, ct);
+                    var stream = await module.OpenArtifactAsync(name, version, ct);
+                    return TypedResults.File(stream, "application/zip", $"{info.Name}-{info.Version}.zip");
+                })
+            .WithName("DownloadModelVersion");
 
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")
@@ -95,7 +100,11 @@ internal static class ModelRegistryEndpoints
     }
 
     /// <summary>Multipart: a <c>model</c> file (an ML.NET zip) and a <c>metadata</c> JSON field (version, task, columns, ...).</summary>
-    private static async Task<Created<ModelVersionInfo>> UploadAsync(string name, HttpContext context, IModelModule module, CancellationToken ct)
+    private static async Task<Created<ModelVersionInfo>> UploadAsync(
+        string name,
+        HttpContext context,
+        IModelModule module,
+        CancellationToken ct)
     {
         var limit = context.RequestServices.GetRequiredService<IOptions<ModelOptions>>().Value.Upload.MaxBytes;
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
@@ -110,7 +119,8 @@ internal static class ModelRegistryEndpoints
 
         if (!context.Request.HasFormContentType)
         {
-            throw ModuleException.UnsupportedContentType("Send multipart/form-data with a 'model' file (ML.NET zip) and a 'metadata' JSON field.");
+            throw ModuleException.UnsupportedContentType(
+                "Send multipart/form-data with a 'model' file (ML.NET zip) and a 'metadata' JSON field.");
         }
 
         IFormCollection form;
@@ -147,7 +157,8 @@ internal static class ModelRegistryEndpoints
             }
             catch (JsonException ex)
             {
-                errors["metadata"] = [$"The metadata is not valid JSON for this endpoint at '{JsonInput.PathOf(ex)}': {JsonInput.Describe(ex)}"];
+                errors["metadata"]
+                    = [$"The metadata is not valid JSON for this endpoint at '{JsonInput.PathOf(ex)}': {JsonInput.Describe(ex)}"];
             }
         }
 

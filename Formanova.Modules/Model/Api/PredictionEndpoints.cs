@@ -9,7 +9,11 @@ namespace Formanova.Modules.Model.Api;
 /// <summary>Input values arrive as JSON elements; the module converts and checks them against the version's schema.</summary>
 internal sealed record PredictBody(Dictionary<string, object?>? Inputs, string? Version = null, string? Alias = null, bool UseCache = true);
 
-internal sealed record PredictBatchBody(List<Dictionary<string, object?>>? Rows, string? Version = null, string? Alias = null, bool UseCache = true);
+internal sealed record PredictBatchBody(
+    List<Dictionary<string, object?>>? Rows,
+    string? Version = null,
+    string? Alias = null,
+    bool UseCache = true);
 
 internal static class PredictionEndpoints
 {
@@ -18,11 +22,21 @@ internal static class PredictionEndpoints
         var models = endpoints.MapGroup("/models").WithTags("Predictions").RequireScope(ApiScopes.Predict);
 
         models.MapPost("/{name}/predict", async (string name, PredictBody body, IModelModule module, CancellationToken ct) =>
-            TypedResults.Ok(await module.PredictAsync(new PredictRequest(name, body.Inputs ?? throw ModuleException.Invalid("inputs", "An object of input values is required."), body.Version, body.Alias, body.UseCache), ct)))
+            TypedResults.Ok(await module.PredictAsync(new PredictRequest(
+                name,
+                body.Inputs ?? throw ModuleException.Invalid("inputs", "An object of input values is required."),
+                body.Version,
+                body.Alias,
+                body.UseCache), ct)))
             .WithName("Predict");
 
         models.MapPost("/{name}/predict/batch", async (string name, PredictBatchBody body, IModelModule module, CancellationToken ct) =>
-            TypedResults.Ok(await module.PredictBatchAsync(new PredictBatchRequest(name, body.Rows?.Cast<IReadOnlyDictionary<string, object?>>().ToList() ?? [], body.Version, body.Alias, body.UseCache), ct)))
+            TypedResults.Ok(await module.PredictBatchAsync(new PredictBatchRequest(
+                name,
+                body.Rows?.Cast<IReadOnlyDictionary<string, object?>>().ToList() ?? [],
+                body.Version,
+                body.Alias,
+                body.UseCache), ct)))
             .WithName("PredictBatch");
 
         return endpoints;

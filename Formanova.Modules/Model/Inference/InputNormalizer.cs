@@ -12,13 +12,17 @@ internal readonly record struct NormalizedInput(float[] Floats, string[] Texts);
 internal static class InputNormalizer
 {
     [ThreadStatic]
-    private static StringBuilder? t_key;
+    private static StringBuilder? _threadKey;
 
     /// <summary>
     /// Converts one input, or collects every unknown, missing and wrong-typed column under <c>inputs</c> (row -1) or
     /// <c>rows[i]</c>; the prefix is only formatted when there is an error to name.
     /// </summary>
-    public static NormalizedInput? TryNormalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, int row, Dictionary<string, string[]> errors)
+    public static NormalizedInput? TryNormalize(
+        ColumnBinding[] layout,
+        IReadOnlyDictionary<string, object?>? inputs,
+        int row,
+        Dictionary<string, string[]> errors)
     {
         var input = new NormalizedInput(new float[layout.Length], new string[layout.Length]);
         return TryNormalizeInto(layout, inputs, row, errors, input) ? input : null;
@@ -28,7 +32,12 @@ internal static class InputNormalizer
     /// <see cref="TryNormalize"/> into buffers the caller reuses (a batch converts a row, predicts it and moves on),
     /// so that a large batch does not keep two arrays per row alive until its end.
     /// </summary>
-    public static bool TryNormalizeInto(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs, int row, Dictionary<string, string[]> errors, NormalizedInput into)
+    public static bool TryNormalizeInto(
+        ColumnBinding[] layout,
+        IReadOnlyDictionary<string, object?>? inputs,
+        int row,
+        Dictionary<string, string[]> errors,
+        NormalizedInput into)
     {
         string Prefix() => row < 0 ? "inputs" : string.Create(CultureInfo.InvariantCulture, $"rows[{row}]");
 
@@ -45,7 +54,8 @@ internal static class InputNormalizer
             var column = layout[i].Column;
             if (!inputs.TryGetValue(column.Name, out var value))
             {
-                errors[$"{Prefix()}.{column.Name}"] = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
+                errors[$"{Prefix()}.{column.Name}"]
+                    = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
                 continue;
             }
 
@@ -60,7 +70,8 @@ internal static class InputNormalizer
         {
             foreach (var key in inputs.Keys.Where(k => !layout.Any(b => b.Column.Name == k)))
             {
-                errors[$"{Prefix()}.{key}"] = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
+                errors[$"{Prefix()}.{key}"]
+                    = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
             }
         }
 
@@ -71,7 +82,12 @@ internal static class InputNormalizer
     /// One value into slot <paramref name="index"/> of <paramref name="into"/>, by the same rules for named and
     /// positional inputs; the reason names the column and its kind.
     /// </summary>
-    public static bool TryConvert(in ColumnBinding binding, int index, object? value, NormalizedInput into, [NotNullWhen(false)] out string? reason)
+    public static bool TryConvert(
+        in ColumnBinding binding,
+        int index,
+        object? value,
+        NormalizedInput into,
+        [NotNullWhen(false)] out string? reason)
     {
         var column = binding.Column;
         string? error;
@@ -96,7 +112,7 @@ internal static class InputNormalizer
     public static string CacheKey(string name, string version, long generation, ColumnBinding[] layout, NormalizedInput input)
     {
         // One builder per thread: the key is built on every cacheable request, and only the final string should allocate.
-        var key = t_key ??= new StringBuilder(256);
+        var key = _threadKey ??= new StringBuilder(256);
         key.Clear();
         key.Append("model:").Append(name).Append(':').Append(version).Append(':').Append(generation).Append(':');
         for (var i = 0; i < layout.Length; i++)

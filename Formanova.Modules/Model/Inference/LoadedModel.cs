@@ -10,12 +10,13 @@ namespace Formanova.Modules.Model.Inference;
 /// <summary>What every engine writes; only the members the task maps are bound.</summary>
 internal sealed class SlotOutput
 {
-#pragma warning disable CA1051
+    // ML.NET binds prediction output to public fields; properties would cost a getter per slot per call.
+#pragma warning disable CA1051, SA1401
     public bool PredictedLabel;
     public float Score;
     public float[]? Scores;
     public float Probability;
-#pragma warning restore CA1051
+#pragma warning restore CA1051, SA1401
 }
 
 /// <summary>A feature column and the slot of <see cref="SlotRow"/> that carries it.</summary>
@@ -28,7 +29,9 @@ internal sealed class EngineWorker(PredictionEngine<SlotRow, SlotOutput> engine)
 
     public SlotRow Row { get; } = new();
 
+#pragma warning disable SA1401 // passed by ref to PredictionEngine.Predict, which needs a field
     public SlotOutput Output = new();
+#pragma warning restore SA1401
 
     /// <summary>Set when the engine threw and was disposed: it may hold half-written state and is never pooled again.</summary>
     public bool Broken { get; set; }
@@ -41,7 +44,13 @@ internal sealed class LoadedModel
     private readonly string[] _classes;
     private readonly bool _hasProbability;
 
-    private LoadedModel(ModelVersionRow row, ModelSchema schema, ColumnBinding[] bindings, ObjectPool<EngineWorker> pool, string[] classes, bool hasProbability)
+    private LoadedModel(
+        ModelVersionRow row,
+        ModelSchema schema,
+        ColumnBinding[] bindings,
+        ObjectPool<EngineWorker> pool,
+        string[] classes,
+        bool hasProbability)
     {
         Name = row.Name;
         Version = row.Version;
@@ -80,13 +89,17 @@ internal sealed class LoadedModel
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new ModuleException(ErrorKind.Unprocessable, $"{row.Name} {row.Version} is not an ML.NET model that accepts this schema: {ex.Message}", inner: ex);
+            throw new ModuleException(
+                ErrorKind.Unprocessable,
+                $"{row.Name} {row.Version} is not an ML.NET model that accepts this schema: {ex.Message}",
+                inner: ex);
         }
 
         var bindings = Bind(schema);
         var (outputDefinition, classes, hasProbability) = DescribeOutput(row, output);
         var inputDefinition = InputDefinition(bindings);
-        var policy = new EnginePolicy(() => new EngineWorker(ml.Model.CreatePredictionEngine<SlotRow, SlotOutput>(transformer, false, inputDefinition, outputDefinition)));
+        var policy = new EnginePolicy(() => new EngineWorker(
+            ml.Model.CreatePredictionEngine<SlotRow, SlotOutput>(transformer, false, inputDefinition, outputDefinition)));
         var pool = new DefaultObjectPool<EngineWorker>(policy, enginesPerModel > 0 ? enginesPerModel : Environment.ProcessorCount * 2);
         var model = new LoadedModel(row, schema, bindings, pool, classes, hasProbability);
         try
@@ -95,7 +108,10 @@ internal sealed class LoadedModel
         }
         catch (Exception ex) when (ex is not ModuleException)
         {
-            throw new ModuleException(ErrorKind.Unprocessable, $"{row.Name} {row.Version} loaded but failed on a probe row: {ex.Message}", inner: ex);
+            throw new ModuleException(
+                ErrorKind.Unprocessable,
+                $"{row.Name} {row.Version} loaded but failed on a probe row: {ex.Message}",
+                inner: ex);
         }
 
         return model;
@@ -218,12 +234,16 @@ internal sealed class LoadedModel
         }
     }
 
-    private string ClassName(int index) => index < _classes.Length ? _classes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private string ClassName(int index)
+        => index < _classes.Length ? _classes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static ColumnBinding[] Bind(ModelSchema schema)
     {
         int floats = 0, texts = 0;
-        return [.. schema.Features.Select(c => ModelSchema.IsFloat(c.Kind) ? new ColumnBinding(c, true, floats++) : new ColumnBinding(c, false, texts++))];
+        return [
+            .. schema.Features
+            .Select(c => ModelSchema.IsFloat(c.Kind) ? new ColumnBinding(c, true, floats++) : new ColumnBinding(c, false, texts++))
+        ];
     }
 
     private static SchemaDefinition InputDefinition(ColumnBinding[] bindings)
@@ -242,7 +262,9 @@ internal sealed class LoadedModel
         return definition;
     }
 
-    private static (SchemaDefinition Definition, string[] Classes, bool HasProbability) DescribeOutput(ModelVersionRow row, DataViewSchema output)
+    private static (SchemaDefinition Definition, string[] Classes, bool HasProbability) DescribeOutput(
+        ModelVersionRow row,
+        DataViewSchema output)
     {
         var definition = SchemaDefinition.Create(typeof(SlotOutput), SchemaDefinition.Direction.Write);
         var members = definition.ToDictionary(c => c.MemberName);
@@ -253,7 +275,9 @@ internal sealed class LoadedModel
             var found = output.GetColumnOrNull(column);
             if (found is null || !fits(found.Value.Type))
             {
-                throw new ModuleException(ErrorKind.Unprocessable, $"{row.Name} {row.Version}: a {row.ModelTask} model must output a '{column}' column of the usual type.");
+                throw new ModuleException(
+                    ErrorKind.Unprocessable,
+                    $"{row.Name} {row.Version}: a {row.ModelTask} model must output a '{column}' column of the usual type.");
             }
 
             members[member].ColumnName = column;
@@ -275,7 +299,10 @@ internal sealed class LoadedModel
 
                 break;
             case ModelTask.MulticlassClassification:
-                Require(nameof(SlotOutput.Scores), "Score", t => t is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Single);
+                Require(
+                    nameof(SlotOutput.Scores),
+                    "Score",
+                    t => t is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Single);
                 var score = output["Score"];
                 if (score.HasSlotNames())
                 {
@@ -313,7 +340,12 @@ internal sealed class LoadedModel
 
 internal readonly record struct CompactPrediction(string? Label, double? Value, double? Score);
 
-internal readonly record struct Prediction(string? Label, double? Value, double? Score, IReadOnlyDictionary<string, double>? Scores, IReadOnlyDictionary<string, double>? Probabilities);
+internal readonly record struct Prediction(
+    string? Label,
+    double? Value,
+    double? Score,
+    IReadOnlyDictionary<string, double>? Scores,
+    IReadOnlyDictionary<string, double>? Probabilities);
 
 /// <summary>
 /// The two class probabilities of a binary prediction, <c>true</c> then <c>false</c>, as a read-only dictionary. A
@@ -333,7 +365,9 @@ internal sealed class BinaryProbabilities(float probability) : IReadOnlyDictiona
 
     public IEnumerable<double> Values => [probability, FalseProbability];
 
-    public double this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No class '{key}'; a binary prediction has 'true' and 'false'.");
+    public double this[string key] => TryGetValue(key, out var value)
+        ? value
+        : throw new KeyNotFoundException($"No class '{key}'; a binary prediction has 'true' and 'false'.");
 
     public bool ContainsKey(string key) => key is True or False;
 

@@ -13,7 +13,11 @@ namespace Formanova.Modules.Model.Inference;
 /// read the database per request. A request keeps the <see cref="LoadedModel"/> it resolved, so switching or
 /// eviction never disturbs a prediction already running.
 /// </summary>
-internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics, IOptions<ModelOptions> options, ILogger<ModelRuntime> logger)
+internal sealed class ModelRuntime(
+    ModelRegistry registry,
+    ModelMetrics metrics,
+    IOptions<ModelOptions> options,
+    ILogger<ModelRuntime> logger)
 {
     private readonly ModelOptions.InferenceOptions _options = options.Value.Inference;
     private readonly ConcurrentDictionary<(string Name, string Version), Entry> _loaded = new();
@@ -22,7 +26,8 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
 
     public int LoadedCount => _loaded.Count;
 
-    public bool IsLoaded(string name, string version) => _loaded.TryGetValue((name, version), out var entry) && entry.Model.IsCompletedSuccessfully;
+    public bool IsLoaded(string name, string version)
+        => _loaded.TryGetValue((name, version), out var entry) && entry.Model.IsCompletedSuccessfully;
 
     /// <summary>The version a request means: the pinned version, the alias's target, or the active version.</summary>
     public async ValueTask<ModelVersionRow> ResolveAsync(string name, string? version, string? alias, CancellationToken cancellationToken)
@@ -86,7 +91,10 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
         {
             // Lazy: of several racing first requests only the entry that wins the dictionary starts a load.
             entry = new Entry(row.Sha256, () => LoadAsync(row));
-            entry = _loaded.AddOrUpdate(key, entry, (_, existing) => existing.Sha == row.Sha256 && !existing.Model.IsFaulted ? existing : entry);
+            entry = _loaded.AddOrUpdate(
+                key,
+                entry,
+                (_, existing) => existing.Sha == row.Sha256 && !existing.Model.IsFaulted ? existing : entry);
             TrimToCapacity();
         }
 
@@ -118,7 +126,7 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
             .OrderByDescending(r => r.ActivatedAt)
             .FirstOrDefault();
 
-    private async Task<LoadedModel> AwaitLoad((string, string) key, Entry entry, CancellationToken cancellationToken)
+    private async Task<LoadedModel> AwaitLoad((string Name, string Version) key, Entry entry, CancellationToken cancellationToken)
     {
         try
         {
@@ -142,7 +150,11 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
             await using var zip = File.OpenRead(path);
             var model = LoadedModel.Load(row, zip, _options.EnginesPerModel);
             metrics.Loads.Add(1, new KeyValuePair<string, object?>("outcome", "loaded"));
-            logger.LogInformation("Loaded model {Model} {Version} in {Milliseconds:F0} ms", row.Name, row.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            logger.LogInformation(
+                "Loaded model {Model} {Version} in {Milliseconds:F0} ms",
+                row.Name,
+                row.Version,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return model;
         }
         catch (Exception ex)
@@ -167,7 +179,11 @@ internal sealed class ModelRuntime(ModelRegistry registry, ModelMetrics metrics,
                 var oldest = _loaded.MinBy(e => e.Value.LastUsed);
                 if (_loaded.TryRemove(oldest))
                 {
-                    logger.LogInformation("Unloaded model {Model} {Version} (least recently used of {Max})", oldest.Key.Name, oldest.Key.Version, _options.MaxLoadedModels);
+                    logger.LogInformation(
+                        "Unloaded model {Model} {Version} (least recently used of {Max})",
+                        oldest.Key.Name,
+                        oldest.Key.Version,
+                        _options.MaxLoadedModels);
                 }
             }
         }

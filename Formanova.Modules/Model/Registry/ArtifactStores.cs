@@ -13,7 +13,13 @@ internal interface IArtifactStore
 {
     string Kind { get; }
 
-    Task SaveAsync(DbConnection connection, DbTransaction transaction, string name, string version, IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken);
+    Task SaveAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        IReadOnlyDictionary<string, byte[]> files,
+        CancellationToken cancellationToken);
 
     Task DeleteAsync(DbConnection connection, DbTransaction transaction, string name, string version, CancellationToken cancellationToken);
 
@@ -26,10 +32,21 @@ internal sealed class LocalArtifactStore : IArtifactStore
 {
     public string Kind => "local";
 
-    public Task SaveAsync(DbConnection connection, DbTransaction transaction, string name, string version, IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken) =>
+    public Task SaveAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        IReadOnlyDictionary<string, byte[]> files,
+        CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
-    public Task DeleteAsync(DbConnection connection, DbTransaction transaction, string name, string version, CancellationToken cancellationToken) =>
+    public Task DeleteAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
     public Task<IReadOnlyDictionary<string, byte[]>?> LoadAsync(string name, string version, CancellationToken cancellationToken) =>
@@ -50,7 +67,13 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
 
     public string Kind => "database";
 
-    public async Task SaveAsync(DbConnection connection, DbTransaction transaction, string name, string version, IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken)
+    public async Task SaveAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        IReadOnlyDictionary<string, byte[]> files,
+        CancellationToken cancellationToken)
     {
         foreach (var (fileName, content) in files)
         {
@@ -60,13 +83,20 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
         }
     }
 
-    public Task DeleteAsync(DbConnection connection, DbTransaction transaction, string name, string version, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition(Delete, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken));
+    public Task DeleteAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(
+            new CommandDefinition(Delete, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken));
 
     public async Task<IReadOnlyDictionary<string, byte[]>?> LoadAsync(string name, string version, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var rows = (await connection.QueryAsync<ArtifactRow>(new CommandDefinition(Select, new { Name = name, Version = version }, cancellationToken: cancellationToken))).ToList();
+        var rows = (await connection.QueryAsync<ArtifactRow>(
+            new CommandDefinition(Select, new { Name = name, Version = version }, cancellationToken: cancellationToken))).ToList();
         if (rows.Count == 0)
         {
             return null;
@@ -74,7 +104,9 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
 
         foreach (var row in rows.Where(r => Checksums.Sha256(r.Content) != r.Sha256))
         {
-            throw new ModuleException(ErrorKind.Unavailable, $"The stored file {row.FileName} of {name} {version} is corrupt (checksum mismatch).");
+            throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"The stored file {row.FileName} of {name} {version} is corrupt (checksum mismatch).");
         }
 
         return rows.ToDictionary(r => r.FileName, r => r.Content);

@@ -67,11 +67,13 @@ internal sealed class ModelRegistry : IDisposable
             @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0)
         """;
 
-    private const string DemoteActive = "UPDATE model_versions SET status = 'registered' WHERE name = @Name AND status = 'active' AND version <> @Version";
+    private const string DemoteActive
+        = "UPDATE model_versions SET status = 'registered' WHERE name = @Name AND status = 'active' AND version <> @Version";
 
     private const string Promote = "UPDATE model_versions SET status = 'active', activated_at = @Now, failure_reason = NULL WHERE name = @Name AND version = @Version";
 
-    private const string SetStatus = "UPDATE model_versions SET status = @Status, failure_reason = @Reason WHERE name = @Name AND version = @Version";
+    private const string SetStatus
+        = "UPDATE model_versions SET status = @Status, failure_reason = @Reason WHERE name = @Name AND version = @Version";
 
     private const string PreviousStable = $"""
         SELECT {RowColumns} FROM model_versions
@@ -89,7 +91,8 @@ internal sealed class ModelRegistry : IDisposable
 
     private const string DeleteVersion = "DELETE FROM model_versions WHERE name = @Name AND version = @Version";
 
-    private const string BumpGeneration = "UPDATE model_versions SET cache_generation = cache_generation + 1 WHERE name = @Name AND version = @Version";
+    private const string BumpGeneration
+        = "UPDATE model_versions SET cache_generation = cache_generation + 1 WHERE name = @Name AND version = @Version";
 
     private const string CountVersions = "SELECT COUNT(*) FROM model_versions";
 
@@ -99,7 +102,13 @@ internal sealed class ModelRegistry : IDisposable
     private readonly ILogger<ModelRegistry> _logger;
     private readonly SemaphoreSlim _filesGate = new(1, 1);
 
-    public ModelRegistry(IDatabase database, IArtifactStore store, IOptions<ModelOptions> options, IOptions<FormanovaOptions> formanova, TimeProvider clock, ILogger<ModelRegistry> logger)
+    public ModelRegistry(
+        IDatabase database,
+        IArtifactStore store,
+        IOptions<ModelOptions> options,
+        IOptions<FormanovaOptions> formanova,
+        TimeProvider clock,
+        ILogger<ModelRegistry> logger)
     {
         _database = database;
         _store = store;
@@ -129,7 +138,8 @@ internal sealed class ModelRegistry : IDisposable
     public async Task<ModelVersionRow?> FindAsync(string name, string version, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(new CommandDefinition(SelectVersion, new { Name = name, Version = version }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(
+            new CommandDefinition(SelectVersion, new { Name = name, Version = version }, cancellationToken: cancellationToken));
     }
 
     public async Task<ModelVersionRow> GetAsync(string name, string version, CancellationToken cancellationToken) =>
@@ -138,26 +148,34 @@ internal sealed class ModelRegistry : IDisposable
     public async Task<ModelVersionRow?> FindActiveAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(new CommandDefinition(SelectActive, new { Name = name }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(
+            new CommandDefinition(SelectActive, new { Name = name }, cancellationToken: cancellationToken));
     }
 
     public async Task<string?> FindAliasAsync(string name, string alias, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(SelectAlias, new { Name = name, Alias = alias }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<string>(
+            new CommandDefinition(SelectAlias, new { Name = name, Alias = alias }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<ModelVersionRow>> ListAsync(string? name, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ModelVersionRow>(new CommandDefinition(name is null ? SelectAll : SelectByName, new { Name = name }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<ModelVersionRow>(
+            new CommandDefinition(name is null ? SelectAll : SelectByName, new { Name = name }, cancellationToken: cancellationToken));
         return [.. rows.OrderBy(r => r.Name, StringComparer.Ordinal).ThenByDescending(r => r.Version, ModelNames.VersionOrder)];
     }
 
     public async Task<IReadOnlyList<AliasRow>> ListAliasesAsync(string? name, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        return [.. await connection.QueryAsync<AliasRow>(new CommandDefinition(name is null ? SelectAllAliases : SelectAliases, new { Name = name }, cancellationToken: cancellationToken))];
+        return [
+            .. await connection.QueryAsync<AliasRow>(new CommandDefinition(
+            name is null ? SelectAllAliases : SelectAliases,
+            new { Name = name },
+            cancellationToken: cancellationToken))
+        ];
     }
 
     public async Task<bool> IsEmptyAsync(CancellationToken cancellationToken)
@@ -249,7 +267,13 @@ internal sealed class ModelRegistry : IDisposable
             _filesGate.Release();
         }
 
-        _logger.LogInformation("Registered model {Model} {Version} ({Trainer}, {Bytes} bytes, store {Store})", row.Name, row.Version, row.Trainer, row.SizeBytes, row.ArtifactStore);
+        _logger.LogInformation(
+            "Registered model {Model} {Version} ({Trainer}, {Bytes} bytes, store {Store})",
+            row.Name,
+            row.Version,
+            row.Trainer,
+            row.SizeBytes,
+            row.ArtifactStore);
         return (await FindAsync(version.Name, version.Version, cancellationToken))!;
     }
 
@@ -260,13 +284,23 @@ internal sealed class ModelRegistry : IDisposable
         var row = await Get(connection, transaction, name, version, cancellationToken);
         if (row.VersionStatus == ModelVersionStatus.Failed)
         {
-            throw new ModuleException(ErrorKind.Conflict, $"{name} {version} is marked failed ({row.FailureReason}); register a new version instead.");
+            throw new ModuleException(
+                ErrorKind.Conflict,
+                $"{name} {version} is marked failed ({row.FailureReason}); register a new version instead.");
         }
 
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition(DemoteActive, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(Promote, new { Name = name, Version = version, Now = _clock.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                DemoteActive,
+                new { Name = name, Version = version },
+                transaction,
+                cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                Promote,
+                new { Name = name, Version = version, Now = _clock.GetUtcNow() },
+                transaction,
+                cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbException ex) when (IsUniqueViolation(ex))
@@ -283,7 +317,11 @@ internal sealed class ModelRegistry : IDisposable
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Get(connection, transaction, name, version, cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(UpsertAlias, new { Name = name, Alias = alias, Version = version, Now = _clock.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            UpsertAlias,
+            new { Name = name, Alias = alias, Version = version, Now = _clock.GetUtcNow() },
+            transaction,
+            cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -297,7 +335,11 @@ internal sealed class ModelRegistry : IDisposable
             throw new ModuleException(ErrorKind.Conflict, $"{name} {version} is active; activate another version before archiving it.");
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(SetStatus, new { Name = name, Version = version, Status = VersionStatusText.Archived, Reason = row.FailureReason }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            SetStatus,
+            new { Name = name, Version = version, Status = VersionStatusText.Archived, Reason = row.FailureReason },
+            transaction,
+            cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return await GetAsync(name, version, cancellationToken);
     }
@@ -313,12 +355,22 @@ internal sealed class ModelRegistry : IDisposable
                 var row = await Get(connection, transaction, name, version, cancellationToken);
                 if (row.VersionStatus == ModelVersionStatus.Active)
                 {
-                    throw new ModuleException(ErrorKind.Conflict, $"{name} {version} is the active version and cannot be deleted; activate another version first.");
+                    throw new ModuleException(
+                        ErrorKind.Conflict,
+                        $"{name} {version} is the active version and cannot be deleted; activate another version first.");
                 }
 
-                await connection.ExecuteAsync(new CommandDefinition(DeleteAliasesOfVersion, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken));
+                await connection.ExecuteAsync(new CommandDefinition(
+                    DeleteAliasesOfVersion,
+                    new { Name = name, Version = version },
+                    transaction,
+                    cancellationToken: cancellationToken));
                 await _store.DeleteAsync(connection, transaction, name, version, cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition(DeleteVersion, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken));
+                await connection.ExecuteAsync(new CommandDefinition(
+                    DeleteVersion,
+                    new { Name = name, Version = version },
+                    transaction,
+                    cancellationToken: cancellationToken));
                 await transaction.CommitAsync(cancellationToken);
             }
 
@@ -334,35 +386,57 @@ internal sealed class ModelRegistry : IDisposable
     }
 
     /// <summary>Marks a version failed; if it was active, the most recently active non-failed, non-archived version takes over.</summary>
-    public async Task<(ModelVersionRow Failed, ModelVersionRow? Active)> MarkFailedAsync(string name, string? version, string reason, CancellationToken cancellationToken)
+    public async Task<(ModelVersionRow Failed, ModelVersionRow? Active)> MarkFailedAsync(
+        string name,
+        string? version,
+        string reason,
+        CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var target = version is null
-            ? await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(new CommandDefinition(SelectActive, new { Name = name }, transaction, cancellationToken: cancellationToken))
+            ? await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(
+                new CommandDefinition(SelectActive, new { Name = name }, transaction, cancellationToken: cancellationToken))
                 ?? throw new ModuleException(ErrorKind.NotFound, $"Model '{name}' has no active version.")
             : await Get(connection, transaction, name, version, cancellationToken);
 
-        await connection.ExecuteAsync(new CommandDefinition(SetStatus, new { Name = name, target.Version, Status = VersionStatusText.Failed, Reason = reason }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            SetStatus,
+            new { Name = name, target.Version, Status = VersionStatusText.Failed, Reason = reason },
+            transaction,
+            cancellationToken: cancellationToken));
         ModelVersionRow? previous = null;
         if (target.VersionStatus == ModelVersionStatus.Active)
         {
-            previous = await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(new CommandDefinition(PreviousStable, new { Name = name }, transaction, cancellationToken: cancellationToken));
+            previous = await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(
+                new CommandDefinition(PreviousStable, new { Name = name }, transaction, cancellationToken: cancellationToken));
             if (previous is not null)
             {
-                await connection.ExecuteAsync(new CommandDefinition(Promote, new { Name = name, previous.Version, Now = _clock.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+                await connection.ExecuteAsync(new CommandDefinition(
+                    Promote,
+                    new { Name = name, previous.Version, Now = _clock.GetUtcNow() },
+                    transaction,
+                    cancellationToken: cancellationToken));
             }
         }
 
         await transaction.CommitAsync(cancellationToken);
-        _logger.LogWarning("Model {Model} {Version} marked failed ({Reason}); active version is now {Active}", name, target.Version, reason, previous?.Version ?? (target.VersionStatus == ModelVersionStatus.Active ? "none" : "unchanged"));
-        return (await GetAsync(name, target.Version, cancellationToken), previous is null ? null : await GetAsync(name, previous.Version, cancellationToken));
+        _logger.LogWarning(
+            "Model {Model} {Version} marked failed ({Reason}); active version is now {Active}",
+            name,
+            target.Version,
+            reason,
+            previous?.Version ?? (target.VersionStatus == ModelVersionStatus.Active ? "none" : "unchanged"));
+        return (await GetAsync(name, target.Version, cancellationToken), previous is null
+            ? null
+            : await GetAsync(name, previous.Version, cancellationToken));
     }
 
     public async Task<long> BumpCacheGenerationAsync(string name, string version, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
-        var changed = await connection.ExecuteAsync(new CommandDefinition(BumpGeneration, new { Name = name, Version = version }, cancellationToken: cancellationToken));
+        var changed = await connection.ExecuteAsync(
+            new CommandDefinition(BumpGeneration, new { Name = name, Version = version }, cancellationToken: cancellationToken));
         return changed == 0
             ? throw ModuleException.NotFound("Model version", $"{name} {version}")
             : (await GetAsync(name, version, cancellationToken)).CacheGeneration;
@@ -382,7 +456,9 @@ internal sealed class ModelRegistry : IDisposable
         }
 
         var files = await _store.LoadAsync(row.Name, row.Version, cancellationToken)
-            ?? throw new ModuleException(ErrorKind.Unavailable, $"The artifact of {row.Name} {row.Version} is missing or does not match its SHA-256 checksum.");
+            ?? throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"The artifact of {row.Name} {row.Version} is missing or does not match its SHA-256 checksum.");
 
         await _filesGate.WaitAsync(cancellationToken);
         var temporary = Path.Combine(Root, ".tmp", Guid.NewGuid().ToString("N"));
@@ -407,7 +483,9 @@ internal sealed class ModelRegistry : IDisposable
         _logger.LogInformation("Materialised model {Model} {Version} from the {Store} artifact store", row.Name, row.Version, _store.Kind);
         return await MatchesAsync(path, row.Sha256, cancellationToken)
             ? path
-            : throw new ModuleException(ErrorKind.Unavailable, $"The stored artifact of {row.Name} {row.Version} does not match its SHA-256 checksum.");
+            : throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"The stored artifact of {row.Name} {row.Version} does not match its SHA-256 checksum.");
     }
 
     /// <summary>Removes what crashed registrations or deletions left behind: temporary folders and version folders no row names.</summary>
@@ -425,7 +503,9 @@ internal sealed class ModelRegistry : IDisposable
                 {
                     if (!known.Contains((name, Path.GetFileName(versionFolder))))
                     {
-                        _logger.LogWarning("Removing {Folder}: no registered version names it (left by an interrupted registration or deletion)", versionFolder);
+                        _logger.LogWarning(
+                            "Removing {Folder}: no registered version names it (left by an interrupted registration or deletion)",
+                            versionFolder);
                         TryDelete(versionFolder);
                     }
                 }
@@ -454,8 +534,14 @@ internal sealed class ModelRegistry : IDisposable
         return Checksums.Sha256(await File.ReadAllBytesAsync(path, cancellationToken)) == sha256;
     }
 
-    private static async Task<ModelVersionRow> Get(DbConnection connection, DbTransaction transaction, string name, string version, CancellationToken cancellationToken) =>
-        await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(new CommandDefinition(SelectVersion, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken))
+    private static async Task<ModelVersionRow> Get(
+        DbConnection connection,
+        DbTransaction transaction,
+        string name,
+        string version,
+        CancellationToken cancellationToken) =>
+        await connection.QuerySingleOrDefaultAsync<ModelVersionRow>(
+            new CommandDefinition(SelectVersion, new { Name = name, Version = version }, transaction, cancellationToken: cancellationToken))
             ?? throw ModuleException.NotFound("Model version", $"{name} {version}");
 
     private static Dictionary<string, byte[]> Files(NewVersion version, ModelVersionRow row, byte[] zip)
@@ -488,7 +574,9 @@ internal sealed class ModelRegistry : IDisposable
     private static string ConfigYaml(NewVersion version)
     {
         var yaml = new StringBuilder();
-        yaml.Append(CultureInfo.InvariantCulture, $"name: {Quote(version.Name)}\nversion: {Quote(version.Version)}\ntask: {version.Task}\ntrainer: {Quote(version.Trainer)}\n");
+        yaml.Append(
+            CultureInfo.InvariantCulture,
+            $"name: {Quote(version.Name)}\nversion: {Quote(version.Version)}\ntask: {version.Task}\ntrainer: {Quote(version.Trainer)}\n");
         if (version.Seed is { } seed)
         {
             yaml.Append(CultureInfo.InvariantCulture, $"seed: {seed}\n");
@@ -497,7 +585,9 @@ internal sealed class ModelRegistry : IDisposable
         yaml.Append("columns:\n");
         foreach (var column in version.Columns)
         {
-            yaml.Append(CultureInfo.InvariantCulture, $"  - name: {Quote(column.Name)}\n    kind: {column.Kind}\n    label: {(column.IsLabel ? "true" : "false")}\n");
+            yaml.Append(
+                CultureInfo.InvariantCulture,
+                $"  - name: {Quote(column.Name)}\n    kind: {column.Kind}\n    label: {(column.IsLabel ? "true" : "false")}\n");
         }
 
         return yaml.ToString();

@@ -6,7 +6,14 @@ using Microsoft.ML.Data;
 
 namespace Formanova.Modules.Model.Training;
 
-internal sealed record TrainedModel(byte[] Zip, string Trainer, IReadOnlyDictionary<string, double> Metrics, long TrainRows, long TestRows, long SkippedRows, double Seconds);
+internal sealed record TrainedModel(
+    byte[] Zip,
+    string Trainer,
+    IReadOnlyDictionary<string, double> Metrics,
+    long TrainRows,
+    long TestRows,
+    long SkippedRows,
+    double Seconds);
 
 /// <summary>Streams rows into memory, fits the schema's pipeline with a seeded MLContext, evaluates it and saves the zip.</summary>
 internal sealed class ModelTrainer(IOptions<ModelOptions> options)
@@ -26,7 +33,9 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         var trainer = TrainerCatalog.Resolve(request.Task, request.Trainer);
         if (testRows is null && request.TestFraction is <= 0 or >= 1)
         {
-            throw ModuleException.Invalid("testFraction", "The test fraction must be between 0 and 1 (exclusive) when no test rows are given.");
+            throw ModuleException.Invalid(
+                "testFraction",
+                "The test fraction must be between 0 and 1 (exclusive) when no test rows are given.");
         }
 
         var stopwatch = Stopwatch.StartNew();
@@ -34,8 +43,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         progress?.Report(new TrainingProgress("reading", 0, 0));
         var train = await TrainingTable.ReadAsync(schema, request.Columns, request.Task, rows, limits, "rows",
             read => progress?.Report(new TrainingProgress("reading", read, 0.05)), cancellationToken);
-        var test = testRows is null ? null : await TrainingTable.ReadAsync(schema, request.Columns, request.Task, testRows, limits, "testRows",
-            read => progress?.Report(new TrainingProgress("reading test rows", train.Rows + read, 0.1)), cancellationToken);
+        var test = testRows is null ? null : await TrainingTable.ReadAsync(schema, request.Columns, request.Task, testRows, limits, "testRows", read => progress?.Report(new TrainingProgress("reading test rows", train.Rows + read, 0.1)), cancellationToken);
 
         if (train.Rows < 10)
         {
@@ -90,7 +98,13 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         return builder.ToSchema();
     }
 
-    private static async Task<ITransformer> FitAsync(MLContext ml, IEstimator<ITransformer> pipeline, IDataView data, long rows, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    private static async Task<ITransformer> FitAsync(
+        MLContext ml,
+        IEstimator<ITransformer> pipeline,
+        IDataView data,
+        long rows,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
     {
         progress?.Report(new TrainingProgress("training", rows, 0.15));
         cancellationToken.ThrowIfCancellationRequested();
@@ -131,7 +145,8 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
     // MLContext.CancelExecution is not public in ML.NET 5; it flags the environment so the running Fit throws at its
     // next check. Found by name, so an ML.NET upgrade that drops it degrades to cancelling after the fit.
     private static readonly System.Reflection.MethodInfo? CancelMethod = typeof(MLContext).GetMethod(
-        "CancelExecution", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, []);
+        "CancelExecution", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
+            | System.Reflection.BindingFlags.NonPublic, []);
 
     private static void CancelExecution(MLContext ml) => CancelMethod?.Invoke(ml, null);
 
@@ -141,16 +156,32 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         {
             case ModelTask.BinaryClassification when predictions.Schema.GetColumnOrNull("Probability") is not null:
                 var calibrated = ml.BinaryClassification.Evaluate(predictions);
-                return new() { ["auc"] = calibrated.AreaUnderRocCurve, ["accuracy"] = calibrated.Accuracy, ["f1"] = calibrated.F1Score, ["logLoss"] = calibrated.LogLoss };
+                return new()
+                {
+                    ["auc"] = calibrated.AreaUnderRocCurve,
+                    ["accuracy"] = calibrated.Accuracy,
+                    ["f1"] = calibrated.F1Score,
+                    ["logLoss"] = calibrated.LogLoss
+                };
             case ModelTask.BinaryClassification:
                 var raw = ml.BinaryClassification.EvaluateNonCalibrated(predictions);
                 return new() { ["auc"] = raw.AreaUnderRocCurve, ["accuracy"] = raw.Accuracy, ["f1"] = raw.F1Score };
             case ModelTask.MulticlassClassification:
                 var multi = ml.MulticlassClassification.Evaluate(predictions);
-                return new() { ["macroAccuracy"] = multi.MacroAccuracy, ["microAccuracy"] = multi.MicroAccuracy, ["logLoss"] = multi.LogLoss };
+                return new()
+                {
+                    ["macroAccuracy"] = multi.MacroAccuracy,
+                    ["microAccuracy"] = multi.MicroAccuracy,
+                    ["logLoss"] = multi.LogLoss
+                };
             default:
                 var regression = ml.Regression.Evaluate(predictions);
-                return new() { ["rmse"] = regression.RootMeanSquaredError, ["mae"] = regression.MeanAbsoluteError, ["r2"] = regression.RSquared };
+                return new()
+                {
+                    ["rmse"] = regression.RootMeanSquaredError,
+                    ["mae"] = regression.MeanAbsoluteError,
+                    ["r2"] = regression.RSquared
+                };
         }
     }
 

@@ -14,7 +14,8 @@ internal static class PipelineFactory
             // Each transform writes over its own input: the column names stay the user's, and nothing else can clash.
             steps.Add(column.Kind switch
             {
-                ColumnKind.Numeric or ColumnKind.Boolean => ml.Transforms.ReplaceMissingValues(column.Name, column.Name, MissingValueReplacingEstimator.ReplacementMode.Mean),
+                ColumnKind.Numeric or ColumnKind.Boolean => ml.Transforms
+                    .ReplaceMissingValues(column.Name, column.Name, MissingValueReplacingEstimator.ReplacementMode.Mean),
                 ColumnKind.Categorical => ml.Transforms.Categorical.OneHotEncoding(column.Name, column.Name),
                 _ => ml.Transforms.Text.FeaturizeText(column.Name, column.Name),
             });

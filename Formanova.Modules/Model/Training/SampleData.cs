@@ -10,7 +10,8 @@ internal static class SampleData
     private static readonly string[] Contracts = ["month-to-month", "one-year", "two-year"];
     private static readonly string[] Payments = ["card", "bank-transfer", "electronic-check", "mailed-check"];
     private static readonly string[] Happy = ["great service", "very happy with support", "fast and reliable", "good value"];
-    private static readonly string[] Unhappy = ["too expensive", "slow support and outages", "thinking of switching", "billing errors again"];
+    private static readonly string[] Unhappy
+        = ["too expensive", "slow support and outages", "thinking of switching", "billing errors again"];
     private static readonly string[] Neutral = ["no comment", "it works", "average experience", ""];
 
     public static IReadOnlyList<ModelColumn> Columns(ModelTask task) =>

@@ -28,13 +28,25 @@ internal static class TrainerCatalog
         new("LbfgsMaximumEntropy", ModelTask.MulticlassClassification, true, ml => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(
             new LbfgsMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = 1 })),
         new("LightGbm", ModelTask.MulticlassClassification, false, ml => ml.MulticlassClassification.Trainers.LightGbm()),
-        new("FastTree", ModelTask.MulticlassClassification, false, ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
-        new("FastForest", ModelTask.MulticlassClassification, false, ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest())),
+        new(
+            "FastTree",
+            ModelTask.MulticlassClassification,
+            false,
+            ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
+        new(
+            "FastForest",
+            ModelTask.MulticlassClassification,
+            false,
+            ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest())),
 
         new("FastTree", ModelTask.Regression, false, ml => ml.Regression.Trainers.FastTree()),
         new("LightGbm", ModelTask.Regression, false, ml => ml.Regression.Trainers.LightGbm()),
         new("FastForest", ModelTask.Regression, false, ml => ml.Regression.Trainers.FastForest()),
-        new("Sdca", ModelTask.Regression, true, ml => ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options { NumberOfThreads = 1 })),
+        new(
+            "Sdca",
+            ModelTask.Regression,
+            true,
+            ml => ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options { NumberOfThreads = 1 })),
         new("LbfgsPoissonRegression", ModelTask.Regression, true, ml => ml.Regression.Trainers.LbfgsPoissonRegression(
             new LbfgsPoissonRegressionTrainer.Options { NumberOfThreads = 1 })),
     ];
@@ -60,6 +72,8 @@ internal static class TrainerCatalog
         var wanted = string.IsNullOrWhiteSpace(name) ? Defaults[task] : name.Trim();
         var candidates = Families.TryGetValue(wanted, out var family) ? family : [wanted];
         return All.FirstOrDefault(t => t.Task == task && candidates.Contains(t.Name, StringComparer.OrdinalIgnoreCase))
-            ?? throw ModuleException.Invalid("trainer", $"'{name}' is not a {task} trainer; use one of: {string.Join(", ", NamesFor(task))}.");
+            ?? throw ModuleException.Invalid(
+                "trainer",
+                $"'{name}' is not a {task} trainer; use one of: {string.Join(", ", NamesFor(task))}.");
     }
 }

@@ -83,7 +83,10 @@ internal sealed class TrainingTable
 
         if (errors.Count > 0)
         {
-            throw new ModuleException(ErrorKind.Unprocessable, $"Some {source} rows do not match the schema (first {errors.Count} problems listed).", errors);
+            throw new ModuleException(
+                ErrorKind.Unprocessable,
+                $"Some {source} rows do not match the schema (first {errors.Count} problems listed).",
+                errors);
         }
 
         onRows?.Invoke(index);

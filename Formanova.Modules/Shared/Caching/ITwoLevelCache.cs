@@ -14,7 +14,7 @@ internal readonly record struct CacheLookup<T>(bool Found, T? Value, CacheLevel 
 
 /// <summary>
 /// L1 (bounded in-memory) in front of L2 (Redis), written through. An L2 outage degrades to L1 alone and never
-/// fails the caller. <paramref name="area"/> tags the metrics (e.g. "model").
+/// fails the caller. The <c>area</c> given at registration tags the metrics (e.g. "model").
 /// </summary>
 internal interface ITwoLevelCache
 {

@@ -50,7 +50,10 @@ public sealed class RedisConnection : IAsyncDisposable
                 configuration.AsyncTimeout = _options.L2.TimeoutMilliseconds;
                 configuration.ConnectRetry = 1;
                 _multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
-                _multiplexer.ConnectionFailed += (_, e) => _logger.LogWarning("Redis connection to {Endpoint} failed: {FailureType}", e.EndPoint, e.FailureType);
+                _multiplexer.ConnectionFailed += (_, e) => _logger.LogWarning(
+                    "Redis connection to {Endpoint} failed: {FailureType}",
+                    e.EndPoint,
+                    e.FailureType);
                 _multiplexer.ConnectionRestored += (_, e) => _logger.LogInformation("Redis connection to {Endpoint} restored", e.EndPoint);
                 Connected?.Invoke(_multiplexer);
             }

@@ -123,7 +123,10 @@ internal sealed class TwoLevelCache : ITwoLevelCache, IDisposable
             _metrics.CacheL2Failures.Add(1, new KeyValuePair<string, object?>("area", area));
             if (previous == 0)
             {
-                _logger.LogWarning(ex, "Redis cache (L2) failed; serving from L1 alone and retrying in {Seconds} s", _options.L2.RetryAfterSeconds);
+                _logger.LogWarning(
+                    ex,
+                    "Redis cache (L2) failed; serving from L1 alone and retrying in {Seconds} s",
+                    _options.L2.RetryAfterSeconds);
             }
 
             return null;

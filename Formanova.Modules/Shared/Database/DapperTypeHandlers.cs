@@ -39,7 +39,10 @@ internal static class DapperTypeHandlers
         {
             DateTimeOffset dto => dto,
             DateTime dt => new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)),
-            string s => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
+            string s => DateTimeOffset.Parse(
+                s,
+                CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
             long ms => DateTimeOffset.FromUnixTimeMilliseconds(ms),
             _ => throw new DataException($"Cannot convert {value.GetType().Name} to DateTimeOffset."),
         };

@@ -7,9 +7,7 @@ namespace Formanova.Modules.Shared.Database;
 internal sealed record Migration(int Version, string Name, IReadOnlyDictionary<string, string> Sql)
 {
     public string? ScriptFor(SqlDialect dialect) =>
-        Sql.TryGetValue(dialect.FileSuffix, out var specific) ? specific
-        : Sql.TryGetValue("", out var common) ? common
-        : null;
+        Sql.TryGetValue(dialect.FileSuffix, out var specific) ? specific : Sql.TryGetValue("", out var common) ? common : null;
 }
 
 /// <summary>The migrations a module owns; each module keeps its own version sequence.</summary>
@@ -24,7 +22,8 @@ internal sealed partial record MigrationSet(string Module, IReadOnlyList<Migrati
         var prefix = $"migrations/{folder.Trim('/')}/";
         var byVersion = new SortedDictionary<int, (string Name, Dictionary<string, string> Sql)>();
         // RecursiveDir carries the OS separator into the logical name; compare with forward slashes.
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.Replace('\\', '/').StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var resource in assembly.GetManifestResourceNames()
+            .Where(n => n.Replace('\\', '/').StartsWith(prefix, StringComparison.Ordinal)))
         {
             var fileName = resource[prefix.Length..];
             var match = FileNamePattern().Match(fileName);

@@ -37,13 +37,15 @@ internal sealed class Migrator(IDatabase database, IEnumerable<MigrationSet> set
 
         if (dialect.Provider == DatabaseProvider.Postgres)
         {
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@Key)", new { Key = AdvisoryLockKey }, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(
+                new CommandDefinition("SELECT pg_advisory_lock(@Key)", new { Key = AdvisoryLockKey }, cancellationToken: cancellationToken));
         }
 
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(dialect.Expand(CreateVersionTable), cancellationToken: cancellationToken));
-            var applied = (await connection.QueryAsync<(string Module, long Version)>(new CommandDefinition(SelectApplied, cancellationToken: cancellationToken)))
+            var applied = (await connection.QueryAsync<(string Module, long Version)>(
+                new CommandDefinition(SelectApplied, cancellationToken: cancellationToken)))
                 .Select(r => (r.Module, (int)r.Version))
                 .ToHashSet();
 
@@ -63,18 +65,31 @@ internal sealed class Migrator(IDatabase database, IEnumerable<MigrationSet> set
         {
             if (dialect.Provider == DatabaseProvider.Postgres)
             {
-                await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_unlock(@Key)", new { Key = AdvisoryLockKey }, cancellationToken: CancellationToken.None));
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "SELECT pg_advisory_unlock(@Key)",
+                    new { Key = AdvisoryLockKey },
+                    cancellationToken: CancellationToken.None));
             }
         }
     }
 
-    private async Task ApplyAsync(DbConnection connection, SqlDialect dialect, string module, Migration migration, CancellationToken cancellationToken)
+    private async Task ApplyAsync(
+        DbConnection connection,
+        SqlDialect dialect,
+        string module,
+        Migration migration,
+        CancellationToken cancellationToken)
     {
         var script = migration.ScriptFor(dialect)
-            ?? throw new InvalidOperationException($"Migration {module}/{migration.Version:D4}_{migration.Name} has no script for {dialect.Provider}.");
+            ?? throw new InvalidOperationException(
+                $"Migration {module}/{migration.Version:D4}_{migration.Name} has no script for {dialect.Provider}.");
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(dialect.Expand(script), transaction: transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            dialect.Expand(script),
+            transaction: transaction,
+            commandTimeout: 600,
+            cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(InsertVersion, new
         {
             Module = module,

@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -56,7 +56,8 @@ public static partial class JsonInput
     public static string Describe(JsonException exception) => exception switch
     {
         JsonValueException value => value.Reason,
-        _ when UnknownMember(exception) is { } name => $"'{name}' is not a field this endpoint takes; check its spelling against /openapi/v1.json.",
+        _ when UnknownMember(
+            exception) is { } name => $"'{name}' is not a field this endpoint takes; check its spelling against /openapi/v1.json.",
         // The reader's own syntax errors ("'x' is an invalid start of a value.") say what is wrong and name no type;
         // conversion errors name the .NET type they could not produce.
         _ when !exception.Message.Contains("could not be converted", StringComparison.Ordinal)
@@ -257,7 +258,8 @@ public static partial class JsonInput
 
     private sealed class ElementConverter : JsonConverter<JsonElement>
     {
-        public override JsonElement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => ReadElement(ref reader);
+        public override JsonElement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+            => ReadElement(ref reader);
 
         public override void Write(Utf8JsonWriter writer, JsonElement value, JsonSerializerOptions options) => value.WriteTo(writer);
     }
@@ -267,7 +269,8 @@ public static partial class JsonInput
     {
         public override bool CanConvert(Type typeToConvert) => typeToConvert == typeof(object);
 
-        public override object Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => ReadElement(ref reader);
+        public override object Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+            => ReadElement(ref reader);
 
         public override void Write(Utf8JsonWriter writer, object value, JsonSerializerOptions options)
         {

@@ -20,8 +20,14 @@ internal sealed class FormanovaMetrics
     public FormanovaMetrics(IMeterFactory meterFactory)
     {
         Meter = meterFactory.Create(MeterName);
-        CacheLookups = Meter.CreateCounter<long>("formanova.cache.lookups", "{lookup}", "Cache lookups by area, level and outcome (hit or miss).");
-        CacheL2Failures = Meter.CreateCounter<long>("formanova.cache.l2.failures", "{failure}", "Redis (L2) operations that failed or timed out; the cache fell back to L1.");
+        CacheLookups = Meter.CreateCounter<long>(
+            "formanova.cache.lookups",
+            "{lookup}",
+            "Cache lookups by area, level and outcome (hit or miss).");
+        CacheL2Failures = Meter.CreateCounter<long>(
+            "formanova.cache.l2.failures",
+            "{failure}",
+            "Redis (L2) operations that failed or timed out; the cache fell back to L1.");
     }
 
     public Meter Meter { get; }

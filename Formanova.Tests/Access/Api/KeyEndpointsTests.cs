@@ -22,7 +22,9 @@ public sealed class KeyEndpointsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("last active admin key").And.Contain("Create another admin key first"));
+        Assert.That(
+            problem.GetProperty("detail").GetString(),
+            Does.Contain("last active admin key").And.Contain("Create another admin key first"));
         Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 

@@ -20,7 +20,11 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     [OneTimeSetUp]
     public async Task OneTimeSetUp()
     {
-        _host = await HostedDatabase.StartAsync(provider, [new("Data:Import:MaxFieldChars", "1000"), new("Data:Import:MaxUploadBytes", "200000"), new("Data:Import:MaxReportedErrors", "3")]);
+        _host = await HostedDatabase.StartAsync(provider, [
+            new("Data:Import:MaxFieldChars", "1000"), new(
+            "Data:Import:MaxUploadBytes",
+            "200000"), new("Data:Import:MaxReportedErrors", "3")
+        ]);
         _client = _host.Client;
     }
 
@@ -80,7 +84,10 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     [Test]
     public async Task CreateDataset_WhenSchemaIsValid_ReturnsItWithVersionOneAndLocation()
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest("people-created", PeopleColumns, "desc", RequireLabel: true), Json);
+        var response = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest("people-created", PeopleColumns, "desc", RequireLabel: true),
+            Json);
         var created = await response.Content.ReadFromJsonAsync<DatasetDetails>(Json);
         var fetched = await _client.GetFromJsonAsync<DatasetDetails>($"/api/v1/datasets/{created!.Id}", Json);
         var list = await _client.GetFromJsonAsync<List<DatasetSummary>>("/api/v1/datasets", Json);
@@ -128,7 +135,10 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     {
         var columns = PeopleColumns.Where(c => c.Role != ColumnRole.Label).ToList();
 
-        var response = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest("no-label", columns, RequireLabel: true), Json);
+        var response = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest("no-label", columns, RequireLabel: true),
+            Json);
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "requires a label column");
     }
@@ -159,7 +169,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     [Test]
     public async Task CreateDataset_WhenTypeIsUnknown_Returns400()
     {
-        var response = await _client.PostAsync("/api/v1/datasets", new StringContent("""{"name":"x","columns":[{"name":"a","type":"complex"}]}""", Encoding.UTF8, "application/json"));
+        var response = await _client.PostAsync(
+            "/api/v1/datasets",
+            new StringContent("""{"name":"x","columns":[{"name":"a","type":"complex"}]}""", Encoding.UTF8, "application/json"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
     }
@@ -196,7 +208,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
             var first = page.Rows[0].Values;
             Assert.That(((JsonElement)first["âge"]!).GetDouble(), Is.EqualTo(34));
             Assert.That(((JsonElement)first["note, free"]!).GetString(), Is.EqualTo("hello, world"));
-            Assert.That(((JsonElement)first["joined"]!).GetDateTimeOffset(), Is.EqualTo(new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero)));
+            Assert.That(
+                ((JsonElement)first["joined"]!).GetDateTimeOffset(),
+                Is.EqualTo(new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero)));
             Assert.That(((JsonElement)first["member"]!).GetBoolean(), Is.True);
             Assert.That(((JsonElement)page.Rows[1].Values["note, free"]!).GetString(), Is.EqualTo("multi\nline"));
             Assert.That(page.Rows[1].Values["joined"], Is.Null);
@@ -210,7 +224,8 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     public async Task ImportRows_WhenCsvHasBomAndSemicolonDelimiter_ParsesIt()
     {
         var dataset = await CreateAsync(_client);
-        var text = GoodRows.Replace(",", ";", StringComparison.Ordinal).Replace("\"hello; world\"", "\"hello, world\"", StringComparison.Ordinal)
+        var text = GoodRows.Replace(",", ";", StringComparison.Ordinal)
+            .Replace("\"hello; world\"", "\"hello, world\"", StringComparison.Ordinal)
             .Replace("\"note; free\"", "\"note, free\"", StringComparison.Ordinal);
         var bytes = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(text)).ToArray();
 
@@ -284,7 +299,13 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
             Assert.That(report.Errors[0], Is.EqualTo(report.Errors[0] with { Row = 2, Column = "âge", Reason = "type" }));
             Assert.That(report.ErrorCounts, Is.EquivalentTo(new Dictionary<string, long>
             {
-                ["type"] = 2, ["max"] = 1, ["allowedValues"] = 1, ["maxLength"] = 1, ["pattern"] = 1, ["required"] = 1, ["columnCount"] = 1,
+                ["type"] = 2,
+                ["max"] = 1,
+                ["allowedValues"] = 1,
+                ["maxLength"] = 1,
+                ["pattern"] = 1,
+                ["required"] = 1,
+                ["columnCount"] = 1,
             }));
         });
         await AssertNoRowsAsync(dataset.Id);
@@ -391,7 +412,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         Assert.Multiple(() =>
         {
             Assert.That(report.RowsAccepted, Is.EqualTo(1));
-            Assert.That(report.Errors.Select(e => (e.Row, e.Column, e.Reason)), Is.EqualTo(new[] { (2L, (string?)"âge", "type"), (3L, "surprise", "unknownColumn") }));
+            Assert.That(
+                report.Errors.Select(e => (e.Row, e.Column, e.Reason)),
+                Is.EqualTo(new[] { (2L, (string?)"âge", "type"), (3L, "surprise", "unknownColumn") }));
         });
     }
 
@@ -426,7 +449,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     public async Task ImportRows_WhenJsonIsNotUtf8_Returns400AndStoresNothing()
     {
         var dataset = await CreateAsync(_client);
-        var bytes = Encoding.UTF8.GetBytes("[{\"person id\": \"ok\", \"âge\": 1}, {\"person id\": \"caf").Concat(new byte[] { 0xE9, 0x22, 0x7D, 0x5D }).ToArray();
+        var bytes = Encoding.UTF8.GetBytes("[{\"person id\": \"ok\", \"âge\": 1}, {\"person id\": \"caf")
+            .Concat(new byte[] { 0xE9, 0x22, 0x7D, 0x5D })
+            .ToArray();
 
         var response = await ImportAsync(dataset.Id, Bytes(bytes, "application/json"), "?onError=skip");
 
@@ -468,7 +493,8 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     public async Task Upload_WhenTheMultipartBodyEndsBeforeItsClosingBoundary_Returns400AndStoresNothing(string endpoint)
     {
         var dataset = await CreateAsync(_client);
-        var body = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n" + GoodRows;
+        var body = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            + GoodRows;
         var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
         content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=XYZ");
         var url = endpoint == "rows" ? $"/api/v1/datasets/{dataset.Id}/rows" : "/api/v1/datasets/infer-schema";
@@ -523,7 +549,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         {
             Assert.That(exported, Does.StartWith(PeopleHeader + "\r\n"));
             Assert.That(report.RowsAccepted, Is.EqualTo(3));
-            Assert.That(copied.Rows.Select(r => JsonSerializer.Serialize(r.Values)), Is.EqualTo(original.Rows.Select(r => JsonSerializer.Serialize(r.Values))));
+            Assert.That(
+                copied.Rows.Select(r => JsonSerializer.Serialize(r.Values)),
+                Is.EqualTo(original.Rows.Select(r => JsonSerializer.Serialize(r.Values))));
         });
     }
 
@@ -579,8 +607,10 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     {
         var dataset = await CreateAsync(_client);
         await ImportOkAsync(dataset.Id, Csv(GoodRows));
-        var columns = PeopleColumns.Where(c => c.Name != "code").Select(c => c.Name == "âge" ? c with { Type = ColumnType.Text, Constraints = null } : c)
-            .Append(new ColumnDefinition("score", ColumnType.Numeric)).ToList();
+        var columns = PeopleColumns.Where(c => c.Name != "code")
+            .Select(c => c.Name == "âge" ? c with { Type = ColumnType.Text, Constraints = null } : c)
+            .Append(new ColumnDefinition("score", ColumnType.Numeric))
+            .ToList();
 
         var response = await _client.PutAsJsonAsync($"/api/v1/datasets/{dataset.Id}/schema", new UpdateSchemaRequest(columns), Json);
         var updated = await response.Content.ReadFromJsonAsync<DatasetDetails>(Json);
@@ -632,7 +662,9 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
     {
         const string sample = """[{"id": 1, "price": 9.5, "when": "2024-01-01T00:00:00Z"}, {"id": 2, "price": null, "tag": "x"}]""";
 
-        var inferred = await (await _client.PostAsync("/api/v1/datasets/infer-schema", new StringContent(sample, Encoding.UTF8, "application/json")))
+        var inferred = await (await _client.PostAsync(
+            "/api/v1/datasets/infer-schema",
+            new StringContent(sample, Encoding.UTF8, "application/json")))
             .Content.ReadFromJsonAsync<InferredSchema>(Json);
         var created = await CreateAsync(_client, columns: inferred!.Columns);
         var report = await ImportOkAsync(created.Id, new StringContent(sample, Encoding.UTF8, "application/json"));
@@ -664,7 +696,8 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         var dataset = await CreateAsync(_client);
         var input = new Dictionary<string, object?> { ["âge"] = 300, ["country"] = "XX", ["member"] = "yes", ["extra"] = 1 };
 
-        var result = await (await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/validate-input", input, Json)).Content.ReadFromJsonAsync<PredictionValidation>(Json);
+        var result = await (await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/validate-input", input, Json)).Content
+            .ReadFromJsonAsync<PredictionValidation>(Json);
 
         Assert.Multiple(() =>
         {
@@ -705,8 +738,12 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
             new TransformStep(TransformOp.Rename, Column: "country", NewName: "land"),
         };
 
-        var query = await JsonBodyAsync(await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/query", new TransformRequest(transforms), Json));
-        var response = await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/materialize", new MaterializeRequest($"derived-{Guid.NewGuid():N}", transforms), Json);
+        var query = await JsonBodyAsync(
+            await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/query", new TransformRequest(transforms), Json));
+        var response = await _client.PostAsJsonAsync(
+            $"/api/v1/datasets/{dataset.Id}/materialize",
+            new MaterializeRequest($"derived-{Guid.NewGuid():N}", transforms),
+            Json);
         var derived = await response.Content.ReadFromJsonAsync<DatasetDetails>(Json);
         var rows = await RowsAsync(derived!.Id);
 

@@ -21,7 +21,9 @@ public sealed class ImporterTests(DatabaseProvider provider)
     public async Task OneTimeSetUp()
     {
         // Small batches, and a short busy timeout so that a writer blocked behind the import fails in seconds.
-        _host = await HostedDatabase.StartAsync(provider, [new("Data:Import:CommitRows", "500"), new("Database:CommandTimeoutSeconds", "5")]);
+        _host = await HostedDatabase.StartAsync(
+            provider,
+            [new("Data:Import:CommitRows", "500"), new("Database:CommandTimeoutSeconds", "5")]);
         _client = _host.Client;
     }
 
@@ -53,20 +55,26 @@ public sealed class ImporterTests(DatabaseProvider provider)
         // the host has parsed most of it and written many batches when the test acts.
         var upload = new PausedUpload("id,code,note\n" + Rows(1, 20_000), Rows(20_001, 5_000));
         // The default test client buffers a request body (to replay it on a redirect): this one streams it.
-        using var streaming = _host!.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var streaming = _host!.Factory
+            .CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         var import = streaming.PostAsync($"/api/v1/datasets/{dataset.Id}/rows?onError=skip", upload);
         try
         {
             await upload.FirstPartWritten.Task.WaitAsync(TimeSpan.FromMinutes(2));
 
             var publish = await _client.PostAsJsonAsync("/api/v1/events", new { type = "IMPORT_NEIGHBOUR", source = "/tests/importer" });
-            var create = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest($"neighbour-{Guid.NewGuid():N}", Columns), Json);
+            var create = await _client.PostAsJsonAsync(
+                "/api/v1/datasets",
+                new CreateDatasetRequest($"neighbour-{Guid.NewGuid():N}", Columns),
+                Json);
             var midway = await _client.GetFromJsonAsync<RowPage>($"/api/v1/datasets/{dataset.Id}/rows?limit=10", Json);
             var midwayCount = (await _client.GetFromJsonAsync<DatasetDetails>($"/api/v1/datasets/{dataset.Id}", Json))!.RowCount;
             long written;
             await using (var connection = await _host.Database.Database.OpenConnectionAsync())
             {
-                written = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM data_rows WHERE dataset_id = @Id", new { dataset.Id });
+                written = await connection.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM data_rows WHERE dataset_id = @Id",
+                    new { dataset.Id });
             }
 
             Assert.Multiple(async () =>

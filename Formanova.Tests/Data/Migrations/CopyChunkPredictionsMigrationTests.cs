@@ -25,7 +25,8 @@ public sealed class CopyChunkPredictionsMigrationTests(DatabaseProvider provider
 
     private async Task RunCopyMigrationAsync()
     {
-        var migration = _harness.Services.GetServices<MigrationSet>().Single(s => s.Module == "data").Migrations.Single(m => m.Version == 4);
+        var migration = _harness.Services.GetServices<MigrationSet>().Single(s => s.Module == "data").Migrations
+            .Single(m => m.Version == 4);
         var database = _harness.Services.GetRequiredService<IDatabase>();
         await using var connection = await database.OpenConnectionAsync();
         await connection.ExecuteAsync(database.Dialect.Expand(migration.ScriptFor(database.Dialect)!));
@@ -45,7 +46,8 @@ public sealed class CopyChunkPredictionsMigrationTests(DatabaseProvider provider
     private Task RecordChunkAsync(string jobId, string step, ResultStatus status, object output)
     {
         var at = DateTimeOffset.UtcNow;
-        return _harness.Data.RecordResultAsync(new RecordResultRequest(jobId, step, status, at, at, Output: JsonSerializer.SerializeToElement(output)));
+        return _harness.Data
+            .RecordResultAsync(new RecordResultRequest(jobId, step, status, at, at, Output: JsonSerializer.SerializeToElement(output)));
     }
 
     [Test]
@@ -56,13 +58,19 @@ public sealed class CopyChunkPredictionsMigrationTests(DatabaseProvider provider
             new { rowId = 9, label = (string?)null, value = (double?)null, score = 0.25 },
             new { rowId = 7, label = "yes", value = 1.0, score = 0.75 },
         });
-        await RecordChunkAsync("old-job", "chunk-000002", ResultStatus.Failed, new object[] { new { rowId = 11, label = "no", value = 0.0, score = 0.1 } });
+        await RecordChunkAsync(
+            "old-job",
+            "chunk-000002",
+            ResultStatus.Failed,
+            new object[] { new { rowId = 11, label = "no", value = 0.0, score = 0.1 } });
         await RecordChunkAsync("new-job", "chunk-000000", ResultStatus.Succeeded, new { firstRowId = 1, lastRowId = 2, count = 2 });
 
         await RunCopyMigrationAsync();
         await RunCopyMigrationAsync();
 
-        Assert.That(await PredictionsAsync("old-job"), Is.EqualTo(new[] { new StoredPrediction(7, "yes", 1.0, 0.75), new StoredPrediction(9, null, null, 0.25) }));
+        Assert.That(
+            await PredictionsAsync("old-job"),
+            Is.EqualTo(new[] { new StoredPrediction(7, "yes", 1.0, 0.75), new StoredPrediction(9, null, null, 0.25) }));
         Assert.That(await PredictionsAsync("new-job"), Is.Empty);
     }
 }

@@ -32,7 +32,9 @@ public sealed class PredictionCodecTests
     [Test]
     public void Encode_WhenRowsAreConsecutiveBinaryPredictions_TakesAboutElevenBytesPerRow()
     {
-        var predictions = Enumerable.Range(1_000_000, 10_000).Select(i => new StoredPrediction(i, i % 3 == 0 ? "true" : "false", null, i / 7.0)).ToList();
+        var predictions = Enumerable.Range(1_000_000, 10_000)
+            .Select(i => new StoredPrediction(i, i % 3 == 0 ? "true" : "false", null, i / 7.0))
+            .ToList();
 
         var payload = PredictionCodec.Encode(predictions);
 

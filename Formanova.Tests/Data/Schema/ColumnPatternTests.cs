@@ -57,9 +57,14 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
     [TestCase(@"\w+(?<!x)", "cannot run 'negative lookahead (?! pattern) or negative lookbehind")]
     [TestCase(@"(?>a+)b", "cannot run 'atomic")]
     [TestCase(@"(?(a)ab|b)", "cannot run 'test conditional")]
-    public async Task CreateDataset_WhenThePatternNeedsBacktracking_Returns400NamingThePatternAndTheConstruct(string pattern, string construct)
+    public async Task CreateDataset_WhenThePatternNeedsBacktracking_Returns400NamingThePatternAndTheConstruct(
+        string pattern,
+        string construct)
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest($"backtracking-{Guid.NewGuid():N}", Columns(pattern)), Json);
+        var response = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest($"backtracking-{Guid.NewGuid():N}", Columns(pattern)),
+            Json);
 
         await AssertPatternProblemAsync(response, HttpStatusCode.BadRequest, construct);
     }
@@ -69,7 +74,10 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
     {
         var dataset = await CreateAsync(_client, columns: Columns("[a-z]+"));
 
-        var response = await _client.PutAsJsonAsync($"/api/v1/datasets/{dataset.Id}/schema", new UpdateSchemaRequest(Columns(@"(\w)\1")), Json);
+        var response = await _client.PutAsJsonAsync(
+            $"/api/v1/datasets/{dataset.Id}/schema",
+            new UpdateSchemaRequest(Columns(@"(\w)\1")),
+            Json);
         var after = await _client.GetFromJsonAsync<DatasetDetails>($"/api/v1/datasets/{dataset.Id}", Json);
 
         await AssertPatternProblemAsync(response, HttpStatusCode.BadRequest, "cannot run 'backreference");
@@ -79,7 +87,10 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
     [Test]
     public async Task CreateDataset_WhenThePatternIsLongerThanTheLimit_Returns400()
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest("long-pattern", Columns(new string('a', 1001))), Json);
+        var response = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest("long-pattern", Columns(new string('a', 1001))),
+            Json);
 
         await AssertPatternProblemAsync(response, HttpStatusCode.BadRequest, "at most 1000 characters");
     }
@@ -87,7 +98,10 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
     [Test]
     public async Task CreateDataset_WhenCountsExpandBeyondTheEngine_Returns400()
     {
-        var response = await _client.PostAsJsonAsync("/api/v1/datasets", new CreateDatasetRequest("huge-counts", Columns("(a{100}){100}")), Json);
+        var response = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new CreateDatasetRequest("huge-counts", Columns("(a{100}){100}")),
+            Json);
 
         await AssertPatternProblemAsync(response, HttpStatusCode.BadRequest, "too large");
     }
@@ -98,7 +112,8 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
         // (a+)+b on a run of a's without the b is exponential for a backtracking engine: each such value used up
         // the 100 ms budget and was reported as "took too long", and the import took that long per row.
         var dataset = await CreateAsync(_client, columns: Columns("(a+)+b"));
-        var csv = "id,code\n" + string.Concat(Enumerable.Range(1, 60).Select(i => i % 2 == 0 ? $"{i},{new string('a', 30)}b\n" : $"{i},{new string('a', 30)}!\n"));
+        var csv = "id,code\n" + string.Concat(
+            Enumerable.Range(1, 60).Select(i => i % 2 == 0 ? $"{i},{new string('a', 30)}b\n" : $"{i},{new string('a', 30)}!\n"));
 
         var response = await _client.PostAsync($"/api/v1/datasets/{dataset.Id}/rows?onError=skip", Csv(csv));
         var report = await response.Content.ReadFromJsonAsync<ImportReport>(Json);
@@ -120,11 +135,16 @@ public sealed class ColumnPatternTests(DatabaseProvider provider)
         await using (var connection = await _host!.Database.Database.OpenConnectionAsync())
         {
             var stored = DataJson.Serialize(Columns("(?=[A-Z])[A-Z]+"));
-            await connection.ExecuteAsync("UPDATE data_schema_versions SET columns = @Columns WHERE dataset_id = @Id", new { Columns = stored, dataset.Id });
+            await connection.ExecuteAsync(
+                "UPDATE data_schema_versions SET columns = @Columns WHERE dataset_id = @Id",
+                new { Columns = stored, dataset.Id });
         }
 
         var import = await _client.PostAsync($"/api/v1/datasets/{dataset.Id}/rows", Csv("id,code\n1,AB\n"));
-        var validate = await _client.PostAsJsonAsync($"/api/v1/datasets/{dataset.Id}/validate-input", new Dictionary<string, object> { ["code"] = "AB" }, Json);
+        var validate = await _client.PostAsJsonAsync(
+            $"/api/v1/datasets/{dataset.Id}/validate-input",
+            new Dictionary<string, object> { ["code"] = "AB" },
+            Json);
         var rows = await _client.GetAsync($"/api/v1/datasets/{dataset.Id}/rows");
         var fix = await _client.PutAsJsonAsync($"/api/v1/datasets/{dataset.Id}/schema", new UpdateSchemaRequest(Columns("[A-Z]+")), Json);
         var retry = await _client.PostAsync($"/api/v1/datasets/{dataset.Id}/rows", Csv("id,code\n1,AB\n"));

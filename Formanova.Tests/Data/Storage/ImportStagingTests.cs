@@ -33,7 +33,8 @@ public sealed class ImportStagingTests(DatabaseProvider provider)
     private ImportStaging Staging => _harness.Services.GetRequiredService<ImportStaging>();
 
     [SetUp]
-    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:CommitRows", "100"), new("Data:StreamChunkRows", "7")]);
+    public async Task SetUp()
+        => _harness = await DataHarness.CreateAsync(provider, [new("Data:Import:CommitRows", "100"), new("Data:StreamChunkRows", "7")]);
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
@@ -57,7 +58,8 @@ public sealed class ImportStagingTests(DatabaseProvider provider)
         return await connection.ExecuteScalarAsync<long>(sql, new { DatasetId = datasetId });
     }
 
-    private Task<long> StoredRowsAsync(long datasetId) => CountAsync("SELECT COUNT(*) FROM data_rows WHERE dataset_id = @DatasetId", datasetId);
+    private Task<long> StoredRowsAsync(long datasetId)
+        => CountAsync("SELECT COUNT(*) FROM data_rows WHERE dataset_id = @DatasetId", datasetId);
 
     private Task<long> AttemptsAsync() => CountAsync("SELECT COUNT(*) FROM data_import_attempts");
 
@@ -77,7 +79,9 @@ public sealed class ImportStagingTests(DatabaseProvider provider)
     private async Task<long> CreateWithRowsAsync(string name, int rows)
     {
         var dataset = (await Data.CreateDatasetAsync(new CreateDatasetRequest(name, Columns))).Id;
-        Assert.That((await Data.ImportRowsAsync(dataset, Csv(1, rows), new ImportOptions(ImportFormat.Csv))).RowsAccepted, Is.EqualTo(rows));
+        Assert.That(
+            (await Data.ImportRowsAsync(dataset, Csv(1, rows), new ImportOptions(ImportFormat.Csv))).RowsAccepted,
+            Is.EqualTo(rows));
         return dataset;
     }
 
@@ -135,7 +139,8 @@ public sealed class ImportStagingTests(DatabaseProvider provider)
         var dataset = await CreateWithRowsAsync("half-deleted", 250);
         var keep = await CreateWithRowsAsync("kept", 3);
         // The definition is gone, as after a process that stopped right after that transaction.
-        Assert.That(await _harness.Services.GetRequiredService<DatasetRepository>().DeleteAsync(dataset, DateTimeOffset.UtcNow, CancellationToken.None), Is.True);
+        Assert.That(await _harness.Services.GetRequiredService<DatasetRepository>()
+            .DeleteAsync(dataset, DateTimeOffset.UtcNow, CancellationToken.None), Is.True);
         Assert.That(await StoredRowsAsync(dataset), Is.EqualTo(250));
 
         var later = new FakeTimeProvider(DateTimeOffset.UtcNow + TimeSpan.FromHours(1));
@@ -173,7 +178,9 @@ public sealed class ImportStagingTests(DatabaseProvider provider)
 
     [TestCase(ImportErrorMode.Reject, 0)]
     [TestCase(ImportErrorMode.Skip, 1299)]
-    public async Task ImportRowsAsync_WhenABadRowFollowsCommittedBatches_LeavesOnlyWhatTheModeStoresAndNoAttempt(ImportErrorMode mode, long expected)
+    public async Task ImportRowsAsync_WhenABadRowFollowsCommittedBatches_LeavesOnlyWhatTheModeStoresAndNoAttempt(
+        ImportErrorMode mode,
+        long expected)
     {
         var dataset = (await Data.CreateDatasetAsync(new CreateDatasetRequest($"bad-row-{mode}", Columns))).Id;
 

@@ -8,7 +8,10 @@ public sealed class RowCodecTests
     [Test]
     public void Decode_WhenEncodedRowHasEveryType_ReturnsTheSameValues()
     {
-        object?[] row = [1.5, null, "héllo, 世界", true, false, new DateTimeOffset(2024, 2, 29, 23, 59, 59, 999, TimeSpan.Zero), new string('x', 300), -0.0];
+        object?[] row = [
+            1.5, null, "héllo, 世界", true, false, new DateTimeOffset(2024, 2, 29, 23, 59, 59, 999, TimeSpan
+            .Zero), new string('x', 300), -0.0
+        ];
 
         var decoded = RowCodec.Decode(RowCodec.Encode(row, new ArrayBufferWriter<byte>()), row.Length);
 

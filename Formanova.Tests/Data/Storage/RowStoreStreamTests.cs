@@ -23,7 +23,9 @@ public sealed class RowStoreStreamTests(DatabaseProvider provider)
     private DataHarness _harness = null!;
 
     [SetUp]
-    public async Task SetUp() => _harness = await DataHarness.CreateAsync(provider, [new("Data:StreamChunkRows", ChunkRows.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+    public async Task SetUp() => _harness = await DataHarness.CreateAsync(
+        provider,
+        [new("Data:StreamChunkRows", ChunkRows.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
@@ -31,7 +33,8 @@ public sealed class RowStoreStreamTests(DatabaseProvider provider)
     private async Task ImportAsync(long datasetId, int from, int count)
     {
         var csv = "id,x\n" + string.Concat(Enumerable.Range(from, count).Select(i => $"{i},{i * 0.5}\n"));
-        var report = await _harness.Data.ImportRowsAsync(datasetId, new MemoryStream(Encoding.UTF8.GetBytes(csv)), new ImportOptions(ImportFormat.Csv));
+        var report = await _harness.Data
+            .ImportRowsAsync(datasetId, new MemoryStream(Encoding.UTF8.GetBytes(csv)), new ImportOptions(ImportFormat.Csv));
         Assert.That(report.RowsAccepted, Is.EqualTo(count));
     }
 
@@ -75,7 +78,9 @@ public sealed class RowStoreStreamTests(DatabaseProvider provider)
         await ImportAsync(dataset, 1, 20_000);
 
         await using var connection = await _harness.Database.Database.OpenConnectionAsync(CancellationToken.None);
-        var plan = string.Join("\n", await connection.QueryAsync<string>("EXPLAIN " + RowStore.SelectChunk, new { DatasetId = dataset, After = 0L, Limit = ChunkRows }));
+        var plan = string.Join("\n", await connection.QueryAsync<string>(
+            "EXPLAIN " + RowStore.SelectChunk,
+            new { DatasetId = dataset, After = 0L, Limit = ChunkRows }));
 
         Assert.That(plan, Does.Contain("Index Scan using data_rows_pkey").And.Not.Contain("Sort"), plan);
     }

@@ -64,9 +64,13 @@ public sealed class EventEndpointsTests
     public async Task Post_WhenTheSameIdempotencyKeyIsSentTwice_Returns201ThenTheOriginalWith200()
     {
         var key = Guid.NewGuid().ToString();
-        using var first = await PostAsync(new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 10, name = "a" } }, key);
+        using var first = await PostAsync(
+            new { type = "DATASET_IMPORTED", source = "/modules/data", data = new { rows = 10, name = "a" } },
+            key);
         // The same event: data compared as JSON, so property order and 10.0 for 10 do not make it another one.
-        using var second = await PostAsync(JsonDocument.Parse("""{"source":"/modules/data","type":"DATASET_IMPORTED","data":{"name":"a","rows":10.0}}""").RootElement, key);
+        using var second = await PostAsync(
+            JsonDocument.Parse("""{"source":"/modules/data","type":"DATASET_IMPORTED","data":{"name":"a","rows":10.0}}""").RootElement,
+            key);
 
         var created = await first.Content.ReadFromJsonAsync<JsonElement>();
         var repeated = await second.Content.ReadFromJsonAsync<JsonElement>();
@@ -95,7 +99,9 @@ public sealed class EventEndpointsTests
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         Assert.That(otherData.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), await otherData.Content.ReadAsStringAsync());
         Assert.That(otherSubject.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
-        Assert.That((await otherData.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), Does.Contain("Idempotency-Key"));
+        Assert.That(
+            (await otherData.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(),
+            Does.Contain("Idempotency-Key"));
         Assert.That(stored.GetProperty("items").GetArrayLength(), Is.EqualTo(1));
     }
 
@@ -141,7 +147,8 @@ public sealed class EventEndpointsTests
     public async Task GetById_WhenPublishedThroughTheModule_ReturnsTheCloudEvent()
     {
         var events = (IEventModule)_factory.Services.GetService(typeof(IEventModule))!;
-        var published = await events.PublishAsync(new PublishEventRequest(IEventModule.ModelRegistered, "/modules/model", Subject: "models/churn/3", CorrelationId: "trace-1"));
+        var published = await events.PublishAsync(
+            new PublishEventRequest(IEventModule.ModelRegistered, "/modules/model", Subject: "models/churn/3", CorrelationId: "trace-1"));
 
         var body = await _client.GetFromJsonAsync<JsonElement>($"/api/v1/events/{published.Event.Id}");
         using var missing = await _client.GetAsync("/api/v1/events/999999");

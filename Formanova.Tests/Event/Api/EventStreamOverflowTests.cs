@@ -27,16 +27,24 @@ public sealed class EventStreamOverflowTests
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1));
         var context = new DefaultHttpContext { RequestServices = services };
         context.Features.Set<IHttpResponseBodyFeature>(new PipeBody(pipe.Writer));
-        var streaming = EventStream.RunAsync(context, hub, services.GetRequiredService<EventStore>(), services.GetRequiredService<IOptions<EventOptions>>());
+        var streaming = EventStream.RunAsync(
+            context,
+            hub,
+            services.GetRequiredService<EventStore>(),
+            services.GetRequiredService<IOptions<EventOptions>>());
         await EventTestSupport.EventuallyAsync(() => Task.FromResult(hub.SubscriberCount), n => n == 2, what: "the stream's subscription");
 
         var published = new List<long>();
         for (var i = 0; i < 10; i++)
         {
-            published.Add((await events.PublishAsync(new PublishEventRequest(IEventModule.TrainingProgress, "/modules/model"))).Event.Sequence);
+            published.Add(
+                (await events.PublishAsync(new PublishEventRequest(IEventModule.TrainingProgress, "/modules/model"))).Event.Sequence);
         }
 
-        await EventTestSupport.EventuallyAsync(() => Task.FromResult(hub.SubscriberCount), n => n == 1, what: "the slow stream to be closed");
+        await EventTestSupport.EventuallyAsync(
+            () => Task.FromResult(hub.SubscriberCount),
+            n => n == 1,
+            what: "the slow stream to be closed");
         var reading = ReadAllAsync(pipe.Reader);
         await streaming.WaitAsync(TimeSpan.FromSeconds(10));
         await pipe.Writer.CompleteAsync();
@@ -89,7 +97,8 @@ public sealed class EventStreamOverflowTests
 
         public Task StartAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+            => throw new NotSupportedException();
 
         public Task CompleteAsync() => writer.CompleteAsync().AsTask();
     }

@@ -41,11 +41,15 @@ public sealed class EventStreamTests
         {
             for (var i = 0; i < 60; i++)
             {
-                await Task.WhenAll(Publish(IEventModule.TrainingProgress, "/workflows/train/runs/1"), Publish(IEventModule.TrainingProgress, "/workflows/train/runs/1"));
+                await Task.WhenAll(
+                    Publish(IEventModule.TrainingProgress, "/workflows/train/runs/1"),
+                    Publish(IEventModule.TrainingProgress, "/workflows/train/runs/1"));
             }
         });
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, useLastEventIdHeader ? "/api/v1/events/stream" : "/api/v1/events/stream?after=2");
+        using var request = new HttpRequestMessage(
+            HttpMethod.Get,
+            useLastEventIdHeader ? "/api/v1/events/stream" : "/api/v1/events/stream?after=2");
         if (useLastEventIdHeader)
         {
             request.Headers.Add("Last-Event-ID", "2");
@@ -69,7 +73,9 @@ public sealed class EventStreamTests
     [Test]
     public async Task Stream_WhenFilteredByWorkflowIdAndType_SendsOnlyMatchingEvents()
     {
-        using var response = await _client.GetAsync("/api/v1/events/stream?workflowId=w1&type=WORKFLOW_STARTED,WORKFLOW_COMPLETED", HttpCompletionOption.ResponseHeadersRead);
+        using var response = await _client.GetAsync(
+            "/api/v1/events/stream?workflowId=w1&type=WORKFLOW_STARTED,WORKFLOW_COMPLETED",
+            HttpCompletionOption.ResponseHeadersRead);
         using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
         await sse.WaitForCommentAsync("connected", TimeSpan.FromSeconds(10));
 

@@ -1,7 +1,6 @@
 using Formanova.Modules.Event;
 using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Event.Log;
-using Formanova.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Event.Broadcast;
@@ -53,7 +52,8 @@ public sealed class EventHubTests
         // Rows committed by "another instance": in the log, but never announced to this hub.
         var start = hub.LastSequence;
         var rows = await store.AppendAsync(
-            Enumerable.Range(0, 3).Select(i => new PendingEvent($"other-{i}", IEventModule.ModelFallback, "/modules/model", null, DateTimeOffset.UtcNow, null, null)).ToList(),
+            Enumerable.Range(0, 3).Select(
+                i => new PendingEvent($"other-{i}", IEventModule.ModelFallback, "/modules/model", null, DateTimeOffset.UtcNow, null, null)).ToList(),
             CancellationToken.None);
         var last = new LoggedEvent(rows[^1].Row);
         hub.Ingest([last]);
@@ -61,7 +61,9 @@ public sealed class EventHubTests
         hub.Poke();
 
         // The hub handles its input in order, so a repeat would show up before this sentinel.
-        var sentinel = await store.AppendAsync([new PendingEvent("sentinel", IEventModule.ModelFallback, "/modules/model", null, DateTimeOffset.UtcNow, null, null)], CancellationToken.None);
+        var sentinel = await store.AppendAsync(
+            [new PendingEvent("sentinel", IEventModule.ModelFallback, "/modules/model", null, DateTimeOffset.UtcNow, null, null)],
+            CancellationToken.None);
         hub.Ingest([new LoggedEvent(sentinel[0].Row)]);
 
         var received = new List<long>();

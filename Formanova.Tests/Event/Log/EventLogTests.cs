@@ -100,9 +100,12 @@ public sealed class EventLogTests(DatabaseProvider provider)
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/abc"));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/WORKFLOWS/abc"));
 
-        var firstPage = await _events.ListAsync(new EventQuery(Types: [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], Source: "/workflows/abc", Limit: 1));
-        var secondPage = await _events.ListAsync(new EventQuery(firstPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
-        var lastPage = await _events.ListAsync(new EventQuery(secondPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
+        var firstPage = await _events.ListAsync(
+            new EventQuery(Types: [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], Source: "/workflows/abc", Limit: 1));
+        var secondPage = await _events.ListAsync(
+            new EventQuery(firstPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
+        var lastPage = await _events.ListAsync(
+            new EventQuery(secondPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
 
         Assert.Multiple(() =>
         {
@@ -153,7 +156,10 @@ public sealed class EventLogTests(DatabaseProvider provider)
         var webhooks = _factory.Services.GetRequiredService<WebhookStore>();
         var old = DateTimeOffset.UtcNow.AddDays(-40);
         var webhook = await webhooks.InsertAsync("http://127.0.0.1:9/hook", [], "0123456789abcdef", null, old, CancellationToken.None);
-        await webhooks.QueueAsync([new NewDelivery(webhook.Id, 1, old), new NewDelivery(webhook.Id, 2, old)], reset: false, CancellationToken.None);
+        await webhooks.QueueAsync(
+            [new NewDelivery(webhook.Id, 1, old), new NewDelivery(webhook.Id, 2, old)],
+            reset: false,
+            CancellationToken.None);
         var queued = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
         await webhooks.DeadLetterAsync(queued.Single(d => d.EventId == 1).Id, "gave up", old, CancellationToken.None);
 
@@ -162,6 +168,7 @@ public sealed class EventLogTests(DatabaseProvider provider)
         var remaining = await webhooks.ListDeliveriesAsync(webhook.Id, null, 10, CancellationToken.None);
         Assert.That(remaining.Select(d => (d.EventId, d.Status)), Is.EqualTo(new[] { (2L, DeliveryRow.Pending) }));
     }
+
     [Test]
     public async Task Get_WhenARowWrittenBeforeTheInputRulesHoldsALoneSurrogate_ServesItRepairedAndTheRestOfTheHistory()
     {
@@ -182,7 +189,9 @@ public sealed class EventLogTests(DatabaseProvider provider)
         using var single = await client.GetAsync($"/api/v1/events/{page.GetProperty("items")[0].GetProperty("id").GetString()}");
 
         Assert.That(history.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
-        Assert.That(page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("type").GetString()), Is.EqualTo(new[] { "TEST_PLANTED", "TEST_AFTER" }));
+        Assert.That(
+            page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("type").GetString()),
+            Is.EqualTo(new[] { "TEST_PLANTED", "TEST_AFTER" }));
         Assert.That(page.GetProperty("items")[0].GetProperty("data").GetProperty("note").GetString(), Is.EqualTo("a\uFFFDb"));
         Assert.That(single.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
     }
@@ -202,9 +211,11 @@ public sealed class EventLogTests(DatabaseProvider provider)
     [Test]
     public async Task PublishAsync_WhenDataIsOverTheLimit_RefusesItUnlessADataRefSaysWhereItLives()
     {
-        var large = JsonSerializer.SerializeToElement(new { jobId = "j1", decision = "positive", score = 0.9, text = new string('x', 70_000), list = new[] { 1, 2 } });
+        var large = JsonSerializer.SerializeToElement(
+            new { jobId = "j1", decision = "positive", score = 0.9, text = new string('x', 70_000), list = new[] { 1, 2 } });
 
-        var refused = Assert.ThrowsAsync<ModuleException>(() => _events.PublishAsync(new PublishEventRequest("TEST_LARGE", "/tests", large)))!;
+        var refused = Assert.ThrowsAsync<ModuleException>(
+            () => _events.PublishAsync(new PublishEventRequest("TEST_LARGE", "/tests", large)))!;
         var stored = await _events.PublishAsync(new PublishEventRequest("TEST_LARGE", "/tests", large, DataRef: "/api/v1/jobs/j1"));
         var read = await _events.GetAsync(stored.Event.Sequence);
 

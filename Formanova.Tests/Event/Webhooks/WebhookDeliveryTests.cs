@@ -63,7 +63,8 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
         // Deliveries run concurrently, so their order at the receiver is not the log's order.
         var first = _receiver.Requests.Single(r => r.Headers["Formanova-Event-Id"] == activated.Event.Id);
         var signature = first.Headers["Formanova-Signature"].Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        var expected = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{signature["t"]}.{first.Body}")));
+        var expected = Convert.ToHexStringLower(
+            HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{signature["t"]}.{first.Body}")));
         var body = JsonDocument.Parse(first.Body).RootElement;
         await EventTestSupport.EventuallyAsync(
             async () => (await _webhooks.ListDeliveriesAsync(webhook.Webhook.Id, DeliveryStatus.Delivered, 10)).Count,
@@ -72,11 +73,15 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
         Assert.Multiple(() =>
         {
             Assert.That(signature["v1"], Is.EqualTo(expected));
-            Assert.That(long.Parse(signature["t"], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Within(60));
+            Assert.That(
+                long.Parse(signature["t"], System.Globalization.CultureInfo.InvariantCulture),
+                Is.EqualTo(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Within(60));
             Assert.That(first.Headers["Content-Type"], Does.StartWith("application/cloudevents+json"));
             Assert.That(first.Headers["Formanova-Event-Type"], Is.EqualTo("MODEL_ACTIVATED"));
             Assert.That(body.GetProperty("data").GetProperty("version").GetInt32(), Is.EqualTo(3));
-            Assert.That(_receiver.Requests.Select(r => r.Headers["Formanova-Event-Id"]), Is.EquivalentTo(new[] { activated.Event.Id, sentinel.Event.Id }));
+            Assert.That(
+                _receiver.Requests.Select(r => r.Headers["Formanova-Event-Id"]),
+                Is.EquivalentTo(new[] { activated.Event.Id, sentinel.Event.Id }));
         });
     }
 
@@ -110,8 +115,12 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
         {
             Assert.That(details.Attempts.Select(a => a.StatusCode), Is.EqualTo(new int?[] { 500, 500, 500 }));
             Assert.That(details.Attempts.Select(a => a.Outcome), Has.All.EqualTo(DeliveryOutcome.RetryableFailure));
-            Assert.That(details.Attempts[1].AttemptedAt - details.Attempts[0].AttemptedAt, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(40)));
-            Assert.That(details.Attempts[2].AttemptedAt - details.Attempts[1].AttemptedAt, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(80)));
+            Assert.That(
+                details.Attempts[1].AttemptedAt - details.Attempts[0].AttemptedAt,
+                Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(40)));
+            Assert.That(
+                details.Attempts[2].AttemptedAt - details.Attempts[1].AttemptedAt,
+                Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(80)));
             Assert.That(details.Delivery.LastError, Does.Contain("Dead-lettered after 3 attempts"));
             Assert.That(_receiver.Requests, Has.Count.EqualTo(3));
         });
@@ -197,13 +206,16 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
         var replay = await _webhooks.ReplayAsync(webhook.Webhook.Id, new ReplayRequest(0, before[2].Event.Sequence));
         await _receiver.WaitForAsync(2);
         await EventTestSupport.EventuallyAsync(
-            async () => (await _webhooks.ListDeliveriesAsync(webhook.Webhook.Id, DeliveryStatus.Delivered, 10)).Count, c => c == 2, what: "two replayed deliveries");
+            async () => (await _webhooks.ListDeliveriesAsync(webhook.Webhook.Id, DeliveryStatus.Delivered, 10))
+                .Count, c => c == 2, what: "two replayed deliveries");
 
         Assert.Multiple(() =>
         {
             Assert.That(replay.Queued, Is.EqualTo(2));
             Assert.That(replay.ToSequence, Is.EqualTo(before[2].Event.Sequence));
-            Assert.That(_receiver.Requests.Select(r => r.Headers["Formanova-Event-Id"]), Is.EquivalentTo(new[] { before[0].Event.Id, before[2].Event.Id }));
+            Assert.That(
+                _receiver.Requests.Select(r => r.Headers["Formanova-Event-Id"]),
+                Is.EquivalentTo(new[] { before[0].Event.Id, before[2].Event.Id }));
         });
     }
 
@@ -228,7 +240,8 @@ public sealed class WebhookDeliveryTests(DatabaseProvider provider)
     }
 
     private Task<PublishEventResult> Publish(string type, object? data) =>
-        _events.PublishAsync(new PublishEventRequest(type, "/workflows/w/runs/r", data is null ? null : JsonSerializer.SerializeToElement(data)));
+        _events.PublishAsync(
+            new PublishEventRequest(type, "/workflows/w/runs/r", data is null ? null : JsonSerializer.SerializeToElement(data)));
 
     private async Task<WebhookDelivery> WaitForStatusAsync(long webhookId, DeliveryStatus status, TimeSpan? timeout = null) =>
         (await EventTestSupport.EventuallyAsync(

@@ -96,7 +96,9 @@ public sealed class WebhookEndpointsTests
     [Test]
     public async Task Create_WhenValid_ReturnsTheSecretOnlyOnce()
     {
-        using var created = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "MODEL_ACTIVATED" } });
+        using var created = await CreateAsync(
+            _loopbackAllowed,
+            new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "MODEL_ACTIVATED" } });
         var body = await created.Content.ReadFromJsonAsync<JsonElement>();
         var id = body.GetProperty("webhook").GetProperty("id").GetInt64();
         using var client = _loopbackAllowed.CreateClient();
@@ -115,8 +117,12 @@ public sealed class WebhookEndpointsTests
     [Test]
     public async Task Create_WhenEventTypesOrSecretAreInvalid_Returns400NamingThem()
     {
-        using var badType = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "model activated" } });
-        using var shortSecret = await CreateAsync(_loopbackAllowed, new { url = "http://127.0.0.1:9/hook", eventTypes = All, secret = "short" });
+        using var badType = await CreateAsync(
+            _loopbackAllowed,
+            new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "model activated" } });
+        using var shortSecret = await CreateAsync(
+            _loopbackAllowed,
+            new { url = "http://127.0.0.1:9/hook", eventTypes = All, secret = "short" });
 
         await EventTestSupport.AssertProblemAsync(badType, "eventTypes");
         await EventTestSupport.AssertProblemAsync(shortSecret, "secret");
@@ -132,7 +138,9 @@ public sealed class WebhookEndpointsTests
         using var unknownDelivery = await client.GetAsync("/api/v1/events/deliveries/424242");
         using var unknownRedeliver = await client.PostAsync("/api/v1/events/deliveries/424242/redeliver", null);
         using var unknownReplay = await client.PostAsJsonAsync("/api/v1/events/webhooks/424242/replay", new { afterSequence = 0 });
-        using var badRange = await client.PostAsJsonAsync($"/api/v1/events/webhooks/{id}/replay", new { afterSequence = 10, toSequence = 5 });
+        using var badRange = await client.PostAsJsonAsync(
+            $"/api/v1/events/webhooks/{id}/replay",
+            new { afterSequence = 10, toSequence = 5 });
         using var badStatus = await client.GetAsync($"/api/v1/events/webhooks/{id}/deliveries?status=done");
         using var badLimit = await client.GetAsync($"/api/v1/events/webhooks/{id}/deliveries?limit=0");
 
@@ -155,7 +163,9 @@ public sealed class WebhookEndpointsTests
     {
         using var client = _loopbackAllowed.CreateClient();
 
-        using var response = await client.PostAsync("/api/v1/events/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        using var response = await client.PostAsync(
+            "/api/v1/events/webhooks",
+            new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         var problem = await response.Content.ReadAsStringAsync();
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), problem);

@@ -38,7 +38,10 @@ public sealed class WebhookOperationsTests
         _receiver.Behaviour = (n, _) => Task.FromResult(n == 1 ? 500 : 200);
         var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/w/runs/r"));
-        var due = await EventTestSupport.EventuallyAsync(() => _webhooks.ListDueDeliveriesAsync(10), d => d.Count == 1, what: "a due delivery");
+        var due = await EventTestSupport.EventuallyAsync(
+            () => _webhooks.ListDueDeliveriesAsync(10),
+            d => d.Count == 1,
+            what: "a due delivery");
 
         var first = await _webhooks.AttemptDeliveryAsync(due[0].Id);
         var second = await _webhooks.AttemptDeliveryAsync(due[0].Id);
@@ -52,7 +55,9 @@ public sealed class WebhookOperationsTests
             Assert.That(second.Outcome, Is.EqualTo(DeliveryOutcome.Delivered));
             Assert.That(second.Delivery!.Attempts, Is.EqualTo(2));
             Assert.That(_receiver.Requests.Select(r => r.Headers["Formanova-Attempt"]), Is.EqualTo(new[] { "1", "2" }));
-            Assert.That(_receiver.Requests.Select(r => r.Headers["Formanova-Delivery-Id"]).Distinct().Single(), Is.EqualTo(due[0].Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.That(
+                _receiver.Requests.Select(r => r.Headers["Formanova-Delivery-Id"]).Distinct().Single(),
+                Is.EqualTo(due[0].Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         });
     }
 
@@ -61,7 +66,10 @@ public sealed class WebhookOperationsTests
     {
         var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowFailed, "/workflows/w/runs/r"));
-        var due = await EventTestSupport.EventuallyAsync(() => _webhooks.ListDueDeliveriesAsync(10), d => d.Count == 1, what: "a due delivery");
+        var due = await EventTestSupport.EventuallyAsync(
+            () => _webhooks.ListDueDeliveriesAsync(10),
+            d => d.Count == 1,
+            what: "a due delivery");
 
         var dead = await _webhooks.MarkDeadLetteredAsync(due[0].Id, "Workflow gave up after its own retry policy.");
         var attempt = await _webhooks.AttemptDeliveryAsync(due[0].Id);
@@ -82,9 +90,22 @@ public sealed class WebhookOperationsTests
         // A subscription accepted earlier (or a DNS answer that changed since) must still be refused on connect.
         var strict = Options.Create(new EventOptions { Webhooks = { AllowLoopback = false, TimeoutSeconds = 2 } });
         using var sender = new WebhookSender(new UrlGuard(strict), strict, TimeProvider.System);
-        var e = new LoggedEvent(new EventRow { Id = 1, IdempotencyKey = "k", Type = IEventModule.ModelFallback, Source = "/modules/model", Time = DateTimeOffset.UtcNow });
+        var e = new LoggedEvent(new EventRow
+        {
+            Id = 1,
+            IdempotencyKey = "k",
+            Type = IEventModule.ModelFallback,
+            Source = "/modules/model",
+            Time = DateTimeOffset.UtcNow
+        });
 
-        var result = await sender.SendAsync(new Uri(_receiver.Url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)), "0123456789abcdef", 1, 1, e, CancellationToken.None);
+        var result = await sender.SendAsync(
+            new Uri(_receiver.Url.Replace("127.0.0.1", "localhost", StringComparison.Ordinal)),
+            "0123456789abcdef",
+            1,
+            1,
+            e,
+            CancellationToken.None);
 
         Assert.Multiple(() =>
         {

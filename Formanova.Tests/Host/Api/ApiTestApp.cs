@@ -58,7 +58,10 @@ internal sealed class ApiTestApp : IAsyncDisposable
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
         builder.Logging.SetMinimumLevel(LogLevel.Critical);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Api:MaxRequestBodyBytes"] = maxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Api:MaxRequestBodyBytes"] = maxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        });
         builder.Services.AddFormanovaApi(builder.Configuration);
         builder.Services.AddScoped<IValidator<EchoRequest>, EchoRequestValidator>();
 
@@ -73,7 +76,11 @@ internal sealed class ApiTestApp : IAsyncDisposable
         api.MapGet("/database/{failure}", IResult (string failure) => throw failure switch
         {
             "unreachable" => new NpgsqlException("Failed to connect to 127.0.0.1:1", new System.Net.Sockets.SocketException(111)),
-            "starting" => new PostgresException("the database system is starting up", "FATAL", "FATAL", PostgresErrorCodes.CannotConnectNow),
+            "starting" => new PostgresException(
+                "the database system is starting up",
+                "FATAL",
+                "FATAL",
+                PostgresErrorCodes.CannotConnectNow),
             "busy" => new Microsoft.Data.Sqlite.SqliteException("database is locked", 5),
             "dependency" => new ModuleException(ErrorKind.Unavailable, "The model store is unavailable."),
             _ => new PostgresException("relation \"missing\" does not exist", "ERROR", "ERROR", PostgresErrorCodes.UndefinedTable),

@@ -92,7 +92,8 @@ public sealed class ProblemDetailsTests
     [Test]
     public async Task Post_WhenValidationFails_Returns400WithCamelCaseFieldErrors()
     {
-        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":"","count":99,"colour":"red","items":[{"label":"ok"},{"label":""}]}"""));
+        var response = await _app.Client
+            .PostAsync("/api/v1/echo", Json("""{"name":"","count":99,"colour":"red","items":[{"label":"ok"},{"label":""}]}"""));
 
         var errors = (await ProblemAsync(response)).GetProperty("errors");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
@@ -192,7 +193,9 @@ public sealed class ProblemDetailsTests
     [Test]
     public async Task Post_WhenJsonIsNestedTooDeeply_Returns400()
     {
-        var deep = "{\"name\":\"a\",\"count\":1,\"colour\":\"red\",\"items\":" + string.Concat(Enumerable.Repeat("[", 40)) + string.Concat(Enumerable.Repeat("]", 40)) + "}";
+        var deep = "{\"name\":\"a\",\"count\":1,\"colour\":\"red\",\"items\":" + string.Concat(Enumerable.Repeat("[", 40))
+            + string.Concat(Enumerable.Repeat("]", 40))
+            + "}";
 
         var response = await _app.Client.PostAsync("/api/v1/echo", Json(deep));
 
@@ -246,7 +249,8 @@ public sealed class ProblemDetailsTests
     [Test]
     public async Task Post_WhenANestedFieldIsUnknown_Returns400NamingItsPath()
     {
-        var response = await _app.Client.PostAsync("/api/v1/echo", Json("""{"name":"a","count":1,"colour":"red","items":[{"label":"x"},{"lable":"y"}]}"""));
+        var response = await _app.Client
+            .PostAsync("/api/v1/echo", Json("""{"name":"a","count":1,"colour":"red","items":[{"label":"x"},{"lable":"y"}]}"""));
 
         var problem = await ProblemAsync(response);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));

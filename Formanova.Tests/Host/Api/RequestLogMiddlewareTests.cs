@@ -56,7 +56,9 @@ public sealed class RequestLogMiddlewareTests
         Assert.Multiple(() =>
         {
             Assert.That(line, Does.Not.Contain("\n"), "one line");
-            Assert.That(json.GetProperty("Message").GetString(), Does.StartWith("GET /api/v1/models/{name} 404 ").And.EndWith($"ms trace={traceId} key={keyId}"));
+            Assert.That(
+                json.GetProperty("Message").GetString(),
+                Does.StartWith("GET /api/v1/models/{name} 404 ").And.EndWith($"ms trace={traceId} key={keyId}"));
             Assert.That(json.GetProperty("State").GetProperty("KeyId").GetString(), Is.EqualTo(keyId));
             Assert.That(line, Does.Not.Contain("jane-doe"), "the raw path, here or in a scope");
             Assert.That(line, Does.Not.Contain(FormanovaFactory.AdminKey));
@@ -84,7 +86,10 @@ public sealed class RequestLogMiddlewareTests
     public async Task Request_WhenRequestLoggingIsOff_IsNotLoggedAtAnyLevel()
     {
         var logs = new LogCapture();
-        using var factory = Factory(logs, ("Api:RequestLogging", "false"), ("Logging:LogLevel:Formanova.Host.Api.RequestLogMiddleware", "Debug"));
+        using var factory = Factory(
+            logs,
+            ("Api:RequestLogging", "false"),
+            ("Logging:LogLevel:Formanova.Host.Api.RequestLogMiddleware", "Debug"));
         using var client = factory.CreateClient();
 
         Assert.That((await client.GetAsync("/api/v1/models")).StatusCode, Is.EqualTo(HttpStatusCode.OK));

@@ -94,7 +94,8 @@ public sealed class ApiKeyAuthenticationTests
         using var client = _factory.CreateClientWithKey(secret);
         Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var id = (await (await client.GetAsync("/api/v1/keys")).Content.ReadFromJsonAsync<JsonElement>())
-            .EnumerateArray().First(k => k.GetProperty("name").GetString() == "test key" && !k.GetProperty("revoked").GetBoolean()).GetProperty("id").GetString();
+            .EnumerateArray().First(
+                k => k.GetProperty("name").GetString() == "test key" && !k.GetProperty("revoked").GetBoolean()).GetProperty("id").GetString();
 
         using var admin = _factory.CreateClient();
         Assert.That((await admin.DeleteAsync($"/api/v1/keys/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -167,7 +168,8 @@ public sealed class ApiKeyAuthenticationTests
 
         var unprotected = endpoints
             .Where(e => e.Metadata.GetMetadata<ScopeRequirementMetadata>() is null
-                || !e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy?.StartsWith("scope:", StringComparison.Ordinal) == true)
+                || !e.Metadata.GetOrderedMetadata<IAuthorizeData>()
+                    .Any(a => a.Policy?.StartsWith("scope:", StringComparison.Ordinal) == true)
                 || e.Metadata.GetMetadata<IAllowAnonymous>() is not null)
             .Select(e => $"{string.Join(',', e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [])} {e.RoutePattern.RawText}")
             .ToList();
@@ -227,7 +229,9 @@ public sealed class ApiKeyAuthenticationTests
                     e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>() is { ContentTypes.Count: > 0 })))
             .ToList();
 
-    private static async Task<List<(BodyEndpoint Endpoint, HttpStatusCode Status)>> SendWrongContentTypeAsync(HttpClient client, IEnumerable<BodyEndpoint> endpoints)
+    private static async Task<List<(BodyEndpoint Endpoint, HttpStatusCode Status)>> SendWrongContentTypeAsync(
+        HttpClient client,
+        IEnumerable<BodyEndpoint> endpoints)
     {
         var answers = new List<(BodyEndpoint, HttpStatusCode)>();
         foreach (var endpoint in endpoints)
@@ -255,7 +259,10 @@ public sealed class ApiKeyAuthenticationTests
         Assert.That(keys[0].Name, Is.EqualTo("bootstrap"));
         Assert.That(keys[0].Scopes, Is.EqualTo(new[] { "admin" }));
         using var client = fresh.CreateClient();
-        Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "the test key was not installed");
+        Assert.That(
+            (await client.GetAsync("/api/v1/keys")).StatusCode,
+            Is.EqualTo(HttpStatusCode.Unauthorized),
+            "the test key was not installed");
     }
 
     [Test]

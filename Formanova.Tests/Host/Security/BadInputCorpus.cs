@@ -157,11 +157,20 @@ internal static class BadInputCorpus
         yield return ("multipart/form-data; boundary=other", [.. Part(head), .. close], "multipart:boundary mismatch");
         var longBoundary = new string('b', 200);
         yield return ("multipart/form-data; boundary=" + longBoundary, Utf8($"--{longBoundary}--\r\n"), "multipart:boundary over 70 chars");
-        yield return (type, [.. Part(head.Replace("part.csv", new string('n', 100_000), StringComparison.Ordinal)), .. close], "multipart:100 KB header line");
-        yield return (type, [.. Part(head.Replace("part.csv", "../../../etc/passwd", StringComparison.Ordinal)), .. close], "multipart:traversal file name");
+        yield return (type, [
+            .. Part(
+            head.Replace("part.csv", new string('n', 100_000), StringComparison.Ordinal)), .. close
+        ], "multipart:100 KB header line");
+        yield return (type, [
+            .. Part(
+            head.Replace("part.csv", "../../../etc/passwd", StringComparison.Ordinal)), .. close
+        ], "multipart:traversal file name");
         var encodedName = head.Replace("part.csv\"", "x\"; filename*=UTF-8''%FF%FE%ED%A0%80", StringComparison.Ordinal);
         yield return (type, [.. Utf8(encodedName), .. content, .. close], "multipart:invalid encoded file name");
-        yield return (type, [.. Utf8("--fuzz\r\nContent-Type: text/csv\r\n\r\n"), .. content, .. close], "multipart:part without Content-Disposition");
+        yield return (type, [
+            .. Utf8(
+            "--fuzz\r\nContent-Type: text/csv\r\n\r\n"), .. content, .. close
+        ], "multipart:part without Content-Disposition");
         yield return (type, [.. Part(head), .. Utf8("\r\n"), .. Part(head), .. close], "multipart:two file parts");
         yield return (type, [.. Part(head), .. new byte[] { 0xFF, 0xFE, 0x00 }, .. close], "multipart:invalid UTF-8 content");
     }
@@ -181,12 +190,14 @@ internal static class BadInputCorpus
         yield return (json, Utf8("{}"), "empty object");
         yield return (json, [], "empty body");
         yield return (json, [0xEF, 0xBB, 0xBF, 0x7B, 0xFF, 0xFE, 0x7D], "invalid UTF-8");
-        yield return (json, Utf8(string.Concat(Enumerable.Repeat("[", 5000)) + string.Concat(Enumerable.Repeat("]", 5000))), "deep nesting");
+        yield return (json, Utf8(
+            string.Concat(Enumerable.Repeat("[", 5000)) + string.Concat(Enumerable.Repeat("]", 5000))), "deep nesting");
         yield return (json, Utf8("{\"name\":\"a\",\"name\":\"b\"}"), "duplicate keys");
         yield return (json, Utf8("{\"rows\":[" + string.Join(',', Enumerable.Repeat("{\"a\":1}", 200_000)) + "]}"), "oversized batch");
         yield return ("text/plain", Utf8("{\"name\":\"x\"}"), "wrong content type");
         yield return ("application/xml", Utf8("<name>x</name>"), "xml");
-        yield return ("multipart/form-data; boundary=zzz", Utf8("--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n{\r\n--zzz--"), "broken multipart");
+        yield return ("multipart/form-data; boundary=zzz", Utf8(
+            "--zzz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n{\r\n--zzz--"), "broken multipart");
         yield return ("text/csv", Utf8("a,b\n\"unbalanced,2\n"), "unbalanced CSV");
 
         // Type confusion: every field at once, set to one hostile value.
@@ -198,14 +209,18 @@ internal static class BadInputCorpus
 
         foreach (var value in HostileStrings)
         {
-            yield return (json, Utf8(Everywhere(fields, System.Text.Json.JsonSerializer.Serialize(value))), $"every field = string of {value.Length}");
+            yield return (json, Utf8(
+                Everywhere(fields, System.Text.Json.JsonSerializer.Serialize(value))), $"every field = string of {value.Length}");
         }
 
-        var hostileArray = "[" + string.Join(',', HostileStrings.Where(v => v.Length < 100).Select(v => System.Text.Json.JsonSerializer.Serialize(v))) + "]";
+        var hostileArray = "["
+            + string.Join(',', HostileStrings.Where(v => v.Length < 100).Select(v => System.Text.Json.JsonSerializer.Serialize(v)))
+            + "]";
         yield return (json, Utf8(Everywhere(fields, hostileArray)), "every field = array of hostile strings");
     }
 
-    private static string Everywhere(IReadOnlyList<string> fields, string value) => "{" + string.Join(',', fields.Select(f => $"\"{f}\":{value}")) + "}";
+    private static string Everywhere(IReadOnlyList<string> fields, string value)
+        => "{" + string.Join(',', fields.Select(f => $"\"{f}\":{value}")) + "}";
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -217,5 +232,6 @@ internal static class BadInputCorpus
         _ => "huge:" + json,
     };
 
-    private static string Label(string value) => value.Length > 20 ? $"{value.Length} chars" : value.Replace("\0", "\\0", StringComparison.Ordinal);
+    private static string Label(string value)
+        => value.Length > 20 ? $"{value.Length} chars" : value.Replace("\0", "\\0", StringComparison.Ordinal);
 }

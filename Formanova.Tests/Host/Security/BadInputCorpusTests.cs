@@ -59,7 +59,10 @@ public sealed partial class BadInputCorpusTests
         {
             Assert.That(endpoints, Has.Count.GreaterThan(5));
             Assert.That(failures, Is.Empty, string.Join(Environment.NewLine, failures.Take(50)));
-            Assert.That(unexplained, Is.Empty, "data changed where no request succeeded: " + string.Join(", ", unexplained.Select(a => $"{a} {before[a]} -> {after[a]}")));
+            Assert.That(
+                unexplained,
+                Is.Empty,
+                "data changed where no request succeeded: " + string.Join(", ", unexplained.Select(a => $"{a} {before[a]} -> {after[a]}")));
         });
     }
 
@@ -69,7 +72,8 @@ public sealed partial class BadInputCorpusTests
         return factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Where(e => e.RoutePattern.RawText?.TrimStart('/').StartsWith("api/", StringComparison.Ordinal) == true)
             .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
-                .Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'), BodyFields(json, e.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType))))
+                .Select(m => (m, "/"
+                    + e.RoutePattern.RawText!.TrimStart('/'), BodyFields(json, e.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType))))
             .DistinctBy(e => (e.m, e.Item2))
             .OrderBy(e => e.Item2, StringComparer.Ordinal).ThenBy(e => e.m, StringComparer.Ordinal)
             .ToList();
@@ -82,7 +86,10 @@ public sealed partial class BadInputCorpusTests
             ? [.. info.Properties.Select(p => p.Name)]
             : BadInputCorpus.CommonFields;
 
-    private static IEnumerable<(string Path, (string ContentType, byte[] Bytes)? Body, string Label)> Cases(string method, string pattern, IReadOnlyList<string> fields)
+    private static IEnumerable<(string Path, (string ContentType, byte[] Bytes)? Body, string Label)> Cases(
+        string method,
+        string pattern,
+        IReadOnlyList<string> fields)
     {
         var takesBody = method is "POST" or "PUT" or "PATCH";
         var harmlessBody = takesBody ? ("application/json", "{}"u8.ToArray()) : ((string, byte[])?)null;

@@ -36,7 +36,10 @@ public sealed class BootstrapKeyServiceTests
 
         Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
         using var old = restarted.CreateClient();
-        Assert.That((await old.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "the revoked key stays revoked");
+        Assert.That(
+            (await old.GetAsync("/api/v1/keys")).StatusCode,
+            Is.EqualTo(HttpStatusCode.Unauthorized),
+            "the revoked key stays revoked");
         var warning = logs.Of(typeof(BootstrapKeyService).FullName!).Single();
         Assert.That(warning.Level, Is.EqualTo(LogLevel.Warning));
         Assert.That(warning.Message, Does.Contain("No active admin API key existed").And.Contain("Auth:BootstrapKey was installed"));

@@ -53,7 +53,9 @@ public sealed class GeneratedHostileInputTests
             "PUT" => 2,
             _ => 1,
         };
-        var operations = api.Operations.OrderBy(Rank).ThenBy(o => o.Path, StringComparer.Ordinal).ThenBy(o => o.Method, StringComparer.Ordinal).ToList();
+        var operations = api.Operations.OrderBy(Rank).ThenBy(o => o.Path, StringComparer.Ordinal)
+            .ThenBy(o => o.Method, StringComparer.Ordinal)
+            .ToList();
 
         var failures = new List<string>();
         var statuses = new SortedDictionary<int, int>();
@@ -123,7 +125,8 @@ public sealed class GeneratedHostileInputTests
         var requests = statuses.Values.Sum();
         TestContext.Out.WriteLine(
             $"Generated hostile input: {requests} requests to {operations.Count} operations in {clock.Elapsed.TotalSeconds:F0} s; {failures.Count} failures.");
-        TestContext.Out.WriteLine("By status: " + string.Join(", ", statuses.Select(s => $"{(s.Key == 0 ? "no answer" : s.Key)} × {s.Value}")));
+        TestContext.Out
+            .WriteLine("By status: " + string.Join(", ", statuses.Select(s => $"{(s.Key == 0 ? "no answer" : s.Key)} × {s.Value}")));
         foreach (var (variantClass, buckets) in classes)
         {
             TestContext.Out.WriteLine($"  {variantClass,-10} {string.Join(", ", buckets.Select(b => $"{b.Key} × {b.Value}"))}");
@@ -176,7 +179,8 @@ public sealed class GeneratedHostileInputTests
             BaseAddress = probe.BaseAddress,
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", FormanovaFactory.AdminKey);
+        client.DefaultRequestHeaders.Authorization
+            = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", FormanovaFactory.AdminKey);
         return client;
     }
 
@@ -201,11 +205,17 @@ public sealed class GeneratedHostileInputTests
         var row = System.Text.Json.JsonSerializer.SerializeToNode(WorkflowTestKit.ValidInput())!.AsObject();
         var job = await StartAsync(client, "/api/v1/jobs", new
         {
-            model = WorkflowTestKit.DemoModel, inputs = WorkflowTestKit.ValidInput(), startPaused = true,
+            model = WorkflowTestKit.DemoModel,
+            inputs = WorkflowTestKit.ValidInput(),
+            startPaused = true,
         });
         var training = await StartAsync(client, "/api/v1/training-runs", new
         {
-            model = WorkflowTestKit.DemoModel, version = "1.1.0", task = "binaryClassification", datasetId = dataset, requireApproval = true,
+            model = WorkflowTestKit.DemoModel,
+            version = "1.1.0",
+            task = "binaryClassification",
+            datasetId = dataset,
+            requireApproval = true,
         });
         var batch = await StartAsync(client, "/api/v1/batch-jobs", new { model = WorkflowTestKit.DemoModel, datasetId = dataset });
         var promotion = await StartAsync(client, $"/api/v1/models/{WorkflowTestKit.DemoModel}/versions/1.0.0/promote", new { });
@@ -221,20 +231,37 @@ public sealed class GeneratedHostileInputTests
         return new HostileFixtures(
             new Dictionary<string, string>
             {
-                ["models"] = WorkflowTestKit.DemoModel, ["versions"] = "1.0.0", ["aliases"] = "fuzz-alias",
+                ["models"] = WorkflowTestKit.DemoModel,
+                ["versions"] = "1.0.0",
+                ["aliases"] = "fuzz-alias",
                 ["datasets"] = dataset.ToString(CultureInfo.InvariantCulture),
-                ["entities"] = "c0", ["webhooks"] = webhook.Webhook.Id.ToString(CultureInfo.InvariantCulture), ["events"] = published.Event.Id,
-                ["deliveries"] = delivery.ToString(CultureInfo.InvariantCulture), ["jobs"] = job, ["training-runs"] = training,
-                ["batch-jobs"] = batch, ["promotions"] = promotion,
+                ["entities"] = "c0",
+                ["webhooks"] = webhook.Webhook.Id.ToString(CultureInfo.InvariantCulture),
+                ["events"] = published.Event.Id,
+                ["deliveries"] = delivery.ToString(CultureInfo.InvariantCulture),
+                ["jobs"] = job,
+                ["training-runs"] = training,
+                ["batch-jobs"] = batch,
+                ["promotions"] = promotion,
             },
             new Dictionary<string, JsonNode>
             {
-                ["model"] = WorkflowTestKit.DemoModel, ["SetAliasBody.version"] = "1.0.0", ["TrainingRunBody.version"] = "2.0.0",
-                ["TrainingRunBody.task"] = "binaryClassification", ["datasetId"] = dataset, ["entityId"] = "c0",
-                ["inputs"] = row.DeepClone(), ["rows"] = new JsonArray(row.DeepClone()), ["smokeInputs"] = new JsonArray(row.DeepClone()),
-                ["url"] = "http://127.0.0.1:9/fuzz-hook", ["eventTypes"] = new JsonArray("FUZZ_FIXTURE"), ["source"] = "/fuzz",
+                ["model"] = WorkflowTestKit.DemoModel,
+                ["SetAliasBody.version"] = "1.0.0",
+                ["TrainingRunBody.version"] = "2.0.0",
+                ["TrainingRunBody.task"] = "binaryClassification",
+                ["datasetId"] = dataset,
+                ["entityId"] = "c0",
+                ["inputs"] = row.DeepClone(),
+                ["rows"] = new JsonArray(row.DeepClone()),
+                ["smokeInputs"] = new JsonArray(row.DeepClone()),
+                ["url"] = "http://127.0.0.1:9/fuzz-hook",
+                ["eventTypes"] = new JsonArray("FUZZ_FIXTURE"),
+                ["source"] = "/fuzz",
                 ["type"] = "FUZZ_FIXTURE",
-                ["data"] = new JsonObject { ["k"] = "v" }, ["scopes"] = new JsonArray("read"), ["afterSequence"] = 0,
+                ["data"] = new JsonObject { ["k"] = "v" },
+                ["scopes"] = new JsonArray("read"),
+                ["afterSequence"] = 0,
                 ["transforms"] = new JsonArray(new JsonObject { ["op"] = "fill", ["column"] = "age", ["fill"] = "mean" }),
             },
             row,
@@ -264,7 +291,11 @@ public sealed class GeneratedHostileInputTests
             await foreach (var execution in temporal.ListWorkflowsAsync("ExecutionStatus = 'Running'"))
             {
                 var description = await temporal.WorkflowService.DescribeWorkflowExecutionAsync(
-                    new() { Namespace = temporal.Options.Namespace, Execution = new() { WorkflowId = execution.Id, RunId = execution.RunId } });
+                    new()
+                    {
+                        Namespace = temporal.Options.Namespace,
+                        Execution = new() { WorkflowId = execution.Id, RunId = execution.RunId }
+                    });
                 if (description.PendingActivities.Count > 0 || description.PendingWorkflowTask is not null)
                 {
                     busy = true;

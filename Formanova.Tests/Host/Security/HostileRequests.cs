@@ -77,7 +77,9 @@ internal static class HostileRequests
             // Kestrel's own parser refuses some requests (a NUL in the path, oversized headers) before the app
             // runs, with an empty body.
             var rejectedByKestrel = status is 400 or 413 or 414 or 431 && text.Length == 0;
-            var problem = status < 400 || rejectedByKestrel ? null : ProblemError(status, response.Content.Headers.ContentType?.MediaType, text);
+            var problem = status < 400 || rejectedByKestrel
+                ? null
+                : ProblemError(status, response.Content.Headers.ContentType?.MediaType, text);
             return (status, problem, text);
         }
         catch (OperationCanceledException)
@@ -129,8 +131,9 @@ internal static class HostileRequests
         foreach (var summary in await model.ListModelsAsync())
         {
             var details = await model.GetModelAsync(summary.Name);
-            models.Add($"{details.Name}:{details.ActiveVersion}:[{string.Join(' ', details.Versions.Select(v => $"{v.Version}={v.Status}"))}]"
-                + $":[{string.Join(' ', details.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"))}]");
+            models
+                .Add($"{details.Name}:{details.ActiveVersion}:[{string.Join(' ', details.Versions.Select(v => $"{v.Version}={v.Status}"))}]"
+                    + $":[{string.Join(' ', details.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"))}]");
         }
 
         var webhooks = await services.GetRequiredService<IEventWebhooksModule>().ListWebhooksAsync();
@@ -138,7 +141,9 @@ internal static class HostileRequests
         return new Dictionary<string, string>
         {
             ["keys"] = string.Join(',', keys.Select(k => $"{k.Id}:{k.Revoked}:{k.ExpiresAt:O}")),
-            ["datasets"] = string.Join(',', (await services.GetRequiredService<IDataModule>().ListDatasetsAsync()).Select(d => d.ToString())),
+            ["datasets"] = string.Join(
+                ',',
+                (await services.GetRequiredService<IDataModule>().ListDatasetsAsync()).Select(d => d.ToString())),
             ["models"] = string.Join(',', models),
             ["webhooks"] = string.Join(',', webhooks.Select(w => w.Id)),
             ["events"] = (await CountEventsAsync(services.GetRequiredService<IEventModule>())).ToString(CultureInfo.InvariantCulture),

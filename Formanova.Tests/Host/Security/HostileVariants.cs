@@ -39,11 +39,11 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
     // Which values of each class the next field gets: successive fields start further along each class's list, from
     // a start fixed per operation.
-    private int turn;
+    private int _turn;
 
     public IEnumerable<HostileCase> For(ApiOperation operation)
     {
-        turn = StableHash(operation.ToString());
+        _turn = StableHash(operation.ToString());
         var body = BaselineBody(operation);
         var headers = new List<(string, string)>();
         HostileCase Case(
@@ -52,7 +52,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
         foreach (var parameter in operation.Parameters.Where(p => p.In == "path"))
         {
-            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.RouteValues), turn++))
+            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.RouteValues), _turn++))
             {
                 yield return Case($"path {parameter.Name}", label, Path(operation, parameter.Name, value) + Query(operation, null, null));
             }
@@ -61,12 +61,15 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         var path = Path(operation, null, null);
         foreach (var parameter in operation.Parameters.Where(p => p.In == "query"))
         {
-            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.QueryValues), turn++))
+            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.QueryValues), _turn++))
             {
                 yield return Case($"query {parameter.Name}", label, path + Query(operation, parameter.Name, value));
             }
 
-            yield return Case($"query {parameter.Name}", "type:given twice", path + Query(operation, parameter.Name, "1") + $"&{parameter.Name}=2");
+            yield return Case(
+                $"query {parameter.Name}",
+                "type:given twice",
+                path + Query(operation, parameter.Name, "1") + $"&{parameter.Name}=2");
         }
 
         yield return Case("query", "unknown:query parameter", path + Query(operation, "fuzzUnknown", "1"));
@@ -74,7 +77,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
         foreach (var header in HeaderNames(operation))
         {
-            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.HeaderValues), turn++))
+            foreach (var (label, value) in Rotate(Classified(BadInputCorpus.HeaderValues), _turn++))
             {
                 yield return Case($"header {header}", label, path + Query(operation, null, null), extra: [(header, value)]);
             }
@@ -114,7 +117,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             .Concat(operation.Streams ? ["Last-Event-ID"] : [])
             .Distinct(StringComparer.OrdinalIgnoreCase);
 
-    private IEnumerable<(string Target, string Variant, (string, byte[]) Content, bool Refuse)> BodyVariants(
+    private IEnumerable<(string Target, string Variant, (string ContentType, byte[] Body) Content, bool Refuse)> BodyVariants(
         string mediaType, JsonElement schema)
     {
         var resolved = api.Resolve(schema);
@@ -125,7 +128,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                 var template = isDocument ? new JsonArray(fixtures.DocumentRow.DeepClone()) : Baseline(schema, null, 0);
                 foreach (var (target, root, steps, member, numeric) in Targets(template, isDocument ? default : schema))
                 {
-                    foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, turn++))
+                    foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, _turn++))
                     {
                         var refuse = numeric && label.StartsWith("nonfinite:", StringComparison.Ordinal);
                         yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "")), refuse);
@@ -136,7 +139,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             case "application/x-ndjson":
                 foreach (var (target, root, steps, member, _) in Targets(fixtures.DocumentRow.DeepClone(), default))
                 {
-                    foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, turn++))
+                    foreach (var (label, fragment) in member ? BadInputCorpus.UnknownMembers : Rotate(BadInputCorpus.JsonValues, _turn++))
                     {
                         yield return (target, label, (mediaType, Splice(root, steps, member, fragment, "\n")), false);
                     }
@@ -164,7 +167,9 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
     }
 
     /// <summary>Every field of a JSON template (and, for objects, the object itself, to add members to), with the root it lives in.</summary>
-    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member, bool Numeric)> Targets(JsonNode? template, JsonElement schema)
+    private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member, bool Numeric)> Targets(
+        JsonNode? template,
+        JsonElement schema)
     {
         yield return ("body", template, [], false, false);
         foreach (var target in Walk(template, [], schema, template, 1))
@@ -190,7 +195,11 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
                     {
                         // An optional field absent from the baseline: attack it in a copy that has it.
                         owner = root!.DeepClone();
-                        ((JsonObject)Navigate(owner, steps)!)[name] = Baseline(propertySchema, name, depth, OpenApiOperations.RefName(schema));
+                        ((JsonObject)Navigate(owner, steps)!)[name] = Baseline(
+                            propertySchema,
+                            name,
+                            depth,
+                            OpenApiOperations.RefName(schema));
                     }
 
                     object[] at = [.. steps, name];
@@ -322,7 +331,9 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             case "boolean":
                 return false;
             case "string":
-                return resolved.TryGetProperty("format", out var format) && format.GetString() == "date-time" ? "2030-01-01T00:00:00Z" : "fuzz";
+                return resolved.TryGetProperty("format", out var format) && format.GetString() == "date-time"
+                    ? "2030-01-01T00:00:00Z"
+                    : "fuzz";
             default:
                 return "fuzz";
         }
@@ -332,9 +343,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
     /// <summary>The fixture for a field: by "Schema.field" first (where one name means different things), then by name.</summary>
     private JsonNode? Fixture(string? owner, string? name) =>
-        name is null ? null
-        : owner is not null && fixtures.FieldValues.TryGetValue($"{owner}.{name}", out var specific) ? specific
-        : fixtures.FieldValues.GetValueOrDefault(name);
+        name is null ? null : owner is not null && fixtures.FieldValues.TryGetValue($"{owner}.{name}", out var specific) ? specific : fixtures.FieldValues.GetValueOrDefault(name);
 
     private (string ContentType, byte[] Bytes)? BaselineBody(ApiOperation operation)
     {
@@ -354,7 +363,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
     {
         foreach (var column in fixtures.DocumentRow.GroupBy(e => e.Value?.GetValueKind()).Select(g => g.First().Key))
         {
-            foreach (var (label, cell) in Rotate(BadInputCorpus.CsvCells, turn++))
+            foreach (var (label, cell) in Rotate(BadInputCorpus.CsvCells, _turn++))
             {
                 yield return ($"csv column {column}", label, Csv(fixtures.DocumentRow, column, cell));
             }
@@ -365,7 +374,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         yield return ("csv", "csv:byte order mark only", [0xEF, 0xBB, 0xBF]);
         yield return ("csv", "csv:duplicate header", Encoding.UTF8.GetBytes($"{header},{header}\n"));
         yield return ("csv", "csv:more cells than columns", [.. Csv(fixtures.DocumentRow, null, null)[..^1], .. ",x,y\n"u8.ToArray()]);
-        yield return ("csv", "csv:600 columns", Encoding.UTF8.GetBytes(string.Join(',', Enumerable.Range(0, 600).Select(i => $"c{i}")) + "\n"));
+        yield return ("csv", "csv:600 columns", Encoding.UTF8
+            .GetBytes(string.Join(',', Enumerable.Range(0, 600).Select(i => $"c{i}")) + "\n"));
         yield return ("csv", "csv:unterminated quote", Encoding.UTF8.GetBytes($"{header}\n\"{new string('q', 10_000)}"));
     }
 
@@ -382,12 +392,7 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             }
 
             first = false;
-            bytes.AddRange(key == column ? cell! : Encoding.UTF8.GetBytes(value switch
-            {
-                null => "",
-                JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-                _ => value.ToJsonString(),
-            }));
+            bytes.AddRange(key == column ? cell! : Encoding.UTF8.GetBytes(value switch { null => "", JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(), _ => value.ToJsonString(), }));
         }
 
         bytes.Add((byte)'\n');
@@ -463,7 +468,9 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
     private static string ClassOf(string value) => value switch
     {
         _ when value.Contains("..", StringComparison.Ordinal) || value.Contains("%2e", StringComparison.OrdinalIgnoreCase)
-            || value.Contains("%2F", StringComparison.OrdinalIgnoreCase) || value.Contains("%5C", StringComparison.OrdinalIgnoreCase) => "traversal",
+            || value.Contains("%2F", StringComparison.OrdinalIgnoreCase) || value.Contains(
+                "%5C",
+                StringComparison.OrdinalIgnoreCase) => "traversal",
         _ when value.Contains("%ED", StringComparison.Ordinal) || value.Contains("%FF", StringComparison.Ordinal)
             || value.Contains("%C0", StringComparison.Ordinal) || value.Any(c => c > '\u007f') => "utf8",
         "NaN" or "Infinity" or "1e999" => "nonfinite",

@@ -56,10 +56,12 @@ internal sealed class OpenApiOperations
     }
 
     private static List<ApiParameter> Parameters(JsonElement list) =>
-        [.. list.EnumerateArray().Select(p => new ApiParameter(
+        [
+            .. list.EnumerateArray().Select(p => new ApiParameter(
             p.GetProperty("name").GetString()!, p.GetProperty("in").GetString()!,
             p.TryGetProperty("schema", out var schema) ? schema : default,
-            p.TryGetProperty("required", out var required) && required.GetBoolean()))];
+            p.TryGetProperty("required", out var required) && required.GetBoolean()))
+        ];
 
     /// <summary>The schema with $ref followed and a nullable wrapper (oneOf null | X) unwrapped.</summary>
     public JsonElement Resolve(JsonElement schema)
@@ -68,7 +70,9 @@ internal sealed class OpenApiOperations
         {
             if (schema.TryGetProperty("$ref", out var reference) && reference.GetString() is { } target
                 && target.StartsWith("#/components/schemas/", StringComparison.Ordinal)
-                && _schemas.ValueKind == JsonValueKind.Object && _schemas.TryGetProperty(target["#/components/schemas/".Length..], out var named))
+                && _schemas.ValueKind == JsonValueKind.Object && _schemas.TryGetProperty(
+                    target["#/components/schemas/".Length..],
+                    out var named))
             {
                 schema = named;
             }
@@ -114,7 +118,9 @@ internal sealed class OpenApiOperations
 
         if (schema.TryGetProperty("type", out var type))
         {
-            var types = type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()!).ToList() : [type.GetString()!];
+            var types = type.ValueKind == JsonValueKind.Array
+                ? type.EnumerateArray().Select(t => t.GetString()!).ToList()
+                : [type.GetString()!];
             return [.. types.OrderBy(t => t == "null")];
         }
 

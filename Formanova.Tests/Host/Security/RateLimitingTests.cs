@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using Formanova.Tests.Support;
 
 namespace Formanova.Tests.Host.Security;
@@ -49,7 +48,13 @@ public sealed class RateLimitingTests
             statuses.Add((await anonymous.GetAsync("/api/v1/keys")).StatusCode);
         }
 
-        Assert.That(statuses, Is.EqualTo(new[] { HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests }));
+        Assert.That(statuses, Is.EqualTo(new[]
+        {
+            HttpStatusCode.Unauthorized,
+            HttpStatusCode.Unauthorized,
+            HttpStatusCode.TooManyRequests,
+            HttpStatusCode.TooManyRequests
+        }));
         using var admin = factory.CreateClient();
         Assert.That((await admin.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "a valid key has its own bucket");
     }

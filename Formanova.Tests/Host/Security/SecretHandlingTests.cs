@@ -22,7 +22,11 @@ public sealed class SecretHandlingTests
         var connectionString = new NpgsqlConnectionStringBuilder(db.Options.ConnectionString) { Password = password }.ConnectionString;
         var logs = new CollectingLoggerProvider();
         using var factory = new FormanovaFactory(
-            [.. db.Settings, new("Database:ConnectionString", connectionString), new("Event:Webhooks:AllowLoopback", "true"), new("Model:Bootstrap:Enabled", "false")],
+            [
+                .. db.Settings, new("Database:ConnectionString", connectionString), new("Event:Webhooks:AllowLoopback", "true"), new(
+                "Model:Bootstrap:Enabled",
+                "false")
+            ],
             services => services.AddSingleton<ILoggerProvider>(logs));
         using var admin = factory.CreateClient();
 
@@ -31,7 +35,9 @@ public sealed class SecretHandlingTests
         using (var client = factory.CreateClientWithKey(clientKey))
         {
             Assert.That((await client.GetAsync("/api/v1/models")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That((await client.PostAsJsonAsync("/api/v1/keys", new { name = "x", scopes = new[] { "admin" } })).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(
+                (await client.PostAsJsonAsync("/api/v1/keys", new { name = "x", scopes = new[] { "admin" } })).StatusCode,
+                Is.EqualTo(HttpStatusCode.Forbidden));
         }
 
         using (var wrong = factory.CreateClientWithKey(clientKey + "x"))
@@ -39,7 +45,9 @@ public sealed class SecretHandlingTests
             Assert.That((await wrong.GetAsync("/api/v1/models")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         }
 
-        var hook = await admin.PostAsJsonAsync("/api/v1/events/webhooks", new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "*" }, secret = webhookSecret });
+        var hook = await admin.PostAsJsonAsync(
+            "/api/v1/events/webhooks",
+            new { url = "http://127.0.0.1:9/hook", eventTypes = new[] { "*" }, secret = webhookSecret });
         Assert.That(hook.StatusCode, Is.EqualTo(HttpStatusCode.Created), await hook.Content.ReadAsStringAsync());
         await admin.PostAsJsonAsync("/api/v1/events", new { type = "MODEL_ACTIVATED", source = "/modules/model" });
         var health = await admin.GetStringAsync("/health/ready");
@@ -86,7 +94,9 @@ public sealed class SecretHandlingTests
         var allowed = await PreflightAsync("https://app.example.com");
         var other = await PreflightAsync("https://evil.example.net");
 
-        Assert.That(allowed.Headers.TryGetValues("Access-Control-Allow-Origin", out var origins) ? origins : [], Is.EqualTo(new[] { "https://app.example.com" }));
+        Assert.That(
+            allowed.Headers.TryGetValues("Access-Control-Allow-Origin", out var origins) ? origins : [],
+            Is.EqualTo(new[] { "https://app.example.com" }));
         Assert.That(other.Headers.Contains("Access-Control-Allow-Origin"), Is.False);
     }
 
@@ -127,7 +137,12 @@ public sealed class SecretHandlingTests
 
             public bool IsEnabled(LogLevel logLevel) => true;
 
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            public void Log<TState>(
+                LogLevel logLevel,
+                EventId eventId,
+                TState state,
+                Exception? exception,
+                Func<TState, Exception?, string> formatter) =>
                 owner._lines.Enqueue($"{category} {logLevel} {formatter(state, exception)} {state} {exception} {Scopes()}");
 
             private string Scopes()

@@ -42,7 +42,9 @@ public sealed class ModelMetricsExportTests
         var body = System.Text.Json.JsonSerializer.Serialize(new { inputs = Formanova.Tests.Model.ModelTestKit.Input(1) });
         for (var i = 0; i < 2; i++)
         {
-            var response = await client.PostAsync("/api/v1/models/demo-churn/predict", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            var response = await client.PostAsync(
+                "/api/v1/models/demo-churn/predict",
+                new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         }
 

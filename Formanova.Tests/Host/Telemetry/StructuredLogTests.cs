@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -9,9 +8,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Logging.Console;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Host.Telemetry;
@@ -31,7 +27,9 @@ public sealed class StructuredLogTests
         await service.StartAsync();
         var faults = new FaultyModelModule
         {
-            Before = (op, _, count, _) => op == "predict" && count == 1 ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted") : Task.CompletedTask,
+            Before = (op, _, count, _) => op == "predict" && count == 1
+                ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted")
+                : Task.CompletedTask,
         };
         var logs = new JsonLogCapture();
         using var factory = new FormanovaFactory(
@@ -47,14 +45,18 @@ public sealed class StructuredLogTests
             });
         var client = await ClientAsync(factory);
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { model = DemoModel, inputs = ValidInput(), callExternal = true });
+        var response = await client.PostAsJsonAsync(
+            "/api/v1/predictions",
+            new { model = DemoModel, inputs = ValidInput(), callExternal = true });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         var jobId = (string)(await ReadAsync(response))["jobId"]!;
         var lines = logs.Lines.Select(line => JsonDocument.Parse(line).RootElement).ToList();
         var failed = lines.Single(l => l.GetProperty("Category").GetString() == "Formanova.Host.Telemetry.TemporalWorkerInterceptor"
             && l.GetProperty("LogLevel").GetString() == "Warning" && Scope(l, "ActivityType") == "run_model_inference");
-        var outgoing = lines.Where(l => l.GetProperty("Category").GetString()!.StartsWith("System.Net.Http.HttpClient.formanova-external", StringComparison.Ordinal)).ToList();
+        var outgoing = lines.Where(l => l.GetProperty("Category").GetString()!.StartsWith(
+            "System.Net.Http.HttpClient.formanova-external",
+            StringComparison.Ordinal)).ToList();
         Assert.Multiple(() =>
         {
             Assert.That(Scope(failed, "WorkflowId"), Is.EqualTo(jobId));

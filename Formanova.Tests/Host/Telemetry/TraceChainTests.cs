@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
@@ -25,7 +24,9 @@ public sealed class TraceChainTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         var spans = new List<Activity>();
         var settings = Settings().Concat(database.Settings);
-        using var factory = new FormanovaFactory(settings, services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
+        using var factory = new FormanovaFactory(
+            settings,
+            services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
         var client = await ClientAsync(factory);
 
         var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
@@ -33,7 +34,10 @@ public sealed class TraceChainTests
 
         // The server span ends once the response is written, a moment after the client has it.
         Activity? request = null;
-        await UntilAsync(() => Task.FromResult((request = Snapshot(spans).FirstOrDefault(IsPredictionRequest)) is not null), TimeSpan.FromSeconds(10), "the request span");
+        await UntilAsync(
+            () => Task.FromResult((request = Snapshot(spans).FirstOrDefault(IsPredictionRequest)) is not null),
+            TimeSpan.FromSeconds(10),
+            "the request span");
         var trace = Snapshot(spans).Where(s => s.TraceId == request!.TraceId).ToList();
         var start = trace.Single(s => s.DisplayName == "StartWorkflow:ProcessingWorkflow");
         var activities = trace.Where(s => s.DisplayName.StartsWith("RunActivity:", StringComparison.Ordinal)).ToList();
@@ -45,8 +49,13 @@ public sealed class TraceChainTests
         {
             Assert.That(start.ParentSpanId, Is.EqualTo(request!.SpanId), "the workflow start is a child of the request");
             Assert.That(activities.Select(s => s.DisplayName["RunActivity:".Length..]), Is.SupersetOf(ProcessingSteps));
-            Assert.That(activities.Select(s => s.ParentSpanId).Distinct(), Is.EqualTo(new[] { start.SpanId }), "every activity is a child of the start");
-            Assert.That(activities.Select(s => s.GetTagItem("temporal.workflow.type")).Distinct(), Is.EqualTo(new[] { "ProcessingWorkflow" }));
+            Assert.That(
+                activities.Select(s => s.ParentSpanId).Distinct(),
+                Is.EqualTo(new[] { start.SpanId }),
+                "every activity is a child of the start");
+            Assert.That(
+                activities.Select(s => s.GetTagItem("temporal.workflow.type")).Distinct(),
+                Is.EqualTo(new[] { "ProcessingWorkflow" }));
             Assert.That(persist.GetTagItem("temporal.workflow.id"), Is.EqualTo(start.GetTagItem("temporal.workflow.id")));
             Assert.That(persist.GetTagItem("temporal.activity.attempt"), Is.EqualTo(1));
             Assert.That(sql.Where(s => s.ParentSpanId == persist.SpanId), Is.Not.Empty, "persist_and_emit's INSERT is in the trace");

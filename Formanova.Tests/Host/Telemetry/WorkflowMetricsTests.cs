@@ -19,7 +19,9 @@ public sealed class WorkflowMetricsTests
         // The first inference attempt fails, so the run has a retry and a failed activity attempt to show.
         var faults = new FaultyModelModule
         {
-            Before = (op, _, count, _) => op == "predict" && count == 1 ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted") : Task.CompletedTask,
+            Before = (op, _, count, _) => op == "predict" && count == 1
+                ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted")
+                : Task.CompletedTask,
         };
         using var factory = Factory(faults, ("Temporal:StatsPollSeconds", "0.2"));
         var client = await ClientAsync(factory);
@@ -41,16 +43,47 @@ public sealed class WorkflowMetricsTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(Value(text, "formanova_workflow_executions_total", ("workflow_type", "ProcessingWorkflow"), ("outcome", "completed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_workflow_executions_total", ("workflow_type", "ProcessingWorkflow"), ("outcome", "failed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_workflow_execution_duration_seconds_count", ("workflow_type", "ProcessingWorkflow"), ("outcome", "completed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_workflow_execution_duration_seconds_sum", ("workflow_type", "ProcessingWorkflow"), ("outcome", "completed")), Is.GreaterThan(0));
-            Assert.That(Value(text, "formanova_workflow_retries_total", ("workflow_type", "ProcessingWorkflow"), ("activity", "run_model_inference")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "failed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "completed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_activity_executions_total", ("activity", "validate_input"), ("outcome", "failed")), Is.EqualTo(1));
-            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_count", ("activity", "persist_and_emit"), ("outcome", "completed")), Is.EqualTo(2));
-            Assert.That(Value(text, "formanova_activity_execution_duration_seconds_bucket", ("activity", "persist_and_emit"), ("outcome", "completed"), ("le", "+Inf")), Is.EqualTo(2));
+            Assert.That(
+                Value(text, "formanova_workflow_executions_total", ("workflow_type", "ProcessingWorkflow"), ("outcome", "completed")),
+                Is.EqualTo(1));
+            Assert.That(
+                Value(text, "formanova_workflow_executions_total", ("workflow_type", "ProcessingWorkflow"), ("outcome", "failed")),
+                Is.EqualTo(1));
+            Assert.That(Value(
+                text,
+                "formanova_workflow_execution_duration_seconds_count",
+                ("workflow_type", "ProcessingWorkflow"),
+                ("outcome", "completed")), Is.EqualTo(1));
+            Assert.That(Value(
+                text,
+                "formanova_workflow_execution_duration_seconds_sum",
+                ("workflow_type", "ProcessingWorkflow"),
+                ("outcome", "completed")), Is.GreaterThan(0));
+            Assert.That(Value(
+                text,
+                "formanova_workflow_retries_total",
+                ("workflow_type", "ProcessingWorkflow"),
+                ("activity", "run_model_inference")), Is.EqualTo(1));
+            Assert.That(
+                Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "failed")),
+                Is.EqualTo(1));
+            Assert.That(
+                Value(text, "formanova_activity_executions_total", ("activity", "run_model_inference"), ("outcome", "completed")),
+                Is.EqualTo(1));
+            Assert.That(
+                Value(text, "formanova_activity_executions_total", ("activity", "validate_input"), ("outcome", "failed")),
+                Is.EqualTo(1));
+            Assert.That(Value(
+                text,
+                "formanova_activity_execution_duration_seconds_count",
+                ("activity", "persist_and_emit"),
+                ("outcome", "completed")), Is.EqualTo(2));
+            Assert.That(Value(
+                text,
+                "formanova_activity_execution_duration_seconds_bucket",
+                ("activity", "persist_and_emit"),
+                ("outcome", "completed"),
+                ("le", "+Inf")), Is.EqualTo(2));
             Assert.That(Value(text, "formanova_workflow_active", ("workflow_type", "ModelTrainingWorkflow")), Is.Zero);
             Assert.That(Value(text, "formanova_activity_queue_depth", ("task_queue", "formanova-primary")), Is.Zero);
         });
@@ -63,7 +96,10 @@ public sealed class WorkflowMetricsTests
         {
             Assert.That(TemporalWorkerInterceptor.WorkflowOutcome(new ApplicationFailureException("bad input")), Is.EqualTo("failed"));
             Assert.That(TemporalWorkerInterceptor.WorkflowOutcome(new OperationCanceledException()), Is.EqualTo("canceled"));
-            Assert.That(TemporalWorkerInterceptor.WorkflowOutcome(new InvalidOperationException("bug")), Is.Null, "a workflow task failure is retried, the run stays open");
+            Assert.That(
+                TemporalWorkerInterceptor.WorkflowOutcome(new InvalidOperationException("bug")),
+                Is.Null,
+                "a workflow task failure is retried, the run stays open");
         });
     }
 

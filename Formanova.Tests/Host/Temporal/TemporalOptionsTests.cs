@@ -9,7 +9,10 @@ public sealed class TemporalOptionsTests
     [TestCase("auto", "temporal.example.com:7233", true)]
     [TestCase("gzip", "", true)]
     [TestCase("none", "temporal.example.com:7233", false)]
-    public void UsesGzip_WhenCompressionAndAddressGiven_CompressesOnlyOffLoopbackOrWhenForced(string compression, string address, bool expected)
+    public void UsesGzip_WhenCompressionAndAddressGiven_CompressesOnlyOffLoopbackOrWhenForced(
+        string compression,
+        string address,
+        bool expected)
     {
         var options = new TemporalOptions { GrpcCompression = compression, Address = address };
 

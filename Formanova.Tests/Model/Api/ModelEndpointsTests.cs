@@ -19,7 +19,8 @@ public sealed class ModelEndpointsTests
     [OneTimeSetUp]
     public async Task OneTimeSetUp()
     {
-        _factory = new FormanovaFactory([new("Model:Bootstrap:Rows", "1000"), new("Model:Upload:MaxBytes", "2000000"), new("Model:Inference:MaxBatchRows", "5")]);
+        _factory = new FormanovaFactory(
+            [new("Model:Bootstrap:Rows", "1000"), new("Model:Upload:MaxBytes", "2000000"), new("Model:Inference:MaxBatchRows", "5")]);
         _client = _factory.CreateClient();
         await _factory.Services.GetRequiredService<ModelBootstrapper>().Completed;
     }
@@ -70,18 +71,38 @@ public sealed class ModelEndpointsTests
         });
     }
 
-    [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{"tenure_months":"x","shoe":1}}""", HttpStatusCode.BadRequest, "inputs.shoe")]
-    [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{"tenure_months":{"a":1}}}""", HttpStatusCode.BadRequest, "inputs.tenure_months")]
+    [TestCase(
+        "/api/v1/models/demo-churn/predict",
+        """{"inputs":{"tenure_months":"x","shoe":1}}""",
+        HttpStatusCode.BadRequest,
+        "inputs.shoe")]
+    [TestCase(
+        "/api/v1/models/demo-churn/predict",
+        """{"inputs":{"tenure_months":{"a":1}}}""",
+        HttpStatusCode.BadRequest,
+        "inputs.tenure_months")]
     [TestCase("/api/v1/models/demo-churn/predict", """{"version":"1.0.0"}""", HttpStatusCode.BadRequest, "inputs")]
-    [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{}, "version":"1.0", "alias":null}""", HttpStatusCode.BadRequest, "version")]
-    [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{}, "version":"1.0.0", "alias":"champion"}""", HttpStatusCode.BadRequest, "alias")]
+    [TestCase(
+        "/api/v1/models/demo-churn/predict",
+        """{"inputs":{}, "version":"1.0", "alias":null}""",
+        HttpStatusCode.BadRequest,
+        "version")]
+    [TestCase(
+        "/api/v1/models/demo-churn/predict",
+        """{"inputs":{}, "version":"1.0.0", "alias":"champion"}""",
+        HttpStatusCode.BadRequest,
+        "alias")]
     [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{}, "alias":"nobody"}""", HttpStatusCode.NotFound, "nobody")]
     [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":{}, "version":"9.9.9"}""", HttpStatusCode.NotFound, "9.9.9")]
     [TestCase("/api/v1/models/nope/predict", """{"inputs":{}}""", HttpStatusCode.NotFound, "nope")]
     [TestCase("/api/v1/models/..%2F..%2Fetc/predict", """{"inputs":{}}""", HttpStatusCode.BadRequest, "name")]
     [TestCase("/api/v1/models/demo-churn/predict", """{"inputs":""", HttpStatusCode.BadRequest, "JSON")]
     [TestCase("/api/v1/models/demo-churn/predict/batch", """{"rows":[]}""", HttpStatusCode.BadRequest, "rows")]
-    [TestCase("/api/v1/models/demo-churn/predict/batch", """{"rows":[{},{},{},{},{},{}]}""", HttpStatusCode.RequestEntityTooLarge, "MaxBatchRows")]
+    [TestCase(
+        "/api/v1/models/demo-churn/predict/batch",
+        """{"rows":[{},{},{},{},{},{}]}""",
+        HttpStatusCode.RequestEntityTooLarge,
+        "MaxBatchRows")]
     [TestCase("/api/v1/models/demo-churn/predict/batch", """{"rows":[{"age":"old"}, null]}""", HttpStatusCode.BadRequest, "rows[1]")]
     [TestCase("/api/v1/models/demo-churn/versions/1.0.0/activate", "{}", HttpStatusCode.OK, "active")]
     [TestCase("/api/v1/models/demo-churn/versions/2.0.0/activate", "{}", HttpStatusCode.NotFound, "2.0.0")]
@@ -103,7 +124,9 @@ public sealed class ModelEndpointsTests
         var deleteActive = await _client.DeleteAsync("/api/v1/models/demo-churn/versions/1.0.0");
         var badAlias = await _client.PutAsJsonAsync("/api/v1/models/demo-churn/aliases/a%20b", new { version = "1.0.0" });
         var alias = await _client.PutAsJsonAsync("/api/v1/models/demo-churn/aliases/champion", new { version = "1.0.0" });
-        var predict = await PostJson("/api/v1/models/demo-churn/predict", JsonSerializer.Serialize(new { inputs = ModelTestKit.Input(1), alias = "champion" }));
+        var predict = await PostJson(
+            "/api/v1/models/demo-churn/predict",
+            JsonSerializer.Serialize(new { inputs = ModelTestKit.Input(1), alias = "champion" }));
 
         Assert.Multiple(() =>
         {
@@ -128,12 +151,16 @@ public sealed class ModelEndpointsTests
 
         var garbage = await Upload("demo-churn", "not a zip"u8.ToArray(), metadata);
         var noMetadata = await Upload("demo-churn", zip, null);
-        var wrongSchema = await Upload("demo-churn", zip, """{"version":"1.2.0","task":"binaryClassification","columns":[{"name":"x","kind":"numeric"}]}""");
+        var wrongSchema = await Upload(
+            "demo-churn",
+            zip,
+            """{"version":"1.2.0","task":"binaryClassification","columns":[{"name":"x","kind":"numeric"}]}""");
         var tooLarge = await Upload("demo-churn", new byte[2_100_000], metadata);
         var misspelt = await Upload("demo-churn", zip, metadata.Replace("\"notes\"", "\"note\""));
         var good = await Upload("demo-churn", zip, metadata);
         var duplicate = await Upload("demo-churn", zip, metadata);
-        var unterminated = new ByteArrayContent("--XYZ\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m.zip\"\r\n\r\nPK"u8.ToArray());
+        var unterminated = new ByteArrayContent(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m.zip\"\r\n\r\nPK"u8.ToArray());
         unterminated.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=XYZ");
         var broken = await _client.PostAsync("/api/v1/models/demo-churn/versions", unterminated);
         var nonFinite = await Upload("demo-churn", zip, metadata.Replace("\"notes\"", "\"metrics\":{\"auc\":\"NaN\"},\"notes\""));
@@ -142,7 +169,10 @@ public sealed class ModelEndpointsTests
         {
             Assert.That(garbage.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), await garbage.Content.ReadAsStringAsync());
             Assert.That(noMetadata.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
-            Assert.That(wrongSchema.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), await wrongSchema.Content.ReadAsStringAsync());
+            Assert.That(
+                wrongSchema.StatusCode,
+                Is.EqualTo(HttpStatusCode.UnprocessableEntity),
+                await wrongSchema.Content.ReadAsStringAsync());
             Assert.That(tooLarge.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
             Assert.That(misspelt.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await misspelt.Content.ReadAsStringAsync(), Does.Contain("'note'"));

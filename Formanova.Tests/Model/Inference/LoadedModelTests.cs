@@ -25,7 +25,8 @@ public sealed class LoadedModelTests
         };
         using var zip = new MemoryStream(trained.Zip, writable: false);
         var model = LoadedModel.Load(row, zip, 1);
-        var inputs = SampleData.Rows(task, 100, seed: 12).Select(r => InputNormalizer.Normalize(row.Layout, SampleData.Input(r, task))).ToList();
+        var inputs = SampleData.Rows(task, 100, seed: 12).Select(r => InputNormalizer.Normalize(row.Layout, SampleData.Input(r, task)))
+            .ToList();
 
         using var engine = model.Lease();
         var full = inputs.Select(i => engine.Predict(i.Floats, i.Texts)).Select(p => (p.Label, p.Value, p.Score)).ToList();
@@ -34,7 +35,10 @@ public sealed class LoadedModelTests
         Assert.Multiple(() =>
         {
             Assert.That(compact, Is.EqualTo(full));
-            Assert.That(full.Select(p => p.Score).Distinct().Count(), Is.GreaterThan(1), "the rows get different answers, so a mix-up would show");
+            Assert.That(
+                full.Select(p => p.Score).Distinct().Count(),
+                Is.GreaterThan(1),
+                "the rows get different answers, so a mix-up would show");
         });
     }
 }

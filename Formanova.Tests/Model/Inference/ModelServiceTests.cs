@@ -36,7 +36,9 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
     }
 
     private Task<TrainingResult> TrainAsync(string version, int seed, bool activate = false) =>
-        _models.TrainAsync(ModelTestKit.Request("churn", version, seed: seed, activate: activate), SampleData.RowsAsync(ModelTestKit.Binary, 600, seed));
+        _models.TrainAsync(
+            ModelTestKit.Request("churn", version, seed: seed, activate: activate),
+            SampleData.RowsAsync(ModelTestKit.Binary, 600, seed));
 
     [Test]
     public async Task TrainAsync_WithActivate_RegistersAndServesTheVersion()
@@ -67,7 +69,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         {
             for (var i = 0; i < inputs.Count; i++)
             {
-                expected[(version, i)] = (await _models.PredictAsync(new PredictRequest("churn", inputs[i], Version: version, UseCache: false))).Score;
+                expected[(version, i)] = (await _models.PredictAsync(
+                    new PredictRequest("churn", inputs[i], Version: version, UseCache: false))).Score;
             }
         }
 
@@ -119,7 +122,9 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
 
         Assert.Multiple(() =>
         {
-            Assert.That((first.Cached, again.Cached, other.Cached, bypass.Cached, switched.Cached, evicted.Cached), Is.EqualTo((false, true, false, false, false, false)));
+            Assert.That(
+                (first.Cached, again.Cached, other.Cached, bypass.Cached, switched.Cached, evicted.Cached),
+                Is.EqualTo((false, true, false, false, false, false)));
             Assert.That(again.Score, Is.EqualTo(first.Score));
             Assert.That(switched.Version, Is.EqualTo("2.0.0"));
             Assert.That(metrics.CacheHits, Is.EqualTo(1));
@@ -137,7 +142,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
 
         var result = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1)));
         var batch = await _models.PredictBatchAsync(new PredictBatchRequest("churn", [ModelTestKit.Input(1, 1), ModelTestKit.Input(1, 2)]));
-        var pinned = Assert.ThrowsAsync<ModuleException>(() => _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1), Version: "1.1.0")));
+        var pinned = Assert.ThrowsAsync<ModuleException>(
+            () => _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1), Version: "1.1.0")));
         var check = await _models.CheckLoadAsync("churn", "1.1.0");
 
         Assert.Multiple(() =>
@@ -218,7 +224,9 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         }
 
         zip.Position = 0;
-        var uploaded = await _models.RegisterAsync(new RegisterModelRequest("churn-copy", "1.0.0", ModelTestKit.Binary, trained.Version.Columns), zip);
+        var uploaded = await _models.RegisterAsync(
+            new RegisterModelRequest("churn-copy", "1.0.0", ModelTestKit.Binary, trained.Version.Columns),
+            zip);
         var original = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(4), UseCache: false));
         var copy = await _models.PredictAsync(new PredictRequest("churn-copy", ModelTestKit.Input(4), Version: "1.0.0", UseCache: false));
 
@@ -245,8 +253,12 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
 
         Assert.Multiple(() =>
         {
-            Assert.That(batch.Predictions.Select(p => (p.Version, p.Label, p.Score)), Is.EqualTo(singles.Select(p => (p.Version, p.Label, p.Score))));
-            Assert.That(batch.Predictions.Select(p => p.Probabilities!.ToArray()), Is.EqualTo(singles.Select(p => p.Probabilities!.ToArray())));
+            Assert.That(
+                batch.Predictions.Select(p => (p.Version, p.Label, p.Score)),
+                Is.EqualTo(singles.Select(p => (p.Version, p.Label, p.Score))));
+            Assert.That(
+                batch.Predictions.Select(p => p.Probabilities!.ToArray()),
+                Is.EqualTo(singles.Select(p => p.Probabilities!.ToArray())));
             Assert.That(batch.Predictions.Select(p => p.Probabilities!["true"] + p.Probabilities["false"]), Is.All.EqualTo(1).Within(1e-6));
         });
     }
@@ -260,7 +272,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         rows[150] = new Dictionary<string, object?>(rows[150]) { ["shoe_size"] = 42.0 };
         rows[199] = null!;
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
 
         Assert.Multiple(() =>
         {
@@ -277,9 +290,11 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         var rows = Enumerable.Range(0, 500).Select(_ => (IReadOnlyDictionary<string, object?>)bad).ToList();
         var missingPerRow = ModelTestKit.Input(1).Count;
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
 
-        var reportedRows = error!.Errors.Keys.Select(k => int.Parse(k[5..k.IndexOf(']', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+        var reportedRows = error!.Errors.Keys.Select(
+            k => int.Parse(k[5..k.IndexOf(']', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
         Assert.Multiple(() =>
         {
             Assert.That(error.Errors, Has.Count.EqualTo(missingPerRow * reportedRows.Count));
@@ -295,7 +310,9 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
         File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest("churn", [ModelTestKit.Input(1), new Dictionary<string, object?>(ModelTestKit.Input(1)) { ["age"] = "old" }])));
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest(
+            "churn",
+            [ModelTestKit.Input(1), new Dictionary<string, object?>(ModelTestKit.Input(1)) { ["age"] = "old" }])));
 
         Assert.Multiple(() =>
         {
@@ -344,7 +361,9 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         {
             Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Invalid));
             Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "rows[5].age", "rows[150]", "rows[199]" }));
-            Assert.That(error.Errors["rows[5].age"], Is.EqualTo(new[] { "Column 'age' (numeric): expected a number or null, got a string." }));
+            Assert.That(
+                error.Errors["rows[5].age"],
+                Is.EqualTo(new[] { "Column 'age' (numeric): expected a number or null, got a string." }));
         });
     }
 
@@ -357,7 +376,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         object?[] row = [.. input.Where(kv => kv.Key != "age").Select(kv => kv.Value), 44.0, 3.0, "id"];
         var unknownAt = columns.Length - 3;
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, [row, null!])));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, [row, null!])));
 
         Assert.Multiple(() =>
         {
@@ -373,7 +393,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         await TrainAsync("1.0.0", 1, activate: true);
         var input = ModelTestKit.Input(1);
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(new PredictRowsRequest("churn", [.. input.Keys], [[.. input.Values]], MaxParallelism: parallelism)));
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictRowsAsync(
+            new PredictRowsRequest("churn", [.. input.Keys], [[.. input.Values]], MaxParallelism: parallelism)));
 
         Assert.Multiple(() =>
         {

@@ -50,17 +50,28 @@ public sealed class ScaledOutTests
         // Connect both to Redis first: the cache connects lazily, and a connect slower than the timeout would put L2 in back-off.
         await first.Services.GetRequiredService<Formanova.Modules.Shared.Caching.RedisConnection>().GetAsync();
         await second.Services.GetRequiredService<Formanova.Modules.Shared.Caching.RedisConnection>().GetAsync();
-        await a.TrainAsync(ModelTestKit.Request("churn", "1.0.0", seed: 1, activate: true), SampleData.RowsAsync(ModelTestKit.Binary, 600, 1));
+        await a.TrainAsync(
+            ModelTestKit.Request("churn", "1.0.0", seed: 1, activate: true),
+            SampleData.RowsAsync(ModelTestKit.Binary, 600, 1));
         var input = ModelTestKit.Input(8);
 
-        Assert.That(second.Services.GetRequiredService<Formanova.Modules.Shared.Caching.ITwoLevelCache>().L2Available, Is.True, "L2 configured on the second instance");
+        Assert.That(
+            second.Services.GetRequiredService<Formanova.Modules.Shared.Caching.ITwoLevelCache>().L2Available,
+            Is.True,
+            "L2 configured on the second instance");
         var onSecond = await b.PredictAsync(new PredictRequest("churn", input));
         var onFirst = await a.PredictAsync(new PredictRequest("churn", input));
 
         Assert.Multiple(() =>
         {
-            Assert.That(File.Exists(Path.Combine(secondDirectory, "models", "churn", "1.0.0", "model.zip")), Is.True, "materialised from the database store");
-            Assert.That(File.Exists(Path.Combine(db.DataDirectory, "models", "churn", "1.0.0", "model.zip")), Is.True, "written by the first instance");
+            Assert.That(
+                File.Exists(Path.Combine(secondDirectory, "models", "churn", "1.0.0", "model.zip")),
+                Is.True,
+                "materialised from the database store");
+            Assert.That(
+                File.Exists(Path.Combine(db.DataDirectory, "models", "churn", "1.0.0", "model.zip")),
+                Is.True,
+                "written by the first instance");
             Assert.That(onSecond.Cached, Is.False);
             Assert.That(onFirst.Cached, Is.True, "written through to Redis by the second instance");
             Assert.That(onFirst.Score, Is.EqualTo(onSecond.Score));

@@ -24,7 +24,8 @@ public sealed class ModelNamesTests
     [TestCase("1.2.3", "1.2.3")]
     [TestCase("v1.2.3", "1.2.3")]
     [TestCase("1.0.0-RC.1", "1.0.0-rc.1")]
-    public void Version_WhenSemantic_IsNormalised(string input, string expected) => Assert.That(ModelNames.Version(input), Is.EqualTo(expected));
+    public void Version_WhenSemantic_IsNormalised(string input, string expected)
+        => Assert.That(ModelNames.Version(input), Is.EqualTo(expected));
 
     [TestCase("1.2")]
     [TestCase("01.2.3")]
@@ -36,5 +37,7 @@ public sealed class ModelNamesTests
 
     [Test]
     public void VersionOrder_SortsBySemanticVersion() =>
-        Assert.That(new[] { "1.10.0", "1.2.0", "1.2.0-rc.1", "0.9.9" }.Order(ModelNames.VersionOrder), Is.EqualTo(new[] { "0.9.9", "1.2.0-rc.1", "1.2.0", "1.10.0" }));
+        Assert.That(
+            new[] { "1.10.0", "1.2.0", "1.2.0-rc.1", "0.9.9" }.Order(ModelNames.VersionOrder),
+            Is.EqualTo(new[] { "0.9.9", "1.2.0-rc.1", "1.2.0", "1.10.0" }));
 }

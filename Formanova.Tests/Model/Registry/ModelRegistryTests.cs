@@ -39,12 +39,18 @@ public sealed class ModelRegistryTests(DatabaseProvider provider)
         var folder = registry.VersionFolder("churn", "1.0.0");
         Assert.Multiple(() =>
         {
-            Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "model.zip", "config.yaml", "metadata.json", "performance_metrics.json" }));
-            Assert.That(File.ReadAllText(Path.Combine(folder, "config.yaml")), Does.Contain("task: BinaryClassification").And.Contain("name: \"churned\""));
+            Assert.That(
+                Directory.GetFiles(folder).Select(Path.GetFileName),
+                Is.EquivalentTo(new[] { "model.zip", "config.yaml", "metadata.json", "performance_metrics.json" }));
+            Assert.That(
+                File.ReadAllText(Path.Combine(folder, "config.yaml")),
+                Does.Contain("task: BinaryClassification").And.Contain("name: \"churned\""));
             Assert.That(row.VersionStatus, Is.EqualTo(ModelVersionStatus.Registered));
             Assert.That(row.DatasetId, Is.EqualTo("dataset-1"));
             Assert.That(row.Sha256, Has.Length.EqualTo(64));
-            Assert.That(Directory.Exists(Path.Combine(registry.Root, ".tmp")) ? Directory.GetFileSystemEntries(Path.Combine(registry.Root, ".tmp")) : [], Is.Empty);
+            Assert.That(Directory.Exists(Path.Combine(registry.Root, ".tmp"))
+                ? Directory.GetFileSystemEntries(Path.Combine(registry.Root, ".tmp"))
+                : [], Is.Empty);
         });
     }
 
@@ -104,7 +110,8 @@ public sealed class ModelRegistryTests(DatabaseProvider provider)
         using var registry = await ModelTestKit.RegistryAsync(_db);
         var original = await registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), _zip, default);
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), [.. _zip, 0], default));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), [.. _zip, 0], default));
 
         Assert.Multiple(async () =>
         {
@@ -177,7 +184,9 @@ public sealed class ModelRegistryTests(DatabaseProvider provider)
             Assert.That(active!.Version, Is.EqualTo("1.1.0"), "1.2.0 is archived, so 1.1.0 was the last stable one");
             Assert.That(afterSecond!.Version, Is.EqualTo("1.0.0"));
         });
-        Assert.That(Assert.ThrowsAsync<ModuleException>(() => registry.ActivateAsync("churn", "2.0.0", default))!.Kind, Is.EqualTo(ErrorKind.Conflict));
+        Assert.That(
+            Assert.ThrowsAsync<ModuleException>(() => registry.ActivateAsync("churn", "2.0.0", default))!.Kind,
+            Is.EqualTo(ErrorKind.Conflict));
     }
 
     [Test]

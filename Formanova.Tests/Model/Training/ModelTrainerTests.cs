@@ -73,7 +73,11 @@ public sealed class ModelTrainerTests
     [Test]
     public async Task TrainAsync_WhenSeedIsTheSame_GivesTheSameMetrics()
     {
-        foreach (var (task, trainer) in new[] { (ModelTask.BinaryClassification, "FastTree"), (ModelTask.MulticlassClassification, "SdcaMaximumEntropy") })
+        foreach (var (task, trainer) in new[]
+        {
+            (ModelTask.BinaryClassification, "FastTree"),
+            (ModelTask.MulticlassClassification, "SdcaMaximumEntropy")
+        })
         {
             var first = await ModelTestKit.TrainAsync(seed: 11, rows: 1000, task, trainer);
             var second = await ModelTestKit.TrainAsync(seed: 11, rows: 1000, task, trainer);
@@ -85,7 +89,8 @@ public sealed class ModelTrainerTests
     [Test]
     public void TrainAsync_WhenTrainerDoesNotFitTheTask_ThrowsInvalidNamingTheChoices()
     {
-        var error = Assert.ThrowsAsync<ModuleException>(() => ModelTestKit.TrainAsync(seed: 1, rows: 100, ModelTask.Regression, "SdcaMaximumEntropy"));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => ModelTestKit.TrainAsync(seed: 1, rows: 100, ModelTask.Regression, "SdcaMaximumEntropy"));
 
         Assert.Multiple(() =>
         {
@@ -104,7 +109,8 @@ public sealed class ModelTrainerTests
         rows[9] = [1.0];
         var trainer = new ModelTrainer(Options.Create(new ModelOptions()));
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => trainer.TrainAsync(ModelTestKit.Request(), rows.ToAsyncEnumerable(), null, null, CancellationToken.None));
+        var error = Assert.ThrowsAsync<ModuleException>(
+            () => trainer.TrainAsync(ModelTestKit.Request(), rows.ToAsyncEnumerable(), null, null, CancellationToken.None));
 
         Assert.Multiple(() =>
         {
@@ -179,7 +185,12 @@ public sealed class ModelTrainerTests
         var stages = new List<string>();
         var trainer = new ModelTrainer(Options.Create(new ModelOptions()));
 
-        await trainer.TrainAsync(ModelTestKit.Request(), SampleData.RowsAsync(ModelTestKit.Binary, 500, 1), null, new SyncProgress(p => stages.Add(p.Stage)), CancellationToken.None);
+        await trainer.TrainAsync(
+            ModelTestKit.Request(),
+            SampleData.RowsAsync(ModelTestKit.Binary, 500, 1),
+            null,
+            new SyncProgress(p => stages.Add(p.Stage)),
+            CancellationToken.None);
 
         Assert.That(stages.Distinct(), Is.EqualTo(new[] { "reading", "training", "evaluating", "saving", "trained" }));
     }
@@ -189,7 +200,12 @@ public sealed class ModelTrainerTests
     {
         var trainer = new ModelTrainer(Options.Create(new ModelOptions()));
 
-        var trained = await trainer.TrainAsync(ModelTestKit.Request(), SampleData.RowsAsync(ModelTestKit.Binary, 800, 1), SampleData.RowsAsync(ModelTestKit.Binary, 300, 2), null, CancellationToken.None);
+        var trained = await trainer.TrainAsync(
+            ModelTestKit.Request(),
+            SampleData.RowsAsync(ModelTestKit.Binary, 800, 1),
+            SampleData.RowsAsync(ModelTestKit.Binary, 300, 2),
+            null,
+            CancellationToken.None);
 
         Assert.Multiple(() =>
         {

@@ -37,7 +37,8 @@ public sealed class IdempotencyKeyTests
         var document = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         var documented = document.GetProperty("paths").EnumerateObject()
             .SelectMany(path => path.Value.EnumerateObject().Where(op => op.Value.TryGetProperty("parameters", out var ps)
-                    && ps.EnumerateArray().Any(p => p.GetProperty("name").GetString() == IdempotencyKey.Header && p.GetProperty("in").GetString() == "header"))
+                    && ps.EnumerateArray().Any(
+                        p => p.GetProperty("name").GetString() == IdempotencyKey.Header && p.GetProperty("in").GetString() == "header"))
                 .Select(op => $"{op.Name.ToUpperInvariant()} {path.Name}"))
             .Order().ToList();
 
@@ -89,13 +90,19 @@ public sealed class IdempotencyKeyTests
     [Test]
     public async Task Import_WhenTwoApiKeysUseTheSameKey_ImportsBothAndARepeatImportsOnce()
     {
-        var dataset = await _client.PostAsJsonAsync("/api/v1/datasets", new { name = $"idem-{Guid.NewGuid():N}", columns = new[] { new { name = "x", type = "numeric" } } });
+        var dataset = await _client.PostAsJsonAsync(
+            "/api/v1/datasets",
+            new { name = $"idem-{Guid.NewGuid():N}", columns = new[] { new { name = "x", type = "numeric" } } });
         var id = (await dataset.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
         var created = await _client.PostAsJsonAsync("/api/v1/keys", new { name = "importer", scopes = new[] { "write", "read" } });
-        using var other = _factory.CreateClientWithKey((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString());
+        using var other = _factory.CreateClientWithKey(
+            (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString());
         async Task<JsonElement> Import(HttpClient client)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/datasets/{id}/rows") { Content = new StringContent("x\n1\n2\n", Encoding.UTF8, "text/csv") };
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/datasets/{id}/rows")
+            {
+                Content = new StringContent("x\n1\n2\n", Encoding.UTF8, "text/csv")
+            };
             request.Headers.Add(IdempotencyKey.Header, "nightly-2026-11-27");
             using var response = await client.SendAsync(request);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
@@ -116,19 +123,26 @@ public sealed class IdempotencyKeyTests
     [Test]
     public async Task Import_WhenImportIdAndTheHeaderAreBothGiven_Returns400()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/datasets/1/rows?importId=a") { Content = new StringContent("x\n1\n", Encoding.UTF8, "text/csv") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/datasets/1/rows?importId=a")
+        {
+            Content = new StringContent("x\n1\n", Encoding.UTF8, "text/csv")
+        };
         request.Headers.Add(IdempotencyKey.Header, "a");
 
         using var response = await _client.SendAsync(request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("importId", out _), Is.True);
+        Assert.That(
+            (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("importId", out _),
+            Is.True);
     }
 
     private sealed record Answer(string Endpoint, HttpStatusCode Status, string Body)
     {
         public bool NamesTheHeader => Status == HttpStatusCode.BadRequest
-            && JsonDocument.Parse(Body).RootElement.TryGetProperty("errors", out var errors) && errors.TryGetProperty(IdempotencyKey.Header, out _);
+            && JsonDocument.Parse(Body).RootElement.TryGetProperty("errors", out var errors) && errors.TryGetProperty(
+                IdempotencyKey.Header,
+                out _);
     }
 
     private List<RouteEndpoint> HonouringEndpoints() =>
@@ -145,9 +159,7 @@ public sealed class IdempotencyKeyTests
         foreach (var endpoint in HonouringEndpoints())
         {
             var path = ApiRoutes.Path(endpoint);
-            HttpContent content = path.EndsWith("/rows", StringComparison.Ordinal) ? new StringContent("x\n1\n", Encoding.UTF8, "text/csv")
-                : path.StartsWith("/api/v1/events", StringComparison.Ordinal) ? JsonContent.Create(new { type = "TEST_EVENT", source = "/tests" })
-                : new StringContent("{}", Encoding.UTF8, "application/json");
+            HttpContent content = path.EndsWith("/rows", StringComparison.Ordinal) ? new StringContent("x\n1\n", Encoding.UTF8, "text/csv") : path.StartsWith("/api/v1/events", StringComparison.Ordinal) ? JsonContent.Create(new { type = "TEST_EVENT", source = "/tests" }) : new StringContent("{}", Encoding.UTF8, "application/json");
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
             addKey(request);
             using var response = await _client.SendAsync(request);

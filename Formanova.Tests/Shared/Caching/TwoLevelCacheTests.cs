@@ -25,13 +25,23 @@ public sealed class TwoLevelCacheTests
         }
     }
 
-    private (TwoLevelCache Cache, FakeTimeProvider Clock, MetricCollector Metrics) Create(string? redis = null, int maxEntries = 1000, int l1Ttl = 600, string instance = "test:", int? l2TimeoutMs = null)
+    private (TwoLevelCache Cache, FakeTimeProvider Clock, MetricCollector Metrics) Create(
+        string? redis = null,
+        int maxEntries = 1000,
+        int l1Ttl = 600,
+        string instance = "test:",
+        int? l2TimeoutMs = null)
     {
         var options = Options.Create(new CacheOptions
         {
             Redis = redis,
             L1 = new CacheOptions.L1Options { MaxEntries = maxEntries, TtlSeconds = l1Ttl },
-            L2 = new CacheOptions.L2Options { InstanceName = instance, RetryAfterSeconds = 5, TimeoutMilliseconds = l2TimeoutMs ?? TestServices.RedisTimeoutMilliseconds },
+            L2 = new CacheOptions.L2Options
+            {
+                InstanceName = instance,
+                RetryAfterSeconds = 5,
+                TimeoutMilliseconds = l2TimeoutMs ?? TestServices.RedisTimeoutMilliseconds
+            },
         });
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -45,7 +55,8 @@ public sealed class TwoLevelCacheTests
         {
             var connection = new RedisConnection(options, NullLogger<RedisConnection>.Instance);
             _asyncDisposables.Add(connection);
-            l2 = new RedisCache(Options.Create(new RedisCacheOptions { InstanceName = instance, ConnectionMultiplexerFactory = connection.GetAsync }));
+            l2 = new RedisCache(
+                Options.Create(new RedisCacheOptions { InstanceName = instance, ConnectionMultiplexerFactory = connection.GetAsync }));
             _disposables.Add(l2);
         }
 

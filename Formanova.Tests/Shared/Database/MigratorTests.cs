@@ -19,7 +19,8 @@ public sealed class MigratorTests(DatabaseProvider provider)
 
     private static MigrationSet Notes(params Migration[] migrations) => new("notes", migrations);
 
-    private static Migration Script(int version, string name, string sql) => new(version, name, new Dictionary<string, string> { [""] = sql });
+    private static Migration Script(int version, string name, string sql)
+        => new(version, name, new Dictionary<string, string> { [""] = sql });
 
     private static readonly Migration CreateNotes = Script(1, "create_notes", """
         CREATE TABLE notes (id {{id}}, body TEXT NOT NULL, created_at {{timestamp}} NOT NULL, pinned {{bool}} NOT NULL, payload {{bytes}});
@@ -54,7 +55,9 @@ public sealed class MigratorTests(DatabaseProvider provider)
         var id = await connection.ExecuteScalarAsync<long>(
             "INSERT INTO notes (body, created_at, pinned, payload) VALUES (@Body, @CreatedAt, @Pinned, @Payload) RETURNING id",
             new { Body = "hello", CreatedAt = created, Pinned = true, Payload = new byte[] { 1, 2, 3 } });
-        var row = await connection.QuerySingleAsync<NoteRow>("SELECT id, body, created_at, pinned, payload FROM notes WHERE id = @id", new { id });
+        var row = await connection.QuerySingleAsync<NoteRow>(
+            "SELECT id, body, created_at, pinned, payload FROM notes WHERE id = @id",
+            new { id });
 
         Assert.Multiple(() =>
         {
@@ -76,7 +79,10 @@ public sealed class MigratorTests(DatabaseProvider provider)
         await using var connection = await _db.Database.OpenConnectionAsync();
         var versions = await connection.QueryAsync<long>("SELECT version FROM schema_versions WHERE module = 'notes'");
         Assert.That(versions, Is.EqualTo(new[] { 1L }), "the first script stays applied, the broken one leaves no row");
-        Assert.That(async () => await connection.ExecuteAsync("SELECT * FROM half_done"), Throws.Exception, "the broken script's table was rolled back");
+        Assert.That(
+            async () => await connection.ExecuteAsync("SELECT * FROM half_done"),
+            Throws.Exception,
+            "the broken script's table was rolled back");
     }
 
     [Test]

@@ -56,7 +56,9 @@ public sealed class JsonInputTests
     [Test]
     public void Deserialize_WhenValuesAreValid_ReadsThemAsTheWebDefaultsDo()
     {
-        var body = JsonSerializer.Deserialize<Body>("""{"name":"\ud83d\ude00","ratio":"12.5","weight":2,"inputs":{"x":3,"y":"z"},"data":[1]}""", Rules)!;
+        var body = JsonSerializer.Deserialize<Body>(
+            """{"name":"\ud83d\ude00","ratio":"12.5","weight":2,"inputs":{"x":3,"y":"z"},"data":[1]}""",
+            Rules)!;
 
         Assert.That(body.Name, Is.EqualTo("😀"));
         Assert.That(body.Ratio, Is.EqualTo(12.5));
