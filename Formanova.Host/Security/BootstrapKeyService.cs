@@ -18,7 +18,8 @@ internal sealed class BootstrapKeyService(
     {
         if (!options.Value.Enabled)
         {
-            logger.LogWarning("AUTHENTICATION IS DISABLED (Auth:Enabled=false): every request is treated as an admin. Never run like this where anyone else can reach the port.");
+            logger.LogWarning("AUTHENTICATION IS DISABLED (Auth:Enabled=false): every request is treated as an admin. Never run like " +
+                "this where anyone else can reach the port.");
         }
 
         var result = await access.EnsureBootstrapKeyAsync(options.Value.BootstrapKey, cancellationToken);
@@ -40,17 +41,21 @@ internal sealed class BootstrapKeyService(
                 break;
             case BootstrapOutcome.Recovered:
                 logger.LogWarning(
-                    "No active admin API key existed ({KeyCount} keys, all revoked, expired or without the admin scope), so Auth:BootstrapKey was installed as admin key {KeyId} named 'bootstrap'. Create a personal admin key with it, revoke it, and remove Auth:BootstrapKey from the configuration",
+                    "No active admin API key existed ({KeyCount} keys, all revoked, expired or without the admin scope), so " +
+                    "Auth:BootstrapKey was installed as admin key {KeyId} named 'bootstrap'. Create a personal admin key with it, revoke " +
+                    "it, and remove Auth:BootstrapKey from the configuration",
                     result.KeyCount, result.KeyId);
                 break;
             case BootstrapOutcome.NoActiveAdmin:
                 logger.LogWarning(
-                    "No active admin API key exists ({KeyCount} keys, all revoked, expired or without the admin scope): nobody can manage keys. Set Auth:BootstrapKey to 24 or more random characters and restart to install an admin key",
+                    "No active admin API key exists ({KeyCount} keys, all revoked, expired or without the admin scope): nobody can " +
+                    "manage keys. Set Auth:BootstrapKey to 24 or more random characters and restart to install an admin key",
                     result.KeyCount);
                 break;
             case BootstrapOutcome.ConfiguredKeyRevoked:
                 logger.LogError(
-                    "No active admin API key exists, and Auth:BootstrapKey is a key that was revoked, so it is not reinstated. Set Auth:BootstrapKey to a new value of 24 or more random characters and restart");
+                    "No active admin API key exists, and Auth:BootstrapKey is a key that was revoked, so it is not reinstated. Set " +
+                    "Auth:BootstrapKey to a new value of 24 or more random characters and restart");
                 break;
         }
     }

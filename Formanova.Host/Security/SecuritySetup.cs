@@ -58,7 +58,8 @@ internal static class SecuritySetup
         if (app.Services.GetServices<MatcherPolicy>().Any(policy => IsContentTypeRouting(policy.GetType())))
         {
             throw new InvalidOperationException(
-                "Routing's content-type policy was registered again after AddFormanovaSecurity; it would answer 415 before authentication.");
+                "Routing's content-type policy was registered again after AddFormanovaSecurity; it would " +
+                "answer 415 before authentication.");
         }
 
         var http = app.Services.GetRequiredService<IOptions<HttpSecurityOptions>>().Value;

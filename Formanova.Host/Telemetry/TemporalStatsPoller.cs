@@ -14,7 +14,12 @@ namespace Formanova.Host.Telemetry;
 /// One count per registered workflow type keeps the query to plain equality, which every visibility store answers.
 /// </summary>
 internal sealed class TemporalStatsPoller(
-    ITemporalClient client, WorkflowGateway gateway, WorkflowMetrics metrics, IOptions<TemporalOptions> options, IReadOnlyList<string> workflowTypes, ILogger<TemporalStatsPoller> logger)
+    ITemporalClient client,
+    WorkflowGateway gateway,
+    WorkflowMetrics metrics,
+    IOptions<TemporalOptions> options,
+    IReadOnlyList<string> workflowTypes,
+    ILogger<TemporalStatsPoller> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

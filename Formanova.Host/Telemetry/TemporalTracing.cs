@@ -58,7 +58,9 @@ internal static class TemporalTracing
         try
         {
             var carrier = DataConverter.Default.PayloadConverter.ToValue<Dictionary<string, string>>(payload);
-            return carrier.TryGetValue("traceparent", out var parent) && ActivityContext.TryParse(parent, carrier.GetValueOrDefault("tracestate"), isRemote: true, out var context) ? context : default;
+            var found = carrier.TryGetValue("traceparent", out var parent)
+                && ActivityContext.TryParse(parent, carrier.GetValueOrDefault("tracestate"), isRemote: true, out var context);
+            return found ? context : default;
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
         {

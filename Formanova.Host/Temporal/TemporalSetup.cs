@@ -116,7 +116,10 @@ internal static class TemporalSetup
     }
 
     private static readonly Type[] Workflows =
-        [typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow), typeof(WebhookDeliveryWorkflow)];
+        [
+            typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow),
+            typeof(WebhookDeliveryWorkflow),
+        ];
 
     private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);
 }

@@ -117,7 +117,8 @@ internal sealed class AccessService : IAccessModule, IDisposable
         {
             // The statement left an existing, unrevoked key alone: only the last-admin rule does that.
             throw new ModuleException(ErrorKind.Conflict,
-                $"API key '{id}' is the last active admin key; revoking it would leave no key that can manage keys. Create another admin key first, then revoke this one.");
+                $"API key '{id}' is the last active admin key; revoking it would leave no key that can manage keys. Create another admin " +
+                $"key first, then revoke this one.");
         }
 
         _revokedHere[id] = 0;
@@ -242,9 +243,11 @@ internal sealed class AccessService : IAccessModule, IDisposable
         return candidates.FirstOrDefault(row => CryptographicOperations.FixedTimeEquals(Hash(row.Salt, presentedKey), row.Hash));
     }
 
-    /// <summary>SQL true for a row of <paramref name="alias"/> that is an unrevoked, unexpired key with the admin scope (scopes are space-separated).</summary>
+    /// <summary>SQL true for a row of <paramref name="alias"/> that is an unrevoked, unexpired key with the admin scope (scopes are
+    /// space-separated).</summary>
     private static string ActiveAdmin(string alias, string now = "@now") =>
-        $"{alias}.revoked_at IS NULL AND ({alias}.expires_at IS NULL OR {alias}.expires_at > {now}) AND (' ' || {alias}.scopes || ' ') LIKE '% {ApiScopes.Admin} %'";
+        $"{alias}.revoked_at IS NULL AND ({alias}.expires_at IS NULL OR {alias}.expires_at > {now}) AND (' ' || {alias}.scopes || ' " +
+        $"') LIKE '% {ApiScopes.Admin} %'";
 
     private static string Lookup(string secret) => Fingerprint(secret)[..16];
 

@@ -166,7 +166,8 @@ public sealed record StoredPrediction(long RowId, string? Label, double? Value, 
 /// <summary>The row count and the cursor of each consecutive range of a dataset's rows.</summary>
 public sealed record RowChunkPlan(long DatasetId, long TotalRows, IReadOnlyList<long> Cursors);
 
-/// <summary>Rows of one range: <see cref="Rows"/>[i] is the row <see cref="RowIds"/>[i], values in <see cref="Columns"/> order (as in <see cref="RowStream"/>).</summary>
+/// <summary>Rows of one range: <see cref="Rows"/>[i] is the row <see cref="RowIds"/>[i], values in <see cref="Columns"/> order (as in <see
+/// cref="RowStream"/>).</summary>
 public sealed record RowChunk(
     long DatasetId,
     IReadOnlyList<RowStreamColumn> Columns,

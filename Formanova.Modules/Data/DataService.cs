@@ -59,7 +59,8 @@ internal sealed class DataService(
     public async Task<IReadOnlyList<DatasetSummary>> ListDatasetsAsync(CancellationToken cancellationToken = default) =>
         (await datasets.ListAsync(cancellationToken))
             .Select(
-                d => new DatasetSummary(d.Id, d.Name, d.Description, d.SchemaVersion, d.RowCount, d.DerivedFromId, d.CreatedAt, d.UpdatedAt))
+                d => new DatasetSummary(
+                    d.Id, d.Name, d.Description, d.SchemaVersion, d.RowCount, d.DerivedFromId, d.CreatedAt, d.UpdatedAt))
             .ToList();
 
     public async Task<DatasetDetails> GetDatasetAsync(long datasetId, CancellationToken cancellationToken = default)

@@ -10,7 +10,8 @@ internal sealed class AsyncSignal
     public void Set() =>
         Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    /// <summary>Waits for the next <see cref="Set"/> after <paramref name="observed"/> was read, or at most <paramref name="timeout"/>.</summary>
+    /// <summary>Waits for the next <see cref="Set"/> after <paramref name="observed"/> was read, or at most <paramref
+    /// name="timeout"/>.</summary>
     public static async Task WaitAsync(Task observed, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         try

@@ -50,7 +50,8 @@ public sealed record TrainModelRequest(
 /// <summary>A heartbeat-friendly progress report: the stage, rows read so far and an overall fraction in [0, 1].</summary>
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
 
-/// <summary>Evaluation metrics on the test rows; the keys depend on the task (auc, accuracy, f1, logLoss, macroAccuracy, microAccuracy, rmse, mae, r2).</summary>
+/// <summary>Evaluation metrics on the test rows; the keys depend on the task (auc, accuracy, f1, logLoss, macroAccuracy, microAccuracy,
+/// rmse, mae, r2).</summary>
 public sealed record TrainingResult(
     ModelVersionInfo Version,
     IReadOnlyDictionary<string, double> Metrics,

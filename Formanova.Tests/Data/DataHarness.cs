@@ -7,7 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Data;
 
-/// <summary>The Data module as workflows see it: <see cref="IDataModule"/> from the real registrations, on a migrated test database.</summary>
+/// <summary>The Data module as workflows see it: <see cref="IDataModule"/> from the real registrations, on a migrated test
+/// database.</summary>
 internal sealed class DataHarness : IAsyncDisposable
 {
     private readonly ServiceProvider _services;

@@ -7,7 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Data;
 
-/// <summary>The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and row-level predictions, on each provider.</summary>
+/// <summary>The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and row-level predictions, on each
+/// provider.</summary>
 [TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
 [Category("Integration")]
 public sealed class DataModuleBatchTests(DatabaseProvider provider)
@@ -27,7 +28,8 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
     {
         await using var connection = await _harness.Services.GetRequiredService<IDatabase>().OpenConnectionAsync();
         await connection.ExecuteAsync(
-            "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, @RowId, @Label, @Value, @Score)",
+            "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, " +
+            "@RowId, @Label, @Value, @Score)",
             rows.Select(r => new { r.JobId, r.Chunk, r.Prediction.RowId, r.Prediction.Label, r.Prediction.Value, r.Prediction.Score }));
     }
 

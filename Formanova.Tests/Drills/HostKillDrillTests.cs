@@ -65,7 +65,8 @@ public sealed class HostKillDrillTests
         var afterRetry = await RowsAsync(second.Client, dataset);
         TestContext.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Kill drill ({provider}): SIGKILL after {uploaded / (1024 * 1024)} MiB uploaded, the database grown by "
-            + $"{written / (1024 * 1024)} MiB; after the restart {afterCrash.Count} rows visible; drill took {started.Elapsed.TotalSeconds:F1} s"));
+            + $"{written / (1024 * 1024)} MiB; after the restart {afterCrash.Count} rows visible; drill took " +
+                $"{started.Elapsed.TotalSeconds:F1} s"));
 
         Assert.Multiple(() =>
         {
@@ -121,7 +122,8 @@ public sealed class HostKillDrillTests
             r => WorkflowTestKit.Status(r) != "running",
             TimeSpan.FromSeconds(180));
         TestContext.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Kill drill (training): the run {WorkflowTestKit.Status(finished)} {killed.Elapsed.TotalSeconds:F1} s after the SIGKILL (restart included)"));
+            $"Kill drill (training): the run {WorkflowTestKit.Status(finished)} {killed.Elapsed.TotalSeconds:F1} s after " +
+            $"the SIGKILL (restart included)"));
 
         var model = await WorkflowTestKit.ReadAsync(await second.Client.GetAsync("/api/v1/models/drill-churn"));
         Assert.Multiple(() =>

@@ -12,7 +12,8 @@ internal static partial class ApiRoutes
             .Where(e => e.RoutePattern.RawText?.TrimStart('/').StartsWith("api/", StringComparison.Ordinal) == true)
             .ToList();
 
-    /// <summary>A path for the endpoint whose route values satisfy their constraints (1 for a long, x otherwise); what they name need not exist.</summary>
+    /// <summary>A path for the endpoint whose route values satisfy their constraints (1 for a long, x otherwise); what they name need not
+    /// exist.</summary>
     public static string Path(RouteEndpoint endpoint) =>
         "/" + RouteValue().Replace(endpoint.RoutePattern.RawText!.TrimStart('/'), v => v.Groups["long"].Success ? "1" : "x");
 

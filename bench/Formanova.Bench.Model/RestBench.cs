@@ -59,7 +59,8 @@ internal static class RestBench
 
         var constant2 = rates.Where(r => r.Name == "const").Max(r => r.Rps);
         var predict = rates.Where(r => r.Name == "predict").Max(r => r.Rps);
-        Console.WriteLine($"REST ({seconds} s per run, best of 2, wrk -t1 -c16, POST same body, useCache=false): constant JSON {constant2:F0} req/s, predict {predict:F0} req/s, ratio {predict / constant2:F2}");
+        Console.WriteLine($"REST ({seconds} s per run, best of 2, wrk -t1 -c16, POST same body, useCache=false): constant JSON " +
+            $"{constant2:F0} req/s, predict {predict:F0} req/s, ratio {predict / constant2:F2}");
         await app.StopAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(data, recursive: true);

@@ -20,7 +20,8 @@ internal static class TrainBench
 
     public static async System.Threading.Tasks.Task RunAsync(int rows, int runs)
     {
-        Console.WriteLine($"# Model training benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version}, rows={rows}, runs={runs}");
+        Console.WriteLine($"# Model training benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, " +
+            $".NET {Environment.Version}, rows={rows}, runs={runs}");
         var results = new Dictionary<string, List<string[]>> { ["raw"] = [], ["module"] = [] };
         for (var run = 0; run < runs; run++)
         {
@@ -39,7 +40,9 @@ internal static class TrainBench
         }
 
         var (raw, module) = (Median("raw", 1), Median("module", 1));
-        Console.WriteLine($"median of {runs}: raw {raw:F2} s, module {module:F2} s, ratio {module / raw:F2}; peak RSS (VmHWM) raw {Median("raw", 2):F0} MiB, module {Median("module", 2):F0} MiB; RSS before training raw {Median("raw", 3):F0} MiB, module {Median("module", 3):F0} MiB");
+        Console.WriteLine($"median of {runs}: raw {raw:F2} s, module {module:F2} s, ratio {module / raw:F2}; peak RSS (VmHWM) raw " +
+            $"{Median("raw", 2):F0} MiB, module {Median("module", 2):F0} MiB; RSS before training raw {Median("raw", 3):F0} MiB, module " +
+            $"{Median("module", 3):F0} MiB");
     }
 
     private static async Task<string> ChildAsync(string side, int rows)

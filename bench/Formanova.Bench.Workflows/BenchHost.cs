@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc.Testing;
+using HistoryEvent = Temporalio.Api.History.V1.HistoryEvent;
 
 /// <summary>The real host for the benches: embedded Temporal on a free port, no rate limits, quiet logs, an admin key.</summary>
 internal static class BenchHost
@@ -60,6 +61,6 @@ internal static class BenchHost
     }
 
     /// <summary>Consecutive pairs of a run's history events and the time between them.</summary>
-    public static IEnumerable<(Temporalio.Api.History.V1.HistoryEvent From, Temporalio.Api.History.V1.HistoryEvent To, double Milliseconds)> Gaps(IReadOnlyList<Temporalio.Api.History.V1.HistoryEvent> events) =>
+    public static IEnumerable<(HistoryEvent From, HistoryEvent To, double Milliseconds)> Gaps(IReadOnlyList<HistoryEvent> events) =>
         events.Skip(1).Select((e, i) => (events[i], e, (e.EventTime.ToDateTime() - events[i].EventTime.ToDateTime()).TotalMilliseconds));
 }

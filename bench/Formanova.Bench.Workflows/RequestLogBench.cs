@@ -70,15 +70,19 @@ internal static class RequestLogBench
             return sorted[sorted.Count / 2];
         }
 
-        report.WriteLine($"request log, GET {path}, {requests} requests per round, {concurrency} concurrent callers, in-memory HTTP, median of {rounds} alternating rounds:");
+        report.WriteLine($"request log, GET {path}, {requests} requests per round, {concurrency} concurrent callers, in-memory HTTP, " +
+            $"median of {rounds} alternating rounds:");
         foreach (var (name, samples) in results)
         {
             report.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  Api:RequestLogging={(name == "on" ? "true " : "false")}: {Median(samples.Select(s => s.Rps)):F0} req/s, {Median(samples.Select(s => s.Bytes)):F1} bytes and {Median(samples.Select(s => s.Lines)):F3} lines of stdout per request"));
+                $"  Api:RequestLogging={(name == "on" ? "true " : "false")}: {Median(samples.Select(s => s.Rps)):F0} req/s, " +
+                $"{Median(samples.Select(s => s.Bytes)):F1} bytes and {Median(samples.Select(s => s.Lines)):F3} " +
+                $"lines of stdout per request"));
         }
 
         report.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  throughput with the log on / off: {Median(results["on"].Select(s => s.Rps)) / Median(results["off"].Select(s => s.Rps)):F3}"));
+            $"  throughput with the log on / off: " +
+            $"{Median(results["on"].Select(s => s.Rps)) / Median(results["off"].Select(s => s.Rps)):F3}"));
         report.WriteLine($"  a request line: {counter.LastLine(l => l.Contains("RequestLogMiddleware", StringComparison.Ordinal))}");
 
         foreach (var host in hosts)

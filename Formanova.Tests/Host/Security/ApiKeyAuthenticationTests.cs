@@ -95,7 +95,8 @@ public sealed class ApiKeyAuthenticationTests
         Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var id = (await (await client.GetAsync("/api/v1/keys")).Content.ReadFromJsonAsync<JsonElement>())
             .EnumerateArray().First(
-                k => k.GetProperty("name").GetString() == "test key" && !k.GetProperty("revoked").GetBoolean()).GetProperty("id").GetString();
+                k => k.GetProperty("name").GetString() == "test " +
+                    "key" && !k.GetProperty("revoked").GetBoolean()).GetProperty("id").GetString();
 
         using var admin = _factory.CreateClient();
         Assert.That((await admin.DeleteAsync($"/api/v1/keys/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.OK));

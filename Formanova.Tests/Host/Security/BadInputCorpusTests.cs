@@ -54,7 +54,9 @@ public sealed partial class BadInputCorpusTests
         var after = await HostileRequests.SnapshotAsync(factory.Services);
         var unexplained = before.Keys.Where(area => before[area] != after[area] && !successfulWrites.Contains(area)).ToList();
 
-        TestContext.Out.WriteLine($"Corpus: {requests} requests to {endpoints.Count} endpoints ({endpoints.Count(e => e.Fields != BadInputCorpus.CommonFields)} with typed bodies); successful writes in: {string.Join(", ", successfulWrites)}");
+        TestContext.Out.WriteLine($"Corpus: {requests} requests to {endpoints.Count} endpoints " +
+            $"({endpoints.Count(e => e.Fields != BadInputCorpus.CommonFields)} with typed bodies); successful writes in: " +
+            $"{string.Join(", ", successfulWrites)}");
         Assert.Multiple(() =>
         {
             Assert.That(endpoints, Has.Count.GreaterThan(5));
@@ -108,7 +110,13 @@ public sealed partial class BadInputCorpusTests
         if (takesBody)
         {
             // A well-formed id that exists nowhere, so a body that happens to be valid cannot hit real data.
-            var path = RouteParameter().Replace(pattern, m => m.Value.Contains("version", StringComparison.OrdinalIgnoreCase) ? "9.9.9" : m.Value.Contains("name", StringComparison.OrdinalIgnoreCase) || m.Value.Contains("alias", StringComparison.OrdinalIgnoreCase) ? "corpus-missing" : "987654");
+            var path = RouteParameter().Replace(pattern, m => m.Value switch
+            {
+                var v when v.Contains("version", StringComparison.OrdinalIgnoreCase) => "9.9.9",
+                var v when v.Contains("name", StringComparison.OrdinalIgnoreCase) => "corpus-missing",
+                var v when v.Contains("alias", StringComparison.OrdinalIgnoreCase) => "corpus-missing",
+                _ => "987654",
+            });
             foreach (var (contentType, bytes, label) in BadInputCorpus.Bodies(fields))
             {
                 yield return (path, (contentType, bytes), label);

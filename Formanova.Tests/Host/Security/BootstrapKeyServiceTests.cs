@@ -61,7 +61,8 @@ public sealed class BootstrapKeyServiceTests
         Assert.That(error.Message, Does.Contain("is a key that was revoked"));
     }
 
-    /// <summary>Starts on the data directory with the test admin key, then revokes it behind the API's back, as before the last-admin rule.</summary>
+    /// <summary>Starts on the data directory with the test admin key, then revokes it behind the API's back, as before the last-admin
+    /// rule.</summary>
     private async Task LockOutAsync()
     {
         using var first = Factory(FormanovaFactory.AdminKey, null);

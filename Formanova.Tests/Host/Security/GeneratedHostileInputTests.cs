@@ -18,7 +18,8 @@ namespace Formanova.Tests.Host.Security;
 /// header parameter and of each body field (<see cref="HostileVariants"/>), so an endpoint added later is attacked
 /// without anyone listing it. Beside the hand-written <see cref="BadInputCorpusTests"/>, which attacks whole bodies.
 /// Every answer must be a non-5xx within the timeout, every 4xx a ProblemDetails, a non-finite value for a declared
-/// number a 4xx, and a rejected request (and any GET) must leave the stored state as it was. After an accepted write the workflows it started are let run until
+/// number a 4xx, and a rejected request (and any GET) must leave the stored state as it was. After an accepted write the workflows it
+/// started are let run until
 /// they wait, so that what they write is not blamed on the next request.
 /// </summary>
 [Category("Integration")]
@@ -124,7 +125,8 @@ public sealed class GeneratedHostileInputTests
 
         var requests = statuses.Values.Sum();
         TestContext.Out.WriteLine(
-            $"Generated hostile input: {requests} requests to {operations.Count} operations in {clock.Elapsed.TotalSeconds:F0} s; {failures.Count} failures.");
+            $"Generated hostile input: {requests} requests to {operations.Count} operations in {clock.Elapsed.TotalSeconds:F0} " +
+            $"s; {failures.Count} failures.");
         TestContext.Out
             .WriteLine("By status: " + string.Join(", ", statuses.Select(s => $"{(s.Key == 0 ? "no answer" : s.Key)} × {s.Value}")));
         foreach (var (variantClass, buckets) in classes)

@@ -133,7 +133,8 @@ internal static class HostileRequests
             var details = await model.GetModelAsync(summary.Name);
             models
                 .Add($"{details.Name}:{details.ActiveVersion}:[{string.Join(' ', details.Versions.Select(v => $"{v.Version}={v.Status}"))}]"
-                    + $":[{string.Join(' ', details.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"))}]");
+                    + $":[{string.Join(' ', details.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal)
+                        .Select(a => $"{a.Key}={a.Value}"))}]");
         }
 
         var webhooks = await services.GetRequiredService<IEventWebhooksModule>().ListWebhooksAsync();

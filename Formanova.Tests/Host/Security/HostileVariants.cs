@@ -25,7 +25,10 @@ internal sealed record HostileCase(
 /// a valid input row for prediction inputs, and a row of the fixture dataset for row documents (CSV, JSON, NDJSON).
 /// </summary>
 internal sealed record HostileFixtures(
-    IReadOnlyDictionary<string, string> PathValues, IReadOnlyDictionary<string, JsonNode> FieldValues, JsonObject Row, JsonObject DocumentRow);
+    IReadOnlyDictionary<string, string> PathValues,
+    IReadOnlyDictionary<string, JsonNode> FieldValues,
+    JsonObject Row,
+    JsonObject DocumentRow);
 
 /// <summary>
 /// Generates, for one operation of the OpenAPI document, hostile variants of every path, query and header parameter
@@ -166,7 +169,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         }
     }
 
-    /// <summary>Every field of a JSON template (and, for objects, the object itself, to add members to), with the root it lives in.</summary>
+    /// <summary>Every field of a JSON template (and, for objects, the object itself, to add members to), with the root it lives
+    /// in.</summary>
     private IEnumerable<(string Target, JsonNode? Root, object[] Steps, bool Member, bool Numeric)> Targets(
         JsonNode? template,
         JsonElement schema)
@@ -237,7 +241,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         }
     }
 
-    /// <summary>The template serialized with <paramref name="fragment"/> as the value at the path, or as a new member of the object there.</summary>
+    /// <summary>The template serialized with <paramref name="fragment"/> as the value at the path, or as a new member of the object
+    /// there.</summary>
     private static byte[] Splice(JsonNode? root, object[] steps, bool member, byte[] fragment, string suffix)
     {
         if (steps.Length == 0 && !member)
@@ -343,7 +348,11 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
 
     /// <summary>The fixture for a field: by "Schema.field" first (where one name means different things), then by name.</summary>
     private JsonNode? Fixture(string? owner, string? name) =>
-        name is null ? null : owner is not null && fixtures.FieldValues.TryGetValue($"{owner}.{name}", out var specific) ? specific : fixtures.FieldValues.GetValueOrDefault(name);
+        name is null
+            ? null
+            : owner is not null && fixtures.FieldValues.TryGetValue($"{owner}.{name}", out var specific)
+                ? specific
+                : fixtures.FieldValues.GetValueOrDefault(name);
 
     private (string ContentType, byte[] Bytes)? BaselineBody(ApiOperation operation)
     {
@@ -379,7 +388,8 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
         yield return ("csv", "csv:unterminated quote", Encoding.UTF8.GetBytes($"{header}\n\"{new string('q', 10_000)}"));
     }
 
-    /// <summary>A header line and one row of <paramref name="row"/>, with <paramref name="cell"/> (raw bytes) in <paramref name="column"/>.</summary>
+    /// <summary>A header line and one row of <paramref name="row"/>, with <paramref name="cell"/> (raw bytes) in <paramref
+    /// name="column"/>.</summary>
     private static byte[] Csv(JsonObject row, string? column, byte[]? cell)
     {
         var bytes = new List<byte>(Encoding.UTF8.GetBytes(string.Join(',', row.Select(e => e.Key)) + "\n"));
@@ -392,7 +402,13 @@ internal sealed class HostileVariants(OpenApiOperations api, HostileFixtures fix
             }
 
             first = false;
-            bytes.AddRange(key == column ? cell! : Encoding.UTF8.GetBytes(value switch { null => "", JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(), _ => value.ToJsonString(), }));
+            var text = value switch
+            {
+                null => "",
+                JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+                _ => value.ToJsonString(),
+            };
+            bytes.AddRange(key == column ? cell! : Encoding.UTF8.GetBytes(text));
         }
 
         bytes.Add((byte)'\n');
