@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 
 namespace Formanova.Modules.Data;
@@ -180,6 +181,7 @@ public sealed record RowStreamColumn(string Name, ColumnType Type, ColumnRole Ro
 /// Rows in <see cref="Columns"/> order; values are <see cref="double"/>, <see cref="string"/>, <see cref="bool"/>,
 /// <see cref="DateTimeOffset"/> or null. <see cref="Rows"/> opens its own connection when enumerated and may be enumerated once per call.
 /// </summary>
+[SuppressMessage("Naming", "CA1711", Justification = "An async sequence of rows, not a System.IO.Stream.")]
 public sealed record RowStream(long DatasetId, int SchemaVersion, IReadOnlyList<RowStreamColumn> Columns, IAsyncEnumerable<object?[]> Rows);
 
 /// <summary>

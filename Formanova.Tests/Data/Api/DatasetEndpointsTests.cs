@@ -59,7 +59,7 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         return (await response.Content.ReadFromJsonAsync<RowPage>(Json))!;
     }
 
-    private async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string expectedText)
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string expectedText)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.Multiple(() =>
