@@ -34,13 +34,9 @@ internal static class TemporalSetup
         var temporal = configuration.GetSection(TemporalOptions.SectionName).Get<TemporalOptions>() ?? new TemporalOptions();
         if (temporal.IsEmbedded)
         {
-#if EMBEDDED_TEMPORAL
             // First of the Temporal services, so the server listens before the worker connects.
             services.AddSingleton<EmbeddedTemporalServer>();
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedTemporalServer>());
-#else
-            throw new InvalidOperationException("This build has no embedded Temporal server (Formanova.DevServer); set Temporal:Address.");
-#endif
         }
 
         services.AddSingleton<TemporalClientTracingInterceptor>();
@@ -48,11 +44,7 @@ internal static class TemporalSetup
         services.AddOptions<TemporalClientConnectOptions>().Configure<IServiceProvider>((connect, provider) =>
         {
             var options = provider.GetRequiredService<IOptions<TemporalOptions>>().Value;
-#if EMBEDDED_TEMPORAL
             connect.TargetHost = options.IsEmbedded ? provider.GetRequiredService<EmbeddedTemporalServer>().Address : options.Address;
-#else
-            connect.TargetHost = options.Address;
-#endif
             connect.Namespace = options.Namespace;
             connect.GrpcCompression = options.UsesGzip ? new GrpcCompression.Gzip() : new GrpcCompression.None();
             connect.LoggerFactory = provider.GetRequiredService<ILoggerFactory>();

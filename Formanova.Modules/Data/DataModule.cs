@@ -20,7 +20,6 @@ public static class DataModule
                 .TryValidateObject(o.Import, new(o.Import), null, validateAllProperties: true), "Data:Import has an out-of-range value.")
             .ValidateOnStart();
         services.AddMigrations("data", "Data/Migrations");
-        services.ScanModule(typeof(DataModule).Namespace!);
         services.AddSingleton<DatasetRepository>();
         services.AddSingleton<RowStore>();
         services.AddSingleton<ImportStaging>();

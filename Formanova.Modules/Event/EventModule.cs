@@ -16,7 +16,6 @@ public static class EventModule
     public static IServiceCollection AddEventModule(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMigrations("event", "Event/Migrations");
-        services.ScanModule(typeof(EventModule).Namespace!);
         services.AddOptions<EventOptions>().Bind(configuration.GetSection(EventOptions.SectionName))
             .ValidateDataAnnotations()
             .Validate(o => IsValid(o.Broadcast) && IsValid(o.Stream) && IsValid(o.Webhooks) && IsValid(o.Webhooks.Dispatcher),

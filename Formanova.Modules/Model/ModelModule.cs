@@ -16,7 +16,6 @@ public static class ModelModule
     public static IServiceCollection AddModelModule(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMigrations("model", "Model/Migrations");
-        services.ScanModule(typeof(ModelModule).Namespace!);
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations()
             .ValidateOnStart();
 
