@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -19,8 +20,7 @@ internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<ApiOptions, ApiOptionsValidator>(configuration, ApiOptions.SectionName);
 
         services.AddOptions<JsonOptions>().Configure<IOptions<ApiOptions>>((json, api) =>
         {

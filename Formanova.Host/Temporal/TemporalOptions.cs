@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Host.Temporal;
 
@@ -46,6 +47,7 @@ internal sealed class TemporalOptions
     /// </summary>
     public bool DetectWorkflowTaskEscapes { get; set; } = true;
 
+    [ValidateObjectMembers]
     public EmbeddedOptions Embedded { get; set; } = new();
 
     public TlsOptions Tls { get; set; } = new();
@@ -93,16 +95,22 @@ internal sealed class WorkflowsOptions
     [Range(0.01, 300)]
     public double SyncTimeoutSeconds { get; set; } = 10;
 
+    [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();
 
+    [ValidateObjectMembers]
     public TimeoutOptions Timeouts { get; set; } = new();
 
+    [ValidateObjectMembers]
     public ExternalServiceOptions ExternalService { get; set; } = new();
 
+    [ValidateObjectMembers]
     public TrainingOptions Training { get; set; } = new();
 
+    [ValidateObjectMembers]
     public BatchOptions Batch { get; set; } = new();
 
+    [ValidateObjectMembers]
     public WebhookOptions Webhooks { get; set; } = new();
 
     internal sealed class RetryOptions
@@ -216,3 +224,9 @@ internal sealed class WorkflowsOptions
         public int PollIntervalMilliseconds { get; set; } = 1000;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class TemporalOptionsValidator : IValidateOptions<TemporalOptions>;
+
+[OptionsValidator]
+internal sealed partial class WorkflowsOptionsValidator : IValidateOptions<WorkflowsOptions>;

@@ -6,6 +6,7 @@ using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
 using Formanova.Host.Workflows.Webhooks;
+using Formanova.Modules.Shared;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
 using Temporalio.Extensions.Hosting;
@@ -26,10 +27,8 @@ internal static class TemporalSetup
 
     public static IServiceCollection AddFormanovaTemporal(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TemporalOptions>().Bind(configuration.GetSection(TemporalOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<WorkflowsOptions>().Bind(configuration.GetSection(WorkflowsOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<TemporalOptions, TemporalOptionsValidator>(configuration, TemporalOptions.SectionName);
+        services.AddValidatedOptions<WorkflowsOptions, WorkflowsOptionsValidator>(configuration, WorkflowsOptions.SectionName);
 
         var temporal = configuration.GetSection(TemporalOptions.SectionName).Get<TemporalOptions>() ?? new TemporalOptions();
         if (temporal.IsEmbedded)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event;
 
@@ -32,10 +33,13 @@ internal sealed class EventOptions
     [Range(1, 10_000)]
     public int MaxPageSize { get; set; } = 1_000;
 
+    [ValidateObjectMembers]
     public BroadcastOptions Broadcast { get; set; } = new();
 
+    [ValidateObjectMembers]
     public StreamOptions Stream { get; set; } = new();
 
+    [ValidateObjectMembers]
     public WebhookOptions Webhooks { get; set; } = new();
 
     internal sealed class BroadcastOptions
@@ -94,6 +98,7 @@ internal sealed class EventOptions
         [Range(10, 600_000)]
         public int FanOutIntervalMilliseconds { get; set; } = 1_000;
 
+        [ValidateObjectMembers]
         public DispatcherOptions Dispatcher { get; set; } = new();
     }
 
@@ -109,3 +114,6 @@ internal sealed class EventOptions
         public int PollIntervalMilliseconds { get; set; } = 1_000;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class EventOptionsValidator : IValidateOptions<EventOptions>;

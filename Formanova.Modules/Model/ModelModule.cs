@@ -16,8 +16,7 @@ public static class ModelModule
     public static IServiceCollection AddModelModule(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMigrations("model", "Model/Migrations");
-        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<ModelOptions, ModelOptionsValidator>(configuration, ModelOptions.SectionName);
 
         services.AddSingleton<ModelMetrics>();
         services.AddSingleton<ModelTrainer>();

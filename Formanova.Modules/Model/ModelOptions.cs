@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model;
 
@@ -19,12 +20,16 @@ internal sealed class ModelOptions
 
     public ArtifactStoreKind ArtifactStore { get; set; } = ArtifactStoreKind.Local;
 
+    [ValidateObjectMembers]
     public TrainingOptions Training { get; set; } = new();
 
+    [ValidateObjectMembers]
     public InferenceOptions Inference { get; set; } = new();
 
+    [ValidateObjectMembers]
     public UploadOptions Upload { get; set; } = new();
 
+    [ValidateObjectMembers]
     public BootstrapOptions Bootstrap { get; set; } = new();
 
     internal sealed class TrainingOptions
@@ -83,3 +88,6 @@ internal sealed class ModelOptions
         public int Seed { get; set; } = 42;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class ModelOptionsValidator : IValidateOptions<ModelOptions>;

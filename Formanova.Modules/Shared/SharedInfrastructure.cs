@@ -21,11 +21,9 @@ public static class SharedInfrastructure
         services.AddMetrics();
         services.AddSingleton<FormanovaMetrics>();
 
-        services.AddOptions<FormanovaOptions>().Bind(configuration.GetSection(FormanovaOptions.SectionName));
-        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<FormanovaOptions, FormanovaOptionsValidator>(configuration, FormanovaOptions.SectionName);
+        services.AddValidatedOptions<DatabaseOptions, DatabaseOptionsValidator>(configuration, DatabaseOptions.SectionName);
+        services.AddValidatedOptions<CacheOptions, CacheOptionsValidator>(configuration, CacheOptions.SectionName);
 
         // Whether Redis exists decides which services are registered, so it is read here rather than through options.
         var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
