@@ -36,7 +36,9 @@ internal sealed class TemporalOptions
     [RegularExpression("^(auto|gzip|none)$", ErrorMessage = "Temporal:GrpcCompression must be auto, gzip or none.")]
     public string GrpcCompression { get; set; } = "auto";
 
-    /// <summary>Compress only where bytes cost more than CPU: on loopback, gzip is pure CPU (a fifth of a one-activity workflow's).</summary>
+    /// <summary>
+    /// Compress only where bytes cost more than CPU: on loopback, gzip is pure CPU (a fifth of a one-activity workflow's).
+    /// </summary>
     public bool UsesGzip => GrpcCompression == "gzip" || (GrpcCompression == "auto" && !IsEmbedded);
 
     /// <summary>
@@ -209,7 +211,9 @@ internal sealed class WorkflowsOptions
         [Range(1, 1_000_000)]
         public int PredictRows { get; set; } = 10_000;
 
-        /// <summary>Threads one chunk's predictions use; 0 means every core. Chunks in flight times this should not exceed the cores.</summary>
+        /// <summary>
+        /// Threads one chunk's predictions use; 0 means every core. Chunks in flight times this should not exceed the cores.
+        /// </summary>
         [Range(0, 1024)]
         public int PredictThreads { get; set; } = 1;
     }

@@ -48,7 +48,9 @@ internal sealed class EventOptions
         [Range(1, 1_000_000)]
         public int SubscriberBufferSize { get; set; } = 1_000;
 
-        /// <summary>How often the log is polled for other instances' events when Redis is not configured (the bound on their delay).</summary>
+        /// <summary>
+        /// How often the log is polled for other instances' events when Redis is not configured (the bound on their delay).
+        /// </summary>
         [Range(10, 60_000)]
         public int PollIntervalMilliseconds { get; set; } = 500;
 
@@ -75,7 +77,9 @@ internal sealed class EventOptions
         [Range(1, 100)]
         public int MaxAttempts { get; set; } = 8;
 
-        /// <summary>The delay before the second attempt; each further attempt doubles it (with ±20% jitter) up to MaxBackoffSeconds.</summary>
+        /// <summary>
+        /// The delay before the second attempt; each further attempt doubles it (with ±20% jitter) up to MaxBackoffSeconds.
+        /// </summary>
         [Range(1, 3_600_000)]
         public int BackoffBaseMilliseconds { get; set; } = 1_000;
 

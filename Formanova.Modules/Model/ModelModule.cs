@@ -22,7 +22,10 @@ public static class ModelModule
         services.AddSingleton<ModelTrainer>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp) : new LocalArtifactStore());
+        services.AddSingleton<IArtifactStore>(sp =>
+            sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
+                ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)
+                : new LocalArtifactStore());
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());

@@ -61,7 +61,9 @@ internal sealed class ModelOptions
         [Range(0, 1024)]
         public int EnginesPerModel { get; set; }
 
-        /// <summary>How long an instance trusts its in-memory copy of the registry (active version, aliases) without re-reading it.</summary>
+        /// <summary>
+        /// How long an instance trusts its in-memory copy of the registry (active version, aliases) without re-reading it.
+        /// </summary>
         [Range(0, 3600)]
         public int RegistryRefreshSeconds { get; set; } = 5;
 

@@ -24,7 +24,9 @@ public static class ValidatedOptions
         return services.AddOptions<TOptions>().Bind(configuration.GetSection(sectionName)).ValidateOnStart();
     }
 
-    /// <summary>The generator names failures after the options name, or the class for the unnamed options; this names the section.</summary>
+    /// <summary>
+    /// The generator names failures after the options name, or the class for the unnamed options; this names the section.
+    /// </summary>
     private sealed class SectionValidator<TOptions>(string sectionName, IValidateOptions<TOptions> generated) : IValidateOptions<TOptions>
         where TOptions : class
     {
