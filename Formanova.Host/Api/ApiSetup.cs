@@ -21,6 +21,7 @@ internal static class ApiSetup
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<ApiOptions, ApiOptionsValidator>(configuration, ApiOptions.SectionName);
+        services.AddValidators(typeof(ApiSetup).Assembly);
 
         services.AddOptions<JsonOptions>().Configure<IOptions<ApiOptions>>((json, api) =>
         {
@@ -76,7 +77,8 @@ internal static class ApiSetup
                 {
                     Name = IdempotencyKey.Header,
                     In = ParameterLocation.Header,
-                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. A repeat with the same request returns the first outcome; with a different request, 409.",
+                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. "
+                        + "A repeat with the same request returns the first outcome; with a different request, 409.",
                     Schema = new OpenApiSchema
                     {
                         Type = JsonSchemaType.String,
@@ -112,9 +114,8 @@ internal static class ApiSetup
         var getOrHead = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
         health.MapHealthChecks("/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthJson })
             .WithMetadata(getOrHead);
-        health.MapHealthChecks(
-            "/ready",
-            new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson }).WithMetadata(getOrHead);
+        var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson };
+        health.MapHealthChecks("/ready", ready).WithMetadata(getOrHead);
         return health;
     }
 
