@@ -9,6 +9,7 @@ using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Api;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddFormanovaSettings(builder.Environment);
@@ -31,7 +32,7 @@ app.MapHealthEndpoints().ApplyProbePolicy(app.Configuration);
 app.MapMetricsEndpoint().ApplyProbePolicy(app.Configuration);
 app.MapApiDocs();
 
-var api = app.MapGroup("/api/v1").RequireApiScopes();
+var api = app.MapGroup("/api/v1").RequireApiScopes().WithApiConventions();
 api.MapAccessEndpoints();
 api.MapModelEndpoints();
 api.MapDataEndpoints();

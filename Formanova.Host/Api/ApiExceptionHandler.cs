@@ -89,7 +89,8 @@ internal sealed partial class ApiExceptionHandler(
     {
         Status = StatusCodes.Status503ServiceUnavailable,
         Title = TitleFor(StatusCodes.Status503ServiceUnavailable),
-        Detail = "The database is unavailable at the moment. Retry later, with the same Idempotency-Key or importId where the request has one.",
+        Detail = "The database is unavailable at the moment. "
+            + "Retry later, with the same Idempotency-Key or importId where the request has one.",
     };
 
     private static ProblemDetails FromModule(ModuleException exception)
@@ -142,7 +143,8 @@ internal sealed partial class ApiExceptionHandler(
         if (JsonInput.UnknownMember(json) is { } unknown)
         {
             // System.Text.Json names the .NET type here; the client needs the field and where it is.
-            var message = $"'{unknown}' (at '{path}') is not a field this endpoint takes; check its spelling against /openapi/v1.json.";
+            var message = $"'{unknown}' (at '{path}') is not a field this endpoint takes; "
+                + "check its spelling against /openapi/v1.json.";
             return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [message] })
             {
                 Status = StatusCodes.Status400BadRequest,
@@ -151,7 +153,8 @@ internal sealed partial class ApiExceptionHandler(
             };
         }
 
-        var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' (line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
+        var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' "
+            + $"(line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
         return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
         {
             Status = StatusCodes.Status400BadRequest,

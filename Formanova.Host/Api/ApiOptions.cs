@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Host.Api;
 
@@ -25,3 +26,6 @@ internal sealed class ApiOptions
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 5;
 }
+
+[OptionsValidator]
+internal sealed partial class ApiOptionsValidator : IValidateOptions<ApiOptions>;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -19,8 +20,8 @@ internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<ApiOptions, ApiOptionsValidator>(configuration, ApiOptions.SectionName);
+        services.AddValidators(typeof(ApiSetup).Assembly);
 
         services.AddOptions<JsonOptions>().Configure<IOptions<ApiOptions>>((json, api) =>
         {
@@ -76,7 +77,8 @@ internal static class ApiSetup
                 {
                     Name = IdempotencyKey.Header,
                     In = ParameterLocation.Header,
-                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. A repeat with the same request returns the first outcome; with a different request, 409.",
+                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. "
+                        + "A repeat with the same request returns the first outcome; with a different request, 409.",
                     Schema = new OpenApiSchema
                     {
                         Type = JsonSchemaType.String,
@@ -112,9 +114,8 @@ internal static class ApiSetup
         var getOrHead = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
         health.MapHealthChecks("/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthJson })
             .WithMetadata(getOrHead);
-        health.MapHealthChecks(
-            "/ready",
-            new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson }).WithMetadata(getOrHead);
+        var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson };
+        health.MapHealthChecks("/ready", ready).WithMetadata(getOrHead);
         return health;
     }
 

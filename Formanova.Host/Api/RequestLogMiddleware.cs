@@ -63,8 +63,20 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
     }
 
     /// <summary>What the client got: 499 (as nginx logs it) when it went away before an answer started.</summary>
-    private static int Status(HttpContext context, bool failed) =>
-        context.Response.HasStarted ? context.Response.StatusCode : context.RequestAborted.IsCancellationRequested ? ClientClosedRequest : failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
+    private static int Status(HttpContext context, bool failed)
+    {
+        if (context.Response.HasStarted)
+        {
+            return context.Response.StatusCode;
+        }
+
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            return ClientClosedRequest;
+        }
+
+        return failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
+    }
 
     private static ExecutionContext CaptureBareContext()
     {

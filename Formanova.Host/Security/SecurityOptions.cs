@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Host.Security;
 
@@ -24,12 +25,15 @@ internal sealed class RateLimitingOptions
 
     public bool Enabled { get; set; } = true;
 
+    [ValidateObjectMembers]
     public Bucket PerKey { get; set; } = new() { PermitsPerSecond = 500, Burst = 1000 };
 
     /// <summary>Requests without a valid key, partitioned by remote address.</summary>
+    [ValidateObjectMembers]
     public Bucket PerAddress { get; set; } = new() { PermitsPerSecond = 50, Burst = 100 };
 
     /// <summary>Per key, for endpoints that start training runs or batch jobs.</summary>
+    [ValidateObjectMembers]
     public Bucket Expensive { get; set; } = new() { PermitsPerSecond = 0.2, Burst = 5 };
 
     internal sealed class Bucket
@@ -65,3 +69,9 @@ internal sealed class HttpSecurityOptions
     [Range(1, 600)]
     public int RequestHeadersTimeoutSeconds { get; set; } = 30;
 }
+
+[OptionsValidator]
+internal sealed partial class RateLimitingOptionsValidator : IValidateOptions<RateLimitingOptions>;
+
+[OptionsValidator]
+internal sealed partial class HttpSecurityOptionsValidator : IValidateOptions<HttpSecurityOptions>;

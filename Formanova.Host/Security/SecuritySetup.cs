@@ -18,10 +18,8 @@ internal static class SecuritySetup
     public static IServiceCollection AddFormanovaSecurity(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.SectionName));
-        services.AddOptions<RateLimitingOptions>().Bind(configuration.GetSection(RateLimitingOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<HttpSecurityOptions>().Bind(configuration.GetSection(HttpSecurityOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<RateLimitingOptions, RateLimitingOptionsValidator>(configuration, RateLimitingOptions.SectionName);
+        services.AddValidatedOptions<HttpSecurityOptions, HttpSecurityOptionsValidator>(configuration, HttpSecurityOptions.SectionName);
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(

@@ -1,4 +1,3 @@
-#if EMBEDDED_TEMPORAL
 using System.Net;
 using System.Net.Sockets;
 using Formanova.DevServer;
@@ -75,4 +74,3 @@ internal sealed class EmbeddedTemporalServer : IHostedService, IAsyncDisposable
         return port;
     }
 }
-#endif

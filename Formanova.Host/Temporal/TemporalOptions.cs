@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Host.Temporal;
 
@@ -35,7 +36,9 @@ internal sealed class TemporalOptions
     [RegularExpression("^(auto|gzip|none)$", ErrorMessage = "Temporal:GrpcCompression must be auto, gzip or none.")]
     public string GrpcCompression { get; set; } = "auto";
 
-    /// <summary>Compress only where bytes cost more than CPU: on loopback, gzip is pure CPU (a fifth of a one-activity workflow's).</summary>
+    /// <summary>
+    /// Compress only where bytes cost more than CPU: on loopback, gzip is pure CPU (a fifth of a one-activity workflow's).
+    /// </summary>
     public bool UsesGzip => GrpcCompression == "gzip" || (GrpcCompression == "auto" && !IsEmbedded);
 
     /// <summary>
@@ -46,6 +49,7 @@ internal sealed class TemporalOptions
     /// </summary>
     public bool DetectWorkflowTaskEscapes { get; set; } = true;
 
+    [ValidateObjectMembers]
     public EmbeddedOptions Embedded { get; set; } = new();
 
     public TlsOptions Tls { get; set; } = new();
@@ -93,16 +97,22 @@ internal sealed class WorkflowsOptions
     [Range(0.01, 300)]
     public double SyncTimeoutSeconds { get; set; } = 10;
 
+    [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();
 
+    [ValidateObjectMembers]
     public TimeoutOptions Timeouts { get; set; } = new();
 
+    [ValidateObjectMembers]
     public ExternalServiceOptions ExternalService { get; set; } = new();
 
+    [ValidateObjectMembers]
     public TrainingOptions Training { get; set; } = new();
 
+    [ValidateObjectMembers]
     public BatchOptions Batch { get; set; } = new();
 
+    [ValidateObjectMembers]
     public WebhookOptions Webhooks { get; set; } = new();
 
     internal sealed class RetryOptions
@@ -201,7 +211,9 @@ internal sealed class WorkflowsOptions
         [Range(1, 1_000_000)]
         public int PredictRows { get; set; } = 10_000;
 
-        /// <summary>Threads one chunk's predictions use; 0 means every core. Chunks in flight times this should not exceed the cores.</summary>
+        /// <summary>
+        /// Threads one chunk's predictions use; 0 means every core. Chunks in flight times this should not exceed the cores.
+        /// </summary>
         [Range(0, 1024)]
         public int PredictThreads { get; set; } = 1;
     }
@@ -216,3 +228,9 @@ internal sealed class WorkflowsOptions
         public int PollIntervalMilliseconds { get; set; } = 1000;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class TemporalOptionsValidator : IValidateOptions<TemporalOptions>;
+
+[OptionsValidator]
+internal sealed partial class WorkflowsOptionsValidator : IValidateOptions<WorkflowsOptions>;

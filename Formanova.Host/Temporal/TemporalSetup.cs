@@ -6,6 +6,7 @@ using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
 using Formanova.Host.Workflows.Webhooks;
+using Formanova.Modules.Shared;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
 using Temporalio.Extensions.Hosting;
@@ -26,21 +27,15 @@ internal static class TemporalSetup
 
     public static IServiceCollection AddFormanovaTemporal(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TemporalOptions>().Bind(configuration.GetSection(TemporalOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<WorkflowsOptions>().Bind(configuration.GetSection(WorkflowsOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<TemporalOptions, TemporalOptionsValidator>(configuration, TemporalOptions.SectionName);
+        services.AddValidatedOptions<WorkflowsOptions, WorkflowsOptionsValidator>(configuration, WorkflowsOptions.SectionName);
 
         var temporal = configuration.GetSection(TemporalOptions.SectionName).Get<TemporalOptions>() ?? new TemporalOptions();
         if (temporal.IsEmbedded)
         {
-#if EMBEDDED_TEMPORAL
             // First of the Temporal services, so the server listens before the worker connects.
             services.AddSingleton<EmbeddedTemporalServer>();
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedTemporalServer>());
-#else
-            throw new InvalidOperationException("This build has no embedded Temporal server (Formanova.DevServer); set Temporal:Address.");
-#endif
         }
 
         services.AddSingleton<TemporalClientTracingInterceptor>();
@@ -48,11 +43,7 @@ internal static class TemporalSetup
         services.AddOptions<TemporalClientConnectOptions>().Configure<IServiceProvider>((connect, provider) =>
         {
             var options = provider.GetRequiredService<IOptions<TemporalOptions>>().Value;
-#if EMBEDDED_TEMPORAL
             connect.TargetHost = options.IsEmbedded ? provider.GetRequiredService<EmbeddedTemporalServer>().Address : options.Address;
-#else
-            connect.TargetHost = options.Address;
-#endif
             connect.Namespace = options.Namespace;
             connect.GrpcCompression = options.UsesGzip ? new GrpcCompression.Gzip() : new GrpcCompression.None();
             connect.LoggerFactory = provider.GetRequiredService<ILoggerFactory>();

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
 using Temporalio.Exceptions;
+using Temporalio.Workflows;
 
 namespace Formanova.Host.Workflows;
 
@@ -119,7 +120,7 @@ internal sealed class WorkflowGateway(
     }
 
     /// <summary>The run's description, or NotFound when no run has this id or it is another kind of workflow.</summary>
-    public async Task<WorkflowExecutionDescription> DescribeAsync(string id, string workflowType, CancellationToken cancellationToken)
+    private async Task<WorkflowExecutionDescription> DescribeAsync(string id, string workflowType, CancellationToken cancellationToken)
     {
         try
         {
@@ -138,32 +139,40 @@ internal sealed class WorkflowGateway(
         }
     }
 
-    /// <summary>Signals a run that must still be running; a closed one is a 409.</summary>
-    public async Task SignalAsync(string id, string workflowType, string signal, object?[] args, CancellationToken cancellationToken)
+    /// <summary>The run's description, or NotFound when no run has this id or it is not a <typeparamref name="TWorkflow"/>.</summary>
+    public Task<WorkflowExecutionDescription> DescribeAsync<TWorkflow>(string id, CancellationToken cancellationToken) =>
+        DescribeAsync(id, WorkflowName<TWorkflow>.Value, cancellationToken);
+
+    /// <summary>
+    /// Signals a run that must still be running, through the workflow's own <c>[WorkflowSignal]</c> method (its name
+    /// and argument types come from the method); a closed run is a 409.
+    /// </summary>
+    public async Task SignalAsync<TWorkflow>(string id, Expression<Func<TWorkflow, Task>> signal, CancellationToken cancellationToken)
     {
-        var description = await DescribeAsync(id, workflowType, cancellationToken);
+        var name = WorkflowSignalDefinition.FromMethod(((MethodCallExpression)signal.Body).Method).Name;
+        var description = await DescribeAsync<TWorkflow>(id, cancellationToken);
         if (description.Status != WorkflowExecutionStatus.Running)
         {
             throw new ModuleException(
                 ErrorKind.Conflict,
-                $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{signal}'.");
+                $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{name}'.");
         }
 
         try
         {
-            await client.GetWorkflowHandle(id).SignalAsync(signal, args, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
+            await client.GetWorkflowHandle<TWorkflow>(id).SignalAsync(signal, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
         }
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.NotFound or RpcException.StatusCode.FailedPrecondition)
         {
             // It closed between the describe and the signal.
-            throw new ModuleException(ErrorKind.Conflict, $"'{id}' has closed; only a running workflow accepts '{signal}'.");
+            throw new ModuleException(ErrorKind.Conflict, $"'{id}' has closed; only a running workflow accepts '{name}'.");
         }
     }
 
     /// <summary>Requests Temporal's cancellation of a run that must still be running; a closed one is a 409.</summary>
-    public async Task CancelAsync(string id, string workflowType, CancellationToken cancellationToken)
+    public async Task CancelAsync<TWorkflow>(string id, CancellationToken cancellationToken)
     {
-        var description = await DescribeAsync(id, workflowType, cancellationToken);
+        var description = await DescribeAsync<TWorkflow>(id, cancellationToken);
         if (description.Status != WorkflowExecutionStatus.Running)
         {
             throw new ModuleException(
@@ -205,12 +214,16 @@ internal sealed class WorkflowGateway(
             : default;
     }
 
-    /// <summary>Queries a running workflow; null when it is closed or no longer answers (e.g. no worker).</summary>
-    public async Task<T?> TryQueryAsync<T>(string id, string query, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queries a running workflow through its own <c>[WorkflowQuery]</c> method; default when it is closed or no
+    /// longer answers (e.g. no worker).
+    /// </summary>
+    public async Task<T?> TryQueryAsync<TWorkflow, T>(string id, Expression<Func<TWorkflow, T>> query, CancellationToken cancellationToken)
     {
         try
         {
-            return await client.GetWorkflowHandle(id).QueryAsync<T>(query, [], new WorkflowQueryOptions { Rpc = Rpc(cancellationToken) });
+            return await client.GetWorkflowHandle<TWorkflow>(id)
+                .QueryAsync(query, new WorkflowQueryOptions { Rpc = Rpc(cancellationToken) });
         }
         catch (Exception ex) when (ex is RpcException or WorkflowQueryFailedException or WorkflowQueryRejectedException)
         {
@@ -267,4 +280,10 @@ internal sealed class WorkflowGateway(
         "timedout" => WorkflowExecutionStatus.TimedOut,
         _ => throw ModuleException.Invalid("status", "status must be one of running, completed, failed, cancelled, terminated, timedOut."),
     };
+
+    /// <summary>The workflow type name Temporal knows <typeparamref name="TWorkflow"/> by, read once from its attribute.</summary>
+    private static class WorkflowName<TWorkflow>
+    {
+        public static readonly string Value = WorkflowDefinition.Create<TWorkflow>().Name!;
+    }
 }

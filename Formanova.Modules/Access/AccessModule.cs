@@ -11,8 +11,7 @@ public static class AccessModule
 {
     public static IServiceCollection AddAccessModule(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<AccessOptions, AccessOptionsValidator>(configuration, AccessOptions.SectionName);
         services.AddMigrations("access", "Access/Migrations");
         services.AddSingleton<IAccessModule, AccessService>();
         return services;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Access;
 
@@ -15,3 +16,6 @@ internal sealed class AccessOptions
     [Range(1, 86_400)]
     public int LastUsedResolutionSeconds { get; set; } = 60;
 }
+
+[OptionsValidator]
+internal sealed partial class AccessOptionsValidator : IValidateOptions<AccessOptions>;

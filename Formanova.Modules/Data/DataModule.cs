@@ -15,12 +15,8 @@ public static class DataModule
 {
     public static IServiceCollection AddDataModule(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DataOptions>().Bind(configuration.GetSection(DataOptions.SectionName)).ValidateDataAnnotations()
-            .Validate(o => System.ComponentModel.DataAnnotations.Validator
-                .TryValidateObject(o.Import, new(o.Import), null, validateAllProperties: true), "Data:Import has an out-of-range value.")
-            .ValidateOnStart();
+        services.AddValidatedOptions<DataOptions, DataOptionsValidator>(configuration, DataOptions.SectionName);
         services.AddMigrations("data", "Data/Migrations");
-        services.ScanModule(typeof(DataModule).Namespace!);
         services.AddSingleton<DatasetRepository>();
         services.AddSingleton<RowStore>();
         services.AddSingleton<ImportStaging>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Data;
 
@@ -11,6 +12,7 @@ internal sealed class DataOptions
     public int MaxColumns { get; set; } = 500;
 
     [Required]
+    [ValidateObjectMembers]
     public ImportLimits Import { get; set; } = new();
 
     [Range(1, 1_000_000)]
@@ -53,3 +55,6 @@ internal sealed class DataOptions
         public int SqliteBatchRows { get; set; } = 64;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class DataOptionsValidator : IValidateOptions<DataOptions>;

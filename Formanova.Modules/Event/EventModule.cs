@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Formanova.Modules.Event.Api;
 using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Event.Log;
@@ -16,13 +15,8 @@ public static class EventModule
     public static IServiceCollection AddEventModule(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMigrations("event", "Event/Migrations");
-        services.ScanModule(typeof(EventModule).Namespace!);
-        services.AddOptions<EventOptions>().Bind(configuration.GetSection(EventOptions.SectionName))
-            .ValidateDataAnnotations()
-            .Validate(o => IsValid(o.Broadcast) && IsValid(o.Stream) && IsValid(o.Webhooks) && IsValid(o.Webhooks.Dispatcher),
-                "An Event:Broadcast, Event:Stream or Event:Webhooks option is out of range (see docs/configuration.md).")
-            .Validate(o => o.DefaultPageSize <= o.MaxPageSize, "Event:DefaultPageSize must not exceed Event:MaxPageSize.")
-            .ValidateOnStart();
+        services.AddValidatedOptions<EventOptions, EventOptionsValidator>(configuration, EventOptions.SectionName)
+            .Validate(o => o.DefaultPageSize <= o.MaxPageSize, "Event:DefaultPageSize must not exceed Event:MaxPageSize.");
 
         services.AddSingleton<EventStore>();
         services.AddSingleton<EventHub>();
@@ -55,7 +49,4 @@ public static class EventModule
         WebhookEndpoints.Map(endpoints);
         return endpoints;
     }
-
-    private static bool IsValid(object options) =>
-        Validator.TryValidateObject(options, new ValidationContext(options), null, validateAllProperties: true);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event;
 
@@ -32,10 +33,13 @@ internal sealed class EventOptions
     [Range(1, 10_000)]
     public int MaxPageSize { get; set; } = 1_000;
 
+    [ValidateObjectMembers]
     public BroadcastOptions Broadcast { get; set; } = new();
 
+    [ValidateObjectMembers]
     public StreamOptions Stream { get; set; } = new();
 
+    [ValidateObjectMembers]
     public WebhookOptions Webhooks { get; set; } = new();
 
     internal sealed class BroadcastOptions
@@ -44,7 +48,9 @@ internal sealed class EventOptions
         [Range(1, 1_000_000)]
         public int SubscriberBufferSize { get; set; } = 1_000;
 
-        /// <summary>How often the log is polled for other instances' events when Redis is not configured (the bound on their delay).</summary>
+        /// <summary>
+        /// How often the log is polled for other instances' events when Redis is not configured (the bound on their delay).
+        /// </summary>
         [Range(10, 60_000)]
         public int PollIntervalMilliseconds { get; set; } = 500;
 
@@ -71,7 +77,9 @@ internal sealed class EventOptions
         [Range(1, 100)]
         public int MaxAttempts { get; set; } = 8;
 
-        /// <summary>The delay before the second attempt; each further attempt doubles it (with ±20% jitter) up to MaxBackoffSeconds.</summary>
+        /// <summary>
+        /// The delay before the second attempt; each further attempt doubles it (with ±20% jitter) up to MaxBackoffSeconds.
+        /// </summary>
         [Range(1, 3_600_000)]
         public int BackoffBaseMilliseconds { get; set; } = 1_000;
 
@@ -94,6 +102,7 @@ internal sealed class EventOptions
         [Range(10, 600_000)]
         public int FanOutIntervalMilliseconds { get; set; } = 1_000;
 
+        [ValidateObjectMembers]
         public DispatcherOptions Dispatcher { get; set; } = new();
     }
 
@@ -109,3 +118,6 @@ internal sealed class EventOptions
         public int PollIntervalMilliseconds { get; set; } = 1_000;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class EventOptionsValidator : IValidateOptions<EventOptions>;

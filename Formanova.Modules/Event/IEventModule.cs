@@ -62,7 +62,9 @@ public interface IEventModule
 /// </summary>
 public interface IEventWebhooksModule
 {
-    /// <summary>Creates a subscription for events published from now on. The result is the only place the secret is ever returned.</summary>
+    /// <summary>
+    /// Creates a subscription for events published from now on. The result is the only place the secret is ever returned.
+    /// </summary>
     Task<CreatedWebhook> CreateWebhookAsync(CreateWebhookRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>All subscriptions (without secrets).</summary>
@@ -101,7 +103,9 @@ public interface IEventWebhooksModule
     /// <summary>Puts any delivery back to pending, due now, with its attempt count reset. Throws NotFound for an unknown id.</summary>
     Task<WebhookDelivery> RedeliverAsync(long deliveryId, CancellationToken cancellationToken = default);
 
-    /// <summary>Queues every matching logged event with afterSequence &lt; sequence &lt;= toSequence for (re)delivery to the subscription.</summary>
+    /// <summary>
+    /// Queues every matching logged event with afterSequence &lt; sequence &lt;= toSequence for (re)delivery to the subscription.
+    /// </summary>
     Task<ReplayResult> ReplayAsync(long webhookId, ReplayRequest request, CancellationToken cancellationToken = default);
 }
 
@@ -139,7 +143,9 @@ public sealed record CloudEvent(
     public long Sequence => long.Parse(Id, System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>A page query. Types empty means all; Source matches exactly or as a path prefix (<c>/workflows/abc</c> matches its runs).</summary>
+/// <summary>
+/// A page query. Types empty means all; Source matches exactly or as a path prefix (<c>/workflows/abc</c> matches its runs).
+/// </summary>
 public sealed record EventQuery(long After = 0, IReadOnlyList<string>? Types = null, string? Source = null, int Limit = 100);
 
 /// <summary>One page of events; pass NextAfter as the next query's After (null when this page was the last).</summary>

@@ -60,7 +60,9 @@ public interface IModelModule
 
     Task<PredictionResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Predicts rows in chunks of <c>Model:Inference:BatchSize</c>, in parallel on pooled engines; results keep the input order.</summary>
+    /// <summary>
+    /// Predicts rows in chunks of <c>Model:Inference:BatchSize</c>, in parallel on pooled engines; results keep the input order.
+    /// </summary>
     Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>

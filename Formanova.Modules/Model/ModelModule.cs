@@ -16,15 +16,16 @@ public static class ModelModule
     public static IServiceCollection AddModelModule(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMigrations("model", "Model/Migrations");
-        services.ScanModule(typeof(ModelModule).Namespace!);
-        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<ModelOptions, ModelOptionsValidator>(configuration, ModelOptions.SectionName);
 
         services.AddSingleton<ModelMetrics>();
         services.AddSingleton<ModelTrainer>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp) : new LocalArtifactStore());
+        services.AddSingleton<IArtifactStore>(sp =>
+            sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
+                ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)
+                : new LocalArtifactStore());
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());

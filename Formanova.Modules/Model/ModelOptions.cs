@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model;
 
@@ -19,12 +20,16 @@ internal sealed class ModelOptions
 
     public ArtifactStoreKind ArtifactStore { get; set; } = ArtifactStoreKind.Local;
 
+    [ValidateObjectMembers]
     public TrainingOptions Training { get; set; } = new();
 
+    [ValidateObjectMembers]
     public InferenceOptions Inference { get; set; } = new();
 
+    [ValidateObjectMembers]
     public UploadOptions Upload { get; set; } = new();
 
+    [ValidateObjectMembers]
     public BootstrapOptions Bootstrap { get; set; } = new();
 
     internal sealed class TrainingOptions
@@ -56,7 +61,9 @@ internal sealed class ModelOptions
         [Range(0, 1024)]
         public int EnginesPerModel { get; set; }
 
-        /// <summary>How long an instance trusts its in-memory copy of the registry (active version, aliases) without re-reading it.</summary>
+        /// <summary>
+        /// How long an instance trusts its in-memory copy of the registry (active version, aliases) without re-reading it.
+        /// </summary>
         [Range(0, 3600)]
         public int RegistryRefreshSeconds { get; set; } = 5;
 
@@ -83,3 +90,6 @@ internal sealed class ModelOptions
         public int Seed { get; set; } = 42;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class ModelOptionsValidator : IValidateOptions<ModelOptions>;

@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Formanova.Modules.Shared;
 
 /// <summary>The <c>Formanova</c> configuration section: process-wide settings.</summary>
@@ -6,6 +9,7 @@ public sealed class FormanovaOptions
     public const string SectionName = "Formanova";
 
     /// <summary>Where embedded state (SQLite files, model artifacts) lives; relative to the working directory.</summary>
+    [Required]
     public string DataDirectory { get; set; } = "data";
 
     public string ResolveDataDirectory()
@@ -15,3 +19,6 @@ public sealed class FormanovaOptions
         return path;
     }
 }
+
+[OptionsValidator]
+internal sealed partial class FormanovaOptionsValidator : IValidateOptions<FormanovaOptions>;

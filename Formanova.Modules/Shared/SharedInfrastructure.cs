@@ -21,11 +21,9 @@ public static class SharedInfrastructure
         services.AddMetrics();
         services.AddSingleton<FormanovaMetrics>();
 
-        services.AddOptions<FormanovaOptions>().Bind(configuration.GetSection(FormanovaOptions.SectionName));
-        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<CacheOptions>().Bind(configuration.GetSection(CacheOptions.SectionName)).ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<FormanovaOptions, FormanovaOptionsValidator>(configuration, FormanovaOptions.SectionName);
+        services.AddValidatedOptions<DatabaseOptions, DatabaseOptionsValidator>(configuration, DatabaseOptions.SectionName);
+        services.AddValidatedOptions<CacheOptions, CacheOptionsValidator>(configuration, CacheOptions.SectionName);
 
         // Whether Redis exists decides which services are registered, so it is read here rather than through options.
         var redisConfigured = !string.IsNullOrWhiteSpace(configuration[$"{CacheOptions.SectionName}:{nameof(CacheOptions.Redis)}"]);
@@ -38,22 +36,28 @@ public static class SharedInfrastructure
             services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
 
-        ValidationConventions.Apply();
-        services.AddValidatorsFromAssembly(typeof(SharedInfrastructure).Assembly, includeInternalTypes: true);
+        services.AddValidators(typeof(SharedInfrastructure).Assembly);
         return services;
+    }
+
+    /// <summary>
+    /// Registers every FluentValidation validator of <paramref name="assembly"/> (internal ones included) against its
+    /// <c>IValidator&lt;T&gt;</c>, where the request-validation convention of the endpoint groups looks for them.
+    /// Singletons: a validator holds only its rules and singleton services.
+    /// </summary>
+    public static IServiceCollection AddValidators(this IServiceCollection services, System.Reflection.Assembly assembly)
+    {
+        ValidationConventions.Apply();
+        return services.Scan(scan => scan
+            .FromAssemblies(assembly)
+            .AddClasses(classes => classes.AssignableTo(typeof(IValidator<>)), publicOnly: false)
+            .As(type => type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)))
+            .WithSingletonLifetime());
     }
 
     /// <summary>Registers a module's embedded migrations (<c>{folder}/NNNN_name.sql</c>) with the start-up migrator.</summary>
     internal static IServiceCollection AddMigrations(this IServiceCollection services, string module, string folder) =>
         services.AddSingleton(MigrationSet.FromEmbeddedResources(module, typeof(SharedInfrastructure).Assembly, folder));
-
-    /// <summary>Registers every internal class of <paramref name="moduleNamespace"/> against its matching I{Name} interface.</summary>
-    internal static IServiceCollection ScanModule(this IServiceCollection services, string moduleNamespace) =>
-        services.Scan(scan => scan
-            .FromAssemblies(typeof(SharedInfrastructure).Assembly)
-            .AddClasses(classes => classes.InNamespaces(moduleNamespace), publicOnly: false)
-            .AsMatchingInterface()
-            .WithSingletonLifetime());
 
     private static void AddDatabase(IServiceCollection services)
     {

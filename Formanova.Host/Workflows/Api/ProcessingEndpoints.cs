@@ -1,10 +1,13 @@
 using System.Text.Json;
+using FluentValidation;
+using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Modules.Data;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
 using Temporalio.Exceptions;
@@ -46,7 +49,9 @@ internal sealed record JobView(
     string? Error,
     IReadOnlyList<ErrorRecord> Errors);
 
-/// <summary>One listed job; <see cref="Location"/> is where its type is read (training runs, batch jobs and promotions have their own paths).</summary>
+/// <summary>
+/// One listed job; <see cref="Location"/> is where its type is read (training runs, batch jobs and promotions have their own paths).
+/// </summary>
 internal sealed record JobSummary(string Id, string Type, string Status, DateTime StartedAt, DateTime? ClosedAt, string Location);
 
 /// <summary>A page of the job listing; <see cref="NextPageToken"/> is null on the last page.</summary>
@@ -54,10 +59,8 @@ internal sealed record JobPage(IReadOnlyList<JobSummary> Items, string? NextPage
 
 internal static class ProcessingEndpoints
 {
-    private const int MaxInputs = 512;
     private const int MaxPageSize = 500;
     private static readonly RequiredScopeMetadata PredictScope = new(ApiScopes.Predict);
-    private static readonly string Type = nameof(ProcessingWorkflow);
 
     public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
     {
@@ -68,12 +71,14 @@ internal static class ProcessingEndpoints
         jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey();
         jobs.MapGet("/", ListAsync).WithName("ListJobs");
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
-        jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "pause", [], ct))
+        jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
+                gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.PauseAsync(), ct))
             .WithName("PauseJob")
             .WithMetadata(PredictScope);
-        jobs.MapPost(
-            "/{id}/resume",
-            (string id, WorkflowGateway gateway, CancellationToken ct) => SignalAsync(gateway, id, "resume", [], ct)).WithName("ResumeJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) =>
+                gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.ResumeAsync(), ct))
+            .WithName("ResumeJob")
+            .WithMetadata(PredictScope);
         jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope);
         jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
         return api;
@@ -125,7 +130,6 @@ internal static class ProcessingEndpoints
     private static async Task<(string Id, WorkflowHandle<ProcessingWorkflow, ProcessingOutput> Handle)> StartAsync(
         string prefix, string kind, ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
-        Validate(body, gateway);
         var hash = WorkflowGateway.HashOf(body);
         var id = await gateway.StartIdAsync(prefix, http, hash, ct);
 
@@ -133,67 +137,6 @@ internal static class ProcessingEndpoints
             body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy());
         var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
         return (id, handle);
-    }
-
-    /// <summary>Shape checks answered with 400 before any workflow starts; the workflow checks the input against the model.</summary>
-    private static void Validate(ProcessingBody body, WorkflowGateway gateway)
-    {
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(body.Model))
-        {
-            errors["model"] = ["A model name is required."];
-        }
-
-        if (body.Inputs is null || body.Inputs.Count == 0)
-        {
-            errors["inputs"] = ["An object with at least one input value is required."];
-        }
-        else if (body.Inputs.Count > MaxInputs)
-        {
-            errors["inputs"] = [$"At most {MaxInputs} input values are accepted."];
-        }
-        else if (body.Inputs.Any(kv => kv.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array))
-        {
-            errors["inputs"] = ["Input values must be numbers, strings, booleans or null."];
-        }
-
-        if (body.Version is not null && body.Alias is not null)
-        {
-            errors["alias"] = ["Give a version or an alias, not both."];
-        }
-
-        if (body.EntityId is not null && body.DatasetId is null)
-        {
-            errors["entityId"] = ["An entityId needs the datasetId to look it up in."];
-        }
-
-        if (body.CallExternal && string.IsNullOrWhiteSpace(gateway.Options.ExternalService.Url))
-        {
-            errors["callExternal"] = ["No external service is configured (Workflows:ExternalService:Url)."];
-        }
-
-        if (body.Params is { } p)
-        {
-            ParamErrors(p, errors);
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ModuleException(ErrorKind.Invalid, "The request is invalid.", errors);
-        }
-    }
-
-    private static void ParamErrors(ProcessingParams p, Dictionary<string, string[]> errors)
-    {
-        if (p.DecisionThreshold is < 0 or > 1 || double.IsNaN(p.DecisionThreshold))
-        {
-            errors["params.decisionThreshold"] = ["decisionThreshold must be between 0 and 1."];
-        }
-
-        if (p.RoundDigits is < 0 or > 15)
-        {
-            errors["params.roundDigits"] = ["roundDigits must be between 0 and 15."];
-        }
     }
 
     /// <summary>The workflow's own failures: its validation is a 422 with the reasons, anything else a 422 or 503.</summary>
@@ -206,7 +149,14 @@ internal static class ProcessingEndpoints
             return new HttpValidationProblemDetails(errors) { Status = 422, Title = "Unprocessable Entity", Detail = app.Message };
         }
 
-        var status = cause is CanceledFailureException ? 409 : app?.ErrorType switch { ErrorTypes.Value or ErrorTypes.NotFound => 422, ErrorTypes.Cancelled => 409, _ => 503, };
+        var status = cause is CanceledFailureException
+            ? 409
+            : app?.ErrorType switch
+            {
+                ErrorTypes.Value or ErrorTypes.NotFound => 422,
+                ErrorTypes.Cancelled => 409,
+                _ => 503,
+            };
         return new Microsoft.AspNetCore.Mvc.ProblemDetails
         {
             Status = status,
@@ -227,62 +177,41 @@ internal static class ProcessingEndpoints
         WorkflowGateway gateway,
         CancellationToken ct)
     {
-        if (body?.Reason is { Length: > 500 })
-        {
-            throw ModuleException.Invalid("reason", "reason must be at most 500 characters.");
-        }
-
-        await gateway.SignalAsync(
-            id,
-            Type,
-            "cancel",
-            [new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true)],
-            ct);
+        var request = new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true);
+        await gateway.SignalAsync<ProcessingWorkflow>(id, wf => wf.CancelAsync(request), ct);
         await gateway.RequestCancelAsync(id, ct);
         return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
     }
 
-    private static async Task<NoContent> SignalAsync(
-        WorkflowGateway gateway,
+    private static async Task<Ok<JobView>> PatchParamsAsync(
         string id,
-        string signal,
-        object?[] args,
+        ParamsPatch patch,
+        WorkflowGateway gateway,
+        IDataModule data,
         CancellationToken ct)
     {
-        await gateway.SignalAsync(id, Type, signal, args, ct);
-        return TypedResults.NoContent();
-    }
-
-    private static async Task<Ok<JobView>> PatchParamsAsync(string id, ParamsPatch patch, WorkflowGateway gateway, CancellationToken ct)
-    {
-        var current = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
+        var current = await gateway.TryQueryAsync<ProcessingWorkflow, ProcessingStatus>(id, wf => wf.GetCurrentStatus(), ct);
         var p = current?.Params ?? new ProcessingParams();
         var merged = new ProcessingParams(
             patch.DecisionThreshold ?? p.DecisionThreshold,
             patch.RoundDigits ?? p.RoundDigits,
             patch.UseCache ?? p.UseCache);
-        var errors = new Dictionary<string, string[]>();
-        ParamErrors(merged, errors);
-        if (errors.Count > 0)
-        {
-            throw new ModuleException(ErrorKind.Invalid, "The parameters are invalid.", errors);
-        }
-
-        await gateway.SignalAsync(id, Type, "update_params", [merged], ct);
-        return TypedResults.Ok(await ViewAsync(id, gateway, null, ct));
+        await gateway.SignalAsync<ProcessingWorkflow>(id, wf => wf.UpdateParamsAsync(merged), ct);
+        return TypedResults.Ok(await ViewAsync(id, gateway, data, ct));
     }
 
     private static async Task<Ok<JobView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
         TypedResults.Ok(await ViewAsync(id, gateway, data, ct));
 
-    private static async Task<JobView> ViewAsync(string id, WorkflowGateway gateway, IDataModule? data, CancellationToken ct)
+    private static async Task<JobView> ViewAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
     {
-        var description = await gateway.DescribeAsync(id, Type, ct);
+        var run = await gateway.ReadRunAsync<ProcessingWorkflow, ProcessingStatus>(data, id, wf => wf.GetCurrentStatus(), ct);
+        var description = run.Description;
         var type = id.StartsWith("prediction-", StringComparison.Ordinal) ? "prediction" : "job";
-        if (description.Status == WorkflowExecutionStatus.Running)
+        if (run.Running)
         {
-            var status = await gateway.TryQueryAsync<ProcessingStatus>(id, "get_current_status", ct);
-            var errors = await gateway.TryQueryAsync<List<ErrorRecord>>(id, "get_error_history", ct) ?? [];
+            var status = run.Live;
+            var errors = await gateway.TryQueryAsync<ProcessingWorkflow, IReadOnlyList<ErrorRecord>>(id, wf => wf.GetErrorHistory(), ct);
             return new JobView(
                 id,
                 type,
@@ -296,31 +225,49 @@ internal static class ProcessingEndpoints
                 status?.Params,
                 null,
                 null,
-                errors);
+                errors ?? []);
         }
 
-        var stored = data is null
-            ? null
-            : (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items.FirstOrDefault(r => r.Step == "result");
+        var stored = run.Stored;
         var history = new List<ErrorRecord>();
         // "Errors": results stored before they were written in camelCase.
         if (stored?.Output is { ValueKind: JsonValueKind.Object } output
-            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list)) && list
-                .ValueKind == JsonValueKind.Array)
+            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list))
+            && list.ValueKind == JsonValueKind.Array)
         {
             history = list.Deserialize<List<ErrorRecord>>(WorkflowJson.Options) ?? [];
         }
 
         var succeeded = description.Status == WorkflowExecutionStatus.Completed;
 
-        // A run stopped by the cancel signal alone (not through this API) ends FAILED in Temporal; its stored result says what happened.
-        var closed = stored?.Status == ResultStatus.Cancelled ? "cancelled" : WorkflowGateway.StatusName(description.Status);
-        return new JobView(id, type, closed, closed, succeeded ? 100 : null,
-            description.StartTime, null, description.CloseTime, false, null, succeeded ? stored?.Output : null, stored?.Error, history);
+        // A run stopped by the cancel signal alone (not through this API) ends FAILED in Temporal; its stored
+        // result says what happened.
+        var closed = stored?.Status == ResultStatus.Cancelled ? "cancelled" : run.Status;
+        return new JobView(
+            id,
+            type,
+            closed,
+            closed,
+            succeeded ? 100 : null,
+            description.StartTime,
+            null,
+            description.CloseTime,
+            false,
+            null,
+            succeeded ? stored?.Output : null,
+            stored?.Error,
+            history);
     }
 
     private static async Task<Ok<JobPage>> ListAsync(
-        WorkflowGateway gateway, string? status, string? type, int? pageSize, string? pageToken, string? page, string? limit, CancellationToken ct)
+        WorkflowGateway gateway,
+        string? status,
+        string? type,
+        int? pageSize,
+        string? pageToken,
+        string? page,
+        string? limit,
+        CancellationToken ct)
     {
         if (page is not null || limit is not null)
         {
@@ -362,4 +309,53 @@ internal static class ProcessingEndpoints
         execution.StartTime,
         execution.CloseTime,
         WorkflowLocations.PathOf(execution.WorkflowType, execution.Id));
+}
+
+/// <summary>Shape checks answered with 400 before any workflow starts; the workflow checks the input against the model.</summary>
+internal sealed class ProcessingBodyValidator : AbstractValidator<ProcessingBody>
+{
+    private const int MaxInputs = 512;
+
+    public ProcessingBodyValidator(IOptions<WorkflowsOptions> options)
+    {
+        RuleFor(b => b.Model).NotEmpty().WithMessage("A model name is required.");
+        RuleFor(b => b.Inputs)
+            .Must(inputs => inputs is { Count: > 0 }).WithMessage("An object with at least one input value is required.")
+            .Must(inputs => inputs!.Count <= MaxInputs).WithMessage($"At most {MaxInputs} input values are accepted.")
+            .Must(inputs => !inputs!.Values.Any(v => v.ValueKind is JsonValueKind.Object or JsonValueKind.Array))
+            .WithMessage("Input values must be numbers, strings, booleans or null.");
+        RuleFor(b => b.Alias).Must((b, alias) => alias is null || b.Version is null).WithMessage("Give a version or an alias, not both.");
+        RuleFor(b => b.EntityId).Must((b, entity) => entity is null || b.DatasetId is not null)
+            .WithMessage("An entityId needs the datasetId to look it up in.");
+        RuleFor(b => b.CallExternal).Must(call => !call || !string.IsNullOrWhiteSpace(options.Value.ExternalService.Url))
+            .WithMessage("No external service is configured (Workflows:ExternalService:Url).");
+        RuleFor(b => b.Params!).SetValidator(new ProcessingParamsValidator()).When(b => b.Params is not null);
+    }
+}
+
+internal sealed class ProcessingParamsValidator : AbstractValidator<ProcessingParams>
+{
+    public const string ThresholdRange = "decisionThreshold must be between 0 and 1.";
+    public const string DigitsRange = "roundDigits must be between 0 and 15.";
+
+    public ProcessingParamsValidator()
+    {
+        RuleFor(p => p.DecisionThreshold).Must(t => t is >= 0 and <= 1).WithMessage(ThresholdRange);
+        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(DigitsRange);
+    }
+}
+
+/// <summary>A change of a running job's parameters: each value given keeps the range a new job's has.</summary>
+internal sealed class ParamsPatchValidator : AbstractValidator<ParamsPatch>
+{
+    public ParamsPatchValidator()
+    {
+        RuleFor(p => p.DecisionThreshold).Must(t => t is null or (>= 0 and <= 1)).WithMessage(ProcessingParamsValidator.ThresholdRange);
+        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(ProcessingParamsValidator.DigitsRange);
+    }
+}
+
+internal sealed class CancelBodyValidator : AbstractValidator<CancelBody>
+{
+    public CancelBodyValidator() => RuleFor(b => b.Reason).MaximumLength(500).WithMessage("reason must be at most 500 characters.");
 }

@@ -1,12 +1,11 @@
 using System.Text.Json;
+using FluentValidation;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Api;
-using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Temporalio.Api.Enums.V1;
 
 namespace Formanova.Host.Workflows.Api;
 
@@ -16,8 +15,6 @@ internal sealed record PromotionView(string Id, string Status, SagaState? Saga, 
 
 internal static class PromotionEndpoints
 {
-    private static readonly string Type = nameof(ModelPromotionSaga);
-
     public static IEndpointRouteBuilder MapPromotionEndpoints(this IEndpointRouteBuilder api)
     {
         api.MapPost("/models/{name}/versions/{version}/promote", StartAsync).WithTags("Promotions").WithName("PromoteModelVersion")
@@ -37,11 +34,6 @@ internal static class PromotionEndpoints
     {
         // 404 for an unknown version before a saga is started for it.
         await models.GetVersionAsync(name, version, ct);
-        if (body?.SmokeInputs is { Count: > 20 })
-        {
-            throw ModuleException.Invalid("smokeInputs", "At most 20 smoke inputs are accepted.");
-        }
-
         var id = await gateway.StartIdAsync("promotion", http, WorkflowGateway.HashOf(new { name, version, body }), ct);
 
         var input = new PromotionInput(name, version, body?.SmokeInputs, gateway.Policy());
@@ -51,22 +43,20 @@ internal static class PromotionEndpoints
 
     private static async Task<Ok<PromotionView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
     {
-        var description = await gateway.DescribeAsync(id, Type, ct);
-        var status = WorkflowGateway.StatusName(description.Status);
-        if (description.Status == WorkflowExecutionStatus.Running)
+        var run = await gateway.ReadRunAsync<ModelPromotionSaga, SagaState>(data, id, wf => wf.GetSagaState(), ct);
+        var description = run.Description;
+        if (run.Running)
         {
-            return TypedResults.Ok(new PromotionView(
-                id,
-                status,
-                await gateway.TryQueryAsync<SagaState>(id, "get_saga_state", ct),
-                description.StartTime,
-                null,
-                null));
+            return TypedResults.Ok(new PromotionView(id, run.Status, run.Live, description.StartTime, null, null));
         }
 
-        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items
-            .FirstOrDefault(r => r.Step == "result");
-        var saga = stored?.Output is { } output ? output.Deserialize<SagaState>(WorkflowJson.Options) : null;
-        return TypedResults.Ok(new PromotionView(id, status, saga, description.StartTime, description.CloseTime, stored?.Error));
+        var saga = run.Stored?.Output is { } output ? output.Deserialize<SagaState>(WorkflowJson.Options) : null;
+        return TypedResults.Ok(new PromotionView(id, run.Status, saga, description.StartTime, description.CloseTime, run.Stored?.Error));
     }
+}
+
+internal sealed class PromotionBodyValidator : AbstractValidator<PromotionBody>
+{
+    public PromotionBodyValidator() =>
+        RuleFor(b => b.SmokeInputs).Must(inputs => inputs is not { Count: > 20 }).WithMessage("At most 20 smoke inputs are accepted.");
 }

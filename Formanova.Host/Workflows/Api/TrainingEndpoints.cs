@@ -1,4 +1,6 @@
+using System.Linq.Expressions;
 using System.Text.Json;
+using FluentValidation;
 using Formanova.Host.Workflows.Training;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
@@ -39,7 +41,6 @@ internal sealed record TrainingRunView(
 
 internal static class TrainingEndpoints
 {
-    private static readonly string Type = nameof(ModelTrainingWorkflow);
     private static readonly RequiredScopeMetadata AdminScope = new(ApiScopes.Admin);
 
     public static IEndpointRouteBuilder MapTrainingEndpoints(this IEndpointRouteBuilder api)
@@ -48,12 +49,16 @@ internal static class TrainingEndpoints
         runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun");
         runs.MapPost("/{id}/approve", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
-            SignalAsync(gateway, id, "approve", decision, ct)).WithName("ApproveTrainingRun").WithMetadata(AdminScope);
+                DecideAsync(gateway, id, wf => wf.ApproveAsync(decision ?? new ApprovalDecision()), ct))
+            .WithName("ApproveTrainingRun")
+            .WithMetadata(AdminScope);
         runs.MapPost("/{id}/reject", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
-            SignalAsync(gateway, id, "reject", decision, ct)).WithName("RejectTrainingRun").WithMetadata(AdminScope);
+                DecideAsync(gateway, id, wf => wf.RejectAsync(decision ?? new ApprovalDecision()), ct))
+            .WithName("RejectTrainingRun")
+            .WithMetadata(AdminScope);
         runs.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
-            await gateway.CancelAsync(id, Type, ct);
+            await gateway.CancelAsync<ModelTrainingWorkflow>(id, ct);
             return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/training-runs/{id}"));
         }).WithName("CancelTrainingRun");
         return api;
@@ -66,8 +71,6 @@ internal static class TrainingEndpoints
         IDataModule data,
         CancellationToken ct)
     {
-        Validate(body);
-
         // What can be known now is answered now, as for a batch job: 404 for an unknown dataset, 400 for bad
         // transforms, 422 for nothing to learn. prepare_training_data checks again for runs started elsewhere.
         var stream = await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
@@ -101,82 +104,29 @@ internal static class TrainingEndpoints
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
 
-    private static void Validate(TrainingRunBody body)
-    {
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(body.Model))
-        {
-            errors["model"] = ["A model name is required."];
-        }
-
-        if (string.IsNullOrWhiteSpace(body.Version))
-        {
-            errors["version"] = ["A version (e.g. 1.1.0) is required."];
-        }
-
-        if (body.Task is null)
-        {
-            errors["task"] = ["task is required: binaryClassification, multiclassClassification or regression."];
-        }
-
-        if (body.DatasetId is null or < 1)
-        {
-            errors["datasetId"] = ["A dataset id is required."];
-        }
-
-        if (body.TestFraction is <= 0 or >= 1 || double.IsNaN(body.TestFraction))
-        {
-            errors["testFraction"] = ["testFraction must be between 0 and 1 (exclusive)."];
-        }
-
-        if (body.ApprovalTimeoutSeconds is <= 0 or > 86400 * 30)
-        {
-            errors["approvalTimeoutSeconds"] = ["approvalTimeoutSeconds must be between 0 and 30 days."];
-        }
-
-        if (body.Activate && body.RequireApproval)
-        {
-            errors["activate"] = ["With requireApproval the approval decides activation; leave activate false."];
-        }
-
-        foreach (var (name, value) in (body.MinMetrics ?? []).Concat(body.MaxMetrics ?? []))
-        {
-            if (!double.IsFinite(value))
-            {
-                errors[$"metrics.{name}"] = ["Thresholds must be finite numbers."];
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ModuleException(ErrorKind.Invalid, "The training request is invalid.", errors);
-        }
-    }
-
-    private static async Task<NoContent> SignalAsync(
+    private static async Task<NoContent> DecideAsync(
         WorkflowGateway gateway,
         string id,
-        string signal,
-        ApprovalDecision? decision,
+        Expression<Func<ModelTrainingWorkflow, Task>> decision,
         CancellationToken ct)
     {
-        var progress = await gateway.TryQueryAsync<TrainingProgressView>(id, "get_progress", ct);
+        var progress = await gateway.TryQueryAsync<ModelTrainingWorkflow, TrainingProgressView>(id, wf => wf.GetProgress(), ct);
         if (progress is { Approval: not null })
         {
             throw new ModuleException(ErrorKind.Conflict, $"'{id}' was already {progress.Approval}.");
         }
 
-        await gateway.SignalAsync(id, Type, signal, [decision ?? new ApprovalDecision()], ct);
+        await gateway.SignalAsync(id, decision, ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Ok<TrainingRunView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
     {
-        var description = await gateway.DescribeAsync(id, Type, ct);
-        var status = WorkflowGateway.StatusName(description.Status);
-        if (description.Status == WorkflowExecutionStatus.Running)
+        var run = await gateway.ReadRunAsync<ModelTrainingWorkflow, TrainingProgressView>(data, id, wf => wf.GetProgress(), ct);
+        var description = run.Description;
+        if (run.Running)
         {
-            var progress = await gateway.TryQueryAsync<TrainingProgressView>(id, "get_progress", ct);
+            var progress = run.Live;
             var heartbeat = await gateway.PendingHeartbeatAsync<TrainingHeartbeat>(id, "train_model", ct);
 
             var percent = progress?.ProgressPercent;
@@ -186,14 +136,47 @@ internal static class TrainingEndpoints
                 percent = 20 + (60 * Math.Clamp(heartbeat.Fraction, 0, 1));
             }
 
-            return TypedResults.Ok(
-                new TrainingRunView(id, status, progress?.Stage, percent, heartbeat, progress, description.StartTime, null, null, null));
+            return TypedResults.Ok(new TrainingRunView(
+                id,
+                run.Status,
+                progress?.Stage,
+                percent,
+                heartbeat,
+                progress,
+                description.StartTime,
+                null,
+                null,
+                null));
         }
 
-        var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id, Limit: 10), ct)).Items
-            .FirstOrDefault(r => r.Step == "result");
-        return TypedResults
-            .Ok(new TrainingRunView(id, status, status, description.Status == WorkflowExecutionStatus.Completed ? 100 : null, null, null,
-                description.StartTime, description.CloseTime, stored?.Output, stored?.Error));
+        var completed = description.Status == WorkflowExecutionStatus.Completed;
+        return TypedResults.Ok(new TrainingRunView(
+            id,
+            run.Status,
+            run.Status,
+            completed ? 100 : null,
+            null,
+            null,
+            description.StartTime,
+            description.CloseTime,
+            run.Stored?.Output,
+            run.Stored?.Error));
+    }
+}
+
+internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBody>
+{
+    public TrainingRunBodyValidator()
+    {
+        RuleFor(b => b.Model).NotEmpty().WithMessage("A model name is required.");
+        RuleFor(b => b.Version).NotEmpty().WithMessage("A version (e.g. 1.1.0) is required.");
+        RuleFor(b => b.Task).NotNull()
+            .WithMessage("task is required: binaryClassification, multiclassClassification or regression.");
+        RuleFor(b => b.DatasetId).Must(id => id >= 1).WithMessage("A dataset id is required.");
+        RuleFor(b => b.TestFraction).Must(f => f is > 0 and < 1).WithMessage("testFraction must be between 0 and 1 (exclusive).");
+        RuleFor(b => b.ApprovalTimeoutSeconds).Must(t => t is null or (> 0 and <= 86400 * 30))
+            .WithMessage("approvalTimeoutSeconds must be between 0 and 30 days.");
+        RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
+            .WithMessage("With requireApproval the approval decides activation; leave activate false.");
     }
 }

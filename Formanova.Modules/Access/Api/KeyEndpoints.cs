@@ -19,8 +19,7 @@ internal static class KeyEndpoints
                 return TypedResults.Created($"/api/v1/keys/{created.Key.Id}", created);
             })
             .WithName("CreateApiKey")
-            .WithSummary("Create an API key; the secret is returned once and never again.")
-            .WithValidation<CreateApiKeyRequest>();
+            .WithSummary("Create an API key; the secret is returned once and never again.");
 
         keys.MapGet("/", async Task<Ok<IReadOnlyList<ApiKeyInfo>>> (IAccessModule access, CancellationToken ct) =>
                 TypedResults.Ok(await access.ListKeysAsync(ct)))

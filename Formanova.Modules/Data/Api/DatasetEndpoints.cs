@@ -69,7 +69,12 @@ internal static class DatasetEndpoints
                 $"dataset-{dataset.Id}.{(parsed == ExportFormat.Csv ? "csv" : "json")}");
         }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound);
 
-        group.MapPost("/{id:long}/query", async (long id, TransformRequest request, IDataModule data, IOptions<DataOptions> options, CancellationToken ct) =>
+        group.MapPost("/{id:long}/query", async (
+                long id,
+                TransformRequest request,
+                IDataModule data,
+                IOptions<DataOptions> options,
+                CancellationToken ct) =>
         {
             if (request.Limit < 1 || request.Limit > options.Value.MaxPageSize)
             {
@@ -90,21 +95,40 @@ internal static class DatasetEndpoints
             return TypedResults.Ok(new { columns = stream.Columns, rows });
         }).WithName("QueryRows").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
 
-        group.MapPost("/{id:long}/materialize", async Task<Created<DatasetDetails>> (long id, MaterializeRequest request, IDataModule data, CancellationToken ct) =>
+        group.MapPost("/{id:long}/materialize", async Task<Created<DatasetDetails>> (
+                long id,
+                MaterializeRequest request,
+                IDataModule data,
+                CancellationToken ct) =>
         {
             var created = await data.MaterializeAsync(id, request, ct);
             return TypedResults.Created($"/api/v1/datasets/{created.Id}", created);
         }).WithName("MaterializeDataset").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
 
-        group.MapPost("/{id:long}/validate-input", async (long id, Dictionary<string, JsonElement> input, IDataModule data, CancellationToken ct) =>
+        group.MapPost("/{id:long}/validate-input", async (
+                long id,
+                Dictionary<string,
+                JsonElement> input,
+                IDataModule data,
+                CancellationToken ct) =>
             TypedResults.Ok(await data.ValidatePredictionInputAsync(id, input, ct)))
             .WithName("ValidatePredictionInput").ProducesProblem(StatusCodes.Status404NotFound);
 
-        group.MapGet("/{id:long}/entities/{entityId}", async Task<Results<Ok<DataRow>, NotFound>> (long id, string entityId, IDataModule data, CancellationToken ct) =>
+        group.MapGet("/{id:long}/entities/{entityId}", async Task<Results<Ok<DataRow>, NotFound>> (
+                long id,
+                string entityId,
+                IDataModule data,
+                CancellationToken ct) =>
             await data.FindRowByEntityIdAsync(id, entityId, ct) is { } row ? TypedResults.Ok(row) : TypedResults.NotFound())
             .WithName("FindRowByEntityId").ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
-        group.MapPost("/infer-schema", async (HttpContext http, string? format, string? delimiter, IDataModule data, IOptions<DataOptions> options, CancellationToken ct) =>
+        group.MapPost("/infer-schema", async (
+                HttpContext http,
+                string? format,
+                string? delimiter,
+                IDataModule data,
+                IOptions<DataOptions> options,
+                CancellationToken ct) =>
         {
             var (body, detected) = await OpenUploadAsync(http, format, options.Value);
             return TypedResults.Ok(await data.InferSchemaAsync(body, detected, ParseDelimiter(delimiter), ct));
@@ -114,7 +138,15 @@ internal static class DatasetEndpoints
     }
 
     private static async Task<Results<Ok<ImportReport>, ProblemHttpResult>> ImportRowsAsync(
-        long id, HttpContext http, string? format, string? importId, string? onError, string? delimiter, IDataModule data, IOptions<DataOptions> options, CancellationToken ct)
+        long id,
+        HttpContext http,
+        string? format,
+        string? importId,
+        string? onError,
+        string? delimiter,
+        IDataModule data,
+        IOptions<DataOptions> options,
+        CancellationToken ct)
     {
         var mode = onError?.ToLowerInvariant() switch
         {
@@ -140,7 +172,8 @@ internal static class DatasetEndpoints
         }
 
         return TypedResults.Problem(
-            detail: $"{report.RowsRejected} of {report.RowsRead} rows failed validation and onError is reject, so nothing was stored. Fix the rows or retry with onError=skip.",
+            detail: $"{report.RowsRejected} of {report.RowsRead} rows failed validation and onError is reject, so nothing was stored. "
+                + "Fix the rows or retry with onError=skip.",
             statusCode: StatusCodes.Status422UnprocessableEntity,
             title: "Unprocessable Entity",
             extensions: new Dictionary<string, object?> { ["report"] = report });
@@ -176,7 +209,10 @@ internal static class DatasetEndpoints
                     {
                         var fileName = HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "";
                         var detected = explicitFormat ?? FromContentType(section.ContentType) ?? FromFileName(fileName)
-                            ?? throw ModuleException.Invalid("format", $"Cannot tell the format of the file part '{fileName}': give it a .csv, .json or .ndjson name or content type, or pass format=.");
+                            ?? throw ModuleException.Invalid(
+                                "format",
+                                $"Cannot tell the format of the file part '{fileName}': "
+                                + "give it a .csv, .json or .ndjson name or content type, or pass format=.");
                         return (new MultipartPartStream(section.Body), detected);
                     }
                 }
@@ -190,7 +226,9 @@ internal static class DatasetEndpoints
         }
 
         var bodyFormat = explicitFormat ?? FromContentType(http.Request.ContentType)
-            ?? throw ModuleException.UnsupportedContentType("Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), or pass format=csv|json|ndjson.");
+            ?? throw ModuleException.UnsupportedContentType(
+                "Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), "
+                + "or pass format=csv|json|ndjson.");
         return (http.Request.Body, bodyFormat);
     }
 

@@ -9,7 +9,15 @@ internal static class ResultEndpoints
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGroup("/results").WithTags("Results")
-            .MapGet("/", async (string? jobId, string? model, DateTimeOffset? from, DateTimeOffset? to, long? cursor, int? limit, IDataModule data, CancellationToken ct) =>
+            .MapGet("/", async (
+                    string? jobId,
+                    string? model,
+                    DateTimeOffset? from,
+                    DateTimeOffset? to,
+                    long? cursor,
+                    int? limit,
+                    IDataModule data,
+                    CancellationToken ct) =>
                 TypedResults.Ok(await data.QueryResultsAsync(new ResultQuery(jobId, model, from, to, cursor, limit ?? 50), ct)))
             .WithName("QueryResults")
             .ProducesValidationProblem();

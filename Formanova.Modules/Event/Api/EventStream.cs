@@ -92,7 +92,8 @@ internal static class EventStream
                 {
                     var reason = JsonSerializer.Serialize(new
                     {
-                        reason = $"{closed.Message} Reconnect with Last-Event-ID: {lastSent.ToString(CultureInfo.InvariantCulture)} to resume.",
+                        reason = $"{closed.Message} Reconnect with Last-Event-ID: "
+                            + $"{lastSent.ToString(CultureInfo.InvariantCulture)} to resume.",
                         lastEventId = lastSent.ToString(CultureInfo.InvariantCulture),
                     });
                     body.Write(Encoding.UTF8.GetBytes($"event: closed\ndata: {reason}\n\n"));

@@ -18,9 +18,9 @@ internal static class WebhookEndpoints
     {
         var webhooks = api.MapGroup("/events/webhooks").WithTags("Webhooks").RequireScope(ApiScopes.Admin);
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook");
-        webhooks.MapGet(
-            "/",
-            async (IEventWebhooksModule module, CancellationToken ct) => TypedResults.Ok(await module.ListWebhooksAsync(ct))).WithName("ListWebhooks");
+        webhooks.MapGet("/", async (IEventWebhooksModule module, CancellationToken ct) =>
+                TypedResults.Ok(await module.ListWebhooksAsync(ct)))
+            .WithName("ListWebhooks");
         webhooks.MapGet("/{webhookId:long}", GetAsync).WithName("GetWebhook");
         webhooks.MapDelete("/{webhookId:long}", DeleteAsync).WithName("DeleteWebhook");
         webhooks.MapGet("/{webhookId:long}/deliveries", ListDeliveriesAsync).WithName("ListWebhookDeliveries");

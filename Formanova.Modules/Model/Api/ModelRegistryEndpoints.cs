@@ -53,7 +53,11 @@ internal static class ModelRegistryEndpoints
             TypedResults.Ok(await module.GetVersionAsync(name, version, ct)))
             .WithName("GetModelVersion");
 
-        models.MapPost("/{name}/versions/{version}/activate", async (string name, string version, IModelModule module, CancellationToken ct) =>
+        models.MapPost("/{name}/versions/{version}/activate", async (
+                string name,
+                string version,
+                IModelModule module,
+                CancellationToken ct) =>
             TypedResults.Ok(await module.ActivateAsync(name, version, ct)))
             .WithName("ActivateModelVersion")
             .RequireScope(ApiScopes.Admin);
@@ -64,7 +68,12 @@ internal static class ModelRegistryEndpoints
             .WithName("ArchiveModelVersion")
             .RequireScope(ApiScopes.Admin);
 
-        models.MapPut("/{name}/aliases/{alias}", async (string name, string alias, SetAliasBody body, IModelModule module, CancellationToken ct) =>
+        models.MapPut("/{name}/aliases/{alias}", async (
+                string name,
+                string alias,
+                SetAliasBody body,
+                IModelModule module,
+                CancellationToken ct) =>
         {
             if (string.IsNullOrWhiteSpace(body.Version))
             {

@@ -1,5 +1,5 @@
+using FluentValidation;
 using Formanova.Modules.Shared.Api;
-using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -24,7 +24,7 @@ internal static class PredictionEndpoints
         models.MapPost("/{name}/predict", async (string name, PredictBody body, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.PredictAsync(new PredictRequest(
                 name,
-                body.Inputs ?? throw ModuleException.Invalid("inputs", "An object of input values is required."),
+                body.Inputs!,
                 body.Version,
                 body.Alias,
                 body.UseCache), ct)))
@@ -41,4 +41,9 @@ internal static class PredictionEndpoints
 
         return endpoints;
     }
+}
+
+internal sealed class PredictBodyValidator : AbstractValidator<PredictBody>
+{
+    public PredictBodyValidator() => RuleFor(b => b.Inputs).NotNull().WithMessage("An object of input values is required.");
 }

@@ -87,7 +87,8 @@ public sealed class IdempotencyKey
         if (value.Length == 0 || value.Length > MaxLength || value.Any(c => c is < '!' or > '~'))
         {
             throw ModuleException.Invalid(field,
-                $"'{field}' must be 1 to {MaxLength} visible ASCII characters (letters, digits and punctuation; no spaces or control characters).");
+                $"'{field}' must be 1 to {MaxLength} visible ASCII characters "
+                + "(letters, digits and punctuation; no spaces or control characters).");
         }
 
         return new IdempotencyKey(value, user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous");

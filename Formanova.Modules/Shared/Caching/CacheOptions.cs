@@ -1,8 +1,9 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Shared.Caching;
 
-/// <summary>The <c>Cache</c> configuration section (the seed's cache settings).</summary>
+/// <summary>The <c>Cache</c> configuration section: the in-process L1 and the Redis L2.</summary>
 public sealed class CacheOptions
 {
     public const string SectionName = "Cache";
@@ -10,8 +11,10 @@ public sealed class CacheOptions
     /// <summary>StackExchange.Redis configuration string, e.g. <c>localhost:6379,defaultDatabase=0</c>. Empty: L1 only.</summary>
     public string? Redis { get; set; }
 
+    [ValidateObjectMembers]
     public L1Options L1 { get; set; } = new();
 
+    [ValidateObjectMembers]
     public L2Options L2 { get; set; } = new();
 
     public sealed class L1Options
@@ -43,3 +46,6 @@ public sealed class CacheOptions
         public string InstanceName { get; set; } = "formanova:";
     }
 }
+
+[OptionsValidator]
+internal sealed partial class CacheOptionsValidator : IValidateOptions<CacheOptions>;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Shared.Database;
 
@@ -27,3 +28,6 @@ public sealed class DatabaseOptions
     [Range(1, 1000)]
     public int MaxPoolSize { get; set; } = 20;
 }
+
+[OptionsValidator]
+internal sealed partial class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>;

@@ -67,8 +67,8 @@ internal sealed class ApiTestApp : IAsyncDisposable
 
         var app = builder.Build();
         app.UseFormanovaApi();
-        var api = app.MapGroup("/api/v1/echo");
-        api.MapPost("/", (EchoRequest request) => TypedResults.Ok(request)).WithValidation<EchoRequest>();
+        var api = app.MapGroup("/api/v1/echo").WithApiConventions();
+        api.MapPost("/", (EchoRequest request) => TypedResults.Ok(request));
         api.MapPost("/values", (EchoValues values) => TypedResults.Ok(values));
         api.MapGet("/missing/{id}", IResult (string id) => id == "x" ? throw ModuleException.NotFound("Thing", id) : TypedResults.Ok());
         api.MapGet("/conflict", IResult () => throw new ModuleException(ErrorKind.Conflict, "Already there."));

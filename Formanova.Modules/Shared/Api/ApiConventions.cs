@@ -1,0 +1,134 @@
+using System.Reflection;
+using FluentValidation;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Formanova.Modules.Shared.Api;
+
+/// <summary>
+/// The conventions of every endpoint of a route group, applied once to the group (<c>/api/v1</c>) instead of endpoint
+/// by endpoint:
+/// <list type="bullet">
+/// <item>each bound argument whose type has a FluentValidation validator (registered by
+/// <see cref="SharedInfrastructure.AddValidators"/>) is validated before the handler runs; a failure is a 400
+/// ValidationProblem keyed by the camelCase field path (<see cref="ValidationConventions"/>);</item>
+/// <item>the ProblemDetails responses the pipeline can give are declared as endpoint metadata, so the OpenAPI
+/// document lists them: 400 where the endpoint binds input, 401, 403 and 429 from the security pipeline, 404 where
+/// the route names a resource, 413 and 415 where it reads a body, and 503;</item>
+/// <item>an endpoint that declares no summary gets one from its name (<c>GetTrainingRun</c>: "Get training run").</item>
+/// </list>
+/// </summary>
+public static class ApiConventions
+{
+    private static readonly string[] ProblemJson = ["application/problem+json"];
+
+    public static TBuilder WithApiConventions<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        builder.Add(AddValidation);
+        builder.Finally(DeclareProblemsAndSummary);
+        return builder;
+    }
+
+    private static void AddValidation(EndpointBuilder endpoint)
+    {
+        var method = endpoint.Metadata.OfType<MethodInfo>().FirstOrDefault();
+        var services = endpoint.ApplicationServices.GetService<IServiceProviderIsService>();
+        if (method is null || services is null)
+        {
+            return;
+        }
+
+        var validated = method.GetParameters()
+            .Where(p => !p.ParameterType.IsByRef && !p.ParameterType.IsPointer && !p.ParameterType.ContainsGenericParameters)
+            .Select(p => (p.Position, Validator: typeof(IValidator<>).MakeGenericType(p.ParameterType)))
+            .Where(p => services.IsService(p.Validator))
+            .ToArray();
+        if (validated.Length == 0)
+        {
+            return;
+        }
+
+        endpoint.Metadata.Add(new ValidatedRequestMetadata());
+        endpoint.FilterFactories.Add((_, next) => async invocation =>
+        {
+            foreach (var (position, validatorType) in validated)
+            {
+                if (invocation.Arguments[position] is not { } argument)
+                {
+                    continue;
+                }
+
+                var validator = (IValidator)invocation.HttpContext.RequestServices.GetRequiredService(validatorType);
+                var result = await validator.ValidateAsync(new ValidationContext<object>(argument), invocation.HttpContext.RequestAborted);
+                if (!result.IsValid)
+                {
+                    return TypedResults.ValidationProblem(result.ToDictionary());
+                }
+            }
+
+            return await next(invocation);
+        });
+    }
+
+    private static void DeclareProblemsAndSummary(EndpointBuilder endpoint)
+    {
+        var route = (endpoint as RouteEndpointBuilder)?.RoutePattern;
+        var readsBody = endpoint.Metadata.OfType<IAcceptsMetadata>().Any();
+        var bindsInput = readsBody || route?.Parameters.Count > 0 || endpoint.Metadata.OfType<ValidatedRequestMetadata>().Any();
+        if (bindsInput)
+        {
+            Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
+        }
+
+        Produces(endpoint, StatusCodes.Status401Unauthorized);
+        Produces(endpoint, StatusCodes.Status403Forbidden);
+        if (route?.Parameters.Count > 0)
+        {
+            Produces(endpoint, StatusCodes.Status404NotFound);
+        }
+
+        if (readsBody)
+        {
+            Produces(endpoint, StatusCodes.Status413PayloadTooLarge);
+            Produces(endpoint, StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        Produces(endpoint, StatusCodes.Status429TooManyRequests);
+        Produces(endpoint, StatusCodes.Status503ServiceUnavailable);
+
+        if (!endpoint.Metadata.OfType<IEndpointSummaryMetadata>().Any()
+            && endpoint.Metadata.OfType<IEndpointNameMetadata>().FirstOrDefault() is { } name)
+        {
+            endpoint.Metadata.Add(new EndpointSummaryAttribute(SummaryOf(name.EndpointName)));
+        }
+    }
+
+    /// <summary>Declares a ProblemDetails response, unless the endpoint already declares that status itself.</summary>
+    private static void Produces(EndpointBuilder endpoint, int status, Type? type = null)
+    {
+        if (!endpoint.Metadata.OfType<IProducesResponseTypeMetadata>().Any(p => p.StatusCode == status))
+        {
+            endpoint.Metadata.Add(new ProducesResponseTypeMetadata(status, type ?? typeof(ProblemDetails), ProblemJson));
+        }
+    }
+
+    /// <summary>"GetTrainingRun" as "Get training run".</summary>
+    private static string SummaryOf(string endpointName)
+    {
+        var summary = new System.Text.StringBuilder(endpointName.Length + 8);
+        foreach (var c in endpointName)
+        {
+            _ = char.IsUpper(c) && summary.Length > 0 ? summary.Append(' ').Append(char.ToLowerInvariant(c)) : summary.Append(c);
+        }
+
+        return summary.ToString();
+    }
+
+    /// <summary>Marks an endpoint whose arguments the convention validates.</summary>
+    private sealed class ValidatedRequestMetadata;
+}
