@@ -78,7 +78,7 @@ internal sealed partial class ImportStaging(
     /// one transaction, and with 50,000 no longer (on the project's 2-core box, under shared load).
     /// </summary>
     public RowBatch NewBatch()
-        => new(options.Value.Import.CommitRows ?? (database.Dialect.Provider == DatabaseProvider.Sqlite ? 5_000 : 50_000));
+        => new(options.Value.Import.CommitRows ?? (database.Dialect.SingleWriter ? 5_000 : 50_000));
 
     /// <summary>Registers an attempt for <paramref name="importId"/>; its rows stay invisible until it is published.</summary>
     public async Task<StagedImport> BeginAsync(
@@ -146,7 +146,7 @@ internal sealed partial class ImportStaging(
     }
 
     /// <summary>Whether writers wait for one another's transactions (SQLite), so that an import must share the lock.</summary>
-    internal bool SharesOneWriteLock => database.Dialect.Provider == DatabaseProvider.Sqlite;
+    internal bool SharesOneWriteLock => database.Dialect.SingleWriter;
 
     internal async Task TouchAsync(long attemptId, CancellationToken cancellationToken)
     {
