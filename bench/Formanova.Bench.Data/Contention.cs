@@ -6,14 +6,14 @@ using Formanova.Modules.Event;
 using Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Bounded work under locks (issue 17): an import through a column pattern that a backtracking engine took
+/// Bounded work under locks (docs/benchmarks.md, Data module): an import through a column pattern that a backtracking engine took
 /// exponential time on, beside the same import without the pattern; and how long an event publish and a dataset
 /// creation take while a long import runs, beside the same calls with nothing else running. The import, the
 /// publisher and the creator are the module calls the REST endpoints make, in one process, as in the other scenarios.
 /// </summary>
 internal static class Contention
 {
-    /// <summary>The pattern of the issue's report: exponential for a backtracking engine on a run of a's without the b.</summary>
+    /// <summary>Exponential for a backtracking engine on a run of a's without the b (docs/data.md, Schemas).</summary>
     private const string Pattern = "(a+)+b";
 
     private static readonly IReadOnlyList<ColumnDefinition> PlainColumns =

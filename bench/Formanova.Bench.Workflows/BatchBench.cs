@@ -12,7 +12,7 @@ using Npgsql;
 using NpgsqlTypes;
 
 /// <summary>
-/// Issue 7's batch case: one batch job of N rows through POST /api/v1/batch-jobs on the real host (embedded Temporal),
+/// The batch case of docs/benchmarks.md (Workflows): one batch job of N rows through POST /api/v1/batch-jobs on the real host (embedded Temporal),
 /// with the job's own per-stage timings, then the raw floor in the same process on the same rows: a plain Npgsql
 /// keyset read of the stored payloads, a plain ML.NET PredictionEngine on a hand-written typed class (two threads,
 /// inputs converted beforehand), and a binary COPY of the predictions into a plain table. The module's own
