@@ -5,7 +5,10 @@ using Formanova.Tests.Support;
 
 namespace Formanova.Tests.Data;
 
-/// <summary>The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and row-level predictions, on each provider.</summary>
+/// <summary>
+/// The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and stored predictions, on each
+/// provider.
+/// </summary>
 [TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
 [Category("Integration")]
 public sealed class DataModuleBatchTests(DatabaseProvider provider)

@@ -225,7 +225,9 @@ public sealed class PostgresOutageDrillTests
             }
         }
 
-        /// <summary>POST /jobs with an Idempotency-Key (whose claim needs the database), retried with the same key until accepted.</summary>
+        /// <summary>
+        /// POST /jobs with an Idempotency-Key (whose claim needs the database), retried with the same key until accepted.
+        /// </summary>
         public Task SubmitJobAsync(int i) => RetryAsync("job", () =>
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs") { Content = JsonContent.Create(WorkflowTestKit.Body()) };
