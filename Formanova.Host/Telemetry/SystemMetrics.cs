@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Formanova.Host.Telemetry;
 
 /// <summary>
-/// The seed's system metrics that the runtime and process instrumentation do not cover: disk space of the data
+/// The system metrics of docs/observability.md that the runtime and process instrumentation do not cover: disk space of the data
 /// volume, and the host's network traffic (Linux /proc/net/dev; absent elsewhere). CPU and memory come from
 /// the process instrumentation (process.cpu.time, process.memory.usage).
 /// </summary>

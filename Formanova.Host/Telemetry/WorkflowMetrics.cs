@@ -5,7 +5,7 @@ using Formanova.Modules.Shared.Telemetry;
 namespace Formanova.Host.Telemetry;
 
 /// <summary>
-/// The seed's workflow and activity instruments on the process meter. Counters and histograms are recorded by
+/// The workflow and activity instruments of docs/observability.md, on the process meter. Counters and histograms are recorded by
 /// <see cref="TemporalWorkerInterceptor"/>; the two gauges report what <see cref="TemporalStatsPoller"/> last read
 /// from the Temporal server, because only the server knows every worker's running workflows and queued tasks.
 /// </summary>

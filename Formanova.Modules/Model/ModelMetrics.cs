@@ -13,7 +13,7 @@ internal sealed class ModelMetrics
     public ModelMetrics(FormanovaMetrics metrics)
     {
         var meter = metrics.Meter;
-        // Names, units and labels follow the contract in docs/observability.md (the seed's model_* metrics).
+        // Names, units and labels follow the contract in docs/observability.md (its model_* table).
         Predictions = meter.CreateCounter<long>(
             "formanova.model.predictions",
             "{prediction}",
@@ -29,7 +29,7 @@ internal sealed class ModelMetrics
         InFlight = meter.CreateUpDownCounter<long>(
             "formanova.model.inference.in_flight",
             "{request}",
-            "Prediction requests being answered now (the seed's model queue depth), by model.");
+            "Prediction requests being answered now (model_queue_depth in docs/observability.md), by model.");
         Fallbacks = meter.CreateCounter<long>(
             "formanova.model.fallbacks",
             "{fallback}",

@@ -1,14 +1,14 @@
 using System.Text;
-using Dapper;
 using Formanova.Modules.Data;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Data;
 
-/// <summary>The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and row-level predictions, on each
-/// provider.</summary>
+/// <summary>
+/// The batch-inference side of <see cref="IDataModule"/>: chunk planning, ranged reads and stored predictions, on each
+/// provider.
+/// </summary>
 [TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
 [Category("Integration")]
 public sealed class DataModuleBatchTests(DatabaseProvider provider)
@@ -22,16 +22,6 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
 
     [TearDown]
     public async Task TearDown() => await _harness.DisposeAsync();
-
-    // Predictions as a version before migration 0005 stored them: one row each in data_predictions.
-    private async Task InsertLegacyPredictionsAsync(params (string JobId, int Chunk, StoredPrediction Prediction)[] rows)
-    {
-        await using var connection = await _harness.Services.GetRequiredService<IDatabase>().OpenConnectionAsync();
-        await connection.ExecuteAsync(
-            "INSERT INTO data_predictions (job_id, chunk, row_id, label, value, score) VALUES (@JobId, @Chunk, " +
-            "@RowId, @Label, @Value, @Score)",
-            rows.Select(r => new { r.JobId, r.Chunk, r.Prediction.RowId, r.Prediction.Label, r.Prediction.Value, r.Prediction.Score }));
-    }
 
     private async Task<(long Id, List<long> RowIds)> DatasetAsync(int rows)
     {
@@ -120,37 +110,6 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
         {
             new(10, "true", null, 0.1), new(20, null, 2.5, null), new(30, "false", null, -0.31), new(40, "false", null, -0.4),
         }));
-    }
-
-    [Test]
-    public async Task ReadPredictionsAsync_WhenSomeChunksWereStoredAsRowsBeforeTheUpgrade_MergesThemInChunkOrder()
-    {
-        // Chunks 0 and 2 as a version before migration 0005 stored them, one row per prediction.
-        await InsertLegacyPredictionsAsync(
-            ("old", 2, new(50, "b", null, 0.5)),
-            ("old", 0, new(20, null, 2.0, null)),
-            ("old", 0, new(10, "a", null, 0.1)),
-            ("other", 1, new(30, "x", null, 0.9)));
-
-        // The job carries on after the upgrade: chunk 1 is stored packed, then chunk 2 is retried.
-        await Data.StorePredictionsAsync("old", 1, [new(40, "c", null, 0.4), new(30, "c", null, 0.3)]);
-        await Data.StorePredictionsAsync("old", 2, [new(50, "b", null, 0.55)]);
-        var stored = await Data.ReadPredictionsAsync("old").ToListAsync();
-
-        Assert.That(stored, Is.EqualTo(new StoredPrediction[]
-        {
-            new(10, "a", null, 0.1), new(20, null, 2.0, null), new(30, "c", null, 0.3), new(40, "c", null, 0.4), new(50, "b", null, 0.55),
-        }));
-    }
-
-    [Test]
-    public async Task ReadPredictionsAsync_WhenEveryChunkWasStoredAsRowsBeforeTheUpgrade_ReadsThemInChunkOrder()
-    {
-        await InsertLegacyPredictionsAsync(("old", 1, new(30, "a", null, 0.3)), ("old", 0, new(10, "a", null, 0.1)));
-
-        var stored = await Data.ReadPredictionsAsync("old").ToListAsync();
-
-        Assert.That(stored, Is.EqualTo(new StoredPrediction[] { new(10, "a", null, 0.1), new(30, "a", null, 0.3) }));
     }
 
     [Test]

@@ -10,7 +10,7 @@ using Formanova.Tests.Workflows;
 namespace Formanova.Tests.Drills;
 
 /// <summary>
-/// PostgreSQL stops for 30 s (the figure, in full) under a steady load of imports, direct and workflow
+/// PostgreSQL stops for 30 s (the figure in docs/operations.md, Drills) under a steady load of imports, direct and workflow
 /// predictions, jobs and event publishes. The cluster is the drill's own (<see cref="PrivatePostgres"/>), stopped
 /// with <c>pg_ctl stop -m immediate</c> as a crash would; the host runs the production retry policy and timeouts.
 /// </summary>
@@ -225,8 +225,9 @@ public sealed class PostgresOutageDrillTests
             }
         }
 
-        /// <summary>POST /jobs with an Idempotency-Key (whose claim needs the database), retried with the same key until
-        /// accepted.</summary>
+        /// <summary>
+        /// POST /jobs with an Idempotency-Key (whose claim needs the database), retried with the same key until accepted.
+        /// </summary>
         public Task SubmitJobAsync(int i) => RetryAsync("job", () =>
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs") { Content = JsonContent.Create(WorkflowTestKit.Body()) };

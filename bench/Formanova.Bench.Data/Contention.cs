@@ -6,14 +6,14 @@ using Formanova.Modules.Event;
 using Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Bounded work under locks (issue 17): an import through a column pattern that a backtracking engine took
+/// Bounded work under locks (docs/benchmarks.md, Data module): an import through a column pattern that a backtracking engine took
 /// exponential time on, beside the same import without the pattern; and how long an event publish and a dataset
 /// creation take while a long import runs, beside the same calls with nothing else running. The import, the
 /// publisher and the creator are the module calls the REST endpoints make, in one process, as in the other scenarios.
 /// </summary>
 internal static class Contention
 {
-    /// <summary>The pattern of the issue's report: exponential for a backtracking engine on a run of a's without the b.</summary>
+    /// <summary>Exponential for a backtracking engine on a run of a's without the b (docs/data.md, Schemas).</summary>
     private const string Pattern = "(a+)+b";
 
     private static readonly IReadOnlyList<ColumnDefinition> PlainColumns =
@@ -28,8 +28,9 @@ internal static class Contention
 
     public static async Task RunAsync(BenchOptions options, string? postgres, string work)
     {
-        Console.WriteLine($"# Data contention benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} " +
-            $"cores, .NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
+        Console.WriteLine(
+            $"# Data contention benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, "
+            + $".NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
         var csv = Path.Combine(work, "pattern.csv");
         Write(csv, options.Rows);
         Console.WriteLine(
@@ -70,8 +71,9 @@ internal static class Contention
         var pattern = await Measure.MedianAsync(options.Runs, async () => (await ImportAsync(data, csv, PatternColumns, rows)).Elapsed);
         Console.WriteLine(
             $"{provider} import, code without a pattern: median {plain.TotalSeconds:F2} s = {rows / plain.TotalSeconds:N0} rows/s");
-        Console.WriteLine($"{provider} import, code with pattern {Pattern}: median {pattern.TotalSeconds:F2} s = " +
-            $"{rows / pattern.TotalSeconds:N0} rows/s ({pattern.TotalSeconds / plain.TotalSeconds:F2}x the time without)");
+        Console.WriteLine(
+            $"{provider} import, code with pattern {Pattern}: median {pattern.TotalSeconds:F2} s = {rows / pattern.TotalSeconds:N0} rows/s "
+            + $"({pattern.TotalSeconds / plain.TotalSeconds:F2}x the time without)");
 
         // Untimed calls first, so that neither series below pays for compiling the publish and create paths. The idle
         // baseline then makes as many publishes and creations as the run beside the import did.
@@ -84,8 +86,8 @@ internal static class Contention
         Console.WriteLine($"{provider} event publish during the import:     {Describe(during.Publishes)}");
         Console.WriteLine($"{provider} dataset creation while idle:         {Describe(idle.Creations)}");
         Console.WriteLine($"{provider} dataset creation during the import:  {Describe(during.Creations)}");
-        Console.WriteLine($"{provider} the import beside them: {during.Import!.Value.TotalSeconds:F2} s = " +
-            $"{rows / during.Import.Value.TotalSeconds:N0} rows/s");
+        var import = during.Import!.Value;
+        Console.WriteLine($"{provider} the import beside them: {import.TotalSeconds:F2} s = {rows / import.TotalSeconds:N0} rows/s");
         Console.WriteLine($"{provider} its batch transactions, BEGIN to COMMIT: {Describe(batchMilliseconds)}");
     }
 

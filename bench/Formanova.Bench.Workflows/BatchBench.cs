@@ -12,18 +12,18 @@ using Npgsql;
 using NpgsqlTypes;
 
 /// <summary>
-/// Issue 7's batch case: one batch job of N rows through POST /api/v1/batch-jobs on the real host (embedded Temporal),
-/// with the job's own per-stage timings, then the raw floor in the same process on the same rows: a plain Npgsql
-/// keyset read of the stored payloads, a plain ML.NET PredictionEngine on a hand-written typed class (two threads,
-/// inputs converted beforehand), and a binary COPY of the predictions into a plain table. The module's own
-/// positional batch predict on the same rows is printed beside it, outside the floor.
-/// Usage: batch [rows=1000000] [postgres|sqlite] [chunkSize=50000] [parallelism=2] [warm|warmjob] [jobs=N] [numeric]; with "warm",
-/// 200,000 module predictions run untimed before the job, so its predict stage, like the raw floor after it, runs on
-/// tiered-up code; "warmjob" also runs an untimed job of 200,000 rows in 80 chunks first, as on a server that has run
-/// batch jobs before. "jobs=N" runs the timed job N times in a row. "numeric" runs the job (and the floor) with a second model, trained
-/// here on the dataset's eight
-/// numeric and boolean columns only, instead of the demo model with its categorical and free-text features: the
-/// same pipeline around a model whose own cost is a fraction of the demo model's.
+/// The batch case of docs/benchmarks.md (Workflows): one batch job of N rows through POST /api/v1/batch-jobs on the
+/// real host (embedded Temporal), with the job's own per-stage timings, then the raw floor in the same process on the
+/// same rows: a plain Npgsql keyset read of the stored payloads, a plain ML.NET PredictionEngine on a hand-written
+/// typed class (two threads, inputs converted beforehand), and a binary COPY of the predictions into a plain table.
+/// The module's own positional batch predict on the same rows is printed beside it, outside the floor.
+/// Usage: batch [rows=1000000] [postgres|sqlite] [chunkSize=50000] [parallelism=2] [warm|warmjob] [jobs=N] [numeric];
+/// with "warm", 200,000 module predictions run untimed before the job, so its predict stage, like the raw floor after
+/// it, runs on tiered-up code; "warmjob" also runs an untimed job of 200,000 rows in 80 chunks first, as on a server
+/// that has run batch jobs before. "jobs=N" runs the timed job N times in a row. "numeric" runs the job (and the
+/// floor) with a second model, trained here on the dataset's eight numeric and boolean columns only, instead of the
+/// demo model with its categorical and free-text features: the same pipeline around a model whose own cost is a
+/// fraction of the demo model's.
 /// </summary>
 internal static class BatchBench
 {
@@ -72,8 +72,10 @@ internal static class BatchBench
             var model = await models.GetModelAsync(modelName);
             var version = await models.GetVersionAsync(modelName, model.ActiveVersion!);
             var features = version.Columns.Where(c => !c.IsLabel).ToList();
-            Console.WriteLine($"model {modelName} {version.Version}: {version.Task}, trainer {version.Trainer}, {features.Count} " +
-                $"features ({string.Join(", ", features.Select(f => $"{f.Name}:{f.Kind}"))})");
+            var featureList = string.Join(", ", features.Select(f => $"{f.Name}:{f.Kind}"));
+            Console.WriteLine(
+                $"model {modelName} {version.Version}: {version.Task}, trainer {version.Trainer}, "
+                + $"{features.Count} features ({featureList})");
 
             if (mode is "warm" or "warmjob")
             {
@@ -120,10 +122,11 @@ internal static class BatchBench
                 var small = await ImportAsync(data, 200_000);
                 var (warmJob, warmSeconds, warmCpu) = await RunJobAsync(small, 2_500);
                 var warmTimings = warmJob["result"]!["Timings"]!;
-                Console.WriteLine($"warm-up job (untimed): 200000 rows in 80 chunks of 2500, {warmJob["status"]} in {warmSeconds:F1} s, " +
-                    $"{warmCpu * 5:F1} µs CPU per row; " +
-                    $"plan {(double)warmTimings["PlanMs"]! / 1000:F2} s, chunks' read {(double)warmTimings["ReadMs"]! / 1000:F2} s, " +
-                    $"predict {(double)warmTimings["PredictMs"]! / 1000:F2} s, write {(double)warmTimings["WriteMs"]! / 1000:F2} s");
+                double WarmS(string name) => (double)warmTimings[name]! / 1000;
+                Console.WriteLine(
+                    $"warm-up job (untimed): 200000 rows in 80 chunks of 2500, {warmJob["status"]} in {warmSeconds:F1} s, "
+                    + $"{warmCpu * 5:F1} µs CPU per row; plan {WarmS("PlanMs"):F2} s, chunks' read {WarmS("ReadMs"):F2} s, "
+                    + $"predict {WarmS("PredictMs"):F2} s, write {WarmS("WriteMs"):F2} s");
             }
 
             // jobs=N times the same job N times in a row: the later ones run on a process whose job path has been
@@ -144,15 +147,17 @@ internal static class BatchBench
                 double Ms(string name) => (double)timings[name]!;
                 done = (long)result["Rows"]!;
                 rates.Add(done / seconds);
-                Console.WriteLine($"batch job {run} of {repeat}, {done} rows (chunk {chunkSize}, parallelism {parallelism}, " +
-                    $"{(int)result["Chunks"]!} chunks, {(int)result["Runs"]!} runs): {job["status"]} in {seconds:F1} s = " +
-                    $"{done / seconds:F0} rows/s; process CPU {cpu:F1} s = {cpu * 1e6 / done:F1} µs/row");
+                Console.WriteLine(
+                    $"batch job {run} of {repeat}, {done} rows (chunk {chunkSize}, parallelism {parallelism}, "
+                    + $"{(int)result["Chunks"]!} chunks, {(int)result["Runs"]!} runs): {job["status"]} in {seconds:F1} s = "
+                    + $"{done / seconds:F0} rows/s; process CPU {cpu:F1} s = {cpu * 1e6 / done:F1} µs/row");
                 var lanes = Math.Min(parallelism, (int)result["Chunks"]!);
                 var busy = (Ms("ReadMs") + Ms("PredictMs") + Ms("WriteMs")) / 1000 / lanes;
-                Console.WriteLine($"  plan {Ms("PlanMs") / 1000:F2} s; per lane (sum over chunks / {lanes}): read " +
-                    $"{Ms("ReadMs") / 1000 / lanes:F2} s, predict {Ms("PredictMs") / 1000 / lanes:F2} s, write " +
-                    $"{Ms("WriteMs") / 1000 / lanes:F2} s; " +
-                    $"workflow overhead (wall - plan - lane time) {seconds - (Ms("PlanMs") / 1000) - busy:F2} s");
+                Console.WriteLine(
+                    $"  plan {Ms("PlanMs") / 1000:F2} s; per lane (sum over chunks / {lanes}): "
+                    + $"read {Ms("ReadMs") / 1000 / lanes:F2} s, predict {Ms("PredictMs") / 1000 / lanes:F2} s, "
+                    + $"write {Ms("WriteMs") / 1000 / lanes:F2} s; "
+                    + $"workflow overhead (wall - plan - lane time) {seconds - (Ms("PlanMs") / 1000) - busy:F2} s");
             }
 
             if (repeat > 1)
@@ -171,16 +176,18 @@ internal static class BatchBench
                 storage == "postgres" ? settings["Database:ConnectionString"] : null,
                 features.Select(f => f.Name).ToHashSet());
             var rawTotal = raw.Read + raw.Predict + raw.Write;
-            Console.WriteLine($"raw floor: read {raw.Read:F2} s ({raw.ReadWhat}), predict {raw.Predict:F2} s (plain ML.NET " +
-                $"PredictionEngine on a typed class, 2 threads, inputs prepared), write {raw.Write:F2} s ({raw.WriteWhat}); " +
-                $"sum {rawTotal:F2} s = {done / rawTotal:F0} rows/s");
-            Console.WriteLine($"module predict alone (not part of the floor): IModelModule.PredictRowsAsync, 10000-row calls on every " +
-                $"core, inputs prepared: {raw.Module:F2} s = {done / raw.Module:F0} rows/s, " +
-                $"{raw.ModuleCpu * 1e6 / done:F1} µs CPU per row");
+            Console.WriteLine(
+                $"raw floor: read {raw.Read:F2} s ({raw.ReadWhat}), predict {raw.Predict:F2} s "
+                + "(plain ML.NET PredictionEngine on a typed class, 2 threads, inputs prepared), "
+                + $"write {raw.Write:F2} s ({raw.WriteWhat}); sum {rawTotal:F2} s = {done / rawTotal:F0} rows/s");
+            Console.WriteLine(
+                "module predict alone (not part of the floor): IModelModule.PredictRowsAsync, 10000-row calls on every core, "
+                + $"inputs prepared: {raw.Module:F2} s = {done / raw.Module:F0} rows/s, {raw.ModuleCpu * 1e6 / done:F1} µs CPU per row");
             var rawCpu = raw.ReadCpu + raw.PredictCpu + raw.WriteCpu;
-            Console.WriteLine($"raw floor CPU per row: read {raw.ReadCpu * 1e6 / done:F1} µs, predict {raw.PredictCpu * 1e6 / done:F1} " +
-                $"µs, write {raw.WriteCpu * 1e6 / done:F1} µs; sum {rawCpu * 1e6 / done:F1} µs (bench process only: PostgreSQL's own CPU " +
-                $"is not counted on either side)");
+            Console.WriteLine(
+                $"raw floor CPU per row: read {raw.ReadCpu * 1e6 / done:F1} µs, predict {raw.PredictCpu * 1e6 / done:F1} µs, "
+                + $"write {raw.WriteCpu * 1e6 / done:F1} µs; sum {rawCpu * 1e6 / done:F1} µs "
+                + "(bench process only: PostgreSQL's own CPU is not counted on either side)");
             Console.WriteLine(
                 $"ratio job / raw floor: {done / seconds / (done / rawTotal):F2}x by wall time, {rawCpu / cpu:F2}x by process CPU per row");
             await factory.DisposeAsync();
@@ -235,14 +242,12 @@ internal static class BatchBench
         for (var i = 0; i < rows; i++)
         {
             csv.Append(
-                CultureInfo.InvariantCulture,
-                $"c{i},{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},{18 + random.Next(60)},"
-                + $"{random.Next(50)},")
-                .Append(contracts[random.Next(3)]).Append(',')
-                .Append(payments[random.Next(3)]).Append(',')
-                .Append(random.Next(2) == 0 ? "true" : "false").Append(',')
-                .Append(random.Next(2) == 0 ? "true" : "false").Append(',')
-                .Append(feedback[random.Next(4)]).Append('\n');
+                    CultureInfo.InvariantCulture,
+                    $"c{i},{random.Next(72)},{20 + random.Next(100)},{random.Next(5000)},{random.Next(9)},"
+                    + $"{18 + random.Next(60)},{random.Next(50)},")
+                .Append(contracts[random.Next(3)]).Append(',').Append(payments[random
+                    .Next(3)]).Append(',').Append(random.Next(2) == 0 ? "true" : "false")
+                .Append(',').Append(random.Next(2) == 0 ? "true" : "false").Append(',').Append(feedback[random.Next(4)]).Append('\n');
         }
 
         await using var stream = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
@@ -263,8 +268,8 @@ internal static class BatchBench
     {
         string[] names =
         [
-            "tenure_months", "monthly_charges", "total_charges", "support_calls", "age", "data_usage_gb", "paperless_billing",
-            "has_partner",
+            "tenure_months", "monthly_charges", "total_charges", "support_calls",
+            "age", "data_usage_gb", "paperless_billing", "has_partner",
         ];
         var sample = await PrepareAsync(data, datasetId, [.. names], 20_000);
         var positions = names.Select(n => Array.IndexOf(sample.Columns, n)).ToArray();
@@ -282,8 +287,9 @@ internal static class BatchBench
         var trained = await models.TrainAsync(
             new TrainModelRequest("bench-numeric", "1.0.0", ModelTask.BinaryClassification, columns, Activate: true),
             rows.ToAsyncEnumerable());
-        Console.WriteLine($"trained bench-numeric 1.0.0 on {trained.TrainRows} rows in {trained.TrainingSeconds:F1} s, auc " +
-            $"{trained.Metrics.GetValueOrDefault("auc"):F3}");
+        Console.WriteLine(
+            $"trained bench-numeric 1.0.0 on {trained.TrainRows} rows in {trained.TrainingSeconds:F1} s, "
+            + $"auc {trained.Metrics.GetValueOrDefault("auc"):F3}");
         return "bench-numeric";
     }
 

@@ -124,7 +124,9 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                         }
                         else
                         {
-                            throw Malformed($"A quote appears inside an unquoted field on line {_line} (field {Fields.Count + 1}); quote the whole field and double the quotes inside it.");
+                            throw Malformed(
+                                $"A quote appears inside an unquoted field on line {_line} (field {Fields.Count + 1}); "
+                                + "quote the whole field and double the quotes inside it.");
                         }
 
                         break;
@@ -169,7 +171,8 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
                         else
                         {
                             throw Malformed(
-                                $"Unbalanced quotes: '{c}' follows the closing quote of a field on line {_line} (field {Fields.Count + 1}).");
+                                $"Unbalanced quotes: '{c}' follows the closing quote of a field on line {_line} "
+                                + $"(field {Fields.Count + 1}).");
                         }
 
                         break;
@@ -195,7 +198,7 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
         {
             if (_fieldLength >= maxFieldChars)
             {
-                throw new ModuleException(ErrorKind.TooLarge, $"A field on line {_line} (field {Fields.Count + 1}) is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
+                throw FieldTooLong(maxFieldChars);
             }
 
             Array.Resize(ref _field, Math.Min(maxFieldChars, _field.Length * 2));
@@ -215,7 +218,7 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
         {
             if (_fieldLength + run.Length > maxFieldChars)
             {
-                throw new ModuleException(ErrorKind.TooLarge, $"A field on line {_line} (field {Fields.Count + 1}) is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
+                throw FieldTooLong(maxFieldChars);
             }
 
             Array.Resize(ref _field, Math.Min(maxFieldChars, Math.Max(_field.Length * 2, _fieldLength + run.Length)));
@@ -255,4 +258,8 @@ internal sealed class CsvParser(TextReader reader, char delimiter, int maxFieldC
     }
 
     private static ModuleException Malformed(string message) => ModuleException.Invalid("content", $"Malformed CSV: {message}");
+
+    private ModuleException FieldTooLong(int maxFieldChars) => new(
+        ErrorKind.TooLarge,
+        $"A field on line {_line} (field {Fields.Count + 1}) is longer than {maxFieldChars} characters (Data:Import:MaxFieldChars).");
 }

@@ -175,7 +175,9 @@ internal static class RowSources
             count++;
             if (item.ValueKind != JsonValueKind.Object)
             {
-                throw ModuleException.Invalid("content", $"Item {count} is {item.ValueKind.ToString().ToLowerInvariant()}, not an object: the body must be {(ndjson ? "NDJSON with one object per line" : "a JSON array of objects")}.");
+                var kind = item.ValueKind.ToString().ToLowerInvariant();
+                var expected = ndjson ? "NDJSON with one object per line" : "a JSON array of objects";
+                throw ModuleException.Invalid("content", $"Item {count} is {kind}, not an object: the body must be {expected}.");
             }
 
             yield return item;

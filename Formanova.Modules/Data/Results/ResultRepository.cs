@@ -45,12 +45,17 @@ internal sealed class ResultRow
 /// <summary>Processing results, one per (job, step): the key that makes at-least-once activities write once.</summary>
 internal sealed class ResultRepository(IDatabase database, TimeProvider clock)
 {
-    private const string Columns = "id, job_id, step, workflow_id, model_name, model_version, status, input, output, error, started_at, completed_at, duration_ms, recorded_at";
+    private const string Columns = """
+        id, job_id, step, workflow_id, model_name, model_version, status, input, output, error,
+        started_at, completed_at, duration_ms, recorded_at
+        """;
 
     // A retry replaces an earlier failed or running attempt, but never a success: the first success is the result.
     private const string Upsert = $"""
-        INSERT INTO data_results (job_id, step, workflow_id, model_name, model_version, status, input, output, error, started_at, completed_at, duration_ms, recorded_at)
-        VALUES (@JobId, @Step, @WorkflowId, @ModelName, @ModelVersion, @Status, @Input, @Output, @Error, @StartedAt, @CompletedAt, @DurationMs, @RecordedAt)
+        INSERT INTO data_results (job_id, step, workflow_id, model_name, model_version, status, input, output, error,
+                                  started_at, completed_at, duration_ms, recorded_at)
+        VALUES (@JobId, @Step, @WorkflowId, @ModelName, @ModelVersion, @Status, @Input, @Output, @Error,
+                @StartedAt, @CompletedAt, @DurationMs, @RecordedAt)
         ON CONFLICT (job_id, step) DO UPDATE SET
             workflow_id = excluded.workflow_id, model_name = excluded.model_name, model_version = excluded.model_version,
             status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error,

@@ -29,7 +29,8 @@ internal sealed class CompiledColumn
             // cannot run: that is the schema's problem to fix, named as such, never a 500.
             _pattern = ColumnPattern.TryCompile(pattern, out var reason) ?? throw new ModuleException(
                 ErrorKind.Unprocessable,
-                $"Column '{definition.Name}' of the dataset's schema has a pattern that cannot be used: {reason} Update the schema to replace it.",
+                $"Column '{definition.Name}' of the dataset's schema has a pattern that cannot be used: {reason} "
+                + "Update the schema to replace it.",
                 new Dictionary<string, string[]> { [$"columns[{index}].constraints.pattern"] = [reason] });
         }
 
@@ -168,12 +169,16 @@ internal sealed class CompiledColumn
         {
             if (number < constraints.Min)
             {
-                return new ValueFailure("min", $"{number.ToString(CultureInfo.InvariantCulture)} is below the minimum {constraints.Min.Value.ToString(CultureInfo.InvariantCulture)}.");
+                return new ValueFailure(
+                    "min",
+                    string.Create(CultureInfo.InvariantCulture, $"{number} is below the minimum {constraints.Min.Value}."));
             }
 
             if (number > constraints.Max)
             {
-                return new ValueFailure("max", $"{number.ToString(CultureInfo.InvariantCulture)} is above the maximum {constraints.Max.Value.ToString(CultureInfo.InvariantCulture)}.");
+                return new ValueFailure(
+                    "max",
+                    string.Create(CultureInfo.InvariantCulture, $"{number} is above the maximum {constraints.Max.Value}."));
             }
         }
         else if (value is string text)
@@ -185,7 +190,8 @@ internal sealed class CompiledColumn
 
             if (_allowed is not null && !_allowed.Contains(text))
             {
-                return new ValueFailure("allowedValues", $"'{Shorten(text)}' is not one of the allowed values ({string.Join(", ", _allowed.Take(10))}{(_allowed.Count > 10 ? ", …" : "")}).");
+                var shown = string.Join(", ", _allowed.Take(10)) + (_allowed.Count > 10 ? ", …" : "");
+                return new ValueFailure("allowedValues", $"'{Shorten(text)}' is not one of the allowed values ({shown}).");
             }
 
             if (_pattern is not null)
@@ -199,7 +205,10 @@ internal sealed class CompiledColumn
                 }
                 catch (RegexMatchTimeoutException)
                 {
-                    return new ValueFailure("pattern", $"The pattern took longer than {ColumnPattern.MatchTimeout.TotalMilliseconds:0} ms on this {text.Length}-character value.");
+                    return new ValueFailure(
+                        "pattern",
+                        $"The pattern took longer than {ColumnPattern.MatchTimeout.TotalMilliseconds:0} ms "
+                        + $"on this {text.Length}-character value.");
                 }
             }
         }

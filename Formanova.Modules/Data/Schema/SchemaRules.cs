@@ -61,7 +61,8 @@ internal static class SchemaRules
         var labels = columns.Select((c, i) => (c, i)).Where(x => x.c?.Role == ColumnRole.Label).ToList();
         if (labels.Count > 1)
         {
-            Add(errors, "columns", $"Only one column may have the role 'label'; found {labels.Count}: {string.Join(", ", labels.Select(l => $"'{l.c.Name}'"))}.");
+            var names = string.Join(", ", labels.Select(l => $"'{l.c.Name}'"));
+            Add(errors, "columns", $"Only one column may have the role 'label'; found {labels.Count}: {names}.");
         }
         else if (requireLabel && labels.Count == 0)
         {

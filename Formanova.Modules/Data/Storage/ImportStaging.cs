@@ -25,13 +25,23 @@ namespace Formanova.Modules.Data.Storage;
 /// </list>
 /// </summary>
 internal sealed partial class ImportStaging(
-    IDatabase database, RowStore rows, DatasetRepository datasets, IOptions<DataOptions> options, FormanovaMetrics metrics, TimeProvider clock, ILogger<ImportStaging> logger)
+    IDatabase database,
+    RowStore rows,
+    DatasetRepository datasets,
+    IOptions<DataOptions> options,
+    FormanovaMetrics metrics,
+    TimeProvider clock,
+    ILogger<ImportStaging> logger)
 {
     /// <summary>The bound this class exists for, observable in production: how long one batch holds its transaction.</summary>
     private readonly Histogram<double> _batchDuration = metrics.Meter.CreateHistogram<double>(
-        "formanova.data.import.batch.duration", "s", "Time one import batch holds its write transaction (on SQLite, the database's write lock), from BEGIN to COMMIT.");
+        "formanova.data.import.batch.duration",
+        "s",
+        "Time one import batch holds its write transaction (on SQLite, the database's write lock), from BEGIN to COMMIT.");
 
-    /// <summary>Ids per delete statement (so at most this many rows) when a discarded attempt or a deleted dataset's rows are removed.</summary>
+    /// <summary>
+    /// Ids per delete statement (so at most this many rows) when a discarded attempt or a deleted dataset's rows are removed.
+    /// </summary>
     public const int DeleteChunkRows = 5_000;
 
     /// <summary>Encoded bytes that close a batch before Data:Import:CommitRows rows do (wide rows).</summary>
@@ -78,7 +88,7 @@ internal sealed partial class ImportStaging(
     /// one transaction, and with 50,000 no longer (on the project's 2-core box, under shared load).
     /// </summary>
     public RowBatch NewBatch()
-        => new(options.Value.Import.CommitRows ?? (database.Dialect.Provider == DatabaseProvider.Sqlite ? 5_000 : 50_000));
+        => new(options.Value.Import.CommitRows ?? (database.Dialect.SingleWriter ? 5_000 : 50_000));
 
     /// <summary>Registers an attempt for <paramref name="importId"/>; its rows stay invisible until it is published.</summary>
     public async Task<StagedImport> BeginAsync(
@@ -119,7 +129,10 @@ internal sealed partial class ImportStaging(
     /// <summary>Longer than SQLite's longest retry interval (100 ms), so every writer waiting then retries inside it.</summary>
     public static readonly TimeSpan WriteLockBreak = TimeSpan.FromMilliseconds(120);
 
-    /// <summary>One short transaction: the attempt is still 'writing' (its heartbeat is renewed), then the rows; returns how long it held the transaction.</summary>
+    /// <summary>
+    /// One short transaction: the attempt is still 'writing' (its heartbeat is renewed), then the rows; returns how long
+    /// it held the transaction.
+    /// </summary>
     internal async Task<TimeSpan> WriteAsync(
         DbConnection connection,
         RowBatchHeader header,
@@ -146,7 +159,7 @@ internal sealed partial class ImportStaging(
     }
 
     /// <summary>Whether writers wait for one another's transactions (SQLite), so that an import must share the lock.</summary>
-    internal bool SharesOneWriteLock => database.Dialect.Provider == DatabaseProvider.Sqlite;
+    internal bool SharesOneWriteLock => database.Dialect.SingleWriter;
 
     internal async Task TouchAsync(long attemptId, CancellationToken cancellationToken)
     {
@@ -277,7 +290,10 @@ internal sealed partial class ImportStaging(
     private async Task<ModuleException> LostAsync(long datasetId) =>
         await datasets.GetAsync(datasetId, CancellationToken.None) is null
             ? DatasetNotFound(datasetId)
-            : new ModuleException(ErrorKind.Unavailable, $"The import made no progress for {AbandonedAfter.TotalMinutes:0} minutes, so its rows were discarded; nothing was stored. Retry it.");
+            : new ModuleException(
+                ErrorKind.Unavailable,
+                $"The import made no progress for {AbandonedAfter.TotalMinutes:0} minutes, so its rows were discarded; "
+                + "nothing was stored. Retry it.");
 
     private static ModuleException DatasetNotFound(long datasetId) =>
         ModuleException.NotFound("Dataset", datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -51,7 +51,9 @@ internal sealed partial class RowStore(
     Microsoft.Extensions.Options.IOptions<DataOptions> options,
     ILogger<RowStore> logger)
 {
-    private const string CopyRows = "COPY data_rows (dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload) FROM STDIN (FORMAT BINARY)";
+    private const string InsertColumns = "dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload";
+
+    private const string CopyRows = $"COPY data_rows ({InsertColumns}) FROM STDIN (FORMAT BINARY)";
 
     /// <summary>
     /// A row is visible unless the attempt that wrote it is still unfinished. Both subqueries are uncorrelated, so
@@ -69,7 +71,10 @@ internal sealed partial class RowStore(
         WHERE dataset_id = @DatasetId AND id > @After AND {Visible} ORDER BY id LIMIT @Limit
         """;
 
-    internal const string SelectChunk = $"SELECT id, schema_version, payload FROM data_rows WHERE dataset_id = @DatasetId AND id > @After AND {Visible} ORDER BY id LIMIT @Limit";
+    internal const string SelectChunk = $"""
+        SELECT id, schema_version, payload FROM data_rows
+        WHERE dataset_id = @DatasetId AND id > @After AND {Visible} ORDER BY id LIMIT @Limit
+        """;
 
     // Every chunkSize-th id closes a range. Each step walks the key index from the last end, skipping chunkSize - 1
     // ids: no payload is read, and unlike numbering every row with a window function, nothing is kept per row
@@ -78,7 +83,8 @@ internal sealed partial class RowStore(
         WITH RECURSIVE ends(id) AS (
             SELECT (SELECT id FROM data_rows WHERE dataset_id = @DatasetId AND {Visible} ORDER BY id LIMIT 1 OFFSET @Skip)
             UNION ALL
-            SELECT (SELECT r.id FROM data_rows r WHERE r.dataset_id = @DatasetId AND r.id > ends.id AND {Visible} ORDER BY r.id LIMIT 1 OFFSET @Skip)
+            SELECT (SELECT r.id FROM data_rows r
+                    WHERE r.dataset_id = @DatasetId AND r.id > ends.id AND {Visible} ORDER BY r.id LIMIT 1 OFFSET @Skip)
             FROM ends WHERE ends.id IS NOT NULL
         )
         SELECT id FROM ends WHERE id IS NOT NULL ORDER BY id
@@ -168,7 +174,10 @@ internal sealed partial class RowStore(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "ANALYZE data_rows after a bulk write of {Rows} rows failed; streamed reads may be slow until autovacuum analyzes the table")]
+    [LoggerMessage(
+        Level = LogLevel.Warning,
+        Message = "ANALYZE data_rows after a bulk write of {Rows} rows failed; "
+            + "streamed reads may be slow until autovacuum analyzes the table")]
     private static partial void LogAnalyzeFailed(ILogger logger, Exception exception, long rows);
 
     public async Task<IReadOnlyList<StoredRowMeta>> ReadPageAsync(
@@ -232,8 +241,13 @@ internal sealed partial class RowStore(
         int limit,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-            SelectChunk, new { DatasetId = datasetId, After = after, Limit = limit }, commandTimeout: 0, cancellationToken: cancellationToken), CommandBehavior.SequentialAccess);
+        await using var reader = await connection.ExecuteReaderAsync(
+            new CommandDefinition(
+                SelectChunk,
+                new { DatasetId = datasetId, After = after, Limit = limit },
+                commandTimeout: 0,
+                cancellationToken: cancellationToken),
+            CommandBehavior.SequentialAccess);
         while (await reader.ReadAsync(cancellationToken))
         {
             yield return new StoredRow(reader.GetInt64(0), reader.GetInt32(1), reader.GetFieldValue<byte[]>(2));
@@ -397,7 +411,7 @@ internal sealed partial class RowStore(
             var command = _connection.CreateCommand();
             command.Transaction = _transaction;
             var values = string.Join(",", Enumerable.Range(0, rows).Select(i => $"(@d, @i, @a, @r{i}, @v, @e{i}, @c, @p{i})"));
-            command.CommandText = $"INSERT INTO data_rows (dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload) VALUES {values}";
+            command.CommandText = $"INSERT INTO data_rows ({InsertColumns}) VALUES {values}";
             command.Parameters.AddWithValue("@d", _header.DatasetId);
             command.Parameters.AddWithValue("@i", _header.ImportId);
             command.Parameters.AddWithValue("@a", _header.AttemptId);

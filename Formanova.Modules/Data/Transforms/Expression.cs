@@ -277,7 +277,8 @@ internal sealed class ExpressionParser
             }
         }
 
-        throw ModuleException.Invalid(_field, $"The expression refers to '{name}', which is not a column here (columns: {string.Join(", ", _columns.Take(20).Select(x => x.Name))}).");
+        var columns = string.Join(", ", _columns.Take(20).Select(x => x.Name));
+        throw ModuleException.Invalid(_field, $"The expression refers to '{name}', which is not a column here (columns: {columns}).");
     }
 
     private Expr Arithmetic(Expr left, Expr right, char op)

@@ -5,7 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event.Log;
 
-/// <summary>Deletes events older than Event:RetentionDays, and finished deliveries as old, in small chunks so writers are never blocked for long.</summary>
+/// <summary>
+/// Deletes events older than Event:RetentionDays, and finished deliveries as old, in small chunks so writers are never
+/// blocked for long.
+/// </summary>
 internal sealed class EventRetention(
     EventStore events,
     WebhookStore webhooks,

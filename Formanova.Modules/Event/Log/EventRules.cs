@@ -140,7 +140,10 @@ internal static partial class EventRules
         || (source.Length > filter.Length && source.StartsWith(filter, StringComparison.Ordinal)
             && (filter.EndsWith('/') || source[filter.Length] == '/'));
 
-    /// <summary>The prefix that <see cref="SourceMatches"/> accepts besides the exact source (compared with SUBSTR, which is case-sensitive on both providers, unlike SQLite's LIKE).</summary>
+    /// <summary>
+    /// The prefix that <see cref="SourceMatches"/> accepts besides the exact source (compared with SUBSTR, which is
+    /// case-sensitive on both providers, unlike SQLite's LIKE).
+    /// </summary>
     public static string SourcePrefix(string filter) => filter.EndsWith('/') ? filter : filter + "/";
 
     private static void Add(Dictionary<string, string[]> errors, string field, string? error)

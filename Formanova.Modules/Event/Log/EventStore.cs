@@ -10,7 +10,14 @@ namespace Formanova.Modules.Event.Log;
 
 /// <summary>An event waiting for the appender; Key is the idempotency key (generated when the publisher gave none).</summary>
 internal sealed record PendingEvent(
-    string Key, string Type, string Source, string? Subject, DateTimeOffset Time, string? CorrelationId, string? Data, string? DataRef = null);
+    string Key,
+    string Type,
+    string Source,
+    string? Subject,
+    DateTimeOffset Time,
+    string? CorrelationId,
+    string? Data,
+    string? DataRef = null);
 
 /// <summary>The filter shared by history queries, SSE replay and live subscribers.</summary>
 internal sealed record EventFilter(IReadOnlyList<string> Types, string? Source)

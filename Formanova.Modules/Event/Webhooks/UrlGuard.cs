@@ -102,7 +102,8 @@ internal sealed class UrlGuard(IOptions<EventOptions> options)
                 AddressKind.Private when !webhooks
                     .AllowPrivateNetworks => "a private-network address (Event:Webhooks:AllowPrivateNetworks is off)",
                 AddressKind.LinkLocal when !webhooks.AllowLinkLocal => "a link-local address (Event:Webhooks:AllowLinkLocal is off)",
-                AddressKind.Never => "a special-purpose address (unspecified, multicast, reserved, documentation, benchmarking), which is never allowed",
+                AddressKind.Never
+                    => "a special-purpose address (unspecified, multicast, reserved, documentation, benchmarking), which is never allowed",
                 _ => null,
             };
             if (reason is not null)

@@ -128,7 +128,21 @@ internal sealed class WebhookService(
         var webhook = await store.GetAsync(delivery.WebhookId, cancellationToken);
         var row = await events.GetAsync(delivery.EventId, cancellationToken);
         var attempt = delivery.Attempts + 1;
-        var result = webhook is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, "The webhook was deleted.", 0) : row is null ? new SendResult(DeliveryOutcome.PermanentFailure, null, $"Event {delivery.EventId} is no longer in the log (retention).", 0) : await sender.SendAsync(new Uri(webhook.Url), _secrets.Unprotect(webhook.Secret), deliveryId, attempt, new LoggedEvent(row), cancellationToken);
+        var result = webhook is null
+            ? new SendResult(DeliveryOutcome.PermanentFailure, null, "The webhook was deleted.", 0)
+            : row is null
+                ? new SendResult(
+                    DeliveryOutcome.PermanentFailure,
+                    null,
+                    $"Event {delivery.EventId} is no longer in the log (retention).",
+                    0)
+                : await sender.SendAsync(
+                    new Uri(webhook.Url),
+                    _secrets.Unprotect(webhook.Secret),
+                    deliveryId,
+                    attempt,
+                    new LoggedEvent(row),
+                    cancellationToken);
 
         var finished = time.GetUtcNow();
         var exhausted = result.Outcome == DeliveryOutcome.RetryableFailure && attempt >= Options.MaxAttempts;

@@ -94,7 +94,8 @@ internal sealed class WebhookStore(IDatabase database)
         = "SELECT id, url, event_types, secret, description, start_after_event_id, created_at FROM event_webhooks";
 
     private const string DeliveryColumns = """
-        SELECT id, webhook_id, event_id, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, delivered_at
+        SELECT id, webhook_id, event_id, status, attempts, next_attempt_at, last_status_code, last_error,
+               created_at, updated_at, delivered_at
         FROM event_webhook_deliveries
         """;
 
@@ -146,7 +147,8 @@ internal sealed class WebhookStore(IDatabase database)
         """;
 
     private const string Reset = """
-        UPDATE event_webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @Now, lease_until = NULL, updated_at = @Now, delivered_at = NULL
+        UPDATE event_webhook_deliveries
+        SET status = 'pending', attempts = 0, next_attempt_at = @Now, lease_until = NULL, updated_at = @Now, delivered_at = NULL
         WHERE id = @Id
         """;
 
@@ -156,7 +158,8 @@ internal sealed class WebhookStore(IDatabase database)
         """;
 
     private const string SelectAttempts = """
-        SELECT attempt, attempted_at, outcome, status_code, error, duration_ms FROM event_webhook_attempts WHERE delivery_id = @Id ORDER BY id
+        SELECT attempt, attempted_at, outcome, status_code, error, duration_ms FROM event_webhook_attempts
+        WHERE delivery_id = @Id ORDER BY id
         """;
 
     private const string SelectCursor = "SELECT position FROM event_cursors WHERE name = @Name";
@@ -261,7 +264,10 @@ internal sealed class WebhookStore(IDatabase database)
             + " ORDER BY id DESC LIMIT @Limit";
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<DeliveryRow>(
-            new CommandDefinition(sql, new { WebhookId = webhookId, Status = status, Limit = limit }, cancellationToken: cancellationToken))).AsList();
+            new CommandDefinition(
+                sql,
+                new { WebhookId = webhookId, Status = status, Limit = limit },
+                cancellationToken: cancellationToken))).AsList();
     }
 
     public async Task<DeliveryRow?> GetDeliveryAsync(long id, CancellationToken cancellationToken)

@@ -64,8 +64,8 @@ internal sealed class PositionalRows : BatchRows
 
             if (!Array.Exists(layout, b => b.Column.Name == name))
             {
-                errors[
-                    Field(j)] = [$"Unknown column '{name}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))} (name the position null to skip it)."];
+                var takes = string.Join(", ", layout.Select(b => b.Column.Name));
+                errors[Field(j)] = [$"Unknown column '{name}'; the model takes: {takes} (name the position null to skip it)."];
             }
             else if (!byName.TryAdd(name, j))
             {
@@ -79,8 +79,9 @@ internal sealed class PositionalRows : BatchRows
             var column = layout[i].Column;
             if (!byName.TryGetValue(column.Name, out positions[i]))
             {
-                errors[
-                    $"columns.{column.Name}"] = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (a column of nulls is accepted for unknown values)."];
+                var kind = column.Kind.ToString().ToLowerInvariant();
+                errors[$"columns.{column.Name}"] =
+                    [$"Missing {kind} column '{column.Name}' (a column of nulls is accepted for unknown values)."];
             }
         }
 
@@ -97,8 +98,8 @@ internal sealed class PositionalRows : BatchRows
         var values = _rows[index];
         if (values is null || values.Length != _width)
         {
-            scratch.Errors[
-                Row(index)] = [$"Expected an array of {_width} values, one per column; got {(values is null ? "null" : values.Length.ToString(CultureInfo.InvariantCulture))}."];
+            var got = values is null ? "null" : values.Length.ToString(CultureInfo.InvariantCulture);
+            scratch.Errors[Row(index)] = [$"Expected an array of {_width} values, one per column; got {got}."];
             return false;
         }
 

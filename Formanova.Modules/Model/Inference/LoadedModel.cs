@@ -144,7 +144,10 @@ internal sealed class LoadedModel
         }
     }
 
-    /// <summary>One prediction on a rented engine. An engine that throws is disposed and marked broken, and the pool builds a fresh one.</summary>
+    /// <summary>
+    /// One prediction on a rented engine. An engine that throws is disposed and marked broken, and the pool builds a
+    /// fresh one.
+    /// </summary>
     private Prediction Predict(EngineWorker worker, float[] floats, string[] texts) => Map(Run(worker, floats, texts));
 
     private SlotOutput Run(EngineWorker worker, float[] floats, string[] texts)

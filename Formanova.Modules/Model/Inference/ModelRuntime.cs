@@ -119,7 +119,10 @@ internal sealed class ModelRuntime(
         }
     }
 
-    /// <summary>The version a failed active version falls back to at run time: the most recently active one that is neither failed nor archived.</summary>
+    /// <summary>
+    /// The version a failed active version falls back to at run time: the most recently active one that is neither
+    /// failed nor archived.
+    /// </summary>
     public async Task<ModelVersionRow?> PreviousStableAsync(string name, string failedVersion, CancellationToken cancellationToken) =>
         (await registry.ListAsync(name, cancellationToken))
             .Where(r => r.Version != failedVersion && r.ActivatedAt is not null && r.VersionStatus == ModelVersionStatus.Registered)

@@ -63,7 +63,10 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
 
     private const string Delete = "DELETE FROM model_artifacts WHERE name = @Name AND version = @Version";
 
-    private const string Select = "SELECT file_name AS FileName, content AS Content, sha256 AS Sha256 FROM model_artifacts WHERE name = @Name AND version = @Version";
+    private const string Select = """
+        SELECT file_name AS FileName, content AS Content, sha256 AS Sha256 FROM model_artifacts
+        WHERE name = @Name AND version = @Version
+        """;
 
     public string Kind => "database";
 

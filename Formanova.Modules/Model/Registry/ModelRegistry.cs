@@ -70,7 +70,10 @@ internal sealed class ModelRegistry : IDisposable
     private const string DemoteActive
         = "UPDATE model_versions SET status = 'registered' WHERE name = @Name AND status = 'active' AND version <> @Version";
 
-    private const string Promote = "UPDATE model_versions SET status = 'active', activated_at = @Now, failure_reason = NULL WHERE name = @Name AND version = @Version";
+    private const string Promote = """
+        UPDATE model_versions SET status = 'active', activated_at = @Now, failure_reason = NULL
+        WHERE name = @Name AND version = @Version
+        """;
 
     private const string SetStatus
         = "UPDATE model_versions SET status = @Status, failure_reason = @Reason WHERE name = @Name AND version = @Version";

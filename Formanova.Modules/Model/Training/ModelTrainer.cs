@@ -43,7 +43,17 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         progress?.Report(new TrainingProgress("reading", 0, 0));
         var train = await TrainingTable.ReadAsync(schema, request.Columns, request.Task, rows, limits, "rows",
             read => progress?.Report(new TrainingProgress("reading", read, 0.05)), cancellationToken);
-        var test = testRows is null ? null : await TrainingTable.ReadAsync(schema, request.Columns, request.Task, testRows, limits, "testRows", read => progress?.Report(new TrainingProgress("reading test rows", train.Rows + read, 0.1)), cancellationToken);
+        var test = testRows is null
+            ? null
+            : await TrainingTable.ReadAsync(
+                schema,
+                request.Columns,
+                request.Task,
+                testRows,
+                limits,
+                "testRows",
+                read => progress?.Report(new TrainingProgress("reading test rows", train.Rows + read, 0.1)),
+                cancellationToken);
 
         if (train.Rows < 10)
         {

@@ -76,7 +76,10 @@ internal sealed class TrainingTable
                 var bytes = table.EstimatedBytes;
                 if (bytes > limits.MaxBytes)
                 {
-                    throw new ModuleException(ErrorKind.TooLarge, $"The {source} rows need about {bytes / (1024 * 1024)} MiB in memory, more than Model:Training:MaxMemoryMegabytes ({limits.MaxBytes / (1024 * 1024)}).");
+                    throw new ModuleException(
+                        ErrorKind.TooLarge,
+                        $"The {source} rows need about {bytes / (1024 * 1024)} MiB in memory, more than "
+                        + $"Model:Training:MaxMemoryMegabytes ({limits.MaxBytes / (1024 * 1024)}).");
                 }
             }
         }

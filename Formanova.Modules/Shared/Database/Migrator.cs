@@ -37,8 +37,10 @@ internal sealed class Migrator(IDatabase database, IEnumerable<MigrationSet> set
 
         if (dialect.Provider == DatabaseProvider.Postgres)
         {
-            await connection.ExecuteAsync(
-                new CommandDefinition("SELECT pg_advisory_lock(@Key)", new { Key = AdvisoryLockKey }, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "SELECT pg_advisory_lock(@Key)",
+                new { Key = AdvisoryLockKey },
+                cancellationToken: cancellationToken));
         }
 
         try

@@ -1,9 +1,10 @@
 namespace Formanova.Modules.Shared.Database;
 
 /// <summary>
-/// Every difference between the SQLite and PostgreSQL dialects lives here. Migrations are written once with
-/// <c>{{token}}</c> placeholders for column types; runtime queries stay in the portable subset both engines
-/// share (ON CONFLICT, RETURNING, LIMIT/OFFSET, parameters for every timestamp).
+/// The differences between the SQLite and PostgreSQL dialects that schema and portable queries depend on. Migrations
+/// are written once with <c>{{token}}</c> placeholders for column types; runtime queries stay in the portable subset
+/// both engines share (ON CONFLICT, RETURNING, LIMIT/OFFSET, parameters for every timestamp). The few deliberate
+/// provider-specific paths are listed in docs/architecture.md (Storage).
 /// </summary>
 internal sealed class SqlDialect
 {
@@ -36,6 +37,9 @@ internal sealed class SqlDialect
     }
 
     public DatabaseProvider Provider { get; }
+
+    /// <summary>Whether the engine runs one write transaction at a time (SQLite), so a long write holds up every other.</summary>
+    public bool SingleWriter => Provider == DatabaseProvider.Sqlite;
 
     /// <summary>The suffix of a migration file that applies to this dialect only, e.g. <c>0002_x.postgres.sql</c>.</summary>
     public string FileSuffix => Provider == DatabaseProvider.Postgres ? ".postgres.sql" : ".sqlite.sql";

@@ -52,8 +52,16 @@ public sealed class EventHubTests
         // Rows committed by "another instance": in the log, but never announced to this hub.
         var start = hub.LastSequence;
         var rows = await store.AppendAsync(
-            Enumerable.Range(0, 3).Select(
-                i => new PendingEvent($"other-{i}", IEventModule.ModelFallback, "/modules/model", null, DateTimeOffset.UtcNow, null, null)).ToList(),
+            Enumerable.Range(0, 3)
+                .Select(i => new PendingEvent(
+                    $"other-{i}",
+                    IEventModule.ModelFallback,
+                    "/modules/model",
+                    null,
+                    DateTimeOffset.UtcNow,
+                    null,
+                    null))
+                .ToList(),
             CancellationToken.None);
         var last = new LoggedEvent(rows[^1].Row);
         hub.Ingest([last]);

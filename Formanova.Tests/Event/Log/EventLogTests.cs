@@ -100,12 +100,10 @@ public sealed class EventLogTests(DatabaseProvider provider)
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/abc"));
         await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/WORKFLOWS/abc"));
 
-        var firstPage = await _events.ListAsync(
-            new EventQuery(Types: [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], Source: "/workflows/abc", Limit: 1));
-        var secondPage = await _events.ListAsync(
-            new EventQuery(firstPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
-        var lastPage = await _events.ListAsync(
-            new EventQuery(secondPage.NextAfter!.Value, [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted], "/workflows/abc", 1));
+        string[] types = [IEventModule.WorkflowStarted, IEventModule.WorkflowCompleted];
+        var firstPage = await _events.ListAsync(new EventQuery(Types: types, Source: "/workflows/abc", Limit: 1));
+        var secondPage = await _events.ListAsync(new EventQuery(firstPage.NextAfter!.Value, types, "/workflows/abc", 1));
+        var lastPage = await _events.ListAsync(new EventQuery(secondPage.NextAfter!.Value, types, "/workflows/abc", 1));
 
         Assert.Multiple(() =>
         {

@@ -293,8 +293,10 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         var error = Assert.ThrowsAsync<ModuleException>(
             () => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
 
-        var reportedRows = error!.Errors.Keys.Select(
-            k => int.Parse(k[5..k.IndexOf(']', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+        var reportedRows = error!.Errors.Keys
+            .Select(k => int.Parse(k[5..k.IndexOf(']', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture))
+            .Distinct()
+            .ToList();
         Assert.Multiple(() =>
         {
             Assert.That(error.Errors, Has.Count.EqualTo(missingPerRow * reportedRows.Count));

@@ -1,4 +1,5 @@
 using Dapper;
+using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -115,6 +116,32 @@ public sealed class MigratorTests(DatabaseProvider provider)
         await using var connection = await _db.Database.OpenConnectionAsync();
         var engine = await connection.ExecuteScalarAsync<string>("SELECT engine FROM marker");
         Assert.That(engine, Is.EqualTo(provider == DatabaseProvider.Postgres ? "postgres" : "sqlite"));
+    }
+
+    [Test]
+    public async Task MigrateAsync_WhenAModuleGainsAScriptAfterItsBaseline_AppliesOnlyThatScript()
+    {
+        var modules = new[] { ("access", "Access"), ("data", "Data"), ("event", "Event"), ("model", "Model") }
+            .Select(m => MigrationSet.FromEmbeddedResources(m.Item1, typeof(SharedInfrastructure).Assembly, $"{m.Item2}/Migrations"))
+            .ToList();
+        var baselines = await MigratorFor([.. modules]).MigrateAsync();
+        var data = modules.Single(m => m.Module == "data");
+        var next = Script(2, "add_note", "ALTER TABLE data_datasets ADD COLUMN note TEXT NULL");
+
+        var applied = await MigratorFor([.. modules.Where(m => m != data), data with { Migrations = [.. data.Migrations, next] }])
+            .MigrateAsync();
+
+        await using var connection = await _db.Database.OpenConnectionAsync();
+        var versions = await connection.QueryAsync<(string, long)>("SELECT module, version FROM schema_versions ORDER BY module, version");
+        Assert.Multiple(async () =>
+        {
+            Assert.That(baselines, Is.EqualTo(4), "one baseline per module");
+            Assert.That(applied, Is.EqualTo(1));
+            Assert.That(
+                versions,
+                Is.EqualTo(new[] { ("access", 1L), ("data", 1L), ("data", 2L), ("event", 1L), ("model", 1L) }));
+            Assert.That(await connection.ExecuteScalarAsync<long>("SELECT COUNT(note) FROM data_datasets"), Is.Zero);
+        });
     }
 
     private sealed class NoteRow

@@ -9,7 +9,10 @@ CREATE TABLE event_log (
     subject TEXT NULL,
     time {{timestamp}} NOT NULL,
     correlation_id TEXT NULL,
-    data {{json}} NULL
+    data {{json}} NULL,
+    -- The CloudEvents dataref extension: where an event whose data was too large to log is read in full; its data
+    -- then holds a summary (see EventRules.Summarize).
+    dataref TEXT NULL
 );
 
 CREATE UNIQUE INDEX ux_event_log_idempotency_key ON event_log (idempotency_key);
