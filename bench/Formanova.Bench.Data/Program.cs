@@ -41,7 +41,8 @@ try
         return;
     }
 
-    Console.WriteLine($"# Data module benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version}, rows={options.Rows}, runs={options.Runs}");
+    Console.WriteLine($"# Data module benchmark {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET " +
+        $"{Environment.Version}, rows={options.Rows}, runs={options.Runs}");
     var csv = Path.Combine(work, "rows.csv");
     CsvFixture.Write(csv, options.Rows);
     Console.WriteLine($"CSV fixture: {new FileInfo(csv).Length / 1048576.0:F1} MiB, 12 columns");
@@ -162,7 +163,10 @@ internal static class CsvFixture
         for (long i = 1; i <= rows; i++)
         {
             writer.Write(string.Create(CultureInfo.InvariantCulture,
-                $"{i},{random.NextDouble() * 1000:F3},{random.Next(1000)},{random.NextDouble():F6},{random.Next(-50, 50)},{random.NextDouble() * 1e6:F2},{random.Next(10)},{Cities[random.Next(4)]},{Plans[random.Next(3)]},{(random.Next(2) == 1 ? "true" : "false")},{start.AddSeconds(i):yyyy-MM-ddTHH:mm:ssZ},{(random.Next(2) == 1 ? "1" : "0")}\n"));
+                $"{i},{random.NextDouble() * 1000:F3},{random.Next(1000)},{random.NextDouble():F6},{random.Next(-50, 50)},"
+                + $"{random.NextDouble() * 1e6:F2},{random.Next(10)},{Cities[random.Next(4)]},{Plans[random.Next(3)]},"
+                + $"{(random.Next(2) == 1 ? "true" : "false")},{start.AddSeconds(i):yyyy-MM-ddTHH:mm:ssZ},"
+                + $"{(random.Next(2) == 1 ? "1" : "0")}\n"));
         }
     }
 }
@@ -434,7 +438,8 @@ internal static class MemoryChild
             var before = Process.GetCurrentProcess().WorkingSet64;
             var elapsed = await Imports.RunAsync(host.Data, options.File!, options.Rows);
             using var self = Process.GetCurrentProcess();
-            Console.WriteLine($"{self.PeakWorkingSet64 / 1048576.0:F0} MiB peak (working set before import {before / 1048576.0:F0} MiB; import {elapsed.TotalSeconds:F1} s, {options.Rows / elapsed.TotalSeconds:N0} rows/s)");
+            Console.WriteLine($"{self.PeakWorkingSet64 / 1048576.0:F0} MiB peak (working set before import {before / 1048576.0:F0} MiB; " +
+                $"import {elapsed.TotalSeconds:F1} s, {options.Rows / elapsed.TotalSeconds:N0} rows/s)");
         }
         finally
         {
@@ -492,7 +497,8 @@ internal static class Breakdown
                 }
 
                 var encode = watch.Elapsed;
-                Console.WriteLine($"round {round}: parse {rows / parse.TotalSeconds:N0} rows/s; +validate {rows / validate.TotalSeconds:N0} rows/s; +encode {rows / encode.TotalSeconds:N0} rows/s");
+                Console.WriteLine($"round {round}: parse {rows / parse.TotalSeconds:N0} rows/s; +validate " +
+                    $"{rows / validate.TotalSeconds:N0} rows/s; +encode {rows / encode.TotalSeconds:N0} rows/s");
             }
         }
         finally

@@ -11,7 +11,8 @@ namespace Formanova.Bench.DevServer;
 /// <summary>
 /// Throughput of one-activity workflows with a fixed number of concurrent starts, and median start-to-result
 /// latency one workflow at a time, against the embedded server with the SDK worker in the same process.
-/// usage: Formanova.Bench.DevServer [--workflows 3000] [--rounds 3] [--warmup 5000] [--concurrency 64] [--latency-samples 200] [--storage memory|sqlite] [--address host:port] [--shape one-activity|processing|processing-one-task|processing-inline]
+/// usage: Formanova.Bench.DevServer [--workflows 3000] [--rounds 3] [--warmup 5000] [--concurrency 64] [--latency-samples 200] [--storage
+/// memory|sqlite] [--address host:port] [--shape one-activity|processing|processing-one-task|processing-inline]
 /// --shape processing runs the synchronous prediction's step shape (ProcessingWorkflow: six local activities and one
 /// activity, two workflow tasks) with steps that do no work: the floor the SDK and the server set for one prediction.
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
@@ -125,7 +126,8 @@ internal static class Program
             }));
             var retained = (await client.CountWorkflowsAsync("")).Count;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{storage}: {workflows} workflows in {clock.Elapsed.TotalSeconds:F0} s, retention {retention.TotalSeconds} s; right after the last one ({retained} closed runs retained): {Measure()}"));
+                $"{storage}: {workflows} workflows in {clock.Elapsed.TotalSeconds:F0} s, retention {retention.TotalSeconds} s; right " +
+                $"after the last one ({retained} closed runs retained): {Measure()}"));
             await WaitForSweepAsync(client, retention);
             Console.WriteLine($"{storage}: after the retention sweep (0 runs retained): {Measure()}");
         });
@@ -152,7 +154,8 @@ internal static class Program
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         using var process = Process.GetCurrentProcess();
         return string.Create(CultureInfo.InvariantCulture,
-            $"managed heap {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:F1} MiB, working set {process.WorkingSet64 / 1048576.0:F0} MiB");
+            $"managed heap {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:F1} MiB, working set " +
+            $"{process.WorkingSet64 / 1048576.0:F0} MiB");
     }
 
     // Loopback traffic gains nothing from gzip; FORMANOVA_BENCH_GZIP=1 measures the SDK default for comparison.
@@ -225,7 +228,10 @@ internal static class Program
 
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{storage}, shape {_shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
+                $"{storage}, shape {_shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} " +
+                $"wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), " +
+                $"process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} " +
+                $"ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
         });
         await host.StopAsync();
         DeleteDirectory(directory);

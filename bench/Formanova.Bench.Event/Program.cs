@@ -10,7 +10,8 @@ using Npgsql;
 // Event module benchmarks, each beside its raw baseline in the same run:
 //   append:  IEventModule.PublishAsync (group commit) vs raw single-row INSERT into the same table, PostgreSQL
 //   stream:  publish-to-receive latency over SSE with 1 subscriber vs N subscribers (Kestrel on loopback)
-// Usage: dotnet run -c Release --project bench/Formanova.Bench.Event -- [--seconds 5] [--repeats 3] [--subscribers 1000] [--events 50] [--only append|stream]
+// Usage: dotnet run -c Release --project bench/Formanova.Bench.Event -- [--seconds 5] [--repeats 3] [--subscribers 1000] [--events 50]
+// [--only append|stream]
 // Needs FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it); a scratch database is created and dropped.
 var options = Args.Parse(args);
 var admin = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES")
@@ -106,7 +107,8 @@ internal static class AppendBenchmark
         var publish16 = await MeasureAsync("IEventModule.PublishAsync", 16, options, (_, ct) => PublishAsync(events, ct));
         var publish64 = await MeasureAsync("IEventModule.PublishAsync", 64, options, (_, ct) => PublishAsync(events, ct));
         Console.WriteLine();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Ratios: PublishAsync×16 / raw×16 = {publish16 / raw16:0.00}; PublishAsync×64 / raw×16 = {publish64 / raw16:0.00}; raw×16 / raw×1 = {raw16 / raw1:0.00}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Ratios: PublishAsync×16 / raw×16 = {publish16 / raw16:0.00}; " +
+            $"PublishAsync×64 / raw×16 = {publish64 / raw16:0.00}; raw×16 / raw×1 = {raw16 / raw1:0.00}"));
     }
 
     private static async Task<long> RawAsync(string connectionString, CancellationToken cancellationToken)
@@ -179,8 +181,13 @@ internal static class AppendBenchmark
         }
 
         var median = rates.Order().ElementAt(rates.Count / 2);
-        var batching = batches == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $" (mean batch {(double)batched / batches:0.0} events, mean commit {commitMs / batches:0.0} ms)");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name}{batching} | {concurrency} | {string.Join(", ", rates.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))} | {median:0} |"));
+        var batching = batches == 0
+            ? ""
+            : string.Create(
+                CultureInfo.InvariantCulture,
+                $" (mean batch {(double)batched / batches:0.0} events, mean commit {commitMs / batches:0.0} ms)");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name}{batching} | {concurrency} | " +
+            $"{string.Join(", ", rates.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))} | {median:0} |"));
         return median;
     }
 }
@@ -260,13 +267,19 @@ internal static class StreamBenchmark
         // Each client receives the events in order, so sample k of every client belongs to run k / Events.
         var runs = Enumerable.Range(0, options.Repeats)
             .Select(
-                run => samples.Where(s => s is not null).SelectMany(s => s.Skip(run * options.Events).Take(options.Events)).Order().ToList())
+                run => samples.Where(s => s is not null)
+                    .SelectMany(s => s.Skip(run * options.Events).Take(options.Events))
+                    .Order()
+                    .ToList())
             .ToList();
         static double Percentile(List<double> sorted, double p)
             => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
         static double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
         var p99s = runs.Select(r => Percentile(r, 0.99)).ToList();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {subscribers} | {options.Events} | {string.Join(", ", p99s.Select(p => p.ToString("0.0", CultureInfo.InvariantCulture)))} | {Median(runs.Select(r => Percentile(r, 0.5))):0.0} | {Median(p99s):0.0} | {runs.SelectMany(r => r).DefaultIfEmpty().Max():0.0} |"));
+            $"| {subscribers} | {options.Events} | " +
+            $"{string.Join(", ", p99s.Select(p => p.ToString("0.0", CultureInfo.InvariantCulture)))} | " +
+            $"{Median(runs.Select(r => Percentile(r, 0.5))):0.0} | {Median(p99s):0.0} | " +
+            $"{runs.SelectMany(r => r).DefaultIfEmpty().Max():0.0} |"));
     }
 }

@@ -72,7 +72,8 @@ sw.Restart();
 await models.TrainAsync(new TrainModelRequest("bench", "1.0.0", task, SampleData.Columns(task), Activate: true, Seed: 1), ToAsync(sample));
 var moduleTrain = sw.Elapsed.TotalSeconds;
 using var self = System.Diagnostics.Process.GetCurrentProcess();
-Console.WriteLine($"train {trainRows} rows x 12 cols: raw {rawTrain:F2} s, module {moduleTrain:F2} s, ratio {moduleTrain / rawTrain:F2}; process peak working set {self.PeakWorkingSet64 / (1024 * 1024)} MiB (rows held twice: object rows + typed rows)");
+Console.WriteLine($"train {trainRows} rows x 12 cols: raw {rawTrain:F2} s, module {moduleTrain:F2} s, ratio {moduleTrain / rawTrain:F2}; " +
+    $"process peak working set {self.PeakWorkingSet64 / (1024 * 1024)} MiB (rows held twice: object rows + typed rows)");
 
 // Single predict: the module's trained zip in a raw pooled PredictionEngine vs the module on a cache miss and an L1 hit.
 var zipPath = Path.Combine(data, "models", "bench", "1.0.0", "model.zip");
@@ -135,7 +136,8 @@ async Task SinglePredictAsync()
         100_000,
         _ => { },
         i => models.PredictAsync(new PredictRequest("bench", inputs[i % inputs.Count])).GetAwaiter().GetResult());
-    Console.WriteLine($"single predict (median of 7 alternating rounds): raw pooled engine {raw:F2} us, module miss {miss:F2} us (ratio {miss / raw:F2}), module L1 hit {hit:F2} us");
+    Console.WriteLine($"single predict (median of 7 alternating rounds): raw pooled engine {raw:F2} us, module miss {miss:F2} us (ratio " +
+        $"{miss / raw:F2}), module L1 hit {hit:F2} us");
 
     // Bytes allocated per call: unlike time, it does not depend on what else the shared box is doing.
     double BytesPerCall(int n, Action<int> body)
@@ -220,7 +222,9 @@ rawRates.Sort();
 moduleRates.Sort();
 rawCpu.Sort();
 moduleCpu.Sort();
-Console.WriteLine($"batch {batchRows} rows (median of 3): raw 2 threads {rawRates[1]:F0} rows/s, module {moduleRates[1]:F0} rows/s, ratio {moduleRates[1] / rawRates[1]:F2}; CPU per row raw {rawCpu[1]:F2} us, module {moduleCpu[1]:F2} us, throughput ratio by CPU {rawCpu[1] / moduleCpu[1]:F2}");
+Console.WriteLine($"batch {batchRows} rows (median of 3): raw 2 threads {rawRates[1]:F0} rows/s, module {moduleRates[1]:F0} rows/s, " +
+    $"ratio {moduleRates[1] / rawRates[1]:F2}; CPU per row raw {rawCpu[1]:F2} us, module {moduleCpu[1]:F2} us, throughput ratio by CPU " +
+    $"{rawCpu[1] / moduleCpu[1]:F2}");
 await host.StopAsync();
 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 Directory.Delete(data, recursive: true);
@@ -256,7 +260,11 @@ internal static class Raw
 
     public static IEstimator<ITransformer> Pipeline(MLContext ml)
     {
-        string[] numeric = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "age", "data_usage_gb", "paperless_billing", "has_partner"];
+        string[] numeric =
+        [
+            "tenure_months", "monthly_charges", "total_charges", "support_calls", "age", "data_usage_gb", "paperless_billing",
+            "has_partner",
+        ];
         IEstimator<ITransformer> chain = ml.Transforms.ReplaceMissingValues(
             numeric.Select(n => new InputOutputColumnPair(n, n)).ToArray(),
             Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean);

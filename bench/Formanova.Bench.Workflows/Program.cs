@@ -117,12 +117,16 @@ internal static class WorkflowBench
         var sustainedCpu = (Cpu() - cpu0).TotalMilliseconds / total;
         await LoadSplitAsync(factory.Services, underLoad);
         Console.WriteLine($"raw IModelModule.PredictAsync (cache miss): median {Median(raw):F2} ms");
-        Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 {sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x, process CPU {syncCpu:F1} ms/request");
-        Console.WriteLine($"POST /api/v1/predictions sustained, {callers} concurrent callers: {perSecond:F0} req/s over {total} requests, process CPU {sustainedCpu:F1} ms/request");
+        Console.WriteLine($"POST /api/v1/predictions (sync, cache miss): median {Median(sync):F2} ms, p95 " +
+            $"{sync[(int)(sync.Count * 0.95)]:F2} ms, ratio to raw {Median(sync) / Median(raw):F1}x, process CPU {syncCpu:F1} ms/request");
+        Console.WriteLine($"POST /api/v1/predictions sustained, {callers} concurrent callers: {perSecond:F0} req/s over {total} " +
+            $"requests, process CPU {sustainedCpu:F1} ms/request");
         // The process's own CPU leaves out the kernel's loopback network work (softirq), so the machine's figure says
         // whether the cores were saturated.
-        Console.WriteLine($"  while sustained: the machine's {Environment.ProcessorCount} cores {machineBusy:P0} busy, this process {sustainedCpu * perSecond / 1000 / Environment.ProcessorCount:P0} of them");
-        Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms, p95 {accept[(int)(accept.Count * 0.95)]:F2} ms, process CPU until the 202 {acceptCpu:F1} ms/request");
+        Console.WriteLine($"  while sustained: the machine's {Environment.ProcessorCount} cores {machineBusy:P0} busy, this process " +
+            $"{sustainedCpu * perSecond / 1000 / Environment.ProcessorCount:P0} of them");
+        Console.WriteLine($"POST /api/v1/jobs (202 acceptance): median {Median(accept):F2} ms, p95 " +
+            $"{accept[(int)(accept.Count * 0.95)]:F2} ms, process CPU until the 202 {acceptCpu:F1} ms/request");
 
         Console.WriteLine($"process CPU: {Cpu().TotalSeconds:F1} s");
         await factory.DisposeAsync();
@@ -180,7 +184,8 @@ internal static class WorkflowBench
 
         inside.Sort();
         caller.Sort();
-        Console.WriteLine($"  under load: caller median {caller[caller.Count / 2]:F1} ms, run start to close median {inside[inside.Count / 2]:F1} ms (p95 {inside[(int)(inside.Count * 0.95)]:F1} ms)");
+        Console.WriteLine($"  under load: caller median {caller[caller.Count / 2]:F1} ms, run start to close median " +
+            $"{inside[inside.Count / 2]:F1} ms (p95 {inside[(int)(inside.Count * 0.95)]:F1} ms)");
         foreach (var (step, list) in gaps.Where(g => g.Value.Count * 2 >= inside.Count)
             .OrderByDescending(g => g.Value.Order().ElementAt(g.Value.Count / 2))
             .Take(6))
@@ -219,7 +224,9 @@ internal static class WorkflowBench
             {
                 Temporalio.Api.Enums.V1.EventType.ActivityTaskScheduled => e.ActivityTaskScheduledEventAttributes.ActivityType.Name,
                 Temporalio.Api.Enums.V1.EventType.ActivityTaskCompleted =>
-                    $"{scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].Name}, {(e.EventTime.ToDateTime() - scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].At).TotalMilliseconds:F1} ms since scheduled",
+                    $"{scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].Name}, " +
+                    $"{(e.EventTime.ToDateTime() - scheduled[e.ActivityTaskCompletedEventAttributes.ScheduledEventId].At)
+                        .TotalMilliseconds:F1} ms since scheduled",
                 Temporalio.Api.Enums.V1.EventType.MarkerRecorded => e.MarkerRecordedEventAttributes.MarkerName,
                 _ => "",
             };
@@ -235,7 +242,8 @@ internal static class WorkflowBench
         var activities = events.Count(e => e.EventType == Temporalio.Api.Enums.V1.EventType.ActivityTaskScheduled);
         var markers = events.Count(e => e.EventType == Temporalio.Api.Enums.V1.EventType.MarkerRecorded);
         var span = (events[^1].EventTime.ToDateTime() - start).TotalMilliseconds;
-        Console.WriteLine($"  workflow tasks {workflowTasks}, activity tasks {activities}, local activities {markers}; start to close {span:F1} ms, outside the run {http - span:F1} ms");
+        Console.WriteLine($"  workflow tasks {workflowTasks}, activity tasks {activities}, local activities {markers}; start to close " +
+            $"{span:F1} ms, outside the run {http - span:F1} ms");
         var raw = Stopwatch.StartNew();
         await models.PredictAsync(new PredictRequest("demo-churn", inputs, UseCache: false));
         Console.WriteLine($"  the inference itself (IModelModule.PredictAsync): {raw.Elapsed.TotalMilliseconds:F2} ms");
@@ -263,6 +271,7 @@ internal static class WorkflowBench
 
         persist.Sort();
         publish.Sort();
-        Console.WriteLine($"  one stored result (IDataModule.RecordResultAsync): median {persist[10]:F2} ms; one event (IEventModule.PublishAsync): median {publish[10]:F2} ms");
+        Console.WriteLine($"  one stored result (IDataModule.RecordResultAsync): median {persist[10]:F2} ms; one event " +
+            $"(IEventModule.PublishAsync): median {publish[10]:F2} ms");
     }
 }

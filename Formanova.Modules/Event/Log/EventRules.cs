@@ -17,14 +17,31 @@ internal static partial class EventRules
     [GeneratedRegex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")]
     private static partial Regex TypePattern();
 
-    public static string? TypeError(string? type) =>
-        string.IsNullOrEmpty(type) ? "An event type is required." : type.Length > MaxTypeLength ? $"An event type has at most {MaxTypeLength} characters." : !TypePattern().IsMatch(type) ? $"'{Truncate(type)}' is not an UPPER_SNAKE event type (e.g. WORKFLOW_STARTED)." : null;
+    public static string? TypeError(string? type) => type switch
+    {
+        null or "" => "An event type is required.",
+        { Length: > MaxTypeLength } => $"An event type has at most {MaxTypeLength} characters.",
+        _ when !TypePattern().IsMatch(type) => $"'{Truncate(type)}' is not an UPPER_SNAKE event type (e.g. WORKFLOW_STARTED).",
+        _ => null,
+    };
 
-    public static string? SourceError(string? source) =>
-        string.IsNullOrWhiteSpace(source) ? "A source is required (e.g. /workflows/{id}/runs/{runId} or /modules/model)." : source.Length > MaxSourceLength ? $"A source has at most {MaxSourceLength} characters." : HasControlOrSpace(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) ? $"'{Truncate(source)}' is not a URI reference." : null;
+    public static string? SourceError(string? source) => source switch
+    {
+        _ when string.IsNullOrWhiteSpace(source) => "A source is required (e.g. /workflows/{id}/runs/{runId} or /modules/model).",
+        { Length: > MaxSourceLength } => $"A source has at most {MaxSourceLength} characters.",
+        _ when HasControlOrSpace(source) || !Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) =>
+            $"'{Truncate(source)}' is not a URI reference.",
+        _ => null,
+    };
 
-    public static string? TextError(string? value, int maxLength, string what) =>
-        value is null ? null : value.Length == 0 ? $"{what} must not be empty when given." : value.Length > maxLength ? $"{what} has at most {maxLength} characters." : HasControl(value) ? $"{what} must not contain control characters." : null;
+    public static string? TextError(string? value, int maxLength, string what) => value switch
+    {
+        null => null,
+        "" => $"{what} must not be empty when given.",
+        _ when value.Length > maxLength => $"{what} has at most {maxLength} characters.",
+        _ when HasControl(value) => $"{what} must not contain control characters.",
+        _ => null,
+    };
 
     /// <summary>Checks a publish and returns the data text to log: the data itself, or its summary when it is too large.</summary>
     public static string? Validate(PublishEventRequest request, int maxDataBytes)

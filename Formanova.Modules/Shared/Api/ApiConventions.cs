@@ -56,6 +56,13 @@ public static class ApiConventions
         endpoint.Metadata.Add(new ValidatedRequestMetadata());
         endpoint.FilterFactories.Add((_, next) => async invocation =>
         {
+            // The group's filters run before the endpoint's own, so the header check of WithIdempotencyKey would come
+            // after the body's validators: a malformed key must be a 400 naming the header whatever the body holds.
+            if (invocation.HttpContext.GetEndpoint()?.Metadata.GetMetadata<IdempotencyKeyMetadata>() is not null)
+            {
+                IdempotencyKey.Read(invocation.HttpContext);
+            }
+
             foreach (var (position, validatorType) in validated)
             {
                 if (invocation.Arguments[position] is not { } argument)

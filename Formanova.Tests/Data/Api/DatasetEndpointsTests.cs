@@ -673,7 +673,8 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
         {
             Assert.That(inferred.Columns.Select(c => (c.Name, c.Type, c.Nullable)), Is.EqualTo(new[]
             {
-                ("id", ColumnType.Numeric, false), ("price", ColumnType.Numeric, true), ("when", ColumnType.Datetime, true), ("tag", ColumnType.Categorical, true),
+                ("id", ColumnType.Numeric, false), ("price", ColumnType.Numeric, true), ("when", ColumnType.Datetime, true),
+                ("tag", ColumnType.Categorical, true),
             }));
             Assert.That(report.RowsAccepted, Is.EqualTo(2));
         });

@@ -159,7 +159,13 @@ public sealed class IdempotencyKeyTests
         foreach (var endpoint in HonouringEndpoints())
         {
             var path = ApiRoutes.Path(endpoint);
-            HttpContent content = path.EndsWith("/rows", StringComparison.Ordinal) ? new StringContent("x\n1\n", Encoding.UTF8, "text/csv") : path.StartsWith("/api/v1/events", StringComparison.Ordinal) ? JsonContent.Create(new { type = "TEST_EVENT", source = "/tests" }) : new StringContent("{}", Encoding.UTF8, "application/json");
+            HttpContent content = path switch
+            {
+                _ when path.EndsWith("/rows", StringComparison.Ordinal) => new StringContent("x\n1\n", Encoding.UTF8, "text/csv"),
+                _ when path.StartsWith("/api/v1/events", StringComparison.Ordinal) =>
+                    JsonContent.Create(new { type = "TEST_EVENT", source = "/tests" }),
+                _ => new StringContent("{}", Encoding.UTF8, "application/json"),
+            };
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
             addKey(request);
             using var response = await _client.SendAsync(request);
