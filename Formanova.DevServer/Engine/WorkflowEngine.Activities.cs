@@ -175,7 +175,7 @@ internal sealed partial class WorkflowEngine
 
     private PollActivityTaskQueueResponse StartActivityLocked(WorkflowRun run, ActivityState activity, string identity)
     {
-        var now = DateTime.UtcNow;
+        var now = Now;
         activity.Started = true;
         activity.StartedTime = now;
         activity.LastHeartbeat = now;
@@ -268,7 +268,7 @@ internal sealed partial class WorkflowEngine
     public bool Heartbeat((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? details) => Locked(target.Run, _ =>
     {
         var activity = RequireStartedActivity(target.Run, target.ScheduledId, target.Attempt);
-        activity.LastHeartbeat = DateTime.UtcNow;
+        activity.LastHeartbeat = Now;
         if (details is not null)
         {
             activity.HeartbeatDetails = details;
@@ -354,7 +354,7 @@ internal sealed partial class WorkflowEngine
             return false;
         }
 
-        var next = DateTime.UtcNow + delay;
+        var next = Now + delay;
         if (Positive(activity.Attributes.ScheduleToCloseTimeout) is { } s2c && next >= activity.ScheduledTime + s2c)
         {
             return false;
@@ -430,7 +430,7 @@ internal sealed partial class WorkflowEngine
 
                 var heartbeat = activity.Attributes.HeartbeatTimeout.ToTimeSpan();
                 var due = activity.LastHeartbeat + heartbeat;
-                if (due > DateTime.UtcNow)
+                if (due > Now)
                 {
                     _scheduler.At(due, () => ActivityTimedOut(run, scheduledId, attempt, TimeoutType.Heartbeat));
                     return;

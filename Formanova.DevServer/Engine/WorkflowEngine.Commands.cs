@@ -216,7 +216,7 @@ internal sealed partial class WorkflowEngine
         var policy = run.Start.RetryPolicy;
         var delay = policy is null ? null : RetryDelay(policy, run.Start.Attempt, failure);
         var expiration = run.Start.WorkflowExecutionExpirationTime?.ToDateTime();
-        if (delay is { } d && (expiration is null || DateTime.UtcNow + d < expiration))
+        if (delay is { } d && (expiration is null || Now + d < expiration))
         {
             var next = NewRunAttributes(
                 run,
@@ -324,7 +324,7 @@ internal sealed partial class WorkflowEngine
     // persisted, together with the predecessor's close (see PersistLocked).
     private WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, List<Action> after)
     {
-        var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), _clock);
         lock (newRun.Gate)
         {
             InitRun(newRun, attributes, null, after);

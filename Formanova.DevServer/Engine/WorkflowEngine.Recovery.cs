@@ -26,7 +26,7 @@ internal sealed partial class WorkflowEngine
         var sideState = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
         foreach (var s in stored)
         {
-            var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId) { Persisted = true };
+            var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId, _clock) { Persisted = true };
             foreach (var e in s.Events)
             {
                 run.Replay(e);
@@ -88,7 +88,7 @@ internal sealed partial class WorkflowEngine
                 // so the retry policy decides between the next attempt and failing the activity.
                 activity.Attempt = attempt;
                 activity.Started = true;
-                activity.StartedTime = DateTime.UtcNow;
+                activity.StartedTime = Now;
                 var id = activity.ScheduledEventId;
                 after.Add(() => ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
             }

@@ -19,7 +19,7 @@ internal sealed partial class WorkflowEngine
         {
             // Retries of a failing task are not written to history until one succeeds (transient task).
             run.WtTransientScheduled = true;
-            run.WtScheduledTime = DateTime.UtcNow;
+            run.WtScheduledTime = Now;
         }
         else
         {
@@ -97,7 +97,7 @@ internal sealed partial class WorkflowEngine
                 return null;
             }
 
-            var now = DateTime.UtcNow;
+            var now = Now;
             var events = new List<HistoryEvent>();
             long scheduledId, startedId;
             if (run.WtTransientScheduled)
@@ -176,10 +176,10 @@ internal sealed partial class WorkflowEngine
         },
     };
 
-    private static HistoryEvent TransientStarted(WorkflowRun run, long scheduledId, long id, string identity) => new()
+    private HistoryEvent TransientStarted(WorkflowRun run, long scheduledId, long id, string identity) => new()
     {
         EventId = id,
-        EventTime = Timestamp.FromDateTime(DateTime.UtcNow),
+        EventTime = Timestamp.FromDateTime(Now),
         EventType = EventType.WorkflowTaskStarted,
         TaskId = id,
         WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes
@@ -558,8 +558,8 @@ internal sealed partial class WorkflowEngine
                 Query = task.Query,
                 History = new History(),
                 WorkflowExecutionTaskQueue = NormalQueue(run),
-                ScheduledTime = Timestamp.FromDateTime(DateTime.UtcNow),
-                StartedTime = Timestamp.FromDateTime(DateTime.UtcNow),
+                ScheduledTime = Timestamp.FromDateTime(Now),
+                StartedTime = Timestamp.FromDateTime(Now),
             };
             // A sticky worker answers from its cache; anyone else replays the full history.
             if (!item.Sticky)

@@ -54,14 +54,19 @@ internal sealed partial class WorkflowEngine : IDisposable
     private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<ActivityTaskRef>> _activityQueues = new();
     private readonly ConcurrentDictionary<string, QueryTask> _queries = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly TimeProvider _clock;
 
     public WorkflowEngine(DevServerOptions options, ILogger<WorkflowEngine> logger)
     {
         _options = options;
         _logger = logger;
+        _clock = options.TimeProvider;
         _store = EventStore.Open(options.StoragePath);
-        _scheduler = new Scheduler(e => _logger.LogError(e, "Scheduled work failed"));
+        _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
     }
+
+    /// <summary>Workflow time: event times and deadlines all read this clock (<see cref="DevServerOptions.TimeProvider"/>).</summary>
+    private DateTime Now => _clock.GetUtcNow().UtcDateTime;
 
     public CancellationToken ShutdownToken => _shutdown.Token;
 
@@ -242,9 +247,10 @@ internal sealed partial class WorkflowEngine : IDisposable
     public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token);
+        // The caller's gRPC deadline is wall-clock time, not workflow time, so this one reads the system clock.
         var remaining = context.Deadline == DateTime.MaxValue
             ? TimeSpan.FromSeconds(60)
-            : context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(500);
+            : context.Deadline - TimeProvider.System.GetUtcNow().UtcDateTime - TimeSpan.FromMilliseconds(500);
         cts.CancelAfter(remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining);
         return cts;
     }
@@ -342,7 +348,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             }
 
             var runId = Guid.NewGuid().ToString();
-            var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId);
+            var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId, _clock);
             var attributes = p.Attributes;
             if (string.IsNullOrEmpty(attributes.OriginalExecutionRunId))
             {
@@ -377,7 +383,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         var executionTimeout = attributes.WorkflowExecutionTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
         if (executionTimeout > TimeSpan.Zero && attributes.WorkflowExecutionExpirationTime is null)
         {
-            attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(DateTime.UtcNow + executionTimeout);
+            attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(Now + executionTimeout);
         }
 
         run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
@@ -506,7 +512,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     private void DeleteIfExpired(WorkflowRun run)
     {
         var retention = _namespaces.TryGetValue(run.Namespace, out var ns) ? ns.Retention : _options.DefaultNamespaceRetention;
-        if (run.CloseTime is not { } closed || closed + retention > DateTime.UtcNow)
+        if (run.CloseTime is not { } closed || closed + retention > Now)
         {
             return;
         }

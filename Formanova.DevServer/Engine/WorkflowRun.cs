@@ -58,7 +58,7 @@ internal sealed class QueryTask(WorkflowRun run, WorkflowQuery query)
 /// live path and recovery share one code path; the rest (attempt counters, stickiness) is soft state.
 /// All access happens under <see cref="Gate"/>.
 /// </summary>
-internal sealed class WorkflowRun(string ns, string workflowId, string runId, string requestId)
+internal sealed class WorkflowRun(string ns, string workflowId, string runId, string requestId, TimeProvider clock)
 {
     public Lock Gate { get; } = new();
     public string Namespace { get; } = ns;
@@ -126,7 +126,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
         {
             EventId = NextEventId,
             EventType = type,
-            EventTime = Timestamp.FromDateTime(DateTime.UtcNow),
+            EventTime = Timestamp.FromDateTime(clock.GetUtcNow().UtcDateTime),
             TaskId = NextEventId,
         };
         fill(e);
