@@ -131,7 +131,7 @@ internal sealed partial class WorkflowEngine
 
     private void DispatchActivity(WorkflowRun run, ActivityState activity, List<Action> after)
     {
-        var seq = ++activity.DispatchSeq;
+        var seq = activity.NextDispatch();
         var item = new ActivityTaskRef(run, activity.ScheduledEventId, seq);
         var queue = ActivityQueue(run.Namespace, activity.Attributes.TaskQueue.Name);
         after.Add(() => queue.Add(item));
@@ -176,10 +176,7 @@ internal sealed partial class WorkflowEngine
     private PollActivityTaskQueueResponse StartActivityLocked(WorkflowRun run, ActivityState activity, string identity)
     {
         var now = Now;
-        activity.Started = true;
-        activity.StartedTime = now;
-        activity.LastHeartbeat = now;
-        activity.StartedIdentity = identity;
+        activity.Start(now, identity);
         var attempt = activity.Attempt;
         var scheduledId = activity.ScheduledEventId;
         run.UnpersistedActivities.Add(new ActivityRecord(scheduledId, attempt));
@@ -268,10 +265,9 @@ internal sealed partial class WorkflowEngine
     public bool Heartbeat((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? details) => Locked(target.Run, _ =>
     {
         var activity = RequireStartedActivity(target.Run, target.ScheduledId, target.Attempt);
-        activity.LastHeartbeat = Now;
+        activity.RecordHeartbeat(Now, details);
         if (details is not null)
         {
-            activity.HeartbeatDetails = details;
             target.Run.UnpersistedActivities.Add(new ActivityRecord(target.ScheduledId, target.Attempt, details));
         }
 
@@ -324,7 +320,7 @@ internal sealed partial class WorkflowEngine
         var activity = RequireStartedActivity(run, target.ScheduledId, target.Attempt);
         if (lastHeartbeat is not null)
         {
-            activity.HeartbeatDetails = lastHeartbeat;
+            activity.KeepHeartbeatDetails(lastHeartbeat);
             run.UnpersistedActivities.Add(new ActivityRecord(activity.ScheduledEventId, activity.Attempt, lastHeartbeat));
         }
 
@@ -360,11 +356,7 @@ internal sealed partial class WorkflowEngine
             return false;
         }
 
-        activity.Attempt++;
-        activity.Started = false;
-        activity.LastFailure = failure;
-        activity.CurrentAttemptScheduledTime = next;
-        var seq = ++activity.DispatchSeq;
+        var seq = activity.ScheduleRetry(failure, next);
         _scheduler.At(next, () => Locked(run, later =>
         {
             if (run.IsRunning && run.Activities.TryGetValue(activity.ScheduledEventId, out var current) && current == activity
@@ -383,7 +375,7 @@ internal sealed partial class WorkflowEngine
     /// <summary>ActivityTaskStarted is written only with the outcome, carrying the final attempt, as the real server does.</summary>
     private void CloseActivity(WorkflowRun run, ActivityState activity, string identity, List<Action> after, Action<long> writeOutcome)
     {
-        activity.Closing = true;
+        activity.MarkClosing();
         WriteOrBuffer(run, () =>
         {
             if (!run.Activities.TryGetValue(activity.ScheduledEventId, out var current) || current != activity)
@@ -472,7 +464,7 @@ internal sealed partial class WorkflowEngine
         if (!activity.Started && !activity.Closing)
         {
             // Nobody holds the task, so it is cancelled right away; a started one learns it from its heartbeat.
-            activity.Closing = true;
+            activity.MarkClosing();
             run.Add(EventType.ActivityTaskCanceled, e => e.ActivityTaskCanceledEventAttributes = new ActivityTaskCanceledEventAttributes
             {
                 LatestCancelRequestedEventId = requested.EventId,

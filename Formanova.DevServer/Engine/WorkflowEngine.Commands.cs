@@ -336,7 +336,7 @@ internal sealed partial class WorkflowEngine
 
     private void PublishChainedRun(WorkflowRun run, WorkflowRun newRun)
     {
-        run.NextRun = newRun;
+        run.LinkNextRun(newRun);
         if (_slots.TryGetValue((run.Namespace, run.WorkflowId), out var slot))
         {
             slot.Current = newRun;

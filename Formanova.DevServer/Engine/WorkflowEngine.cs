@@ -136,10 +136,10 @@ internal sealed partial class WorkflowEngine : IDisposable
             lock (next.Gate)
             {
                 _store.Append((run, run.Unpersisted, !run.Persisted), (next, next.Unpersisted, true));
-                MarkPersisted(next);
+                next.MarkPersisted();
             }
 
-            MarkPersisted(run);
+            run.MarkPersisted();
             return;
         }
 
@@ -149,18 +149,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         }
 
         _store.Append((run, run.Unpersisted, !run.Persisted));
-        MarkPersisted(run);
-    }
-
-    private static void MarkPersisted(WorkflowRun run)
-    {
-        run.Persisted = true;
-        run.UnpersistedActivities.Clear();
-        if (run.Unpersisted.Count > 0)
-        {
-            run.Unpersisted.Clear();
-            run.NotifyChanged();
-        }
+        run.MarkPersisted();
     }
 
     // ---- Namespaces ----
@@ -598,33 +587,12 @@ internal sealed partial class WorkflowEngine : IDisposable
 
         if (run.WtStarted)
         {
-            run.Buffered.Add(write);
+            run.Buffer(write);
             return;
         }
 
         write();
         ScheduleWorkflowTask(run, after);
-    }
-
-    private static bool FlushBuffered(WorkflowRun run)
-    {
-        if (run.Buffered.Count == 0)
-        {
-            return false;
-        }
-
-        var writes = run.Buffered.ToList();
-        run.Buffered.Clear();
-        var before = run.NextEventId;
-        foreach (var write in writes)
-        {
-            if (run.IsRunning)
-            {
-                write();
-            }
-        }
-
-        return run.NextEventId != before;
     }
 
     // ---- Timers ----
