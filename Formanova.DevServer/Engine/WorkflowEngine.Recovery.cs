@@ -85,7 +85,7 @@ internal sealed partial class WorkflowEngine
 
         foreach (var activity in run.Activities.Values)
         {
-            ArmScheduleToClose(run, activity);
+            _activities.ArmScheduleToClose(run, activity);
             activity.KeepHeartbeatDetails(stored.HeartbeatDetails.GetValueOrDefault(activity.ScheduledEventId));
             if (stored.StartedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
             {
@@ -93,11 +93,11 @@ internal sealed partial class WorkflowEngine
                 // so the retry policy decides between the next attempt and failing the activity.
                 activity.ResumeStarted(attempt, Now);
                 var id = activity.ScheduledEventId;
-                after.Add(() => ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
+                after.Add(() => _activities.ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
             }
             else
             {
-                DispatchActivity(run, activity, after);
+                _activities.DispatchActivity(run, activity, after);
             }
         }
 

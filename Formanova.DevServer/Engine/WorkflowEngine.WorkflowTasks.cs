@@ -302,7 +302,7 @@ internal sealed partial class WorkflowEngine
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
             AnswerAttachedQueries(run, request.QueryResults);
-            var commandError = ValidateCommands(run, request.Commands);
+            var commandError = CommandApplier.Validate(run, request.Commands);
             if (commandError is not null)
             {
                 MaterializeTransient(run, request.Identity);
@@ -366,7 +366,7 @@ internal sealed partial class WorkflowEngine
                     break;
                 }
 
-                ApplyCommand(run, command, completed.EventId, request.Identity, after, eager);
+                _commands.Apply(run, command, completed.EventId, request.Identity, after, eager);
             }
 
             if (!run.IsRunning)
@@ -380,7 +380,7 @@ internal sealed partial class WorkflowEngine
             {
                 if (run.Activities.TryGetValue(activity.ScheduledEventId, out var current) && current == activity && !activity.Closing)
                 {
-                    response.ActivityTasks.Add(StartActivityLocked(run, activity, request.Identity));
+                    response.ActivityTasks.Add(_activities.StartActivityLocked(run, activity, request.Identity));
                 }
             }
 

@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Temporalio.Api.Common.V1;
 using Temporalio.Api.Enums.V1;
-using Temporalio.Api.Failure.V1;
 using Temporalio.Api.History.V1;
 using Temporalio.Api.TaskQueue.V1;
 
@@ -41,7 +40,7 @@ internal sealed record StartOutcome(WorkflowRun Run, bool Started);
 /// Workflow state machine and matching. Each run is guarded by its own lock; cross-run work (children,
 /// external signals, parent notification) runs after the lock is released so two run locks are never held.
 /// </summary>
-internal sealed partial class WorkflowEngine : IDisposable
+internal sealed partial class WorkflowEngine : IRunHost, IDisposable
 {
     private readonly DevServerOptions _options;
     private readonly ILogger<WorkflowEngine> _logger;
@@ -51,10 +50,11 @@ internal sealed partial class WorkflowEngine : IDisposable
     private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Ns, string WorkflowId), WorkflowSlot> _slots = new();
     private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<WorkflowTaskRef>> _workflowQueues = new();
-    private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<ActivityTaskRef>> _activityQueues = new();
     private readonly ConcurrentDictionary<string, QueryTask> _queries = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TimeProvider _clock;
+    private readonly ActivityDispatcher _activities;
+    private readonly CommandApplier _commands;
 
     public WorkflowEngine(DevServerOptions options, ILogger<WorkflowEngine> logger)
     {
@@ -63,7 +63,12 @@ internal sealed partial class WorkflowEngine : IDisposable
         _clock = options.TimeProvider;
         _store = EventStore.Open(options.StoragePath);
         _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
+        _activities = new ActivityDispatcher(this, _scheduler, _clock);
+        _commands = new CommandApplier(_activities, this, _clock);
     }
+
+    /// <summary>Activity tasks: polled, heartbeated and completed through the RPCs that name an activity.</summary>
+    public ActivityDispatcher Activities => _activities;
 
     /// <summary>Workflow time: event times and deadlines all read this clock (<see cref="DevServerOptions.TimeProvider"/>).</summary>
     private DateTime Now => _clock.GetUtcNow().UtcDateTime;
@@ -126,6 +131,12 @@ internal sealed partial class WorkflowEngine : IDisposable
         body(after);
         return true;
     });
+
+    T IRunHost.Locked<T>(WorkflowRun run, Func<List<Action>, T> body) => Locked(run, body);
+
+    void IRunHost.Locked(WorkflowRun run, Action<List<Action>> body) => Locked(run, body);
+
+    void IRunHost.WriteOrBuffer(WorkflowRun run, Action write, List<Action> after) => WriteOrBuffer(run, write, after);
 
     private void PersistLocked(WorkflowRun run)
     {
@@ -228,9 +239,6 @@ internal sealed partial class WorkflowEngine : IDisposable
 
     private TaskQueue<WorkflowTaskRef> WorkflowQueue(string ns, string name) =>
         _workflowQueues.GetOrAdd((ns, name), _ => new TaskQueue<WorkflowTaskRef>());
-
-    private TaskQueue<ActivityTaskRef> ActivityQueue(string ns, string name) =>
-        _activityQueues.GetOrAdd((ns, name), _ => new TaskQueue<ActivityTaskRef>());
 
     /// <summary>Cancels a long poll shortly before the caller's deadline so it gets an empty answer, not an error.</summary>
     public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
@@ -598,7 +606,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     // ---- Timers ----
 
     // A cancelled timer's deadline stays queued until its fire time; it must not keep the run alive that long.
-    private void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
+    public void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
         _scheduler.At(timer.FireTime, run, r => Locked(r, after =>
         {
             if (!r.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
@@ -664,19 +672,4 @@ internal sealed partial class WorkflowEngine : IDisposable
             : throw Errors.InvalidArgument("Invalid task token.");
 
     private static TaskQueue NormalQueue(WorkflowRun run) => new() { Name = run.Start.TaskQueue.Name, Kind = TaskQueueKind.Normal };
-
-    private static Failure ServerFailure(string message, TimeoutType? timeout = null, Payloads? lastHeartbeat = null, Failure? cause = null)
-    {
-        var failure = new Failure { Message = message, Source = "Server", Cause = cause };
-        if (timeout is { } t)
-        {
-            failure.TimeoutFailureInfo = new TimeoutFailureInfo { TimeoutType = t, LastHeartbeatDetails = lastHeartbeat };
-        }
-        else
-        {
-            failure.ServerFailureInfo = new ServerFailureInfo();
-        }
-
-        return failure;
-    }
 }

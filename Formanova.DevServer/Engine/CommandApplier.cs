@@ -6,13 +6,32 @@ using Temporalio.Api.History.V1;
 
 namespace Formanova.DevServer.Engine;
 
-internal sealed partial class WorkflowEngine
+/// <summary>What applying commands needs from the engine: the work that reaches past the run being completed.</summary>
+internal interface ICommandEffects
+{
+    void ArmTimer(WorkflowRun run, string timerId, TimerState timer);
+
+    WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, List<Action> after);
+
+    void PublishChainedRun(WorkflowRun run, WorkflowRun newRun);
+
+    void LaunchChild(WorkflowRun parent, long initiatedId, StartChildWorkflowExecutionInitiatedEventAttributes attributes);
+
+    void DeliverExternal(WorkflowRun source, HistoryEvent initiated);
+}
+
+/// <summary>
+/// Turns a completed workflow task's commands into history events on the run, under its lock. Work on other runs
+/// (children, external signals and cancels, the next run of a chain) goes through <see cref="ICommandEffects"/>
+/// and, where it takes another run's lock, into the follow-up actions that run after this lock is released.
+/// </summary>
+internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffects effects, TimeProvider clock)
 {
     /// <summary>
     /// Commands are checked before any is applied: the event log cannot be rolled back, so a bad command must
     /// fail the whole task without writing half of it.
     /// </summary>
-    private static (WorkflowTaskFailedCause Cause, string Message)? ValidateCommands(WorkflowRun run, IEnumerable<Command> commands)
+    public static (WorkflowTaskFailedCause Cause, string Message)? Validate(WorkflowRun run, IEnumerable<Command> commands)
     {
         var activityIds = new HashSet<string>(run.Activities.Values.Select(a => a.Attributes.ActivityId));
         var timerIds = new HashSet<string>(run.Timers.Keys);
@@ -38,7 +57,7 @@ internal sealed partial class WorkflowEngine
                         return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, $"Activity id {a.ActivityId} is already in use.");
                     }
 
-                    if (Positive(a.ScheduleToCloseTimeout) is null && Positive(a.StartToCloseTimeout) is null)
+                    if (Durations.Positive(a.ScheduleToCloseTimeout) is null && Durations.Positive(a.StartToCloseTimeout) is null)
                     {
                         return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "A ScheduleToClose or StartToClose timeout is required.");
                     }
@@ -107,9 +126,7 @@ internal sealed partial class WorkflowEngine
         return null;
     }
 
-    private static TimeSpan? Positive(Duration? d) => d is not null && d.ToTimeSpan() > TimeSpan.Zero ? d.ToTimeSpan() : null;
-
-    private void ApplyCommand(
+    public void Apply(
         WorkflowRun run,
         Command command,
         long completedId,
@@ -120,10 +137,10 @@ internal sealed partial class WorkflowEngine
         switch (command.CommandType)
         {
             case CommandType.ScheduleActivityTask:
-                ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after, eager);
+                activities.ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after, eager);
                 break;
             case CommandType.RequestCancelActivityTask:
-                CancelActivity(run, command.RequestCancelActivityTaskCommandAttributes.ScheduledEventId, completedId);
+                ActivityDispatcher.CancelActivity(run, command.RequestCancelActivityTaskCommandAttributes.ScheduledEventId, completedId);
                 break;
             case CommandType.StartTimer:
                 var start = command.StartTimerCommandAttributes;
@@ -133,7 +150,7 @@ internal sealed partial class WorkflowEngine
                     StartToFireTimeout = start.StartToFireTimeout ?? new Duration(),
                     WorkflowTaskCompletedEventId = completedId,
                 });
-                ArmTimer(run, start.TimerId, run.Timers[start.TimerId]);
+                effects.ArmTimer(run, start.TimerId, run.Timers[start.TimerId]);
                 break;
             case CommandType.CancelTimer:
                 var timerId = command.CancelTimerCommandAttributes.TimerId;
@@ -214,9 +231,9 @@ internal sealed partial class WorkflowEngine
     private void FailWorkflow(WorkflowRun run, Temporalio.Api.Failure.V1.Failure failure, long completedId, List<Action> after)
     {
         var policy = run.Start.RetryPolicy;
-        var delay = policy is null ? null : RetryDelay(policy, run.Start.Attempt, failure);
+        var delay = policy is null ? null : RetryPolicies.Delay(policy, run.Start.Attempt, failure);
         var expiration = run.Start.WorkflowExecutionExpirationTime?.ToDateTime();
-        if (delay is { } d && (expiration is null || Now + d < expiration))
+        if (delay is { } d && (expiration is null || clock.GetUtcNow().UtcDateTime + d < expiration))
         {
             var next = NewRunAttributes(
                 run,
@@ -233,7 +250,7 @@ internal sealed partial class WorkflowEngine
             next.Initiator = ContinueAsNewInitiator.Retry;
             next.ContinuedFailure = failure;
             next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
-            var newRun = CreateChainedRun(run, next, after);
+            var newRun = effects.CreateChainedRun(run, next, after);
             run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes
                 = new WorkflowExecutionFailedEventAttributes
                 {
@@ -242,7 +259,7 @@ internal sealed partial class WorkflowEngine
                     WorkflowTaskCompletedEventId = completedId,
                     NewExecutionRunId = newRun.RunId,
                 });
-            PublishChainedRun(run, newRun);
+            effects.PublishChainedRun(run, newRun);
             return;
         }
 
@@ -271,7 +288,7 @@ internal sealed partial class WorkflowEngine
         next.LastCompletionResult = c.LastCompletionResult;
         next.Identity = identity;
         next.FirstWorkflowTaskBackoff = c.BackoffStartInterval;
-        var newRun = CreateChainedRun(run, next, after);
+        var newRun = effects.CreateChainedRun(run, next, after);
         run.Add(EventType.WorkflowExecutionContinuedAsNew, e => e.WorkflowExecutionContinuedAsNewEventAttributes
             = new WorkflowExecutionContinuedAsNewEventAttributes
             {
@@ -287,7 +304,7 @@ internal sealed partial class WorkflowEngine
                 Memo = next.Memo,
                 SearchAttributes = next.SearchAttributes,
             });
-        PublishChainedRun(run, newRun);
+        effects.PublishChainedRun(run, newRun);
     }
 
     private static WorkflowExecutionStartedEventAttributes NewRunAttributes(
@@ -320,31 +337,6 @@ internal sealed partial class WorkflowEngine
             Attempt = 1,
         };
 
-    // The next run is fully initialised before anyone can see it; its task is dispatched, and its events
-    // persisted, together with the predecessor's close (see PersistLocked).
-    private WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, List<Action> after)
-    {
-        var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), _clock);
-        lock (newRun.Gate)
-        {
-            InitRun(newRun, attributes, null, after);
-        }
-
-        _runs[newRun.RunId] = newRun;
-        return newRun;
-    }
-
-    private void PublishChainedRun(WorkflowRun run, WorkflowRun newRun)
-    {
-        run.LinkNextRun(newRun);
-        if (_slots.TryGetValue((run.Namespace, run.WorkflowId), out var slot))
-        {
-            slot.Current = newRun;
-        }
-    }
-
-    // ---- Children ----
-
     private void StartChild(WorkflowRun run, StartChildWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
     {
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
@@ -370,194 +362,8 @@ internal sealed partial class WorkflowEngine
                 SearchAttributes = c.SearchAttributes,
             });
         var attributes = initiated.StartChildWorkflowExecutionInitiatedEventAttributes;
-        after.Add(() => LaunchChild(run, initiated.EventId, attributes));
+        after.Add(() => effects.LaunchChild(run, initiated.EventId, attributes));
     }
-
-    private void LaunchChild(WorkflowRun parent, long initiatedId, StartChildWorkflowExecutionInitiatedEventAttributes c)
-    {
-        StartOutcome? outcome = null;
-        var cause = StartChildWorkflowExecutionFailedCause.WorkflowAlreadyExists;
-        try
-        {
-            RequireNamespace(c.Namespace);
-            var start = new WorkflowExecutionStartedEventAttributes
-            {
-                WorkflowType = c.WorkflowType,
-                TaskQueue = c.TaskQueue,
-                Input = c.Input,
-                WorkflowExecutionTimeout = c.WorkflowExecutionTimeout,
-                WorkflowRunTimeout = c.WorkflowRunTimeout,
-                WorkflowTaskTimeout = c.WorkflowTaskTimeout,
-                ParentWorkflowNamespace = parent.Namespace,
-                ParentWorkflowExecution = parent.Execution,
-                ParentInitiatedEventId = initiatedId,
-                RetryPolicy = c.RetryPolicy,
-                Header = c.Header,
-                Memo = c.Memo,
-                SearchAttributes = c.SearchAttributes,
-                Identity = "parent",
-            };
-            var policy = c.WorkflowIdReusePolicy == WorkflowIdReusePolicy.Unspecified
-                ? WorkflowIdReusePolicy.AllowDuplicate
-                : c.WorkflowIdReusePolicy;
-            outcome = StartWorkflow(
-                new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail));
-            if (!outcome.Started)
-            {
-                outcome = null;
-            }
-        }
-        catch (global::Grpc.Core.RpcException e) when (e
-            .StatusCode is global::Grpc.Core.StatusCode.AlreadyExists or global::Grpc.Core.StatusCode.NotFound)
-        {
-            if (e.StatusCode == global::Grpc.Core.StatusCode.NotFound)
-            {
-                cause = StartChildWorkflowExecutionFailedCause.NamespaceNotFound;
-            }
-        }
-
-        Locked(parent, after =>
-        {
-            if (!parent.Children.TryGetValue(initiatedId, out var child))
-            {
-                return;
-            }
-
-            if (outcome is null)
-            {
-                WriteOrBuffer(parent, () => parent.Add(EventType.StartChildWorkflowExecutionFailed, e => e
-                    .StartChildWorkflowExecutionFailedEventAttributes = new StartChildWorkflowExecutionFailedEventAttributes
-                    {
-                        Namespace = c.Namespace,
-                        WorkflowId = c.WorkflowId,
-                        WorkflowType = c.WorkflowType,
-                        Cause = cause,
-                        Control = c.Control,
-                        InitiatedEventId = initiatedId,
-                        WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
-                    }), after);
-                return;
-            }
-
-            var execution = outcome.Run.Execution;
-            WriteOrBuffer(parent, () => EnsureChildStarted(parent, initiatedId, execution), after);
-        });
-    }
-
-    /// <summary>The child may finish before its start is recorded in the parent; whichever comes first writes it.</summary>
-    private static void EnsureChildStarted(WorkflowRun parent, long initiatedId, Temporalio.Api.Common.V1.WorkflowExecution execution)
-    {
-        if (!parent.Children.TryGetValue(initiatedId, out var child) || child.StartedEventId != 0)
-        {
-            return;
-        }
-
-        parent.Add(EventType.ChildWorkflowExecutionStarted, e => e.ChildWorkflowExecutionStartedEventAttributes
-            = new ChildWorkflowExecutionStartedEventAttributes
-            {
-                Namespace = child.Attributes.Namespace,
-                InitiatedEventId = initiatedId,
-                WorkflowExecution = execution,
-                WorkflowType = child.Attributes.WorkflowType,
-                Header = child.Attributes.Header,
-            });
-    }
-
-    private void NotifyParent(string parentRunId, long initiatedId, Temporalio.Api.Common.V1.WorkflowExecution child, string firstRunId,
-        WorkflowType type, string childNamespace, HistoryEvent closeEvent)
-    {
-        if (!_runs.TryGetValue(parentRunId, out var parent))
-        {
-            return;
-        }
-
-        Locked(parent, after =>
-        {
-            if (!parent.IsRunning || !parent.Children.ContainsKey(initiatedId))
-            {
-                return;
-            }
-
-            WriteOrBuffer(parent, () =>
-            {
-                EnsureChildStarted(
-                    parent,
-                    initiatedId,
-                    new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = child.WorkflowId, RunId = firstRunId });
-                if (!parent.Children.TryGetValue(initiatedId, out var state))
-                {
-                    return;
-                }
-
-                var startedId = state.StartedEventId;
-                switch (closeEvent.EventType)
-                {
-                    case EventType.WorkflowExecutionCompleted:
-                        parent.Add(EventType.ChildWorkflowExecutionCompleted, e => e.ChildWorkflowExecutionCompletedEventAttributes
-                            = new ChildWorkflowExecutionCompletedEventAttributes
-                            {
-                                Result = closeEvent.WorkflowExecutionCompletedEventAttributes.Result,
-                                Namespace = childNamespace,
-                                WorkflowExecution = child,
-                                WorkflowType = type,
-                                InitiatedEventId = initiatedId,
-                                StartedEventId = startedId,
-                            });
-                        break;
-                    case EventType.WorkflowExecutionFailed:
-                        parent.Add(EventType.ChildWorkflowExecutionFailed, e => e.ChildWorkflowExecutionFailedEventAttributes
-                            = new ChildWorkflowExecutionFailedEventAttributes
-                            {
-                                Failure = closeEvent.WorkflowExecutionFailedEventAttributes.Failure,
-                                RetryState = closeEvent.WorkflowExecutionFailedEventAttributes.RetryState,
-                                Namespace = childNamespace,
-                                WorkflowExecution = child,
-                                WorkflowType = type,
-                                InitiatedEventId = initiatedId,
-                                StartedEventId = startedId,
-                            });
-                        break;
-                    case EventType.WorkflowExecutionCanceled:
-                        parent.Add(EventType.ChildWorkflowExecutionCanceled, e => e.ChildWorkflowExecutionCanceledEventAttributes
-                            = new ChildWorkflowExecutionCanceledEventAttributes
-                            {
-                                Details = closeEvent.WorkflowExecutionCanceledEventAttributes.Details,
-                                Namespace = childNamespace,
-                                WorkflowExecution = child,
-                                WorkflowType = type,
-                                InitiatedEventId = initiatedId,
-                                StartedEventId = startedId,
-                            });
-                        break;
-                    case EventType.WorkflowExecutionTerminated:
-                        parent.Add(EventType.ChildWorkflowExecutionTerminated, e => e.ChildWorkflowExecutionTerminatedEventAttributes
-                            = new ChildWorkflowExecutionTerminatedEventAttributes
-                            {
-                                Namespace = childNamespace,
-                                WorkflowExecution = child,
-                                WorkflowType = type,
-                                InitiatedEventId = initiatedId,
-                                StartedEventId = startedId,
-                            });
-                        break;
-                    case EventType.WorkflowExecutionTimedOut:
-                        parent.Add(EventType.ChildWorkflowExecutionTimedOut, e => e.ChildWorkflowExecutionTimedOutEventAttributes
-                            = new ChildWorkflowExecutionTimedOutEventAttributes
-                            {
-                                RetryState = RetryState.Timeout,
-                                Namespace = childNamespace,
-                                WorkflowExecution = child,
-                                WorkflowType = type,
-                                InitiatedEventId = initiatedId,
-                                StartedEventId = startedId,
-                            });
-                        break;
-                }
-            }, after);
-        });
-    }
-
-    // ---- External signal / cancel ----
 
     private void SignalExternal(WorkflowRun run, SignalExternalWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
     {
@@ -574,7 +380,7 @@ internal sealed partial class WorkflowEngine
                 Header = c.Header,
                 WorkflowTaskCompletedEventId = completedId,
             });
-        after.Add(() => DeliverExternal(run, initiated));
+        after.Add(() => effects.DeliverExternal(run, initiated));
     }
 
     private void CancelExternal(
@@ -593,112 +399,6 @@ internal sealed partial class WorkflowEngine
             Reason = c.Reason,
             WorkflowTaskCompletedEventId = completedId,
         });
-        after.Add(() => DeliverExternal(run, initiated));
-    }
-
-    private void DeliverExternal(WorkflowRun source, HistoryEvent initiated)
-    {
-        var isSignal = initiated.EventType == EventType.SignalExternalWorkflowExecutionInitiated;
-        var ns = isSignal
-            ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.Namespace
-            : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Namespace;
-        var target = isSignal
-            ? initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution
-            : initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.WorkflowExecution;
-        var delivered = false;
-        try
-        {
-            var run = FindRun(ns, target);
-            if (isSignal)
-            {
-                var s = initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes;
-                Signal(run, s.SignalName, s.Input, s.Header, source.WorkflowId);
-            }
-            else
-            {
-                RequestCancel(
-                    run,
-                    initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes.Reason,
-                    source.WorkflowId,
-                    initiated.EventId,
-                    source.Execution);
-            }
-
-            delivered = true;
-        }
-        catch (global::Grpc.Core.RpcException)
-        {
-            delivered = false;
-        }
-
-        Locked(source, after =>
-        {
-            if (!source.PendingExternal.ContainsKey(initiated.EventId))
-            {
-                return;
-            }
-
-            WriteOrBuffer(source, () =>
-            {
-                if (!source.PendingExternal.ContainsKey(initiated.EventId))
-                {
-                    return;
-                }
-
-                if (isSignal)
-                {
-                    var s = initiated.SignalExternalWorkflowExecutionInitiatedEventAttributes;
-                    if (delivered)
-                    {
-                        source.Add(EventType.ExternalWorkflowExecutionSignaled, e => e.ExternalWorkflowExecutionSignaledEventAttributes
-                            = new ExternalWorkflowExecutionSignaledEventAttributes
-                            {
-                                InitiatedEventId = initiated.EventId,
-                                Namespace = ns,
-                                WorkflowExecution = target,
-                                Control = s.Control,
-                            });
-                    }
-                    else
-                    {
-                        source.Add(EventType.SignalExternalWorkflowExecutionFailed, e => e
-                            .SignalExternalWorkflowExecutionFailedEventAttributes = new SignalExternalWorkflowExecutionFailedEventAttributes
-                            {
-                                Cause = SignalExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
-                                WorkflowTaskCompletedEventId = s.WorkflowTaskCompletedEventId,
-                                InitiatedEventId = initiated.EventId,
-                                Namespace = ns,
-                                WorkflowExecution = target,
-                                Control = s.Control,
-                            });
-                    }
-                }
-                else
-                {
-                    var c = initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes;
-                    if (delivered)
-                    {
-                        source.Add(EventType.ExternalWorkflowExecutionCancelRequested, e => e.ExternalWorkflowExecutionCancelRequestedEventAttributes = new ExternalWorkflowExecutionCancelRequestedEventAttributes
-                        {
-                            InitiatedEventId = initiated.EventId,
-                            Namespace = ns,
-                            WorkflowExecution = target,
-                        });
-                    }
-                    else
-                    {
-                        source.Add(EventType.RequestCancelExternalWorkflowExecutionFailed, e => e.RequestCancelExternalWorkflowExecutionFailedEventAttributes = new RequestCancelExternalWorkflowExecutionFailedEventAttributes
-                        {
-                            Cause = CancelExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
-                            WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
-                            InitiatedEventId = initiated.EventId,
-                            Namespace = ns,
-                            WorkflowExecution = target,
-                            Control = c.Control,
-                        });
-                    }
-                }
-            }, after);
-        });
+        after.Add(() => effects.DeliverExternal(run, initiated));
     }
 }
