@@ -12,6 +12,8 @@ internal sealed partial class WorkflowEngine : ICommandEffects
     public WorkflowRun CreateChainedRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, List<Action> after)
     {
         var newRun = new WorkflowRun(run.Namespace, run.WorkflowId, Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), _clock);
+        // Lock order: predecessor before successor (see the WorkflowEngine summary); nobody else can see the new
+        // run yet, so this never waits.
         lock (newRun.Gate)
         {
             InitRun(newRun, attributes, null, after);
@@ -300,24 +302,28 @@ internal sealed partial class WorkflowEngine : ICommandEffects
                     var c = initiated.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes;
                     if (delivered)
                     {
-                        source.Add(EventType.ExternalWorkflowExecutionCancelRequested, e => e.ExternalWorkflowExecutionCancelRequestedEventAttributes = new ExternalWorkflowExecutionCancelRequestedEventAttributes
-                        {
-                            InitiatedEventId = initiated.EventId,
-                            Namespace = ns,
-                            WorkflowExecution = target,
-                        });
+                        source.Add(EventType.ExternalWorkflowExecutionCancelRequested, e => e
+                            .ExternalWorkflowExecutionCancelRequestedEventAttributes
+                            = new ExternalWorkflowExecutionCancelRequestedEventAttributes
+                            {
+                                InitiatedEventId = initiated.EventId,
+                                Namespace = ns,
+                                WorkflowExecution = target,
+                            });
                     }
                     else
                     {
-                        source.Add(EventType.RequestCancelExternalWorkflowExecutionFailed, e => e.RequestCancelExternalWorkflowExecutionFailedEventAttributes = new RequestCancelExternalWorkflowExecutionFailedEventAttributes
-                        {
-                            Cause = CancelExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
-                            WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
-                            InitiatedEventId = initiated.EventId,
-                            Namespace = ns,
-                            WorkflowExecution = target,
-                            Control = c.Control,
-                        });
+                        source.Add(EventType.RequestCancelExternalWorkflowExecutionFailed, e => e
+                            .RequestCancelExternalWorkflowExecutionFailedEventAttributes
+                            = new RequestCancelExternalWorkflowExecutionFailedEventAttributes
+                            {
+                                Cause = CancelExternalWorkflowExecutionFailedCause.ExternalWorkflowExecutionNotFound,
+                                WorkflowTaskCompletedEventId = c.WorkflowTaskCompletedEventId,
+                                InitiatedEventId = initiated.EventId,
+                                Namespace = ns,
+                                WorkflowExecution = target,
+                                Control = c.Control,
+                            });
                     }
                 }
             }, after);

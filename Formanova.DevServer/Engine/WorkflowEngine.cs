@@ -37,8 +37,17 @@ internal sealed record StartParams(
 internal sealed record StartOutcome(WorkflowRun Run, bool Started);
 
 /// <summary>
-/// Workflow state machine and matching. Each run is guarded by its own lock; cross-run work (children,
-/// external signals, parent notification) runs after the lock is released so two run locks are never held.
+/// Workflow state machine and matching; activity tasks are in <see cref="ActivityDispatcher"/> and command
+/// application in <see cref="CommandApplier"/>. Lock order (docs/devserver.md, "Concurrency"):
+/// <list type="number">
+/// <item>a workflow id's <see cref="WorkflowSlot.Gate"/> before any run's gate (a start checks, terminates and
+/// creates runs under it);</item>
+/// <item>run gates one at a time, with one exception: a run's gate before its successor's, the run that
+/// continue-as-new or a workflow retry creates (<see cref="CreateChainedRun"/>, <see cref="PersistLocked"/>).
+/// Successors are always newer runs, so the order is by run creation and has no cycle;</item>
+/// <item>the scheduler, task queue and event store locks last: they are leaves and call nothing that locks.</item>
+/// </list>
+/// Other cross-run work (children, external signals, parent notification) runs after the run's lock is released.
 /// </summary>
 internal sealed partial class WorkflowEngine : IRunHost, IDisposable
 {
@@ -144,6 +153,8 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         // so a crash never leaves one without the other.
         if (run.NextRun is { Persisted: false } next)
         {
+            // Lock order: predecessor before successor (see the class summary). The successor is already
+            // published, so a signal or a poll may hold its gate for a moment; none of them waits for this run.
             lock (next.Gate)
             {
                 _store.Append((run, run.Unpersisted, !run.Persisted), (next, next.Unpersisted, true));
@@ -284,19 +295,31 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     public StartOutcome StartWorkflow(StartParams p)
     {
         var key = (p.Namespace, p.WorkflowId);
-        var slot = _slots.GetOrAdd(key, _ => new WorkflowSlot());
+        while (true)
+        {
+            // Retention may drop the slot while we wait for its gate; then start over on the live one, after
+            // releasing the dead one, so no two slot gates are ever held together.
+            if (StartInSlot(_slots.GetOrAdd(key, _ => new WorkflowSlot()), key, p) is { } outcome)
+            {
+                return outcome;
+            }
+        }
+    }
+
+    private StartOutcome? StartInSlot(WorkflowSlot slot, (string Ns, string WorkflowId) key, StartParams p)
+    {
         WorkflowRun? toTerminate = null;
         lock (slot.Gate)
         {
-            // Retention may have dropped this slot while we waited for it; start over on the live one.
             if (!_slots.TryGetValue(key, out var live) || live != slot)
             {
-                return StartWorkflow(p);
+                return null;
             }
 
             if (slot.Current is { } existing)
             {
                 var current = Latest(existing);
+                // Lock order: the slot gate before a run's gate.
                 lock (current.Gate)
                 {
                     if (current.RequestId == p.RequestId && !string.IsNullOrEmpty(p.RequestId))
@@ -333,7 +356,11 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
                         if (p.ReusePolicy == WorkflowIdReusePolicy.RejectDuplicate
                             || (p.ReusePolicy == WorkflowIdReusePolicy.AllowDuplicateFailedOnly && !failedOnly))
                         {
-                            throw Errors.AlreadyStarted($"Workflow execution already finished and its id reuse policy forbids a new run. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.", current.RequestId, current.RunId);
+                            throw Errors.AlreadyStarted(
+                                "Workflow execution already finished and its id reuse policy forbids a new run. "
+                                + $"WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.",
+                                current.RequestId,
+                                current.RunId);
                         }
                     }
                 }
