@@ -96,7 +96,8 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
         var item = new ActivityTaskRef(run, activity.ScheduledEventId, seq);
         var queue = Queue(run.Namespace, activity.Attributes.TaskQueue.Name);
         after.Add(() => queue.Add(item));
-        if (Durations.Positive(activity.Attributes.ScheduleToStartTimeout) is { } s2s && s2s != Durations.Positive(activity.Attributes.ScheduleToCloseTimeout))
+        if (Durations.Positive(activity.Attributes.ScheduleToStartTimeout) is { } s2s
+            && s2s != Durations.Positive(activity.Attributes.ScheduleToCloseTimeout))
         {
             var attempt = activity.Attempt;
             scheduler.After(s2s, () => ActivityTimedOut(run, activity.ScheduledEventId, attempt, TimeoutType.ScheduleToStart));
@@ -242,7 +243,10 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
             return;
         }
 
-        var retryState = activity.Attributes.RetryPolicy.MaximumAttempts > 0 && activity.Attempt >= activity.Attributes.RetryPolicy.MaximumAttempts ? RetryState.MaximumAttemptsReached : RetryState.NonRetryableFailure;
+        var maximumAttempts = activity.Attributes.RetryPolicy.MaximumAttempts;
+        var retryState = maximumAttempts > 0 && activity.Attempt >= maximumAttempts
+            ? RetryState.MaximumAttemptsReached
+            : RetryState.NonRetryableFailure;
         CloseActivity(run, activity, identity, after, startedId => run.Add(EventType.ActivityTaskFailed, e => e
             .ActivityTaskFailedEventAttributes = new ActivityTaskFailedEventAttributes
             {
@@ -353,7 +357,10 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
             return;
         }
 
-        var retryState = type is TimeoutType.StartToClose or TimeoutType.Heartbeat && RetryPolicies.Delay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is null ? RetryState.MaximumAttemptsReached : RetryState.Timeout;
+        var retryState = type is TimeoutType.StartToClose or TimeoutType.Heartbeat
+            && RetryPolicies.Delay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is null
+                ? RetryState.MaximumAttemptsReached
+                : RetryState.Timeout;
         CloseActivity(run, activity, activity.StartedIdentity, after, startedId => run.Add(EventType.ActivityTaskTimedOut, e => e
             .ActivityTaskTimedOutEventAttributes = new ActivityTaskTimedOutEventAttributes
             {

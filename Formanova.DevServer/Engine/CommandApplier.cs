@@ -40,7 +40,9 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
         {
             if (closed)
             {
-                return (WorkflowTaskFailedCause.BadCompleteWorkflowExecutionAttributes, "Commands follow a command that closes the workflow.");
+                return (
+                    WorkflowTaskFailedCause.BadCompleteWorkflowExecutionAttributes,
+                    "Commands follow a command that closes the workflow.");
             }
 
             switch (command.CommandType)
@@ -59,7 +61,9 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
 
                     if (Durations.Positive(a.ScheduleToCloseTimeout) is null && Durations.Positive(a.StartToCloseTimeout) is null)
                     {
-                        return (WorkflowTaskFailedCause.BadScheduleActivityAttributes, "A ScheduleToClose or StartToClose timeout is required.");
+                        return (
+                            WorkflowTaskFailedCause.BadScheduleActivityAttributes,
+                            "A ScheduleToClose or StartToClose timeout is required.");
                     }
 
                     break;
@@ -90,7 +94,9 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                     var c = command.StartChildWorkflowExecutionCommandAttributes;
                     if (c is null || string.IsNullOrEmpty(c.WorkflowId) || string.IsNullOrEmpty(c.WorkflowType?.Name))
                     {
-                        return (WorkflowTaskFailedCause.BadStartChildExecutionAttributes, "Child WorkflowId and WorkflowType are required.");
+                        return (
+                            WorkflowTaskFailedCause.BadStartChildExecutionAttributes,
+                            "Child WorkflowId and WorkflowType are required.");
                     }
 
                     break;
@@ -119,7 +125,9 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                 case CommandType.ModifyWorkflowProperties:
                     break;
                 default:
-                    return (WorkflowTaskFailedCause.UnhandledCommand, $"Command {command.CommandType} is not supported by the Formanova dev server.");
+                    return (
+                        WorkflowTaskFailedCause.UnhandledCommand,
+                        $"Command {command.CommandType} is not supported by the Formanova dev server.");
             }
         }
 
@@ -181,7 +189,8 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                 run.Add(EventType.UpsertWorkflowSearchAttributes, e => e.UpsertWorkflowSearchAttributesEventAttributes
                     = new UpsertWorkflowSearchAttributesEventAttributes
                     {
-                        SearchAttributes = command.UpsertWorkflowSearchAttributesCommandAttributes.SearchAttributes ?? new SearchAttributes(),
+                        SearchAttributes = command.UpsertWorkflowSearchAttributesCommandAttributes.SearchAttributes
+                            ?? new SearchAttributes(),
                         WorkflowTaskCompletedEventId = completedId,
                     });
                 break;
@@ -390,15 +399,17 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
         List<Action> after)
     {
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
-        var initiated = run.Add(EventType.RequestCancelExternalWorkflowExecutionInitiated, e => e.RequestCancelExternalWorkflowExecutionInitiatedEventAttributes = new RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
-        {
-            Namespace = ns,
-            WorkflowExecution = new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = c.WorkflowId, RunId = c.RunId },
-            Control = c.Control,
-            ChildWorkflowOnly = c.ChildWorkflowOnly,
-            Reason = c.Reason,
-            WorkflowTaskCompletedEventId = completedId,
-        });
+        var initiated = run.Add(EventType.RequestCancelExternalWorkflowExecutionInitiated, e => e
+            .RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
+            = new RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
+            {
+                Namespace = ns,
+                WorkflowExecution = new Temporalio.Api.Common.V1.WorkflowExecution { WorkflowId = c.WorkflowId, RunId = c.RunId },
+                Control = c.Control,
+                ChildWorkflowOnly = c.ChildWorkflowOnly,
+                Reason = c.Reason,
+                WorkflowTaskCompletedEventId = completedId,
+            });
         after.Add(() => effects.DeliverExternal(run, initiated));
     }
 }

@@ -7,7 +7,7 @@ namespace Formanova.DevServer.Engine;
 /// <summary>Server-side retry rules shared by activity attempts and workflow retries.</summary>
 internal static class RetryPolicies
 {
-    // Seed policy for activities scheduled without one.
+    // For activities scheduled without a policy; docs/devserver.md (Activities) lists it.
     private static readonly RetryPolicy DefaultPolicy = new()
     {
         InitialInterval = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)),

@@ -156,10 +156,12 @@ internal sealed partial class WorkflowEngine
 
     private static bool NeedsTask(WorkflowRun run) => run.History.Skip((int)run.LastCompletedWtId).Any(e => e.EventType is
         EventType.WorkflowTaskTimedOut or EventType.WorkflowTaskFailed or EventType.WorkflowExecutionSignaled
-        or EventType.ActivityTaskCompleted or EventType.ActivityTaskFailed or EventType.ActivityTaskTimedOut or EventType.ActivityTaskCanceled
+        or EventType.ActivityTaskCompleted or EventType.ActivityTaskFailed
+        or EventType.ActivityTaskTimedOut or EventType.ActivityTaskCanceled
         or EventType.TimerFired or EventType.WorkflowExecutionCancelRequested or EventType.ChildWorkflowExecutionStarted
         or EventType.ChildWorkflowExecutionCompleted or EventType.ChildWorkflowExecutionFailed or EventType.ChildWorkflowExecutionCanceled
-        or EventType.ChildWorkflowExecutionTerminated or EventType.ChildWorkflowExecutionTimedOut or EventType.StartChildWorkflowExecutionFailed
+        or EventType.ChildWorkflowExecutionTerminated or EventType.ChildWorkflowExecutionTimedOut
+        or EventType.StartChildWorkflowExecutionFailed
         or EventType.ExternalWorkflowExecutionSignaled or EventType.SignalExternalWorkflowExecutionFailed
         or EventType.ExternalWorkflowExecutionCancelRequested or EventType.RequestCancelExternalWorkflowExecutionFailed);
 }

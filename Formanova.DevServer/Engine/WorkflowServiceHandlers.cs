@@ -85,9 +85,9 @@ internal sealed partial class WorkflowServiceHandlers
         {
             var outcome = engine
                 .StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
-                    r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy, r.WorkflowIdConflictPolicy, r
-                    .RetryPolicy,
-                    r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, null));
+                    r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy,
+                    r.WorkflowIdConflictPolicy, r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header,
+                    r.WorkflowStartDelay, null));
             var response = new StartWorkflowExecutionResponse
             {
                 RunId = outcome.Run.RunId,
@@ -239,7 +239,9 @@ internal sealed partial class WorkflowServiceHandlers
         Add<RecordActivityTaskHeartbeatByIdRequest, RecordActivityTaskHeartbeatByIdResponse>("RecordActivityTaskHeartbeatById", (r, _) =>
             new RecordActivityTaskHeartbeatByIdResponse
             {
-                CancelRequested = engine.Activities.Heartbeat(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Details)
+                CancelRequested = engine.Activities.Heartbeat(
+                    engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                    r.Details),
             });
         Add<RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse>("RespondActivityTaskCompleted", (r, _) =>
         {
@@ -248,12 +250,19 @@ internal sealed partial class WorkflowServiceHandlers
         });
         Add<RespondActivityTaskCompletedByIdRequest, RespondActivityTaskCompletedByIdResponse>("RespondActivityTaskCompletedById", (r, _) =>
         {
-            engine.Activities.CompleteActivity(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Result, r.Identity);
+            engine.Activities.CompleteActivity(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Result,
+                r.Identity);
             return new RespondActivityTaskCompletedByIdResponse();
         });
         Add<RespondActivityTaskFailedRequest, RespondActivityTaskFailedResponse>("RespondActivityTaskFailed", (r, _) =>
         {
-            engine.Activities.FailActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Failure, r.LastHeartbeatDetails, r.Identity);
+            engine.Activities.FailActivity(
+                engine.ResolveActivityToken(r.TaskToken, r.Namespace),
+                r.Failure,
+                r.LastHeartbeatDetails,
+                r.Identity);
             return new RespondActivityTaskFailedResponse();
         });
         Add<RespondActivityTaskFailedByIdRequest, RespondActivityTaskFailedByIdResponse>("RespondActivityTaskFailedById", (r, _) =>
