@@ -9,14 +9,15 @@ namespace Formanova.Tests.DevServer;
 /// <summary>
 /// The engine holds two run locks together only in one order, a run before its successor (docs/devserver.md,
 /// "Concurrency"). These runs take that path hundreds of times at once, each step starting a child that itself
-/// continues as new, while other callers lock the same workflow ids' newest runs with signals and describes.
+/// continues as new, while other callers lock the newest runs of the same parent and child ids with signals and
+/// describes.
 /// </summary>
 [TestFixture]
 [Category("Integration")]
 public class LockOrderTests : DevServerFixture
 {
     private const int Chains = 24;
-    private const int Steps = 5;
+    private const int Steps = 10;
 
     [Test]
     public async Task ContinueAsNewWithChildren_UnderConcurrentSignals_AllChainsCompleteWithoutDeadlock()
@@ -28,8 +29,9 @@ public class LockOrderTests : DevServerFixture
             {
                 var handle = await Client.StartWorkflowAsync((ChainWithChildWorkflow wf) => wf.RunAsync(Steps, 0), new(NewId(), queue));
                 var result = handle.GetResultAsync();
-                var poker = PokeUntilDoneAsync(Client.GetWorkflowHandle(handle.Id), result);
-                await poker;
+                await Task.WhenAll(
+                    PokeUntilDoneAsync(Client.GetWorkflowHandle(handle.Id), result),
+                    PokeUntilDoneAsync(Client.GetWorkflowHandle(ChainWithChildWorkflow.ChildId(handle.Id)), result));
                 return await result;
             }).ToList();
 
@@ -67,7 +69,7 @@ public class LockOrderTests : DevServerFixture
             }
             catch (RpcException)
             {
-                // The run closed between lookup and lock; the next round finds its successor.
+                // The run closed between lookup and lock, or the child does not exist yet; the next round retries.
             }
         }
     }
@@ -76,6 +78,9 @@ public class LockOrderTests : DevServerFixture
 [Workflow]
 public class ChainWithChildWorkflow
 {
+    /// <summary>One id for every step's child, so a caller can reach the child chain's newest run too.</summary>
+    public static string ChildId(string parentId) => parentId + "-child";
+
     /// <summary>Each step runs a child that continues as new, then continues as new itself.</summary>
     [WorkflowRun]
     public async Task<int> RunAsync(int remaining, int total)
@@ -85,7 +90,9 @@ public class ChainWithChildWorkflow
             return total;
         }
 
-        var child = await Workflow.ExecuteChildWorkflowAsync((CountdownWorkflow wf) => wf.RunAsync(2, 0));
+        var child = await Workflow.ExecuteChildWorkflowAsync(
+            (CountdownWorkflow wf) => wf.RunAsync(2, 0),
+            new() { Id = ChildId(Workflow.Info.WorkflowId) });
         throw Workflow.CreateContinueAsNewException((ChainWithChildWorkflow wf) => wf.RunAsync(remaining - 1, total + child));
     }
 }
