@@ -23,6 +23,12 @@ public sealed class DevServerOptions
 
     public TimeSpan DefaultNamespaceRetention { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// The clock behind event times and every deadline (timers, timeouts, retry backoff, retention); tests pass a
+    /// FakeTimeProvider to drive them without waiting.
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Logging for the embedded server; console at Warning when null.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
 }

@@ -31,7 +31,9 @@ internal static class Cli
                         : options.DefaultNamespaceRetention));
                     break;
                 default:
-                    await Console.Error.WriteLineAsync("usage: Formanova.DevServer [--port 7233] [--ip 127.0.0.1] [--db path|:memory:] [--namespace name[:retentionDays]]...");
+                    await Console.Error.WriteLineAsync(
+                        "usage: Formanova.DevServer [--port 7233] [--ip 127.0.0.1] [--db path|:memory:]"
+                        + " [--namespace name[:retentionDays]]...");
                     return 2;
             }
         }

@@ -14,7 +14,9 @@ internal sealed record StoredRun(string Namespace, string WorkflowId, string Run
 
 internal interface IEventStore : IDisposable
 {
-    /// <summary>Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.</summary>
+    /// <summary>
+    /// Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.
+    /// </summary>
     void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches);
 
     void DeleteRun(string runId);
@@ -84,9 +86,14 @@ internal sealed class EventStore : IEventStore
         Execute("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
-            CREATE TABLE IF NOT EXISTS runs(run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, request_id TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS events(run_id TEXT NOT NULL, event_id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(run_id, event_id)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS activity_attempts(run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, attempt INTEGER NOT NULL, PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS runs(
+                run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow_id TEXT NOT NULL, request_id TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS events(
+                run_id TEXT NOT NULL, event_id INTEGER NOT NULL, data BLOB NOT NULL,
+                PRIMARY KEY(run_id, event_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS activity_attempts(
+                run_id TEXT NOT NULL, scheduled_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
+                PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
             """);
         // Files written before heartbeat details were kept lack the column.
@@ -216,7 +223,11 @@ internal sealed class EventStore : IEventStore
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "DELETE FROM events WHERE run_id = $run; DELETE FROM activity_attempts WHERE run_id = $run; DELETE FROM runs WHERE run_id = $run;";
+            command.CommandText = """
+                DELETE FROM events WHERE run_id = $run;
+                DELETE FROM activity_attempts WHERE run_id = $run;
+                DELETE FROM runs WHERE run_id = $run;
+                """;
             command.Parameters.AddWithValue("$run", runId);
             command.ExecuteNonQuery();
         }

@@ -8,15 +8,19 @@ internal sealed class Scheduler : IDisposable
 {
     private readonly PriorityQueue<Action, DateTime> _queue = new();
     private readonly Lock _gate = new();
-    private readonly Timer _timer;
+    private readonly ITimer _timer;
+    private readonly TimeProvider _clock;
     private readonly Action<Exception> _onError;
     private bool _disposed;
 
-    public Scheduler(Action<Exception> onError)
+    public Scheduler(TimeProvider clock, Action<Exception> onError)
     {
+        _clock = clock;
         _onError = onError;
-        _timer = new Timer(_ => Fire(), null, Timeout.Infinite, Timeout.Infinite);
+        _timer = clock.CreateTimer(_ => Fire(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    private DateTime Now => _clock.GetUtcNow().UtcDateTime;
 
     public void At(DateTime dueUtc, Action action)
     {
@@ -35,7 +39,7 @@ internal sealed class Scheduler : IDisposable
         }
     }
 
-    public void After(TimeSpan delay, Action action) => At(DateTime.UtcNow + delay, action);
+    public void After(TimeSpan delay, Action action) => At(Now + delay, action);
 
     /// <summary>
     /// Runs <paramref name="action"/> on <paramref name="target"/> unless nothing else references it any more:
@@ -56,11 +60,11 @@ internal sealed class Scheduler : IDisposable
     }
 
     public void After<T>(TimeSpan delay, T target, Action<T> action)
-        where T : class => At(DateTime.UtcNow + delay, target, action);
+        where T : class => At(Now + delay, target, action);
 
     private void Rearm(DateTime due)
     {
-        var delay = due - DateTime.UtcNow;
+        var delay = due - Now;
         if (delay < TimeSpan.Zero)
         {
             delay = TimeSpan.Zero;
@@ -85,7 +89,7 @@ internal sealed class Scheduler : IDisposable
                 return;
             }
 
-            var now = DateTime.UtcNow;
+            var now = Now;
             while (_queue.TryPeek(out var action, out var at) && at <= now)
             {
                 _queue.Dequeue();

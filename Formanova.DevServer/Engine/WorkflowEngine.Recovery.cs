@@ -26,11 +26,13 @@ internal sealed partial class WorkflowEngine
         var sideState = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
         foreach (var s in stored)
         {
-            var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId) { Persisted = true };
+            var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId, _clock);
             foreach (var e in s.Events)
             {
                 run.Replay(e);
             }
+
+            run.MarkPersisted();
 
             if (run.History.Count == 0)
             {
@@ -45,7 +47,10 @@ internal sealed partial class WorkflowEngine
         {
             foreach (var run in group.Where(r => r.NewRunId is not null))
             {
-                run.NextRun = _runs.GetValueOrDefault(run.NewRunId!);
+                if (_runs.GetValueOrDefault(run.NewRunId!) is { } next)
+                {
+                    run.LinkNextRun(next);
+                }
             }
 
             var slot = _slots.GetOrAdd(group.Key, _ => new WorkflowSlot());
@@ -80,21 +85,19 @@ internal sealed partial class WorkflowEngine
 
         foreach (var activity in run.Activities.Values)
         {
-            ArmScheduleToClose(run, activity);
-            activity.HeartbeatDetails = stored.HeartbeatDetails.GetValueOrDefault(activity.ScheduledEventId);
+            _activities.ArmScheduleToClose(run, activity);
+            activity.KeepHeartbeatDetails(stored.HeartbeatDetails.GetValueOrDefault(activity.ScheduledEventId));
             if (stored.StartedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
             {
                 // The attempt that was running died with the server: it counts as a start-to-close timeout,
                 // so the retry policy decides between the next attempt and failing the activity.
-                activity.Attempt = attempt;
-                activity.Started = true;
-                activity.StartedTime = DateTime.UtcNow;
+                activity.ResumeStarted(attempt, Now);
                 var id = activity.ScheduledEventId;
-                after.Add(() => ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
+                after.Add(() => _activities.ActivityTimedOut(run, id, attempt, TimeoutType.StartToClose));
             }
             else
             {
-                DispatchActivity(run, activity, after);
+                _activities.DispatchActivity(run, activity, after);
             }
         }
 
@@ -153,10 +156,12 @@ internal sealed partial class WorkflowEngine
 
     private static bool NeedsTask(WorkflowRun run) => run.History.Skip((int)run.LastCompletedWtId).Any(e => e.EventType is
         EventType.WorkflowTaskTimedOut or EventType.WorkflowTaskFailed or EventType.WorkflowExecutionSignaled
-        or EventType.ActivityTaskCompleted or EventType.ActivityTaskFailed or EventType.ActivityTaskTimedOut or EventType.ActivityTaskCanceled
+        or EventType.ActivityTaskCompleted or EventType.ActivityTaskFailed
+        or EventType.ActivityTaskTimedOut or EventType.ActivityTaskCanceled
         or EventType.TimerFired or EventType.WorkflowExecutionCancelRequested or EventType.ChildWorkflowExecutionStarted
         or EventType.ChildWorkflowExecutionCompleted or EventType.ChildWorkflowExecutionFailed or EventType.ChildWorkflowExecutionCanceled
-        or EventType.ChildWorkflowExecutionTerminated or EventType.ChildWorkflowExecutionTimedOut or EventType.StartChildWorkflowExecutionFailed
+        or EventType.ChildWorkflowExecutionTerminated or EventType.ChildWorkflowExecutionTimedOut
+        or EventType.StartChildWorkflowExecutionFailed
         or EventType.ExternalWorkflowExecutionSignaled or EventType.SignalExternalWorkflowExecutionFailed
         or EventType.ExternalWorkflowExecutionCancelRequested or EventType.RequestCancelExternalWorkflowExecutionFailed);
 }

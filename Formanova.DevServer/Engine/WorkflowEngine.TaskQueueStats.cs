@@ -10,7 +10,7 @@ internal sealed partial class WorkflowEngine
     /// </summary>
     public long Backlog(string ns, string queue, TaskQueueType type) => type switch
     {
-        TaskQueueType.Activity => _activityQueues.TryGetValue((ns, queue), out var activities) ? activities.Backlog : 0,
+        TaskQueueType.Activity => _activities.Backlog(ns, queue),
         _ => _workflowQueues.TryGetValue((ns, queue), out var workflows) ? workflows.Backlog : 0,
     };
 }

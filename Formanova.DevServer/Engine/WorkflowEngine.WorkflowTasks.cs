@@ -18,8 +18,7 @@ internal sealed partial class WorkflowEngine
         if (run.WtAttempt > 1)
         {
             // Retries of a failing task are not written to history until one succeeds (transient task).
-            run.WtTransientScheduled = true;
-            run.WtScheduledTime = DateTime.UtcNow;
+            run.ScheduleTransientWorkflowTask(Now);
         }
         else
         {
@@ -38,7 +37,7 @@ internal sealed partial class WorkflowEngine
 
     private void DispatchWorkflowTask(WorkflowRun run, List<Action> after)
     {
-        var seq = ++run.WtDispatchSeq;
+        var seq = run.NextWorkflowTaskDispatch();
         var sticky = run.StickyQueue;
         var queue = WorkflowQueue(run.Namespace, sticky ?? run.Start.TaskQueue.Name);
         var item = new WorkflowTaskRef(run, seq, sticky is not null, null);
@@ -50,7 +49,7 @@ internal sealed partial class WorkflowEngine
             {
                 if (run.IsRunning && run.WtDispatchSeq == seq && run.WtPending && !run.WtStarted)
                 {
-                    run.StickyQueue = null;
+                    run.Unstick();
                     DispatchWorkflowTask(run, later);
                 }
             }));
@@ -97,7 +96,7 @@ internal sealed partial class WorkflowEngine
                 return null;
             }
 
-            var now = DateTime.UtcNow;
+            var now = Now;
             var events = new List<HistoryEvent>();
             long scheduledId, startedId;
             if (run.WtTransientScheduled)
@@ -106,8 +105,7 @@ internal sealed partial class WorkflowEngine
                 startedId = scheduledId + 1;
                 events.Add(TransientScheduled(run, scheduledId));
                 events.Add(TransientStarted(run, scheduledId, startedId, identity));
-                run.WtScheduledId = scheduledId;
-                run.WtStartedId = startedId;
+                run.StartTransientWorkflowTask(scheduledId, startedId);
             }
             else
             {
@@ -152,7 +150,7 @@ internal sealed partial class WorkflowEngine
             // quiet instead, a busy run (a result arriving during every task) kept them waiting until it closed.
             foreach (var query in run.PendingQueries)
             {
-                query.Started = true;
+                query.MarkStarted();
                 response.Queries[query.Id] = query.Query;
                 run.AttachedQueries.Add(query);
             }
@@ -176,10 +174,10 @@ internal sealed partial class WorkflowEngine
         },
     };
 
-    private static HistoryEvent TransientStarted(WorkflowRun run, long scheduledId, long id, string identity) => new()
+    private HistoryEvent TransientStarted(WorkflowRun run, long scheduledId, long id, string identity) => new()
     {
         EventId = id,
-        EventTime = Timestamp.FromDateTime(DateTime.UtcNow),
+        EventTime = Timestamp.FromDateTime(Now),
         EventType = EventType.WorkflowTaskStarted,
         TaskId = id,
         WorkflowTaskStartedEventAttributes = new WorkflowTaskStartedEventAttributes
@@ -211,7 +209,7 @@ internal sealed partial class WorkflowEngine
 
     private static void RequireCurrentTask(WorkflowRun run, long scheduledId, long startedId, int seq)
     {
-        if (!run.IsRunning || run.WtScheduledId != scheduledId || run.WtStartedId != startedId || run.WtDispatchSeq != seq)
+        if (!run.IsCurrentWorkflowTask(scheduledId, startedId, seq))
         {
             throw Errors.NotFound("Workflow task not found.");
         }
@@ -226,9 +224,7 @@ internal sealed partial class WorkflowEngine
         }
 
         var attempt = run.WtAttempt;
-        run.WtTransientScheduled = false;
-        run.WtScheduledId = 0;
-        run.WtStartedId = 0;
+        run.ClearTransientWorkflowTask();
         var scheduled = run.Add(EventType.WorkflowTaskScheduled, e => e.WorkflowTaskScheduledEventAttributes
             = new WorkflowTaskScheduledEventAttributes
             {
@@ -266,10 +262,7 @@ internal sealed partial class WorkflowEngine
     {
         if (run.WtTransientScheduled)
         {
-            run.WtTransientScheduled = false;
-            run.WtScheduledId = 0;
-            run.WtStartedId = 0;
-            run.WtAttempt++;
+            run.FailTransientWorkflowTask();
         }
         else if (type == EventType.WorkflowTaskTimedOut)
         {
@@ -296,8 +289,8 @@ internal sealed partial class WorkflowEngine
 
         HoldAttachedQueries(run);
         // The worker that failed may have a broken cache; the retry goes to the normal queue with full history.
-        run.StickyQueue = null;
-        FlushBuffered(run);
+        run.Unstick();
+        run.FlushBuffered();
         ScheduleWorkflowTask(run, after);
     }
 
@@ -309,7 +302,7 @@ internal sealed partial class WorkflowEngine
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
             AnswerAttachedQueries(run, request.QueryResults);
-            var commandError = ValidateCommands(run, request.Commands);
+            var commandError = CommandApplier.Validate(run, request.Commands);
             if (commandError is not null)
             {
                 MaterializeTransient(run, request.Identity);
@@ -324,11 +317,10 @@ internal sealed partial class WorkflowEngine
             }
 
             var closes = request.Commands.Any(c => IsCloseCommand(c.CommandType));
-            if (closes && run.Buffered.Count > 0)
+            if (closes && run.HasBuffered)
             {
                 // New events arrived while the task ran; closing now would lose them (UnhandledCommand).
                 MaterializeTransient(run, request.Identity);
-                run.WtAttempt = 1;
                 var (s, st) = (run.WtScheduledId, run.WtStartedId);
                 run.Add(EventType.WorkflowTaskFailed, e => e.WorkflowTaskFailedEventAttributes = new WorkflowTaskFailedEventAttributes
                 {
@@ -337,8 +329,8 @@ internal sealed partial class WorkflowEngine
                     Cause = WorkflowTaskFailedCause.UnhandledCommand,
                     Identity = request.Identity,
                 });
-                run.WtAttempt = 1;
-                FlushBuffered(run);
+                run.ResetWorkflowTaskAttempt();
+                run.FlushBuffered();
                 ScheduleWorkflowTask(run, after);
                 return;
             }
@@ -358,13 +350,12 @@ internal sealed partial class WorkflowEngine
                 });
             if (request.StickyAttributes?.WorkerTaskQueue is { Name.Length: > 0 } sticky)
             {
-                run.StickyQueue = sticky.Name;
                 var timeout = request.StickyAttributes.ScheduleToStartTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
-                run.StickyTimeout = timeout > TimeSpan.Zero ? timeout : TimeSpan.FromSeconds(5);
+                run.StickTo(sticky.Name, timeout > TimeSpan.Zero ? timeout : TimeSpan.FromSeconds(5));
             }
             else
             {
-                run.StickyQueue = null;
+                run.Unstick();
             }
 
             var eager = new List<ActivityState>();
@@ -375,7 +366,7 @@ internal sealed partial class WorkflowEngine
                     break;
                 }
 
-                ApplyCommand(run, command, completed.EventId, request.Identity, after, eager);
+                _commands.Apply(run, command, completed.EventId, request.Identity, after, eager);
             }
 
             if (!run.IsRunning)
@@ -389,13 +380,13 @@ internal sealed partial class WorkflowEngine
             {
                 if (run.Activities.TryGetValue(activity.ScheduledEventId, out var current) && current == activity && !activity.Closing)
                 {
-                    response.ActivityTasks.Add(StartActivityLocked(run, activity, request.Identity));
+                    response.ActivityTasks.Add(_activities.StartActivityLocked(run, activity, request.Identity));
                 }
             }
 
             // An activity cancelled before it started resolves immediately and the workflow must hear of it.
             var resolvedInline = run.History.Skip((int)completed.EventId).Any(e => e.EventType == EventType.ActivityTaskCanceled);
-            var wroteBuffered = FlushBuffered(run);
+            var wroteBuffered = run.FlushBuffered();
             if (wroteBuffered || resolvedInline || request.ForceCreateNewWorkflowTask)
             {
                 ScheduleWorkflowTask(run, after);
@@ -496,7 +487,7 @@ internal sealed partial class WorkflowEngine
     {
         foreach (var query in run.AttachedQueries.Where(q => !q.Result.Task.IsCompleted))
         {
-            query.Started = false;
+            query.Release();
             run.PendingQueries.Add(query);
         }
 
@@ -518,7 +509,7 @@ internal sealed partial class WorkflowEngine
         var run = task.Run;
         Locked(run, after =>
         {
-            var seq = ++task.DispatchSeq;
+            var seq = task.NextDispatch();
             var sticky = run.IsRunning ? run.StickyQueue : null;
             var queue = WorkflowQueue(run.Namespace, sticky ?? run.Start.TaskQueue.Name);
             after.Add(() => queue.Add(new WorkflowTaskRef(run, seq, sticky is not null, task)));
@@ -528,7 +519,7 @@ internal sealed partial class WorkflowEngine
                 {
                     if (!task.Started && task.DispatchSeq == seq && !task.Result.Task.IsCompleted)
                     {
-                        run.StickyQueue = null;
+                        run.Unstick();
                         later.Add(() => DispatchQuery(task));
                     }
                 }));
@@ -546,7 +537,7 @@ internal sealed partial class WorkflowEngine
                 return null;
             }
 
-            task.Started = true;
+            task.MarkStarted();
             var response = new PollWorkflowTaskQueueResponse
             {
                 TaskToken = Token("q", task.Id),
@@ -558,8 +549,8 @@ internal sealed partial class WorkflowEngine
                 Query = task.Query,
                 History = new History(),
                 WorkflowExecutionTaskQueue = NormalQueue(run),
-                ScheduledTime = Timestamp.FromDateTime(DateTime.UtcNow),
-                StartedTime = Timestamp.FromDateTime(DateTime.UtcNow),
+                ScheduledTime = Timestamp.FromDateTime(Now),
+                StartedTime = Timestamp.FromDateTime(Now),
             };
             // A sticky worker answers from its cache; anyone else replays the full history.
             if (!item.Sticky)
@@ -594,7 +585,7 @@ internal sealed partial class WorkflowEngine
             return;
         }
 
-        run.StickyQueue = null;
+        run.Unstick();
         if (run.IsRunning && run.WtPending && !run.WtStarted)
         {
             DispatchWorkflowTask(run, after);

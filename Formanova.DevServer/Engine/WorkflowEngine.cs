@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Temporalio.Api.Common.V1;
 using Temporalio.Api.Enums.V1;
-using Temporalio.Api.Failure.V1;
 using Temporalio.Api.History.V1;
 using Temporalio.Api.TaskQueue.V1;
 
@@ -38,10 +37,19 @@ internal sealed record StartParams(
 internal sealed record StartOutcome(WorkflowRun Run, bool Started);
 
 /// <summary>
-/// Workflow state machine and matching. Each run is guarded by its own lock; cross-run work (children,
-/// external signals, parent notification) runs after the lock is released so two run locks are never held.
+/// Workflow state machine and matching; activity tasks are in <see cref="ActivityDispatcher"/> and command
+/// application in <see cref="CommandApplier"/>. Lock order (docs/devserver.md, "Concurrency"):
+/// <list type="number">
+/// <item>a workflow id's <see cref="WorkflowSlot.Gate"/> before any run's gate (a start checks, terminates and
+/// creates runs under it);</item>
+/// <item>run gates one at a time, with one exception: a run's gate before its successor's, the run that
+/// continue-as-new or a workflow retry creates (<see cref="CreateChainedRun"/>, <see cref="PersistLocked"/>).
+/// Successors are always newer runs, so the order is by run creation and has no cycle;</item>
+/// <item>the scheduler, task queue and event store locks last: they are leaves and call nothing that locks.</item>
+/// </list>
+/// Other cross-run work (children, external signals, parent notification) runs after the run's lock is released.
 /// </summary>
-internal sealed partial class WorkflowEngine : IDisposable
+internal sealed partial class WorkflowEngine : IRunHost, IDisposable
 {
     private readonly DevServerOptions _options;
     private readonly ILogger<WorkflowEngine> _logger;
@@ -51,17 +59,28 @@ internal sealed partial class WorkflowEngine : IDisposable
     private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Ns, string WorkflowId), WorkflowSlot> _slots = new();
     private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<WorkflowTaskRef>> _workflowQueues = new();
-    private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<ActivityTaskRef>> _activityQueues = new();
     private readonly ConcurrentDictionary<string, QueryTask> _queries = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly TimeProvider _clock;
+    private readonly ActivityDispatcher _activities;
+    private readonly CommandApplier _commands;
 
     public WorkflowEngine(DevServerOptions options, ILogger<WorkflowEngine> logger)
     {
         _options = options;
         _logger = logger;
+        _clock = options.TimeProvider;
         _store = EventStore.Open(options.StoragePath);
-        _scheduler = new Scheduler(e => _logger.LogError(e, "Scheduled work failed"));
+        _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
+        _activities = new ActivityDispatcher(this, _scheduler, _clock);
+        _commands = new CommandApplier(_activities, this, _clock);
     }
+
+    /// <summary>Activity tasks: polled, heartbeated and completed through the RPCs that name an activity.</summary>
+    public ActivityDispatcher Activities => _activities;
+
+    /// <summary>Workflow time: event times and deadlines all read this clock (<see cref="DevServerOptions.TimeProvider"/>).</summary>
+    private DateTime Now => _clock.GetUtcNow().UtcDateTime;
 
     public CancellationToken ShutdownToken => _shutdown.Token;
 
@@ -122,19 +141,27 @@ internal sealed partial class WorkflowEngine : IDisposable
         return true;
     });
 
+    T IRunHost.Locked<T>(WorkflowRun run, Func<List<Action>, T> body) => Locked(run, body);
+
+    void IRunHost.Locked(WorkflowRun run, Action<List<Action>> body) => Locked(run, body);
+
+    void IRunHost.WriteOrBuffer(WorkflowRun run, Action write, List<Action> after) => WriteOrBuffer(run, write, after);
+
     private void PersistLocked(WorkflowRun run)
     {
         // A run created by continue-as-new or retry is committed with the event that closes its predecessor,
         // so a crash never leaves one without the other.
         if (run.NextRun is { Persisted: false } next)
         {
+            // Lock order: predecessor before successor (see the class summary). The successor is already
+            // published, so a signal or a poll may hold its gate for a moment; none of them waits for this run.
             lock (next.Gate)
             {
                 _store.Append((run, run.Unpersisted, !run.Persisted), (next, next.Unpersisted, true));
-                MarkPersisted(next);
+                next.MarkPersisted();
             }
 
-            MarkPersisted(run);
+            run.MarkPersisted();
             return;
         }
 
@@ -144,18 +171,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         }
 
         _store.Append((run, run.Unpersisted, !run.Persisted));
-        MarkPersisted(run);
-    }
-
-    private static void MarkPersisted(WorkflowRun run)
-    {
-        run.Persisted = true;
-        run.UnpersistedActivities.Clear();
-        if (run.Unpersisted.Count > 0)
-        {
-            run.Unpersisted.Clear();
-            run.NotifyChanged();
-        }
+        run.MarkPersisted();
     }
 
     // ---- Namespaces ----
@@ -235,16 +251,14 @@ internal sealed partial class WorkflowEngine : IDisposable
     private TaskQueue<WorkflowTaskRef> WorkflowQueue(string ns, string name) =>
         _workflowQueues.GetOrAdd((ns, name), _ => new TaskQueue<WorkflowTaskRef>());
 
-    private TaskQueue<ActivityTaskRef> ActivityQueue(string ns, string name) =>
-        _activityQueues.GetOrAdd((ns, name), _ => new TaskQueue<ActivityTaskRef>());
-
     /// <summary>Cancels a long poll shortly before the caller's deadline so it gets an empty answer, not an error.</summary>
     public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token);
+        // The caller's gRPC deadline is wall-clock time, not workflow time, so this one reads the system clock.
         var remaining = context.Deadline == DateTime.MaxValue
             ? TimeSpan.FromSeconds(60)
-            : context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(500);
+            : context.Deadline - TimeProvider.System.GetUtcNow().UtcDateTime - TimeSpan.FromMilliseconds(500);
         cts.CancelAfter(remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining);
         return cts;
     }
@@ -281,19 +295,31 @@ internal sealed partial class WorkflowEngine : IDisposable
     public StartOutcome StartWorkflow(StartParams p)
     {
         var key = (p.Namespace, p.WorkflowId);
-        var slot = _slots.GetOrAdd(key, _ => new WorkflowSlot());
+        while (true)
+        {
+            // Retention may drop the slot while we wait for its gate; then start over on the live one, after
+            // releasing the dead one, so no two slot gates are ever held together.
+            if (StartInSlot(_slots.GetOrAdd(key, _ => new WorkflowSlot()), key, p) is { } outcome)
+            {
+                return outcome;
+            }
+        }
+    }
+
+    private StartOutcome? StartInSlot(WorkflowSlot slot, (string Ns, string WorkflowId) key, StartParams p)
+    {
         WorkflowRun? toTerminate = null;
         lock (slot.Gate)
         {
-            // Retention may have dropped this slot while we waited for it; start over on the live one.
             if (!_slots.TryGetValue(key, out var live) || live != slot)
             {
-                return StartWorkflow(p);
+                return null;
             }
 
             if (slot.Current is { } existing)
             {
                 var current = Latest(existing);
+                // Lock order: the slot gate before a run's gate.
                 lock (current.Gate)
                 {
                     if (current.RequestId == p.RequestId && !string.IsNullOrEmpty(p.RequestId))
@@ -330,7 +356,11 @@ internal sealed partial class WorkflowEngine : IDisposable
                         if (p.ReusePolicy == WorkflowIdReusePolicy.RejectDuplicate
                             || (p.ReusePolicy == WorkflowIdReusePolicy.AllowDuplicateFailedOnly && !failedOnly))
                         {
-                            throw Errors.AlreadyStarted($"Workflow execution already finished and its id reuse policy forbids a new run. WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.", current.RequestId, current.RunId);
+                            throw Errors.AlreadyStarted(
+                                "Workflow execution already finished and its id reuse policy forbids a new run. "
+                                + $"WorkflowId: {p.WorkflowId}, RunId: {current.RunId}.",
+                                current.RequestId,
+                                current.RunId);
                         }
                     }
                 }
@@ -342,7 +372,7 @@ internal sealed partial class WorkflowEngine : IDisposable
             }
 
             var runId = Guid.NewGuid().ToString();
-            var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId);
+            var run = new WorkflowRun(p.Namespace, p.WorkflowId, runId, p.RequestId, _clock);
             var attributes = p.Attributes;
             if (string.IsNullOrEmpty(attributes.OriginalExecutionRunId))
             {
@@ -377,7 +407,7 @@ internal sealed partial class WorkflowEngine : IDisposable
         var executionTimeout = attributes.WorkflowExecutionTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
         if (executionTimeout > TimeSpan.Zero && attributes.WorkflowExecutionExpirationTime is null)
         {
-            attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(DateTime.UtcNow + executionTimeout);
+            attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(Now + executionTimeout);
         }
 
         run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
@@ -506,7 +536,7 @@ internal sealed partial class WorkflowEngine : IDisposable
     private void DeleteIfExpired(WorkflowRun run)
     {
         var retention = _namespaces.TryGetValue(run.Namespace, out var ns) ? ns.Retention : _options.DefaultNamespaceRetention;
-        if (run.CloseTime is not { } closed || closed + retention > DateTime.UtcNow)
+        if (run.CloseTime is not { } closed || closed + retention > Now)
         {
             return;
         }
@@ -592,7 +622,7 @@ internal sealed partial class WorkflowEngine : IDisposable
 
         if (run.WtStarted)
         {
-            run.Buffered.Add(write);
+            run.Buffer(write);
             return;
         }
 
@@ -600,31 +630,10 @@ internal sealed partial class WorkflowEngine : IDisposable
         ScheduleWorkflowTask(run, after);
     }
 
-    private static bool FlushBuffered(WorkflowRun run)
-    {
-        if (run.Buffered.Count == 0)
-        {
-            return false;
-        }
-
-        var writes = run.Buffered.ToList();
-        run.Buffered.Clear();
-        var before = run.NextEventId;
-        foreach (var write in writes)
-        {
-            if (run.IsRunning)
-            {
-                write();
-            }
-        }
-
-        return run.NextEventId != before;
-    }
-
     // ---- Timers ----
 
     // A cancelled timer's deadline stays queued until its fire time; it must not keep the run alive that long.
-    private void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
+    public void ArmTimer(WorkflowRun run, string timerId, TimerState timer) =>
         _scheduler.At(timer.FireTime, run, r => Locked(r, after =>
         {
             if (!r.Timers.TryGetValue(timerId, out var current) || current.StartedEventId != timer.StartedEventId)
@@ -690,19 +699,4 @@ internal sealed partial class WorkflowEngine : IDisposable
             : throw Errors.InvalidArgument("Invalid task token.");
 
     private static TaskQueue NormalQueue(WorkflowRun run) => new() { Name = run.Start.TaskQueue.Name, Kind = TaskQueueKind.Normal };
-
-    private static Failure ServerFailure(string message, TimeoutType? timeout = null, Payloads? lastHeartbeat = null, Failure? cause = null)
-    {
-        var failure = new Failure { Message = message, Source = "Server", Cause = cause };
-        if (timeout is { } t)
-        {
-            failure.TimeoutFailureInfo = new TimeoutFailureInfo { TimeoutType = t, LastHeartbeatDetails = lastHeartbeat };
-        }
-        else
-        {
-            failure.ServerFailureInfo = new ServerFailureInfo();
-        }
-
-        return failure;
-    }
 }

@@ -13,18 +13,63 @@ internal sealed class ActivityState(long scheduledEventId, ActivityTaskScheduled
     public long ScheduledEventId { get; } = scheduledEventId;
     public ActivityTaskScheduledEventAttributes Attributes { get; } = attributes;
     public DateTime ScheduledTime { get; } = scheduledTime;
-    public int Attempt { get; set; } = 1;
-    public DateTime CurrentAttemptScheduledTime { get; set; } = scheduledTime;
-    public bool Started { get; set; }
-    public DateTime StartedTime { get; set; }
-    public string StartedIdentity { get; set; } = "";
-    public DateTime LastHeartbeat { get; set; }
-    public Payloads? HeartbeatDetails { get; set; }
-    public Failure? LastFailure { get; set; }
-    public bool CancelRequested { get; set; }
+    public int Attempt { get; private set; } = 1;
+    public DateTime CurrentAttemptScheduledTime { get; private set; } = scheduledTime;
+    public bool Started { get; private set; }
+    public DateTime StartedTime { get; private set; }
+    public string StartedIdentity { get; private set; } = "";
+    public DateTime LastHeartbeat { get; private set; }
+    public Payloads? HeartbeatDetails { get; private set; }
+    public Failure? LastFailure { get; private set; }
+    public bool CancelRequested { get; private set; }
     // Set once a terminal event is written or buffered so late duplicates are rejected.
-    public bool Closing { get; set; }
-    public int DispatchSeq { get; set; }
+    public bool Closing { get; private set; }
+    public int DispatchSeq { get; private set; }
+
+    /// <summary>Queues the current attempt once more; copies queued before become stale (sequence check).</summary>
+    public int NextDispatch() => ++DispatchSeq;
+
+    public void Start(DateTime now, string identity)
+    {
+        Started = true;
+        StartedTime = now;
+        LastHeartbeat = now;
+        StartedIdentity = identity;
+    }
+
+    /// <summary>After a restart: the attempt that was running counts as started, to be timed out.</summary>
+    public void ResumeStarted(int attempt, DateTime now)
+    {
+        Attempt = attempt;
+        Started = true;
+        StartedTime = now;
+    }
+
+    public void RecordHeartbeat(DateTime now, Payloads? details)
+    {
+        LastHeartbeat = now;
+        if (details is not null)
+        {
+            HeartbeatDetails = details;
+        }
+    }
+
+    /// <summary>Details to hand the next attempt: the last heartbeat's, or those the failing attempt reported.</summary>
+    public void KeepHeartbeatDetails(Payloads? details) => HeartbeatDetails = details;
+
+    /// <summary>The next attempt is due at <paramref name="due"/>; returns its dispatch sequence.</summary>
+    public int ScheduleRetry(Failure failure, DateTime due)
+    {
+        Attempt++;
+        Started = false;
+        LastFailure = failure;
+        CurrentAttemptScheduledTime = due;
+        return ++DispatchSeq;
+    }
+
+    public void MarkClosing() => Closing = true;
+
+    public void MarkCancelRequested() => CancelRequested = true;
 }
 
 /// <summary>
@@ -39,8 +84,14 @@ internal sealed class ChildState(long initiatedEventId, StartChildWorkflowExecut
 {
     public long InitiatedEventId { get; } = initiatedEventId;
     public StartChildWorkflowExecutionInitiatedEventAttributes Attributes { get; } = attributes;
-    public long StartedEventId { get; set; }
-    public string? RunId { get; set; }
+    public long StartedEventId { get; private set; }
+    public string? RunId { get; private set; }
+
+    public void MarkStarted(long startedEventId, string runId)
+    {
+        StartedEventId = startedEventId;
+        RunId = runId;
+    }
 }
 
 internal sealed class QueryTask(WorkflowRun run, WorkflowQuery query)
@@ -49,8 +100,15 @@ internal sealed class QueryTask(WorkflowRun run, WorkflowQuery query)
     public WorkflowRun Run { get; } = run;
     public WorkflowQuery Query { get; } = query;
     public TaskCompletionSource<RespondQueryTaskCompletedRequest> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    public int DispatchSeq { get; set; }
-    public bool Started { get; set; }
+    public int DispatchSeq { get; private set; }
+    public bool Started { get; private set; }
+
+    public int NextDispatch() => ++DispatchSeq;
+
+    public void MarkStarted() => Started = true;
+
+    /// <summary>Handed out with a task that did not answer it: it waits to be handed out again.</summary>
+    public void Release() => Started = false;
 }
 
 /// <summary>
@@ -58,7 +116,7 @@ internal sealed class QueryTask(WorkflowRun run, WorkflowQuery query)
 /// live path and recovery share one code path; the rest (attempt counters, stickiness) is soft state.
 /// All access happens under <see cref="Gate"/>.
 /// </summary>
-internal sealed class WorkflowRun(string ns, string workflowId, string runId, string requestId)
+internal sealed class WorkflowRun(string ns, string workflowId, string runId, string requestId, TimeProvider clock)
 {
     public Lock Gate { get; } = new();
     public string Namespace { get; } = ns;
@@ -77,24 +135,25 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public Memo Memo { get; private set; } = new();
     public SearchAttributes SearchAttributes { get; private set; } = new();
     public string? NewRunId { get; private set; }
-    public WorkflowRun? NextRun { get; set; }
+    public WorkflowRun? NextRun { get; private set; }
     public bool CancelRequested { get; private set; }
     public HistoryEvent? CloseEvent { get; private set; }
 
-    // Workflow task.
-    public long WtScheduledId { get; set; }
-    public long WtStartedId { get; set; }
-    public int WtAttempt { get; set; } = 1;
+    // Workflow task: set by Apply from the history, and by the transitions below for what the history does not
+    // hold (a transient retry, the dispatch sequence, stickiness).
+    public long WtScheduledId { get; private set; }
+    public long WtStartedId { get; private set; }
+    public int WtAttempt { get; private set; } = 1;
     public bool WtPending => WtScheduledId != 0 || WtTransientScheduled;
     public bool WtStarted => WtStartedId != 0;
-    public bool WtTransientScheduled { get; set; }
-    public DateTime WtScheduledTime { get; set; }
-    public int WtDispatchSeq { get; set; }
+    public bool WtTransientScheduled { get; private set; }
+    public DateTime WtScheduledTime { get; private set; }
+    public int WtDispatchSeq { get; private set; }
     public long PreviousStartedEventId { get; private set; }
     public long LastCompletedWtId { get; private set; }
-    public string? StickyQueue { get; set; }
-    public TimeSpan StickyTimeout { get; set; }
-    public List<Action> Buffered { get; } = [];
+    public string? StickyQueue { get; private set; }
+    public TimeSpan StickyTimeout { get; private set; }
+    private readonly List<Action> _buffered = [];
 
     public Dictionary<long, ActivityState> Activities { get; } = [];
     public Dictionary<string, TimerState> Timers { get; } = [];
@@ -107,7 +166,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
 
     public List<HistoryEvent> Unpersisted { get; } = [];
     public List<ActivityRecord> UnpersistedActivities { get; } = [];
-    public bool Persisted { get; set; }
+    public bool Persisted { get; private set; }
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes the next time an event is appended; used by long-polling history readers.</summary>
@@ -126,7 +185,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
         {
             EventId = NextEventId,
             EventType = type,
-            EventTime = Timestamp.FromDateTime(DateTime.UtcNow),
+            EventTime = Timestamp.FromDateTime(clock.GetUtcNow().UtcDateTime),
             TaskId = NextEventId,
         };
         fill(e);
@@ -183,7 +242,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
             case EventType.ActivityTaskCancelRequested:
                 if (Activities.TryGetValue(e.ActivityTaskCancelRequestedEventAttributes.ScheduledEventId, out var cancelled))
                 {
-                    cancelled.CancelRequested = true;
+                    cancelled.MarkCancelRequested();
                 }
 
                 break;
@@ -215,8 +274,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
             case EventType.ChildWorkflowExecutionStarted:
                 if (Children.TryGetValue(e.ChildWorkflowExecutionStartedEventAttributes.InitiatedEventId, out var child))
                 {
-                    child.StartedEventId = e.EventId;
-                    child.RunId = e.ChildWorkflowExecutionStartedEventAttributes.WorkflowExecution.RunId;
+                    child.MarkStarted(e.EventId, e.ChildWorkflowExecutionStartedEventAttributes.WorkflowExecution.RunId);
                 }
 
                 break;
@@ -305,7 +363,101 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
         WtStartedId = 0;
         WtTransientScheduled = false;
         StickyQueue = null;
-        Buffered.Clear();
+        _buffered.Clear();
+    }
+
+    // ---- Workflow-task transitions the history does not record ----
+
+    /// <summary>A retry of a failing task stays out of the history until an attempt succeeds (a transient task).</summary>
+    public void ScheduleTransientWorkflowTask(DateTime now)
+    {
+        WtTransientScheduled = true;
+        WtScheduledTime = now;
+    }
+
+    /// <summary>Hands the pending task out once more; copies queued before become stale (sequence check).</summary>
+    public int NextWorkflowTaskDispatch() => ++WtDispatchSeq;
+
+    /// <summary>The transient task is started with event ids it would get if it were written now.</summary>
+    public void StartTransientWorkflowTask(long scheduledId, long startedId)
+    {
+        WtScheduledId = scheduledId;
+        WtStartedId = startedId;
+    }
+
+    /// <summary>Drops the transient task, before its events are written for real or after it failed again.</summary>
+    public void ClearTransientWorkflowTask()
+    {
+        WtTransientScheduled = false;
+        WtScheduledId = 0;
+        WtStartedId = 0;
+    }
+
+    /// <summary>A transient attempt failed: the next one is scheduled with the attempt counter raised.</summary>
+    public void FailTransientWorkflowTask()
+    {
+        ClearTransientWorkflowTask();
+        WtAttempt++;
+    }
+
+    /// <summary>A failure the workflow did not cause (UnhandledCommand): the next task is a first attempt.</summary>
+    public void ResetWorkflowTaskAttempt() => WtAttempt = 1;
+
+    public bool IsCurrentWorkflowTask(long scheduledId, long startedId, int seq) =>
+        IsRunning && WtScheduledId == scheduledId && WtStartedId == startedId && WtDispatchSeq == seq;
+
+    /// <summary>The worker that completed the task keeps the run in its cache and polls this queue for the next one.</summary>
+    public void StickTo(string queue, TimeSpan scheduleToStartTimeout)
+    {
+        StickyQueue = queue;
+        StickyTimeout = scheduleToStartTimeout;
+    }
+
+    public void Unstick() => StickyQueue = null;
+
+    // ---- Events that wait for the running workflow task ----
+
+    public bool HasBuffered => _buffered.Count > 0;
+
+    public void Buffer(Action write) => _buffered.Add(write);
+
+    /// <summary>Writes the events that waited for the task; true when any event was written.</summary>
+    public bool FlushBuffered()
+    {
+        if (_buffered.Count == 0)
+        {
+            return false;
+        }
+
+        var writes = _buffered.ToList();
+        _buffered.Clear();
+        var before = NextEventId;
+        foreach (var write in writes)
+        {
+            if (IsRunning)
+            {
+                write();
+            }
+        }
+
+        return NextEventId != before;
+    }
+
+    // ---- Chaining and persistence ----
+
+    /// <summary>The run continue-as-new or a retry created; it is persisted with this run's close event.</summary>
+    public void LinkNextRun(WorkflowRun next) => NextRun = next;
+
+    /// <summary>Everything appended so far is in the store (or came from it, on recovery).</summary>
+    public void MarkPersisted()
+    {
+        Persisted = true;
+        UnpersistedActivities.Clear();
+        if (Unpersisted.Count > 0)
+        {
+            Unpersisted.Clear();
+            NotifyChanged();
+        }
     }
 
     public WorkflowExecution Execution => new() { WorkflowId = WorkflowId, RunId = RunId };

@@ -85,9 +85,9 @@ internal sealed partial class WorkflowServiceHandlers
         {
             var outcome = engine
                 .StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
-                    r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy, r.WorkflowIdConflictPolicy, r
-                    .RetryPolicy,
-                    r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, null));
+                    r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy,
+                    r.WorkflowIdConflictPolicy, r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header,
+                    r.WorkflowStartDelay, null));
             var response = new StartWorkflowExecutionResponse
             {
                 RunId = outcome.Run.RunId,
@@ -234,31 +234,40 @@ internal sealed partial class WorkflowServiceHandlers
         Add<RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse>("RecordActivityTaskHeartbeat", (r, _) =>
             new RecordActivityTaskHeartbeatResponse
             {
-                CancelRequested = engine.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details)
+                CancelRequested = engine.Activities.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details)
             });
         Add<RecordActivityTaskHeartbeatByIdRequest, RecordActivityTaskHeartbeatByIdResponse>("RecordActivityTaskHeartbeatById", (r, _) =>
             new RecordActivityTaskHeartbeatByIdResponse
             {
-                CancelRequested = engine.Heartbeat(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Details)
+                CancelRequested = engine.Activities.Heartbeat(
+                    engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                    r.Details),
             });
         Add<RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse>("RespondActivityTaskCompleted", (r, _) =>
         {
-            engine.CompleteActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Result, r.Identity);
+            engine.Activities.CompleteActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Result, r.Identity);
             return new RespondActivityTaskCompletedResponse();
         });
         Add<RespondActivityTaskCompletedByIdRequest, RespondActivityTaskCompletedByIdResponse>("RespondActivityTaskCompletedById", (r, _) =>
         {
-            engine.CompleteActivity(engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId), r.Result, r.Identity);
+            engine.Activities.CompleteActivity(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Result,
+                r.Identity);
             return new RespondActivityTaskCompletedByIdResponse();
         });
         Add<RespondActivityTaskFailedRequest, RespondActivityTaskFailedResponse>("RespondActivityTaskFailed", (r, _) =>
         {
-            engine.FailActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Failure, r.LastHeartbeatDetails, r.Identity);
+            engine.Activities.FailActivity(
+                engine.ResolveActivityToken(r.TaskToken, r.Namespace),
+                r.Failure,
+                r.LastHeartbeatDetails,
+                r.Identity);
             return new RespondActivityTaskFailedResponse();
         });
         Add<RespondActivityTaskFailedByIdRequest, RespondActivityTaskFailedByIdResponse>("RespondActivityTaskFailedById", (r, _) =>
         {
-            engine.FailActivity(
+            engine.Activities.FailActivity(
                 engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
                 r.Failure,
                 r.LastHeartbeatDetails,
@@ -267,12 +276,12 @@ internal sealed partial class WorkflowServiceHandlers
         });
         Add<RespondActivityTaskCanceledRequest, RespondActivityTaskCanceledResponse>("RespondActivityTaskCanceled", (r, _) =>
         {
-            engine.CancelActivityCompleted(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details, r.Identity);
+            engine.Activities.CancelActivityCompleted(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details, r.Identity);
             return new RespondActivityTaskCanceledResponse();
         });
         Add<RespondActivityTaskCanceledByIdRequest, RespondActivityTaskCanceledByIdResponse>("RespondActivityTaskCanceledById", (r, _) =>
         {
-            engine.CancelActivityCompleted(
+            engine.Activities.CancelActivityCompleted(
                 engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
                 r.Details,
                 r.Identity);

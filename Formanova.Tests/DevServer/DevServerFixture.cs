@@ -25,6 +25,7 @@ public abstract class DevServerFixture
                 .AddFilter("Microsoft", LogLevel.Warning);
         }
 
+        Configure(options);
         Address = await _host.StartAsync(options);
         Client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(Address) { Namespace = "default" });
     }
@@ -36,6 +37,11 @@ public abstract class DevServerFixture
         {
             await _host.DisposeAsync();
         }
+    }
+
+    /// <summary>Adjusts the server's options before it starts (a fake clock, for instance).</summary>
+    protected virtual void Configure(DevServerOptions options)
+    {
     }
 
     protected static string NewQueue() => $"tq-{Guid.NewGuid():N}";

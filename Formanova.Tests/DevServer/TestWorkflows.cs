@@ -64,7 +64,9 @@ public class TestActivities
         return $"attempt {ctx.Info.Attempt}, details {ctx.Info.HeartbeatDetails.Count}";
     }
 
-    /// <summary>Attempt 1 records a checkpoint in a heartbeat and then blocks; later attempts report the checkpoint they resume from.</summary>
+    /// <summary>
+    /// Attempt 1 records a checkpoint in a heartbeat and then blocks; later attempts report the checkpoint they resume from.
+    /// </summary>
     [Activity]
     public static async Task<string> CheckpointThenStall()
     {
