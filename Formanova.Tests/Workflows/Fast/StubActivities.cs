@@ -46,6 +46,9 @@ internal sealed class StubActivities
 
     public string? PreviousVersion { get; set; } = "0.9.0";
 
+    /// <summary>switch_active_version answers null, which the saga does not expect: a bug in the workflow code.</summary>
+    public bool SwitchAnswersNull { get; set; }
+
     // Batch
     public Func<BatchInput, BatchPlan> Plan { get; set; } = b => new(b.Version ?? "1.0.0", b.DatasetId, [0, 10, 20], 25);
 
@@ -127,8 +130,8 @@ internal sealed class StubActivities
     public Task<bool> EvictAsync(PromotionTarget target) => PromotionAsync("evict_warmed_model", true);
 
     [Activity("switch_active_version")]
-    public Task<SwitchResult> SwitchAsync(PromotionTarget target) =>
-        PromotionAsync("switch_active_version", new SwitchResult(PreviousVersion));
+    public Task<SwitchResult?> SwitchAsync(PromotionTarget target) =>
+        PromotionAsync("switch_active_version", SwitchAnswersNull ? null : new SwitchResult(PreviousVersion));
 
     [Activity("restore_previous_version")]
     public Task<string?> RestoreAsync(RestoreInput input) => PromotionAsync("restore_previous_version", input.PreviousVersion);
@@ -170,20 +173,23 @@ internal sealed class StubActivities
 /// <summary>Inputs for the fast tier: the policy of a run with short retry intervals and the host's default timeouts.</summary>
 internal static class StubInputs
 {
-    public static StepPolicy Policy() => new(0.01, 2, 0.05, 3, new()
-    {
-        ["validate"] = 30,
-        ["inference"] = 60,
-        ["prepare"] = 45,
-        ["external"] = 30,
-        ["aggregate"] = 30,
-        ["persist"] = 30,
-        ["emit"] = 20,
-        ["train-prepare"] = 7200,
-        ["train"] = 14400,
-        ["train-heartbeat"] = 120,
-        ["chunk"] = 300,
-    });
+    public static StepPolicy Policy() => new(
+        0.01,
+        2,
+        0.05,
+        3,
+        new StepTimeouts(
+            Validate: 30,
+            Inference: 60,
+            Prepare: 45,
+            External: 30,
+            Aggregate: 30,
+            Persist: 30,
+            Emit: 20,
+            TrainPrepare: 7200,
+            Train: 14400,
+            TrainHeartbeat: 120,
+            Chunk: 300));
 
     public static Dictionary<string, JsonElement> Inputs() => new()
     {
