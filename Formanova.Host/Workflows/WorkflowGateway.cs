@@ -33,21 +33,24 @@ internal sealed class WorkflowGateway(
     public StepPolicy Policy()
     {
         var o = workflows.Value;
-        return new StepPolicy(o.Retry.InitialIntervalSeconds, o.Retry.BackoffCoefficient, o.Retry.MaximumIntervalSeconds, o.Retry
-            .MaximumAttempts, new()
-            {
-                ["validate"] = o.Timeouts.ValidateSeconds,
-                ["inference"] = o.Timeouts.InferenceSeconds,
-                ["prepare"] = o.Timeouts.PrepareSeconds,
-                ["external"] = o.Timeouts.ExternalSeconds,
-                ["aggregate"] = o.Timeouts.AggregateSeconds,
-                ["persist"] = o.Timeouts.PersistSeconds,
-                ["emit"] = o.Timeouts.EmitSeconds,
-                ["train-prepare"] = o.Training.PrepareTimeoutSeconds,
-                ["train"] = o.Training.TrainTimeoutSeconds,
-                ["train-heartbeat"] = o.Training.HeartbeatTimeoutSeconds,
-                ["chunk"] = o.Batch.ChunkTimeoutSeconds,
-            });
+        var timeouts = new StepTimeouts(
+            Validate: o.Timeouts.ValidateSeconds,
+            Inference: o.Timeouts.InferenceSeconds,
+            Prepare: o.Timeouts.PrepareSeconds,
+            External: o.Timeouts.ExternalSeconds,
+            Aggregate: o.Timeouts.AggregateSeconds,
+            Persist: o.Timeouts.PersistSeconds,
+            Emit: o.Timeouts.EmitSeconds,
+            TrainPrepare: o.Training.PrepareTimeoutSeconds,
+            Train: o.Training.TrainTimeoutSeconds,
+            TrainHeartbeat: o.Training.HeartbeatTimeoutSeconds,
+            Chunk: o.Batch.ChunkTimeoutSeconds);
+        return new StepPolicy(
+            o.Retry.InitialIntervalSeconds,
+            o.Retry.BackoffCoefficient,
+            o.Retry.MaximumIntervalSeconds,
+            o.Retry.MaximumAttempts,
+            timeouts);
     }
 
     /// <summary>

@@ -293,30 +293,6 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
-    public async Task Jobs_WhenOnlyTheCancelSignalIsSent_StopAtTheNextStageFailedWithTypeCancelled()
-    {
-        var (faults, release) = HeldInference();
-        using var factory = Factory(faults);
-        var client = await ClientAsync(factory);
-        var location = await StartHeldJobAsync(client);
-        var handle = factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(location.Split('/')[^1]);
-
-        // The seed's signal, as a Temporal client sends it: no cancel request follows, so the run cannot close CANCELED.
-        await handle.SignalAsync("cancel", [new Formanova.Host.Workflows.Processing.CancelRequest("operator")]);
-        release.SetResult();
-
-        var job = await PollAsync(client, location, j => Status(j) == "cancelled");
-        var cancelled = job["errors"]!.AsArray().Single(e => (string?)e!["type"] == "Cancelled")!;
-        var description = await handle.DescribeAsync();
-        Assert.Multiple(() =>
-        {
-            Assert.That(description.Status, Is.EqualTo(WorkflowExecutionStatus.Failed));
-            Assert.That((string?)cancelled["stage"], Is.EqualTo("aggregating"), "the step in flight finished; the next one never started");
-            Assert.That((string?)job["error"], Does.Contain("operator"));
-        });
-    }
-
-    [Test]
     public async Task Jobs_WhenTemporalCancellationIsRequested_EndCancelledWithStoredResult()
     {
         using var factory = Factory();
@@ -422,30 +398,6 @@ public sealed class ProcessingWorkflowTests
         Assert.That(again.Headers.Location, Is.EqualTo(first.Headers.Location), "a closed job is not started again");
         var listed = await ReadAsync(await client.GetAsync("/api/v1/jobs"));
         Assert.That(listed["items"]!.AsArray(), Has.Count.EqualTo(1));
-    }
-
-    [Test]
-    public async Task Jobs_WhenInferenceFailsTwice_RetryAndSucceed()
-    {
-        var faults = new FaultyModelModule
-        {
-            Before = (op, _, count, _) => op == "predict" && count <= 2
-                ? throw new ModuleException(ErrorKind.Unavailable, "engine pool exhausted")
-                : Task.CompletedTask,
-        };
-        using var factory = Factory(faults);
-        var client = await ClientAsync(factory);
-
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
-
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        var result = await ReadAsync(response);
-        Assert.Multiple(() =>
-        {
-            Assert.That(faults.Calls("predict"), Is.EqualTo(3));
-            Assert.That(result["fallbackFrom"], Is.Null);
-            Assert.That(result["errors"]!.AsArray(), Is.Empty, "retries that succeed are not errors");
-        });
     }
 
     [Test]

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
-using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.DependencyInjection;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
@@ -20,7 +19,18 @@ public sealed class TrainingWorkflowTests
         bool requireApproval = false,
         double? approvalTimeoutSeconds = null,
         string? trainer = null) =>
-        new { model = "churn-wf", version, task = "binaryClassification", datasetId, minMetrics, activate, requireApproval, approvalTimeoutSeconds, trainer };
+        new
+        {
+            model = "churn-wf",
+            version,
+            task = "binaryClassification",
+            datasetId,
+            minMetrics,
+            activate,
+            requireApproval,
+            approvalTimeoutSeconds,
+            trainer,
+        };
 
     private static async Task<string> StartAsync(HttpClient client, object body)
     {
@@ -208,26 +218,6 @@ public sealed class TrainingWorkflowTests
         var model = await factory.Services.GetRequiredService<IModelModule>().GetModelAsync("churn-wf");
         Assert.That(model.ActiveVersion, Is.Null);
         Assert.That(model.Versions.Select(v => v.Status), Is.All.EqualTo(ModelVersionStatus.Archived));
-    }
-
-    [Test]
-    public async Task TrainingRuns_WhenTrainingFailsTwice_RetryAndSucceed()
-    {
-        var faults = new FaultyModelModule
-        {
-            Before = (op, version, count, _) => op == "train" && version == "1.0.0" && count <= 2
-                ? throw new ModuleException(ErrorKind.Unavailable, "scratch disk busy")
-                : Task.CompletedTask,
-        };
-        using var factory = Factory(faults, ("Model:Bootstrap:Enabled", "false"));
-        var client = factory.CreateClient();
-        var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
-
-        var location = await StartAsync(client, Run(dataset));
-
-        var run = await PollAsync(client, location, r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(120));
-        Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
-        Assert.That(faults.Calls("train"), Is.EqualTo(3));
     }
 
     [Test]

@@ -1,7 +1,4 @@
 using Formanova.Host.Workflows.Common;
-using Formanova.Modules.Data;
-using Formanova.Modules.Event;
-using Temporalio.Exceptions;
 using Temporalio.Workflows;
 
 namespace Formanova.Host.Workflows.Batch;
@@ -60,35 +57,9 @@ public sealed class BatchInferenceWorkflow
         var id = Workflow.Info.WorkflowId;
         try
         {
-            if (input.State is null)
-            {
-                await WorkflowSteps.EmitAsync(
-                    policy,
-                    IEventModule.WorkflowStarted,
-                    new { jobId = id, kind = "batch", model = input.Model, datasetId = input.DatasetId });
-                var planning = Workflow.UtcNow;
-                var plan = await Workflow.ExecuteActivityAsync(
-                    (BatchActivities a) => a.PlanAsync(input),
-                    policy.For("chunk", heartbeat: null));
-                _state = new BatchState(
-                    plan.Version,
-                    plan.SourceDatasetId,
-                    plan.ChunkCursors,
-                    plan.TotalRows,
-                    0,
-                    0,
-                    planning,
-                    1,
-                    [],
-                    new(0, 0, 0, 0));
-                _timings = new((Workflow.UtcNow - planning).TotalMilliseconds, 0, 0, 0);
-            }
-            else
-            {
-                _state = input.State with { Run = input.State.Run + 1 };
-            }
-
-            _timings = _state.Timings?.Add(_timings) ?? _timings;
+            // The plan's time is counted once, in the first run; a continued run carries the sums in its state.
+            _state = input.State is null ? await BatchSteps.PlanAsync(input) : input.State with { Run = input.State.Run + 1 };
+            _timings = _state.Timings ?? _timings;
             _chunksDone = _state.NextChunk;
             _rowsDone = _state.RowsDone;
             _stage = "running";
@@ -102,15 +73,7 @@ public sealed class BatchInferenceWorkflow
                 }
 
                 await Workflow.WaitConditionAsync(() => !_paused);
-                var chunk = new ChunkInput(
-                    id,
-                    input.Model,
-                    _state.Version,
-                    _state.SourceDatasetId,
-                    index,
-                    _state.ChunkCursors[index],
-                    input.ChunkSize);
-                running.Add(Workflow.ExecuteActivityAsync((BatchActivities a) => a.ProcessChunkAsync(chunk), policy.For("chunk")));
+                running.Add(BatchSteps.ProcessChunkAsync(input, _state, index));
             }
 
             while (running.Count > 0)
@@ -134,50 +97,25 @@ public sealed class BatchInferenceWorkflow
                 _state.Run,
                 _state.Errors,
                 _timings.Rounded());
-            var json = WorkflowJson.Element(outcome);
-            await WorkflowSteps.PersistAsync(
+            var completed = new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone };
+            await WorkflowSteps.CloseSucceededAsync(
                 policy,
                 _state.StartedAt,
-                ResultStatus.Succeeded,
                 input.Model,
                 _state.Version,
-                null,
-                json,
-                null);
-            await WorkflowSteps.EmitAsync(
-                policy,
-                IEventModule.WorkflowCompleted,
-                new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone });
+                WorkflowJson.Element(outcome),
+                completed);
             return outcome;
         }
-        catch (Exception ex) when (ex is not ContinueAsNewException)
+        catch (Exception ex) when (RunFailure.ClosesRun(ex))
         {
-            var cancelled = TemporalException.IsCanceledException(ex);
-            var error = new ErrorRecord(
-                Workflow.UtcNow,
-                _stage,
-                cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex),
-                cancelled ? "The batch job was cancelled." : ActivityErrors.Describe(ex),
-                Handled: false);
-            _stage = cancelled ? "cancelled" : "failed";
-            var failure = WorkflowJson.Element(
-                new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { error } });
-            await WorkflowSteps.PersistAsync(
-                policy,
-                _state?.StartedAt ?? Workflow.UtcNow,
-                cancelled ? ResultStatus.Cancelled : ResultStatus.Failed,
-                input.Model,
-                _state?.Version,
-                null,
-                failure,
-                error.Message);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
-            if (ex is FailureException || cancelled)
-            {
-                throw;
-            }
-
-            throw new ApplicationFailureException(error.Message, error.Type, nonRetryable: true);
+            var failure = RunFailure.Of(ex, _stage, "The batch job was cancelled.");
+            _stage = failure.Stage;
+            var output = WorkflowJson.Element(
+                new { jobId = id, status = _stage, rowsDone = _rowsDone, chunksDone = _chunksDone, errors = new[] { failure.Error } });
+            var startedAt = _state?.StartedAt ?? Workflow.UtcNow;
+            await WorkflowSteps.CloseFailedAsync(policy, startedAt, failure, input.Model, _state?.Version, output);
+            throw;
         }
     }
 

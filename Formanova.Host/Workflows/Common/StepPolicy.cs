@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Temporalio.Common;
 using Temporalio.Workflows;
 
@@ -6,20 +7,21 @@ namespace Formanova.Host.Workflows.Common;
 /// <summary>
 /// The retry policy and activity timeouts a run uses, captured from configuration when the run starts and carried
 /// in its input: a replay then sees the values the run was started with, whatever the configuration says today.
+/// A step names its timeout with a selector (<c>policy.For(t => t.Inference)</c>), so a misspelt step does not compile.
 /// </summary>
 public sealed record StepPolicy(
     double InitialIntervalSeconds,
     double BackoffCoefficient,
     double MaximumIntervalSeconds,
     int MaximumAttempts,
-    Dictionary<string, double> TimeoutSeconds)
+    StepTimeouts TimeoutSeconds)
 {
     /// <summary>Failure types never retried: bad input, missing resources, configurations that cannot train.</summary>
     public static readonly string[] NonRetryableTypes =
-        [
-            ErrorTypes.InvalidInput, ErrorTypes.Value, ErrorTypes.NotFound, ErrorTypes.Conflict, ErrorTypes.OutOfMemory, ErrorTypes
-            .InvalidConfig
-        ];
+    [
+        ErrorTypes.InvalidInput, ErrorTypes.Value, ErrorTypes.NotFound, ErrorTypes.Conflict, ErrorTypes.OutOfMemory,
+        ErrorTypes.InvalidConfig,
+    ];
 
     public RetryPolicy Retry(int? maximumAttempts = null) => new()
     {
@@ -30,12 +32,11 @@ public sealed record StepPolicy(
         NonRetryableErrorTypes = NonRetryableTypes,
     };
 
-    public TimeSpan Timeout(string step) =>
-        TimeSpan.FromSeconds(TimeoutSeconds.TryGetValue(step, out var seconds) ? seconds : 30);
+    public TimeSpan Timeout(Func<StepTimeouts, double> step) => TimeSpan.FromSeconds(step(TimeoutSeconds));
 
     /// <summary>Options for one step: start-to-close from <see cref="TimeoutSeconds"/>, the shared retry policy.</summary>
     public ActivityOptions For(
-        string step,
+        Func<StepTimeouts, double> step,
         CancellationToken? cancellation = null,
         int? maximumAttempts = null,
         TimeSpan? heartbeat = null) => new()
@@ -48,9 +49,10 @@ public sealed record StepPolicy(
 
     /// <summary>
     /// The same step as a local activity: run by the worker inside the workflow task, recorded as a marker, retried
-    /// with the same policy. For short steps, where the server round trip of a regular activity costs more than the work.
+    /// with the same policy. For short steps, where the server round trip of a regular activity costs more than the
+    /// work.
     /// </summary>
-    public LocalActivityOptions Local(string step, CancellationToken? cancellation = null) => new()
+    public LocalActivityOptions Local(Func<StepTimeouts, double> step, CancellationToken? cancellation = null) => new()
     {
         StartToCloseTimeout = Timeout(step),
         RetryPolicy = Retry(),
@@ -58,7 +60,29 @@ public sealed record StepPolicy(
     };
 }
 
-/// <summary>Application failure types raised by activities and workflows (the seed's non-retryable errors among them).</summary>
+/// <summary>
+/// Start-to-close timeouts in seconds, one per kind of step (the table in docs/workflows.md, "Retry policy and
+/// timeouts"; configured under <c>Workflows:Timeouts</c>, <c>Workflows:Training</c> and <c>Workflows:Batch</c>).
+/// The JSON names are those of the string-keyed dictionary this record replaced, so the recorded histories in
+/// Formanova.Tests/Workflows/Histories (and any run started before) read with the timeouts they started with.
+/// </summary>
+public sealed record StepTimeouts(
+    [property: JsonPropertyName("validate")] double Validate,
+    [property: JsonPropertyName("inference")] double Inference,
+    [property: JsonPropertyName("prepare")] double Prepare,
+    [property: JsonPropertyName("external")] double External,
+    [property: JsonPropertyName("aggregate")] double Aggregate,
+    [property: JsonPropertyName("persist")] double Persist,
+    [property: JsonPropertyName("emit")] double Emit,
+    [property: JsonPropertyName("train-prepare")] double TrainPrepare,
+    [property: JsonPropertyName("train")] double Train,
+    [property: JsonPropertyName("train-heartbeat")] double TrainHeartbeat,
+    [property: JsonPropertyName("chunk")] double Chunk);
+
+/// <summary>
+/// Application failure types raised by activities and workflows (the non-retryable ones in
+/// <see cref="StepPolicy.NonRetryableTypes"/>).
+/// </summary>
 public static class ErrorTypes
 {
     public const string InvalidInput = "InvalidInputError";

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Formanova.Modules.Data;
+using Formanova.Modules.Event;
 using Temporalio.Workflows;
 
 namespace Formanova.Host.Workflows.Common;
@@ -10,15 +11,19 @@ namespace Formanova.Host.Workflows.Common;
 /// </summary>
 internal static class WorkflowSteps
 {
-    /// <summary>Publishes an event; <paramref name="local"/> runs it as a local activity (same policy, no server round trip).</summary>
+    /// <summary>
+    /// Publishes an event; <paramref name="local"/> runs it as a local activity (same policy, no server round trip).
+    /// </summary>
     public static Task<long> EmitAsync(StepPolicy policy, string type, object data, string? subject = null, bool local = false)
     {
         var input = Emit(type, data, subject);
         return local
             ? Workflow.ExecuteLocalActivityAsync(
                 (CommonActivities a) => a.EmitEventAsync(input),
-                policy.Local("emit", CancellationToken.None))
-            : Workflow.ExecuteActivityAsync((CommonActivities a) => a.EmitEventAsync(input), policy.For("emit", CancellationToken.None));
+                policy.Local(t => t.Emit, CancellationToken.None))
+            : Workflow.ExecuteActivityAsync(
+                (CommonActivities a) => a.EmitEventAsync(input),
+                policy.For(t => t.Emit, CancellationToken.None));
     }
 
     public static Task<long> PersistAsync(
@@ -35,7 +40,36 @@ internal static class WorkflowSteps
         var persist = Persist(startedAt, status, model, version, input, output, error, step);
         return Workflow.ExecuteActivityAsync(
             (CommonActivities a) => a.PersistResultAsync(persist),
-            policy.For("persist", CancellationToken.None));
+            policy.For(t => t.Persist, CancellationToken.None));
+    }
+
+    /// <summary>A run's closing steps after success: its stored result, then WORKFLOW_COMPLETED, as regular activities.</summary>
+    public static async Task CloseSucceededAsync(
+        StepPolicy policy,
+        DateTime startedAt,
+        string? model,
+        string? version,
+        JsonElement output,
+        object completedEvent)
+    {
+        await PersistAsync(policy, startedAt, ResultStatus.Succeeded, model, version, null, output, null);
+        await EmitAsync(policy, IEventModule.WorkflowCompleted, completedEvent);
+    }
+
+    /// <summary>
+    /// A run's closing steps after a failure or cancellation (<see cref="RunFailure"/>): its stored result, then
+    /// WORKFLOW_FAILED with the same <paramref name="output"/>, as regular activities.
+    /// </summary>
+    public static async Task CloseFailedAsync(
+        StepPolicy policy,
+        DateTime startedAt,
+        RunFailure failure,
+        string? model,
+        string? version,
+        JsonElement output)
+    {
+        await PersistAsync(policy, startedAt, failure.Status, model, version, null, output, failure.Error.Message);
+        await EmitAsync(policy, IEventModule.WorkflowFailed, output);
     }
 
     /// <summary>The stored result and then the closing events, in one local activity (persist_and_emit).</summary>
@@ -55,14 +89,14 @@ internal static class WorkflowSteps
             [.. events.Select(e => Emit(e.Type, e.Data, null))]);
         return Workflow.ExecuteLocalActivityAsync(
             (CommonActivities a) => a.PersistAndEmitAsync(finish),
-            policy.Local("persist", CancellationToken.None));
+            policy.Local(t => t.Persist, CancellationToken.None));
     }
 
     private static EmitInput Emit(string type, object data, string? subject)
     {
         var id = Workflow.Info.WorkflowId;
-        // The run's own resource holds its full result, so an event too large for the log points there instead of failing
-        // the run after its work is done.
+        // The run's own resource holds its full result, so an event too large for the log points there instead of
+        // failing the run after its work is done.
         return new EmitInput(
             type,
             $"/workflows/{id}",

@@ -160,7 +160,7 @@ internal sealed class ProcessingActivities(
                 UseCache: input.UseCache),
             Cancellation));
 
-    /// <summary>The seed's fallback_model: marks the failing version failed, which activates the previous stable one.</summary>
+    /// <summary>fallback_model: marks the failing version failed, which activates the previous stable one.</summary>
     [Activity("fallback_model")]
     public Task<FallbackResult> FallbackModelAsync(FallbackInput input) => ActivityErrors.GuardAsync(async () =>
     {

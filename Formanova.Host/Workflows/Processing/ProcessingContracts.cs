@@ -88,7 +88,13 @@ public sealed record ProcessingOutput(
 /// alone stops the run at its next stage boundary, FAILED with type Cancelled, since a workflow cannot close itself
 /// CANCELED without a cancel request.
 /// </summary>
-public sealed record CancelRequest(string? Reason = null, string? By = null, bool CancellationFollows = false);
+public sealed record CancelRequest(string? Reason = null, string? By = null, bool CancellationFollows = false)
+{
+    /// <summary>The reason as the error history records it, with who sent it.</summary>
+    public string Describe() =>
+        (string.IsNullOrWhiteSpace(Reason) ? "Cancelled on request" : Reason.Trim())
+        + (string.IsNullOrWhiteSpace(By) ? "" : $" (by {By.Trim()})");
+}
 
 /// <summary>get_current_status: where the run is and when it should be done.</summary>
 public sealed record ProcessingStatus(
@@ -97,4 +103,21 @@ public sealed record ProcessingStatus(
     DateTime StartedAt,
     DateTime? EstimatedCompletion,
     bool Paused,
-    ProcessingParams Params);
+    ProcessingParams Params)
+{
+    /// <summary>The status at <paramref name="now"/>; the estimate extrapolates linearly from the share of stages done.</summary>
+    public static ProcessingStatus Of(
+        string stage,
+        double progress,
+        DateTime startedAt,
+        DateTime now,
+        bool paused,
+        ProcessingParams parameters)
+    {
+        // Good enough to tell seconds from hours.
+        DateTime? eta = progress is > 0 and < 100 && !paused
+            ? startedAt + TimeSpan.FromTicks((long)((now - startedAt).Ticks * 100 / progress))
+            : null;
+        return new ProcessingStatus(paused ? $"paused ({stage})" : stage, progress, startedAt, eta, paused, parameters);
+    }
+}

@@ -1,5 +1,4 @@
 using Formanova.Host.Workflows.Common;
-using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Temporalio.Exceptions;
 using Temporalio.Workflows;
@@ -7,9 +6,9 @@ using Temporalio.Workflows;
 namespace Formanova.Host.Workflows.Training;
 
 /// <summary>
-/// The seed's training workflow: prepare the data (2 h), train (4 h, heartbeats, 3 attempts, out-of-memory and
-/// invalid configuration not retried), validate against the request's thresholds, register; then, if asked,
-/// wait for approval (a timer is the deadline) before activating the new version.
+/// Training (docs/workflows.md, "ModelTrainingWorkflow"): prepare the data (2 h), train (4 h, heartbeats, 3 attempts,
+/// out-of-memory and invalid configuration not retried), validate against the request's thresholds, register; then,
+/// if asked, wait for approval (a timer is the deadline) before activating the new version.
 /// </summary>
 [Workflow]
 public sealed class ModelTrainingWorkflow
@@ -59,29 +58,18 @@ public sealed class ModelTrainingWorkflow
         {
             _stage = "preparing";
             _progress = 5;
-            _prepared = await Workflow.ExecuteActivityAsync(
-                (TrainingActivities a) => a.PrepareTrainingDataAsync(run), policy.For(
-                    "train-prepare",
-                    heartbeat: policy.Timeout("train-heartbeat")));
+            _prepared = await TrainingSteps.PrepareAsync(run);
 
             _stage = "training";
             _progress = 20;
-            var prepared = _prepared;
-            _trained = await Workflow.ExecuteActivityAsync(
-                (TrainingActivities a) => a.TrainModelAsync(new TrainInput(run, prepared)),
-                policy.For("train", maximumAttempts: run.TrainMaximumAttempts, heartbeat: policy.Timeout("train-heartbeat")));
+            _trained = await TrainingSteps.TrainAsync(run, _prepared);
 
             _stage = "validating";
             _progress = 80;
-            var validateInput = new ValidateModelInput(_trained.Metrics, run.MinMetrics, run.MaxMetrics);
-            _validation = await Workflow.ExecuteActivityAsync(
-                () => TrainingActivities.ValidateModel(validateInput),
-                policy.For("validate"));
+            _validation = await TrainingSteps.ValidateAsync(run, _trained);
             if (!_validation.Passed)
             {
-                await Workflow.ExecuteActivityAsync(
-                    (TrainingActivities a) => a.ArchiveModelAsync(run.Model, run.Version),
-                    policy.For("persist"));
+                await TrainingSteps.ArchiveAsync(run);
                 throw new ApplicationFailureException(
                     $"{run.Model} {run.Version} failed validation: {string.Join(" ", _validation.Failures)}",
                     ErrorTypes.ModelValidation,
@@ -90,84 +78,52 @@ public sealed class ModelTrainingWorkflow
 
             _stage = "registering";
             _progress = 90;
-            var trained = _trained;
-            await Workflow.ExecuteActivityAsync((TrainingActivities a) => a.RegisterModelAsync(trained), policy.For("emit"));
+            await TrainingSteps.RegisterAsync(run, _trained);
 
-            var activate = run.Activate;
-            if (run.RequireApproval)
-            {
-                _stage = "awaiting-approval";
-                _deadline = Workflow.UtcNow.AddSeconds(run.ApprovalTimeoutSeconds);
-                var decided = await Workflow.WaitConditionAsync(
-                    () => _approval is not null,
-                    TimeSpan.FromSeconds(run.ApprovalTimeoutSeconds));
-                if (!decided)
-                {
-                    _approval = "expired";
-                }
-
-                activate = _approval == "approved";
-                if (!activate)
-                {
-                    await Workflow.ExecuteActivityAsync(
-                        (TrainingActivities a) => a.ArchiveModelAsync(run.Model, run.Version),
-                        policy.For("persist"));
-                }
-            }
-
+            var activate = run.RequireApproval ? await AwaitApprovalAsync(run) : run.Activate;
             if (activate)
             {
                 _stage = "activating";
-                await Workflow.ExecuteActivityAsync(
-                    (TrainingActivities a) => a.ActivateModelAsync(run.Model, run.Version),
-                    policy.For("persist"));
+                await TrainingSteps.ActivateAsync(run);
             }
 
             var outcome = run.RequireApproval && !activate
                 ? $"registered, not activated ({_approval})"
                 : activate ? "activated" : "registered";
             var result = new TrainingRunResult(run.Model, run.Version, outcome, _trained.Metrics, activate, _approval, []);
-            await WorkflowSteps.PersistAsync(
-                policy,
-                _startedAt,
-                ResultStatus.Succeeded,
-                run.Model,
-                run.Version,
-                null,
-                WorkflowJson.Element(result),
-                null);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowCompleted, result);
+            await WorkflowSteps.CloseSucceededAsync(policy, _startedAt, run.Model, run.Version, WorkflowJson.Element(result), result);
             _stage = "completed";
             _progress = 100;
             return result;
         }
-        catch (Exception ex) when (ex is not ContinueAsNewException)
+        catch (Exception ex) when (RunFailure.ClosesRun(ex))
         {
-            var cancelled = TemporalException.IsCanceledException(ex);
-            _errors.Add(new ErrorRecord(
-                Workflow.UtcNow,
-                _stage,
-                cancelled ? "Cancelled" : ActivityErrors.TypeOf(ex),
-                cancelled ? "The training run was cancelled." : ActivityErrors.Describe(ex),
-                Handled: false));
-            _stage = cancelled ? "cancelled" : "failed";
-            var failure = WorkflowJson.Element(new { runId = id, status = _stage, errors = _errors, validation = _validation });
-            await WorkflowSteps.PersistAsync(
-                policy,
-                _startedAt,
-                cancelled ? ResultStatus.Cancelled : ResultStatus.Failed,
-                run.Model,
-                run.Version,
-                null,
-                failure,
-                _errors[^1].Message);
-            await WorkflowSteps.EmitAsync(policy, IEventModule.WorkflowFailed, failure);
-            if (ex is FailureException || cancelled)
-            {
-                throw;
-            }
-
-            throw new ApplicationFailureException(ActivityErrors.Describe(ex), ActivityErrors.TypeOf(ex), nonRetryable: true);
+            var failure = RunFailure.Of(ex, _stage, "The training run was cancelled.");
+            _errors.Add(failure.Error);
+            _stage = failure.Stage;
+            var output = WorkflowJson.Element(new { runId = id, status = _stage, errors = _errors, validation = _validation });
+            await WorkflowSteps.CloseFailedAsync(policy, _startedAt, failure, run.Model, run.Version, output);
+            throw;
         }
+    }
+
+    /// <summary>Waits for approve or reject until the deadline; a version not approved is archived.</summary>
+    private async Task<bool> AwaitApprovalAsync(TrainingRunInput run)
+    {
+        _stage = "awaiting-approval";
+        _deadline = Workflow.UtcNow.AddSeconds(run.ApprovalTimeoutSeconds);
+        var decided = await Workflow.WaitConditionAsync(() => _approval is not null, TimeSpan.FromSeconds(run.ApprovalTimeoutSeconds));
+        if (!decided)
+        {
+            _approval = "expired";
+        }
+
+        if (_approval != "approved")
+        {
+            await TrainingSteps.ArchiveAsync(run);
+            return false;
+        }
+
+        return true;
     }
 }

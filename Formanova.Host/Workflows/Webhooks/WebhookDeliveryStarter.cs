@@ -12,7 +12,11 @@ namespace Formanova.Host.Workflows.Webhooks;
 /// Runs only when the Event module's own dispatcher is off.
 /// </summary>
 internal sealed class WebhookDeliveryStarter(
-    IEventWebhooksModule webhooks, ITemporalClient client, IOptions<TemporalOptions> temporal, IOptions<WorkflowsOptions> workflows, ILogger<WebhookDeliveryStarter> logger) : BackgroundService
+    IEventWebhooksModule webhooks,
+    ITemporalClient client,
+    IOptions<TemporalOptions> temporal,
+    IOptions<WorkflowsOptions> workflows,
+    ILogger<WebhookDeliveryStarter> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -4,7 +4,10 @@ using Temporalio.Workflows;
 
 namespace Formanova.Host.Workflows.Webhooks;
 
-/// <summary>One webhook delivery, durably: attempt, then sleep until the Event module's next attempt time, until delivered or dead-lettered.</summary>
+/// <summary>
+/// One webhook delivery, durably: attempt, then sleep until the Event module's next attempt time, until delivered or
+/// dead-lettered.
+/// </summary>
 public sealed record WebhookDeliveryInput(long DeliveryId);
 
 public sealed record WebhookDeliveryOutcome(long DeliveryId, string Outcome, int Attempts, string? Reason);
