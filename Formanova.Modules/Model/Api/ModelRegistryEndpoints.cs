@@ -166,8 +166,8 @@ internal static class ModelRegistryEndpoints
             }
             catch (JsonException ex)
             {
-                errors["metadata"]
-                    = [$"The metadata is not valid JSON for this endpoint at '{JsonInput.PathOf(ex)}': {JsonInput.Describe(ex)}"];
+                var problem = JsonProblem.Of(ex, MetadataJson.GetTypeInfo(typeof(UploadMetadata)));
+                errors["metadata"] = [$"The metadata is not valid JSON for this endpoint at '{problem.Path}': {problem.Reason}"];
             }
         }
 
