@@ -1,10 +1,13 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
@@ -15,7 +18,7 @@ namespace Formanova.Host.Api;
 /// message; a transient database failure is a 503 the client may retry; anything else becomes a 500 that carries
 /// only the trace id, never the exception text.
 /// </summary>
-internal sealed partial class ApiExceptionHandler(
+internal sealed class ApiExceptionHandler(
     IProblemDetailsService problemDetails,
     ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -30,7 +33,7 @@ internal sealed partial class ApiExceptionHandler(
         var problem = exception switch
         {
             ModuleException module => FromModule(module),
-            BadHttpRequestException { InnerException: JsonException json } => MalformedJson(json),
+            BadHttpRequestException { InnerException: JsonException json } => MalformedJson(httpContext, json),
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -114,53 +117,64 @@ internal sealed partial class ApiExceptionHandler(
         return problem;
     }
 
-    private static HttpValidationProblemDetails MalformedJson(JsonException json)
+    private static HttpValidationProblemDetails MalformedJson(HttpContext httpContext, JsonException json)
     {
-        // Required constructor parameters that are absent are reported by System.Text.Json at '$'; name them.
-        var missing = MissingRequired().Match(json.Message);
-        if (missing.Success)
+        var problem = JsonProblem.Of(json, BodyContract(httpContext));
+        var path = problem.Path;
+        switch (problem.Kind)
         {
-            var fields = QuotedName().Matches(missing.Groups["names"].Value).Select(m => m.Groups[1].Value).ToList();
-            return new HttpValidationProblemDetails(fields.ToDictionary(f => f, f => new[] { $"'{f}' is required." }))
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Missing required fields",
-                Detail = $"The request body lacks required fields: {string.Join(", ", fields)}.",
-            };
+            case JsonProblemKind.MissingFields:
+                // Keyed like the validators' errors: the field's path without the '$'.
+                var prefix = path == "$" ? "" : path[(path[1] == '.' ? 2 : 1)..] + ".";
+                return new HttpValidationProblemDetails(problem.Fields.ToDictionary(f => prefix + f, f => new[] { $"'{f}' is required." }))
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Missing required fields",
+                    Detail = path == "$"
+                        ? $"The request body lacks required fields: {string.Join(", ", problem.Fields)}."
+                        : $"The object at '{path}' lacks required fields: {string.Join(", ", problem.Fields)}.",
+                };
+            case JsonProblemKind.InvalidValue:
+                return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [problem.Reason] })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Invalid value",
+                    Detail = $"The value at '{path}' cannot be accepted. {problem.Reason}",
+                };
+            case JsonProblemKind.UnknownField:
+                // The client needs the field and where it is.
+                var message = $"'{problem.Fields[0]}' (at '{path}') is not a field this endpoint takes; "
+                    + "check its spelling against /openapi/v1.json.";
+                return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [message] })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Unknown field",
+                    Detail = message,
+                };
+            default:
+                var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' "
+                    + $"(line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
+                return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "Malformed JSON",
+                    Detail = reason,
+                };
+        }
+    }
+
+    /// <summary>The serialization contract of the endpoint's JSON body, which the exception's path is followed through.</summary>
+    /// <remarks>The exception handler middleware clears the request's endpoint before it runs; its feature keeps it.</remarks>
+    private static JsonTypeInfo? BodyContract(HttpContext httpContext)
+    {
+        var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
+        if (endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is not { } type)
+        {
+            return null;
         }
 
-        var path = JsonInput.PathOf(json);
-        if (json is JsonValueException value)
-        {
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [value.Reason] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Invalid value",
-                Detail = $"The value at '{path}' cannot be accepted. {value.Reason}",
-            };
-        }
-
-        if (JsonInput.UnknownMember(json) is { } unknown)
-        {
-            // System.Text.Json names the .NET type here; the client needs the field and where it is.
-            var message = $"'{unknown}' (at '{path}') is not a field this endpoint takes; "
-                + "check its spelling against /openapi/v1.json.";
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [message] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Unknown field",
-                Detail = message,
-            };
-        }
-
-        var reason = $"The request body is not valid JSON, or a value has the wrong type, at '{path}' "
-            + $"(line {json.LineNumber + 1}, byte {json.BytePositionInLine}).";
-        return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path] = [reason] })
-        {
-            Status = StatusCodes.Status400BadRequest,
-            Title = "Malformed JSON",
-            Detail = reason,
-        };
+        var json = httpContext.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value;
+        return json.SerializerOptions.GetTypeInfo(type);
     }
 
     /// <summary>The request's charset parameter when no encoding has that name (shortened), else null.</summary>
@@ -195,12 +209,4 @@ internal sealed partial class ApiExceptionHandler(
         503 => "Service Unavailable",
         _ => "Error",
     };
-
-    [System.Text.RegularExpressions.GeneratedRegex(
-        "missing required properties including: (?<names>.*?)\\.?$",
-        System.Text.RegularExpressions.RegexOptions.Multiline)]
-    private static partial System.Text.RegularExpressions.Regex MissingRequired();
-
-    [System.Text.RegularExpressions.GeneratedRegex("'([^']+)'")]
-    private static partial System.Text.RegularExpressions.Regex QuotedName();
 }

@@ -340,7 +340,6 @@ public sealed class ProcessingWorkflowTests
     [TestCase("pageToken=AAAAAAAAAAAAAAAA", "pageToken")]
     [TestCase("pageSize=0", "pageSize")]
     [TestCase("pageSize=501", "pageSize")]
-    [TestCase("page=2", "page")]
     public async Task Jobs_WhenListingParametersAreInvalid_Return400NamingTheParameter(string parameters, string field)
     {
         using var factory = Factory();

@@ -1,14 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Dapper;
-using Formanova.Host.Workflows.Promotion;
-using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Model.Training;
-using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -66,38 +61,6 @@ public sealed class PromotionSagaTests
             var events = await factory.Services.GetRequiredService<IEventModule>()
                 .ListAsync(new EventQuery(Types: [IEventModule.ModelActivated]));
             Assert.That(events.Items.Select(e => e.Subject), Does.Contain($"{DemoModel}/1.1.0"));
-        }
-    }
-
-    [Test]
-    public async Task GetPromotion_WhenItsSagaWasStoredWithPascalCaseNames_StillShowsIt()
-    {
-        var (factory, client) = await HostWithTwoVersionsAsync(new FaultyModelModule());
-        using (factory)
-        {
-            var promotion = await PromoteAsync(client);
-            var id = (string)promotion["id"]!;
-            // Rewrite the stored saga with the default serializer's names, as builds before 2026-11-27 wrote it.
-            var data = factory.Services.GetRequiredService<IDataModule>();
-            var stored = (await data.QueryResultsAsync(new ResultQuery(JobId: id))).Items.Single(r => r.Step == "result");
-            var pascal = JsonSerializer.SerializeToElement(stored.Output!.Value.Deserialize<SagaState>(JsonSerializerOptions.Web));
-            // Straight to the table: the module never replaces a succeeded result.
-            await using (var connection = await factory.Services.GetRequiredService<IDatabase>().OpenConnectionAsync())
-            {
-                await connection.ExecuteAsync(
-                    "UPDATE data_results SET output = @Output WHERE job_id = @JobId AND step = 'result'",
-                    new { Output = pascal.GetRawText(), JobId = id });
-            }
-
-            Assert.That((await data.QueryResultsAsync(new ResultQuery(JobId: id))).Items.Single(r => r.Step == "result").Output!.Value
-                .TryGetProperty("Completed", out _), Is.True);
-
-            var reread = await ReadAsync(await client.GetAsync($"/api/v1/promotions/{id}"));
-
-            Assert.That(
-                reread["saga"]!["completed"]!.AsArray().Select(s => (string)s!),
-                Is.EqualTo(new[] { "check_load", "warm", "switch_active", "smoke_test", "emit_activated" }));
-            Assert.That((string?)reread["saga"]!["previousVersion"], Is.EqualTo("1.0.0"));
         }
     }
 

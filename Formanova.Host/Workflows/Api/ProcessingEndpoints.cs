@@ -230,9 +230,8 @@ internal static class ProcessingEndpoints
 
         var stored = run.Stored;
         var history = new List<ErrorRecord>();
-        // "Errors": results stored before they were written in camelCase.
         if (stored?.Output is { ValueKind: JsonValueKind.Object } output
-            && (output.TryGetProperty("Errors", out var list) || output.TryGetProperty("errors", out list))
+            && output.TryGetProperty("errors", out var list)
             && list.ValueKind == JsonValueKind.Array)
         {
             history = list.Deserialize<List<ErrorRecord>>(WorkflowJson.Options) ?? [];
@@ -265,18 +264,8 @@ internal static class ProcessingEndpoints
         string? type,
         int? pageSize,
         string? pageToken,
-        string? page,
-        string? limit,
         CancellationToken ct)
     {
-        if (page is not null || limit is not null)
-        {
-            // Offset paging was replaced; silently ignoring page= would hand its callers the first page forever.
-            throw ModuleException.Invalid(
-                page is not null ? "page" : "limit",
-                "Offset paging was replaced: use pageSize, and pageToken set to the previous page's nextPageToken.");
-        }
-
         var workflowType = type?.ToLowerInvariant() switch
         {
             null or "" or "processing" or "job" or "prediction" => nameof(ProcessingWorkflow),

@@ -163,9 +163,10 @@ internal static class RowSources
             {
                 var shape = ndjson ? "NDJSON (one JSON object per line)" : "a JSON array of objects";
                 var where = ex.LineNumber is { } line ? $" at line {line + 1}, byte {ex.BytePositionInLine}" : "";
+                var reason = JsonProblem.Of(ex).Reason;
                 throw ModuleException.Invalid("content", count == 0 && !ndjson
-                    ? $"The body must be {shape}; it is not{where}: {JsonInput.Describe(ex)}"
-                    : $"Malformed JSON after item {count}{where}: {JsonInput.Describe(ex)}");
+                    ? $"The body must be {shape}; it is not{where}: {reason}"
+                    : $"Malformed JSON after item {count}{where}: {reason}");
             }
             catch (InvalidOperationException)
             {

@@ -3,7 +3,10 @@ using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Shared.Caching;
 
-/// <summary>The <c>Cache</c> configuration section: the in-process L1 and the Redis L2.</summary>
+/// <summary>
+/// The <c>Cache</c> configuration section: the in-process L1 and the Redis L2. docs/configuration.md ("Cache") lists
+/// the settings and their defaults; docs/architecture.md ("Cache") describes how the two levels behave.
+/// </summary>
 public sealed class CacheOptions
 {
     public const string SectionName = "Cache";

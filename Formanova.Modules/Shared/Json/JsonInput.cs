@@ -27,7 +27,7 @@ public sealed class JsonValueException(string reason, string? innerPath = null) 
 /// by the reader and throws <see cref="InvalidOperationException"/> wherever the string is first decoded (a 500,
 /// or an event stored that no history read can serve back), and <c>"NaN"</c> or <c>1e999</c> reach arithmetic.
 /// </summary>
-public static partial class JsonInput
+public static class JsonInput
 {
     public const string InvalidText = "The string is not valid Unicode: it holds a lone UTF-16 surrogate escape or invalid UTF-8.";
     public const string NotFinite = "The number is not finite: NaN, Infinity and values beyond ±1.7976931348623157E+308 are refused.";
@@ -49,32 +49,6 @@ public static partial class JsonInput
         var path = string.IsNullOrEmpty(exception.Path) ? "$" : exception.Path;
         return exception is JsonValueException { InnerPath: { Length: > 1 } inner } ? path + inner[1..] : path;
     }
-
-    /// <summary>
-    /// Why a body could not be bound, in the client's terms: System.Text.Json's own messages name .NET types.
-    /// </summary>
-    public static string Describe(JsonException exception) => exception switch
-    {
-        JsonValueException value => value.Reason,
-        _ when UnknownMember(
-            exception) is { } name => $"'{name}' is not a field this endpoint takes; check its spelling against /openapi/v1.json.",
-        // The reader's own syntax errors ("'x' is an invalid start of a value.") say what is wrong and name no type;
-        // conversion errors name the .NET type they could not produce.
-        _ when !exception.Message.Contains("could not be converted", StringComparison.Ordinal)
-            && SyntaxMessage().Match(exception.Message) is { Success: true } syntax => syntax.Groups["what"].Value,
-        _ => "The value is not valid JSON, or has the wrong type for this field.",
-    };
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<what>[^|]*?\.)\s*(LineNumber|Path):")]
-    private static partial System.Text.RegularExpressions.Regex SyntaxMessage();
-
-    /// <summary>The name of a field the target type does not have, when that is what the exception reports.</summary>
-    /// <remarks>System.Text.Json has no distinct exception for it; its message is the only place the name is given.</remarks>
-    public static string? UnknownMember(JsonException exception) =>
-        UnmappedMember().Match(exception.Message) is { Success: true } match ? match.Groups["name"].Value : null;
-
-    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '(?<name>[^']*)' could not be mapped")]
-    private static partial System.Text.RegularExpressions.Regex UnmappedMember();
 
     /// <summary>The first place where <paramref name="utf8Json"/> breaks the input rules, or null if it keeps them.</summary>
     /// <remarks>Malformed JSON is not reported here: the parser that reads it next reports that with its own position.</remarks>

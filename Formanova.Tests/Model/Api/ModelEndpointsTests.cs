@@ -184,6 +184,20 @@ public sealed class ModelEndpointsTests
         });
     }
 
+    [TestCase(true, """{"version":"2.0.0"}""", new[] { "metadata.task", "metadata.columns" })]
+    [TestCase(false, """{"task":"regression","columns":[{"name":"x","kind":"numeric"}]}""", new[] { "model" })]
+    [TestCase(true, null, new[] { "metadata" })]
+    [TestCase(true, """{"task":"regression","colums":[]}""", new[] { "metadata" })]
+    public async Task Upload_WhenAPartIsMissingOrIncomplete_Returns400NamingEachField(bool withModel, string? metadata, string[] fields)
+    {
+        var response = await Upload("demo-churn", withModel ? "PK"u8.ToArray() : [], metadata);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
+        var errors = JsonDocument.Parse(body).RootElement.GetProperty("errors");
+        Assert.That(errors.EnumerateObject().Select(e => e.Name), Is.EquivalentTo(fields), body);
+    }
+
     private async Task<HttpResponseMessage> Upload(string name, byte[] zip, string? metadata)
     {
         using var form = new MultipartFormDataContent();

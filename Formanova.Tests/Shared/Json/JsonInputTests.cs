@@ -50,7 +50,7 @@ public sealed class JsonInputTests
         var error = Assert.Throws<JsonValueException>(() => JsonSerializer.Deserialize<Body>(json, Rules))!;
 
         Assert.That(JsonInput.PathOf(error), Is.EqualTo(path));
-        Assert.That(JsonInput.Describe(error), Is.EqualTo(reason));
+        Assert.That(JsonProblem.Of(error).Reason, Is.EqualTo(reason));
     }
 
     [Test]
