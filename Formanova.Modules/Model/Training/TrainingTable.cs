@@ -55,12 +55,14 @@ internal sealed class TrainingTable
     {
         var table = new TrainingTable(schema, positions, task);
         var errors = new Dictionary<string, string[]>();
+        // source is the request field the rows came from ("rows" or "testRows"): it keys the errors; people read this.
+        var what = source == "testRows" ? "test rows" : "training rows";
         long index = 0;
         await foreach (var row in rows.WithCancellation(cancellationToken))
         {
             if (table.Rows >= limits.MaxRows)
             {
-                throw new ModuleException(ErrorKind.TooLarge, $"The {source} rows exceed Model:Training:MaxRows ({limits.MaxRows}).");
+                throw new ModuleException(ErrorKind.TooLarge, $"The {what} exceed Model:Training:MaxRows ({limits.MaxRows}).");
             }
 
             table.Add(row, index, source, errors);
@@ -78,7 +80,7 @@ internal sealed class TrainingTable
                 {
                     throw new ModuleException(
                         ErrorKind.TooLarge,
-                        $"The {source} rows need about {bytes / (1024 * 1024)} MiB in memory, more than "
+                        $"The {what} need about {bytes / (1024 * 1024)} MiB in memory, more than "
                         + $"Model:Training:MaxMemoryMegabytes ({limits.MaxBytes / (1024 * 1024)}).");
                 }
             }
@@ -88,7 +90,7 @@ internal sealed class TrainingTable
         {
             throw new ModuleException(
                 ErrorKind.Unprocessable,
-                $"Some {source} rows do not match the schema (first {errors.Count} problems listed).",
+                $"Some {what} do not match the schema (first {errors.Count} problems listed).",
                 errors);
         }
 

@@ -115,6 +115,7 @@ public sealed class ModelTrainerTests
         Assert.Multiple(() =>
         {
             Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Unprocessable));
+            Assert.That(error.Message, Does.StartWith("Some training rows do not match the schema"));
             Assert.That(error.Errors["rows[3]"], Has.Some.Contains("tenure_months").And.Some.Contains("paperless_billing"));
             Assert.That(error.Errors["rows[3]"], Has.None.Contains("contract"), "a number is a valid category");
             Assert.That(error.Errors["rows[9]"], Has.Some.Contains("expected 12 values"));
@@ -128,7 +129,11 @@ public sealed class ModelTrainerTests
 
         var error = Assert.ThrowsAsync<ModuleException>(() => ModelTestKit.TrainAsync(seed: 1, rows: 101, options: options));
 
-        Assert.That(error!.Kind, Is.EqualTo(ErrorKind.TooLarge));
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Kind, Is.EqualTo(ErrorKind.TooLarge));
+            Assert.That(error.Message, Is.EqualTo("The training rows exceed Model:Training:MaxRows (100)."));
+        });
     }
 
     [Test]
@@ -138,7 +143,7 @@ public sealed class ModelTrainerTests
 
         var error = Assert.ThrowsAsync<ModuleException>(() => ModelTestKit.TrainAsync(seed: 1, rows: 40_000, options: options));
 
-        Assert.That(error!.Message, Does.Contain("MaxMemoryMegabytes"));
+        Assert.That(error!.Message, Does.StartWith("The training rows need about").And.Contain("MaxMemoryMegabytes"));
     }
 
     [Test]
