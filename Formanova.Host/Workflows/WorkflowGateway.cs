@@ -122,25 +122,35 @@ internal sealed class WorkflowGateway(
         }
     }
 
-    /// <summary>The run's description, or NotFound when no run has this id or it is another kind of workflow.</summary>
-    private async Task<WorkflowExecutionDescription> DescribeAsync(string id, string workflowType, CancellationToken cancellationToken)
+    /// <summary>
+    /// The run's description, or NotFound when no run has this id or it is another kind of workflow (then the answer
+    /// names the path that serves it).
+    /// </summary>
+    private async Task<WorkflowExecutionDescription> DescribeAsync(string id, string? workflowType, CancellationToken cancellationToken)
     {
         try
         {
             var description = await client.GetWorkflowHandle(id)
                 .DescribeAsync(new WorkflowDescribeOptions { Rpc = Rpc(cancellationToken) });
-            if (description.WorkflowType != workflowType)
+            if (workflowType is not null && description.WorkflowType != workflowType)
             {
-                throw ModuleException.NotFound(workflowType, id);
+                var kind = WorkflowLocations.KindOf(description.WorkflowType, id);
+                throw new ModuleException(
+                    ErrorKind.NotFound,
+                    $"'{id}' is a {kind} run, not a {workflowType}: read it at {WorkflowLocations.PathOf(description.WorkflowType, id)}.");
             }
 
             return description;
         }
         catch (RpcException ex) when (ex.Code == RpcException.StatusCode.NotFound)
         {
-            throw ModuleException.NotFound(workflowType, id);
+            throw ModuleException.NotFound(workflowType ?? "Job", id);
         }
     }
+
+    /// <summary>The description of a run of any type (GET /jobs/{id} answers for every kind), or NotFound.</summary>
+    public Task<WorkflowExecutionDescription> DescribeAnyAsync(string id, CancellationToken cancellationToken) =>
+        DescribeAsync(id, null, cancellationToken);
 
     /// <summary>The run's description, or NotFound when no run has this id or it is not a <typeparamref name="TWorkflow"/>.</summary>
     public Task<WorkflowExecutionDescription> DescribeAsync<TWorkflow>(string id, CancellationToken cancellationToken) =>

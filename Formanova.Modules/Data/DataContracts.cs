@@ -175,6 +175,20 @@ public sealed record RowChunk(
     IReadOnlyList<long> RowIds,
     IReadOnlyList<object?[]> Rows);
 
+/// <summary>
+/// What <see cref="IDataModule.CountDistinctAsync"/> found: <see cref="Count"/> distinct non-null values (at most the
+/// cap; <see cref="MoreThanCap"/> when the read stopped at the first value past it), the values themselves as text in
+/// ordinal order, and the rows read, which is every row unless the cap was passed.
+/// </summary>
+public sealed record DistinctValues(
+    long DatasetId,
+    string Column,
+    ColumnType Type,
+    int Count,
+    bool MoreThanCap,
+    IReadOnlyList<string> Values,
+    long RowsRead);
+
 public sealed record RowStreamColumn(string Name, ColumnType Type, ColumnRole Role);
 
 /// <summary>

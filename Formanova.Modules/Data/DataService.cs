@@ -183,26 +183,70 @@ internal sealed class DataService(
         return new RowChunkPlan(datasetId, total, cursors);
     }
 
-    public async Task<RowChunk> ReadRowChunkAsync(long datasetId, long cursor, int limit, CancellationToken cancellationToken = default)
+    public Task<RowChunk> ReadRowChunkAsync(long datasetId, long cursor, int limit, CancellationToken cancellationToken = default) =>
+        ReadRowChunkAsync(datasetId, cursor, limit, null, cancellationToken);
+
+    public async Task<RowChunk> ReadRowChunkAsync(
+        long datasetId,
+        long cursor,
+        int limit,
+        IReadOnlyList<TransformStep>? transforms,
+        CancellationToken cancellationToken = default)
     {
         if (limit < 1)
         {
             throw ModuleException.Invalid("limit", "limit must be at least 1.");
         }
 
-        var loaded = await LoadAsync(datasetId, cancellationToken);
+        if (transforms?.Any(t => t is { Op: TransformOp.Fill, Fill: FillStrategy.Mean or FillStrategy.Mode }) == true)
+        {
+            throw ModuleException.Invalid(
+                "transforms",
+                "A chunk read takes frozen transforms: pass fills by mean or mode through FreezeTransformsAsync first.");
+        }
+
+        // Frozen transforms compile without reading any row.
+        var (loaded, pipeline) = await CompileAsync(datasetId, transforms, cancellationToken);
         var projector = new RowProjector(loaded.Versions);
         var stored = await rows.ReadRangeAsync(datasetId, cursor, limit, cancellationToken);
         var ids = new long[stored.Count];
         var values = new object?[stored.Count][];
+        var kept = 0;
         for (var i = 0; i < stored.Count; i++)
         {
-            ids[i] = stored[i].Id;
-            values[i] = projector.Project(stored[i].SchemaVersion, stored[i].Payload);
+            var row = projector.Project(stored[i].SchemaVersion, stored[i].Payload);
+            if (pipeline.StepCount > 0)
+            {
+                if (pipeline.Apply(stored[i].Id, row) is not { } transformed)
+                {
+                    continue;
+                }
+
+                row = transformed;
+            }
+
+            ids[kept] = stored[i].Id;
+            values[kept++] = row;
         }
 
-        var columns = loaded.Current.Columns.Select(c => new RowStreamColumn(c.Name, c.Type, c.Role)).ToList();
+        if (kept < stored.Count)
+        {
+            // One copy per chunk when a filter dropped rows; the batch path wants arrays.
+            Array.Resize(ref ids, kept);
+            Array.Resize(ref values, kept);
+        }
+
+        var columns = pipeline.Columns.Select(c => new RowStreamColumn(c.Name, c.Type, c.Role)).ToList();
         return new RowChunk(datasetId, columns, ids, values);
+    }
+
+    public async Task<IReadOnlyList<TransformStep>> FreezeTransformsAsync(
+        long datasetId,
+        IReadOnlyList<TransformStep> transforms,
+        CancellationToken cancellationToken = default)
+    {
+        var (_, pipeline) = await CompileAsync(datasetId, transforms ?? [], cancellationToken);
+        return pipeline.Frozen;
     }
 
     public async Task StorePredictionsAsync(
@@ -294,6 +338,41 @@ internal sealed class DataService(
                 yield return row;
             }
         }
+    }
+
+    public async Task<DistinctValues> CountDistinctAsync(
+        long datasetId,
+        string column,
+        int cap,
+        IReadOnlyList<TransformStep>? transforms = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (cap is < 1 or > 1000)
+        {
+            throw ModuleException.Invalid("cap", "cap must be between 1 and 1000.");
+        }
+
+        var (loaded, pipeline) = await CompileAsync(datasetId, transforms, cancellationToken);
+        var index = pipeline.Columns.FindIndex(c => c.Name == column);
+        if (index < 0)
+        {
+            throw ModuleException.Invalid("column", $"'{column}' is not a column of dataset {datasetId}.");
+        }
+
+        var seen = new HashSet<object>();
+        long read = 0;
+        await foreach (var row in Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, cancellationToken))
+        {
+            read++;
+            if (row[index] is { } value && seen.Add(value) && seen.Count > cap)
+            {
+                break;
+            }
+        }
+
+        var values = seen.Select(v => ValueText.Format(v) ?? "").Order(StringComparer.Ordinal).Take(cap).ToList();
+        var type = pipeline.Columns[index].Type;
+        return new DistinctValues(datasetId, column, type, Math.Min(seen.Count, cap), seen.Count > cap, values, read);
     }
 
     public async Task<DatasetDetails> MaterializeAsync(

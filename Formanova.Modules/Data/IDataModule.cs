@@ -49,7 +49,7 @@ public interface IDataModule
     /// <summary>
     /// Splits the dataset's rows, in id order, into consecutive ranges of <paramref name="chunkSize"/> rows without
     /// reading their values: <see cref="RowChunkPlan.Cursors"/> holds the cursor (the row id before the range, 0 for
-    /// the first) of each range, for <see cref="ReadRowChunkAsync"/>.
+    /// the first) of each range, for <see cref="ReadRowChunkAsync(long, long, int, CancellationToken)"/>.
     /// </summary>
     Task<RowChunkPlan> PlanRowChunksAsync(long datasetId, int chunkSize, CancellationToken cancellationToken = default);
 
@@ -58,6 +58,30 @@ public interface IDataModule
     /// the current schema's column order (the batch read: no per-row dictionary, no page size limit).
     /// </summary>
     Task<RowChunk> ReadRowChunkAsync(long datasetId, long cursor, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="ReadRowChunkAsync(long, long, int, CancellationToken)"/> with <paramref name="transforms"/> applied to
+    /// each row as it is read: the chunk's columns are those after the transforms, rows a filter drops are left out,
+    /// and <see cref="RowChunk.RowIds"/> are the source rows' ids. The transforms must be frozen
+    /// (<see cref="FreezeTransformsAsync"/>): a fill by mean or mode is refused (Invalid), since a statistic of one
+    /// chunk is not the dataset's.
+    /// </summary>
+    Task<RowChunk> ReadRowChunkAsync(
+        long datasetId,
+        long cursor,
+        int limit,
+        IReadOnlyList<TransformStep>? transforms,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Checks <paramref name="transforms"/> against the dataset (as <see cref="OpenRowStreamAsync"/> does) and returns
+    /// them frozen: each fill by mean or mode becomes a constant fill with the value computed now over the whole
+    /// dataset, so chunks read later with them all fill the same value.
+    /// </summary>
+    Task<IReadOnlyList<TransformStep>> FreezeTransformsAsync(
+        long datasetId,
+        IReadOnlyList<TransformStep> transforms,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Writes every row to <paramref name="output"/> as CSV (header row) or a JSON array, streaming.</summary>
     Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default);
@@ -68,6 +92,19 @@ public interface IDataModule
     /// </summary>
     Task<RowStream> OpenRowStreamAsync(
         long datasetId,
+        IReadOnlyList<TransformStep>? transforms = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The distinct non-null values of <paramref name="column"/> (after <paramref name="transforms"/>, when given),
+    /// counted over a streamed read that stops as soon as more than <paramref name="cap"/> (1 to 1000) are seen, so a
+    /// column with many values costs little. Runs the same on both providers. Throws Invalid naming <c>column</c> when
+    /// the column does not exist after the transforms, and as <see cref="OpenRowStreamAsync"/> for bad transforms.
+    /// </summary>
+    Task<DistinctValues> CountDistinctAsync(
+        long datasetId,
+        string column,
+        int cap,
         IReadOnlyList<TransformStep>? transforms = null,
         CancellationToken cancellationToken = default);
 

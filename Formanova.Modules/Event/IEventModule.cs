@@ -39,6 +39,9 @@ public interface IEventModule
     /// <summary>Training reported progress.</summary>
     const string TrainingProgress = "TRAINING_PROGRESS";
 
+    /// <summary>A training run failed; data carries the reason and its problems (bad rows, their columns).</summary>
+    const string TrainingFailed = "TRAINING_FAILED";
+
     /// <summary>A dataset import finished.</summary>
     const string DatasetImported = "DATASET_IMPORTED";
 

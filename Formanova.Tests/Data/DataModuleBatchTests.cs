@@ -127,4 +127,83 @@ public sealed class DataModuleBatchTests(DatabaseProvider provider)
 
         Assert.That(count, Is.EqualTo(1234));
     }
+
+    /// <summary>12 rows: x = i, null every fourth row; city c0, c1, c2 in turn.</summary>
+    private async Task<(long Id, List<long> RowIds)> WithNullsAsync()
+    {
+        var (id, _) = await DatasetAsync(0);
+        var csv = new StringBuilder("x,city\n");
+        for (var i = 0; i < 12; i++)
+        {
+            var x = i % 4 == 0 ? "" : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            csv.Append(x).Append(",c").Append(i % 3).Append('\n');
+        }
+
+        await Data.ImportRowsAsync(id, new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())), new ImportOptions(ImportFormat.Csv));
+        var page = await Data.ReadRowsAsync(id, null, 100);
+        return (id, [.. page.Rows.Select(r => r.RowId)]);
+    }
+
+    [Test]
+    public async Task ReadRowChunkAsync_WithFrozenTransforms_FillsWithTheDatasetsMeanDropsFilteredRowsAndKeepsSourceIds()
+    {
+        var (id, rowIds) = await WithNullsAsync();
+        var frozen = await Data.FreezeTransformsAsync(id, [
+            new TransformStep(TransformOp.Fill, Column: "x", Fill: FillStrategy.Mean),
+            new TransformStep(TransformOp.Filter, Expression: "city != \"c0\""),
+        ]);
+        var plan = await Data.PlanRowChunksAsync(id, 5);
+
+        var ids = new List<long>();
+        var xs = new List<double?>();
+        foreach (var cursor in plan.Cursors)
+        {
+            var chunk = await Data.ReadRowChunkAsync(id, cursor, 5, frozen);
+            ids.AddRange(chunk.RowIds);
+            xs.AddRange(chunk.Rows.Select(r => (double?)r[0]));
+        }
+
+        // The mean of the 9 values present (1, 2, 3, 5, 6, 7, 9, 10, 11), whichever chunk a null lies in.
+        var mean = 54 / 9.0;
+        Assert.Multiple(() =>
+        {
+            Assert.That(frozen[0].Fill, Is.EqualTo(FillStrategy.Constant));
+            Assert.That(frozen[0].Value!.Value.GetDouble(), Is.EqualTo(mean));
+            Assert.That(ids, Is.EqualTo(Enumerable.Range(0, 12).Where(i => i % 3 != 0).Select(i => rowIds[i])), "source ids, c0 dropped");
+            Assert.That(xs, Is.EqualTo(Enumerable.Range(0, 12).Where(i => i % 3 != 0).Select(i => i % 4 == 0 ? mean : (double?)i)));
+        });
+    }
+
+    [Test]
+    public async Task ReadRowChunkAsync_WhenAFillByMeanIsNotFrozen_IsRefused()
+    {
+        var (id, _) = await WithNullsAsync();
+
+        var ex = Assert.ThrowsAsync<Formanova.Modules.Shared.Errors.ModuleException>(
+            () => Data.ReadRowChunkAsync(id, 0, 5, [new TransformStep(TransformOp.Fill, Column: "x", Fill: FillStrategy.Mean)]));
+
+        Assert.That(ex!.Errors.Keys, Is.EqualTo(new[] { "transforms" }));
+    }
+
+    [Test]
+    public async Task CountDistinctAsync_WhenCounted_StopsPastTheCapAndCountsAfterTransforms()
+    {
+        var (id, _) = await WithNullsAsync();
+
+        var all = await Data.CountDistinctAsync(id, "city", 5);
+        var capped = await Data.CountDistinctAsync(id, "city", 2);
+        var filtered = await Data.CountDistinctAsync(id, "city", 5, [new TransformStep(TransformOp.Filter, Expression: "city != \"c0\"")]);
+        var numbers = await Data.CountDistinctAsync(id, "x", 100);
+        var unknown = Assert.ThrowsAsync<Formanova.Modules.Shared.Errors.ModuleException>(() => Data.CountDistinctAsync(id, "y", 5));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((all.Count, all.MoreThanCap, all.RowsRead), Is.EqualTo((3, false, 12L)));
+            Assert.That(all.Values, Is.EqualTo(new[] { "c0", "c1", "c2" }));
+            Assert.That((capped.Count, capped.MoreThanCap, capped.RowsRead), Is.EqualTo((2, true, 3L)), "stops at the third value");
+            Assert.That(filtered.Values, Is.EqualTo(new[] { "c1", "c2" }));
+            Assert.That((numbers.Count, numbers.Type), Is.EqualTo((9, ColumnType.Numeric)), "nulls are not a value");
+            Assert.That(unknown!.Errors.Keys, Is.EqualTo(new[] { "column" }));
+        });
+    }
 }

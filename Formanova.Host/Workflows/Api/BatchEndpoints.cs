@@ -6,6 +6,7 @@ using Formanova.Host.Workflows.Batch;
 using Formanova.Modules.Data;
 using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Temporalio.Client;
 
 namespace Formanova.Host.Workflows.Api;
 
@@ -67,14 +68,23 @@ internal static class BatchEndpoints
         return TypedResults.Accepted($"/api/v1/batch-jobs/{id}", new JobAccepted(id, "accepted", $"/api/v1/batch-jobs/{id}"));
     }
 
-    private static async Task<Ok<BatchView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Ok<BatchView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
+        TypedResults.Ok(await ViewAsync(gateway, data, id, null, ct));
+
+    /// <summary>The job as GET /batch-jobs/{id} shows it; GET /jobs/{id} passes the description it already has.</summary>
+    public static async Task<BatchView> ViewAsync(
+        WorkflowGateway gateway,
+        IDataModule data,
+        string id,
+        WorkflowExecutionDescription? described,
+        CancellationToken ct)
     {
-        var run = await gateway.ReadRunAsync<BatchInferenceWorkflow, BatchProgress>(data, id, wf => wf.GetProgress(), ct);
+        var run = await gateway.ReadRunAsync<BatchInferenceWorkflow, BatchProgress>(data, id, wf => wf.GetProgress(), ct, described);
         var results = $"/api/v1/batch-jobs/{id}/results";
         var started = run.Description.StartTime;
-        return TypedResults.Ok(run.Running
+        return run.Running
             ? new BatchView(id, run.Live?.Paused == true ? "paused" : run.Status, run.Live, started, null, null, null, results)
-            : new BatchView(id, run.Status, null, started, run.Description.CloseTime, run.Stored?.Output, run.Stored?.Error, results));
+            : new BatchView(id, run.Status, null, started, run.Description.CloseTime, run.Stored?.Output, run.Stored?.Error, results);
     }
 
     /// <summary>The predictions stored so far as CSV (rowId,label,value,score), in row order.</summary>

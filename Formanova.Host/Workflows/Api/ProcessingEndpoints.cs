@@ -33,7 +33,11 @@ internal sealed record CancelBody(string? Reason = null);
 
 internal sealed record JobAccepted(string Id, string Status, string Location);
 
-/// <summary>A job as the API shows it: live stage and progress while running, the stored result once closed.</summary>
+/// <summary>
+/// A job as the API shows it: live stage and progress while running, the stored result once closed. GET /jobs/{id}
+/// answers with it for every kind of run; <see cref="Location"/> is the kind's own path, with the kind's full view
+/// and its actions (itself for a processing job).
+/// </summary>
 internal sealed record JobView(
     string Id,
     string Type,
@@ -47,7 +51,8 @@ internal sealed record JobView(
     ProcessingParams? Params,
     JsonElement? Result,
     string? Error,
-    IReadOnlyList<ErrorRecord> Errors);
+    IReadOnlyList<ErrorRecord> Errors,
+    string Location);
 
 /// <summary>
 /// One listed job; <see cref="Location"/> is where its type is read (training runs, batch jobs and promotions have their own paths).
@@ -201,11 +206,18 @@ internal static class ProcessingEndpoints
     }
 
     private static async Task<Ok<JobView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
-        TypedResults.Ok(await ViewAsync(id, gateway, data, ct));
+        TypedResults.Ok(await JobViews.ReadAsync(id, gateway, data, ct));
 
-    private static async Task<JobView> ViewAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    /// <summary>A processing job's view; <paramref name="described"/> when the caller already has its description.</summary>
+    public static async Task<JobView> ViewAsync(
+        string id,
+        WorkflowGateway gateway,
+        IDataModule data,
+        CancellationToken ct,
+        WorkflowExecutionDescription? described = null)
     {
-        var run = await gateway.ReadRunAsync<ProcessingWorkflow, ProcessingStatus>(data, id, wf => wf.GetCurrentStatus(), ct);
+        var run = await gateway.ReadRunAsync<ProcessingWorkflow, ProcessingStatus>(data, id, wf => wf.GetCurrentStatus(), ct, described);
+        var location = $"/api/v1/jobs/{id}";
         var description = run.Description;
         var type = id.StartsWith("prediction-", StringComparison.Ordinal) ? "prediction" : "job";
         if (run.Running)
@@ -225,18 +237,12 @@ internal static class ProcessingEndpoints
                 status?.Params,
                 null,
                 null,
-                errors ?? []);
+                errors ?? [],
+                location);
         }
 
         var stored = run.Stored;
-        var history = new List<ErrorRecord>();
-        if (stored?.Output is { ValueKind: JsonValueKind.Object } output
-            && output.TryGetProperty("errors", out var list)
-            && list.ValueKind == JsonValueKind.Array)
-        {
-            history = list.Deserialize<List<ErrorRecord>>(WorkflowJson.Options) ?? [];
-        }
-
+        var history = JobViews.StoredErrors(stored?.Output);
         var succeeded = description.Status == WorkflowExecutionStatus.Completed;
 
         // A run stopped by the cancel signal alone (not through this API) ends FAILED in Temporal; its stored
@@ -255,7 +261,8 @@ internal static class ProcessingEndpoints
             null,
             succeeded ? stored?.Output : null,
             stored?.Error,
-            history);
+            history,
+            location);
     }
 
     private static async Task<Ok<JobPage>> ListAsync(

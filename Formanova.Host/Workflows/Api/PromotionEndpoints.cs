@@ -6,6 +6,7 @@ using Formanova.Modules.Data;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Temporalio.Client;
 
 namespace Formanova.Host.Workflows.Api;
 
@@ -41,17 +42,26 @@ internal static class PromotionEndpoints
         return TypedResults.Accepted($"/api/v1/promotions/{id}", new JobAccepted(id, "accepted", $"/api/v1/promotions/{id}"));
     }
 
-    private static async Task<Ok<PromotionView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Ok<PromotionView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
+        TypedResults.Ok(await ViewAsync(gateway, data, id, null, ct));
+
+    /// <summary>The saga as GET /promotions/{id} shows it; GET /jobs/{id} passes the description it already has.</summary>
+    public static async Task<PromotionView> ViewAsync(
+        WorkflowGateway gateway,
+        IDataModule data,
+        string id,
+        WorkflowExecutionDescription? described,
+        CancellationToken ct)
     {
-        var run = await gateway.ReadRunAsync<ModelPromotionSaga, SagaState>(data, id, wf => wf.GetSagaState(), ct);
+        var run = await gateway.ReadRunAsync<ModelPromotionSaga, SagaState>(data, id, wf => wf.GetSagaState(), ct, described);
         var description = run.Description;
         if (run.Running)
         {
-            return TypedResults.Ok(new PromotionView(id, run.Status, run.Live, description.StartTime, null, null));
+            return new PromotionView(id, run.Status, run.Live, description.StartTime, null, null);
         }
 
         var saga = run.Stored?.Output is { } output ? output.Deserialize<SagaState>(WorkflowJson.Options) : null;
-        return TypedResults.Ok(new PromotionView(id, run.Status, saga, description.StartTime, description.CloseTime, run.Stored?.Error));
+        return new PromotionView(id, run.Status, saga, description.StartTime, description.CloseTime, run.Stored?.Error);
     }
 }
 

@@ -8,6 +8,7 @@ using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Temporalio.Api.Enums.V1;
+using Temporalio.Client;
 
 namespace Formanova.Host.Workflows.Api;
 
@@ -37,7 +38,8 @@ internal sealed record TrainingRunView(
     DateTime? StartedAt,
     DateTime? ClosedAt,
     JsonElement? Result,
-    string? Error);
+    string? Error,
+    IReadOnlyList<TrainingProblem>? Problems = null);
 
 internal static class TrainingEndpoints
 {
@@ -69,17 +71,12 @@ internal static class TrainingEndpoints
         HttpContext http,
         WorkflowGateway gateway,
         IDataModule data,
+        IModelModule models,
         CancellationToken ct)
     {
-        // What can be known now is answered now, as for a batch job: 404 for an unknown dataset, 400 for bad
-        // transforms, 422 for nothing to learn. prepare_training_data checks again for runs started elsewhere.
-        var stream = await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
-        if (!stream.Columns.Any(c => c.Role == ColumnRole.Label))
-        {
-            throw new ModuleException(ErrorKind.Unprocessable, $"Dataset {body.DatasetId} has no label column to train on.",
-                new Dictionary<string, string[]> { ["datasetId"] = ["The dataset (after transforms) needs a column with role 'label'."] });
-        }
-
+        // What can be known now is answered now (TrainingRunPreCheck): the activities check again for runs started
+        // elsewhere. A repeated request with the same Idempotency-Key is no conflict with the version its run made.
+        await new TrainingRunPreCheck(data, models).CheckAsync(body, IdempotencyKey.Read(http)?.Scoped("training"), ct);
         var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Training;
@@ -120,9 +117,18 @@ internal static class TrainingEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<TrainingRunView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Ok<TrainingRunView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
+        TypedResults.Ok(await ViewAsync(gateway, data, id, null, ct));
+
+    /// <summary>The run as GET /training-runs/{id} shows it; GET /jobs/{id} passes the description it already has.</summary>
+    public static async Task<TrainingRunView> ViewAsync(
+        WorkflowGateway gateway,
+        IDataModule data,
+        string id,
+        WorkflowExecutionDescription? described,
+        CancellationToken ct)
     {
-        var run = await gateway.ReadRunAsync<ModelTrainingWorkflow, TrainingProgressView>(data, id, wf => wf.GetProgress(), ct);
+        var run = await gateway.ReadRunAsync<ModelTrainingWorkflow, TrainingProgressView>(data, id, wf => wf.GetProgress(), ct, described);
         var description = run.Description;
         if (run.Running)
         {
@@ -136,7 +142,7 @@ internal static class TrainingEndpoints
                 percent = 20 + (60 * Math.Clamp(heartbeat.Fraction, 0, 1));
             }
 
-            return TypedResults.Ok(new TrainingRunView(
+            return new TrainingRunView(
                 id,
                 run.Status,
                 progress?.Stage,
@@ -146,11 +152,11 @@ internal static class TrainingEndpoints
                 description.StartTime,
                 null,
                 null,
-                null));
+                null);
         }
 
         var completed = description.Status == WorkflowExecutionStatus.Completed;
-        return TypedResults.Ok(new TrainingRunView(
+        return new TrainingRunView(
             id,
             run.Status,
             run.Status,
@@ -160,7 +166,21 @@ internal static class TrainingEndpoints
             description.StartTime,
             description.CloseTime,
             run.Stored?.Output,
-            run.Stored?.Error));
+            run.Stored?.Error,
+            Problems(run.Stored?.Output));
+    }
+
+    /// <summary>A failed run's problems, as it stored them (<see cref="TrainingProblems"/>); null for a run that did not fail.</summary>
+    private static List<TrainingProblem>? Problems(JsonElement? output)
+    {
+        if (output is { ValueKind: JsonValueKind.Object } stored
+            && stored.TryGetProperty("problems", out var problems)
+            && problems.ValueKind == JsonValueKind.Array)
+        {
+            return problems.Deserialize<List<TrainingProblem>>(Common.WorkflowJson.Options);
+        }
+
+        return null;
     }
 }
 

@@ -20,15 +20,19 @@ internal sealed record WorkflowRun<TLive>(WorkflowExecutionDescription Descripti
 /// <summary>The one read path of the GET endpoints of every workflow type, and the signal endpoints' answer.</summary>
 internal static class WorkflowRunReader
 {
-    /// <summary>NotFound when no <typeparamref name="TWorkflow"/> run has this id.</summary>
+    /// <summary>
+    /// NotFound when no <typeparamref name="TWorkflow"/> run has this id. A caller that already described the run
+    /// (GET /jobs/{id}, which reads every kind) passes <paramref name="described"/> to save the round trip.
+    /// </summary>
     public static async Task<WorkflowRun<TLive>> ReadRunAsync<TWorkflow, TLive>(
         this WorkflowGateway gateway,
         IDataModule data,
         string id,
         Expression<Func<TWorkflow, TLive>> live,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        WorkflowExecutionDescription? described = null)
     {
-        var description = await gateway.DescribeAsync<TWorkflow>(id, cancellationToken);
+        var description = described ?? await gateway.DescribeAsync<TWorkflow>(id, cancellationToken);
         if (description.Status == WorkflowExecutionStatus.Running)
         {
             return new(description, await gateway.TryQueryAsync(id, live, cancellationToken), null);

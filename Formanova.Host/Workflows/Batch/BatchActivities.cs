@@ -13,8 +13,10 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
     private static ActivityExecutionContext Context => ActivityExecutionContext.Current;
 
     /// <summary>
-    /// Resolves the version, materialises the transforms into a derived dataset (once per job, found again on a
-    /// retry) and records the first row cursor of every chunk, so chunks can run in parallel.
+    /// Resolves the version, checks and freezes the transforms (a fill's mean or mode computed once, here) and records
+    /// the first row cursor of every chunk of the source dataset, so chunks can run in parallel. Each chunk applies
+    /// the frozen transforms as it reads its rows: no derived copy of the data is made, and the predictions carry the
+    /// source rows' ids.
     /// </summary>
     [Activity("plan_batch")]
     public Task<BatchPlan> PlanAsync(BatchInput input) => ActivityErrors.GuardAsync(async () =>
@@ -32,19 +34,11 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
                 new() { ["version"] = [$"Unknown version '{version}'."] });
         }
 
-        var source = input.DatasetId;
-        if (input.Transforms is { Count: > 0 })
-        {
-            var name = $"batch-{Context.Info.WorkflowId}";
-            var existing = (await data.ListDatasetsAsync(ct)).FirstOrDefault(d => d.Name == name);
-            source = existing?.Id ?? (await data.MaterializeAsync(
-                input.DatasetId,
-                new MaterializeRequest(name, input.Transforms, $"Input of batch job {Context.Info.WorkflowId}"),
-                ct)).Id;
-        }
-
-        var plan = await data.PlanRowChunksAsync(source, input.ChunkSize, ct);
-        return new BatchPlan(version, source, [.. plan.Cursors], plan.TotalRows);
+        List<TransformStep>? transforms = input.Transforms is { Count: > 0 }
+            ? [.. await data.FreezeTransformsAsync(input.DatasetId, input.Transforms, ct)]
+            : null;
+        var plan = await data.PlanRowChunksAsync(input.DatasetId, input.ChunkSize, ct);
+        return new BatchPlan(version, input.DatasetId, [.. plan.Cursors], plan.TotalRows, transforms);
     });
 
     /// <summary>
@@ -70,7 +64,7 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         var features = (await models.ResolveVersionAsync(input.Model, input.Version, cancellationToken: ct)).Columns.Where(c => !c.IsLabel)
             .Select(c => c.Name)
             .ToHashSet(StringComparer.Ordinal);
-        var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, ct);
+        var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, input.Transforms, ct);
         var read = time.GetUtcNow();
 
         // Only the model's features go in (the dataset may also hold labels, ids and columns the model ignores): the

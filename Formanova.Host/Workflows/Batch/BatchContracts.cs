@@ -29,11 +29,30 @@ public sealed record BatchState(
     DateTime StartedAt,
     int Run,
     List<ErrorRecord> Errors,
-    BatchTimings? Timings = null);
+    BatchTimings? Timings = null,
+    List<TransformStep>? Transforms = null);
 
-public sealed record BatchPlan(string Version, long SourceDatasetId, List<long> ChunkCursors, long TotalRows);
+/// <summary>
+/// The chunks of the source dataset and, when the job has transforms, those transforms frozen (a fill's mean or mode
+/// computed once), which each chunk applies as it reads its rows. A plan made before transforms were applied per chunk
+/// has none: its <see cref="SourceDatasetId"/> is the copy it materialised.
+/// </summary>
+public sealed record BatchPlan(
+    string Version,
+    long SourceDatasetId,
+    List<long> ChunkCursors,
+    long TotalRows,
+    List<TransformStep>? Transforms = null);
 
-public sealed record ChunkInput(string JobId, string Model, string Version, long DatasetId, int Index, long StartCursor, int ChunkSize);
+public sealed record ChunkInput(
+    string JobId,
+    string Model,
+    string Version,
+    long DatasetId,
+    int Index,
+    long StartCursor,
+    int ChunkSize,
+    List<TransformStep>? Transforms = null);
 
 public sealed record ChunkResult(int Index, long Rows, bool Replayed, BatchTimings? Timings = null);
 

@@ -23,7 +23,9 @@ public sealed class BatchInferenceWorkflow
     {
         var total = _state?.ChunkCursors.Count ?? 0;
         var rows = _state?.TotalRows ?? 0;
-        var percent = rows == 0 ? (_stage == "completed" ? 100 : 0) : Math.Round(100.0 * _rowsDone / rows, 1);
+
+        // By chunks, which cover the source rows evenly: a filter predicts fewer rows than the source has.
+        var percent = total == 0 ? (_stage == "completed" ? 100 : 0) : Math.Round(100.0 * _chunksDone / total, 1);
         return new BatchProgress(
             _paused ? $"paused ({_stage})" : _stage,
             rows,

@@ -21,7 +21,8 @@ internal static class BatchSteps
         var planning = Workflow.UtcNow;
         var plan = await Workflow.ExecuteActivityAsync((BatchActivities a) => a.PlanAsync(input), input.Policy.For(t => t.Chunk));
         var timings = new BatchTimings((Workflow.UtcNow - planning).TotalMilliseconds, 0, 0, 0);
-        return new BatchState(plan.Version, plan.SourceDatasetId, plan.ChunkCursors, plan.TotalRows, 0, 0, planning, 1, [], timings);
+        return new BatchState(
+            plan.Version, plan.SourceDatasetId, plan.ChunkCursors, plan.TotalRows, 0, 0, planning, 1, [], timings, plan.Transforms);
     }
 
     public static Task<ChunkResult> ProcessChunkAsync(BatchInput input, BatchState state, int index)
@@ -33,7 +34,8 @@ internal static class BatchSteps
             state.SourceDatasetId,
             index,
             state.ChunkCursors[index],
-            input.ChunkSize);
+            input.ChunkSize,
+            state.Transforms);
         return Workflow.ExecuteActivityAsync((BatchActivities a) => a.ProcessChunkAsync(chunk), input.Policy.For(t => t.Chunk));
     }
 }

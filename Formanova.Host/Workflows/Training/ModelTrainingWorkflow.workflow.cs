@@ -101,7 +101,24 @@ public sealed class ModelTrainingWorkflow
             var failure = RunFailure.Of(ex, _stage, "The training run was cancelled.");
             _errors.Add(failure.Error);
             _stage = failure.Stage;
-            var output = WorkflowJson.Element(new { runId = id, status = _stage, errors = _errors, validation = _validation });
+            var (problems, omitted) = TrainingProblems.Of(ex, _prepared?.Columns.Select(c => c.Name).ToList() ?? []);
+            var output = WorkflowJson.Element(
+                new { runId = id, status = _stage, errors = _errors, validation = _validation, problems, problemsOmitted = omitted });
+            if (!failure.Cancelled && Workflow.Patched("training-failed-event"))
+            {
+                await WorkflowSteps.EmitAsync(policy, IEventModule.TrainingFailed, new
+                {
+                    runId = id,
+                    model = run.Model,
+                    version = run.Version,
+                    stage = failure.Error.Stage,
+                    type = failure.Error.Type,
+                    message = failure.Error.Message,
+                    problems,
+                    problemsOmitted = omitted,
+                });
+            }
+
             await WorkflowSteps.CloseFailedAsync(policy, _startedAt, failure, run.Model, run.Version, output);
             throw;
         }

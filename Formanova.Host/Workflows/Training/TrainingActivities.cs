@@ -59,18 +59,21 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     /// succeeded returns that version instead of failing on the taken version number.
     /// </summary>
     [Activity("train_model")]
-    public async Task<TrainedVersion> TrainModelAsync(TrainInput input)
+    public Task<TrainedVersion> TrainModelAsync(TrainInput input) => ActivityErrors.GuardAsync(async () =>
     {
         var (run, prepared) = (input.Run, input.Prepared);
         var ct = Context.CancellationToken;
         var runId = Context.Info.WorkflowId ?? "";
-        if (await ExistingAsync(run, runId, ct) is { } existing)
-        {
-            return existing;
-        }
 
+        // The registry lookup is inside the mapping too: a name or version that can never register (Invalid) fails
+        // the step for good instead of being retried.
         try
         {
+            if (await ExistingAsync(run, runId, ct) is { } existing)
+            {
+                return existing;
+            }
+
             var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, ct);
             var (_, indices, _) = Map(stream.Columns);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
@@ -110,11 +113,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 nonRetryable: true,
                 details: [ex.Errors.ToDictionary(kv => kv.Key, kv => kv.Value)]);
         }
-        catch (ModuleException ex)
-        {
-            throw ActivityErrors.ToFailure(ex);
-        }
-    }
+    });
 
     [Activity("validate_model")]
     public static ModelValidationResult ValidateModel(ValidateModelInput input)

@@ -1,3 +1,4 @@
+using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Event;
 using Temporalio.Activities;
 
@@ -5,8 +6,11 @@ namespace Formanova.Host.Workflows.Webhooks;
 
 internal sealed class WebhookActivities(IEventWebhooksModule webhooks)
 {
-    /// <summary>One attempt; idempotent by delivery id in the Event module (a delivered delivery is not sent twice).</summary>
+    /// <summary>
+    /// One attempt; idempotent by delivery id in the Event module (a delivered delivery is not sent twice). Module
+    /// errors are mapped like every other step's, so a delivery that no longer exists is not retried.
+    /// </summary>
     [Activity("attempt_webhook_delivery")]
     public Task<DeliveryAttemptResult> AttemptDeliveryAsync(long deliveryId) =>
-        webhooks.AttemptDeliveryAsync(deliveryId, ActivityExecutionContext.Current.CancellationToken);
+        ActivityErrors.GuardAsync(() => webhooks.AttemptDeliveryAsync(deliveryId, ActivityExecutionContext.Current.CancellationToken));
 }

@@ -12,6 +12,12 @@ internal sealed class TransformPipeline
 
     public List<ColumnDefinition> Columns { get; }
 
+    /// <summary>
+    /// The steps as compiled, with every fill by mean or mode replaced by a constant fill of the value computed at
+    /// compile time: compiling these again gives the same pipeline without reading the data.
+    /// </summary>
+    public List<TransformStep> Frozen { get; } = [];
+
     public int StepCount => _steps.Count;
 
     public object?[]? Apply(long rowId, object?[] row)
@@ -59,6 +65,7 @@ internal static class TransformCompiler
         {
             var step = steps[s] ?? throw ModuleException.Invalid($"transforms[{s}]", "A step cannot be null.");
             var field = $"transforms[{s}]";
+            var frozen = step;
             switch (step.Op)
             {
                 case TransformOp.Rename:
@@ -90,6 +97,7 @@ internal static class TransformCompiler
                     {
                         var index = ColumnIndex(pipeline, step.Column, field);
                         var fill = await FillValueAsync(pipeline, index, step, field, source, cancellationToken);
+                        frozen = step with { Fill = FillStrategy.Constant, Value = FrozenValue(fill) };
                         pipeline.Columns[index] = pipeline.Columns[index] with { Nullable = false };
                         pipeline.Add((_, row) =>
                         {
@@ -157,10 +165,19 @@ internal static class TransformCompiler
                 default:
                     throw ModuleException.Invalid($"{field}.op", "Unknown transform op.");
             }
+
+            pipeline.Frozen.Add(frozen);
         }
 
         return pipeline;
     }
+
+    /// <summary>A fill value as the constant fill's JSON reads it back (a time as its ISO text).</summary>
+    private static System.Text.Json.JsonElement FrozenValue(object fill) => fill switch
+    {
+        DateTimeOffset time => System.Text.Json.JsonSerializer.SerializeToElement(ValueText.Format(time)),
+        _ => System.Text.Json.JsonSerializer.SerializeToElement(fill, fill.GetType()),
+    };
 
     /// <summary>A uniform number in [0, 1) fixed by (seed, row id): the split is the same on every read and every machine.</summary>
     internal static double Unit(ulong seed, long rowId)
