@@ -24,7 +24,8 @@ internal sealed record TrainingRunBody(
     Dictionary<string, double>? MaxMetrics = null,
     bool Activate = false,
     bool RequireApproval = false,
-    double? ApprovalTimeoutSeconds = null);
+    double? ApprovalTimeoutSeconds = null,
+    List<string>? ExcludeColumns = null);
 
 /// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
 internal sealed record TrainingRunView(
@@ -80,6 +81,16 @@ internal static class TrainingEndpoints
                 new Dictionary<string, string[]> { ["datasetId"] = ["The dataset (after transforms) needs a column with role 'label'."] });
         }
 
+        for (var i = 0; i < (body.ExcludeColumns?.Count ?? 0); i++)
+        {
+            if (!stream.Columns.Any(c => c.Name == body.ExcludeColumns![i]))
+            {
+                throw ModuleException.Invalid(
+                    $"excludeColumns[{i}]",
+                    $"'{body.ExcludeColumns![i]}' is not a column of the dataset (after transforms).");
+            }
+        }
+
         var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Training;
@@ -99,7 +110,8 @@ internal static class TrainingEndpoints
             body.ApprovalTimeoutSeconds
                 ?? options.ApprovalTimeoutSeconds,
             options.TrainMaximumAttempts,
-            gateway.Policy());
+            gateway.Policy(),
+            body.ExcludeColumns);
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
