@@ -12,7 +12,10 @@ public enum InputType
     Datetime,
 }
 
-/// <summary>What a raw column is to the model: a feature it needs, its label, or a column it ignores (an id, an ignored or excluded column).</summary>
+/// <summary>
+/// What a raw column is to the model: a feature it needs, its label, or a column it ignores (an id, an ignored or
+/// excluded column).
+/// </summary>
 public enum InputRole
 {
     Feature,
@@ -73,7 +76,9 @@ public sealed record DerivedFeature(string Name, string Source, DatePart Part)
                 .Select(p => new DerivedFeature($"{column}.{JsonNamingPolicy.CamelCase.ConvertName(p.ToString())}", column, p))
         ];
 
-    /// <summary>The feature's value for a date-time (a DateTimeOffset, a DateTime or an ISO 8601 string); null when there is none.</summary>
+    /// <summary>
+    /// The feature's value for a date-time (a DateTimeOffset, a DateTime or an ISO 8601 string); null when there is none.
+    /// </summary>
     public double? Compute(object? value) => Inference.DateFeatures.Compute(value, Part);
 }
 

@@ -12,7 +12,9 @@ internal static class ModelInputs
 {
     private static readonly DerivedFeature DateCheck = new("year", "", DatePart.Year);
 
-    /// <summary>The raw columns <paramref name="info"/> reads: its contract's features, or its feature columns when it has no contract.</summary>
+    /// <summary>
+    /// The raw columns <paramref name="info"/> reads: its contract's features, or its feature columns when it has no contract.
+    /// </summary>
     public static List<InputColumn> Of(ModelVersionInfo info) => info.Contract is { } contract
         ? [.. contract.Columns.Where(c => c.Role == InputRole.Feature)]
         : [.. info.Columns.Where(c => !c.IsLabel).Select(c => new InputColumn(c.Name, TypeOf(c.Kind), InputRole.Feature))];
