@@ -51,7 +51,8 @@ internal static class ContractBench
 
             Console.WriteLine($"contract ({seconds} s per run, best of 2, wrk -t1 -c16, useCache=false): " +
                 $"today's shape {todayRps:F0} req/s, " +
-                $"raw row with label + unused columns + a cast {contractRps:F0} req/s, time ratio {todayRps / contractRps:F2} (target <= 1.1)");
+                $"raw row with label + unused columns + a cast {contractRps:F0} req/s, " +
+                $"time ratio {todayRps / contractRps:F2} (target <= 1.1)");
             await app.StopAsync();
         }
 
