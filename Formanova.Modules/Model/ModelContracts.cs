@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Formanova.Modules.Model;
 
 /// <summary>How a column is featurised. Numeric and boolean columns are read as floats; categorical and text as strings.</summary>
@@ -134,7 +136,8 @@ public sealed record PredictBatchRequest(
 
 /// <summary>
 /// <see cref="Label"/> for classification, <see cref="Value"/> for regression. <see cref="FallbackFrom"/> names the
-/// version that failed when the previous stable version answered instead.
+/// version that failed when the previous stable version answered instead. <see cref="IgnoredColumns"/> lists the keys
+/// of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).
 /// </summary>
 public sealed record PredictionResult(
     string Model,
@@ -148,7 +151,7 @@ public sealed record PredictionResult(
     double LatencyMs,
     string? FallbackFrom = null,
     string? FallbackReason = null,
-    IReadOnlyList<string>? IgnoredColumns = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null);
 
 /// <summary>
 /// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that
