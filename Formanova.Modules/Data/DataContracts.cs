@@ -194,9 +194,31 @@ public sealed record RowStreamColumn(string Name, ColumnType Type, ColumnRole Ro
 /// <summary>
 /// Rows in <see cref="Columns"/> order; values are <see cref="double"/>, <see cref="string"/>, <see cref="bool"/>,
 /// <see cref="DateTimeOffset"/> or null. <see cref="Rows"/> opens its own connection when enumerated and may be enumerated once per call.
+/// <see cref="SourceColumns"/> are the dataset's own columns before the transforms and <see cref="Steps"/> the transforms' per-row
+/// steps as compiled (what a consumer needs to prepare a raw row the same way later).
 /// </summary>
 [SuppressMessage("Naming", "CA1711", Justification = "An async sequence of rows, not a System.IO.Stream.")]
-public sealed record RowStream(long DatasetId, int SchemaVersion, IReadOnlyList<RowStreamColumn> Columns, IAsyncEnumerable<object?[]> Rows);
+public sealed record RowStream(
+    long DatasetId,
+    int SchemaVersion,
+    IReadOnlyList<RowStreamColumn> Columns,
+    IAsyncEnumerable<object?[]> Rows,
+    IReadOnlyList<RowStreamColumn>? SourceColumns = null,
+    IReadOnlyList<FrozenStep>? Steps = null);
+
+/// <summary>
+/// A compiled per-row transform step, in order: rename (Column to NewName), cast (Column to Type), fill (nulls of Column
+/// with Value, the constant a mean or mode fill computed: double, string, bool or DateTimeOffset), filter (Expression) and
+/// derive (NewName from Expression). Column names are those at that step. Split steps choose rows by id and have no
+/// per-row form.
+/// </summary>
+public sealed record FrozenStep(
+    TransformOp Op,
+    string? Column = null,
+    string? NewName = null,
+    ColumnType? Type = null,
+    object? Value = null,
+    string? Expression = null);
 
 /// <summary>
 /// One declarative step. Rename: Column, NewName. Cast: Column, Type. Fill: Column, Fill, Value (for Constant).

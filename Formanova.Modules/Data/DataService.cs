@@ -7,6 +7,7 @@ using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Data.Storage;
 using Formanova.Modules.Data.Transforms;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Rows;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Data;
@@ -246,7 +247,7 @@ internal sealed class DataService(
         CancellationToken cancellationToken = default)
     {
         var (_, pipeline) = await CompileAsync(datasetId, transforms ?? [], cancellationToken);
-        return pipeline.Frozen;
+        return pipeline.FrozenRequest;
     }
 
     public async Task StorePredictionsAsync(
@@ -290,7 +291,9 @@ internal sealed class DataService(
             datasetId,
             loaded.Current.Version,
             columns,
-            Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, CancellationToken.None));
+            Transformed(datasetId, new RowProjector(loaded.Versions), pipeline, CancellationToken.None),
+            [.. loaded.Current.Columns.Select(c => new RowStreamColumn(c.Name, c.Type, c.Role))],
+            pipeline.Frozen);
     }
 
     private async Task<(LoadedDataset Loaded, TransformPipeline Pipeline)> CompileAsync(
@@ -601,7 +604,7 @@ internal sealed class RowProjector
         var values = new object?[_width];
         for (var i = 0; i < _width; i++)
         {
-            values[i] = map[i] < 0 ? null : Casting.Convert(stored[map[i]], types[i]);
+            values[i] = map[i] < 0 ? null : Casting.Convert(stored[map[i]], types[i].ToScalar());
         }
 
         return values;

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Formanova.Modules.Model;
 
 /// <summary>How a column is featurised. Numeric and boolean columns are read as floats; categorical and text as strings.</summary>
@@ -45,7 +47,8 @@ public sealed record TrainModelRequest(
     bool Activate = false,
     ModelLineage? Lineage = null,
     IReadOnlyDictionary<string, string>? Tags = null,
-    string? Notes = null);
+    string? Notes = null,
+    ModelInputContract? Contract = null);
 
 /// <summary>A heartbeat-friendly progress report: the stage, rows read so far and an overall fraction in [0, 1].</summary>
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
@@ -76,7 +79,8 @@ public sealed record ModelVersionInfo(
     string Sha256,
     long SizeBytes,
     IReadOnlyList<string> Aliases,
-    string? FailureReason);
+    string? FailureReason,
+    ModelInputContract? Contract = null);
 
 public sealed record ModelSummary(
     string Name,
@@ -109,7 +113,9 @@ public sealed record RegisterModelRequest(
     IReadOnlyDictionary<string, double>? Metrics = null);
 
 /// <summary>
-/// One prediction. Values are double, string, bool or null (JSON elements are accepted too). With neither
+/// One prediction. Values are double, string, bool, DateTimeOffset or null (JSON elements are accepted too), keyed by the
+/// raw columns of the version's input contract. Other keys (the label, ids, unused columns) are ignored and listed in
+/// <see cref="PredictionResult.IgnoredColumns"/>, or refused with <see cref="Strict"/>. With neither
 /// <see cref="Version"/> nor <see cref="Alias"/> the active version answers.
 /// </summary>
 public sealed record PredictRequest(
@@ -117,18 +123,21 @@ public sealed record PredictRequest(
     IReadOnlyDictionary<string, object?> Inputs,
     string? Version = null,
     string? Alias = null,
-    bool UseCache = true);
+    bool UseCache = true,
+    bool Strict = false);
 
 public sealed record PredictBatchRequest(
     string Model,
     IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows,
     string? Version = null,
     string? Alias = null,
-    bool UseCache = true);
+    bool UseCache = true,
+    bool Strict = false);
 
 /// <summary>
 /// <see cref="Label"/> for classification, <see cref="Value"/> for regression. <see cref="FallbackFrom"/> names the
-/// version that failed when the previous stable version answered instead.
+/// version that failed when the previous stable version answered instead. <see cref="IgnoredColumns"/> lists the keys
+/// of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).
 /// </summary>
 public sealed record PredictionResult(
     string Model,
@@ -141,11 +150,13 @@ public sealed record PredictionResult(
     bool Cached,
     double LatencyMs,
     string? FallbackFrom = null,
-    string? FallbackReason = null);
+    string? FallbackReason = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null);
 
 /// <summary>
 /// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that
-/// position (an id or a column the model does not take). Every feature of the version must be named once; values
+/// position. Every input of the version's contract must be named once; other names are ignored (listed in
+/// <see cref="RowPredictions.IgnoredColumns"/>) or, with <see cref="Strict"/>, refused; values
 /// follow <see cref="PredictRequest"/>'s rules. <see cref="MaxParallelism"/> caps the threads the call uses (null:
 /// every core), for callers that already run several batches side by side. The prediction cache is not used.
 /// </summary>
@@ -155,7 +166,8 @@ public sealed record PredictRowsRequest(
     IReadOnlyList<object?[]> Rows,
     string? Version = null,
     string? Alias = null,
-    int? MaxParallelism = null);
+    int? MaxParallelism = null,
+    bool Strict = false);
 
 /// <summary>
 /// Predictions of a <see cref="PredictRowsRequest"/> in row order, as three parallel lists: item i of
@@ -171,9 +183,15 @@ public sealed record RowPredictions(
     IReadOnlyList<double?> Scores,
     double LatencyMs,
     string? FallbackFrom = null,
-    string? FallbackReason = null);
+    string? FallbackReason = null,
+    IReadOnlyList<string>? IgnoredColumns = null);
 
-public sealed record BatchPredictionResult(string Model, IReadOnlyList<PredictionResult> Predictions, int CachedCount, double LatencyMs);
+public sealed record BatchPredictionResult(
+    string Model,
+    IReadOnlyList<PredictionResult> Predictions,
+    int CachedCount,
+    double LatencyMs,
+    IReadOnlyList<string>? IgnoredColumns = null);
 
 /// <summary>A load check: whether the version's artifact verifies, loads and answers a probe row.</summary>
 public sealed record ModelLoadCheck(string Name, string Version, bool Loaded, double LoadMs, string? Error);

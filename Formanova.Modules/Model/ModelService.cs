@@ -44,6 +44,15 @@ internal sealed class ModelService(
             throw new ModuleException(ErrorKind.Conflict, $"Model {name} already has version {version}.");
         }
 
+        if (request.Contract is { } contract)
+        {
+            // Compiled once before the fit, so a contract that cannot score fails the run rather than every prediction.
+            var schema = ModelSchema.Validate(request.Columns, request.Task, requireLabel: true, int.MaxValue);
+            CompiledContract.Create(
+                LoadedModel.Bind(ModelSchema.Validate([.. schema.Features], request.Task, requireLabel: false, int.MaxValue)),
+                contract);
+        }
+
         var trained = await trainer.TrainAsync(request, rows, testRows, progress, cancellationToken);
         metrics.TrainingDuration.Record(trained.Seconds, new KeyValuePair<string, object?>("trainer", trained.Trainer));
         var lineage = request.Lineage ?? new ModelLineage();
@@ -58,7 +67,8 @@ internal sealed class ModelService(
                 Tags(request.Tags),
                 lineage,
                 request.Notes,
-                request.Seed),
+                request.Seed,
+                request.Contract),
             trained.Zip,
             cancellationToken);
         if (request.Activate)
@@ -241,12 +251,12 @@ internal sealed class ModelService(
         PredictionResult result;
         try
         {
-            result = await PredictOneAsync(row, request.Inputs, request.UseCache, started, cancellationToken);
+            result = await PredictOneAsync(row, request, started, cancellationToken);
         }
         catch (Exception ex) when (CanFallBack(ex, version, alias))
         {
             var previous = await FallbackTargetAsync(row, ex, cancellationToken);
-            result = await PredictOneAsync(previous, request.Inputs, request.UseCache, started, cancellationToken) with
+            result = await PredictOneAsync(previous, request, started, cancellationToken) with
             {
                 FallbackFrom = row.Version,
                 FallbackReason = ex.Message,
@@ -273,12 +283,18 @@ internal sealed class ModelService(
     public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        NamedRows? named = null;
         var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0,
-            row => PredictManyAsync(row, new NamedRows(row.Layout, request.Rows!), request.UseCache, cancellationToken), cancellationToken);
+            row =>
+            {
+                named = new NamedRows(row.Contract, request.Rows!, request.Strict);
+                return PredictManyAsync(row, named, request.UseCache, cancellationToken);
+            },
+            cancellationToken);
         var results = served.FallbackFrom is null
             ? served.Value
             : [.. served.Value.Select(r => r with { FallbackFrom = served.FallbackFrom, FallbackReason = served.FallbackReason })];
-        return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs);
+        return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs, named!.Ignored);
     }
 
     public async Task<RowPredictions> PredictRowsAsync(PredictRowsRequest request, CancellationToken cancellationToken = default)
@@ -297,13 +313,13 @@ internal sealed class ModelService(
         var parallelism = request.MaxParallelism ?? Environment.ProcessorCount;
         var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0, async row =>
         {
-            var rows = PositionalRows.Create(row.Layout, request.Columns, request.Rows!);
+            var rows = PositionalRows.Create(row.Contract, request.Columns, request.Rows!, request.Strict);
             var model = await LoadForBatchAsync(row, rows, cancellationToken);
             var sink = new CompactSink(new string?[rows.Count], new double?[rows.Count], new double?[rows.Count]);
             PredictEach(row, model, rows, sink, parallelism, cancellationToken);
-            return (row, sink);
+            return (row, sink, rows.Ignored);
         }, cancellationToken);
-        var (answered, predictions) = served.Value;
+        var (answered, predictions, ignored) = served.Value;
         return new RowPredictions(
             served.Name,
             answered.Version,
@@ -313,7 +329,8 @@ internal sealed class ModelService(
             predictions.Scores,
             served.LatencyMs,
             served.FallbackFrom,
-            served.FallbackReason);
+            served.FallbackReason,
+            ignored);
     }
 
     public async Task<ModelLoadCheck> WarmAsync(string name, string version, CancellationToken cancellationToken = default)
@@ -343,15 +360,22 @@ internal sealed class ModelService(
 
     private async Task<PredictionResult> PredictOneAsync(
         ModelVersionRow row,
-        IReadOnlyDictionary<string, object?> inputs,
-        bool useCache,
+        PredictRequest request,
         long started,
         CancellationToken cancellationToken)
     {
         var layout = ModelRuntime.Layout(row);
-        var input = InputNormalizer.Normalize(layout, inputs);
+        var input = new NormalizedInput(new float[layout.Length], new string[layout.Length]);
+        var errors = new Dictionary<string, string[]>();
+        List<string>? ignoredKeys = null;
+        if (!row.Contract.TryConvert(request.Inputs, -1, request.Strict, errors, input, ref ignoredKeys))
+        {
+            throw new ModuleException(ErrorKind.Invalid, "The inputs do not match the model's inputs.", errors);
+        }
+
+        IReadOnlyList<string> ignored = ignoredKeys ?? [];
         string? key = null;
-        if (useCache)
+        if (request.UseCache)
         {
             key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, input);
             var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, cancellationToken);
@@ -359,13 +383,18 @@ internal sealed class ModelService(
             if (hit.Found && hit.Value is not null)
             {
                 Count(row, cached: true, 1);
-                return hit.Value with { Cached = true, LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds };
+                return hit.Value with
+                {
+                    Cached = true,
+                    LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                    IgnoredColumns = ignored,
+                };
             }
         }
 
         var model = await runtime.GetAsync(row, cancellationToken);
         // The stored copy keeps this latency too; a hit replaces it with its own.
-        var result = Result(row, model.Predict(input.Floats, input.Texts), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var result = Result(row, model.Predict(input.Floats, input.Texts), Stopwatch.GetElapsedTime(started).TotalMilliseconds, ignored);
         if (key is not null)
         {
             await cache.SetAsync(CacheArea, key, result, cancellationToken);
@@ -551,7 +580,11 @@ internal sealed class ModelService(
         return !invalid.Any;
     }
 
-    private static PredictionResult Result(ModelVersionRow row, Prediction prediction, double latencyMs = 0) =>
+    private static PredictionResult Result(
+        ModelVersionRow row,
+        Prediction prediction,
+        double latencyMs = 0,
+        IReadOnlyList<string>? ignored = null) =>
         new(
             row.Name,
             row.Version,
@@ -561,7 +594,8 @@ internal sealed class ModelService(
             prediction.Scores,
             prediction.Probabilities,
             false,
-            latencyMs);
+            latencyMs,
+            IgnoredColumns: ignored);
 
     private bool CanFallBack(Exception exception, string? version, string? alias) =>
         _inference.FallbackEnabled && version is null && alias is null

@@ -129,7 +129,7 @@ public sealed class ProcessingWorkflowTests
     }
 
     [Test]
-    public async Task Predictions_WhenWorkflowValidationFails_Returns422WithReasonsAndNoRetry()
+    public async Task Predictions_WhenInputsDoNotMatchTheContractInStrictMode_Return400BeforeAnyRunStarts()
     {
         var faults = new FaultyModelModule();
         using var factory = Factory(faults);
@@ -138,11 +138,26 @@ public sealed class ProcessingWorkflowTests
         input["contract"] = 12;
         input["shoe_size"] = 44;
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body(input));
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", new { model = DemoModel, inputs = input, strict = true });
 
-        Assert.That(response.StatusCode, Is.EqualTo((HttpStatusCode)422), await response.Content.ReadAsStringAsync());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
         var errors = (await ReadAsync(response))["errors"]!.AsObject();
         Assert.That(errors.Select(kv => kv.Key), Is.EquivalentTo(new[] { "inputs.contract", "inputs.shoe_size" }));
+        Assert.That(faults.Calls("predict"), Is.Zero, "inference never ran");
+        Assert.That((await ReadAsync(await client.GetAsync("/api/v1/jobs")))["items"]!.AsArray(), Is.Empty, "no run was started");
+    }
+
+    [Test]
+    public async Task Predictions_WhenTheVersionDoesNotResolve_Return422FromTheRunsValidationAndNoRetry()
+    {
+        var faults = new FaultyModelModule();
+        using var factory = Factory(faults);
+        var client = await ClientAsync(factory);
+
+        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body(version: "9.9.9"));
+
+        Assert.That(response.StatusCode, Is.EqualTo((HttpStatusCode)422), await response.Content.ReadAsStringAsync());
+        Assert.That((await ReadAsync(response))["errors"]!.AsObject().Select(kv => kv.Key), Is.EquivalentTo(new[] { "version" }));
         Assert.That(faults.Calls("predict"), Is.Zero, "inference never ran");
     }
 

@@ -12,6 +12,13 @@ if (args.Length > 0 && args[0] == "rest")
     return;
 }
 
+// The input contract's cost on the direct predict path: contract <seconds per wrk run>.
+if (args is ["contract", ..])
+{
+    await ContractBench.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
+    return;
+}
+
 // FastTree training side by side, each side in its own child process for its peak memory: train <rows> [runs].
 if (args is ["train", var trainArg, ..])
 {

@@ -21,23 +21,7 @@ internal static class RestBench
     public static async Task RunAsync(int seconds)
     {
         var data = Directory.CreateTempSubdirectory("formanova-bench-rest-").FullName;
-        var builder = WebApplication.CreateBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Formanova:DataDirectory"] = data,
-            ["Model:Bootstrap:Enabled"] = "false",
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:5099");
-        builder.Services.AddFormanovaInfrastructure(builder.Configuration).AddModelModule(builder.Configuration);
-        builder.Services
-            .Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
-        await using var app = builder.Build();
-        var constant = new { model = "bench", version = "1.0.0", label = "false", score = -1.5, cached = false };
-        app.MapGet("/const", () => TypedResults.Ok(constant));
-        app.MapPost("/const", () => TypedResults.Ok(constant));
-        app.MapGroup("/api/v1").MapModelEndpoints();
-        await app.StartAsync();
+        await using var app = await StartAsync(data);
 
         const ModelTask task = ModelTask.BinaryClassification;
         var models = app.Services.GetRequiredService<IModelModule>();
@@ -45,10 +29,7 @@ internal static class RestBench
             new TrainModelRequest("bench", "1.0.0", task, SampleData.Columns(task), Activate: true, Seed: 1),
             SampleData.RowsAsync(task, 5000, 1));
         var body = JsonSerializer.Serialize(new { inputs = SampleData.Input(SampleData.Rows(task, 1, 3).First(), task), useCache = false });
-        var script = Path.Combine(data, "post.lua");
-        await File.WriteAllTextAsync(
-            script,
-            $"wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+        var script = await ScriptAsync(data, "post.lua", body);
 
         var rates = new List<(string Name, double Rps)>();
         for (var round = 0; round < 2; round++)
@@ -66,7 +47,40 @@ internal static class RestBench
         Directory.Delete(data, recursive: true);
     }
 
-    private static async Task<double> Wrk(string url, string script, int seconds)
+    /// <summary>The bench host on 127.0.0.1:5099 with the Model endpoints and a constant-JSON endpoint at <c>/const</c>.</summary>
+    public static async Task<WebApplication> StartAsync(string data)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Formanova:DataDirectory"] = data,
+            ["Model:Bootstrap:Enabled"] = "false",
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:5099");
+        builder.Services.AddFormanovaInfrastructure(builder.Configuration).AddModelModule(builder.Configuration);
+        builder.Services
+            .Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+        var app = builder.Build();
+        var constant = new { model = "bench", version = "1.0.0", label = "false", score = -1.5, cached = false };
+        app.MapGet("/const", () => TypedResults.Ok(constant));
+        app.MapPost("/const", () => TypedResults.Ok(constant));
+        app.MapGroup("/api/v1").MapModelEndpoints();
+        await app.StartAsync();
+        return app;
+    }
+
+    /// <summary>A wrk script that POSTs <paramref name="body"/> as JSON.</summary>
+    public static async Task<string> ScriptAsync(string data, string name, string body)
+    {
+        var script = Path.Combine(data, name);
+        await File.WriteAllTextAsync(
+            script,
+            $"wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+        return script;
+    }
+
+    public static async Task<double> Wrk(string url, string script, int seconds)
     {
         using var process = Process.Start(
             new ProcessStartInfo("wrk", ["-t1", "-c16", $"-d{seconds}s", "-s", script, url]) { RedirectStandardOutput = true })!;

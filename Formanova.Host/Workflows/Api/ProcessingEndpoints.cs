@@ -4,6 +4,7 @@ using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Modules.Data;
+using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,7 +25,8 @@ internal sealed record ProcessingBody(
     string? EntityId = null,
     bool CallExternal = false,
     bool StartPaused = false,
-    ProcessingParams? Params = null);
+    ProcessingParams? Params = null,
+    bool Strict = false);
 
 internal sealed record ParamsPatch(double? DecisionThreshold = null, int? RoundDigits = null, bool? UseCache = null);
 
@@ -135,13 +137,38 @@ internal static class ProcessingEndpoints
     private static async Task<(string Id, WorkflowHandle<ProcessingWorkflow, ProcessingOutput> Handle)> StartAsync(
         string prefix, string kind, ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
+        await CheckInputsAsync(body, http.RequestServices.GetRequiredService<IModelModule>(), ct);
         var hash = WorkflowGateway.HashOf(body);
         var id = await gateway.StartIdAsync(prefix, http, hash, ct);
 
         var request = new ProcessingRequest(kind, body.Model!, body.Version, body.Alias, body.Inputs!, body.DatasetId, body.EntityId,
-            body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy());
+            body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy(), body.Strict);
         var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
         return (id, handle);
+    }
+
+    /// <summary>
+    /// The inputs checked against the version's input contract before any run starts, so a missing or wrong-typed input
+    /// is a 400 naming it, as on the direct predict path. A version that does not resolve is left to the run's
+    /// validation, which names the field at fault.
+    /// </summary>
+    private static async Task CheckInputsAsync(ProcessingBody body, IModelModule models, CancellationToken ct)
+    {
+        ModelVersionInfo info;
+        try
+        {
+            info = await models.ResolveVersionAsync(body.Model!, body.Version, body.Alias, ct);
+        }
+        catch (ModuleException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Invalid)
+        {
+            return;
+        }
+
+        var (errors, _) = ModelInputs.Check(info, body.Inputs!, body.Strict, requireAll: body.DatasetId is null || body.EntityId is null);
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, $"The input does not match {info.Name} {info.Version}.", errors);
+        }
     }
 
     /// <summary>The workflow's own failures: its validation is a 422 with the reasons, anything else a 422 or 503.</summary>

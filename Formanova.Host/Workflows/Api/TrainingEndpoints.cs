@@ -25,7 +25,8 @@ internal sealed record TrainingRunBody(
     Dictionary<string, double>? MaxMetrics = null,
     bool Activate = false,
     bool RequireApproval = false,
-    double? ApprovalTimeoutSeconds = null);
+    double? ApprovalTimeoutSeconds = null,
+    List<string>? ExcludeColumns = null);
 
 /// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
 internal sealed record TrainingRunView(
@@ -96,7 +97,8 @@ internal static class TrainingEndpoints
             body.ApprovalTimeoutSeconds
                 ?? options.ApprovalTimeoutSeconds,
             options.TrainMaximumAttempts,
-            gateway.Policy());
+            gateway.Policy(),
+            body.ExcludeColumns);
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }

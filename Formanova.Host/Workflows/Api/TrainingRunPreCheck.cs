@@ -7,7 +7,8 @@ namespace Formanova.Host.Workflows.Api;
 /// <summary>
 /// What a training run can be refused for before it starts (docs/workflows.md, "ModelTrainingWorkflow"): a model
 /// name or version the Model module would never register (400), a version that already exists (409), an unknown
-/// dataset (404), no label column after the request's transforms, and a label that does not fit the task (422).
+/// dataset (404), an excluded column the dataset does not have (400), no label column after the request's
+/// transforms, and a label that does not fit the task (422).
 /// The body's shape is checked before this by <see cref="TrainingRunBodyValidator"/>.
 /// </summary>
 internal sealed class TrainingRunPreCheck(IDataModule data, IModelModule models)
@@ -25,8 +26,22 @@ internal sealed class TrainingRunPreCheck(IDataModule data, IModelModule models)
     public async Task CheckAsync(TrainingRunBody body, string? runId, CancellationToken cancellationToken)
     {
         await CheckVersionAsync(body.Model!, body.Version!, runId, cancellationToken);
-        var label = await LabelAsync(body.DatasetId!.Value, body.Transforms, cancellationToken);
-        await CheckTaskAsync(body, label, cancellationToken);
+        var stream = await StreamAsync(body.DatasetId!.Value, body.Transforms, cancellationToken);
+        CheckExcludedColumns(body.ExcludeColumns, stream);
+        await CheckTaskAsync(body, Label(body.DatasetId!.Value, stream), cancellationToken);
+    }
+
+    private static void CheckExcludedColumns(List<string>? excluded, RowStream stream)
+    {
+        for (var i = 0; i < (excluded?.Count ?? 0); i++)
+        {
+            if (!stream.Columns.Any(c => c.Name == excluded![i]))
+            {
+                throw ModuleException.Invalid(
+                    $"excludeColumns[{i}]",
+                    $"'{excluded![i]}' is not a column of the dataset (after transforms).");
+            }
+        }
     }
 
     private async Task CheckVersionAsync(string model, string version, string? runId, CancellationToken cancellationToken)
@@ -56,12 +71,11 @@ internal sealed class TrainingRunPreCheck(IDataModule data, IModelModule models)
         }
     }
 
-    private async Task<RowStreamColumn> LabelAsync(long datasetId, List<TransformStep>? transforms, CancellationToken cancellationToken)
+    private async Task<RowStream> StreamAsync(long datasetId, List<TransformStep>? transforms, CancellationToken cancellationToken)
     {
-        RowStream stream;
         try
         {
-            stream = await data.OpenRowStreamAsync(datasetId, transforms, cancellationToken);
+            return await data.OpenRowStreamAsync(datasetId, transforms, cancellationToken);
         }
         catch (ModuleException ex) when (ex.Kind == ErrorKind.NotFound)
         {
@@ -70,13 +84,14 @@ internal sealed class TrainingRunPreCheck(IDataModule data, IModelModule models)
                 ex.Message,
                 new Dictionary<string, string[]> { ["datasetId"] = [$"Dataset {datasetId} does not exist."] });
         }
+    }
 
-        return stream.Columns.FirstOrDefault(c => c.Role == ColumnRole.Label)
+    private static RowStreamColumn Label(long datasetId, RowStream stream) =>
+        stream.Columns.FirstOrDefault(c => c.Role == ColumnRole.Label)
             ?? throw new ModuleException(
                 ErrorKind.Unprocessable,
                 $"Dataset {datasetId} has no label column to train on.",
                 new Dictionary<string, string[]> { ["datasetId"] = ["The dataset (after transforms) needs a column with role 'label'."] });
-    }
 
     /// <summary>
     /// Regression needs a numeric label; a binary label exactly 2 distinct values; a multiclass label at least 2. The

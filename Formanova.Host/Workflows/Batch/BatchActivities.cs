@@ -61,15 +61,12 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
             return new ChunkResult(input.Index, claim.Output?.GetProperty("count").GetInt64() ?? 0, Replayed: true);
         }
 
-        var features = (await models.ResolveVersionAsync(input.Model, input.Version, cancellationToken: ct)).Columns.Where(c => !c.IsLabel)
-            .Select(c => c.Name)
-            .ToHashSet(StringComparer.Ordinal);
         var chunk = await data.ReadRowChunkAsync(input.DatasetId, input.StartCursor, input.ChunkSize, input.Transforms, ct);
         var read = time.GetUtcNow();
 
-        // Only the model's features go in (the dataset may also hold labels, ids and columns the model ignores): the
-        // other positions are named null, and the rows go to the model as read, with no per-row dictionary.
-        var columns = chunk.Columns.Select(c => features.Contains(c.Name) ? c.Name : null).ToArray();
+        // Every column goes in by name and the rows as read, with no per-row dictionary: the model's input contract
+        // picks the raw columns it reads (runs its training steps on them) and ignores the label, ids and the rest.
+        var columns = chunk.Columns.Select(c => c.Name).ToArray();
         var batch = options.Value.Batch;
         var rows = new StoredPrediction[chunk.Rows.Count];
         for (var offset = 0; offset < rows.Length; offset += batch.PredictRows)

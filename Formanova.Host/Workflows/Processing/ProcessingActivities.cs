@@ -26,7 +26,6 @@ internal sealed class ProcessingActivities(
     [Activity("validate_input")]
     public Task<ValidatedInput> ValidateInputAsync(ProcessingRequest request) => ActivityErrors.GuardAsync(async () =>
     {
-        var errors = new Dictionary<string, string[]>();
         ModelVersionInfo info;
         try
         {
@@ -39,24 +38,8 @@ internal sealed class ProcessingActivities(
             throw await ResolutionFailureAsync(request);
         }
 
-        var columns = info.Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);
-        foreach (var (name, value) in request.Inputs)
-        {
-            if (!columns.TryGetValue(name, out var column))
-            {
-                errors[$"inputs.{name}"] = [$"'{name}' is not a column of {info.Name} {info.Version}."];
-            }
-            else if (TypeProblem(column, value) is { } problem)
-            {
-                errors[$"inputs.{name}"] = [problem];
-            }
-        }
-
         var canEnrich = request.DatasetId is not null && request.EntityId is not null;
-        foreach (var column in info.Columns.Where(c => !c.IsLabel && !request.Inputs.ContainsKey(c.Name) && !canEnrich))
-        {
-            errors[$"inputs.{column.Name}"] = [$"'{column.Name}' is required (send null for an unknown value)."];
-        }
+        var (errors, ignored) = ModelInputs.Check(info, request.Inputs, request.Strict, requireAll: !canEnrich);
 
         if (request.DatasetId is long datasetId)
         {
@@ -75,7 +58,7 @@ internal sealed class ProcessingActivities(
         }
 
         return new ValidatedInput(info.Name, info.Version, request.Inputs,
-            [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)], [.. info.Columns.Where(c => !c.IsLabel).Select(c => c.Name)]);
+            [.. info.Columns.Where(c => c.IsLabel).Select(c => c.Name)], [.. ModelInputs.Of(info).Select(c => c.Name)], ignored);
     });
 
     /// <summary>Why a version did not resolve, naming the field at fault; only on the error path, so it may read the registry.</summary>
@@ -270,7 +253,7 @@ internal sealed class ProcessingActivities(
             p.Probabilities?.ToDictionary(kv => kv.Key, kv => kv.Value),
             Decision: null, p.Cached, p.FallbackFrom, p.FallbackReason,
             input.Prepared.Features, input.Prepared.SourceRowId, input.Prepared.FilledFromStore,
-            input.External, input.Errors, input.StartedAt, CompletedAt: input.StartedAt);
+            input.External, input.Errors, input.StartedAt, CompletedAt: input.StartedAt, [.. p.IgnoredColumns ?? []]);
     }
 
     /// <summary>Applies the run's parameters: the decision threshold for binary scores, rounding of every number.</summary>
@@ -295,23 +278,6 @@ internal sealed class ProcessingActivities(
             Score = Round(output.Score),
             Probabilities = output.Probabilities?.ToDictionary(kv => kv.Key, kv => Round(kv.Value) ?? kv.Value),
             Decision = decision,
-        };
-    }
-
-    private static string? TypeProblem(ModelColumn column, JsonElement value)
-    {
-        if (value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return column.Kind switch
-        {
-            ColumnKind.Numeric when value.ValueKind != JsonValueKind.Number => $"'{column.Name}' must be a number.",
-            ColumnKind.Boolean when value
-                .ValueKind is not (JsonValueKind.True or JsonValueKind.False) => $"'{column.Name}' must be true or false.",
-            ColumnKind.Categorical or ColumnKind.Text when value.ValueKind != JsonValueKind.String => $"'{column.Name}' must be a string.",
-            _ => null,
         };
     }
 

@@ -23,15 +23,20 @@ public sealed record ProcessingRequest(
     bool StartPaused,
     ProcessingParams Params,
     string RequestHash,
-    StepPolicy Policy);
+    StepPolicy Policy,
+    bool Strict = false);
 
-/// <summary>The input after validation: the resolved version, inputs checked against its schema, and its feature columns.</summary>
+/// <summary>
+/// The input after validation: the resolved version, inputs checked against its input contract, the raw columns it
+/// reads and the keys it ignores.
+/// </summary>
 public sealed record ValidatedInput(
     string Model,
     string Version,
     Dictionary<string, JsonElement> Inputs,
     List<string> LabelColumns,
-    List<string> FeatureColumns);
+    List<string> FeatureColumns,
+    List<string>? IgnoredColumns = null);
 
 /// <summary>The request enriched from the dataset and normalised (trimmed text, canonical booleans and numbers).</summary>
 public sealed record PreparedData(
@@ -79,7 +84,8 @@ public sealed record ProcessingOutput(
     ExternalResponse? External,
     List<ErrorRecord> Errors,
     DateTime StartedAt,
-    DateTime CompletedAt);
+    DateTime CompletedAt,
+    List<string>? IgnoredColumns = null);
 
 /// <summary>
 /// The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result). With

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Event;
@@ -18,7 +19,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     public Task<PreparedTraining> PrepareTrainingDataAsync(TrainingRunInput run) => ActivityErrors.GuardAsync(async () =>
     {
         var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, Context.CancellationToken);
-        var (columns, _, skipped) = Map(stream.Columns);
+        var (columns, _, skipped) = Map(stream.Columns, run);
         var label = stream.Columns.ToList().FindIndex(c => c.Role == ColumnRole.Label);
         if (label < 0)
         {
@@ -75,7 +76,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             }
 
             var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, ct);
-            var (_, indices, _) = Map(stream.Columns);
+            var (columns, sources, _) = Map(stream.Columns, run);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
                 new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run
@@ -84,8 +85,9 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                         run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         runId),
-                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId }),
-                Project(stream.Rows, indices),
+                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId },
+                    Contract: Contract(stream, run, sources)),
+                Project(stream.Rows, sources),
                 progress: progress,
                 cancellationToken: ct);
             return new TrainedVersion(
@@ -211,12 +213,19 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         }
     }
 
-    /// <summary>Feature and label columns in stream order; id, ignored and datetime columns are left out.</summary>
-    private static (List<ModelColumn> Columns, int[] Indices, List<string> Skipped) Map(IReadOnlyList<RowStreamColumn> columns)
+    /// <summary>
+    /// Feature and label columns in stream order, each with where its value comes from. A date-time feature becomes
+    /// its date parts (<see cref="DerivedFeature.ForDate"/>); id and ignored columns, a date-time label and the run's
+    /// excluded columns are left out.
+    /// </summary>
+    private static (List<ModelColumn> Columns, List<FeatureSource> Sources, List<string> Skipped) Map(
+        IReadOnlyList<RowStreamColumn> columns,
+        TrainingRunInput run)
     {
         var mapped = new List<ModelColumn>();
-        var indices = new List<int>();
+        var sources = new List<FeatureSource>();
         var skipped = new List<string>();
+        var excluded = run.ExcludeColumns ?? [];
         for (var i = 0; i < columns.Count; i++)
         {
             var c = columns[i];
@@ -228,30 +237,100 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 ColumnType.Text => ColumnKind.Text,
                 _ => null,
             };
-            if (kind is null || c.Role is ColumnRole.Id or ColumnRole.Ignore)
+            if (c.Role is ColumnRole.Id or ColumnRole.Ignore || (c.Role != ColumnRole.Label && excluded.Contains(c.Name)))
             {
                 skipped.Add(c.Name);
-                continue;
             }
-
-            mapped.Add(new ModelColumn(c.Name, kind.Value, c.Role == ColumnRole.Label));
-            indices.Add(i);
+            else if (kind is { } k)
+            {
+                mapped.Add(new ModelColumn(c.Name, k, c.Role == ColumnRole.Label));
+                sources.Add(new FeatureSource(i, null));
+            }
+            else if (c.Role == ColumnRole.Feature)
+            {
+                foreach (var derived in DerivedFeature.ForDate(c.Name, run.Task))
+                {
+                    mapped.Add(new ModelColumn(derived.Name, ColumnKind.Numeric));
+                    sources.Add(new FeatureSource(i, derived));
+                }
+            }
+            else
+            {
+                skipped.Add(c.Name);
+            }
         }
 
-        return (mapped, [.. indices], skipped);
+        return (mapped, sources, skipped);
     }
 
-    private static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, int[] indices)
+    /// <summary>
+    /// What the version takes at scoring time: the dataset's raw columns with their roles, the transforms' per-row
+    /// steps as they ran, and the date features made, so every scoring path prepares a raw row the way training did.
+    /// </summary>
+    private static ModelInputContract Contract(RowStream stream, TrainingRunInput run, List<FeatureSource> sources)
+    {
+        var excluded = run.ExcludeColumns ?? [];
+        var raw = stream.SourceColumns ?? stream.Columns;
+        var columns = raw.Select(c => new InputColumn(c.Name, TypeOf(c.Type), c.Role switch
+        {
+            ColumnRole.Label => InputRole.Label,
+            ColumnRole.Feature when !excluded.Contains(FinalName(c.Name, stream.Steps)) => InputRole.Feature,
+            _ => InputRole.Ignored,
+        })).ToList();
+        var steps = (stream.Steps ?? []).Select(s => new InputStep(
+            s.Op switch
+            {
+                TransformOp.Rename => InputStepOp.Rename,
+                TransformOp.Cast => InputStepOp.Cast,
+                TransformOp.Fill => InputStepOp.Fill,
+                TransformOp.Filter => InputStepOp.Filter,
+                _ => InputStepOp.Derive,
+            },
+            s.Column,
+            s.NewName,
+            s.Type is { } type ? TypeOf(type) : null,
+            s.Value is null ? null : JsonSerializer.SerializeToElement(s.Value),
+            s.Expression)).ToList();
+        return new ModelInputContract(columns, steps, [.. sources.Where(s => s.Derived is not null).Select(s => s.Derived!)]);
+    }
+
+    private static string FinalName(string name, IReadOnlyList<FrozenStep>? steps)
+    {
+        foreach (var step in steps ?? [])
+        {
+            if (step.Op == TransformOp.Rename && step.Column == name)
+            {
+                name = step.NewName!;
+            }
+        }
+
+        return name;
+    }
+
+    private static InputType TypeOf(ColumnType type) => type switch
+    {
+        ColumnType.Numeric => InputType.Numeric,
+        ColumnType.Categorical => InputType.Categorical,
+        ColumnType.Boolean => InputType.Boolean,
+        ColumnType.Text => InputType.Text,
+        _ => InputType.Datetime,
+    };
+
+    private static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, List<FeatureSource> sources)
     {
         await foreach (var row in rows)
         {
-            var projected = new object?[indices.Length];
-            for (var i = 0; i < indices.Length; i++)
+            var projected = new object?[sources.Count];
+            for (var i = 0; i < sources.Count; i++)
             {
-                projected[i] = row[indices[i]];
+                var value = row[sources[i].Index];
+                projected[i] = sources[i].Derived is { } derived ? derived.Compute(value) : value;
             }
 
             yield return projected;
         }
     }
+
+    /// <summary>A model column's value: stream column <see cref="Index"/>, or a date part of it.</summary>
+    private sealed record FeatureSource(int Index, DerivedFeature? Derived);
 }

@@ -8,6 +8,7 @@ namespace Formanova.Host.Workflows.Training;
 /// One training run: a dataset (optionally transformed) trains <see cref="Model"/> <see cref="Version"/>.
 /// <see cref="MinMetrics"/> and <see cref="MaxMetrics"/> are the validation thresholds (e.g. auc ≥ 0.8, rmse ≤ 10).
 /// With <see cref="RequireApproval"/> the run waits for approve/reject until the deadline before activating.
+/// <see cref="ExcludeColumns"/> names columns (after the transforms) the model leaves out, e.g. a date column.
 /// </summary>
 public sealed record TrainingRunInput(
     string Model,
@@ -24,7 +25,8 @@ public sealed record TrainingRunInput(
     bool RequireApproval,
     double ApprovalTimeoutSeconds,
     int TrainMaximumAttempts,
-    StepPolicy Policy);
+    StepPolicy Policy,
+    List<string>? ExcludeColumns = null);
 
 /// <summary>The dataset's columns as the model sees them, and what the preparation pass found.</summary>
 public sealed record PreparedTraining(

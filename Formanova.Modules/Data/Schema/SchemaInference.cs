@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Formanova.Modules.Data.Import;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Rows;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Data.Schema;

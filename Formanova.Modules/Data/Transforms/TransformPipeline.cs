@@ -1,5 +1,6 @@
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Rows;
 
 namespace Formanova.Modules.Data.Transforms;
 
@@ -16,7 +17,10 @@ internal sealed class TransformPipeline
     /// The steps as compiled, with every fill by mean or mode replaced by a constant fill of the value computed at
     /// compile time: compiling these again gives the same pipeline without reading the data.
     /// </summary>
-    public List<TransformStep> Frozen { get; } = [];
+    public List<TransformStep> FrozenRequest { get; } = [];
+
+    /// <summary>The per-row steps as compiled, a fill's statistic as the constant it computed; splits are left out.</summary>
+    public List<FrozenStep> Frozen { get; } = [];
 
     public int StepCount => _steps.Count;
 
@@ -72,6 +76,7 @@ internal static class TransformCompiler
                     {
                         var index = ColumnIndex(pipeline, step.Column, field);
                         var name = NewName(pipeline, step.NewName, field);
+                        pipeline.Frozen.Add(new FrozenStep(TransformOp.Rename, Column: pipeline.Columns[index].Name, NewName: name));
                         pipeline.Columns[index] = pipeline.Columns[index] with { Name = name };
                         break;
                     }
@@ -85,11 +90,8 @@ internal static class TransformCompiler
                         }
 
                         pipeline.Columns[index] = pipeline.Columns[index] with { Type = type, Nullable = true, Constraints = null };
-                        pipeline.Add((_, row) =>
-                        {
-                            row[index] = Casting.Convert(row[index], type);
-                            return row;
-                        });
+                        pipeline.Frozen.Add(new FrozenStep(TransformOp.Cast, Column: pipeline.Columns[index].Name, Type: type));
+                        pipeline.Add(RowSteps.Cast(index, type.ToScalar()));
                         break;
                     }
 
@@ -99,48 +101,27 @@ internal static class TransformCompiler
                         var fill = await FillValueAsync(pipeline, index, step, field, source, cancellationToken);
                         frozen = step with { Fill = FillStrategy.Constant, Value = FrozenValue(fill) };
                         pipeline.Columns[index] = pipeline.Columns[index] with { Nullable = false };
-                        pipeline.Add((_, row) =>
-                        {
-                            row[index] ??= fill;
-                            return row;
-                        });
+                        pipeline.Add(RowSteps.Fill(index, fill));
+                        pipeline.Frozen.Add(new FrozenStep(TransformOp.Fill, Column: pipeline.Columns[index].Name, Value: fill));
                         break;
                     }
 
                 case TransformOp.Filter:
                     {
-                        var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
-                        if (expr.Type != ExprType.Boolean)
-                        {
-                            throw ModuleException.Invalid(
-                                $"{field}.expression",
-                                "A filter expression must be true or false, e.g. age >= 18.");
-                        }
-
-                        pipeline.Add((_, row) => expr.Evaluate(row) is true ? row : null);
+                        var expr = RowSteps.ParseFilter(step.Expression, ExprColumns(pipeline), $"{field}.expression");
+                        pipeline.Add(RowSteps.Filter(expr));
+                        pipeline.Frozen.Add(new FrozenStep(TransformOp.Filter, Expression: step.Expression));
                         break;
                     }
 
                 case TransformOp.Derive:
                     {
                         var name = NewName(pipeline, step.NewName, field);
-                        var expr = ExpressionParser.Parse(step.Expression, ExprColumns(pipeline), $"{field}.expression");
-                        if (expr.Type != ExprType.Number)
-                        {
-                            throw ModuleException.Invalid(
-                                $"{field}.expression",
-                                "A derived column is arithmetic over numeric columns, e.g. price * quantity.");
-                        }
-
+                        var expr = RowSteps.ParseDerive(step.Expression, ExprColumns(pipeline), $"{field}.expression");
                         var width = pipeline.Columns.Count;
                         pipeline.Columns.Add(new ColumnDefinition(name, ColumnType.Numeric, Nullable: true, ColumnRole.Feature));
-                        pipeline.Add((_, row) =>
-                        {
-                            var next = new object?[width + 1];
-                            Array.Copy(row, next, width);
-                            next[width] = expr.Evaluate(row);
-                            return next;
-                        });
+                        pipeline.Add(RowSteps.Derive(width, expr));
+                        pipeline.Frozen.Add(new FrozenStep(TransformOp.Derive, NewName: name, Expression: step.Expression));
                         break;
                     }
 
@@ -166,7 +147,7 @@ internal static class TransformCompiler
                     throw ModuleException.Invalid($"{field}.op", "Unknown transform op.");
             }
 
-            pipeline.Frozen.Add(frozen);
+            pipeline.FrozenRequest.Add(frozen);
         }
 
         return pipeline;
@@ -289,28 +270,17 @@ internal static class TransformCompiler
     }
 
     private static List<ExprColumn> ExprColumns(TransformPipeline pipeline)
-        => pipeline.Columns.Select(c => new ExprColumn(c.Name, c.Type)).ToList();
+        => pipeline.Columns.Select(c => new ExprColumn(c.Name, c.Type.ToScalar())).ToList();
 }
 
-/// <summary>Conversions between stored value types; a value that does not convert becomes null.</summary>
-internal static class Casting
+internal static class ColumnTypeScalars
 {
-    public static object? Convert(object? value, ColumnType type) => (value, type) switch
+    public static ScalarType ToScalar(this ColumnType type) => type switch
     {
-        (null, _) => null,
-        (double, ColumnType.Numeric) => value,
-        (bool b, ColumnType.Numeric) => b ? 1.0 : 0.0,
-        (string s, ColumnType.Numeric) => ValueText.TryParseNumber(s, out var d) ? d : null,
-        (DateTimeOffset t, ColumnType.Numeric) => t.ToUnixTimeMilliseconds() / 1000.0,
-        (bool, ColumnType.Boolean) => value,
-        (double d, ColumnType.Boolean) => d != 0,
-        (string s, ColumnType.Boolean) => ValueText.TryParseBoolean(s, out var b) ? b : null,
-        (DateTimeOffset, ColumnType.Datetime) => value,
-        (string s, ColumnType.Datetime) => ValueText.TryParseDate(s, out var t) ? t : null,
-        (double d, ColumnType.Datetime) => d is >= -62135596800 and <= 253402300799
-            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(d * 1000))
-            : null,
-        (_, ColumnType.Categorical or ColumnType.Text) => ValueText.Format(value),
-        _ => null,
+        ColumnType.Numeric => ScalarType.Numeric,
+        ColumnType.Categorical => ScalarType.Categorical,
+        ColumnType.Boolean => ScalarType.Boolean,
+        ColumnType.Text => ScalarType.Text,
+        _ => ScalarType.Datetime,
     };
 }

@@ -6,14 +6,23 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Formanova.Modules.Model.Api;
 
-/// <summary>Input values arrive as JSON elements; the module converts and checks them against the version's schema.</summary>
-internal sealed record PredictBody(Dictionary<string, object?>? Inputs, string? Version = null, string? Alias = null, bool UseCache = true);
+/// <summary>
+/// Input values arrive as JSON elements; the module converts and checks them against the version's input contract.
+/// With <see cref="Strict"/> a key the model does not read is a 400 instead of an entry of <c>ignoredColumns</c>.
+/// </summary>
+internal sealed record PredictBody(
+    Dictionary<string, object?>? Inputs,
+    string? Version = null,
+    string? Alias = null,
+    bool UseCache = true,
+    bool Strict = false);
 
 internal sealed record PredictBatchBody(
     List<Dictionary<string, object?>>? Rows,
     string? Version = null,
     string? Alias = null,
-    bool UseCache = true);
+    bool UseCache = true,
+    bool Strict = false);
 
 internal static class PredictionEndpoints
 {
@@ -27,7 +36,8 @@ internal static class PredictionEndpoints
                 body.Inputs!,
                 body.Version,
                 body.Alias,
-                body.UseCache), ct)))
+                body.UseCache,
+                body.Strict), ct)))
             .WithName("Predict");
 
         models.MapPost("/{name}/predict/batch", async (string name, PredictBatchBody body, IModelModule module, CancellationToken ct) =>
@@ -36,7 +46,8 @@ internal static class PredictionEndpoints
                 body.Rows?.Cast<IReadOnlyDictionary<string, object?>>().ToList() ?? [],
                 body.Version,
                 body.Alias,
-                body.UseCache), ct)))
+                body.UseCache,
+                body.Strict), ct)))
             .WithName("PredictBatch");
 
         return endpoints;

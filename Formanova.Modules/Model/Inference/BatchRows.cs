@@ -1,28 +1,47 @@
+using System.Collections.Concurrent;
 using System.Globalization;
-using Formanova.Modules.Shared.Errors;
 
 namespace Formanova.Modules.Model.Inference;
 
 /// <summary>
 /// The rows of a batch as the prediction loop reads them: row i converted into a chunk's scratch, or its errors
-/// collected there. Both shapes convert each value by <see cref="InputNormalizer.TryConvert"/>, so the same value is
-/// accepted or refused, and named, whichever way it comes in.
+/// collected there. Both shapes convert each row through the version's <see cref="CompiledContract"/>, so the same
+/// value is accepted or refused, and named, whichever way it comes in.
 /// </summary>
 internal abstract class BatchRows
 {
     public abstract int Count { get; }
+
+    /// <summary>The columns sent that the model does not read, once each, in the order first seen.</summary>
+    public abstract IReadOnlyList<string> Ignored { get; }
 
     /// <summary>False when row <paramref name="index"/> is invalid; its errors are then in <c>scratch.Errors</c>.</summary>
     public abstract bool TryConvert(int index, RowScratch scratch);
 }
 
 /// <summary>Rows as dictionaries (the REST batch): each row looks its columns up by name and may miss or add some.</summary>
-internal sealed class NamedRows(ColumnBinding[] layout, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows) : BatchRows
+internal sealed class NamedRows(CompiledContract contract, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, bool strict)
+    : BatchRows
 {
+    // Rows convert in parallel; a key's first sighting (by row) orders the list.
+    private readonly ConcurrentDictionary<string, int> _ignored = new(StringComparer.Ordinal);
+
     public override int Count => rows.Count;
 
-    public override bool TryConvert(int index, RowScratch scratch) =>
-        InputNormalizer.TryNormalizeInto(layout, rows[index], index, scratch.Errors, scratch.Input);
+    public override IReadOnlyList<string> Ignored =>
+        [.. _ignored.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key)];
+
+    public override bool TryConvert(int index, RowScratch scratch)
+    {
+        List<string>? ignored = null;
+        var ok = contract.TryConvert(rows[index], index, strict, scratch.Errors, scratch.Input, ref ignored);
+        foreach (var key in ignored ?? [])
+        {
+            _ignored.AddOrUpdate(key, index, (_, first) => Math.Min(first, index));
+        }
+
+        return ok;
+    }
 }
 
 /// <summary>
@@ -31,66 +50,37 @@ internal sealed class NamedRows(ColumnBinding[] layout, IReadOnlyList<IReadOnlyD
 /// </summary>
 internal sealed class PositionalRows : BatchRows
 {
-    private readonly ColumnBinding[] _layout;
+    private readonly CompiledContract _contract;
     private readonly int[] _positions;
     private readonly int _width;
     private readonly IReadOnlyList<object?[]> _rows;
 
-    private PositionalRows(ColumnBinding[] layout, int[] positions, int width, IReadOnlyList<object?[]> rows)
+    private PositionalRows(CompiledContract contract, int[] positions, int width, IReadOnlyList<object?[]> rows, List<string> ignored)
     {
-        _layout = layout;
+        _contract = contract;
         _positions = positions;
         _width = width;
         _rows = rows;
+        Ignored = ignored;
     }
 
     public override int Count => _rows.Count;
 
+    public override IReadOnlyList<string> Ignored { get; }
+
     /// <summary>
     /// Maps every model input to its position in <paramref name="columns"/> (null entries are skipped), or throws
-    /// Invalid naming each unknown, repeated (<c>columns[j]</c>) and missing (<c>columns.name</c>) column.
+    /// Invalid naming each repeated or, in strict mode, unused (<c>columns[j]</c>) and missing (<c>columns.name</c>) column.
     /// </summary>
-    public static PositionalRows Create(ColumnBinding[] layout, IReadOnlyList<string?> columns, IReadOnlyList<object?[]> rows)
+    public static PositionalRows Create(
+        CompiledContract contract,
+        IReadOnlyList<string?> columns,
+        IReadOnlyList<object?[]> rows,
+        bool strict)
     {
-        var errors = new Dictionary<string, string[]>();
-        var byName = new Dictionary<string, int>(columns.Count, StringComparer.Ordinal);
-        for (var j = 0; j < columns.Count; j++)
-        {
-            var name = columns[j];
-            if (name is null)
-            {
-                continue;
-            }
-
-            if (!Array.Exists(layout, b => b.Column.Name == name))
-            {
-                var takes = string.Join(", ", layout.Select(b => b.Column.Name));
-                errors[Field(j)] = [$"Unknown column '{name}'; the model takes: {takes} (name the position null to skip it)."];
-            }
-            else if (!byName.TryAdd(name, j))
-            {
-                errors[Field(j)] = [$"Column '{name}' appears twice (first at position {byName[name]})."];
-            }
-        }
-
-        var positions = new int[layout.Length];
-        for (var i = 0; i < layout.Length; i++)
-        {
-            var column = layout[i].Column;
-            if (!byName.TryGetValue(column.Name, out positions[i]))
-            {
-                var kind = column.Kind.ToString().ToLowerInvariant();
-                errors[$"columns.{column.Name}"] =
-                    [$"Missing {kind} column '{column.Name}' (a column of nulls is accepted for unknown values)."];
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ModuleException(ErrorKind.Invalid, "The columns do not match the model's schema.", errors);
-        }
-
-        return new PositionalRows(layout, positions, columns.Count, rows);
+        var ignored = new List<string>();
+        var positions = contract.Bind(columns, strict, ignored);
+        return new PositionalRows(contract, positions, columns.Count, rows, ignored);
     }
 
     public override bool TryConvert(int index, RowScratch scratch)
@@ -103,20 +93,8 @@ internal sealed class PositionalRows : BatchRows
             return false;
         }
 
-        var ok = true;
-        for (var i = 0; i < _layout.Length; i++)
-        {
-            if (!InputNormalizer.TryConvert(_layout[i], i, values[_positions[i]], scratch.Input, out var reason))
-            {
-                scratch.Errors[$"{Row(index)}.{_layout[i].Column.Name}"] = [reason];
-                ok = false;
-            }
-        }
-
-        return ok;
+        return _contract.TryConvert(values, _positions, Row(index), scratch.Errors, scratch.Input);
     }
-
-    private static string Field(int position) => string.Create(CultureInfo.InvariantCulture, $"columns[{position}]");
 
     private static string Row(int index) => string.Create(CultureInfo.InvariantCulture, $"rows[{index}]");
 }

@@ -15,70 +15,6 @@ internal static class InputNormalizer
     private static StringBuilder? _threadKey;
 
     /// <summary>
-    /// Converts one input, or collects every unknown, missing and wrong-typed column under <c>inputs</c> (row -1) or
-    /// <c>rows[i]</c>; the prefix is only formatted when there is an error to name.
-    /// </summary>
-    public static NormalizedInput? TryNormalize(
-        ColumnBinding[] layout,
-        IReadOnlyDictionary<string, object?>? inputs,
-        int row,
-        Dictionary<string, string[]> errors)
-    {
-        var input = new NormalizedInput(new float[layout.Length], new string[layout.Length]);
-        return TryNormalizeInto(layout, inputs, row, errors, input) ? input : null;
-    }
-
-    /// <summary>
-    /// <see cref="TryNormalize"/> into buffers the caller reuses (a batch converts a row, predicts it and moves on),
-    /// so that a large batch does not keep two arrays per row alive until its end.
-    /// </summary>
-    public static bool TryNormalizeInto(
-        ColumnBinding[] layout,
-        IReadOnlyDictionary<string, object?>? inputs,
-        int row,
-        Dictionary<string, string[]> errors,
-        NormalizedInput into)
-    {
-        string Prefix() => row < 0 ? "inputs" : string.Create(CultureInfo.InvariantCulture, $"rows[{row}]");
-
-        if (inputs is null)
-        {
-            errors[Prefix()] = ["An object of input values is required."];
-            return false;
-        }
-
-        var before = errors.Count;
-        var matched = 0;
-        for (var i = 0; i < layout.Length; i++)
-        {
-            var column = layout[i].Column;
-            if (!inputs.TryGetValue(column.Name, out var value))
-            {
-                errors[$"{Prefix()}.{column.Name}"]
-                    = [$"Missing {column.Kind.ToString().ToLowerInvariant()} column '{column.Name}' (send null for an unknown value)."];
-                continue;
-            }
-
-            matched++;
-            if (!TryConvert(layout[i], i, value, into, out var reason))
-            {
-                errors[$"{Prefix()}.{column.Name}"] = [reason];
-            }
-        }
-
-        if (matched != inputs.Count)
-        {
-            foreach (var key in inputs.Keys.Where(k => !layout.Any(b => b.Column.Name == k)))
-            {
-                errors[$"{Prefix()}.{key}"]
-                    = [$"Unknown column '{key}'; the model takes: {string.Join(", ", layout.Select(b => b.Column.Name))}."];
-            }
-        }
-
-        return errors.Count == before;
-    }
-
-    /// <summary>
     /// One value into slot <paramref name="index"/> of <paramref name="into"/>, by the same rules for named and
     /// positional inputs; the reason names the column and its kind.
     /// </summary>
@@ -98,11 +34,15 @@ internal static class InputNormalizer
         return ok;
     }
 
+    /// <summary>Converts the feature values of one input (every feature named, nothing else), or throws Invalid.</summary>
     public static NormalizedInput Normalize(ColumnBinding[] layout, IReadOnlyDictionary<string, object?>? inputs)
     {
         var errors = new Dictionary<string, string[]>();
-        return TryNormalize(layout, inputs, -1, errors)
-            ?? throw new ModuleException(ErrorKind.Invalid, "The inputs do not match the model's schema.", errors);
+        var input = new NormalizedInput(new float[layout.Length], new string[layout.Length]);
+        List<string>? ignored = null;
+        return CompiledContract.Create(layout, null).TryConvert(inputs, -1, strict: true, errors, input, ref ignored)
+            ? input
+            : throw new ModuleException(ErrorKind.Invalid, "The inputs do not match the model's schema.", errors);
     }
 
     /// <summary>

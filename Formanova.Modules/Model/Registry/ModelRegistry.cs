@@ -30,7 +30,8 @@ internal sealed record NewVersion(
     IReadOnlyDictionary<string, string> Tags,
     ModelLineage Lineage,
     string? Notes,
-    int? Seed);
+    int? Seed,
+    ModelInputContract? Contract = null);
 
 /// <summary>
 /// The registry: files under <c>{data}/models/{name}/{version}/</c> and one index row per version. A version
@@ -43,7 +44,8 @@ internal sealed class ModelRegistry : IDisposable
 
     private const string RowColumns = """
         id, name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
-        schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation
+        schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
+        input_contract_json
         """;
 
     private const string SelectVersion = $"SELECT {RowColumns} FROM model_versions WHERE name = @Name AND version = @Version";
@@ -62,9 +64,11 @@ internal sealed class ModelRegistry : IDisposable
 
     private const string InsertVersion = """
         INSERT INTO model_versions (name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
-            schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation)
+            schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
+            input_contract_json)
         VALUES (@Name, @Version, @Task, @Trainer, @Status, @CreatedAt, NULL, @RunId, @DatasetId, @DatasetVersion,
-            @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0)
+            @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0,
+            @InputContractJson)
         """;
 
     private const string DemoteActive
@@ -203,6 +207,7 @@ internal sealed class ModelRegistry : IDisposable
             DatasetId = version.Lineage.DatasetId,
             DatasetVersion = version.Lineage.DatasetVersion,
             SchemaJson = JsonSerializer.Serialize(version.Columns, RegistryJson.Options),
+            InputContractJson = version.Contract is null ? null : JsonSerializer.Serialize(version.Contract, RegistryJson.Options),
             MetricsJson = JsonSerializer.Serialize(version.Metrics, RegistryJson.Options),
             TagsJson = JsonSerializer.Serialize(version.Tags, RegistryJson.Options),
             Notes = version.Notes,
@@ -558,6 +563,7 @@ internal sealed class ModelRegistry : IDisposable
             seed = version.Seed,
             createdAt = row.CreatedAt,
             columns = version.Columns,
+            contract = version.Contract,
             lineage = version.Lineage,
             tags = version.Tags,
             notes = version.Notes,

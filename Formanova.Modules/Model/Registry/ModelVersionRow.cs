@@ -46,11 +46,23 @@ internal sealed class ModelVersionRow
 
     public long CacheGeneration { get; set; }
 
+    /// <summary>The input contract (raw columns, frozen steps, date features); null for versions registered without one.</summary>
+    public string? InputContractJson { get; set; }
+
     /// <summary>The input bindings, computed once per row instance (rows are cached by the runtime for the fast path).</summary>
     internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(
         ModelSchema.Validate(Columns.Where(c => !c.IsLabel).ToList(), ModelTask, requireLabel: false, int.MaxValue));
 
     private Inference.ColumnBinding[]? _layout;
+
+    /// <summary>The input contract compiled once per row instance, like <see cref="Layout"/>.</summary>
+    internal Inference.CompiledContract Contract => _contract ??= Inference.CompiledContract.Create(Layout, InputContract);
+
+    private Inference.CompiledContract? _contract;
+
+    public ModelInputContract? InputContract => InputContractJson is null
+        ? null
+        : JsonSerializer.Deserialize<ModelInputContract>(InputContractJson, RegistryJson.Options);
 
     public ModelTask ModelTask => Enum.Parse<ModelTask>(Task);
 
@@ -74,7 +86,8 @@ internal sealed class ModelVersionRow
         Sha256,
         SizeBytes,
         aliases,
-        FailureReason);
+        FailureReason,
+        InputContract);
 }
 
 internal static class RegistryJson

@@ -73,7 +73,7 @@ public sealed class ModelEndpointsTests
 
     [TestCase(
         "/api/v1/models/demo-churn/predict",
-        """{"inputs":{"tenure_months":"x","shoe":1}}""",
+        """{"inputs":{"tenure_months":"x","shoe":1},"strict":true}""",
         HttpStatusCode.BadRequest,
         "inputs.shoe")]
     [TestCase(

@@ -196,7 +196,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
     }
 
     [Test]
-    public async Task PredictAsync_WithBadInputs_ListsEveryProblemInOneError()
+    public async Task PredictAsync_WithBadInputsInStrictMode_ListsEveryProblemInOneError()
     {
         await TrainAsync("1.0.0", 1, activate: true);
         var input = ModelTestKit.Input(1);
@@ -204,7 +204,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         input["tenure_months"] = "long";
         input["shoe_size"] = 44.0;
 
-        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictAsync(new PredictRequest("churn", input)));
+        var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictAsync(new PredictRequest("churn", input, Strict: true)));
 
         Assert.Multiple(() =>
         {
@@ -264,7 +264,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
     }
 
     [Test]
-    public async Task PredictBatchAsync_WhenRowsInSeveralChunksAreInvalid_ListsTheirErrorsAndPredictsNothing()
+    public async Task PredictBatchAsync_WhenRowsInSeveralChunksAreInvalidInStrictMode_ListsTheirErrorsAndPredictsNothing()
     {
         await TrainAsync("1.0.0", 1, activate: true);
         var rows = Enumerable.Range(0, 200).Select(i => (IReadOnlyDictionary<string, object?>)ModelTestKit.Input(3, i)).ToList();
@@ -273,7 +273,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         rows[199] = null!;
 
         var error = Assert.ThrowsAsync<ModuleException>(
-            () => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false)));
+            () => _models.PredictBatchAsync(new PredictBatchRequest("churn", rows, UseCache: false, Strict: true)));
 
         Assert.Multiple(() =>
         {
@@ -370,7 +370,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
     }
 
     [Test]
-    public async Task PredictRowsAsync_WhenColumnsAreUnknownRepeatedOrMissing_NamesEachBeforeReadingAnyRow()
+    public async Task PredictRowsAsync_WhenColumnsAreUnknownInStrictModeRepeatedOrMissing_NamesEachBeforeReadingAnyRow()
     {
         await TrainAsync("1.0.0", 1, activate: true);
         var input = ModelTestKit.Input(1);
@@ -379,7 +379,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         var unknownAt = columns.Length - 3;
 
         var error = Assert.ThrowsAsync<ModuleException>(
-            () => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, [row, null!])));
+            () => _models.PredictRowsAsync(new PredictRowsRequest("churn", columns, [row, null!], Strict: true)));
 
         Assert.Multiple(() =>
         {

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text;
-using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Shared.Errors;
 
-namespace Formanova.Modules.Data.Transforms;
+namespace Formanova.Modules.Shared.Rows;
 
 internal enum ExprType
 {
@@ -23,7 +22,7 @@ internal abstract class Expr(ExprType type)
 }
 
 /// <summary>A column as the expression parser sees it.</summary>
-internal readonly record struct ExprColumn(string Name, ColumnType Type);
+internal readonly record struct ExprColumn(string Name, ScalarType Type);
 
 /// <summary>
 /// Parses the small typed language used by filter and derive steps:
@@ -269,9 +268,9 @@ internal sealed class ExpressionParser
             {
                 return new ColumnRef(i, _columns[i].Type switch
                 {
-                    ColumnType.Numeric => ExprType.Number,
-                    ColumnType.Boolean => ExprType.Boolean,
-                    ColumnType.Datetime => ExprType.Datetime,
+                    ScalarType.Numeric => ExprType.Number,
+                    ScalarType.Boolean => ExprType.Boolean,
+                    ScalarType.Datetime => ExprType.Datetime,
                     _ => ExprType.String,
                 });
             }

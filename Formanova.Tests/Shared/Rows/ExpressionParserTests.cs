@@ -1,18 +1,18 @@
-using Formanova.Modules.Data;
 using Formanova.Modules.Data.Transforms;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Rows;
 
-namespace Formanova.Tests.Data.Transforms;
+namespace Formanova.Tests.Shared.Rows;
 
 public sealed class ExpressionParserTests
 {
     private static readonly ExprColumn[] Columns =
     [
-        new("age", ColumnType.Numeric),
-        new("home country", ColumnType.Categorical),
-        new("member", ColumnType.Boolean),
-        new("joined", ColumnType.Datetime),
-        new("odd]name", ColumnType.Numeric),
+        new("age", ScalarType.Numeric),
+        new("home country", ScalarType.Categorical),
+        new("member", ScalarType.Boolean),
+        new("joined", ScalarType.Datetime),
+        new("odd]name", ScalarType.Numeric),
     ];
 
     private static readonly object?[] Row = [30.0, "FR", true, new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero), 4.0];

@@ -1,6 +1,6 @@
-using Formanova.Modules.Data.Schema;
+using Formanova.Modules.Shared.Rows;
 
-namespace Formanova.Tests.Data.Schema;
+namespace Formanova.Tests.Shared.Rows;
 
 public sealed class ValueTextTests
 {
