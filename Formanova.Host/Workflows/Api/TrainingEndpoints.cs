@@ -24,7 +24,9 @@ internal sealed record TrainingRunBody(
     Dictionary<string, double>? MaxMetrics = null,
     bool Activate = false,
     bool RequireApproval = false,
-    double? ApprovalTimeoutSeconds = null);
+    double? ApprovalTimeoutSeconds = null,
+    string? SelectionMetric = null,
+    double? TimeBudgetSeconds = null);
 
 /// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
 internal sealed record TrainingRunView(
@@ -69,8 +71,16 @@ internal static class TrainingEndpoints
         HttpContext http,
         WorkflowGateway gateway,
         IDataModule data,
+        IModelModule models,
         CancellationToken ct)
     {
+        var auto = AutoTrainingSteps.IsAuto(body.Trainer);
+        if (auto)
+        {
+            // An unknown selection metric is a 400 naming selectionMetric, before any run starts.
+            models.PlanAutoTraining(body.Task!.Value, body.SelectionMetric);
+        }
+
         // What can be known now is answered now, as for a batch job: 404 for an unknown dataset, 400 for bad
         // transforms, 422 for nothing to learn. prepare_training_data checks again for runs started elsewhere.
         var stream = await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
@@ -99,7 +109,10 @@ internal static class TrainingEndpoints
             body.ApprovalTimeoutSeconds
                 ?? options.ApprovalTimeoutSeconds,
             options.TrainMaximumAttempts,
-            gateway.Policy());
+            gateway.Policy(),
+            body.SelectionMetric,
+            auto ? body.TimeBudgetSeconds ?? options.AutoTimeBudgetSeconds : null,
+            options.AutoParallelism);
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
@@ -176,6 +189,12 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
         RuleFor(b => b.TestFraction).Must(f => f is > 0 and < 1).WithMessage("testFraction must be between 0 and 1 (exclusive).");
         RuleFor(b => b.ApprovalTimeoutSeconds).Must(t => t is null or (> 0 and <= 86400 * 30))
             .WithMessage("approvalTimeoutSeconds must be between 0 and 30 days.");
+        RuleFor(b => b.SelectionMetric).Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer))
+            .WithMessage("selectionMetric applies to trainer \"auto\" only.");
+        RuleFor(b => b.TimeBudgetSeconds)
+            .Must(t => t is null or (> 0 and <= AutoTrainingSteps.MaxTimeBudgetSeconds))
+            .WithMessage($"timeBudgetSeconds must be between 0 and {AutoTrainingSteps.MaxTimeBudgetSeconds}.")
+            .Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer)).WithMessage("timeBudgetSeconds applies to trainer \"auto\" only.");
         RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
             .WithMessage("With requireApproval the approval decides activation; leave activate false.");
     }

@@ -75,13 +75,16 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             var (_, indices, _) = Map(stream.Columns);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
-                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run
-                    .TestFraction, Activate: false,
+                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, input.Auto?.Winner?.Trainer ?? run.Trainer,
+                    run.Seed, run.TestFraction, Activate: false,
                     Lineage: new ModelLineage(
                         run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         runId),
-                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId }),
+                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId },
+                    Hyperparameters: input.Auto?.Winner?.Hyperparameters,
+                    ClassWeighting: input.Auto?.ClassWeighting == "inverseFrequency",
+                    Leaderboard: input.Auto?.Leaderboard),
                 Project(stream.Rows, indices),
                 progress: progress,
                 cancellationToken: ct);
@@ -213,7 +216,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     }
 
     /// <summary>Feature and label columns in stream order; id, ignored and datetime columns are left out.</summary>
-    private static (List<ModelColumn> Columns, int[] Indices, List<string> Skipped) Map(IReadOnlyList<RowStreamColumn> columns)
+    internal static (List<ModelColumn> Columns, int[] Indices, List<string> Skipped) Map(IReadOnlyList<RowStreamColumn> columns)
     {
         var mapped = new List<ModelColumn>();
         var indices = new List<int>();
@@ -242,7 +245,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         return (mapped, [.. indices], skipped);
     }
 
-    private static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, int[] indices)
+    internal static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, int[] indices)
     {
         await foreach (var row in rows)
         {
