@@ -193,8 +193,9 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
             .WithMessage("selectionMetric applies to trainer \"auto\" only.");
         RuleFor(b => b.TimeBudgetSeconds)
             .Must(t => t is null or (> 0 and <= AutoTrainingSteps.MaxTimeBudgetSeconds))
-            .WithMessage($"timeBudgetSeconds must be between 0 and {AutoTrainingSteps.MaxTimeBudgetSeconds}.")
-            .Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer)).WithMessage("timeBudgetSeconds applies to trainer \"auto\" only.");
+            .WithMessage($"timeBudgetSeconds must be between 0 and {AutoTrainingSteps.MaxTimeBudgetSeconds}.");
+        RuleFor(b => b.TimeBudgetSeconds).Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer))
+            .WithMessage("timeBudgetSeconds applies to trainer \"auto\" only.");
         RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
             .WithMessage("With requireApproval the approval decides activation; leave activate false.");
     }
