@@ -190,7 +190,9 @@ internal sealed class WorkflowsOptions
         [Range(1, 86400 * 30)]
         public double ApprovalTimeoutSeconds { get; set; } = 86400;
 
-        /// <summary>Candidates of a <c>trainer: "auto"</c> run evaluated side by side; each caps its threads to its share of the cores.</summary>
+        /// <summary>
+        /// Candidates of a <c>trainer: "auto"</c> run evaluated side by side; each caps its threads to its share of the cores.
+        /// </summary>
         [Range(1, 64)]
         public int AutoParallelism { get; set; } = 2;
 

@@ -29,7 +29,9 @@ public sealed record EvaluateCandidateRequest(
     double ValidationFraction = 0.2,
     int? Threads = null);
 
-/// <summary>A candidate's metrics on the validation rows and its <see cref="Score"/> by the selection metric (null: not measured).</summary>
+/// <summary>
+/// A candidate's metrics on the validation rows and its <see cref="Score"/> by the selection metric (null: not measured).
+/// </summary>
 public sealed record CandidateEvaluation(
     string Trainer,
     IReadOnlyDictionary<string, double> Hyperparameters,
