@@ -189,6 +189,16 @@ internal sealed class WorkflowsOptions
         /// <summary>Default approval deadline when a run asks for approval and names none.</summary>
         [Range(1, 86400 * 30)]
         public double ApprovalTimeoutSeconds { get; set; } = 86400;
+
+        /// <summary>
+        /// Candidates of a <c>trainer: "auto"</c> run evaluated side by side; each caps its threads to its share of the cores.
+        /// </summary>
+        [Range(1, 64)]
+        public int AutoParallelism { get; set; } = 2;
+
+        /// <summary>The time budget of a <c>trainer: "auto"</c> search when the request names none (at most 14400 s).</summary>
+        [Range(1, 14_400)]
+        public double AutoTimeBudgetSeconds { get; set; } = 900;
     }
 
     internal sealed class BatchOptions

@@ -75,6 +75,7 @@ internal static class TemporalSetup
                 .AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
+                .AddScopedActivities<AutoTrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
                 .AddScopedActivities<WebhookActivities>();

@@ -20,6 +20,23 @@ public interface IModelModule
         IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The candidates <c>trainer: "auto"</c> tries for <paramref name="task"/> and the metric it ranks them by
+    /// (<paramref name="selectionMetric"/>, or the task's default). An unknown metric is Invalid naming <c>selectionMetric</c>.
+    /// </summary>
+    AutoTrainingPlan PlanAutoTraining(ModelTask task, string? selectionMetric = null);
+
+    /// <summary>
+    /// Fits one candidate on streamed rows (as <see cref="TrainAsync"/> takes them) and returns its metrics on a
+    /// validation split carved from the training part of the seeded split, registering nothing. Reports progress
+    /// during the fit (for heartbeats) and honours cancellation inside it.
+    /// </summary>
+    Task<CandidateEvaluation> EvaluateCandidateAsync(
+        EvaluateCandidateRequest request,
+        IAsyncEnumerable<object?[]> rows,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default);
+
     /// <summary>Registers an existing ML.NET model zip after verifying that it loads and answers for the given schema.</summary>
     Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default);
 

@@ -35,6 +35,9 @@ public sealed record ModelLineage(string? DatasetId = null, string? DatasetVersi
 /// <summary>
 /// Train one version and register it. <see cref="Columns"/> give the position of each value in the streamed rows.
 /// <see cref="Trainer"/> null picks the task's default; <see cref="TestFraction"/> is used when no test rows are given.
+/// <see cref="Hyperparameters"/> set the trainer's numeric options by camelCase name (e.g. <c>numberOfLeaves</c>);
+/// <see cref="ClassWeighting"/> fits classification with inverse class-frequency weights; <see cref="Leaderboard"/>
+/// is the automatic search that chose the trainer, if one did.
 /// </summary>
 public sealed record TrainModelRequest(
     string Name,
@@ -48,13 +51,16 @@ public sealed record TrainModelRequest(
     ModelLineage? Lineage = null,
     IReadOnlyDictionary<string, string>? Tags = null,
     string? Notes = null,
-    ModelInputContract? Contract = null);
+    ModelInputContract? Contract = null,
+    IReadOnlyDictionary<string, double>? Hyperparameters = null,
+    bool ClassWeighting = false,
+    IReadOnlyList<CandidateScore>? Leaderboard = null);
 
 /// <summary>A heartbeat-friendly progress report: the stage, rows read so far and an overall fraction in [0, 1].</summary>
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
 
-/// <summary>Evaluation metrics on the test rows; the keys depend on the task (auc, accuracy, f1, logLoss, macroAccuracy, microAccuracy,
-/// rmse, mae, r2).</summary>
+/// <summary>Evaluation metrics on the test rows; the keys depend on the task (auc, accuracy, f1, logLoss, macroAccuracy, macroF1,
+/// microAccuracy, rmse, mae, r2).</summary>
 public sealed record TrainingResult(
     ModelVersionInfo Version,
     IReadOnlyDictionary<string, double> Metrics,

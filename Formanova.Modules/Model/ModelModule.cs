@@ -20,6 +20,7 @@ public static class ModelModule
 
         services.AddSingleton<ModelMetrics>();
         services.AddSingleton<ModelTrainer>();
+        services.AddSingleton<CandidateEvaluator>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
         services.AddSingleton<IArtifactStore>(sp =>

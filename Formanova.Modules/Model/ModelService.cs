@@ -12,6 +12,7 @@ namespace Formanova.Modules.Model;
 /// <summary>The module's one entry point: training, the registry and inference, behind <see cref="IModelModule"/>.</summary>
 internal sealed class ModelService(
     ModelTrainer trainer,
+    CandidateEvaluator candidates,
     ModelRegistry registry,
     ModelRuntime runtime,
     ITwoLevelCache cache,
@@ -64,7 +65,7 @@ internal sealed class ModelService(
                 trained.Trainer,
                 request.Columns,
                 trained.Metrics,
-                Tags(request.Tags),
+                TrainingTags(request),
                 lineage,
                 request.Notes,
                 request.Seed,
@@ -92,6 +93,19 @@ internal sealed class ModelService(
             trained.TestRows,
             trained.SkippedRows,
             trained.Seconds);
+    }
+
+    public AutoTrainingPlan PlanAutoTraining(ModelTask task, string? selectionMetric = null) =>
+        AutoTrainingGrid.Plan(task, selectionMetric);
+
+    public Task<CandidateEvaluation> EvaluateCandidateAsync(
+        EvaluateCandidateRequest request,
+        IAsyncEnumerable<object?[]> rows,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return candidates.EvaluateAsync(request, rows, progress, cancellationToken);
     }
 
     public async Task<ModelVersionInfo> RegisterAsync(
@@ -675,6 +689,23 @@ internal sealed class ModelService(
     {
         var aliases = await registry.ListAliasesAsync(row.Name, cancellationToken);
         return row.ToInfo([.. aliases.Where(a => a.Version == row.Version).Select(a => a.Alias)]);
+    }
+
+    /// <summary>The request's tags, plus the hyperparameters and class weighting the version was trained with, if any.</summary>
+    private static Dictionary<string, string> TrainingTags(TrainModelRequest request)
+    {
+        var tags = Tags(request.Tags);
+        if (request.Hyperparameters is { Count: > 0 } hyperparameters)
+        {
+            tags["hyperparameters"] = System.Text.Json.JsonSerializer.Serialize(hyperparameters);
+        }
+
+        if (request.ClassWeighting && request.Task != ModelTask.Regression)
+        {
+            tags["classWeighting"] = "inverseFrequency";
+        }
+
+        return tags;
     }
 
     private static Dictionary<string, string> Tags(IReadOnlyDictionary<string, string>? tags) =>

@@ -22,6 +22,10 @@ internal sealed class FaultyModelModule
 
     public IModelModule Wrap(IModelModule inner) => new Wrapper(inner, this);
 
+    /// <summary>How <see cref="Before"/> names a candidate of an automatic search.</summary>
+    public static string CandidateKey(TrainingCandidate candidate) =>
+        $"{candidate.Trainer} {string.Join(",", candidate.Hyperparameters.OrderBy(h => h.Key).Select(h => $"{h.Key}={h.Value}"))}";
+
     private async Task HookAsync(string operation, string? version, CancellationToken ct)
     {
         int count;
@@ -47,6 +51,20 @@ internal sealed class FaultyModelModule
         {
             await owner.HookAsync("train", request.Version, cancellationToken);
             return await inner.TrainAsync(request, rows, testRows, progress, cancellationToken);
+        }
+
+        public AutoTrainingPlan PlanAutoTraining(ModelTask task, string? selectionMetric = null)
+            => inner.PlanAutoTraining(task, selectionMetric);
+
+        /// <summary>The hook sees the candidate as <c>Trainer {hyperparameters}</c> in place of a version.</summary>
+        public async Task<CandidateEvaluation> EvaluateCandidateAsync(
+            EvaluateCandidateRequest request,
+            IAsyncEnumerable<object?[]> rows,
+            IProgress<TrainingProgress>? progress = null,
+            CancellationToken cancellationToken = default)
+        {
+            await owner.HookAsync("evaluate", CandidateKey(request.Candidate), cancellationToken);
+            return await inner.EvaluateCandidateAsync(request, rows, progress, cancellationToken);
         }
 
         public Task<ModelVersionInfo> RegisterAsync(

@@ -16,6 +16,12 @@ internal static class WorkflowBench
             return;
         }
 
+        if (args.Length > 0 && args[0] == "auto")
+        {
+            await AutoTrainingBench.RunAsync(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "request-log")
         {
             await RequestLogBench.RunAsync(args);

@@ -26,7 +26,9 @@ internal sealed record TrainingRunBody(
     bool Activate = false,
     bool RequireApproval = false,
     double? ApprovalTimeoutSeconds = null,
-    List<string>? ExcludeColumns = null);
+    List<string>? ExcludeColumns = null,
+    string? SelectionMetric = null,
+    double? TimeBudgetSeconds = null);
 
 /// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
 internal sealed record TrainingRunView(
@@ -75,6 +77,13 @@ internal static class TrainingEndpoints
         IModelModule models,
         CancellationToken ct)
     {
+        var auto = AutoTrainingSteps.IsAuto(body.Trainer);
+        if (auto)
+        {
+            // An unknown selection metric is a 400 naming selectionMetric, before any run starts.
+            models.PlanAutoTraining(body.Task!.Value, body.SelectionMetric);
+        }
+
         // What can be known now is answered now (TrainingRunPreCheck): the activities check again for runs started
         // elsewhere. A repeated request with the same Idempotency-Key is no conflict with the version its run made.
         await new TrainingRunPreCheck(data, models).CheckAsync(body, IdempotencyKey.Read(http)?.Scoped("training"), ct);
@@ -98,7 +107,10 @@ internal static class TrainingEndpoints
                 ?? options.ApprovalTimeoutSeconds,
             options.TrainMaximumAttempts,
             gateway.Policy(),
-            body.ExcludeColumns);
+            body.ExcludeColumns,
+            body.SelectionMetric,
+            auto ? body.TimeBudgetSeconds ?? options.AutoTimeBudgetSeconds : null,
+            options.AutoParallelism);
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
@@ -198,6 +210,13 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
         RuleFor(b => b.TestFraction).Must(f => f is > 0 and < 1).WithMessage("testFraction must be between 0 and 1 (exclusive).");
         RuleFor(b => b.ApprovalTimeoutSeconds).Must(t => t is null or (> 0 and <= 86400 * 30))
             .WithMessage("approvalTimeoutSeconds must be between 0 and 30 days.");
+        RuleFor(b => b.SelectionMetric).Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer))
+            .WithMessage("selectionMetric applies to trainer \"auto\" only.");
+        RuleFor(b => b.TimeBudgetSeconds)
+            .Must(t => t is null or (> 0 and <= AutoTrainingSteps.MaxTimeBudgetSeconds))
+            .WithMessage($"timeBudgetSeconds must be between 0 and {AutoTrainingSteps.MaxTimeBudgetSeconds}.");
+        RuleFor(b => b.TimeBudgetSeconds).Null().When(b => !AutoTrainingSteps.IsAuto(b.Trainer))
+            .WithMessage("timeBudgetSeconds applies to trainer \"auto\" only.");
         RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
             .WithMessage("With requireApproval the approval decides activation; leave activate false.");
     }

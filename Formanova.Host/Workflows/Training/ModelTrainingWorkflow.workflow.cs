@@ -22,10 +22,11 @@ public sealed class ModelTrainingWorkflow
     private ModelValidationResult? _validation;
     private string? _approval;
     private DateTime? _deadline;
+    private AutoTrainingSummary? _auto;
 
     [WorkflowQuery("get_progress")]
     public TrainingProgressView GetProgress()
-        => new(_stage, _progress, _startedAt, _prepared, _trained, _validation, _approval, _deadline, _errors);
+        => new(_stage, _progress, _startedAt, _prepared, _trained, _validation, _approval, _deadline, _errors, _auto);
 
     [WorkflowQuery("get_error_history")]
     public IReadOnlyList<ErrorRecord> GetErrorHistory() => _errors;
@@ -60,9 +61,16 @@ public sealed class ModelTrainingWorkflow
             _progress = 5;
             _prepared = await TrainingSteps.PrepareAsync(run);
 
+            // Runs started before the search existed failed on the trainer name "auto"; their histories stay that way.
+            if (AutoTrainingSteps.IsAuto(run) && Workflow.Patched("training-auto-search"))
+            {
+                _stage = "searching";
+                _auto = await AutoTrainingSteps.SweepAsync(run, _prepared, summary => _auto = summary);
+            }
+
             _stage = "training";
             _progress = 20;
-            _trained = await TrainingSteps.TrainAsync(run, _prepared);
+            _trained = await TrainingSteps.TrainAsync(run, _prepared, _auto);
 
             _stage = "validating";
             _progress = 80;
@@ -90,7 +98,7 @@ public sealed class ModelTrainingWorkflow
             var outcome = run.RequireApproval && !activate
                 ? $"registered, not activated ({_approval})"
                 : activate ? "activated" : "registered";
-            var result = new TrainingRunResult(run.Model, run.Version, outcome, _trained.Metrics, activate, _approval, []);
+            var result = new TrainingRunResult(run.Model, run.Version, outcome, _trained.Metrics, activate, _approval, [], _auto);
             await WorkflowSteps.CloseSucceededAsync(policy, _startedAt, run.Model, run.Version, WorkflowJson.Element(result), result);
             _stage = "completed";
             _progress = 100;
@@ -102,8 +110,16 @@ public sealed class ModelTrainingWorkflow
             _errors.Add(failure.Error);
             _stage = failure.Stage;
             var (problems, omitted) = TrainingProblems.Of(ex, _prepared?.Columns.Select(c => c.Name).ToList() ?? []);
-            var output = WorkflowJson.Element(
-                new { runId = id, status = _stage, errors = _errors, validation = _validation, problems, problemsOmitted = omitted });
+            var output = WorkflowJson.Element(new
+            {
+                runId = id,
+                status = _stage,
+                errors = _errors,
+                validation = _validation,
+                problems,
+                problemsOmitted = omitted,
+                auto = _auto,
+            });
             if (!failure.Cancelled && Workflow.Patched("training-failed-event"))
             {
                 await WorkflowSteps.EmitAsync(policy, IEventModule.TrainingFailed, new

@@ -79,14 +79,17 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             var (columns, sources, _) = Map(stream.Columns, run);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
-                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run
-                    .TestFraction, Activate: false,
+                new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, input.Auto?.Winner?.Trainer ?? run.Trainer,
+                    run.Seed, run.TestFraction, Activate: false,
                     Lineage: new ModelLineage(
                         run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         runId),
                     Tags: new Dictionary<string, string> { ["trainingRun"] = runId },
-                    Contract: Contract(stream, run, sources)),
+                    Contract: Contract(stream, run, sources),
+                    Hyperparameters: input.Auto?.Winner?.Hyperparameters,
+                    ClassWeighting: input.Auto?.ClassWeighting == "inverseFrequency",
+                    Leaderboard: input.Auto?.Leaderboard),
                 Project(stream.Rows, sources),
                 progress: progress,
                 cancellationToken: ct);
@@ -218,7 +221,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     /// its date parts (<see cref="DerivedFeature.ForDate"/>); id and ignored columns, a date-time label and the run's
     /// excluded columns are left out.
     /// </summary>
-    private static (List<ModelColumn> Columns, List<FeatureSource> Sources, List<string> Skipped) Map(
+    internal static (List<ModelColumn> Columns, List<FeatureSource> Sources, List<string> Skipped) Map(
         IReadOnlyList<RowStreamColumn> columns,
         TrainingRunInput run)
     {
@@ -316,7 +319,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         _ => InputType.Datetime,
     };
 
-    private static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, List<FeatureSource> sources)
+    internal static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, List<FeatureSource> sources)
     {
         await foreach (var row in rows)
         {
@@ -332,5 +335,5 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     }
 
     /// <summary>A model column's value: stream column <see cref="Index"/>, or a date part of it.</summary>
-    private sealed record FeatureSource(int Index, DerivedFeature? Derived);
+    internal sealed record FeatureSource(int Index, DerivedFeature? Derived);
 }

@@ -9,6 +9,8 @@ namespace Formanova.Host.Workflows.Training;
 /// <see cref="MinMetrics"/> and <see cref="MaxMetrics"/> are the validation thresholds (e.g. auc ≥ 0.8, rmse ≤ 10).
 /// With <see cref="RequireApproval"/> the run waits for approve/reject until the deadline before activating.
 /// <see cref="ExcludeColumns"/> names columns (after the transforms) the model leaves out, e.g. a date column.
+/// <see cref="Trainer"/> <c>auto</c> searches trainers first (<see cref="AutoTrainingSteps"/>), ranked by
+/// <see cref="SelectionMetric"/> within <see cref="TimeBudgetSeconds"/>, <see cref="AutoParallelism"/> at a time.
 /// </summary>
 public sealed record TrainingRunInput(
     string Model,
@@ -26,7 +28,10 @@ public sealed record TrainingRunInput(
     double ApprovalTimeoutSeconds,
     int TrainMaximumAttempts,
     StepPolicy Policy,
-    List<string>? ExcludeColumns = null);
+    List<string>? ExcludeColumns = null,
+    string? SelectionMetric = null,
+    double? TimeBudgetSeconds = null,
+    int AutoParallelism = 1);
 
 /// <summary>The dataset's columns as the model sees them, and what the preparation pass found.</summary>
 public sealed record PreparedTraining(
@@ -36,7 +41,8 @@ public sealed record PreparedTraining(
     long RowsWithoutLabel,
     List<string> SkippedColumns);
 
-public sealed record TrainInput(TrainingRunInput Run, PreparedTraining Prepared);
+/// <summary>The train step's input; <see cref="Auto"/> is the search whose winner it trains, if the run searched.</summary>
+public sealed record TrainInput(TrainingRunInput Run, PreparedTraining Prepared, AutoTrainingSummary? Auto = null);
 
 /// <summary>Heartbeat details of the train step: how far it got.</summary>
 public sealed record TrainingHeartbeat(string Stage, long RowsRead, double Fraction);
@@ -67,7 +73,8 @@ public sealed record TrainingProgressView(
     ModelValidationResult? Validation,
     string? Approval,
     DateTime? ApprovalDeadline,
-    List<ErrorRecord> Errors);
+    List<ErrorRecord> Errors,
+    AutoTrainingSummary? Auto = null);
 
 public sealed record TrainingRunResult(
     string Model,
@@ -76,6 +83,7 @@ public sealed record TrainingRunResult(
     Dictionary<string, double> Metrics,
     bool Activated,
     string? Approval,
-    List<string> ValidationFailures);
+    List<string> ValidationFailures,
+    AutoTrainingSummary? Auto = null);
 
 public sealed record ApprovalDecision(string? By = null, string? Comment = null);

@@ -12,8 +12,9 @@ internal static class TrainingSteps
         (TrainingActivities a) => a.PrepareTrainingDataAsync(run),
         run.Policy.For(t => t.TrainPrepare, heartbeat: run.Policy.Timeout(t => t.TrainHeartbeat)));
 
-    public static Task<TrainedVersion> TrainAsync(TrainingRunInput run, PreparedTraining prepared) => Workflow.ExecuteActivityAsync(
-        (TrainingActivities a) => a.TrainModelAsync(new TrainInput(run, prepared)),
+    public static Task<TrainedVersion> TrainAsync(TrainingRunInput run, PreparedTraining prepared, AutoTrainingSummary? auto) =>
+        Workflow.ExecuteActivityAsync(
+        (TrainingActivities a) => a.TrainModelAsync(new TrainInput(run, prepared, auto)),
         run.Policy.For(t => t.Train, maximumAttempts: run.TrainMaximumAttempts, heartbeat: run.Policy.Timeout(t => t.TrainHeartbeat)));
 
     public static Task<ModelValidationResult> ValidateAsync(TrainingRunInput run, TrainedVersion trained)

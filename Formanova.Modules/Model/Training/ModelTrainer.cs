@@ -30,7 +30,10 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         CancellationToken cancellationToken)
     {
         var schema = ModelSchema.Validate(request.Columns, request.Task, requireLabel: true, _limits.MaxColumns);
-        var trainer = TrainerCatalog.Resolve(request.Task, request.Trainer);
+        var weighting = request.ClassWeighting && request.Task != ModelTask.Regression;
+        var trainer = TrainerCatalog.Resolve(request.Task, request.Trainer).With(new TrainerSettings(
+            request.Hyperparameters ?? TrainerSettings.Default.Hyperparameters,
+            weighting ? ClassWeights.Column : null));
         if (testRows is null && request.TestFraction is <= 0 or >= 1)
         {
             throw ModuleException.Invalid(
@@ -73,6 +76,11 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             testView = test.ToDataView();
         }
 
+        if (weighting)
+        {
+            trainView = ClassWeights.Add(ml, request.Task, trainView);
+        }
+
         if (request.Task == ModelTask.MulticlassClassification)
         {
             // Label keys are a training concern: the saved model never sees a label at prediction time.
@@ -108,7 +116,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         return builder.ToSchema();
     }
 
-    private static async Task<ITransformer> FitAsync(
+    internal static async Task<ITransformer> FitAsync(
         MLContext ml,
         IEstimator<ITransformer> pipeline,
         IDataView data,
@@ -160,7 +168,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
 
     private static void CancelExecution(MLContext ml) => CancelMethod?.Invoke(ml, null);
 
-    private static Dictionary<string, double> Evaluate(MLContext ml, ModelTask task, IDataView predictions)
+    internal static Dictionary<string, double> Evaluate(MLContext ml, ModelTask task, IDataView predictions)
     {
         switch (task)
         {
@@ -181,6 +189,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
                 return new()
                 {
                     ["macroAccuracy"] = multi.MacroAccuracy,
+                    ["macroF1"] = MacroF1(multi.ConfusionMatrix),
                     ["microAccuracy"] = multi.MicroAccuracy,
                     ["logLoss"] = multi.LogLoss
                 };
@@ -195,7 +204,13 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         }
     }
 
-    private static long CountRows(IDataView view)
+    /// <summary>The mean over classes of F1; a class never predicted and never present counts as 0, so rare classes weigh in.</summary>
+    private static double MacroF1(ConfusionMatrix matrix) => matrix.PerClassPrecision
+        .Zip(matrix.PerClassRecall, (p, r) => p + r > 0 ? 2 * p * r / (p + r) : 0)
+        .DefaultIfEmpty(0)
+        .Average();
+
+    internal static long CountRows(IDataView view)
     {
         if (view.GetRowCount() is { } known)
         {

@@ -1,11 +1,39 @@
 using Formanova.Modules.Shared.Errors;
 using Microsoft.ML;
 using Microsoft.ML.Trainers;
+using Microsoft.ML.Trainers.FastTree;
+using Microsoft.ML.Trainers.LightGbm;
 
 namespace Formanova.Modules.Model.Training;
 
-/// <summary>A trainer by its canonical name; linear ones want normalised features and a cached, re-readable input.</summary>
-internal sealed record TrainerSpec(string Name, ModelTask Task, bool IsLinear, Func<MLContext, IEstimator<ITransformer>> Create);
+/// <summary>
+/// A trainer by its canonical name; linear ones want normalised features and a cached, re-readable input.
+/// <see cref="Options"/> is the ML.NET options class its hyperparameters are fields of; <see cref="Settings"/> are applied
+/// when the estimator is created.
+/// </summary>
+internal sealed record TrainerSpec(
+    string Name,
+    ModelTask Task,
+    bool IsLinear,
+    Type Options,
+    Func<MLContext, TrainerSettings, IEstimator<ITransformer>> Build)
+{
+    public TrainerSettings Settings { get; init; } = TrainerSettings.Default;
+
+    // Linear trainers stay single-threaded whatever the settings say: that is what makes them repeatable.
+    public IEstimator<ITransformer> Create(MLContext ml) => Build(ml, IsLinear ? Settings with { Threads = 1 } : Settings);
+
+    /// <summary>This trainer with <paramref name="settings"/>; a hyperparameter that is not a numeric option is Invalid.</summary>
+    public TrainerSpec With(TrainerSettings settings)
+    {
+        foreach (var name in settings.Hyperparameters.Keys.Where(n => n.Length == 0 || !TrainerSettings.IsNumericOption(Options, n)))
+        {
+            throw ModuleException.Invalid($"hyperparameters.{name}", $"'{name}' is not a numeric option of {Name}.");
+        }
+
+        return this with { Settings = settings };
+    }
+}
 
 /// <summary>
 /// The trainers a caller may name, per task, with the task's default. Linear trainers run single-threaded:
@@ -15,40 +43,44 @@ internal static class TrainerCatalog
 {
     private static readonly TrainerSpec[] All =
     [
-        new("FastTree", ModelTask.BinaryClassification, false, ml => ml.BinaryClassification.Trainers.FastTree()),
-        new("LightGbm", ModelTask.BinaryClassification, false, ml => ml.BinaryClassification.Trainers.LightGbm()),
-        new("FastForest", ModelTask.BinaryClassification, false, ml => ml.BinaryClassification.Trainers.FastForest()),
-        new("SdcaLogisticRegression", ModelTask.BinaryClassification, true, ml => ml.BinaryClassification.Trainers.SdcaLogisticRegression(
-            new SdcaLogisticRegressionBinaryTrainer.Options { NumberOfThreads = 1 })),
-        new("LbfgsLogisticRegression", ModelTask.BinaryClassification, true, ml => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(
-            new LbfgsLogisticRegressionBinaryTrainer.Options { NumberOfThreads = 1 })),
+        new("FastTree", ModelTask.BinaryClassification, false, typeof(FastTreeBinaryTrainer.Options),
+            (ml, s) => ml.BinaryClassification.Trainers.FastTree(s.Apply(new FastTreeBinaryTrainer.Options()))),
+        new("LightGbm", ModelTask.BinaryClassification, false, typeof(LightGbmBinaryTrainer.Options),
+            (ml, s) => ml.BinaryClassification.Trainers.LightGbm(s.Apply(new LightGbmBinaryTrainer.Options()))),
+        new("FastForest", ModelTask.BinaryClassification, false, typeof(FastForestBinaryTrainer.Options),
+            (ml, s) => ml.BinaryClassification.Trainers.FastForest(s.Apply(new FastForestBinaryTrainer.Options()))),
+        new("SdcaLogisticRegression", ModelTask.BinaryClassification, true, typeof(SdcaLogisticRegressionBinaryTrainer.Options),
+            (ml, s) => ml.BinaryClassification.Trainers.SdcaLogisticRegression(
+                s.Apply(new SdcaLogisticRegressionBinaryTrainer.Options()))),
+        new("LbfgsLogisticRegression", ModelTask.BinaryClassification, true, typeof(LbfgsLogisticRegressionBinaryTrainer.Options),
+            (ml, s) => ml.BinaryClassification.Trainers.LbfgsLogisticRegression(
+                s.Apply(new LbfgsLogisticRegressionBinaryTrainer.Options()))),
 
-        new("SdcaMaximumEntropy", ModelTask.MulticlassClassification, true, ml => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(
-            new SdcaMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = 1 })),
-        new("LbfgsMaximumEntropy", ModelTask.MulticlassClassification, true, ml => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(
-            new LbfgsMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = 1 })),
-        new("LightGbm", ModelTask.MulticlassClassification, false, ml => ml.MulticlassClassification.Trainers.LightGbm()),
-        new(
-            "FastTree",
-            ModelTask.MulticlassClassification,
-            false,
-            ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
-        new(
-            "FastForest",
-            ModelTask.MulticlassClassification,
-            false,
-            ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastForest())),
+        new("SdcaMaximumEntropy", ModelTask.MulticlassClassification, true, typeof(SdcaMaximumEntropyMulticlassTrainer.Options),
+            (ml, s) => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(
+                s.Apply(new SdcaMaximumEntropyMulticlassTrainer.Options()))),
+        new("LbfgsMaximumEntropy", ModelTask.MulticlassClassification, true, typeof(LbfgsMaximumEntropyMulticlassTrainer.Options),
+            (ml, s) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(
+                s.Apply(new LbfgsMaximumEntropyMulticlassTrainer.Options()))),
+        new("LightGbm", ModelTask.MulticlassClassification, false, typeof(LightGbmMulticlassTrainer.Options),
+            (ml, s) => ml.MulticlassClassification.Trainers.LightGbm(s.Apply(new LightGbmMulticlassTrainer.Options()))),
+        new("FastTree", ModelTask.MulticlassClassification, false, typeof(FastTreeBinaryTrainer.Options),
+            (ml, s) => ml.MulticlassClassification.Trainers.OneVersusAll(
+                ml.BinaryClassification.Trainers.FastTree(s.Apply(new FastTreeBinaryTrainer.Options())))),
+        new("FastForest", ModelTask.MulticlassClassification, false, typeof(FastForestBinaryTrainer.Options),
+            (ml, s) => ml.MulticlassClassification.Trainers.OneVersusAll(
+                ml.BinaryClassification.Trainers.FastForest(s.Apply(new FastForestBinaryTrainer.Options())))),
 
-        new("FastTree", ModelTask.Regression, false, ml => ml.Regression.Trainers.FastTree()),
-        new("LightGbm", ModelTask.Regression, false, ml => ml.Regression.Trainers.LightGbm()),
-        new("FastForest", ModelTask.Regression, false, ml => ml.Regression.Trainers.FastForest()),
-        new(
-            "Sdca",
-            ModelTask.Regression,
-            true,
-            ml => ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options { NumberOfThreads = 1 })),
-        new("LbfgsPoissonRegression", ModelTask.Regression, true, ml => ml.Regression.Trainers.LbfgsPoissonRegression(
-            new LbfgsPoissonRegressionTrainer.Options { NumberOfThreads = 1 })),
+        new("FastTree", ModelTask.Regression, false, typeof(FastTreeRegressionTrainer.Options),
+            (ml, s) => ml.Regression.Trainers.FastTree(s.Apply(new FastTreeRegressionTrainer.Options()))),
+        new("LightGbm", ModelTask.Regression, false, typeof(LightGbmRegressionTrainer.Options),
+            (ml, s) => ml.Regression.Trainers.LightGbm(s.Apply(new LightGbmRegressionTrainer.Options()))),
+        new("FastForest", ModelTask.Regression, false, typeof(FastForestRegressionTrainer.Options),
+            (ml, s) => ml.Regression.Trainers.FastForest(s.Apply(new FastForestRegressionTrainer.Options()))),
+        new("Sdca", ModelTask.Regression, true, typeof(SdcaRegressionTrainer.Options),
+            (ml, s) => ml.Regression.Trainers.Sdca(s.Apply(new SdcaRegressionTrainer.Options()))),
+        new("LbfgsPoissonRegression", ModelTask.Regression, true, typeof(LbfgsPoissonRegressionTrainer.Options),
+            (ml, s) => ml.Regression.Trainers.LbfgsPoissonRegression(s.Apply(new LbfgsPoissonRegressionTrainer.Options()))),
     ];
 
     private static readonly Dictionary<ModelTask, string> Defaults = new()

@@ -20,6 +20,7 @@ public sealed class HistoryReplayTests
     public static readonly string[] WorkflowTypes =
     [
         "ProcessingWorkflow", "ModelTrainingWorkflow", "ModelPromotionSaga", "BatchInferenceWorkflow", "WebhookDeliveryWorkflow",
+        "ModelTrainingWorkflow.auto",
     ];
 
     [TestCaseSource(nameof(WorkflowTypes))]

@@ -20,6 +20,8 @@ namespace Formanova.Tests.Workflows.Fast;
 /// </summary>
 internal sealed class StubActivities
 {
+    private static readonly Dictionary<string, double> NoSettings = [];
+
     public ConcurrentQueue<string> Calls { get; } = new();
 
     // Processing
@@ -41,6 +43,20 @@ internal sealed class StubActivities
     public Func<TrainInput, TrainedVersion> Train { get; set; } =
         t => new(t.Run.Model, t.Run.Version, "stub", new() { ["auc"] = 0.9 }, 80, 20, 0.1);
 
+    // Automatic training: three candidates ranked by AUC, LightGbm the best.
+    public Func<TrainingRunInput, AutoTrainingPlan> PlanAuto { get; set; } = r => new(
+        r.Task,
+        new SelectionMetric("auc", true, false),
+        [.. new[] { "FastTree", "LightGbm", "LbfgsLogisticRegression" }.Select(t => new TrainingCandidate(t, NoSettings))]);
+
+    public Func<CandidateInput, Task<CandidateEvaluation>> Evaluate { get; set; } = c => Task.FromResult(
+        Scored(c, c.Candidate.Trainer switch
+        {
+            "LightGbm" => 0.9,
+            "FastTree" => 0.8,
+            _ => 0.7,
+        }));
+
     // Promotion
     public Func<string, Task> PromotionStep { get; set; } = _ => Task.CompletedTask;
 
@@ -57,6 +73,16 @@ internal sealed class StubActivities
 
     // Webhooks
     public Func<long, DeliveryAttemptResult> Deliver { get; set; } = _ => new(DeliveryOutcome.Delivered, null, 200, null);
+
+    /// <summary>A candidate's evaluation with <paramref name="score"/> as its AUC.</summary>
+    public static CandidateEvaluation Scored(CandidateInput input, double score) => new(
+        input.Candidate.Trainer,
+        input.Candidate.Hyperparameters,
+        new Dictionary<string, double> { ["auc"] = score },
+        score,
+        80,
+        20,
+        0.1);
 
     /// <summary>The last two calls of a run that failed or was cancelled: its stored result, then WORKFLOW_FAILED.</summary>
     public static string[] FailureClosing(ResultStatus status) => [$"persist:{status}", $"emit:{IEventModule.WorkflowFailed}"];
@@ -110,6 +136,16 @@ internal sealed class StubActivities
 
     [Activity("train_model")]
     public Task<TrainedVersion> TrainModelAsync(TrainInput input) => Call("train_model", () => Train(input));
+
+    [Activity("plan_auto_training")]
+    public Task<AutoTrainingPlan> PlanAutoTrainingAsync(TrainingRunInput run) => Call("plan_auto_training", () => PlanAuto(run));
+
+    [Activity("evaluate_training_candidate")]
+    public Task<CandidateEvaluation> EvaluateCandidateAsync(CandidateInput input)
+    {
+        Calls.Enqueue($"evaluate:{input.Candidate.Trainer}");
+        return Evaluate(input);
+    }
 
     [Activity("register_model")]
     public Task<long> RegisterModelAsync(TrainedVersion trained) => Call("register_model", () => 1L);
