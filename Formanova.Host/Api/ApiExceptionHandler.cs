@@ -114,6 +114,11 @@ internal sealed class ApiExceptionHandler(
         problem.Status = status;
         problem.Title = TitleFor(status);
         problem.Detail = exception.Message;
+        foreach (var (name, value) in exception.Extensions)
+        {
+            problem.Extensions[name] = value;
+        }
+
         return problem;
     }
 

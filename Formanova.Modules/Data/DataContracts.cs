@@ -25,6 +25,12 @@ public enum ImportFormat
     Csv,
     Json,
     Ndjson,
+
+    /// <summary>Apache Parquet.</summary>
+    Parquet,
+
+    /// <summary>Apache Arrow IPC, the file format (Feather v2) or the stream format.</summary>
+    Arrow,
 }
 
 public enum ImportErrorMode
@@ -43,6 +49,7 @@ public enum ExportFormat
 {
     Csv,
     Json,
+    Parquet,
 }
 
 public enum TransformOp

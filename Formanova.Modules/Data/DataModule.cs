@@ -21,6 +21,7 @@ public static class DataModule
         services.AddSingleton<RowStore>();
         services.AddSingleton<ImportStaging>();
         services.AddHostedService<StagedRowSweeper>();
+        services.AddSingleton<UploadSpool>();
         services.AddSingleton<Importer>();
         services.AddSingleton<SchemaInference>();
         services.AddSingleton<ResultRepository>();

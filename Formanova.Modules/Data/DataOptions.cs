@@ -25,6 +25,10 @@ internal sealed class DataOptions
     [Range(1, 10_000_000)]
     public int StreamChunkRows { get; set; } = 50_000;
 
+    /// <summary>Rows per row group of a Parquet export: the rows the writer holds in memory at once.</summary>
+    [Range(1, 10_000_000)]
+    public int ExportRowGroupRows { get; set; } = 65_536;
+
     internal sealed class ImportLimits
     {
         /// <summary>Upload size limit for one import (and for infer-schema samples).</summary>
@@ -49,6 +53,17 @@ internal sealed class DataOptions
         /// </summary>
         [Range(1, 1_000_000)]
         public int? CommitRows { get; set; }
+
+        /// <summary>
+        /// Most rows of one Parquet row group or Arrow record batch, which an import decodes whole (one at a time).
+        /// The default takes the row groups of pyarrow's and pandas' default writers.
+        /// </summary>
+        [Range(1, int.MaxValue)]
+        public int MaxBatchRows { get; set; } = 1_048_576;
+
+        /// <summary>Most uncompressed bytes of one Parquet row group, from the file's metadata, checked before it is decoded.</summary>
+        [Range(1024, long.MaxValue)]
+        public long MaxBatchBytes { get; set; } = 512L * 1024 * 1024;
 
         /// <summary>Rows per multi-row INSERT on SQLite.</summary>
         [Range(1, 1000)]

@@ -270,15 +270,20 @@ internal sealed class DataService(
     public async Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default)
     {
         var stream = await OpenRowStreamAsync(datasetId, null, cancellationToken);
-        if (format == ExportFormat.Csv)
+        await (format switch
         {
-            await RowExport.WriteCsvAsync(stream, output, cancellationToken);
-        }
-        else
-        {
-            await RowExport.WriteJsonAsync(stream, output, cancellationToken);
-        }
+            ExportFormat.Csv => RowExport.WriteCsvAsync(stream, output, cancellationToken),
+            ExportFormat.Parquet => ParquetExport.WriteRowsAsync(stream, output, options.Value.ExportRowGroupRows, cancellationToken),
+            _ => RowExport.WriteJsonAsync(stream, output, cancellationToken),
+        });
     }
+
+    public Task ExportPredictionsAsParquetAsync(string jobId, Stream output, CancellationToken cancellationToken = default) =>
+        ParquetExport.WritePredictionsAsync(
+            predictionStore.StreamAsync(jobId, cancellationToken),
+            output,
+            options.Value.ExportRowGroupRows,
+            cancellationToken);
 
     public async Task<RowStream> OpenRowStreamAsync(
         long datasetId,

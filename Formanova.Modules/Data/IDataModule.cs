@@ -83,7 +83,7 @@ public interface IDataModule
         IReadOnlyList<TransformStep> transforms,
         CancellationToken cancellationToken = default);
 
-    /// <summary>Writes every row to <paramref name="output"/> as CSV (header row) or a JSON array, streaming.</summary>
+    /// <summary>Writes every row to <paramref name="output"/> as CSV (header row), a JSON array or Parquet, streaming.</summary>
     Task ExportAsync(long datasetId, ExportFormat format, Stream output, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -139,6 +139,12 @@ public interface IDataModule
         int chunk,
         IReadOnlyList<StoredPrediction> predictions,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every stored prediction of a batch job as a Parquet file (columns rowId, label, value, score), streamed one row
+    /// group at a time (the CSV form is written by the host from <see cref="ReadPredictionsAsync"/>).
+    /// </summary>
+    Task ExportPredictionsAsParquetAsync(string jobId, Stream output, CancellationToken cancellationToken = default);
 
     /// <summary>Every stored prediction of a batch job, in chunk then row order, streamed.</summary>
     IAsyncEnumerable<StoredPrediction> ReadPredictionsAsync(string jobId, CancellationToken cancellationToken = default);

@@ -17,6 +17,8 @@ using NpgsqlTypes;
 // --contention instead measures an import through a catastrophic-backtracking pattern, and event publishes and
 // dataset creations during a long import (see Contention.cs):
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- --contention [--rows 1000000] [--runs 3] [--skip-sqlite]
+// --parquet instead measures Parquet import next to CSV import of the same rows (see ParquetImport.cs):
+//   dotnet run -c Release --project bench/Formanova.Bench.Data -- --parquet [--rows 1000000] [--runs 3] [--skip-sqlite]
 // PostgreSQL comes from FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it).
 var options = BenchOptions.Parse(args);
 if (options.MemoryChild is { } child)
@@ -38,6 +40,12 @@ try
     if (args.Contains("--contention"))
     {
         await Contention.RunAsync(options, postgres, work);
+        return;
+    }
+
+    if (args.Contains("--parquet"))
+    {
+        await ParquetImport.RunAsync(options, postgres, work);
         return;
     }
 
@@ -260,12 +268,12 @@ internal static class Imports
         return dataset.Id;
     }
 
-    public static async Task<TimeSpan> RunAsync(IDataModule data, string csv, long rows)
+    public static async Task<TimeSpan> RunAsync(IDataModule data, string path, long rows, ImportFormat format = ImportFormat.Csv)
     {
         var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest($"bench-{Guid.NewGuid():N}", CsvFixture.Columns));
-        await using var file = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         var watch = Stopwatch.StartNew();
-        var report = await data.ImportRowsAsync(dataset.Id, file, new ImportOptions(ImportFormat.Csv));
+        var report = await data.ImportRowsAsync(dataset.Id, file, new ImportOptions(format));
         watch.Stop();
         if (report.RowsAccepted != rows)
         {

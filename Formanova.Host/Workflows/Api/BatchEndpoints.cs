@@ -87,10 +87,30 @@ internal static class BatchEndpoints
             : new BatchView(id, run.Status, null, started, run.Description.CloseTime, run.Stored?.Output, run.Stored?.Error, results);
     }
 
-    /// <summary>The predictions stored so far as CSV (rowId,label,value,score), in row order.</summary>
-    private static async Task ExportAsync(string id, HttpContext http, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    /// <summary>The predictions stored so far as CSV (rowId,label,value,score) or, with format=parquet, Parquet, in row order.</summary>
+    private static async Task ExportAsync(
+        string id,
+        string? format,
+        HttpContext http,
+        WorkflowGateway gateway,
+        IDataModule data,
+        CancellationToken ct)
     {
+        var parquet = format?.ToLowerInvariant() switch
+        {
+            null or "csv" => false,
+            "parquet" => true,
+            _ => throw Modules.Shared.Errors.ModuleException.Invalid("format", "format must be csv or parquet."),
+        };
         await gateway.DescribeAsync<BatchInferenceWorkflow>(id, ct);
+        if (parquet)
+        {
+            http.Response.ContentType = "application/vnd.apache.parquet";
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}.parquet\"";
+            await data.ExportPredictionsAsParquetAsync(id, http.Response.Body, ct);
+            return;
+        }
+
         http.Response.ContentType = "text/csv; charset=utf-8";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}.csv\"";
         await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false));

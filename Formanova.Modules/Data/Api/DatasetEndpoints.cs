@@ -14,6 +14,20 @@ namespace Formanova.Modules.Data.Api;
 
 internal static class DatasetEndpoints
 {
+    /// <summary>The upload content types, listed in a 415's <c>accepted</c> (the first of each format is its canonical one).</summary>
+    private static readonly string[] AcceptedContentTypes =
+    [
+        "text/csv",
+        "application/json",
+        "application/x-ndjson",
+        ParquetContentType,
+        "application/vnd.apache.arrow.file",
+        "application/vnd.apache.arrow.stream",
+        "multipart/form-data",
+    ];
+
+    private const string ParquetContentType = "application/vnd.apache.parquet";
+
     public static void Map(IEndpointRouteBuilder api)
     {
         var group = api.MapGroup("/datasets").WithTags("Datasets");
@@ -45,7 +59,7 @@ internal static class DatasetEndpoints
         group.MapPost("/{id:long}/rows", ImportRowsAsync)
             .WithName("ImportRows")
             .WithIdempotencyKey()
-            .Accepts<string>("text/csv", "application/json", "application/x-ndjson", "multipart/form-data")
+            .Accepts<string>(AcceptedContentTypes[0], AcceptedContentTypes[1..])
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesValidationProblem();
@@ -60,13 +74,15 @@ internal static class DatasetEndpoints
             {
                 null or "csv" => ExportFormat.Csv,
                 "json" => ExportFormat.Json,
-                _ => throw ModuleException.Invalid("format", "format must be csv or json."),
+                "parquet" => ExportFormat.Parquet,
+                _ => throw ModuleException.Invalid("format", "format must be csv, json or parquet."),
             };
             var dataset = await data.GetDatasetAsync(id, ct);
+            var (contentType, extension) = ExportMedia(parsed);
             return TypedResults.Stream(
                 output => data.ExportAsync(id, parsed, output, ct),
-                parsed == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
-                $"dataset-{dataset.Id}.{(parsed == ExportFormat.Csv ? "csv" : "json")}");
+                contentType,
+                $"dataset-{dataset.Id}.{extension}");
         }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/{id:long}/query", async (
@@ -133,7 +149,7 @@ internal static class DatasetEndpoints
             var (body, detected) = await OpenUploadAsync(http, format, options.Value);
             return TypedResults.Ok(await data.InferSchemaAsync(body, detected, ParseDelimiter(delimiter), ct));
         }).WithName("InferSchema")
-            .Accepts<string>("text/csv", "application/json", "application/x-ndjson", "multipart/form-data")
+            .Accepts<string>(AcceptedContentTypes[0], AcceptedContentTypes[1..])
             .ProducesValidationProblem();
     }
 
@@ -211,8 +227,8 @@ internal static class DatasetEndpoints
                         var detected = explicitFormat ?? FromContentType(section.ContentType) ?? FromFileName(fileName)
                             ?? throw ModuleException.Invalid(
                                 "format",
-                                $"Cannot tell the format of the file part '{fileName}': "
-                                + "give it a .csv, .json or .ndjson name or content type, or pass format=.");
+                                $"Cannot tell the format of the file part '{fileName}': give it a .csv, .json, .ndjson, .parquet, "
+                                + ".arrow or .arrows name or content type, or pass format=.");
                         return (new MultipartPartStream(section.Body), detected);
                     }
                 }
@@ -227,8 +243,10 @@ internal static class DatasetEndpoints
 
         var bodyFormat = explicitFormat ?? FromContentType(http.Request.ContentType)
             ?? throw ModuleException.UnsupportedContentType(
-                "Send Content-Type text/csv, application/json or application/x-ndjson (or multipart/form-data with a file), "
-                + "or pass format=csv|json|ndjson.");
+                $"The Content-Type '{http.Request.ContentType}' is not an upload format. Send one of "
+                + $"{string.Join(", ", AcceptedContentTypes)} (multipart/form-data with a file part), "
+                + "or pass format=csv|json|ndjson|parquet|arrow.",
+                AcceptedContentTypes);
         return (http.Request.Body, bodyFormat);
     }
 
@@ -238,7 +256,17 @@ internal static class DatasetEndpoints
         "csv" => ImportFormat.Csv,
         "json" => ImportFormat.Json,
         "ndjson" or "jsonl" => ImportFormat.Ndjson,
-        _ => throw ModuleException.Invalid("format", "format must be csv, json or ndjson."),
+        "parquet" => ImportFormat.Parquet,
+        "arrow" or "feather" or "ipc" => ImportFormat.Arrow,
+        _ => throw ModuleException.Invalid("format", "format must be csv, json, ndjson, parquet or arrow."),
+    };
+
+    /// <summary>The Content-Type and file extension of an export.</summary>
+    private static (string ContentType, string Extension) ExportMedia(ExportFormat format) => format switch
+    {
+        ExportFormat.Json => ("application/json; charset=utf-8", "json"),
+        ExportFormat.Parquet => (ParquetContentType, "parquet"),
+        _ => ("text/csv; charset=utf-8", "csv"),
     };
 
     private static ImportFormat? FromContentType(string? contentType)
@@ -253,6 +281,8 @@ internal static class DatasetEndpoints
             "text/csv" or "application/csv" => ImportFormat.Csv,
             "application/json" => ImportFormat.Json,
             "application/x-ndjson" or "application/ndjson" or "application/jsonl" or "application/x-jsonlines" => ImportFormat.Ndjson,
+            ParquetContentType or "application/x-parquet" or "application/parquet" => ImportFormat.Parquet,
+            "application/vnd.apache.arrow.file" or "application/vnd.apache.arrow.stream" or "application/x-arrow" => ImportFormat.Arrow,
             _ => null,
         };
     }
@@ -262,6 +292,8 @@ internal static class DatasetEndpoints
         ".csv" => ImportFormat.Csv,
         ".json" => ImportFormat.Json,
         ".ndjson" or ".jsonl" => ImportFormat.Ndjson,
+        ".parquet" or ".pq" => ImportFormat.Parquet,
+        ".arrow" or ".arrows" or ".feather" or ".ipc" => ImportFormat.Arrow,
         _ => null,
     };
 

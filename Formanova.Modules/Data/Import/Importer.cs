@@ -59,6 +59,7 @@ internal sealed class Importer(
     DatasetRepository datasets,
     ImportStaging staging,
     RowStore rows,
+    UploadSpool spool,
     IOptions<DataOptions> options,
     TimeProvider clock)
 {
@@ -82,6 +83,13 @@ internal sealed class Importer(
                 request.Delimiter,
                 limits.MaxFieldChars,
                 options.Value.MaxColumns,
+                cancellationToken),
+            ImportFormat.Parquet or ImportFormat.Arrow => ColumnarSources.ReadAsync(
+                limited,
+                request.Format,
+                schema,
+                spool,
+                limits,
                 cancellationToken),
             _ => RowSources.ReadJsonAsync(limited, schema, request.Format == ImportFormat.Ndjson, limits.MaxFieldChars, cancellationToken),
         };

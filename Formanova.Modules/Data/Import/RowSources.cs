@@ -103,7 +103,11 @@ internal static class RowSources
         }
     }
 
-    private static int[] MapHeader(string[] header, CompiledSchema schema)
+    /// <summary>
+    /// Each source column's schema index. <paramref name="where"/> names the source in messages ("header", "Parquet
+    /// file") and <paramref name="what"/> the whole of its names ("CSV header").
+    /// </summary>
+    public static int[] MapHeader(string[] header, CompiledSchema schema, string where = "header", string what = "CSV header")
     {
         var errors = new Dictionary<string, List<string>>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -115,7 +119,7 @@ internal static class RowSources
                 SchemaRules.Add(
                     errors,
                     "header",
-                    $"The column name '{header[i]}' appears twice in the header (columns {seen[header[i]] + 1} and {i + 1}).");
+                    $"The column name '{header[i]}' appears twice in the {where} (columns {seen[header[i]] + 1} and {i + 1}).");
                 continue;
             }
 
@@ -125,16 +129,16 @@ internal static class RowSources
                 SchemaRules.Add(
                     errors,
                     "header",
-                    $"The header column '{header[i]}' (column {i + 1}) is not in the dataset schema (version {schema.Version}).");
+                    $"The {where} column '{header[i]}' (column {i + 1}) is not in the dataset schema (version {schema.Version}).");
             }
         }
 
         foreach (var column in schema.Columns.Where(c => !c.Definition.Nullable && !seen.ContainsKey(c.Name)))
         {
-            SchemaRules.Add(errors, "header", $"The required column '{column.Name}' is missing from the header.");
+            SchemaRules.Add(errors, "header", $"The required column '{column.Name}' is missing from the {where}.");
         }
 
-        SchemaRules.ThrowIfAny(errors, "The CSV header does not match the dataset schema.");
+        SchemaRules.ThrowIfAny(errors, $"The {what} does not match the dataset schema.");
         return map;
     }
 

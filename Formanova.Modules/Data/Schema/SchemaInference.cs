@@ -11,7 +11,7 @@ namespace Formanova.Modules.Data.Schema;
 /// (boolean, numeric, datetime), otherwise categorical when values repeat and text when they do not. Roles come
 /// from names (id, label/target/class) and uniqueness; the user is expected to review the proposal.
 /// </summary>
-internal sealed class SchemaInference(IOptions<DataOptions> options)
+internal sealed class SchemaInference(IOptions<DataOptions> options, UploadSpool spool)
 {
     private static readonly string[] LabelNames = ["label", "target", "class", "y", "outcome"];
 
@@ -30,6 +30,15 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
         public bool AllDate { get; set; } = true;
 
         public HashSet<string> Distinct { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>A column of a typed file (Parquet, Arrow): its declared type decides, not its values' text.</summary>
+        public bool Columnar { get; init; }
+
+        /// <summary>The declared type's mapping; null for strings, which get categorical or text by their values.</summary>
+        public ColumnType? Declared { get; init; }
+
+        /// <summary>An integer beyond ±2^53 was seen: as a double it would lose digits, so it is proposed as text.</summary>
+        public bool Wide { get; set; }
 
         public void Observe(string? text)
         {
@@ -87,6 +96,10 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
                 }
             }
         }
+        else if (format is ImportFormat.Parquet or ImportFormat.Arrow)
+        {
+            rows = await ObserveColumnarAsync(limited, format, columns, maxRows, cancellationToken);
+        }
         else
         {
             var byName = new Dictionary<string, Stats>(StringComparer.Ordinal);
@@ -125,6 +138,52 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
         return new InferredSchema(proposed, rows);
     }
 
+    private async Task<long> ObserveColumnarAsync(
+        Stream upload,
+        ImportFormat format,
+        List<Stats> columns,
+        int maxRows,
+        CancellationToken cancellationToken)
+    {
+        var limits = options.Value.Import;
+        await using var file = await ColumnarFile.OpenAsync(upload, format, spool, limits, cancellationToken);
+        if (file.Fields.Count > options.Value.MaxColumns)
+        {
+            throw ModuleException.Invalid("content", $"The {file.Kind} file has more than {options.Value.MaxColumns} columns.");
+        }
+
+        var duplicate = file.Fields.GroupBy(f => f.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw ModuleException.Invalid("header", $"The column name '{duplicate.Key}' appears twice in the {file.Kind} file.");
+        }
+
+        columns.AddRange(file.Fields.Select(f => new Stats(f.Name) { Columnar = true, Declared = f.Type }));
+        long rows = 0;
+        await foreach (var batch in file.ReadBatchesAsync(cancellationToken))
+        {
+            using (batch)
+            {
+                for (var r = 0; r < batch.Rows && rows < maxRows; r++, rows++)
+                {
+                    for (var c = 0; c < columns.Count; c++)
+                    {
+                        var value = batch.Columns[c](r);
+                        columns[c].Wide |= value is long or ulong;
+                        columns[c].Observe(ValueText.Format(value));
+                    }
+                }
+            }
+
+            if (rows >= maxRows)
+            {
+                break;
+            }
+        }
+
+        return rows;
+    }
+
     private bool Observe(JsonElement item, Dictionary<string, Stats> byName, List<Stats> columns, long rows)
     {
         foreach (var property in item.EnumerateObject())
@@ -157,6 +216,14 @@ internal sealed class SchemaInference(IOptions<DataOptions> options)
         if (stats.Present == 0)
         {
             type = ColumnType.Text;
+        }
+        else if (stats is { Declared: { } declared, Wide: false })
+        {
+            type = declared;
+        }
+        else if (stats.Columnar)
+        {
+            type = stats.Distinct.Count <= Math.Max(20, stats.Present / 20) ? ColumnType.Categorical : ColumnType.Text;
         }
         else if (stats.AllBoolean)
         {

@@ -41,12 +41,18 @@ public sealed class ModuleException : Exception
 
     public IReadOnlyDictionary<string, string[]> Errors { get; }
 
+    /// <summary>Further ProblemDetails members (camelCase names), such as the content types a 415 accepts.</summary>
+    public IReadOnlyDictionary<string, object?> Extensions { get; init; } = new Dictionary<string, object?>();
+
     public static ModuleException NotFound(string what, string id) => new(ErrorKind.NotFound, $"{what} '{id}' was not found.");
 
     public static ModuleException Invalid(string field, string reason) =>
         new(ErrorKind.Invalid, reason, new Dictionary<string, string[]> { [field] = [reason] });
 
     /// <summary>A 415 naming the <c>Content-Type</c> header, for endpoints that read their body themselves.</summary>
-    public static ModuleException UnsupportedContentType(string reason) =>
-        new(ErrorKind.UnsupportedMediaType, reason, new Dictionary<string, string[]> { ["Content-Type"] = [reason] });
+    public static ModuleException UnsupportedContentType(string reason, IReadOnlyList<string>? accepted = null) =>
+        new(ErrorKind.UnsupportedMediaType, reason, new Dictionary<string, string[]> { ["Content-Type"] = [reason] })
+        {
+            Extensions = accepted is null ? new Dictionary<string, object?>() : new Dictionary<string, object?> { ["accepted"] = accepted },
+        };
 }

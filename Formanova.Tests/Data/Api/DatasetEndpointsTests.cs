@@ -581,7 +581,7 @@ public sealed class DatasetEndpointsTests(DatabaseProvider provider)
 
         var response = await _client.GetAsync($"/api/v1/datasets/{dataset.Id}/export?format=xml");
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "csv or json");
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "csv, json or parquet");
     }
 
     [Test]
