@@ -46,6 +46,9 @@ internal sealed class ModelVersionRow
 
     public long CacheGeneration { get; set; }
 
+    /// <summary>Written on registration only; the row queries leave it out (see ModelRegistry.FindReportAsync).</summary>
+    public string? TrainingReportJson { get; set; }
+
     /// <summary>The input bindings, computed once per row instance (rows are cached by the runtime for the fast path).</summary>
     internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(
         ModelSchema.Validate(Columns.Where(c => !c.IsLabel).ToList(), ModelTask, requireLabel: false, int.MaxValue));
