@@ -26,7 +26,10 @@ internal sealed record TrainingRunBody(
     bool RequireApproval = false,
     double? ApprovalTimeoutSeconds = null);
 
-/// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
+/// <summary>
+/// A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.
+/// <see cref="Report"/> is the training report of the version this run trained, from the registry, once it exists.
+/// </summary>
 internal sealed record TrainingRunView(
     string Id,
     string Status,
@@ -37,7 +40,8 @@ internal sealed record TrainingRunView(
     DateTime? StartedAt,
     DateTime? ClosedAt,
     JsonElement? Result,
-    string? Error);
+    string? Error,
+    TrainingReport? Report = null);
 
 internal static class TrainingEndpoints
 {
@@ -120,7 +124,12 @@ internal static class TrainingEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<TrainingRunView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct)
+    private static async Task<Ok<TrainingRunView>> GetAsync(
+        string id,
+        WorkflowGateway gateway,
+        IDataModule data,
+        IModelModule models,
+        CancellationToken ct)
     {
         var run = await gateway.ReadRunAsync<ModelTrainingWorkflow, TrainingProgressView>(data, id, wf => wf.GetProgress(), ct);
         var description = run.Description;
@@ -146,7 +155,8 @@ internal static class TrainingEndpoints
                 description.StartTime,
                 null,
                 null,
-                null));
+                null,
+                progress?.Trained is { } trained ? await ReportAsync(models, id, trained.Model, trained.Version, ct) : null));
         }
 
         var completed = description.Status == WorkflowExecutionStatus.Completed;
@@ -160,7 +170,30 @@ internal static class TrainingEndpoints
             description.StartTime,
             description.CloseTime,
             run.Stored?.Output,
-            run.Stored?.Error));
+            run.Stored?.Error,
+            run.Stored is { ModelName: { } model, ModelVersion: { } version } ? await ReportAsync(models, id, model, version, ct) : null));
+    }
+
+    /// <summary>
+    /// The report of the version <paramref name="runId"/> registered: read from the registry, so it outlives the run's
+    /// history. Null when there is none, or the version was deleted or came from another run (a duplicate version).
+    /// </summary>
+    private static async Task<TrainingReport?> ReportAsync(
+        IModelModule models,
+        string runId,
+        string model,
+        string version,
+        CancellationToken ct)
+    {
+        try
+        {
+            var info = await models.GetVersionAsync(model, version, ct);
+            return info.Lineage.RunId == runId ? info.Report : null;
+        }
+        catch (ModuleException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Invalid)
+        {
+            return null;
+        }
     }
 }
 

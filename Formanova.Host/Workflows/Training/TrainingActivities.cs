@@ -19,6 +19,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     {
         var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, Context.CancellationToken);
         var (columns, _, skipped) = Map(stream.Columns);
+        var skippedNames = skipped.ConvertAll(c => c.Name);
         var label = stream.Columns.ToList().FindIndex(c => c.Role == ColumnRole.Label);
         if (label < 0)
         {
@@ -51,7 +52,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 nonRetryable: true);
         }
 
-        return new PreparedTraining(columns, stream.SchemaVersion, rows, unlabelled, skipped);
+        return new PreparedTraining(columns, stream.SchemaVersion, rows, unlabelled, skippedNames);
     });
 
     /// <summary>
@@ -72,7 +73,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         try
         {
             var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, ct);
-            var (_, indices, _) = Map(stream.Columns);
+            var (_, indices, notes) = Map(stream.Columns);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
                 new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, run.Trainer, run.Seed, run
@@ -81,7 +82,8 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                         run.DatasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         stream.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         runId),
-                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId }),
+                    Tags: new Dictionary<string, string> { ["trainingRun"] = runId },
+                    ColumnNotes: notes),
                 Project(stream.Rows, indices),
                 progress: progress,
                 cancellationToken: ct);
@@ -212,12 +214,15 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
         }
     }
 
-    /// <summary>Feature and label columns in stream order; id, ignored and datetime columns are left out.</summary>
-    private static (List<ModelColumn> Columns, int[] Indices, List<string> Skipped) Map(IReadOnlyList<RowStreamColumn> columns)
+    /// <summary>
+    /// Feature and label columns in stream order; id, ignored and datetime columns are left out, each with the reason
+    /// the training report gives.
+    /// </summary>
+    private static (List<ModelColumn> Columns, int[] Indices, List<ReportColumn> Skipped) Map(IReadOnlyList<RowStreamColumn> columns)
     {
         var mapped = new List<ModelColumn>();
         var indices = new List<int>();
-        var skipped = new List<string>();
+        var skipped = new List<ReportColumn>();
         for (var i = 0; i < columns.Count; i++)
         {
             var c = columns[i];
@@ -231,7 +236,9 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             };
             if (kind is null || c.Role is ColumnRole.Id or ColumnRole.Ignore)
             {
-                skipped.Add(c.Name);
+                skipped.Add(c.Role is ColumnRole.Id or ColumnRole.Ignore
+                    ? new ReportColumn(c.Name, ReportColumnUse.Ignored, $"the dataset gives it the role '{ApiName(c.Role)}'")
+                    : new ReportColumn(c.Name, ReportColumnUse.Dropped, $"{ApiName(c.Type)} columns are not model features"));
                 continue;
             }
 
@@ -241,6 +248,9 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
 
         return (mapped, [.. indices], skipped);
     }
+
+    private static string ApiName<T>(T value)
+        where T : struct, Enum => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
 
     private static async IAsyncEnumerable<object?[]> Project(IAsyncEnumerable<object?[]> rows, int[] indices)
     {
