@@ -395,7 +395,9 @@ internal static class TrainingReporter
                     {
                         if (!option.Name.EndsWith(ColumnNameSuffix, StringComparison.Ordinal) && IsScalar(option.FieldType))
                         {
-                            options.TryAdd(prefix + option.Name, Convert.ToString(option.GetValue(input), CultureInfo.InvariantCulture));
+                            options.TryAdd(
+                                prefix + option.Name,
+                                option.GetValue(input) is { } set ? Convert.ToString(set, CultureInfo.InvariantCulture) : null);
                         }
                     }
                 }
