@@ -325,27 +325,42 @@ internal static class TrainingReporter
         return (["false", "true"], counts);
     }
 
-    private static Dictionary<string, long> ClassCounts(ModelTask task, IDataView view) =>
-        (task == ModelTask.BinaryClassification
-            ? Labels<bool>(view).Select(b => b ? "true" : "false")
-            : Labels<ReadOnlyMemory<char>>(view).Select(t => t.ToString()))
-        .GroupBy(c => c, StringComparer.Ordinal)
-        .ToDictionary(g => g.Key, g => (long)g.Count(), StringComparer.Ordinal);
+    /// <summary>Counts per class in one streaming pass; the span lookup spares a string per row on large tables.</summary>
+    private static Dictionary<string, long> ClassCounts(ModelTask task, IDataView view)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (task == ModelTask.BinaryClassification)
+        {
+            foreach (var flag in Labels<bool>(view))
+            {
+                var name = flag ? "true" : "false";
+                counts[name] = counts.GetValueOrDefault(name) + 1;
+            }
 
-    private static List<T> Labels<T>(IDataView view)
+            return counts;
+        }
+
+        var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var text in Labels<ReadOnlyMemory<char>>(view))
+        {
+            var span = text.Span;
+            lookup[span] = lookup.TryGetValue(span, out var count) ? count + 1 : 1;
+        }
+
+        return counts;
+    }
+
+    private static IEnumerable<T> Labels<T>(IDataView view)
     {
         var column = view.Schema["Label"];
-        var values = new List<T>();
         using var cursor = view.GetRowCursor([column]);
         var getter = cursor.GetGetter<T>(column);
         T value = default!;
         while (cursor.MoveNext())
         {
             getter(ref value);
-            values.Add(value);
+            yield return value;
         }
-
-        return values;
     }
 
     private static LabelStatistics? Statistics(IEnumerable<double> values)
