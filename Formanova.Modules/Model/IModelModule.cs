@@ -44,6 +44,7 @@ public interface IModelModule
 
     Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>One version, with the training report it was registered with (<see cref="ModelVersionInfo.Report"/>).</summary>
     Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default);
 
     /// <summary>

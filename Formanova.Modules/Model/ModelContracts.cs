@@ -54,7 +54,8 @@ public sealed record TrainModelRequest(
     ModelInputContract? Contract = null,
     IReadOnlyDictionary<string, double>? Hyperparameters = null,
     bool ClassWeighting = false,
-    IReadOnlyList<CandidateScore>? Leaderboard = null);
+    IReadOnlyList<CandidateScore>? Leaderboard = null,
+    IReadOnlyList<ReportColumn>? ColumnNotes = null);
 
 /// <summary>A heartbeat-friendly progress report: the stage, rows read so far and an overall fraction in [0, 1].</summary>
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
@@ -67,8 +68,13 @@ public sealed record TrainingResult(
     long TrainRows,
     long TestRows,
     long SkippedRows,
-    double TrainingSeconds);
+    double TrainingSeconds,
+    TrainingReport? Report = null);
 
+/// <summary>
+/// A version as the registry knows it. <see cref="Report"/> is filled by the single-version read only (the
+/// training report of a version the service trained); lists leave it out.
+/// </summary>
 public sealed record ModelVersionInfo(
     string Name,
     string Version,
@@ -86,7 +92,9 @@ public sealed record ModelVersionInfo(
     long SizeBytes,
     IReadOnlyList<string> Aliases,
     string? FailureReason,
-    ModelInputContract? Contract = null);
+    ModelInputContract? Contract = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    TrainingReport? Report = null);
 
 public sealed record ModelSummary(
     string Name,
@@ -201,3 +209,133 @@ public sealed record BatchPredictionResult(
 
 /// <summary>A load check: whether the version's artifact verifies, loads and answers a probe row.</summary>
 public sealed record ModelLoadCheck(string Name, string Version, bool Loaded, double LoadMs, string? Error);
+
+/// <summary>What a training run did with a column (docs/model.md, "The training report").</summary>
+public enum ReportColumnUse
+{
+    Feature,
+    Label,
+    Derived,
+    Ignored,
+    Dropped,
+}
+
+/// <summary>
+/// A column of the training report. <see cref="TrainModelRequest.ColumnNotes"/> carries the dataset columns the
+/// caller left out of <see cref="TrainModelRequest.Columns"/> (ignored or dropped, with the reason) and the derived
+/// features it made (<see cref="DerivedFrom"/> names the source column), so the report lists every column once.
+/// </summary>
+public sealed record ReportColumn(string Name, ReportColumnUse Use, string Reason, ColumnKind? Kind = null, string? DerivedFrom = null);
+
+/// <summary>
+/// What a training run read: <see cref="Read"/> rows in, <see cref="Train"/> + <see cref="Test"/> used, and the rows
+/// left out by reason (<c>noLabel</c>). A row with an invalid value is not skipped: it fails the run with its problems.
+/// </summary>
+public sealed record TrainingRowCounts(long Read, long Train, long Test, long Skipped, IReadOnlyDictionary<string, long> SkippedByReason);
+
+/// <summary>Train and test rows of one class.</summary>
+public sealed record ClassCount(string Class, long Train, long Test);
+
+/// <summary>The spread of a numeric label over one split.</summary>
+public sealed record LabelStatistics(long Count, double Min, double Max, double Mean, double StdDev);
+
+/// <summary>Class counts per split (classification) or the label's spread per split (regression).</summary>
+public sealed record LabelBalance(IReadOnlyList<ClassCount>? Classes, LabelStatistics? Train, LabelStatistics? Test);
+
+/// <summary>
+/// One class on the test rows. A class the model never predicts has precision 0 (not undefined) and, with support,
+/// recall 0: the sign that the macro figures are lower than the micro ones.
+/// </summary>
+public sealed record ClassMetrics(string Class, double Precision, double Recall, double F1, long Support, long Predicted);
+
+/// <summary>Test rows by actual class (rows) and predicted class (columns), both in the order of <see cref="Classes"/>.</summary>
+public sealed record ConfusionMatrix(IReadOnlyList<string> Classes, IReadOnlyList<IReadOnlyList<long>> Counts);
+
+/// <summary>
+/// Classification on the test rows: micro accuracy (share of rows right), macro accuracy (mean per-class recall),
+/// macro F1, log-loss where the trainer gives probabilities, the per-class figures and the confusion matrix.
+/// </summary>
+public sealed record ClassificationReport(
+    double MicroAccuracy,
+    double MacroAccuracy,
+    double MacroF1,
+    double? LogLoss,
+    IReadOnlyList<ClassMetrics> PerClass,
+    ConfusionMatrix ConfusionMatrix,
+    IReadOnlyList<string> NeverPredicted);
+
+/// <summary>
+/// Binary classification on the test rows. <see cref="Threshold"/> is the cut the saved model applies to
+/// <see cref="ThresholdOn"/> (<c>probability</c> for calibrated trainers, <c>score</c> otherwise) to predict true.
+/// </summary>
+public sealed record BinaryReport(double? Auc, double? PrAuc, double? F1, double Accuracy, double Threshold, string ThresholdOn);
+
+/// <summary>Residuals (actual − predicted) of the test rows: mean, spread and percentiles.</summary>
+public sealed record ResidualSpread(
+    double Mean,
+    double StdDev,
+    double P5,
+    double P25,
+    double P50,
+    double P75,
+    double P95,
+    double MaxAbsolute);
+
+public sealed record RegressionReport(double RSquared, double Rmse, double Mae, ResidualSpread Residuals);
+
+/// <summary>How much <see cref="FeatureImportanceReport.Metric"/> drops when the column's values are shuffled across rows.</summary>
+public sealed record FeatureImportance(string Column, double Importance, double StdDev);
+
+/// <summary>
+/// Permutation importance per raw column on at most <see cref="Rows"/> test rows, <see cref="Repeats"/> shuffles
+/// each; <see cref="Baseline"/> is the metric on those rows unshuffled. Most important first.
+/// </summary>
+public sealed record FeatureImportanceReport(
+    string Metric,
+    int Rows,
+    int Repeats,
+    double Baseline,
+    IReadOnlyList<FeatureImportance> Features);
+
+/// <summary>
+/// What a training run did and how well the result does, kept with the version it registered (docs/model.md,
+/// "The training report"). <see cref="Hyperparameters"/> are the trainer's options as it ran (null: chosen by the
+/// trainer itself); <see cref="PhaseSeconds"/> times reading, fitting, evaluating, importance and saving.
+/// <see cref="ClassWeighting"/> says whether examples were weighted by inverse class frequency, and
+/// <see cref="Leaderboard"/> holds every candidate of a <c>trainer: "auto"</c> search, best first (null otherwise).
+/// </summary>
+public sealed record TrainingReport(
+    ModelTask Task,
+    string Trainer,
+    IReadOnlyDictionary<string, string?> Hyperparameters,
+    int Seed,
+    double? TestFraction,
+    TrainingRowCounts Rows,
+    IReadOnlyList<ReportColumn> Columns,
+    LabelBalance Balance,
+    IReadOnlyDictionary<string, double> Metrics,
+    ClassificationReport? Classification,
+    BinaryReport? Binary,
+    RegressionReport? Regression,
+    FeatureImportanceReport? Importance,
+    IReadOnlyDictionary<string, double> PhaseSeconds,
+    double TotalSeconds,
+    bool ClassWeighting = false,
+    IReadOnlyList<CandidateScore>? Leaderboard = null);
+
+/// <summary>
+/// One problem of a training read that failed: the row's position in the streamed rows (from 0), the column (null
+/// when the row itself is malformed) and the reason. <see cref="Source"/> is <c>rows</c> or <c>testRows</c>.
+/// </summary>
+public sealed record TrainingRowProblem(string Source, long Row, string? Column, string Reason)
+{
+    /// <summary>At most this many problems are collected before a failing read stops.</summary>
+    public const int MaxListed = 20;
+
+    /// <summary>The key of <see cref="Exception.Data"/> under which a failed read's ModuleException carries its problems.</summary>
+    public const string ExceptionDataKey = "trainingRowProblems";
+
+    /// <summary>The problems a training failure carries, or none.</summary>
+    public static IReadOnlyList<TrainingRowProblem> Of(Exception exception) =>
+        exception?.Data[ExceptionDataKey] as IReadOnlyList<TrainingRowProblem> ?? [];
+}

@@ -43,6 +43,17 @@ internal sealed class ModelOptions
 
         [Range(1, 1000)]
         public int MaxColumns { get; set; } = 64;
+
+        /// <summary>
+        /// Test rows the training report's permutation importance scores (the first ones of the test split); 0 leaves
+        /// importance out. Its cost is features × <see cref="ImportanceRepeats"/> scorings of this many rows.
+        /// </summary>
+        [Range(0, 1_000_000)]
+        public int ImportanceRows { get; set; } = 2000;
+
+        /// <summary>Seeded shuffles per column for permutation importance; their spread is the importance's StdDev.</summary>
+        [Range(1, 100)]
+        public int ImportanceRepeats { get; set; } = 3;
     }
 
     internal sealed class InferenceOptions

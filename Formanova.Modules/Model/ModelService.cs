@@ -69,7 +69,8 @@ internal sealed class ModelService(
                 lineage,
                 request.Notes,
                 request.Seed,
-                request.Contract),
+                request.Contract,
+                trained.Report),
             trained.Zip,
             cancellationToken);
         if (request.Activate)
@@ -92,7 +93,8 @@ internal sealed class ModelService(
             trained.TrainRows,
             trained.TestRows,
             trained.SkippedRows,
-            trained.Seconds);
+            trained.Seconds,
+            trained.Report);
     }
 
     public AutoTrainingPlan PlanAutoTraining(ModelTask task, string? selectionMetric = null) =>
@@ -189,8 +191,14 @@ internal sealed class ModelService(
             [.. rows.Select(r => r.ToInfo([.. aliases.Where(a => a.Version == r.Version).Select(a => a.Alias)]))]);
     }
 
-    public async Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
-        await InfoAsync(await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken), cancellationToken);
+    public async Task<ModelVersionInfo> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        return await InfoAsync(row, cancellationToken) with
+        {
+            Report = await registry.FindReportAsync(row.Name, row.Version, cancellationToken),
+        };
+    }
 
     public async Task<ModelVersionInfo> ResolveVersionAsync(
         string name,

@@ -24,7 +24,7 @@ internal static class JobViews
         {
             case nameof(ModelTrainingWorkflow):
                 {
-                    var run = await TrainingEndpoints.ViewAsync(gateway, data, id, description, ct);
+                    var run = await TrainingEndpoints.ViewAsync(gateway, data, null, id, description, ct);
                     var errors = run.Progress?.Errors ?? StoredErrors(run.Result);
                     var completed = run.Status == "completed";
                     return new JobView(id, type, run.Status, run.Stage, run.ProgressPercent, run.StartedAt, null, run.ClosedAt,

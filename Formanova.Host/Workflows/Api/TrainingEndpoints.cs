@@ -30,7 +30,10 @@ internal sealed record TrainingRunBody(
     string? SelectionMetric = null,
     double? TimeBudgetSeconds = null);
 
-/// <summary>A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.</summary>
+/// <summary>
+/// A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.
+/// <see cref="Report"/> is the training report of the version this run trained, from the registry, once it exists.
+/// </summary>
 internal sealed record TrainingRunView(
     string Id,
     string Status,
@@ -42,7 +45,8 @@ internal sealed record TrainingRunView(
     DateTime? ClosedAt,
     JsonElement? Result,
     string? Error,
-    IReadOnlyList<TrainingProblem>? Problems = null);
+    IReadOnlyList<TrainingProblem>? Problems = null,
+    TrainingReport? Report = null);
 
 internal static class TrainingEndpoints
 {
@@ -131,13 +135,22 @@ internal static class TrainingEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<TrainingRunView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
-        TypedResults.Ok(await ViewAsync(gateway, data, id, null, ct));
+    private static async Task<Ok<TrainingRunView>> GetAsync(
+        string id,
+        WorkflowGateway gateway,
+        IDataModule data,
+        IModelModule models,
+        CancellationToken ct) =>
+        TypedResults.Ok(await ViewAsync(gateway, data, models, id, null, ct));
 
-    /// <summary>The run as GET /training-runs/{id} shows it; GET /jobs/{id} passes the description it already has.</summary>
+    /// <summary>
+    /// The run as GET /training-runs/{id} shows it; GET /jobs/{id} passes the description it already has, and no
+    /// <paramref name="models"/>, since its common view leaves the report out.
+    /// </summary>
     public static async Task<TrainingRunView> ViewAsync(
         WorkflowGateway gateway,
         IDataModule data,
+        IModelModule? models,
         string id,
         WorkflowExecutionDescription? described,
         CancellationToken ct)
@@ -166,7 +179,9 @@ internal static class TrainingEndpoints
                 description.StartTime,
                 null,
                 null,
-                null);
+                null,
+                null,
+                progress?.Trained is { } trained ? await ReportAsync(models, id, trained.Model, trained.Version, ct) : null);
         }
 
         var completed = description.Status == WorkflowExecutionStatus.Completed;
@@ -181,7 +196,8 @@ internal static class TrainingEndpoints
             description.CloseTime,
             run.Stored?.Output,
             run.Stored?.Error,
-            Problems(run.Stored?.Output));
+            Problems(run.Stored?.Output),
+            run.Stored is { ModelName: { } model, ModelVersion: { } version } ? await ReportAsync(models, id, model, version, ct) : null);
     }
 
     /// <summary>A failed run's problems, as it stored them (<see cref="TrainingProblems"/>); null for a run that did not fail.</summary>
@@ -195,6 +211,33 @@ internal static class TrainingEndpoints
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The report of the version <paramref name="runId"/> registered: read from the registry, so it outlives the run's
+    /// history. Null when there is none, or the version was deleted or came from another run (a duplicate version).
+    /// </summary>
+    private static async Task<TrainingReport?> ReportAsync(
+        IModelModule? models,
+        string runId,
+        string model,
+        string version,
+        CancellationToken ct)
+    {
+        if (models is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var info = await models.GetVersionAsync(model, version, ct);
+            return info.Lineage.RunId == runId ? info.Report : null;
+        }
+        catch (ModuleException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Invalid)
+        {
+            return null;
+        }
     }
 }
 

@@ -19,7 +19,8 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     public Task<PreparedTraining> PrepareTrainingDataAsync(TrainingRunInput run) => ActivityErrors.GuardAsync(async () =>
     {
         var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, Context.CancellationToken);
-        var (columns, _, skipped) = Map(stream.Columns, run);
+        var (columns, _, notes) = Map(stream.Columns, run);
+        var skippedNames = notes.Where(n => n.Use is ReportColumnUse.Ignored or ReportColumnUse.Dropped).Select(n => n.Name).ToList();
         var label = stream.Columns.ToList().FindIndex(c => c.Role == ColumnRole.Label);
         if (label < 0)
         {
@@ -52,7 +53,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 nonRetryable: true);
         }
 
-        return new PreparedTraining(columns, stream.SchemaVersion, rows, unlabelled, skipped);
+        return new PreparedTraining(columns, stream.SchemaVersion, rows, unlabelled, skippedNames);
     });
 
     /// <summary>
@@ -76,7 +77,7 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
             }
 
             var stream = await data.OpenRowStreamAsync(run.DatasetId, run.Transforms, ct);
-            var (columns, sources, _) = Map(stream.Columns, run);
+            var (_, sources, notes) = Map(stream.Columns, run);
             var progress = new Progress<TrainingProgress>(p => Context.Heartbeat(new TrainingHeartbeat(p.Stage, p.RowsRead, p.Fraction)));
             var result = await models.TrainAsync(
                 new TrainModelRequest(run.Model, run.Version, run.Task, prepared.Columns, input.Auto?.Winner?.Trainer ?? run.Trainer,
@@ -89,7 +90,8 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                     Contract: Contract(stream, run, sources),
                     Hyperparameters: input.Auto?.Winner?.Hyperparameters,
                     ClassWeighting: input.Auto?.ClassWeighting == "inverseFrequency",
-                    Leaderboard: input.Auto?.Leaderboard),
+                    Leaderboard: input.Auto?.Leaderboard,
+                    ColumnNotes: notes),
                 Project(stream.Rows, sources),
                 progress: progress,
                 cancellationToken: ct);
@@ -217,17 +219,18 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
     }
 
     /// <summary>
-    /// Feature and label columns in stream order, each with where its value comes from. A date-time feature becomes
-    /// its date parts (<see cref="DerivedFeature.ForDate"/>); id and ignored columns, a date-time label and the run's
-    /// excluded columns are left out.
+    /// Feature and label columns in stream order, each with where its value comes from, and a note for the training
+    /// report on every column that is not a plain feature or label. A date-time feature becomes its date parts
+    /// (<see cref="DerivedFeature.ForDate"/>); id and ignored columns, a date-time label and the run's excluded
+    /// columns are left out.
     /// </summary>
-    internal static (List<ModelColumn> Columns, List<FeatureSource> Sources, List<string> Skipped) Map(
+    internal static (List<ModelColumn> Columns, List<FeatureSource> Sources, List<ReportColumn> Notes) Map(
         IReadOnlyList<RowStreamColumn> columns,
         TrainingRunInput run)
     {
         var mapped = new List<ModelColumn>();
         var sources = new List<FeatureSource>();
-        var skipped = new List<string>();
+        var notes = new List<ReportColumn>();
         var excluded = run.ExcludeColumns ?? [];
         for (var i = 0; i < columns.Count; i++)
         {
@@ -240,9 +243,13 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 ColumnType.Text => ColumnKind.Text,
                 _ => null,
             };
-            if (c.Role is ColumnRole.Id or ColumnRole.Ignore || (c.Role != ColumnRole.Label && excluded.Contains(c.Name)))
+            if (c.Role is ColumnRole.Id or ColumnRole.Ignore)
             {
-                skipped.Add(c.Name);
+                notes.Add(new ReportColumn(c.Name, ReportColumnUse.Ignored, $"the dataset gives it the role '{ApiName(c.Role)}'"));
+            }
+            else if (c.Role != ColumnRole.Label && excluded.Contains(c.Name))
+            {
+                notes.Add(new ReportColumn(c.Name, ReportColumnUse.Ignored, "the run lists it in excludeColumns"));
             }
             else if (kind is { } k)
             {
@@ -255,15 +262,21 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
                 {
                     mapped.Add(new ModelColumn(derived.Name, ColumnKind.Numeric));
                     sources.Add(new FeatureSource(i, derived));
+                    notes.Add(new ReportColumn(
+                        derived.Name,
+                        ReportColumnUse.Derived,
+                        $"the {ApiName(derived.Part)} of the date-time column '{c.Name}'",
+                        ColumnKind.Numeric,
+                        c.Name));
                 }
             }
             else
             {
-                skipped.Add(c.Name);
+                notes.Add(new ReportColumn(c.Name, ReportColumnUse.Dropped, $"a {ApiName(c.Type)} label cannot be learned"));
             }
         }
 
-        return (mapped, sources, skipped);
+        return (mapped, sources, notes);
     }
 
     /// <summary>
@@ -309,6 +322,9 @@ internal sealed class TrainingActivities(IDataModule data, IModelModule models, 
 
         return name;
     }
+
+    private static string ApiName<T>(T value)
+        where T : struct, Enum => JsonNamingPolicy.CamelCase.ConvertName(value.ToString());
 
     private static InputType TypeOf(ColumnType type) => type switch
     {

@@ -31,7 +31,8 @@ internal sealed record NewVersion(
     ModelLineage Lineage,
     string? Notes,
     int? Seed,
-    ModelInputContract? Contract = null);
+    ModelInputContract? Contract = null,
+    TrainingReport? Report = null);
 
 /// <summary>
 /// The registry: files under <c>{data}/models/{name}/{version}/</c> and one index row per version. A version
@@ -65,11 +66,14 @@ internal sealed class ModelRegistry : IDisposable
     private const string InsertVersion = """
         INSERT INTO model_versions (name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
             schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
-            input_contract_json)
+            input_contract_json, training_report_json)
         VALUES (@Name, @Version, @Task, @Trainer, @Status, @CreatedAt, NULL, @RunId, @DatasetId, @DatasetVersion,
             @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0,
-            @InputContractJson)
+            @InputContractJson, @TrainingReportJson)
         """;
+
+    // Kept out of RowColumns: a report runs to kilobytes, and only the single-version read returns it.
+    private const string SelectReport = "SELECT training_report_json FROM model_versions WHERE name = @Name AND version = @Version";
 
     private const string DemoteActive
         = "UPDATE model_versions SET status = 'registered' WHERE name = @Name AND status = 'active' AND version <> @Version";
@@ -152,6 +156,15 @@ internal sealed class ModelRegistry : IDisposable
     public async Task<ModelVersionRow> GetAsync(string name, string version, CancellationToken cancellationToken) =>
         await FindAsync(name, version, cancellationToken) ?? throw ModuleException.NotFound("Model version", $"{name} {version}");
 
+    /// <summary>The training report stored with a version, or null (an uploaded version, or one trained before reports).</summary>
+    public async Task<TrainingReport?> FindReportAsync(string name, string version, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        var json = await connection.QuerySingleOrDefaultAsync<string?>(
+            new CommandDefinition(SelectReport, new { Name = name, Version = version }, cancellationToken: cancellationToken));
+        return json is null ? null : JsonSerializer.Deserialize<TrainingReport>(json, RegistryJson.Options);
+    }
+
     public async Task<ModelVersionRow?> FindActiveAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
@@ -214,6 +227,7 @@ internal sealed class ModelRegistry : IDisposable
             Sha256 = sha,
             SizeBytes = zip.LongLength,
             ArtifactStore = _store.Kind,
+            TrainingReportJson = version.Report is null ? null : JsonSerializer.Serialize(version.Report, RegistryJson.Options),
         };
         var files = Files(version, row, zip);
         var target = VersionFolder(version.Name, version.Version);

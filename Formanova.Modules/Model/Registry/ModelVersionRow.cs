@@ -49,6 +49,9 @@ internal sealed class ModelVersionRow
     /// <summary>The input contract (raw columns, frozen steps, date features); null for versions registered without one.</summary>
     public string? InputContractJson { get; set; }
 
+    /// <summary>Written on registration only; the row queries leave it out (see ModelRegistry.FindReportAsync).</summary>
+    public string? TrainingReportJson { get; set; }
+
     /// <summary>The input bindings, computed once per row instance (rows are cached by the runtime for the fast path).</summary>
     internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(
         ModelSchema.Validate(Columns.Where(c => !c.IsLabel).ToList(), ModelTask, requireLabel: false, int.MaxValue));

@@ -13,6 +13,9 @@ internal abstract class ColumnBuffer(string name, DataViewType type)
     public abstract long EstimatedBytes { get; }
 
     public abstract Delegate CreateGetter(ColumnarDataView.Cursor cursor);
+
+    /// <summary>A copy whose row i holds this column's row <c>order[i]</c> (permutation importance shuffles one column so).</summary>
+    public abstract ColumnBuffer Reordered(int[] order);
 }
 
 internal sealed class ColumnBuffer<T>(string name, DataViewType type, int bytesPerValue) : ColumnBuffer(name, type)
@@ -36,6 +39,17 @@ internal sealed class ColumnBuffer<T>(string name, DataViewType type, int bytesP
 
         _values[_count++] = value;
         _extraBytes += extraBytes;
+    }
+
+    public override ColumnBuffer Reordered(int[] order)
+    {
+        var copy = new ColumnBuffer<T>(Name, Type, bytesPerValue);
+        foreach (var index in order)
+        {
+            copy.Add(_values[index]);
+        }
+
+        return copy;
     }
 
     public override Delegate CreateGetter(ColumnarDataView.Cursor cursor)

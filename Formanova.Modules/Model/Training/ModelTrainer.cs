@@ -13,7 +13,8 @@ internal sealed record TrainedModel(
     long TrainRows,
     long TestRows,
     long SkippedRows,
-    double Seconds);
+    double Seconds,
+    TrainingReport Report);
 
 /// <summary>Streams rows into memory, fits the schema's pipeline with a seeded MLContext, evaluates it and saves the zip.</summary>
 internal sealed class ModelTrainer(IOptions<ModelOptions> options)
@@ -42,6 +43,14 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
         }
 
         var stopwatch = Stopwatch.StartNew();
+        var phases = new Dictionary<string, double>();
+        var phase = Stopwatch.StartNew();
+        void EndPhase(string name)
+        {
+            phases[name] = phase.Elapsed.TotalSeconds;
+            phase.Restart();
+        }
+
         var limits = new TableLimits(_limits.MaxRows, (long)_limits.MaxMemoryMegabytes * 1024 * 1024);
         progress?.Report(new TrainingProgress("reading", 0, 0));
         var train = await TrainingTable.ReadAsync(schema, request.Columns, request.Task, rows, limits, "rows",
@@ -63,6 +72,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             throw new ModuleException(ErrorKind.Unprocessable, $"Training needs at least 10 labelled rows; {train.Rows} were given.");
         }
 
+        EndPhase("reading");
         var ml = new MLContext(request.Seed);
         IDataView trainView = train.ToDataView();
         IDataView testView;
@@ -81,27 +91,121 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             trainView = ClassWeights.Add(ml, request.Task, trainView);
         }
 
+        // The report reads labels and raw feature values as the rows gave them, before any key mapping.
+        var (rawTrain, rawTest) = (trainView, testView);
+        Func<IDataView, IDataView> prepareLabel = view => view;
         if (request.Task == ModelTask.MulticlassClassification)
         {
             // Label keys are a training concern: the saved model never sees a label at prediction time.
             var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(trainView);
             (trainView, testView) = (labels.Transform(trainView), labels.Transform(testView));
+            prepareLabel = labels.Transform;
         }
 
-        var model = await FitAsync(ml, PipelineFactory.Build(ml, schema, trainer), trainView, train.Rows, progress, cancellationToken);
+        var pipeline = PipelineFactory.Build(ml, schema, trainer);
+        var model = await FitAsync(ml, pipeline, trainView, train.Rows, progress, cancellationToken);
+        EndPhase("fitting");
 
         progress?.Report(new TrainingProgress("evaluating", train.Rows, 0.9));
         var predictions = model.Transform(testView);
         // NaN (e.g. F1 with no positive prediction) has no JSON form; a missing metric says the same honestly.
         var metrics = Evaluate(ml, request.Task, predictions).Where(m => double.IsFinite(m.Value)).ToDictionary();
         var testCount = CountRows(testView);
+        var balance = TrainingReporter.Balance(request.Task, rawTrain, rawTest);
+        var classification = request.Task == ModelTask.Regression
+            ? null
+            : TrainingReporter.Classification(
+                request.Task,
+                predictions,
+                metrics.TryGetValue("logLoss", out var logLoss) ? logLoss : null);
+        var binary = request.Task == ModelTask.BinaryClassification ? TrainingReporter.Binary(ml, model, predictions) : null;
+        var regression = request.Task == ModelTask.Regression ? TrainingReporter.Regression(predictions, metrics) : null;
+        EndPhase("evaluating");
+
+        var importance = TrainingReporter.Importance(
+            ml,
+            request.Task,
+            model,
+            prepareLabel,
+            rawTest,
+            schema.Features,
+            _limits.ImportanceRows,
+            _limits.ImportanceRepeats,
+            request.Seed,
+            cancellationToken);
+        EndPhase("importance");
 
         progress?.Report(new TrainingProgress("saving", train.Rows, 0.95));
         using var zip = new MemoryStream();
         ml.Model.Save(model, InputSchema(schema), zip);
+        EndPhase("saving");
         progress?.Report(new TrainingProgress("trained", train.Rows, 1));
-        return new TrainedModel(zip.ToArray(), trainer.Name, metrics, train.Rows + (test is null ? -testCount : 0), testCount,
-            train.SkippedRows + (test?.SkippedRows ?? 0), stopwatch.Elapsed.TotalSeconds);
+
+        var trainRows = train.Rows + (test is null ? -testCount : 0);
+        var skipped = train.SkippedRows + (test?.SkippedRows ?? 0);
+        var report = new TrainingReport(
+            request.Task,
+            trainer.Name,
+            TrainingReporter.Hyperparameters(pipeline),
+            request.Seed,
+            test is null ? request.TestFraction : null,
+            new TrainingRowCounts(
+                train.Read + (test?.Read ?? 0),
+                trainRows,
+                testCount,
+                skipped,
+                new Dictionary<string, long> { ["noLabel"] = skipped }),
+            ReportColumns(schema, request.ColumnNotes),
+            balance,
+            metrics,
+            classification,
+            binary,
+            regression,
+            importance,
+            phases,
+            stopwatch.Elapsed.TotalSeconds,
+            weighting,
+            request.Leaderboard);
+        return new TrainedModel(
+            zip.ToArray(),
+            trainer.Name,
+            metrics,
+            trainRows,
+            testCount,
+            skipped,
+            stopwatch.Elapsed.TotalSeconds,
+            report);
+    }
+
+    /// <summary>
+    /// Every column once: the features and the label the model was trained with, then what the caller says about the
+    /// rest (ignored, dropped, or derived features with their source column).
+    /// </summary>
+    private static List<ReportColumn> ReportColumns(ModelSchema schema, IReadOnlyList<ReportColumn>? notes)
+    {
+        var columns = schema.Features.Select(f => new ReportColumn(f.Name, ReportColumnUse.Feature, "feature", f.Kind)).ToList();
+        columns.Add(new ReportColumn(schema.Label!.Name, ReportColumnUse.Label, "label", schema.Label.Kind));
+        var used = columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var note in notes ?? [])
+        {
+            var existing = columns.FindIndex(c => c.Name == note.Name);
+            if (existing >= 0 && note.Use == ReportColumnUse.Derived)
+            {
+                // A derived feature is also a feature: the note adds where it came from.
+                columns[existing] = columns[existing] with
+                {
+                    Use = ReportColumnUse.Derived,
+                    Reason = note.Reason,
+                    DerivedFrom = note.DerivedFrom,
+                };
+            }
+            else if (used.Add(note.Name))
+            {
+                columns.Add(note);
+            }
+        }
+
+        return columns;
     }
 
     /// <summary>The schema a saved model declares as its input: the features only, as the prediction engine will supply them.</summary>
@@ -205,7 +309,7 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
     }
 
     /// <summary>The mean over classes of F1; a class never predicted and never present counts as 0, so rare classes weigh in.</summary>
-    private static double MacroF1(ConfusionMatrix matrix) => matrix.PerClassPrecision
+    private static double MacroF1(Microsoft.ML.Data.ConfusionMatrix matrix) => matrix.PerClassPrecision
         .Zip(matrix.PerClassRecall, (p, r) => p + r > 0 ? 2 * p * r / (p + r) : 0)
         .DefaultIfEmpty(0)
         .Average();

@@ -9,8 +9,6 @@ internal sealed record TableLimits(long MaxRows, long MaxBytes);
 /// <summary>Reads streamed positional rows into typed column buffers, checking every value and the resource limits.</summary>
 internal sealed class TrainingTable
 {
-    private const int MaxReportedErrors = 20;
-
     private readonly ModelSchema _schema;
     private readonly ModelTask _task;
     private readonly ColumnBuffer[] _features;
@@ -39,7 +37,11 @@ internal sealed class TrainingTable
 
     public int Rows { get; private set; }
 
+    /// <summary>Rows without a label: left out of training (the only reason a row is skipped rather than refused).</summary>
     public long SkippedRows { get; private set; }
+
+    /// <summary>Rows streamed in, skipped ones included.</summary>
+    public long Read { get; private set; }
 
     public ColumnarDataView ToDataView() => new([.. _features, _label], Rows);
 
@@ -54,7 +56,7 @@ internal sealed class TrainingTable
         CancellationToken cancellationToken)
     {
         var table = new TrainingTable(schema, positions, task);
-        var errors = new Dictionary<string, string[]>();
+        var problems = new List<TrainingRowProblem>();
         // source is the request field the rows came from ("rows" or "testRows"): it keys the errors; people read this.
         var what = source == "testRows" ? "test rows" : "training rows";
         long index = 0;
@@ -65,8 +67,8 @@ internal sealed class TrainingTable
                 throw new ModuleException(ErrorKind.TooLarge, $"The {what} exceed Model:Training:MaxRows ({limits.MaxRows}).");
             }
 
-            table.Add(row, index, source, errors);
-            if (errors.Count >= MaxReportedErrors)
+            table.Add(row, index, source, problems);
+            if (problems.Count >= TrainingRowProblem.MaxListed)
             {
                 break;
             }
@@ -86,25 +88,30 @@ internal sealed class TrainingTable
             }
         }
 
-        if (errors.Count > 0)
+        if (problems.Count > 0)
         {
-            throw new ModuleException(
+            var errors = problems.GroupBy(p => $"{p.Source}[{p.Row}]")
+                .ToDictionary(g => g.Key, g => g.Select(p => p.Column is null ? p.Reason : $"{p.Column}: {p.Reason}").ToArray());
+            var failure = new ModuleException(
                 ErrorKind.Unprocessable,
-                $"Some {what} do not match the schema (first {errors.Count} problems listed).",
+                $"Some {what} do not match the schema (first {problems.Count} problems listed).",
                 errors);
+            failure.Data[TrainingRowProblem.ExceptionDataKey] = (IReadOnlyList<TrainingRowProblem>)problems.AsReadOnly();
+            throw failure;
         }
 
         onRows?.Invoke(index);
+        table.Read = index;
         return table;
     }
 
     private long EstimatedBytes => _features.Sum(f => f.EstimatedBytes) + _label.EstimatedBytes;
 
-    private void Add(object?[] row, long index, string source, Dictionary<string, string[]> errors)
+    private void Add(object?[] row, long index, string source, List<TrainingRowProblem> problems)
     {
         if (row is null || row.Length != _width)
         {
-            errors[$"{source}[{index}]"] = [$"expected {_width} values, got {row?.Length ?? 0}"];
+            problems.Add(new(source, index, null, $"expected {_width} values, got {row?.Length ?? 0}"));
             return;
         }
 
@@ -115,10 +122,10 @@ internal sealed class TrainingTable
             return;
         }
 
-        List<string>? problems = null;
+        var before = problems.Count;
         if (!TryConvertLabel(label, out var labelFloat, out var labelBool, out var labelText))
         {
-            (problems ??= []).Add($"{_schema.Label!.Name}: {ValueConverter.Describe(label)} is not a valid {_task} label");
+            Listed(problems, new(source, index, _schema.Label!.Name, $"{ValueConverter.Describe(label)} is not a valid {_task} label"));
         }
 
         // Validate the whole row before appending anything, so that a bad row never leaves ragged columns.
@@ -133,13 +140,12 @@ internal sealed class TrainingTable
                 : ValueConverter.TryText(column.Kind, value, out texts[i]!, out error);
             if (!ok)
             {
-                (problems ??= []).Add($"{column.Name}: {error}");
+                Listed(problems, new(source, index, column.Name, error!));
             }
         }
 
-        if (problems is not null)
+        if (problems.Count > before)
         {
-            errors[$"{source}[{index}]"] = [.. problems];
             return;
         }
 
@@ -169,6 +175,14 @@ internal sealed class TrainingTable
         }
 
         Rows++;
+    }
+
+    private static void Listed(List<TrainingRowProblem> problems, TrainingRowProblem problem)
+    {
+        if (problems.Count < TrainingRowProblem.MaxListed)
+        {
+            problems.Add(problem);
+        }
     }
 
     private bool TryConvertLabel(object label, out float number, out bool flag, out string? text)
