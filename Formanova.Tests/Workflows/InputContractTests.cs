@@ -148,6 +148,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
     public async Task ScoringPaths_InStrictMode_Return400NamingTheUnusedColumn()
     {
         var row = _rows[0];
+        var batchJobs = await BatchJobCountAsync();
 
         var responses = new[]
         {
@@ -166,6 +167,8 @@ public sealed class InputContractTests(DatabaseProvider provider)
             Assert.That(responses[i].StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await responses[i].Content.ReadAsStringAsync());
             Assert.That((await ReadAsync(responses[i]))["errors"]!.AsObject().Select(kv => kv.Key), Does.Contain(fields[i]));
         }
+
+        Assert.That(await BatchJobCountAsync(), Is.EqualTo(batchJobs), "the refused batch job started no run");
     }
 
     [Test]
@@ -173,6 +176,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
     {
         var row = new Dictionary<string, object?>(_rows[0]);
         row.Remove("precip");
+        var batchJobs = await BatchJobCountAsync();
 
         var responses = new[]
         {
@@ -194,6 +198,8 @@ public sealed class InputContractTests(DatabaseProvider provider)
             Assert.That(responses[i].StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await responses[i].Content.ReadAsStringAsync());
             Assert.That((await ReadAsync(responses[i]))["errors"]!.AsObject().Select(kv => kv.Key), Is.EquivalentTo(new[] { fields[i] }));
         }
+
+        Assert.That(await BatchJobCountAsync(), Is.EqualTo(batchJobs), "the refused batch job started no run");
     }
 
     [Test]
@@ -249,6 +255,9 @@ public sealed class InputContractTests(DatabaseProvider provider)
         Assert.That(Status(finished), Is.EqualTo("completed"), finished.ToJsonString());
         return location;
     }
+
+    private async Task<int> BatchJobCountAsync() =>
+        (await OkAsync(await Client.GetAsync("/api/v1/jobs?type=batch&pageSize=500")))["items"]!.AsArray().Count;
 
     private static async Task<JsonObject> OkAsync(HttpResponseMessage response)
     {
