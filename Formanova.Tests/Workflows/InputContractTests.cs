@@ -98,11 +98,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
             jobs.Add(((string?)job["result"]!["label"], (double?)job["result"]!["score"]));
         }
 
-        var batchJob = await Client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = Model, datasetId = _dataset, chunkSize = 100 });
-        Assert.That(batchJob.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await batchJob.Content.ReadAsStringAsync());
-        var location = batchJob.Headers.Location!.ToString();
-        var finished = await PollAsync(Client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
-        Assert.That(Status(finished), Is.EqualTo("completed"), finished.ToJsonString());
+        var location = await RunBatchJobAsync();
         // Labels are quoted in the CSV export.
         var stored = (await Client.GetStringAsync($"{location}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Skip(1)
@@ -136,6 +132,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
         var direct = await OkAsync(await Client.PostAsJsonAsync($"/api/v1/models/{Model}/predict", new { inputs = row }));
         var batch = await OkAsync(await Client.PostAsJsonAsync($"/api/v1/models/{Model}/predict/batch", new { rows = new[] { row, row } }));
         var processed = await OkAsync(await Client.PostAsJsonAsync("/api/v1/predictions", new { model = Model, inputs = row }));
+        var batchJob = await OkAsync(await Client.GetAsync(await RunBatchJobAsync()));
 
         string[] expected = ["note", "weather", "comment"];
         Assert.Multiple(() =>
@@ -143,6 +140,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
             Assert.That(Names(direct["ignoredColumns"]), Is.EquivalentTo(expected));
             Assert.That(Names(batch["ignoredColumns"]), Is.EquivalentTo(expected), "listed once for the batch");
             Assert.That(Names(processed["ignoredColumns"]), Is.EquivalentTo(expected));
+            Assert.That(Names(batchJob["result"]!["ignoredColumns"]), Is.EqualTo(new[] { "note", "weather" }), "once per job");
         });
     }
 
@@ -150,6 +148,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
     public async Task ScoringPaths_InStrictMode_Return400NamingTheUnusedColumn()
     {
         var row = _rows[0];
+        var batchJobs = await BatchJobCountAsync();
 
         var responses = new[]
         {
@@ -157,14 +156,19 @@ public sealed class InputContractTests(DatabaseProvider provider)
             await Client.PostAsJsonAsync($"/api/v1/models/{Model}/predict/batch", new { rows = new[] { row }, strict = true }),
             await Client.PostAsJsonAsync("/api/v1/predictions", new { model = Model, inputs = row, strict = true }),
             await Client.PostAsJsonAsync("/api/v1/jobs", new { model = Model, inputs = row, strict = true }),
+            await Client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = Model, datasetId = _dataset, strict = true }),
         };
 
-        string[] fields = ["inputs.weather", "rows[0].weather", "inputs.weather", "inputs.weather"];
+        // A batch job names the dataset's column by its position, as the positional path does.
+        var weather = WeatherTable.Columns.Select(c => c.Name).ToList().IndexOf("weather");
+        string[] fields = ["inputs.weather", "rows[0].weather", "inputs.weather", "inputs.weather", $"columns[{weather}]"];
         for (var i = 0; i < responses.Length; i++)
         {
             Assert.That(responses[i].StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await responses[i].Content.ReadAsStringAsync());
             Assert.That((await ReadAsync(responses[i]))["errors"]!.AsObject().Select(kv => kv.Key), Does.Contain(fields[i]));
         }
+
+        Assert.That(await BatchJobCountAsync(), Is.EqualTo(batchJobs), "the refused batch job started no run");
     }
 
     [Test]
@@ -172,6 +176,7 @@ public sealed class InputContractTests(DatabaseProvider provider)
     {
         var row = new Dictionary<string, object?>(_rows[0]);
         row.Remove("precip");
+        var batchJobs = await BatchJobCountAsync();
 
         var responses = new[]
         {
@@ -179,14 +184,22 @@ public sealed class InputContractTests(DatabaseProvider provider)
             await Client.PostAsJsonAsync($"/api/v1/models/{Model}/predict/batch", new { rows = new[] { row } }),
             await Client.PostAsJsonAsync("/api/v1/predictions", new { model = Model, inputs = row }),
             await Client.PostAsJsonAsync("/api/v1/jobs", new { model = Model, inputs = row }),
+            await Client.PostAsJsonAsync("/api/v1/batch-jobs", new
+            {
+                model = Model,
+                datasetId = _dataset,
+                transforms = new[] { new { op = "rename", column = "precip", newName = "rain" } },
+            }),
         };
 
-        string[] fields = ["inputs.precip", "rows[0].precip", "inputs.precip", "inputs.precip"];
+        string[] fields = ["inputs.precip", "rows[0].precip", "inputs.precip", "inputs.precip", "columns.precip"];
         for (var i = 0; i < responses.Length; i++)
         {
             Assert.That(responses[i].StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await responses[i].Content.ReadAsStringAsync());
             Assert.That((await ReadAsync(responses[i]))["errors"]!.AsObject().Select(kv => kv.Key), Is.EquivalentTo(new[] { fields[i] }));
         }
+
+        Assert.That(await BatchJobCountAsync(), Is.EqualTo(batchJobs), "the refused batch job started no run");
     }
 
     [Test]
@@ -231,6 +244,20 @@ public sealed class InputContractTests(DatabaseProvider provider)
             Assert.That(Names(response["ignoredColumns"]), Is.EqualTo(new[] { "churned" }));
         });
     }
+
+    /// <summary>A batch job over the training dataset as it is, run to completion; its location.</summary>
+    private async Task<string> RunBatchJobAsync()
+    {
+        var batchJob = await Client.PostAsJsonAsync("/api/v1/batch-jobs", new { model = Model, datasetId = _dataset, chunkSize = 100 });
+        Assert.That(batchJob.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await batchJob.Content.ReadAsStringAsync());
+        var location = batchJob.Headers.Location!.ToString();
+        var finished = await PollAsync(Client, location, j => Status(j) is "completed" or "failed", TimeSpan.FromSeconds(120));
+        Assert.That(Status(finished), Is.EqualTo("completed"), finished.ToJsonString());
+        return location;
+    }
+
+    private async Task<int> BatchJobCountAsync() =>
+        (await OkAsync(await Client.GetAsync("/api/v1/jobs?type=batch&pageSize=500")))["items"]!.AsArray().Count;
 
     private static async Task<JsonObject> OkAsync(HttpResponseMessage response)
     {

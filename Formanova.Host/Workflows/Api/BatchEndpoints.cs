@@ -3,8 +3,11 @@ using System.Text;
 using System.Text.Json;
 using FluentValidation;
 using Formanova.Host.Workflows.Batch;
+using Formanova.Host.Workflows.Processing;
 using Formanova.Modules.Data;
+using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Api;
+using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Temporalio.Client;
 
@@ -16,7 +19,8 @@ internal sealed record BatchBody(
     string? Version = null,
     List<TransformStep>? Transforms = null,
     int? ChunkSize = null,
-    int? Parallelism = null);
+    int? Parallelism = null,
+    bool Strict = false);
 
 internal sealed record BatchView(
     string Id,
@@ -55,17 +59,58 @@ internal static class BatchEndpoints
         HttpContext http,
         WorkflowGateway gateway,
         IDataModule data,
+        IModelModule models,
         CancellationToken ct)
     {
-        // 404 for an unknown dataset, and transforms checked (400) before a workflow starts.
-        await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
+        // 404 for an unknown dataset, transforms checked (400) and the columns matched to the model before a workflow starts.
+        var stream = await data.OpenRowStreamAsync(body.DatasetId!.Value, body.Transforms, ct);
+        await CheckColumnsAsync(body, [.. stream.Columns.Select(c => c.Name)], models, ct);
         var id = await gateway.StartIdAsync("batch", http, WorkflowGateway.HashOf(body), ct);
 
         var options = gateway.Options.Batch;
         var input = new BatchInput(body.Model!, body.Version, body.DatasetId.Value, body.Transforms, body.ChunkSize ?? options.ChunkSize,
-            body.Parallelism ?? options.Parallelism, options.ChunksPerRun, gateway.Policy());
+            body.Parallelism ?? options.Parallelism, options.ChunksPerRun, gateway.Policy(), Strict: body.Strict);
         await gateway.StartAsync<BatchInferenceWorkflow, BatchOutcome>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/batch-jobs/{id}", new JobAccepted(id, "accepted", $"/api/v1/batch-jobs/{id}"));
+    }
+
+    /// <summary>
+    /// The dataset's columns (after the job's transforms) matched to the version's input contract by the positional
+    /// path's rules: a raw input the model reads and the dataset lacks is a 400 on <c>columns.{name}</c>, and in strict
+    /// mode a column the model does not read is a 400 on <c>columns[j]</c>. A version that does not resolve is left to the
+    /// run's plan, which names the field at fault.
+    /// </summary>
+    private static async Task CheckColumnsAsync(BatchBody body, List<string> columns, IModelModule models, CancellationToken ct)
+    {
+        ModelVersionInfo info;
+        try
+        {
+            info = await models.ResolveVersionAsync(body.Model!, body.Version, null, ct);
+        }
+        catch (ModuleException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Invalid)
+        {
+            return;
+        }
+
+        var inputs = ModelInputs.Of(info).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var errors = new Dictionary<string, string[]>();
+        foreach (var name in inputs.Where(name => !columns.Contains(name, StringComparer.Ordinal)))
+        {
+            errors[$"columns.{name}"] = [$"The dataset has no column '{name}', which {info.Name} {info.Version} reads."];
+        }
+
+        for (var j = 0; body.Strict && j < columns.Count; j++)
+        {
+            if (!inputs.Contains(columns[j]))
+            {
+                errors[$"columns[{j}]"] = [$"Column '{columns[j]}' is not an input of {info.Name} {info.Version} (strict mode)."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModuleException(ErrorKind.Invalid, $"The dataset's columns do not match {info.Name} {info.Version}.", errors);
+        }
     }
 
     private static async Task<Ok<BatchView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>
@@ -100,7 +145,7 @@ internal static class BatchEndpoints
         {
             null or "csv" => false,
             "parquet" => true,
-            _ => throw Modules.Shared.Errors.ModuleException.Invalid("format", "format must be csv or parquet."),
+            _ => throw ModuleException.Invalid("format", "format must be csv or parquet."),
         };
         await gateway.DescribeAsync<BatchInferenceWorkflow>(id, ct);
         if (parquet)

@@ -69,6 +69,7 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
         var columns = chunk.Columns.Select(c => c.Name).ToArray();
         var batch = options.Value.Batch;
         var rows = new StoredPrediction[chunk.Rows.Count];
+        var ignored = new List<string>();
         for (var offset = 0; offset < rows.Length; offset += batch.PredictRows)
         {
             var count = Math.Min(batch.PredictRows, rows.Length - offset);
@@ -81,7 +82,9 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
                     columns,
                     slice,
                     input.Version,
-                    MaxParallelism: batch.PredictThreads > 0 ? batch.PredictThreads : null), ct);
+                    MaxParallelism: batch.PredictThreads > 0 ? batch.PredictThreads : null,
+                    Strict: input.Strict), ct);
+            ignored.AddRange((predicted.IgnoredColumns ?? []).Except(ignored, StringComparer.Ordinal).ToList());
             for (var i = 0; i < count; i++)
             {
                 rows[offset + i] = new StoredPrediction(
@@ -119,6 +122,7 @@ internal sealed class BatchActivities(IDataModule data, IModelModule models, IOp
                 0,
                 (read - started).TotalMilliseconds,
                 (predictedAt - read).TotalMilliseconds,
-                (written - predictedAt).TotalMilliseconds));
+                (written - predictedAt).TotalMilliseconds),
+            ignored);
     });
 }

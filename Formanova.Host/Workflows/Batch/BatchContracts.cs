@@ -5,7 +5,8 @@ namespace Formanova.Host.Workflows.Batch;
 
 /// <summary>
 /// A batch inference over a dataset (transformed first when <see cref="Transforms"/> are given). <see cref="State"/>
-/// is null on the first run and carries the plan and the progress across continue-as-new.
+/// is null on the first run and carries the plan and the progress across continue-as-new. With <see cref="Strict"/> a
+/// column the model does not read fails the chunk instead of being listed in <see cref="BatchOutcome.IgnoredColumns"/>.
 /// </summary>
 public sealed record BatchInput(
     string Model,
@@ -16,7 +17,8 @@ public sealed record BatchInput(
     int Parallelism,
     int ChunksPerRun,
     StepPolicy Policy,
-    BatchState? State = null);
+    BatchState? State = null,
+    bool Strict = false);
 
 /// <summary>The plan (the first row cursor of every chunk) and how far the job got.</summary>
 public sealed record BatchState(
@@ -30,7 +32,8 @@ public sealed record BatchState(
     int Run,
     List<ErrorRecord> Errors,
     BatchTimings? Timings = null,
-    List<TransformStep>? Transforms = null);
+    List<TransformStep>? Transforms = null,
+    List<string>? IgnoredColumns = null);
 
 /// <summary>
 /// The chunks of the source dataset and, when the job has transforms, those transforms frozen (a fill's mean or mode
@@ -52,9 +55,16 @@ public sealed record ChunkInput(
     int Index,
     long StartCursor,
     int ChunkSize,
-    List<TransformStep>? Transforms = null);
+    List<TransformStep>? Transforms = null,
+    bool Strict = false);
 
-public sealed record ChunkResult(int Index, long Rows, bool Replayed, BatchTimings? Timings = null);
+/// <summary>A chunk's rows and timings, and the columns the model ignored in it (none for a replayed chunk).</summary>
+public sealed record ChunkResult(
+    int Index,
+    long Rows,
+    bool Replayed,
+    BatchTimings? Timings = null,
+    List<string>? IgnoredColumns = null);
 
 /// <summary>
 /// Where a job's time went, in milliseconds: planning (wall clock in the workflow), and reading, predicting and
@@ -81,6 +91,7 @@ public sealed record BatchProgress(
     int Run,
     string? Version);
 
+/// <summary>The completed job. <see cref="IgnoredColumns"/> lists once the columns the model did not read.</summary>
 public sealed record BatchOutcome(
     string Model,
     string Version,
@@ -89,4 +100,5 @@ public sealed record BatchOutcome(
     int Chunks,
     int Runs,
     List<ErrorRecord> Errors,
-    BatchTimings? Timings = null);
+    BatchTimings? Timings = null,
+    List<string>? IgnoredColumns = null);

@@ -17,6 +17,7 @@ public sealed class BatchInferenceWorkflow
     private int _chunksDone;
     private long _rowsDone;
     private BatchTimings _timings = new(0, 0, 0, 0);
+    private List<string> _ignored = [];
 
     [WorkflowQuery("get_progress")]
     public BatchProgress GetProgress()
@@ -62,6 +63,7 @@ public sealed class BatchInferenceWorkflow
             // The plan's time is counted once, in the first run; a continued run carries the sums in its state.
             _state = input.State is null ? await BatchSteps.PlanAsync(input) : input.State with { Run = input.State.Run + 1 };
             _timings = _state.Timings ?? _timings;
+            _ignored = _state.IgnoredColumns ?? _ignored;
             _chunksDone = _state.NextChunk;
             _rowsDone = _state.RowsDone;
             _stage = "running";
@@ -85,7 +87,8 @@ public sealed class BatchInferenceWorkflow
 
             if (end < _state.ChunkCursors.Count)
             {
-                var next = input with { State = _state with { NextChunk = end, RowsDone = _rowsDone, Timings = _timings } };
+                var state = _state with { NextChunk = end, RowsDone = _rowsDone, Timings = _timings, IgnoredColumns = _ignored };
+                var next = input with { State = state };
                 throw Workflow.CreateContinueAsNewException((BatchInferenceWorkflow wf) => wf.RunAsync(next));
             }
 
@@ -98,8 +101,9 @@ public sealed class BatchInferenceWorkflow
                 _state.ChunkCursors.Count,
                 _state.Run,
                 _state.Errors,
-                _timings.Rounded());
-            var completed = new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone };
+                _timings.Rounded(),
+                _ignored);
+            var completed = new { jobId = id, kind = "batch", status = "completed", rows = _rowsDone, ignoredColumns = _ignored };
             await WorkflowSteps.CloseSucceededAsync(
                 policy,
                 _state.StartedAt,
@@ -128,5 +132,8 @@ public sealed class BatchInferenceWorkflow
         _chunksDone++;
         _rowsDone += result.Rows;
         _timings = _timings.Add(result.Timings);
+
+        // Every chunk reads the same columns, so the union is the list of any one of them, kept in column order.
+        _ignored.AddRange((result.IgnoredColumns ?? []).Except(_ignored, StringComparer.Ordinal).ToList());
     }
 }

@@ -35,7 +35,8 @@ internal static class BatchSteps
             index,
             state.ChunkCursors[index],
             input.ChunkSize,
-            state.Transforms);
+            state.Transforms,
+            input.Strict);
         return Workflow.ExecuteActivityAsync((BatchActivities a) => a.ProcessChunkAsync(chunk), input.Policy.For(t => t.Chunk));
     }
 }
