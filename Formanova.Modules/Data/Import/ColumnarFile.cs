@@ -493,10 +493,19 @@ internal abstract class ColumnarFile : IAsyncDisposable
                 _ => throw Refused(name, "a dictionary column with an unsupported index type"),
             };
             var size = array.Dictionary.Length;
+
+            // Each entry is decoded once per batch, not once per row: a string dictionary would otherwise make a new
+            // string for every row of a column with a handful of distinct values.
+            var decoded = new object?[size];
+            for (var k = 0; k < size; k++)
+            {
+                decoded[k] = values(k);
+            }
+
             return i => index(i) switch
             {
                 null => null,
-                { } at when at >= 0 && at < size => values((int)at),
+                { } at when at >= 0 && at < size => decoded[(int)at],
                 { } at => throw ModuleException.Invalid(
                     "content",
                     $"The Arrow IPC data is corrupt: row {i + 1} of column '{name}' points at dictionary entry {at} of {size}."),

@@ -37,7 +37,11 @@ internal sealed class NamedRows(CompiledContract contract, IReadOnlyList<IReadOn
         var ok = contract.TryConvert(rows[index], index, strict, scratch.Errors, scratch.Input, ref ignored);
         foreach (var key in ignored ?? [])
         {
-            _ignored.AddOrUpdate(key, index, (_, first) => Math.Min(first, index));
+            // Most rows carry the same extra keys (an id, the label): a lock-free read settles them once seen earlier.
+            if (!_ignored.TryGetValue(key, out var first) || index < first)
+            {
+                _ignored.AddOrUpdate(key, index, (_, seen) => Math.Min(seen, index));
+            }
         }
 
         return ok;

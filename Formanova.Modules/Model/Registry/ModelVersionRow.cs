@@ -63,9 +63,12 @@ internal sealed class ModelVersionRow
 
     private Inference.CompiledContract? _contract;
 
+    /// <summary>The stored contract, parsed once per row instance (every info, listing and compile reads it).</summary>
     public ModelInputContract? InputContract => InputContractJson is null
         ? null
-        : JsonSerializer.Deserialize<ModelInputContract>(InputContractJson, RegistryJson.Options);
+        : _inputContract ??= JsonSerializer.Deserialize<ModelInputContract>(InputContractJson, RegistryJson.Options);
+
+    private ModelInputContract? _inputContract;
 
     public ModelTask ModelTask => Enum.Parse<ModelTask>(Task);
 
