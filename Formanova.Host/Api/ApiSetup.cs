@@ -90,7 +90,7 @@ internal static class ApiSetup
             }
 
             return Task.CompletedTask;
-        }));
+        }).AddOperationTransformer<OpenApi.ExampleTransformer>());
         return services;
     }
 

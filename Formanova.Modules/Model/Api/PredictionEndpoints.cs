@@ -38,7 +38,17 @@ internal static class PredictionEndpoints
                 body.Alias,
                 body.UseCache,
                 body.Strict), ct)))
-            .WithName("Predict");
+            .WithName("Predict")
+            .WithSummary("Predict one row")
+            .WithDescription(
+                "Scores one row of raw inputs (the training dataset's columns, before transforms) with the model's active "
+                + "version, or the `version` or `alias` named. Keys the model does not read (the label, ids, unknown "
+                + "columns) are ignored and listed in `ignoredColumns`, or refused with `strict: true`. Answers from the "
+                + "prediction cache unless `useCache` is false. Runs in the request: no workflow is started.")
+            .WithRequestExample(new PredictBody(new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" }))
+            .WithResponseExample(new PredictionResult(
+                "churn", "3", "true", null, 0.82, null, new Dictionary<string, double> { ["true"] = 0.82, ["false"] = 0.18 },
+                Cached: false, LatencyMs: 0.4));
 
         models.MapPost("/{name}/predict/batch", async (string name, PredictBatchBody body, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.PredictBatchAsync(new PredictBatchRequest(
