@@ -90,7 +90,7 @@ internal static class ApiSetup
             }
 
             return Task.CompletedTask;
-        }).AddOperationTransformer<OpenApi.ExampleTransformer>());
+        }).AddOperationTransformer<OpenApi.ExampleTransformer>().AddOperationTransformer<OpenApi.ParameterTransformer>());
         return services;
     }
 

@@ -6,6 +6,7 @@ using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -15,14 +16,145 @@ namespace Formanova.Modules.Event.Api;
 /// <summary>History, lookup and publishing: <c>/api/v1/events</c>.</summary>
 internal static class EventEndpoints
 {
+    private static readonly ApiParameterMetadata AfterParameter = new(
+        "after", ApiParameterLocation.Query, ApiParameterType.WholeNumber,
+        "Only events with a greater sequence number (0 when absent): the previous page's `nextAfter`.", Minimum: 0);
+
+    private static readonly ApiParameterMetadata TypeParameter = new(
+        "type", ApiParameterLocation.Query, ApiParameterType.TextList,
+        "Only these event types (UPPER_SNAKE, e.g. `MODEL_ACTIVATED`): repeat the parameter or separate types with "
+        + "commas, at most 20.");
+
+    private static readonly ApiParameterMetadata SourceParameter = new(
+        "source", ApiParameterLocation.Query, ApiParameterType.Text,
+        "Only events whose source is this URI reference or lies under it as a path (`/workflows/abc` matches "
+        + "`/workflows/abc/runs/1`, not `/workflows/abcd`). Not with `workflowId`.",
+        MaxLength: 512);
+
+    private static readonly ApiParameterMetadata WorkflowIdParameter = new(
+        "workflowId", ApiParameterLocation.Query, ApiParameterType.Text,
+        "Only the events of this workflow run (a training run, job, batch job or promotion id): short for "
+        + "`source=/workflows/{workflowId}`. Not with `source`.",
+        Pattern: "^[^/\\s]+$",
+        MaxLength: 200);
+
+    private static readonly CloudEvent ExampleEvent = new(
+        "1.0",
+        "42",
+        "/workflows/training-8f14e45fceea4167a5a36dedd4bea254",
+        IEventModule.ModelRegistered,
+        "churn/1.2.0",
+        new DateTimeOffset(2026, 11, 26, 12, 0, 0, 123, TimeSpan.Zero),
+        "application/json",
+        "training-8f14e45fceea4167a5a36dedd4bea254",
+        JsonSerializer.SerializeToElement(new
+        {
+            model = "churn",
+            version = "1.2.0",
+            trainer = "FastTree",
+            metrics = new { auc = 0.91, accuracy = 0.86 },
+            trainRows = 5634,
+            testRows = 1409,
+            trainingSeconds = 4.2,
+        }));
+
+    private static readonly CloudEvent PublishedEvent = new(
+        "1.0",
+        "43",
+        "/workflows/nightly-scoring/runs/run-1",
+        IEventModule.WorkflowCompleted,
+        "models/churn/1.2.0",
+        new DateTimeOffset(2026, 11, 26, 12, 0, 1, 5, TimeSpan.Zero),
+        "application/json",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        JsonSerializer.SerializeToElement(new { durationMs = 812, rows = 12500 }));
+
     public static void Map(IEndpointRouteBuilder api)
     {
         var events = api.MapGroup("/events").WithTags("Events");
-        events.MapGet("/", ListAsync).WithName("ListEvents");
-        events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent");
-        events.MapPost("/", PublishAsync).WithName("PublishEvent").WithIdempotencyKey();
+        events.MapGet("/", ListAsync).WithName("ListEvents")
+            .WithSummary("List events")
+            .WithDescription(
+                "The event log's history, oldest first: the events with a sequence greater than `after` (0 when absent), "
+                + "at most `limit` of them (1 to `Event:MaxPageSize`, 1000 by default; `Event:DefaultPageSize`, 100, when "
+                + "absent). Filter by `type` and by `source` or `workflowId` (not both). To page, pass the answer's "
+                + "`nextAfter` back as `after` with the same filters; `nextAfter` is null on the last page. Events older "
+                + "than `Event:RetentionDays` are gone: an `after` before the retained range starts at the oldest event kept.")
+            .WithParameter(AfterParameter)
+            .WithParameter(new ApiParameterMetadata(
+                "limit", ApiParameterLocation.Query, ApiParameterType.WholeNumber,
+                "How many events at most (1 to `Event:MaxPageSize`; `Event:DefaultPageSize` when absent).", Minimum: 1))
+            .WithParameter(TypeParameter)
+            .WithParameter(SourceParameter)
+            .WithParameter(WorkflowIdParameter)
+            .ProducesValidationProblem()
+            .WithResponseExample(new EventPage([ExampleEvent], 42));
+        events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent")
+            .WithSummary("Get an event")
+            .WithDescription("One event of the log by its sequence number (its CloudEvent `id`); 404 when there is none or "
+                + "retention has removed it.")
+            .WithResponseExample(ExampleEvent);
+        events.MapPost("/", PublishAsync).WithName("PublishEvent").WithIdempotencyKey()
+            .WithSummary("Publish an event")
+            .WithDescription(
+                "Appends an event to the log and answers **201** with it (`Location`: the event) once it is committed; "
+                + "subscribers of the stream and matching webhooks receive it. `type` is UPPER_SNAKE (at most 100 "
+                + "characters), `source` a URI reference (no spaces, at most 512 characters), `data` any JSON value up to "
+                + "`Event:MaxDataBytes` (larger is a 413 unless `dataRef` says where the full data is read: then the log "
+                + "keeps a summary of its top-level scalar fields).\n\n"
+                + "**Idempotency:** a key in the `Idempotency-Key` header or the `idempotencyKey` field (not two different "
+                + "ones) makes a retry safe: the same key with the same event answers **200** with the event stored first; "
+                + "with another type, source, subject, correlation id or data (compared as JSON) it is a 409. Keys are "
+                + "scoped to the API key that sent them. Without a key every publish stores a new event.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new PublishEventRequest(
+                "WORKFLOW_COMPLETED",
+                "/workflows/nightly-scoring/runs/run-1",
+                JsonSerializer.SerializeToElement(new { durationMs = 812, rows = 12500 }),
+                "models/churn/1.2.0",
+                CorrelationId: "4bf92f3577b34da6a3ce929d0e0e4736"))
+            .WithResponseExample(PublishedEvent, StatusCodes.Status201Created)
+            .WithResponseExample(PublishedEvent);
         events.MapGet("/stream", EventStream.RunAsync).WithName("StreamEvents")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+            .WithSummary("Stream events (Server-Sent Events)")
+            .WithDescription(
+                "A live `text/event-stream` of the events committed from now on, filtered like the history (`type`, "
+                + "`source` or `workflowId`). It opens with `retry: {Event:Stream:RetryMilliseconds}` and the comment "
+                + "`: connected`; each event is one frame `id: {sequence}` + `data: {CloudEvent JSON}` (the default "
+                + "`message` event: the type is in the JSON), and a `: heartbeat` comment comes every "
+                + "`Event:Stream:HeartbeatSeconds` (15) so proxies keep an idle connection open.\n\n"
+                + "**Resume:** with `Last-Event-ID` (what `EventSource` sends on reconnect; it wins over `after`) or "
+                + "`after`, the stream first replays the matching events after that sequence from the log, then goes "
+                + "live, with neither gaps nor duplicates. Without either, no history is replayed.\n\n"
+                + "A client that falls `Event:Broadcast:SubscriberBufferSize` (1000) events behind gets a final "
+                + "`event: closed` frame whose data is `{\"reason\": ..., \"lastEventId\": ...}`, and the stream ends: "
+                + "reconnect with that `Last-Event-ID` to continue without loss. Invalid parameters are a 400 before "
+                + "the stream starts.")
+            .WithParameter(new ApiParameterMetadata(
+                "Last-Event-ID", ApiParameterLocation.Header, ApiParameterType.Text,
+                "Resume after this event sequence (a non-negative integer): the events after it are replayed first. "
+                + "Takes precedence over `after`.",
+                Pattern: "^[0-9]+$"))
+            .WithParameter(AfterParameter with
+            {
+                Description = "Replay the events after this sequence first, then stream live. Absent: live only.",
+            })
+            .WithParameter(TypeParameter)
+            .WithParameter(SourceParameter)
+            .WithParameter(WorkflowIdParameter)
+            .WithMetadata(new ProducesResponseTypeAttribute(typeof(string), StatusCodes.Status200OK, "text/event-stream")
+            {
+                Description = "The event stream: `id:`/`data:` frames of CloudEvents, `: heartbeat` comments, and "
+                    + "`event: closed` when the server ends a stream that fell behind.",
+            })
+            .ProducesValidationProblem()
+            .WithResponseExample(
+                "retry: 2000\n: connected\n\nid: 44\ndata: {\"specversion\":\"1.0\",\"id\":\"44\",\"source\":"
+                + "\"/workflows/training-8f14e45fceea4167a5a36dedd4bea254\",\"type\":\"MODEL_ACTIVATED\",\"subject\":"
+                + "\"churn/1.2.0\",\"time\":\"2026-11-26T12:00:02.017+00:00\",\"datacontenttype\":\"application/json\","
+                + "\"correlationid\":\"training-8f14e45fceea4167a5a36dedd4bea254\",\"data\":{\"model\":\"churn\","
+                + "\"version\":\"1.2.0\"}}\n\n: heartbeat\n\n",
+                mediaType: "text/event-stream");
     }
 
     private static async Task<Ok<EventPage>> ListAsync(
