@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -34,23 +35,88 @@ internal sealed record BatchView(
 
 internal static class BatchEndpoints
 {
+    private const string ExampleId = "batch-c4ca4238a0b923820dcc509a6f75849b";
+
+    private static readonly JobAccepted BatchAccepted = new(ExampleId, "accepted", $"/api/v1/batch-jobs/{ExampleId}");
+
     public static IEndpointRouteBuilder MapBatchEndpoints(this IEndpointRouteBuilder api)
     {
         var batch = api.MapGroup("/batch-jobs").WithTags("Batch");
-        batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
-        batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob");
-        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults");
+        batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey()
+            .WithSummary("Start a batch prediction job")
+            .WithDescription(
+                "Starts a **BatchInferenceWorkflow** that predicts every row of dataset `datasetId` (after the job's "
+                + "`transforms`, frozen once at planning) with `model` (its active version, or `version`), in chunks of "
+                + "`chunkSize` rows (1–100000) with `parallelism` chunks in flight (1–64), defaults from "
+                + "`Workflows:Batch`. The predictions are stored as they are made; read them with `GET "
+                + "/batch-jobs/{id}/results`.\n\n"
+                + "Before the run starts the dataset's columns are matched to the version's input contract: an input the "
+                + "model reads and the dataset lacks is a 400 on `columns.{name}`, and with `strict: true` a column the "
+                + "model does not read is a 400 on `columns[j]`; an unknown dataset is a 404. Answers **202** with "
+                + "`Location: /api/v1/batch-jobs/{id}` to poll. **Idempotency:** with an `Idempotency-Key` a repeat "
+                + "returns the same job; the same key with another body is a 409. Rate-limited as an expensive operation.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new BatchBody("churn", 7, ChunkSize: 50_000, Parallelism: 2))
+            .WithResponseExample(BatchAccepted, StatusCodes.Status202Accepted);
+        batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob")
+            .WithSummary("Get a batch job")
+            .WithDescription(
+                "The job's status (`running`, `paused`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`). "
+                + "While it runs, `progress`: stage, rows predicted of the source's total (a filter predicts fewer), "
+                + "chunks done of total, percent, paused, the continue-as-new run number and the version. Once closed, "
+                + "`result` (rows, chunks, timings, ignored columns, errors) or `error`. `results` is the export's path. "
+                + "404 when no batch job has this id.")
+            .WithResponseExample(new BatchView(
+                ExampleId,
+                "running",
+                new BatchProgress("running", 7043, 5000, 4, 2, 50, false, 1, "1.2.0"),
+                new DateTime(2026, 11, 27, 2, 0, 0, DateTimeKind.Utc),
+                null,
+                null,
+                null,
+                $"/api/v1/batch-jobs/{ExampleId}/results"));
+        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults")
+            .WithSummary("Export a batch job's predictions")
+            .WithDescription(
+                "Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with "
+                + "the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). "
+                + "`rowId` is the source dataset's row id, `label` the predicted class (quoted; empty for regression), "
+                + "`value` the regression value (empty for classification) and `score` the model's score (binary: its raw "
+                + "score, positive for `true`; multiclass: the predicted class's score). Sent as an attachment named "
+                + "after the job. 404 when no batch job has this id.")
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.ProducesResponseTypeAttribute(
+                typeof(string), StatusCodes.Status200OK, "text/csv", "application/vnd.apache.parquet")
+            {
+                Description = "The predictions: CSV (UTF-8, no BOM) or Parquet.",
+            })
+            .WithResponseExample(
+                "rowId,label,value,score\n1,\"true\",,1.84\n2,\"false\",,-2.67\n3,\"false\",,-0.41\n", mediaType: "text/csv");
         batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.PauseAsync(), ct))
-            .WithName("PauseBatchJob");
+            .WithName("PauseBatchJob")
+            .WithSummary("Pause a batch job")
+            .WithDescription("Sends the `pause` signal: no new chunk starts, the chunks in flight finish, and the job shows "
+                + "`paused` until resumed. Answers 204; a job that has closed is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         batch.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.ResumeAsync(), ct))
-            .WithName("ResumeBatchJob");
+            .WithName("ResumeBatchJob")
+            .WithSummary("Resume a batch job")
+            .WithDescription("Sends the `resume` signal: a paused job starts chunks again. Answers 204; a job that has closed "
+                + "is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         batch.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
             await gateway.CancelAsync<BatchInferenceWorkflow>(id, ct);
             return TypedResults.Accepted($"/api/v1/batch-jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/batch-jobs/{id}"));
-        }).WithName("CancelBatchJob");
+        }).WithName("CancelBatchJob")
+            .WithSummary("Cancel a batch job")
+            .WithDescription("Requests Temporal's cancellation of the running job; it closes `cancelled`. The predictions "
+                + "stored so far stay readable through the export. Answers 202 with `Location` to poll; a job that has "
+                + "closed is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithResponseExample(BatchAccepted with { Status = "cancelling" }, StatusCodes.Status202Accepted);
         return api;
     }
 
@@ -135,7 +201,7 @@ internal static class BatchEndpoints
     /// <summary>The predictions stored so far as CSV (rowId,label,value,score) or, with format=parquet, Parquet, in row order.</summary>
     private static async Task ExportAsync(
         string id,
-        string? format,
+        [Description("`csv` (the default) or `parquet`, in any case.")] string? format,
         HttpContext http,
         WorkflowGateway gateway,
         IDataModule data,

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using FluentValidation;
 using Formanova.Host.Temporal;
@@ -69,25 +70,171 @@ internal static class ProcessingEndpoints
     private const int MaxPageSize = 500;
     private static readonly RequiredScopeMetadata PredictScope = new(ApiScopes.Predict);
 
+    private const string ExampleJobId = "job-45c48cce2e2d7fbdea1afc51c7c6ad26";
+    private const string ExamplePredictionId = "prediction-6512bd43d9caa6e02c990b0a82652dca";
+
+    private static readonly ProcessingBody ExampleBody = new(
+        "churn",
+        new()
+        {
+            ["tenure"] = JsonSerializer.SerializeToElement(12),
+            ["monthlyCharges"] = JsonSerializer.SerializeToElement(70.35),
+            ["contract"] = JsonSerializer.SerializeToElement("Month-to-month"),
+        },
+        Params: new ProcessingParams(0.6));
+
+    private static readonly ProcessingOutput ExampleOutput = new(
+        ExamplePredictionId,
+        "prediction",
+        "churn",
+        "1.2.0",
+        "true",
+        null,
+        1.8437,
+        new() { ["true"] = 0.8213, ["false"] = 0.1787 },
+        "positive",
+        false,
+        null,
+        null,
+        ExampleBody.Inputs!,
+        null,
+        [],
+        null,
+        [],
+        new DateTime(2026, 11, 27, 9, 11, 58, 120, DateTimeKind.Utc),
+        new DateTime(2026, 11, 27, 9, 11, 58, 164, DateTimeKind.Utc),
+        []);
+
+    private static readonly JobAccepted ExampleJobAccepted = new(ExampleJobId, "accepted", $"/api/v1/jobs/{ExampleJobId}");
+
+    private static readonly JobView ExampleJobView = new(
+        ExampleJobId,
+        "job",
+        "completed",
+        "completed",
+        100,
+        new DateTime(2026, 11, 27, 9, 12, 4, DateTimeKind.Utc),
+        null,
+        new DateTime(2026, 11, 27, 9, 12, 5, DateTimeKind.Utc),
+        false,
+        null,
+        WorkflowJson.Element(ExampleOutput with { JobId = ExampleJobId, Kind = "job" }),
+        null,
+        [],
+        $"/api/v1/jobs/{ExampleJobId}");
+
     public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
     {
         api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope)
-            .WithIdempotencyKey();
+            .WithIdempotencyKey()
+            .WithSummary("Predict through a processing workflow")
+            .WithDescription(
+                "Starts a **ProcessingWorkflow** for one row and waits up to `Workflows:SyncTimeoutSeconds` for it: "
+                + "validation against the version's input contract, optional enrichment from a dataset's stored row "
+                + "(`datasetId` + `entityId`: the stored features fill the inputs not given), inference on the active "
+                + "version (or `version` or `alias`), falling back to the previous stable version if it keeps failing, "
+                + "an optional external call (`callExternal`), then post-processing with `params` (binary decision at "
+                + "`decisionThreshold`, numbers rounded to `roundDigits`). Answers **200** with the result when the run "
+                + "finishes in time, else **202** with `Location: /api/v1/jobs/{id}` to poll.\n\n"
+                + "A malformed request, or inputs that do not match the version's input contract, is a 400 before any "
+                + "run starts. A run that fails answers with the run's problem: 422 for its own validation (with the "
+                + "reasons per field) or a failure that retrying cannot fix, 409 when it was cancelled, 503 when a "
+                + "dependency stayed unavailable; each carries `jobId` and `instance: /api/v1/jobs/{id}`, where the "
+                + "stored error history is.\n\n"
+                + "**Idempotency:** with an `Idempotency-Key` a repeat lands on the same run (and its result); the same "
+                + "key with another body is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithRequestExample(ExampleBody)
+            .WithResponseExample(ExampleOutput)
+            .WithResponseExample(new JobAccepted(ExamplePredictionId, "accepted", $"/api/v1/jobs/{ExamplePredictionId}"), 202);
 
         var jobs = api.MapGroup("/jobs").WithTags("Jobs");
-        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey();
-        jobs.MapGet("/", ListAsync).WithName("ListJobs");
-        jobs.MapGet("/{id}", GetAsync).WithName("GetJob");
+        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey()
+            .WithSummary("Submit a processing job")
+            .WithDescription(
+                "Starts the same **ProcessingWorkflow** as `POST /predictions` and answers **202** at once with "
+                + "`Location: /api/v1/jobs/{id}` to poll. With `startPaused` the run waits for `POST /jobs/{id}/resume` "
+                + "before its first stage. Inputs that do not match the version's input contract are a 400 before any "
+                + "run starts; the run's own failures are on the job (`error`, `errors`). **Idempotency:** with an "
+                + "`Idempotency-Key` a repeat returns the same job; the same key with another body is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(ExampleBody with { StartPaused = true })
+            .WithResponseExample(ExampleJobAccepted, StatusCodes.Status202Accepted);
+        jobs.MapGet("/", ListAsync).WithName("ListJobs")
+            .WithSummary("List jobs")
+            .WithDescription(
+                "Runs of one kind (`type`, processing jobs by default) through Temporal visibility, newest first, "
+                + "optionally with one `status`. Each item's `location` is the path that reads it. To page, pass "
+                + "`nextPageToken` back as `pageToken` with the same filters; it is null on the last page. The token is "
+                + "opaque and bound to the filters: a garbled one, or one reused with other filters, is a 400 naming "
+                + "`pageToken`. Runs started while a client pages neither shift nor repeat its later pages.")
+            .ProducesValidationProblem()
+            .WithResponseExample(new JobPage(
+                [
+                    new JobSummary(ExampleJobId, "job", "running", new DateTime(2026, 11, 27, 9, 12, 4, DateTimeKind.Utc), null,
+                        $"/api/v1/jobs/{ExampleJobId}"),
+                    new JobSummary(ExamplePredictionId, "prediction", "completed", new DateTime(2026, 11, 27, 9, 11, 58, DateTimeKind.Utc),
+                        new DateTime(2026, 11, 27, 9, 11, 58, DateTimeKind.Utc), $"/api/v1/jobs/{ExamplePredictionId}"),
+                ],
+                "q83vEjRWeJAKEgoQY2h1cm4tam9iLTAwMDAx"));
+        jobs.MapGet("/{id}", GetAsync).WithName("GetJob")
+            .WithSummary("Get a job")
+            .WithDescription(
+                "Any run the job listing shows, by id: processing jobs and predictions, training runs, batch jobs and "
+                + "promotions, with the same fields for each. While it runs: live `stage`, `progressPercent`, "
+                + "`estimatedCompletion`, `paused`, `params` and the error history so far; once closed: `result` (when "
+                + "it completed), `error` and the stored error history `errors`. `location` is the kind's own path, "
+                + "where its full view and its actions are (itself for a processing job). Not a redirect, so one poll "
+                + "loop follows any job. 404 when no job has this id.")
+            .WithResponseExample(ExampleJobView);
         jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.PauseAsync(), ct))
             .WithName("PauseJob")
-            .WithMetadata(PredictScope);
+            .WithMetadata(PredictScope)
+            .WithSummary("Pause a job")
+            .WithDescription("Sends the `pause` signal: the job stops at its next stage boundary and shows `paused` until "
+                + "resumed. Answers 204; a closed job is a 409, and a run of another kind a 404 naming its path.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.ResumeAsync(), ct))
             .WithName("ResumeJob")
-            .WithMetadata(PredictScope);
-        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope);
-        jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
+            .WithMetadata(PredictScope)
+            .WithSummary("Resume a job")
+            .WithDescription("Sends the `resume` signal: a paused (or `startPaused`) job continues. Answers 204; a closed "
+                + "job is a 409, and a run of another kind a 404 naming its path.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope)
+            .WithSummary("Cancel a job")
+            .WithDescription(
+                "Sends the `cancel` signal with the optional `reason` (at most 500 characters) and the caller's API key "
+                + "name, then requests Temporal's cancellation: the run stops at once, stores its result as cancelled "
+                + "with the reason (also in the error history), emits WORKFLOW_FAILED and closes `cancelled`; a waiting "
+                + "`POST /predictions` answers 409. Answers 202 with `Location` to poll; a closed job is a 409, and a "
+                + "run of another kind a 404 naming its path.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new CancelBody("Customer record corrected; scoring again."))
+            .WithResponseExample(ExampleJobAccepted with { Status = "cancelling" }, StatusCodes.Status202Accepted);
+        jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope)
+            .WithSummary("Change a running job's parameters")
+            .WithDescription(
+                "Sends the `update_params` signal: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, "
+                + "`useCache`) replace the job's current ones, the others are kept, and apply to the stages still to run. "
+                + "Answers 200 with the job as `GET /jobs/{id}` shows it (the signal may not be applied yet); a closed "
+                + "job is a 409, and a run of another kind a 404 naming its path.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new ParamsPatch(DecisionThreshold: 0.65))
+            .WithResponseExample(ExampleJobView with
+            {
+                Status = "paused",
+                Stage = "paused (aggregating)",
+                ProgressPercent = 30,
+                EstimatedCompletion = null,
+                ClosedAt = null,
+                Paused = true,
+                Params = new ProcessingParams(0.65),
+                Result = null,
+            });
         return api;
     }
 
@@ -294,10 +441,14 @@ internal static class ProcessingEndpoints
 
     private static async Task<Ok<JobPage>> ListAsync(
         WorkflowGateway gateway,
+        [Description("Only runs in this state: `running` (`paused` counts as running), `completed`, `failed`, `cancelled`, "
+            + "`terminated` or `timedOut`, in any case.")]
         string? status,
+        [Description("The kind of run: `processing` (the default; `job` and `prediction` say the same and list both), "
+            + "`training`, `batch` or `promotion`, in any case.")]
         string? type,
-        int? pageSize,
-        string? pageToken,
+        [Description("Runs per page, 1–500 (50 when absent).")] int? pageSize,
+        [Description("The previous page's `nextPageToken`, with the same filters; absent for the first page.")] string? pageToken,
         CancellationToken ct)
     {
         var workflowType = type?.ToLowerInvariant() switch

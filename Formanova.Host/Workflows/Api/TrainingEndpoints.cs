@@ -52,24 +52,124 @@ internal static class TrainingEndpoints
 {
     private static readonly RequiredScopeMetadata AdminScope = new(ApiScopes.Admin);
 
+    private const string ExampleRunId = "training-8f14e45fceea4167a5a36dedd4bea254";
+
+    private static readonly JobAccepted TrainingAccepted = new(ExampleRunId, "accepted", $"/api/v1/training-runs/{ExampleRunId}");
+
+    private static readonly TrainingRunView ExampleRunAwaitingApproval = new(
+        ExampleRunId,
+        "running",
+        "awaiting-approval",
+        90,
+        null,
+        new TrainingProgressView(
+            "awaiting-approval",
+            90,
+            new DateTime(2026, 11, 26, 11, 58, 40, DateTimeKind.Utc),
+            new PreparedTraining(
+                [
+                    new ModelColumn("tenure", ColumnKind.Numeric),
+                    new ModelColumn("monthlyCharges", ColumnKind.Numeric),
+                    new ModelColumn("contract", ColumnKind.Categorical),
+                    new ModelColumn("churned", ColumnKind.Boolean, IsLabel: true),
+                ],
+                1,
+                7043,
+                0,
+                ["customerId", "signupChannel"]),
+            new TrainedVersion("churn", "1.2.0", "FastTree", new() { ["auc"] = 0.91, ["accuracy"] = 0.86 }, 5634, 1409, 4.2),
+            new ModelValidationResult(true, []),
+            null,
+            new DateTime(2026, 11, 27, 12, 0, 2, DateTimeKind.Utc),
+            []),
+        new DateTime(2026, 11, 26, 11, 58, 40, DateTimeKind.Utc),
+        null,
+        null,
+        null);
+
+    /// <summary>The description of approve or reject: <paramref name="effect"/> is what the decision does.</summary>
+    private static string ApprovalDescription(string decision, string effect) =>
+        $"Sends the `{decision}` signal to a run started with `requireApproval`: once the run reaches "
+        + $"`awaiting-approval` (its version registered, inactive), the decision {effect}. The first decision wins: once "
+        + "the run's `approval` is set (approved, rejected or expired at `approvalDeadline`) another one is a 409, as is "
+        + "a run that has closed. A decision sent before the run is awaiting approval is kept for when it gets there, "
+        + "and one sent to a run without `requireApproval` does not change its outcome. Answers 204. The optional body (`by`, "
+        + "`comment`) is accepted but not recorded.";
+
     public static IEndpointRouteBuilder MapTrainingEndpoints(this IEndpointRouteBuilder api)
     {
         var runs = api.MapGroup("/training-runs").WithTags("Training");
-        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
-        runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun");
+        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey()
+            .WithSummary("Start a training run")
+            .WithDescription(
+                "Starts a **ModelTrainingWorkflow** that trains `model` version `version` for `task` on dataset "
+                + "`datasetId` (after the request's `transforms`), validates its metrics against `minMetrics`/`maxMetrics`, "
+                + "registers it and then activates it (`activate`), waits for an approval (`requireApproval`, until "
+                + "`approvalTimeoutSeconds`), or leaves it inactive. `trainer: \"auto\"` first compares candidate "
+                + "trainers within `timeBudgetSeconds` and trains the best by `selectionMetric`.\n\n"
+                + "Answers **202** with the run id and `Location: /api/v1/training-runs/{id}` to poll. What can be known "
+                + "before the run starts is answered now, and no run is started for it: an existing version is a 409 "
+                + "naming `version`, an unknown dataset a 404 naming `datasetId`, a dataset without a label column or a "
+                + "label that does not fit the task (regression needs a numeric label, binary exactly 2 values, "
+                + "multiclass at least 2) a 422. Later failures are on the run (`error`, `problems`) and in a "
+                + "TRAINING_FAILED event.\n\n"
+                + "**Idempotency:** with an `Idempotency-Key` the run id derives from the key, so a repeat returns the "
+                + "same run (running or closed) and never starts a second one; the same key with another body is a 409. "
+                + "Rate-limited as an expensive operation.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithRequestExample(new TrainingRunBody(
+                "churn",
+                "1.2.0",
+                ModelTask.BinaryClassification,
+                7,
+                Trainer: "FastTree",
+                MinMetrics: new() { ["auc"] = 0.8 },
+                RequireApproval: true,
+                ApprovalTimeoutSeconds: 86400,
+                ExcludeColumns: ["signupChannel"]))
+            .WithResponseExample(TrainingAccepted, StatusCodes.Status202Accepted);
+        runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun")
+            .WithSummary("Get a training run")
+            .WithDescription(
+                "The run's status (`running`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`) and stage. "
+                + "While it runs: live `progress` (prepared data, metrics, validation, `approval` and "
+                + "`approvalDeadline`, errors, the auto search's leaderboard) and, during training, the train step's "
+                + "last heartbeat (`training`), which moves `progressPercent` between 20 and 80. Once closed: `result` "
+                + "as the run stored it, or `error` and `problems` (the rows and columns at fault, at most 50). `report` "
+                + "is the training report of the version this run registered, read from the registry. 404 when no "
+                + "training run has this id (the answer names the path of another kind of run with it).")
+            .WithResponseExample(ExampleRunAwaitingApproval);
         runs.MapPost("/{id}/approve", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
                 DecideAsync(gateway, id, wf => wf.ApproveAsync(decision ?? new ApprovalDecision()), ct))
             .WithName("ApproveTrainingRun")
-            .WithMetadata(AdminScope);
+            .WithMetadata(AdminScope)
+            .WithSummary("Approve a training run's version")
+            .WithDescription(ApprovalDescription("approve", "activates the version and the run completes `activated`"))
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new ApprovalDecision("mlops-lead", "AUC 0.91 on the holdout; ship it."));
         runs.MapPost("/{id}/reject", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
                 DecideAsync(gateway, id, wf => wf.RejectAsync(decision ?? new ApprovalDecision()), ct))
             .WithName("RejectTrainingRun")
-            .WithMetadata(AdminScope);
+            .WithMetadata(AdminScope)
+            .WithSummary("Reject a training run's version")
+            .WithDescription(ApprovalDescription(
+                "reject", "archives the version and the run completes `registered, not activated (rejected)`"))
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithRequestExample(new ApprovalDecision("mlops-lead", "Recall on the churners is too low."));
         runs.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
             await gateway.CancelAsync<ModelTrainingWorkflow>(id, ct);
             return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/training-runs/{id}"));
-        }).WithName("CancelTrainingRun");
+        }).WithName("CancelTrainingRun")
+            .WithSummary("Cancel a training run")
+            .WithDescription(
+                "Requests Temporal's cancellation of the running run: the step in flight is cancelled, the error is "
+                + "recorded and WORKFLOW_FAILED is emitted, and the run closes `cancelled`. Answers 202 with "
+                + "`Location` to poll; a run that has already closed is a 409.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithResponseExample(TrainingAccepted with { Status = "cancelling" }, StatusCodes.Status202Accepted);
         return api;
     }
 
