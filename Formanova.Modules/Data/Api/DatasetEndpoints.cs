@@ -50,10 +50,10 @@ internal static class DatasetEndpoints
             .WithSummary("Create a dataset")
             .WithDescription(
                 "Creates an empty dataset with schema version 1: its `columns` (name, type, nullability, role: `feature`, "
-                + "`label`, `id` or `ignore`, and constraints), an optional `description` and `requireLabel` (rows without a "
-                + "label value are then refused). At most one label and one id column; at most `Data:MaxColumns` columns. "
-                + "Rows are added with `ImportRows`. `Location` names the dataset. **409** when a dataset with this name "
-                + "already exists.")
+                + "`label`, `id` or `ignore`, and constraints) and an optional `description`. At most one column is the "
+                + "label (`requireLabel: true` demands one) and at most `Data:MaxColumns` columns are taken; the first `id` "
+                + "column is the one `FindRowByEntityId` looks rows up by. Rows are added with `ImportRows`. `Location` "
+                + "names the dataset. **409** when a dataset with this name already exists.")
             .WithRequestExample(DataExamples.CreateRequest)
             .WithResponseExample(DataExamples.Created, StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status409Conflict)
