@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
@@ -11,6 +12,9 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Formanova.Modules.Data.Api;
+
+/// <summary>The first rows of a transformed read: the columns after the transforms, and each row by column name.</summary>
+internal sealed record QueryRowsResult(IReadOnlyList<RowStreamColumn> Columns, List<IReadOnlyDictionary<string, object?>> Rows);
 
 internal static class DatasetEndpoints
 {
@@ -28,6 +32,12 @@ internal static class DatasetEndpoints
 
     private const string ParquetContentType = "application/vnd.apache.parquet";
 
+    private const string FormatDescription =
+        "The upload's format, overriding its Content-Type: `csv`, `json`, `ndjson` (or `jsonl`), `parquet`, or `arrow` "
+        + "(or `feather`, `ipc`).";
+
+    private const string DelimiterDescription = "The CSV field delimiter: one character, or `tab`. Default `,`.";
+
     public static void Map(IEndpointRouteBuilder api)
     {
         var group = api.MapGroup("/datasets").WithTags("Datasets");
@@ -36,39 +46,114 @@ internal static class DatasetEndpoints
         {
             var created = await data.CreateDatasetAsync(request, ct);
             return TypedResults.Created($"/api/v1/datasets/{created.Id}", created);
-        }).WithName("CreateDataset").ProducesProblem(StatusCodes.Status409Conflict).ProducesValidationProblem();
+        }).WithName("CreateDataset")
+            .WithSummary("Create a dataset")
+            .WithDescription(
+                "Creates an empty dataset with schema version 1: its `columns` (name, type, nullability, role: `feature`, "
+                + "`label`, `id` or `ignore`, and constraints) and an optional `description`. At most one column is the "
+                + "label (`requireLabel: true` demands one) and at most `Data:MaxColumns` columns are taken; the first `id` "
+                + "column is the one `FindRowByEntityId` looks rows up by. Rows are added with `ImportRows`. `Location` "
+                + "names the dataset. **409** when a dataset with this name already exists.")
+            .WithRequestExample(DataExamples.CreateRequest)
+            .WithResponseExample(DataExamples.Created, StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesValidationProblem();
 
         group.MapGet("/", async (IDataModule data, CancellationToken ct) => TypedResults.Ok(await data.ListDatasetsAsync(ct)))
-            .WithName("ListDatasets");
+            .WithName("ListDatasets")
+            .WithSummary("List datasets")
+            .WithDescription(
+                "Every dataset, newest first, with its current schema version, row count and the dataset it was derived "
+                + "from (`derivedFromId`, for one made by `MaterializeDataset`). Not paged.")
+            .WithResponseExample(DataExamples.Summaries);
 
         group.MapGet(
             "/{id:long}",
             async (long id, IDataModule data, CancellationToken ct) => TypedResults.Ok(await data.GetDatasetAsync(id, ct)))
-            .WithName("GetDataset").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithName("GetDataset")
+            .WithSummary("Get a dataset")
+            .WithDescription(
+                "The dataset with its current columns and every schema version (`versions`, oldest first), its row count "
+                + "and timestamps.")
+            .WithResponseExample(DataExamples.Dataset)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPut("/{id:long}/schema", async (long id, UpdateSchemaRequest request, IDataModule data, CancellationToken ct) =>
             TypedResults.Ok(await data.UpdateSchemaAsync(id, request, ct)))
-            .WithName("UpdateDatasetSchema").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
+            .WithName("UpdateDatasetSchema")
+            .WithSummary("Add a schema version")
+            .WithDescription(
+                "Adds a schema version with the `columns` given (the same rules as `CreateDataset`), which new imports are "
+                + "validated against. Rows already stored are not revalidated: they keep the version they were stored "
+                + "under and are read in the current columns, matched by name, converted where the type changed and null "
+                + "where the column is new. Returns the dataset.")
+            .WithRequestExample(DataExamples.UpdateRequest)
+            .WithResponseExample(DataExamples.Dataset)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem();
 
         group.MapDelete("/{id:long}", async (long id, IDataModule data, CancellationToken ct) =>
         {
             await data.DeleteDatasetAsync(id, ct);
             return TypedResults.NoContent();
-        }).WithName("DeleteDataset").RequireScope(ApiScopes.Admin).ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("DeleteDataset")
+            .WithSummary("Delete a dataset")
+            .WithDescription(
+                "Deletes the dataset with its schema versions, imports and rows. It is gone for every reader at once; its "
+                + "rows are purged in short transactions before the answer. Datasets derived from it and models trained "
+                + "on it are kept. A second delete is a 404.")
+            .RequireScope(ApiScopes.Admin)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/{id:long}/rows", ImportRowsAsync)
             .WithName("ImportRows")
+            .WithSummary("Import rows")
+            .WithDescription(
+                "Streams a file into the dataset: CSV with a header row, a JSON array of objects, NDJSON, Parquet or Arrow "
+                + "IPC (file or stream), as the body with its `Content-Type`, or as the first file part of a "
+                + "`multipart/form-data` body (its format from the part's content type or file name). `format` overrides "
+                + "both. Every row is validated against the current schema, and the rows are stored in one commit: "
+                + "readers see all of them or none.\n\n"
+                + "With `onError=reject` (the default) one invalid row stores nothing: the answer is a **422** whose "
+                + "`report` member is the import report (`status: rejected`, the row errors). With `onError=skip` the valid "
+                + "rows are stored and the invalid ones listed in the 200 report (`errors`, 1-based data rows, at most "
+                + "`Data:Import:MaxReportedErrors`; `errorCounts` counts all by reason). A malformed file (broken CSV or "
+                + "JSON, invalid UTF-8) is a 400 and a file over `Data:Import:MaxUploadBytes`, `MaxRows` or `MaxFieldChars` "
+                + "a 413; both store nothing.\n\n"
+                + "Idempotent by import id: `importId`, or the `Idempotency-Key` header (not both). Repeating a committed "
+                + "import's id returns its first report with `replayed: true` and stores no rows, whatever the body; a "
+                + "rejected import is not recorded, so it can be retried with the same id. Runs in the request: no "
+                + "workflow is started.")
+            .WithResponseExample(DataExamples.Import)
             .WithIdempotencyKey()
             .Accepts<string>(AcceptedContentTypes[0], AcceptedContentTypes[1..])
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesValidationProblem();
 
-        group.MapGet("/{id:long}/rows", async (long id, long? cursor, int? limit, IDataModule data, CancellationToken ct) =>
+        group.MapGet("/{id:long}/rows", async (
+                long id,
+                [Description("The `nextCursor` of the previous page (a row id); rows after it are returned. Omit for the first page.")]
+                long? cursor,
+                [Description("Rows per page, 1 to `Data:MaxPageSize` (1000 by default). Default 100.")] int? limit,
+                IDataModule data,
+                CancellationToken ct) =>
             TypedResults.Ok(await data.ReadRowsAsync(id, cursor, limit ?? 100, ct)))
-            .WithName("ReadRows").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithName("ReadRows")
+            .WithSummary("Read a page of rows")
+            .WithDescription(
+                "Rows in the order they were stored (by `rowId`), after `cursor`, at most `limit` of them, each with its "
+                + "values by column name in the current schema's columns. Page by passing the answer's `nextCursor` as "
+                + "`cursor`; `nextCursor` is null on the last page. Rows imported later appear on later pages. To read "
+                + "everything at once use `ExportRows`.")
+            .WithResponseExample(DataExamples.Page)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
-        group.MapGet("/{id:long}/export", async (long id, string? format, IDataModule data, CancellationToken ct) =>
+        group.MapGet("/{id:long}/export", async (
+                long id,
+                [Description("`csv` (default), `json` or `parquet`.")] string? format,
+                IDataModule data,
+                CancellationToken ct) =>
         {
             var parsed = format?.ToLowerInvariant() switch
             {
@@ -83,7 +168,16 @@ internal static class DatasetEndpoints
                 output => data.ExportAsync(id, parsed, output, ct),
                 contentType,
                 $"dataset-{dataset.Id}.{extension}");
-        }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("ExportRows")
+            .WithSummary("Export every row")
+            .WithDescription(
+                "Streams every row of the dataset, in stored order and the current schema's columns, as an attachment "
+                + "`dataset-<id>.<format>`: `csv` (the default; a header row, RFC 4180 quoting, CRLF line ends), `json` (an "
+                + "array of objects) or `parquet` (row groups of `Data:ExportRowGroupRows` rows). The body is written as "
+                + "the rows are read, so a failure after the first bytes ends the response early instead of giving an error "
+                + "status.")
+            .Produces<Stream>(StatusCodes.Status200OK, "text/csv", "application/json", ParquetContentType)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/{id:long}/query", async (
                 long id,
@@ -108,8 +202,21 @@ internal static class DatasetEndpoints
                 }
             }
 
-            return TypedResults.Ok(new { columns = stream.Columns, rows });
-        }).WithName("QueryRows").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
+            return TypedResults.Ok(new QueryRowsResult(stream.Columns, rows));
+        }).WithName("QueryRows")
+            .WithSummary("Preview transformed rows")
+            .WithDescription(
+                "Applies `transforms` (in order: `rename`, `cast`, `fill`, `filter`, `derive`, `split`) to the dataset's "
+                + "rows and returns the first `limit` rows that come out (1 to `Data:MaxPageSize`, 100 by default) with the "
+                + "columns after the transforms. Nothing is stored and there is no cursor: use `MaterializeDataset` to keep "
+                + "the result. The transforms are checked before any row is read (unknown columns, types, expressions are a "
+                + "400); a fill by `mean` or `mode` reads the whole dataset first, and is a **422** when the column has no "
+                + "value to compute it from.")
+            .WithRequestExample(DataExamples.QueryRequest)
+            .WithResponseExample(DataExamples.QueryResult)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesValidationProblem();
 
         group.MapPost("/{id:long}/materialize", async Task<Created<DatasetDetails>> (
                 long id,
@@ -119,7 +226,20 @@ internal static class DatasetEndpoints
         {
             var created = await data.MaterializeAsync(id, request, ct);
             return TypedResults.Created($"/api/v1/datasets/{created.Id}", created);
-        }).WithName("MaterializeDataset").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
+        }).WithName("MaterializeDataset")
+            .WithSummary("Materialize transformed rows as a new dataset")
+            .WithDescription(
+                "Applies `transforms` (as `QueryRows` does; an empty list copies the dataset) to every row and stores the "
+                + "output as a new dataset named `name`, with schema version 1 in the columns after the transforms, "
+                + "`derivedFromId` set, and `requireLabel` and (unless given) a description taken from the source. "
+                + "`Location` names the new dataset. When the copy fails the new dataset is deleted. Runs in the request: "
+                + "no workflow is started. **409** when a dataset with this name already exists; **422** as for `QueryRows`.")
+            .WithRequestExample(DataExamples.MaterializeRequest)
+            .WithResponseExample(DataExamples.Materialized, StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesValidationProblem();
 
         group.MapPost("/{id:long}/validate-input", async (
                 long id,
@@ -128,7 +248,17 @@ internal static class DatasetEndpoints
                 IDataModule data,
                 CancellationToken ct) =>
             TypedResults.Ok(await data.ValidatePredictionInputAsync(id, input, ct)))
-            .WithName("ValidatePredictionInput").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithName("ValidatePredictionInput")
+            .WithSummary("Check a prediction input against the schema")
+            .WithDescription(
+                "Checks one input object (column name to JSON value) against the dataset's current schema with the import "
+                + "rules, and answers 200 either way: `isValid`, every problem in `errors` (an unknown name is "
+                + "`unknownColumn`), and, when valid, the typed values of the feature columns in `features`. Feature "
+                + "columns are required unless nullable; label, id and ignore columns may be given and are not returned. "
+                + "Nothing is stored.")
+            .WithRequestExample(DataExamples.PredictionInput)
+            .WithResponseExample(DataExamples.Validation)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapGet("/{id:long}/entities/{entityId}", async Task<Results<Ok<DataRow>, NotFound>> (
                 long id,
@@ -136,12 +266,19 @@ internal static class DatasetEndpoints
                 IDataModule data,
                 CancellationToken ct) =>
             await data.FindRowByEntityIdAsync(id, entityId, ct) is { } row ? TypedResults.Ok(row) : TypedResults.NotFound())
-            .WithName("FindRowByEntityId").ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithName("FindRowByEntityId")
+            .WithSummary("Find the latest row of an entity")
+            .WithDescription(
+                "The most recently stored row whose `id`-role column equals `entityId` (compared as text), in the current "
+                + "schema's columns. 404 when the dataset does not exist or no row has this id; **422** when the dataset "
+                + "has no column with the role `id`.")
+            .WithResponseExample(DataExamples.Row)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         group.MapPost("/infer-schema", async (
                 HttpContext http,
-                string? format,
-                string? delimiter,
+                [Description(FormatDescription)] string? format,
+                [Description(DelimiterDescription)] string? delimiter,
                 IDataModule data,
                 IOptions<DataOptions> options,
                 CancellationToken ct) =>
@@ -149,6 +286,15 @@ internal static class DatasetEndpoints
             var (body, detected) = await OpenUploadAsync(http, format, options.Value);
             return TypedResults.Ok(await data.InferSchemaAsync(body, detected, ParseDelimiter(delimiter), ct));
         }).WithName("InferSchema")
+            .WithSummary("Infer a schema from a sample")
+            .WithDescription(
+                "Proposes columns from a sample file, sent as `ImportRows` takes it (any of its formats, or multipart): "
+                + "the narrowest type every non-empty value of the first `Data:InferSampleRows` rows parses as (boolean, "
+                + "numeric, datetime), else categorical when values repeat and text when they do not; nullable when a "
+                + "value is missing; the role `id` for a unique column named `id` or `..._id`, and `label` for one named "
+                + "`label`, `target`, `class`, `y` or `outcome`. Review it, then pass the columns to `CreateDataset`. "
+                + "Nothing is stored.")
+            .WithResponseExample(DataExamples.Inferred)
             .Accepts<string>(AcceptedContentTypes[0], AcceptedContentTypes[1..])
             .ProducesValidationProblem();
     }
@@ -156,10 +302,13 @@ internal static class DatasetEndpoints
     private static async Task<Results<Ok<ImportReport>, ProblemHttpResult>> ImportRowsAsync(
         long id,
         HttpContext http,
-        string? format,
+        [Description(FormatDescription)] string? format,
+        [Description("The client's name for this import (1 to 200 characters): repeating it replays the first committed import. "
+            + "Defaults to the Idempotency-Key, scoped to the API key, or a new id.")]
         string? importId,
+        [Description("`reject` (default): any invalid row stores nothing (422). `skip`: store the valid rows, report the others.")]
         string? onError,
-        string? delimiter,
+        [Description(DelimiterDescription)] string? delimiter,
         IDataModule data,
         IOptions<DataOptions> options,
         CancellationToken ct)

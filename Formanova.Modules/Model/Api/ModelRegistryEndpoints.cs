@@ -18,16 +18,33 @@ internal static class ModelRegistryEndpoints
         var models = endpoints.MapGroup("/models").WithTags("Models");
 
         models.MapGet("", async (IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.ListModelsAsync(ct)))
-            .WithName("ListModels");
+            .WithName("ListModels")
+            .WithSummary("List models")
+            .WithDescription(
+                "Every model in the registry, by name, with its task, active version (null when none is active), number of "
+                + "versions, latest semantic version and aliases (alias to version). Not paged.")
+            .WithResponseExample(ModelExamples.Summaries);
 
         models.MapGet(
             "/{name}",
             async (string name, IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.GetModelAsync(name, ct)))
-            .WithName("GetModel");
+            .WithName("GetModel")
+            .WithSummary("Get a model and its versions")
+            .WithDescription(
+                "The model's active version, aliases and every version (any status), newest semantic version first, each "
+                + "with its schema, metrics, lineage and aliases. Names are matched case-insensitively (they are stored in "
+                + "lower case, NFKC). 404 when the model has no version.")
+            .WithResponseExample(ModelExamples.Details);
 
         models.MapGet("/{name}/versions/{version}", async (string name, string version, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.GetVersionAsync(name, version, ct)))
-            .WithName("GetModelVersion");
+            .WithName("GetModelVersion")
+            .WithSummary("Get a model version")
+            .WithDescription(
+                "One version: status, columns, metrics, tags, lineage, aliases, the input contract of a trained version and, "
+                + "when the service trained it, the training `report` (left out for an uploaded version). `version` is a "
+                + "semantic version (`1.2.0`, `1.2.0-rc.1`; a leading `v` is accepted).")
+            .WithResponseExample(ModelExamples.Active);
 
         models.MapPost("/{name}/versions/{version}/activate", async (
                 string name,
@@ -36,12 +53,30 @@ internal static class ModelRegistryEndpoints
                 CancellationToken ct) =>
             TypedResults.Ok(await module.ActivateAsync(name, version, ct)))
             .WithName("ActivateModelVersion")
+            .WithSummary("Activate a model version")
+            .WithDescription(
+                "Makes the version the one that answers predictions naming no version or alias; the previously active "
+                + "version goes back to `registered`. An archived version can be activated again. Predictions already "
+                + "running finish on the old version; other instances switch within `Model:Inference:RegistryRefreshSeconds`. "
+                + "Runs in the request, with no load check or warm-up, and emits no event: `PromoteModelVersion` starts the "
+                + "promotion saga, which checks, warms, switches and smoke-tests, and rolls back on failure. "
+                + "**409** when the version is marked failed, or another activation of the model ran at the same moment "
+                + "(retry).")
+            .WithResponseExample(ModelExamples.Active)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireScope(ApiScopes.Admin);
 
         models
             .MapPost("/{name}/versions/{version}/archive", async (string name, string version, IModelModule module, CancellationToken ct) =>
                 TypedResults.Ok(await module.ArchiveAsync(name, version, ct)))
             .WithName("ArchiveModelVersion")
+            .WithSummary("Archive a model version")
+            .WithDescription(
+                "Sets the version's status to `archived` and unloads it. Its files stay, it can still be named by `version` "
+                + "or an alias, and it can be activated again; a fallback never picks it. **409** when the version is the "
+                + "active one: activate another version first.")
+            .WithResponseExample(ModelExamples.Previous with { Status = ModelVersionStatus.Archived })
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireScope(ApiScopes.Admin);
 
         models.MapPut("/{name}/aliases/{alias}", async (
@@ -54,13 +89,29 @@ internal static class ModelRegistryEndpoints
             await module.SetAliasAsync(name, alias, body.Version!, ct);
             var version = await module.GetVersionAsync(name, body.Version!, ct);
             return TypedResults.Ok(new AliasResponse(version.Name, alias.Trim().ToLowerInvariant(), version.Version));
-        }).WithName("SetModelAlias").RequireScope(ApiScopes.Admin);
+        }).WithName("SetModelAlias")
+            .WithSummary("Point an alias at a model version")
+            .WithDescription(
+                "Creates or moves the alias (`champion`, `challenger` or any valid name; stored in lower case) so that it "
+                + "names `version`, whatever that version's status. Predictions and batch jobs can then name the alias "
+                + "instead of a version; other instances follow within `Model:Inference:RegistryRefreshSeconds`. Setting "
+                + "the same alias again is harmless. 404 when the model or version does not exist.")
+            .WithRequestExample(new SetAliasBody("1.3.0"))
+            .WithResponseExample(new AliasResponse("churn", "champion", "1.3.0"))
+            .RequireScope(ApiScopes.Admin);
 
         models.MapDelete("/{name}/versions/{version}", async (string name, string version, IModelModule module, CancellationToken ct) =>
         {
             await module.DeleteVersionAsync(name, version, ct);
             return TypedResults.NoContent();
-        }).WithName("DeleteModelVersion").RequireScope(ApiScopes.Admin);
+        }).WithName("DeleteModelVersion")
+            .WithSummary("Delete a model version")
+            .WithDescription(
+                "Deletes the version for good: its registry row, the aliases that name it, its files in the artifact store "
+                + "and its loaded engines. A second delete is a 404. "
+                + "**409** when the version is the active one: activate another version first.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireScope(ApiScopes.Admin);
 
         models
             .MapGet("/{name}/versions/{version}/download", async (string name, string version, IModelModule module, CancellationToken ct) =>
@@ -69,12 +120,31 @@ internal static class ModelRegistryEndpoints
                     var stream = await module.OpenArtifactAsync(name, version, ct);
                     return TypedResults.File(stream, "application/zip", $"{info.Name}-{info.Version}.zip");
                 })
-            .WithName("DownloadModelVersion");
+            .WithName("DownloadModelVersion")
+            .WithSummary("Download a model version's artifact")
+            .WithDescription(
+                "The version's ML.NET model zip (`model.zip`), as `application/zip` named `<name>-<version>.zip`, checked "
+                + "against its registered SHA-256 (`sha256` of the version) before it is sent. Load it with ML.NET's "
+                + "`mlContext.Model.Load`. 503 when the artifact is missing or corrupt and the artifact store has no good copy.")
+            .Produces<Stream>(StatusCodes.Status200OK, "application/zip");
 
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")
+            .WithSummary("Upload a model version")
+            .WithDescription(
+                "Registers an ML.NET model zip trained elsewhere as a new version of the model (created with its first "
+                + "version). Send `multipart/form-data` with a `model` file part (the zip) and a `metadata` field holding "
+                + "JSON: `version` (semantic version), `task`, `columns` (the schema the zip was trained on, the label marked "
+                + "`isLabel`), and optionally `trainer` (default `uploaded`), `tags`, `notes`, `lineage` and `metrics`. The zip "
+                + "must load and answer a probe row for that schema before anything is stored. The version is `registered`, "
+                + "not active; `Location` names it. At most `Model:Upload:MaxBytes` (100 MiB by default; more is a 413). "
+                + "**409** when the model already has this version; **422** when the zip is not an ML.NET model that "
+                + "accepts the schema.")
             .DisableAntiforgery()
-            .Accepts<IFormFile>("multipart/form-data");
+            .Accepts<ModelUploadForm>("multipart/form-data")
+            .WithResponseExample(ModelExamples.Uploaded, StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         return endpoints;
     }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
@@ -20,6 +21,15 @@ internal sealed record UploadMetadata(
     string? Notes,
     ModelLineage? Lineage,
     Dictionary<string, double>? Metrics);
+
+/// <summary>
+/// The parts of an upload's multipart form as the OpenAPI document shows them; <see cref="ModelUpload.BindAsync"/>
+/// reads the form itself.
+/// </summary>
+internal sealed record ModelUploadForm(
+    [property: Description("The ML.NET model zip.")] IFormFile Model,
+    [property: Description("JSON: version, task, columns, and optionally trainer, tags, notes, lineage and metrics.")]
+    string Metadata);
 
 /// <summary>
 /// A model upload as bound from its multipart form: a <c>model</c> file (an ML.NET zip) and a <c>metadata</c> JSON

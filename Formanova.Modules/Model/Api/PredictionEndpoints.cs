@@ -44,11 +44,13 @@ internal static class PredictionEndpoints
                 "Scores one row of raw inputs (the training dataset's columns, before transforms) with the model's active "
                 + "version, or the `version` or `alias` named. Keys the model does not read (the label, ids, unknown "
                 + "columns) are ignored and listed in `ignoredColumns`, or refused with `strict: true`. Answers from the "
-                + "prediction cache unless `useCache` is false. Runs in the request: no workflow is started.")
+                + "prediction cache unless `useCache` is false. When the active version fails and no version or alias was "
+                + "named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the "
+                + "version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow "
+                + "is started.")
             .WithRequestExample(new PredictBody(new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" }))
-            .WithResponseExample(new PredictionResult(
-                "churn", "3", "true", null, 0.82, null, new Dictionary<string, double> { ["true"] = 0.82, ["false"] = 0.18 },
-                Cached: false, LatencyMs: 0.4));
+            .WithResponseExample(ModelExamples.Prediction(1.52, 0.82, cached: false))
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         models.MapPost("/{name}/predict/batch", async (string name, PredictBatchBody body, IModelModule module, CancellationToken ct) =>
             TypedResults.Ok(await module.PredictBatchAsync(new PredictBatchRequest(
@@ -58,7 +60,20 @@ internal static class PredictionEndpoints
                 body.Alias,
                 body.UseCache,
                 body.Strict), ct)))
-            .WithName("PredictBatch");
+            .WithName("PredictBatch")
+            .WithSummary("Predict a batch of rows")
+            .WithDescription(
+                "Scores up to `Model:Inference:MaxBatchRows` rows (10,000 by default; more is a 413) in one call, in parallel "
+                + "on pooled engines, with the model's active version or the `version` or `alias` named; `predictions` keep "
+                + "the order of `rows`. Every row is checked first: one invalid row is a 400 naming `rows[i].column`, and "
+                + "nothing is predicted. Keys the model does not read are listed once, in `ignoredColumns` (or refused with "
+                + "`strict: true`). Each row is looked up in the prediction cache unless `useCache` is false; `cachedCount` "
+                + "says how many answered from it. When the active version fails and no version or alias was named, the "
+                + "previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a "
+                + "whole dataset, submit a batch job instead. **422** as for a single prediction.")
+            .WithRequestExample(ModelExamples.BatchRequest)
+            .WithResponseExample(ModelExamples.BatchResult)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         return endpoints;
     }
