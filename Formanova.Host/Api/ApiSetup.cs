@@ -122,7 +122,17 @@ internal static class ApiSetup
     public static IEndpointRouteBuilder MapApiDocs(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapOpenApi();
-        endpoints.MapScalarApiReference();
+        // The page loads only from this host: Scalar.AspNetCore serves its script, the fonts fall back to the system's
+        // instead of Scalar's CDN, and nothing reports to Scalar (telemetry, the AI agent, MCP). The developer
+        // toolbar goes too: its Share and Deploy buttons upload the document to Scalar's cloud. A self-hosted
+        // reference must work offline and tell no third party who reads it.
+        endpoints.MapScalarApiReference(options => options
+            .WithTitle("Formanova API reference")
+            .HideDeveloperTools()
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()
+            .DisableMcp());
         return endpoints;
     }
 
