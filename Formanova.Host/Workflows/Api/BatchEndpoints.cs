@@ -39,7 +39,8 @@ internal static class BatchEndpoints
         var batch = api.MapGroup("/batch-jobs").WithTags("Batch");
         batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob");
-        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults");
+        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults")
+            .Produces(StatusCodes.Status200OK, null, "text/csv", "application/vnd.apache.parquet");
         batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.PauseAsync(), ct))
             .WithName("PauseBatchJob");

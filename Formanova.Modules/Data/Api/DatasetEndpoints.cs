@@ -83,7 +83,8 @@ internal static class DatasetEndpoints
                 output => data.ExportAsync(id, parsed, output, ct),
                 contentType,
                 $"dataset-{dataset.Id}.{extension}");
-        }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound)
+            .Produces(StatusCodes.Status200OK, null, "text/csv", "application/json", ParquetContentType);
 
         group.MapPost("/{id:long}/query", async (
                 long id,
@@ -108,7 +109,7 @@ internal static class DatasetEndpoints
                 }
             }
 
-            return TypedResults.Ok(new { columns = stream.Columns, rows });
+            return TypedResults.Ok(new QueriedRows(stream.Columns, rows));
         }).WithName("QueryRows").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
 
         group.MapPost("/{id:long}/materialize", async Task<Created<DatasetDetails>> (
@@ -305,3 +306,6 @@ internal static class DatasetEndpoints
         _ => throw ModuleException.Invalid("delimiter", "delimiter must be a single character (or 'tab')."),
     };
 }
+
+/// <summary>The rows a query returned (up to its limit), each keyed by column name, with the columns they have.</summary>
+internal sealed record QueriedRows(IReadOnlyList<RowStreamColumn> Columns, IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows);

@@ -22,7 +22,11 @@ internal static class EventEndpoints
         events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent");
         events.MapPost("/", PublishAsync).WithName("PublishEvent").WithIdempotencyKey();
         events.MapGet("/stream", EventStream.RunAsync).WithName("StreamEvents")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .WithRequestHeader(
+                "Last-Event-ID",
+                "The sequence of the last event received: the stream resumes after it (it takes precedence over `after`).",
+                "^[0-9]+$");
     }
 
     private static async Task<Ok<EventPage>> ListAsync(

@@ -69,7 +69,8 @@ internal static class ModelRegistryEndpoints
                     var stream = await module.OpenArtifactAsync(name, version, ct);
                     return TypedResults.File(stream, "application/zip", $"{info.Name}-{info.Version}.zip");
                 })
-            .WithName("DownloadModelVersion");
+            .WithName("DownloadModelVersion")
+            .Produces(StatusCodes.Status200OK, contentType: "application/zip");
 
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")

@@ -1,0 +1,30 @@
+using Scalar.AspNetCore;
+
+namespace Formanova.Host.Api.OpenApi;
+
+/// <summary>
+/// The OpenAPI document at <c>/openapi/v1.json</c> and its Scalar reference. Everything the document says about every
+/// operation (schemes, scopes, problems, headers, schema types and bounds) is added here by transformers, so endpoints
+/// only declare what is their own: a description, examples, and the statuses only they return.
+/// </summary>
+internal static class OpenApiSetup
+{
+    public static IServiceCollection AddFormanovaOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi(options =>
+        {
+            options.AddSchemaTransformer<ClrTypeSchemaTransformer>();
+            options.AddSchemaTransformer<ValidatorSchemaTransformer>();
+            options.AddOperationTransformer<ResponseTransformer>();
+            options.AddOperationTransformer<HeaderTransformer>();
+            options.AddOperationTransformer<ScopeTransformer>();
+            options.AddOperationTransformer<ExampleTransformer>();
+            options.AddDocumentTransformer<DocumentTransformer>();
+        });
+
+    public static IEndpointRouteBuilder MapApiDocs(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi();
+        endpoints.MapScalarApiReference();
+        return endpoints;
+    }
+}
