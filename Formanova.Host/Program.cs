@@ -1,4 +1,5 @@
 using Formanova.Host.Api;
+using Formanova.Host.Api.OpenApi;
 using Formanova.Host.Configuration;
 using Formanova.Host.Security;
 using Formanova.Host.Telemetry;
@@ -20,6 +21,7 @@ builder.Services.AddModelModule(builder.Configuration);
 builder.Services.AddDataModule(builder.Configuration);
 builder.Services.AddEventModule(builder.Configuration);
 builder.Services.AddFormanovaApi(builder.Configuration);
+builder.Services.AddFormanovaOpenApi();
 builder.Services.AddFormanovaTelemetry(builder.Configuration);
 builder.Services.AddFormanovaSecurity(builder.Configuration);
 builder.Services.AddFormanovaTemporal(builder.Configuration);

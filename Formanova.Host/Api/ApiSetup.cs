@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Formanova.Modules.Shared;
-using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
@@ -10,12 +9,10 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Microsoft.OpenApi;
-using Scalar.AspNetCore;
 
 namespace Formanova.Host.Api;
 
-/// <summary>The API conventions: request logs, JSON, ProblemDetails for every error, OpenAPI and health.</summary>
+/// <summary>The API conventions: request logs, JSON, ProblemDetails for every error and health.</summary>
 internal static class ApiSetup
 {
     public static IServiceCollection AddFormanovaApi(this IServiceCollection services, IConfiguration configuration)
@@ -53,44 +50,6 @@ internal static class ApiSetup
             options.CustomizeProblemDetails = context => Customize(context, api.Value));
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Formanova API";
-            document.Components ??= new OpenApiComponents();
-            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-            document.Components.SecuritySchemes["ApiKey"] = new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.Http,
-                Scheme = "bearer",
-                Description
-                    = "An API key, as 'Authorization: Bearer <key>' (or the 'X-Api-Key' header). Scopes: read, predict, write, admin.",
-            };
-            document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] }];
-            return Task.CompletedTask;
-        }).AddOperationTransformer((operation, context, _) =>
-        {
-            // The header is declared only where it is honoured; every other endpoint ignores it.
-            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<IdempotencyKeyMetadata>().Any())
-            {
-                operation.Parameters ??= [];
-                operation.Parameters.Add(new OpenApiParameter
-                {
-                    Name = IdempotencyKey.Header,
-                    In = ParameterLocation.Header,
-                    Description = $"1–{IdempotencyKey.MaxLength} visible ASCII characters, scoped to the API key. "
-                        + "A repeat with the same request returns the first outcome; with a different request, 409.",
-                    Schema = new OpenApiSchema
-                    {
-                        Type = JsonSchemaType.String,
-                        MinLength = 1,
-                        MaxLength = IdempotencyKey.MaxLength,
-                        Pattern = "^[!-~]+$"
-                    },
-                });
-            }
-
-            return Task.CompletedTask;
-        }).AddOperationTransformer<OpenApi.ExampleTransformer>().AddOperationTransformer<OpenApi.ParameterTransformer>());
         return services;
     }
 
@@ -117,23 +76,6 @@ internal static class ApiSetup
         var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteHealthJson };
         health.MapHealthChecks("/ready", ready).WithMetadata(getOrHead);
         return health;
-    }
-
-    public static IEndpointRouteBuilder MapApiDocs(this IEndpointRouteBuilder endpoints)
-    {
-        endpoints.MapOpenApi();
-        // The page loads only from this host: Scalar.AspNetCore serves its script, the fonts fall back to the system's
-        // instead of Scalar's CDN, and nothing reports to Scalar (telemetry, the AI agent, MCP). The developer
-        // toolbar goes too: its Share and Deploy buttons upload the document to Scalar's cloud. A self-hosted
-        // reference must work offline and tell no third party who reads it.
-        endpoints.MapScalarApiReference(options => options
-            .WithTitle("Formanova API reference")
-            .HideDeveloperTools()
-            .DisableDefaultFonts()
-            .DisableTelemetry()
-            .DisableAgent()
-            .DisableMcp());
-        return endpoints;
     }
 
     private static void Customize(ProblemDetailsContext context, ApiOptions api)

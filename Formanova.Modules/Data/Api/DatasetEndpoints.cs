@@ -176,7 +176,7 @@ internal static class DatasetEndpoints
                 + "array of objects) or `parquet` (row groups of `Data:ExportRowGroupRows` rows). The body is written as "
                 + "the rows are read, so a failure after the first bytes ends the response early instead of giving an error "
                 + "status.")
-            .Produces<Stream>(StatusCodes.Status200OK, "text/csv", "application/json", ParquetContentType)
+            .Produces(StatusCodes.Status200OK, null, "text/csv", "application/json", ParquetContentType)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/{id:long}/query", async (

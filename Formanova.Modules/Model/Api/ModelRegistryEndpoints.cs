@@ -126,7 +126,7 @@ internal static class ModelRegistryEndpoints
                 "The version's ML.NET model zip (`model.zip`), as `application/zip` named `<name>-<version>.zip`, checked "
                 + "against its registered SHA-256 (`sha256` of the version) before it is sent. Load it with ML.NET's "
                 + "`mlContext.Model.Load`. 503 when the artifact is missing or corrupt and the artifact store has no good copy.")
-            .Produces<Stream>(StatusCodes.Status200OK, "application/zip");
+            .Produces(StatusCodes.Status200OK, null, "application/zip");
 
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")

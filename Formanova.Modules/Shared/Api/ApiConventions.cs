@@ -18,7 +18,7 @@ namespace Formanova.Modules.Shared.Api;
 /// ValidationProblem keyed by the camelCase field path (<see cref="ValidationConventions"/>);</item>
 /// <item>the ProblemDetails responses the pipeline can give are declared as endpoint metadata, so the OpenAPI
 /// document lists them: 400 where the endpoint binds input, 401, 403 and 429 from the security pipeline, 404 where
-/// the route names a resource, 413 and 415 where it reads a body, and 503;</item>
+/// the route names a resource, 413 and 415 where it reads a body, 500 and 503;</item>
 /// <item>an endpoint that declares no summary gets one from its name (<c>GetTrainingRun</c>: "Get training run").</item>
 /// </list>
 /// </summary>
@@ -106,6 +106,7 @@ public static class ApiConventions
         }
 
         Produces(endpoint, StatusCodes.Status429TooManyRequests);
+        Produces(endpoint, StatusCodes.Status500InternalServerError);
         Produces(endpoint, StatusCodes.Status503ServiceUnavailable);
 
         if (!endpoint.Metadata.OfType<IEndpointSummaryMetadata>().Any()

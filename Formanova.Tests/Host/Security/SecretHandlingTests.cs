@@ -101,16 +101,21 @@ public sealed class SecretHandlingTests
     }
 
     [Test]
-    public async Task OpenApi_WhenServed_DeclaresTheApiKeySecurityScheme()
+    public async Task OpenApi_WhenServed_DeclaresBothWaysToPresentTheApiKey()
     {
         using var factory = new FormanovaFactory();
         using var client = factory.CreateClientWithKey(null);
 
         var document = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
 
-        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
-        Assert.That(scheme.GetProperty("scheme").GetString(), Is.EqualTo("bearer"));
-        Assert.That(document.GetProperty("security").GetArrayLength(), Is.EqualTo(1));
+        var schemes = document.GetProperty("components").GetProperty("securitySchemes");
+        Assert.That(schemes.GetProperty("bearer").GetProperty("scheme").GetString(), Is.EqualTo("bearer"));
+        Assert.That(schemes.GetProperty("apiKeyHeader").GetProperty("name").GetString(), Is.EqualTo("X-Api-Key"));
+        Assert.That(schemes.GetProperty("apiKeyHeader").GetProperty("in").GetString(), Is.EqualTo("header"));
+
+        // Two requirements, each naming one scheme: either is enough.
+        var requirements = document.GetProperty("security").EnumerateArray().Select(r => r.EnumerateObject().Single().Name);
+        Assert.That(requirements, Is.EquivalentTo(new[] { "bearer", "apiKeyHeader" }));
     }
 
     /// <summary>Collects each line with its scopes too: a secret in a scope (a path, a header) would leak just the same.</summary>

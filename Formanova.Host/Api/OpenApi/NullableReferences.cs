@@ -1,0 +1,56 @@
+using Microsoft.OpenApi;
+
+namespace Formanova.Host.Api.OpenApi;
+
+/// <summary>
+/// The generator writes a nullable member of a component type as <c>oneOf: [null, $ref]</c>. Where the referenced
+/// schema also admits null (a free-form <c>JsonElement</c> is <c>{}</c>), a null then matches both branches and fails
+/// <c>oneOf</c>, so a valid <c>"result": null</c> is refused by validators and clients. <c>anyOf</c> says what is meant.
+/// </summary>
+internal static class NullableReferences
+{
+    public static void Apply(OpenApiDocument document)
+    {
+        var seen = new HashSet<IOpenApiSchema>(ReferenceEqualityComparer.Instance);
+        foreach (var schema in document.Components?.Schemas?.Values ?? [])
+        {
+            Rewrite(schema, seen);
+        }
+
+        foreach (var operation in (document.Paths ?? []).SelectMany(p => p.Value.Operations ?? []).Select(o => o.Value))
+        {
+            var bodies = (operation.RequestBody?.Content?.Values ?? [])
+                .Concat((operation.Responses ?? []).Values.SelectMany(r => r.Content?.Values ?? []));
+            foreach (var media in bodies)
+            {
+                Rewrite(media.Schema, seen);
+            }
+
+            foreach (var parameter in operation.Parameters ?? [])
+            {
+                Rewrite(parameter.Schema, seen);
+            }
+        }
+    }
+
+    private static void Rewrite(IOpenApiSchema? schema, HashSet<IOpenApiSchema> seen)
+    {
+        if (schema is not OpenApiSchema concrete || !seen.Add(concrete))
+        {
+            return;
+        }
+
+        if (concrete.OneOf is { Count: > 1 } choices && choices.Any(IsNull))
+        {
+            concrete.AnyOf = choices;
+            concrete.OneOf = null;
+        }
+
+        foreach (var child in ResponseRequired.Children(concrete))
+        {
+            Rewrite(child, seen);
+        }
+    }
+
+    private static bool IsNull(IOpenApiSchema choice) => choice is OpenApiSchema { Type: JsonSchemaType.Null };
+}
