@@ -6,9 +6,14 @@ namespace Formanova.Host.Api.OpenApi;
 /// The generator writes a nullable member of a component type as <c>oneOf: [null, $ref]</c>. Where the referenced
 /// schema also admits null (a free-form <c>JsonElement</c> is <c>{}</c>), a null then matches both branches and fails
 /// <c>oneOf</c>, so a valid <c>"result": null</c> is refused by validators and clients. <c>anyOf</c> says what is meant.
+/// A member a validator requires to be non-null (<see cref="ValidatorSchemaTransformer"/> lists it under
+/// <see cref="NotNullKey"/>) loses the null branch the generator added after the validator's rules were read.
 /// </summary>
 internal static class NullableReferences
 {
+    /// <summary>The key under which <see cref="ValidatorSchemaTransformer"/> lists the members that must not be null.</summary>
+    public const string NotNullKey = "formanova-not-null";
+
     public static void Apply(OpenApiDocument document)
     {
         var seen = new HashSet<IOpenApiSchema>(ReferenceEqualityComparer.Instance);
@@ -38,6 +43,19 @@ internal static class NullableReferences
         if (schema is not OpenApiSchema concrete || !seen.Add(concrete))
         {
             return;
+        }
+
+        if (concrete.Metadata is { } metadata && metadata.TryGetValue(NotNullKey, out var listed) && listed is HashSet<string> notNull
+            && concrete.Properties is { } properties)
+        {
+            foreach (var name in notNull)
+            {
+                if (properties.TryGetValue(name, out var member) && member is OpenApiSchema { OneOf.Count: 2 } wrapper
+                    && wrapper.OneOf.Any(IsNull))
+                {
+                    properties[name] = wrapper.OneOf.Single(c => !IsNull(c));
+                }
+            }
         }
 
         if (concrete.OneOf is { Count: > 1 } choices && choices.Any(IsNull))

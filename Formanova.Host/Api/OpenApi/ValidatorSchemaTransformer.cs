@@ -73,6 +73,10 @@ internal sealed class ValidatorSchemaTransformer : IOpenApiSchemaTransformer
         {
             owner.Required ??= new HashSet<string>(StringComparer.Ordinal);
             owner.Required.Add(name);
+            owner.Metadata ??= new Dictionary<string, object>();
+            ((HashSet<string>)(owner.Metadata.TryGetValue(NullableReferences.NotNullKey, out var listed)
+                ? listed
+                : owner.Metadata[NullableReferences.NotNullKey] = new HashSet<string>(StringComparer.Ordinal))).Add(name);
             property = NotNull(property);
         }
 

@@ -243,7 +243,8 @@ internal sealed class BatchBodyValidator : AbstractValidator<BatchBody>
     public BatchBodyValidator()
     {
         RuleFor(b => b.Model).NotEmpty().WithMessage("A model name is required.");
-        RuleFor(b => b.DatasetId).Must(id => id >= 1).WithMessage("A dataset id is required.");
+        RuleFor(b => b.DatasetId).NotNull().WithMessage("A dataset id is required.")
+            .GreaterThanOrEqualTo(1).WithMessage("A dataset id is required.");
         RuleFor(b => b.ChunkSize).Must(size => size is null or (>= 1 and <= 100_000))
             .WithMessage("chunkSize must be between 1 and 100000.");
         RuleFor(b => b.Parallelism).Must(parallelism => parallelism is null or (>= 1 and <= 64))

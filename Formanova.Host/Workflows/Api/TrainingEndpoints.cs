@@ -349,7 +349,8 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
         RuleFor(b => b.Version).NotEmpty().WithMessage("A version (e.g. 1.1.0) is required.");
         RuleFor(b => b.Task).NotNull()
             .WithMessage("task is required: binaryClassification, multiclassClassification or regression.");
-        RuleFor(b => b.DatasetId).Must(id => id >= 1).WithMessage("A dataset id is required.");
+        RuleFor(b => b.DatasetId).NotNull().WithMessage("A dataset id is required.")
+            .GreaterThanOrEqualTo(1).WithMessage("A dataset id is required.");
         RuleFor(b => b.TestFraction).Must(f => f is > 0 and < 1).WithMessage("testFraction must be between 0 and 1 (exclusive).");
         RuleFor(b => b.ApprovalTimeoutSeconds).Must(t => t is null or (> 0 and <= 86400 * 30))
             .WithMessage("approvalTimeoutSeconds must be between 0 and 30 days.");
