@@ -42,13 +42,17 @@ public sealed class FormanovaClient : IDisposable
         _options = options ?? new FormanovaClientOptions();
         _baseUrl = baseUrl.ToString().TrimEnd('/');
 
+        // The predicate stops one attempt short of Kiota's own limit, so a request still refused after the last retry
+        // comes back as the server's answer (and so as a FormanovaApiException), not as Kiota's AggregateException.
+        var maxRetries = _options.MaxRetries;
         var retry = new RetryHandlerOption
         {
-            MaxRetry = _options.MaxRetries,
+            MaxRetry = Math.Max(1, maxRetries),
             Delay = _options.RetryDelaySeconds,
-            ShouldRetry = (_, _, _) => _options.MaxRetries > 0,
+            ShouldRetry = (_, attempt, response) => attempt < maxRetries && (int)response.StatusCode is 429 or 503 or 504,
         };
         var handlers = KiotaClientFactory.CreateDefaultHandlers([retry]);
+        handlers.Insert(0, new ReplayableBodyHandler());
         handlers.Insert(0, new ApiKeyHandler(apiKey, _options.UseBearerToken));
         handlers.Insert(0, new ProblemDetailsHandler());
         var first = KiotaClientFactory.ChainHandlersCollectionAndGetFirstLink(finalHandler, [.. handlers])!;
@@ -74,7 +78,7 @@ public sealed class FormanovaClient : IDisposable
                 .GetAsync(cancellationToken: ct),
             page => page.Items,
             page => page.NextAfter,
-            filter?.After is { } start ? Pager.Token(start) : null,
+            filter?.After is { } start ? FormanovaValues.Text(start) : null,
             cancellationToken);
 
     /// <summary>Every row of a dataset (<c>GET /api/v1/datasets/{id}/rows</c>), page after page.</summary>
@@ -215,7 +219,7 @@ public sealed class FormanovaClient : IDisposable
                     request.Headers.Add("Accept", "text/event-stream");
                     if (lastEventId is { } id)
                     {
-                        request.Headers.Add("Last-Event-ID", Pager.Token(id)!);
+                        request.Headers.Add("Last-Event-ID", FormanovaValues.Text(id)!);
                     }
                 },
                 cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using Microsoft.Kiota.Abstractions.Serialization;
 
 namespace Formanova.Client.Http;
 
@@ -29,7 +27,7 @@ internal static class Pager
                 yield return item;
             }
 
-            var following = Token(next(page));
+            var following = FormanovaValues.Text(next(page));
             if (following is not null && following == token)
             {
                 throw new InvalidOperationException($"The server returned the same page token twice ({following}).");
@@ -39,19 +37,4 @@ internal static class Pager
         }
         while (token is not null);
     }
-
-    /// <summary>
-    /// The next-page token as text, whatever type the generated model gives it (a number, a string, or an untyped
-    /// node while the document leaves the type open).
-    /// </summary>
-    public static string? Token(object? value) => value switch
-    {
-        null or UntypedNull => null,
-        string text => text.Length == 0 ? null : text,
-        UntypedString text => Token(text.GetValue()),
-        UntypedLong number => number.GetValue().ToString(CultureInfo.InvariantCulture),
-        UntypedInteger number => number.GetValue().ToString(CultureInfo.InvariantCulture),
-        IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString(),
-    };
 }
