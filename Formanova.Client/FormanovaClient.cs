@@ -53,6 +53,7 @@ public sealed class FormanovaClient : IDisposable
         };
         var handlers = KiotaClientFactory.CreateDefaultHandlers([retry]);
         handlers.Insert(0, new ReplayableBodyHandler());
+        handlers.Add(new ReplayableBodyHandler());
         handlers.Insert(0, new ApiKeyHandler(apiKey, _options.UseBearerToken));
         handlers.Insert(0, new ProblemDetailsHandler());
         var first = KiotaClientFactory.ChainHandlersCollectionAndGetFirstLink(finalHandler, [.. handlers])!;

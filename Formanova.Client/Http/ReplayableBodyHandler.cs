@@ -1,9 +1,11 @@
 namespace Formanova.Client.Http;
 
 /// <summary>
-/// Buffers a JSON request body before the retry handler sees it. Kiota's retry clones the request by reading its
-/// content again, and a body already sent from a stream would then go out empty; a buffered body reads the same every
-/// time. Streamed uploads (row imports) are left alone: they are not retried.
+/// Buffers a JSON request body, once on each side of Kiota's retry handler. Before it: the handler retries a POST only
+/// when its body has a known length. After it, next to the transport: the handler builds the next attempt by copying
+/// the content of the previous attempt (not of the original request), and a body already sent from a stream would
+/// go out empty from the second retry on, while a buffered one reads the same every time. Streamed uploads (row
+/// imports) are left alone: they are not retried.
 /// </summary>
 internal sealed class ReplayableBodyHandler : DelegatingHandler
 {

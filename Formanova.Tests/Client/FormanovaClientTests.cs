@@ -103,14 +103,13 @@ public sealed class FormanovaClientTests
         Assert.That(
             events.Select(e => FormanovaValues.Text(e.Id)),
             Is.EqualTo(sequences.Select(s => s.ToString(CultureInfo.InvariantCulture))));
+        // The bucket refills on its own timer, so a retry may meet a second 429 before the one that passes.
         var calls = recorder.Exchanges.ToList();
-        Assert.That(
-            calls.Take(3).Select(c => (c.Method, c.Status)),
-            Is.EqualTo(new[]
-            {
-                ("GET", HttpStatusCode.OK), ("POST", HttpStatusCode.TooManyRequests), ("POST", HttpStatusCode.Created),
-            }));
-        Assert.That(calls[2].Headers["Retry-Attempt"], Is.EqualTo("1"));
+        var posts = calls.Skip(1).TakeWhile(c => c.Method == "POST").ToList();
+        Assert.That((calls[0].Method, calls[0].Status), Is.EqualTo(("GET", HttpStatusCode.OK)));
+        Assert.That(posts.SkipLast(1).Select(c => c.Status), Is.Not.Empty.And.All.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(posts[^1].Status, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(posts[^1].Headers["Retry-Attempt"], Is.EqualTo((posts.Count - 1).ToString(CultureInfo.InvariantCulture)));
         Assert.That(elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.9)).And.LessThan(TimeSpan.FromSeconds(10)));
     }
 
