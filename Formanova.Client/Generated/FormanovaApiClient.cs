@@ -39,7 +39,7 @@ namespace Formanova.Client.Generated
             ApiClientBuilder.RegisterDefaultDeserializer<FormParseNodeFactory>();
             if (string.IsNullOrEmpty(RequestAdapter.BaseUrl))
             {
-                RequestAdapter.BaseUrl = "http://127.0.0.1:5102";
+                RequestAdapter.BaseUrl = "{origin}";
             }
             PathParameters.TryAdd("baseurl", RequestAdapter.BaseUrl);
         }

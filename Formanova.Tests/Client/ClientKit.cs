@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using Formanova.Client;
 using Formanova.Tests.Support;
-using Microsoft.Kiota.Abstractions.Serialization;
 
 namespace Formanova.Tests.Client;
 
@@ -24,9 +23,6 @@ internal static class ClientKit
 
         return new FormanovaClient(factory.Server.BaseAddress, key, final, options);
     }
-
-    /// <summary>A string for a generated property the document leaves untyped today (an UntypedNode).</summary>
-    public static UntypedString Text(string value) => new(value);
 }
 
 /// <summary>The last handler before the host: records each request and its answer, and can cut an event stream short.</summary>

@@ -23,11 +23,11 @@ public sealed class FormanovaClientTests
         {
             var published = await client.V1.Events.PostAsync(new PublishEventRequest
             {
-                Type = Text("CLIENT_PING"),
-                Source = Text(source),
+                Type = "CLIENT_PING",
+                Source = source,
                 Data = new UntypedObject(new Dictionary<string, UntypedNode> { ["n"] = new UntypedInteger(n) }),
             });
-            sequences.Add(long.Parse(FormanovaValues.Text(published!.Id)!, CultureInfo.InvariantCulture));
+            sequences.Add(long.Parse(published!.Id!, CultureInfo.InvariantCulture));
         }
 
         return sequences;
@@ -58,7 +58,7 @@ public sealed class FormanovaClientTests
 
         var invalid = Assert.ThrowsAsync<FormanovaApiException>(() => client.V1.Datasets.PostAsync(new CreateDatasetRequest
         {
-            Name = Text(""),
+            Name = "",
             Columns = [],
         }));
         Assert.Multiple(() =>
@@ -101,7 +101,7 @@ public sealed class FormanovaClientTests
 
         var events = await client.ListEventsAsync(new EventFilter(Source: "/tests/client-retry")).ToListAsync();
         Assert.That(
-            events.Select(e => FormanovaValues.Text(e.Id)),
+            events.Select(e => e.Id),
             Is.EqualTo(sequences.Select(s => s.ToString(CultureInfo.InvariantCulture))));
         // The bucket refills on its own timer, so a retry may meet a second 429 before the one that passes.
         var calls = recorder.Exchanges.ToList();
@@ -174,7 +174,7 @@ public sealed class FormanovaClientTests
 
         var events = await client.ListEventsAsync(new EventFilter(Source: "/tests/client-paging"), pageSize: 2).ToListAsync();
 
-        Assert.That(events.Select(e => long.Parse(FormanovaValues.Text(e.Id)!, CultureInfo.InvariantCulture)), Is.EqualTo(published));
+        Assert.That(events.Select(e => long.Parse(e.Id!, CultureInfo.InvariantCulture)), Is.EqualTo(published));
         Assert.That(recorder.To("/api/v1/events?").Count(), Is.EqualTo(3), "pages of 2, 2 and 1");
     }
 
@@ -186,11 +186,11 @@ public sealed class FormanovaClientTests
         using var client = Create(factory, recorder);
         var dataset = await client.V1.Datasets.PostAsync(new CreateDatasetRequest
         {
-            Name = Text("client-rows"),
+            Name = "client-rows",
             Columns =
             [
-                new ColumnDefinition { Name = Text("key"), Type = ColumnType.Categorical, Role = ColumnRole.Id },
-                new ColumnDefinition { Name = Text("x"), Type = ColumnType.Numeric, Role = ColumnRole.Feature, Nullable = true },
+                new ColumnDefinition { Name = "key", Type = ColumnType.Categorical, Role = ColumnRole.Id },
+                new ColumnDefinition { Name = "x", Type = ColumnType.Numeric, Role = ColumnRole.Feature, Nullable = true },
             ],
         });
         var id = dataset!.Id!.Value;
@@ -237,7 +237,7 @@ public sealed class FormanovaClientTests
 
         Assert.That(received.Select(Number), Is.EqualTo(new[] { 1, 2, 3, 4, 5, 6 }));
         Assert.That(received.Select(e => e.Sequence), Is.Ordered.Ascending.And.Unique);
-        Assert.That(received.Select(e => FormanovaValues.Text(e.Event.Source)), Is.All.EqualTo(Source));
+        Assert.That(received.Select(e => e.Event.Source), Is.All.EqualTo(Source));
         var connections = recorder.To("/api/v1/events/stream").ToList();
         Assert.That(connections, Has.Count.EqualTo(2));
         Assert.That(connections[0].Headers["Last-Event-ID"], Is.EqualTo("0"), "the filter's After starts the replay");

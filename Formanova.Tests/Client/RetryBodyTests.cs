@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using Formanova.Client;
 using Formanova.Client.Generated.Models;
-using static Formanova.Tests.Client.ClientKit;
 
 namespace Formanova.Tests.Client;
 
@@ -57,9 +56,9 @@ public sealed class RetryBodyTests
         using var client = new FormanovaClient(new Uri("http://127.0.0.1:9/"), "fnv_key-0123456789abcdef0123456789", server);
 
         var published = await client.V1.Events.PostAsync(
-            new PublishEventRequest { Type = Text("CLIENT_PING"), Source = Text("/tests/retry") });
+            new PublishEventRequest { Type = "CLIENT_PING", Source = "/tests/retry" });
 
-        Assert.That(FormanovaValues.Text(published!.Id), Is.EqualTo("7"));
+        Assert.That(published!.Id, Is.EqualTo("7"));
         Assert.That(server.Bodies, Has.Count.EqualTo(3));
         Assert.That(server.Bodies[0], Does.Contain("CLIENT_PING"));
         Assert.That(server.Bodies, Is.All.EqualTo(server.Bodies[0]));
@@ -76,7 +75,7 @@ public sealed class RetryBodyTests
             new FormanovaClientOptions { MaxRetries = 2 });
 
         var error = Assert.ThrowsAsync<FormanovaApiException>(
-            () => client.V1.Events.PostAsync(new PublishEventRequest { Type = Text("CLIENT_PING"), Source = Text("/tests/retry") }));
+            () => client.V1.Events.PostAsync(new PublishEventRequest { Type = "CLIENT_PING", Source = "/tests/retry" }));
 
         Assert.That(error!.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That(error.RetryAfter, Is.EqualTo(TimeSpan.Zero));

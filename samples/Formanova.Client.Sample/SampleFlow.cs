@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Formanova.Client.Generated.Models;
-using Microsoft.Kiota.Abstractions.Serialization;
 
 namespace Formanova.Client.Sample;
 
@@ -26,7 +25,7 @@ public static class SampleFlow
         var dataset = await client.V1.Datasets.PostAsync(
             new CreateDatasetRequest
             {
-                Name = Text($"sample-churn-{suffix}"),
+                Name = $"sample-churn-{suffix}",
                 Columns =
                 [
                     Column("customer_id", ColumnType.Categorical, ColumnRole.Id),
@@ -48,31 +47,31 @@ public static class SampleFlow
         var accepted = await client.V1.TrainingRuns.PostAsync(
             new TrainingRunBody
             {
-                Model = Text(modelName),
-                Version = Text("1.0.0"),
+                Model = modelName,
+                Version = "1.0.0",
                 Task = ModelTask.BinaryClassification,
                 DatasetId = datasetId,
                 RequireApproval = true,
             },
             cancellationToken: cancellationToken);
-        var runId = FormanovaValues.Text(accepted!.Id)!;
+        var runId = accepted!.Id!;
         var run = client.V1.TrainingRuns[runId];
         await log.WriteLineAsync($"Training run {runId} started");
         await UntilAsync(
-            async ct => FormanovaValues.Text((await run.GetAsync(cancellationToken: ct))!.Stage) == "awaiting-approval",
+            async ct => (await run.GetAsync(cancellationToken: ct))!.Stage == "awaiting-approval",
             cancellationToken);
 
         // 3. Approve it; the run registers and activates the version.
-        await run.Approve.PostAsync(new ApprovalDecision { By = Text("sample") }, cancellationToken: cancellationToken);
+        await run.Approve.PostAsync(new ApprovalDecision { By = "sample" }, cancellationToken: cancellationToken);
         TrainingRunView? finished = null;
         await UntilAsync(
             async ct =>
             {
                 finished = await run.GetAsync(cancellationToken: ct);
-                return FormanovaValues.Text(finished!.Status) is "completed" or "failed";
+                return finished!.Status is "completed" or "failed";
             },
             cancellationToken);
-        await log.WriteLineAsync($"Training run {runId}: {FormanovaValues.Text(finished!.Status)}");
+        await log.WriteLineAsync($"Training run {runId}: {finished!.Status}");
 
         // 4. One prediction.
         var inputs = new PredictBody_inputs();
@@ -82,23 +81,23 @@ public static class SampleFlow
         var prediction = await client.V1.Models[modelName].Predict.PostAsync(
             new PredictBody { Inputs = inputs },
             cancellationToken: cancellationToken);
-        var label = FormanovaValues.Text(prediction!.Label);
-        await log.WriteLineAsync($"Prediction: {label} (version {FormanovaValues.Text(prediction.Version)})");
+        var label = prediction!.Label;
+        await log.WriteLineAsync($"Prediction: {label} (version {prediction.Version})");
 
         // 5. A batch job over the dataset, then its results as CSV.
         var batch = await client.V1.BatchJobs.PostAsync(
-            new BatchBody { Model = Text(modelName), DatasetId = datasetId, ChunkSize = 100 },
+            new BatchBody { Model = modelName, DatasetId = datasetId, ChunkSize = 100 },
             cancellationToken: cancellationToken);
-        var batchId = FormanovaValues.Text(batch!.Id)!;
+        var batchId = batch!.Id!;
         BatchView? job = null;
         await UntilAsync(
             async ct =>
             {
                 job = await client.V1.BatchJobs[batchId].GetAsync(cancellationToken: ct);
-                return FormanovaValues.Text(job!.Status) is "completed" or "failed" or "cancelled";
+                return job!.Status is "completed" or "failed" or "cancelled";
             },
             cancellationToken);
-        await log.WriteLineAsync($"Batch job {batchId}: {FormanovaValues.Text(job!.Status)}");
+        await log.WriteLineAsync($"Batch job {batchId}: {job!.Status}");
 
         string export;
         await using (var results = await client.V1.BatchJobs[batchId].Results.GetAsync(cancellationToken: cancellationToken))
@@ -112,18 +111,15 @@ public static class SampleFlow
         return new SampleOutcome(
             datasetId,
             runId,
-            FormanovaValues.Text(finished.Status)!,
-            FormanovaValues.Text(prediction.Label),
+            finished.Status!,
+            prediction.Label,
             batchId,
-            FormanovaValues.Text(job.Status)!,
+            job.Status!,
             exportedLines - 1);
     }
 
-    /// <summary>A string for a generated property that the document leaves untyped today.</summary>
-    private static UntypedString Text(string value) => new(value);
-
     private static ColumnDefinition Column(string name, ColumnType type, ColumnRole role) =>
-        new() { Name = Text(name), Type = type, Role = role, Nullable = role == ColumnRole.Feature };
+        new() { Name = name, Type = type, Role = role, Nullable = role == ColumnRole.Feature };
 
     /// <summary>A small synthetic churn table: short tenure, high charges and monthly contracts churn more.</summary>
     private static string ChurnCsv(int rows)

@@ -23,10 +23,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The secret property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Secret { get; set; }
+        public string? Secret { get; set; }
 #nullable restore
 #else
-        public UntypedNode Secret { get; set; }
+        public string Secret { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "key", n => { Key = n.GetObjectValue<global::Formanova.Client.Generated.Models.ApiKeyInfo>(global::Formanova.Client.Generated.Models.ApiKeyInfo.CreateFromDiscriminatorValue); } },
-                { "secret", n => { Secret = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "secret", n => { Secret = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ApiKeyInfo>("key", Key);
-            writer.WriteObjectValue<UntypedNode>("secret", Secret);
+            writer.WriteStringValue("secret", Secret);
         }
     }
 }

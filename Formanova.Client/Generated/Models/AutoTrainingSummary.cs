@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The classWeighting property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ClassWeighting { get; set; }
+        public string? ClassWeighting { get; set; }
 #nullable restore
 #else
-        public UntypedNode ClassWeighting { get; set; }
+        public string ClassWeighting { get; set; }
 #endif
         /// <summary>The higherIsBetter property</summary>
         public bool? HigherIsBetter { get; set; }
@@ -34,10 +34,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The metric property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Metric { get; set; }
+        public string? Metric { get; set; }
 #nullable restore
 #else
-        public UntypedNode Metric { get; set; }
+        public string Metric { get; set; }
 #endif
         /// <summary>The parallelism property</summary>
         public int? Parallelism { get; set; }
@@ -69,10 +69,10 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "classWeighting", n => { ClassWeighting = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "classWeighting", n => { ClassWeighting = n.GetStringValue(); } },
                 { "higherIsBetter", n => { HigherIsBetter = n.GetBoolValue(); } },
                 { "leaderboard", n => { Leaderboard = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>(global::Formanova.Client.Generated.Models.CandidateScore.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "metric", n => { Metric = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "metric", n => { Metric = n.GetStringValue(); } },
                 { "parallelism", n => { Parallelism = n.GetIntValue(); } },
                 { "timeBudgetSeconds", n => { TimeBudgetSeconds = n.GetDoubleValue(); } },
                 { "winner", n => { Winner = n.GetObjectValue<global::Formanova.Client.Generated.Models.CandidateScore>(global::Formanova.Client.Generated.Models.CandidateScore.CreateFromDiscriminatorValue); } },
@@ -85,10 +85,10 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("classWeighting", ClassWeighting);
+            writer.WriteStringValue("classWeighting", ClassWeighting);
             writer.WriteBoolValue("higherIsBetter", HigherIsBetter);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>("leaderboard", Leaderboard);
-            writer.WriteObjectValue<UntypedNode>("metric", Metric);
+            writer.WriteStringValue("metric", Metric);
             writer.WriteIntValue("parallelism", Parallelism);
             writer.WriteDoubleValue("timeBudgetSeconds", TimeBudgetSeconds);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.CandidateScore>("winner", Winner);

@@ -19,10 +19,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The parallelism property</summary>
         public int? Parallelism { get; set; }
@@ -39,10 +39,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.BatchBody"/> and sets the default values.
@@ -71,11 +71,11 @@ namespace Formanova.Client.Generated.Models
             {
                 { "chunkSize", n => { ChunkSize = n.GetIntValue(); } },
                 { "datasetId", n => { DatasetId = n.GetLongValue(); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "parallelism", n => { Parallelism = n.GetIntValue(); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "transforms", n => { Transforms = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TransformStep>(global::Formanova.Client.Generated.Models.TransformStep.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -87,11 +87,11 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteIntValue("chunkSize", ChunkSize);
             writer.WriteLongValue("datasetId", DatasetId);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteIntValue("parallelism", Parallelism);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TransformStep>("transforms", Transforms);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

@@ -17,20 +17,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The ignoredColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? IgnoredColumns { get; set; }
+        public List<string>? IgnoredColumns { get; set; }
 #nullable restore
 #else
-        public UntypedNode IgnoredColumns { get; set; }
+        public List<string> IgnoredColumns { get; set; }
 #endif
         /// <summary>The latencyMs property</summary>
         public double? LatencyMs { get; set; }
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The predictions property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -59,9 +59,9 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "cachedCount", n => { CachedCount = n.GetIntValue(); } },
-                { "ignoredColumns", n => { IgnoredColumns = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "ignoredColumns", n => { IgnoredColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "latencyMs", n => { LatencyMs = n.GetDoubleValue(); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "predictions", n => { Predictions = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictionResult>(global::Formanova.Client.Generated.Models.PredictionResult.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
@@ -73,9 +73,9 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteIntValue("cachedCount", CachedCount);
-            writer.WriteObjectValue<UntypedNode>("ignoredColumns", IgnoredColumns);
+            writer.WriteCollectionOfPrimitiveValues<string>("ignoredColumns", IgnoredColumns);
             writer.WriteDoubleValue("latencyMs", LatencyMs);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictionResult>("predictions", Predictions);
         }
     }

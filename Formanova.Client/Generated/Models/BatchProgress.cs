@@ -26,10 +26,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The totalChunks property</summary>
         public int? TotalChunks { get; set; }
@@ -38,10 +38,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -66,10 +66,10 @@ namespace Formanova.Client.Generated.Models
                 { "progressPercent", n => { ProgressPercent = n.GetDoubleValue(); } },
                 { "rowsDone", n => { RowsDone = n.GetLongValue(); } },
                 { "run", n => { Run = n.GetIntValue(); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
                 { "totalChunks", n => { TotalChunks = n.GetIntValue(); } },
                 { "totalRows", n => { TotalRows = n.GetLongValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -84,10 +84,10 @@ namespace Formanova.Client.Generated.Models
             writer.WriteDoubleValue("progressPercent", ProgressPercent);
             writer.WriteLongValue("rowsDone", RowsDone);
             writer.WriteIntValue("run", Run);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
+            writer.WriteStringValue("stage", Stage);
             writer.WriteIntValue("totalChunks", TotalChunks);
             writer.WriteLongValue("totalRows", TotalRows);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

@@ -17,18 +17,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The id property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Id { get; set; }
+        public string? Id { get; set; }
 #nullable restore
 #else
-        public UntypedNode Id { get; set; }
+        public string Id { get; set; }
 #endif
         /// <summary>The progress property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -49,20 +49,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The results property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Results { get; set; }
+        public string? Results { get; set; }
 #nullable restore
 #else
-        public UntypedNode Results { get; set; }
+        public string Results { get; set; }
 #endif
         /// <summary>The startedAt property</summary>
         public DateTimeOffset? StartedAt { get; set; }
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Status { get; set; }
+        public string? Status { get; set; }
 #nullable restore
 #else
-        public UntypedNode Status { get; set; }
+        public string Status { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -83,13 +83,13 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "closedAt", n => { ClosedAt = n.GetDateTimeOffsetValue(); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "id", n => { Id = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "error", n => { Error = n.GetStringValue(); } },
+                { "id", n => { Id = n.GetStringValue(); } },
                 { "progress", n => { Progress = n.GetObjectValue<global::Formanova.Client.Generated.Models.BatchProgress>(global::Formanova.Client.Generated.Models.BatchProgress.CreateFromDiscriminatorValue); } },
                 { "result", n => { Result = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
-                { "results", n => { Results = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "results", n => { Results = n.GetStringValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
-                { "status", n => { Status = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "status", n => { Status = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -100,13 +100,13 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("closedAt", ClosedAt);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
-            writer.WriteObjectValue<UntypedNode>("id", Id);
+            writer.WriteStringValue("error", Error);
+            writer.WriteStringValue("id", Id);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.BatchProgress>("progress", Progress);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("result", Result);
-            writer.WriteObjectValue<UntypedNode>("results", Results);
+            writer.WriteStringValue("results", Results);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
-            writer.WriteObjectValue<UntypedNode>("status", Status);
+            writer.WriteStringValue("status", Status);
         }
     }
 }

@@ -26,10 +26,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The thresholdOn property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ThresholdOn { get; set; }
+        public string? ThresholdOn { get; set; }
 #nullable restore
 #else
-        public UntypedNode ThresholdOn { get; set; }
+        public string ThresholdOn { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -54,7 +54,7 @@ namespace Formanova.Client.Generated.Models
                 { "f1", n => { F1 = n.GetDoubleValue(); } },
                 { "prAuc", n => { PrAuc = n.GetDoubleValue(); } },
                 { "threshold", n => { Threshold = n.GetDoubleValue(); } },
-                { "thresholdOn", n => { ThresholdOn = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "thresholdOn", n => { ThresholdOn = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -69,7 +69,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteDoubleValue("f1", F1);
             writer.WriteDoubleValue("prAuc", PrAuc);
             writer.WriteDoubleValue("threshold", Threshold);
-            writer.WriteObjectValue<UntypedNode>("thresholdOn", ThresholdOn);
+            writer.WriteStringValue("thresholdOn", ThresholdOn);
         }
     }
 }

@@ -16,18 +16,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The classWeighting property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ClassWeighting { get; set; }
+        public string? ClassWeighting { get; set; }
 #nullable restore
 #else
-        public UntypedNode ClassWeighting { get; set; }
+        public string ClassWeighting { get; set; }
 #endif
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The hyperparameters property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -40,10 +40,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The metric property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Metric { get; set; }
+        public string? Metric { get; set; }
 #nullable restore
 #else
-        public UntypedNode Metric { get; set; }
+        public string Metric { get; set; }
 #endif
         /// <summary>The score property</summary>
         public double? Score { get; set; }
@@ -52,18 +52,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Status { get; set; }
+        public string? Status { get; set; }
 #nullable restore
 #else
-        public UntypedNode Status { get; set; }
+        public string Status { get; set; }
 #endif
         /// <summary>The trainer property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Trainer { get; set; }
+        public string? Trainer { get; set; }
 #nullable restore
 #else
-        public UntypedNode Trainer { get; set; }
+        public string Trainer { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -83,14 +83,14 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "classWeighting", n => { ClassWeighting = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "classWeighting", n => { ClassWeighting = n.GetStringValue(); } },
+                { "error", n => { Error = n.GetStringValue(); } },
                 { "hyperparameters", n => { Hyperparameters = n.GetObjectValue<global::Formanova.Client.Generated.Models.CandidateScore_hyperparameters>(global::Formanova.Client.Generated.Models.CandidateScore_hyperparameters.CreateFromDiscriminatorValue); } },
-                { "metric", n => { Metric = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "metric", n => { Metric = n.GetStringValue(); } },
                 { "score", n => { Score = n.GetDoubleValue(); } },
                 { "seconds", n => { Seconds = n.GetDoubleValue(); } },
-                { "status", n => { Status = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "trainer", n => { Trainer = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "status", n => { Status = n.GetStringValue(); } },
+                { "trainer", n => { Trainer = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -100,14 +100,14 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("classWeighting", ClassWeighting);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
+            writer.WriteStringValue("classWeighting", ClassWeighting);
+            writer.WriteStringValue("error", Error);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.CandidateScore_hyperparameters>("hyperparameters", Hyperparameters);
-            writer.WriteObjectValue<UntypedNode>("metric", Metric);
+            writer.WriteStringValue("metric", Metric);
             writer.WriteDoubleValue("score", Score);
             writer.WriteDoubleValue("seconds", Seconds);
-            writer.WriteObjectValue<UntypedNode>("status", Status);
-            writer.WriteObjectValue<UntypedNode>("trainer", Trainer);
+            writer.WriteStringValue("status", Status);
+            writer.WriteStringValue("trainer", Trainer);
         }
     }
 }

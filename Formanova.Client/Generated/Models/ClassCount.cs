@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The class property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Class { get; set; }
+        public string? Class { get; set; }
 #nullable restore
 #else
-        public UntypedNode Class { get; set; }
+        public string Class { get; set; }
 #endif
         /// <summary>The test property</summary>
         public long? Test { get; set; }
@@ -43,7 +43,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "class", n => { Class = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "class", n => { Class = n.GetStringValue(); } },
                 { "test", n => { Test = n.GetLongValue(); } },
                 { "train", n => { Train = n.GetLongValue(); } },
             };
@@ -55,7 +55,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("class", Class);
+            writer.WriteStringValue("class", Class);
             writer.WriteLongValue("test", Test);
             writer.WriteLongValue("train", Train);
         }

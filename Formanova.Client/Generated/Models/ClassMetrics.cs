@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The class property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Class { get; set; }
+        public string? Class { get; set; }
 #nullable restore
 #else
-        public UntypedNode Class { get; set; }
+        public string Class { get; set; }
 #endif
         /// <summary>The f1 property</summary>
         public double? F1 { get; set; }
@@ -49,7 +49,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "class", n => { Class = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "class", n => { Class = n.GetStringValue(); } },
                 { "f1", n => { F1 = n.GetDoubleValue(); } },
                 { "precision", n => { Precision = n.GetDoubleValue(); } },
                 { "predicted", n => { Predicted = n.GetLongValue(); } },
@@ -64,7 +64,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("class", Class);
+            writer.WriteStringValue("class", Class);
             writer.WriteDoubleValue("f1", F1);
             writer.WriteDoubleValue("precision", Precision);
             writer.WriteLongValue("predicted", Predicted);

@@ -32,10 +32,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The neverPredicted property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? NeverPredicted { get; set; }
+        public List<string>? NeverPredicted { get; set; }
 #nullable restore
 #else
-        public UntypedNode NeverPredicted { get; set; }
+        public List<string> NeverPredicted { get; set; }
 #endif
         /// <summary>The perClass property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -68,7 +68,7 @@ namespace Formanova.Client.Generated.Models
                 { "macroAccuracy", n => { MacroAccuracy = n.GetDoubleValue(); } },
                 { "macroF1", n => { MacroF1 = n.GetDoubleValue(); } },
                 { "microAccuracy", n => { MicroAccuracy = n.GetDoubleValue(); } },
-                { "neverPredicted", n => { NeverPredicted = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "neverPredicted", n => { NeverPredicted = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "perClass", n => { PerClass = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ClassMetrics>(global::Formanova.Client.Generated.Models.ClassMetrics.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
@@ -84,7 +84,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteDoubleValue("macroAccuracy", MacroAccuracy);
             writer.WriteDoubleValue("macroF1", MacroF1);
             writer.WriteDoubleValue("microAccuracy", MicroAccuracy);
-            writer.WriteObjectValue<UntypedNode>("neverPredicted", NeverPredicted);
+            writer.WriteCollectionOfPrimitiveValues<string>("neverPredicted", NeverPredicted);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ClassMetrics>("perClass", PerClass);
         }
     }

@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The correlationid property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Correlationid { get; set; }
+        public string? Correlationid { get; set; }
 #nullable restore
 #else
-        public UntypedNode Correlationid { get; set; }
+        public string Correlationid { get; set; }
 #endif
         /// <summary>The data property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -32,60 +32,60 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The datacontenttype property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Datacontenttype { get; set; }
+        public string? Datacontenttype { get; set; }
 #nullable restore
 #else
-        public UntypedNode Datacontenttype { get; set; }
+        public string Datacontenttype { get; set; }
 #endif
         /// <summary>The dataref property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Dataref { get; set; }
+        public string? Dataref { get; set; }
 #nullable restore
 #else
-        public UntypedNode Dataref { get; set; }
+        public string Dataref { get; set; }
 #endif
         /// <summary>The id property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Id { get; set; }
+        public string? Id { get; set; }
 #nullable restore
 #else
-        public UntypedNode Id { get; set; }
+        public string Id { get; set; }
 #endif
         /// <summary>The source property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Source { get; set; }
+        public string? Source { get; set; }
 #nullable restore
 #else
-        public UntypedNode Source { get; set; }
+        public string Source { get; set; }
 #endif
         /// <summary>The specversion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Specversion { get; set; }
+        public string? Specversion { get; set; }
 #nullable restore
 #else
-        public UntypedNode Specversion { get; set; }
+        public string Specversion { get; set; }
 #endif
         /// <summary>The subject property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Subject { get; set; }
+        public string? Subject { get; set; }
 #nullable restore
 #else
-        public UntypedNode Subject { get; set; }
+        public string Subject { get; set; }
 #endif
         /// <summary>The time property</summary>
         public DateTimeOffset? Time { get; set; }
         /// <summary>The type property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Type { get; set; }
+        public string? Type { get; set; }
 #nullable restore
 #else
-        public UntypedNode Type { get; set; }
+        public string Type { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -105,16 +105,16 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "correlationid", n => { Correlationid = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "correlationid", n => { Correlationid = n.GetStringValue(); } },
                 { "data", n => { Data = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
-                { "datacontenttype", n => { Datacontenttype = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "dataref", n => { Dataref = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "id", n => { Id = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "source", n => { Source = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "specversion", n => { Specversion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "subject", n => { Subject = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "datacontenttype", n => { Datacontenttype = n.GetStringValue(); } },
+                { "dataref", n => { Dataref = n.GetStringValue(); } },
+                { "id", n => { Id = n.GetStringValue(); } },
+                { "source", n => { Source = n.GetStringValue(); } },
+                { "specversion", n => { Specversion = n.GetStringValue(); } },
+                { "subject", n => { Subject = n.GetStringValue(); } },
                 { "time", n => { Time = n.GetDateTimeOffsetValue(); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "type", n => { Type = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -124,16 +124,16 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("correlationid", Correlationid);
+            writer.WriteStringValue("correlationid", Correlationid);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("data", Data);
-            writer.WriteObjectValue<UntypedNode>("datacontenttype", Datacontenttype);
-            writer.WriteObjectValue<UntypedNode>("dataref", Dataref);
-            writer.WriteObjectValue<UntypedNode>("id", Id);
-            writer.WriteObjectValue<UntypedNode>("source", Source);
-            writer.WriteObjectValue<UntypedNode>("specversion", Specversion);
-            writer.WriteObjectValue<UntypedNode>("subject", Subject);
+            writer.WriteStringValue("datacontenttype", Datacontenttype);
+            writer.WriteStringValue("dataref", Dataref);
+            writer.WriteStringValue("id", Id);
+            writer.WriteStringValue("source", Source);
+            writer.WriteStringValue("specversion", Specversion);
+            writer.WriteStringValue("subject", Subject);
             writer.WriteDateTimeOffsetValue("time", Time);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
+            writer.WriteStringValue("type", Type);
         }
     }
 }

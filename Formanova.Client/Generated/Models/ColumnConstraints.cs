@@ -15,36 +15,24 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The allowedValues property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? AllowedValues { get; set; }
+        public List<string>? AllowedValues { get; set; }
 #nullable restore
 #else
-        public UntypedNode AllowedValues { get; set; }
+        public List<string> AllowedValues { get; set; }
 #endif
         /// <summary>The max property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Max { get; set; }
-#nullable restore
-#else
-        public UntypedNode Max { get; set; }
-#endif
+        public double? Max { get; set; }
         /// <summary>The maxLength property</summary>
         public int? MaxLength { get; set; }
         /// <summary>The min property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Min { get; set; }
-#nullable restore
-#else
-        public UntypedNode Min { get; set; }
-#endif
+        public double? Min { get; set; }
         /// <summary>The pattern property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Pattern { get; set; }
+        public string? Pattern { get; set; }
 #nullable restore
 #else
-        public UntypedNode Pattern { get; set; }
+        public string Pattern { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -64,11 +52,11 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "allowedValues", n => { AllowedValues = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "max", n => { Max = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "allowedValues", n => { AllowedValues = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "max", n => { Max = n.GetDoubleValue(); } },
                 { "maxLength", n => { MaxLength = n.GetIntValue(); } },
-                { "min", n => { Min = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "pattern", n => { Pattern = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "min", n => { Min = n.GetDoubleValue(); } },
+                { "pattern", n => { Pattern = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -78,11 +66,11 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("allowedValues", AllowedValues);
-            writer.WriteObjectValue<UntypedNode>("max", Max);
+            writer.WriteCollectionOfPrimitiveValues<string>("allowedValues", AllowedValues);
+            writer.WriteDoubleValue("max", Max);
             writer.WriteIntValue("maxLength", MaxLength);
-            writer.WriteObjectValue<UntypedNode>("min", Min);
-            writer.WriteObjectValue<UntypedNode>("pattern", Pattern);
+            writer.WriteDoubleValue("min", Min);
+            writer.WriteStringValue("pattern", Pattern);
         }
     }
 }

@@ -23,10 +23,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The nullable property</summary>
         public bool? Nullable { get; set; }
@@ -61,7 +61,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "constraints", n => { Constraints = n.GetObjectValue<global::Formanova.Client.Generated.Models.ColumnConstraints>(global::Formanova.Client.Generated.Models.ColumnConstraints.CreateFromDiscriminatorValue); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
                 { "nullable", n => { Nullable = n.GetBoolValue(); } },
                 { "role", n => { Role = n.GetEnumValue<global::Formanova.Client.Generated.Models.ColumnRole>(); } },
                 { "type", n => { Type = n.GetEnumValue<global::Formanova.Client.Generated.Models.ColumnType>(); } },
@@ -75,7 +75,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ColumnConstraints>("constraints", Constraints);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("name", Name);
             writer.WriteBoolValue("nullable", Nullable);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ColumnRole>("role", Role);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ColumnType>("type", Type);

@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The classes property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Classes { get; set; }
+        public List<string>? Classes { get; set; }
 #nullable restore
 #else
-        public UntypedNode Classes { get; set; }
+        public List<string> Classes { get; set; }
 #endif
         /// <summary>The counts property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "classes", n => { Classes = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "classes", n => { Classes = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "counts", n => { Counts = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
             };
         }
@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("classes", Classes);
+            writer.WriteCollectionOfPrimitiveValues<string>("classes", Classes);
             writer.WriteObjectValue<UntypedNode>("counts", Counts);
         }
     }

@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The secret property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Secret { get; set; }
+        public string? Secret { get; set; }
 #nullable restore
 #else
-        public UntypedNode Secret { get; set; }
+        public string Secret { get; set; }
 #endif
         /// <summary>A subscription as stored, without its secret.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "secret", n => { Secret = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "secret", n => { Secret = n.GetStringValue(); } },
                 { "webhook", n => { Webhook = n.GetObjectValue<global::Formanova.Client.Generated.Models.Webhook>(global::Formanova.Client.Generated.Models.Webhook.CreateFromDiscriminatorValue); } },
             };
         }
@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("secret", Secret);
+            writer.WriteStringValue("secret", Secret);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.Webhook>("webhook", Webhook);
         }
     }

@@ -17,10 +17,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The importId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ImportId { get; set; }
+        public string? ImportId { get; set; }
 #nullable restore
 #else
-        public UntypedNode ImportId { get; set; }
+        public string ImportId { get; set; }
 #endif
         /// <summary>The rowId property</summary>
         public long? RowId { get; set; }
@@ -53,7 +53,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
-                { "importId", n => { ImportId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "importId", n => { ImportId = n.GetStringValue(); } },
                 { "rowId", n => { RowId = n.GetLongValue(); } },
                 { "schemaVersion", n => { SchemaVersion = n.GetIntValue(); } },
                 { "values", n => { Values = n.GetObjectValue<global::Formanova.Client.Generated.Models.DataRow_values>(global::Formanova.Client.Generated.Models.DataRow_values.CreateFromDiscriminatorValue); } },
@@ -67,7 +67,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
-            writer.WriteObjectValue<UntypedNode>("importId", ImportId);
+            writer.WriteStringValue("importId", ImportId);
             writer.WriteLongValue("rowId", RowId);
             writer.WriteIntValue("schemaVersion", SchemaVersion);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.DataRow_values>("values", Values);

@@ -27,20 +27,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The description property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Description { get; set; }
+        public string? Description { get; set; }
 #nullable restore
 #else
-        public UntypedNode Description { get; set; }
+        public string Description { get; set; }
 #endif
         /// <summary>The id property</summary>
         public long? Id { get; set; }
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The requireLabel property</summary>
         public bool? RequireLabel { get; set; }
@@ -79,9 +79,9 @@ namespace Formanova.Client.Generated.Models
                 { "columns", n => { Columns = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ColumnDefinition>(global::Formanova.Client.Generated.Models.ColumnDefinition.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
                 { "derivedFromId", n => { DerivedFromId = n.GetLongValue(); } },
-                { "description", n => { Description = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "description", n => { Description = n.GetStringValue(); } },
                 { "id", n => { Id = n.GetLongValue(); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
                 { "requireLabel", n => { RequireLabel = n.GetBoolValue(); } },
                 { "rowCount", n => { RowCount = n.GetLongValue(); } },
                 { "schemaVersion", n => { SchemaVersion = n.GetIntValue(); } },
@@ -99,9 +99,9 @@ namespace Formanova.Client.Generated.Models
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ColumnDefinition>("columns", Columns);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
             writer.WriteLongValue("derivedFromId", DerivedFromId);
-            writer.WriteObjectValue<UntypedNode>("description", Description);
+            writer.WriteStringValue("description", Description);
             writer.WriteLongValue("id", Id);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("name", Name);
             writer.WriteBoolValue("requireLabel", RequireLabel);
             writer.WriteLongValue("rowCount", RowCount);
             writer.WriteIntValue("schemaVersion", SchemaVersion);

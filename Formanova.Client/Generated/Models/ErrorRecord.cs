@@ -20,26 +20,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The message property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Message { get; set; }
+        public string? Message { get; set; }
 #nullable restore
 #else
-        public UntypedNode Message { get; set; }
+        public string Message { get; set; }
 #endif
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The type property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Type { get; set; }
+        public string? Type { get; set; }
 #nullable restore
 #else
-        public UntypedNode Type { get; set; }
+        public string Type { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -61,9 +61,9 @@ namespace Formanova.Client.Generated.Models
             {
                 { "at", n => { At = n.GetDateTimeOffsetValue(); } },
                 { "handled", n => { Handled = n.GetBoolValue(); } },
-                { "message", n => { Message = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "message", n => { Message = n.GetStringValue(); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
+                { "type", n => { Type = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -75,9 +75,9 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("at", At);
             writer.WriteBoolValue("handled", Handled);
-            writer.WriteObjectValue<UntypedNode>("message", Message);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
+            writer.WriteStringValue("message", Message);
+            writer.WriteStringValue("stage", Stage);
+            writer.WriteStringValue("type", Type);
         }
     }
 }

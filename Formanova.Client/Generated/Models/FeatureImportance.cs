@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The column property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Column { get; set; }
+        public string? Column { get; set; }
 #nullable restore
 #else
-        public UntypedNode Column { get; set; }
+        public string Column { get; set; }
 #endif
         /// <summary>The importance property</summary>
         public double? Importance { get; set; }
@@ -43,7 +43,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "column", n => { Column = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "column", n => { Column = n.GetStringValue(); } },
                 { "importance", n => { Importance = n.GetDoubleValue(); } },
                 { "stdDev", n => { StdDev = n.GetDoubleValue(); } },
             };
@@ -55,7 +55,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("column", Column);
+            writer.WriteStringValue("column", Column);
             writer.WriteDoubleValue("importance", Importance);
             writer.WriteDoubleValue("stdDev", StdDev);
         }

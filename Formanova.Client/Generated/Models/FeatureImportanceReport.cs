@@ -26,10 +26,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The metric property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Metric { get; set; }
+        public string? Metric { get; set; }
 #nullable restore
 #else
-        public UntypedNode Metric { get; set; }
+        public string Metric { get; set; }
 #endif
         /// <summary>The repeats property</summary>
         public int? Repeats { get; set; }
@@ -55,7 +55,7 @@ namespace Formanova.Client.Generated.Models
             {
                 { "baseline", n => { Baseline = n.GetDoubleValue(); } },
                 { "features", n => { Features = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.FeatureImportance>(global::Formanova.Client.Generated.Models.FeatureImportance.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "metric", n => { Metric = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "metric", n => { Metric = n.GetStringValue(); } },
                 { "repeats", n => { Repeats = n.GetIntValue(); } },
                 { "rows", n => { Rows = n.GetIntValue(); } },
             };
@@ -69,7 +69,7 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDoubleValue("baseline", Baseline);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.FeatureImportance>("features", Features);
-            writer.WriteObjectValue<UntypedNode>("metric", Metric);
+            writer.WriteStringValue("metric", Metric);
             writer.WriteIntValue("repeats", Repeats);
             writer.WriteIntValue("rows", Rows);
         }

@@ -2,26 +2,18 @@
 #pragma warning disable CS0618
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions.Serialization;
-using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
 using System.IO;
 using System;
 namespace Formanova.Client.Generated.Models
 {
+    /// <summary>
+    /// A problem from validation: `errors` maps each camelCase field path to its messages.
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    #pragma warning disable CS1591
-    public partial class HttpValidationProblemDetails : ApiException, IParsable
-    #pragma warning restore CS1591
+    public partial class HttpValidationProblemDetails : global::Formanova.Client.Generated.Models.ProblemDetails, IParsable
     {
-        /// <summary>The detail property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Detail { get; set; }
-#nullable restore
-#else
-        public UntypedNode Detail { get; set; }
-#endif
-        /// <summary>The errors property</summary>
+        /// <summary>Messages by field path.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Formanova.Client.Generated.Models.HttpValidationProblemDetails_errors? Errors { get; set; }
@@ -29,40 +21,12 @@ namespace Formanova.Client.Generated.Models
 #else
         public global::Formanova.Client.Generated.Models.HttpValidationProblemDetails_errors Errors { get; set; }
 #endif
-        /// <summary>The instance property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Instance { get; set; }
-#nullable restore
-#else
-        public UntypedNode Instance { get; set; }
-#endif
-        /// <summary>The primary error message.</summary>
-        public override string Message { get => base.Message; }
-        /// <summary>The status property</summary>
-        public int? Status { get; set; }
-        /// <summary>The title property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Title { get; set; }
-#nullable restore
-#else
-        public UntypedNode Title { get; set; }
-#endif
-        /// <summary>The type property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? Type { get; set; }
-#nullable restore
-#else
-        public UntypedNode Type { get; set; }
-#endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails"/></returns>
         /// <param name="parseNode">The parse node to use to read the discriminator value and create the object</param>
-        public static global::Formanova.Client.Generated.Models.HttpValidationProblemDetails CreateFromDiscriminatorValue(IParseNode parseNode)
+        public static new global::Formanova.Client.Generated.Models.HttpValidationProblemDetails CreateFromDiscriminatorValue(IParseNode parseNode)
         {
             if(ReferenceEquals(parseNode, null)) throw new ArgumentNullException(nameof(parseNode));
             return new global::Formanova.Client.Generated.Models.HttpValidationProblemDetails();
@@ -71,31 +35,22 @@ namespace Formanova.Client.Generated.Models
         /// The deserialization information for the current model
         /// </summary>
         /// <returns>A IDictionary&lt;string, Action&lt;IParseNode&gt;&gt;</returns>
-        public virtual IDictionary<string, Action<IParseNode>> GetFieldDeserializers()
+        public override IDictionary<string, Action<IParseNode>> GetFieldDeserializers()
         {
-            return new Dictionary<string, Action<IParseNode>>
+            return new Dictionary<string, Action<IParseNode>>(base.GetFieldDeserializers())
             {
-                { "detail", n => { Detail = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
                 { "errors", n => { Errors = n.GetObjectValue<global::Formanova.Client.Generated.Models.HttpValidationProblemDetails_errors>(global::Formanova.Client.Generated.Models.HttpValidationProblemDetails_errors.CreateFromDiscriminatorValue); } },
-                { "instance", n => { Instance = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "status", n => { Status = n.GetIntValue(); } },
-                { "title", n => { Title = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
             };
         }
         /// <summary>
         /// Serializes information the current object
         /// </summary>
         /// <param name="writer">Serialization writer to use to serialize this model</param>
-        public virtual void Serialize(ISerializationWriter writer)
+        public override void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("detail", Detail);
+            base.Serialize(writer);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.HttpValidationProblemDetails_errors>("errors", Errors);
-            writer.WriteObjectValue<UntypedNode>("instance", Instance);
-            writer.WriteIntValue("status", Status);
-            writer.WriteObjectValue<UntypedNode>("title", Title);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
         }
     }
 }

@@ -35,10 +35,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The importId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ImportId { get; set; }
+        public string? ImportId { get; set; }
 #nullable restore
 #else
-        public UntypedNode ImportId { get; set; }
+        public string ImportId { get; set; }
 #endif
         /// <summary>The onError property</summary>
         public global::Formanova.Client.Generated.Models.ImportErrorMode? OnError { get; set; }
@@ -78,7 +78,7 @@ namespace Formanova.Client.Generated.Models
                 { "datasetId", n => { DatasetId = n.GetLongValue(); } },
                 { "errorCounts", n => { ErrorCounts = n.GetObjectValue<global::Formanova.Client.Generated.Models.ImportReport_errorCounts>(global::Formanova.Client.Generated.Models.ImportReport_errorCounts.CreateFromDiscriminatorValue); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.RowError>(global::Formanova.Client.Generated.Models.RowError.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "importId", n => { ImportId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "importId", n => { ImportId = n.GetStringValue(); } },
                 { "onError", n => { OnError = n.GetEnumValue<global::Formanova.Client.Generated.Models.ImportErrorMode>(); } },
                 { "replayed", n => { Replayed = n.GetBoolValue(); } },
                 { "rowsAccepted", n => { RowsAccepted = n.GetLongValue(); } },
@@ -100,7 +100,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteLongValue("datasetId", DatasetId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ImportReport_errorCounts>("errorCounts", ErrorCounts);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.RowError>("errors", Errors);
-            writer.WriteObjectValue<UntypedNode>("importId", ImportId);
+            writer.WriteStringValue("importId", ImportId);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ImportErrorMode>("onError", OnError);
             writer.WriteBoolValue("replayed", Replayed);
             writer.WriteLongValue("rowsAccepted", RowsAccepted);

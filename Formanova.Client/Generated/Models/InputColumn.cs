@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>What a raw column is to the model: a feature it needs, its label, or a column it ignores (an id, an ignored orexcluded column).</summary>
         public global::Formanova.Client.Generated.Models.InputRole? Role { get; set; }
@@ -43,7 +43,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
                 { "role", n => { Role = n.GetEnumValue<global::Formanova.Client.Generated.Models.InputRole>(); } },
                 { "type", n => { Type = n.GetEnumValue<global::Formanova.Client.Generated.Models.InputType>(); } },
             };
@@ -55,7 +55,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("name", Name);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.InputRole>("role", Role);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.InputType>("type", Type);
         }

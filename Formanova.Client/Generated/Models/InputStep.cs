@@ -16,26 +16,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The column property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Column { get; set; }
+        public string? Column { get; set; }
 #nullable restore
 #else
-        public UntypedNode Column { get; set; }
+        public string Column { get; set; }
 #endif
         /// <summary>The expression property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Expression { get; set; }
+        public string? Expression { get; set; }
 #nullable restore
 #else
-        public UntypedNode Expression { get; set; }
+        public string Expression { get; set; }
 #endif
         /// <summary>The newName property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? NewName { get; set; }
+        public string? NewName { get; set; }
 #nullable restore
 #else
-        public UntypedNode NewName { get; set; }
+        public string NewName { get; set; }
 #endif
         /// <summary>The op property</summary>
         public global::Formanova.Client.Generated.Models.InputStepOp? Op { get; set; }
@@ -67,9 +67,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "column", n => { Column = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "expression", n => { Expression = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "newName", n => { NewName = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "column", n => { Column = n.GetStringValue(); } },
+                { "expression", n => { Expression = n.GetStringValue(); } },
+                { "newName", n => { NewName = n.GetStringValue(); } },
                 { "op", n => { Op = n.GetEnumValue<global::Formanova.Client.Generated.Models.InputStepOp>(); } },
                 { "type", n => { Type = n.GetEnumValue<global::Formanova.Client.Generated.Models.InputType>(); } },
                 { "value", n => { Value = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
@@ -82,9 +82,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("column", Column);
-            writer.WriteObjectValue<UntypedNode>("expression", Expression);
-            writer.WriteObjectValue<UntypedNode>("newName", NewName);
+            writer.WriteStringValue("column", Column);
+            writer.WriteStringValue("expression", Expression);
+            writer.WriteStringValue("newName", NewName);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.InputStepOp>("op", Op);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.InputType>("type", Type);
             writer.WriteObjectValue<UntypedNode>("value", Value);

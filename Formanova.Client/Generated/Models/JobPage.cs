@@ -24,10 +24,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The nextPageToken property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? NextPageToken { get; set; }
+        public string? NextPageToken { get; set; }
 #nullable restore
 #else
-        public UntypedNode NextPageToken { get; set; }
+        public string NextPageToken { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -48,7 +48,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "items", n => { Items = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.JobSummary>(global::Formanova.Client.Generated.Models.JobSummary.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "nextPageToken", n => { NextPageToken = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "nextPageToken", n => { NextPageToken = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -59,7 +59,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.JobSummary>("items", Items);
-            writer.WriteObjectValue<UntypedNode>("nextPageToken", NextPageToken);
+            writer.WriteStringValue("nextPageToken", NextPageToken);
         }
     }
 }

@@ -18,10 +18,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The errors property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -36,18 +36,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The id property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Id { get; set; }
+        public string? Id { get; set; }
 #nullable restore
 #else
-        public UntypedNode Id { get; set; }
+        public string Id { get; set; }
 #endif
         /// <summary>The location property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Location { get; set; }
+        public string? Location { get; set; }
 #nullable restore
 #else
-        public UntypedNode Location { get; set; }
+        public string Location { get; set; }
 #endif
         /// <summary>The params property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -72,28 +72,28 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The startedAt property</summary>
         public DateTimeOffset? StartedAt { get; set; }
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Status { get; set; }
+        public string? Status { get; set; }
 #nullable restore
 #else
-        public UntypedNode Status { get; set; }
+        public string Status { get; set; }
 #endif
         /// <summary>The type property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Type { get; set; }
+        public string? Type { get; set; }
 #nullable restore
 #else
-        public UntypedNode Type { get; set; }
+        public string Type { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -114,19 +114,19 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "closedAt", n => { ClosedAt = n.GetDateTimeOffsetValue(); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "error", n => { Error = n.GetStringValue(); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>(global::Formanova.Client.Generated.Models.ErrorRecord.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "estimatedCompletion", n => { EstimatedCompletion = n.GetDateTimeOffsetValue(); } },
-                { "id", n => { Id = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "location", n => { Location = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "id", n => { Id = n.GetStringValue(); } },
+                { "location", n => { Location = n.GetStringValue(); } },
                 { "params", n => { Params = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingParams>(global::Formanova.Client.Generated.Models.ProcessingParams.CreateFromDiscriminatorValue); } },
                 { "paused", n => { Paused = n.GetBoolValue(); } },
                 { "progressPercent", n => { ProgressPercent = n.GetDoubleValue(); } },
                 { "result", n => { Result = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
-                { "status", n => { Status = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "status", n => { Status = n.GetStringValue(); } },
+                { "type", n => { Type = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -137,19 +137,19 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("closedAt", ClosedAt);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
+            writer.WriteStringValue("error", Error);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>("errors", Errors);
             writer.WriteDateTimeOffsetValue("estimatedCompletion", EstimatedCompletion);
-            writer.WriteObjectValue<UntypedNode>("id", Id);
-            writer.WriteObjectValue<UntypedNode>("location", Location);
+            writer.WriteStringValue("id", Id);
+            writer.WriteStringValue("location", Location);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingParams>("params", Params);
             writer.WriteBoolValue("paused", Paused);
             writer.WriteDoubleValue("progressPercent", ProgressPercent);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("result", Result);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
+            writer.WriteStringValue("stage", Stage);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
-            writer.WriteObjectValue<UntypedNode>("status", Status);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
+            writer.WriteStringValue("status", Status);
+            writer.WriteStringValue("type", Type);
         }
     }
 }

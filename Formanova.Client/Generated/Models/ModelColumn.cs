@@ -20,10 +20,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.ModelColumn"/> and sets the default values.
@@ -52,7 +52,7 @@ namespace Formanova.Client.Generated.Models
             {
                 { "isLabel", n => { IsLabel = n.GetBoolValue(); } },
                 { "kind", n => { Kind = n.GetEnumValue<global::Formanova.Client.Generated.Models.ColumnKind>(); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -64,7 +64,7 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteBoolValue("isLabel", IsLabel);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ColumnKind>("kind", Kind);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("name", Name);
         }
     }
 }

@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The activeVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ActiveVersion { get; set; }
+        public string? ActiveVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode ActiveVersion { get; set; }
+        public string ActiveVersion { get; set; }
 #endif
         /// <summary>The aliases property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -32,10 +32,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The versions property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -63,9 +63,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "activeVersion", n => { ActiveVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "activeVersion", n => { ActiveVersion = n.GetStringValue(); } },
                 { "aliases", n => { Aliases = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelDetails_aliases>(global::Formanova.Client.Generated.Models.ModelDetails_aliases.CreateFromDiscriminatorValue); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
                 { "versions", n => { Versions = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelVersionInfo>(global::Formanova.Client.Generated.Models.ModelVersionInfo.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
@@ -76,9 +76,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("activeVersion", ActiveVersion);
+            writer.WriteStringValue("activeVersion", ActiveVersion);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelDetails_aliases>("aliases", Aliases);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("name", Name);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelVersionInfo>("versions", Versions);
         }
     }

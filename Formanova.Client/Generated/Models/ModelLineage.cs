@@ -16,26 +16,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The datasetId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? DatasetId { get; set; }
+        public string? DatasetId { get; set; }
 #nullable restore
 #else
-        public UntypedNode DatasetId { get; set; }
+        public string DatasetId { get; set; }
 #endif
         /// <summary>The datasetVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? DatasetVersion { get; set; }
+        public string? DatasetVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode DatasetVersion { get; set; }
+        public string DatasetVersion { get; set; }
 #endif
         /// <summary>The runId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? RunId { get; set; }
+        public string? RunId { get; set; }
 #nullable restore
 #else
-        public UntypedNode RunId { get; set; }
+        public string RunId { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -55,9 +55,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "datasetId", n => { DatasetId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "datasetVersion", n => { DatasetVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "runId", n => { RunId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "datasetId", n => { DatasetId = n.GetStringValue(); } },
+                { "datasetVersion", n => { DatasetVersion = n.GetStringValue(); } },
+                { "runId", n => { RunId = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -67,9 +67,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("datasetId", DatasetId);
-            writer.WriteObjectValue<UntypedNode>("datasetVersion", DatasetVersion);
-            writer.WriteObjectValue<UntypedNode>("runId", RunId);
+            writer.WriteStringValue("datasetId", DatasetId);
+            writer.WriteStringValue("datasetVersion", DatasetVersion);
+            writer.WriteStringValue("runId", RunId);
         }
     }
 }

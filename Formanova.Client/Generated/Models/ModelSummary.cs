@@ -15,10 +15,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The activeVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ActiveVersion { get; set; }
+        public string? ActiveVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode ActiveVersion { get; set; }
+        public string ActiveVersion { get; set; }
 #endif
         /// <summary>The aliases property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -31,18 +31,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The latestVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? LatestVersion { get; set; }
+        public string? LatestVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode LatestVersion { get; set; }
+        public string LatestVersion { get; set; }
 #endif
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The task property</summary>
         public global::Formanova.Client.Generated.Models.ModelTask? Task { get; set; }
@@ -66,10 +66,10 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "activeVersion", n => { ActiveVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "activeVersion", n => { ActiveVersion = n.GetStringValue(); } },
                 { "aliases", n => { Aliases = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelSummary_aliases>(global::Formanova.Client.Generated.Models.ModelSummary_aliases.CreateFromDiscriminatorValue); } },
-                { "latestVersion", n => { LatestVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "latestVersion", n => { LatestVersion = n.GetStringValue(); } },
+                { "name", n => { Name = n.GetStringValue(); } },
                 { "task", n => { Task = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelTask>(); } },
                 { "versionCount", n => { VersionCount = n.GetIntValue(); } },
             };
@@ -81,10 +81,10 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("activeVersion", ActiveVersion);
+            writer.WriteStringValue("activeVersion", ActiveVersion);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelSummary_aliases>("aliases", Aliases);
-            writer.WriteObjectValue<UntypedNode>("latestVersion", LatestVersion);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
+            writer.WriteStringValue("latestVersion", LatestVersion);
+            writer.WriteStringValue("name", Name);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelTask>("task", Task);
             writer.WriteIntValue("versionCount", VersionCount);
         }

@@ -15,10 +15,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The failures property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Failures { get; set; }
+        public List<string>? Failures { get; set; }
 #nullable restore
 #else
-        public UntypedNode Failures { get; set; }
+        public List<string> Failures { get; set; }
 #endif
         /// <summary>The passed property</summary>
         public bool? Passed { get; set; }
@@ -40,7 +40,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "failures", n => { Failures = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "failures", n => { Failures = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "passed", n => { Passed = n.GetBoolValue(); } },
             };
         }
@@ -51,7 +51,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("failures", Failures);
+            writer.WriteCollectionOfPrimitiveValues<string>("failures", Failures);
             writer.WriteBoolValue("passed", Passed);
         }
     }

@@ -18,10 +18,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The aliases property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Aliases { get; set; }
+        public List<string>? Aliases { get; set; }
 #nullable restore
 #else
-        public UntypedNode Aliases { get; set; }
+        public List<string> Aliases { get; set; }
 #endif
         /// <summary>The columns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -44,10 +44,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The failureReason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FailureReason { get; set; }
+        public string? FailureReason { get; set; }
 #nullable restore
 #else
-        public UntypedNode FailureReason { get; set; }
+        public string FailureReason { get; set; }
 #endif
         /// <summary>Where the training rows came from (the Data module&apos;s dataset), recorded as lineage.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -68,18 +68,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The notes property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Notes { get; set; }
+        public string? Notes { get; set; }
 #nullable restore
 #else
-        public UntypedNode Notes { get; set; }
+        public string Notes { get; set; }
 #endif
         /// <summary>The report property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -92,10 +92,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The sha256 property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Sha256 { get; set; }
+        public string? Sha256 { get; set; }
 #nullable restore
 #else
-        public UntypedNode Sha256 { get; set; }
+        public string Sha256 { get; set; }
 #endif
         /// <summary>The sizeBytes property</summary>
         public long? SizeBytes { get; set; }
@@ -114,18 +114,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The trainer property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Trainer { get; set; }
+        public string? Trainer { get; set; }
 #nullable restore
 #else
-        public UntypedNode Trainer { get; set; }
+        public string Trainer { get; set; }
 #endif
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -146,23 +146,23 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "activatedAt", n => { ActivatedAt = n.GetDateTimeOffsetValue(); } },
-                { "aliases", n => { Aliases = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "aliases", n => { Aliases = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "columns", n => { Columns = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelColumn>(global::Formanova.Client.Generated.Models.ModelColumn.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "contract", n => { Contract = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>(global::Formanova.Client.Generated.Models.ModelInputContract.CreateFromDiscriminatorValue); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
-                { "failureReason", n => { FailureReason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "failureReason", n => { FailureReason = n.GetStringValue(); } },
                 { "lineage", n => { Lineage = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>(global::Formanova.Client.Generated.Models.ModelLineage.CreateFromDiscriminatorValue); } },
                 { "metrics", n => { Metrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics>(global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics.CreateFromDiscriminatorValue); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "notes", n => { Notes = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
+                { "notes", n => { Notes = n.GetStringValue(); } },
                 { "report", n => { Report = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>(global::Formanova.Client.Generated.Models.TrainingReport.CreateFromDiscriminatorValue); } },
-                { "sha256", n => { Sha256 = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "sha256", n => { Sha256 = n.GetStringValue(); } },
                 { "sizeBytes", n => { SizeBytes = n.GetLongValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelVersionStatus>(); } },
                 { "tags", n => { Tags = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_tags>(global::Formanova.Client.Generated.Models.ModelVersionInfo_tags.CreateFromDiscriminatorValue); } },
                 { "task", n => { Task = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelTask>(); } },
-                { "trainer", n => { Trainer = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "trainer", n => { Trainer = n.GetStringValue(); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -173,23 +173,23 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("activatedAt", ActivatedAt);
-            writer.WriteObjectValue<UntypedNode>("aliases", Aliases);
+            writer.WriteCollectionOfPrimitiveValues<string>("aliases", Aliases);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelColumn>("columns", Columns);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>("contract", Contract);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
-            writer.WriteObjectValue<UntypedNode>("failureReason", FailureReason);
+            writer.WriteStringValue("failureReason", FailureReason);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>("lineage", Lineage);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics>("metrics", Metrics);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
-            writer.WriteObjectValue<UntypedNode>("notes", Notes);
+            writer.WriteStringValue("name", Name);
+            writer.WriteStringValue("notes", Notes);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>("report", Report);
-            writer.WriteObjectValue<UntypedNode>("sha256", Sha256);
+            writer.WriteStringValue("sha256", Sha256);
             writer.WriteLongValue("sizeBytes", SizeBytes);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelVersionStatus>("status", Status);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_tags>("tags", Tags);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelTask>("task", Task);
-            writer.WriteObjectValue<UntypedNode>("trainer", Trainer);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("trainer", Trainer);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

@@ -13,13 +13,7 @@ namespace Formanova.Client.Generated.Models
     #pragma warning restore CS1591
     {
         /// <summary>The decisionThreshold property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? DecisionThreshold { get; set; }
-#nullable restore
-#else
-        public UntypedNode DecisionThreshold { get; set; }
-#endif
+        public double? DecisionThreshold { get; set; }
         /// <summary>The roundDigits property</summary>
         public int? RoundDigits { get; set; }
         /// <summary>The useCache property</summary>
@@ -42,7 +36,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "decisionThreshold", n => { DecisionThreshold = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "decisionThreshold", n => { DecisionThreshold = n.GetDoubleValue(); } },
                 { "roundDigits", n => { RoundDigits = n.GetIntValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
             };
@@ -54,7 +48,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("decisionThreshold", DecisionThreshold);
+            writer.WriteDoubleValue("decisionThreshold", DecisionThreshold);
             writer.WriteIntValue("roundDigits", RoundDigits);
             writer.WriteBoolValue("useCache", UseCache);
         }

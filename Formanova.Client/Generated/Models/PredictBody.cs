@@ -15,10 +15,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The alias property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Alias { get; set; }
+        public string? Alias { get; set; }
 #nullable restore
 #else
-        public UntypedNode Alias { get; set; }
+        public string Alias { get; set; }
 #endif
         /// <summary>The inputs property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -35,10 +35,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.PredictBody"/> and sets the default values.
@@ -66,11 +66,11 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "alias", n => { Alias = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "alias", n => { Alias = n.GetStringValue(); } },
                 { "inputs", n => { Inputs = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>(global::Formanova.Client.Generated.Models.PredictBody_inputs.CreateFromDiscriminatorValue); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -80,11 +80,11 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("alias", Alias);
+            writer.WriteStringValue("alias", Alias);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>("inputs", Inputs);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

@@ -18,44 +18,44 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The fallbackFrom property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FallbackFrom { get; set; }
+        public string? FallbackFrom { get; set; }
 #nullable restore
 #else
-        public UntypedNode FallbackFrom { get; set; }
+        public string FallbackFrom { get; set; }
 #endif
         /// <summary>The fallbackReason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FallbackReason { get; set; }
+        public string? FallbackReason { get; set; }
 #nullable restore
 #else
-        public UntypedNode FallbackReason { get; set; }
+        public string FallbackReason { get; set; }
 #endif
         /// <summary>The ignoredColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? IgnoredColumns { get; set; }
+        public List<string>? IgnoredColumns { get; set; }
 #nullable restore
 #else
-        public UntypedNode IgnoredColumns { get; set; }
+        public List<string> IgnoredColumns { get; set; }
 #endif
         /// <summary>The label property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Label { get; set; }
+        public string? Label { get; set; }
 #nullable restore
 #else
-        public UntypedNode Label { get; set; }
+        public string Label { get; set; }
 #endif
         /// <summary>The latencyMs property</summary>
         public double? LatencyMs { get; set; }
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The probabilities property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -80,10 +80,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -104,17 +104,17 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "cached", n => { Cached = n.GetBoolValue(); } },
-                { "fallbackFrom", n => { FallbackFrom = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "fallbackReason", n => { FallbackReason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "ignoredColumns", n => { IgnoredColumns = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "label", n => { Label = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "fallbackFrom", n => { FallbackFrom = n.GetStringValue(); } },
+                { "fallbackReason", n => { FallbackReason = n.GetStringValue(); } },
+                { "ignoredColumns", n => { IgnoredColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "label", n => { Label = n.GetStringValue(); } },
                 { "latencyMs", n => { LatencyMs = n.GetDoubleValue(); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "probabilities", n => { Probabilities = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>(global::Formanova.Client.Generated.Models.PredictionResult_probabilities.CreateFromDiscriminatorValue); } },
                 { "score", n => { Score = n.GetDoubleValue(); } },
                 { "scores", n => { Scores = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_scores>(global::Formanova.Client.Generated.Models.PredictionResult_scores.CreateFromDiscriminatorValue); } },
                 { "value", n => { Value = n.GetDoubleValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -125,17 +125,17 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteBoolValue("cached", Cached);
-            writer.WriteObjectValue<UntypedNode>("fallbackFrom", FallbackFrom);
-            writer.WriteObjectValue<UntypedNode>("fallbackReason", FallbackReason);
-            writer.WriteObjectValue<UntypedNode>("ignoredColumns", IgnoredColumns);
-            writer.WriteObjectValue<UntypedNode>("label", Label);
+            writer.WriteStringValue("fallbackFrom", FallbackFrom);
+            writer.WriteStringValue("fallbackReason", FallbackReason);
+            writer.WriteCollectionOfPrimitiveValues<string>("ignoredColumns", IgnoredColumns);
+            writer.WriteStringValue("label", Label);
             writer.WriteDoubleValue("latencyMs", LatencyMs);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>("probabilities", Probabilities);
             writer.WriteDoubleValue("score", Score);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_scores>("scores", Scores);
             writer.WriteDoubleValue("value", Value);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

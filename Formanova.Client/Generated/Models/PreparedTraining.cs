@@ -30,10 +30,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The skippedColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? SkippedColumns { get; set; }
+        public List<string>? SkippedColumns { get; set; }
 #nullable restore
 #else
-        public UntypedNode SkippedColumns { get; set; }
+        public List<string> SkippedColumns { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -57,7 +57,7 @@ namespace Formanova.Client.Generated.Models
                 { "rows", n => { Rows = n.GetLongValue(); } },
                 { "rowsWithoutLabel", n => { RowsWithoutLabel = n.GetLongValue(); } },
                 { "schemaVersion", n => { SchemaVersion = n.GetIntValue(); } },
-                { "skippedColumns", n => { SkippedColumns = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "skippedColumns", n => { SkippedColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
             };
         }
         /// <summary>
@@ -71,7 +71,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteLongValue("rows", Rows);
             writer.WriteLongValue("rowsWithoutLabel", RowsWithoutLabel);
             writer.WriteIntValue("schemaVersion", SchemaVersion);
-            writer.WriteObjectValue<UntypedNode>("skippedColumns", SkippedColumns);
+            writer.WriteCollectionOfPrimitiveValues<string>("skippedColumns", SkippedColumns);
         }
     }
 }

@@ -8,47 +8,65 @@ using System.IO;
 using System;
 namespace Formanova.Client.Generated.Models
 {
+    /// <summary>
+    /// An RFC 9457 problem. Extension members (such as `accepted` or `problems`) may follow.
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    #pragma warning disable CS1591
-    public partial class ProblemDetails : ApiException, IParsable
-    #pragma warning restore CS1591
+    public partial class ProblemDetails : ApiException, IAdditionalDataHolder, IParsable
     {
-        /// <summary>The detail property</summary>
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>What went wrong with this request.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Detail { get; set; }
+        public string? Detail { get; set; }
 #nullable restore
 #else
-        public UntypedNode Detail { get; set; }
+        public string Detail { get; set; }
 #endif
-        /// <summary>The instance property</summary>
+        /// <summary>The path of the request.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Instance { get; set; }
+        public string? Instance { get; set; }
 #nullable restore
 #else
-        public UntypedNode Instance { get; set; }
+        public string Instance { get; set; }
 #endif
         /// <summary>The primary error message.</summary>
         public override string Message { get => base.Message; }
-        /// <summary>The status property</summary>
+        /// <summary>The HTTP status code.</summary>
         public int? Status { get; set; }
-        /// <summary>The title property</summary>
+        /// <summary>A short summary of the problem type.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Title { get; set; }
+        public string? Title { get; set; }
 #nullable restore
 #else
-        public UntypedNode Title { get; set; }
+        public string Title { get; set; }
 #endif
-        /// <summary>The type property</summary>
+        /// <summary>The trace id of the request, to quote in a report.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Type { get; set; }
+        public string? TraceId { get; set; }
 #nullable restore
 #else
-        public UntypedNode Type { get; set; }
+        public string TraceId { get; set; }
 #endif
+        /// <summary>A URI reference that identifies the problem type.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Type { get; set; }
+#nullable restore
+#else
+        public string Type { get; set; }
+#endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.ProblemDetails"/> and sets the default values.
+        /// </summary>
+        public ProblemDetails()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -67,11 +85,12 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "detail", n => { Detail = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "instance", n => { Instance = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "detail", n => { Detail = n.GetStringValue(); } },
+                { "instance", n => { Instance = n.GetStringValue(); } },
                 { "status", n => { Status = n.GetIntValue(); } },
-                { "title", n => { Title = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "title", n => { Title = n.GetStringValue(); } },
+                { "traceId", n => { TraceId = n.GetStringValue(); } },
+                { "type", n => { Type = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -81,11 +100,13 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("detail", Detail);
-            writer.WriteObjectValue<UntypedNode>("instance", Instance);
+            writer.WriteStringValue("detail", Detail);
+            writer.WriteStringValue("instance", Instance);
             writer.WriteIntValue("status", Status);
-            writer.WriteObjectValue<UntypedNode>("title", Title);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
+            writer.WriteStringValue("title", Title);
+            writer.WriteStringValue("traceId", TraceId);
+            writer.WriteStringValue("type", Type);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

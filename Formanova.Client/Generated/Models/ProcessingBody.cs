@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The alias property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Alias { get; set; }
+        public string? Alias { get; set; }
 #nullable restore
 #else
-        public UntypedNode Alias { get; set; }
+        public string Alias { get; set; }
 #endif
         /// <summary>The callExternal property</summary>
         public bool? CallExternal { get; set; }
@@ -28,10 +28,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The entityId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? EntityId { get; set; }
+        public string? EntityId { get; set; }
 #nullable restore
 #else
-        public UntypedNode EntityId { get; set; }
+        public string EntityId { get; set; }
 #endif
         /// <summary>The inputs property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -44,10 +44,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The params property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -64,10 +64,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.ProcessingBody"/> and sets the default values.
@@ -96,16 +96,16 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "alias", n => { Alias = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "alias", n => { Alias = n.GetStringValue(); } },
                 { "callExternal", n => { CallExternal = n.GetBoolValue(); } },
                 { "datasetId", n => { DatasetId = n.GetLongValue(); } },
-                { "entityId", n => { EntityId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "entityId", n => { EntityId = n.GetStringValue(); } },
                 { "inputs", n => { Inputs = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingBody_inputs>(global::Formanova.Client.Generated.Models.ProcessingBody_inputs.CreateFromDiscriminatorValue); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "params", n => { Params = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingParams>(global::Formanova.Client.Generated.Models.ProcessingParams.CreateFromDiscriminatorValue); } },
                 { "startPaused", n => { StartPaused = n.GetBoolValue(); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -115,16 +115,16 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("alias", Alias);
+            writer.WriteStringValue("alias", Alias);
             writer.WriteBoolValue("callExternal", CallExternal);
             writer.WriteLongValue("datasetId", DatasetId);
-            writer.WriteObjectValue<UntypedNode>("entityId", EntityId);
+            writer.WriteStringValue("entityId", EntityId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingBody_inputs>("inputs", Inputs);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingParams>("params", Params);
             writer.WriteBoolValue("startPaused", StartPaused);
             writer.WriteBoolValue("strict", Strict);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

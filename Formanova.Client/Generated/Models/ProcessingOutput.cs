@@ -20,10 +20,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The decision property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Decision { get; set; }
+        public string? Decision { get; set; }
 #nullable restore
 #else
-        public UntypedNode Decision { get; set; }
+        public string Decision { get; set; }
 #endif
         /// <summary>The errors property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -44,18 +44,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The fallbackFrom property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FallbackFrom { get; set; }
+        public string? FallbackFrom { get; set; }
 #nullable restore
 #else
-        public UntypedNode FallbackFrom { get; set; }
+        public string FallbackFrom { get; set; }
 #endif
         /// <summary>The fallbackReason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FallbackReason { get; set; }
+        public string? FallbackReason { get; set; }
 #nullable restore
 #else
-        public UntypedNode FallbackReason { get; set; }
+        public string FallbackReason { get; set; }
 #endif
         /// <summary>The features property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -68,50 +68,50 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The filledFromStore property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? FilledFromStore { get; set; }
+        public List<string>? FilledFromStore { get; set; }
 #nullable restore
 #else
-        public UntypedNode FilledFromStore { get; set; }
+        public List<string> FilledFromStore { get; set; }
 #endif
         /// <summary>The ignoredColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? IgnoredColumns { get; set; }
+        public List<string>? IgnoredColumns { get; set; }
 #nullable restore
 #else
-        public UntypedNode IgnoredColumns { get; set; }
+        public List<string> IgnoredColumns { get; set; }
 #endif
         /// <summary>The jobId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? JobId { get; set; }
+        public string? JobId { get; set; }
 #nullable restore
 #else
-        public UntypedNode JobId { get; set; }
+        public string JobId { get; set; }
 #endif
         /// <summary>The kind property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Kind { get; set; }
+        public string? Kind { get; set; }
 #nullable restore
 #else
-        public UntypedNode Kind { get; set; }
+        public string Kind { get; set; }
 #endif
         /// <summary>The label property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Label { get; set; }
+        public string? Label { get; set; }
 #nullable restore
 #else
-        public UntypedNode Label { get; set; }
+        public string Label { get; set; }
 #endif
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The probabilities property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -132,10 +132,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -157,24 +157,24 @@ namespace Formanova.Client.Generated.Models
             {
                 { "cached", n => { Cached = n.GetBoolValue(); } },
                 { "completedAt", n => { CompletedAt = n.GetDateTimeOffsetValue(); } },
-                { "decision", n => { Decision = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "decision", n => { Decision = n.GetStringValue(); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>(global::Formanova.Client.Generated.Models.ErrorRecord.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "external", n => { External = n.GetObjectValue<global::Formanova.Client.Generated.Models.ExternalResponse>(global::Formanova.Client.Generated.Models.ExternalResponse.CreateFromDiscriminatorValue); } },
-                { "fallbackFrom", n => { FallbackFrom = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "fallbackReason", n => { FallbackReason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "fallbackFrom", n => { FallbackFrom = n.GetStringValue(); } },
+                { "fallbackReason", n => { FallbackReason = n.GetStringValue(); } },
                 { "features", n => { Features = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_features>(global::Formanova.Client.Generated.Models.ProcessingOutput_features.CreateFromDiscriminatorValue); } },
-                { "filledFromStore", n => { FilledFromStore = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "ignoredColumns", n => { IgnoredColumns = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "jobId", n => { JobId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "kind", n => { Kind = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "label", n => { Label = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "filledFromStore", n => { FilledFromStore = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "ignoredColumns", n => { IgnoredColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "jobId", n => { JobId = n.GetStringValue(); } },
+                { "kind", n => { Kind = n.GetStringValue(); } },
+                { "label", n => { Label = n.GetStringValue(); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "probabilities", n => { Probabilities = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities>(global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities.CreateFromDiscriminatorValue); } },
                 { "score", n => { Score = n.GetDoubleValue(); } },
                 { "sourceRowId", n => { SourceRowId = n.GetLongValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
                 { "value", n => { Value = n.GetDoubleValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -186,24 +186,24 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteBoolValue("cached", Cached);
             writer.WriteDateTimeOffsetValue("completedAt", CompletedAt);
-            writer.WriteObjectValue<UntypedNode>("decision", Decision);
+            writer.WriteStringValue("decision", Decision);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>("errors", Errors);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ExternalResponse>("external", External);
-            writer.WriteObjectValue<UntypedNode>("fallbackFrom", FallbackFrom);
-            writer.WriteObjectValue<UntypedNode>("fallbackReason", FallbackReason);
+            writer.WriteStringValue("fallbackFrom", FallbackFrom);
+            writer.WriteStringValue("fallbackReason", FallbackReason);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_features>("features", Features);
-            writer.WriteObjectValue<UntypedNode>("filledFromStore", FilledFromStore);
-            writer.WriteObjectValue<UntypedNode>("ignoredColumns", IgnoredColumns);
-            writer.WriteObjectValue<UntypedNode>("jobId", JobId);
-            writer.WriteObjectValue<UntypedNode>("kind", Kind);
-            writer.WriteObjectValue<UntypedNode>("label", Label);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteCollectionOfPrimitiveValues<string>("filledFromStore", FilledFromStore);
+            writer.WriteCollectionOfPrimitiveValues<string>("ignoredColumns", IgnoredColumns);
+            writer.WriteStringValue("jobId", JobId);
+            writer.WriteStringValue("kind", Kind);
+            writer.WriteStringValue("label", Label);
+            writer.WriteStringValue("model", Model);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities>("probabilities", Probabilities);
             writer.WriteDoubleValue("score", Score);
             writer.WriteLongValue("sourceRowId", SourceRowId);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
             writer.WriteDoubleValue("value", Value);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

@@ -14,13 +14,7 @@ namespace Formanova.Client.Generated.Models
     public partial class ProcessingParams : IParsable
     {
         /// <summary>The decisionThreshold property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? DecisionThreshold { get; set; }
-#nullable restore
-#else
-        public UntypedNode DecisionThreshold { get; set; }
-#endif
+        public double? DecisionThreshold { get; set; }
         /// <summary>The roundDigits property</summary>
         public int? RoundDigits { get; set; }
         /// <summary>The useCache property</summary>
@@ -30,6 +24,7 @@ namespace Formanova.Client.Generated.Models
         /// </summary>
         public ProcessingParams()
         {
+            DecisionThreshold = 0.5;
             RoundDigits = 4;
             UseCache = true;
         }
@@ -51,7 +46,7 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "decisionThreshold", n => { DecisionThreshold = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "decisionThreshold", n => { DecisionThreshold = n.GetDoubleValue(); } },
                 { "roundDigits", n => { RoundDigits = n.GetIntValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
             };
@@ -63,7 +58,7 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("decisionThreshold", DecisionThreshold);
+            writer.WriteDoubleValue("decisionThreshold", DecisionThreshold);
             writer.WriteIntValue("roundDigits", RoundDigits);
             writer.WriteBoolValue("useCache", UseCache);
         }

@@ -19,10 +19,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The id property</summary>
         public long? Id { get; set; }
@@ -37,26 +37,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The jobId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? JobId { get; set; }
+        public string? JobId { get; set; }
 #nullable restore
 #else
-        public UntypedNode JobId { get; set; }
+        public string JobId { get; set; }
 #endif
         /// <summary>The modelName property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ModelName { get; set; }
+        public string? ModelName { get; set; }
 #nullable restore
 #else
-        public UntypedNode ModelName { get; set; }
+        public string ModelName { get; set; }
 #endif
         /// <summary>The modelVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ModelVersion { get; set; }
+        public string? ModelVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode ModelVersion { get; set; }
+        public string ModelVersion { get; set; }
 #endif
         /// <summary>The output property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -75,18 +75,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The step property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Step { get; set; }
+        public string? Step { get; set; }
 #nullable restore
 #else
-        public UntypedNode Step { get; set; }
+        public string Step { get; set; }
 #endif
         /// <summary>The workflowId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? WorkflowId { get; set; }
+        public string? WorkflowId { get; set; }
 #nullable restore
 #else
-        public UntypedNode WorkflowId { get; set; }
+        public string WorkflowId { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -108,18 +108,18 @@ namespace Formanova.Client.Generated.Models
             {
                 { "completedAt", n => { CompletedAt = n.GetDateTimeOffsetValue(); } },
                 { "durationMs", n => { DurationMs = n.GetDoubleValue(); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "error", n => { Error = n.GetStringValue(); } },
                 { "id", n => { Id = n.GetLongValue(); } },
                 { "input", n => { Input = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
-                { "jobId", n => { JobId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "modelName", n => { ModelName = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "modelVersion", n => { ModelVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "jobId", n => { JobId = n.GetStringValue(); } },
+                { "modelName", n => { ModelName = n.GetStringValue(); } },
+                { "modelVersion", n => { ModelVersion = n.GetStringValue(); } },
                 { "output", n => { Output = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
                 { "recordedAt", n => { RecordedAt = n.GetDateTimeOffsetValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::Formanova.Client.Generated.Models.ResultStatus>(); } },
-                { "step", n => { Step = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "workflowId", n => { WorkflowId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "step", n => { Step = n.GetStringValue(); } },
+                { "workflowId", n => { WorkflowId = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -131,18 +131,18 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("completedAt", CompletedAt);
             writer.WriteDoubleValue("durationMs", DurationMs);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
+            writer.WriteStringValue("error", Error);
             writer.WriteLongValue("id", Id);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("input", Input);
-            writer.WriteObjectValue<UntypedNode>("jobId", JobId);
-            writer.WriteObjectValue<UntypedNode>("modelName", ModelName);
-            writer.WriteObjectValue<UntypedNode>("modelVersion", ModelVersion);
+            writer.WriteStringValue("jobId", JobId);
+            writer.WriteStringValue("modelName", ModelName);
+            writer.WriteStringValue("modelVersion", ModelVersion);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("output", Output);
             writer.WriteDateTimeOffsetValue("recordedAt", RecordedAt);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ResultStatus>("status", Status);
-            writer.WriteObjectValue<UntypedNode>("step", Step);
-            writer.WriteObjectValue<UntypedNode>("workflowId", WorkflowId);
+            writer.WriteStringValue("step", Step);
+            writer.WriteStringValue("workflowId", WorkflowId);
         }
     }
 }

@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The correlationId property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? CorrelationId { get; set; }
+        public string? CorrelationId { get; set; }
 #nullable restore
 #else
-        public UntypedNode CorrelationId { get; set; }
+        public string CorrelationId { get; set; }
 #endif
         /// <summary>The data property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -32,42 +32,42 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The dataRef property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? DataRef { get; set; }
+        public string? DataRef { get; set; }
 #nullable restore
 #else
-        public UntypedNode DataRef { get; set; }
+        public string DataRef { get; set; }
 #endif
         /// <summary>The idempotencyKey property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? IdempotencyKey { get; set; }
+        public string? IdempotencyKey { get; set; }
 #nullable restore
 #else
-        public UntypedNode IdempotencyKey { get; set; }
+        public string IdempotencyKey { get; set; }
 #endif
         /// <summary>The source property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Source { get; set; }
+        public string? Source { get; set; }
 #nullable restore
 #else
-        public UntypedNode Source { get; set; }
+        public string Source { get; set; }
 #endif
         /// <summary>The subject property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Subject { get; set; }
+        public string? Subject { get; set; }
 #nullable restore
 #else
-        public UntypedNode Subject { get; set; }
+        public string Subject { get; set; }
 #endif
         /// <summary>The type property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Type { get; set; }
+        public string? Type { get; set; }
 #nullable restore
 #else
-        public UntypedNode Type { get; set; }
+        public string Type { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -87,13 +87,13 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "correlationId", n => { CorrelationId = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "correlationId", n => { CorrelationId = n.GetStringValue(); } },
                 { "data", n => { Data = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "dataRef", n => { DataRef = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "idempotencyKey", n => { IdempotencyKey = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "source", n => { Source = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "subject", n => { Subject = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "type", n => { Type = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "dataRef", n => { DataRef = n.GetStringValue(); } },
+                { "idempotencyKey", n => { IdempotencyKey = n.GetStringValue(); } },
+                { "source", n => { Source = n.GetStringValue(); } },
+                { "subject", n => { Subject = n.GetStringValue(); } },
+                { "type", n => { Type = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -103,13 +103,13 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("correlationId", CorrelationId);
+            writer.WriteStringValue("correlationId", CorrelationId);
             writer.WriteObjectValue<UntypedNode>("data", Data);
-            writer.WriteObjectValue<UntypedNode>("dataRef", DataRef);
-            writer.WriteObjectValue<UntypedNode>("idempotencyKey", IdempotencyKey);
-            writer.WriteObjectValue<UntypedNode>("source", Source);
-            writer.WriteObjectValue<UntypedNode>("subject", Subject);
-            writer.WriteObjectValue<UntypedNode>("type", Type);
+            writer.WriteStringValue("dataRef", DataRef);
+            writer.WriteStringValue("idempotencyKey", IdempotencyKey);
+            writer.WriteStringValue("source", Source);
+            writer.WriteStringValue("subject", Subject);
+            writer.WriteStringValue("type", Type);
         }
     }
 }

@@ -16,28 +16,28 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The derivedFrom property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? DerivedFrom { get; set; }
+        public string? DerivedFrom { get; set; }
 #nullable restore
 #else
-        public UntypedNode DerivedFrom { get; set; }
+        public string DerivedFrom { get; set; }
 #endif
         /// <summary>The kind property</summary>
         public global::Formanova.Client.Generated.Models.ColumnKind? Kind { get; set; }
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Name { get; set; }
+        public string? Name { get; set; }
 #nullable restore
 #else
-        public UntypedNode Name { get; set; }
+        public string Name { get; set; }
 #endif
         /// <summary>The reason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Reason { get; set; }
+        public string? Reason { get; set; }
 #nullable restore
 #else
-        public UntypedNode Reason { get; set; }
+        public string Reason { get; set; }
 #endif
         /// <summary>What a training run did with a column (docs/model.md, &quot;The training report&quot;).</summary>
         public global::Formanova.Client.Generated.Models.ReportColumnUse? Use { get; set; }
@@ -59,10 +59,10 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "derivedFrom", n => { DerivedFrom = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "derivedFrom", n => { DerivedFrom = n.GetStringValue(); } },
                 { "kind", n => { Kind = n.GetEnumValue<global::Formanova.Client.Generated.Models.ColumnKind>(); } },
-                { "name", n => { Name = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "reason", n => { Reason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "name", n => { Name = n.GetStringValue(); } },
+                { "reason", n => { Reason = n.GetStringValue(); } },
                 { "use", n => { Use = n.GetEnumValue<global::Formanova.Client.Generated.Models.ReportColumnUse>(); } },
             };
         }
@@ -73,10 +73,10 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("derivedFrom", DerivedFrom);
+            writer.WriteStringValue("derivedFrom", DerivedFrom);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ColumnKind>("kind", Kind);
-            writer.WriteObjectValue<UntypedNode>("name", Name);
-            writer.WriteObjectValue<UntypedNode>("reason", Reason);
+            writer.WriteStringValue("name", Name);
+            writer.WriteStringValue("reason", Reason);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ReportColumnUse>("use", Use);
         }
     }

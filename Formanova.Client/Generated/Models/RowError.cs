@@ -16,26 +16,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The column property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Column { get; set; }
+        public string? Column { get; set; }
 #nullable restore
 #else
-        public UntypedNode Column { get; set; }
+        public string Column { get; set; }
 #endif
         /// <summary>The message property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Message { get; set; }
+        public string? Message { get; set; }
 #nullable restore
 #else
-        public UntypedNode Message { get; set; }
+        public string Message { get; set; }
 #endif
         /// <summary>The reason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Reason { get; set; }
+        public string? Reason { get; set; }
 #nullable restore
 #else
-        public UntypedNode Reason { get; set; }
+        public string Reason { get; set; }
 #endif
         /// <summary>The row property</summary>
         public long? Row { get; set; }
@@ -57,9 +57,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "column", n => { Column = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "message", n => { Message = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "reason", n => { Reason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "column", n => { Column = n.GetStringValue(); } },
+                { "message", n => { Message = n.GetStringValue(); } },
+                { "reason", n => { Reason = n.GetStringValue(); } },
                 { "row", n => { Row = n.GetLongValue(); } },
             };
         }
@@ -70,9 +70,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("column", Column);
-            writer.WriteObjectValue<UntypedNode>("message", Message);
-            writer.WriteObjectValue<UntypedNode>("reason", Reason);
+            writer.WriteStringValue("column", Column);
+            writer.WriteStringValue("message", Message);
+            writer.WriteStringValue("reason", Reason);
             writer.WriteLongValue("row", Row);
         }
     }

@@ -16,26 +16,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The compensated property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Compensated { get; set; }
+        public List<string>? Compensated { get; set; }
 #nullable restore
 #else
-        public UntypedNode Compensated { get; set; }
+        public List<string> Compensated { get; set; }
 #endif
         /// <summary>The completed property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Completed { get; set; }
+        public List<string>? Completed { get; set; }
 #nullable restore
 #else
-        public UntypedNode Completed { get; set; }
+        public List<string> Completed { get; set; }
 #endif
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The errors property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -48,26 +48,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The previousVersion property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? PreviousVersion { get; set; }
+        public string? PreviousVersion { get; set; }
 #nullable restore
 #else
-        public UntypedNode PreviousVersion { get; set; }
+        public string PreviousVersion { get; set; }
 #endif
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Status { get; set; }
+        public string? Status { get; set; }
 #nullable restore
 #else
-        public UntypedNode Status { get; set; }
+        public string Status { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -87,13 +87,13 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "compensated", n => { Compensated = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "completed", n => { Completed = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "compensated", n => { Compensated = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "completed", n => { Completed = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "error", n => { Error = n.GetStringValue(); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>(global::Formanova.Client.Generated.Models.ErrorRecord.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "previousVersion", n => { PreviousVersion = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "status", n => { Status = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "previousVersion", n => { PreviousVersion = n.GetStringValue(); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
+                { "status", n => { Status = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -103,13 +103,13 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("compensated", Compensated);
-            writer.WriteObjectValue<UntypedNode>("completed", Completed);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
+            writer.WriteCollectionOfPrimitiveValues<string>("compensated", Compensated);
+            writer.WriteCollectionOfPrimitiveValues<string>("completed", Completed);
+            writer.WriteStringValue("error", Error);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>("errors", Errors);
-            writer.WriteObjectValue<UntypedNode>("previousVersion", PreviousVersion);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
-            writer.WriteObjectValue<UntypedNode>("status", Status);
+            writer.WriteStringValue("previousVersion", PreviousVersion);
+            writer.WriteStringValue("stage", Stage);
+            writer.WriteStringValue("status", Status);
         }
     }
 }

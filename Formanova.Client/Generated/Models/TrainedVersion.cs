@@ -23,20 +23,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The testRows property</summary>
         public long? TestRows { get; set; }
         /// <summary>The trainer property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Trainer { get; set; }
+        public string? Trainer { get; set; }
 #nullable restore
 #else
-        public UntypedNode Trainer { get; set; }
+        public string Trainer { get; set; }
 #endif
         /// <summary>The trainingSeconds property</summary>
         public double? TrainingSeconds { get; set; }
@@ -45,10 +45,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -69,12 +69,12 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "metrics", n => { Metrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainedVersion_metrics>(global::Formanova.Client.Generated.Models.TrainedVersion_metrics.CreateFromDiscriminatorValue); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "testRows", n => { TestRows = n.GetLongValue(); } },
                 { "trainRows", n => { TrainRows = n.GetLongValue(); } },
-                { "trainer", n => { Trainer = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "trainer", n => { Trainer = n.GetStringValue(); } },
                 { "trainingSeconds", n => { TrainingSeconds = n.GetDoubleValue(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -85,12 +85,12 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainedVersion_metrics>("metrics", Metrics);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteLongValue("testRows", TestRows);
-            writer.WriteObjectValue<UntypedNode>("trainer", Trainer);
+            writer.WriteStringValue("trainer", Trainer);
             writer.WriteDoubleValue("trainingSeconds", TrainingSeconds);
             writer.WriteLongValue("trainRows", TrainRows);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

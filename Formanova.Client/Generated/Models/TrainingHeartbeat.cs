@@ -20,10 +20,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -45,7 +45,7 @@ namespace Formanova.Client.Generated.Models
             {
                 { "fraction", n => { Fraction = n.GetDoubleValue(); } },
                 { "rowsRead", n => { RowsRead = n.GetLongValue(); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -57,7 +57,7 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDoubleValue("fraction", Fraction);
             writer.WriteLongValue("rowsRead", RowsRead);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
+            writer.WriteStringValue("stage", Stage);
         }
     }
 }

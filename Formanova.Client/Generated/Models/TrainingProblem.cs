@@ -16,26 +16,26 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The column property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Column { get; set; }
+        public string? Column { get; set; }
 #nullable restore
 #else
-        public UntypedNode Column { get; set; }
+        public string Column { get; set; }
 #endif
         /// <summary>The field property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Field { get; set; }
+        public string? Field { get; set; }
 #nullable restore
 #else
-        public UntypedNode Field { get; set; }
+        public string Field { get; set; }
 #endif
         /// <summary>The reason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Reason { get; set; }
+        public string? Reason { get; set; }
 #nullable restore
 #else
-        public UntypedNode Reason { get; set; }
+        public string Reason { get; set; }
 #endif
         /// <summary>The row property</summary>
         public long? Row { get; set; }
@@ -57,9 +57,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "column", n => { Column = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "field", n => { Field = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "reason", n => { Reason = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "column", n => { Column = n.GetStringValue(); } },
+                { "field", n => { Field = n.GetStringValue(); } },
+                { "reason", n => { Reason = n.GetStringValue(); } },
                 { "row", n => { Row = n.GetLongValue(); } },
             };
         }
@@ -70,9 +70,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("column", Column);
-            writer.WriteObjectValue<UntypedNode>("field", Field);
-            writer.WriteObjectValue<UntypedNode>("reason", Reason);
+            writer.WriteStringValue("column", Column);
+            writer.WriteStringValue("field", Field);
+            writer.WriteStringValue("reason", Reason);
             writer.WriteLongValue("row", Row);
         }
     }

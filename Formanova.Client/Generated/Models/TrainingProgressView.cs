@@ -16,10 +16,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The approval property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Approval { get; set; }
+        public string? Approval { get; set; }
 #nullable restore
 #else
-        public UntypedNode Approval { get; set; }
+        public string Approval { get; set; }
 #endif
         /// <summary>The approvalDeadline property</summary>
         public DateTimeOffset? ApprovalDeadline { get; set; }
@@ -52,10 +52,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The startedAt property</summary>
         public DateTimeOffset? StartedAt { get; set; }
@@ -93,13 +93,13 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "approval", n => { Approval = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "approval", n => { Approval = n.GetStringValue(); } },
                 { "approvalDeadline", n => { ApprovalDeadline = n.GetDateTimeOffsetValue(); } },
                 { "auto", n => { Auto = n.GetObjectValue<global::Formanova.Client.Generated.Models.AutoTrainingSummary>(global::Formanova.Client.Generated.Models.AutoTrainingSummary.CreateFromDiscriminatorValue); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>(global::Formanova.Client.Generated.Models.ErrorRecord.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "prepared", n => { Prepared = n.GetObjectValue<global::Formanova.Client.Generated.Models.PreparedTraining>(global::Formanova.Client.Generated.Models.PreparedTraining.CreateFromDiscriminatorValue); } },
                 { "progressPercent", n => { ProgressPercent = n.GetDoubleValue(); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
                 { "trained", n => { Trained = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainedVersion>(global::Formanova.Client.Generated.Models.TrainedVersion.CreateFromDiscriminatorValue); } },
                 { "validation", n => { Validation = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelValidationResult>(global::Formanova.Client.Generated.Models.ModelValidationResult.CreateFromDiscriminatorValue); } },
@@ -112,13 +112,13 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("approval", Approval);
+            writer.WriteStringValue("approval", Approval);
             writer.WriteDateTimeOffsetValue("approvalDeadline", ApprovalDeadline);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.AutoTrainingSummary>("auto", Auto);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ErrorRecord>("errors", Errors);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PreparedTraining>("prepared", Prepared);
             writer.WriteDoubleValue("progressPercent", ProgressPercent);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
+            writer.WriteStringValue("stage", Stage);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainedVersion>("trained", Trained);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelValidationResult>("validation", Validation);

@@ -114,10 +114,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The trainer property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Trainer { get; set; }
+        public string? Trainer { get; set; }
 #nullable restore
 #else
-        public UntypedNode Trainer { get; set; }
+        public string Trainer { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.TrainingReport"/> and sets the default values.
@@ -160,7 +160,7 @@ namespace Formanova.Client.Generated.Models
                 { "task", n => { Task = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelTask>(); } },
                 { "testFraction", n => { TestFraction = n.GetDoubleValue(); } },
                 { "totalSeconds", n => { TotalSeconds = n.GetDoubleValue(); } },
-                { "trainer", n => { Trainer = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "trainer", n => { Trainer = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -186,7 +186,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelTask>("task", Task);
             writer.WriteDoubleValue("testFraction", TestFraction);
             writer.WriteDoubleValue("totalSeconds", TotalSeconds);
-            writer.WriteObjectValue<UntypedNode>("trainer", Trainer);
+            writer.WriteStringValue("trainer", Trainer);
         }
     }
 }

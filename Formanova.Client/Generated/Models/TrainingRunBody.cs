@@ -15,22 +15,16 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The activate property</summary>
         public bool? Activate { get; set; }
         /// <summary>The approvalTimeoutSeconds property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? ApprovalTimeoutSeconds { get; set; }
-#nullable restore
-#else
-        public UntypedNode ApprovalTimeoutSeconds { get; set; }
-#endif
+        public double? ApprovalTimeoutSeconds { get; set; }
         /// <summary>The datasetId property</summary>
         public long? DatasetId { get; set; }
         /// <summary>The excludeColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? ExcludeColumns { get; set; }
+        public List<string>? ExcludeColumns { get; set; }
 #nullable restore
 #else
-        public UntypedNode ExcludeColumns { get; set; }
+        public List<string> ExcludeColumns { get; set; }
 #endif
         /// <summary>The maxMetrics property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -51,10 +45,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Model { get; set; }
+        public string? Model { get; set; }
 #nullable restore
 #else
-        public UntypedNode Model { get; set; }
+        public string Model { get; set; }
 #endif
         /// <summary>The requireApproval property</summary>
         public bool? RequireApproval { get; set; }
@@ -63,36 +57,24 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The selectionMetric property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? SelectionMetric { get; set; }
+        public string? SelectionMetric { get; set; }
 #nullable restore
 #else
-        public UntypedNode SelectionMetric { get; set; }
+        public string SelectionMetric { get; set; }
 #endif
         /// <summary>The task property</summary>
         public global::Formanova.Client.Generated.Models.ModelTask? Task { get; set; }
         /// <summary>The testFraction property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? TestFraction { get; set; }
-#nullable restore
-#else
-        public UntypedNode TestFraction { get; set; }
-#endif
+        public double? TestFraction { get; set; }
         /// <summary>The timeBudgetSeconds property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? TimeBudgetSeconds { get; set; }
-#nullable restore
-#else
-        public UntypedNode TimeBudgetSeconds { get; set; }
-#endif
+        public double? TimeBudgetSeconds { get; set; }
         /// <summary>The trainer property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Trainer { get; set; }
+        public string? Trainer { get; set; }
 #nullable restore
 #else
-        public UntypedNode Trainer { get; set; }
+        public string Trainer { get; set; }
 #endif
         /// <summary>The transforms property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -105,10 +87,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The version property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Version { get; set; }
+        public string? Version { get; set; }
 #nullable restore
 #else
-        public UntypedNode Version { get; set; }
+        public string Version { get; set; }
 #endif
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.TrainingRunBody"/> and sets the default values.
@@ -118,6 +100,7 @@ namespace Formanova.Client.Generated.Models
             Activate = false;
             RequireApproval = false;
             Seed = 42;
+            TestFraction = 0.2;
         }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -138,21 +121,21 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "activate", n => { Activate = n.GetBoolValue(); } },
-                { "approvalTimeoutSeconds", n => { ApprovalTimeoutSeconds = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "approvalTimeoutSeconds", n => { ApprovalTimeoutSeconds = n.GetDoubleValue(); } },
                 { "datasetId", n => { DatasetId = n.GetLongValue(); } },
-                { "excludeColumns", n => { ExcludeColumns = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "excludeColumns", n => { ExcludeColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "maxMetrics", n => { MaxMetrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics>(global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics.CreateFromDiscriminatorValue); } },
                 { "minMetrics", n => { MinMetrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>(global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics.CreateFromDiscriminatorValue); } },
-                { "model", n => { Model = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "model", n => { Model = n.GetStringValue(); } },
                 { "requireApproval", n => { RequireApproval = n.GetBoolValue(); } },
                 { "seed", n => { Seed = n.GetIntValue(); } },
-                { "selectionMetric", n => { SelectionMetric = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "selectionMetric", n => { SelectionMetric = n.GetStringValue(); } },
                 { "task", n => { Task = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelTask>(); } },
-                { "testFraction", n => { TestFraction = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "timeBudgetSeconds", n => { TimeBudgetSeconds = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "trainer", n => { Trainer = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "testFraction", n => { TestFraction = n.GetDoubleValue(); } },
+                { "timeBudgetSeconds", n => { TimeBudgetSeconds = n.GetDoubleValue(); } },
+                { "trainer", n => { Trainer = n.GetStringValue(); } },
                 { "transforms", n => { Transforms = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TransformStep>(global::Formanova.Client.Generated.Models.TransformStep.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "version", n => { Version = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "version", n => { Version = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -163,21 +146,21 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteBoolValue("activate", Activate);
-            writer.WriteObjectValue<UntypedNode>("approvalTimeoutSeconds", ApprovalTimeoutSeconds);
+            writer.WriteDoubleValue("approvalTimeoutSeconds", ApprovalTimeoutSeconds);
             writer.WriteLongValue("datasetId", DatasetId);
-            writer.WriteObjectValue<UntypedNode>("excludeColumns", ExcludeColumns);
+            writer.WriteCollectionOfPrimitiveValues<string>("excludeColumns", ExcludeColumns);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics>("maxMetrics", MaxMetrics);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>("minMetrics", MinMetrics);
-            writer.WriteObjectValue<UntypedNode>("model", Model);
+            writer.WriteStringValue("model", Model);
             writer.WriteBoolValue("requireApproval", RequireApproval);
             writer.WriteIntValue("seed", Seed);
-            writer.WriteObjectValue<UntypedNode>("selectionMetric", SelectionMetric);
+            writer.WriteStringValue("selectionMetric", SelectionMetric);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelTask>("task", Task);
-            writer.WriteObjectValue<UntypedNode>("testFraction", TestFraction);
-            writer.WriteObjectValue<UntypedNode>("timeBudgetSeconds", TimeBudgetSeconds);
-            writer.WriteObjectValue<UntypedNode>("trainer", Trainer);
+            writer.WriteDoubleValue("testFraction", TestFraction);
+            writer.WriteDoubleValue("timeBudgetSeconds", TimeBudgetSeconds);
+            writer.WriteStringValue("trainer", Trainer);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TransformStep>("transforms", Transforms);
-            writer.WriteObjectValue<UntypedNode>("version", Version);
+            writer.WriteStringValue("version", Version);
         }
     }
 }

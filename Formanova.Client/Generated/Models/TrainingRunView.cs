@@ -18,18 +18,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The id property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Id { get; set; }
+        public string? Id { get; set; }
 #nullable restore
 #else
-        public UntypedNode Id { get; set; }
+        public string Id { get; set; }
 #endif
         /// <summary>The problems property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -68,20 +68,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The stage property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Stage { get; set; }
+        public string? Stage { get; set; }
 #nullable restore
 #else
-        public UntypedNode Stage { get; set; }
+        public string Stage { get; set; }
 #endif
         /// <summary>The startedAt property</summary>
         public DateTimeOffset? StartedAt { get; set; }
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Status { get; set; }
+        public string? Status { get; set; }
 #nullable restore
 #else
-        public UntypedNode Status { get; set; }
+        public string Status { get; set; }
 #endif
         /// <summary>The training property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -110,16 +110,16 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "closedAt", n => { ClosedAt = n.GetDateTimeOffsetValue(); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "id", n => { Id = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "error", n => { Error = n.GetStringValue(); } },
+                { "id", n => { Id = n.GetStringValue(); } },
                 { "problems", n => { Problems = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TrainingProblem>(global::Formanova.Client.Generated.Models.TrainingProblem.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "progress", n => { Progress = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingProgressView>(global::Formanova.Client.Generated.Models.TrainingProgressView.CreateFromDiscriminatorValue); } },
                 { "progressPercent", n => { ProgressPercent = n.GetDoubleValue(); } },
                 { "report", n => { Report = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>(global::Formanova.Client.Generated.Models.TrainingReport.CreateFromDiscriminatorValue); } },
                 { "result", n => { Result = n.GetObjectValue<global::Formanova.Client.Generated.Models.JsonElement>(global::Formanova.Client.Generated.Models.JsonElement.CreateFromDiscriminatorValue); } },
-                { "stage", n => { Stage = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "stage", n => { Stage = n.GetStringValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
-                { "status", n => { Status = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "status", n => { Status = n.GetStringValue(); } },
                 { "training", n => { Training = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingHeartbeat>(global::Formanova.Client.Generated.Models.TrainingHeartbeat.CreateFromDiscriminatorValue); } },
             };
         }
@@ -131,16 +131,16 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("closedAt", ClosedAt);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
-            writer.WriteObjectValue<UntypedNode>("id", Id);
+            writer.WriteStringValue("error", Error);
+            writer.WriteStringValue("id", Id);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.TrainingProblem>("problems", Problems);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingProgressView>("progress", Progress);
             writer.WriteDoubleValue("progressPercent", ProgressPercent);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>("report", Report);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.JsonElement>("result", Result);
-            writer.WriteObjectValue<UntypedNode>("stage", Stage);
+            writer.WriteStringValue("stage", Stage);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
-            writer.WriteObjectValue<UntypedNode>("status", Status);
+            writer.WriteStringValue("status", Status);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingHeartbeat>("training", Training);
         }
     }

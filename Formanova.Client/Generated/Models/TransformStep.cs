@@ -16,28 +16,28 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The column property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Column { get; set; }
+        public string? Column { get; set; }
 #nullable restore
 #else
-        public UntypedNode Column { get; set; }
+        public string Column { get; set; }
 #endif
         /// <summary>The expression property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Expression { get; set; }
+        public string? Expression { get; set; }
 #nullable restore
 #else
-        public UntypedNode Expression { get; set; }
+        public string Expression { get; set; }
 #endif
         /// <summary>The fill property</summary>
         public global::Formanova.Client.Generated.Models.FillStrategy? Fill { get; set; }
         /// <summary>The newName property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? NewName { get; set; }
+        public string? NewName { get; set; }
 #nullable restore
 #else
-        public UntypedNode NewName { get; set; }
+        public string NewName { get; set; }
 #endif
         /// <summary>The op property</summary>
         public global::Formanova.Client.Generated.Models.TransformOp? Op { get; set; }
@@ -46,13 +46,7 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The subset property</summary>
         public global::Formanova.Client.Generated.Models.SplitSubset? Subset { get; set; }
         /// <summary>The testFraction property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public UntypedNode? TestFraction { get; set; }
-#nullable restore
-#else
-        public UntypedNode TestFraction { get; set; }
-#endif
+        public double? TestFraction { get; set; }
         /// <summary>The type property</summary>
         public global::Formanova.Client.Generated.Models.ColumnType? Type { get; set; }
         /// <summary>The value property</summary>
@@ -81,14 +75,14 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
-                { "column", n => { Column = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "expression", n => { Expression = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "column", n => { Column = n.GetStringValue(); } },
+                { "expression", n => { Expression = n.GetStringValue(); } },
                 { "fill", n => { Fill = n.GetEnumValue<global::Formanova.Client.Generated.Models.FillStrategy>(); } },
-                { "newName", n => { NewName = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "newName", n => { NewName = n.GetStringValue(); } },
                 { "op", n => { Op = n.GetEnumValue<global::Formanova.Client.Generated.Models.TransformOp>(); } },
                 { "seed", n => { Seed = n.GetIntValue(); } },
                 { "subset", n => { Subset = n.GetEnumValue<global::Formanova.Client.Generated.Models.SplitSubset>(); } },
-                { "testFraction", n => { TestFraction = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "testFraction", n => { TestFraction = n.GetDoubleValue(); } },
                 { "type", n => { Type = n.GetEnumValue<global::Formanova.Client.Generated.Models.ColumnType>(); } },
                 { "value", n => { Value = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
             };
@@ -100,14 +94,14 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
-            writer.WriteObjectValue<UntypedNode>("column", Column);
-            writer.WriteObjectValue<UntypedNode>("expression", Expression);
+            writer.WriteStringValue("column", Column);
+            writer.WriteStringValue("expression", Expression);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.FillStrategy>("fill", Fill);
-            writer.WriteObjectValue<UntypedNode>("newName", NewName);
+            writer.WriteStringValue("newName", NewName);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.TransformOp>("op", Op);
             writer.WriteIntValue("seed", Seed);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.SplitSubset>("subset", Subset);
-            writer.WriteObjectValue<UntypedNode>("testFraction", TestFraction);
+            writer.WriteDoubleValue("testFraction", TestFraction);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ColumnType>("type", Type);
             writer.WriteObjectValue<UntypedNode>("value", Value);
         }

@@ -18,18 +18,18 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The description property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Description { get; set; }
+        public string? Description { get; set; }
 #nullable restore
 #else
-        public UntypedNode Description { get; set; }
+        public string Description { get; set; }
 #endif
         /// <summary>The eventTypes property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? EventTypes { get; set; }
+        public List<string>? EventTypes { get; set; }
 #nullable restore
 #else
-        public UntypedNode EventTypes { get; set; }
+        public List<string> EventTypes { get; set; }
 #endif
         /// <summary>The id property</summary>
         public long? Id { get; set; }
@@ -38,10 +38,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The url property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Url { get; set; }
+        public string? Url { get; set; }
 #nullable restore
 #else
-        public UntypedNode Url { get; set; }
+        public string Url { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
@@ -62,11 +62,11 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
-                { "description", n => { Description = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
-                { "eventTypes", n => { EventTypes = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "description", n => { Description = n.GetStringValue(); } },
+                { "eventTypes", n => { EventTypes = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "id", n => { Id = n.GetLongValue(); } },
                 { "startAfterSequence", n => { StartAfterSequence = n.GetLongValue(); } },
-                { "url", n => { Url = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "url", n => { Url = n.GetStringValue(); } },
             };
         }
         /// <summary>
@@ -77,11 +77,11 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
-            writer.WriteObjectValue<UntypedNode>("description", Description);
-            writer.WriteObjectValue<UntypedNode>("eventTypes", EventTypes);
+            writer.WriteStringValue("description", Description);
+            writer.WriteCollectionOfPrimitiveValues<string>("eventTypes", EventTypes);
             writer.WriteLongValue("id", Id);
             writer.WriteLongValue("startAfterSequence", StartAfterSequence);
-            writer.WriteObjectValue<UntypedNode>("url", Url);
+            writer.WriteStringValue("url", Url);
         }
     }
 }

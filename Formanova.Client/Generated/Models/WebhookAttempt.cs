@@ -22,10 +22,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The error property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Error { get; set; }
+        public string? Error { get; set; }
 #nullable restore
 #else
-        public UntypedNode Error { get; set; }
+        public string Error { get; set; }
 #endif
         /// <summary>The outcome property</summary>
         public global::Formanova.Client.Generated.Models.DeliveryOutcome? Outcome { get; set; }
@@ -52,7 +52,7 @@ namespace Formanova.Client.Generated.Models
                 { "attempt", n => { Attempt = n.GetIntValue(); } },
                 { "attemptedAt", n => { AttemptedAt = n.GetDateTimeOffsetValue(); } },
                 { "durationMs", n => { DurationMs = n.GetDoubleValue(); } },
-                { "error", n => { Error = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "error", n => { Error = n.GetStringValue(); } },
                 { "outcome", n => { Outcome = n.GetEnumValue<global::Formanova.Client.Generated.Models.DeliveryOutcome>(); } },
                 { "statusCode", n => { StatusCode = n.GetIntValue(); } },
             };
@@ -67,7 +67,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteIntValue("attempt", Attempt);
             writer.WriteDateTimeOffsetValue("attemptedAt", AttemptedAt);
             writer.WriteDoubleValue("durationMs", DurationMs);
-            writer.WriteObjectValue<UntypedNode>("error", Error);
+            writer.WriteStringValue("error", Error);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.DeliveryOutcome>("outcome", Outcome);
             writer.WriteIntValue("statusCode", StatusCode);
         }

@@ -26,10 +26,10 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The lastError property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? LastError { get; set; }
+        public string? LastError { get; set; }
 #nullable restore
 #else
-        public UntypedNode LastError { get; set; }
+        public string LastError { get; set; }
 #endif
         /// <summary>The lastStatusCode property</summary>
         public int? LastStatusCode { get; set; }
@@ -64,7 +64,7 @@ namespace Formanova.Client.Generated.Models
                 { "deliveredAt", n => { DeliveredAt = n.GetDateTimeOffsetValue(); } },
                 { "eventSequence", n => { EventSequence = n.GetLongValue(); } },
                 { "id", n => { Id = n.GetLongValue(); } },
-                { "lastError", n => { LastError = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "lastError", n => { LastError = n.GetStringValue(); } },
                 { "lastStatusCode", n => { LastStatusCode = n.GetIntValue(); } },
                 { "nextAttemptAt", n => { NextAttemptAt = n.GetDateTimeOffsetValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::Formanova.Client.Generated.Models.DeliveryStatus>(); } },
@@ -84,7 +84,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteDateTimeOffsetValue("deliveredAt", DeliveredAt);
             writer.WriteLongValue("eventSequence", EventSequence);
             writer.WriteLongValue("id", Id);
-            writer.WriteObjectValue<UntypedNode>("lastError", LastError);
+            writer.WriteStringValue("lastError", LastError);
             writer.WriteIntValue("lastStatusCode", LastStatusCode);
             writer.WriteDateTimeOffsetValue("nextAttemptAt", NextAttemptAt);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.DeliveryStatus>("status", Status);

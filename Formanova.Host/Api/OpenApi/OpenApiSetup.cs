@@ -29,7 +29,10 @@ internal static class OpenApiSetup
         // instead of Scalar's CDN, and nothing reports to Scalar (telemetry, the AI agent, MCP). The developer
         // toolbar goes too: its Share and Deploy buttons upload the document to Scalar's cloud. A self-hosted
         // reference must work offline and tell no third party who reads it.
-        endpoints.MapScalarApiReference(options => options
+        // The document names a fixed server (so its snapshot does not depend on who asked); the page's "Send" goes to
+        // the host that served it.
+        endpoints.MapScalarApiReference((options, http) => options
+            .AddServer($"{http.Request.Scheme}://{http.Request.Host}", "This host")
             .WithTitle("Formanova API reference")
             .HideDeveloperTools()
             .DisableDefaultFonts()

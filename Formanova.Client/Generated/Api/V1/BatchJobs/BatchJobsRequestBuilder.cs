@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs
         {
         }
         /// <summary>
-        /// Start batch job
+        /// Starts a **BatchInferenceWorkflow** that predicts every row of dataset `datasetId` (after the job&apos;s `transforms`, frozen once at planning) with `model` (its active version, or `version`), in chunks of `chunkSize` rows (1–100000) with `parallelism` chunks in flight (1–64), defaults from `Workflows:Batch`. The predictions are stored as they are made; read them with `GET /batch-jobs/{id}/results`.Before the run starts the dataset&apos;s columns are matched to the version&apos;s input contract: an input the model reads and the dataset lacks is a 400 on `columns.{name}`, and with `strict: true` a column the model does not read is a 400 on `columns[j]`; an unknown dataset is a 404. Answers **202** with `Location: /api/v1/batch-jobs/{id}` to poll. **Idempotency:** with an `Idempotency-Key` a repeat returns the same job; the same key with another body is a 409. Rate-limited as an expensive operation.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobAccepted"/></returns>
         /// <param name="body">The request body</param>
@@ -56,9 +56,12 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -76,15 +79,18 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobAccepted>(requestInfo, global::Formanova.Client.Generated.Models.JobAccepted.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Start batch job
+        /// Starts a **BatchInferenceWorkflow** that predicts every row of dataset `datasetId` (after the job&apos;s `transforms`, frozen once at planning) with `model` (its active version, or `version`), in chunks of `chunkSize` rows (1–100000) with `parallelism` chunks in flight (1–64), defaults from `Workflows:Batch`. The predictions are stored as they are made; read them with `GET /batch-jobs/{id}/results`.Before the run starts the dataset&apos;s columns are matched to the version&apos;s input contract: an input the model reads and the dataset lacks is a 400 on `columns.{name}`, and with `strict: true` a column the model does not read is a 400 on `columns[j]`; an unknown dataset is a 404. Answers **202** with `Location: /api/v1/batch-jobs/{id}` to poll. **Idempotency:** with an `Idempotency-Key` a repeat returns the same job; the same key with another body is a 409. Rate-limited as an expensive operation.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

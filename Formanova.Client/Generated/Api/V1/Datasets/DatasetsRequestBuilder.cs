@@ -53,7 +53,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
         {
         }
         /// <summary>
-        /// List datasets
+        /// Every dataset, newest first, with its current schema version, row count and the dataset it was derived from (`derivedFromId`, for one made by `MaterializeDataset`). Not paged.Scope: `read`.
         /// </summary>
         /// <returns>A List&lt;global::Formanova.Client.Generated.Models.DatasetSummary&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -61,6 +61,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -77,13 +78,14 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::Formanova.Client.Generated.Models.DatasetSummary>(requestInfo, global::Formanova.Client.Generated.Models.DatasetSummary.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Create dataset
+        /// Creates an empty dataset with schema version 1: its `columns` (name, type, nullability, role: `feature`, `label`, `id` or `ignore`, and constraints) and an optional `description`. At most one column is the label (`requireLabel: true` demands one) and at most `Data:MaxColumns` columns are taken; the first `id` column is the one `FindRowByEntityId` looks rows up by. Rows are added with `ImportRows`. `Location` names the dataset. **409** when a dataset with this name already exists.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.DatasetDetails"/></returns>
         /// <param name="body">The request body</param>
@@ -96,6 +98,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -117,12 +120,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.DatasetDetails>(requestInfo, global::Formanova.Client.Generated.Models.DatasetDetails.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// List datasets
+        /// Every dataset, newest first, with its current schema version, row count and the dataset it was derived from (`derivedFromId`, for one made by `MaterializeDataset`). Not paged.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -141,7 +145,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets
             return requestInfo;
         }
         /// <summary>
-        /// Create dataset
+        /// Creates an empty dataset with schema version 1: its `columns` (name, type, nullability, role: `feature`, `label`, `id` or `ignore`, and constraints) and an optional `description`. At most one column is the label (`requireLabel: true` demands one) and at most `Data:MaxColumns` columns are taken; the first `id` column is the one `FindRowByEntityId` looks rows up by. Rows are added with `ImportRows`. `Location` names the dataset. **409** when a dataset with this name already exists.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

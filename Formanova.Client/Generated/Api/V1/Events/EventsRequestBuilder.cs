@@ -53,7 +53,7 @@ namespace Formanova.Client.Generated.Api.V1.Events
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public EventsRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events", pathParameters)
+        public EventsRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events{?after*,limit*,source*,type*,workflowId*}", pathParameters)
         {
         }
         /// <summary>
@@ -61,40 +61,44 @@ namespace Formanova.Client.Generated.Api.V1.Events
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public EventsRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events", rawUrl)
+        public EventsRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events{?after*,limit*,source*,type*,workflowId*}", rawUrl)
         {
         }
         /// <summary>
-        /// List events
+        /// The event log&apos;s history, oldest first: the events with a sequence greater than `after` (0 when absent), at most `limit` of them (1 to `Event:MaxPageSize`, 1000 by default; `Event:DefaultPageSize`, 100, when absent). Filter by `type` and by `source` or `workflowId` (not both). To page, pass the answer&apos;s `nextAfter` back as `after` with the same filters; `nextAfter` is null on the last page. Events older than `Event:RetentionDays` are gone: an `after` before the retained range starts at the oldest event kept.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.EventPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::Formanova.Client.Generated.Models.EventPage?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.EventPage?> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder.EventsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::Formanova.Client.Generated.Models.EventPage> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.EventPage> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder.EventsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
+                { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.EventPage>(requestInfo, global::Formanova.Client.Generated.Models.EventPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Publish event
+        /// Appends an event to the log and answers **201** with it (`Location`: the event) once it is committed; subscribers of the stream and matching webhooks receive it. `type` is UPPER_SNAKE (at most 100 characters), `source` a URI reference (no spaces, at most 512 characters), `data` any JSON value up to `Event:MaxDataBytes` (larger is a 413 unless `dataRef` says where the full data is read: then the log keeps a summary of its top-level scalar fields).**Idempotency:** a key in the `Idempotency-Key` header or the `idempotencyKey` field (not two different ones) makes a retry safe: the same key with the same event answers **200** with the event stored first; with another type, source, subject, correlation id or data (compared as JSON) it is a 409. Keys are scoped to the API key that sent them. Without a key every publish stores a new event.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.CloudEvent"/></returns>
         /// <param name="body">An event to append. Type is UPPER_SNAKE; source is a URI reference such as `/workflows/{id}/runs/{runId}` or`/modules/model`. DataRef (the CloudEvents `dataref` extension) is where the full data can be read: withit, data over `Event:MaxDataBytes` is logged as a summary of its top-level values instead of being refused.</param>
@@ -103,9 +107,11 @@ namespace Formanova.Client.Generated.Api.V1.Events
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -123,25 +129,27 @@ namespace Formanova.Client.Generated.Api.V1.Events
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.CloudEvent>(requestInfo, global::Formanova.Client.Generated.Models.CloudEvent.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// List events
+        /// The event log&apos;s history, oldest first: the events with a sequence greater than `after` (0 when absent), at most `limit` of them (1 to `Event:MaxPageSize`, 1000 by default; `Event:DefaultPageSize`, 100, when absent). Filter by `type` and by `source` or `workflowId` (not both). To page, pass the answer&apos;s `nextAfter` back as `after` with the same filters; `nextAfter` is null on the last page. Events older than `Event:RetentionDays` are gone: an `after` before the retained range starts at the oldest event kept.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder.EventsRequestBuilderGetQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder.EventsRequestBuilderGetQueryParameters>> requestConfiguration = default)
         {
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
@@ -150,7 +158,7 @@ namespace Formanova.Client.Generated.Api.V1.Events
             return requestInfo;
         }
         /// <summary>
-        /// Publish event
+        /// Appends an event to the log and answers **201** with it (`Location`: the event) once it is committed; subscribers of the stream and matching webhooks receive it. `type` is UPPER_SNAKE (at most 100 characters), `source` a URI reference (no spaces, at most 512 characters), `data` any JSON value up to `Event:MaxDataBytes` (larger is a 413 unless `dataRef` says where the full data is read: then the log keeps a summary of its top-level scalar fields).**Idempotency:** a key in the `Idempotency-Key` header or the `idempotencyKey` field (not two different ones) makes a retry safe: the same key with the same event answers **200** with the event stored first; with another type, source, subject, correlation id or data (compared as JSON) it is a 409. Keys are scoped to the API key that sent them. Without a key every publish stores a new event.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">An event to append. Type is UPPER_SNAKE; source is a URI reference such as `/workflows/{id}/runs/{runId}` or`/modules/model`. DataRef (the CloudEvents `dataref` extension) is where the full data can be read: withit, data over `Event:MaxDataBytes` is logged as a summary of its top-level values instead of being refused.</param>
@@ -179,6 +187,49 @@ namespace Formanova.Client.Generated.Api.V1.Events
         public global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder WithUrl(string rawUrl)
         {
             return new global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder(rawUrl, RequestAdapter);
+        }
+        /// <summary>
+        /// The event log&apos;s history, oldest first: the events with a sequence greater than `after` (0 when absent), at most `limit` of them (1 to `Event:MaxPageSize`, 1000 by default; `Event:DefaultPageSize`, 100, when absent). Filter by `type` and by `source` or `workflowId` (not both). To page, pass the answer&apos;s `nextAfter` back as `after` with the same filters; `nextAfter` is null on the last page. Events older than `Event:RetentionDays` are gone: an `after` before the retained range starts at the oldest event kept.Scope: `read`.
+        /// </summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
+        public partial class EventsRequestBuilderGetQueryParameters 
+        {
+            /// <summary>Only events with a greater sequence number (0 when absent): the previous page&apos;s `nextAfter`.</summary>
+            [QueryParameter("after")]
+            public long? After { get; set; }
+            /// <summary>How many events at most (1 to `Event:MaxPageSize`; `Event:DefaultPageSize` when absent).</summary>
+            [QueryParameter("limit")]
+            public long? Limit { get; set; }
+            /// <summary>Only events whose source is this URI reference or lies under it as a path (`/workflows/abc` matches `/workflows/abc/runs/1`, not `/workflows/abcd`). Not with `workflowId`.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("source")]
+            public string? Source { get; set; }
+#nullable restore
+#else
+            [QueryParameter("source")]
+            public string Source { get; set; }
+#endif
+            /// <summary>Only these event types (UPPER_SNAKE, e.g. `MODEL_ACTIVATED`): repeat the parameter or separate types with commas, at most 20.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("type")]
+            public string[]? Type { get; set; }
+#nullable restore
+#else
+            [QueryParameter("type")]
+            public string[] Type { get; set; }
+#endif
+            /// <summary>Only the events of this workflow run (a training run, job, batch job or promotion id): short for `source=/workflows/{workflowId}`. Not with `source`.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("workflowId")]
+            public string? WorkflowId { get; set; }
+#nullable restore
+#else
+            [QueryParameter("workflowId")]
+            public string WorkflowId { get; set; }
+#endif
         }
     }
 }

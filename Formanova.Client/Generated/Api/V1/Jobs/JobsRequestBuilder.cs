@@ -47,14 +47,16 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
         {
         }
         /// <summary>
-        /// List jobs
+        /// Runs of one kind (`type`, processing jobs by default) through Temporal visibility, newest first, optionally with one `status`. Each item&apos;s `location` is the path that reads it. To page, pass `nextPageToken` back as `pageToken` with the same filters; it is null on the last page. The token is opaque and bound to the filters: a garbled one, or one reused with other filters, is a 400 naming `pageToken`. Runs started while a client pages neither shift nor repeat its later pages.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -68,15 +70,17 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
             var requestInfo = ToGetRequestInformation(requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
+                { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobPage>(requestInfo, global::Formanova.Client.Generated.Models.JobPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Submit job
+        /// Starts the same **ProcessingWorkflow** as `POST /predictions` and answers **202** at once with `Location: /api/v1/jobs/{id}` to poll. With `startPaused` the run waits for `POST /jobs/{id}/resume` before its first stage. Inputs that do not match the version&apos;s input contract are a 400 before any run starts; the run&apos;s own failures are on the job (`error`, `errors`). **Idempotency:** with an `Idempotency-Key` a repeat returns the same job; the same key with another body is a 409.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobAccepted"/></returns>
         /// <param name="body">A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</param>
@@ -85,9 +89,11 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -105,15 +111,17 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobAccepted>(requestInfo, global::Formanova.Client.Generated.Models.JobAccepted.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// List jobs
+        /// Runs of one kind (`type`, processing jobs by default) through Temporal visibility, newest first, optionally with one `status`. Each item&apos;s `location` is the path that reads it. To page, pass `nextPageToken` back as `pageToken` with the same filters; it is null on the last page. The token is opaque and bound to the filters: a garbled one, or one reused with other filters, is a 400 naming `pageToken`. Runs started while a client pages neither shift nor repeat its later pages.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -132,7 +140,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
             return requestInfo;
         }
         /// <summary>
-        /// Submit job
+        /// Starts the same **ProcessingWorkflow** as `POST /predictions` and answers **202** at once with `Location: /api/v1/jobs/{id}` to poll. With `startPaused` the run waits for `POST /jobs/{id}/resume` before its first stage. Inputs that do not match the version&apos;s input contract are a 400 before any run starts; the run&apos;s own failures are on the job (`error`, `errors`). **Idempotency:** with an `Idempotency-Key` a repeat returns the same job; the same key with another body is a 409.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</param>
@@ -163,53 +171,43 @@ namespace Formanova.Client.Generated.Api.V1.Jobs
             return new global::Formanova.Client.Generated.Api.V1.Jobs.JobsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// List jobs
+        /// Runs of one kind (`type`, processing jobs by default) through Temporal visibility, newest first, optionally with one `status`. Each item&apos;s `location` is the path that reads it. To page, pass `nextPageToken` back as `pageToken` with the same filters; it is null on the last page. The token is opaque and bound to the filters: a garbled one, or one reused with other filters, is a 400 naming `pageToken`. Runs started while a client pages neither shift nor repeat its later pages.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class JobsRequestBuilderGetQueryParameters 
         {
-            #pragma warning disable CS1591
+            /// <summary>Runs per page, 1–500 (50 when absent).</summary>
             [QueryParameter("pageSize")]
             public int? PageSize { get; set; }
-            #pragma warning restore CS1591
+            /// <summary>The previous page&apos;s `nextPageToken`, with the same filters; absent for the first page.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("pageToken")]
             public string? PageToken { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("pageToken")]
             public string PageToken { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>Only runs in this state: `running` (`paused` counts as running), `completed`, `failed`, `cancelled`, `terminated` or `timedOut`, in any case.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("status")]
             public string? Status { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("status")]
             public string Status { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>The kind of run: `processing` (the default; `job` and `prediction` say the same and list both), `training`, `batch` or `promotion`, in any case.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("type")]
             public string? Type { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("type")]
             public string Type { get; set; }
-            #pragma warning restore CS1591
 #endif
         }
     }

@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.Keys
         {
         }
         /// <summary>
-        /// List api keys
+        /// Every key, revoked and expired ones included, newest first, with its scopes, creation, expiry and last use (`lastUsedAt` is written at most once per `Auth:LastUsedResolutionSeconds`, 60 by default). Secrets are never listed. Not paged.Scope: `admin`.
         /// </summary>
         /// <returns>A List&lt;global::Formanova.Client.Generated.Models.ApiKeyInfo&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -55,6 +55,7 @@ namespace Formanova.Client.Generated.Api.V1.Keys
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -71,13 +72,14 @@ namespace Formanova.Client.Generated.Api.V1.Keys
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::Formanova.Client.Generated.Models.ApiKeyInfo>(requestInfo, global::Formanova.Client.Generated.Models.ApiKeyInfo.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Create an API key; the secret is returned once and never again.
+        /// Issues a key with a `name` (letters, digits, spaces and `. _ : -`, at most 100 characters), its `scopes` (`read`, `predict`, `write`, `admin`; `admin` implies every other) and an optional `expiresAt` in the future. The answer holds the `secret` (`fnv_` and 43 URL-safe characters): it is shown once and never again, since only a salted hash is stored. Send it as `Authorization: Bearer &lt;secret&gt;` or `X-Api-Key: &lt;secret&gt;`. `Location` names the key; names need not be unique, and a repeated request creates another key.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ApiKeyCreated"/></returns>
         /// <param name="body">The request body</param>
@@ -89,6 +91,7 @@ namespace Formanova.Client.Generated.Api.V1.Keys
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -109,12 +112,13 @@ namespace Formanova.Client.Generated.Api.V1.Keys
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ApiKeyCreated>(requestInfo, global::Formanova.Client.Generated.Models.ApiKeyCreated.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// List api keys
+        /// Every key, revoked and expired ones included, newest first, with its scopes, creation, expiry and last use (`lastUsedAt` is written at most once per `Auth:LastUsedResolutionSeconds`, 60 by default). Secrets are never listed. Not paged.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -133,7 +137,7 @@ namespace Formanova.Client.Generated.Api.V1.Keys
             return requestInfo;
         }
         /// <summary>
-        /// Create an API key; the secret is returned once and never again.
+        /// Issues a key with a `name` (letters, digits, spaces and `. _ : -`, at most 100 characters), its `scopes` (`read`, `predict`, `write`, `admin`; `admin` implies every other) and an optional `expiresAt` in the future. The answer holds the `secret` (`fnv_` and 43 URL-safe characters): it is shown once and never again, since only a salted hash is stored. Send it as `Authorization: Bearer &lt;secret&gt;` or `X-Api-Key: &lt;secret&gt;`. `Location` names the key; names need not be unique, and a repeated request creates another key.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests
         {
         }
         /// <summary>
-        /// List models
+        /// Every model in the registry, by name, with its task, active version (null when none is active), number of versions, latest semantic version and aliases (alias to version). Not paged.Scope: `read`.
         /// </summary>
         /// <returns>A List&lt;global::Formanova.Client.Generated.Models.ModelSummary&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -55,6 +55,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -71,13 +72,14 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::Formanova.Client.Generated.Models.ModelSummary>(requestInfo, global::Formanova.Client.Generated.Models.ModelSummary.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// List models
+        /// Every model in the registry, by name, with its task, active version (null when none is active), number of versions, latest semantic version and aliases (alias to version). Not paged.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

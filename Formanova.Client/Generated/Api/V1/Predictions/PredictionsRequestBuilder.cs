@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Predictions
         {
         }
         /// <summary>
-        /// Predict sync
+        /// Starts a **ProcessingWorkflow** for one row and waits up to `Workflows:SyncTimeoutSeconds` for it: validation against the version&apos;s input contract, optional enrichment from a dataset&apos;s stored row (`datasetId` + `entityId`: the stored features fill the inputs not given), inference on the active version (or `version` or `alias`), falling back to the previous stable version if it keeps failing, an optional external call (`callExternal`), then post-processing with `params` (binary decision at `decisionThreshold`, numbers rounded to `roundDigits`). Answers **200** with the result when the run finishes in time, else **202** with `Location: /api/v1/jobs/{id}` to poll.A malformed request, or inputs that do not match the version&apos;s input contract, is a 400 before any run starts. A run that fails answers with the run&apos;s problem: 422 for its own validation (with the reasons per field) or a failure that retrying cannot fix, 409 when it was cancelled, 503 when a dependency stayed unavailable; each carries `jobId` and `instance: /api/v1/jobs/{id}`, where the stored error history is.**Idempotency:** with an `Idempotency-Key` a repeat lands on the same run (and its result); the same key with another body is a 409.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ProcessingOutput"/></returns>
         /// <param name="body">A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</param>
@@ -43,9 +43,12 @@ namespace Formanova.Client.Generated.Api.V1.Predictions
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -63,15 +66,18 @@ namespace Formanova.Client.Generated.Api.V1.Predictions
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ProcessingOutput>(requestInfo, global::Formanova.Client.Generated.Models.ProcessingOutput.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Predict sync
+        /// Starts a **ProcessingWorkflow** for one row and waits up to `Workflows:SyncTimeoutSeconds` for it: validation against the version&apos;s input contract, optional enrichment from a dataset&apos;s stored row (`datasetId` + `entityId`: the stored features fill the inputs not given), inference on the active version (or `version` or `alias`), falling back to the previous stable version if it keeps failing, an optional external call (`callExternal`), then post-processing with `params` (binary decision at `decisionThreshold`, numbers rounded to `roundDigits`). Answers **200** with the result when the run finishes in time, else **202** with `Location: /api/v1/jobs/{id}` to poll.A malformed request, or inputs that do not match the version&apos;s input contract, is a 400 before any run starts. A run that fails answers with the run&apos;s problem: 422 for its own validation (with the reasons per field) or a failure that retrying cannot fix, 409 when it was cancelled, 503 when a dependency stayed unavailable; each carries `jobId` and `instance: /api/v1/jobs/{id}`, where the stored error history is.**Idempotency:** with an `Idempotency-Key` a repeat lands on the same run (and its result); the same key with another body is a 409.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">A processing request: a prediction with optional enrichment (dataset + entity) and an optional external call.</param>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Results
         {
         }
         /// <summary>
-        /// Query results
+        /// The result history workflows record, one item per job and step (a batch job&apos;s `chunk-000001`, a training run&apos;s result, ...), with its status, model, input, output, error and timing, newest first. Filters combine. Page by passing the answer&apos;s `nextCursor` as `cursor`, with the same filters; `nextCursor` is null on the last page. Row-level batch predictions are not here: download them from the batch job.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ResultPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -43,6 +43,7 @@ namespace Formanova.Client.Generated.Api.V1.Results
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -60,12 +61,13 @@ namespace Formanova.Client.Generated.Api.V1.Results
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ResultPage>(requestInfo, global::Formanova.Client.Generated.Models.ResultPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Query results
+        /// The result history workflows record, one item per job and step (a batch job&apos;s `chunk-000001`, a training run&apos;s result, ...), with its status, model, input, output, error and timing, newest first. Filters combine. Page by passing the answer&apos;s `nextCursor` as `cursor`, with the same filters; `nextCursor` is null on the last page. Row-level batch predictions are not here: download them from the batch job.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -93,53 +95,43 @@ namespace Formanova.Client.Generated.Api.V1.Results
             return new global::Formanova.Client.Generated.Api.V1.Results.ResultsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Query results
+        /// The result history workflows record, one item per job and step (a batch job&apos;s `chunk-000001`, a training run&apos;s result, ...), with its status, model, input, output, error and timing, newest first. Filters combine. Page by passing the answer&apos;s `nextCursor` as `cursor`, with the same filters; `nextCursor` is null on the last page. Row-level batch predictions are not here: download them from the batch job.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ResultsRequestBuilderGetQueryParameters 
         {
-            #pragma warning disable CS1591
+            /// <summary>The `nextCursor` of the previous page; omit for the first page.</summary>
             [QueryParameter("cursor")]
             public long? Cursor { get; set; }
-            #pragma warning restore CS1591
-            #pragma warning disable CS1591
+            /// <summary>Only results started at or after this instant (ISO 8601).</summary>
             [QueryParameter("from")]
             public DateTimeOffset? From { get; set; }
-            #pragma warning restore CS1591
+            /// <summary>Only the results of this job (a workflow id such as `batch-...`), exactly.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("jobId")]
             public string? JobId { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("jobId")]
             public string JobId { get; set; }
-            #pragma warning restore CS1591
 #endif
-            #pragma warning disable CS1591
+            /// <summary>Results per page, 1 to `Data:MaxPageSize` (1000 by default). Default 50.</summary>
             [QueryParameter("limit")]
             public int? Limit { get; set; }
-            #pragma warning restore CS1591
+            /// <summary>Only the results of this model name, exactly.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("model")]
             public string? Model { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("model")]
             public string Model { get; set; }
-            #pragma warning restore CS1591
 #endif
-            #pragma warning disable CS1591
+            /// <summary>Only results started before this instant (ISO 8601); must be after `from`.</summary>
             [QueryParameter("to")]
             public DateTimeOffset? To { get; set; }
-            #pragma warning restore CS1591
         }
     }
 }

@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns
         {
         }
         /// <summary>
-        /// Start training run
+        /// Starts a **ModelTrainingWorkflow** that trains `model` version `version` for `task` on dataset `datasetId` (after the request&apos;s `transforms`), validates its metrics against `minMetrics`/`maxMetrics`, registers it and then activates it (`activate`), waits for an approval (`requireApproval`, until `approvalTimeoutSeconds`), or leaves it inactive. `trainer: &quot;auto&quot;` first compares candidate trainers within `timeBudgetSeconds` and trains the best by `selectionMetric`.Answers **202** with the run id and `Location: /api/v1/training-runs/{id}` to poll. What can be known before the run starts is answered now, and no run is started for it: an existing version is a 409 naming `version`, an unknown dataset a 404 naming `datasetId`, a dataset without a label column or a label that does not fit the task (regression needs a numeric label, binary exactly 2 values, multiclass at least 2) a 422. Later failures are on the run (`error`, `problems`) and in a TRAINING_FAILED event.**Idempotency:** with an `Idempotency-Key` the run id derives from the key, so a repeat returns the same run (running or closed) and never starts a second one; the same key with another body is a 409. Rate-limited as an expensive operation.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobAccepted"/></returns>
         /// <param name="body">The request body</param>
@@ -56,9 +56,13 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -76,15 +80,19 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobAccepted>(requestInfo, global::Formanova.Client.Generated.Models.JobAccepted.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Start training run
+        /// Starts a **ModelTrainingWorkflow** that trains `model` version `version` for `task` on dataset `datasetId` (after the request&apos;s `transforms`), validates its metrics against `minMetrics`/`maxMetrics`, registers it and then activates it (`activate`), waits for an approval (`requireApproval`, until `approvalTimeoutSeconds`), or leaves it inactive. `trainer: &quot;auto&quot;` first compares candidate trainers within `timeBudgetSeconds` and trains the best by `selectionMetric`.Answers **202** with the run id and `Location: /api/v1/training-runs/{id}` to poll. What can be known before the run starts is answered now, and no run is started for it: an existing version is a 409 naming `version`, an unknown dataset a 404 naming `datasetId`, a dataset without a label column or a label that does not fit the task (regression needs a numeric label, binary exactly 2 values, multiclass at least 2) a 422. Later failures are on the run (`error`, `problems`) and in a TRAINING_FAILED event.**Idempotency:** with an `Idempotency-Key` the run id derives from the key, so a repeat returns the same run (running or closed) and never starts a second one; the same key with another body is a 409. Rate-limited as an expensive operation.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item
         {
         }
         /// <summary>
-        /// Get batch job
+        /// The job&apos;s status (`running`, `paused`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`). While it runs, `progress`: stage, rows predicted of the source&apos;s total (a filter predicts fewer), chunks done of total, percent, paused, the continue-as-new run number and the version. Once closed, `result` (rows, chunks, timings, ignored columns, errors) or `error`. `results` is the export&apos;s path. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.BatchView"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -68,6 +68,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -86,12 +87,13 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.BatchView>(requestInfo, global::Formanova.Client.Generated.Models.BatchView.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Get batch job
+        /// The job&apos;s status (`running`, `paused`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`). While it runs, `progress`: stage, rows predicted of the source&apos;s total (a filter predicts fewer), chunks done of total, percent, paused, the continue-as-new run number and the version. Once closed, `result` (rows, chunks, timings, ignored columns, errors) or `error`. `results` is the export&apos;s path. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.InferSchema
         {
         }
         /// <summary>
-        /// Infer schema
+        /// Proposes columns from a sample file, sent as `ImportRows` takes it (any of its formats, or multipart): the narrowest type every non-empty value of the first `Data:InferSampleRows` rows parses as (boolean, numeric, datetime), else categorical when values repeat and text when they do not; nullable when a value is missing; the role `id` for a unique column named `id` or `..._id`, and `label` for one named `label`, `target`, `class`, `y` or `outcome`. Review it, then pass the columns to `CreateDataset`. Nothing is stored.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.InferredSchema"/></returns>
         /// <param name="body">The request body</param>
@@ -46,17 +46,18 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.InferSchema
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::Formanova.Client.Generated.Models.InferredSchema?> PostAsync(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.InferredSchema?> PostAsync(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::Formanova.Client.Generated.Models.InferredSchema> PostAsync(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.InferredSchema> PostAsync(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
-            if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
+            if(string.IsNullOrEmpty(body)) throw new ArgumentNullException(nameof(body));
             var requestInfo = ToPostRequestInformation(body, requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
@@ -66,30 +67,31 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.InferSchema
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.InferredSchema>(requestInfo, global::Formanova.Client.Generated.Models.InferredSchema.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Infer schema
+        /// Proposes columns from a sample file, sent as `ImportRows` takes it (any of its formats, or multipart): the narrowest type every non-empty value of the first `Data:InferSampleRows` rows parses as (boolean, numeric, datetime), else categorical when values repeat and text when they do not; nullable when a value is missing; the role `id` for a unique column named `id` or `..._id`, and `label` for one named `label`, `target`, `class`, `y` or `outcome`. Review it, then pass the columns to `CreateDataset`. Nothing is stored.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder.InferSchemaRequestBuilderPostQueryParameters>> requestConfiguration = default)
         {
 #endif
-            if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
+            if(string.IsNullOrEmpty(body)) throw new ArgumentNullException(nameof(body));
             var requestInfo = new RequestInformation(Method.POST, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
             requestInfo.Headers.TryAdd("Accept", "application/json");
-            requestInfo.SetContentFromParsable(RequestAdapter, "application/json", body);
+            requestInfo.SetContentFromScalar(RequestAdapter, "application/json", body);
             return requestInfo;
         }
         /// <summary>
@@ -102,36 +104,30 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.InferSchema
             return new global::Formanova.Client.Generated.Api.V1.Datasets.InferSchema.InferSchemaRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Infer schema
+        /// Proposes columns from a sample file, sent as `ImportRows` takes it (any of its formats, or multipart): the narrowest type every non-empty value of the first `Data:InferSampleRows` rows parses as (boolean, numeric, datetime), else categorical when values repeat and text when they do not; nullable when a value is missing; the role `id` for a unique column named `id` or `..._id`, and `label` for one named `label`, `target`, `class`, `y` or `outcome`. Review it, then pass the columns to `CreateDataset`. Nothing is stored.Scope: `write`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class InferSchemaRequestBuilderPostQueryParameters 
         {
+            /// <summary>The CSV field delimiter: one character, or `tab`. Default `,`.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("delimiter")]
             public string? Delimiter { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("delimiter")]
             public string Delimiter { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>The upload&apos;s format, overriding its Content-Type: `csv`, `json`, `ndjson` (or `jsonl`), `parquet`, or `arrow` (or `feather`, `ipc`).</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string? Format { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string Format { get; set; }
-            #pragma warning restore CS1591
 #endif
         }
     }

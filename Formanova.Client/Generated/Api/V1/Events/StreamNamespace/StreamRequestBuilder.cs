@@ -22,7 +22,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.StreamNamespace
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public StreamRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/stream", pathParameters)
+        public StreamRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/stream{?after*,source*,type*,workflowId*}", pathParameters)
         {
         }
         /// <summary>
@@ -30,55 +30,59 @@ namespace Formanova.Client.Generated.Api.V1.Events.StreamNamespace
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public StreamRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/stream", rawUrl)
+        public StreamRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/stream{?after*,source*,type*,workflowId*}", rawUrl)
         {
         }
         /// <summary>
-        /// Stream events
+        /// A live `text/event-stream` of the events committed from now on, filtered like the history (`type`, `source` or `workflowId`). It opens with `retry: {Event:Stream:RetryMilliseconds}` and the comment `: connected`; each event is one frame `id: {sequence}` + `data: {CloudEvent JSON}` (the default `message` event: the type is in the JSON), and a `: heartbeat` comment comes every `Event:Stream:HeartbeatSeconds` (15) so proxies keep an idle connection open.**Resume:** with `Last-Event-ID` (what `EventSource` sends on reconnect; it wins over `after`) or `after`, the stream first replays the matching events after that sequence from the log, then goes live, with neither gaps nor duplicates. Without either, no history is replayed.A client that falls `Event:Broadcast:SubscriberBufferSize` (1000) events behind gets a final `event: closed` frame whose data is `{&quot;reason&quot;: ..., &quot;lastEventId&quot;: ...}`, and the stream ends: reconnect with that `Last-Event-ID` to continue without loss. Invalid parameters are a 400 before the stream starts.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="Stream"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<Stream?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<Stream?> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder.StreamRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<Stream> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<Stream> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder.StreamRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
+                { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendPrimitiveAsync<Stream>(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Stream events
+        /// A live `text/event-stream` of the events committed from now on, filtered like the history (`type`, `source` or `workflowId`). It opens with `retry: {Event:Stream:RetryMilliseconds}` and the comment `: connected`; each event is one frame `id: {sequence}` + `data: {CloudEvent JSON}` (the default `message` event: the type is in the JSON), and a `: heartbeat` comment comes every `Event:Stream:HeartbeatSeconds` (15) so proxies keep an idle connection open.**Resume:** with `Last-Event-ID` (what `EventSource` sends on reconnect; it wins over `after`) or `after`, the stream first replays the matching events after that sequence from the log, then goes live, with neither gaps nor duplicates. Without either, no history is replayed.A client that falls `Event:Broadcast:SubscriberBufferSize` (1000) events behind gets a final `event: closed` frame whose data is `{&quot;reason&quot;: ..., &quot;lastEventId&quot;: ...}`, and the stream ends: reconnect with that `Last-Event-ID` to continue without loss. Invalid parameters are a 400 before the stream starts.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder.StreamRequestBuilderGetQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder.StreamRequestBuilderGetQueryParameters>> requestConfiguration = default)
         {
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
-            requestInfo.Headers.TryAdd("Accept", "application/problem+json");
+            requestInfo.Headers.TryAdd("Accept", "text/event-stream, application/problem+json");
             return requestInfo;
         }
         /// <summary>
@@ -89,6 +93,46 @@ namespace Formanova.Client.Generated.Api.V1.Events.StreamNamespace
         public global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder WithUrl(string rawUrl)
         {
             return new global::Formanova.Client.Generated.Api.V1.Events.StreamNamespace.StreamRequestBuilder(rawUrl, RequestAdapter);
+        }
+        /// <summary>
+        /// A live `text/event-stream` of the events committed from now on, filtered like the history (`type`, `source` or `workflowId`). It opens with `retry: {Event:Stream:RetryMilliseconds}` and the comment `: connected`; each event is one frame `id: {sequence}` + `data: {CloudEvent JSON}` (the default `message` event: the type is in the JSON), and a `: heartbeat` comment comes every `Event:Stream:HeartbeatSeconds` (15) so proxies keep an idle connection open.**Resume:** with `Last-Event-ID` (what `EventSource` sends on reconnect; it wins over `after`) or `after`, the stream first replays the matching events after that sequence from the log, then goes live, with neither gaps nor duplicates. Without either, no history is replayed.A client that falls `Event:Broadcast:SubscriberBufferSize` (1000) events behind gets a final `event: closed` frame whose data is `{&quot;reason&quot;: ..., &quot;lastEventId&quot;: ...}`, and the stream ends: reconnect with that `Last-Event-ID` to continue without loss. Invalid parameters are a 400 before the stream starts.Scope: `read`.
+        /// </summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
+        public partial class StreamRequestBuilderGetQueryParameters 
+        {
+            /// <summary>Replay the events after this sequence first, then stream live. Absent: live only.</summary>
+            [QueryParameter("after")]
+            public long? After { get; set; }
+            /// <summary>Only events whose source is this URI reference or lies under it as a path (`/workflows/abc` matches `/workflows/abc/runs/1`, not `/workflows/abcd`). Not with `workflowId`.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("source")]
+            public string? Source { get; set; }
+#nullable restore
+#else
+            [QueryParameter("source")]
+            public string Source { get; set; }
+#endif
+            /// <summary>Only these event types (UPPER_SNAKE, e.g. `MODEL_ACTIVATED`): repeat the parameter or separate types with commas, at most 20.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("type")]
+            public string[]? Type { get; set; }
+#nullable restore
+#else
+            [QueryParameter("type")]
+            public string[] Type { get; set; }
+#endif
+            /// <summary>Only the events of this workflow run (a training run, job, batch job or promotion id): short for `source=/workflows/{workflowId}`. Not with `source`.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            [QueryParameter("workflowId")]
+            public string? WorkflowId { get; set; }
+#nullable restore
+#else
+            [QueryParameter("workflowId")]
+            public string WorkflowId { get; set; }
+#endif
         }
     }
 }

@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
         {
         }
         /// <summary>
-        /// List webhooks
+        /// Every webhook subscription, without its secret.Scope: `admin`.
         /// </summary>
         /// <returns>A List&lt;global::Formanova.Client.Generated.Models.Webhook&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -55,6 +55,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -71,13 +72,14 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::Formanova.Client.Generated.Models.Webhook>(requestInfo, global::Formanova.Client.Generated.Models.Webhook.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Create webhook
+        /// Subscribes `url` to the `eventTypes` listed (`[&quot;*&quot;]` alone for every type; a missing or empty list is a 400). It receives the events published after its creation (`startAfterSequence`); older ones can be replayed. Answers 201 with the subscription and its signing `secret` (16–256 characters, or a generated `whsec_…` one), **the only time the secret is shown**.The URL must be an absolute http(s) URL without credentials or fragment whose every resolved address is allowed: loopback, private and link-local addresses are refused (400 naming `url`) unless `Event:Webhooks:AllowLoopback`, `AllowPrivateNetworks` or `AllowLinkLocal` allow them.**Deliveries:** `POST {url}` with the CloudEvent as body (`application/cloudevents+json`) and the headers `Formanova-Signature: t={unix seconds},v1={hex HMAC-SHA256 of &quot;{t}.&quot; + raw body, keyed with the secret}`, `Formanova-Delivery-Id`, `Formanova-Event-Id`, `Formanova-Event-Type` and `Formanova-Attempt`. Delivery is at least once and unordered: deduplicate by `Formanova-Delivery-Id`. A 2xx is delivered; 408, 425, 429, 5xx, timeouts and connection errors are retried with exponential backoff (`Event:Webhooks:BackoffBaseMilliseconds` doubling, ±20 % jitter, up to `MaxBackoffSeconds`) until `Event:Webhooks:MaxAttempts` (8), then dead-lettered; redirects and other 4xx are dead-lettered at once.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.CreatedWebhook"/></returns>
         /// <param name="body">A webhook subscription. EventTypes is required: the types to deliver, or `[&quot;*&quot;]` (string IEventModule.AllEventTypes)for every type, so a missing or misspelt field can never subscribe to everything. Secret: 16–256 characters, generated when absent.</param>
@@ -89,6 +91,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -109,12 +112,13 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.CreatedWebhook>(requestInfo, global::Formanova.Client.Generated.Models.CreatedWebhook.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// List webhooks
+        /// Every webhook subscription, without its secret.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -133,7 +137,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks
             return requestInfo;
         }
         /// <summary>
-        /// Create webhook
+        /// Subscribes `url` to the `eventTypes` listed (`[&quot;*&quot;]` alone for every type; a missing or empty list is a 400). It receives the events published after its creation (`startAfterSequence`); older ones can be replayed. Answers 201 with the subscription and its signing `secret` (16–256 characters, or a generated `whsec_…` one), **the only time the secret is shown**.The URL must be an absolute http(s) URL without credentials or fragment whose every resolved address is allowed: loopback, private and link-local addresses are refused (400 naming `url`) unless `Event:Webhooks:AllowLoopback`, `AllowPrivateNetworks` or `AllowLinkLocal` allow them.**Deliveries:** `POST {url}` with the CloudEvent as body (`application/cloudevents+json`) and the headers `Formanova-Signature: t={unix seconds},v1={hex HMAC-SHA256 of &quot;{t}.&quot; + raw body, keyed with the secret}`, `Formanova-Delivery-Id`, `Formanova-Event-Id`, `Formanova-Event-Type` and `Formanova-Attempt`. Delivery is at least once and unordered: deduplicate by `Formanova-Delivery-Id`. A 2xx is delivered; 408, 425, 429, 5xx, timeouts and connection errors are retried with exponential backoff (`Event:Webhooks:BackoffBaseMilliseconds` doubling, ±20 % jitter, up to `MaxBackoffSeconds`) until `Event:Webhooks:MaxAttempts` (8), then dead-lettered; redirects and other 4xx are dead-lettered at once.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">A webhook subscription. EventTypes is required: the types to deliver, or `[&quot;*&quot;]` (string IEventModule.AllEventTypes)for every type, so a missing or misspelt field can never subscribe to everything. Secret: 16–256 characters, generated when absent.</param>

@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item
         {
         }
         /// <summary>
-        /// Get job
+        /// Any run the job listing shows, by id: processing jobs and predictions, training runs, batch jobs and promotions, with the same fields for each. While it runs: live `stage`, `progressPercent`, `estimatedCompletion`, `paused`, `params` and the error history so far; once closed: `result` (when it completed), `error` and the stored error history `errors`. `location` is the kind&apos;s own path, where its full view and its actions are (itself for a processing job). Not a redirect, so one poll loop follows any job. 404 when no job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobView"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -68,6 +68,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -86,12 +87,13 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobView>(requestInfo, global::Formanova.Client.Generated.Models.JobView.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Get job
+        /// Any run the job listing shows, by id: processing jobs and predictions, training runs, batch jobs and promotions, with the same fields for each. While it runs: live `stage`, `progressPercent`, `estimatedCompletion`, `paused`, `params` and the error history so far; once closed: `result` (when it completed), `error` and the stored error history `errors`. `location` is the kind&apos;s own path, where its full view and its actions are (itself for a processing job). Not a redirect, so one poll loop follows any job. 404 when no job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

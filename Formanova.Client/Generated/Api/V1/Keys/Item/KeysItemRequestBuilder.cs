@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Keys.Item
         {
         }
         /// <summary>
-        /// Revoke an API key. It stops working at once on this instance, and within Auth:CacheSeconds on others.
+        /// Revokes the key and returns it with `revoked: true`. It stops working at once on this instance, and within `Auth:CacheSeconds` (30 by default) on other instances, which cache verified keys. Revoking a revoked key is harmless and returns it again. The row is kept, so the key still shows in the list. **409** when the key is the last active (unrevoked, unexpired) admin key: create another admin key first.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ApiKeyInfo"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -43,7 +43,9 @@ namespace Formanova.Client.Generated.Api.V1.Keys.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -61,13 +63,15 @@ namespace Formanova.Client.Generated.Api.V1.Keys.Item
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ApiKeyInfo>(requestInfo, global::Formanova.Client.Generated.Models.ApiKeyInfo.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Revoke an API key. It stops working at once on this instance, and within Auth:CacheSeconds on others.
+        /// Revokes the key and returns it with `revoked: true`. It stops working at once on this instance, and within `Auth:CacheSeconds` (30 by default) on other instances, which cache verified keys. Revoking a revoked key is harmless and returns it again. The row is kept, so the key still shows in the list. **409** when the key is the last active (unrevoked, unexpired) admin key: create another admin key first.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Promotions.Item
         {
         }
         /// <summary>
-        /// Get promotion
+        /// The saga&apos;s run status and its state (`saga`): `running`, `compensating`, `completed`, `rolled-back` or `cancelled`, the current stage, the steps completed and compensated, the version that was active before, and the errors; live while it runs, as stored once it has closed. 404 when no promotion has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.PromotionView"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace Formanova.Client.Generated.Api.V1.Promotions.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -62,12 +63,13 @@ namespace Formanova.Client.Generated.Api.V1.Promotions.Item
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.PromotionView>(requestInfo, global::Formanova.Client.Generated.Models.PromotionView.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Get promotion
+        /// The saga&apos;s run status and its state (`saga`): `running`, `compensating`, `completed`, `rolled-back` or `cancelled`, the current stage, the steps completed and compensated, the version that was active before, and the errors; live while it runs, as stored once it has closed. 404 when no promotion has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

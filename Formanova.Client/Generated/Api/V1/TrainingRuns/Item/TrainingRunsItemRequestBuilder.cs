@@ -52,7 +52,7 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item
         {
         }
         /// <summary>
-        /// Get training run
+        /// The run&apos;s status (`running`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`) and stage. While it runs: live `progress` (prepared data, metrics, validation, `approval` and `approvalDeadline`, errors, the auto search&apos;s leaderboard) and, during training, the train step&apos;s last heartbeat (`training`), which moves `progressPercent` between 20 and 80. Once closed: `result` as the run stored it, or `error` and `problems` (the rows and columns at fault, at most 50). `report` is the training report of the version this run registered, read from the registry. 404 when no training run has this id (the answer names the path of another kind of run with it).Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.TrainingRunView"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -62,6 +62,7 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -80,12 +81,13 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.TrainingRunView>(requestInfo, global::Formanova.Client.Generated.Models.TrainingRunView.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Get training run
+        /// The run&apos;s status (`running`, `completed`, `failed`, `cancelled`, `terminated`, `timedOut`) and stage. While it runs: live `progress` (prepared data, metrics, validation, `approval` and `approvalDeadline`, errors, the auto search&apos;s leaderboard) and, during training, the train step&apos;s last heartbeat (`training`), which moves `progressPercent` between 20 and 80. Once closed: `result` as the run stored it, or `error` and `problems` (the rows and columns at fault, at most 50). `report` is the training report of the version this run registered, read from the registry. 404 when no training run has this id (the answer names the path of another kind of run with it).Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
         {
         }
         /// <summary>
-        /// Export batch results
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="Stream"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -62,12 +63,13 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendPrimitiveAsync<Stream>(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Export batch results
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -82,7 +84,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
-            requestInfo.Headers.TryAdd("Accept", "application/problem+json");
+            requestInfo.Headers.TryAdd("Accept", "text/csv, application/vnd.apache.parquet, application/problem+json");
             return requestInfo;
         }
         /// <summary>
@@ -95,23 +97,20 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
             return new global::Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results.ResultsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Export batch results
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ResultsRequestBuilderGetQueryParameters 
         {
+            /// <summary>`csv` (the default) or `parquet`, in any case.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string? Format { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string Format { get; set; }
-            #pragma warning restore CS1591
 #endif
         }
     }

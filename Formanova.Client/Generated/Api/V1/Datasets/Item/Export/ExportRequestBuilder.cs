@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Export
         {
         }
         /// <summary>
-        /// Export rows
+        /// Streams every row of the dataset, in stored order and the current schema&apos;s columns, as an attachment `dataset-&lt;id&gt;.&lt;format&gt;`: `csv` (the default; a header row, RFC 4180 quoting, CRLF line ends), `json` (an array of objects) or `parquet` (row groups of `Data:ExportRowGroupRows` rows). The body is written as the rows are read, so a failure after the first bytes ends the response early instead of giving an error status.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="Stream"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Export
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -62,12 +63,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Export
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendPrimitiveAsync<Stream>(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Export rows
+        /// Streams every row of the dataset, in stored order and the current schema&apos;s columns, as an attachment `dataset-&lt;id&gt;.&lt;format&gt;`: `csv` (the default; a header row, RFC 4180 quoting, CRLF line ends), `json` (an array of objects) or `parquet` (row groups of `Data:ExportRowGroupRows` rows). The body is written as the rows are read, so a failure after the first bytes ends the response early instead of giving an error status.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -82,7 +84,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Export
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
-            requestInfo.Headers.TryAdd("Accept", "application/problem+json");
+            requestInfo.Headers.TryAdd("Accept", "text/csv, application/json, application/vnd.apache.parquet, application/problem+json");
             return requestInfo;
         }
         /// <summary>
@@ -95,23 +97,20 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Export
             return new global::Formanova.Client.Generated.Api.V1.Datasets.Item.Export.ExportRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Export rows
+        /// Streams every row of the dataset, in stored order and the current schema&apos;s columns, as an attachment `dataset-&lt;id&gt;.&lt;format&gt;`: `csv` (the default; a header row, RFC 4180 quoting, CRLF line ends), `json` (an array of objects) or `parquet` (row groups of `Data:ExportRowGroupRows` rows). The body is written as the rows are read, so a failure after the first bytes ends the response early instead of giving an error status.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ExportRequestBuilderGetQueryParameters 
         {
+            /// <summary>`csv` (default), `json` or `parquet`.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string? Format { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string Format { get; set; }
-            #pragma warning restore CS1591
 #endif
         }
     }

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Materialize
         {
         }
         /// <summary>
-        /// Materialize dataset
+        /// Applies `transforms` (as `QueryRows` does; an empty list copies the dataset) to every row and stores the output as a new dataset named `name`, with schema version 1 in the columns after the transforms, `derivedFromId` set, and `requireLabel` and (unless given) a description taken from the source. `Location` names the new dataset. When the copy fails the new dataset is deleted. Runs in the request: no workflow is started. **409** when a dataset with this name already exists; **422** as for `QueryRows`.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.DatasetDetails"/></returns>
         /// <param name="body">The request body</param>
@@ -44,9 +44,12 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Materialize
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -65,15 +68,18 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Materialize
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.DatasetDetails>(requestInfo, global::Formanova.Client.Generated.Models.DatasetDetails.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Materialize dataset
+        /// Applies `transforms` (as `QueryRows` does; an empty list copies the dataset) to every row and stores the output as a new dataset named `name`, with schema version 1 in the columns after the transforms, `derivedFromId` set, and `requireLabel` and (unless given) a description taken from the source. `Location` names the new dataset. When the copy fails the new dataset is deleted. Runs in the request: no workflow is started. **409** when a dataset with this name already exists; **422** as for `QueryRows`.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

@@ -34,9 +34,9 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Query
         {
         }
         /// <summary>
-        /// Query rows
+        /// Applies `transforms` (in order: `rename`, `cast`, `fill`, `filter`, `derive`, `split`) to the dataset&apos;s rows and returns the first `limit` rows that come out (1 to `Data:MaxPageSize`, 100 by default) with the columns after the transforms. Nothing is stored and there is no cursor: use `MaterializeDataset` to keep the result. The transforms are checked before any row is read (unknown columns, types, expressions are a 400); a fill by `mean` or `mode` reads the whole dataset first, and is a **422** when the column has no value to compute it from.Scope: `write`.
         /// </summary>
-        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject"/></returns>
+        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.QueryRowsResult"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -46,15 +46,17 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Query
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject?> PostAsync(global::Formanova.Client.Generated.Models.TransformRequest body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.QueryRowsResult?> PostAsync(global::Formanova.Client.Generated.Models.TransformRequest body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject> PostAsync(global::Formanova.Client.Generated.Models.TransformRequest body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.QueryRowsResult> PostAsync(global::Formanova.Client.Generated.Models.TransformRequest body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
@@ -67,13 +69,15 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Query
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject>(requestInfo, global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.QueryRowsResult>(requestInfo, global::Formanova.Client.Generated.Models.QueryRowsResult.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Query rows
+        /// Applies `transforms` (in order: `rename`, `cast`, `fill`, `filter`, `derive`, `split`) to the dataset&apos;s rows and returns the first `limit` rows that come out (1 to `Data:MaxPageSize`, 100 by default) with the columns after the transforms. Nothing is stored and there is no cursor: use `MaterializeDataset` to keep the result. The transforms are checked before any row is read (unknown columns, types, expressions are a 400); a fill by `mean` or `mode` reads the whole dataset first, and is a **422** when the column has no value to compute it from.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

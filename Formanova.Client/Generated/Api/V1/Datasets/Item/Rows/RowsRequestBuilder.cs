@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
         {
         }
         /// <summary>
-        /// Read rows
+        /// Rows in the order they were stored (by `rowId`), after `cursor`, at most `limit` of them, each with its values by column name in the current schema&apos;s columns. Page by passing the answer&apos;s `nextCursor` as `cursor`; `nextCursor` is null on the last page. Rows imported later appear on later pages. To read everything at once use `ExportRows`.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.RowPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -62,12 +63,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.RowPage>(requestInfo, global::Formanova.Client.Generated.Models.RowPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Import rows
+        /// Streams a file into the dataset: CSV with a header row, a JSON array of objects, NDJSON, Parquet or Arrow IPC (file or stream), as the body with its `Content-Type`, or as the first file part of a `multipart/form-data` body (its format from the part&apos;s content type or file name). `format` overrides both. Every row is validated against the current schema, and the rows are stored in one commit: readers see all of them or none.With `onError=reject` (the default) one invalid row stores nothing: the answer is a **422** whose `report` member is the import report (`status: rejected`, the row errors). With `onError=skip` the valid rows are stored and the invalid ones listed in the 200 report (`errors`, 1-based data rows, at most `Data:Import:MaxReportedErrors`; `errorCounts` counts all by reason). A malformed file (broken CSV or JSON, invalid UTF-8) is a 400 and a file over `Data:Import:MaxUploadBytes`, `MaxRows` or `MaxFieldChars` a 413; both store nothing.Idempotent by import id: `importId`, or the `Idempotency-Key` header (not both). Repeating a committed import&apos;s id returns its first report with `replayed: true` and stores no rows, whatever the body; a rejected import is not recorded, so it can be retried with the same id. Runs in the request: no workflow is started.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ImportReport"/></returns>
         /// <param name="body">The request body</param>
@@ -81,17 +83,18 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::Formanova.Client.Generated.Models.ImportReport?> PostAsync(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.ImportReport?> PostAsync(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::Formanova.Client.Generated.Models.ImportReport> PostAsync(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::Formanova.Client.Generated.Models.ImportReport> PostAsync(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
-            if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
+            if(string.IsNullOrEmpty(body)) throw new ArgumentNullException(nameof(body));
             var requestInfo = ToPostRequestInformation(body, requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
@@ -103,12 +106,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ImportReport>(requestInfo, global::Formanova.Client.Generated.Models.ImportReport.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Read rows
+        /// Rows in the order they were stored (by `rowId`), after `cursor`, at most `limit` of them, each with its values by column name in the current schema&apos;s columns. Page by passing the answer&apos;s `nextCursor` as `cursor`; `nextCursor` is null on the last page. Rows imported later appear on later pages. To read everything at once use `ExportRows`.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -127,25 +131,25 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
             return requestInfo;
         }
         /// <summary>
-        /// Import rows
+        /// Streams a file into the dataset: CSV with a header row, a JSON array of objects, NDJSON, Parquet or Arrow IPC (file or stream), as the body with its `Content-Type`, or as the first file part of a `multipart/form-data` body (its format from the part&apos;s content type or file name). `format` overrides both. Every row is validated against the current schema, and the rows are stored in one commit: readers see all of them or none.With `onError=reject` (the default) one invalid row stores nothing: the answer is a **422** whose `report` member is the import report (`status: rejected`, the row errors). With `onError=skip` the valid rows are stored and the invalid ones listed in the 200 report (`errors`, 1-based data rows, at most `Data:Import:MaxReportedErrors`; `errorCounts` counts all by reason). A malformed file (broken CSV or JSON, invalid UTF-8) is a 400 and a file over `Data:Import:MaxUploadBytes`, `MaxRows` or `MaxFieldChars` a 413; both store nothing.Idempotent by import id: `importId`, or the `Idempotency-Key` header (not both). Repeating a committed import&apos;s id returns its first report with `replayed: true` and stores no rows, whatever the body; a rejected import is not recorded, so it can be retried with the same id. Runs in the request: no workflow is started.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(UntypedNode body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(string body, Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder.RowsRequestBuilderPostQueryParameters>> requestConfiguration = default)
         {
 #endif
-            if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
+            if(string.IsNullOrEmpty(body)) throw new ArgumentNullException(nameof(body));
             var requestInfo = new RequestInformation(Method.POST, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
             requestInfo.Headers.TryAdd("Accept", "application/json");
-            requestInfo.SetContentFromParsable(RequestAdapter, "application/json", body);
+            requestInfo.SetContentFromScalar(RequestAdapter, "application/json", body);
             return requestInfo;
         }
         /// <summary>
@@ -158,77 +162,63 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Rows
             return new global::Formanova.Client.Generated.Api.V1.Datasets.Item.Rows.RowsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Read rows
+        /// Rows in the order they were stored (by `rowId`), after `cursor`, at most `limit` of them, each with its values by column name in the current schema&apos;s columns. Page by passing the answer&apos;s `nextCursor` as `cursor`; `nextCursor` is null on the last page. Rows imported later appear on later pages. To read everything at once use `ExportRows`.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class RowsRequestBuilderGetQueryParameters 
         {
-            #pragma warning disable CS1591
+            /// <summary>The `nextCursor` of the previous page (a row id); rows after it are returned. Omit for the first page.</summary>
             [QueryParameter("cursor")]
             public long? Cursor { get; set; }
-            #pragma warning restore CS1591
-            #pragma warning disable CS1591
+            /// <summary>Rows per page, 1 to `Data:MaxPageSize` (1000 by default). Default 100.</summary>
             [QueryParameter("limit")]
             public int? Limit { get; set; }
-            #pragma warning restore CS1591
         }
         /// <summary>
-        /// Import rows
+        /// Streams a file into the dataset: CSV with a header row, a JSON array of objects, NDJSON, Parquet or Arrow IPC (file or stream), as the body with its `Content-Type`, or as the first file part of a `multipart/form-data` body (its format from the part&apos;s content type or file name). `format` overrides both. Every row is validated against the current schema, and the rows are stored in one commit: readers see all of them or none.With `onError=reject` (the default) one invalid row stores nothing: the answer is a **422** whose `report` member is the import report (`status: rejected`, the row errors). With `onError=skip` the valid rows are stored and the invalid ones listed in the 200 report (`errors`, 1-based data rows, at most `Data:Import:MaxReportedErrors`; `errorCounts` counts all by reason). A malformed file (broken CSV or JSON, invalid UTF-8) is a 400 and a file over `Data:Import:MaxUploadBytes`, `MaxRows` or `MaxFieldChars` a 413; both store nothing.Idempotent by import id: `importId`, or the `Idempotency-Key` header (not both). Repeating a committed import&apos;s id returns its first report with `replayed: true` and stores no rows, whatever the body; a rejected import is not recorded, so it can be retried with the same id. Runs in the request: no workflow is started.Scope: `write`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class RowsRequestBuilderPostQueryParameters 
         {
+            /// <summary>The CSV field delimiter: one character, or `tab`. Default `,`.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("delimiter")]
             public string? Delimiter { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("delimiter")]
             public string Delimiter { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>The upload&apos;s format, overriding its Content-Type: `csv`, `json`, `ndjson` (or `jsonl`), `parquet`, or `arrow` (or `feather`, `ipc`).</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string? Format { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("format")]
             public string Format { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>The client&apos;s name for this import (1 to 200 characters): repeating it replays the first committed import. Defaults to the Idempotency-Key, scoped to the API key, or a new id.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("importId")]
             public string? ImportId { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("importId")]
             public string ImportId { get; set; }
-            #pragma warning restore CS1591
 #endif
+            /// <summary>`reject` (default): any invalid row stores nothing (422). `skip`: store the valid rows, report the others.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-            #pragma warning disable CS1591
             [QueryParameter("onError")]
             public string? OnError { get; set; }
-            #pragma warning restore CS1591
 #nullable restore
 #else
-            #pragma warning disable CS1591
             [QueryParameter("onError")]
             public string OnError { get; set; }
-            #pragma warning restore CS1591
 #endif
         }
     }

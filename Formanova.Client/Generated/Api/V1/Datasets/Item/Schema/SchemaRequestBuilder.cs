@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Schema
         {
         }
         /// <summary>
-        /// Update dataset schema
+        /// Adds a schema version with the `columns` given (the same rules as `CreateDataset`), which new imports are validated against. Rows already stored are not revalidated: they keep the version they were stored under and are read in the current columns, matched by name, converted where the type changed and null where the column is new. Returns the dataset.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.DatasetDetails"/></returns>
         /// <param name="body">The request body</param>
@@ -47,6 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Schema
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -68,12 +69,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Schema
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.DatasetDetails>(requestInfo, global::Formanova.Client.Generated.Models.DatasetDetails.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Update dataset schema
+        /// Adds a schema version with the `columns` given (the same rules as `CreateDataset`), which new imports are validated against. Rows already stored are not revalidated: they keep the version they were stored under and are read in the current columns, matched by name, converted where the type changed and null where the column is new. Returns the dataset.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

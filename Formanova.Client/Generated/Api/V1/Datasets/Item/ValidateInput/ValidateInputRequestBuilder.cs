@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.ValidateInput
         {
         }
         /// <summary>
-        /// Validate prediction input
+        /// Checks one input object (column name to JSON value) against the dataset&apos;s current schema with the import rules, and answers 200 either way: `isValid`, every problem in `errors` (an unknown name is `unknownColumn`), and, when valid, the typed values of the feature columns in `features`. Feature columns are required unless nullable; label, id and ignore columns may be given and are not returned. Nothing is stored.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.PredictionValidation"/></returns>
         /// <param name="body">The request body</param>
@@ -47,6 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.ValidateInput
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -68,12 +69,13 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.ValidateInput
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.PredictionValidation>(requestInfo, global::Formanova.Client.Generated.Models.PredictionValidation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Validate prediction input
+        /// Checks one input object (column name to JSON value) against the dataset&apos;s current schema with the import rules, and answers 200 either way: `isValid`, every problem in `errors` (an unknown name is `unknownColumn`), and, when valid, the typed values of the feature columns in `features`. Feature columns are required unless nullable; label, id and ignore columns may be given and are not returned. Nothing is stored.Scope: `write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

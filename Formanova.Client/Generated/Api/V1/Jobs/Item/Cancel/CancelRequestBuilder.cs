@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item.Cancel
         {
         }
         /// <summary>
-        /// Cancel job
+        /// Sends the `cancel` signal with the optional `reason` (at most 500 characters) and the caller&apos;s API key name, then requests Temporal&apos;s cancellation: the run stops at once, stores its result as cancelled with the reason (also in the error history), emits WORKFLOW_FAILED and closes `cancelled`; a waiting `POST /predictions` answers 409. Answers 202 with `Location` to poll; a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobAccepted"/></returns>
         /// <param name="body">The request body</param>
@@ -44,9 +44,11 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item.Cancel
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -65,15 +67,17 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item.Cancel
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobAccepted>(requestInfo, global::Formanova.Client.Generated.Models.JobAccepted.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Cancel job
+        /// Sends the `cancel` signal with the optional `reason` (at most 500 characters) and the caller&apos;s API key name, then requests Temporal&apos;s cancellation: the run stops at once, stores its result as cancelled with the reason (also in the error history), emits WORKFLOW_FAILED and closes `cancelled`; a waiting `POST /predictions` answers 409. Answers 202 with `Location` to poll; a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

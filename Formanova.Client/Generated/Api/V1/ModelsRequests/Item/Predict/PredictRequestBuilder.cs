@@ -40,7 +40,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict
         {
         }
         /// <summary>
-        /// Predict
+        /// Scores one row of raw inputs (the training dataset&apos;s columns, before transforms) with the model&apos;s active version, or the `version` or `alias` named. Keys the model does not read (the label, ids, unknown columns) are ignored and listed in `ignoredColumns`, or refused with `strict: true`. Answers from the prediction cache unless `useCache` is false. When the active version fails and no version or alias was named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow is started.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.PredictionResult"/></returns>
         /// <param name="body">The request body</param>
@@ -52,7 +52,9 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -73,13 +75,15 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.PredictionResult>(requestInfo, global::Formanova.Client.Generated.Models.PredictionResult.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Predict
+        /// Scores one row of raw inputs (the training dataset&apos;s columns, before transforms) with the model&apos;s active version, or the `version` or `alias` named. Keys the model does not read (the label, ids, unknown columns) are ignored and listed in `ignoredColumns`, or refused with `strict: true`. Answers from the prediction cache unless `useCache` is false. When the active version fails and no version or alias was named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow is started.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item.Reject
         {
         }
         /// <summary>
-        /// Reject training run
+        /// Sends the `reject` signal to a run started with `requireApproval`: once the run reaches `awaiting-approval` (its version registered, inactive), the decision archives the version and the run completes `registered, not activated (rejected)`. The first decision wins: once the run&apos;s `approval` is set (approved, rejected or expired at `approvalDeadline`) another one is a 409, as is a run that has closed. A decision sent before the run is awaiting approval is kept for when it gets there, and one sent to a run without `requireApproval` does not change its outcome. Answers 204. The optional body (`by`, `comment`) is accepted but not recorded.Scope: `admin`.
         /// </summary>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -43,9 +43,11 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item.Reject
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -64,15 +66,17 @@ namespace Formanova.Client.Generated.Api.V1.TrainingRuns.Item.Reject
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             await RequestAdapter.SendNoContentAsync(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Reject training run
+        /// Sends the `reject` signal to a run started with `requireApproval`: once the run reaches `awaiting-approval` (its version registered, inactive), the decision archives the version and the run completes `registered, not activated (rejected)`. The first decision wins: once the run&apos;s `approval` is set (approved, rejected or expired at `approvalDeadline`) another one is a 409, as is a run that has closed. A decision sent before the run is awaiting approval is kept for when it gets there, and one sent to a run without `requireApproval` does not change its outcome. Answers 204. The optional body (`by`, `comment`) is accepted but not recorded.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

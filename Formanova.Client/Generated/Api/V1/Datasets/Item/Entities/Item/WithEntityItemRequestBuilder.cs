@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Entities.Item
         {
         }
         /// <summary>
-        /// Find row by entity id
+        /// The most recently stored row whose `id`-role column equals `entityId` (compared as text), in the current schema&apos;s columns. 404 when the dataset does not exist or no row has this id; **422** when the dataset has no column with the role `id`.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.DataRow"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -42,8 +42,10 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Entities.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.HttpValidationProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -60,14 +62,16 @@ namespace Formanova.Client.Generated.Api.V1.Datasets.Item.Entities.Item
                 { "400", global::Formanova.Client.Generated.Models.HttpValidationProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.DataRow>(requestInfo, global::Formanova.Client.Generated.Models.DataRow.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Find row by entity id
+        /// The most recently stored row whose `id`-role column equals `entityId` (compared as text), in the current schema&apos;s columns. 404 when the dataset does not exist or no row has this id; **422** when the dataset has no column with the role `id`.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

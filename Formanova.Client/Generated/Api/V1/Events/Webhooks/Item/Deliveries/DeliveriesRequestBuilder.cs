@@ -22,7 +22,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public DeliveriesRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/webhooks/{webhookId}/deliveries", pathParameters)
+        public DeliveriesRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/webhooks/{webhookId}/deliveries{?limit*,status*}", pathParameters)
         {
         }
         /// <summary>
@@ -30,11 +30,11 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public DeliveriesRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/webhooks/{webhookId}/deliveries", rawUrl)
+        public DeliveriesRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/api/v1/events/webhooks/{webhookId}/deliveries{?limit*,status*}", rawUrl)
         {
         }
         /// <summary>
-        /// List webhook deliveries
+        /// The webhook&apos;s deliveries (one per event it was sent or is due to be sent), optionally only those with one `status`, at most `limit` of them. 404 when there is no such webhook.Scope: `admin`.
         /// </summary>
         /// <returns>A List&lt;global::Formanova.Client.Generated.Models.WebhookDelivery&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,14 +44,15 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<List<global::Formanova.Client.Generated.Models.WebhookDelivery>?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<List<global::Formanova.Client.Generated.Models.WebhookDelivery>?> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder.DeliveriesRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<List<global::Formanova.Client.Generated.Models.WebhookDelivery>> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<List<global::Formanova.Client.Generated.Models.WebhookDelivery>> GetAsync(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder.DeliveriesRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
@@ -62,23 +63,24 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::Formanova.Client.Generated.Models.WebhookDelivery>(requestInfo, global::Formanova.Client.Generated.Models.WebhookDelivery.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// List webhook deliveries
+        /// The webhook&apos;s deliveries (one per event it was sent or is due to be sent), optionally only those with one `status`, at most `limit` of them. 404 when there is no such webhook.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder.DeliveriesRequestBuilderGetQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToGetRequestInformation(Action<RequestConfiguration<global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder.DeliveriesRequestBuilderGetQueryParameters>> requestConfiguration = default)
         {
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
@@ -94,6 +96,19 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries
         public global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder WithUrl(string rawUrl)
         {
             return new global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.DeliveriesRequestBuilder(rawUrl, RequestAdapter);
+        }
+        /// <summary>
+        /// The webhook&apos;s deliveries (one per event it was sent or is due to be sent), optionally only those with one `status`, at most `limit` of them. 404 when there is no such webhook.Scope: `admin`.
+        /// </summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
+        public partial class DeliveriesRequestBuilderGetQueryParameters 
+        {
+            /// <summary>How many deliveries at most (1 to 1000; 100 when absent).</summary>
+            [QueryParameter("limit")]
+            public long? Limit { get; set; }
+            /// <summary>Only deliveries in this state.</summary>
+            [QueryParameter("status")]
+            public global::Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Deliveries.GetStatusQueryParameterType? Status { get; set; }
         }
     }
 }

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Replay
         {
         }
         /// <summary>
-        /// Replay to webhook
+        /// Queues the events of the range (`afterSequence`, `toSequence`] that match the webhook&apos;s types for delivery (up to the newest event when `toSequence` is absent): new deliveries are created and existing ones reset to pending. At most `Event:Webhooks:MaxReplayEvents` (10000) events per call: the answer&apos;s `toSequence` says how far it got, so call again from there for the rest. Answers 202 with the count queued; the deliveries are sent in the background.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ReplayResult"/></returns>
         /// <param name="body">Replays the range (AfterSequence, ToSequence] of the log; ToSequence null means up to the newest event.</param>
@@ -47,6 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Replay
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -68,12 +69,13 @@ namespace Formanova.Client.Generated.Api.V1.Events.Webhooks.Item.Replay
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ReplayResult>(requestInfo, global::Formanova.Client.Generated.Models.ReplayResult.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Replay to webhook
+        /// Queues the events of the range (`afterSequence`, `toSequence`] that match the webhook&apos;s types for delivery (up to the newest event when `toSequence` is absent): new deliveries are created and existing ones reset to pending. At most `Event:Webhooks:MaxReplayEvents` (10000) events per call: the answer&apos;s `toSequence` says how far it got, so call again from there for the rest. Answers 202 with the count queued; the deliveries are sent in the background.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">Replays the range (AfterSequence, ToSequence] of the log; ToSequence null means up to the newest event.</param>

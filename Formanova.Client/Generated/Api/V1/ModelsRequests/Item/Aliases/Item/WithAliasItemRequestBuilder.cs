@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Aliases.Item
         {
         }
         /// <summary>
-        /// Set model alias
+        /// Creates or moves the alias (`champion`, `challenger` or any valid name; stored in lower case) so that it names `version`, whatever that version&apos;s status. Predictions and batch jobs can then name the alias instead of a version; other instances follow within `Model:Inference:RegistryRefreshSeconds`. Setting the same alias again is harmless. 404 when the model or version does not exist.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.AliasResponse"/></returns>
         /// <param name="body">The request body</param>
@@ -47,6 +47,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Aliases.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -68,12 +69,13 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Aliases.Item
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.AliasResponse>(requestInfo, global::Formanova.Client.Generated.Models.AliasResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Set model alias
+        /// Creates or moves the alias (`champion`, `challenger` or any valid name; stored in lower case) so that it names `version`, whatever that version&apos;s status. Predictions and batch jobs can then name the alias instead of a version; other instances follow within `Model:Inference:RegistryRefreshSeconds`. Setting the same alias again is harmless. 404 when the model or version does not exist.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

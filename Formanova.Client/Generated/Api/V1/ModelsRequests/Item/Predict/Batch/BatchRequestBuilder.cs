@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict.Batch
         {
         }
         /// <summary>
-        /// Predict batch
+        /// Scores up to `Model:Inference:MaxBatchRows` rows (10,000 by default; more is a 413) in one call, in parallel on pooled engines, with the model&apos;s active version or the `version` or `alias` named; `predictions` keep the order of `rows`. Every row is checked first: one invalid row is a 400 naming `rows[i].column`, and nothing is predicted. Keys the model does not read are listed once, in `ignoredColumns` (or refused with `strict: true`). Each row is looked up in the prediction cache unless `useCache` is false; `cachedCount` says how many answered from it. When the active version fails and no version or alias was named, the previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a whole dataset, submit a batch job instead. **422** as for a single prediction.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.BatchPredictionResult"/></returns>
         /// <param name="body">The request body</param>
@@ -46,7 +46,9 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict.Batch
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -67,13 +69,15 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict.Batch
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "422", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.BatchPredictionResult>(requestInfo, global::Formanova.Client.Generated.Models.BatchPredictionResult.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Predict batch
+        /// Scores up to `Model:Inference:MaxBatchRows` rows (10,000 by default; more is a 413) in one call, in parallel on pooled engines, with the model&apos;s active version or the `version` or `alias` named; `predictions` keep the order of `rows`. Every row is checked first: one invalid row is a 400 naming `rows[i].column`, and nothing is predicted. Keys the model does not read are listed once, in `ignoredColumns` (or refused with `strict: true`). Each row is looked up in the prediction cache unless `useCache` is false; `cachedCount` says how many answered from it. When the active version fails and no version or alias was named, the previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a whole dataset, submit a batch job instead. **422** as for a single prediction.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

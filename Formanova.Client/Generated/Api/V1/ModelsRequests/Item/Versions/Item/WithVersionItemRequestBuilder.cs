@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
         {
         }
         /// <summary>
-        /// Delete model version
+        /// Deletes the version for good: its registry row, the aliases that name it, its files in the artifact store and its loaded engines. A second delete is a 404. **409** when the version is the active one: activate another version first.Scope: `admin`.
         /// </summary>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -66,7 +66,9 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -84,13 +86,15 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             await RequestAdapter.SendNoContentAsync(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Get model version
+        /// One version: status, columns, metrics, tags, lineage, aliases, the input contract of a trained version and, when the service trained it, the training `report` (left out for an uploaded version). `version` is a semantic version (`1.2.0`, `1.2.0-rc.1`; a leading `v` is accepted).Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ModelVersionInfo"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -100,6 +104,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -118,12 +123,13 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ModelVersionInfo>(requestInfo, global::Formanova.Client.Generated.Models.ModelVersionInfo.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Delete model version
+        /// Deletes the version for good: its registry row, the aliases that name it, its files in the artifact store and its loaded engines. A second delete is a 404. **409** when the version is the active one: activate another version first.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -142,7 +148,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
             return requestInfo;
         }
         /// <summary>
-        /// Get model version
+        /// One version: status, columns, metrics, tags, lineage, aliases, the input contract of a trained version and, when the service trained it, the training `report` (left out for an uploaded version). `version` is a semantic version (`1.2.0`, `1.2.0-rc.1`; a leading `v` is accepted).Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

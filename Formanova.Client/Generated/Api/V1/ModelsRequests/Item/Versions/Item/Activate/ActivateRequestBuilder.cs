@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Ac
         {
         }
         /// <summary>
-        /// Activate model version
+        /// Makes the version the one that answers predictions naming no version or alias; the previously active version goes back to `registered`. An archived version can be activated again. Predictions already running finish on the old version; other instances switch within `Model:Inference:RegistryRefreshSeconds`. Runs in the request, with no load check or warm-up, and emits no event: `PromoteModelVersion` starts the promotion saga, which checks, warms, switches and smoke-tests, and rolls back on failure. **409** when the version is marked failed, or another activation of the model ran at the same moment (retry).Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ModelVersionInfo"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -43,7 +43,9 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Ac
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -61,13 +63,15 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Ac
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.ModelVersionInfo>(requestInfo, global::Formanova.Client.Generated.Models.ModelVersionInfo.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Activate model version
+        /// Makes the version the one that answers predictions naming no version or alias; the previously active version goes back to `registered`. An archived version can be activated again. Predictions already running finish on the old version; other instances switch within `Model:Inference:RegistryRefreshSeconds`. Runs in the request, with no load check or warm-up, and emits no event: `PromoteModelVersion` starts the promotion saga, which checks, warms, switches and smoke-tests, and rolls back on failure. **409** when the version is marked failed, or another activation of the model ran at the same moment (retry).Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

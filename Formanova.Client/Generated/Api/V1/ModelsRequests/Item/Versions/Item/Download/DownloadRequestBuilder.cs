@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Do
         {
         }
         /// <summary>
-        /// Download model version
+        /// The version&apos;s ML.NET model zip (`model.zip`), as `application/zip` named `&lt;name&gt;-&lt;version&gt;.zip`, checked against its registered SHA-256 (`sha256` of the version) before it is sent. Load it with ML.NET&apos;s `mlContext.Model.Load`. 503 when the artifact is missing or corrupt and the artifact store has no good copy.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="Stream"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Do
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -62,12 +63,13 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Do
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendPrimitiveAsync<Stream>(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Download model version
+        /// The version&apos;s ML.NET model zip (`model.zip`), as `application/zip` named `&lt;name&gt;-&lt;version&gt;.zip`, checked against its registered SHA-256 (`sha256` of the version) before it is sent. Load it with ML.NET&apos;s `mlContext.Model.Load`. 503 when the artifact is missing or corrupt and the artifact store has no good copy.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -82,7 +84,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Do
 #endif
             var requestInfo = new RequestInformation(Method.GET, UrlTemplate, PathParameters);
             requestInfo.Configure(requestConfiguration);
-            requestInfo.Headers.TryAdd("Accept", "application/problem+json");
+            requestInfo.Headers.TryAdd("Accept", "application/zip, application/problem+json");
             return requestInfo;
         }
         /// <summary>

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Pr
         {
         }
         /// <summary>
-        /// Promote model version
+        /// Starts a **ModelPromotionSaga** that makes the version the model&apos;s active one safely: check that it loads, warm it, switch the active version and the `champion` alias to it, then smoke-test it with `smokeInputs` (at most 20 rows of raw inputs; a probe row built from the version&apos;s schema when absent; never from the cache). Success emits MODEL_ACTIVATED. When a step fails, the steps done are compensated in reverse order (the previous version restored, the warmed model evicted), MODEL_PROMOTION_ROLLED_BACK is emitted and the saga fails with the original error.Answers **202** with `Location: /api/v1/promotions/{id}` to poll; 404 for an unknown model or version, before any saga starts. **Idempotency:** with an `Idempotency-Key` a repeat returns the same saga; the same key with another request is a 409.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobAccepted"/></returns>
         /// <param name="body">The request body</param>
@@ -44,9 +44,11 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Pr
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 413 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 500 status code</exception>
         /// <exception cref="global::Formanova.Client.Generated.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -65,15 +67,17 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Pr
                 { "401", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "409", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "503", global::Formanova.Client.Generated.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobAccepted>(requestInfo, global::Formanova.Client.Generated.Models.JobAccepted.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Promote model version
+        /// Starts a **ModelPromotionSaga** that makes the version the model&apos;s active one safely: check that it loads, warm it, switch the active version and the `champion` alias to it, then smoke-test it with `smokeInputs` (at most 20 rows of raw inputs; a probe row built from the version&apos;s schema when absent; never from the cache). Success emits MODEL_ACTIVATED. When a step fails, the steps done are compensated in reverse order (the previous version restored, the warmed model evicted), MODEL_PROMOTION_ROLLED_BACK is emitted and the saga fails with the original error.Answers **202** with `Location: /api/v1/promotions/{id}` to poll; 404 for an unknown model or version, before any saga starts. **Idempotency:** with an `Idempotency-Key` a repeat returns the same saga; the same key with another request is a 409.Scope: `admin`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

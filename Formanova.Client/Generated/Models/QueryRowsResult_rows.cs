@@ -9,27 +9,27 @@ namespace Formanova.Client.Generated.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows : IAdditionalDataHolder, IParsable
+    public partial class QueryRowsResult_rows : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>
-        /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows"/> and sets the default values.
+        /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.QueryRowsResult_rows"/> and sets the default values.
         /// </summary>
-        public AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows()
+        public QueryRowsResult_rows()
         {
             AdditionalData = new Dictionary<string, object>();
         }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
-        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows"/></returns>
+        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.QueryRowsResult_rows"/></returns>
         /// <param name="parseNode">The parse node to use to read the discriminator value and create the object</param>
-        public static global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows CreateFromDiscriminatorValue(IParseNode parseNode)
+        public static global::Formanova.Client.Generated.Models.QueryRowsResult_rows CreateFromDiscriminatorValue(IParseNode parseNode)
         {
             if(ReferenceEquals(parseNode, null)) throw new ArgumentNullException(nameof(parseNode));
-            return new global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows();
+            return new global::Formanova.Client.Generated.Models.QueryRowsResult_rows();
         }
         /// <summary>
         /// The deserialization information for the current model

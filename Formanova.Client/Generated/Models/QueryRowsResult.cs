@@ -9,7 +9,7 @@ namespace Formanova.Client.Generated.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject : IParsable
+    public partial class QueryRowsResult : IParsable
     #pragma warning restore CS1591
     {
         /// <summary>The columns property</summary>
@@ -23,20 +23,20 @@ namespace Formanova.Client.Generated.Models
         /// <summary>The rows property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public List<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows>? Rows { get; set; }
+        public List<global::Formanova.Client.Generated.Models.QueryRowsResult_rows>? Rows { get; set; }
 #nullable restore
 #else
-        public List<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows> Rows { get; set; }
+        public List<global::Formanova.Client.Generated.Models.QueryRowsResult_rows> Rows { get; set; }
 #endif
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
-        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject"/></returns>
+        /// <returns>A <see cref="global::Formanova.Client.Generated.Models.QueryRowsResult"/></returns>
         /// <param name="parseNode">The parse node to use to read the discriminator value and create the object</param>
-        public static global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject CreateFromDiscriminatorValue(IParseNode parseNode)
+        public static global::Formanova.Client.Generated.Models.QueryRowsResult CreateFromDiscriminatorValue(IParseNode parseNode)
         {
             if(ReferenceEquals(parseNode, null)) throw new ArgumentNullException(nameof(parseNode));
-            return new global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject();
+            return new global::Formanova.Client.Generated.Models.QueryRowsResult();
         }
         /// <summary>
         /// The deserialization information for the current model
@@ -47,7 +47,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "columns", n => { Columns = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.RowStreamColumn>(global::Formanova.Client.Generated.Models.RowStreamColumn.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "rows", n => { Rows = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows>(global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "rows", n => { Rows = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.QueryRowsResult_rows>(global::Formanova.Client.Generated.Models.QueryRowsResult_rows.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
         /// <summary>
@@ -58,7 +58,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.RowStreamColumn>("columns", Columns);
-            writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.AnonymousTypeOfIReadOnlyListOfRowStreamColumnAndListOfIReadOnlyDictionaryOfstringAndObject_rows>("rows", Rows);
+            writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.QueryRowsResult_rows>("rows", Rows);
         }
     }
 }
