@@ -16,8 +16,9 @@ namespace Formanova.Modules.Shared.Api;
 /// <item>each bound argument whose type has a FluentValidation validator (registered by
 /// <see cref="SharedInfrastructure.AddValidators"/>) is validated before the handler runs; a failure is a 400
 /// ValidationProblem keyed by the camelCase field path (<see cref="ValidationConventions"/>);</item>
+/// <item>a query parameter the handler does not bind is a 400 ValidationProblem naming it (<see cref="StrictQuery"/>);</item>
 /// <item>the ProblemDetails responses the pipeline can give are declared as endpoint metadata, so the OpenAPI
-/// document lists them: 400 where the endpoint binds input, 401, 403 and 429 from the security pipeline, 404 where
+/// document lists them: 400 (input, the query string at the least), 401, 403 and 429 from the security pipeline, 404 where
 /// the route names a resource, 413 and 415 where it reads a body, and 503;</item>
 /// <item>an endpoint that declares no summary gets one from its name (<c>GetTrainingRun</c>: "Get training run").</item>
 /// </list>
@@ -29,6 +30,7 @@ public static class ApiConventions
     public static TBuilder WithApiConventions<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
     {
+        builder.Add(StrictQuery.Add);
         builder.Add(AddValidation);
         builder.Finally(DeclareProblemsAndSummary);
         return builder;
@@ -53,7 +55,6 @@ public static class ApiConventions
             return;
         }
 
-        endpoint.Metadata.Add(new ValidatedRequestMetadata());
         endpoint.FilterFactories.Add((_, next) => async invocation =>
         {
             // The group's filters run before the endpoint's own, so the header check of WithIdempotencyKey would come
@@ -86,11 +87,9 @@ public static class ApiConventions
     {
         var route = (endpoint as RouteEndpointBuilder)?.RoutePattern;
         var readsBody = endpoint.Metadata.OfType<IAcceptsMetadata>().Any();
-        var bindsInput = readsBody || route?.Parameters.Count > 0 || endpoint.Metadata.OfType<ValidatedRequestMetadata>().Any();
-        if (bindsInput)
-        {
-            Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
-        }
+
+        // Every endpoint binds input: at the least its query string, where an unknown parameter is a 400.
+        Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
 
         Produces(endpoint, StatusCodes.Status401Unauthorized);
         Produces(endpoint, StatusCodes.Status403Forbidden);
@@ -135,7 +134,4 @@ public static class ApiConventions
 
         return summary.ToString();
     }
-
-    /// <summary>Marks an endpoint whose arguments the convention validates.</summary>
-    private sealed class ValidatedRequestMetadata;
 }
