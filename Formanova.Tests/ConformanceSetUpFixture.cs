@@ -17,9 +17,13 @@ public sealed class ConformanceSetUpFixture
             $"OpenAPI conformance: {ConformanceLog.Validated} responses validated, {violations.Length} violations.");
         if (violations.Length > 0)
         {
+            // Grouped by what is wrong, with one body as the example: the same gap is usually met many times.
+            var groups = violations.GroupBy(v => v.Split(" Body: ")[0], StringComparer.Ordinal)
+                .OrderByDescending(g => g.Count())
+                .Select(g => $"({g.Count()}x) {g.First()}");
             Assert.Fail(
                 $"{violations.Length} responses do not conform to the OpenAPI document:{Environment.NewLine}"
-                + string.Join(Environment.NewLine, violations.Distinct().Take(200)));
+                + string.Join(Environment.NewLine, groups.Take(200)));
         }
     }
 }

@@ -53,7 +53,7 @@ internal static class ApiSetup
             options.CustomizeProblemDetails = context => Customize(context, api.Value));
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
-        services.AddOpenApi(options => options.AddProblemDetailsSchema().AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(options => options.AddResponseSchemas().AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Formanova API";
             document.Components ??= new OpenApiComponents();

@@ -33,7 +33,9 @@ internal sealed class ResponseConformance
         _build = new BuildOptions { SchemaRegistry = registry, Dialect = Dialect.Draft202012 };
     }
 
-    /// <summary>Whether the document has this operation (a path template as the document writes it, e.g. <c>/api/v1/events/{sequence}</c>).</summary>
+    /// <summary>
+    /// Whether the document has this operation (a path template as the document writes it, e.g. <c>/api/v1/events/{sequence}</c>).
+    /// </summary>
     public bool Documents(string method, string pathTemplate) => Operation(method, pathTemplate) is not null;
 
     /// <summary>What is wrong with the response, or null when it conforms (or its operation is not in the document).</summary>
@@ -94,9 +96,9 @@ internal sealed class ResponseConformance
             return null;
         }
 
-        var errors = (result.Details ?? []).Where(d => d.Errors is { Count: > 0 })
+        var errors = new[] { result }.Concat(result.Details ?? []).Where(d => d.Errors is { Count: > 0 })
             .Select(d => $"{d.InstanceLocation} (schema {d.EvaluationPath}): {string.Join("; ", d.Errors!.Values)}")
-            .Take(5);
+            .Take(8);
         return $"{where}: the body fails its schema: {string.Join(" | ", errors)}.{Excerpt(body)}";
     }
 

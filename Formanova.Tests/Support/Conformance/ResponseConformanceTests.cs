@@ -15,7 +15,10 @@ public sealed class ResponseConformanceTests
                 "responses": {
                   "200": { "description": "ok", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Thing" } } } },
                   "204": { "description": "nothing" },
-                  "4XX": { "description": "problem", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
+                  "4XX": {
+                    "description": "problem",
+                    "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+                  }
                 }
               }
             }
