@@ -39,18 +39,21 @@ internal static class BatchEndpoints
         var batch = api.MapGroup("/batch-jobs").WithTags("Batch");
         batch.MapPost("/", StartAsync).WithName("StartBatchJob").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
         batch.MapGet("/{id}", GetAsync).WithName("GetBatchJob");
-        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults");
+        batch.MapGet("/{id}/results", ExportAsync).WithName("ExportBatchResults")
+            .Produces<Stream>(StatusCodes.Status200OK, "text/csv", "application/vnd.apache.parquet");
         batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.PauseAsync(), ct))
-            .WithName("PauseBatchJob");
+            .WithName("PauseBatchJob")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         batch.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.ResumeAsync(), ct))
-            .WithName("ResumeBatchJob");
+            .WithName("ResumeBatchJob")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         batch.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
             await gateway.CancelAsync<BatchInferenceWorkflow>(id, ct);
             return TypedResults.Accepted($"/api/v1/batch-jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/batch-jobs/{id}"));
-        }).WithName("CancelBatchJob");
+        }).WithName("CancelBatchJob").ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

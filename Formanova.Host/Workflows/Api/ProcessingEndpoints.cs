@@ -72,7 +72,7 @@ internal static class ProcessingEndpoints
     public static IEndpointRouteBuilder MapProcessingEndpoints(this IEndpointRouteBuilder api)
     {
         api.MapPost("/predictions", PredictAsync).WithTags("Predictions").WithName("PredictSync").WithMetadata(PredictScope)
-            .WithIdempotencyKey();
+            .WithIdempotencyKey().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         var jobs = api.MapGroup("/jobs").WithTags("Jobs");
         jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithMetadata(PredictScope).WithIdempotencyKey();
@@ -81,12 +81,15 @@ internal static class ProcessingEndpoints
         jobs.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.PauseAsync(), ct))
             .WithName("PauseJob")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithMetadata(PredictScope);
         jobs.MapPost("/{id}/resume", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<ProcessingWorkflow>(id, wf => wf.ResumeAsync(), ct))
             .WithName("ResumeJob")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithMetadata(PredictScope);
-        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope);
+        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").WithMetadata(PredictScope)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope);
         return api;
     }

@@ -55,21 +55,24 @@ internal static class TrainingEndpoints
     public static IEndpointRouteBuilder MapTrainingEndpoints(this IEndpointRouteBuilder api)
     {
         var runs = api.MapGroup("/training-runs").WithTags("Training");
-        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey();
+        runs.MapPost("/", StartAsync).WithName("StartTrainingRun").RequireRateLimiting(RateLimitPolicies.Expensive).WithIdempotencyKey()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun");
         runs.MapPost("/{id}/approve", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
                 DecideAsync(gateway, id, wf => wf.ApproveAsync(decision ?? new ApprovalDecision()), ct))
             .WithName("ApproveTrainingRun")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithMetadata(AdminScope);
         runs.MapPost("/{id}/reject", (string id, ApprovalDecision? decision, WorkflowGateway gateway, CancellationToken ct) =>
                 DecideAsync(gateway, id, wf => wf.RejectAsync(decision ?? new ApprovalDecision()), ct))
             .WithName("RejectTrainingRun")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithMetadata(AdminScope);
         runs.MapPost("/{id}/cancel", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
         {
             await gateway.CancelAsync<ModelTrainingWorkflow>(id, ct);
             return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/training-runs/{id}"));
-        }).WithName("CancelTrainingRun");
+        }).WithName("CancelTrainingRun").ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

@@ -28,6 +28,7 @@ internal static class KeyEndpoints
         keys.MapDelete("/{id}", async Task<Ok<ApiKeyInfo>> (string id, IAccessModule access, CancellationToken ct) =>
                 TypedResults.Ok(await access.RevokeKeyAsync(id, ct)))
             .WithName("RevokeApiKey")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Revoke an API key. It stops working at once on this instance, and within Auth:CacheSeconds on others.");
     }
 }

@@ -83,7 +83,8 @@ internal static class DatasetEndpoints
                 output => data.ExportAsync(id, parsed, output, ct),
                 contentType,
                 $"dataset-{dataset.Id}.{extension}");
-        }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("ExportRows").ProducesProblem(StatusCodes.Status404NotFound)
+            .Produces<object>(StatusCodes.Status200OK, "text/csv", "application/json", ParquetContentType);
 
         group.MapPost("/{id:long}/query", async (
                 long id,
@@ -119,7 +120,8 @@ internal static class DatasetEndpoints
         {
             var created = await data.MaterializeAsync(id, request, ct);
             return TypedResults.Created($"/api/v1/datasets/{created.Id}", created);
-        }).WithName("MaterializeDataset").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem();
+        }).WithName("MaterializeDataset").ProducesProblem(StatusCodes.Status404NotFound).ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status409Conflict);
 
         group.MapPost("/{id:long}/validate-input", async (
                 long id,
@@ -128,7 +130,8 @@ internal static class DatasetEndpoints
                 IDataModule data,
                 CancellationToken ct) =>
             TypedResults.Ok(await data.ValidatePredictionInputAsync(id, input, ct)))
-            .WithName("ValidatePredictionInput").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithName("ValidatePredictionInput").ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         group.MapGet("/{id:long}/entities/{entityId}", async Task<Results<Ok<DataRow>, NotFound>> (
                 long id,

@@ -23,7 +23,7 @@ internal static class EventEndpoints
         events.MapGet("/{sequence:long}", GetAsync).WithName("GetEvent");
         events.MapPost("/", PublishAsync).WithName("PublishEvent").WithIdempotencyKey();
         events.MapGet("/stream", EventStream.RunAsync).WithName("StreamEvents")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream");
     }
 
     /// <remarks>

@@ -60,7 +60,7 @@ internal static class ModelRegistryEndpoints
         {
             await module.DeleteVersionAsync(name, version, ct);
             return TypedResults.NoContent();
-        }).WithName("DeleteModelVersion").RequireScope(ApiScopes.Admin);
+        }).WithName("DeleteModelVersion").RequireScope(ApiScopes.Admin).ProducesProblem(StatusCodes.Status409Conflict);
 
         models
             .MapGet("/{name}/versions/{version}/download", async (string name, string version, IModelModule module, CancellationToken ct) =>
@@ -69,10 +69,13 @@ internal static class ModelRegistryEndpoints
                     var stream = await module.OpenArtifactAsync(name, version, ct);
                     return TypedResults.File(stream, "application/zip", $"{info.Name}-{info.Version}.zip");
                 })
-            .WithName("DownloadModelVersion");
+            .WithName("DownloadModelVersion")
+            .Produces<Stream>(StatusCodes.Status200OK, "application/zip");
 
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .DisableAntiforgery()
             .Accepts<IFormFile>("multipart/form-data");
 

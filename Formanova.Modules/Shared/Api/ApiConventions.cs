@@ -19,7 +19,8 @@ namespace Formanova.Modules.Shared.Api;
 /// <item>a query parameter the handler does not bind is a 400 ValidationProblem naming it (<see cref="StrictQuery"/>);</item>
 /// <item>the ProblemDetails responses the pipeline can give are declared as endpoint metadata, so the OpenAPI
 /// document lists them: 400 (input, the query string at the least), 401, 403 and 429 from the security pipeline, 404 where
-/// the route names a resource, 413 and 415 where it reads a body, and 503;</item>
+/// the route names a resource, 409 where an Idempotency-Key is honoured, 408, 413 and 415 where it reads a body, and 503;
+/// an error the handler declares without a body is declared as the ProblemDetails the status-code pages give;</item>
 /// <item>an endpoint that declares no summary gets one from its name (<c>GetTrainingRun</c>: "Get training run").</item>
 /// </list>
 /// </summary>
@@ -87,9 +88,16 @@ public static class ApiConventions
     {
         var route = (endpoint as RouteEndpointBuilder)?.RoutePattern;
         var readsBody = endpoint.Metadata.OfType<IAcceptsMetadata>().Any();
+        DeclareBodilessErrorsAsProblems(endpoint);
 
         // Every endpoint binds input: at the least its query string, where an unknown parameter is a 400.
         Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
+
+        // A key reused with a different request is a 409, wherever a key is honoured.
+        if (endpoint.Metadata.OfType<IdempotencyKeyMetadata>().Any())
+        {
+            Produces(endpoint, StatusCodes.Status409Conflict);
+        }
 
         Produces(endpoint, StatusCodes.Status401Unauthorized);
         Produces(endpoint, StatusCodes.Status403Forbidden);
@@ -100,6 +108,8 @@ public static class ApiConventions
 
         if (readsBody)
         {
+            // Kestrel's minimum body data rate: a body that arrives too slowly is a 408.
+            Produces(endpoint, StatusCodes.Status408RequestTimeout);
             Produces(endpoint, StatusCodes.Status413PayloadTooLarge);
             Produces(endpoint, StatusCodes.Status415UnsupportedMediaType);
         }
@@ -120,6 +130,22 @@ public static class ApiConventions
         if (!endpoint.Metadata.OfType<IProducesResponseTypeMetadata>().Any(p => p.StatusCode == status))
         {
             endpoint.Metadata.Add(new ProducesResponseTypeMetadata(status, type ?? typeof(ProblemDetails), ProblemJson));
+        }
+    }
+
+    /// <summary>
+    /// An error a handler returns without a body (<c>TypedResults.NotFound()</c> in a <c>Results&lt;...&gt;</c>) is
+    /// declared without content, but the status-code pages answer it with a ProblemDetails: declare that instead.
+    /// </summary>
+    private static void DeclareBodilessErrorsAsProblems(EndpointBuilder endpoint)
+    {
+        var bodiless = endpoint.Metadata.OfType<IProducesResponseTypeMetadata>()
+            .Where(p => p.StatusCode >= 400 && (p.Type is null || p.Type == typeof(void)) && !p.ContentTypes.Any())
+            .ToList();
+        foreach (var declared in bodiless)
+        {
+            endpoint.Metadata.Remove(declared);
+            Produces(endpoint, declared.StatusCode);
         }
     }
 
