@@ -1,3 +1,4 @@
+using Formanova.Tests.Support.Conformance;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -58,10 +59,12 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        if (_configureServices is not null)
+        builder.ConfigureTestServices(services =>
         {
-            builder.ConfigureTestServices(_configureServices);
-        }
+            // First of the startup filters, so the check wraps the whole pipeline (ConformanceSetUpFixture reports it).
+            services.Insert(0, ServiceDescriptor.Singleton<IStartupFilter, ConformanceStartupFilter>());
+            _configureServices?.Invoke(services);
+        });
     }
 
     protected override void ConfigureClient(HttpClient client)

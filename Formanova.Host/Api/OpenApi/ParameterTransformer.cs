@@ -8,7 +8,7 @@ namespace Formanova.Host.Api.OpenApi;
 
 /// <summary>
 /// Lists the parameters endpoints declare with <see cref="ApiParameterExtensions.WithParameter{TBuilder}"/>: values
-/// their handlers read from the request themselves, which the generator cannot see.
+/// their handlers read as text and parse themselves, documented with the type and bounds the handler enforces.
 /// </summary>
 internal sealed class ParameterTransformer : IOpenApiOperationTransformer
 {
@@ -16,11 +16,20 @@ internal sealed class ParameterTransformer : IOpenApiOperationTransformer
     {
         foreach (var parameter in context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiParameterMetadata>())
         {
+            // A handler that binds the value as text (to parse it and name it in a 400 itself) is documented with the
+            // declared type and bounds instead of the text the generator saw.
+            var location = parameter.In == ApiParameterLocation.Header ? ParameterLocation.Header : ParameterLocation.Query;
             operation.Parameters ??= [];
+            foreach (var bound in operation.Parameters
+                .Where(p => p.In == location && string.Equals(p.Name, parameter.Name, StringComparison.OrdinalIgnoreCase)).ToList())
+            {
+                operation.Parameters.Remove(bound);
+            }
+
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = parameter.Name,
-                In = parameter.In == ApiParameterLocation.Header ? ParameterLocation.Header : ParameterLocation.Query,
+                In = location,
                 Description = parameter.Description,
                 Schema = Schema(parameter),
             });

@@ -258,7 +258,8 @@ internal static class DatasetEndpoints
                 + "Nothing is stored.")
             .WithRequestExample(DataExamples.PredictionInput)
             .WithResponseExample(DataExamples.Validation)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         group.MapGet("/{id:long}/entities/{entityId}", async Task<Results<Ok<DataRow>, NotFound>> (
                 long id,

@@ -157,17 +157,23 @@ internal static class EventEndpoints
                 mediaType: "text/event-stream");
     }
 
+    /// <remarks>
+    /// The parameters are bound as text and parsed here, so a malformed or repeated one is a 400 naming it (a repeated
+    /// single value binds as "1,2", which does not parse); bound, they are documented and the strict query accepts them.
+    /// </remarks>
     private static async Task<Ok<EventPage>> ListAsync(
-        HttpRequest request,
+        string? after,
+        string? limit,
+        [AsParameters] EventFilterQuery query,
         IEventModule events,
         IOptions<EventOptions> options,
         CancellationToken cancellationToken)
     {
-        var query = request.Query;
-        var after = ParseSequence(query["after"], "after") ?? 0;
-        var limit = ParseLimit(query["limit"], options.Value);
+        var afterSequence = ParseSequence(after, "after") ?? 0;
+        var pageSize = ParseLimit(limit, options.Value);
         var filter = ParseFilter(query);
-        return TypedResults.Ok(await events.ListAsync(new EventQuery(after, filter.Types, filter.Source, limit), cancellationToken));
+        return TypedResults.Ok(
+            await events.ListAsync(new EventQuery(afterSequence, filter.Types, filter.Source, pageSize), cancellationToken));
     }
 
     private static async Task<Results<Ok<CloudEvent>, NotFound>> GetAsync(
@@ -238,11 +244,11 @@ internal static class EventEndpoints
     }
 
     /// <summary>The <c>type</c>, <c>source</c> and <c>workflowId</c> filters shared by history and the stream.</summary>
-    public static EventFilter ParseFilter(IQueryCollection query)
+    public static EventFilter ParseFilter(EventFilterQuery query)
     {
-        var types = EventRules.ParseTypes(query["type"]);
-        var source = query["source"];
-        var workflowId = query["workflowId"];
+        var types = EventRules.ParseTypes(query.Type ?? []);
+        var source = new StringValues(query.Source);
+        var workflowId = new StringValues(query.WorkflowId);
         if (source.Count > 1 || workflowId.Count > 1)
         {
             throw ModuleException.Invalid(source.Count > 1 ? "source" : "workflowId", "Give this filter at most once.");
@@ -279,3 +285,11 @@ internal static class EventEndpoints
         return new EventFilter(types, null);
     }
 }
+
+/// <summary>
+/// The <c>type</c>, <c>source</c> and <c>workflowId</c> filters, as given (checked by <see cref="EventEndpoints.ParseFilter"/>).
+/// </summary>
+internal readonly record struct EventFilterQuery(
+    [FromQuery(Name = "type")] string[]? Type,
+    [FromQuery(Name = "source")] string[]? Source,
+    [FromQuery(Name = "workflowId")] string[]? WorkflowId);

@@ -6,6 +6,7 @@ using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Event.Log;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Event.Api;
@@ -19,14 +20,19 @@ internal static class EventStream
 {
     private const int ReplayPage = 500;
 
-    public static async Task RunAsync(HttpContext context, EventHub hub, EventStore store, IOptions<EventOptions> options)
+    public static async Task RunAsync(
+        HttpContext context,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
+        string? after,
+        [AsParameters] EventFilterQuery query,
+        EventHub hub,
+        EventStore store,
+        IOptions<EventOptions> options)
     {
-        var request = context.Request;
-        var lastEventId = request.Headers["Last-Event-ID"];
-        var resumeAfter = lastEventId.Count > 0
+        var resumeAfter = lastEventId is not null
             ? EventEndpoints.ParseSequence(lastEventId, "Last-Event-ID")
-            : EventEndpoints.ParseSequence(request.Query["after"], "after");
-        var filter = EventEndpoints.ParseFilter(request.Query);
+            : EventEndpoints.ParseSequence(after, "after");
+        var filter = EventEndpoints.ParseFilter(query);
         var stream = options.Value.Stream;
         var cancellationToken = context.RequestAborted;
 

@@ -5,6 +5,7 @@ using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Primitives;
 
@@ -151,20 +152,20 @@ internal static class WebhookEndpoints
 
     private static async Task<Ok<IReadOnlyList<WebhookDelivery>>> ListDeliveriesAsync(
         long webhookId,
-        HttpRequest request,
+        string? status,
+        [FromQuery(Name = "limit")] string? limitText,
         IEventWebhooksModule module,
         CancellationToken cancellationToken)
     {
-        var status = ParseStatus(request.Query["status"]);
-        var limitText = request.Query["limit"];
+        var deliveryStatus = ParseStatus(status);
         var limit = DefaultDeliveryLimit;
-        if (!StringValues.IsNullOrEmpty(limitText)
-            && (limitText.Count > 1 || !int.TryParse(limitText[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out limit)))
+        if (!string.IsNullOrEmpty(limitText)
+            && !int.TryParse(limitText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out limit))
         {
             throw ModuleException.Invalid("limit", "The limit must be an integer.");
         }
 
-        return TypedResults.Ok(await module.ListDeliveriesAsync(webhookId, status, limit, cancellationToken));
+        return TypedResults.Ok(await module.ListDeliveriesAsync(webhookId, deliveryStatus, limit, cancellationToken));
     }
 
     private static async Task<Accepted<ReplayResult>> ReplayAsync(

@@ -16,9 +16,12 @@ namespace Formanova.Modules.Shared.Api;
 /// <item>each bound argument whose type has a FluentValidation validator (registered by
 /// <see cref="SharedInfrastructure.AddValidators"/>) is validated before the handler runs; a failure is a 400
 /// ValidationProblem keyed by the camelCase field path (<see cref="ValidationConventions"/>);</item>
+/// <item>a query parameter the handler does not bind is a 400 ValidationProblem naming it (<see cref="StrictQuery"/>);</item>
 /// <item>the ProblemDetails responses the pipeline can give are declared as endpoint metadata, so the OpenAPI
-/// document lists them: 400 where the endpoint binds input, 401, 403 and 429 from the security pipeline, 404 where
-/// the route names a resource, 413 and 415 where it reads a body, 500 and 503;</item>
+/// document lists them: 400 (input, the query string at the least), 401, 403 and 429 from the security pipeline, 404
+/// where the route names a resource, 409 where an Idempotency-Key is honoured, 408, 413 and 415 where it reads a body,
+/// 500 and 503; an error the handler declares without a body is declared as the ProblemDetails the status-code pages
+/// give;</item>
 /// <item>an endpoint that declares no summary gets one from its name (<c>GetTrainingRun</c>: "Get training run").</item>
 /// </list>
 /// </summary>
@@ -29,6 +32,7 @@ public static class ApiConventions
     public static TBuilder WithApiConventions<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
     {
+        builder.Add(StrictQuery.Add);
         builder.Add(AddValidation);
         builder.Finally(DeclareProblemsAndSummary);
         return builder;
@@ -53,7 +57,6 @@ public static class ApiConventions
             return;
         }
 
-        endpoint.Metadata.Add(new ValidatedRequestMetadata());
         endpoint.FilterFactories.Add((_, next) => async invocation =>
         {
             // The group's filters run before the endpoint's own, so the header check of WithIdempotencyKey would come
@@ -86,10 +89,15 @@ public static class ApiConventions
     {
         var route = (endpoint as RouteEndpointBuilder)?.RoutePattern;
         var readsBody = endpoint.Metadata.OfType<IAcceptsMetadata>().Any();
-        var bindsInput = readsBody || route?.Parameters.Count > 0 || endpoint.Metadata.OfType<ValidatedRequestMetadata>().Any();
-        if (bindsInput)
+        DeclareBodilessErrorsAsProblems(endpoint);
+
+        // Every endpoint binds input: at the least its query string, where an unknown parameter is a 400.
+        Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
+
+        // A key reused with a different request is a 409, wherever a key is honoured.
+        if (endpoint.Metadata.OfType<IdempotencyKeyMetadata>().Any())
         {
-            Produces(endpoint, StatusCodes.Status400BadRequest, typeof(HttpValidationProblemDetails));
+            Produces(endpoint, StatusCodes.Status409Conflict);
         }
 
         Produces(endpoint, StatusCodes.Status401Unauthorized);
@@ -101,6 +109,8 @@ public static class ApiConventions
 
         if (readsBody)
         {
+            // Kestrel's minimum body data rate: a body that arrives too slowly is a 408.
+            Produces(endpoint, StatusCodes.Status408RequestTimeout);
             Produces(endpoint, StatusCodes.Status413PayloadTooLarge);
             Produces(endpoint, StatusCodes.Status415UnsupportedMediaType);
         }
@@ -125,6 +135,22 @@ public static class ApiConventions
         }
     }
 
+    /// <summary>
+    /// An error a handler returns without a body (<c>TypedResults.NotFound()</c> in a <c>Results&lt;...&gt;</c>) is
+    /// declared without content, but the status-code pages answer it with a ProblemDetails: declare that instead.
+    /// </summary>
+    private static void DeclareBodilessErrorsAsProblems(EndpointBuilder endpoint)
+    {
+        var bodiless = endpoint.Metadata.OfType<IProducesResponseTypeMetadata>()
+            .Where(p => p.StatusCode >= 400 && (p.Type is null || p.Type == typeof(void)) && !p.ContentTypes.Any())
+            .ToList();
+        foreach (var declared in bodiless)
+        {
+            endpoint.Metadata.Remove(declared);
+            Produces(endpoint, declared.StatusCode);
+        }
+    }
+
     /// <summary>"GetTrainingRun" as "Get training run".</summary>
     private static string SummaryOf(string endpointName)
     {
@@ -136,7 +162,4 @@ public static class ApiConventions
 
         return summary.ToString();
     }
-
-    /// <summary>Marks an endpoint whose arguments the convention validates.</summary>
-    private sealed class ValidatedRequestMetadata;
 }

@@ -29,6 +29,9 @@ public sealed class EventStreamOverflowTests
         context.Features.Set<IHttpResponseBodyFeature>(new PipeBody(pipe.Writer));
         var streaming = EventStream.RunAsync(
             context,
+            lastEventId: null,
+            after: null,
+            query: default,
             hub,
             services.GetRequiredService<EventStore>(),
             services.GetRequiredService<IOptions<EventOptions>>());

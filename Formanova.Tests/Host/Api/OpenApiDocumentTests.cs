@@ -1,10 +1,10 @@
-extern alias JsonSchemaNet;
+extern alias JsonEverything;
 
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Formanova.Tests.Support;
-using JsonSchemaNet::Json.Schema;
+using JsonEverything::Json.Schema;
 
 namespace Formanova.Tests.Host.Api;
 
