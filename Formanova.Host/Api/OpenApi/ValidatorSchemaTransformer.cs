@@ -17,7 +17,8 @@ namespace Formanova.Host.Api.OpenApi;
 /// <item><term>Length, MinimumLength, MaximumLength</term><description><c>minLength</c>, <c>maxLength</c></description></item>
 /// <item><term>GreaterThan(OrEqualTo), LessThan(OrEqualTo)</term><description><c>exclusiveMinimum</c>/<c>minimum</c>,
 /// <c>exclusiveMaximum</c>/<c>maximum</c> (constant operands only)</description></item>
-/// <item><term>InclusiveBetween, ExclusiveBetween</term><description><c>minimum</c>/<c>maximum</c> or their exclusive forms</description></item>
+/// <item><term>InclusiveBetween, ExclusiveBetween</term><description><c>minimum</c>/<c>maximum</c> or their exclusive
+/// forms</description></item>
 /// <item><term>Matches</term><description><c>pattern</c></description></item>
 /// </list>
 /// </summary>
