@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Json;
@@ -18,7 +19,7 @@ namespace Formanova.Host.Api;
 /// message; a transient database failure is a 503 the client may retry; anything else becomes a 500 that carries
 /// only the trace id, never the exception text.
 /// </summary>
-internal sealed class ApiExceptionHandler(
+internal sealed partial class ApiExceptionHandler(
     IProblemDetailsService problemDetails,
     ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -34,6 +35,7 @@ internal sealed class ApiExceptionHandler(
         {
             ModuleException module => FromModule(module),
             BadHttpRequestException { InnerException: JsonException json } => MalformedJson(httpContext, json),
+            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad => BindingFailure(bad),
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -121,6 +123,37 @@ internal sealed class ApiExceptionHandler(
 
         return problem;
     }
+
+    /// <summary>
+    /// A parameter minimal APIs could not bind (<c>Failed to bind parameter "long? cursor" from "x"</c>) or a body that
+    /// was required and absent: a validation problem keyed by the parameter, like every other 400 (the document
+    /// promises <c>errors</c>). A missing body is keyed by the empty path, as the validators key the root.
+    /// </summary>
+    private static HttpValidationProblemDetails BindingFailure(BadHttpRequestException bad)
+    {
+        var message = bad.Message;
+        var (field, reason) = BindingMessage().Match(message) is { Success: true } binding
+            ? (binding.Groups["name"].Value, $"'{binding.Groups["value"].Value}' is not a valid value for this parameter.")
+            : RequiredMessage().Match(message) is { Success: true } required
+                ? required.Groups["body"].Success
+                    ? (string.Empty, "A request body is required.")
+                    : (required.Groups["name"].Value, "This parameter is required.")
+                : (string.Empty, message);
+        return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [reason] })
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = TitleFor(StatusCodes.Status400BadRequest),
+            Detail = message,
+        };
+    }
+
+    [GeneratedRegex("""^Failed to bind parameter "(?:[^"]* )?(?<name>[^" ]+)" from "(?<value>.*)"\.$""")]
+    private static partial Regex BindingMessage();
+
+    [GeneratedRegex(
+        """^(?:(?<body>Implicit body inferred for parameter "[^"]+" but no body was provided)"""
+        + """|Required parameter "(?:[^"]* )?(?<name>[^" ]+)" was not provided)""")]
+    private static partial Regex RequiredMessage();
 
     private static HttpValidationProblemDetails MalformedJson(HttpContext httpContext, JsonException json)
     {

@@ -101,4 +101,38 @@ public sealed class StrictQueryTests
             }
         });
     }
+
+    // A value minimal APIs cannot bind, or a required body that is absent, is a 400 keyed by the parameter too, as
+    // the document promises for every 400.
+    [TestCase("/api/v1/results?from=not-a-date", "from", "not-a-date")]
+    [TestCase("/api/v1/datasets/1/rows?cursor=abc", "cursor", "abc")]
+    [TestCase("/api/v1/jobs?pageSize=many", "pageSize", "many")]
+    public async Task Get_WhenAQueryValueDoesNotBind_Returns400KeyedByTheParameter(string url, string name, string value)
+    {
+        using var response = await _client.GetAsync(url);
+
+        var errors = await ErrorsAsync(response);
+        Assert.That(errors.EnumerateObject().Select(e => e.Name), Is.EqualTo(new[] { name }));
+        Assert.That(errors.GetProperty(name)[0].GetString(), Does.Contain($"'{value}'"));
+    }
+
+    [TestCase("/api/v1/training-runs")]
+    [TestCase("/api/v1/keys")]
+    public async Task Post_WhenTheBodyIsMissing_Returns400SayingABodyIsRequired(string url)
+    {
+        using var content = new StringContent(string.Empty);
+        content.Headers.ContentType = new("application/json");
+        using var response = await _client.PostAsync(url, content);
+
+        var errors = await ErrorsAsync(response);
+        Assert.That(errors.GetProperty(string.Empty)[0].GetString(), Is.EqualTo("A request body is required."));
+    }
+
+    private static async Task<JsonElement> ErrorsAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        return JsonDocument.Parse(body).RootElement.GetProperty("errors").Clone();
+    }
 }
