@@ -53,7 +53,16 @@ internal sealed class ClrTypeSchemaTransformer : IOpenApiSchemaTransformer
         if (context.JsonTypeInfo is { Kind: JsonTypeInfoKind.Dictionary, ElementType: { } value } && schema.AdditionalProperties is null
             && JsonTypeOf(Nullable.GetUnderlyingType(value) ?? value) is ({ } valueType, var valueFormat))
         {
-            schema.AdditionalProperties = new OpenApiSchema { Type = valueType, Format = valueFormat };
+            schema.AdditionalProperties = new OpenApiSchema
+            {
+                Type = valueType,
+                Format = valueFormat,
+            };
+        }
+
+        if (context.JsonTypeInfo.Kind == JsonTypeInfoKind.Object)
+        {
+            AllowNullElements(schema, context.JsonTypeInfo);
         }
 
         if (context.JsonTypeInfo.Kind == JsonTypeInfoKind.Object && context.JsonPropertyInfo is null)
@@ -81,6 +90,37 @@ internal sealed class ClrTypeSchemaTransformer : IOpenApiSchemaTransformer
         _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => (JsonSchemaType.String, "date-time"),
         _ => (null, null),
     };
+
+    /// <summary>
+    /// The generator writes the items and map values of a member as never null, whatever the member declares
+    /// (<c>IReadOnlyDictionary&lt;string, string?&gt;</c>): read the member's nullability annotations instead.
+    /// </summary>
+    private static void AllowNullElements(OpenApiSchema schema, JsonTypeInfo type)
+    {
+        foreach (var property in type.Properties)
+        {
+            var map = property.PropertyType.GetInterfaces().Append(property.PropertyType)
+                .Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>));
+            var nullability = property.AttributeProvider switch
+            {
+                PropertyInfo member => new NullabilityInfoContext().Create(member),
+                FieldInfo member => new NullabilityInfoContext().Create(member),
+                _ => null,
+            };
+            var arguments = nullability?.GenericTypeArguments ?? [];
+            var element = arguments.Length == 0 ? null : arguments[map && arguments.Length == 2 ? 1 : 0];
+            if (element is { ReadState: NullabilityState.Nullable } && element.Type.IsClass)
+            {
+                // Applied by NullableReferences once the document is complete: the generator attaches the members'
+                // schemas after this runs.
+                schema.Metadata ??= new Dictionary<string, object>();
+                ((HashSet<string>)(schema.Metadata.TryGetValue(NullableReferences.NullElementsKey, out var listed)
+                    ? listed
+                    : schema.Metadata[NullableReferences.NullElementsKey] = new HashSet<string>(StringComparer.Ordinal)))
+                    .Add(property.Name);
+            }
+        }
+    }
 
     /// <summary>Whether the serializer writes the member every time (no ignore condition that can leave it out).</summary>
     private static bool AlwaysWritten(JsonPropertyInfo property) =>

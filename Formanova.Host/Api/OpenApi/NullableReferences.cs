@@ -14,6 +14,9 @@ internal static class NullableReferences
     /// <summary>The key under which <see cref="ValidatorSchemaTransformer"/> lists the members that must not be null.</summary>
     public const string NotNullKey = "formanova-not-null";
 
+    /// <summary>The key under which <see cref="ClrTypeSchemaTransformer"/> lists members whose items or values may be null.</summary>
+    public const string NullElementsKey = "formanova-null-elements";
+
     public static void Apply(OpenApiDocument document)
     {
         var seen = new HashSet<IOpenApiSchema>(ReferenceEqualityComparer.Instance);
@@ -54,6 +57,19 @@ internal static class NullableReferences
                     && wrapper.OneOf.Any(IsNull))
                 {
                     properties[name] = wrapper.OneOf.Single(c => !IsNull(c));
+                }
+            }
+        }
+
+        if (concrete.Metadata is { } marks && marks.TryGetValue(NullElementsKey, out var marked) && marked is HashSet<string> names
+            && concrete.Properties is { } members)
+        {
+            foreach (var name in names)
+            {
+                if (members.TryGetValue(name, out var member) && member is OpenApiSchema owner
+                    && (owner.AdditionalProperties ?? owner.Items) is OpenApiSchema { Type: { } type } element)
+                {
+                    element.Type = type | JsonSchemaType.Null;
                 }
             }
         }
