@@ -11,7 +11,8 @@ internal static class ApiTags
         ("API keys", "Create, list and revoke the API keys that authenticate every call, each with its scopes. Admin only."),
         ("Datasets", "Datasets with versioned schemas: import rows (CSV, JSON, NDJSON, Parquet, Arrow), read, query, "
             + "export and materialize them."),
-        ("Models", "The model registry: upload, download, activate, archive and alias versions of ML.NET models."),
+        // Not "Models": Scalar's reference lists the schemas under that name.
+        ("Model registry", "The model registry: upload, download, activate, archive and alias versions of ML.NET models."),
         ("Training", "Training runs: a workflow that prepares a dataset, trains, evaluates, and registers a model version, "
             + "optionally waiting for an approval."),
         ("Promotions", "Promotions: a workflow that checks a model version against its gates and activates it."),

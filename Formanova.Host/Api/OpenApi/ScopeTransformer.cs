@@ -1,4 +1,5 @@
 using Formanova.Host.Security;
+using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -23,7 +24,9 @@ internal sealed class ScopeTransformer : IOpenApiOperationTransformer
         operation.Description = string.IsNullOrWhiteSpace(operation.Description) ? line : $"{operation.Description.TrimEnd()}\n\n{line}";
         if (operation.Responses?.GetValueOrDefault("403") is OpenApiResponse forbidden)
         {
-            forbidden.Description = $"The API key lacks the `{scope}` scope (or `admin`).";
+            forbidden.Description = scope == ApiScopes.Admin
+                ? "The API key lacks the `admin` scope."
+                : $"The API key lacks the `{scope}` scope (or `admin`).";
         }
 
         return Task.CompletedTask;

@@ -15,7 +15,7 @@ internal static class ModelRegistryEndpoints
 {
     public static IEndpointRouteBuilder MapModelRegistryEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var models = endpoints.MapGroup("/models").WithTags("Models");
+        var models = endpoints.MapGroup("/models").WithTags("Model registry");
 
         models.MapGet("", async (IModelModule module, CancellationToken ct) => TypedResults.Ok(await module.ListModelsAsync(ct)))
             .WithName("ListModels")

@@ -117,7 +117,7 @@ public sealed partial class ApiReferencePageTests
 
         // The key goes in once, on the introduction's Authentication card, as a reader would; the API client takes it.
         await page.GetByLabel("Bearer Token").First.FillAsync(FormanovaFactory.AdminKey);
-        await page.GotoAsync(new Uri(_host, "/scalar/#tag/models/GET/api/v1/models").ToString());
+        await page.GotoAsync(new Uri(_host, "/scalar/#tag/model-registry/GET/api/v1/models").ToString());
         var section = page.Locator("section[id$='/GET/api/v1/models']");
         await section.Locator("button.show-api-client-button").ClickAsync();
         var response = await page.RunAndWaitForResponseAsync(
