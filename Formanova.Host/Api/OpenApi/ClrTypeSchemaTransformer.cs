@@ -113,11 +113,7 @@ internal sealed class ClrTypeSchemaTransformer : IOpenApiSchemaTransformer
             {
                 // Applied by NullableReferences once the document is complete: the generator attaches the members'
                 // schemas after this runs.
-                schema.Metadata ??= new Dictionary<string, object>();
-                ((HashSet<string>)(schema.Metadata.TryGetValue(NullableReferences.NullElementsKey, out var listed)
-                    ? listed
-                    : schema.Metadata[NullableReferences.NullElementsKey] = new HashSet<string>(StringComparer.Ordinal)))
-                    .Add(property.Name);
+                NullableReferences.Mark(schema, NullableReferences.NullElementsKey, property.Name);
             }
         }
     }

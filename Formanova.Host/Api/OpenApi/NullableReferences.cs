@@ -48,10 +48,9 @@ internal static class NullableReferences
             return;
         }
 
-        if (concrete.Metadata is { } metadata && metadata.TryGetValue(NotNullKey, out var listed) && listed is HashSet<string> notNull
-            && concrete.Properties is { } properties)
+        if (concrete.Properties is { } properties)
         {
-            foreach (var name in notNull)
+            foreach (var name in Marked(concrete, NotNullKey))
             {
                 if (properties.TryGetValue(name, out var member) && member is OpenApiSchema { OneOf.Count: 2 } wrapper
                     && wrapper.OneOf.Any(IsNull))
@@ -61,10 +60,9 @@ internal static class NullableReferences
             }
         }
 
-        if (concrete.Metadata is { } marks && marks.TryGetValue(NullElementsKey, out var marked) && marked is HashSet<string> names
-            && concrete.Properties is { } members)
+        if (concrete.Properties is { } members)
         {
-            foreach (var name in names)
+            foreach (var name in Marked(concrete, NullElementsKey))
             {
                 if (members.TryGetValue(name, out var member) && member is OpenApiSchema owner
                     && (owner.AdditionalProperties ?? owner.Items) is OpenApiSchema { Type: { } type } element)
@@ -85,6 +83,21 @@ internal static class NullableReferences
             Rewrite(child, seen);
         }
     }
+
+    /// <summary>Lists a member of the schema under <paramref name="key"/>, for <see cref="Apply"/> to act on.</summary>
+    public static void Mark(OpenApiSchema schema, string key, string member)
+    {
+        schema.Metadata ??= new Dictionary<string, object>();
+        if (!schema.Metadata.TryGetValue(key, out var listed) || listed is not HashSet<string> members)
+        {
+            schema.Metadata[key] = members = new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        members.Add(member);
+    }
+
+    private static IEnumerable<string> Marked(OpenApiSchema schema, string key) =>
+        schema.Metadata is { } metadata && metadata.TryGetValue(key, out var listed) && listed is HashSet<string> members ? members : [];
 
     private static bool IsNull(IOpenApiSchema choice) => choice is OpenApiSchema { Type: JsonSchemaType.Null };
 }

@@ -74,10 +74,7 @@ internal sealed class ValidatorSchemaTransformer : IOpenApiSchemaTransformer
         {
             owner.Required ??= new HashSet<string>(StringComparer.Ordinal);
             owner.Required.Add(name);
-            owner.Metadata ??= new Dictionary<string, object>();
-            ((HashSet<string>)(owner.Metadata.TryGetValue(NullableReferences.NotNullKey, out var listed)
-                ? listed
-                : owner.Metadata[NullableReferences.NotNullKey] = new HashSet<string>(StringComparer.Ordinal))).Add(name);
+            NullableReferences.Mark(owner, NullableReferences.NotNullKey, name);
             property = NotNull(property);
         }
 
