@@ -15,7 +15,8 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 120); do grep -q listening "$log" && break; sleep 0.5; done
 before=$(cpu $pid)
-dotnet "$bench" --address "127.0.0.1:$port" --workflows "$n" --latency-samples 100
+# One round after 100 warm-up workflows, so that the divisor below is what the server really ran.
+dotnet "$bench" --address "127.0.0.1:$port" --workflows "$n" --rounds 1 --warmup 100 --latency-samples 100
 after=$(cpu $pid)
 ticks=$(getconf CLK_TCK)
 awk -v t=$((after - before)) -v hz="$ticks" -v w=$((n + 200)) 'BEGIN { printf "server CPU: %.2f s, %.2f ms per workflow\n", t / hz, 1000 * t / hz / w }'
