@@ -2,24 +2,28 @@
 # Formanova: one image for every role (Formanova__Roles=api, worker, or both by default). Point Database__*,
 # Cache__Redis and Temporal__Address at real services in production; docs/operations.md lists the settings.
 
+# Base images are pinned by digest, so a rebuild gets the same bytes until someone moves the pin on purpose: the tag
+# says which release the digest is, and deploy/tools/pin-images.sh moves both together (docs/operations.md, "Image
+# pins"). Keep the SDK's and the runtime's patch releases in step (SDK 10.0.401 carries runtime 10.0.12).
+
 # Restore reads only project and props files. Copying just those, with their folders, from a throwaway stage
 # keeps the restore layer cached across source edits, and picks up a new project (Formanova.DevServer) with
 # no edit here, which a hand-written COPY per csproj would not.
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS restore-inputs
+FROM mcr.microsoft.com/dotnet/sdk:10.0.401@sha256:2fa828c68761b1b8c23d7662dc134421b9d3b59fe1425fdbc80804e390cdb24d AS restore-inputs
 WORKDIR /src
 COPY . .
 RUN mkdir /restore \
     && find . -type f \( -name '*.csproj' -o -name 'Directory.*.props' -o -name 'Directory.*.targets' \
         -o -name 'global.json' -o -iname 'nuget.config' \) -exec cp --parents {} /restore/ \;
 
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+FROM mcr.microsoft.com/dotnet/sdk:10.0.401@sha256:2fa828c68761b1b8c23d7662dc134421b9d3b59fe1425fdbc80804e390cdb24d AS build
 WORKDIR /src
 COPY --from=restore-inputs /restore/ ./
 RUN dotnet restore Formanova.Host/Formanova.Host.csproj
 COPY . .
 RUN dotnet publish Formanova.Host/Formanova.Host.csproj -c Release -o /app --no-restore /p:UseAppHost=false
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+FROM mcr.microsoft.com/dotnet/aspnet:10.0.12@sha256:6a94333d37514e385650a3c81a55e5350b67253dbe136e9cf17e499c35606a8c AS runtime
 # libgomp1: OpenMP runtime that ML.NET's native trainers (LightGBM, FastTree) load. curl: the HEALTHCHECK probe.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 curl \

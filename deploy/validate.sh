@@ -138,6 +138,22 @@ elif have docker-compose; then
 else
   skip "compose config" "neither the docker compose plugin nor docker-compose is installed"
 fi
+# The preflight service's script, as the container runs it: .env.example's placeholders are refused, each by name,
+# and real-looking secrets pass.
+preflight_refuses_placeholders() {
+  local out secret
+  # shellcheck disable=SC2046 # one word per KEY=value line of .env.example, none with spaces
+  if out=$(env -i $(grep -E '^[A-Z_]+=' .env.example) sh deploy/compose/preflight.sh 2>&1); then
+    echo "preflight accepted .env.example's placeholders"; return 1
+  fi
+  for secret in POSTGRES_PASSWORD TEMPORAL_DB_PASSWORD REDIS_PASSWORD GRAFANA_ADMIN_PASSWORD FORMANOVA_BOOTSTRAP_KEY; do
+    grep -q "$secret" <<<"$out" || { echo "preflight did not name $secret: $out"; return 1; }
+  done
+  env -i POSTGRES_PASSWORD=7f3a9c1e5b2d8f4a6c0e TEMPORAL_DB_PASSWORD=2b8e4f6a0c9d1e3f5a7b REDIS_PASSWORD=9d1f3b5e7a2c4e6f8a0b \
+    GRAFANA_ADMIN_PASSWORD=5c7e9a1b3d5f7a9c1e3b FORMANOVA_BOOTSTRAP_KEY=0a2c4e6f8b1d3f5a7c9e1b3d5f7a9c1e \
+    sh deploy/compose/preflight.sh
+}
+run "compose preflight refuses placeholder secrets" preflight_refuses_placeholders
 skip "compose up" "no Docker engine on this machine: images are not built or started"
 
 section "Kubernetes"
@@ -190,12 +206,33 @@ EOF
 else
   skip "dockerfilelint" "not installed (deploy/validate.sh --install)"
 fi
+# deploy/tools/pin-images.sh against a stand-in registry, on copies: every pulled image gets the stand-in digest,
+# no tag changes, and our own image is left alone.
+pin_images_rewrites_every_pin() {
+  local scratch digest
+  scratch="$(mktemp -d)"
+  digest="sha256:$(printf '0%.0s' $(seq 64))"
+  mkdir -p "$scratch/deploy/tools"
+  cp Dockerfile docker-compose.yml "$scratch/" && cp deploy/tools/pin-images.sh "$scratch/deploy/tools/"
+  printf '#!/bin/sh\necho %s\n' "$digest" > "$scratch/resolver" && chmod +x "$scratch/resolver"
+  FORMANOVA_DIGEST_RESOLVER="$scratch/resolver" "$scratch/deploy/tools/pin-images.sh" >/dev/null || { rm -rf "$scratch"; return 1; }
+  local before after
+  before=$(grep -hoE '^(FROM|[[:space:]]+image:)[[:space:]]+[^[:space:]]+' Dockerfile docker-compose.yml | awk '{print $2}' | sed 's/@.*//')
+  after=$(grep -hoE '^(FROM|[[:space:]]+image:)[[:space:]]+[^[:space:]]+' "$scratch/Dockerfile" "$scratch/docker-compose.yml" | awk '{print $2}')
+  local status=0
+  [ "$(printf '%s\n' "$after" | sed 's/@.*//')" = "$before" ] || { echo "a tag changed"; status=1; }
+  grep -v '^formanova:' <<<"$after" | grep -v "@$digest\$" && { echo "an image was not re-pinned"; status=1; }
+  grep '^formanova:' <<<"$after" | grep -q '@' && { echo "our own image was pinned"; status=1; }
+  rm -rf "$scratch"
+  return "$status"
+}
+run "pin-images rewrites every pin (stand-in registry)" pin_images_rewrites_every_pin
 skip "hadolint" "not packaged for Debian or npm (its npm wrapper downloads a binary, which this machine cannot)"
 skip "docker build" "no Docker engine on this machine"
 
 section "Other"
 if have shellcheck; then
-  run "shellcheck" shellcheck deploy/validate.sh
+  run "shellcheck" shellcheck deploy/validate.sh deploy/tools/pin-images.sh deploy/compose/preflight.sh
 else
   skip "shellcheck" "not installed"
 fi

@@ -116,6 +116,68 @@ for panel in dashboard["panels"]:
     if panel["type"] != "row":
         check(panel.get("targets"), f"dashboard panel {panel['title']!r} has no query")
 
+# Image pins: a rebuild or a restart gets the same bytes until a pin is moved on purpose (deploy/tools/pin-images.sh).
+# An exact version tag names the release; the digest makes it immutable. Two images keep only the exact tag until a
+# machine that can reach their registry resolves the digest: say so here, not by loosening the rule.
+PINNED = re.compile(r"^[^:@\s]+:v?\d+(?:\.\d+)+[^@\s]*@sha256:[0-9a-f]{64}$")
+EXACT_TAG_ONLY = {
+    "otel/opentelemetry-collector-contrib:0.114.0": "digest not yet resolved (no registry access where it was pinned)",
+    "jaegertracing/all-in-one:1.63.0": "digest not yet resolved (no registry access where it was pinned)",
+}
+dockerfile_images = re.findall(r"^FROM\s+(\S+)", (root / "Dockerfile").read_text(), re.MULTILINE)
+check(dockerfile_images, "Dockerfile: no FROM found")
+for image in dockerfile_images:
+    check(PINNED.match(image), f"Dockerfile: base image {image} is not pinned by exact version and digest")
+for service, definition in compose["services"].items():
+    image = definition.get("image", "")
+    if image.startswith("formanova:"):
+        continue
+    check(PINNED.match(image) or image in EXACT_TAG_ONLY, f"compose {service}: image {image} is not pinned by exact version and digest")
+tag = next((i.get("newTag") for i in kustomization.get("images", []) if i["name"] == "formanova"), None)
+check(tag and tag != "latest", f"kustomization: the formanova image tag is {tag!r}; use an immutable version")
+
+# Compose: every long-running service has a healthcheck (the formanova image brings its own HEALTHCHECK), except those
+# whose images have no shell or HTTP client to run one; and everything that takes a secret waits for the preflight.
+NO_PROBE = {"otel-collector", "redis-exporter", "preflight"}
+image_healthcheck = "HEALTHCHECK" in (root / "Dockerfile").read_text()
+for service, definition in compose["services"].items():
+    own = definition.get("image", "").startswith("formanova:") and image_healthcheck
+    check("healthcheck" in definition or own or service in NO_PROBE, f"compose {service}: no healthcheck")
+
+
+def waits_for(service, target, seen=()):
+    depends = compose["services"][service].get("depends_on", {})
+    return target in depends or any(waits_for(d, target, seen + (service,)) for d in depends if d not in seen)
+
+
+secrets = ("POSTGRES_PASSWORD", "TEMPORAL_DB_PASSWORD", "REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "FORMANOVA_BOOTSTRAP_KEY")
+for service, definition in compose["services"].items():
+    text = yaml.safe_dump(definition.get("environment", {}))
+    if service != "preflight" and any("${" + name in text for name in secrets):
+        check(waits_for(service, "preflight"), f"compose {service}: takes a secret but does not wait for the preflight")
+preflight = (root / "deploy" / "compose" / "preflight.sh").read_text()
+check(all(re.search(rf"^check {name}\b", preflight, re.MULTILINE) for name in secrets),
+      "deploy/compose/preflight.sh does not check every secret the compose file uses")
+
+# NetworkPolicy: the ports the settings name are allowed out, and every policy selects Formanova pods.
+config = by_kind["ConfigMap"]["formanova-config"]["data"]
+secret = by_kind["Secret"]["formanova-secrets"]["stringData"]
+needed = {
+    "Temporal__Address": int(config["Temporal__Address"].rsplit(":", 1)[1]),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": int(config["OTEL_EXPORTER_OTLP_ENDPOINT"].rsplit(":", 1)[1]),
+    "Database__ConnectionString": int(re.search(r"Port=(\d+)", secret["Database__ConnectionString"]).group(1)),
+    "Cache__Redis": int(re.search(r":(\d+)", secret["Cache__Redis"]).group(1)),
+}
+policies = by_kind.get("NetworkPolicy", {})
+check(any(p["spec"]["podSelector"] == {} and not p["spec"].get("ingress") and not p["spec"].get("egress")
+          for p in policies.values()), "no default-deny NetworkPolicy")
+allowed_out = {port["port"] for p in policies.values() for rule in p["spec"].get("egress", []) for port in rule.get("ports", [])}
+for setting, port in needed.items():
+    check(port in allowed_out, f"NetworkPolicy: no egress rule allows port {port} ({setting})")
+for name, policy in policies.items():
+    labels = policy["spec"]["podSelector"].get("matchLabels", {})
+    check(not labels or selected(labels), f"NetworkPolicy {name} selects no Deployment")
+
 for problem in problems:
     print(f"FAIL {problem}")
 print(f"consistency: {len(problems)} problem(s)")
