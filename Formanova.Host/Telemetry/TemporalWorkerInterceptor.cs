@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Shared.Telemetry;
 using Temporalio.Activities;
 using Temporalio.Exceptions;
@@ -45,15 +46,15 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             }
             catch (Exception ex) when (WorkflowOutcome(ex) is { } outcome)
             {
-                Record(outcome);
+                Record(outcome, ex);
                 throw;
             }
 
-            Record("completed");
+            Record("completed", null);
             return result;
         }
 
-        private void Record(string outcome)
+        private void Record(string outcome, Exception? failure)
         {
             // A replay re-runs code whose completion is already in the history; only the live completion counts.
             if (Workflow.Unsafe.IsReplaying)
@@ -67,12 +68,50 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             // Wall clock on purpose: nothing here feeds back into workflow state, and Workflow.UtcNow is the task's start.
             metrics.WorkflowDuration.Record(Math.Max(0, (DateTime.UtcNow - info.WorkflowStartTime).TotalSeconds), type, label);
             metrics.WorkflowExecutions.Add(1, type, label);
-            // Workflow.Logger carries the SDK's workflow scope (id, run id, type, task queue).
-            if (outcome == "failed")
+            if (outcome == "failed" && failure is not null)
             {
-                Workflow.Logger.LogError("Workflow {WorkflowType} {WorkflowId} failed", info.WorkflowType, info.WorkflowId);
+                LogFailed(info, failure);
             }
         }
+    }
+
+    /// <summary>
+    /// The one line a failed run gets: where it failed (the workflow's stage, and the activity or child workflow
+    /// whose failure ended it), the cause as the run's stored error has it, and the trace of the request that started
+    /// it. The workflow opens no span, so the trace comes from the header it was started with (the start's span).
+    /// Workflow.Logger adds the SDK's workflow scope (run id, task queue).
+    /// </summary>
+    private static void LogFailed(WorkflowInfo info, Exception failure)
+    {
+        var trace = TemporalTracing.Extract(info.Headers);
+        var traced = trace.TraceId != default;
+        Workflow.Logger.LogError(
+            "Workflow {WorkflowType} {WorkflowId} failed at {Stage} in {Step}: {ErrorType}: {Error} trace={TraceId} span={SpanId}",
+            info.WorkflowType,
+            info.WorkflowId,
+            RunFailure.StageOf(failure) ?? "-",
+            FailedStep(failure) ?? "-",
+            ActivityErrors.TypeOf(failure),
+            ActivityErrors.Describe(failure),
+            traced ? trace.TraceId.ToHexString() : "-",
+            traced ? trace.SpanId.ToHexString() : "-");
+    }
+
+    /// <summary>The activity or child workflow whose failure ended the run; null when the workflow raised it itself.</summary>
+    private static string? FailedStep(Exception failure)
+    {
+        for (var current = failure; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case ActivityFailureException activity:
+                    return activity.ActivityType;
+                case ChildWorkflowFailureException child:
+                    return child.WorkflowType;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Forwards the workflow's own trace header (set by the client that started it) to what it schedules.</summary>
@@ -107,9 +146,8 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             span?.SetTag("temporal.workflow.type", info.WorkflowType);
             span?.SetTag("temporal.activity.type", info.ActivityType);
             span?.SetTag("temporal.activity.attempt", info.Attempt);
-            // A scope rather than fields on each call: every line any module logs during the attempt carries them.
-            using var scope = logger.BeginScope(new ActivityLogScope(info.WorkflowId, info.WorkflowType, info.ActivityType, info.Attempt));
-
+            // The SDK's activity scope (workflow id, run id and type, activity type, attempt) is already open around
+            // the attempt, so every line any module logs during it carries those fields.
             var activity = new KeyValuePair<string, object?>("activity", info.ActivityType);
             if (info.Attempt > 1 && info.WorkflowType is { } workflowType)
             {
@@ -117,31 +155,34 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             }
 
             var started = Stopwatch.GetTimestamp();
-            var outcome = "failed";
+            Exception? failure = null;
             try
             {
-                var result = await base.ExecuteActivityAsync(input);
-                outcome = "completed";
-                return result;
+                return await base.ExecuteActivityAsync(input);
             }
             catch (Exception ex)
             {
+                failure = ex;
                 span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-                // Warning, not Error: the retry policy usually tries again; the workflow reports a final failure.
+                // Warning, not Error: the retry policy usually tries again; the workflow reports a final failure. The
+                // cause as the run's error records it, without the stack: the Debug line below has the exception.
                 logger.LogWarning(
-                    "Activity {ActivityType} attempt {Attempt} failed: {ErrorType}",
+                    "Activity {ActivityType} attempt {Attempt} failed: {ErrorType}: {Error}",
                     info.ActivityType,
                     info.Attempt,
-                    ex.GetType().Name);
+                    ActivityErrors.TypeOf(ex),
+                    ActivityErrors.Describe(ex));
                 throw;
             }
             finally
             {
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                var outcome = failure is null ? "completed" : "failed";
                 var label = new KeyValuePair<string, object?>("outcome", outcome);
                 metrics.ActivityDuration.Record(elapsed, activity, label);
                 metrics.ActivityExecutions.Add(1, activity, label);
                 logger.LogDebug(
+                    failure,
                     "Activity {ActivityType} attempt {Attempt} {Outcome} in {Seconds:F3} s",
                     info.ActivityType,
                     info.Attempt,
@@ -150,35 +191,4 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             }
         }
     }
-}
-
-/// <summary>
-/// The log scope of an activity attempt: named fields for the JSON formatter, and a readable line for the simple
-/// one (a dictionary would print its type name as the scope's message).
-/// </summary>
-internal sealed class ActivityLogScope(
-    string? workflowId,
-    string? workflowType,
-    string activityType,
-    int attempt) : IReadOnlyList<KeyValuePair<string, object?>>
-{
-    private readonly KeyValuePair<string, object?>[] _fields =
-    [
-        new("WorkflowId", workflowId),
-        new("WorkflowType", workflowType),
-        new("ActivityType", activityType),
-        new("Attempt", attempt),
-    ];
-
-    public int Count => _fields.Length;
-
-    public KeyValuePair<string, object?> this[int index] => _fields[index];
-
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
-        => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
-
-    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-
-    public override string ToString()
-        => $"WorkflowId:{workflowId} WorkflowType:{workflowType} ActivityType:{activityType} Attempt:{attempt}";
 }

@@ -1,11 +1,8 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Training;
-using Formanova.Modules.Data;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Database;
@@ -27,7 +24,6 @@ namespace Formanova.Tests.Workflows;
 [Category("Integration")]
 public sealed class TrainingRunFailureTests(DatabaseProvider provider)
 {
-    private static readonly string[] Species = ["Adelie", "Chinstrap", "Gentoo"];
     private HostedDatabase? _host;
     private HttpClient _client = null!;
     private long _penguins;
@@ -37,7 +33,7 @@ public sealed class TrainingRunFailureTests(DatabaseProvider provider)
     {
         _host = await HostedDatabase.StartAsync(provider, Settings(("Model:Bootstrap:Enabled", "false")));
         _client = _host.Client;
-        _penguins = await PenguinsAsync(_host.Factory.Services);
+        _penguins = await WorkflowDatasets.PenguinsAsync(_host.Factory.Services);
     }
 
     [OneTimeTearDown]
@@ -47,29 +43,6 @@ public sealed class TrainingRunFailureTests(DatabaseProvider provider)
         {
             await _host.DisposeAsync();
         }
-    }
-
-    /// <summary>30 penguins, the species (3 classes, in turn) as the label.</summary>
-    private static async Task<long> PenguinsAsync(IServiceProvider services)
-    {
-        var data = services.GetRequiredService<IDataModule>();
-        var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest(
-            $"penguins-{Guid.NewGuid():N}",
-            [
-                new("bill length (mm)", ColumnType.Numeric),
-                new("island", ColumnType.Categorical),
-                new("species", ColumnType.Categorical, Role: ColumnRole.Label),
-            ]));
-        var csv = new StringBuilder("\"bill length (mm)\",island,species\n");
-        for (var i = 0; i < 30; i++)
-        {
-            csv.Append(CultureInfo.InvariantCulture, $"{35 + (5 * (i % 3)) + (i * 0.1)},{Species[(i / 3) % 3]},{Species[i % 3]}\n");
-        }
-
-        using var content = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
-        var report = await data.ImportRowsAsync(dataset.Id, content, new ImportOptions(ImportFormat.Csv));
-        Assert.That(report.RowsAccepted, Is.EqualTo(30));
-        return dataset.Id;
     }
 
     private object Run(

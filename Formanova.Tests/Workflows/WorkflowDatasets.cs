@@ -7,9 +7,11 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Workflows;
 
-/// <summary>Datasets built from the Model module's synthetic churn sample, imported through IDataModule.</summary>
+/// <summary>Datasets for the workflows, imported through IDataModule: the Model module's synthetic churn sample, and penguins.</summary>
 internal static class WorkflowDatasets
 {
+    private static readonly string[] Species = ["Adelie", "Chinstrap", "Gentoo"];
+
     /// <summary>The churn sample with a leading customer_id id column (c0, c1, …) and churned as the label.</summary>
     public static async Task<long> ChurnAsync(IServiceProvider services, int rows, int seed = 7, string? name = null)
     {
@@ -47,6 +49,29 @@ internal static class WorkflowDatasets
         using var content = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
         var report = await data.ImportRowsAsync(dataset.Id, content, new ImportOptions(ImportFormat.Csv));
         Assert.That(report.RowsAccepted, Is.EqualTo(rows), string.Join("; ", report.Errors.Select(e => e.Message)));
+        return dataset.Id;
+    }
+
+    /// <summary>30 penguins, the species (3 classes, in turn) as the label.</summary>
+    public static async Task<long> PenguinsAsync(IServiceProvider services)
+    {
+        var data = services.GetRequiredService<IDataModule>();
+        var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest(
+            $"penguins-{Guid.NewGuid():N}",
+            [
+                new("bill length (mm)", ColumnType.Numeric),
+                new("island", ColumnType.Categorical),
+                new("species", ColumnType.Categorical, Role: ColumnRole.Label),
+            ]));
+        var csv = new StringBuilder("\"bill length (mm)\",island,species\n");
+        for (var i = 0; i < 30; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"{35 + (5 * (i % 3)) + (i * 0.1)},{Species[(i / 3) % 3]},{Species[i % 3]}\n");
+        }
+
+        using var content = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
+        var report = await data.ImportRowsAsync(dataset.Id, content, new ImportOptions(ImportFormat.Csv));
+        Assert.That(report.RowsAccepted, Is.EqualTo(30));
         return dataset.Id;
     }
 }

@@ -9,6 +9,20 @@ internal static class BenchHost
     private const string Key = "fnv_bench-admin-key-0123456789abcdef";
 
     /// <summary>
+    /// appsettings.json's production logging (JSON console lines with scopes, its default levels), over the bench's
+    /// quiet defaults and the Development file: what a deployment's stdout carries.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> ProductionLogging = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:Console:FormatterName"] = "json",
+        ["Logging:Console:FormatterOptions:IncludeScopes"] = "true",
+        ["Logging:Console:FormatterOptions:SingleLine"] = "false",
+        ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ",
+    };
+
+    /// <summary>
     /// Starts the host with the bench settings (<paramref name="overrides"/> win) and returns it with an admin client
     /// once the demo model is active. The caller disposes the factory.
     /// </summary>
@@ -58,6 +72,29 @@ internal static class BenchHost
         }
 
         return (factory, client);
+    }
+
+    /// <summary>One customer's inputs to the demo model, as the README's walkthrough sends them.</summary>
+    public static Dictionary<string, object?> DemoInputs() => new()
+    {
+        ["tenure_months"] = 3.0,
+        ["monthly_charges"] = 95.5,
+        ["total_charges"] = 286.5,
+        ["support_calls"] = 4.0,
+        ["age"] = 33.0,
+        ["data_usage_gb"] = 12.5,
+        ["contract"] = "month-to-month",
+        ["payment_method"] = "electronic-check",
+        ["paperless_billing"] = true,
+        ["has_partner"] = false,
+        ["feedback"] = "too expensive",
+    };
+
+    /// <summary>The middle value (the upper one of an even count).</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
     }
 
     /// <summary>Consecutive pairs of a run's history events and the time between them.</summary>

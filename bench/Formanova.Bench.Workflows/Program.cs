@@ -28,6 +28,12 @@ internal static class WorkflowBench
             return;
         }
 
+        if (args.Length > 0 && args[0] == "prediction-log")
+        {
+            await PredictionLogBench.RunAsync(args);
+            return;
+        }
+
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests; the
         // sizes are arguments (predictions, 0, warm-up predictions, sustained callers, sustained requests).
@@ -46,20 +52,7 @@ internal static class WorkflowBench
         var total = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : requests * 2;
         var data = Directory.CreateTempSubdirectory("formanova-bench-wf-").FullName;
         var (factory, client) = await BenchHost.StartAsync(data, new Dictionary<string, string?> { ["Model:Bootstrap:Rows"] = "2000" });
-        var inputs = new Dictionary<string, object?>
-        {
-            ["tenure_months"] = 3.0,
-            ["monthly_charges"] = 95.5,
-            ["total_charges"] = 286.5,
-            ["support_calls"] = 4.0,
-            ["age"] = 33.0,
-            ["data_usage_gb"] = 12.5,
-            ["contract"] = "month-to-month",
-            ["payment_method"] = "electronic-check",
-            ["paperless_billing"] = true,
-            ["has_partner"] = false,
-            ["feedback"] = "too expensive",
-        };
+        var inputs = BenchHost.DemoInputs();
         var body = new { model = "demo-churn", inputs, @params = new { useCache = false } };
         var models = factory.Services.GetRequiredService<IModelModule>();
 

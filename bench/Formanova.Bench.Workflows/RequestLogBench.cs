@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 
 /// <summary>
 /// What the request log costs: bytes written to standard output per request, and throughput, with
@@ -31,14 +30,7 @@ internal static class RequestLogBench
             {
                 ["Api:RequestLogging"] = enabled,
                 ["Model:Bootstrap:Rows"] = "2000",
-                // appsettings.json's production logging, over the bench's quiet defaults and the Development file.
-                ["Logging:LogLevel:Default"] = "Information",
-                ["Logging:Console:FormatterName"] = "json",
-                ["Logging:Console:FormatterOptions:IncludeScopes"] = "true",
-                ["Logging:Console:FormatterOptions:SingleLine"] = "false",
-                ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
-                ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ",
-            });
+            }.Concat(BenchHost.ProductionLogging).ToDictionary());
             hosts.Add((name, data, factory, client));
         }
 
@@ -64,25 +56,19 @@ internal static class RequestLogBench
         }
 
         Console.SetOut(report);
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToList();
-            return sorted[sorted.Count / 2];
-        }
-
         report.WriteLine($"request log, GET {path}, {requests} requests per round, {concurrency} concurrent callers, in-memory HTTP, " +
             $"median of {rounds} alternating rounds:");
         foreach (var (name, samples) in results)
         {
             report.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  Api:RequestLogging={(name == "on" ? "true " : "false")}: {Median(samples.Select(s => s.Rps)):F0} req/s, " +
-                $"{Median(samples.Select(s => s.Bytes)):F1} bytes and {Median(samples.Select(s => s.Lines)):F3} " +
+                $"  Api:RequestLogging={(name == "on" ? "true " : "false")}: {BenchHost.Median(samples.Select(s => s.Rps)):F0} req/s, " +
+                $"{BenchHost.Median(samples.Select(s => s.Bytes)):F1} bytes and {BenchHost.Median(samples.Select(s => s.Lines)):F3} " +
                 $"lines of stdout per request"));
         }
 
         report.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  throughput with the log on / off: " +
-            $"{Median(results["on"].Select(s => s.Rps)) / Median(results["off"].Select(s => s.Rps)):F3}"));
+            $"{BenchHost.Median(results["on"].Select(s => s.Rps)) / BenchHost.Median(results["off"].Select(s => s.Rps)):F3}"));
         report.WriteLine($"  a request line: {counter.LastLine(l => l.Contains("RequestLogMiddleware", StringComparison.Ordinal))}");
 
         foreach (var host in hosts)
@@ -112,82 +98,5 @@ internal static class RequestLogBench
             }
         })));
         return watch.Elapsed.TotalSeconds;
-    }
-
-    /// <summary>Counts the UTF-8 bytes and lines written to it, and keeps the last few lines to show one.</summary>
-    private sealed class CountingWriter : TextWriter
-    {
-        private readonly object _gate = new();
-        private readonly StringBuilder _current = new();
-        private readonly Queue<string> _recent = new();
-        private long _bytes;
-        private long _lines;
-
-        public override Encoding Encoding => Encoding.UTF8;
-
-        public (long Bytes, long Lines) Snapshot()
-        {
-            lock (_gate)
-            {
-                return (_bytes, _lines);
-            }
-        }
-
-        public string? LastLine(Func<string, bool> match)
-        {
-            lock (_gate)
-            {
-                return _recent.LastOrDefault(match);
-            }
-        }
-
-        /// <summary>The console logger writes from its own queue; wait until it has been quiet for a moment (at most 10 s).</summary>
-        public async Task SettleAsync()
-        {
-            var deadline = Stopwatch.StartNew();
-            var last = Snapshot().Bytes;
-            while (deadline.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                await Task.Delay(200);
-                var now = Snapshot().Bytes;
-                if (now == last)
-                {
-                    return;
-                }
-
-                last = now;
-            }
-        }
-
-        public override void Write(char value) => Write(new ReadOnlySpan<char>(in value));
-
-        public override void Write(string? value) => Write(value.AsSpan());
-
-        public override void Write(char[] buffer, int index, int count) => Write(buffer.AsSpan(index, count));
-
-        public override void Write(ReadOnlySpan<char> buffer)
-        {
-            lock (_gate)
-            {
-                _bytes += Encoding.UTF8.GetByteCount(buffer);
-                foreach (var c in buffer)
-                {
-                    if (c == '\n')
-                    {
-                        _lines++;
-                        _recent.Enqueue(_current.ToString());
-                        _current.Clear();
-                        if (_recent.Count > 50)
-                        {
-                            _recent.Dequeue();
-                        }
-                    }
-                    else if (_current.Length < 4096)
-                    {
-                        _current.Append(c);
-                    }
-                }
-            }
-        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Formanova.Modules.Data;
 using Temporalio.Exceptions;
 using Temporalio.Workflows;
@@ -20,7 +21,16 @@ internal sealed record RunFailure(bool Cancelled, ErrorRecord Error)
     /// <summary>The stage a closed run shows.</summary>
     public string Stage => Cancelled ? "cancelled" : "failed";
 
+    /// <summary>The stage each failure that closed a run was recorded at, for the worker's failed-run log line.</summary>
+    private static readonly ConditionalWeakTable<Exception, string> Stages = new();
+
     public static bool ClosesRun(Exception ex) => ex is FailureException || TemporalException.IsCanceledException(ex);
+
+    /// <summary>
+    /// The stage <see cref="Of"/> recorded <paramref name="ex"/> at, when a workflow rethrows it to close its run;
+    /// null for a failure no workflow recorded. Read by the worker interceptor, which logs the run's end.
+    /// </summary>
+    public static string? StageOf(Exception ex) => Stages.TryGetValue(ex, out var stage) ? stage : null;
 
     /// <summary>
     /// The failure as the error history records it. Temporal's cancellation and a run stopped by the cancel signal
@@ -28,6 +38,8 @@ internal sealed record RunFailure(bool Cancelled, ErrorRecord Error)
     /// </summary>
     public static RunFailure Of(Exception ex, string stage, string cancelledMessage)
     {
+        // Not workflow state: nothing reads it back into the workflow, so replay is unaffected.
+        Stages.AddOrUpdate(ex, stage);
         var cancelled = TemporalException.IsCanceledException(ex)
             || ex is ApplicationFailureException { ErrorType: ErrorTypes.Cancelled };
         var error = new ErrorRecord(

@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json;
 using Formanova.Host.Api;
 using Formanova.Modules.Access;
+using Formanova.Modules.Model;
 using Formanova.Tests.Support;
+using Formanova.Tests.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -37,6 +39,46 @@ public sealed class RequestLogMiddlewareTests
             "POST /api/v1/datasets/ 400 Information",
             "GET /api/v1/models/ 401 Information",
             "GET (unmatched) 404 Information",
+        }));
+    }
+
+    [Test]
+    public async Task Request_WhenTheExceptionHandlerAnswers_IsLoggedInJsonWithTheStatusTheClientGot()
+    {
+        var logs = new JsonLogCapture();
+        var faults = new FaultyModelModule
+        {
+            Before = (operation, _, _, _) => operation == "predict"
+                ? throw new InvalidOperationException("a broken dependency")
+                : Task.CompletedTask,
+        };
+        using var factory = new FormanovaFactory(
+            [new("Model:Bootstrap:Enabled", "false")],
+            services =>
+            {
+                services.Decorate<IModelModule>((inner, _) => faults.Wrap(inner));
+                logs.AddTo(services);
+            });
+        using var client = factory.CreateClient();
+
+        var responses = new[]
+        {
+            await client.GetAsync("/api/v1/models"),
+            await client.PostAsJsonAsync("/api/v1/keys", new { name = "x", scopes = new[] { "root" } }),
+            await client.GetAsync("/api/v1/models/no-such-model"),
+            await client.PostAsJsonAsync("/api/v1/models/any-model/predict", new { inputs = new { tenure = 1 } }),
+        };
+
+        Assert.That(responses.Select(r => (int)r.StatusCode), Is.EqualTo(new[] { 200, 400, 404, 500 }));
+        var lines = logs.Lines.Where(l => l.Contains($"\"Category\":\"{Category}\"", StringComparison.Ordinal))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("State"))
+            .Select(s => $"{s.GetProperty("Method")} {s.GetProperty("Route")} {s.GetProperty("Status").GetInt32()}");
+        Assert.That(lines, Is.EqualTo(new[]
+        {
+            "GET /api/v1/models/ 200",
+            "POST /api/v1/keys/ 400",
+            "GET /api/v1/models/{name} 404",
+            "POST /api/v1/models/{name}/predict 500",
         }));
     }
 
