@@ -26,8 +26,8 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
     {
         // Continue-as-new closes this run but not the workflow; the last run in the chain is the one counted.
         ContinueAsNewException => null,
-        _ when TemporalException.IsCanceledException(ex) => "canceled",
-        FailureException => "failed",
+        _ when TemporalException.IsCanceledException(ex) => RunOutcome.Canceled,
+        FailureException => RunOutcome.Failed,
         // Any other exception fails the workflow task, which the server retries: the run is still open.
         _ => null,
     };
@@ -49,7 +49,7 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
                 throw;
             }
 
-            Record("completed");
+            Record(RunOutcome.Completed);
             return result;
         }
 
@@ -117,11 +117,11 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             }
 
             var started = Stopwatch.GetTimestamp();
-            var outcome = "failed";
+            var outcome = RunOutcome.Failed;
             try
             {
                 var result = await base.ExecuteActivityAsync(input);
-                outcome = "completed";
+                outcome = RunOutcome.Completed;
                 return result;
             }
             catch (Exception ex)
