@@ -17,6 +17,7 @@ internal static class TelemetrySetup
     {
         var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddSingleton<SystemMetrics>();
+        services.AddHostedService<KnownSeriesExporter>();
 
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(

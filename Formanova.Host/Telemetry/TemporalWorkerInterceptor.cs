@@ -27,8 +27,8 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
     {
         // Continue-as-new closes this run but not the workflow; the last run in the chain is the one counted.
         ContinueAsNewException => null,
-        _ when TemporalException.IsCanceledException(ex) => "canceled",
-        FailureException => "failed",
+        _ when TemporalException.IsCanceledException(ex) => RunOutcome.Canceled,
+        FailureException => RunOutcome.Failed,
         // Any other exception fails the workflow task, which the server retries: the run is still open.
         _ => null,
     };
@@ -50,7 +50,7 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
                 throw;
             }
 
-            Record("completed", null);
+            Record(RunOutcome.Completed, null);
             return result;
         }
 
@@ -68,7 +68,7 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             // Wall clock on purpose: nothing here feeds back into workflow state, and Workflow.UtcNow is the task's start.
             metrics.WorkflowDuration.Record(Math.Max(0, (DateTime.UtcNow - info.WorkflowStartTime).TotalSeconds), type, label);
             metrics.WorkflowExecutions.Add(1, type, label);
-            if (outcome == "failed" && failure is not null)
+            if (outcome == RunOutcome.Failed && failure is not null)
             {
                 LogFailed(info, failure);
             }
@@ -177,7 +177,7 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             finally
             {
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                var outcome = failure is null ? "completed" : "failed";
+                var outcome = failure is null ? RunOutcome.Completed : RunOutcome.Failed;
                 var label = new KeyValuePair<string, object?>("outcome", outcome);
                 metrics.ActivityDuration.Record(elapsed, activity, label);
                 metrics.ActivityExecutions.Add(1, activity, label);

@@ -60,10 +60,59 @@ internal sealed class WorkflowMetrics
 
     public Counter<long> ActivityExecutions { get; }
 
+    /// <summary>
+    /// Exports every counter series the worker can emit at zero (see <see cref="KnownSeries"/>): each workflow type by
+    /// outcome, each activity by outcome, and the retries of every activity under every workflow type. A workflow
+    /// schedules only some of the activities and nothing says which, so most retry series stay at zero; the dashboard
+    /// hides series at zero where it splits by workflow type or activity.
+    /// </summary>
+    public void ExportAtZero(IReadOnlyCollection<string> workflowTypes, IReadOnlyCollection<string> activities)
+    {
+        foreach (var type in workflowTypes)
+        {
+            var workflowType = new KeyValuePair<string, object?>("workflow_type", type);
+            foreach (var outcome in RunOutcome.OfWorkflow)
+            {
+                WorkflowExecutions.Add(0, workflowType, new KeyValuePair<string, object?>("outcome", outcome));
+            }
+
+            foreach (var activity in activities)
+            {
+                WorkflowRetries.Add(0, workflowType, new KeyValuePair<string, object?>("activity", activity));
+            }
+        }
+
+        foreach (var activity in activities)
+        {
+            foreach (var outcome in RunOutcome.OfActivity)
+            {
+                ActivityExecutions.Add(
+                    0,
+                    new KeyValuePair<string, object?>("activity", activity),
+                    new KeyValuePair<string, object?>("outcome", outcome));
+            }
+        }
+    }
+
     public void SetActive(string workflowType, long count) => _active[workflowType] = count;
 
     public void SetQueueDepth(string taskQueue, long count) => _queueDepth[taskQueue] = count;
 
     private static IEnumerable<Measurement<long>> Observe(ConcurrentDictionary<string, long> values, string label) =>
         values.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>(label, kv.Key)));
+}
+
+/// <summary>
+/// The <c>outcome</c> values the worker interceptor records, and so the ones <see cref="WorkflowMetrics.ExportAtZero"/>
+/// exports. <c>terminated</c> and <c>timed_out</c> happen on the server, where no worker sees them (docs/observability.md).
+/// </summary>
+internal static class RunOutcome
+{
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Canceled = "canceled";
+
+    public static readonly IReadOnlyList<string> OfWorkflow = [Completed, Failed, Canceled];
+
+    public static readonly IReadOnlyList<string> OfActivity = [Completed, Failed];
 }

@@ -7,6 +7,7 @@ using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
 using Formanova.Host.Workflows.Webhooks;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Temporalio.Client;
 using Temporalio.Extensions.Hosting;
@@ -84,12 +85,21 @@ internal static class TemporalSetup
                 worker.AddWorkflow(workflow);
             }
 
-            worker.ConfigureOptions().Configure<TemporalWorkerInterceptor, IOptions<TemporalOptions>>((options, interceptor, settings) =>
+            var workerOptions = worker.ConfigureOptions();
+            workerOptions.Configure<TemporalWorkerInterceptor, IOptions<TemporalOptions>>((options, interceptor, settings) =>
             {
                 options.Interceptors = [interceptor];
                 options.DisableWorkflowTracingEventListener = !settings.Value.DetectWorkflowTaskEscapes;
             });
             services.AddSingleton<WorkflowMetrics>();
+            // The names the worker really registered, read from its own options.
+            services.AddKnownSeries(provider =>
+            {
+                var registered = provider.GetRequiredService<IOptionsMonitor<TemporalWorkerServiceOptions>>().Get(workerOptions.Name);
+                provider.GetRequiredService<WorkflowMetrics>().ExportAtZero(
+                    [.. registered.Workflows.Select(w => w.Name).OfType<string>()],
+                    [.. registered.Activities.Select(a => a.Name).OfType<string>()]);
+            });
             services.AddSingleton<TemporalWorkerInterceptor>();
             IReadOnlyList<string> types = [
                 .. Workflows.Select(

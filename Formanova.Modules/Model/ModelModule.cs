@@ -3,6 +3,8 @@ using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared;
+using Formanova.Modules.Shared.Caching;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +21,7 @@ public static class ModelModule
         services.AddValidatedOptions<ModelOptions, ModelOptionsValidator>(configuration, ModelOptions.SectionName);
 
         services.AddSingleton<ModelMetrics>();
+        services.AddKnownSeries(sp => sp.GetRequiredService<ITwoLevelCache>().ExportAtZero(ModelService.CacheArea));
         services.AddSingleton<ModelTrainer>();
         services.AddSingleton<CandidateEvaluator>();
         services.AddSingleton<ModelRegistry>();

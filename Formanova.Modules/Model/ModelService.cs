@@ -20,7 +20,8 @@ internal sealed class ModelService(
     IOptions<ModelOptions> options,
     ILogger<ModelService> logger) : IModelModule
 {
-    private const string CacheArea = "model";
+    /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
+    internal const string CacheArea = "model";
 
     // Boxed once: a bool tag would otherwise allocate a box on every prediction.
     private static readonly object BoxedTrue = true;

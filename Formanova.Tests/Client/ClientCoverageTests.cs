@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Formanova.Client.Generated;
+using Formanova.Tests.Support;
 using Microsoft.Kiota.Abstractions;
 using Microsoft.Kiota.Abstractions.Authentication;
 using Microsoft.Kiota.Http.HttpClientLibrary;
@@ -16,7 +17,7 @@ public sealed partial class ClientCoverageTests
     [Test]
     public void GeneratedClient_ForEveryOperationOfTheDocument_HasARequestBuilderMethod()
     {
-        var document = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "openapi.json")))!;
+        var document = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryFiles.Root(), "docs", "openapi.json")))!;
         var operations = document["paths"]!.AsObject()
             .SelectMany(path => path.Value!.AsObject()
                 .Where(op => Methods.Contains(op.Key))
@@ -53,17 +54,6 @@ public sealed partial class ClientCoverageTests
     }
 
     private static string Normalize(string path) => PathParameter().Replace(path, "{}");
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Formanova.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Formanova.sln not found above the test directory.");
-    }
 
     [GeneratedRegex(@"\{\?[^}]*\}")]
     private static partial Regex QueryPart();

@@ -87,6 +87,14 @@ for name, deployment in deployments.items():
             if "secretRef" in source:
                 check(source["secretRef"]["name"] in by_kind.get("Secret", {}), f"{name}: Secret {source['secretRef']['name']} has no template")
 
+# Every alert has a unit test in which it fires (promtool only runs the tests there are).
+rule_tests = yaml.safe_load((root / "deploy" / "prometheus" / "alerts.test.yml").read_text())
+fired = {case["alertname"] for test in rule_tests["tests"] for case in test.get("alert_rule_test", []) if case.get("exp_alerts")}
+for group in alerts["groups"]:
+    for rule in group["rules"]:
+        if "alert" in rule:
+            check(rule["alert"] in fired, f"alert {rule['alert']} has no test in alerts.test.yml in which it fires")
+
 # docker-compose: the same limits, and every file it mounts from the repository exists.
 compose = yaml.safe_load((root / "docker-compose.yml").read_text())
 for service, role in (("formanova-api", "api"), ("formanova-worker", "worker")):

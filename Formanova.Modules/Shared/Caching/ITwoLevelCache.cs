@@ -26,4 +26,10 @@ internal interface ITwoLevelCache
 
     /// <summary>True while L2 is configured and not in its back-off window after a failure.</summary>
     bool L2Available { get; }
+
+    /// <summary>
+    /// Exports the metric series <paramref name="area"/> can produce at zero: lookups of each configured level by outcome,
+    /// and L2 failures when there is an L2 (see <see cref="Telemetry.KnownSeries"/>).
+    /// </summary>
+    void ExportAtZero(string area);
 }

@@ -133,9 +133,30 @@ internal sealed class TwoLevelCache : ITwoLevelCache, IDisposable
         }
     }
 
-    private void Record(string area, CacheLevel level, bool hit) =>
+    public void ExportAtZero(string area)
+    {
+        foreach (var hit in (ReadOnlySpan<bool>)[true, false])
+        {
+            if (_l1 is not null)
+            {
+                Record(area, CacheLevel.L1, hit, count: 0);
+            }
+
+            if (_l2 is not null)
+            {
+                Record(area, CacheLevel.L2, hit, count: 0);
+            }
+        }
+
+        if (_l2 is not null)
+        {
+            _metrics.CacheL2Failures.Add(0, new KeyValuePair<string, object?>("area", area));
+        }
+    }
+
+    private void Record(string area, CacheLevel level, bool hit, long count = 1) =>
         _metrics.CacheLookups.Add(
-            1,
+            count,
             new KeyValuePair<string, object?>("area", area),
             new KeyValuePair<string, object?>("level", level == CacheLevel.L1 ? "l1" : "l2"),
             new KeyValuePair<string, object?>("outcome", hit ? "hit" : "miss"));

@@ -33,7 +33,7 @@ public sealed class OpenApiDocumentTests
     [Test]
     public async Task ServedDocument_WhenComparedWithTheSnapshot_IsEqual()
     {
-        var snapshotPath = Path.Combine(RepositoryRoot(), "docs", "openapi.json");
+        var snapshotPath = Path.Combine(RepositoryFiles.Root(), "docs", "openapi.json");
         if (Environment.GetEnvironmentVariable(UpdateVariable) == "1")
         {
             await File.WriteAllTextAsync(snapshotPath, _served.TrimEnd() + "\n");
@@ -193,19 +193,5 @@ public sealed class OpenApiDocumentTests
 
                 break;
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var start = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        for (var directory = start; directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Formanova.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Formanova.sln not found above the test directory.");
     }
 }

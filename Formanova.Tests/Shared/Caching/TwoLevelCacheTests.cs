@@ -176,6 +176,38 @@ public sealed class TwoLevelCacheTests
         Assert.That(cache.L2Available, Is.True, "after the window Redis is tried again");
     }
 
+    [Test]
+    public void ExportAtZero_WithL1Only_ExportsTheL1LookupSeriesAtZero()
+    {
+        var (cache, _, metrics) = Create();
+
+        cache.ExportAtZero("model");
+
+        Assert.That(metrics.Series, Is.EquivalentTo(new[]
+        {
+            "formanova.cache.lookups area=model level=l1 outcome=hit: 0",
+            "formanova.cache.lookups area=model level=l1 outcome=miss: 0",
+        }));
+    }
+
+    [Test]
+    public void ExportAtZero_WithL1AndL2_ExportsBothLevelsAndTheL2FailuresAtZero()
+    {
+        // Nothing is sent to Redis: the series exist before the first call.
+        var (cache, _, metrics) = Create(redis: "127.0.0.1:1,connectTimeout=200");
+
+        cache.ExportAtZero("model");
+
+        Assert.That(metrics.Series, Is.EquivalentTo(new[]
+        {
+            "formanova.cache.lookups area=model level=l1 outcome=hit: 0",
+            "formanova.cache.lookups area=model level=l1 outcome=miss: 0",
+            "formanova.cache.lookups area=model level=l2 outcome=hit: 0",
+            "formanova.cache.lookups area=model level=l2 outcome=miss: 0",
+            "formanova.cache.l2.failures area=model: 0",
+        }));
+    }
+
     internal sealed record Sample(string Name, int Value);
 
     /// <summary>Collects the cache counters of one <see cref="FormanovaMetrics"/> instance.</summary>
@@ -204,6 +236,22 @@ public sealed class TwoLevelCacheTests
         }
 
         public long Failures => Sum("formanova.cache.l2.failures", _ => true);
+
+        /// <summary>Every measurement as "instrument label=value ...: measurement", labels in name order.</summary>
+        public IEnumerable<string> Series
+        {
+            get
+            {
+                lock (_measurements)
+                {
+                    return _measurements.Select(m =>
+                    {
+                        var labels = m.Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}");
+                        return $"{m.Name} {string.Join(' ', labels)}: {m.Value}";
+                    }).ToList();
+                }
+            }
+        }
 
         public long Count(string outcome, string level) =>
             Sum("formanova.cache.lookups", tags => Equals(tags["outcome"], outcome) && Equals(tags["level"], level));
