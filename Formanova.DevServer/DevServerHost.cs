@@ -39,12 +39,16 @@ public sealed class DevServerHost : IAsyncDisposable
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         }
 
-        // With this category enabled at any level, ASP.NET Core starts a diagnostics Activity for every RPC;
-        // the RPCs are traced by the server's own Debug log instead.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter(DevServerDiagnostics.HostingDiagnosticsCategory, LogLevel.None);
+        DevServerDiagnostics.Apply(options, builder.Services);
+        // The address goes in as the URL setting, which replaces the process's ASPNETCORE_URLS and ports: those belong to
+        // an owner that embeds the server. An explicit Listen would bind as well, with an "Overriding address(es)" warning.
+        builder.WebHost.UseUrls($"http://{new IPEndPoint(IPAddress.Parse(options.BindAddress), options.Port)}")
+            .UseSetting(WebHostDefaults.HttpPortsKey, "")
+            .UseSetting(WebHostDefaults.HttpsPortsKey, "");
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
         });
         builder.Services.AddGrpc(grpc =>

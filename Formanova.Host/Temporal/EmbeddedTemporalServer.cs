@@ -42,6 +42,11 @@ internal sealed class EmbeddedTemporalServer : IHostedService, IAsyncDisposable
             BindAddress = "127.0.0.1",
             StoragePath = storage,
             DefaultNamespaceRetention = TimeSpan.FromDays(_options.Embedded.RetentionDays),
+            // One process, one stdout and one /metrics: the server logs through the host's JSON pipeline, and its
+            // RPCs stay out of the host's HTTP metrics and, unless asked for, out of its traces.
+            LoggerFactory = _loggers,
+            IsolateMetrics = true,
+            IsolateTracing = !_options.Embedded.TraceRpcs,
         };
         if (_options.Namespace != "default")
         {

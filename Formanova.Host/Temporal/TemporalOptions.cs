@@ -69,6 +69,13 @@ internal sealed class TemporalOptions
         /// <summary>How long closed workflows stay visible (days) in the embedded server's namespace.</summary>
         [Range(1, 3650)]
         public int RetentionDays { get; set; } = 7;
+
+        /// <summary>
+        /// Export a server span for every RPC the embedded server answers, to debug the server. Off by default: the
+        /// worker's polls alone would outnumber the API's spans, and the client side (StartWorkflow, RunActivity) is
+        /// traced either way.
+        /// </summary>
+        public bool TraceRpcs { get; set; }
     }
 
     internal sealed class TlsOptions

@@ -65,8 +65,14 @@ internal sealed class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Every line the host has written to stdout.</summary>
+    public IReadOnlyCollection<string> Output => _process.Output;
+
     /// <summary>SIGKILL: no shutdown hook runs, nothing is flushed or committed.</summary>
     public Task KillAsync() => _process.KillAsync();
+
+    /// <summary>SIGTERM: the host shuts down as it would on a scale-in; returns once it has exited.</summary>
+    public Task TerminateAsync() => _process.TerminateAsync(TimeSpan.FromSeconds(60));
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -89,6 +90,7 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _tail = new();
+    private readonly ConcurrentQueue<string> _output = new();
 
     private ChildProcess(Process process) => _process = process;
 
@@ -98,13 +100,23 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public string Tail => string.Join('\n', _tail);
 
+    /// <summary>Every line written to stdout so far (the tail also holds stderr, and only its last lines).</summary>
+    public IReadOnlyCollection<string> Output => _output;
+
     public static ChildProcess Start(ProcessStartInfo info)
     {
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
         var child = new ChildProcess(Process.Start(info)!);
-        child._process.OutputDataReceived += (_, e) => child.Keep(e.Data);
+        child._process.OutputDataReceived += (_, e) =>
+        {
+            child.Keep(e.Data);
+            if (e.Data is not null)
+            {
+                child._output.Enqueue(e.Data);
+            }
+        };
         child._process.ErrorDataReceived += (_, e) => child.Keep(e.Data);
         child._process.BeginOutputReadLine();
         child._process.BeginErrorReadLine();
@@ -116,6 +128,14 @@ internal sealed class ChildProcess : IAsyncDisposable
     {
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as a container runtime stops a process: its shutdown runs. Returns once it has exited.</summary>
+    public async Task TerminateAsync(TimeSpan timeout)
+    {
+        await LocalProcesses.RunAsync("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)], timeout);
+        using var deadline = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(deadline.Token);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,9 +1,5 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
-using OpenTelemetry.Trace;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Host.Telemetry;
@@ -22,23 +18,11 @@ public sealed class TraceChainTests
     public async Task Prediction_OnPostgres_IsOneTraceFromRequestThroughWorkflowStartToEveryActivityAndItsSql()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        var spans = new List<Activity>();
-        var settings = Settings().Concat(database.Settings);
-        using var factory = new FormanovaFactory(
-            settings,
-            services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
-        var client = await ClientAsync(factory);
 
-        var response = await client.PostAsJsonAsync("/api/v1/predictions", Body());
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var spans = await ExportedSpans.OfPredictionAsync(Settings().Concat(database.Settings));
 
-        // The server span ends once the response is written, a moment after the client has it.
-        Activity? request = null;
-        await UntilAsync(
-            () => Task.FromResult((request = Snapshot(spans).FirstOrDefault(IsPredictionRequest)) is not null),
-            TimeSpan.FromSeconds(10),
-            "the request span");
-        var trace = Snapshot(spans).Where(s => s.TraceId == request!.TraceId).ToList();
+        var request = spans.Single(ExportedSpans.IsPredictionRequest);
+        var trace = spans.Where(s => s.TraceId == request.TraceId).ToList();
         var start = trace.Single(s => s.DisplayName == "StartWorkflow:ProcessingWorkflow");
         var activities = trace.Where(s => s.DisplayName.StartsWith("RunActivity:", StringComparison.Ordinal)).ToList();
         var activityIds = activities.Select(s => s.SpanId).ToHashSet();
@@ -47,7 +31,7 @@ public sealed class TraceChainTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(start.ParentSpanId, Is.EqualTo(request!.SpanId), "the workflow start is a child of the request");
+            Assert.That(start.ParentSpanId, Is.EqualTo(request.SpanId), "the workflow start is a child of the request");
             Assert.That(activities.Select(s => s.DisplayName["RunActivity:".Length..]), Is.SupersetOf(ProcessingSteps));
             Assert.That(
                 activities.Select(s => s.ParentSpanId).Distinct(),
@@ -61,10 +45,4 @@ public sealed class TraceChainTests
             Assert.That(sql.Where(s => s.ParentSpanId == persist.SpanId), Is.Not.Empty, "persist_and_emit's INSERT is in the trace");
         });
     }
-
-    private static bool IsPredictionRequest(Activity span) =>
-        span.Kind == ActivityKind.Server && (span.GetTagItem("url.path") as string) == "/api/v1/predictions";
-
-    // The exporter appends from the worker's threads; a copy never enumerates a list being appended to.
-    private static Activity[] Snapshot(List<Activity> spans) => spans.ToArray();
 }
