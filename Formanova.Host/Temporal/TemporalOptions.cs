@@ -20,6 +20,7 @@ internal sealed class TemporalOptions
     /// <summary>Bearer API key for Temporal Cloud or a cluster behind an authenticating proxy.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Bound of a Temporal probe (connect + GetSystemInfo): the readiness check, and the wait of a request in an outage.</summary>
     [Range(1, 300)]
     public int ConnectTimeoutSeconds { get; set; } = 5;
 

@@ -65,14 +65,17 @@ internal static class TemporalSetup
             }
         });
         services.AddSingleton<WorkflowGateway>();
+        services.AddSingleton<TemporalAvailability>();
         services.AddHealthChecks().AddCheck<TemporalHealthCheck>("temporal", tags: ["ready"]);
         // No resilience handler: the activity's retry policy already retries with backoff, durably.
         services.AddHttpClient(ProcessingActivities.ExternalClient);
 
         if (HasRole(configuration, "worker"))
         {
-            var worker = services.AddHostedTemporalWorker(temporal.TaskQueue)
-                .AddScopedActivities<CommonActivities>()
+            var sdkServices = services.Count;
+            var worker = services.AddHostedTemporalWorker(temporal.TaskQueue);
+            UseWaitingWorker(services, sdkServices, temporal.TaskQueue);
+            worker.AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
                 .AddScopedActivities<AutoTrainingActivities>()
@@ -105,6 +108,19 @@ internal static class TemporalSetup
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// Puts <see cref="TemporalWorkerHost"/> where AddHostedTemporalWorker registered the SDK's hosted service (the one
+    /// IHostedService among the registrations from <paramref name="from"/> on), keeping its place in the start order.
+    /// </summary>
+    private static void UseWaitingWorker(IServiceCollection services, int from, string taskQueue)
+    {
+        var index = Enumerable.Range(from, services.Count - from).Single(i => services[i].ServiceType == typeof(IHostedService));
+        services.AddSingleton(provider => ActivatorUtilities.CreateInstance<TemporalWorkerHost>(
+            provider,
+            new TemporalWorkerServiceIdentifier(taskQueue, null, false)));
+        services[index] = ServiceDescriptor.Singleton<IHostedService>(provider => provider.GetRequiredService<TemporalWorkerHost>());
     }
 
     private static readonly Type[] Workflows =
