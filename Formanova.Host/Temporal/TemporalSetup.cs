@@ -91,6 +91,15 @@ internal static class TemporalSetup
             {
                 options.Interceptors = [interceptor];
                 options.DisableWorkflowTracingEventListener = !settings.Value.DetectWorkflowTaskEscapes;
+                options.GracefulShutdownTimeout = TimeSpan.FromSeconds(settings.Value.GracefulShutdownSeconds);
+            });
+
+            // The host waits for each hosted service's stop only this long, then stops the next (the embedded server,
+            // registered before the worker, stops after it) and exits: it must outlast the worker's drain.
+            services.AddOptions<HostOptions>().Configure<IOptions<TemporalOptions>>((host, settings) =>
+            {
+                var drain = TimeSpan.FromSeconds(settings.Value.GracefulShutdownSeconds + TemporalOptions.ShutdownMarginSeconds);
+                host.ShutdownTimeout = drain > host.ShutdownTimeout ? drain : host.ShutdownTimeout;
             });
             services.AddSingleton<WorkflowMetrics>();
             services.AddSingleton<TemporalWorkerInterceptor>();
