@@ -20,8 +20,23 @@ internal sealed class TemporalOptions
     /// <summary>Bearer API key for Temporal Cloud or a cluster behind an authenticating proxy.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>
+    /// What a stopping host gives the worker on top of <see cref="GracefulShutdownSeconds"/>: for the activities it
+    /// cancels to hand their attempts back, and for the rest of the host to stop. deploy/tools/consistency.py reads it.
+    /// </summary>
+    public const int ShutdownMarginSeconds = 30;
+
+    /// <summary>Bound of a Temporal probe (connect + GetSystemInfo): the readiness check, and the wait of a request in an outage.</summary>
     [Range(1, 300)]
     public int ConnectTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// How long a stopping worker lets running activities finish before it cancels them (Temporal's
+    /// GracefulShutdownTimeout); it polls no new tasks meanwhile. The host's shutdown timeout is set to this plus
+    /// <see cref="ShutdownMarginSeconds"/>, which must fit in the termination grace period of the worker's pod.
+    /// </summary>
+    [Range(0, 3600)]
+    public int GracefulShutdownSeconds { get; set; } = 240;
 
     [Range(1, 600)]
     public int RpcTimeoutSeconds { get; set; } = 30;

@@ -66,14 +66,17 @@ internal static class TemporalSetup
             }
         });
         services.AddSingleton<WorkflowGateway>();
+        services.AddSingleton<TemporalAvailability>();
         services.AddHealthChecks().AddCheck<TemporalHealthCheck>("temporal", tags: ["ready"]);
         // No resilience handler: the activity's retry policy already retries with backoff, durably.
         services.AddHttpClient(ProcessingActivities.ExternalClient);
 
         if (HasRole(configuration, "worker"))
         {
-            var worker = services.AddHostedTemporalWorker(temporal.TaskQueue)
-                .AddScopedActivities<CommonActivities>()
+            var sdkServices = services.Count;
+            var worker = services.AddHostedTemporalWorker(temporal.TaskQueue);
+            UseWaitingWorker(services, sdkServices, temporal.TaskQueue);
+            worker.AddScopedActivities<CommonActivities>()
                 .AddScopedActivities<ProcessingActivities>()
                 .AddScopedActivities<TrainingActivities>()
                 .AddScopedActivities<AutoTrainingActivities>()
@@ -90,6 +93,15 @@ internal static class TemporalSetup
             {
                 options.Interceptors = [interceptor];
                 options.DisableWorkflowTracingEventListener = !settings.Value.DetectWorkflowTaskEscapes;
+                options.GracefulShutdownTimeout = TimeSpan.FromSeconds(settings.Value.GracefulShutdownSeconds);
+            });
+
+            // The host waits for each hosted service's stop only this long, then stops the next (the embedded server,
+            // registered before the worker, stops after it) and exits: it must outlast the worker's drain.
+            services.AddOptions<HostOptions>().Configure<IOptions<TemporalOptions>>((host, settings) =>
+            {
+                var drain = TimeSpan.FromSeconds(settings.Value.GracefulShutdownSeconds + TemporalOptions.ShutdownMarginSeconds);
+                host.ShutdownTimeout = drain > host.ShutdownTimeout ? drain : host.ShutdownTimeout;
             });
             services.AddSingleton<WorkflowMetrics>();
             // The names the worker really registered, read from its own options.
@@ -115,6 +127,19 @@ internal static class TemporalSetup
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// Puts <see cref="TemporalWorkerHost"/> where AddHostedTemporalWorker registered the SDK's hosted service (the one
+    /// IHostedService among the registrations from <paramref name="from"/> on), keeping its place in the start order.
+    /// </summary>
+    private static void UseWaitingWorker(IServiceCollection services, int from, string taskQueue)
+    {
+        var index = Enumerable.Range(from, services.Count - from).Single(i => services[i].ServiceType == typeof(IHostedService));
+        services.AddSingleton(provider => ActivatorUtilities.CreateInstance<TemporalWorkerHost>(
+            provider,
+            new TemporalWorkerServiceIdentifier(taskQueue, null, false)));
+        services[index] = ServiceDescriptor.Singleton<IHostedService>(provider => provider.GetRequiredService<TemporalWorkerHost>());
     }
 
     private static readonly Type[] Workflows =

@@ -13,10 +13,12 @@ internal static class WorkflowEndpoints
             return api;
         }
 
-        api.MapProcessingEndpoints();
-        api.MapTrainingEndpoints();
-        api.MapPromotionEndpoints();
-        api.MapBatchEndpoints();
+        // Every one of them needs Temporal; the rest of the API is served without it.
+        var workflows = api.MapGroup("").AddEndpointFilter<TemporalRequiredFilter>();
+        workflows.MapProcessingEndpoints();
+        workflows.MapTrainingEndpoints();
+        workflows.MapPromotionEndpoints();
+        workflows.MapBatchEndpoints();
         return api;
     }
 }

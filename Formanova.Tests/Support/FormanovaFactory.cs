@@ -39,6 +39,8 @@ internal sealed class FormanovaFactory : WebApplicationFactory<Program>
             // The service runs without the SDK's task-scheduler guard (it taxes every await); the tests run every
             // workflow with it, so workflow code that escapes the workflow scheduler fails here.
             ["Temporal:DetectWorkflowTaskEscapes"] = "true",
+            // A test that ends with an activity under way does not wait out the drain (WorkerDrainDrillTests tests it).
+            ["Temporal:GracefulShutdownSeconds"] = "0",
         };
         foreach (var (key, value) in settings ?? [])
         {

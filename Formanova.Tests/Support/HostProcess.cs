@@ -71,8 +71,13 @@ internal sealed class HostProcess : IAsyncDisposable
     /// <summary>SIGKILL: no shutdown hook runs, nothing is flushed or committed.</summary>
     public Task KillAsync() => _process.KillAsync();
 
-    /// <summary>SIGTERM: the host shuts down as it would on a scale-in; returns once it has exited.</summary>
-    public Task TerminateAsync() => _process.TerminateAsync(TimeSpan.FromSeconds(60));
+    /// <summary>SIGTERM: the host stops as in a scale-in (<see cref="ExitAsync"/> waits for it).</summary>
+    public Task TerminateAsync() => _process.TerminateAsync();
+
+    public Task<int> ExitAsync(TimeSpan timeout) => _process.ExitAsync(timeout);
+
+    /// <summary>Completes when a log line the host writes from now on contains <paramref name="text"/>.</summary>
+    public Task OutputAsync(string text) => _process.OutputAsync(text);
 
     public async ValueTask DisposeAsync()
     {

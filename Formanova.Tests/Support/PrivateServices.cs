@@ -91,6 +91,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _tail = new();
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _awaited = new(StringComparer.Ordinal);
 
     private ChildProcess(Process process) => _process = process;
 
@@ -130,13 +131,32 @@ internal sealed class ChildProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    /// <summary>SIGTERM, as a container runtime stops a process: its shutdown runs. Returns once it has exited.</summary>
-    public async Task TerminateAsync(TimeSpan timeout)
+    /// <summary>SIGTERM, as the kubelet and <c>docker stop</c> send it: the process shuts down on its own.</summary>
+    public Task TerminateAsync()
     {
-        await LocalProcesses.RunAsync("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)], timeout);
-        using var deadline = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(deadline.Token);
+        var pid = _process.Id.ToString(CultureInfo.InvariantCulture);
+        return LocalProcesses.RunAsync("kill", ["-TERM", pid], TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>The exit code, once the process has exited; fails the test at the deadline.</summary>
+    public async Task<int> ExitAsync(TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"The process did not exit within {timeout.TotalSeconds} s:\n{Tail}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>Completes when a line the process writes from now on contains <paramref name="text"/>.</summary>
+    public Task OutputAsync(string text) =>
+        _awaited.GetOrAdd(text, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     public async ValueTask DisposeAsync()
     {
@@ -156,6 +176,14 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
 
         _tail.Enqueue(line);
+        foreach (var (text, seen) in _awaited)
+        {
+            if (line.Contains(text, StringComparison.Ordinal))
+            {
+                seen.TrySetResult();
+            }
+        }
+
         while (_tail.Count > KeptLines)
         {
             _tail.TryDequeue(out _);

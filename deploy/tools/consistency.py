@@ -108,6 +108,38 @@ for service, definition in compose["services"].items():
         if source.startswith("./"):
             check((root / source).exists(), f"compose {service}: mounts missing {source}")
 
+# The worker's drain ends before the container is killed: on SIGTERM the host waits up to
+# Temporal:GracefulShutdownSeconds for running activities, plus TemporalOptions.ShutdownMarginSeconds for the
+# cancelled ones to be handed back and the host to stop; the kubelet (or compose) must wait longer than that.
+def duration_seconds(text):
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", str(text))
+    check(parts and "".join(n + u for n, u in parts) == str(text), f"compose: cannot read the duration {text!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+appsettings = json.loads((root / "appsettings.json").read_text())
+margin = int(re.search(r"ShutdownMarginSeconds = (\d+);",
+                       (root / "Formanova.Host" / "Temporal" / "TemporalOptions.cs").read_text()).group(1))
+configmap = by_kind.get("ConfigMap", {}).get("formanova-config", {}).get("data", {})
+default_grace = int(configmap.get("Temporal__GracefulShutdownSeconds", appsettings["Temporal"]["GracefulShutdownSeconds"]))
+worker = deployments.get("formanova-worker")
+check(worker is not None, "no formanova-worker Deployment")
+if worker is not None:
+    pod = worker["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for c in pod["containers"] for e in c.get("env", [])}
+    grace = int(env.get("Temporal__GracefulShutdownSeconds") or default_grace)
+    period = pod.get("terminationGracePeriodSeconds", 30)
+    check(period > grace + margin,
+          f"formanova-worker: terminationGracePeriodSeconds {period} does not outlast the drain "
+          f"(Temporal:GracefulShutdownSeconds {grace} + {margin} s)")
+compose_worker = compose["services"]["formanova-worker"]
+grace = int(compose_worker["environment"].get("Temporal__GracefulShutdownSeconds") or appsettings["Temporal"]["GracefulShutdownSeconds"])
+stop = duration_seconds(compose_worker.get("stop_grace_period", "10s"))
+check(stop > grace + margin,
+      f"compose formanova-worker: stop_grace_period {stop:g} s does not outlast the drain "
+      f"(Temporal:GracefulShutdownSeconds {grace} + {margin} s)")
+
 # Prometheus scrapes exactly the compose services it names.
 prometheus = yaml.safe_load((root / "deploy" / "prometheus" / "prometheus.yml").read_text())
 for job in prometheus["scrape_configs"]:

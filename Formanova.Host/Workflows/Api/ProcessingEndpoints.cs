@@ -254,8 +254,9 @@ internal static class ProcessingEndpoints
             return Accepted(id);
         }
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded
-            && !ct.IsCancellationRequested)
+            or RpcException.StatusCode.Unavailable && !ct.IsCancellationRequested)
         {
+            // The run exists (Temporal lost mid-wait included): a 503 would invite a retry that starts a second one.
             return Accepted(id);
         }
         catch (WorkflowFailedException ex)

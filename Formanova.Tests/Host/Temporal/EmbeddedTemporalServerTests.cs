@@ -97,6 +97,7 @@ public sealed partial class EmbeddedTemporalServerTests
                 Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
                 ran = host.Output.Count;
                 await host.TerminateAsync();
+                await host.ExitAsync(TimeSpan.FromSeconds(60));
             }
 
             var lines = host.Output.ToList();

@@ -30,4 +30,17 @@ public sealed class TemporalOptionsTests
         Assert.That(valid, Is.False);
         Assert.That(results.Single().ErrorMessage, Does.Contain("Temporal:GrpcCompression"));
     }
+
+    [TestCase(-1)]
+    [TestCase(3601)]
+    public void Validate_WhenTheGracefulShutdownIsOutOfRange_NamesTheSetting(int seconds)
+    {
+        var options = new TemporalOptions { GracefulShutdownSeconds = seconds };
+        var results = new List<ValidationResult>();
+
+        var valid = Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+
+        Assert.That(valid, Is.False);
+        Assert.That(results.Single().MemberNames, Is.EqualTo(new[] { nameof(TemporalOptions.GracefulShutdownSeconds) }));
+    }
 }
