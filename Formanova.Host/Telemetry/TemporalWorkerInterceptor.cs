@@ -156,9 +156,24 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
 
             var started = Stopwatch.GetTimestamp();
             Exception? failure = null;
+            var canceled = false;
             try
             {
                 return await base.ExecuteActivityAsync(input);
+            }
+            catch (OperationCanceledException ex) when (ActivityExecutionContext.Current.CancelReason != ActivityCancelReason.None)
+            {
+                // Not a failure of the step: the worker is shutting down (the attempt goes back to the server), the run
+                // was cancelled, or the attempt timed out (the server records that). Counted and logged apart, so a
+                // scale-in does not page anyone through HighActivityFailureRate.
+                failure = ex;
+                canceled = true;
+                logger.LogInformation(
+                    "Activity {ActivityType} attempt {Attempt} canceled: {CancelReason}",
+                    info.ActivityType,
+                    info.Attempt,
+                    ActivityExecutionContext.Current.CancelReason);
+                throw;
             }
             catch (Exception ex)
             {
@@ -177,7 +192,12 @@ internal sealed class TemporalWorkerInterceptor(WorkflowMetrics metrics, ILogger
             finally
             {
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                var outcome = failure is null ? RunOutcome.Completed : RunOutcome.Failed;
+                var outcome = (failure, canceled) switch
+                {
+                    (null, _) => RunOutcome.Completed,
+                    (_, true) => RunOutcome.Canceled,
+                    _ => RunOutcome.Failed,
+                };
                 var label = new KeyValuePair<string, object?>("outcome", outcome);
                 metrics.ActivityDuration.Record(elapsed, activity, label);
                 metrics.ActivityExecutions.Add(1, activity, label);

@@ -114,5 +114,5 @@ internal static class RunOutcome
 
     public static readonly IReadOnlyList<string> OfWorkflow = [Completed, Failed, Canceled];
 
-    public static readonly IReadOnlyList<string> OfActivity = [Completed, Failed];
+    public static readonly IReadOnlyList<string> OfActivity = [Completed, Failed, Canceled];
 }

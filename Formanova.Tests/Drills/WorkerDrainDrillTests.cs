@@ -35,7 +35,7 @@ public sealed class WorkerDrainDrillTests
         var settings = Settings(database, external, graceSeconds: 120);
 
         // The worker drains: the call it has under way is let to answer, and the host exits once it has.
-        var (job, stopped) = await StopDuringTheCallAsync(database, settings, external, async draining =>
+        var (job, stopped, _) = await StopDuringTheCallAsync(database, settings, external, async draining =>
         {
             await draining.WaitAsync(Deadline);
             external.Answer();
@@ -67,9 +67,15 @@ public sealed class WorkerDrainDrillTests
         var settings = Settings(database, external, graceSeconds: 1);
 
         // The call is never answered: the worker cancels it once the grace is over, reports the attempt, and exits.
-        var (job, stopped) = await StopDuringTheCallAsync(database, settings, external, _ => external.Aborted.WaitAsync(Deadline));
+        var (job, stopped, output) = await StopDuringTheCallAsync(database, settings, external, _ => external.Aborted.WaitAsync(Deadline));
         TestContext.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Drain drill ({provider}): the call was cancelled and the host exited {stopped.TotalSeconds:F1} s after SIGTERM"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(output, Has.Some.Contains("attempt 1 canceled: WorkerShutdown"), "the cancelled attempt is logged as such");
+            Assert.That(output, Has.None.Contains("attempt 1 failed"), "and not as a failed attempt");
+        });
 
         await using var second = await HostProcess.StartAsync(database.DataDirectory, settings);
         var run = await FinishedAsync(second.Client, job);
@@ -85,9 +91,10 @@ public sealed class WorkerDrainDrillTests
 
     /// <summary>
     /// Starts a host, submits a job and sends SIGTERM once the job's external call is held; <paramref name="stopping"/>
-    /// gets the moment the worker's drain begins. Returns the job and the time from SIGTERM to the host's clean exit.
+    /// gets the moment the worker's drain begins. Returns the job, the time from SIGTERM to the host's clean exit, and
+    /// the host's stdout.
     /// </summary>
-    private static async Task<(string Job, TimeSpan Stopped)> StopDuringTheCallAsync(
+    private static async Task<(string Job, TimeSpan Stopped, IReadOnlyList<string> Output)> StopDuringTheCallAsync(
         TestDatabase database,
         List<KeyValuePair<string, string?>> settings,
         HeldService external,
@@ -102,7 +109,7 @@ public sealed class WorkerDrainDrillTests
         await stopping(draining);
         var exitCode = await host.ExitAsync(Deadline);
         Assert.That(exitCode, Is.Zero, "a clean exit, not a kill");
-        return (job, stopped.Elapsed);
+        return (job, stopped.Elapsed, [.. host.Output]);
     }
 
     private static List<KeyValuePair<string, string?>> Settings(TestDatabase database, HeldService external, int graceSeconds) =>
@@ -115,6 +122,8 @@ public sealed class WorkerDrainDrillTests
         new("Temporal:GracefulShutdownSeconds", graceSeconds.ToString(CultureInfo.InvariantCulture)),
         // The line the drill waits for: the worker has stopped polling and begun its drain.
         new("Logging:LogLevel:Temporalio.Worker.ActivityWorker", "Information"),
+        // And the line an attempt cancelled by the shutdown gets.
+        new("Logging:LogLevel:Formanova.Host.Telemetry.TemporalWorkerInterceptor", "Information"),
     ];
 
     /// <summary>Submits a processing job with the external call, once the demo model is active; returns its id.</summary>
