@@ -45,6 +45,7 @@ internal static class TelemetrySetup
             .WithTracing(tracing =>
             {
                 tracing
+                    .SetFormanovaSampler(configuration)
                     .AddSource(FormanovaTelemetry.ActivitySourceName)
                     .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
                     .AddHttpClientInstrumentation()

@@ -1,5 +1,6 @@
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Api.WorkflowService.V1;
@@ -51,8 +52,10 @@ internal sealed class TemporalStatsPoller(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
+    /// <summary>One poll; not traced, like every background poll (docs/observability.md, "Background loops").</summary>
     internal async Task PollAsync(TemporalOptions settings, CancellationToken cancellationToken)
     {
+        using var quiet = BackgroundTracing.Quiet();
         var rpc = gateway.Rpc(cancellationToken);
         foreach (var type in workflowTypes)
         {

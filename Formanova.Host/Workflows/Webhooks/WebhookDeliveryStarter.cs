@@ -1,5 +1,6 @@
 using Formanova.Host.Temporal;
 using Formanova.Modules.Event;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
@@ -26,16 +27,7 @@ internal sealed class WebhookDeliveryStarter(
         {
             try
             {
-                foreach (var delivery in await webhooks.ListDueDeliveriesAsync(100, stoppingToken))
-                {
-                    await client.StartWorkflowAsync(
-                        (WebhookDeliveryWorkflow wf) => wf.RunAsync(new WebhookDeliveryInput(delivery.Id)),
-                        new WorkflowOptions($"webhook-delivery-{delivery.Id}", temporal.Value.TaskQueue)
-                        {
-                            IdReusePolicy = WorkflowIdReusePolicy.AllowDuplicate,
-                            IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
-                        });
-                }
+                await StartDueAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -43,5 +35,33 @@ internal sealed class WebhookDeliveryStarter(
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// One pass. Listing the due deliveries is a poll and is not traced; starting a delivery's workflow is work, under
+    /// a root span <c>StartWebhookDelivery</c>, so the delivery's activities form one trace (docs/observability.md).
+    /// </summary>
+    internal async Task StartDueAsync(CancellationToken stoppingToken)
+    {
+        IReadOnlyList<WebhookDelivery> due;
+        using (BackgroundTracing.Quiet())
+        {
+            due = await webhooks.ListDueDeliveriesAsync(100, stoppingToken);
+        }
+
+        foreach (var delivery in due)
+        {
+            await BackgroundTracing.WorkAsync("StartWebhookDelivery", span =>
+            {
+                span?.SetTag("formanova.webhook.delivery.id", delivery.Id);
+                return client.StartWorkflowAsync(
+                    (WebhookDeliveryWorkflow wf) => wf.RunAsync(new WebhookDeliveryInput(delivery.Id)),
+                    new WorkflowOptions($"webhook-delivery-{delivery.Id}", temporal.Value.TaskQueue)
+                    {
+                        IdReusePolicy = WorkflowIdReusePolicy.AllowDuplicate,
+                        IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
+                    });
+            });
+        }
     }
 }

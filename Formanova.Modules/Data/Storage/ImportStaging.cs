@@ -235,47 +235,60 @@ internal sealed partial class ImportStaging(
 
     /// <summary>
     /// Removes the rows of attempts whose process stopped renewing their heartbeat and finishes dataset purges that
-    /// were interrupted; returns how many attempts and purges it finished.
+    /// were interrupted; returns how many attempts and purges it finished. Looking for them is a poll and is not
+    /// traced; finishing them is work, under a root span <c>SweepStagedRows</c> (docs/observability.md).
     /// </summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {
         var cutoff = clock.GetUtcNow() - AbandonedAfter;
         List<AttemptRow> abandoned;
         List<long> purges;
-        await using (var connection = await database.OpenConnectionAsync(cancellationToken))
+        using (BackgroundTracing.Quiet())
         {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
             abandoned = (await connection.QueryAsync<AttemptRow>(
                 new CommandDefinition(SelectAbandoned, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
             purges = (await connection.QueryAsync<long>(
                 new CommandDefinition(SelectPurges, new { Cutoff = cutoff }, cancellationToken: cancellationToken))).AsList();
         }
 
-        var finished = 0;
-        foreach (var attempt in abandoned)
+        if (abandoned.Count == 0 && purges.Count == 0)
         {
-            await using (var connection = await database.OpenConnectionAsync(cancellationToken))
+            return 0;
+        }
+
+        return await BackgroundTracing.WorkAsync("SweepStagedRows", async span =>
+        {
+            span?.SetTag("formanova.data.abandoned_imports", abandoned.Count);
+            span?.SetTag("formanova.data.purges", purges.Count);
+            var finished = 0;
+            foreach (var attempt in abandoned)
             {
-                if (await connection.ExecuteAsync(
-                    new CommandDefinition(ClaimAbandoned, new { attempt.Id, Cutoff = cutoff }, cancellationToken: cancellationToken)) == 0)
+                await using (var connection = await database.OpenConnectionAsync(cancellationToken))
                 {
-                    continue;
+                    var claimed = await connection.ExecuteAsync(
+                        new CommandDefinition(ClaimAbandoned, new { attempt.Id, Cutoff = cutoff }, cancellationToken: cancellationToken));
+                    if (claimed == 0)
+                    {
+                        continue;
+                    }
                 }
+
+                LogAbandoned(logger, attempt.Id, attempt.DatasetId);
+                await DeleteRowsAsync(attempt.DatasetId, attempt.Id, attempt.FloorRowId, cancellationToken);
+                await using var forget = await database.OpenConnectionAsync(cancellationToken);
+                await forget.ExecuteAsync(new CommandDefinition(Forget, new { attempt.Id }, cancellationToken: cancellationToken));
+                finished++;
             }
 
-            LogAbandoned(logger, attempt.Id, attempt.DatasetId);
-            await DeleteRowsAsync(attempt.DatasetId, attempt.Id, attempt.FloorRowId, cancellationToken);
-            await using var forget = await database.OpenConnectionAsync(cancellationToken);
-            await forget.ExecuteAsync(new CommandDefinition(Forget, new { attempt.Id }, cancellationToken: cancellationToken));
-            finished++;
-        }
+            foreach (var datasetId in purges)
+            {
+                await PurgeDatasetAsync(datasetId, cancellationToken);
+                finished++;
+            }
 
-        foreach (var datasetId in purges)
-        {
-            await PurgeDatasetAsync(datasetId, cancellationToken);
-            finished++;
-        }
-
-        return finished;
+            return finished;
+        });
     }
 
     private async Task DeleteRowsAsync(long datasetId, long? attemptId, long after, CancellationToken cancellationToken)

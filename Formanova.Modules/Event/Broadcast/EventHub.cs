@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Formanova.Modules.Event.Log;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -45,7 +46,8 @@ internal sealed class EventHub : IAsyncDisposable
         {
             lock (_gate)
             {
-                _loop ??= Task.Run(RunAsync);
+                // Detached: the first caller may be a publish or a stream request, whose span the loop must not keep.
+                _loop ??= BackgroundTracing.RunDetached(RunAsync);
             }
         }
     }
@@ -128,6 +130,8 @@ internal sealed class EventHub : IAsyncDisposable
 
     private async Task RunAsync()
     {
+        // Following the log for live subscribers is polling: none of the hub's reads is traced (docs/observability.md).
+        using var quiet = BackgroundTracing.Quiet();
         var token = _stopping.Token;
         await RetryAsync(
             async () => Interlocked.Exchange(ref _last, await _store.MaxIdAsync(token)),

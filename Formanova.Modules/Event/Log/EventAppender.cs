@@ -14,9 +14,14 @@ namespace Formanova.Modules.Event.Log;
 /// Group commit: publishers queue their event and await it; one writer drains whatever is queued (up to
 /// Event:MaxBatchSize) into one transaction. Under concurrency the batches grow by themselves, which is what
 /// turns the ~2k/s of single-row commits into many thousands per second; alone, a publish waits for one commit.
+/// Each publish carries its caller's span to the writer, and the batch's transaction runs under an <c>AppendEvents</c>
+/// span in that caller's trace (linked to the other callers' spans when several share one commit).
 /// </summary>
 internal sealed class EventAppender : IAsyncDisposable
 {
+    // OpenTelemetry's default limit of links per span; a full batch of Event:MaxBatchSize publishers can exceed it.
+    private const int MaxLinks = 128;
+
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>();
     private readonly EventStore _store;
     private readonly EventHub _hub;
@@ -46,12 +51,16 @@ internal sealed class EventAppender : IAsyncDisposable
         _maxBatch = options.Value.MaxBatchSize;
         // More than one writer overlaps one batch's client-side work with the next batch's time in the database;
         // the database lock still orders them, and the hub re-sequences what arrives out of order.
-        _writers = Enumerable.Range(0, options.Value.AppendWriters).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        // Detached: the first publish constructs the appender, and the writers must not keep its span as theirs.
+        _writers = Enumerable.Range(0, options.Value.AppendWriters).Select(_ => BackgroundTracing.RunDetached(WriteLoopAsync)).ToArray();
     }
 
     public async Task<(EventRow Row, bool Created)> AppendAsync(PendingEvent pending, CancellationToken cancellationToken)
     {
-        var request = new Request(pending, new TaskCompletionSource<(EventRow, bool)>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var request = new Request(
+            pending,
+            new TaskCompletionSource<(EventRow, bool)>(TaskCreationOptions.RunContinuationsAsynchronously),
+            Activity.Current?.Context ?? default);
         if (!_queue.Writer.TryWrite(request))
         {
             throw new ModuleException(ErrorKind.Unavailable, "The event log is shutting down.");
@@ -84,6 +93,7 @@ internal sealed class EventAppender : IAsyncDisposable
                 continue;
             }
 
+            using var span = StartSpan(batch);
             try
             {
                 var started = Stopwatch.GetTimestamp();
@@ -111,6 +121,7 @@ internal sealed class EventAppender : IAsyncDisposable
             }
             catch (Exception exception) when (exception is DbException or TimeoutException or InvalidOperationException)
             {
+                span?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
                 _logger.LogError(exception, "Appending {Count} events failed", batch.Count);
                 var failure = new ModuleException(
                     ErrorKind.Unavailable,
@@ -123,6 +134,7 @@ internal sealed class EventAppender : IAsyncDisposable
             }
             catch (Exception exception)
             {
+                span?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
                 foreach (var request in batch)
                 {
                     request.Completion.TrySetException(exception);
@@ -131,5 +143,29 @@ internal sealed class EventAppender : IAsyncDisposable
         }
     }
 
-    private sealed record Request(PendingEvent Pending, TaskCompletionSource<(EventRow, bool)> Completion);
+    /// <summary>
+    /// The span of one batch's transaction, a child of the first publisher whose trace is sampled (or of the first
+    /// publisher at all, so that an unsampled caller's batch stays unsampled), linked to the other sampled publishers.
+    /// Without any publisher's span it is a root, as the publish had no operation around it.
+    /// </summary>
+    private static Activity? StartSpan(List<Request> batch)
+    {
+        if (!FormanovaTelemetry.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var callers = batch.Select(r => r.Caller).Where(c => c != default).ToList();
+        var parent = callers.FirstOrDefault(c => c.TraceFlags.HasFlag(ActivityTraceFlags.Recorded), callers.FirstOrDefault());
+        var links = callers.Where(c => c != parent && c.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+            .Distinct()
+            .Take(MaxLinks)
+            .Select(c => new ActivityLink(c))
+            .ToList();
+        var span = FormanovaTelemetry.ActivitySource.StartActivity("AppendEvents", ActivityKind.Internal, parent, links: links);
+        span?.SetTag("formanova.event.count", batch.Count);
+        return span;
+    }
+
+    private sealed record Request(PendingEvent Pending, TaskCompletionSource<(EventRow, bool)> Completion, ActivityContext Caller);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,8 @@ internal sealed class WebhookDispatcher(
     TimeProvider time,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
+    private readonly ConcurrentDictionary<long, Task> _inFlight = new();
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var dispatcher = options.Value.Webhooks.Dispatcher;
@@ -27,41 +30,60 @@ internal sealed class WebhookDispatcher(
         }
 
         var interval = TimeSpan.FromMilliseconds(dispatcher.PollIntervalMilliseconds);
-        var inFlight = new ConcurrentDictionary<long, Task>();
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = signal.Signal.Next;
-            var free = dispatcher.Concurrency - inFlight.Count;
-            if (free > 0)
+            try
             {
-                try
-                {
-                    var due = await webhooks.ListDueDeliveriesAsync(
-                        Math.Min(free + inFlight.Count, WebhookService.MaxListLimit),
-                        stoppingToken);
-                    foreach (var delivery in due.Where(d => !inFlight.ContainsKey(d.Id)).Take(free))
-                    {
-                        inFlight[delivery.Id] = AttemptAsync(delivery.Id, inFlight, stoppingToken);
-                    }
-                }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(exception, "Listing due webhook deliveries failed; retrying");
-                }
+                await DispatchDueAsync(stoppingToken);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Listing due webhook deliveries failed; retrying");
             }
 
             await AsyncSignal.WaitAsync(next, interval, time, stoppingToken);
         }
 
-        await Task.WhenAll(inFlight.Values);
+        await Task.WhenAll(_inFlight.Values);
     }
 
-    private async Task AttemptAsync(long deliveryId, ConcurrentDictionary<long, Task> inFlight, CancellationToken stoppingToken)
+    /// <summary>
+    /// One pass: starts an attempt for each due delivery, up to the free Concurrency slots. Listing them is a poll and
+    /// is not traced; each attempt is work, under a root span <c>DeliverWebhook</c> (docs/observability.md).
+    /// </summary>
+    internal async Task DispatchDueAsync(CancellationToken stoppingToken)
+    {
+        var free = options.Value.Webhooks.Dispatcher.Concurrency - _inFlight.Count;
+        if (free <= 0)
+        {
+            return;
+        }
+
+        IReadOnlyList<WebhookDelivery> due;
+        using (BackgroundTracing.Quiet())
+        {
+            due = await webhooks.ListDueDeliveriesAsync(Math.Min(free + _inFlight.Count, WebhookService.MaxListLimit), stoppingToken);
+        }
+
+        foreach (var delivery in due.Where(d => !_inFlight.ContainsKey(d.Id)).Take(free))
+        {
+            _inFlight[delivery.Id] = AttemptAsync(delivery.Id, stoppingToken);
+        }
+    }
+
+    private async Task AttemptAsync(long deliveryId, CancellationToken stoppingToken)
     {
         await Task.Yield();
         try
         {
-            var result = await webhooks.AttemptDeliveryAsync(deliveryId, stoppingToken);
+            var result = await BackgroundTracing.WorkAsync("DeliverWebhook", async span =>
+            {
+                span?.SetTag("formanova.webhook.delivery.id", deliveryId);
+                var attempt = await webhooks.AttemptDeliveryAsync(deliveryId, stoppingToken);
+                span?.SetTag("formanova.webhook.delivery.outcome", attempt.Outcome.ToString());
+                return attempt;
+            });
             logger.LogDebug("Webhook delivery {DeliveryId}: {Outcome} {Reason}", deliveryId, result.Outcome, result.Reason);
         }
         catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
@@ -74,7 +96,7 @@ internal sealed class WebhookDispatcher(
         }
         finally
         {
-            inFlight.TryRemove(deliveryId, out _);
+            _inFlight.TryRemove(deliveryId, out _);
             signal.Signal.Set();
         }
     }

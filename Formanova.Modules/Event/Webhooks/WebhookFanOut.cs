@@ -1,5 +1,6 @@
 using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Event.Log;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -47,42 +48,67 @@ internal sealed class WebhookFanOut(
         }
     }
 
+    /// <summary>
+    /// One pass. Looking for new events is a poll and is not traced; turning them into deliveries is work, and runs under
+    /// a root span <c>FanOutWebhooks</c> (docs/observability.md, "Background loops").
+    /// </summary>
     internal async Task FanOutAsync(CancellationToken cancellationToken)
     {
-        // Read the end of the log before the subscriptions: one created afterwards starts at or beyond it.
-        var end = await events.MaxIdAsync(cancellationToken);
-        var subscriptions = await webhooks.ListAsync(cancellationToken);
-        var cursor = await webhooks.CursorAsync(CursorName, cancellationToken) ?? 0;
-        if (subscriptions.Count == 0)
+        long end;
+        long cursor;
+        IReadOnlyList<WebhookRow> subscriptions;
+        using (BackgroundTracing.Quiet())
         {
-            if (end > cursor)
+            // Read the end of the log before the subscriptions: one created afterwards starts at or beyond it.
+            end = await events.MaxIdAsync(cancellationToken);
+            subscriptions = await webhooks.ListAsync(cancellationToken);
+            cursor = await webhooks.CursorAsync(CursorName, cancellationToken) ?? 0;
+            if (subscriptions.Count == 0)
             {
-                await webhooks.AdvanceCursorAsync(CursorName, end, cancellationToken);
-            }
+                // Nothing to deliver to: moving the cursor past the new events is bookkeeping, as quiet as the poll.
+                if (end > cursor)
+                {
+                    await webhooks.AdvanceCursorAsync(CursorName, end, cancellationToken);
+                }
 
+                return;
+            }
+        }
+
+        // Events committed after the read of the end wake the next pass (the hub dispatches them).
+        if (end <= cursor)
+        {
             return;
         }
 
-        IReadOnlyList<EventRow> rows;
-        do
+        await BackgroundTracing.WorkAsync("FanOutWebhooks", async span =>
         {
-            rows = await events.ReadAfterAsync(cursor, EventFilter.All, Page, null, cancellationToken);
-            var now = time.GetUtcNow();
-            var deliveries = rows
-                .SelectMany(row => subscriptions.Where(w => row.Id > w.StartAfterEventId && w.Accepts(row.Type))
-                    .Select(w => new NewDelivery(w.Id, row.Id, now)))
-                .ToList();
-            if (await webhooks.QueueAsync(deliveries, reset: false, cancellationToken) > 0)
+            var queued = 0;
+            IReadOnlyList<EventRow> rows;
+            do
             {
-                signal.Signal.Set();
-            }
+                rows = await events.ReadAfterAsync(cursor, EventFilter.All, Page, null, cancellationToken);
+                var now = time.GetUtcNow();
+                var deliveries = rows
+                    .SelectMany(row => subscriptions.Where(w => row.Id > w.StartAfterEventId && w.Accepts(row.Type))
+                        .Select(w => new NewDelivery(w.Id, row.Id, now)))
+                    .ToList();
+                var added = await webhooks.QueueAsync(deliveries, reset: false, cancellationToken);
+                if (added > 0)
+                {
+                    queued += added;
+                    signal.Signal.Set();
+                }
 
-            if (rows.Count > 0)
-            {
-                cursor = rows[^1].Id;
-                await webhooks.AdvanceCursorAsync(CursorName, cursor, cancellationToken);
+                if (rows.Count > 0)
+                {
+                    cursor = rows[^1].Id;
+                    await webhooks.AdvanceCursorAsync(CursorName, cursor, cancellationToken);
+                }
             }
-        }
-        while (rows.Count == Page);
+            while (rows.Count == Page);
+
+            span?.SetTag("formanova.webhook.deliveries", queued);
+        });
     }
 }
