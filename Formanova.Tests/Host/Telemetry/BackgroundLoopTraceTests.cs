@@ -13,7 +13,7 @@ using Formanova.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using static Formanova.Tests.Host.Telemetry.ExportedSpans;
+using static Formanova.Tests.Support.ExportedSpans;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Host.Telemetry;

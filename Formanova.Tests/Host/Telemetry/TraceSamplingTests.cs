@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using Formanova.Tests.Support;
-using static Formanova.Tests.Host.Telemetry.ExportedSpans;
+using static Formanova.Tests.Support.ExportedSpans;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Host.Telemetry;

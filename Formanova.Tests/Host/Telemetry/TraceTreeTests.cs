@@ -7,7 +7,7 @@ using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
 using Formanova.Tests.Workflows;
 using Microsoft.Extensions.DependencyInjection;
-using static Formanova.Tests.Host.Telemetry.ExportedSpans;
+using static Formanova.Tests.Support.ExportedSpans;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
 namespace Formanova.Tests.Host.Telemetry;
