@@ -62,10 +62,15 @@ public sealed class DevServerHost : IAsyncDisposable
         builder.Services.AddSingleton<WorkflowEngine>();
         builder.Services.AddSingleton<WorkflowServiceHandlers>();
         builder.Services.AddSingleton<WorkflowServiceEndpoint>();
-        builder.Services.TryAddEnumerable(
-            ServiceDescriptor.Singleton<IServiceMethodProvider<WorkflowServiceEndpoint>, WorkflowServiceMethodProvider>());
+        builder.Services.AddSingleton<OperatorServiceHandlers>();
+        builder.Services.AddSingleton<OperatorServiceEndpoint>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<
+            IServiceMethodProvider<WorkflowServiceEndpoint>, DescriptorServiceMethodProvider<WorkflowServiceEndpoint>>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<
+            IServiceMethodProvider<OperatorServiceEndpoint>, DescriptorServiceMethodProvider<OperatorServiceEndpoint>>());
         var app = builder.Build();
         app.MapGrpcService<WorkflowServiceEndpoint>();
+        app.MapGrpcService<OperatorServiceEndpoint>();
         // Recovery runs before the port opens so no worker sees a half-loaded state.
         app.Services.GetRequiredService<WorkflowEngine>().Recover();
         await app.StartAsync(cancellationToken);

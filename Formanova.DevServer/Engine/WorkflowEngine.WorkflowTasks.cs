@@ -302,7 +302,7 @@ internal sealed partial class WorkflowEngine
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
             AnswerAttachedQueries(run, request.QueryResults);
-            var commandError = CommandApplier.Validate(run, request.Commands);
+            var commandError = CommandApplier.Validate(run, request.Commands) ?? ValidateSearchAttributes(run, request.Commands);
             if (commandError is not null)
             {
                 MaterializeTransient(run, request.Identity);

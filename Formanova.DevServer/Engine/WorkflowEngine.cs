@@ -74,6 +74,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
         _activities = new ActivityDispatcher(this, _scheduler, _clock);
         _commands = new CommandApplier(_activities, this, _clock);
+        SearchAttributes = new SearchAttributeRegistry(_store);
     }
 
     /// <summary>Activity tasks: polled, heartbeated and completed through the RPCs that name an activity.</summary>

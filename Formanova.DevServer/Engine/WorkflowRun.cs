@@ -212,7 +212,8 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                 Start = e.WorkflowExecutionStartedEventAttributes;
                 StartTime = time;
                 Memo = Start.Memo ?? new Memo();
-                SearchAttributes = Start.SearchAttributes ?? new SearchAttributes();
+                // A copy: upserts change the run's attributes, never the started event in its history.
+                SearchAttributes = Start.SearchAttributes?.Clone() ?? new SearchAttributes();
                 break;
             case EventType.WorkflowTaskScheduled:
                 WtScheduledId = e.EventId;
@@ -318,7 +319,14 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
             case EventType.UpsertWorkflowSearchAttributes:
                 foreach (var (key, value) in e.UpsertWorkflowSearchAttributesEventAttributes.SearchAttributes.IndexedFields)
                 {
-                    SearchAttributes.IndexedFields[key] = value;
+                    if (SearchAttributeValues.IsRemoval(value))
+                    {
+                        SearchAttributes.IndexedFields.Remove(key);
+                    }
+                    else
+                    {
+                        SearchAttributes.IndexedFields[key] = value;
+                    }
                 }
 
                 break;

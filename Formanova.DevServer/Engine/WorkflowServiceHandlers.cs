@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -15,10 +14,9 @@ namespace Formanova.DevServer.Engine;
 internal delegate Task<IMessage> RpcHandler(IMessage request, ServerCallContext context);
 
 /// <summary>The RPCs the dev server implements; every other WorkflowService method answers UNIMPLEMENTED.</summary>
-internal sealed partial class WorkflowServiceHandlers
+internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
 {
     private const string ServerVersion = "1.27.0";
-    private readonly Dictionary<string, RpcHandler> _handlers = new(StringComparer.Ordinal);
     private readonly WorkflowEngine _engine;
 
     public WorkflowServiceHandlers(WorkflowEngine engine)
@@ -185,27 +183,7 @@ internal sealed partial class WorkflowServiceHandlers
             engine.RequireNamespace(r.Namespace);
             return DescribeRun(engine.FindRun(r.Namespace, r.Execution));
         });
-        Add<ListWorkflowExecutionsRequest, ListWorkflowExecutionsResponse>("ListWorkflowExecutions", (r, _) =>
-        {
-            engine.RequireNamespace(r.Namespace);
-            var query = VisibilityQuery.Parse(r.Query);
-            var after = r.NextPageToken.IsEmpty ? null : ListPosition.Parse(r.NextPageToken);
-            var pageSize = r.PageSize > 0 ? r.PageSize : 1000;
-            var matches = Matching(r.Namespace, query).Where(run => after is null || after.Precedes(run)).Take(pageSize + 1).ToList();
-            var response = new ListWorkflowExecutionsResponse();
-            response.Executions.AddRange(matches.Take(pageSize).Select(Info));
-            if (matches.Count > pageSize)
-            {
-                response.NextPageToken = ListPosition.Of(matches[pageSize - 1]);
-            }
-
-            return response;
-        });
-        Add<CountWorkflowExecutionsRequest, CountWorkflowExecutionsResponse>("CountWorkflowExecutions", (r, _) =>
-        {
-            engine.RequireNamespace(r.Namespace);
-            return new CountWorkflowExecutionsResponse { Count = Matching(r.Namespace, VisibilityQuery.Parse(r.Query)).LongCount() };
-        });
+        AddVisibilityHandlers();
         AddTaskQueueHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
@@ -289,20 +267,6 @@ internal sealed partial class WorkflowServiceHandlers
         });
     }
 
-    public bool TryGet(string method, out RpcHandler handler) => _handlers.TryGetValue(method, out handler!);
-
-    public IReadOnlyCollection<string> Implemented => _handlers.Keys;
-
-    private void Add<TRequest, TResponse>(string name, Func<TRequest, ServerCallContext, TResponse> handler)
-        where TRequest : IMessage
-        where TResponse : IMessage =>
-        _handlers[name] = (request, context) => Task.FromResult<IMessage>(handler((TRequest)request, context));
-
-    private void AddAsync<TRequest, TResponse>(string name, Func<TRequest, ServerCallContext, Task<TResponse>> handler)
-        where TRequest : IMessage
-        where TResponse : IMessage =>
-        _handlers[name] = async (request, context) => await handler((TRequest)request, context);
-
     private StartParams ToStartParams(
         string ns,
         string workflowId,
@@ -343,6 +307,11 @@ internal sealed partial class WorkflowServiceHandlers
         if (!string.IsNullOrEmpty(cron))
         {
             throw Errors.InvalidArgument("Cron schedules are not supported by the Formanova dev server.");
+        }
+
+        if (_engine.SearchAttributes.Validate(ns, searchAttributes) is { } invalidAttributes)
+        {
+            throw Errors.InvalidArgument(invalidAttributes);
         }
 
         foreach (var d in new[] { executionTimeout, runTimeout, taskTimeout, startDelay })
@@ -438,48 +407,6 @@ internal sealed partial class WorkflowServiceHandlers
                 return new GetWorkflowExecutionHistoryResponse { History = new History(), NextPageToken = OffsetToken(offset) };
             }
         }
-    }
-
-    private IEnumerable<WorkflowRun> Matching(string ns, VisibilityQuery query) =>
-        _engine.Runs.Where(run => run.Namespace == ns && run.History.Count > 0)
-            .Where(run =>
-            {
-                lock (run.Gate)
-                {
-                    return query.Matches(run);
-                }
-            })
-            .OrderByDescending(run => run.StartTime).ThenBy(run => run.RunId, StringComparer.Ordinal);
-
-    /// <summary>
-    /// Where a listing page ended: the last run's start time and run id. Like Temporal's SQL visibility (ORDER BY
-    /// start_time DESC, run_id) the next page continues after that key, not at an offset, so runs started between
-    /// pages (all newer) neither shift the later pages nor make them repeat a run.
-    /// </summary>
-    private sealed record ListPosition(long StartTicks, string RunId)
-    {
-        public static ByteString Of(WorkflowRun run)
-        {
-            var id = Encoding.UTF8.GetBytes(run.RunId);
-            var bytes = new byte[8 + id.Length];
-            BinaryPrimitives.WriteInt64BigEndian(bytes, run.StartTime.Ticks);
-            id.CopyTo(bytes, 8);
-            return ByteString.CopyFrom(bytes);
-        }
-
-        public static ListPosition Parse(ByteString token)
-        {
-            var ticks = token.Length > 8 ? BinaryPrimitives.ReadInt64BigEndian(token.Span) : -1;
-            if (ticks < DateTime.MinValue.Ticks || ticks > DateTime.MaxValue.Ticks)
-            {
-                throw Errors.InvalidArgument("Invalid NextPageToken.");
-            }
-
-            return new ListPosition(ticks, Encoding.UTF8.GetString(token.Span[8..]));
-        }
-
-        public bool Precedes(WorkflowRun run) =>
-            run.StartTime.Ticks < StartTicks || (run.StartTime.Ticks == StartTicks && string.CompareOrdinal(run.RunId, RunId) > 0);
     }
 
     private static ByteString OffsetToken(long offset)

@@ -1,11 +1,12 @@
 using Formanova.DevServer.Engine;
 using Google.Protobuf;
 using Grpc.Core;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace Formanova.DevServer.Grpc;
 
 /// <summary>Routes each bound RPC to its handler; anything without a handler answers UNIMPLEMENTED.</summary>
-internal sealed class WorkflowServiceEndpoint(WorkflowServiceHandlers handlers, ILogger<WorkflowServiceEndpoint> logger)
+internal abstract class RpcEndpoint(RpcHandlerTable handlers, ILogger logger)
 {
     public async Task<IMessage> InvokeAsync(string method, IMessage request, ServerCallContext context)
     {
@@ -36,4 +37,18 @@ internal sealed class WorkflowServiceEndpoint(WorkflowServiceHandlers handlers, 
             throw new RpcException(new Status(StatusCode.Internal, e.Message));
         }
     }
+}
+
+/// <summary><c>temporal.api.workflowservice.v1.WorkflowService</c>.</summary>
+internal sealed class WorkflowServiceEndpoint(WorkflowServiceHandlers handlers, ILogger<WorkflowServiceEndpoint> logger)
+    : RpcEndpoint(handlers, logger), IDescriptorEndpoint
+{
+    public static ServiceDescriptor Service => Temporalio.Api.WorkflowService.V1.ServiceReflection.Descriptor.Services[0];
+}
+
+/// <summary><c>temporal.api.operatorservice.v1.OperatorService</c>: search attributes and Nexus endpoints.</summary>
+internal sealed class OperatorServiceEndpoint(OperatorServiceHandlers handlers, ILogger<OperatorServiceEndpoint> logger)
+    : RpcEndpoint(handlers, logger), IDescriptorEndpoint
+{
+    public static ServiceDescriptor Service => Temporalio.Api.OperatorService.V1.ServiceReflection.Descriptor.Services[0];
 }

@@ -3,22 +3,31 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace Formanova.DevServer.Grpc;
 
+/// <summary>A gRPC service bound from its descriptor: every method goes to <see cref="InvokeAsync"/> by name.</summary>
+internal interface IDescriptorEndpoint
+{
+    static abstract ServiceDescriptor Service { get; }
+
+    Task<IMessage> InvokeAsync(string method, IMessage request, ServerCallContext context);
+}
+
 /// <summary>
-/// The Temporalio package ships the message types and descriptors but no server stubs, so every method of
-/// the WorkflowService descriptor is bound here with protobuf marshallers built from the descriptor.
+/// The Temporalio package ships the message types and descriptors but no server stubs, so every method of a service
+/// descriptor (the WorkflowService's, the OperatorService's) is bound here with protobuf marshallers built from it.
 /// </summary>
-internal sealed class WorkflowServiceMethodProvider : IServiceMethodProvider<WorkflowServiceEndpoint>
+internal sealed class DescriptorServiceMethodProvider<TEndpoint> : IServiceMethodProvider<TEndpoint>
+    where TEndpoint : class, IDescriptorEndpoint
 {
     private static readonly MethodInfo AddMethodDefinition =
-        typeof(WorkflowServiceMethodProvider).GetMethod(nameof(AddMethod), BindingFlags.NonPublic | BindingFlags.Static)!;
+        typeof(DescriptorServiceMethodProvider<TEndpoint>).GetMethod(nameof(AddMethod), BindingFlags.NonPublic | BindingFlags.Static)!;
 
-    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<WorkflowServiceEndpoint> context)
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<TEndpoint> context)
     {
-        var service = Temporalio.Api.WorkflowService.V1.ServiceReflection.Descriptor.Services[0];
-        foreach (var method in service.Methods)
+        foreach (var method in TEndpoint.Service.Methods)
         {
             AddMethodDefinition.MakeGenericMethod(method.InputType.ClrType, method.OutputType.ClrType)
                 .Invoke(null, [context, method]);
@@ -26,7 +35,7 @@ internal sealed class WorkflowServiceMethodProvider : IServiceMethodProvider<Wor
     }
 
     private static void AddMethod<TRequest, TResponse>(
-        ServiceMethodProviderContext<WorkflowServiceEndpoint> context,
+        ServiceMethodProviderContext<TEndpoint> context,
         MethodDescriptor descriptor)
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>, new()

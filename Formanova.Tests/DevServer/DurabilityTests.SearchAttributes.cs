@@ -1,0 +1,71 @@
+using Temporalio.Api.Enums.V1;
+using Temporalio.Api.OperatorService.V1;
+using Temporalio.Client;
+using Temporalio.Common;
+
+namespace Formanova.Tests.DevServer;
+
+public partial class DurabilityTests
+{
+    [Test]
+    public async Task Restart_AfterSigkill_KeepsRegisteredSearchAttributesAndTheRunsValues()
+    {
+        var db = Path.Combine(_directory, "temporal.db");
+        var key = SearchAttributeKey.CreateKeyword("Region");
+        var (first, address) = await StartServerProcessAsync(db);
+        string id;
+        try
+        {
+            var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+            await client.Connection.OperatorService.AddSearchAttributesAsync(new AddSearchAttributesRequest
+            {
+                Namespace = "default",
+                SearchAttributes = { ["Region"] = IndexedValueType.Keyword, ["Attempts"] = IndexedValueType.Int },
+            });
+            var handle = await client.StartWorkflowAsync(
+                (SignalQueryWorkflow wf) => wf.RunAsync(),
+                new($"sa-{Guid.NewGuid():N}", $"tq-{Guid.NewGuid():N}")
+                {
+                    TypedSearchAttributes = new SearchAttributeCollection.Builder().Set(key, "eu-west").ToSearchAttributeCollection(),
+                });
+            id = handle.Id;
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync();
+        }
+        finally
+        {
+            if (!first.HasExited)
+            {
+                first.Kill(entireProcessTree: true);
+            }
+
+            first.Dispose();
+        }
+
+        var (second, address2) = await StartServerProcessAsync(db);
+        try
+        {
+            var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address2));
+            var listed = await client.Connection.OperatorService.ListSearchAttributesAsync(
+                new ListSearchAttributesRequest { Namespace = "default" });
+            var found = new List<string>();
+            await foreach (var wf in client.ListWorkflowsAsync("Region = 'eu-west' AND Attempts IS NULL"))
+            {
+                found.Add(wf.Id);
+            }
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(listed.CustomAttributes.Keys, Is.EquivalentTo(new[] { "Region", "Attempts" }));
+                Assert.That(found, Is.EqualTo(new[] { id }));
+            });
+            await client.GetWorkflowHandle(id).TerminateAsync("cleanup");
+        }
+        finally
+        {
+            second.Kill(entireProcessTree: true);
+            await second.WaitForExitAsync();
+            second.Dispose();
+        }
+    }
+}
