@@ -68,9 +68,11 @@ public sealed class DevServerHost : IAsyncDisposable
             IServiceMethodProvider<WorkflowServiceEndpoint>, DescriptorServiceMethodProvider<WorkflowServiceEndpoint>>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<
             IServiceMethodProvider<OperatorServiceEndpoint>, DescriptorServiceMethodProvider<OperatorServiceEndpoint>>());
+        HealthService.Add(builder.Services);
         var app = builder.Build();
         app.MapGrpcService<WorkflowServiceEndpoint>();
         app.MapGrpcService<OperatorServiceEndpoint>();
+        app.MapGrpcHealthChecksService();
         // Recovery runs before the port opens so no worker sees a half-loaded state.
         app.Services.GetRequiredService<WorkflowEngine>().Recover();
         await app.StartAsync(cancellationToken);
