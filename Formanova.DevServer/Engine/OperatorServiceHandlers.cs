@@ -3,7 +3,8 @@ using Temporalio.Api.OperatorService.V1;
 namespace Formanova.DevServer.Engine;
 
 /// <summary>
-/// The OperatorService RPCs the dev server implements: search attributes per namespace and Nexus endpoint records.
+/// The OperatorService RPCs the dev server implements: search attributes per namespace and Nexus endpoint records
+/// (stored and versioned; no Nexus task is dispatched to them).
 /// Everything else (namespace deletion, remote clusters) answers UNIMPLEMENTED.
 /// </summary>
 internal sealed class OperatorServiceHandlers : RpcHandlerTable
@@ -32,6 +33,22 @@ internal sealed class OperatorServiceHandlers : RpcHandlerTable
             attributes.Remove(r.Namespace, r.SearchAttributes);
             return new RemoveSearchAttributesResponse();
         });
+        var endpoints = engine.NexusEndpoints;
+        Add<CreateNexusEndpointRequest, CreateNexusEndpointResponse>(
+            "CreateNexusEndpoint",
+            (r, _) => new CreateNexusEndpointResponse { Endpoint = endpoints.Create(r.Spec) });
+        Add<UpdateNexusEndpointRequest, UpdateNexusEndpointResponse>(
+            "UpdateNexusEndpoint",
+            (r, _) => new UpdateNexusEndpointResponse { Endpoint = endpoints.Update(r) });
+        Add<DeleteNexusEndpointRequest, DeleteNexusEndpointResponse>("DeleteNexusEndpoint", (r, _) =>
+        {
+            endpoints.Delete(r);
+            return new DeleteNexusEndpointResponse();
+        });
+        Add<GetNexusEndpointRequest, GetNexusEndpointResponse>(
+            "GetNexusEndpoint",
+            (r, _) => new GetNexusEndpointResponse { Endpoint = endpoints.Get(r.Id) });
+        Add<ListNexusEndpointsRequest, ListNexusEndpointsResponse>("ListNexusEndpoints", (r, _) => endpoints.List(r));
     }
 
     private static void RequireNamespace(WorkflowEngine engine, string ns)

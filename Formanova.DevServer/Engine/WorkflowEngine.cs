@@ -75,6 +75,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         _activities = new ActivityDispatcher(this, _scheduler, _clock);
         _commands = new CommandApplier(_activities, this, _clock);
         SearchAttributes = new SearchAttributeRegistry(_store);
+        NexusEndpoints = new NexusEndpointRegistry(_store, _clock, name => _namespaces.ContainsKey(name));
     }
 
     /// <summary>Activity tasks: polled, heartbeated and completed through the RPCs that name an activity.</summary>

@@ -8,6 +8,9 @@ internal sealed partial class WorkflowEngine
     /// <summary>The registered search attributes per namespace (operator service), durable in the store.</summary>
     public SearchAttributeRegistry SearchAttributes { get; }
 
+    /// <summary>Nexus endpoint records (operator service), durable in the store; no Nexus task is dispatched.</summary>
+    public NexusEndpointRegistry NexusEndpoints { get; }
+
     /// <summary>
     /// Search attributes in commands are checked like a start's: an unregistered name or a value of the wrong type
     /// fails the workflow task with BadSearchAttributes before anything is applied, as on Temporal.

@@ -1,4 +1,5 @@
 using Temporalio.Api.Enums.V1;
+using Endpoint = Temporalio.Api.Nexus.V1.Endpoint;
 
 namespace Formanova.DevServer.Engine;
 
@@ -8,6 +9,13 @@ internal partial interface IEventStore
     void SaveSearchAttributes(string ns, IReadOnlyDictionary<string, IndexedValueType> attributes);
 
     List<(string Namespace, string Name, IndexedValueType Type)> LoadSearchAttributes();
+
+    /// <summary>Writes a Nexus endpoint record (insert or replace, by id).</summary>
+    void SaveNexusEndpoint(Endpoint endpoint);
+
+    void DeleteNexusEndpoint(string id);
+
+    List<Endpoint> LoadNexusEndpoints();
 }
 
 internal sealed partial class VolatileEventStore
@@ -17,15 +25,31 @@ internal sealed partial class VolatileEventStore
     }
 
     public List<(string Namespace, string Name, IndexedValueType Type)> LoadSearchAttributes() => [];
+
+    public void SaveNexusEndpoint(Endpoint endpoint)
+    {
+    }
+
+    public void DeleteNexusEndpoint(string id)
+    {
+    }
+
+    public List<Endpoint> LoadNexusEndpoints() => [];
 }
 
-/// <summary>Registered search attributes: a small table beside the log, like the namespaces, written by the operator service.</summary>
+/// <summary>
+/// What the operator service registers: search attributes and Nexus endpoint records, small tables beside the log like the
+/// namespaces, created on first use.
+/// </summary>
 internal sealed partial class EventStore
 {
     private const string SearchAttributesTable = """
         CREATE TABLE IF NOT EXISTS search_attributes(
             namespace TEXT NOT NULL, name TEXT NOT NULL, type INTEGER NOT NULL, PRIMARY KEY(namespace, name)) WITHOUT ROWID;
         """;
+
+    private const string NexusEndpointsTable =
+        "CREATE TABLE IF NOT EXISTS nexus_endpoints(id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;";
 
     public void SaveSearchAttributes(string ns, IReadOnlyDictionary<string, IndexedValueType> attributes)
     {
@@ -68,6 +92,50 @@ internal sealed partial class EventStore
             while (reader.Read())
             {
                 result.Add((reader.GetString(0), reader.GetString(1), (IndexedValueType)reader.GetInt32(2)));
+            }
+
+            return result;
+        }
+    }
+
+    public void SaveNexusEndpoint(Endpoint endpoint)
+    {
+        var data = Google.Protobuf.MessageExtensions.ToByteArray(endpoint);
+        lock (_gate)
+        {
+            Execute(NexusEndpointsTable);
+            using var command = _connection.CreateCommand();
+            command.CommandText = "INSERT OR REPLACE INTO nexus_endpoints(id, data) VALUES ($id, $data)";
+            command.Parameters.AddWithValue("$id", endpoint.Id);
+            command.Parameters.AddWithValue("$data", data);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public void DeleteNexusEndpoint(string id)
+    {
+        lock (_gate)
+        {
+            Execute(NexusEndpointsTable);
+            using var command = _connection.CreateCommand();
+            command.CommandText = "DELETE FROM nexus_endpoints WHERE id = $id";
+            command.Parameters.AddWithValue("$id", id);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public List<Endpoint> LoadNexusEndpoints()
+    {
+        lock (_gate)
+        {
+            Execute(NexusEndpointsTable);
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT data FROM nexus_endpoints";
+            using var reader = command.ExecuteReader();
+            var result = new List<Endpoint>();
+            while (reader.Read())
+            {
+                result.Add(Endpoint.Parser.ParseFrom((byte[])reader.GetValue(0)));
             }
 
             return result;
