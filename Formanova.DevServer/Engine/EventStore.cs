@@ -3,7 +3,7 @@ using Temporalio.Api.History.V1;
 
 namespace Formanova.DevServer.Engine;
 
-internal sealed record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events)
+internal sealed partial record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events)
 {
     /// <summary>Last started attempt per pending activity (scheduled event id), so a crash counts as that attempt timing out.</summary>
     public Dictionary<long, int> StartedAttempts { get; } = [];
@@ -12,7 +12,7 @@ internal sealed record StoredRun(string Namespace, string WorkflowId, string Run
     public Dictionary<long, Temporalio.Api.Common.V1.Payloads> HeartbeatDetails { get; } = [];
 }
 
-internal interface IEventStore : IDisposable
+internal partial interface IEventStore : IDisposable
 {
     /// <summary>
     /// Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.
@@ -32,7 +32,7 @@ internal interface IEventStore : IDisposable
 /// <c>:memory:</c> storage: the runs already live in memory and nothing can be recovered after the process
 /// ends, so a log would be pure cost (it was a third of the server's CPU per workflow, behind one lock).
 /// </summary>
-internal sealed class VolatileEventStore : IEventStore
+internal sealed partial class VolatileEventStore : IEventStore
 {
     public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
@@ -59,7 +59,7 @@ internal sealed class VolatileEventStore : IEventStore
 /// Append-only log of history events per run in a SQLite file. Mutable state is never stored: recovery replays
 /// these events, so what survives a crash is exactly what the workers were told.
 /// </summary>
-internal sealed class EventStore : IEventStore
+internal sealed partial class EventStore : IEventStore
 {
     public static IEventStore Open(string path) => path == ":memory:" ? new VolatileEventStore() : new EventStore(path);
 
@@ -96,6 +96,7 @@ internal sealed class EventStore : IEventStore
                 PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
             """);
+        Execute(ActivityPausesTable);
         // Files written before heartbeat details were kept lack the column.
         if (!ColumnExists("activity_attempts", "details"))
         {
@@ -226,6 +227,7 @@ internal sealed class EventStore : IEventStore
             command.CommandText = """
                 DELETE FROM events WHERE run_id = $run;
                 DELETE FROM activity_attempts WHERE run_id = $run;
+                DELETE FROM activity_pauses WHERE run_id = $run;
                 DELETE FROM runs WHERE run_id = $run;
                 """;
             command.Parameters.AddWithValue("$run", runId);
@@ -314,6 +316,7 @@ internal sealed class EventStore : IEventStore
                 }
             }
 
+            LoadActivityPauses(runs);
             return [.. runs.Values];
         }
     }

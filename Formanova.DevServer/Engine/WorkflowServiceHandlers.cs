@@ -87,7 +87,7 @@ internal sealed partial class WorkflowServiceHandlers
                 .StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
                     r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy,
                     r.WorkflowIdConflictPolicy, r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header,
-                    r.WorkflowStartDelay, null));
+                    r.WorkflowStartDelay, null).WithDetails(r.UserMetadata, r.Priority));
             var response = new StartWorkflowExecutionResponse
             {
                 RunId = outcome.Run.RunId,
@@ -139,7 +139,8 @@ internal sealed partial class WorkflowServiceHandlers
                 r.WorkflowIdConflictPolicy == WorkflowIdConflictPolicy.Unspecified
                     ? WorkflowIdConflictPolicy.UseExisting
                     : r.WorkflowIdConflictPolicy,
-                r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, signal));
+                r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, signal)
+                .WithDetails(r.UserMetadata, r.Priority));
             if (!outcome.Started)
             {
                 engine.Signal(outcome.Run, r.SignalName, r.SignalInput, r.Header, r.Identity);
@@ -207,6 +208,7 @@ internal sealed partial class WorkflowServiceHandlers
             return new CountWorkflowExecutionsResponse { Count = Matching(r.Namespace, VisibilityQuery.Parse(r.Query)).LongCount() };
         });
         AddTaskQueueHandlers();
+        AddActivityOperationHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",
@@ -227,22 +229,24 @@ internal sealed partial class WorkflowServiceHandlers
         Add<ShutdownWorkerRequest, ShutdownWorkerResponse>("ShutdownWorker", (r, _) =>
         {
             engine.RequireNamespace(r.Namespace);
-            engine.ShutdownWorker(r.Namespace, r.StickyTaskQueue);
+            engine.ShutdownWorker(r.Namespace, r.StickyTaskQueue, r.WorkerInstanceKey);
             return new ShutdownWorkerResponse();
         });
         AddAsync<PollActivityTaskQueueRequest, PollActivityTaskQueueResponse>("PollActivityTaskQueue", engine.PollActivityTaskQueueAsync);
         Add<RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse>("RecordActivityTaskHeartbeat", (r, _) =>
-            new RecordActivityTaskHeartbeatResponse
-            {
-                CancelRequested = engine.Activities.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details)
-            });
+            engine.Activities.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details));
         Add<RecordActivityTaskHeartbeatByIdRequest, RecordActivityTaskHeartbeatByIdResponse>("RecordActivityTaskHeartbeatById", (r, _) =>
-            new RecordActivityTaskHeartbeatByIdResponse
+        {
+            var heartbeat = engine.Activities.Heartbeat(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Details);
+            return new RecordActivityTaskHeartbeatByIdResponse
             {
-                CancelRequested = engine.Activities.Heartbeat(
-                    engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
-                    r.Details),
-            });
+                CancelRequested = heartbeat.CancelRequested,
+                ActivityPaused = heartbeat.ActivityPaused,
+                ActivityReset = heartbeat.ActivityReset,
+            };
+        });
         Add<RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse>("RespondActivityTaskCompleted", (r, _) =>
         {
             engine.Activities.CompleteActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Result, r.Identity);
@@ -497,6 +501,9 @@ internal sealed partial class WorkflowServiceHandlers
             Id = ns.Id,
             State = NamespaceState.Registered,
             Description = ns.Description,
+            // worker_poll_complete_on_shutdown stays off although ShutdownWorker completes the polls: with it the SDK
+            // waits for its polls instead of dropping them, and a worker whose server has gone (killed, or an
+            // embedded one stopped first) then never finishes shutting down (docs/devserver.md, "Workflow tasks").
             Capabilities = new NamespaceInfo.Types.Capabilities(),
         },
         Config = new NamespaceConfig
@@ -552,7 +559,7 @@ internal sealed partial class WorkflowServiceHandlers
             };
             foreach (var a in run.Activities.Values)
             {
-                response.PendingActivities.Add(new PendingActivityInfo
+                response.PendingActivities.Add(ActivityDispatcher.DescribePause(a, new PendingActivityInfo
                 {
                     ActivityId = a.Attributes.ActivityId,
                     ActivityType = a.Attributes.ActivityType,
@@ -567,7 +574,8 @@ internal sealed partial class WorkflowServiceHandlers
                     ScheduledTime = Timestamp.FromDateTime(a.CurrentAttemptScheduledTime),
                     LastFailure = a.LastFailure,
                     LastWorkerIdentity = a.StartedIdentity,
-                });
+                    Priority = a.Attributes.Priority,
+                }));
             }
 
             foreach (var c in run.Children.Values)
@@ -582,6 +590,7 @@ internal sealed partial class WorkflowServiceHandlers
                 });
             }
 
+            RunDetails.Describe(run, response);
             if (run.WtPending)
             {
                 response.PendingWorkflowTask = new PendingWorkflowTaskInfo
