@@ -26,7 +26,7 @@ internal interface IRunHost
 /// Every method that takes a run expects its lock to be held, except those that take it themselves through
 /// <see cref="IRunHost.Locked{T}"/> (the RPC entry points and the deadlines).
 /// </summary>
-internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, TimeProvider clock)
+internal sealed partial class ActivityDispatcher(IRunHost host, Scheduler scheduler, TimeProvider clock)
 {
     private readonly ConcurrentDictionary<(string Ns, string Queue), TaskQueue<ActivityTaskRef>> _queues = new();
 
@@ -47,15 +47,18 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
         ScheduleActivityTaskCommandAttributes c,
         long completedId,
         List<Action> after,
-        List<ActivityState> eager)
+        List<ActivityState> eager,
+        Temporalio.Api.Sdk.V1.UserMetadata? metadata = null)
     {
         // Every timeout is filled in, as workers rely on them (ScheduleToClose bounded by the run timeout).
         var runTimeout = Durations.Positive(run.Start.WorkflowRunTimeout);
         var scheduleToClose = Durations.Positive(c.ScheduleToCloseTimeout) ?? runTimeout ?? TimeSpan.Zero;
         var startToClose = Durations.Positive(c.StartToCloseTimeout) ?? scheduleToClose;
         var scheduleToStart = Durations.Positive(c.ScheduleToStartTimeout) ?? scheduleToClose;
-        var scheduled = run.Add(EventType.ActivityTaskScheduled, e => e.ActivityTaskScheduledEventAttributes
-            = new ActivityTaskScheduledEventAttributes
+        var scheduled = run.Add(EventType.ActivityTaskScheduled, e =>
+        {
+            e.UserMetadata = metadata;
+            e.ActivityTaskScheduledEventAttributes = new ActivityTaskScheduledEventAttributes
             {
                 ActivityId = c.ActivityId,
                 ActivityType = c.ActivityType,
@@ -69,7 +72,8 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
                 WorkflowTaskCompletedEventId = completedId,
                 RetryPolicy = RetryPolicies.Complete(c.RetryPolicy),
                 Priority = c.Priority,
-            });
+            };
+        });
         var activity = run.Activities[scheduled.EventId];
         ArmScheduleToClose(run, activity);
         if (c.RequestEagerExecution && activity.Attributes.TaskQueue.Name == run.Start.TaskQueue.Name)
@@ -110,7 +114,7 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
         return host.Locked(run, _ =>
         {
             if (!run.IsRunning || !run.Activities.TryGetValue(item.ScheduledEventId, out var activity)
-                || activity.Started || activity.Closing || activity.DispatchSeq != item.Seq)
+                || activity.Started || activity.Closing || activity.DispatchSeq != item.Seq || activity.Paused)
             {
                 return null;
             }
@@ -175,7 +179,8 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
         return activity;
     }
 
-    public bool Heartbeat((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? details) => host.Locked(target.Run, _ =>
+    public RecordActivityTaskHeartbeatResponse Heartbeat((WorkflowRun Run, long ScheduledId, int Attempt) target, Payloads? details) =>
+        host.Locked(target.Run, _ =>
     {
         var activity = RequireStartedActivity(target.Run, target.ScheduledId, target.Attempt);
         activity.RecordHeartbeat(Now, details);
@@ -184,7 +189,7 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
             target.Run.UnpersistedActivities.Add(new ActivityRecord(target.ScheduledId, target.Attempt, details));
         }
 
-        return activity.CancelRequested;
+        return HeartbeatResponse(activity);
     });
 
     public void CompleteActivity(
@@ -261,6 +266,11 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
     /// <summary>Schedules the next attempt if the policy and the ScheduleToClose budget allow it.</summary>
     private bool TryRetryActivity(WorkflowRun run, ActivityState activity, Failure failure)
     {
+        if (activity.ResetRequested)
+        {
+            return RetryAfterReset(run, activity, failure);
+        }
+
         if (RetryPolicies.Delay(activity.Attributes.RetryPolicy, activity.Attempt, failure) is not { } delay)
         {
             return false;
@@ -276,7 +286,7 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
         scheduler.At(next, () => host.Locked(run, later =>
         {
             if (run.IsRunning && run.Activities.TryGetValue(activity.ScheduledEventId, out var current) && current == activity
-                && activity.DispatchSeq == seq && !activity.Closing)
+                && activity.DispatchSeq == seq && !activity.Closing && !activity.Paused)
             {
                 DispatchActivity(run, activity, later);
             }
@@ -327,7 +337,7 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
 
         switch (type)
         {
-            case TimeoutType.ScheduleToStart when activity.Started:
+            case TimeoutType.ScheduleToStart when activity.Started || activity.Paused:
             case TimeoutType.StartToClose when !activity.Started:
                 return;
             case TimeoutType.Heartbeat:
@@ -346,6 +356,8 @@ internal sealed class ActivityDispatcher(IRunHost host, Scheduler scheduler, Tim
 
                 break;
         }
+
+        type = TimeoutPrecedence.First(activity, type, Now);
 
         // Only the previous attempt's own failure is kept as cause, not the chain of every attempt before it.
         var previous = activity.LastFailure?.Clone();

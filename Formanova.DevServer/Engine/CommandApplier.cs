@@ -145,18 +145,23 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
         switch (command.CommandType)
         {
             case CommandType.ScheduleActivityTask:
-                activities.ScheduleActivity(run, command.ScheduleActivityTaskCommandAttributes, completedId, after, eager);
+                var schedule = command.ScheduleActivityTaskCommandAttributes;
+                activities.ScheduleActivity(run, schedule, completedId, after, eager, command.UserMetadata);
                 break;
             case CommandType.RequestCancelActivityTask:
                 ActivityDispatcher.CancelActivity(run, command.RequestCancelActivityTaskCommandAttributes.ScheduledEventId, completedId);
                 break;
             case CommandType.StartTimer:
                 var start = command.StartTimerCommandAttributes;
-                run.Add(EventType.TimerStarted, e => e.TimerStartedEventAttributes = new TimerStartedEventAttributes
+                run.Add(EventType.TimerStarted, e =>
                 {
-                    TimerId = start.TimerId,
-                    StartToFireTimeout = start.StartToFireTimeout ?? new Duration(),
-                    WorkflowTaskCompletedEventId = completedId,
+                    e.TimerStartedEventAttributes = new TimerStartedEventAttributes
+                    {
+                        TimerId = start.TimerId,
+                        StartToFireTimeout = start.StartToFireTimeout ?? new Duration(),
+                        WorkflowTaskCompletedEventId = completedId,
+                    };
+                    e.UserMetadata = command.UserMetadata;
                 });
                 effects.ArmTimer(run, start.TimerId, run.Timers[start.TimerId]);
                 break;
@@ -225,7 +230,7 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                 ContinueAsNew(run, command.ContinueAsNewWorkflowExecutionCommandAttributes, completedId, identity, after);
                 break;
             case CommandType.StartChildWorkflowExecution:
-                StartChild(run, command.StartChildWorkflowExecutionCommandAttributes, completedId, after);
+                StartChild(run, command, completedId, after);
                 break;
             case CommandType.SignalExternalWorkflowExecution:
                 SignalExternal(run, command.SignalExternalWorkflowExecutionCommandAttributes, completedId, after);
@@ -309,6 +314,7 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                 WorkflowTaskTimeout = next.WorkflowTaskTimeout,
                 WorkflowTaskCompletedEventId = completedId,
                 Initiator = ContinueAsNewInitiator.Workflow,
+                BackoffStartInterval = next.FirstWorkflowTaskBackoff,
                 Header = next.Header,
                 Memo = next.Memo,
                 SearchAttributes = next.SearchAttributes,
@@ -340,17 +346,23 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
             ParentWorkflowNamespace = run.Start.ParentWorkflowNamespace,
             ParentWorkflowExecution = run.Start.ParentWorkflowExecution,
             ParentInitiatedEventId = run.Start.ParentInitiatedEventId,
+            ParentWorkflowNamespaceId = run.Start.ParentWorkflowNamespaceId,
+            RootWorkflowExecution = run.Start.RootWorkflowExecution,
+            Priority = run.Start.Priority,
             Header = header,
             Memo = memo,
             SearchAttributes = searchAttributes,
             Attempt = 1,
         };
 
-    private void StartChild(WorkflowRun run, StartChildWorkflowExecutionCommandAttributes c, long completedId, List<Action> after)
+    private void StartChild(WorkflowRun run, Command command, long completedId, List<Action> after)
     {
+        var c = command.StartChildWorkflowExecutionCommandAttributes;
         var ns = string.IsNullOrEmpty(c.Namespace) ? run.Namespace : c.Namespace;
-        var initiated = run.Add(EventType.StartChildWorkflowExecutionInitiated, e => e.StartChildWorkflowExecutionInitiatedEventAttributes
-            = new StartChildWorkflowExecutionInitiatedEventAttributes
+        var initiated = run.Add(EventType.StartChildWorkflowExecutionInitiated, e =>
+        {
+            e.UserMetadata = command.UserMetadata;
+            e.StartChildWorkflowExecutionInitiatedEventAttributes = new StartChildWorkflowExecutionInitiatedEventAttributes
             {
                 Namespace = ns,
                 WorkflowId = c.WorkflowId,
@@ -369,7 +381,9 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                 Header = c.Header,
                 Memo = c.Memo,
                 SearchAttributes = c.SearchAttributes,
-            });
+                Priority = c.Priority,
+            };
+        });
         var attributes = initiated.StartChildWorkflowExecutionInitiatedEventAttributes;
         after.Add(() => effects.LaunchChild(run, initiated.EventId, attributes));
     }

@@ -3,7 +3,7 @@ using Temporalio.Api.History.V1;
 
 namespace Formanova.DevServer.Engine;
 
-internal sealed record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events)
+internal sealed partial record StoredRun(string Namespace, string WorkflowId, string RunId, string RequestId, List<HistoryEvent> Events)
 {
     /// <summary>Last started attempt per pending activity (scheduled event id), so a crash counts as that attempt timing out.</summary>
     public Dictionary<long, int> StartedAttempts { get; } = [];
@@ -96,6 +96,7 @@ internal sealed partial class EventStore : IEventStore
                 PRIMARY KEY(run_id, scheduled_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, description TEXT NOT NULL);
             """);
+        Execute(ActivityPausesTable);
         // Files written before heartbeat details were kept lack the column.
         if (!ColumnExists("activity_attempts", "details"))
         {
@@ -226,6 +227,7 @@ internal sealed partial class EventStore : IEventStore
             command.CommandText = """
                 DELETE FROM events WHERE run_id = $run;
                 DELETE FROM activity_attempts WHERE run_id = $run;
+                DELETE FROM activity_pauses WHERE run_id = $run;
                 DELETE FROM runs WHERE run_id = $run;
                 """;
             command.Parameters.AddWithValue("$run", runId);
@@ -314,6 +316,7 @@ internal sealed partial class EventStore : IEventStore
                 }
             }
 
+            LoadActivityPauses(runs);
             return [.. runs.Values];
         }
     }

@@ -18,7 +18,8 @@ internal sealed partial class WorkflowEngine
         return await LongPollAsync(
             _activities.Queue(request.Namespace, request.TaskQueue.Name),
             context,
-            item => _activities.TryStartActivity(item, request.Identity));
+            item => _activities.TryStartActivity(item, request.Identity),
+            request.WorkerInstanceKey);
     }
 
     /// <summary>Resolves a task token (or workflow/activity id) to a started attempt of a pending activity.</summary>

@@ -57,12 +57,17 @@ internal sealed partial class WorkflowEngine : ICommandEffects
                 Memo = c.Memo,
                 SearchAttributes = c.SearchAttributes,
                 Identity = "parent",
+                Priority = c.Priority,
             };
+            RunDetails.InheritFromParent(start, parent, RequireNamespace(parent.Namespace).Id);
             var policy = c.WorkflowIdReusePolicy == WorkflowIdReusePolicy.Unspecified
                 ? WorkflowIdReusePolicy.AllowDuplicate
                 : c.WorkflowIdReusePolicy;
             outcome = StartWorkflow(
-                new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail));
+                new StartParams(c.Namespace, c.WorkflowId, start, $"{parent.RunId}:{initiatedId}", policy, WorkflowIdConflictPolicy.Fail)
+                {
+                    UserMetadata = RunDetails.InitiatedMetadata(parent, initiatedId),
+                });
             if (!outcome.Started)
             {
                 outcome = null;

@@ -78,6 +78,7 @@ internal sealed partial class WorkflowEngine
         }
 
         ArmRunTimeout(run);
+        RestorePauses(run, stored);
         foreach (var (timerId, timer) in run.Timers)
         {
             ArmTimer(run, timerId, timer);
@@ -87,7 +88,8 @@ internal sealed partial class WorkflowEngine
         {
             _activities.ArmScheduleToClose(run, activity);
             activity.KeepHeartbeatDetails(stored.HeartbeatDetails.GetValueOrDefault(activity.ScheduledEventId));
-            if (stored.StartedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt))
+            // Attempt 0: restarted by a reset, nothing running (ActivityDispatcher.Pause.cs).
+            if (stored.StartedAttempts.TryGetValue(activity.ScheduledEventId, out var attempt) && attempt > 0)
             {
                 // The attempt that was running died with the server: it counts as a start-to-close timeout,
                 // so the retry policy decides between the next attempt and failing the activity.

@@ -67,7 +67,8 @@ internal sealed partial class WorkflowEngine
         }
 
         return await LongPollAsync(WorkflowQueue(request.Namespace, request.TaskQueue.Name), context,
-            item => item.Query is { } query ? TryStartQuery(item, query) : TryStartWorkflowTask(item, request.Identity));
+            item => item.Query is { } query ? TryStartQuery(item, query) : TryStartWorkflowTask(item, request.Identity),
+            request.WorkerInstanceKey);
     }
 
     /// <summary>
@@ -347,7 +348,7 @@ internal sealed partial class WorkflowEngine
                     SdkMetadata = request.SdkMetadata,
                     MeteringMetadata = request.MeteringMetadata,
                     WorkerVersion = request.WorkerVersionStamp,
-                });
+                }.WithDeployment(request));
             if (request.StickyAttributes?.WorkerTaskQueue is { Name.Length: > 0 } sticky)
             {
                 var timeout = request.StickyAttributes.ScheduleToStartTimeout?.ToTimeSpan() ?? TimeSpan.Zero;
@@ -592,9 +593,13 @@ internal sealed partial class WorkflowEngine
         }
     }
 
-    /// <summary>A worker shutting down gives up its sticky queue; its workflows move to the normal queue now.</summary>
-    public void ShutdownWorker(string ns, string stickyQueue)
+    /// <summary>
+    /// A worker shutting down gives up its sticky queue (its workflows move to the normal queue now), and its
+    /// outstanding polls are answered empty at once.
+    /// </summary>
+    public void ShutdownWorker(string ns, string stickyQueue, string workerInstanceKey)
     {
+        _workerPolls.ShutDown(workerInstanceKey);
         if (string.IsNullOrEmpty(stickyQueue))
         {
             return;

@@ -25,7 +25,7 @@ internal sealed class WorkflowSlot
 #pragma warning restore SA1401
 }
 
-internal sealed record StartParams(
+internal sealed partial record StartParams(
     string Namespace,
     string WorkflowId,
     WorkflowExecutionStartedEventAttributes Attributes,
@@ -64,6 +64,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     private readonly TimeProvider _clock;
     private readonly ActivityDispatcher _activities;
     private readonly CommandApplier _commands;
+    private readonly WorkerPolls _workerPolls = new();
 
     public WorkflowEngine(DevServerOptions options, ILogger<WorkflowEngine> logger)
     {
@@ -254,9 +255,9 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         _workflowQueues.GetOrAdd((ns, name), _ => new TaskQueue<WorkflowTaskRef>());
 
     /// <summary>Cancels a long poll shortly before the caller's deadline so it gets an empty answer, not an error.</summary>
-    public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context)
+    public CancellationTokenSource LongPollToken(global::Grpc.Core.ServerCallContext context, CancellationToken workerShutdown = default)
     {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _shutdown.Token, workerShutdown);
         // The caller's gRPC deadline is wall-clock time, not workflow time, so this one reads the system clock.
         var remaining = context.Deadline == DateTime.MaxValue
             ? TimeSpan.FromSeconds(60)
@@ -272,11 +273,13 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     private async Task<TResponse> LongPollAsync<TItem, TResponse>(
         TaskQueue<TItem> queue,
         global::Grpc.Core.ServerCallContext context,
-        Func<TItem, TResponse?> tryStart)
+        Func<TItem, TResponse?> tryStart,
+        string workerInstanceKey)
         where TItem : class
         where TResponse : class, new()
     {
-        using var cts = LongPollToken(context);
+        using var poll = _workerPolls.Enter(workerInstanceKey);
+        using var cts = LongPollToken(context, poll.Token);
         while (true)
         {
             var item = await queue.TakeAsync(cts.Token);
@@ -386,14 +389,19 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
                 attributes.FirstExecutionRunId = runId;
             }
 
-            Locked(run, after => InitRun(run, attributes, p.SignalEvent, after));
+            Locked(run, after => InitRun(run, attributes, p.SignalEvent, after, p.UserMetadata));
             _runs[runId] = run;
             slot.Current = run;
             return new StartOutcome(run, true);
         }
     }
 
-    private void InitRun(WorkflowRun run, WorkflowExecutionStartedEventAttributes attributes, HistoryEvent? signal, List<Action> after)
+    private void InitRun(
+        WorkflowRun run,
+        WorkflowExecutionStartedEventAttributes attributes,
+        HistoryEvent? signal,
+        List<Action> after,
+        Temporalio.Api.Sdk.V1.UserMetadata? metadata = null)
     {
         attributes.WorkflowId = run.WorkflowId;
         if (attributes.WorkflowTaskTimeout is null || attributes.WorkflowTaskTimeout.ToTimeSpan() <= TimeSpan.Zero)
@@ -412,7 +420,11 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(Now + executionTimeout);
         }
 
-        run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
+        run.Add(EventType.WorkflowExecutionStarted, e =>
+        {
+            e.WorkflowExecutionStartedEventAttributes = attributes;
+            e.UserMetadata = metadata;
+        });
         if (signal is not null)
         {
             run.Add(

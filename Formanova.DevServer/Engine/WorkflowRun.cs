@@ -8,7 +8,7 @@ using Temporalio.Api.WorkflowService.V1;
 
 namespace Formanova.DevServer.Engine;
 
-internal sealed class ActivityState(long scheduledEventId, ActivityTaskScheduledEventAttributes attributes, DateTime scheduledTime)
+internal sealed partial class ActivityState(long scheduledEventId, ActivityTaskScheduledEventAttributes attributes, DateTime scheduledTime)
 {
     public long ScheduledEventId { get; } = scheduledEventId;
     public ActivityTaskScheduledEventAttributes Attributes { get; } = attributes;
@@ -333,10 +333,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
             case EventType.WorkflowPropertiesModified:
                 if (e.WorkflowPropertiesModifiedEventAttributes.UpsertedMemo is { } memo)
                 {
-                    foreach (var (key, value) in memo.Fields)
-                    {
-                        Memo.Fields[key] = value;
-                    }
+                    RunDetails.UpsertMemo(Memo, memo);
                 }
 
                 break;

