@@ -2,6 +2,7 @@
 #pragma warning disable CA1822
 using Formanova.DevServer;
 using Microsoft.Extensions.Time.Testing;
+using Temporalio.Api.Enums.V1;
 using Temporalio.Client.Schedules;
 using Temporalio.Common;
 using Temporalio.Exceptions;
@@ -110,6 +111,188 @@ public class ScheduleTests : DevServerFixture
         Assert.That(started.Count, Is.Zero);
     }
 
+    [Test]
+    public async Task ScheduleHandle_PauseUnpauseTriggerUpdateAndList_AreReflectedInDescribeAndList()
+    {
+        var queue = NewQueue();
+        var id = NewId();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<ScheduledWorkflow>(), async () =>
+        {
+            var schedule = NewSchedule(queue, id, new ScheduleSpec
+            {
+                CronExpressions = ["0 9 * * *"],
+                TimeZoneName = "Asia/Tokyo",
+            }) with
+            {
+                State = new ScheduleState { Paused = true, Note = "created paused" },
+            };
+            var handle = await Client.CreateScheduleAsync(id, schedule);
+            var created = await handle.DescribeAsync();
+            var raw = await Client.WorkflowService.DescribeScheduleAsync(new() { Namespace = "default", ScheduleId = id });
+            Assert.That((created.Schedule.State.Paused, created.Schedule.State.Note), Is.EqualTo((true, "created paused")));
+            // 09:00 in Tokyo is midnight UTC.
+            Assert.That(created.Info.NextActionTimes.First(), Is.EqualTo(Now.Date.AddDays(1)));
+
+            await handle.UnpauseAsync("go");
+            await handle.TriggerAsync();
+            var triggered = await WaitForActionsAsync(handle, 1);
+            Assert.That((triggered.Schedule.State.Paused, triggered.Schedule.State.Note), Is.EqualTo((false, "go")));
+            var run = Client.GetWorkflowHandle(WorkflowIdOf(triggered.Info.RecentActions.Single()));
+            Assert.That(await run.GetResultAsync<string>().WaitAsync(Bound), Is.EqualTo("ran"));
+
+            await handle.UpdateAsync(input => new ScheduleUpdate(input.Description.Schedule with
+            {
+                Spec = new ScheduleSpec { Intervals = [new ScheduleIntervalSpec(TimeSpan.FromMinutes(5))] },
+            }));
+            var updated = await handle.DescribeAsync();
+            Assert.That(updated.Schedule.Spec.Intervals.Single().Every, Is.EqualTo(TimeSpan.FromMinutes(5)));
+            Assert.That(updated.Schedule.Spec.Calendars, Is.Empty);
+            Assert.That(updated.Info.LastUpdatedAt, Is.EqualTo(Now));
+
+            // The token from before the update is stale: the update is refused, as on a real cluster.
+            var stale = await ThrowsAsync<RpcException>(() => Client.WorkflowService.UpdateScheduleAsync(new()
+            {
+                Namespace = "default",
+                ScheduleId = id,
+                Schedule = raw.Schedule,
+                ConflictToken = raw.ConflictToken,
+            }));
+            Assert.That(stale.Code, Is.EqualTo(RpcException.StatusCode.FailedPrecondition));
+
+            await handle.PauseAsync("stop");
+            var listed = await Client.ListSchedulesAsync(new() { Query = "TemporalSchedulePaused = true" }).ToListAsync();
+            var entry = listed.Single(s => s.Id == id);
+            Assert.That((entry.Schedule!.State.Paused, entry.Schedule.State.Note), Is.EqualTo((true, "stop")));
+            Assert.That(entry.Info!.NextActionTimes, Has.Count.EqualTo(5));
+            var unpaused = await Client.ListSchedulesAsync(new() { Query = "TemporalSchedulePaused = false" }).ToListAsync();
+            Assert.That(unpaused.Select(s => s.Id), Does.Not.Contain(id));
+        });
+    }
+
+    [Test]
+    public async Task Backfill_OverAPastRange_StartsOneWorkflowPerMatchingTimeBothEndsIncluded()
+    {
+        var queue = NewQueue();
+        var id = NewId();
+        var handle = await Client.CreateScheduleAsync(id, NewSchedule(
+            queue,
+            id,
+            new ScheduleSpec { Calendars = [new ScheduleCalendarSpec { Minute = [new(0, 59)], Hour = [new(0, 23)] }] },
+            new SchedulePolicy { Overlap = ScheduleOverlapPolicy.AllowAll }));
+        var from = NextMinute().AddMinutes(-10);
+
+        await handle.BackfillAsync([new ScheduleBackfill(from, from.AddMinutes(2))]);
+
+        var described = await handle.DescribeAsync();
+        Assert.That(described.Info.RecentActions.Select(WorkflowIdOf), Is.EqualTo(new[]
+        {
+            $"{id}-{from:yyyy-MM-ddTHH:mm:ssZ}",
+            $"{id}-{from.AddMinutes(1):yyyy-MM-ddTHH:mm:ssZ}",
+            $"{id}-{from.AddMinutes(2):yyyy-MM-ddTHH:mm:ssZ}",
+        }));
+    }
+
+    [TestCase(ScheduleOverlapPolicy.Skip, WorkflowExecutionStatus.Completed, 1)]
+    [TestCase(ScheduleOverlapPolicy.BufferOne, WorkflowExecutionStatus.Completed, 2)]
+    [TestCase(ScheduleOverlapPolicy.AllowAll, WorkflowExecutionStatus.Completed, 2)]
+    [TestCase(ScheduleOverlapPolicy.CancelOther, WorkflowExecutionStatus.Canceled, 2)]
+    [TestCase(ScheduleOverlapPolicy.TerminateOther, WorkflowExecutionStatus.Terminated, 2)]
+    public async Task Trigger_WhileTheLastWorkflowRuns_FollowsTheOverlapPolicy(
+        ScheduleOverlapPolicy policy,
+        WorkflowExecutionStatus firstStatus,
+        int actions)
+    {
+        var queue = NewQueue();
+        var id = NewId();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<BlockingScheduledWorkflow>(), async () =>
+        {
+            var action = ScheduleActionStartWorkflow.Create((BlockingScheduledWorkflow wf) => wf.RunAsync(), new(id, queue));
+            var handle = await Client.CreateScheduleAsync(id, new Schedule(action, new ScheduleSpec())
+            {
+                Policy = new SchedulePolicy { Overlap = policy },
+            });
+            await handle.TriggerAsync();
+            var first = Client.GetWorkflowHandle(WorkflowIdOf((await WaitForActionsAsync(handle, 1)).Info.RecentActions.Single()));
+            _clock.Advance(TimeSpan.FromSeconds(1));
+
+            await handle.TriggerAsync();
+            if (policy is ScheduleOverlapPolicy.Skip or ScheduleOverlapPolicy.BufferOne or ScheduleOverlapPolicy.AllowAll)
+            {
+                await first.SignalAsync((BlockingScheduledWorkflow wf) => wf.ReleaseAsync());
+            }
+
+            await WaitUntilAsync(async () => (await first.DescribeAsync()).Status == firstStatus, Bound);
+            var described = await WaitForActionsAsync(handle, actions);
+            Assert.That(described.Info.NumActions, Is.EqualTo(actions));
+            Assert.That(described.Info.NumActionsSkippedOverlap, Is.EqualTo(policy == ScheduleOverlapPolicy.Skip ? 1 : 0));
+        });
+    }
+
+    [Test]
+    public async Task Firing_AfterTheClockJumpsPastTheCatchupWindow_TakesOnlyTheActionsInsideItAndCountsTheRestAsMissed()
+    {
+        var id = NewId();
+        _clock.Advance(NextMinute() - Now);
+        var handle = await Client.CreateScheduleAsync(id, NewSchedule(
+            NewQueue(),
+            id,
+            new ScheduleSpec { Intervals = [new ScheduleIntervalSpec(TimeSpan.FromMinutes(1))] },
+            new SchedulePolicy { Overlap = ScheduleOverlapPolicy.AllowAll, CatchupWindow = TimeSpan.FromMinutes(10) }));
+
+        _clock.Advance(TimeSpan.FromMinutes(30));
+
+        var described = await handle.DescribeAsync();
+        // Actions at minutes 20 to 30 are at most 10 minutes late; minutes 1 to 19 are beyond the window.
+        Assert.That(described.Info.NumActions, Is.EqualTo(11));
+        Assert.That(described.Info.NumActionsMissedCatchupWindow, Is.EqualTo(19));
+    }
+
+    [Test]
+    public async Task Firing_WithLimitedActions_StopsWhenNoneRemain()
+    {
+        var id = NewId();
+        var handle = await Client.CreateScheduleAsync(id, NewSchedule(
+            NewQueue(),
+            id,
+            new ScheduleSpec { Intervals = [new ScheduleIntervalSpec(TimeSpan.FromMinutes(1))] },
+            new SchedulePolicy { Overlap = ScheduleOverlapPolicy.AllowAll }) with
+        {
+            State = new ScheduleState { LimitedActions = true, RemainingActions = 2 },
+        });
+
+        for (var i = 0; i < 3; i++)
+        {
+            _clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var described = await handle.DescribeAsync();
+        Assert.That(described.Info.NumActions, Is.EqualTo(2));
+        Assert.That(described.Schedule.State.RemainingActions, Is.Zero);
+        Assert.That(described.Info.NextActionTimes, Is.Empty);
+    }
+
+    [Test]
+    public async Task PauseOnFailure_WhenAScheduledWorkflowFails_PausesTheSchedule()
+    {
+        var queue = NewQueue();
+        var id = NewId();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<FailingScheduledWorkflow>(), async () =>
+        {
+            var action = ScheduleActionStartWorkflow.Create((FailingScheduledWorkflow wf) => wf.RunAsync(), new(id, queue));
+            var handle = await Client.CreateScheduleAsync(id, new Schedule(action, new ScheduleSpec())
+            {
+                Policy = new SchedulePolicy { PauseOnFailure = true },
+            });
+
+            await handle.TriggerAsync();
+
+            await WaitUntilAsync(async () => (await handle.DescribeAsync()).Schedule.State.Paused, Bound);
+            var described = await handle.DescribeAsync();
+            Assert.That(described.Schedule.State.Note, Does.Contain("failed"));
+            Assert.That(described.Info.RunningActions, Is.Empty);
+        });
+    }
+
     private static Schedule NewSchedule(string queue, string workflowId, ScheduleSpec spec, SchedulePolicy? policy = null) =>
         new(ScheduleActionStartWorkflow.Create((ScheduledWorkflow wf) => wf.RunAsync(), new(workflowId, queue)), spec)
         {
@@ -137,4 +320,31 @@ public class ScheduledWorkflow
 {
     [WorkflowRun]
     public Task<string> RunAsync() => Task.FromResult("ran");
+}
+
+[Workflow]
+public class BlockingScheduledWorkflow
+{
+    private bool _released;
+
+    [WorkflowRun]
+    public async Task<string> RunAsync()
+    {
+        await Workflow.WaitConditionAsync(() => _released);
+        return "released";
+    }
+
+    [WorkflowSignal]
+    public Task ReleaseAsync()
+    {
+        _released = true;
+        return Task.CompletedTask;
+    }
+}
+
+[Workflow]
+public class FailingScheduledWorkflow
+{
+    [WorkflowRun]
+    public Task RunAsync() => throw new ApplicationFailureException("scheduled run fails", nonRetryable: true);
 }
