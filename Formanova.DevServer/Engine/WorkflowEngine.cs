@@ -410,6 +410,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(Now + executionTimeout);
         }
 
+        CronSchedules.DelayFirstRun(attributes, Now);
         run.Add(EventType.WorkflowExecutionStarted, e => e.WorkflowExecutionStartedEventAttributes = attributes);
         if (signal is not null)
         {

@@ -341,9 +341,10 @@ internal sealed partial class WorkflowServiceHandlers
             throw Errors.InvalidArgument("TaskQueue is not set on request.");
         }
 
-        if (!string.IsNullOrEmpty(cron))
+        CronSchedules.Validate(cron);
+        if (!string.IsNullOrEmpty(cron) && startDelay is not null && startDelay.ToTimeSpan() > TimeSpan.Zero)
         {
-            throw Errors.InvalidArgument("Cron schedules are not supported by the Formanova dev server.");
+            throw Errors.InvalidArgument("CronSchedule and WorkflowStartDelay may not be used together.");
         }
 
         foreach (var d in new[] { executionTimeout, runTimeout, taskTimeout, startDelay })
@@ -380,6 +381,7 @@ internal sealed partial class WorkflowServiceHandlers
             SearchAttributes = searchAttributes,
             Header = header,
             FirstWorkflowTaskBackoff = startDelay,
+            CronSchedule = cron,
         };
         return new StartParams(
             ns,

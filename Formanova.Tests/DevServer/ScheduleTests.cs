@@ -293,6 +293,42 @@ public class ScheduleTests : DevServerFixture
         });
     }
 
+    [Test]
+    public async Task CronSchedule_OnStart_RunsAtEachCronTimeWithTheLastResultUntilTerminated()
+    {
+        var queue = NewQueue();
+        var id = NewId();
+        await RunWorkerAsync(queue, o => o.AddWorkflow<CronCounterWorkflow>(), async () =>
+        {
+            var nextMinute = NextMinute();
+            var handle = await Client.StartWorkflowAsync(
+                (CronCounterWorkflow wf) => wf.RunAsync(),
+                new(id, queue) { CronSchedule = "* * * * *" });
+            var firstRun = Client.GetWorkflowHandle(id, runId: handle.ResultRunId);
+            var started = (await firstRun.FetchHistoryAsync()).Events.First().WorkflowExecutionStartedEventAttributes;
+            Assert.That(started.FirstWorkflowTaskBackoff.ToTimeSpan(), Is.EqualTo(nextMinute - Now), "waits for the first cron time");
+
+            _clock.Advance(nextMinute - Now);
+            Assert.That(await firstRun.GetResultAsync<int>(followRuns: false).WaitAsync(Bound), Is.EqualTo(1));
+            var completed = (await firstRun.FetchHistoryAsync()).Events.Last().WorkflowExecutionCompletedEventAttributes;
+            var secondRun = Client.GetWorkflowHandle(id, runId: completed.NewExecutionRunId);
+            var second = (await secondRun.FetchHistoryAsync()).Events.First().WorkflowExecutionStartedEventAttributes;
+            Assert.That(second.Initiator, Is.EqualTo(ContinueAsNewInitiator.CronSchedule));
+            Assert.That(second.FirstWorkflowTaskBackoff.ToTimeSpan(), Is.EqualTo(TimeSpan.FromMinutes(1)));
+            Assert.That(second.CronSchedule, Is.EqualTo("* * * * *"));
+
+            _clock.Advance(TimeSpan.FromMinutes(1));
+            var secondResult = await secondRun.GetResultAsync<int>(followRuns: false).WaitAsync(Bound);
+            Assert.That(secondResult, Is.EqualTo(2), "the last result is passed on");
+
+            await Client.GetWorkflowHandle(id).TerminateAsync("enough");
+            _clock.Advance(TimeSpan.FromMinutes(2));
+            var current = await Client.GetWorkflowHandle(id).DescribeAsync();
+            Assert.That(current.Status, Is.EqualTo(WorkflowExecutionStatus.Terminated), "terminate ends the chain");
+            Assert.That((await Client.CountWorkflowsAsync($"WorkflowId = '{id}'")).Count, Is.EqualTo(3));
+        });
+    }
+
     private static Schedule NewSchedule(string queue, string workflowId, ScheduleSpec spec, SchedulePolicy? policy = null) =>
         new(ScheduleActionStartWorkflow.Create((ScheduledWorkflow wf) => wf.RunAsync(), new(workflowId, queue)), spec)
         {
@@ -347,4 +383,17 @@ public class FailingScheduledWorkflow
 {
     [WorkflowRun]
     public Task RunAsync() => throw new ApplicationFailureException("scheduled run fails", nonRetryable: true);
+}
+
+[Workflow]
+public class CronCounterWorkflow
+{
+    [WorkflowRun]
+    public Task<int> RunAsync()
+    {
+        var last = Workflow.Info.LastResult is { Count: > 0 } result
+            ? (int)Workflow.PayloadConverter.ToValue(result.First().Payload, typeof(int))!
+            : 0;
+        return Task.FromResult(last + 1);
+    }
 }
