@@ -260,6 +260,7 @@ internal sealed partial class CommandApplier(ActivityDispatcher activities, ICom
             next.Attempt = run.Start.Attempt + 1;
             next.RetryPolicy = policy;
             next.Initiator = ContinueAsNewInitiator.Retry;
+            next.CronSchedule = run.Start.CronSchedule;
             next.ContinuedFailure = failure;
             next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
             var newRun = effects.CreateChainedRun(run, next, after);

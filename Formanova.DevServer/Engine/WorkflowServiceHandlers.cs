@@ -27,7 +27,7 @@ internal sealed partial class WorkflowServiceHandlers
         Add<GetSystemInfoRequest, GetSystemInfoResponse>("GetSystemInfo", (_, _) => new GetSystemInfoResponse
         {
             ServerVersion = ServerVersion,
-            // Only what is implemented: no schedules, Nexus or versioning.
+            // Only what is implemented: no Nexus or versioning (schedules have no capability flag).
             Capabilities = new GetSystemInfoResponse.Types.Capabilities
             {
                 EagerWorkflowStart = true,

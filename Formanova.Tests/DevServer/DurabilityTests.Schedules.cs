@@ -11,12 +11,13 @@ public partial class DurabilityTests
         var db = Path.Combine(_directory, "temporal.db");
         var queue = $"tq-{Guid.NewGuid():N}";
         var id = $"sched-{Guid.NewGuid():N}";
-        var now = DateTime.UtcNow;
-        var due = new DateTime(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, DateTimeKind.Utc).AddSeconds(4);
+        var due = DateTime.MinValue;
         var (first, address) = await StartServerProcessAsync(db);
         try
         {
             var client = await TemporalClient.ConnectAsync(new TemporalClientConnectOptions(address));
+            var now = DateTime.UtcNow;
+            due = new DateTime(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, DateTimeKind.Utc).AddSeconds(3);
             // One action, at a second a few seconds from now, while the server is down.
             var spec = new ScheduleSpec
             {
