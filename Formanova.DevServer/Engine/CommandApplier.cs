@@ -25,7 +25,7 @@ internal interface ICommandEffects
 /// (children, external signals and cancels, the next run of a chain) goes through <see cref="ICommandEffects"/>
 /// and, where it takes another run's lock, into the follow-up actions that run after this lock is released.
 /// </summary>
-internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffects effects, TimeProvider clock)
+internal sealed partial class CommandApplier(ActivityDispatcher activities, ICommandEffects effects, TimeProvider clock)
 {
     /// <summary>
     /// Commands are checked before any is applied: the event log cannot be rolled back, so a bad command must
@@ -208,12 +208,15 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                     });
                 break;
             case CommandType.CompleteWorkflowExecution:
+                var cronRun = NextCronRun(run, command.CompleteWorkflowExecutionCommandAttributes.Result, null, after);
                 run.Add(EventType.WorkflowExecutionCompleted, e => e.WorkflowExecutionCompletedEventAttributes
                     = new WorkflowExecutionCompletedEventAttributes
                     {
                         Result = command.CompleteWorkflowExecutionCommandAttributes.Result,
                         WorkflowTaskCompletedEventId = completedId,
+                        NewExecutionRunId = cronRun?.RunId ?? "",
                     });
+                PublishCronRun(run, cronRun);
                 break;
             case CommandType.FailWorkflowExecution:
                 FailWorkflow(run, command.FailWorkflowExecutionCommandAttributes.Failure, completedId, after);
@@ -262,6 +265,7 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
             next.Attempt = run.Start.Attempt + 1;
             next.RetryPolicy = policy;
             next.Initiator = ContinueAsNewInitiator.Retry;
+            next.CronSchedule = run.Start.CronSchedule;
             next.ContinuedFailure = failure;
             next.FirstWorkflowTaskBackoff = Duration.FromTimeSpan(d);
             var newRun = effects.CreateChainedRun(run, next, after);
@@ -277,13 +281,16 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
             return;
         }
 
+        var cronRun = NextCronRun(run, run.Start.LastCompletionResult, failure, after);
         run.Add(EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes
             = new WorkflowExecutionFailedEventAttributes
             {
                 Failure = failure,
                 RetryState = policy is null ? RetryState.RetryPolicyNotSet : RetryState.MaximumAttemptsReached,
                 WorkflowTaskCompletedEventId = completedId,
+                NewExecutionRunId = cronRun?.RunId ?? "",
             });
+        PublishCronRun(run, cronRun);
     }
 
     private void ContinueAsNew(

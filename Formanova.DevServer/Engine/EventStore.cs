@@ -12,7 +12,7 @@ internal sealed partial record StoredRun(string Namespace, string WorkflowId, st
     public Dictionary<long, Temporalio.Api.Common.V1.Payloads> HeartbeatDetails { get; } = [];
 }
 
-internal partial interface IEventStore : IDisposable
+internal partial interface IEventStore : IScheduleStore, IDisposable
 {
     /// <summary>
     /// Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.

@@ -420,6 +420,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             attributes.WorkflowExecutionExpirationTime = Timestamp.FromDateTime(Now + executionTimeout);
         }
 
+        CronSchedules.DelayFirstRun(attributes, Now);
         run.Add(EventType.WorkflowExecutionStarted, e =>
         {
             e.WorkflowExecutionStartedEventAttributes = attributes;
@@ -530,6 +531,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             }
         }
 
+        after.Add(() => NotifySchedules(run));
         var retention = _namespaces.TryGetValue(run.Namespace, out var nsEntry) ? nsEntry.Retention : _options.DefaultNamespaceRetention;
         _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
     }

@@ -25,7 +25,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
         Add<GetSystemInfoRequest, GetSystemInfoResponse>("GetSystemInfo", (_, _) => new GetSystemInfoResponse
         {
             ServerVersion = ServerVersion,
-            // Only what is implemented: no schedules, Nexus or versioning.
+            // Only what is implemented: no Nexus or versioning (schedules have no capability flag).
             Capabilities = new GetSystemInfoResponse.Types.Capabilities
             {
                 EagerWorkflowStart = true,
@@ -187,6 +187,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
         AddVisibilityHandlers();
         AddTaskQueueHandlers();
         AddActivityOperationHandlers();
+        AddScheduleHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",
@@ -308,9 +309,10 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
             throw Errors.InvalidArgument("TaskQueue is not set on request.");
         }
 
-        if (!string.IsNullOrEmpty(cron))
+        CronSchedules.Validate(cron);
+        if (!string.IsNullOrEmpty(cron) && startDelay is not null && startDelay.ToTimeSpan() > TimeSpan.Zero)
         {
-            throw Errors.InvalidArgument("Cron schedules are not supported by the Formanova dev server.");
+            throw Errors.InvalidArgument("CronSchedule and WorkflowStartDelay may not be used together.");
         }
 
         if (_engine.SearchAttributes.Validate(ns, searchAttributes) is { } invalidAttributes)
@@ -352,6 +354,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
             SearchAttributes = searchAttributes,
             Header = header,
             FirstWorkflowTaskBackoff = startDelay,
+            CronSchedule = cron,
         };
         return new StartParams(
             ns,

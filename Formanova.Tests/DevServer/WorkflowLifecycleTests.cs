@@ -303,7 +303,8 @@ public class WorkflowLifecycleTests : DevServerFixture
     [Test]
     public async Task UnsupportedRpc_WhenCalled_ReturnsUnimplemented()
     {
-        var error = await ThrowsAsync<RpcException>(() => Client.WorkflowService.ListSchedulesAsync(new() { Namespace = "default" }));
+        var error = await ThrowsAsync<RpcException>(
+            () => Client.WorkflowService.ListArchivedWorkflowExecutionsAsync(new() { Namespace = "default" }));
         Assert.That(error.Code, Is.EqualTo(RpcException.StatusCode.Unimplemented));
     }
 }

@@ -17,6 +17,7 @@ namespace Formanova.Bench.DevServer;
 /// activity, two workflow tasks) with steps that do no work: the floor the SDK and the server set for one prediction.
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
+/// Schedule mode: --schedule-firings 1000 [--schedules 20] measures schedule firing lateness (ScheduleBench).
 /// </summary>
 internal static class Program
 {
@@ -31,6 +32,8 @@ internal static class Program
         string? external = null;
         var retentionWorkflows = 0;
         var retention = TimeSpan.FromSeconds(10);
+        var scheduleFirings = 0;
+        var schedules = 20;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -62,6 +65,12 @@ internal static class Program
                 case "--retention-seconds":
                     retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
                     break;
+                case "--schedule-firings":
+                    scheduleFirings = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--schedules":
+                    schedules = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
                 // Against a separately started server, so its CPU use can be told apart from the SDK's.
                 case "--address":
                     external = args[i + 1];
@@ -76,7 +85,11 @@ internal static class Program
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         foreach (var storage in storages)
         {
-            if (retentionWorkflows > 0)
+            if (scheduleFirings > 0)
+            {
+                await ScheduleBench.RunAsync(storage, scheduleFirings, schedules);
+            }
+            else if (retentionWorkflows > 0)
             {
                 await RunRetentionAsync(storage, retentionWorkflows, concurrency, retention);
             }
