@@ -17,6 +17,8 @@ namespace Formanova.Bench.DevServer;
 /// activity, two workflow tasks) with steps that do no work: the floor the SDK and the server set for one prediction.
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
+/// Update mode: --mode update [--updates 2000] [--warmup 5000] measures the round trip of ExecuteUpdateAsync against a
+/// running workflow (UpdateWorkflowExecution, the task that carries it, the accepted and completed events), one in flight.
 /// </summary>
 internal static class Program
 {
@@ -31,6 +33,8 @@ internal static class Program
         string? external = null;
         var retentionWorkflows = 0;
         var retention = TimeSpan.FromSeconds(10);
+        var mode = "workflows";
+        var updates = 2000;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -59,6 +63,12 @@ internal static class Program
                 case "--retention-workflows":
                     retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
                     break;
+                case "--mode":
+                    mode = args[i + 1];
+                    break;
+                case "--updates":
+                    updates = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
                 case "--retention-seconds":
                     retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
                     break;
@@ -76,7 +86,11 @@ internal static class Program
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         foreach (var storage in storages)
         {
-            if (retentionWorkflows > 0)
+            if (mode == "update")
+            {
+                await UpdateBench.RunAsync(storage, external, updates, warmup, Compression());
+            }
+            else if (retentionWorkflows > 0)
             {
                 await RunRetentionAsync(storage, retentionWorkflows, concurrency, retention);
             }
