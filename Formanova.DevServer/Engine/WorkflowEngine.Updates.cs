@@ -131,7 +131,7 @@ internal sealed partial class WorkflowEngine
             {
                 await target.WaitAsync(soft.Token);
             }
-            catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && !target.IsCompleted)
+            catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
             {
                 // Soft timeout: report the stage reached so far.
             }

@@ -117,6 +117,25 @@ public class UpdateTests : DevServerFixture
         return events;
     }
 
+    /// <summary>PollWorkflowExecutionUpdate without a wait stage answers at once: NotFound until the update is admitted.</summary>
+    private async Task WaitForAdmittedAsync(string workflowId, string updateId) =>
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                var poll = await Client.WorkflowService.PollWorkflowExecutionUpdateAsync(new()
+                {
+                    Namespace = "default",
+                    UpdateRef = new() { WorkflowExecution = new() { WorkflowId = workflowId }, UpdateId = updateId },
+                });
+                return poll.Stage == UpdateWorkflowExecutionLifecycleStage.Admitted;
+            }
+            catch (RpcException e) when (e.Code == RpcException.StatusCode.NotFound)
+            {
+                return false;
+            }
+        });
+
     [Test]
     public async Task ExecuteUpdateAsync_WhenAccepted_ReturnsTheResultAndWritesAcceptedAndCompletedEvents()
     {
@@ -267,6 +286,24 @@ public class UpdateTests : DevServerFixture
     }
 
     [Test]
+    public async Task ExecuteUpdateAsync_WithARunIdOrFirstExecutionRunId_TargetsThatRunOnly()
+    {
+        var queue = NewQueue();
+        await RunWorkerAsync(queue, Configure, async () =>
+        {
+            var handle = await StartCounterAsync(queue);
+            var runId = handle.ResultRunId!;
+            Assert.That(await (handle with { RunId = runId }).ExecuteUpdateAsync(wf => wf.AddAsync(1)), Is.EqualTo(1));
+            Assert.That(await (handle with { FirstExecutionRunId = runId }).ExecuteUpdateAsync(wf => wf.AddAsync(1)), Is.EqualTo(2));
+
+            var other = handle with { FirstExecutionRunId = Guid.NewGuid().ToString() };
+            var error = await ThrowsAsync<RpcException>(() => other.ExecuteUpdateAsync(wf => wf.AddAsync(1)));
+            Assert.That(error.Code, Is.EqualTo(RpcException.StatusCode.NotFound));
+            Assert.That(await handle.QueryAsync(wf => wf.Total), Is.EqualTo(2));
+        });
+    }
+
+    [Test]
     public async Task ExecuteUpdateAsync_WhenTheWorkflowCompletesWithTheHandlerUnfinished_FailsTheUpdate()
     {
         var queue = NewQueue();
@@ -297,23 +334,7 @@ public class UpdateTests : DevServerFixture
             Identity = "test",
         });
         var update = handle.ExecuteUpdateAsync(wf => wf.GenerationAsync(), new("across-continue"));
-        // Admitted (PollWorkflowExecutionUpdate without a wait stage answers at once) while the task is still running.
-        await WaitUntilAsync(async () =>
-        {
-            try
-            {
-                var poll = await Client.WorkflowService.PollWorkflowExecutionUpdateAsync(new()
-                {
-                    Namespace = "default",
-                    UpdateRef = new() { WorkflowExecution = new() { WorkflowId = handle.Id }, UpdateId = "across-continue" },
-                });
-                return poll.Stage == UpdateWorkflowExecutionLifecycleStage.Admitted;
-            }
-            catch (RpcException e) when (e.Code == RpcException.StatusCode.NotFound)
-            {
-                return false;
-            }
-        });
+        await WaitForAdmittedAsync(handle.Id, "across-continue");
 
         await Client.WorkflowService.RespondWorkflowTaskCompletedAsync(new()
         {
@@ -339,6 +360,36 @@ public class UpdateTests : DevServerFixture
         var first = await HistoryAsync(handle, task.WorkflowExecution.RunId);
         Assert.That(first.Where(e => UpdateEvents.Contains(e.EventType)), Is.Empty);
         Assert.That(first[^1].EventType, Is.EqualTo(EventType.WorkflowExecutionContinuedAsNew));
+    }
+
+    [Test]
+    public async Task ExecuteUpdateAsync_ArrivingWhileATaskRuns_IsCarriedByATaskOfItsOwnAfterIt()
+    {
+        var queue = NewQueue();
+        var handle = await StartCounterAsync(queue);
+        var task = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new()
+        {
+            Namespace = "default",
+            TaskQueue = new() { Name = queue },
+            Identity = "test",
+        });
+        var update = handle.ExecuteUpdateAsync(wf => wf.AddAsync(4), new("while-running"));
+        await WaitForAdmittedAsync(handle.Id, "while-running");
+        Assert.That(task.Messages, Is.Empty);
+
+        // The workflow's first task yields no commands, so completing it by hand matches what the worker replays.
+        await Client.WorkflowService.RespondWorkflowTaskCompletedAsync(new()
+        {
+            Namespace = "default",
+            TaskToken = task.TaskToken,
+            Identity = "test",
+        });
+        await RunWorkerAsync(queue, Configure, async () =>
+            Assert.That(await update.WaitAsync(TimeSpan.FromSeconds(30)), Is.EqualTo(4)));
+
+        var events = await HistoryAsync(handle);
+        Assert.That(events.Count(e => e.EventType == EventType.WorkflowTaskCompleted), Is.EqualTo(2));
+        Assert.That(events.Count(e => e.EventType == EventType.WorkflowExecutionUpdateCompleted), Is.EqualTo(1));
     }
 
     [Test]
