@@ -117,6 +117,15 @@ public class UpdateTests : DevServerFixture
         return events;
     }
 
+    /// <summary>Takes the next workflow task without a worker, so that it is in flight when an update arrives.</summary>
+    private Task<Temporalio.Api.WorkflowService.V1.PollWorkflowTaskQueueResponse> TakeTaskByHandAsync(string queue) =>
+        Client.WorkflowService.PollWorkflowTaskQueueAsync(new()
+        {
+            Namespace = "default",
+            TaskQueue = new() { Name = queue },
+            Identity = "test",
+        });
+
     /// <summary>PollWorkflowExecutionUpdate without a wait stage answers at once: NotFound until the update is admitted.</summary>
     private async Task WaitForAdmittedAsync(string workflowId, string updateId) =>
         await WaitUntilAsync(async () =>
@@ -326,13 +335,7 @@ public class UpdateTests : DevServerFixture
     {
         var queue = NewQueue();
         var handle = await StartCounterAsync(queue);
-        // The first task is taken by hand so that it is in flight when the update arrives.
-        var task = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new()
-        {
-            Namespace = "default",
-            TaskQueue = new() { Name = queue },
-            Identity = "test",
-        });
+        var task = await TakeTaskByHandAsync(queue);
         var update = handle.ExecuteUpdateAsync(wf => wf.GenerationAsync(), new("across-continue"));
         await WaitForAdmittedAsync(handle.Id, "across-continue");
 
@@ -367,12 +370,7 @@ public class UpdateTests : DevServerFixture
     {
         var queue = NewQueue();
         var handle = await StartCounterAsync(queue);
-        var task = await Client.WorkflowService.PollWorkflowTaskQueueAsync(new()
-        {
-            Namespace = "default",
-            TaskQueue = new() { Name = queue },
-            Identity = "test",
-        });
+        var task = await TakeTaskByHandAsync(queue);
         var update = handle.ExecuteUpdateAsync(wf => wf.AddAsync(4), new("while-running"));
         await WaitForAdmittedAsync(handle.Id, "while-running");
         Assert.That(task.Messages, Is.Empty);
