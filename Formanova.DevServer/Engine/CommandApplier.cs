@@ -121,6 +121,7 @@ internal sealed partial class CommandApplier(ActivityDispatcher activities, ICom
                     closed = true;
                     break;
                 case CommandType.RecordMarker:
+                case CommandType.ProtocolMessage:
                 case CommandType.UpsertWorkflowSearchAttributes:
                 case CommandType.ModifyWorkflowProperties:
                     break;

@@ -32,7 +32,8 @@ internal sealed partial record StartParams(
     string RequestId,
     WorkflowIdReusePolicy ReusePolicy,
     WorkflowIdConflictPolicy ConflictPolicy,
-    HistoryEvent? SignalEvent = null);
+    HistoryEvent? SignalEvent = null,
+    Action<WorkflowRun, List<Action>>? OnCreated = null);
 
 internal sealed record StartOutcome(WorkflowRun Run, bool Started);
 
@@ -389,7 +390,11 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
                 attributes.FirstExecutionRunId = runId;
             }
 
-            Locked(run, after => InitRun(run, attributes, p.SignalEvent, after, p.UserMetadata));
+            Locked(run, after =>
+            {
+                InitRun(run, attributes, p.SignalEvent, after, p.UserMetadata);
+                p.OnCreated?.Invoke(run, after);
+            });
             _runs[runId] = run;
             slot.Current = run;
             return new StartOutcome(run, true);
@@ -497,6 +502,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     /// <summary>Everything that follows a run closing: parent notification, parent-close policy, queries, retention.</summary>
     private void OnClosed(WorkflowRun run, List<Action> after)
     {
+        AbortUpdates(run);
         HoldAttachedQueries(run);
         foreach (var query in run.PendingQueries)
         {

@@ -188,6 +188,7 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
         AddTaskQueueHandlers();
         AddActivityOperationHandlers();
         AddScheduleHandlers();
+        AddUpdateHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",

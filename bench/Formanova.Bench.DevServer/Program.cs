@@ -18,6 +18,8 @@ namespace Formanova.Bench.DevServer;
 /// Memory mode: [--retention-workflows 100000] [--retention-seconds 10] runs that many workflows with a short
 /// namespace retention and reports the heap and working set after a forced GC, before and after the sweep.
 /// Schedule mode: --schedule-firings 1000 [--schedules 20] measures schedule firing lateness (ScheduleBench).
+/// Update mode: --mode update [--updates 2000] [--warmup 5000] measures the round trip of ExecuteUpdateAsync against a
+/// running workflow (UpdateWorkflowExecution, the task that carries it, the accepted and completed events), one in flight.
 /// </summary>
 internal static class Program
 {
@@ -34,6 +36,8 @@ internal static class Program
         var retention = TimeSpan.FromSeconds(10);
         var scheduleFirings = 0;
         var schedules = 20;
+        var mode = "workflows";
+        var updates = 2000;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -62,6 +66,12 @@ internal static class Program
                 case "--retention-workflows":
                     retentionWorkflows = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
                     break;
+                case "--mode":
+                    mode = args[i + 1];
+                    break;
+                case "--updates":
+                    updates = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
                 case "--retention-seconds":
                     retention = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
                     break;
@@ -88,6 +98,10 @@ internal static class Program
             if (scheduleFirings > 0)
             {
                 await ScheduleBench.RunAsync(storage, scheduleFirings, schedules);
+            }
+            else if (mode == "update")
+            {
+                await UpdateBench.RunAsync(storage, external, updates, warmup, Compression());
             }
             else if (retentionWorkflows > 0)
             {
