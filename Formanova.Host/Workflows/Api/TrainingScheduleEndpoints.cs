@@ -109,24 +109,28 @@ internal static class TrainingScheduleEndpoints
                 "The schedule's spec as it was given, whether it is paused (and its note), the next firings, how many "
                 + "runs it started and the latest of them with their paths. 404 when no training schedule has this id.")
             .WithResponseExample(Example);
-        schedules.MapPost("/{id}/pause", (string id, ScheduleNoteBody? body, WorkflowGateway gateway, CancellationToken ct) =>
-                ChangeAsync(gateway, id, (h, rpc) => h.PauseAsync(body?.Note ?? "Paused through the API.", rpc), ct))
+        schedules.MapPost("/{id}/pause", async (string id, ScheduleNoteBody? body, WorkflowGateway gateway, CancellationToken ct) =>
+                TypedResults.Ok(await ChangeAsync(
+                    gateway, id, (h, rpc) => h.PauseAsync(body?.Note ?? "Paused through the API.", rpc), ct)))
             .WithName("PauseTrainingSchedule")
             .WithSummary("Pause a training schedule")
             .WithDescription("No firing starts a run until it is unpaused; a run already started goes on. The optional "
                 + "`note` (at most 500 characters) says why. Answers 200 with the schedule.")
             .WithRequestExample(new ScheduleNoteBody("Dataset migration until Friday."))
             .WithResponseExample(Example with { Paused = true, Note = "Dataset migration until Friday.", NextRuns = [] });
-        schedules.MapPost("/{id}/unpause", (string id, ScheduleNoteBody? body, WorkflowGateway gateway, CancellationToken ct) =>
-                ChangeAsync(gateway, id, (h, rpc) => h.UnpauseAsync(body?.Note ?? "Unpaused through the API.", rpc), ct))
+        schedules.MapPost("/{id}/unpause", async (string id, ScheduleNoteBody? body, WorkflowGateway gateway, CancellationToken ct) =>
+                TypedResults.Ok(await ChangeAsync(
+                    gateway, id, (h, rpc) => h.UnpauseAsync(body?.Note ?? "Unpaused through the API.", rpc), ct)))
             .WithName("UnpauseTrainingSchedule")
             .WithSummary("Unpause a training schedule")
             .WithDescription("Firings start runs again from the next due time on; those missed while paused are not made "
                 + "up. Answers 200 with the schedule.")
             .WithResponseExample(Example);
-        schedules.MapPost("/{id}/trigger", (string id, WorkflowGateway gateway, CancellationToken ct) =>
-                ChangeAsync(
-                    gateway, id, (h, rpc) => h.TriggerAsync(new ScheduleTriggerOptions { Rpc = rpc }), ct, StatusCodes.Status202Accepted))
+        schedules.MapPost("/{id}/trigger", async (string id, WorkflowGateway gateway, CancellationToken ct) =>
+            {
+                var view = await ChangeAsync(gateway, id, (h, rpc) => h.TriggerAsync(new ScheduleTriggerOptions { Rpc = rpc }), ct);
+                return TypedResults.Accepted(view.Location, view);
+            })
             .WithName("TriggerTrainingSchedule")
             .WithSummary("Start a scheduled training run now")
             .WithDescription(
@@ -225,16 +229,15 @@ internal static class TrainingScheduleEndpoints
         return TypedResults.Ok(new TrainingSchedulePage(items));
     }
 
-    private static async Task<IResult> ChangeAsync(
+    /// <summary>A change of a training schedule, and the schedule after it.</summary>
+    private static async Task<TrainingScheduleView> ChangeAsync(
         WorkflowGateway gateway,
         string id,
         Func<ScheduleHandle, RpcOptions, Task> change,
-        CancellationToken ct,
-        int status = StatusCodes.Status200OK)
+        CancellationToken ct)
     {
         await CallAsync(gateway, id, change, ct);
-        var view = await ViewAsync(gateway, id, ct);
-        return status == StatusCodes.Status200OK ? TypedResults.Ok(view) : TypedResults.Accepted(view.Location, view);
+        return await ViewAsync(gateway, id, ct);
     }
 
     /// <summary>A call on a training schedule; an id that is not one is a 404.</summary>
