@@ -121,6 +121,7 @@ internal sealed class CommandApplier(ActivityDispatcher activities, ICommandEffe
                     closed = true;
                     break;
                 case CommandType.RecordMarker:
+                case CommandType.ProtocolMessage:
                 case CommandType.UpsertWorkflowSearchAttributes:
                 case CommandType.ModifyWorkflowProperties:
                     break;

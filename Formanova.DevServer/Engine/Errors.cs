@@ -29,9 +29,12 @@ internal static class Errors
     public static RpcException QueryFailed(string message) =>
         WithDetail(StatusCode.InvalidArgument, message, new QueryFailedFailure());
 
+    public static RpcException WorkflowNotReady(string message) =>
+        WithDetail(StatusCode.FailedPrecondition, message, new WorkflowNotReadyFailure());
+
     // The SDK reads typed failures from google.rpc.Status in the grpc-status-details-bin trailer. The package
     // carries no google.rpc.Status type, so the three fields are written by hand.
-    private static RpcException WithDetail(StatusCode code, string message, IMessage detail)
+    internal static RpcException WithDetail(StatusCode code, string message, IMessage detail)
     {
         var any = Any.Pack(detail);
         using var stream = new MemoryStream();

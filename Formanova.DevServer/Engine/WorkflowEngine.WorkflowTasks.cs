@@ -156,6 +156,7 @@ internal sealed partial class WorkflowEngine
             }
 
             run.PendingQueries.Clear();
+            AttachUpdates(run, response, startedId);
             return response;
         });
     }
@@ -260,6 +261,7 @@ internal sealed partial class WorkflowEngine
         string identity,
         List<Action> after)
     {
+        OnWorkflowTaskFailing(run, identity);
         if (run.WtTransientScheduled)
         {
             run.FailTransientWorkflowTask();
@@ -302,7 +304,7 @@ internal sealed partial class WorkflowEngine
         {
             RequireCurrentTask(run, scheduledId, startedId, seq);
             AnswerAttachedQueries(run, request.QueryResults);
-            var commandError = CommandApplier.Validate(run, request.Commands);
+            var commandError = CommandApplier.Validate(run, request.Commands) ?? ValidateUpdateMessages(run, request);
             if (commandError is not null)
             {
                 MaterializeTransient(run, request.Identity);
@@ -316,10 +318,16 @@ internal sealed partial class WorkflowEngine
                 throw Errors.InvalidArgument(commandError.Value.Message);
             }
 
+            if (TryDiscardSpeculativeTask(run, request, response, after))
+            {
+                return;
+            }
+
             var closes = request.Commands.Any(c => IsCloseCommand(c.CommandType));
             if (closes && run.HasBuffered)
             {
                 // New events arrived while the task ran; closing now would lose them (UnhandledCommand).
+                OnWorkflowTaskFailing(run, request.Identity);
                 MaterializeTransient(run, request.Identity);
                 var (s, st) = (run.WtScheduledId, run.WtStartedId);
                 run.Add(EventType.WorkflowTaskFailed, e => e.WorkflowTaskFailedEventAttributes = new WorkflowTaskFailedEventAttributes
@@ -335,6 +343,7 @@ internal sealed partial class WorkflowEngine
                 return;
             }
 
+            run.Updates.SpeculativeBase = 0;
             MaterializeTransient(run, request.Identity);
             var (sched, started) = (run.WtScheduledId, run.WtStartedId);
             var completed = run.Add(EventType.WorkflowTaskCompleted, e => e.WorkflowTaskCompletedEventAttributes
@@ -366,9 +375,16 @@ internal sealed partial class WorkflowEngine
                     break;
                 }
 
+                if (command.CommandType == CommandType.ProtocolMessage)
+                {
+                    ApplyProtocolMessageCommand(run, request, command);
+                    continue;
+                }
+
                 _commands.Apply(run, command, completed.EventId, request.Identity, after, eager);
             }
 
+            FinishUpdateMessages(run, request);
             if (!run.IsRunning)
             {
                 OnClosed(run, after);
@@ -393,7 +409,12 @@ internal sealed partial class WorkflowEngine
             }
             else
             {
-                ReleaseQueries(run, after);
+                // Updates that arrived while the task ran get a task of their own; held queries then ride on it.
+                ScheduleTaskForUpdates(run, after);
+                if (!run.WtPending)
+                {
+                    ReleaseQueries(run, after);
+                }
             }
         });
         return response;

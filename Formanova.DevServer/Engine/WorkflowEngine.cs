@@ -32,7 +32,8 @@ internal sealed record StartParams(
     string RequestId,
     WorkflowIdReusePolicy ReusePolicy,
     WorkflowIdConflictPolicy ConflictPolicy,
-    HistoryEvent? SignalEvent = null);
+    HistoryEvent? SignalEvent = null,
+    Action<WorkflowRun, List<Action>>? OnCreated = null);
 
 internal sealed record StartOutcome(WorkflowRun Run, bool Started);
 
@@ -384,7 +385,11 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
                 attributes.FirstExecutionRunId = runId;
             }
 
-            Locked(run, after => InitRun(run, attributes, p.SignalEvent, after));
+            Locked(run, after =>
+            {
+                InitRun(run, attributes, p.SignalEvent, after);
+                p.OnCreated?.Invoke(run, after);
+            });
             _runs[runId] = run;
             slot.Current = run;
             return new StartOutcome(run, true);
@@ -482,6 +487,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     /// <summary>Everything that follows a run closing: parent notification, parent-close policy, queries, retention.</summary>
     private void OnClosed(WorkflowRun run, List<Action> after)
     {
+        AbortUpdates(run);
         HoldAttachedQueries(run);
         foreach (var query in run.PendingQueries)
         {

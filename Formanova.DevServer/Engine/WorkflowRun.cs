@@ -161,6 +161,9 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public Dictionary<long, HistoryEvent> PendingExternal { get; } = [];
     public List<QueryTask> PendingQueries { get; } = [];
 
+    /// <summary>Workflow updates: accepted and completed ones from the history, admitted ones in memory.</summary>
+    public UpdateRegistry Updates { get; } = new();
+
     /// <summary>Queries handed to the worker with the started workflow task, answered in its completion.</summary>
     public List<QueryTask> AttachedQueries { get; } = [];
 
@@ -331,6 +334,11 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
                     }
                 }
 
+                break;
+            case EventType.WorkflowExecutionUpdateAdmitted:
+            case EventType.WorkflowExecutionUpdateAccepted:
+            case EventType.WorkflowExecutionUpdateCompleted:
+                Updates.Apply(e);
                 break;
             case EventType.WorkflowExecutionCompleted:
                 Close(e, WorkflowExecutionStatus.Completed, e.WorkflowExecutionCompletedEventAttributes.NewExecutionRunId);

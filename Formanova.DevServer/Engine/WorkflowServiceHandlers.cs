@@ -207,6 +207,7 @@ internal sealed partial class WorkflowServiceHandlers
             return new CountWorkflowExecutionsResponse { Count = Matching(r.Namespace, VisibilityQuery.Parse(r.Query)).LongCount() };
         });
         AddTaskQueueHandlers();
+        AddUpdateHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",
