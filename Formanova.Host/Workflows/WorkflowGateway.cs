@@ -133,7 +133,8 @@ internal sealed class WorkflowGateway(
         RpcOptions rpc)
     {
         // No eager start here: Temporal refuses it inside a multi-operation request.
-        var start = WithStartWorkflowOperation.Create(run, StartOptions(id, rpc));
+        // The SDK takes the RPC options from the update's options only.
+        var start = WithStartWorkflowOperation.Create(run, StartOptions(id, null));
         try
         {
             return await client.ExecuteUpdateWithStartWorkflowAsync(
@@ -146,7 +147,7 @@ internal sealed class WorkflowGateway(
         }
     }
 
-    private WorkflowOptions StartOptions(string id, RpcOptions rpc) => new(id, temporal.Value.TaskQueue)
+    private WorkflowOptions StartOptions(string id, RpcOptions? rpc) => new(id, temporal.Value.TaskQueue)
     {
         IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
         IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,

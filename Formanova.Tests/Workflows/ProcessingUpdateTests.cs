@@ -78,11 +78,11 @@ public sealed class ProcessingUpdateTests
             Assert.That(problem["errors"]!.AsObject().Select(kv => kv.Key), Is.EquivalentTo(new[] { "decisionThreshold", "useCache" }));
             Assert.That((string?)problem["errors"]!["decisionThreshold"]![0], Does.Contain("past post-processing"));
         });
-        var events = await HistoryEventsAsync(factory, id);
-        Assert.That(
-            events.Where(e => e.ToString().Contains("Update", StringComparison.Ordinal)),
-            Is.Empty,
-            "a rejected update leaves no event");
+        var history = await factory.Services.GetRequiredService<ITemporalClient>().GetWorkflowHandle(id).FetchHistoryAsync();
+        var accepted = history.Events
+            .Where(e => e.EventType == EventType.WorkflowExecutionUpdateAccepted)
+            .Select(e => e.WorkflowExecutionUpdateAcceptedEventAttributes.AcceptedRequest.Input.Name);
+        Assert.That(accepted, Is.EqualTo(new[] { "await_answer" }), "the rejected set_params left no event");
 
         Interlocked.Exchange(ref holding, 0);
         var done = await PollAsync(client, location, j => Status(j) == "completed");
