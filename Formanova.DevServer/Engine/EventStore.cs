@@ -12,7 +12,7 @@ internal sealed record StoredRun(string Namespace, string WorkflowId, string Run
     public Dictionary<long, Temporalio.Api.Common.V1.Payloads> HeartbeatDetails { get; } = [];
 }
 
-internal interface IEventStore : IDisposable
+internal interface IEventStore : IScheduleStore, IDisposable
 {
     /// <summary>
     /// Writes the runs' new events and activity records (<see cref="WorkflowRun.UnpersistedActivities"/>) in one transaction.
@@ -32,7 +32,7 @@ internal interface IEventStore : IDisposable
 /// <c>:memory:</c> storage: the runs already live in memory and nothing can be recovered after the process
 /// ends, so a log would be pure cost (it was a third of the server's CPU per workflow, behind one lock).
 /// </summary>
-internal sealed class VolatileEventStore : IEventStore
+internal sealed partial class VolatileEventStore : IEventStore
 {
     public void Append(params ReadOnlySpan<(WorkflowRun Run, IReadOnlyList<HistoryEvent> Events, bool IsNewRun)> batches)
     {
@@ -59,7 +59,7 @@ internal sealed class VolatileEventStore : IEventStore
 /// Append-only log of history events per run in a SQLite file. Mutable state is never stored: recovery replays
 /// these events, so what survives a crash is exactly what the workers were told.
 /// </summary>
-internal sealed class EventStore : IEventStore
+internal sealed partial class EventStore : IEventStore
 {
     public static IEventStore Open(string path) => path == ":memory:" ? new VolatileEventStore() : new EventStore(path);
 

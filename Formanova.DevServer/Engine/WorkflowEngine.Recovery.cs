@@ -66,6 +66,8 @@ internal sealed partial class WorkflowEngine
         {
             _logger.LogInformation("Recovered {Count} runs from {Path}", stored.Count, _options.StoragePath);
         }
+
+        Schedules.Recover();
     }
 
     private void Resume(WorkflowRun run, StoredRun stored) => Locked(run, after =>

@@ -522,6 +522,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             }
         }
 
+        after.Add(() => NotifySchedules(run));
         var retention = _namespaces.TryGetValue(run.Namespace, out var nsEntry) ? nsEntry.Retention : _options.DefaultNamespaceRetention;
         _scheduler.At(run.CloseTime!.Value + retention, () => DeleteIfExpired(run));
     }

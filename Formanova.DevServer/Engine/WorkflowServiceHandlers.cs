@@ -208,6 +208,7 @@ internal sealed partial class WorkflowServiceHandlers
         });
         AddTaskQueueHandlers();
         AddUpdateHandlers();
+        AddScheduleHandlers();
         AddAsync<PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse>("PollWorkflowTaskQueue", engine.PollWorkflowTaskQueueAsync);
         Add<RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse>(
             "RespondWorkflowTaskCompleted",
