@@ -120,7 +120,8 @@ public sealed class ProcessingWorkflow
     public async Task<ProcessingOutput> AwaitAnswerAsync()
     {
         _answerAwaited = true;
-        await Workflow.WaitConditionAsync(() => _answer is not null || _failure is not null);
+        // Not on the run's token: a cancelled run still ends through its clean-up, which sets the failure to answer with.
+        await Workflow.WaitConditionAsync(() => _answer is not null || _failure is not null, CancellationToken.None);
         return _answer ?? throw _failure!;
     }
 
