@@ -251,8 +251,10 @@ internal static class ProcessingEndpoints
             var output = await AnswerAsync(id, request, gateway, wait.Token, ct);
             return TypedResults.Ok(output);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or WorkflowUpdateRpcTimeoutOrCanceledException
+            && !ct.IsCancellationRequested)
         {
+            // The wait ran out (the update's own call says so with its own exception): the run goes on.
             return Accepted(id);
         }
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded
