@@ -87,6 +87,22 @@ internal sealed class TemporalClientTracingInterceptor : IClientInterceptor
                     .Id, input.Headers,
                 headers => base.StartWorkflowAsync<TWorkflow, TResult>(input with { Headers = headers }));
 
+        /// <summary>
+        /// Update-with-start (the early answer of POST /predictions): the span is the run's start, as for a plain start,
+        /// so a prediction's trace has the same shape in either Workflows:SyncAnswer; its context rides in the start's
+        /// headers, which the run's activities read.
+        /// </summary>
+        public override Task<WorkflowUpdateHandle<TUpdateResult>> StartUpdateWithStartWorkflowAsync<TUpdateResult>(
+            StartUpdateWithStartWorkflowInput input)
+        {
+            var start = input.Options.StartWorkflowOperation!;
+            return TracedAsync($"StartWorkflow:{start.Workflow}", start.Options.Id, start.Headers, headers =>
+            {
+                start.Headers = headers;
+                return base.StartUpdateWithStartWorkflowAsync<TUpdateResult>(input);
+            });
+        }
+
         public override Task SignalWorkflowAsync(SignalWorkflowInput input) =>
             TracedAsync<object?>($"SignalWorkflow:{input.Signal}", input.Id, input.Headers, async headers =>
             {

@@ -110,6 +110,13 @@ internal sealed class TemporalOptions
     }
 }
 
+/// <summary>How the synchronous POST /predictions waits for its run (<see cref="WorkflowsOptions.SyncAnswer"/>).</summary>
+internal enum SyncAnswerShape
+{
+    Early,
+    Result,
+}
+
 /// <summary>The <c>Workflows</c> section: activity policies and per-workflow defaults.</summary>
 internal sealed class WorkflowsOptions
 {
@@ -118,6 +125,14 @@ internal sealed class WorkflowsOptions
     /// <summary>How long POST /predictions waits for the workflow before answering 202.</summary>
     [Range(0.01, 300)]
     public double SyncTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// How POST /predictions waits: <see cref="SyncAnswerShape.Early"/> starts the run with its <c>await_answer</c>
+    /// update (update-with-start) and answers once post-processing is done, while the run persists and emits after;
+    /// <see cref="SyncAnswerShape.Result"/> starts the run and waits for its result, after persistence and events.
+    /// </summary>
+    [EnumDataType(typeof(SyncAnswerShape))]
+    public SyncAnswerShape SyncAnswer { get; set; } = SyncAnswerShape.Early;
 
     [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();

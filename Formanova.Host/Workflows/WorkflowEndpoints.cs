@@ -17,6 +17,7 @@ internal static class WorkflowEndpoints
         var workflows = api.MapGroup("").AddEndpointFilter<TemporalRequiredFilter>();
         workflows.MapProcessingEndpoints();
         workflows.MapTrainingEndpoints();
+        workflows.MapTrainingScheduleEndpoints();
         workflows.MapPromotionEndpoints();
         workflows.MapBatchEndpoints();
         return api;

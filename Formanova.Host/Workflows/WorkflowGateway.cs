@@ -106,21 +106,53 @@ internal sealed class WorkflowGateway(
     {
         try
         {
-            return await client.StartWorkflowAsync(run, new WorkflowOptions(id, temporal.Value.TaskQueue)
-            {
-                IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
-                IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
-                // The first workflow task comes back in the start response when this process runs a worker with a
-                // free slot on the queue: a poll round trip fewer per request. Without one the SDK does not ask.
-                RequestEagerStart = true,
-                Rpc = Rpc(cancellationToken),
-            });
+            var options = StartOptions(id, Rpc(cancellationToken));
+
+            // The first workflow task comes back in the start response when this process runs a worker with a free
+            // slot on the queue: a poll round trip fewer per request. Without one the SDK does not ask.
+            options.RequestEagerStart = true;
+            return await client.StartWorkflowAsync(run, options);
         }
         catch (WorkflowAlreadyStartedException)
         {
             return client.GetWorkflowHandle<TWorkflow, TResult>(id);
         }
     }
+
+    /// <summary>
+    /// Starts the run together with an update (Temporal's update-with-start, one request) and waits for the
+    /// update's outcome, within <paramref name="rpc"/>'s cancellation. A running run with this id gets the update
+    /// instead (never a second run), and the fixed <paramref name="updateId"/> makes a repeat attach to the same
+    /// update; a closed run has nothing left to update, so its result is what the caller gets.
+    /// </summary>
+    public async Task<TResult> StartWithUpdateAsync<TWorkflow, TResult>(
+        string id,
+        Expression<Func<TWorkflow, Task<TResult>>> run,
+        Expression<Func<TWorkflow, Task<TResult>>> update,
+        string updateId,
+        RpcOptions rpc)
+    {
+        // No eager start here: Temporal refuses it inside a multi-operation request.
+        // The SDK takes the RPC options from the update's options only.
+        var start = WithStartWorkflowOperation.Create(run, StartOptions(id, null));
+        try
+        {
+            return await client.ExecuteUpdateWithStartWorkflowAsync(
+                update,
+                new WorkflowUpdateWithStartOptions(updateId, start) { Rpc = rpc });
+        }
+        catch (WorkflowAlreadyStartedException)
+        {
+            return await client.GetWorkflowHandle<TWorkflow, TResult>(id).GetResultAsync(rpcOptions: rpc);
+        }
+    }
+
+    private WorkflowOptions StartOptions(string id, RpcOptions? rpc) => new(id, temporal.Value.TaskQueue)
+    {
+        IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
+        IdConflictPolicy = WorkflowIdConflictPolicy.UseExisting,
+        Rpc = rpc,
+    };
 
     /// <summary>
     /// The run's description, or NotFound when no run has this id or it is another kind of workflow (then the answer
@@ -163,14 +195,7 @@ internal sealed class WorkflowGateway(
     public async Task SignalAsync<TWorkflow>(string id, Expression<Func<TWorkflow, Task>> signal, CancellationToken cancellationToken)
     {
         var name = WorkflowSignalDefinition.FromMethod(((MethodCallExpression)signal.Body).Method).Name;
-        var description = await DescribeAsync<TWorkflow>(id, cancellationToken);
-        if (description.Status != WorkflowExecutionStatus.Running)
-        {
-            throw new ModuleException(
-                ErrorKind.Conflict,
-                $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{name}'.");
-        }
-
+        await RunningAsync<TWorkflow>(id, name, cancellationToken);
         try
         {
             await client.GetWorkflowHandle<TWorkflow>(id).SignalAsync(signal, new WorkflowSignalOptions { Rpc = Rpc(cancellationToken) });
@@ -178,9 +203,51 @@ internal sealed class WorkflowGateway(
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.NotFound or RpcException.StatusCode.FailedPrecondition)
         {
             // It closed between the describe and the signal.
-            throw new ModuleException(ErrorKind.Conflict, $"'{id}' has closed; only a running workflow accepts '{name}'.");
+            throw ClosedSince(id, name);
         }
     }
+
+    /// <summary>
+    /// Sends an update to a run that must still be running, through the workflow's own <c>[WorkflowUpdate]</c>
+    /// method, and waits for its outcome. A closed run is a 409; a change the workflow's validator refuses (an
+    /// InvalidInput failure with the reasons per field) is a 400 naming the fields, and nothing is recorded for it.
+    /// </summary>
+    public async Task<TResult> UpdateAsync<TWorkflow, TResult>(
+        string id,
+        Expression<Func<TWorkflow, Task<TResult>>> update,
+        CancellationToken cancellationToken)
+    {
+        var name = WorkflowUpdateDefinition.FromMethod(((MethodCallExpression)update.Body).Method).Name;
+        await RunningAsync<TWorkflow>(id, name, cancellationToken);
+        try
+        {
+            return await client.GetWorkflowHandle<TWorkflow>(id)
+                .ExecuteUpdateAsync(update, new WorkflowUpdateOptions { Rpc = Rpc(cancellationToken) });
+        }
+        catch (WorkflowUpdateFailedException ex) when (ActivityErrors.Application(ex) is { ErrorType: ErrorTypes.InvalidInput } app)
+        {
+            var errors = app.Details.Count > 0 ? app.Details.ElementAt<Dictionary<string, string[]>>(0) : [];
+            throw new ModuleException(ErrorKind.Invalid, app.Message, errors);
+        }
+        catch (RpcException ex) when (ex.Code is RpcException.StatusCode.NotFound or RpcException.StatusCode.FailedPrecondition)
+        {
+            throw ClosedSince(id, name);
+        }
+    }
+
+    private async Task RunningAsync<TWorkflow>(string id, string? name, CancellationToken cancellationToken)
+    {
+        var description = await DescribeAsync<TWorkflow>(id, cancellationToken);
+        if (description.Status != WorkflowExecutionStatus.Running)
+        {
+            throw new ModuleException(
+                ErrorKind.Conflict,
+                $"'{id}' is {StatusName(description.Status)}; only a running workflow accepts '{name}'.");
+        }
+    }
+
+    private static ModuleException ClosedSince(string id, string? name) =>
+        new(ErrorKind.Conflict, $"'{id}' has closed; only a running workflow accepts '{name}'.");
 
     /// <summary>Requests Temporal's cancellation of a run that must still be running; a closed one is a 409.</summary>
     public async Task CancelAsync<TWorkflow>(string id, CancellationToken cancellationToken)

@@ -26,9 +26,20 @@ internal static class WorkflowDatasets
             _ => ColumnType.Text,
         }, Nullable: true, Role: c.IsLabel ? ColumnRole.Label : ColumnRole.Feature)));
         var dataset = await data.CreateDatasetAsync(new CreateDatasetRequest(name ?? $"churn-{Guid.NewGuid():N}", columns));
+        await AppendChurnAsync(services, dataset.Id, rows, seed);
+        return dataset.Id;
+    }
 
+    /// <summary>
+    /// Imports <paramref name="rows"/> more churn rows into a dataset <see cref="ChurnAsync"/> made, with customer ids
+    /// from <paramref name="firstIndex"/> on.
+    /// </summary>
+    public static async Task AppendChurnAsync(IServiceProvider services, long datasetId, int rows, int seed = 7, int firstIndex = 0)
+    {
+        var data = services.GetRequiredService<IDataModule>();
+        var columns = (await data.GetDatasetAsync(datasetId)).Columns;
         var csv = new StringBuilder(string.Join(',', columns.Select(c => c.Name))).Append('\n');
-        var index = 0;
+        var index = firstIndex;
         foreach (var row in SampleData.Rows(ModelTask.BinaryClassification, rows, seed))
         {
             csv.Append('c').Append(index++);
@@ -47,9 +58,8 @@ internal static class WorkflowDatasets
         }
 
         using var content = new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString()));
-        var report = await data.ImportRowsAsync(dataset.Id, content, new ImportOptions(ImportFormat.Csv));
+        var report = await data.ImportRowsAsync(datasetId, content, new ImportOptions(ImportFormat.Csv));
         Assert.That(report.RowsAccepted, Is.EqualTo(rows), string.Join("; ", report.Errors.Select(e => e.Message)));
-        return dataset.Id;
     }
 
     /// <summary>30 penguins, the species (3 classes, in turn) as the label.</summary>

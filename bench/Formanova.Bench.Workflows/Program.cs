@@ -28,6 +28,12 @@ internal static class WorkflowBench
             return;
         }
 
+        if (args.Length > 0 && args[0] == "sync-answer")
+        {
+            await SyncAnswerBench.RunAsync(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "prediction-log")
         {
             await PredictionLogBench.RunAsync(args);

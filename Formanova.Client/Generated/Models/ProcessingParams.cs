@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// Parameters a running job accepts through update_params; they shape post-processing.
+    /// Parameters a running job accepts through set_params (or the older update_params signal); they shape post-processing.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class ProcessingParams : IParsable

@@ -52,6 +52,14 @@ namespace Formanova.Client.Generated.Models
 #endif
         /// <summary>The requireApproval property</summary>
         public bool? RequireApproval { get; set; }
+        /// <summary>The schedule property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.TrainingScheduleSpec? Schedule { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.TrainingScheduleSpec Schedule { get; set; }
+#endif
         /// <summary>The seed property</summary>
         public int? Seed { get; set; }
         /// <summary>The selectionMetric property</summary>
@@ -128,6 +136,7 @@ namespace Formanova.Client.Generated.Models
                 { "minMetrics", n => { MinMetrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>(global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics.CreateFromDiscriminatorValue); } },
                 { "model", n => { Model = n.GetStringValue(); } },
                 { "requireApproval", n => { RequireApproval = n.GetBoolValue(); } },
+                { "schedule", n => { Schedule = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingScheduleSpec>(global::Formanova.Client.Generated.Models.TrainingScheduleSpec.CreateFromDiscriminatorValue); } },
                 { "seed", n => { Seed = n.GetIntValue(); } },
                 { "selectionMetric", n => { SelectionMetric = n.GetStringValue(); } },
                 { "task", n => { Task = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelTask>(); } },
@@ -153,6 +162,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>("minMetrics", MinMetrics);
             writer.WriteStringValue("model", Model);
             writer.WriteBoolValue("requireApproval", RequireApproval);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingScheduleSpec>("schedule", Schedule);
             writer.WriteIntValue("seed", Seed);
             writer.WriteStringValue("selectionMetric", SelectionMetric);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelTask>("task", Task);

@@ -14,7 +14,7 @@ internal static class ApiTags
         // Not "Models": Scalar's reference lists the schemas under that name.
         ("Model registry", "The model registry: upload, download, activate, archive and alias versions of ML.NET models."),
         ("Training", "Training runs: a workflow that prepares a dataset, trains, evaluates, and registers a model version, "
-            + "optionally waiting for an approval."),
+            + "optionally waiting for an approval; training schedules for periodic retraining."),
         ("Promotions", "Promotions: a workflow that checks a model version against its gates and activates it."),
         ("Predictions", "Predictions with a model version: one row, a batch of rows, or through the workflow."),
         ("Batch", "Batch jobs: a workflow that scores a dataset with a model version; results export as CSV or Parquet."),

@@ -218,10 +218,12 @@ internal static class ProcessingEndpoints
         jobs.MapPatch("/{id}/params", PatchParamsAsync).WithName("UpdateJobParams").WithMetadata(PredictScope)
             .WithSummary("Change a running job's parameters")
             .WithDescription(
-                "Sends the `update_params` signal: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, "
+                "Sends the `set_params` workflow update: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, "
                 + "`useCache`) replace the job's current ones, the others are kept, and apply to the stages still to run. "
-                + "Answers 200 with the job as `GET /jobs/{id}` shows it (the signal may not be applied yet); a closed "
-                + "job is a 409, and a run of another kind a 404 naming its path.")
+                + "The run's validator refuses, with a 400 naming each field and nothing recorded, a value out of range and "
+                + "a value the run has already used: any parameter once post-processing has begun (or the run is "
+                + "failing), `useCache` once inference has started. Answers 200 with the job as `GET /jobs/{id}` shows "
+                + "it, the new params applied; a closed job is a 409, and a run of another kind a 404 naming its path.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .WithRequestExample(new ParamsPatch(DecisionThreshold: 0.65))
             .WithResponseExample(ExampleJobView with
@@ -241,16 +243,18 @@ internal static class ProcessingEndpoints
     private static async Task<Results<Ok<ProcessingOutput>, Accepted<JobAccepted>, ProblemHttpResult>> PredictAsync(
         ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
-        var (id, handle) = await StartAsync("prediction", "prediction", body, http, gateway, ct);
+        var (id, request) = await RequestAsync("prediction", "prediction", body, http, gateway, ct);
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(TimeSpan.FromSeconds(gateway.Options.SyncTimeoutSeconds));
         try
         {
-            var output = await handle.GetResultAsync(rpcOptions: new RpcOptions { CancellationToken = wait.Token });
+            var output = await AnswerAsync(id, request, gateway, wait.Token, ct);
             return TypedResults.Ok(output);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or WorkflowUpdateRpcTimeoutOrCanceledException
+            && !ct.IsCancellationRequested)
         {
+            // The wait ran out (the update's own call says so with its own exception): the run goes on.
             return Accepted(id);
         }
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.Cancelled or RpcException.StatusCode.DeadlineExceeded
@@ -259,7 +263,7 @@ internal static class ProcessingEndpoints
             // The run exists (Temporal lost mid-wait included): a 503 would invite a retry that starts a second one.
             return Accepted(id);
         }
-        catch (WorkflowFailedException ex)
+        catch (Exception ex) when (ex is WorkflowFailedException or WorkflowUpdateFailedException)
         {
             // The run is stored like any job's: the caller can read its error history there.
             var problem = Failure(ex.InnerException ?? ex);
@@ -269,20 +273,45 @@ internal static class ProcessingEndpoints
         }
     }
 
+    /// <summary>
+    /// The prediction's output in the configured shape (<see cref="WorkflowsOptions.SyncAnswer"/>): early, through the
+    /// run's await_answer update started with it, or the run's result once it has persisted and emitted. A run that
+    /// fails before its answer fails either way with the same failure.
+    /// </summary>
+    private static async Task<ProcessingOutput> AnswerAsync(
+        string id,
+        ProcessingRequest request,
+        WorkflowGateway gateway,
+        CancellationToken wait,
+        CancellationToken ct)
+    {
+        if (gateway.Options.SyncAnswer == SyncAnswerShape.Early)
+        {
+            var rpc = new RpcOptions { CancellationToken = wait };
+            return await gateway.StartWithUpdateAsync<ProcessingWorkflow, ProcessingOutput>(
+                id, wf => wf.RunAsync(request), wf => wf.AwaitAnswerAsync(), "await-answer", rpc);
+        }
+
+        var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
+        return await handle.GetResultAsync(rpcOptions: new RpcOptions { CancellationToken = wait });
+    }
+
     private static async Task<Accepted<JobAccepted>> SubmitAsync(
         ProcessingBody body,
         HttpContext http,
         WorkflowGateway gateway,
         CancellationToken ct)
     {
-        var (id, _) = await StartAsync("job", "job", body, http, gateway, ct);
+        var (id, request) = await RequestAsync("job", "job", body, http, gateway, ct);
+        await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
         return Accepted(id);
     }
 
     private static Accepted<JobAccepted> Accepted(string id) =>
         TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "accepted", $"/api/v1/jobs/{id}"));
 
-    private static async Task<(string Id, WorkflowHandle<ProcessingWorkflow, ProcessingOutput> Handle)> StartAsync(
+    /// <summary>The run's id (claimed under an Idempotency-Key) and input, once the inputs pass the version's contract.</summary>
+    private static async Task<(string Id, ProcessingRequest Request)> RequestAsync(
         string prefix, string kind, ProcessingBody body, HttpContext http, WorkflowGateway gateway, CancellationToken ct)
     {
         await CheckInputsAsync(body, http.RequestServices.GetRequiredService<IModelModule>(), ct);
@@ -291,8 +320,7 @@ internal static class ProcessingEndpoints
 
         var request = new ProcessingRequest(kind, body.Model!, body.Version, body.Alias, body.Inputs!, body.DatasetId, body.EntityId,
             body.CallExternal, body.StartPaused, body.Params ?? new ProcessingParams(), hash, gateway.Policy(), body.Strict);
-        var handle = await gateway.StartAsync<ProcessingWorkflow, ProcessingOutput>(id, wf => wf.RunAsync(request), ct);
-        return (id, handle);
+        return (id, request);
     }
 
     /// <summary>
@@ -370,13 +398,8 @@ internal static class ProcessingEndpoints
         IDataModule data,
         CancellationToken ct)
     {
-        var current = await gateway.TryQueryAsync<ProcessingWorkflow, ProcessingStatus>(id, wf => wf.GetCurrentStatus(), ct);
-        var p = current?.Params ?? new ProcessingParams();
-        var merged = new ProcessingParams(
-            patch.DecisionThreshold ?? p.DecisionThreshold,
-            patch.RoundDigits ?? p.RoundDigits,
-            patch.UseCache ?? p.UseCache);
-        await gateway.SignalAsync<ProcessingWorkflow>(id, wf => wf.UpdateParamsAsync(merged), ct);
+        var change = new ProcessingParamsChange(patch.DecisionThreshold, patch.RoundDigits, patch.UseCache);
+        await gateway.UpdateAsync<ProcessingWorkflow, ProcessingStatus>(id, wf => wf.SetParamsAsync(change), ct);
         return TypedResults.Ok(await ViewAsync(id, gateway, data, ct));
     }
 
@@ -510,23 +533,24 @@ internal sealed class ProcessingBodyValidator : AbstractValidator<ProcessingBody
 
 internal sealed class ProcessingParamsValidator : AbstractValidator<ProcessingParams>
 {
-    public const string ThresholdRange = "decisionThreshold must be between 0 and 1.";
-    public const string DigitsRange = "roundDigits must be between 0 and 15.";
-
     public ProcessingParamsValidator()
     {
-        RuleFor(p => p.DecisionThreshold).Must(t => t is >= 0 and <= 1).WithMessage(ThresholdRange);
-        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(DigitsRange);
+        RuleFor(p => p.DecisionThreshold).Must(ProcessingParams.ThresholdInRange).WithMessage(ProcessingParams.ThresholdRange);
+        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(ProcessingParams.DigitsRange);
     }
 }
 
-/// <summary>A change of a running job's parameters: each value given keeps the range a new job's has.</summary>
+/// <summary>
+/// A change of a running job's parameters: each value given keeps the range a new job's has. The workflow's
+/// set_params validator checks the same ranges again, and what only the run knows.
+/// </summary>
 internal sealed class ParamsPatchValidator : AbstractValidator<ParamsPatch>
 {
     public ParamsPatchValidator()
     {
-        RuleFor(p => p.DecisionThreshold).Must(t => t is null or (>= 0 and <= 1)).WithMessage(ProcessingParamsValidator.ThresholdRange);
-        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(ProcessingParamsValidator.DigitsRange);
+        RuleFor(p => p.DecisionThreshold).Must(t => t is null || ProcessingParams.ThresholdInRange(t.Value))
+            .WithMessage(ProcessingParams.ThresholdRange);
+        RuleFor(p => p.RoundDigits).InclusiveBetween(0, 15).WithMessage(ProcessingParams.DigitsRange);
     }
 }
 

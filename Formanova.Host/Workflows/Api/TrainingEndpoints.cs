@@ -1,12 +1,14 @@
 using System.Linq.Expressions;
 using System.Text.Json;
 using FluentValidation;
+using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Training;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Api;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
 
@@ -28,7 +30,8 @@ internal sealed record TrainingRunBody(
     double? ApprovalTimeoutSeconds = null,
     List<string>? ExcludeColumns = null,
     string? SelectionMetric = null,
-    double? TimeBudgetSeconds = null);
+    double? TimeBudgetSeconds = null,
+    TrainingScheduleSpec? Schedule = null);
 
 /// <summary>
 /// A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.
@@ -115,7 +118,12 @@ internal static class TrainingEndpoints
                 + "TRAINING_FAILED event.\n\n"
                 + "**Idempotency:** with an `Idempotency-Key` the run id derives from the key, so a repeat returns the "
                 + "same run (running or closed) and never starts a second one; the same key with another body is a 409. "
-                + "Rate-limited as an expensive operation.")
+                + "Rate-limited as an expensive operation.\n\n"
+                + "**Schedule:** with `schedule` (`cron` or `intervalSeconds`, optional `timeZone`, `jitterSeconds`, "
+                + "`paused`, `note`) no run starts now: a training schedule is created and answered **201** with "
+                + "`Location: /api/v1/training/schedules/{id}`. Each firing starts this run on the dataset as it is then "
+                + "(its latest schema version and rows), registering version `{major}.{yyyyMMdd}.{HHmmss}` of the run's "
+                + "start in UTC (`version` gives the major number); a firing while the last run still runs is skipped.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity)
@@ -129,7 +137,8 @@ internal static class TrainingEndpoints
                 RequireApproval: true,
                 ApprovalTimeoutSeconds: 86400,
                 ExcludeColumns: ["signupChannel"]))
-            .WithResponseExample(TrainingAccepted, StatusCodes.Status202Accepted);
+            .WithResponseExample(TrainingAccepted, StatusCodes.Status202Accepted)
+            .WithResponseExample(TrainingScheduleEndpoints.Example, StatusCodes.Status201Created);
         runs.MapGet("/{id}", GetAsync).WithName("GetTrainingRun")
             .WithSummary("Get a training run")
             .WithDescription(
@@ -173,12 +182,14 @@ internal static class TrainingEndpoints
         return api;
     }
 
-    private static async Task<Accepted<JobAccepted>> StartAsync(
+    private static async Task<Results<Accepted<JobAccepted>, Created<TrainingScheduleView>>> StartAsync(
         TrainingRunBody body,
         HttpContext http,
         WorkflowGateway gateway,
         IDataModule data,
         IModelModule models,
+        IOptions<TemporalOptions> temporal,
+        TimeProvider time,
         CancellationToken ct)
     {
         var auto = AutoTrainingSteps.IsAuto(body.Trainer);
@@ -189,9 +200,12 @@ internal static class TrainingEndpoints
         }
 
         // What can be known now is answered now (TrainingRunPreCheck): the activities check again for runs started
-        // elsewhere. A repeated request with the same Idempotency-Key is no conflict with the version its run made.
-        await new TrainingRunPreCheck(data, models).CheckAsync(body, IdempotencyKey.Read(http)?.Scoped("training"), ct);
-        var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
+        // elsewhere. A repeated request with the same Idempotency-Key is no conflict with the version its run made. A
+        // schedule's runs register versions of their own start time: the check takes the one a run now would.
+        var check = body.Schedule is null
+            ? body
+            : body with { Version = TrainingVersions.Scheduled(TrainingVersions.Major(body.Version!), time.GetUtcNow().UtcDateTime) };
+        await new TrainingRunPreCheck(data, models).CheckAsync(check, IdempotencyKey.Read(http)?.Scoped("training"), ct);
 
         var options = gateway.Options.Training;
         var input = new TrainingRunInput(
@@ -215,6 +229,12 @@ internal static class TrainingEndpoints
             body.SelectionMetric,
             auto ? body.TimeBudgetSeconds ?? options.AutoTimeBudgetSeconds : null,
             options.AutoParallelism);
+        if (body.Schedule is not null)
+        {
+            return await TrainingScheduleEndpoints.CreateAsync(body, input, http, gateway, temporal.Value, ct);
+        }
+
+        var id = await gateway.StartIdAsync("training", http, WorkflowGateway.HashOf(body), ct);
         await gateway.StartAsync<ModelTrainingWorkflow, TrainingRunResult>(id, wf => wf.RunAsync(input), ct);
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
@@ -363,5 +383,6 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
             .WithMessage("timeBudgetSeconds applies to trainer \"auto\" only.");
         RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
             .WithMessage("With requireApproval the approval decides activation; leave activate false.");
+        RuleFor(b => b.Schedule!).SetValidator(new TrainingScheduleSpecValidator()).When(b => b.Schedule is not null);
     }
 }

@@ -72,8 +72,13 @@ internal static class WorkflowSteps
         await EmitAsync(policy, IEventModule.WorkflowFailed, output);
     }
 
-    /// <summary>The stored result and then the closing events, in one local activity (persist_and_emit).</summary>
+    /// <summary>
+    /// The stored result and then the closing events in one step (persist_and_emit): a local activity, or with
+    /// <paramref name="local"/> false a regular one, since a local activity holds the workflow task open and an update
+    /// the run completed just before would only be answered after it.
+    /// </summary>
     public static Task<long> FinishAsync(
+        bool local,
         StepPolicy policy,
         DateTime startedAt,
         ResultStatus status,
@@ -87,9 +92,13 @@ internal static class WorkflowSteps
         var finish = new FinishInput(
             Persist(startedAt, status, model, version, input, output, error, "result"),
             [.. events.Select(e => Emit(e.Type, e.Data, null))]);
-        return Workflow.ExecuteLocalActivityAsync(
-            (CommonActivities a) => a.PersistAndEmitAsync(finish),
-            policy.Local(t => t.Persist, CancellationToken.None));
+        return local
+            ? Workflow.ExecuteLocalActivityAsync(
+                (CommonActivities a) => a.PersistAndEmitAsync(finish),
+                policy.Local(t => t.Persist, CancellationToken.None))
+            : Workflow.ExecuteActivityAsync(
+                (CommonActivities a) => a.PersistAndEmitAsync(finish),
+                policy.For(t => t.Persist, CancellationToken.None));
     }
 
     private static EmitInput Emit(string type, object data, string? subject)

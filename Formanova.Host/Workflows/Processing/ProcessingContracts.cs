@@ -4,8 +4,61 @@ using Formanova.Modules.Model;
 
 namespace Formanova.Host.Workflows.Processing;
 
-/// <summary>Parameters a running job accepts through update_params; they shape post-processing.</summary>
-public sealed record ProcessingParams(double DecisionThreshold = 0.5, int RoundDigits = 4, bool UseCache = true);
+/// <summary>Parameters a running job accepts through set_params (or the older update_params signal); they shape post-processing.</summary>
+public sealed record ProcessingParams(double DecisionThreshold = 0.5, int RoundDigits = 4, bool UseCache = true)
+{
+    public const string ThresholdRange = "decisionThreshold must be between 0 and 1.";
+    public const string DigitsRange = "roundDigits must be between 0 and 15.";
+
+    public static bool ThresholdInRange(double threshold) => threshold is >= 0 and <= 1;
+
+    public static bool DigitsInRange(int digits) => digits is >= 0 and <= 15;
+}
+
+/// <summary>The set_params update's argument: the values given replace the job's current ones, the others are kept.</summary>
+public sealed record ProcessingParamsChange(double? DecisionThreshold = null, int? RoundDigits = null, bool? UseCache = null)
+{
+    /// <summary>The values out of range, by the request's field names (the rules a new job's params follow).</summary>
+    public Dictionary<string, string[]> Check()
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (DecisionThreshold is { } threshold && !ProcessingParams.ThresholdInRange(threshold))
+        {
+            errors["decisionThreshold"] = [ProcessingParams.ThresholdRange];
+        }
+
+        if (RoundDigits is { } digits && !ProcessingParams.DigitsInRange(digits))
+        {
+            errors["roundDigits"] = [ProcessingParams.DigitsRange];
+        }
+
+        return errors;
+    }
+
+    /// <summary>The request's fields this change gives a value for.</summary>
+    public IEnumerable<string> Fields()
+    {
+        if (DecisionThreshold is not null)
+        {
+            yield return "decisionThreshold";
+        }
+
+        if (RoundDigits is not null)
+        {
+            yield return "roundDigits";
+        }
+
+        if (UseCache is not null)
+        {
+            yield return "useCache";
+        }
+    }
+
+    public ProcessingParams ApplyTo(ProcessingParams current) => new(
+        DecisionThreshold ?? current.DecisionThreshold,
+        RoundDigits ?? current.RoundDigits,
+        UseCache ?? current.UseCache);
+}
 
 /// <summary>
 /// The ProcessingWorkflow's one input. <see cref="DatasetId"/> and <see cref="EntityId"/> let data preparation

@@ -121,12 +121,17 @@ internal static class ProcessingSteps
     public static Task<ProcessingOutput> PostProcessAsync(PostProcessInput postProcess, StepPolicy policy) =>
         Workflow.ExecuteLocalActivityAsync(() => ProcessingActivities.PostProcess(postProcess), policy.Local(t => t.Aggregate));
 
-    /// <summary>persist_and_emit for a run that succeeded: the result, PROCESSING_COMPLETED, WORKFLOW_COMPLETED.</summary>
-    public static Task<long> FinishSucceededAsync(ProcessingRequest request, ProcessingOutput output, DateTime startedAt)
+    /// <summary>
+    /// persist_and_emit for a run that succeeded: the result, PROCESSING_COMPLETED, WORKFLOW_COMPLETED. After an early
+    /// answer (<paramref name="answered"/>) it is a regular activity, so the answer leaves with the workflow task that
+    /// schedules it instead of waiting for it.
+    /// </summary>
+    public static Task<long> FinishSucceededAsync(ProcessingRequest request, ProcessingOutput output, DateTime startedAt, bool answered)
     {
         var json = WorkflowJson.Element(output);
         var completed = new { jobId = Workflow.Info.WorkflowId, kind = request.Kind, status = "completed" };
         return WorkflowSteps.FinishAsync(
+            local: !answered,
             request.Policy,
             startedAt,
             ResultStatus.Succeeded,
@@ -156,6 +161,7 @@ internal static class ProcessingSteps
             errors,
         });
         return WorkflowSteps.FinishAsync(
+            local: true,
             request.Policy,
             startedAt,
             failure.Status,

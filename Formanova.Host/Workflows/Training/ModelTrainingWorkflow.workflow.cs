@@ -49,6 +49,13 @@ public sealed class ModelTrainingWorkflow
     public async Task<TrainingRunResult> RunAsync(TrainingRunInput run)
     {
         _startedAt = Workflow.UtcNow;
+        if (run.ScheduledMajor is { } major)
+        {
+            // A schedule starts every run with the same input; the start time (recorded, so replay sees the same)
+            // gives each its own version. No command is added, so older histories replay unchanged.
+            run = run with { Version = TrainingVersions.Scheduled(major, _startedAt) };
+        }
+
         var policy = run.Policy;
         var id = Workflow.Info.WorkflowId;
         await WorkflowSteps.EmitAsync(

@@ -11,6 +11,8 @@ namespace Formanova.Host.Workflows.Training;
 /// <see cref="ExcludeColumns"/> names columns (after the transforms) the model leaves out, e.g. a date column.
 /// <see cref="Trainer"/> <c>auto</c> searches trainers first (<see cref="AutoTrainingSteps"/>), ranked by
 /// <see cref="SelectionMetric"/> within <see cref="TimeBudgetSeconds"/>, <see cref="AutoParallelism"/> at a time.
+/// A training schedule's runs carry <see cref="ScheduledMajor"/>: the run then registers the version
+/// <see cref="TrainingVersions.Scheduled"/> gives its start, instead of <see cref="Version"/>.
 /// </summary>
 public sealed record TrainingRunInput(
     string Model,
@@ -31,7 +33,8 @@ public sealed record TrainingRunInput(
     List<string>? ExcludeColumns = null,
     string? SelectionMetric = null,
     double? TimeBudgetSeconds = null,
-    int AutoParallelism = 1);
+    int AutoParallelism = 1,
+    int? ScheduledMajor = null);
 
 /// <summary>The dataset's columns as the model sees them, and what the preparation pass found.</summary>
 public sealed record PreparedTraining(

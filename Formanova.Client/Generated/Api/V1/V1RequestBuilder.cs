@@ -9,6 +9,7 @@ using Formanova.Client.Generated.Api.V1.ModelsRequests;
 using Formanova.Client.Generated.Api.V1.Predictions;
 using Formanova.Client.Generated.Api.V1.Promotions;
 using Formanova.Client.Generated.Api.V1.Results;
+using Formanova.Client.Generated.Api.V1.Training;
 using Formanova.Client.Generated.Api.V1.TrainingRuns;
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions;
@@ -68,6 +69,11 @@ namespace Formanova.Client.Generated.Api.V1
         public global::Formanova.Client.Generated.Api.V1.Results.ResultsRequestBuilder Results
         {
             get => new global::Formanova.Client.Generated.Api.V1.Results.ResultsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The training property</summary>
+        public global::Formanova.Client.Generated.Api.V1.Training.TrainingRequestBuilder Training
+        {
+            get => new global::Formanova.Client.Generated.Api.V1.Training.TrainingRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The trainingRuns property</summary>
         public global::Formanova.Client.Generated.Api.V1.TrainingRuns.TrainingRunsRequestBuilder TrainingRuns

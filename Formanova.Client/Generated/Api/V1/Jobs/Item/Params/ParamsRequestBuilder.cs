@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item.Params
         {
         }
         /// <summary>
-        /// Sends the `update_params` signal: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, `useCache`) replace the job&apos;s current ones, the others are kept, and apply to the stages still to run. Answers 200 with the job as `GET /jobs/{id}` shows it (the signal may not be applied yet); a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
+        /// Sends the `set_params` workflow update: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, `useCache`) replace the job&apos;s current ones, the others are kept, and apply to the stages still to run. The run&apos;s validator refuses, with a 400 naming each field and nothing recorded, a value out of range and a value the run has already used: any parameter once post-processing has begun (or the run is failing), `useCache` once inference has started. Answers 200 with the job as `GET /jobs/{id}` shows it, the new params applied; a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.JobView"/></returns>
         /// <param name="body">The request body</param>
@@ -79,7 +79,7 @@ namespace Formanova.Client.Generated.Api.V1.Jobs.Item.Params
             return await RequestAdapter.SendAsync<global::Formanova.Client.Generated.Models.JobView>(requestInfo, global::Formanova.Client.Generated.Models.JobView.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Sends the `update_params` signal: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, `useCache`) replace the job&apos;s current ones, the others are kept, and apply to the stages still to run. Answers 200 with the job as `GET /jobs/{id}` shows it (the signal may not be applied yet); a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
+        /// Sends the `set_params` workflow update: the values given (`decisionThreshold` 0–1, `roundDigits` 0–15, `useCache`) replace the job&apos;s current ones, the others are kept, and apply to the stages still to run. The run&apos;s validator refuses, with a 400 naming each field and nothing recorded, a value out of range and a value the run has already used: any parameter once post-processing has begun (or the run is failing), `useCache` once inference has started. Answers 200 with the job as `GET /jobs/{id}` shows it, the new params applied; a closed job is a 409, and a run of another kind a 404 naming its path.Scope: `predict`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
