@@ -94,7 +94,8 @@ public sealed class HostKillDrillTests
         string location;
         await using (var first = await HostProcess.StartAsync(directory.Path, settings))
         {
-            var dataset = await CreateChurnDatasetAsync(first.Client, rows: 40_000);
+            // Enough rows that the fit outlasts the SDK's heartbeat throttling (up to 4 s here), so the poll below sees it.
+            var dataset = await CreateChurnDatasetAsync(first.Client, rows: 100_000);
             var response = await first.Client.PostAsJsonAsync("/api/v1/training-runs", new
             {
                 model = "drill-churn",
