@@ -130,9 +130,11 @@ internal sealed class WorkflowsOptions
     /// How POST /predictions waits: <see cref="SyncAnswerShape.Early"/> starts the run with its <c>await_answer</c>
     /// update (update-with-start) and answers once post-processing is done, while the run persists and emits after;
     /// <see cref="SyncAnswerShape.Result"/> starts the run and waits for its result, after persistence and events.
+    /// Result is the default: on the shipped host it gave more predictions per second for less CPU per prediction
+    /// (docs/benchmarks.md, "Synchronous prediction"), since the early shape persists through a regular activity.
     /// </summary>
     [EnumDataType(typeof(SyncAnswerShape))]
-    public SyncAnswerShape SyncAnswer { get; set; } = SyncAnswerShape.Early;
+    public SyncAnswerShape SyncAnswer { get; set; } = SyncAnswerShape.Result;
 
     [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();

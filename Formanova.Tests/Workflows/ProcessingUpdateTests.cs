@@ -21,10 +21,12 @@ public sealed class ProcessingUpdateTests
 {
     /// <summary>
     /// A factory whose result store refuses a run's succeeded result (as unavailable, so persistence retries) while
-    /// <paramref name="hold"/> says so: the run stays open in its persisting stage.
+    /// <paramref name="hold"/> says so: the run stays open in its persisting stage. POST /predictions answers early
+    /// (Workflows:SyncAnswer=Early), so the answer can arrive while the run is held.
     /// </summary>
     private static FormanovaFactory HeldPersistence(Func<bool> hold, params (string Key, string? Value)[] extra) =>
-        new(Settings(extra), services => services.Decorate<IDataModule>((inner, _) => FailingDataModule.Wrap(
+        new(Settings([("Workflows:SyncAnswer", "Early"), .. extra]), services => services.Decorate<IDataModule>((inner, _) =>
+            FailingDataModule.Wrap(
             inner,
             r => r.Status == ResultStatus.Succeeded && r.Step != "request" && hold())));
 

@@ -67,8 +67,7 @@ public sealed partial class EmbeddedTemporalServerTests
         {
             Assert.That(
                 spans.Where(IsEmbeddedServerSpan).Select(s => s.GetTagItem("url.path")),
-                Does.Contain("/temporal.api.workflowservice.v1.WorkflowService/ExecuteMultiOperation"),
-                "the prediction's update-with-start");
+                Does.Contain("/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution"));
             Assert.That(spans.Where(s => s.DisplayName == "StartWorkflow:ProcessingWorkflow"), Is.Not.Empty);
         });
     }
