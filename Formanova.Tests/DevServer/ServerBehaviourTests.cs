@@ -173,6 +173,20 @@ public class TimeoutAndRetryTests : DevServerFixture
     }
 
     [Test]
+    public async Task ActivityTimeout_WhenAStartedAttemptOutlivesScheduleToClose_ScheduleToCloseFires()
+    {
+        var queue = NewQueue();
+        await RunWorkerAsync(
+            queue,
+            o => o.AddWorkflow<StartedActivityTimeoutWorkflow>().AddActivity(TestActivities.StallFirstAttempt),
+            async () =>
+            {
+                var result = await Client.ExecuteWorkflowAsync((StartedActivityTimeoutWorkflow wf) => wf.RunAsync(), new(NewId(), queue));
+                Assert.That(result, Is.EqualTo("ScheduleToClose"));
+            });
+    }
+
+    [Test]
     public async Task WorkflowTask_WhenWorkerNeverResponds_TimesOutAndIsRetried()
     {
         var queue = NewQueue();

@@ -364,6 +364,32 @@ public class ActivityTimeoutWorkflow
 }
 
 [Workflow]
+public class StartedActivityTimeoutWorkflow
+{
+    /// <summary>
+    /// An attempt that is picked up and then stalls past schedule-to-close: started, so only schedule-to-close can end
+    /// it (start-to-close is far later).
+    /// </summary>
+    [WorkflowRun]
+    public async Task<string> RunAsync()
+    {
+        try
+        {
+            await Workflow.ExecuteActivityAsync(() => TestActivities.StallFirstAttempt(), new()
+            {
+                ScheduleToCloseTimeout = TimeSpan.FromMilliseconds(500),
+                StartToCloseTimeout = TimeSpan.FromSeconds(30),
+            });
+            return "completed";
+        }
+        catch (ActivityFailureException e) when (e.InnerException is TimeoutFailureException timeout)
+        {
+            return timeout.TimeoutType.ToString();
+        }
+    }
+}
+
+[Workflow]
 public class CancelSenderWorkflow
 {
     [WorkflowRun]
