@@ -29,17 +29,11 @@ public partial class DurabilityTests
                 Reason = "before the crash",
             });
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync();
+            await KillAsync(first);
         }
         finally
         {
-            if (!first.HasExited)
-            {
-                first.Kill(entireProcessTree: true);
-            }
-
-            first.Dispose();
+            Release(first);
         }
 
         var (second, address2) = await StartServerProcessAsync(db);
@@ -70,8 +64,7 @@ public partial class DurabilityTests
         }
         finally
         {
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            await KillAsync(second);
             second.Dispose();
         }
     }

@@ -38,17 +38,11 @@ public partial class DurabilityTests
                     Target = new EndpointTarget { External = new EndpointTarget.Types.External { Url = "http://127.0.0.1:9/nexus" } },
                 },
             })).Endpoint.Id;
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync();
+            await KillAsync(first);
         }
         finally
         {
-            if (!first.HasExited)
-            {
-                first.Kill(entireProcessTree: true);
-            }
-
-            first.Dispose();
+            Release(first);
         }
 
         var (second, address2) = await StartServerProcessAsync(db);
@@ -74,8 +68,7 @@ public partial class DurabilityTests
         }
         finally
         {
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            await KillAsync(second);
             second.Dispose();
         }
     }

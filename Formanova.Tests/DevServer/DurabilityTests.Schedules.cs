@@ -40,17 +40,11 @@ public partial class DurabilityTests
             Assert.That(described.Info.NumActions, Is.Zero);
             Assert.That(described.Info.NextActionTimes.First(), Is.EqualTo(due));
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync();
+            await KillAsync(first);
         }
         finally
         {
-            if (!first.HasExited)
-            {
-                first.Kill(entireProcessTree: true);
-            }
-
-            first.Dispose();
+            Release(first);
         }
 
         // The server stays down until the action time has passed (a wait on the wall clock, not on the server).
@@ -77,8 +71,7 @@ public partial class DurabilityTests
         }
         finally
         {
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            await KillAsync(second);
             second.Dispose();
         }
     }

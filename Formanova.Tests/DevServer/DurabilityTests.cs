@@ -39,6 +39,24 @@ public partial class DurabilityTests
     [GeneratedRegex(@"listening on (\S+)")]
     private static partial Regex ListeningRegex();
 
+    /// <summary>SIGKILLs the server and waits until it is gone, as a crash would leave it.</summary>
+    private static async Task KillAsync(Process server)
+    {
+        server.Kill(entireProcessTree: true);
+        await server.WaitForExitAsync();
+    }
+
+    /// <summary>The clean-up of every kill-and-restart test: a server still running when the test failed is killed.</summary>
+    private static void Release(Process server)
+    {
+        if (!server.HasExited)
+        {
+            server.Kill(entireProcessTree: true);
+        }
+
+        server.Dispose();
+    }
+
     private static async Task<(Process Process, string Address)> StartServerProcessAsync(string db)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Formanova.DevServer.dll");
@@ -117,20 +135,14 @@ public partial class DurabilityTests
             await WaitUntilStartedAsync(client, activityHandle.Id);
             await WaitUntilAsync(client, checkpointHandle.Id, "the checkpoint heartbeat", a => a.HeartbeatDetails is not null);
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync();
+            await KillAsync(first);
             await stop.CancelAsync();
             // The dead server's worker keeps retrying its last calls for a while; it is awaited at the end.
             oldWorker = running.ContinueWith(_ => stop.Dispose(), TaskScheduler.Default);
         }
         finally
         {
-            if (!first.HasExited)
-            {
-                first.Kill(entireProcessTree: true);
-            }
-
-            first.Dispose();
+            Release(first);
         }
 
         var (second, address2) = await StartServerProcessAsync(db);
@@ -161,8 +173,7 @@ public partial class DurabilityTests
         {
             await oldWorker;
             firstWorker.Dispose();
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            await KillAsync(second);
             second.Dispose();
         }
     }

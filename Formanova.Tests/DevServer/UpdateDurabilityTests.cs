@@ -37,19 +37,13 @@ public partial class DurabilityTests
             _ = idle.ExecuteUpdateAsync(wf => wf.AddAsync(3), new("admitted")).ContinueWith(_ => { }, TaskScheduler.Default);
             await WaitForUpdateStageAsync(client, admittedId, "admitted", UpdateWorkflowExecutionLifecycleStage.Admitted);
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync();
+            await KillAsync(first);
             await stop.CancelAsync();
             oldWorker = running.ContinueWith(_ => stop.Dispose(), TaskScheduler.Default);
         }
         finally
         {
-            if (!first.HasExited)
-            {
-                first.Kill(entireProcessTree: true);
-            }
-
-            first.Dispose();
+            Release(first);
         }
 
         var (second, address2) = await StartServerProcessAsync(db);
@@ -85,8 +79,7 @@ public partial class DurabilityTests
         {
             await oldWorker;
             firstWorker.Dispose();
-            second.Kill(entireProcessTree: true);
-            await second.WaitForExitAsync();
+            await KillAsync(second);
             second.Dispose();
         }
     }
