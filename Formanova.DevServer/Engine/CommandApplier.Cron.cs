@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Temporalio.Api.Common.V1;
 using Temporalio.Api.Enums.V1;
+using Temporalio.Api.History.V1;
 
 namespace Formanova.DevServer.Engine;
 
@@ -22,16 +23,7 @@ internal sealed partial class CommandApplier
             return null;
         }
 
-        var next = NewRunAttributes(
-            run,
-            run.Start.WorkflowType,
-            run.Start.TaskQueue,
-            run.Start.Input,
-            run.Start.WorkflowRunTimeout,
-            run.Start.WorkflowTaskTimeout,
-            run.Start.Header,
-            run.Memo,
-            run.SearchAttributes);
+        var next = RepeatRunAttributes(run);
         next.CronSchedule = run.Start.CronSchedule;
         next.RetryPolicy = run.Start.RetryPolicy;
         next.Initiator = ContinueAsNewInitiator.CronSchedule;
@@ -49,4 +41,16 @@ internal sealed partial class CommandApplier
             effects.PublishChainedRun(run, cronRun);
         }
     }
+
+    /// <summary>The next run of the same workflow, as a retry or a cron run starts it: same type, queue, input and options.</summary>
+    private static WorkflowExecutionStartedEventAttributes RepeatRunAttributes(WorkflowRun run) => NewRunAttributes(
+        run,
+        run.Start.WorkflowType,
+        run.Start.TaskQueue,
+        run.Start.Input,
+        run.Start.WorkflowRunTimeout,
+        run.Start.WorkflowTaskTimeout,
+        run.Start.Header,
+        run.Memo,
+        run.SearchAttributes);
 }

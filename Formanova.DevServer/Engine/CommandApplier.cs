@@ -253,16 +253,7 @@ internal sealed partial class CommandApplier(ActivityDispatcher activities, ICom
         var expiration = run.Start.WorkflowExecutionExpirationTime?.ToDateTime();
         if (delay is { } d && (expiration is null || clock.GetUtcNow().UtcDateTime + d < expiration))
         {
-            var next = NewRunAttributes(
-                run,
-                run.Start.WorkflowType,
-                run.Start.TaskQueue,
-                run.Start.Input,
-                run.Start.WorkflowRunTimeout,
-                run.Start.WorkflowTaskTimeout,
-                run.Start.Header,
-                run.Memo,
-                run.SearchAttributes);
+            var next = RepeatRunAttributes(run);
             next.Attempt = run.Start.Attempt + 1;
             next.RetryPolicy = policy;
             next.Initiator = ContinueAsNewInitiator.Retry;
