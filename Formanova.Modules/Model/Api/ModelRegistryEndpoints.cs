@@ -153,7 +153,7 @@ internal static class ModelRegistryEndpoints
         return endpoints;
     }
 
-    /// <summary>Multipart: a <c>model</c> file (an ML.NET zip or an ONNX model) and a <c>metadata</c> JSON field (version, task, ...).</summary>
+    /// <summary>Multipart: a <c>model</c> file (an ML.NET zip or an ONNX model) and a <c>metadata</c> JSON field.</summary>
     private static async Task<Created<ModelVersionInfo>> UploadAsync(
         string name,
         ModelUpload upload,

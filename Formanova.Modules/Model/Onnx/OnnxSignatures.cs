@@ -38,7 +38,8 @@ internal static class OnnxSignatures
         task ??= InferTask(graph, signature.Outputs)
             ?? throw ModuleException.Invalid(
                 "task",
-                "The task cannot be read from the graph's outputs: give it (binaryClassification, multiclassClassification or regression).");
+                "The task cannot be read from the graph's outputs: give it (binaryClassification, multiclassClassification or "
+                + "regression).");
 
         var schema = ModelSchema.Validate(columns, task.Value, requireLabel: false, maxColumns, ModelFramework.Onnx);
         var fitted = Fit(signature, graph, schema.Features);

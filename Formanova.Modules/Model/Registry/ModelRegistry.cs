@@ -477,8 +477,8 @@ internal sealed class ModelRegistry : IDisposable
     public static string ArtifactFile(ModelFramework framework) => framework == ModelFramework.Onnx ? OnnxFile : ModelFile;
 
     /// <summary>
-    /// The path of the version's artifact (model.zip or model.onnx), checked against the registered SHA-256. A missing or corrupt local copy
-    /// is fetched again from the artifact store when it has one.
+    /// The path of the version's artifact (model.zip or model.onnx), checked against the registered SHA-256. A missing
+    /// or corrupt local copy is fetched again from the artifact store when it has one.
     /// </summary>
     public async Task<string> EnsureLocalAsync(ModelVersionRow row, CancellationToken cancellationToken)
     {
