@@ -18,9 +18,11 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentBag<OnnxWorker> _idle = [];
     private readonly Func<OnnxWorker> _create;
+    private readonly bool _batches;
 
-    private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first)
+    private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first, bool batches)
     {
+        _batches = batches;
         _slots = new SemaphoreSlim(sessions, sessions);
         _create = create;
         _idle.Add(first);
@@ -36,8 +38,14 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
         var first = OnnxSessions.Create(bytes, options);
         var plan = OnnxPlan.Create(row, bindings, signature, first);
         var sessions = options.SessionsPerModel > 0 ? options.SessionsPerModel : Environment.ProcessorCount;
-        return new OnnxBackend(sessions, () => new OnnxWorker(plan, OnnxSessions.Create(bytes, options)), new OnnxWorker(plan, first));
+        return new OnnxBackend(
+            sessions,
+            () => new OnnxWorker(plan, OnnxSessions.Create(bytes, options)),
+            new OnnxWorker(plan, first),
+            plan.Batches);
     }
+
+    public override bool ScoresChunks => _batches;
 
     /// <summary>Disposes the idle sessions; a session still rented is released by its finalizer.</summary>
     public void Dispose()

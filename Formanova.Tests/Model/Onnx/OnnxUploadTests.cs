@@ -102,6 +102,54 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
         });
     }
 
+    [Test]
+    public async Task PredictBatch_OnAnOnnxVersion_ScoresEachChunkAsOneRun()
+    {
+        await UploadAsync("runs", OnnxGraphs.RowsInRun(), new { version = "1.0.0", task = "regression" });
+        var rows = Enumerable.Range(0, 5).Select(i => new { x = i }).ToArray();
+
+        var uncached = await PostJsonAsync("/api/v1/models/runs/predict/batch", new { version = "1.0.0", rows, useCache = false });
+        var cached = await PostJsonAsync("/api/v1/models/runs/predict/batch", new { version = "1.0.0", rows });
+        var positional = await _factory.Services.GetRequiredService<IModelModule>().PredictRowsAsync(
+            new PredictRowsRequest("runs", ["x"], [.. rows.Select(r => new object?[] { (double)r.x })], Version: "1.0.0"));
+
+        var uncachedBody = await uncached.Content.ReadFromJsonAsync<JsonElement>();
+        var cachedBody = await cached.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(uncached.StatusCode, Is.EqualTo(HttpStatusCode.OK), uncachedBody.ToString());
+            Assert.That(Values(uncachedBody), Is.All.EqualTo(5), "the five rows made one run (Model:Inference:BatchSize is 32)");
+            Assert.That(Values(cachedBody), Is.All.EqualTo(5));
+            Assert.That(positional.Values, Is.All.EqualTo(5));
+        });
+
+        static IEnumerable<double> Values(JsonElement body) =>
+            body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("value").GetDouble());
+    }
+
+    [Test]
+    public async Task Upload_WhenTheGraphIsAConvertedScikitLearnClassifier_NeedsOnlyTheColumnsAndServesClasses()
+    {
+        var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [3, 5, 7]);
+
+        var upload = await UploadAsync("iris", graph, new
+        {
+            version = "1.0.0",
+            columns = new[] { new { name = "a", kind = "numeric" }, new { name = "b", kind = "numeric" } },
+        });
+        var predict = await PostJsonAsync("/api/v1/models/iris/predict", new { version = "1.0.0", inputs = new { a = 0, b = 4 } });
+
+        var registered = await upload.Content.ReadFromJsonAsync<JsonElement>();
+        var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), registered.ToString());
+            Assert.That(registered.GetProperty("task").GetString(), Is.EqualTo("multiclassClassification"));
+            Assert.That(predicted.GetProperty("label").GetString(), Is.EqualTo("5"), predicted.ToString());
+            Assert.That(predicted.GetProperty("probabilities").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "3", "5", "7" }));
+        });
+    }
+
     private Task<HttpResponseMessage> PostJsonAsync(string path, object body) =>
         _client.PostAsync(path, new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
 
