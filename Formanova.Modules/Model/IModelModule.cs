@@ -111,4 +111,11 @@ public interface IModelModule
 
     /// <summary>Opens the version's <c>model.zip</c> (checksum verified) for download.</summary>
     Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The version as an ONNX graph: an ONNX version's file as uploaded; an ML.NET version converted by ML.NET's
+    /// converter once, with its task, columns, signature and input contract in the graph's metadata, and kept beside
+    /// its artifact. Conflict naming the transform and column when the pipeline has a step that does not convert.
+    /// </summary>
+    Task<Stream> ExportOnnxAsync(string name, string version, CancellationToken cancellationToken = default);
 }

@@ -1,5 +1,6 @@
 using Formanova.Modules.Model.Api;
 using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared;
@@ -26,6 +27,7 @@ public static class ModelModule
         services.AddSingleton<CandidateEvaluator>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
+        services.AddSingleton<OnnxExporter>();
         services.AddSingleton<IArtifactStore>(sp =>
             sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
                 ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)

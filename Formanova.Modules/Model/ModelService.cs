@@ -19,7 +19,8 @@ internal sealed class ModelService(
     ITwoLevelCache cache,
     ModelMetrics metrics,
     IOptions<ModelOptions> options,
-    ILogger<ModelService> logger) : IModelModule
+    ILogger<ModelService> logger,
+    OnnxExporter exporter) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -404,6 +405,14 @@ internal sealed class ModelService(
     {
         var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
         return File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken));
+    }
+
+    public async Task<Stream> ExportOnnxAsync(string name, string version, CancellationToken cancellationToken = default)
+    {
+        var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        return row.ModelFramework == ModelFramework.Onnx
+            ? File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken))
+            : await exporter.OpenAsync(row, cancellationToken);
     }
 
     private async Task<PredictionResult> PredictOneAsync(

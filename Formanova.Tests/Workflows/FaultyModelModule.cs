@@ -154,5 +154,8 @@ internal sealed class FaultyModelModule
 
         public Task<Stream> OpenArtifactAsync(string name, string version, CancellationToken cancellationToken = default)
             => inner.OpenArtifactAsync(name, version, cancellationToken);
+
+        public Task<Stream> ExportOnnxAsync(string name, string version, CancellationToken cancellationToken = default)
+            => inner.ExportOnnxAsync(name, version, cancellationToken);
     }
 }

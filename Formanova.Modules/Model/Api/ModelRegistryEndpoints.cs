@@ -128,6 +128,28 @@ internal static class ModelRegistryEndpoints
                 + "`mlContext.Model.Load`. 503 when the artifact is missing or corrupt and the artifact store has no good copy.")
             .Produces(StatusCodes.Status200OK, null, "application/zip");
 
+        models
+            .MapGet("/{name}/versions/{version}/onnx", async (string name, string version, IModelModule module, CancellationToken ct) =>
+                {
+                    var info = await module.GetVersionAsync(name, version, ct);
+                    var stream = await module.ExportOnnxAsync(name, version, ct);
+                    return TypedResults.File(stream, "application/octet-stream", $"{info.Name}-{info.Version}.onnx");
+                })
+            .WithName("ExportModelVersionOnnx")
+            .WithSummary("Export a model version as ONNX")
+            .WithDescription(
+                "The version as an ONNX graph, as `application/octet-stream` named `<name>-<version>.onnx`. An ONNX version "
+                + "returns its file as uploaded. An ML.NET version is converted by ML.NET's ONNX converter the first time "
+                + "(one input per feature column, named as the column; outputs `PredictedLabel.output`, `Score.output` and "
+                + "`Probability.output`), with `formanova.task`, `formanova.columns`, `formanova.signature`, "
+                + "`formanova.inputContract` and `formanova.source` in the graph's `metadata_props`, so the file uploads "
+                + "back with only a `version`; the conversion is kept beside the artifact and served from there. "
+                + "**409** naming the transform and column (`transform`, `column`) when the pipeline has a step the "
+                + "converter cannot convert, such as `FeaturizeText` on a text column. 503 when the artifact is missing "
+                + "or corrupt and the artifact store has no good copy.")
+            .Produces(StatusCodes.Status200OK, null, "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
         models.MapPost("/{name}/versions", UploadAsync)
             .WithName("UploadModelVersion")
             .WithSummary("Upload a model version")

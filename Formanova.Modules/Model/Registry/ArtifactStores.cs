@@ -25,6 +25,15 @@ internal interface IArtifactStore
 
     /// <summary>The files of a version, for materialising it on an instance that has no local copy; null if the store has none.</summary>
     Task<IReadOnlyDictionary<string, byte[]>?> LoadAsync(string name, string version, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds a file derived from a registered version's artifact (its ONNX conversion), after the registration; a file of
+    /// that name already there is kept, and nothing is kept for a version that no longer exists.
+    /// </summary>
+    Task SaveFileAsync(string name, string version, string fileName, byte[] content, CancellationToken cancellationToken);
+
+    /// <summary>One file of a version, checksum verified; null if the store has none.</summary>
+    Task<byte[]?> LoadFileAsync(string name, string version, string fileName, CancellationToken cancellationToken);
 }
 
 /// <summary>The default: the local folder is the store, so there is nothing more to keep.</summary>
@@ -51,6 +60,12 @@ internal sealed class LocalArtifactStore : IArtifactStore
 
     public Task<IReadOnlyDictionary<string, byte[]>?> LoadAsync(string name, string version, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyDictionary<string, byte[]>?>(null);
+
+    public Task SaveFileAsync(string name, string version, string fileName, byte[] content, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    public Task<byte[]?> LoadFileAsync(string name, string version, string fileName, CancellationToken cancellationToken) =>
+        Task.FromResult<byte[]?>(null);
 }
 
 /// <summary>Keeps every file in model_artifacts, written in the same transaction as the version row.</summary>
@@ -66,6 +81,19 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
     private const string Select = """
         SELECT file_name AS FileName, content AS Content, sha256 AS Sha256 FROM model_artifacts
         WHERE name = @Name AND version = @Version
+        """;
+
+    // Only while the version's row exists, so a file saved as the version is deleted does not outlive it.
+    private const string InsertFile = """
+        INSERT INTO model_artifacts (name, version, file_name, content, sha256)
+        SELECT @Name, @Version, @FileName, @Content, @Sha256
+        WHERE EXISTS (SELECT 1 FROM model_versions WHERE name = @Name AND version = @Version)
+        ON CONFLICT (name, version, file_name) DO NOTHING
+        """;
+
+    private const string SelectFile = """
+        SELECT file_name AS FileName, content AS Content, sha256 AS Sha256 FROM model_artifacts
+        WHERE name = @Name AND version = @Version AND file_name = @FileName
         """;
 
     public string Kind => "database";
@@ -113,6 +141,29 @@ internal sealed class DatabaseArtifactStore(Shared.Database.IDatabase database) 
         }
 
         return rows.ToDictionary(r => r.FileName, r => r.Content);
+    }
+
+    public async Task SaveFileAsync(string name, string version, string fileName, byte[] content, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            InsertFile,
+            new { Name = name, Version = version, FileName = fileName, Content = content, Sha256 = Checksums.Sha256(content) },
+            cancellationToken: cancellationToken));
+    }
+
+    public async Task<byte[]?> LoadFileAsync(string name, string version, string fileName, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<ArtifactRow>(new CommandDefinition(
+            SelectFile,
+            new { Name = name, Version = version, FileName = fileName },
+            cancellationToken: cancellationToken));
+        return row is null || Checksums.Sha256(row.Content) == row.Sha256
+            ? row?.Content
+            : throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"The stored file {fileName} of {name} {version} is corrupt (checksum mismatch).");
     }
 
     private sealed class ArtifactRow

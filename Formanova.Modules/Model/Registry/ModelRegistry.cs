@@ -556,7 +556,66 @@ internal sealed class ModelRegistry : IDisposable
         }
     }
 
+    /// <summary>
+    /// A file derived from the version's artifact (its ONNX conversion, named by the caller), opened from the version's
+    /// folder or else fetched from the artifact store and kept in the folder; null when neither has it.
+    /// </summary>
+    public async Task<Stream?> OpenDerivedFileAsync(ModelVersionRow row, string fileName, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(VersionFolder(row.Name, row.Version), fileName);
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Not converted on this instance yet: the artifact store may have it from another.
+        }
+
+        var stored = await _store.LoadFileAsync(row.Name, row.Version, fileName, cancellationToken);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        await WriteDerivedFileAsync(path, stored, cancellationToken);
+        return new MemoryStream(stored, writable: false);
+    }
+
+    /// <summary>Keeps a file derived from the version's artifact in the artifact store and in the version's folder.</summary>
+    public async Task SaveDerivedFileAsync(ModelVersionRow row, string fileName, byte[] content, CancellationToken cancellationToken)
+    {
+        await _store.SaveFileAsync(row.Name, row.Version, fileName, content, cancellationToken);
+        await WriteDerivedFileAsync(Path.Combine(VersionFolder(row.Name, row.Version), fileName), content, cancellationToken);
+    }
+
     public void Dispose() => _filesGate.Dispose();
+
+    /// <summary>A temporary file renamed into place: a reader sees the whole file or none, whenever the process dies.</summary>
+    private async Task WriteDerivedFileAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        await _filesGate.WaitAsync(cancellationToken);
+        var temporary = Path.Combine(Root, ".tmp", Guid.NewGuid().ToString("N"));
+        try
+        {
+            // No folder: the version was deleted meanwhile (or lives only in the artifact store), so there is nothing to keep.
+            if (Directory.Exists(Path.GetDirectoryName(path)))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(temporary)!);
+                await File.WriteAllBytesAsync(temporary, content, cancellationToken);
+                File.Move(temporary, path, overwrite: true);
+            }
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+
+            _filesGate.Release();
+        }
+    }
 
     private static async Task<bool> MatchesAsync(string path, string sha256, CancellationToken cancellationToken)
     {

@@ -45,6 +45,12 @@ internal sealed class TrainingTable
 
     public ColumnarDataView ToDataView() => new([.. _features, _label], Rows);
 
+    /// <summary>
+    /// The schema's features, typed as the pipeline reads them, with no rows and no label: what the ONNX converter
+    /// takes its graph inputs from (a label column would become an input too).
+    /// </summary>
+    public static ColumnarDataView Features(ModelSchema schema) => new([.. schema.Features.Select(CreateFeature)], 0);
+
     public static async Task<TrainingTable> ReadAsync(
         ModelSchema schema,
         IReadOnlyList<ModelColumn> positions,

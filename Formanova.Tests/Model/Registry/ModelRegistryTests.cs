@@ -10,6 +10,11 @@ namespace Formanova.Tests.Model.Registry;
 [Category("Integration")]
 public sealed class ModelRegistryTests(DatabaseProvider provider)
 {
+    // A file derived from a version's artifact (its ONNX conversion), kept beside it in the folder and the artifact store.
+    private const string DerivedFile = "model.derived.onnx";
+
+    private static readonly byte[] DerivedContent = [1, 2, 3, 4];
+
     private TestDatabase _db = null!;
     private byte[] _zip = null!;
 
@@ -218,5 +223,56 @@ public sealed class ModelRegistryTests(DatabaseProvider provider)
         var error = Assert.ThrowsAsync<ModuleException>(() => registry.EnsureLocalAsync(row, default));
 
         Assert.That(error!.Kind, Is.EqualTo(ErrorKind.Unavailable));
+    }
+
+    [Test]
+    public async Task OpenDerivedFileAsync_WhenTheFolderLostItAndTheDatabaseStoreHasIt_ReadsItAndKeepsItInTheFolder()
+    {
+        using var registry = await ModelTestKit.RegistryAsync(_db, ArtifactStoreKind.Database);
+        var row = await registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), _zip, default);
+        await registry.SaveDerivedFileAsync(row, DerivedFile, DerivedContent, default);
+        var path = Path.Combine(registry.VersionFolder("churn", "1.0.0"), DerivedFile);
+        File.Delete(path);
+
+        await using var opened = await registry.OpenDerivedFileAsync(row, DerivedFile, default);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ReadAll(opened), Is.EqualTo(DerivedContent));
+            Assert.That(File.ReadAllBytes(path), Is.EqualTo(DerivedContent));
+            Assert.That(Directory.EnumerateFileSystemEntries(Path.Combine(registry.Root, ".tmp")), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task OpenDerivedFileAsync_WhenNothingWasSaved_IsNull([Values("Local", "Database")] string store)
+    {
+        using var registry = await ModelTestKit.RegistryAsync(_db, Enum.Parse<ArtifactStoreKind>(store));
+        var row = await registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), _zip, default);
+
+        Assert.That(await registry.OpenDerivedFileAsync(row, DerivedFile, default), Is.Null);
+    }
+
+    [Test]
+    public async Task SaveDerivedFileAsync_WhenTheVersionWasDeletedMeanwhile_KeepsNothing()
+    {
+        using var registry = await ModelTestKit.RegistryAsync(_db, ArtifactStoreKind.Database);
+        var row = await registry.RegisterAsync(ModelTestKit.Version("churn", "1.0.0"), _zip, default);
+        await registry.DeleteAsync("churn", "1.0.0", default);
+
+        await registry.SaveDerivedFileAsync(row, DerivedFile, DerivedContent, default);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(Directory.Exists(registry.VersionFolder("churn", "1.0.0")), Is.False);
+            Assert.That(await new DatabaseArtifactStore(_db.Database).LoadAsync("churn", "1.0.0", default), Is.Null);
+        });
+    }
+
+    private static byte[] ReadAll(Stream? stream)
+    {
+        using var copy = new MemoryStream();
+        stream!.CopyTo(copy);
+        return copy.ToArray();
     }
 }

@@ -3,6 +3,7 @@
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Activate;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Archive;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Download;
+using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Onnx;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Promote;
 using Formanova.Client.Generated.Models;
 using Microsoft.Kiota.Abstractions.Extensions;
@@ -35,6 +36,11 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item
         public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Download.DownloadRequestBuilder Download
         {
             get => new global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Download.DownloadRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The onnx property</summary>
+        public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Onnx.OnnxRequestBuilder Onnx
+        {
+            get => new global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Onnx.OnnxRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The promote property</summary>
         public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions.Item.Promote.PromoteRequestBuilder Promote
