@@ -9,15 +9,20 @@ namespace Formanova.Tests.Model.Onnx;
 /// </summary>
 internal static class HandBuiltModels
 {
+    /// <summary>The bias of <see cref="Binary"/> unless another is given.</summary>
+    public const float BinaryBias = 0.25f;
+
+    // Regression: value = [x1, x2, x3] · w + b.
+    private const float RegressionBias = 3f;
+
     /// <summary>The plans of the categorical column, in the order of the one-hot slots.</summary>
     public static readonly string[] Plans = ["basic", "plus", "pro"];
 
     /// <summary>The classes of the multiclass model, in the order of its probability slots.</summary>
     public static readonly string[] Tiers = ["bronze", "silver", "gold"];
 
-    // Binary: logit = 0.8·age/10 − 0.5·income/10 + 0.25 (the tens keep the logit near 0 for everyday values).
+    // Binary: logit = 0.8·age/10 − 0.5·income/10 + bias (the tens keep the logit near 0 for everyday values).
     private static readonly float[] BinaryWeights = [0.08f, -0.05f];
-    private const float BinaryBias = 0.25f;
 
     // Multiclass: logits = [age, income, one-hot plan] · W + b, W 5×3.
     private static readonly float[] MulticlassWeights =
@@ -31,20 +36,19 @@ internal static class HandBuiltModels
 
     private static readonly float[] MulticlassBias = [0.1f, 0f, -0.1f];
 
-    // Regression: value = [x1, x2, x3] · w + b.
     private static readonly float[] RegressionWeights = [1.5f, -2f, 0.25f];
-    private const float RegressionBias = 3f;
 
     /// <summary>
-    /// Binary: <c>age</c> and <c>income</c>, float [N,1] each, concatenated, times two weights plus a bias; outputs
-    /// <c>score</c> (the logit), <c>probability</c> (its sigmoid), both float [N,1], and <c>label</c> (bool [N,1],
-    /// probability over 0.5).
+    /// Binary: <c>age</c> and <c>income</c> (or the two columns named), float [N,1] each, concatenated, times two
+    /// weights plus a bias; outputs <c>score</c> (the logit), <c>probability</c> (its sigmoid), both float [N,1], and
+    /// <c>label</c> (bool [N,1], probability over 0.5).
     /// </summary>
-    public static byte[] Binary() => BinaryGraph(new OnnxGraphBuilder());
+    public static byte[] Binary(string first = "age", string second = "income", float bias = BinaryBias) =>
+        BinaryGraph(new OnnxGraphBuilder(), first, second, bias);
 
     /// <summary><see cref="Binary"/> with an unused initializer of <paramref name="floats"/> floats: a valid file of any size.</summary>
     public static byte[] BinaryPadded(int floats) =>
-        BinaryGraph(new OnnxGraphBuilder().Floats("padding", new float[floats], floats));
+        BinaryGraph(new OnnxGraphBuilder().Floats("padding", new float[floats], floats), "age", "income", BinaryBias);
 
     /// <summary>
     /// A regression graph that loads but fails on every batch of one row: it reshapes the [N,1] input <c>x1</c> to
@@ -58,23 +62,28 @@ internal static class HandBuiltModels
         .ToBytes();
 
     /// <summary>The columns of <see cref="Binary"/> as the registry holds them.</summary>
-    public static object[] BinaryColumns =>
-    [
-        new { name = "age", kind = "numeric" },
-        new { name = "income", kind = "numeric" },
-    ];
+    public static object[] BinaryColumns => BinaryColumnsOf("age", "income");
 
     /// <summary>The signature that maps <see cref="Binary"/>'s tensors to its columns and outputs.</summary>
-    public static object BinarySignature => new
+    public static object BinarySignature => BinarySignatureOf("age", "income");
+
+    public static object[] BinaryColumnsOf(string first, string second) =>
+    [
+        new { name = first, kind = "numeric" },
+        new { name = second, kind = "numeric" },
+    ];
+
+    public static object BinarySignatureOf(string first, string second) => new
     {
-        inputs = new[] { ColumnInput("age"), ColumnInput("income") },
+        inputs = new[] { ColumnInput(first), ColumnInput(second) },
         outputs = new { label = "label", score = "score", probabilities = "probability" },
     };
 
-    public static double BinaryLogit(double age, double income) =>
-        (BinaryWeights[0] * (float)age) + (BinaryWeights[1] * (float)income) + BinaryBias;
+    public static double BinaryLogit(double first, double second, float bias = BinaryBias) =>
+        (BinaryWeights[0] * (float)first) + (BinaryWeights[1] * (float)second) + bias;
 
-    public static double BinaryProbability(double age, double income) => 1 / (1 + Math.Exp(-BinaryLogit(age, income)));
+    public static double BinaryProbability(double first, double second, float bias = BinaryBias) =>
+        1 / (1 + Math.Exp(-BinaryLogit(first, second, bias)));
 
     /// <summary>
     /// Multiclass over <see cref="Tiers"/>: <c>age</c>, <c>income</c> (float [N,1]) and <c>plan</c> (string [N,1],
@@ -205,13 +214,13 @@ internal static class HandBuiltModels
         .Output("probabilities", DataType.Float, -1, 3)
         .ToBytes();
 
-    private static byte[] BinaryGraph(OnnxGraphBuilder builder) => builder
-        .Input("age", DataType.Float, -1, 1)
-        .Input("income", DataType.Float, -1, 1)
+    private static byte[] BinaryGraph(OnnxGraphBuilder builder, string first, string second, float bias) => builder
+        .Input(first, DataType.Float, -1, 1)
+        .Input(second, DataType.Float, -1, 1)
         .Floats("w", BinaryWeights, 2, 1)
-        .Floats("b", [BinaryBias], 1)
+        .Floats("b", [bias], 1)
         .Floats("half", [0.5f], 1)
-        .Node("Concat", ["age", "income"], ["features"], Attribute("axis", 1L))
+        .Node("Concat", [first, second], ["features"], Attribute("axis", 1L))
         .Node("MatMul", ["features", "w"], ["product"])
         .Node("Add", ["product", "b"], ["score"])
         .Node("Sigmoid", ["score"], ["probability"])
