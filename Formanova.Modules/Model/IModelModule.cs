@@ -40,6 +40,12 @@ public interface IModelModule
     /// <summary>Registers an existing ML.NET model zip after verifying that it loads and answers for the given schema.</summary>
     Task<ModelVersionInfo> RegisterAsync(RegisterModelRequest request, Stream modelZip, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Registers an ONNX graph after settling its task, columns and signature (given, or read from the graph) and
+    /// verifying that it loads, fits them and answers a sample row. Nothing is stored when any check fails.
+    /// </summary>
+    Task<ModelVersionInfo> RegisterOnnxAsync(RegisterOnnxRequest request, Stream model, CancellationToken cancellationToken = default);
+
     Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default);
 
     Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default);

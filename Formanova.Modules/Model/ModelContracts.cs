@@ -73,7 +73,8 @@ public sealed record TrainingResult(
 
 /// <summary>
 /// A version as the registry knows it. <see cref="Report"/> is filled by the single-version read only (the
-/// training report of a version the service trained); lists leave it out.
+/// training report of a version the service trained); lists leave it out. <see cref="Framework"/> says what the
+/// artifact is; an ONNX version also has the <see cref="Opset"/> of its default domain and its <see cref="Signature"/>.
 /// </summary>
 public sealed record ModelVersionInfo(
     string Name,
@@ -94,7 +95,10 @@ public sealed record ModelVersionInfo(
     string? FailureReason,
     ModelInputContract? Contract = null,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    TrainingReport? Report = null);
+    TrainingReport? Report = null,
+    ModelFramework Framework = ModelFramework.Mlnet,
+    int? Opset = null,
+    OnnxSignature? Signature = null);
 
 public sealed record ModelSummary(
     string Name,

@@ -9,6 +9,13 @@ internal enum ArtifactStoreKind
     Database,
 }
 
+/// <summary>Where ONNX Runtime runs a version's graph.</summary>
+internal enum OnnxExecutionProvider
+{
+    Cpu,
+    Cuda,
+}
+
 /// <summary>The <c>Model</c> configuration section.</summary>
 internal sealed class ModelOptions
 {
@@ -31,6 +38,9 @@ internal sealed class ModelOptions
 
     [ValidateObjectMembers]
     public BootstrapOptions Bootstrap { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public OnnxOptions Onnx { get; set; } = new();
 
     internal sealed class TrainingOptions
     {
@@ -86,6 +96,41 @@ internal sealed class ModelOptions
     {
         [Range(1024, 4L * 1024 * 1024 * 1024)]
         public long MaxBytes { get; set; } = 100L * 1024 * 1024;
+    }
+
+    /// <summary>How ONNX versions are served (docs/configuration.md, "ONNX").</summary>
+    internal sealed class OnnxOptions
+    {
+        /// <summary>
+        /// Inference sessions kept per loaded ONNX version, each with its own copy of the graph; a prediction waits for
+        /// a free one. 0 means the processor count.
+        /// </summary>
+        [Range(0, 256)]
+        public int SessionsPerModel { get; set; }
+
+        /// <summary>Threads one session uses inside an operator; 1 lets the pooled sessions run side by side.</summary>
+        [Range(1, 256)]
+        public int IntraOpThreads { get; set; } = 1;
+
+        /// <summary>Threads one session uses to run independent operators at once; 1 runs the graph sequentially.</summary>
+        [Range(1, 256)]
+        public int InterOpThreads { get; set; } = 1;
+
+        /// <summary>
+        /// The CPU memory arena of each session: faster allocation for large graphs, but an arena only grows, so it
+        /// is off by default and a session's memory stays what its largest run needs.
+        /// </summary>
+        public bool MemoryArena { get; set; }
+
+        public OnnxExecutionProvider ExecutionProvider { get; set; } = OnnxExecutionProvider.Cpu;
+
+        /// <summary>The CUDA device sessions run on when <see cref="ExecutionProvider"/> is <c>Cuda</c>.</summary>
+        [Range(0, 64)]
+        public int GpuDeviceId { get; set; }
+
+        /// <summary>Most feature columns an ONNX version takes (a packed input carries one per position).</summary>
+        [Range(1, 100_000)]
+        public int MaxColumns { get; set; } = 4096;
     }
 
     internal sealed class BootstrapOptions

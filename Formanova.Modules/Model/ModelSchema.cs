@@ -17,8 +17,18 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
 
     public IEnumerable<ModelColumn> All => Label is null ? Features : Features.Append(Label);
 
-    public static ModelSchema Validate(IReadOnlyList<ModelColumn>? columns, ModelTask task, bool requireLabel, int maxColumns)
+    /// <summary>
+    /// Checks a schema. An ONNX version (<paramref name="framework"/>) has no ML.NET pipeline: its columns may take the
+    /// names ML.NET reserves, and its inputs are tensors rather than the fixed slots of <see cref="SlotRow"/>.
+    /// </summary>
+    public static ModelSchema Validate(
+        IReadOnlyList<ModelColumn>? columns,
+        ModelTask task,
+        bool requireLabel,
+        int maxColumns,
+        ModelFramework framework = ModelFramework.Mlnet)
     {
+        var mlnet = framework == ModelFramework.Mlnet;
         var errors = new Dictionary<string, string[]>();
         if (columns is null || columns.Count == 0)
         {
@@ -53,7 +63,7 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
                 reasons.Add($"Column '{column.Name}' appears twice (names are compared ignoring case).");
             }
 
-            if (!column.IsLabel && Reserved.Contains(column.Name))
+            if (mlnet && !column.IsLabel && Reserved.Contains(column.Name))
             {
                 reasons.Add($"'{column.Name}' is reserved by the ML.NET pipeline; rename the column.");
             }
@@ -92,7 +102,7 @@ internal sealed record ModelSchema(IReadOnlyList<ModelColumn> Features, ModelCol
             throw ModuleException.Invalid("columns", "At least one feature column is required.");
         }
 
-        if (features.Count(c => IsFloat(c.Kind)) > MaxFloatColumns || features.Count(c => !IsFloat(c.Kind)) > MaxTextColumns)
+        if (mlnet && (features.Count(c => IsFloat(c.Kind)) > MaxFloatColumns || features.Count(c => !IsFloat(c.Kind)) > MaxTextColumns))
         {
             throw new ModuleException(
                 ErrorKind.TooLarge,

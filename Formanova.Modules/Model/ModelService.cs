@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared.Caching;
@@ -125,39 +126,63 @@ internal sealed class ModelService(
         }
 
         ModelSchema.Validate(request.Columns, request.Task, requireLabel: false, options.Value.Training.MaxColumns);
-        using var buffer = new MemoryStream();
-        await modelZip.CopyToAsync(buffer, cancellationToken);
-        var zip = buffer.ToArray();
-
-        // Validated by loading, before anything is written: the version must answer a probe row for its schema.
-        var probeRow = new ModelVersionRow
-        {
-            Name = name,
-            Version = version,
-            Task = request.Task.ToString(),
-            SchemaJson = System.Text.Json.JsonSerializer.Serialize(request.Columns, RegistryJson.Options),
-        };
-        using (var stream = new MemoryStream(zip, writable: false))
-        {
-            LoadedModel.Load(probeRow, stream, 1);
-        }
-
-        var row = await registry.RegisterAsync(
-            new NewVersion(
+        var zip = await ReadAllAsync(modelZip, cancellationToken);
+        return await RegisterUploadedAsync(
+            Uploaded(
                 name,
                 version,
                 request.Task,
-                string.IsNullOrWhiteSpace(request.Trainer) ? "uploaded" : request.Trainer.Trim(),
                 request.Columns,
-                (request.Metrics ?? new Dictionary<string, double>()).Where(m => double.IsFinite(m.Value))
-                    .ToDictionary(),
-                Tags(request.Tags),
-                request.Lineage ?? new ModelLineage(),
-                request.Notes,
-                null),
+                request.Trainer,
+                request.Metrics,
+                request.Tags,
+                request.Lineage,
+                request.Notes),
             zip,
             cancellationToken);
-        return await InfoAsync(row, cancellationToken);
+    }
+
+    public async Task<ModelVersionInfo> RegisterOnnxAsync(
+        RegisterOnnxRequest request,
+        Stream model,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var name = ModelNames.Name(request.Name);
+        var version = ModelNames.Version(request.Version);
+        if (request.Task is { } task && !Enum.IsDefined(task))
+        {
+            throw ModuleException.Invalid("task", "Task must be binaryClassification, multiclassClassification or regression.");
+        }
+
+        var bytes = await ReadAllAsync(model, cancellationToken);
+        var proto = OnnxGraph.Parse(bytes);
+        ResolvedOnnx resolved;
+        using (var session = OnnxSessions.Create(bytes, options.Value.Onnx))
+        {
+            resolved = OnnxSignatures.Resolve(request, OnnxGraph.Read(proto, session), options.Value.Onnx.MaxColumns);
+        }
+
+        var uploaded = Uploaded(
+            name,
+            version,
+            resolved.Task,
+            resolved.Columns,
+            request.Trainer,
+            request.Metrics,
+            request.Tags,
+            request.Lineage,
+            request.Notes);
+        return await RegisterUploadedAsync(
+            uploaded with
+            {
+                Contract = resolved.Contract,
+                Framework = ModelFramework.Onnx,
+                Opset = OnnxGraph.OpsetOf(proto),
+                Signature = resolved.Signature,
+            },
+            bytes,
+            cancellationToken);
     }
 
     public async Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
@@ -619,6 +644,66 @@ internal sealed class ModelService(
             false,
             latencyMs,
             IgnoredColumns: ignored);
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    private static NewVersion Uploaded(
+        string name,
+        string version,
+        ModelTask task,
+        IReadOnlyList<ModelColumn> columns,
+        string? trainer,
+        IReadOnlyDictionary<string, double>? metrics,
+        IReadOnlyDictionary<string, string>? tags,
+        ModelLineage? lineage,
+        string? notes) =>
+        new(
+            name,
+            version,
+            task,
+            string.IsNullOrWhiteSpace(trainer) ? "uploaded" : trainer.Trim(),
+            columns,
+            (metrics ?? new Dictionary<string, double>()).Where(m => double.IsFinite(m.Value)).ToDictionary(),
+            Tags(tags),
+            lineage ?? new ModelLineage(),
+            notes,
+            null);
+
+    /// <summary>
+    /// Registers an uploaded artifact after loading it, before anything is written: it must answer a probe row for its
+    /// schema (and, for ONNX, fit its signature and task), and a contract it carries must compile.
+    /// </summary>
+    private async Task<ModelVersionInfo> RegisterUploadedAsync(NewVersion version, byte[] artifact, CancellationToken cancellationToken)
+    {
+        var probeRow = new ModelVersionRow
+        {
+            Name = version.Name,
+            Version = version.Version,
+            Task = version.Task.ToString(),
+            SchemaJson = System.Text.Json.JsonSerializer.Serialize(version.Columns, RegistryJson.Options),
+            Framework = FrameworkText.Of(version.Framework),
+            SignatureJson = version.Signature is null
+                ? null
+                : System.Text.Json.JsonSerializer.Serialize(version.Signature, RegistryJson.Options),
+        };
+        if (version.Contract is { } contract)
+        {
+            CompiledContract.Create(probeRow.Layout, contract);
+        }
+
+        using (var stream = new MemoryStream(artifact, writable: false))
+        {
+            LoadedModel.Load(probeRow, stream, 1, options.Value.Onnx);
+        }
+
+        var row = await registry.RegisterAsync(version, artifact, cancellationToken);
+        return await InfoAsync(row, cancellationToken);
+    }
 
     private bool CanFallBack(Exception exception, string? version, string? alias) =>
         _inference.FallbackEnabled && version is null && alias is null

@@ -72,6 +72,11 @@ internal sealed class FaultyModelModule
             Stream modelZip,
             CancellationToken cancellationToken = default) => inner.RegisterAsync(request, modelZip, cancellationToken);
 
+        public Task<ModelVersionInfo> RegisterOnnxAsync(
+            RegisterOnnxRequest request,
+            Stream model,
+            CancellationToken cancellationToken = default) => inner.RegisterOnnxAsync(request, model, cancellationToken);
+
         public Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
             => inner.ListModelsAsync(cancellationToken);
 

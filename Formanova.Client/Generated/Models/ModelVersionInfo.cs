@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// A version as the registry knows it. TrainingReport? ModelVersionInfo.Report is filled by the single-version read only (thetraining report of a version the service trained); lists leave it out.
+    /// A version as the registry knows it. TrainingReport? ModelVersionInfo.Report is filled by the single-version read only (thetraining report of a version the service trained); lists leave it out. ModelFramework ModelVersionInfo.Framework says what theartifact is; an ONNX version also has the int? ModelVersionInfo.Opset of its default domain and its OnnxSignature? ModelVersionInfo.Signature.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class ModelVersionInfo : IParsable
@@ -49,6 +49,8 @@ namespace Formanova.Client.Generated.Models
 #else
         public string FailureReason { get; set; }
 #endif
+        /// <summary>What a version&apos;s artifact is: an ML.NET model zip or an ONNX graph.</summary>
+        public global::Formanova.Client.Generated.Models.ModelFramework? Framework { get; set; }
         /// <summary>Where the training rows came from (the Data module&apos;s dataset), recorded as lineage.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -81,6 +83,8 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Notes { get; set; }
 #endif
+        /// <summary>The opset property</summary>
+        public int? Opset { get; set; }
         /// <summary>The report property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -96,6 +100,14 @@ namespace Formanova.Client.Generated.Models
 #nullable restore
 #else
         public string Sha256 { get; set; }
+#endif
+        /// <summary>The signature property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.OnnxSignature? Signature { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.OnnxSignature Signature { get; set; }
 #endif
         /// <summary>The sizeBytes property</summary>
         public long? SizeBytes { get; set; }
@@ -128,6 +140,13 @@ namespace Formanova.Client.Generated.Models
         public string Version { get; set; }
 #endif
         /// <summary>
+        /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.ModelVersionInfo"/> and sets the default values.
+        /// </summary>
+        public ModelVersionInfo()
+        {
+            Framework = global::Formanova.Client.Generated.Models.ModelFramework.Mlnet;
+        }
+        /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
         /// <returns>A <see cref="global::Formanova.Client.Generated.Models.ModelVersionInfo"/></returns>
@@ -151,12 +170,15 @@ namespace Formanova.Client.Generated.Models
                 { "contract", n => { Contract = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>(global::Formanova.Client.Generated.Models.ModelInputContract.CreateFromDiscriminatorValue); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
                 { "failureReason", n => { FailureReason = n.GetStringValue(); } },
+                { "framework", n => { Framework = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelFramework>(); } },
                 { "lineage", n => { Lineage = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>(global::Formanova.Client.Generated.Models.ModelLineage.CreateFromDiscriminatorValue); } },
                 { "metrics", n => { Metrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics>(global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics.CreateFromDiscriminatorValue); } },
                 { "name", n => { Name = n.GetStringValue(); } },
                 { "notes", n => { Notes = n.GetStringValue(); } },
+                { "opset", n => { Opset = n.GetIntValue(); } },
                 { "report", n => { Report = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>(global::Formanova.Client.Generated.Models.TrainingReport.CreateFromDiscriminatorValue); } },
                 { "sha256", n => { Sha256 = n.GetStringValue(); } },
+                { "signature", n => { Signature = n.GetObjectValue<global::Formanova.Client.Generated.Models.OnnxSignature>(global::Formanova.Client.Generated.Models.OnnxSignature.CreateFromDiscriminatorValue); } },
                 { "sizeBytes", n => { SizeBytes = n.GetLongValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelVersionStatus>(); } },
                 { "tags", n => { Tags = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_tags>(global::Formanova.Client.Generated.Models.ModelVersionInfo_tags.CreateFromDiscriminatorValue); } },
@@ -178,12 +200,15 @@ namespace Formanova.Client.Generated.Models
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>("contract", Contract);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
             writer.WriteStringValue("failureReason", FailureReason);
+            writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelFramework>("framework", Framework);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>("lineage", Lineage);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_metrics>("metrics", Metrics);
             writer.WriteStringValue("name", Name);
             writer.WriteStringValue("notes", Notes);
+            writer.WriteIntValue("opset", Opset);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport>("report", Report);
             writer.WriteStringValue("sha256", Sha256);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.OnnxSignature>("signature", Signature);
             writer.WriteLongValue("sizeBytes", SizeBytes);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelVersionStatus>("status", Status);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelVersionInfo_tags>("tags", Tags);

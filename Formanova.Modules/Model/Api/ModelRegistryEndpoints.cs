@@ -132,14 +132,18 @@ internal static class ModelRegistryEndpoints
             .WithName("UploadModelVersion")
             .WithSummary("Upload a model version")
             .WithDescription(
-                "Registers an ML.NET model zip trained elsewhere as a new version of the model (created with its first "
-                + "version). Send `multipart/form-data` with a `model` file part (the zip) and a `metadata` field holding "
-                + "JSON: `version` (semantic version), `task`, `columns` (the schema the zip was trained on, the label marked "
-                + "`isLabel`), and optionally `trainer` (default `uploaded`), `tags`, `notes`, `lineage` and `metrics`. The zip "
-                + "must load and answer a probe row for that schema before anything is stored. The version is `registered`, "
-                + "not active; `Location` names it. At most `Model:Upload:MaxBytes` (100 MiB by default; more is a 413). "
-                + "**409** when the model already has this version; **422** when the zip is not an ML.NET model that "
-                + "accepts the schema.")
+                "Registers an ML.NET model zip or an ONNX model trained elsewhere as a new version of the model (created "
+                + "with its first version). Send `multipart/form-data` with a `model` file part and a `metadata` field holding "
+                + "JSON: `version` (semantic version), `task`, `columns` (the schema the model was trained on, the label marked "
+                + "`isLabel`), and optionally `trainer` (default `uploaded`), `tags`, `notes`, `lineage` and `metrics`. A file "
+                + "beginning `PK` is an ML.NET zip, anything else an ONNX model (`framework` in the metadata overrides). For "
+                + "ONNX, `signature` maps the graph's input tensors to the columns and its outputs to label, score and "
+                + "probabilities; `task`, `columns` and `signature` may be left out where the graph, or the Formanova metadata "
+                + "of an exported graph, says enough (docs/model.md). The model must load and answer a probe row before "
+                + "anything is stored. The version is `registered`, not active; `Location` names it. At most "
+                + "`Model:Upload:MaxBytes` (100 MiB by default; more is a 413). **400** naming the field when the metadata "
+                + "or signature is wrong or missing; **409** when the model already has this version; **422** when the file "
+                + "does not load, fails on the probe row, or its outputs do not fit the task.")
             .DisableAntiforgery()
             .Accepts<ModelUploadForm>("multipart/form-data")
             .WithResponseExample(ModelExamples.Uploaded, StatusCodes.Status201Created)
@@ -149,7 +153,7 @@ internal static class ModelRegistryEndpoints
         return endpoints;
     }
 
-    /// <summary>Multipart: a <c>model</c> file (an ML.NET zip) and a <c>metadata</c> JSON field (version, task, columns, ...).</summary>
+    /// <summary>Multipart: a <c>model</c> file (an ML.NET zip or an ONNX model) and a <c>metadata</c> JSON field.</summary>
     private static async Task<Created<ModelVersionInfo>> UploadAsync(
         string name,
         ModelUpload upload,
@@ -158,12 +162,19 @@ internal static class ModelRegistryEndpoints
     {
         // ModelUploadValidator has checked the parts before this runs.
         var metadata = upload.Metadata!;
-        await using var zip = upload.Model!.OpenReadStream();
-        var info = await module.RegisterAsync(
-            new RegisterModelRequest(name, metadata.Version ?? "", metadata.Task!.Value, metadata.Columns!, metadata.Trainer ?? "uploaded",
-                metadata.Lineage, metadata.Tags, metadata.Notes, metadata.Metrics),
-            zip,
-            ct);
+        var framework = upload.Framework;
+        await using var file = upload.Model!.OpenReadStream();
+        var info = framework == ModelFramework.Onnx
+            ? await module.RegisterOnnxAsync(
+                new RegisterOnnxRequest(name, metadata.Version ?? "", metadata.Task, metadata.Columns, metadata.Signature,
+                    metadata.Trainer ?? "uploaded", metadata.Lineage, metadata.Tags, metadata.Notes, metadata.Metrics),
+                file,
+                ct)
+            : await module.RegisterAsync(
+                new RegisterModelRequest(name, metadata.Version ?? "", metadata.Task!.Value, metadata.Columns!,
+                    metadata.Trainer ?? "uploaded", metadata.Lineage, metadata.Tags, metadata.Notes, metadata.Metrics),
+                file,
+                ct);
         return TypedResults.Created($"/api/v1/models/{info.Name}/versions/{info.Version}", info);
     }
 }

@@ -11,7 +11,10 @@ using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model.Api;
 
-/// <summary>The metadata part of an upload: the schema and task the zip was trained for.</summary>
+/// <summary>
+/// The metadata part of an upload: the schema and task the model was trained for and, for an ONNX graph, the signature
+/// mapping its tensors to the columns. <see cref="Framework"/> overrides what the file's first bytes say.
+/// </summary>
 internal sealed record UploadMetadata(
     string? Version,
     ModelTask? Task,
@@ -20,20 +23,24 @@ internal sealed record UploadMetadata(
     Dictionary<string, string>? Tags,
     string? Notes,
     ModelLineage? Lineage,
-    Dictionary<string, double>? Metrics);
+    Dictionary<string, double>? Metrics,
+    ModelFramework? Framework = null,
+    OnnxSignature? Signature = null);
 
 /// <summary>
 /// The parts of an upload's multipart form as the OpenAPI document shows them; <see cref="ModelUpload.BindAsync"/>
 /// reads the form itself.
 /// </summary>
 internal sealed record ModelUploadForm(
-    [property: Description("The ML.NET model zip.")] IFormFile Model,
-    [property: Description("JSON: version, task, columns, and optionally trainer, tags, notes, lineage and metrics.")]
+    [property: Description("The ML.NET model zip, or the ONNX model.")] IFormFile Model,
+    [property: Description(
+        "JSON: version, task, columns, and optionally trainer, tags, notes, lineage and metrics; for an ONNX model also "
+        + "signature and framework, and task and columns become optional where the graph says enough.")]
     string Metadata);
 
 /// <summary>
-/// A model upload as bound from its multipart form: a <c>model</c> file (an ML.NET zip) and a <c>metadata</c> JSON
-/// field. Binding reads the form within Model:Upload:MaxBytes; what it holds is checked by
+/// A model upload as bound from its multipart form: a <c>model</c> file (an ML.NET zip or an ONNX model) and a
+/// <c>metadata</c> JSON field. Binding reads the form within Model:Upload:MaxBytes; what it holds is checked by
 /// <see cref="ModelUploadValidator"/>, on the same path as every JSON body.
 /// </summary>
 /// <param name="Model">The <c>model</c> file part, if any.</param>
@@ -41,6 +48,17 @@ internal sealed record ModelUploadForm(
 /// <param name="MetadataError">Why the <c>metadata</c> field could not be read, when it was given but could not.</param>
 internal sealed record ModelUpload(IFormFile? Model, UploadMetadata? Metadata, string? MetadataError)
 {
+    /// <summary>
+    /// What the file is: <c>metadata.framework</c> when given, else ML.NET for a zip (it begins <c>PK</c>; no ONNX
+    /// protobuf does, as no field of ModelProto has the number that byte would encode) and ONNX otherwise.
+    /// </summary>
+    public ModelFramework Framework => Metadata?.Framework ?? ((_startsLikeZip ??= StartsLikeZip(Model))
+        ? ModelFramework.Mlnet
+        : ModelFramework.Onnx);
+
+    // Read once: the form file hands out one stream at a time.
+    private bool? _startsLikeZip;
+
     private static readonly JsonSerializerOptions MetadataJson = new JsonSerializerOptions(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
@@ -99,6 +117,18 @@ internal sealed record ModelUpload(IFormFile? Model, UploadMetadata? Metadata, s
                 $"The metadata is not valid JSON for this endpoint at '{problem.Path}': {problem.Reason}");
         }
     }
+
+    private static bool StartsLikeZip(IFormFile? file)
+    {
+        if (file is not { Length: >= 2 })
+        {
+            return false;
+        }
+
+        using var stream = file.OpenReadStream();
+        Span<byte> head = stackalloc byte[2];
+        return stream.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && head[0] == (byte)'P' && head[1] == (byte)'K';
+    }
 }
 
 internal sealed class ModelUploadValidator : AbstractValidator<ModelUpload>
@@ -106,11 +136,13 @@ internal sealed class ModelUploadValidator : AbstractValidator<ModelUpload>
     public ModelUploadValidator()
     {
         RuleFor(u => u.Model).Must(file => file is { Length: > 0 })
-            .WithMessage("A non-empty 'model' file part (the ML.NET model zip) is required.");
+            .WithMessage("A non-empty 'model' file part (the ML.NET model zip or the ONNX model) is required.");
         RuleFor(u => u.MetadataError).Null().OverridePropertyName("metadata").WithMessage(u => u.MetadataError);
         RuleFor(u => u.Metadata).NotNull().When(u => u.MetadataError is null)
             .WithMessage("A 'metadata' JSON field with version, task and columns is required.");
-        When(u => u.Metadata is not null, () =>
+
+        // An ONNX graph may say its task and columns itself (OnnxSignatures); a zip cannot.
+        When(u => u.Metadata is not null && u.Framework == ModelFramework.Mlnet, () =>
         {
             RuleFor(u => u.Metadata!.Task).NotNull()
                 .WithMessage("The task is required (binaryClassification, multiclassClassification or regression).");

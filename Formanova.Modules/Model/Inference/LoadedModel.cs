@@ -1,66 +1,29 @@
 using Formanova.Modules.Model.Registry;
-using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared.Errors;
-using Microsoft.Extensions.ObjectPool;
-using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace Formanova.Modules.Model.Inference;
-
-/// <summary>What every engine writes; only the members the task maps are bound.</summary>
-internal sealed class SlotOutput
-{
-    // ML.NET binds prediction output to public fields; properties would cost a getter per slot per call.
-#pragma warning disable CA1051, SA1401
-    public bool PredictedLabel;
-    public float Score;
-    public float[]? Scores;
-    public float Probability;
-#pragma warning restore CA1051, SA1401
-}
 
 /// <summary>A feature column and the slot of <see cref="SlotRow"/> that carries it.</summary>
 internal readonly record struct ColumnBinding(ModelColumn Column, bool IsFloat, int Slot);
 
-/// <summary>A prediction engine with its own row and output objects, so a rented worker allocates nothing per call.</summary>
-internal sealed class EngineWorker(PredictionEngine<SlotRow, SlotOutput> engine)
-{
-    public PredictionEngine<SlotRow, SlotOutput> Engine { get; } = engine;
-
-    public SlotRow Row { get; } = new();
-
-#pragma warning disable SA1401 // passed by ref to PredictionEngine.Predict, which needs a field
-    public SlotOutput Output = new();
-#pragma warning restore SA1401
-
-    /// <summary>Set when the engine threw and was disposed: it may hold half-written state and is never pooled again.</summary>
-    public bool Broken { get; set; }
-}
-
-/// <summary>One (model, version) in memory: the transformer, its input bindings and a pool of engines.</summary>
+/// <summary>
+/// One (model, version) in memory: its input bindings and the backend that scores it, ML.NET engines or ONNX
+/// Runtime sessions (<see cref="ScoringBackend"/>). Every serving path scores through here.
+/// </summary>
 internal sealed class LoadedModel
 {
-    private readonly ObjectPool<EngineWorker> _pool;
-    private readonly string[] _classes;
-    private readonly bool _hasProbability;
+    private readonly ScoringBackend _backend;
 
-    private LoadedModel(
-        ModelVersionRow row,
-        ModelSchema schema,
-        ColumnBinding[] bindings,
-        ObjectPool<EngineWorker> pool,
-        string[] classes,
-        bool hasProbability)
+    private LoadedModel(ModelVersionRow row, ModelSchema schema, ColumnBinding[] bindings, ScoringBackend backend)
     {
         Name = row.Name;
         Version = row.Version;
         Task = row.ModelTask;
+        Framework = row.ModelFramework;
         CacheGeneration = row.CacheGeneration;
         Schema = schema;
         Bindings = bindings;
-        _pool = pool;
-        _classes = classes;
-        _hasProbability = hasProbability;
+        _backend = backend;
     }
 
     public string Name { get; }
@@ -69,39 +32,31 @@ internal sealed class LoadedModel
 
     public ModelTask Task { get; }
 
+    public ModelFramework Framework { get; }
+
     public long CacheGeneration { get; }
 
     public ModelSchema Schema { get; }
 
     public ColumnBinding[] Bindings { get; }
 
-    /// <summary>Loads a model zip for the schema, failing with 422 when the zip cannot serve it, then probes one engine.</summary>
-    public static LoadedModel Load(ModelVersionRow row, Stream zip, int enginesPerModel)
+    /// <summary>
+    /// Loads a version's artifact (an ML.NET zip, or an ONNX graph when the row says so) for its schema, failing with
+    /// 422 when it cannot serve it, then probes one worker.
+    /// </summary>
+    public static LoadedModel Load(ModelVersionRow row, Stream artifact, int enginesPerModel, ModelOptions.OnnxOptions? onnx = null)
     {
-        var schema = ModelSchema.Validate(row.Columns.Where(c => !c.IsLabel).ToList(), row.ModelTask, requireLabel: false, int.MaxValue);
-        var ml = new MLContext();
-        ITransformer transformer;
-        DataViewSchema output;
-        try
-        {
-            transformer = ml.Model.Load(zip, out _);
-            output = transformer.GetOutputSchema(ModelTrainer.InputSchema(schema));
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new ModuleException(
-                ErrorKind.Unprocessable,
-                $"{row.Name} {row.Version} is not an ML.NET model that accepts this schema: {ex.Message}",
-                inner: ex);
-        }
-
+        var schema = ModelSchema.Validate(
+            row.Columns.Where(c => !c.IsLabel).ToList(),
+            row.ModelTask,
+            requireLabel: false,
+            int.MaxValue,
+            row.ModelFramework);
         var bindings = Bind(schema);
-        var (outputDefinition, classes, hasProbability) = DescribeOutput(row, output);
-        var inputDefinition = InputDefinition(bindings);
-        var policy = new EnginePolicy(() => new EngineWorker(
-            ml.Model.CreatePredictionEngine<SlotRow, SlotOutput>(transformer, false, inputDefinition, outputDefinition)));
-        var pool = new DefaultObjectPool<EngineWorker>(policy, enginesPerModel > 0 ? enginesPerModel : Environment.ProcessorCount * 2);
-        var model = new LoadedModel(row, schema, bindings, pool, classes, hasProbability);
+        ScoringBackend backend = row.ModelFramework == ModelFramework.Onnx
+            ? OnnxBackend.Load(row, bindings, artifact, onnx ?? new ModelOptions.OnnxOptions())
+            : MlnetBackend.Load(row, schema, bindings, artifact, enginesPerModel);
+        var model = new LoadedModel(row, schema, bindings, backend);
         try
         {
             model.Probe();
@@ -117,128 +72,22 @@ internal sealed class LoadedModel
         return model;
     }
 
-    /// <summary>Runs the engine on values already converted by <see cref="InputNormalizer"/>.</summary>
+    /// <summary>Runs the backend on values already converted by <see cref="InputNormalizer"/>.</summary>
     public Prediction Predict(float[] floats, string[] texts)
     {
-        var worker = Rent();
+        var worker = _backend.Rent();
         try
         {
-            return Predict(worker, floats, texts);
+            return worker.Predict(floats, texts);
         }
         finally
         {
-            Return(worker);
+            _backend.Return(worker);
         }
     }
 
-    /// <summary>An engine held for a run of predictions (a batch chunk); disposing gives it back, unless it broke.</summary>
-    public EngineLease Lease() => new(this, Rent());
-
-    private EngineWorker Rent() => _pool.Get();
-
-    private void Return(EngineWorker worker)
-    {
-        if (!worker.Broken)
-        {
-            _pool.Return(worker);
-        }
-    }
-
-    /// <summary>
-    /// One prediction on a rented engine. An engine that throws is disposed and marked broken, and the pool builds a
-    /// fresh one.
-    /// </summary>
-    private Prediction Predict(EngineWorker worker, float[] floats, string[] texts) => Map(Run(worker, floats, texts));
-
-    private SlotOutput Run(EngineWorker worker, float[] floats, string[] texts)
-    {
-        try
-        {
-            var row = worker.Row;
-            for (var i = 0; i < Bindings.Length; i++)
-            {
-                var binding = Bindings[i];
-                if (binding.IsFloat)
-                {
-                    row.Float(binding.Slot) = floats[i];
-                }
-                else
-                {
-                    row.SetText(binding.Slot, texts[i]);
-                }
-            }
-
-            worker.Engine.Predict(row, ref worker.Output);
-            return worker.Output;
-        }
-        catch
-        {
-            worker.Broken = true;
-            worker.Engine.Dispose();
-            throw;
-        }
-    }
-
-    private void Probe()
-    {
-        var floats = new float[Bindings.Length];
-        Array.Fill(floats, float.NaN);
-        var texts = Enumerable.Repeat("", Bindings.Length).ToArray();
-        Predict(floats, texts);
-    }
-
-    private Prediction Map(SlotOutput output)
-    {
-        var (label, value, score) = Compact(output);
-        switch (Task)
-        {
-            case ModelTask.BinaryClassification:
-                return new Prediction(label, value, score, null, _hasProbability ? new BinaryProbabilities(output.Probability) : null);
-            case ModelTask.MulticlassClassification:
-                var scores = output.Scores ?? [];
-                var byClass = new Dictionary<string, double>(scores.Length);
-                for (var i = 0; i < scores.Length; i++)
-                {
-                    byClass[ClassName(i)] = scores[i];
-                }
-
-                return new Prediction(label, value, score, byClass, byClass);
-            default:
-                return new Prediction(label, value, score, null, null);
-        }
-    }
-
-    /// <summary>Label, value and score alone: what a batch stores, without the per-row class dictionaries.</summary>
-    private CompactPrediction Compact(SlotOutput output)
-    {
-        switch (Task)
-        {
-            case ModelTask.BinaryClassification:
-                return new CompactPrediction(output.PredictedLabel ? "true" : "false", null, output.Score);
-            case ModelTask.MulticlassClassification:
-                var scores = output.Scores ?? [];
-                if (scores.Length == 0)
-                {
-                    return default;
-                }
-
-                var best = 0;
-                for (var i = 1; i < scores.Length; i++)
-                {
-                    if (scores[i] > scores[best])
-                    {
-                        best = i;
-                    }
-                }
-
-                return new CompactPrediction(ClassName(best), null, scores[best]);
-            default:
-                return new CompactPrediction(null, output.Score, output.Score);
-        }
-    }
-
-    private string ClassName(int index)
-        => index < _classes.Length ? _classes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>A worker held for a run of predictions (a batch chunk); disposing gives it back, unless it broke.</summary>
+    public EngineLease Lease() => new(_backend, _backend.Rent());
 
     public static ColumnBinding[] Bind(ModelSchema schema)
     {
@@ -249,95 +98,28 @@ internal sealed class LoadedModel
         ];
     }
 
-    private static SchemaDefinition InputDefinition(ColumnBinding[] bindings)
+    // NaN and "" are what a request of nulls sends; an ONNX integer input cannot take NaN, so its probe sends zeros.
+    private void Probe()
     {
-        var all = SchemaDefinition.Create(typeof(SlotRow), SchemaDefinition.Direction.Read);
-        var byMember = all.ToDictionary(c => c.MemberName);
-        var definition = SchemaDefinition.Create(typeof(SlotRow), SchemaDefinition.Direction.Read);
-        definition.Clear();
-        foreach (var binding in bindings)
-        {
-            var column = byMember[(binding.IsFloat ? "F" : "T") + binding.Slot.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-            column.ColumnName = binding.Column.Name;
-            definition.Add(column);
-        }
-
-        return definition;
+        var floats = new float[Bindings.Length];
+        Array.Fill(floats, Framework == ModelFramework.Onnx ? 0f : float.NaN);
+        var texts = Enumerable.Repeat("", Bindings.Length).ToArray();
+        Predict(floats, texts);
     }
 
-    private static (SchemaDefinition Definition, string[] Classes, bool HasProbability) DescribeOutput(
-        ModelVersionRow row,
-        DataViewSchema output)
+    /// <summary>One rented worker; predictions through it skip the pool.</summary>
+    internal sealed class EngineLease(ScoringBackend backend, ScoringWorker worker) : IDisposable
     {
-        var definition = SchemaDefinition.Create(typeof(SlotOutput), SchemaDefinition.Direction.Write);
-        var members = definition.ToDictionary(c => c.MemberName);
-        definition.Clear();
+        public Prediction Predict(float[] floats, string[] texts) => worker.Predict(floats, texts);
 
-        void Require(string member, string column, Func<DataViewType, bool> fits)
-        {
-            var found = output.GetColumnOrNull(column);
-            if (found is null || !fits(found.Value.Type))
-            {
-                throw new ModuleException(
-                    ErrorKind.Unprocessable,
-                    $"{row.Name} {row.Version}: a {row.ModelTask} model must output a '{column}' column of the usual type.");
-            }
+        public CompactPrediction PredictCompact(float[] floats, string[] texts) => worker.PredictCompact(floats, texts);
 
-            members[member].ColumnName = column;
-            definition.Add(members[member]);
-        }
+        public void PredictChunk(ReadOnlySpan<NormalizedInput> rows, Span<Prediction> into) => worker.PredictChunk(rows, into);
 
-        var classes = Array.Empty<string>();
-        var hasProbability = false;
-        switch (row.ModelTask)
-        {
-            case ModelTask.BinaryClassification:
-                Require(nameof(SlotOutput.PredictedLabel), "PredictedLabel", t => t is BooleanDataViewType);
-                Require(nameof(SlotOutput.Score), "Score", t => t == NumberDataViewType.Single);
-                if (output.GetColumnOrNull("Probability") is { Type: var p } && p == NumberDataViewType.Single)
-                {
-                    Require(nameof(SlotOutput.Probability), "Probability", _ => true);
-                    hasProbability = true;
-                }
+        public void PredictChunkCompact(ReadOnlySpan<NormalizedInput> rows, Span<CompactPrediction> into)
+            => worker.PredictChunkCompact(rows, into);
 
-                break;
-            case ModelTask.MulticlassClassification:
-                Require(
-                    nameof(SlotOutput.Scores),
-                    "Score",
-                    t => t is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Single);
-                var score = output["Score"];
-                if (score.HasSlotNames())
-                {
-                    VBuffer<ReadOnlyMemory<char>> names = default;
-                    score.GetSlotNames(ref names);
-                    classes = [.. names.DenseValues().Select(n => n.ToString())];
-                }
-
-                break;
-            default:
-                Require(nameof(SlotOutput.Score), "Score", t => t == NumberDataViewType.Single);
-                break;
-        }
-
-        return (definition, classes, hasProbability);
-    }
-
-    /// <summary>One rented engine; predictions through it skip the pool.</summary>
-    internal sealed class EngineLease(LoadedModel model, EngineWorker worker) : IDisposable
-    {
-        public Prediction Predict(float[] floats, string[] texts) => model.Predict(worker, floats, texts);
-
-        public CompactPrediction PredictCompact(float[] floats, string[] texts) => model.Compact(model.Run(worker, floats, texts));
-
-        public void Dispose() => model.Return(worker);
-    }
-
-    private sealed class EnginePolicy(Func<EngineWorker> create) : PooledObjectPolicy<EngineWorker>
-    {
-        public override EngineWorker Create() => create();
-
-        public override bool Return(EngineWorker obj) => true;
+        public void Dispose() => backend.Return(worker);
     }
 }
 

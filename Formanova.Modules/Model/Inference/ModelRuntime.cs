@@ -20,6 +20,7 @@ internal sealed class ModelRuntime(
     ILogger<ModelRuntime> logger)
 {
     private readonly ModelOptions.InferenceOptions _options = options.Value.Inference;
+    private readonly ModelOptions.OnnxOptions _onnx = options.Value.Onnx;
     private readonly ConcurrentDictionary<(string Name, string Version), Entry> _loaded = new();
     private readonly ConcurrentDictionary<string, Remembered> _resolved = new(StringComparer.Ordinal);
     private readonly object _evictionGate = new();
@@ -106,7 +107,7 @@ internal sealed class ModelRuntime(
     {
         var path = await registry.EnsureLocalAsync(row, cancellationToken);
         await using var zip = File.OpenRead(path);
-        return LoadedModel.Load(row, zip, 1);
+        return LoadedModel.Load(row, zip, 1, _onnx);
     }
 
     public void Unload(string name, string version) => _loaded.TryRemove((name, version), out _);
@@ -151,7 +152,7 @@ internal sealed class ModelRuntime(
         {
             var path = await registry.EnsureLocalAsync(row, CancellationToken.None);
             await using var zip = File.OpenRead(path);
-            var model = LoadedModel.Load(row, zip, _options.EnginesPerModel);
+            var model = LoadedModel.Load(row, zip, _options.EnginesPerModel, _onnx);
             metrics.Loads.Add(1, new KeyValuePair<string, object?>("outcome", "loaded"));
             logger.LogInformation(
                 "Loaded model {Model} {Version} in {Milliseconds:F0} ms",

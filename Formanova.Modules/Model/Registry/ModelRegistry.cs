@@ -32,7 +32,10 @@ internal sealed record NewVersion(
     string? Notes,
     int? Seed,
     ModelInputContract? Contract = null,
-    TrainingReport? Report = null);
+    TrainingReport? Report = null,
+    ModelFramework Framework = ModelFramework.Mlnet,
+    int? Opset = null,
+    OnnxSignature? Signature = null);
 
 /// <summary>
 /// The registry: files under <c>{data}/models/{name}/{version}/</c> and one index row per version. A version
@@ -43,10 +46,13 @@ internal sealed class ModelRegistry : IDisposable
 {
     public const string ModelFile = "model.zip";
 
+    /// <summary>The artifact of an ONNX version: the graph as uploaded.</summary>
+    public const string OnnxFile = "model.onnx";
+
     private const string RowColumns = """
         id, name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
         schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
-        input_contract_json
+        input_contract_json, framework, opset, signature_json
         """;
 
     private const string SelectVersion = $"SELECT {RowColumns} FROM model_versions WHERE name = @Name AND version = @Version";
@@ -66,10 +72,10 @@ internal sealed class ModelRegistry : IDisposable
     private const string InsertVersion = """
         INSERT INTO model_versions (name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
             schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
-            input_contract_json, training_report_json)
+            input_contract_json, training_report_json, framework, opset, signature_json)
         VALUES (@Name, @Version, @Task, @Trainer, @Status, @CreatedAt, NULL, @RunId, @DatasetId, @DatasetVersion,
             @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0,
-            @InputContractJson, @TrainingReportJson)
+            @InputContractJson, @TrainingReportJson, @Framework, @Opset, @SignatureJson)
         """;
 
     // Kept out of RowColumns: a report runs to kilobytes, and only the single-version read returns it.
@@ -228,6 +234,9 @@ internal sealed class ModelRegistry : IDisposable
             SizeBytes = zip.LongLength,
             ArtifactStore = _store.Kind,
             TrainingReportJson = version.Report is null ? null : JsonSerializer.Serialize(version.Report, RegistryJson.Options),
+            Framework = FrameworkText.Of(version.Framework),
+            Opset = version.Opset,
+            SignatureJson = version.Signature is null ? null : JsonSerializer.Serialize(version.Signature, RegistryJson.Options),
         };
         var files = Files(version, row, zip);
         var target = VersionFolder(version.Name, version.Version);
@@ -464,14 +473,17 @@ internal sealed class ModelRegistry : IDisposable
             : (await GetAsync(name, version, cancellationToken)).CacheGeneration;
     }
 
+    /// <summary>The artifact's file name: <see cref="ModelFile"/> or, for an ONNX version, <see cref="OnnxFile"/>.</summary>
+    public static string ArtifactFile(ModelFramework framework) => framework == ModelFramework.Onnx ? OnnxFile : ModelFile;
+
     /// <summary>
-    /// The path of the version's model.zip, checked against the registered SHA-256. A missing or corrupt local copy
-    /// is fetched again from the artifact store when it has one.
+    /// The path of the version's artifact (model.zip or model.onnx), checked against the registered SHA-256. A missing
+    /// or corrupt local copy is fetched again from the artifact store when it has one.
     /// </summary>
     public async Task<string> EnsureLocalAsync(ModelVersionRow row, CancellationToken cancellationToken)
     {
         var folder = VersionFolder(row.Name, row.Version);
-        var path = Path.Combine(folder, ModelFile);
+        var path = Path.Combine(folder, ArtifactFile(row.ModelFramework));
         if (await MatchesAsync(path, row.Sha256, cancellationToken))
         {
             return path;
@@ -575,6 +587,9 @@ internal sealed class ModelRegistry : IDisposable
             task = version.Task,
             trainer = version.Trainer,
             seed = version.Seed,
+            framework = version.Framework,
+            opset = version.Opset,
+            signature = version.Signature,
             createdAt = row.CreatedAt,
             columns = version.Columns,
             contract = version.Contract,
@@ -586,7 +601,7 @@ internal sealed class ModelRegistry : IDisposable
         };
         return new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {
-            [ModelFile] = zip,
+            [ArtifactFile(version.Framework)] = zip,
             ["config.yaml"] = Encoding.UTF8.GetBytes(ConfigYaml(version)),
             ["metadata.json"] = JsonSerializer.SerializeToUtf8Bytes(metadata, RegistryJson.Options),
             ["performance_metrics.json"] = JsonSerializer.SerializeToUtf8Bytes(version.Metrics, RegistryJson.Options),
@@ -600,6 +615,7 @@ internal sealed class ModelRegistry : IDisposable
         yaml.Append(
             CultureInfo.InvariantCulture,
             $"name: {Quote(version.Name)}\nversion: {Quote(version.Version)}\ntask: {version.Task}\ntrainer: {Quote(version.Trainer)}\n");
+        yaml.Append(CultureInfo.InvariantCulture, $"framework: {FrameworkText.Of(version.Framework)}\n");
         if (version.Seed is { } seed)
         {
             yaml.Append(CultureInfo.InvariantCulture, $"seed: {seed}\n");

@@ -52,9 +52,31 @@ internal sealed class ModelVersionRow
     /// <summary>Written on registration only; the row queries leave it out (see ModelRegistry.FindReportAsync).</summary>
     public string? TrainingReportJson { get; set; }
 
+    /// <summary>'mlnet' or 'onnx' (<see cref="ModelFramework"/> in lower case).</summary>
+    public string Framework { get; set; } = FrameworkText.Mlnet;
+
+    /// <summary>The ONNX opset of the default domain; null for ML.NET versions.</summary>
+    public int? Opset { get; set; }
+
+    /// <summary>The ONNX signature (JSON <see cref="OnnxSignature"/>); null for ML.NET versions.</summary>
+    public string? SignatureJson { get; set; }
+
+    public ModelFramework ModelFramework => FrameworkText.Parse(Framework);
+
+    /// <summary>The stored signature, parsed once per row instance.</summary>
+    public OnnxSignature? Signature => SignatureJson is null
+        ? null
+        : _signature ??= JsonSerializer.Deserialize<OnnxSignature>(SignatureJson, RegistryJson.Options);
+
+    private OnnxSignature? _signature;
+
     /// <summary>The input bindings, computed once per row instance (rows are cached by the runtime for the fast path).</summary>
-    internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(
-        ModelSchema.Validate(Columns.Where(c => !c.IsLabel).ToList(), ModelTask, requireLabel: false, int.MaxValue));
+    internal Inference.ColumnBinding[] Layout => _layout ??= Inference.LoadedModel.Bind(ModelSchema.Validate(
+        Columns.Where(c => !c.IsLabel).ToList(),
+        ModelTask,
+        requireLabel: false,
+        int.MaxValue,
+        ModelFramework));
 
     private Inference.ColumnBinding[]? _layout;
 
@@ -93,7 +115,10 @@ internal sealed class ModelVersionRow
         SizeBytes,
         aliases,
         FailureReason,
-        InputContract);
+        InputContract,
+        Framework: ModelFramework,
+        Opset: Opset,
+        Signature: Signature);
 }
 
 internal static class RegistryJson
@@ -103,6 +128,16 @@ internal static class RegistryJson
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
         WriteIndented = true,
     };
+}
+
+internal static class FrameworkText
+{
+    public const string Mlnet = "mlnet";
+    public const string Onnx = "onnx";
+
+    public static string Of(ModelFramework framework) => framework == ModelFramework.Onnx ? Onnx : Mlnet;
+
+    public static ModelFramework Parse(string text) => text == Onnx ? ModelFramework.Onnx : ModelFramework.Mlnet;
 }
 
 internal static class VersionStatusText

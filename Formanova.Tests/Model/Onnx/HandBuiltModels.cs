@@ -56,10 +56,10 @@ internal static class HandBuiltModels
     /// </summary>
     public static byte[] FailsOnOneRow() => new OnnxGraphBuilder()
         .Input("x1", DataType.Float, -1, 1)
-        .Int64s("pair", [2L], 1)
+        .Longs("pair", [2L], 1)
         .Node("Reshape", ["x1", "pair"], ["value"])
         .Output("value", DataType.Float, -1)
-        .ToBytes();
+        .Build();
 
     /// <summary>The columns of <see cref="Binary"/> as the registry holds them.</summary>
     public static object[] BinaryColumns => BinaryColumnsOf("age", "income");
@@ -90,10 +90,10 @@ internal static class HandBuiltModels
     /// one-hot encoded inside the graph by ai.onnx.ml OneHotEncoder over <see cref="Plans"/>); outputs
     /// <c>probabilities</c> (softmax, float [N,3]) and <c>label</c> (the index of the largest, int64 [N]).
     /// </summary>
-    public static byte[] Multiclass() => MulticlassGraph(new OnnxGraphBuilder()
+    public static byte[] Multiclass() => MulticlassGraph(new OnnxGraphBuilder(mlOpset: 2)
         .Input("plan", DataType.String, -1, 1)
-        .Node("ai.onnx.ml", "OneHotEncoder", ["plan"], ["plan_3d"], Attribute("cats_strings", Plans), Attribute("zeros", 1L))
-        .Node("Flatten", ["plan_3d"], ["plan_hot"], Attribute("axis", 1L)));
+        .DomainNode("ai.onnx.ml", "OneHotEncoder", ["plan"], ["plan_3d"], Strings("cats_strings", Plans), Int("zeros", 1))
+        .Node("Flatten", ["plan_3d"], ["plan_hot"], Int("axis", 1)));
 
     /// <summary>
     /// <see cref="Multiclass"/> with the plan already one-hot: <c>plan</c> is float [N,3], so the signature must name
@@ -161,7 +161,7 @@ internal static class HandBuiltModels
         .Node("MatMul", ["features", "w"], ["product"])
         .Node("Add", ["product", "b"], ["value"])
         .Output("value", DataType.Float, -1, 1)
-        .ToBytes();
+        .Build();
 
     public static object[] RegressionColumns =>
     [
@@ -205,14 +205,14 @@ internal static class HandBuiltModels
         .Input("income", DataType.Float, -1, 1)
         .Floats("w", MulticlassWeights, 5, 3)
         .Floats("b", MulticlassBias, 3)
-        .Node("Concat", ["age", "income", "plan_hot"], ["features"], Attribute("axis", 1L))
+        .Node("Concat", ["age", "income", "plan_hot"], ["features"], Int("axis", 1))
         .Node("MatMul", ["features", "w"], ["product"])
         .Node("Add", ["product", "b"], ["logits"])
-        .Node("Softmax", ["logits"], ["probabilities"], Attribute("axis", 1L))
-        .Node("ArgMax", ["probabilities"], ["label"], Attribute("axis", 1L), Attribute("keepdims", 0L))
+        .Node("Softmax", ["logits"], ["probabilities"], Int("axis", 1))
+        .Node("ArgMax", ["probabilities"], ["label"], Int("axis", 1), Int("keepdims", 0))
         .Output("label", DataType.Int64, -1)
         .Output("probabilities", DataType.Float, -1, 3)
-        .ToBytes();
+        .Build();
 
     private static byte[] BinaryGraph(OnnxGraphBuilder builder, string first, string second, float bias) => builder
         .Input(first, DataType.Float, -1, 1)
@@ -220,7 +220,7 @@ internal static class HandBuiltModels
         .Floats("w", BinaryWeights, 2, 1)
         .Floats("b", [bias], 1)
         .Floats("half", [0.5f], 1)
-        .Node("Concat", [first, second], ["features"], Attribute("axis", 1L))
+        .Node("Concat", [first, second], ["features"], Int("axis", 1))
         .Node("MatMul", ["features", "w"], ["product"])
         .Node("Add", ["product", "b"], ["score"])
         .Node("Sigmoid", ["score"], ["probability"])
@@ -228,5 +228,5 @@ internal static class HandBuiltModels
         .Output("label", DataType.Bool, -1, 1)
         .Output("score", DataType.Float, -1, 1)
         .Output("probability", DataType.Float, -1, 1)
-        .ToBytes();
+        .Build();
 }

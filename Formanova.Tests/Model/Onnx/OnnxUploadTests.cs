@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Formanova.Modules.Model;
+using Formanova.Modules.Shared.Database;
+using Formanova.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Formanova.Tests.Model.Onnx;
+
+/// <summary>ONNX graphs uploaded through the REST upload and served by the predict endpoints, on both providers.</summary>
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+[Category("Integration")]
+public sealed class OnnxUploadTests(DatabaseProvider provider)
+{
+    private static readonly string[] Columns = ["tenure", "charges"];
+
+    private TestDatabase _db = null!;
+    private FormanovaFactory _factory = null!;
+    private HttpClient _client = null!;
+
+    [OneTimeSetUp]
+    public async Task OneTimeSetUp()
+    {
+        _db = await TestDatabase.CreateAsync(provider);
+        _factory = new FormanovaFactory(_db.Settings.Append(new("Model:Bootstrap:Enabled", "false")));
+        _client = _factory.CreateClient();
+        await _factory.Services.GetRequiredService<ModelBootstrapper>().Completed;
+    }
+
+    [OneTimeTearDown]
+    public async Task OneTimeTearDown()
+    {
+        _client.Dispose();
+        _factory.Dispose();
+        await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Upload_WhenTheGraphFollowsTheMlnetConvention_RegistersItAndServesPredictions()
+    {
+        var graph = OnnxGraphs.LinearPerColumn(Columns, [0.5f, 2f], 1f);
+
+        var upload = await UploadAsync("linear", graph, new
+        {
+            version = "1.0.0",
+            task = "regression",
+            columns = new[] { new { name = "tenure", kind = "numeric" }, new { name = "charges", kind = "numeric" } },
+        });
+        var predict = await PostJsonAsync(
+            "/api/v1/models/linear/predict",
+            new { version = "1.0.0", inputs = new { tenure = 2, charges = 3 } });
+
+        var registered = await upload.Content.ReadFromJsonAsync<JsonElement>();
+        var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), registered.ToString());
+            Assert.That(registered.GetProperty("framework").GetString(), Is.EqualTo("onnx"));
+            Assert.That(registered.GetProperty("opset").GetInt32(), Is.EqualTo(13));
+            Assert.That(
+                registered.GetProperty("signature").GetProperty("outputs").GetProperty("score").GetString(),
+                Is.EqualTo("Score.output"));
+            Assert.That(predict.StatusCode, Is.EqualTo(HttpStatusCode.OK), predicted.ToString());
+            Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo((0.5 * 2) + (2 * 3) + 1).Within(1e-5));
+        });
+    }
+
+    [Test]
+    public async Task Upload_WithAnExplicitSignatureOfOneInputPerColumn_ServesThroughIt()
+    {
+        // Inputs named unlike the columns: only the signature says which column feeds which tensor.
+        var graph = OnnxGraphs.LinearPerColumn(["in_a", "in_b"], [1f, -1f], 0f, output: "y");
+
+        var upload = await UploadAsync("explicit", graph, new
+        {
+            version = "1.0.0",
+            task = "regression",
+            columns = new[] { new { name = "tenure", kind = "numeric" }, new { name = "charges", kind = "numeric" } },
+            signature = new
+            {
+                inputs = new[]
+                {
+                    new { name = "in_a", elementType = "float", shape = Array.Empty<long>(), columns = new[] { "charges" } },
+                    new { name = "in_b", elementType = "float", shape = Array.Empty<long>(), columns = new[] { "tenure" } },
+                },
+                outputs = new { score = "y" },
+            },
+        });
+        var predict = await PostJsonAsync(
+            "/api/v1/models/explicit/predict",
+            new { version = "1.0.0", inputs = new { tenure = 2, charges = 5 } });
+
+        var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(async () =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), await upload.Content.ReadAsStringAsync());
+            Assert.That(predict.StatusCode, Is.EqualTo(HttpStatusCode.OK), predicted.ToString());
+            Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo(5 - 2).Within(1e-5));
+        });
+    }
+
+    private Task<HttpResponseMessage> PostJsonAsync(string path, object body) =>
+        _client.PostAsync(path, new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
+
+    private async Task<HttpResponseMessage> UploadAsync(string name, byte[] model, object metadata)
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(model);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, "model", "model.onnx");
+        form.Add(new StringContent(JsonSerializer.Serialize(metadata)), "metadata");
+        return await _client.PostAsync($"/api/v1/models/{name}/versions", form);
+    }
+}
