@@ -67,6 +67,15 @@ internal static class HandBuiltModels
     /// <summary>The signature that maps <see cref="Binary"/>'s tensors to its columns and outputs.</summary>
     public static object BinarySignature => BinarySignatureOf("age", "income");
 
+    /// <summary>The upload metadata of <see cref="Binary"/> as <paramref name="version"/>: task, columns and signature.</summary>
+    public static object BinaryMetadata(string version) => new
+    {
+        version,
+        task = "binaryClassification",
+        columns = BinaryColumns,
+        signature = BinarySignature,
+    };
+
     public static object[] BinaryColumnsOf(string first, string second) =>
     [
         new { name = first, kind = "numeric" },
