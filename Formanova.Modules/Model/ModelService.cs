@@ -528,10 +528,12 @@ internal sealed class ModelService(
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
         await Parallel.ForAsync(0, (rows.Count + size - 1) / size, parallel, async (chunk, ct) =>
         {
-            var scratch = new RowScratch(row.Layout.Length);
-            using var engine = model.Lease();
+            // The chunk's rows are looked up first; the misses are then scored together, on a worker held only for that.
+            var misses = new ChunkScratch(size, row.Layout.Length);
+            var keys = new string[size];
             for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
             {
+                var scratch = misses.Rows[misses.Count];
                 if (!Ready(rows, i, scratch, invalid))
                 {
                     continue;
@@ -547,8 +549,19 @@ internal sealed class ModelService(
                     continue;
                 }
 
-                results[i] = Result(row, engine.Predict(scratch.Input.Floats, scratch.Input.Texts));
-                await cache.SetAsync(CacheArea, key, results[i], ct);
+                keys[misses.Count] = key;
+                misses.Add(i);
+            }
+
+            if (misses.Count == 0 || invalid.Any)
+            {
+                return;
+            }
+
+            new FullSink(row, results).PredictChunk(model, misses);
+            for (var k = 0; k < misses.Count; k++)
+            {
+                await cache.SetAsync(CacheArea, keys[k], results[misses.Indexes[k]], ct);
             }
         });
 
@@ -598,19 +611,46 @@ internal sealed class ModelService(
     {
         var invalid = new BatchErrors();
         var size = _inference.BatchSize;
+        var width = row.Layout.Length;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxParallelism, CancellationToken = cancellationToken };
-        Parallel.For(0, (rows.Count + size - 1) / size, parallel, chunk =>
+        if (model.ScoresChunks)
         {
-            var scratch = new RowScratch(row.Layout.Length);
-            using var engine = model.Lease();
-            for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
+            // A backend that scores a chunk as one run (ONNX: one tensor of the chunk's rows) gets the chunk's valid rows
+            // at once; each thread keeps its buffers across the chunks it takes.
+            Parallel.For(0, (rows.Count + size - 1) / size, parallel, () => new ChunkScratch(size, width), (chunk, _, local) =>
             {
-                if (Ready(rows, i, scratch, invalid))
+                local.Clear();
+                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
                 {
-                    sink.Predict(i, engine, scratch.Input);
+                    if (Ready(rows, i, local.Rows[local.Count], invalid))
+                    {
+                        local.Add(i);
+                    }
                 }
-            }
-        });
+
+                if (local.Count > 0 && !invalid.Any)
+                {
+                    sink.PredictChunk(model, local);
+                }
+
+                return local;
+            }, _ => { });
+        }
+        else
+        {
+            Parallel.For(0, (rows.Count + size - 1) / size, parallel, chunk =>
+            {
+                var scratch = new RowScratch(width);
+                using var engine = model.Lease();
+                for (var i = chunk * size; i < Math.Min(rows.Count, (chunk + 1) * size); i++)
+                {
+                    if (Ready(rows, i, scratch, invalid))
+                    {
+                        sink.Predict(i, engine, scratch.Input);
+                    }
+                }
+            });
+        }
 
         invalid.ThrowIfAny();
         Count(row, cached: false, rows.Count);
@@ -808,6 +848,9 @@ internal sealed class ModelService(
     private interface IRowSink
     {
         void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input);
+
+        /// <summary>Scores the rows gathered in <paramref name="chunk"/> in one call of a rented worker.</summary>
+        void PredictChunk(LoadedModel model, ChunkScratch chunk);
     }
 
     private sealed record ServedBatch<T>(string Name, T Value, string? FallbackFrom, string? FallbackReason, double LatencyMs);
@@ -816,6 +859,19 @@ internal sealed class ModelService(
     {
         public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input)
             => results[index] = Result(row, engine.Predict(input.Floats, input.Texts));
+
+        public void PredictChunk(LoadedModel model, ChunkScratch chunk)
+        {
+            using (var engine = model.Lease())
+            {
+                engine.PredictChunk(chunk.Inputs.AsSpan(0, chunk.Count), chunk.Full.AsSpan(0, chunk.Count));
+            }
+
+            for (var k = 0; k < chunk.Count; k++)
+            {
+                results[chunk.Indexes[k]] = Result(row, chunk.Full[k]);
+            }
+        }
     }
 
     private readonly struct CompactSink(string?[] labels, double?[] values, double?[] scores) : IRowSink
@@ -832,6 +888,23 @@ internal sealed class ModelService(
             labels[index] = prediction.Label;
             values[index] = prediction.Value;
             scores[index] = prediction.Score;
+        }
+
+        public void PredictChunk(LoadedModel model, ChunkScratch chunk)
+        {
+            using (var engine = model.Lease())
+            {
+                engine.PredictChunkCompact(chunk.Inputs.AsSpan(0, chunk.Count), chunk.Compact.AsSpan(0, chunk.Count));
+            }
+
+            for (var k = 0; k < chunk.Count; k++)
+            {
+                var (label, value, score) = chunk.Compact[k];
+                var index = chunk.Indexes[k];
+                labels[index] = label;
+                values[index] = value;
+                scores[index] = score;
+            }
         }
     }
 }

@@ -66,3 +66,36 @@ internal sealed class RowScratch(int width)
 
     public Dictionary<string, string[]> Errors { get; } = [];
 }
+
+/// <summary>
+/// The rows of a chunk gathered for one scoring call: row k of the call is batch row <see cref="Indexes"/>[k],
+/// converted in <see cref="Rows"/>[k]; <see cref="Full"/> and <see cref="Compact"/> take the answers.
+/// </summary>
+internal sealed class ChunkScratch
+{
+    public ChunkScratch(int size, int width)
+    {
+        Rows = [.. Enumerable.Range(0, size).Select(_ => new RowScratch(width))];
+        Inputs = [.. Rows.Select(r => r.Input)];
+        Indexes = new int[size];
+        Full = new Prediction[size];
+        Compact = new CompactPrediction[size];
+    }
+
+    public RowScratch[] Rows { get; }
+
+    public NormalizedInput[] Inputs { get; }
+
+    public int[] Indexes { get; }
+
+    public Prediction[] Full { get; }
+
+    public CompactPrediction[] Compact { get; }
+
+    public int Count { get; private set; }
+
+    /// <summary>Keeps the row just converted into <c>Rows[Count]</c> as batch row <paramref name="index"/>.</summary>
+    public void Add(int index) => Indexes[Count++] = index;
+
+    public void Clear() => Count = 0;
+}

@@ -18,9 +18,12 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentBag<OnnxWorker> _idle = [];
     private readonly Func<OnnxWorker> _create;
+    private readonly bool _batches;
+    private int _sessions = 1;
 
-    private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first)
+    private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first, bool batches)
     {
+        _batches = batches;
         _slots = new SemaphoreSlim(sessions, sessions);
         _create = create;
         _idle.Add(first);
@@ -36,8 +39,17 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
         var first = OnnxSessions.Create(bytes, options);
         var plan = OnnxPlan.Create(row, bindings, signature, first);
         var sessions = options.SessionsPerModel > 0 ? options.SessionsPerModel : Environment.ProcessorCount;
-        return new OnnxBackend(sessions, () => new OnnxWorker(plan, OnnxSessions.Create(bytes, options)), new OnnxWorker(plan, first));
+        return new OnnxBackend(
+            sessions,
+            () => new OnnxWorker(plan, OnnxSessions.Create(bytes, options)),
+            new OnnxWorker(plan, first),
+            plan.Batches);
     }
+
+    public override bool ScoresChunks => _batches;
+
+    /// <summary>Sessions created so far: at most <c>Model:Onnx:SessionsPerModel</c> (they are made as demand needs them).</summary>
+    public int Sessions => Volatile.Read(ref _sessions);
 
     /// <summary>Disposes the idle sessions; a session still rented is released by its finalizer.</summary>
     public void Dispose()
@@ -60,7 +72,9 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
 
         try
         {
-            return _create();
+            var created = _create();
+            Interlocked.Increment(ref _sessions);
+            return created;
         }
         catch
         {
@@ -74,6 +88,7 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
         if (worker.Broken)
         {
             ((OnnxWorker)worker).Dispose();
+            Interlocked.Decrement(ref _sessions);
         }
         else
         {

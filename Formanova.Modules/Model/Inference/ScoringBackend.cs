@@ -6,6 +6,9 @@ namespace Formanova.Modules.Model.Inference;
 /// </summary>
 internal abstract class ScoringBackend
 {
+    /// <summary>True when <see cref="ScoringWorker.PredictChunk"/> is one run rather than a loop over rows.</summary>
+    public virtual bool ScoresChunks => false;
+
     /// <summary>A worker for one prediction or one chunk; it must be handed back with <see cref="Return"/>.</summary>
     public abstract ScoringWorker Rent();
 

@@ -212,88 +212,54 @@ internal static class OnnxSignatures
                 continue;
             }
 
+            // The columns first, so that a wrong type or shape does not also report its columns as feeding nothing.
+            var columns = binding.Columns ?? [];
+            var positions = FeedColumns(binding, columns, field, byName, fed, errors);
             if (input.ElementType is not { } type)
             {
                 errors[$"{field}.elementType"] = [$"Graph input '{input.Name}' is a {input.Describe()}, which Formanova cannot feed."];
-                continue;
             }
-
-            if (binding.ElementType != type)
+            else if (binding.ElementType != type)
             {
-                errors[$"{field}.elementType"] = [
-                    $"Graph input '{input.Name}' is {Lower(type)}, not {Lower(binding.ElementType)}.",
-                ];
-                continue;
+                errors[$"{field}.elementType"] = [$"Graph input '{input.Name}' is {Lower(type)}, not {Lower(binding.ElementType)}."];
             }
-
-            if (Layout(input.Shape) is not (_, var width))
+            else if (Layout(input.Shape) is not (_, var width))
             {
                 errors[$"{field}.shape"] = [
                     $"Graph input '{input.Name}' is {input.Describe()}: Formanova feeds [N] or [N,k] with a free (or 1) first dimension.",
                 ];
-                continue;
             }
-
-            if (binding.Shape is { Count: > 0 } shape && !shape.SequenceEqual(input.Shape))
+            else if (binding.Shape is { Count: > 0 } shape && !shape.SequenceEqual(input.Shape))
             {
                 errors[$"{field}.shape"] = [
                     $"Graph input '{input.Name}' has shape [{string.Join(",", input.Shape)}], not [{string.Join(",", shape)}].",
                 ];
-                continue;
             }
-
-            var before = errors.Count;
-            var positions = 0L;
-            var columns = binding.Columns ?? [];
-            if (columns.Count == 0)
+            else
             {
-                errors[$"{field}.columns"] = ["At least one column is required."];
-            }
-
-            for (var j = 0; j < columns.Count; j++)
-            {
-                var columnField = string.Create(CultureInfo.InvariantCulture, $"{field}.columns[{j}]");
-                if (columns[j] is not { } name || !byName.TryGetValue(name, out var column))
+                for (var j = 0; j < columns.Count; j++)
                 {
-                    errors[columnField] = [$"'{columns[j]}' is not a feature column."];
-                    continue;
+                    if (Unfit(byName.GetValueOrDefault(columns[j] ?? ""), type, binding.Categories) is { } reason)
+                    {
+                        errors.TryAdd(string.Create(CultureInfo.InvariantCulture, $"{field}.columns[{j}]"), [reason]);
+                    }
                 }
 
-                if (!fed.Add(name))
+                if (positions is { } count && width != -1 && width != count)
                 {
-                    errors[columnField] = [$"Column '{name}' feeds more than one position."];
-                    continue;
+                    errors[$"{field}.columns"] = [$"Graph input '{input.Name}' takes {width} values per row; the columns give {count}."];
                 }
 
-                var categories = binding.Categories?.GetValueOrDefault(name);
-                positions += categories?.Count ?? 1;
-                if (Unfit(column, type, categories) is { } reason)
-                {
-                    errors[columnField] = [reason];
-                }
+                inputs.Add(binding with { ElementType = type, Shape = input.Shape, Columns = columns });
             }
-
-            foreach (var key in (binding.Categories?.Keys ?? []).Where(k => !columns.Contains(k)))
-            {
-                errors[$"{field}.categories.{key}"] = [$"'{key}' is not one of this input's columns."];
-            }
-
-            if (errors.Count == before && width != -1 && width != positions)
-            {
-                errors[$"{field}.columns"] = [$"Graph input '{input.Name}' takes {width} values per row; the columns give {positions}."];
-            }
-
-            inputs.Add(binding with { ElementType = type, Shape = input.Shape, Columns = columns });
         }
 
-        foreach (var input in graph.Inputs.Where(g => !bound.Contains(g.Name)))
+        var unbound = graph.Inputs.Where(g => !bound.Contains(g.Name))
+            .Select(g => $"Graph input '{g.Name}' ({g.Describe()}) is bound to no column.");
+        var unfed = features.Where(c => !fed.Contains(c.Name)).Select(c => $"Column '{c.Name}' feeds no graph input.");
+        if (unbound.Concat(unfed).ToArray() is { Length: > 0 } loose)
         {
-            errors["signature.inputs"] = [$"Graph input '{input.Name}' ({input.Describe()}) is bound to no column."];
-        }
-
-        foreach (var column in features.Where(c => !fed.Contains(c.Name)))
-        {
-            errors["signature.inputs"] = [$"Column '{column.Name}' feeds no graph input."];
+            errors["signature.inputs"] = loose;
         }
 
         var outputs = signature.Outputs ?? new OnnxOutputBinding();
@@ -323,8 +289,61 @@ internal static class OnnxSignatures
 
     private static string Lower(OnnxElementType type) => type.ToString().ToLowerInvariant();
 
-    private static string? Unfit(ModelColumn column, OnnxElementType type, IReadOnlyList<string>? categories)
+    /// <summary>
+    /// Checks a binding's columns and marks them fed: the positions they take along the last axis, or null when one
+    /// is wrong (its error is then in <paramref name="errors"/>).
+    /// </summary>
+    private static long? FeedColumns(
+        OnnxInputBinding binding,
+        IReadOnlyList<string> columns,
+        string field,
+        Dictionary<string, ModelColumn> byName,
+        HashSet<string> fed,
+        Dictionary<string, string[]> errors)
     {
+        var before = errors.Count;
+        var positions = 0L;
+        if (columns.Count == 0)
+        {
+            errors[$"{field}.columns"] = ["At least one column is required."];
+        }
+
+        for (var j = 0; j < columns.Count; j++)
+        {
+            var columnField = string.Create(CultureInfo.InvariantCulture, $"{field}.columns[{j}]");
+            if (columns[j] is not { } name || !byName.ContainsKey(name))
+            {
+                errors[columnField] = [$"'{columns[j]}' is not a feature column."];
+            }
+            else if (!fed.Add(name))
+            {
+                errors[columnField] = [$"Column '{name}' feeds more than one position."];
+            }
+            else
+            {
+                positions += binding.Categories?.GetValueOrDefault(name)?.Count ?? 1;
+            }
+        }
+
+        foreach (var key in (binding.Categories?.Keys ?? []).Where(k => !columns.Contains(k)))
+        {
+            errors[$"{field}.categories.{key}"] = [$"'{key}' is not one of this input's columns."];
+        }
+
+        return errors.Count == before ? positions : null;
+    }
+
+    private static string? Unfit(
+        ModelColumn? column,
+        OnnxElementType type,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? allCategories)
+    {
+        if (column is null)
+        {
+            return null;
+        }
+
+        var categories = allCategories?.GetValueOrDefault(column.Name);
         if (categories is not null)
         {
             return column.Kind != ColumnKind.Categorical || type == OnnxElementType.String

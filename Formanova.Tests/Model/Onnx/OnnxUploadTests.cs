@@ -49,12 +49,13 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
             task = "regression",
             columns = new[] { new { name = "tenure", kind = "numeric" }, new { name = "charges", kind = "numeric" } },
         });
-        var predict = await PostJsonAsync(
-            "/api/v1/models/linear/predict",
-            new { version = "1.0.0", inputs = new { tenure = 2, charges = 3 } });
+        var request = new { version = "1.0.0", inputs = new { tenure = 2, charges = 3 } };
+        var predict = await PostJsonAsync("/api/v1/models/linear/predict", request);
+        var again = await PostJsonAsync("/api/v1/models/linear/predict", request);
 
         var registered = await upload.Content.ReadFromJsonAsync<JsonElement>();
         var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        var repeated = await again.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Multiple(() =>
         {
             Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), registered.ToString());
@@ -65,6 +66,9 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
                 Is.EqualTo("Score.output"));
             Assert.That(predict.StatusCode, Is.EqualTo(HttpStatusCode.OK), predicted.ToString());
             Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo((0.5 * 2) + (2 * 3) + 1).Within(1e-5));
+            Assert.That(predicted.GetProperty("cached").GetBoolean(), Is.False);
+            Assert.That(repeated.GetProperty("cached").GetBoolean(), Is.True, "the prediction cache serves ONNX versions too");
+            Assert.That(repeated.GetProperty("value").GetDouble(), Is.EqualTo(predicted.GetProperty("value").GetDouble()));
         });
     }
 
@@ -99,6 +103,89 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
             Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), await upload.Content.ReadAsStringAsync());
             Assert.That(predict.StatusCode, Is.EqualTo(HttpStatusCode.OK), predicted.ToString());
             Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo(5 - 2).Within(1e-5));
+        });
+    }
+
+    [Test]
+    public async Task PredictBatch_OnAnOnnxVersion_ScoresEachChunkAsOneRun()
+    {
+        await UploadAsync("runs", OnnxGraphs.RowsInRun(), new { version = "1.0.0", task = "regression" });
+        var rows = Enumerable.Range(0, 5).Select(i => new { x = i }).ToArray();
+
+        var uncached = await PostJsonAsync("/api/v1/models/runs/predict/batch", new { version = "1.0.0", rows, useCache = false });
+        var cached = await PostJsonAsync("/api/v1/models/runs/predict/batch", new { version = "1.0.0", rows });
+        var positional = await _factory.Services.GetRequiredService<IModelModule>().PredictRowsAsync(
+            new PredictRowsRequest("runs", ["x"], [.. rows.Select(r => new object?[] { (double)r.x })], Version: "1.0.0"));
+
+        var uncachedBody = await uncached.Content.ReadFromJsonAsync<JsonElement>();
+        var cachedBody = await cached.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(uncached.StatusCode, Is.EqualTo(HttpStatusCode.OK), uncachedBody.ToString());
+            Assert.That(Values(uncachedBody), Is.All.EqualTo(5), "the five rows made one run (Model:Inference:BatchSize is 32)");
+            Assert.That(Values(cachedBody), Is.All.EqualTo(5));
+            Assert.That(positional.Values, Is.All.EqualTo(5));
+        });
+
+        static IEnumerable<double> Values(JsonElement body) =>
+            body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("value").GetDouble());
+    }
+
+    [Test]
+    public async Task Upload_WhenTheGraphIsAConvertedScikitLearnClassifier_NeedsOnlyTheColumnsAndServesClasses()
+    {
+        var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [3, 5, 7]);
+
+        var upload = await UploadAsync("iris", graph, new
+        {
+            version = "1.0.0",
+            columns = new[] { new { name = "a", kind = "numeric" }, new { name = "b", kind = "numeric" } },
+        });
+        var predict = await PostJsonAsync("/api/v1/models/iris/predict", new { version = "1.0.0", inputs = new { a = 0, b = 4 } });
+
+        var registered = await upload.Content.ReadFromJsonAsync<JsonElement>();
+        var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), registered.ToString());
+            Assert.That(registered.GetProperty("task").GetString(), Is.EqualTo("multiclassClassification"));
+            Assert.That(predicted.GetProperty("label").GetString(), Is.EqualTo("5"), predicted.ToString());
+            Assert.That(predicted.GetProperty("probabilities").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "3", "5", "7" }));
+        });
+    }
+
+    [Test]
+    public async Task Upload_WhenTheOutputsDoNotFitTheTask_Refuses422AndRegistersNothing()
+    {
+        // A three-class probability tensor declared as a regression's score.
+        var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [0, 1, 2], zipMap: false);
+
+        var upload = await UploadAsync("misfit", graph, new
+        {
+            version = "1.0.0",
+            task = "regression",
+            columns = new[] { new { name = "a", kind = "numeric" }, new { name = "b", kind = "numeric" } },
+            signature = new
+            {
+                inputs = new[]
+                {
+                    new { name = "float_input", elementType = "float", shape = Array.Empty<long>(), columns = new[] { "a", "b" } },
+                },
+                outputs = new { score = "probabilities" },
+            },
+        });
+        var model = await _client.GetAsync("/api/v1/models/misfit");
+
+        var body = await upload.Content.ReadAsStringAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), body);
+            Assert.That(
+                JsonDocument.Parse(body).RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name),
+                Is.EqualTo(new[] { "signature.outputs" }));
+            Assert.That(model.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(Directory.Exists(Path.Combine(_db.DataDirectory, "models")), Is.True);
+            Assert.That(Directory.Exists(Path.Combine(_db.DataDirectory, "models", "misfit")), Is.False);
         });
     }
 
