@@ -43,6 +43,8 @@ internal sealed class LoadedModel
     /// <summary>True when the backend scores a chunk of rows as one run, so a batch hands it whole chunks.</summary>
     public bool ScoresChunks => _backend.ScoresChunks;
 
+    internal ScoringBackend Backend => _backend;
+
     /// <summary>
     /// Loads a version's artifact (an ML.NET zip, or an ONNX graph when the row says so) for its schema, failing with
     /// 422 when it cannot serve it, then probes one worker.

@@ -19,6 +19,7 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     private readonly ConcurrentBag<OnnxWorker> _idle = [];
     private readonly Func<OnnxWorker> _create;
     private readonly bool _batches;
+    private int _sessions = 1;
 
     private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first, bool batches)
     {
@@ -47,6 +48,9 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
 
     public override bool ScoresChunks => _batches;
 
+    /// <summary>Sessions created so far: at most <c>Model:Onnx:SessionsPerModel</c> (they are made as demand needs them).</summary>
+    public int Sessions => Volatile.Read(ref _sessions);
+
     /// <summary>Disposes the idle sessions; a session still rented is released by its finalizer.</summary>
     public void Dispose()
     {
@@ -68,7 +72,9 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
 
         try
         {
-            return _create();
+            var created = _create();
+            Interlocked.Increment(ref _sessions);
+            return created;
         }
         catch
         {
@@ -82,6 +88,7 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
         if (worker.Broken)
         {
             ((OnnxWorker)worker).Dispose();
+            Interlocked.Decrement(ref _sessions);
         }
         else
         {

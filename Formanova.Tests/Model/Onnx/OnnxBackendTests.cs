@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Formanova.Modules.Model;
 using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Shared.Errors;
 
@@ -128,6 +129,48 @@ public sealed class OnnxBackendTests
             Assert.That(model.ScoresChunks, Is.True);
             Assert.That(answers.Select(a => a.Value), Is.All.EqualTo(5), "every row saw a run of five");
             Assert.That(model.Predict(rows[0].Floats, rows[0].Texts).Value, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void Lease_WhenEverySessionIsRented_WaitsForOneInsteadOfMakingMore()
+    {
+        var model = Load(
+            OnnxGraphs.RowsInRun(),
+            new RegisterOnnxRequest("m", "1.0.0", ModelTask.Regression, [new("x", ColumnKind.Numeric)]),
+            new ModelOptions.OnnxOptions { SessionsPerModel = 2 });
+        var backend = (OnnxBackend)model.Backend;
+
+        var first = model.Lease();
+        var second = model.Lease();
+        var third = Task.Run(model.Lease);
+        var waited = !third.Wait(TimeSpan.FromMilliseconds(200));
+        first.Dispose();
+        var granted = third.Wait(TimeSpan.FromSeconds(30));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(waited, Is.True, "a third lease waits while both sessions are out");
+            Assert.That(granted, Is.True, "and gets the session handed back");
+            Assert.That(backend.Sessions, Is.EqualTo(2));
+        });
+        second.Dispose();
+        third.Result.Dispose();
+    }
+
+    [Test]
+    public void Create_WhenCudaIsConfiguredButNotInTheNativeLibrary_FailsNamingTheSetting()
+    {
+        Assume.That(OnnxSessions.AvailableProviders, Does.Not.Contain(OnnxSessions.CudaProvider), "this build has CUDA");
+
+        var error = Assert.Throws<ModuleException>(() => OnnxSessions.Create(
+            OnnxGraphs.RowsInRun(),
+            new ModelOptions.OnnxOptions { ExecutionProvider = OnnxExecutionProvider.Cuda }))!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Kind, Is.EqualTo(ErrorKind.Unavailable));
+            Assert.That(error.Message, Does.Contain("Model:Onnx:ExecutionProvider").And.Contain("Microsoft.ML.OnnxRuntime.Gpu"));
         });
     }
 

@@ -49,12 +49,13 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
             task = "regression",
             columns = new[] { new { name = "tenure", kind = "numeric" }, new { name = "charges", kind = "numeric" } },
         });
-        var predict = await PostJsonAsync(
-            "/api/v1/models/linear/predict",
-            new { version = "1.0.0", inputs = new { tenure = 2, charges = 3 } });
+        var request = new { version = "1.0.0", inputs = new { tenure = 2, charges = 3 } };
+        var predict = await PostJsonAsync("/api/v1/models/linear/predict", request);
+        var again = await PostJsonAsync("/api/v1/models/linear/predict", request);
 
         var registered = await upload.Content.ReadFromJsonAsync<JsonElement>();
         var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+        var repeated = await again.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Multiple(() =>
         {
             Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), registered.ToString());
@@ -65,6 +66,9 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
                 Is.EqualTo("Score.output"));
             Assert.That(predict.StatusCode, Is.EqualTo(HttpStatusCode.OK), predicted.ToString());
             Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo((0.5 * 2) + (2 * 3) + 1).Within(1e-5));
+            Assert.That(predicted.GetProperty("cached").GetBoolean(), Is.False);
+            Assert.That(repeated.GetProperty("cached").GetBoolean(), Is.True, "the prediction cache serves ONNX versions too");
+            Assert.That(repeated.GetProperty("value").GetDouble(), Is.EqualTo(predicted.GetProperty("value").GetDouble()));
         });
     }
 
@@ -147,6 +151,41 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
             Assert.That(registered.GetProperty("task").GetString(), Is.EqualTo("multiclassClassification"));
             Assert.That(predicted.GetProperty("label").GetString(), Is.EqualTo("5"), predicted.ToString());
             Assert.That(predicted.GetProperty("probabilities").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "3", "5", "7" }));
+        });
+    }
+
+    [Test]
+    public async Task Upload_WhenTheOutputsDoNotFitTheTask_Refuses422AndRegistersNothing()
+    {
+        // A three-class probability tensor declared as a regression's score.
+        var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [0, 1, 2], zipMap: false);
+
+        var upload = await UploadAsync("misfit", graph, new
+        {
+            version = "1.0.0",
+            task = "regression",
+            columns = new[] { new { name = "a", kind = "numeric" }, new { name = "b", kind = "numeric" } },
+            signature = new
+            {
+                inputs = new[]
+                {
+                    new { name = "float_input", elementType = "float", shape = Array.Empty<long>(), columns = new[] { "a", "b" } },
+                },
+                outputs = new { score = "probabilities" },
+            },
+        });
+        var model = await _client.GetAsync("/api/v1/models/misfit");
+
+        var body = await upload.Content.ReadAsStringAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity), body);
+            Assert.That(
+                JsonDocument.Parse(body).RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name),
+                Is.EqualTo(new[] { "signature.outputs" }));
+            Assert.That(model.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(Directory.Exists(Path.Combine(_db.DataDirectory, "models")), Is.True);
+            Assert.That(Directory.Exists(Path.Combine(_db.DataDirectory, "models", "misfit")), Is.False);
         });
     }
 
