@@ -244,14 +244,17 @@ internal sealed class OnnxPlan : IDisposable
         return plan;
     }
 
-    /// <summary>Runs a row of zeros and empty strings and checks that what comes out is what the task reads (422 otherwise).</summary>
+    /// <summary>
+    /// Runs rows of zeros and empty strings (two, when the graph batches, so that an output ignoring the batch shows)
+    /// and checks that what comes out is what the task reads (422 otherwise).
+    /// </summary>
     private void CheckFit(ModelVersionRow row, InferenceSession session, int width)
     {
         var probe = new NormalizedInput(new float[width], Enumerable.Repeat("", width).ToArray());
         OnnxOutputs outputs;
         try
         {
-            outputs = Run(session, [probe]);
+            outputs = Batches ? Run(session, [probe, probe]) : Run(session, [probe]);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -301,7 +304,7 @@ internal sealed class OnnxPlan : IDisposable
             using var results = session.Run(_run, _inputNames, values, _outputNames);
             var count = rows.Length;
             OnnxOutput? Read(string? name) =>
-                name is null ? null : OnnxOutputReader.Read(results[Array.IndexOf(_outputNames, name)], count);
+                name is null ? null : OnnxOutputReader.Read(name, results[Array.IndexOf(_outputNames, name)], count);
             return new OnnxOutputs
             {
                 Label = Read(_outputs.Label),
@@ -529,15 +532,22 @@ internal sealed class OnnxPlan : IDisposable
 /// <summary>Reads an output value (a tensor, or a ZipMap's sequence of maps) into an <see cref="OnnxOutput"/>.</summary>
 internal static class OnnxOutputReader
 {
-    public static OnnxOutput Read(OrtValue value, int rows)
+    /// <summary>An output of <paramref name="rows"/> rows, or InvalidOperationException when it has another number.</summary>
+    public static OnnxOutput Read(string name, OrtValue value, int rows)
     {
         if (value.OnnxType == OnnxValueType.ONNX_TYPE_SEQUENCE)
         {
-            return ReadMaps(value);
+            var maps = ReadMaps(value);
+            return value.GetValueCount() == rows ? maps : throw Misshapen(name, value.GetValueCount(), rows);
         }
 
         var info = value.GetTensorTypeAndShape();
         var width = rows == 0 ? 0 : (int)(info.ElementCount / rows);
+        if (width == 0 || info.ElementCount != (long)width * rows)
+        {
+            throw Misshapen(name, info.ElementCount, rows);
+        }
+
         switch (info.ElementDataType)
         {
             case TensorElementType.Float:
@@ -564,6 +574,9 @@ internal static class OnnxOutputReader
                 throw new InvalidOperationException($"An output of element type {info.ElementDataType} cannot be read.");
         }
     }
+
+    private static InvalidOperationException Misshapen(string name, long values, int rows) =>
+        new($"Output '{name}' gave {values} values for {rows} rows; it must give one or more per row.");
 
     // ZipMap: one map per row, class to probability, every map with the same keys in the same order.
     private static OnnxOutput ReadMaps(OrtValue sequence)

@@ -11,8 +11,23 @@ internal static class OnnxSessions
     private static readonly Lazy<OrtEnv> Environment = new(() =>
     {
         // ONNX Runtime warns on stderr about harmless things at load (unused initialisers, for one): errors only.
+        // The environment is a process singleton; if other code made it first, its level is set instead.
+        if (OrtEnv.IsCreated)
+        {
+            var existing = OrtEnv.Instance();
+            existing.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+            return existing;
+        }
+
         var options = new EnvironmentCreationOptions { logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        return OrtEnv.CreateInstanceWithOptions(ref options);
+        try
+        {
+            return OrtEnv.CreateInstanceWithOptions(ref options);
+        }
+        catch (OnnxRuntimeException) when (OrtEnv.IsCreated)
+        {
+            return OrtEnv.Instance();
+        }
     });
 
     /// <summary>The execution providers the native library in this build has.</summary>

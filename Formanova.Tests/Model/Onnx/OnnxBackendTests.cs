@@ -133,6 +133,28 @@ public sealed class OnnxBackendTests
     }
 
     [Test]
+    public void Load_WhenAnOutputIgnoresTheBatch_Refuses422NamingTheOutputs()
+    {
+        // One sum over every row: a [1,1] answer whatever the number of rows.
+        var graph = new OnnxGraphBuilder()
+            .Input("x", global::Onnx.TensorProto.Types.DataType.Float, -1, 1)
+            .Node("ReduceSum", ["x"], ["Score.output"], OnnxGraphBuilder.Int("keepdims", 1))
+            .Output("Score.output", global::Onnx.TensorProto.Types.DataType.Float, -1, 1)
+            .Build();
+
+        var error = Assert.Throws<ModuleException>(() => Load(
+            graph,
+            new RegisterOnnxRequest("m", "1.0.0", ModelTask.Regression, [new("x", ColumnKind.Numeric)])))!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Kind, Is.EqualTo(ErrorKind.Unprocessable));
+            Assert.That(error.Errors.Keys, Is.EqualTo(new[] { "signature.outputs" }));
+            Assert.That(error.Message, Does.Contain("'Score.output' gave 1 values for 2 rows"));
+        });
+    }
+
+    [Test]
     public void Lease_WhenEverySessionIsRented_WaitsForOneInsteadOfMakingMore()
     {
         var model = Load(
