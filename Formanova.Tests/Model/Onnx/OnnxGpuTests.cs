@@ -32,7 +32,9 @@ public sealed class OnnxGpuTests
 
         if (!HasCudaProvider)
         {
-            Assert.Ignore($"The ONNX Runtime of this build has no {CudaProvider} (it is the CPU package, Microsoft.ML.OnnxRuntime).");
+            Assert.Ignore(
+                $"The ONNX Runtime of this build has no {CudaProvider}: run the tests built with -p:OnnxRuntimeGpu=true "
+                + "(docs/configuration.md, \"ONNX\").");
         }
 
         using var factory = new FormanovaFactory(Cuda);

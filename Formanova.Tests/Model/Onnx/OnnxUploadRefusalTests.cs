@@ -25,13 +25,15 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
     /// <param name="File">What is uploaded as version 2.0.0.</param>
     /// <param name="Metadata">The metadata of that upload, given the version.</param>
     /// <param name="Status">The refusal's status.</param>
-    /// <param name="Mentions">What the problem must name: a field of <c>errors</c> or words of its detail.</param>
+    /// <param name="Field">The key of the problem's <c>errors</c> that names the problem (null: the detail alone names it).</param>
+    /// <param name="Mention">Words the problem must hold.</param>
     /// <param name="Regression">Whether the model is the regression one (<see cref="Regression"/>) rather than the binary one.</param>
     public sealed record Refusal(
         byte[] File,
         Func<string, object> Metadata,
         HttpStatusCode Status,
-        string[] Mentions,
+        string? Field,
+        string Mention,
         bool Regression = false);
 
     [OneTimeSetUp]
@@ -49,46 +51,46 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
 
         var binary = Binary();
         yield return Case("WhenTheBytesAreNoModel", new Refusal(
-            "this is neither a zip nor an ONNX graph"u8.ToArray(), BinaryMetadata, HttpStatusCode.UnprocessableEntity, ["model"]));
+            "this is neither a zip nor an ONNX graph"u8.ToArray(), BinaryMetadata, HttpStatusCode.UnprocessableEntity, "model", "neither"));
         yield return Case("WhenTheFileIsTruncated", new Refusal(
-            binary[..(binary.Length / 2)], BinaryMetadata, HttpStatusCode.UnprocessableEntity, ["model"]));
+            binary[..(binary.Length / 2)], BinaryMetadata, HttpStatusCode.UnprocessableEntity, "model", "truncated"));
         yield return Case("WhenTheFileIsOverMaxBytes", new Refusal(
-            BinaryPadded(MaxBytes / 4), BinaryMetadata, HttpStatusCode.RequestEntityTooLarge, ["Model:Upload:MaxBytes"]));
+            BinaryPadded(MaxBytes / 4), BinaryMetadata, HttpStatusCode.RequestEntityTooLarge, null, "Model:Upload:MaxBytes"));
         yield return Case("WhenTheSignatureNamesAMissingInput", new Refusal(
             binary,
             v => BinaryWith(v, [Binding("agee", "float", [-1, 1], ["age"]), ColumnInput("income")]),
             HttpStatusCode.BadRequest,
-            ["signature.inputs[0].name", "agee"]));
+            "signature.inputs[0].name", "agee"));
         yield return Case("WhenTheSignatureNamesAMissingOutput", new Refusal(
             binary,
             v => BinaryWith(v, outputs: new { label = "label", probabilities = "prob" }),
             HttpStatusCode.BadRequest,
-            ["signature.outputs.probabilities", "prob"]));
+            "signature.outputs.probabilities", "'prob'"));
         yield return Case("WhenAColumnIsMappedTwice", new Refusal(
             binary,
             v => BinaryWith(v, [ColumnInput("age"), Binding("income", "float", [-1, 1], ["age"])]),
             HttpStatusCode.BadRequest,
-            ["signature.inputs[1].columns", "age"]));
+            "signature.inputs[1].columns[0]", "more than one"));
         yield return Case("WhenAColumnIsLeftUnmapped", new Refusal(
             binary,
             v => BinaryWith(v, columns: [.. BinaryColumns, new { name = "tenure", kind = "numeric" }]),
             HttpStatusCode.BadRequest,
-            ["signature", "tenure"]));
+            "signature.inputs", "tenure"));
         yield return Case("WhenAStringColumnFeedsAFloatInput", new Refusal(
             binary,
             v => BinaryWith(v, columns: [new { name = "age", kind = "numeric" }, new { name = "income", kind = "categorical" }]),
             HttpStatusCode.BadRequest,
-            ["signature.inputs[1].columns[0]", "categorical"]));
+            "signature.inputs[1].columns[0]", "categorical"));
         yield return Case("WhenTheSignatureSaysInt64WhereTheGraphSaysFloat", new Refusal(
             binary,
             v => BinaryWith(v, [ColumnInput("age", "int64"), ColumnInput("income")]),
             HttpStatusCode.BadRequest,
-            ["signature.inputs[0].elementType", "float"]));
+            "signature.inputs[0].elementType", "is float, not int64"));
         yield return Case("WhenTheSignatureShapeIsNotTheGraphs", new Refusal(
             binary,
             v => BinaryWith(v, [Binding("age", "float", [-1, 2], ["age"]), ColumnInput("income")]),
             HttpStatusCode.BadRequest,
-            ["signature.inputs[0].shape"]));
+            "signature.inputs[0].shape", "[-1,1]"));
         yield return Case("WhenAPackedInputGetsFewerColumnsThanItsShape", new Refusal(
             Regression(),
             v => new
@@ -103,7 +105,7 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
                 },
             },
             HttpStatusCode.BadRequest,
-            ["signature.inputs[0].columns", "takes 3 values per row"],
+            "signature.inputs[0].columns", "takes 3 values per row",
             Regression: true));
         yield return Case("WhenARegressionGraphIsUploadedAsMulticlass", new Refusal(
             Regression(),
@@ -119,7 +121,7 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
                 },
             },
             HttpStatusCode.UnprocessableEntity,
-            ["value"],
+            "signature.outputs", "3 classes",
             Regression: true));
         yield return Case("WhenTheGraphFailsOnTheSampleRow", new Refusal(
             FailsOnOneRow(),
@@ -131,7 +133,7 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
                 signature = new { inputs = new[] { ColumnInput("x1") }, outputs = new { score = "value" } },
             },
             HttpStatusCode.UnprocessableEntity,
-            ["Reshape"]));
+            "model", "Reshape"));
     }
 
     [TestCaseSource(nameof(Refusals))]
@@ -155,9 +157,10 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
         {
             Assert.That(refused.StatusCode, Is.EqualTo(refusal.Status), problem);
             Assert.That(refused.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
-            foreach (var mention in refusal.Mentions)
+            Assert.That(problem, Does.Contain(refusal.Mention));
+            if (refusal.Field is not null)
             {
-                Assert.That(problem, Does.Contain(mention));
+                Assert.That(JsonNode.Parse(problem)?["errors"]?.AsObject().Select(e => e.Key), Does.Contain(refusal.Field), problem);
             }
 
             Assert.That(problem, Does.Not.Contain("System.").And.Not.Contain("   at "), "no exception type or stack trace");
