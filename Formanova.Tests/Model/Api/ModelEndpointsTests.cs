@@ -13,6 +13,9 @@ namespace Formanova.Tests.Model.Api;
 [Category("Integration")]
 public sealed class ModelEndpointsTests
 {
+    private const string ZipWithSignature =
+        """{"version":"2.0.0","task":"regression","columns":[{"name":"x","kind":"numeric"}],"signature":{"inputs":[],"outputs":{}}}""";
+
     private FormanovaFactory _factory = null!;
     private HttpClient _client = null!;
 
@@ -186,6 +189,7 @@ public sealed class ModelEndpointsTests
 
     [TestCase(true, """{"version":"2.0.0"}""", new[] { "metadata.task", "metadata.columns" })]
     [TestCase(false, """{"task":"regression","columns":[{"name":"x","kind":"numeric"}]}""", new[] { "model" })]
+    [TestCase(true, ZipWithSignature, new[] { "metadata.signature" })]
     [TestCase(true, null, new[] { "metadata" })]
     [TestCase(true, """{"task":"regression","colums":[]}""", new[] { "metadata" })]
     public async Task Upload_WhenAPartIsMissingOrIncomplete_Returns400NamingEachField(bool withModel, string? metadata, string[] fields)
