@@ -51,14 +51,14 @@ internal static class HandBuiltModels
         BinaryGraph(new OnnxGraphBuilder().Floats("padding", new float[floats], floats), "age", "income", BinaryBias);
 
     /// <summary>
-    /// A regression graph that loads but fails on every batch of one row: it reshapes the [N,1] input <c>x1</c> to
-    /// two values.
+    /// A regression graph that loads but fails on every run, whatever its number of rows: it gathers position 5 of
+    /// the [N,1] input <c>x1</c>, which has one.
     /// </summary>
-    public static byte[] FailsOnOneRow() => new OnnxGraphBuilder()
+    public static byte[] FailsOnEveryRow() => new OnnxGraphBuilder()
         .Input("x1", DataType.Float, -1, 1)
-        .Longs("pair", [2L], 1)
-        .Node("Reshape", ["x1", "pair"], ["value"])
-        .Output("value", DataType.Float, -1)
+        .Longs("far", [5L], 1)
+        .Node("Gather", ["x1", "far"], ["value"], Int("axis", 1))
+        .Output("value", DataType.Float, -1, 1)
         .Build();
 
     /// <summary>The columns of <see cref="Binary"/> as the registry holds them.</summary>

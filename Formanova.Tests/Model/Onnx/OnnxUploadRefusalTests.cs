@@ -124,7 +124,7 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
             "signature.outputs", "3 classes",
             Regression: true));
         yield return Case("WhenTheGraphFailsOnTheSampleRow", new Refusal(
-            FailsOnOneRow(),
+            FailsOnEveryRow(),
             v => new
             {
                 version = v,
@@ -133,7 +133,7 @@ public sealed class OnnxUploadRefusalTests(DatabaseProvider provider)
                 signature = new { inputs = new[] { ColumnInput("x1") }, outputs = new { score = "value" } },
             },
             HttpStatusCode.UnprocessableEntity,
-            "model", "Reshape"));
+            "model", "Gather"));
     }
 
     [TestCaseSource(nameof(Refusals))]
