@@ -328,14 +328,14 @@ internal sealed class OnnxPlan : IDisposable
             case ModelTask.BinaryClassification:
                 var (label, score, probability) = Binary(outputs, row);
                 var byClass = probability is { } p ? new BinaryProbabilities(p) : null;
-                return new Prediction(label ? "true" : "false", null, score, null, byClass);
+                return new Prediction(label ? "true" : "false", null, Finite(score), null, byClass);
             case ModelTask.MulticlassClassification:
                 var (name, best) = Multiclass(outputs, row);
                 var scores = ByClass(outputs.Score ?? outputs.Probabilities, row);
                 var probabilities = outputs.Probabilities is null ? scores : ByClass(outputs.Probabilities, row);
-                return new Prediction(name, null, best, scores, probabilities);
+                return new Prediction(name, null, Finite(best), scores, probabilities);
             default:
-                var value = Regression(outputs, row);
+                var value = Finite(Regression(outputs, row));
                 return new Prediction(null, value, value, null, null);
         }
     }
@@ -346,15 +346,19 @@ internal sealed class OnnxPlan : IDisposable
         {
             case ModelTask.BinaryClassification:
                 var (label, score, _) = Binary(outputs, row);
-                return new CompactPrediction(label ? "true" : "false", null, score);
+                return new CompactPrediction(label ? "true" : "false", null, Finite(score));
             case ModelTask.MulticlassClassification:
                 var (name, best) = Multiclass(outputs, row);
-                return new CompactPrediction(name, null, best);
+                return new CompactPrediction(name, null, Finite(best));
             default:
-                var value = Regression(outputs, row);
+                var value = Finite(Regression(outputs, row));
                 return new CompactPrediction(null, value, value);
         }
     }
+
+    // A graph may answer NaN (a missing value it does not handle): the prediction then has no number, rather than one
+    // that JSON cannot carry.
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
     private static double Regression(OnnxOutputs outputs, int row) =>
         outputs.Score is { Numbers: { } n, Width: var w } ? n[row * w] : double.NaN;
@@ -362,7 +366,9 @@ internal sealed class OnnxPlan : IDisposable
     // The positive class is the second of two (scikit-learn's classes_[1]), or the only column of a one-column output.
     private (bool Label, double Score, float? Probability) Binary(OnnxOutputs outputs, int row)
     {
-        float? probability = outputs.Probabilities is { Numbers: { } p, Width: var pw } ? p[(row * pw) + pw - 1] : null;
+        float? probability = outputs.Probabilities is { Numbers: { } p, Width: var pw } && float.IsFinite(p[(row * pw) + pw - 1])
+            ? p[(row * pw) + pw - 1]
+            : null;
         double? score = outputs.Score is { Numbers: { } s, Width: var sw } ? s[(row * sw) + sw - 1] : null;
         var positive = Classes(outputs.Probabilities ?? outputs.Score) is { Length: 2 } classes ? classes[1] : null;
         bool label = outputs.Label switch
@@ -386,6 +392,11 @@ internal sealed class OnnxPlan : IDisposable
 
         var best = 0;
         var offset = row * w;
+        if (!AllFinite(n.AsSpan(offset, w)))
+        {
+            return (outputs.Label is null ? null : LabelText(outputs.Label, row, classes), double.NaN);
+        }
+
         if (outputs.Label is { } labelOutput && LabelText(labelOutput, row, classes) is { } named
             && Array.IndexOf(classes, named) is >= 0 and var at)
         {
@@ -428,6 +439,11 @@ internal sealed class OnnxPlan : IDisposable
             return null;
         }
 
+        if (!AllFinite(n.AsSpan(row * w, w)))
+        {
+            return null;
+        }
+
         var classes = Classes(output);
         var byClass = new Dictionary<string, double>(w, StringComparer.Ordinal);
         for (var i = 0; i < w; i++)
@@ -436,6 +452,19 @@ internal sealed class OnnxPlan : IDisposable
         }
 
         return byClass;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var value in values)
+        {
+            if (!float.IsFinite(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     // The signature's class names, else a ZipMap's keys, else the positions.
