@@ -16,6 +16,8 @@ internal static class DashboardPaths
 
     public static string Workflow(string id) => $"/ui/workflows/{Uri.EscapeDataString(id)}";
 
+    public static string Action(string id, string action) => $"{Workflow(id)}/actions/{Uri.EscapeDataString(action)}";
+
     /// <summary>
     /// A path the sign-in may send the browser back to: a dashboard path on this host, or the overview. Anything else
     /// (another host, a scheme-relative URL, a backslash trick) is dropped.

@@ -3,6 +3,7 @@ using Formanova.Host.Dashboard.Assets;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Live;
 using Formanova.Host.Dashboard.Overview;
+using Formanova.Host.Dashboard.Workflows;
 using Formanova.Host.Temporal;
 using Formanova.Modules.Shared;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,8 @@ internal static class DashboardSetup
         services.AddSingleton<FragmentRenderer>();
         services.AddSingleton<OverviewReader>();
         services.AddSingleton<PredictionStats>();
+        services.AddSingleton<WorkflowReader>();
+        services.AddSingleton<ActionScopes>();
         services.AddHostedService(sp => sp.GetRequiredService<PredictionStats>());
         return services;
     }
@@ -46,6 +49,7 @@ internal static class DashboardSetup
         ui.MapDashboardAssets();
         ui.MapSignIn();
         ui.MapOverview();
+        ui.MapWorkflowPages();
         ui.MapGet("/{**path}", (HttpContext http) => DashboardPages.Message(
             http,
             StatusCodes.Status404NotFound,

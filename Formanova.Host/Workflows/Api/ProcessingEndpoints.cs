@@ -378,7 +378,7 @@ internal static class ProcessingEndpoints
     /// workflow code; Temporal's cancellation then stops the run, which closes CANCELED, so visibility, the status
     /// filter and Temporal's own UI and metrics all count it as cancelled.
     /// </summary>
-    private static async Task<Accepted<JobAccepted>> CancelAsync(
+    internal static async Task<Accepted<JobAccepted>> CancelAsync(
         string id,
         CancelBody? body,
         HttpContext http,

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Formanova.Host.Dashboard;
 using Formanova.Tests.Support;
@@ -32,6 +33,15 @@ internal static partial class DashboardClient
         var response = await SignInAsync(client, key);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await response.Content.ReadAsStringAsync());
         return client;
+    }
+
+    /// <summary>Creates an API key through the API with the admin key and returns its secret.</summary>
+    public static async Task<string> CreateKeyAsync(FormanovaFactory factory, string name, params string[] scopes)
+    {
+        using var admin = factory.CreateClient();
+        var response = await admin.PostAsJsonAsync("/api/v1/keys", new { name, scopes });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString()!;
     }
 
     /// <summary>Opens the sign-in form and posts <paramref name="key"/> with its token.</summary>

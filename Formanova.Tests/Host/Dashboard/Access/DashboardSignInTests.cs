@@ -212,13 +212,7 @@ public sealed class DashboardSignInTests
     private static string SessionCookie(HttpResponseMessage response) =>
         response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(DashboardSession.CookieName + "=", StringComparison.Ordinal));
 
-    private async Task<string> CreateKeyAsync(string name, params string[] scopes)
-    {
-        using var admin = _factory.CreateClient();
-        var response = await admin.PostAsJsonAsync("/api/v1/keys", new { name, scopes });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString()!;
-    }
+    private Task<string> CreateKeyAsync(string name, params string[] scopes) => DashboardClient.CreateKeyAsync(_factory, name, scopes);
 
     private async Task<string> KeyIdAsync(string name)
     {
