@@ -81,7 +81,7 @@ internal static class WorkflowTimeline
                 case EventType.TimerStarted:
                     {
                         var t = e.TimerStartedEventAttributes;
-                        var step = new Step("timer", $"{t.TimerId} ({Seconds(t.StartToFireTimeout)})", at, "waiting");
+                        var step = new Step("timer", $"{Seconds(t.StartToFireTimeout)} (timer {t.TimerId})", at, "waiting");
                         timers[t.TimerId] = step;
                         steps.Add(step);
                         break;

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using Formanova.Host.Dashboard;
 using Formanova.Tests.Support;
@@ -64,14 +62,7 @@ public sealed class OverviewEndpointTests
         Assert.That(next, Does.Contain("Running").And.Contain($"href=\"/ui/workflows/{job}\""));
     }
 
-    private async Task<string> StartPausedJobAsync()
-    {
-        var response = await _api.PostAsJsonAsync("/api/v1/jobs", WorkflowTestKit.Body(startPaused: true));
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
-        var id = (await WorkflowTestKit.ReadAsync(response))["id"]!.GetValue<string>();
-        await WorkflowTestKit.PollAsync(_api, $"/api/v1/jobs/{id}", j => j["status"]?.GetValue<string>() == "paused");
-        return id;
-    }
+    private Task<string> StartPausedJobAsync() => DashboardRuns.StartPausedJobAsync(_api);
 
     /// <summary>The HTML of the next <c>fragment</c> event, within 30 s.</summary>
     private static async Task<string> FragmentAsync(StreamReader reader)

@@ -137,26 +137,8 @@ public sealed class WorkflowPageTests
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/html"));
     }
 
-    private async Task<string> StartAwaitingApprovalAsync(string version)
-    {
-        var response = await _api.PostAsJsonAsync("/api/v1/training-runs", new
-        {
-            model = $"dash-{_dataset}",
-            version,
-            task = "binaryClassification",
-            datasetId = _dataset,
-            requireApproval = true,
-            approvalTimeoutSeconds = 3600,
-        });
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
-        var id = (await WorkflowTestKit.ReadAsync(response))["id"]!.GetValue<string>();
-        await WorkflowTestKit.PollAsync(
-            _api,
-            $"/api/v1/training-runs/{id}",
-            r => r["stage"]?.GetValue<string>() == "awaiting-approval",
-            TimeSpan.FromSeconds(90));
-        return id;
-    }
+    private Task<string> StartAwaitingApprovalAsync(string version) =>
+        DashboardRuns.StartAwaitingApprovalAsync(_api, $"dash-{_dataset}", _dataset, version);
 
     private Task<string> CreateKeyAsync(params string[] scopes) =>
         DashboardClient.CreateKeyAsync(_factory, $"dash-{string.Join('-', scopes)}", scopes);

@@ -104,7 +104,8 @@ public sealed class WorkflowTimelineTests
         var timeline = WorkflowTimeline.Build(events, [], T0.AddSeconds(20), truncated: false);
 
         var timer = timeline.Steps.Single(s => s.Kind == "timer");
-        Assert.That((timer.Name, timer.Outcome, timer.EndedAt), Is.EqualTo(("1 (1 h 0 min)", "cancelled", (DateTime?)T0.AddSeconds(9))));
+        Assert.That(timer.Name, Is.EqualTo("1 h 0 min (timer 1)"));
+        Assert.That((timer.Outcome, timer.EndedAt), Is.EqualTo(("cancelled", (DateTime?)T0.AddSeconds(9))));
         var signal = timeline.Steps.Single(s => s.Kind == "signal");
         Assert.That((signal.Name, signal.Point, signal.At), Is.EqualTo(("approve", true, T0.AddSeconds(9))));
     }
