@@ -53,7 +53,7 @@ internal static class WorkflowActions
             r => r.Gateway.SignalRunAsync<ProcessingWorkflow>(r.Id, wf => wf.ResumeAsync(), r.Ct)),
         new("params", "Change parameters", "UpdateJobParams", s => s.Open, ChangeParamsAsync, Fields: ParamFields),
         new("cancel", "Cancel", "CancelJob", s => s.Open,
-            r => ProcessingEndpoints.CancelAsync(r.Id, new CancelBody(Text(r.Form, "reason")), r.Http, r.Gateway, r.Ct),
+            r => ProcessingEndpoints.SendCancelAsync(r.Id, Text(r.Form, "reason"), By(r), r.Gateway, r.Ct),
             Danger: true,
             Fields: ReasonField),
     ];

@@ -127,6 +127,45 @@ public sealed class WorkflowPageTests
     }
 
     [Test]
+    public async Task Params_WhenAValueIsOutOfRange_ShowsTheWorkflowsRefusalAndChangesNothing()
+    {
+        var job = await DashboardRuns.StartPausedJobAsync(_api);
+        using var client = await DashboardClient.SignedInAsync(_factory, await CreateKeyAsync("read", "predict"));
+
+        var response = await DashboardClient.PostFormAsync(
+            client,
+            DashboardPaths.Workflow(job),
+            DashboardPaths.Action(job, "params"),
+            new() { ["decisionThreshold"] = "2" });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.That(html, Does.Contain("Change parameters was refused: decisionThreshold must be between 0 and 1."));
+        var view = await _api.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}");
+        Assert.That(view!["params"]!["decisionThreshold"]!.GetValue<double>(), Is.EqualTo(0.5));
+    }
+
+    [Test]
+    public async Task Cancel_WhenPostedWithAReason_CancelsTheJobAndItsErrorHistoryNamesTheReasonAndTheKey()
+    {
+        var job = await DashboardRuns.StartPausedJobAsync(_api);
+        using var client = await DashboardClient.SignedInAsync(_factory, await CreateKeyAsync("read", "predict"));
+
+        var response = await DashboardClient.PostFormAsync(
+            client,
+            DashboardPaths.Workflow(job),
+            DashboardPaths.Action(job, "cancel"),
+            new() { ["reason"] = "wrong customer" });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+        var closed = await WorkflowTestKit.PollAsync(_api, $"/api/v1/jobs/{job}", j => j["status"]!.GetValue<string>() != "paused");
+        Assert.That(closed["status"]!.GetValue<string>(), Is.EqualTo("cancelled"));
+        Assert.That(closed["error"]!.GetValue<string>(), Does.Contain("wrong customer (by dash-read-predict)"));
+        var html = await client.GetStringAsync(DashboardPaths.Workflow(job));
+        Assert.That(html, Does.Contain("wrong customer (by dash-read-predict)"));
+    }
+
+    [Test]
     public async Task Page_WhenNoRunHasTheId_Answers404WithAPage()
     {
         using var admin = await DashboardClient.SignedInAsync(_factory, FormanovaFactory.AdminKey);
