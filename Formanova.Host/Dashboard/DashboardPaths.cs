@@ -10,6 +10,7 @@ internal static class DashboardPaths
     public const string Live = "/ui/live";
     public const string Assets = "/ui/assets";
     public const string Workflows = "/ui/workflows";
+    public const string Models = "/ui/models";
 
     /// <summary>The form field that carries the antiforgery token on every POST.</summary>
     public const string TokenField = "__RequestVerificationToken";
@@ -17,6 +18,18 @@ internal static class DashboardPaths
     public static string Workflow(string id) => $"/ui/workflows/{Uri.EscapeDataString(id)}";
 
     public static string Action(string id, string action) => $"{Workflow(id)}/actions/{Uri.EscapeDataString(action)}";
+
+    public static string Model(string name) => $"{Models}/{Uri.EscapeDataString(name)}";
+
+    public static string Version(string name, string version) => $"{Model(name)}/versions/{Uri.EscapeDataString(version)}";
+
+    public static string ModelAction(string name, string version, string action) =>
+        $"{Version(name, version)}/actions/{Uri.EscapeDataString(action)}";
+
+    public static string Try(string name, string version) => $"{Version(name, version)}/try";
+
+    public static string Compare(string name, string a, string b) =>
+        $"{Model(name)}/compare?a={Uri.EscapeDataString(a)}&b={Uri.EscapeDataString(b)}";
 
     /// <summary>
     /// A path the sign-in may send the browser back to: a dashboard path on this host, or the overview. Anything else

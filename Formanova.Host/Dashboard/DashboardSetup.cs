@@ -2,6 +2,7 @@ using Formanova.Host.Dashboard.Access;
 using Formanova.Host.Dashboard.Assets;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Live;
+using Formanova.Host.Dashboard.Models;
 using Formanova.Host.Dashboard.Overview;
 using Formanova.Host.Dashboard.Workflows;
 using Formanova.Host.Temporal;
@@ -50,6 +51,7 @@ internal static class DashboardSetup
         ui.MapSignIn();
         ui.MapOverview();
         ui.MapWorkflowPages();
+        ui.MapModelPages();
         ui.MapGet("/{**path}", (HttpContext http) => DashboardPages.Message(
             http,
             StatusCodes.Status404NotFound,

@@ -1,4 +1,5 @@
 using Formanova.Host.Dashboard.Access;
+using Formanova.Modules.Shared.Errors;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,6 +30,37 @@ internal static class DashboardPages
         string message,
         bool bad = true) =>
         Page<MessagePage>(new { Chrome = Chrome(http, Sections.None), Heading = heading, Message = message, Bad = bad }, status);
+
+    /// <summary>The HTTP status of a module's refusal, as the API answers it.</summary>
+    public static int StatusOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.NotFound => StatusCodes.Status404NotFound,
+        ErrorKind.Conflict => StatusCodes.Status409Conflict,
+        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
+        ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
+    /// <summary>The page a refused action or an unknown resource answers with, titled by what went wrong.</summary>
+    public static RazorComponentResult<MessagePage> Problem(HttpContext http, ModuleException ex) => Message(
+        http,
+        StatusOf(ex.Kind),
+        ex.Kind switch
+        {
+            ErrorKind.NotFound => "Not found",
+            ErrorKind.Unavailable => "Unavailable",
+            _ => "Refused",
+        },
+        ex.Message);
+
+    /// <summary>The page of an action whose API endpoint needs a scope the key lacks: 403, and nothing was done.</summary>
+    public static RazorComponentResult<MessagePage> Forbidden(HttpContext http, string action, string? scope) => Message(
+        http,
+        StatusCodes.Status403Forbidden,
+        "Not allowed",
+        $"'{action}' needs a key with the '{scope ?? "(unavailable)"}' scope, as its API endpoint does. Nothing was sent.");
 
     /// <summary>
     /// A POST of a dashboard form: the antiforgery token is checked by <see cref="AntiforgeryCheck"/> for every one, form

@@ -150,5 +150,8 @@ internal sealed class ActionScopes(EndpointDataSource endpoints)
         .DistinctBy(e => e.Name)
         .ToFrozenDictionary(e => e.Name!, e => e.Scope!, StringComparer.Ordinal));
 
-    public string? Of(WorkflowAction action) => _byEndpoint.Value.GetValueOrDefault(action.ApiEndpoint);
+    public string? Of(WorkflowAction action) => Of(action.ApiEndpoint);
+
+    /// <summary>The scope of the API endpoint named <paramref name="endpointName"/> (its <c>WithName</c>), or null.</summary>
+    public string? Of(string endpointName) => _byEndpoint.Value.GetValueOrDefault(endpointName);
 }

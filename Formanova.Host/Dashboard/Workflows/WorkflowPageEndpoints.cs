@@ -145,7 +145,7 @@ internal static class WorkflowPageEndpoints
         }
         catch (ModuleException ex)
         {
-            return Problem(http, ex);
+            return DashboardPages.Problem(http, ex);
         }
 
         var candidate = WorkflowActions.For(workflowType).FirstOrDefault(a => a.Name == action);
@@ -161,12 +161,7 @@ internal static class WorkflowPageEndpoints
         var scope = scopes.Of(candidate);
         if (scope is null || !DashboardViewer.HasScope(http.User, scope))
         {
-            return DashboardPages.Message(
-                http,
-                StatusCodes.Status403Forbidden,
-                "Not allowed",
-                $"'{candidate.Label}' needs a key with the '{scope ?? "(unavailable)"}' scope, as its API endpoint does. "
-                + "Nothing was sent.");
+            return DashboardPages.Forbidden(http, candidate.Label, scope);
         }
 
         try
@@ -178,7 +173,7 @@ internal static class WorkflowPageEndpoints
             var (model, problem) = await ReadAsync(http, reader, id, ct);
             return model is null
                 ? problem!
-                : RunPage(http, model, $"{candidate.Label} was refused: {ex.Message}", bad: true, Status(ex.Kind));
+                : RunPage(http, model, $"{candidate.Label} was refused: {ex.Message}", bad: true, DashboardPages.StatusOf(ex.Kind));
         }
 
         return Results.Redirect($"{DashboardPaths.Workflow(id)}?done={Uri.EscapeDataString(candidate.Name)}");
@@ -199,7 +194,7 @@ internal static class WorkflowPageEndpoints
         }
         catch (ModuleException ex)
         {
-            return (null, Problem(http, ex));
+            return (null, DashboardPages.Problem(http, ex));
         }
     }
 
@@ -207,16 +202,4 @@ internal static class WorkflowPageEndpoints
         DashboardPages.Page<WorkflowPage>(
             new { Chrome = DashboardPages.Chrome(http, Sections.Workflows), Model = model, Notice = notice, NoticeBad = bad },
             status);
-
-    private static IResult Problem(HttpContext http, ModuleException ex) =>
-        DashboardPages.Message(http, Status(ex.Kind), ex.Kind == ErrorKind.Unavailable ? "Unavailable" : "Refused", ex.Message);
-
-    private static int Status(ErrorKind kind) => kind switch
-    {
-        ErrorKind.NotFound => StatusCodes.Status404NotFound,
-        ErrorKind.Conflict => StatusCodes.Status409Conflict,
-        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
-        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
-        _ => StatusCodes.Status400BadRequest,
-    };
 }

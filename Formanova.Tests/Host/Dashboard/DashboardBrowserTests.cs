@@ -181,6 +181,23 @@ public sealed class DashboardBrowserTests
     }
 
     [Test]
+    public async Task ModelVersionPage_WhenARowIsTried_ShowsThePredictionBesideTheReportsCharts()
+    {
+        var page = await OpenAsync(FormanovaFactory.AdminKey);
+        await page.GotoAsync(DashboardPaths.Version(WorkflowTestKit.DemoModel, "1.0.0"));
+        await Expect(page.Locator("table[data-chart='confusion'] td.diagonal")).ToHaveCountAsync(2);
+        await Expect(page.Locator("table[data-chart='importance'] tbody tr").First).ToBeVisibleAsync();
+
+        await page.GetByLabel("tenure_months").FillAsync("2");
+        await page.GetByLabel("contract").FillAsync("month-to-month");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Predict" }).ClickAsync();
+
+        await Expect(page.Locator("[data-field='try-result']")).ToContainTextAsync("Label");
+        await Expect(page.GetByLabel("tenure_months")).ToHaveValueAsync("2");
+        await ScreenshotAsync(page, "model-version");
+    }
+
+    [Test]
     public async Task Keyboard_WhenTabbingFromTheTop_ReachesTheSkipLinkFirstAndItLeadsToTheContent()
     {
         var page = await OpenAsync(FormanovaFactory.AdminKey);
