@@ -32,16 +32,7 @@ internal static class DashboardPages
         Page<MessagePage>(new { Chrome = Chrome(http, Sections.None), Heading = heading, Message = message, Bad = bad }, status);
 
     /// <summary>The HTTP status of a module's refusal, as the API answers it.</summary>
-    public static int StatusOf(ErrorKind kind) => kind switch
-    {
-        ErrorKind.NotFound => StatusCodes.Status404NotFound,
-        ErrorKind.Conflict => StatusCodes.Status409Conflict,
-        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
-        ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
-        ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
-        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
-        _ => StatusCodes.Status400BadRequest,
-    };
+    public static int StatusOf(ErrorKind kind) => Api.ApiExceptionHandler.StatusOf(kind);
 
     /// <summary>The page a refused action or an unknown resource answers with, titled by what went wrong.</summary>
     public static RazorComponentResult<MessagePage> Problem(HttpContext http, ModuleException ex) => Message(
