@@ -38,6 +38,10 @@ internal sealed class DashboardOptions
     [Range(0.2, 60)]
     public double RefreshSeconds { get; set; } = 2;
 
+    /// <summary>The largest file the dataset page's upload form takes; larger imports go through the API.</summary>
+    [Range(1024, 1L << 34)]
+    public long MaxUploadBytes { get; set; } = 100L << 20;
+
     /// <summary>The workflow timeline reads at most this many history events of a run.</summary>
     [Range(100, 1_000_000)]
     public int MaxHistoryEvents { get; set; } = 5000;

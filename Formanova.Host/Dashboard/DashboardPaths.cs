@@ -11,6 +11,7 @@ internal static class DashboardPaths
     public const string Assets = "/ui/assets";
     public const string Workflows = "/ui/workflows";
     public const string Models = "/ui/models";
+    public const string Datasets = "/ui/datasets";
 
     /// <summary>The form field that carries the antiforgery token on every POST.</summary>
     public const string TokenField = "__RequestVerificationToken";
@@ -18,6 +19,10 @@ internal static class DashboardPaths
     public static string Workflow(string id) => $"/ui/workflows/{Uri.EscapeDataString(id)}";
 
     public static string Action(string id, string action) => $"{Workflow(id)}/actions/{Uri.EscapeDataString(action)}";
+
+    public static string Dataset(long id) => $"{Datasets}/{id.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    public static string Upload(long id) => $"{Dataset(id)}/rows";
 
     public static string Model(string name) => $"{Models}/{Uri.EscapeDataString(name)}";
 

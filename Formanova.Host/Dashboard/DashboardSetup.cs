@@ -1,5 +1,6 @@
 using Formanova.Host.Dashboard.Access;
 using Formanova.Host.Dashboard.Assets;
+using Formanova.Host.Dashboard.Datasets;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Live;
 using Formanova.Host.Dashboard.Models;
@@ -52,6 +53,7 @@ internal static class DashboardSetup
         ui.MapOverview();
         ui.MapWorkflowPages();
         ui.MapModelPages();
+        ui.MapDatasetPages(options.MaxUploadBytes);
         ui.MapGet("/{**path}", (HttpContext http) => DashboardPages.Message(
             http,
             StatusCodes.Status404NotFound,

@@ -19,5 +19,6 @@ public static class Sections
     public const string Overview = "overview";
     public const string Workflows = "workflows";
     public const string Models = "models";
+    public const string Datasets = "datasets";
     public const string None = "";
 }

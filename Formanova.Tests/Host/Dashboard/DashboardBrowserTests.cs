@@ -198,6 +198,44 @@ public sealed class DashboardBrowserTests
     }
 
     [Test]
+    public async Task DatasetPage_WhenAFileIsUploadedSkippingBadRows_ShowsTheReportWithItsRowErrorsAndTheRows()
+    {
+        var created = await _api.PostAsJsonAsync("/api/v1/datasets", new
+        {
+            name = "houses",
+            description = "Houses and their prices",
+            columns = new object[]
+            {
+                new { name = "id", type = "numeric", role = "id" },
+                new { name = "area", type = "numeric", constraints = new { min = 10 } },
+                new { name = "city", type = "categorical" },
+                new { name = "price", type = "numeric", role = "label" },
+            },
+        });
+        created.EnsureSuccessStatusCode();
+        var id = (await WorkflowTestKit.ReadAsync(created))["id"]!.GetValue<long>();
+        var page = await OpenAsync(FormanovaFactory.AdminKey);
+        await page.GotoAsync(DashboardPaths.Dataset(id));
+        await Expect(page.GetByText("No rows yet")).ToBeVisibleAsync();
+
+        var csv = "id,area,city,price\n1,50,Lyon,200\n2,big,Paris,300\n3,5,Nice,250\n4,80,Nice,410\n";
+        await page.GetByLabel("File (CSV, JSON or NDJSON)").SetInputFilesAsync(new FilePayload
+        {
+            Name = "houses.csv",
+            MimeType = "text/csv",
+            Buffer = System.Text.Encoding.UTF8.GetBytes(csv),
+        });
+        await page.GetByLabel("When a row is invalid").SelectOptionAsync("skip");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Upload" }).ClickAsync();
+
+        await Expect(page.Locator("[data-field='uploaded']")).ToContainTextAsync("4 rows read, 2 stored, 2 rejected");
+        await Expect(page.Locator("[data-field='uploaded'] table tbody tr")).ToHaveCountAsync(2);
+        await Expect(page.Locator("[data-field='rows']")).ToHaveTextAsync("2");
+        await Expect(page.Locator($"table[data-preview='{id}'] tbody tr")).ToHaveCountAsync(2);
+        await ScreenshotAsync(page, "dataset");
+    }
+
+    [Test]
     public async Task Keyboard_WhenTabbingFromTheTop_ReachesTheSkipLinkFirstAndItLeadsToTheContent()
     {
         var page = await OpenAsync(FormanovaFactory.AdminKey);
