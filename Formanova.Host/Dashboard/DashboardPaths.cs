@@ -12,6 +12,7 @@ internal static class DashboardPaths
     public const string Workflows = "/ui/workflows";
     public const string Models = "/ui/models";
     public const string Datasets = "/ui/datasets";
+    public const string Events = "/ui/events";
 
     /// <summary>The form field that carries the antiforgery token on every POST.</summary>
     public const string TokenField = "__RequestVerificationToken";
@@ -23,6 +24,9 @@ internal static class DashboardPaths
     public static string Dataset(long id) => $"{Datasets}/{id.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     public static string Upload(long id) => $"{Dataset(id)}/rows";
+
+    public static string Redeliver(long deliveryId) =>
+        $"{Events}/deliveries/{deliveryId.ToString(System.Globalization.CultureInfo.InvariantCulture)}/redeliver";
 
     public static string Model(string name) => $"{Models}/{Uri.EscapeDataString(name)}";
 

@@ -1,6 +1,7 @@
 using Formanova.Host.Dashboard.Access;
 using Formanova.Host.Dashboard.Assets;
 using Formanova.Host.Dashboard.Datasets;
+using Formanova.Host.Dashboard.Events;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Live;
 using Formanova.Host.Dashboard.Models;
@@ -29,6 +30,7 @@ internal static class DashboardSetup
         services.AddSingleton<PredictionStats>();
         services.AddSingleton<WorkflowReader>();
         services.AddSingleton<ActionScopes>();
+        services.AddSingleton<EventTailReader>();
         services.AddHostedService(sp => sp.GetRequiredService<PredictionStats>());
         return services;
     }
@@ -54,6 +56,7 @@ internal static class DashboardSetup
         ui.MapWorkflowPages();
         ui.MapModelPages();
         ui.MapDatasetPages(options.MaxUploadBytes);
+        ui.MapEventPages();
         ui.MapGet("/{**path}", (HttpContext http) => DashboardPages.Message(
             http,
             StatusCodes.Status404NotFound,

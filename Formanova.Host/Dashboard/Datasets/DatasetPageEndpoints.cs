@@ -1,4 +1,3 @@
-using Formanova.Host.Dashboard.Access;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Workflows;
 using Formanova.Modules.Data;
@@ -64,10 +63,9 @@ internal static class DatasetPageEndpoints
         ActionScopes scopes,
         CancellationToken ct)
     {
-        var scope = scopes.Of(UploadEndpoint);
-        if (scope is null || !DashboardViewer.HasScope(http.User, scope))
+        if (scopes.Refusal(http, UploadEndpoint, "Upload rows") is { } refused)
         {
-            return DashboardPages.Forbidden(http, "Upload rows", scope);
+            return refused;
         }
 
         var form = await http.Request.ReadFormAsync(ct);
@@ -120,7 +118,7 @@ internal static class DatasetPageEndpoints
             var dataset = await data.GetDatasetAsync(id, ct);
             var rows = await data.ReadRowsAsync(id, cursor, PreviewRows, ct);
             var imports = await data.ListImportsAsync(id, ImportsShown, ct);
-            var canUpload = scopes.Of(UploadEndpoint) is { } scope && DashboardViewer.HasScope(http.User, scope);
+            var canUpload = scopes.Allows(http.User, UploadEndpoint);
             var model = new DatasetModel(dataset, rows, cursor, imports, canUpload, uploaded, uploadError);
             return DashboardPages.Page<DatasetPage>(new { Chrome = DashboardPages.Chrome(http, Sections.Datasets), Model = model }, status);
         }

@@ -20,5 +20,6 @@ public static class Sections
     public const string Workflows = "workflows";
     public const string Models = "models";
     public const string Datasets = "datasets";
+    public const string Events = "events";
     public const string None = "";
 }

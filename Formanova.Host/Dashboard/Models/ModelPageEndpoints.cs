@@ -1,5 +1,4 @@
 using System.Globalization;
-using Formanova.Host.Dashboard.Access;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Dashboard.Workflows;
 using Formanova.Host.Workflows;
@@ -111,10 +110,9 @@ internal static class ModelPageEndpoints
                 $"A model version has no action '{action}'.");
         }
 
-        var scope = scopes.Of(candidate.ApiEndpoint);
-        if (scope is null || !DashboardViewer.HasScope(http.User, scope))
+        if (scopes.Refusal(http, candidate.ApiEndpoint, candidate.Label) is { } refused)
         {
-            return DashboardPages.Forbidden(http, candidate.Label, scope);
+            return refused;
         }
 
         var form = await http.Request.ReadFormAsync(ct);
@@ -139,10 +137,9 @@ internal static class ModelPageEndpoints
         ActionScopes scopes,
         CancellationToken ct)
     {
-        var scope = scopes.Of(ModelActions.TryEndpoint);
-        if (scope is null || !DashboardViewer.HasScope(http.User, scope))
+        if (scopes.Refusal(http, ModelActions.TryEndpoint, "Try it") is { } refused)
         {
-            return DashboardPages.Forbidden(http, "Try it", scope);
+            return refused;
         }
 
         var form = await http.Request.ReadFormAsync(ct);
@@ -191,7 +188,7 @@ internal static class ModelPageEndpoints
             return DashboardPages.Problem(http, ex);
         }
 
-        bool Holds(string endpoint) => scopes.Of(endpoint) is { } scope && DashboardViewer.HasScope(http.User, scope);
+        bool Holds(string endpoint) => scopes.Allows(http.User, endpoint);
         var actions = ModelActions.All
             .Where(a => a.Available(info) && Holds(a.ApiEndpoint))
             .Select(a => new ActionModel(a.Name, a.Label, DashboardPaths.ModelAction(name, info.Version, a.Name), a.Danger, a.Fields ?? []))

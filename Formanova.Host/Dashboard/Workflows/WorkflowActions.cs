@@ -154,4 +154,15 @@ internal sealed class ActionScopes(EndpointDataSource endpoints)
 
     /// <summary>The scope of the API endpoint named <paramref name="endpointName"/> (its <c>WithName</c>), or null.</summary>
     public string? Of(string endpointName) => _byEndpoint.Value.GetValueOrDefault(endpointName);
+
+    /// <summary>Whether the signed-in key holds the scope of the API endpoint named <paramref name="endpointName"/>.</summary>
+    public bool Allows(System.Security.Claims.ClaimsPrincipal user, string endpointName) =>
+        Of(endpointName) is { } scope && Access.DashboardViewer.HasScope(user, scope);
+
+    /// <summary>
+    /// Null when the key may do <paramref name="action"/> (it holds the scope of <paramref name="endpointName"/>); otherwise
+    /// the 403 page that says which scope it needs, and nothing is done.
+    /// </summary>
+    public IResult? Refusal(HttpContext http, string endpointName, string action) =>
+        Allows(http.User, endpointName) ? null : Layout.DashboardPages.Forbidden(http, action, Of(endpointName));
 }

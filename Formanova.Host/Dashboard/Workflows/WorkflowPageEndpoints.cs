@@ -158,10 +158,9 @@ internal static class WorkflowPageEndpoints
                 $"A {workflowType} run has no action '{action}'.");
         }
 
-        var scope = scopes.Of(candidate);
-        if (scope is null || !DashboardViewer.HasScope(http.User, scope))
+        if (scopes.Refusal(http, candidate.ApiEndpoint, candidate.Label) is { } refused)
         {
-            return DashboardPages.Forbidden(http, candidate.Label, scope);
+            return refused;
         }
 
         try

@@ -236,6 +236,29 @@ public sealed class DashboardBrowserTests
     }
 
     [Test]
+    public async Task EventsPage_WhenAnEventIsPublished_ShowsItInTheTailWithoutAReload()
+    {
+        var page = await OpenAsync(FormanovaFactory.AdminKey);
+        await page.GotoAsync(DashboardPaths.Events);
+        await Expect(page.Locator("[data-live-status='tail']")).ToHaveTextAsync("Live: updates as it changes.");
+        await page.EvaluateAsync("() => { window.notReloaded = true; }");
+
+        var published = await _api.PostAsJsonAsync("/api/v1/events", new
+        {
+            type = "ORDER_PLACED",
+            source = "/shop/orders/1042",
+            subject = "order 1042",
+            data = new { total = 99.5, items = 3 },
+        });
+        published.EnsureSuccessStatusCode();
+        var sequence = (await WorkflowTestKit.ReadAsync(published))["id"]!.GetValue<string>();
+
+        await Expect(page.Locator($"tr[data-event='{sequence}']")).ToContainTextAsync("ORDER_PLACED");
+        Assert.That(await page.EvaluateAsync<bool>("() => window.notReloaded === true"), Is.True, "the page was reloaded");
+        await ScreenshotAsync(page, "events");
+    }
+
+    [Test]
     public async Task Keyboard_WhenTabbingFromTheTop_ReachesTheSkipLinkFirstAndItLeadsToTheContent()
     {
         var page = await OpenAsync(FormanovaFactory.AdminKey);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.RegularExpressions;
 using Formanova.Host.Dashboard;
 using Formanova.Tests.Support;
@@ -48,7 +49,9 @@ internal static partial class DashboardClient
     public static Task<HttpResponseMessage> SignInAsync(HttpClient client, string key, string? returnUrl = null) =>
         PostFormAsync(client, DashboardPaths.SignIn, DashboardPaths.SignIn, new() { ["key"] = key, ["returnUrl"] = returnUrl ?? "" });
 
-    /// <summary>Posts <paramref name="fields"/> to <paramref name="action"/> with the antiforgery token of the page at <paramref name="page"/>.</summary>
+    /// <summary>
+    /// Posts <paramref name="fields"/> to <paramref name="action"/> with the antiforgery token of the page at <paramref name="page"/>.
+    /// </summary>
     public static async Task<HttpResponseMessage> PostFormAsync(
         HttpClient client,
         string page,
@@ -67,6 +70,32 @@ internal static partial class DashboardClient
         var match = TokenInput().Match(html);
         Assert.That(match.Success, Is.True, $"{page} has no antiforgery token:\n{html}");
         return WebUtility.HtmlDecode(match.Groups[1].Value);
+    }
+
+    /// <summary>The HTML of the next <c>fragment</c> event, within 30 s.</summary>
+    public static async Task<string> FragmentAsync(StreamReader reader)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var html = new StringBuilder();
+        var inFragment = false;
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line == "event: fragment")
+            {
+                inFragment = true;
+            }
+            else if (inFragment && line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                html.Append(line["data: ".Length..]).Append('\n');
+            }
+            else if (inFragment && line.Length == 0)
+            {
+                return html.ToString();
+            }
+        }
+
+        Assert.Fail("the stream ended");
+        return "";
     }
 
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]

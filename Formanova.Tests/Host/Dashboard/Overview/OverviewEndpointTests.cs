@@ -1,4 +1,3 @@
-using System.Text;
 using Formanova.Host.Dashboard;
 using Formanova.Tests.Support;
 using Formanova.Tests.Workflows;
@@ -48,13 +47,13 @@ public sealed class OverviewEndpointTests
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        var first = await FragmentAsync(reader);
+        var first = await DashboardClient.FragmentAsync(reader);
 
         var job = await StartPausedJobAsync();
         string next;
         do
         {
-            next = await FragmentAsync(reader);
+            next = await DashboardClient.FragmentAsync(reader);
         }
         while (!next.Contains(job, StringComparison.Ordinal));
 
@@ -63,30 +62,4 @@ public sealed class OverviewEndpointTests
     }
 
     private Task<string> StartPausedJobAsync() => DashboardRuns.StartPausedJobAsync(_api);
-
-    /// <summary>The HTML of the next <c>fragment</c> event, within 30 s.</summary>
-    private static async Task<string> FragmentAsync(StreamReader reader)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var html = new StringBuilder();
-        var inFragment = false;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line == "event: fragment")
-            {
-                inFragment = true;
-            }
-            else if (inFragment && line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                html.Append(line["data: ".Length..]).Append('\n');
-            }
-            else if (inFragment && line.Length == 0)
-            {
-                return html.ToString();
-            }
-        }
-
-        Assert.Fail("the stream ended");
-        return "";
-    }
 }
