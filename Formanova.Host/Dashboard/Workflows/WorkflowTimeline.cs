@@ -265,14 +265,21 @@ internal static class WorkflowTimeline
     /// <summary>A failure's message with its causes, and the application error type where there is one.</summary>
     internal static string Describe(Failure failure)
     {
+        // An activity's failure wraps the exception it came from, often with the same message: each message is said once.
         var parts = new List<string>();
+        var said = new HashSet<string>(StringComparer.Ordinal);
         for (var f = failure; f is not null && parts.Count < 4; f = f.Cause)
         {
+            if (f.Message.Length == 0 || !said.Add(f.Message))
+            {
+                continue;
+            }
+
             var type = f.ApplicationFailureInfo?.Type;
             parts.Add(string.IsNullOrEmpty(type) ? f.Message : $"{f.Message} ({type})");
         }
 
-        var text = string.Join(" ← ", parts.Where(p => p.Length > 0).Distinct(StringComparer.Ordinal));
+        var text = string.Join(" ← ", parts);
         return text.Length > MaxFailureLength ? text[..MaxFailureLength] + "…" : text;
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Formanova.Host.Dashboard;
+using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
 using Formanova.Tests.Workflows;
 using Microsoft.Playwright;
@@ -27,12 +28,20 @@ public sealed class DashboardBrowserTests
     private string _awaiting = null!;
     private string _readKey = null!;
     private Session? _session;
+    private volatile bool _failBatches;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
         var chromium = HeadlessChromium.ExecutablePath();
-        _factory = WorkflowTestKit.Factory(null, ("Dashboard:RefreshSeconds", "0.5"));
+        // Batch predictions fail while a test asks them to, so a batch job can be seen failing.
+        var faults = new FaultyModelModule
+        {
+            Before = (operation, _, _, _) => operation == "predictBatch" && _failBatches
+                ? throw new ModuleException(ErrorKind.Unprocessable, "The model could not score chunk rows: feature 'contract' exploded.")
+                : Task.CompletedTask,
+        };
+        _factory = WorkflowTestKit.Factory(faults, ("Dashboard:RefreshSeconds", "0.5"));
         _factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         _factory.StartServer();
         _api = await WorkflowTestKit.ClientAsync(_factory);
@@ -143,6 +152,34 @@ public sealed class DashboardBrowserTests
         await Expect(page.Locator("#status-heading + dl .badge")).ToHaveTextAsync("completed", new() { Timeout = 60_000 });
         await Expect(page.Locator("tr[data-step-kind='activity'][data-step='activate_model']")).ToContainTextAsync("completed");
         await Expect(page.Locator("form[data-action]")).ToHaveCountAsync(0);
+    }
+
+    [Test]
+    public async Task WorkflowPage_WhenABatchJobFailed_ShowsItsErrorAndTheFailedStep()
+    {
+        _failBatches = true;
+        string id;
+        try
+        {
+            var body = new { model = WorkflowTestKit.DemoModel, datasetId = _dataset, chunkSize = 100 };
+            var started = await _api.PostAsJsonAsync("/api/v1/batch-jobs", body);
+            Assert.That(started.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await started.Content.ReadAsStringAsync());
+            id = (await WorkflowTestKit.ReadAsync(started))["id"]!.GetValue<string>();
+            await WorkflowTestKit.PollAsync(_api, $"/api/v1/batch-jobs/{id}", j => j["status"]!.GetValue<string>() == "failed");
+        }
+        finally
+        {
+            _failBatches = false;
+        }
+
+        var page = await OpenAsync(_readKey);
+        await page.GotoAsync(DashboardPaths.Workflow(id));
+
+        await Expect(page.Locator("#status-heading + dl .badge")).ToHaveTextAsync("failed");
+        await Expect(page.Locator("[data-field='error']")).ToContainTextAsync("feature 'contract' exploded");
+        await Expect(page.Locator("tr[data-step-kind='activity'][data-step='process_chunk']").First).ToContainTextAsync("failed");
+        await Expect(page.Locator("[data-live-status='run']")).ToContainTextAsync("closed");
+        await ScreenshotAsync(page, "workflow-failed");
     }
 
     [Test]

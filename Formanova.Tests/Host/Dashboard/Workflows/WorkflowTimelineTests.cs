@@ -64,7 +64,7 @@ public sealed class WorkflowTimelineTests
             Event(4, EventType.ActivityTaskFailed, e => e.ActivityTaskFailedEventAttributes = new()
             {
                 ScheduledEventId = scheduled.EventId,
-                Failure = Failure("the label has one value", "Value"),
+                Failure = Failure("the label has one value", "Value", Failure("the label has one value", null)),
             }),
             Event(5, EventType.WorkflowExecutionFailed, e => e.WorkflowExecutionFailedEventAttributes = new()
             {
@@ -76,7 +76,7 @@ public sealed class WorkflowTimelineTests
 
         var activity = timeline.Steps.Single(s => s.Kind == "activity");
         Assert.That(activity.Failed, Is.True);
-        Assert.That(activity.Failures.Single(), Does.Contain("the label has one value (Value)"));
+        Assert.That(activity.Failures.Single(), Is.EqualTo("the label has one value (Value)"), "the wrapped exception says the same");
         var close = timeline.Steps[^1];
         Assert.That((close.Kind, close.Name, close.Point, close.Failed), Is.EqualTo(("run", "failed", true, true)));
         Assert.That(close.Failures.Single(), Is.EqualTo("Activity task failed ← the label has one value (Value)"));
@@ -150,9 +150,10 @@ public sealed class WorkflowTimelineTests
         return e;
     }
 
-    private static Failure Failure(string message, string? type) => new()
+    private static Failure Failure(string message, string? type, Failure? cause = null) => new()
     {
         Message = message,
         ApplicationFailureInfo = type is null ? null : new ApplicationFailureInfo { Type = type },
+        Cause = cause,
     };
 }
