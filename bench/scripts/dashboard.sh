@@ -17,7 +17,8 @@ FNV=http://127.0.0.1:$PORT
 AUTH="Authorization: Bearer $KEY"
 TICKS=$(getconf CLK_TCK)
 dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-HOST= STREAMS=()
+HOST=""
+STREAMS=()
 cleanup() {
   for pid in "${STREAMS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -n "$HOST" ] && kill "$HOST" 2>/dev/null
