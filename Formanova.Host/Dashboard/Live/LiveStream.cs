@@ -97,7 +97,9 @@ internal static class LiveStream
         }
     }
 
-    /// <summary>An SSE event whose data is <paramref name="html"/>, one <c>data:</c> line per line (the browser joins them with newlines).</summary>
+    /// <summary>
+    /// An SSE event whose data is <paramref name="html"/>, one <c>data:</c> line per line (the browser joins them with newlines).
+    /// </summary>
     private static byte[] Frame(string html)
     {
         var text = new StringBuilder("event: fragment\n");

@@ -174,7 +174,9 @@ internal sealed class PredictionStats : BackgroundService
         }
     }
 
-    /// <summary>A cumulative total as last observed; the poll also opens each minute's sample, which notes the totals it began with.</summary>
+    /// <summary>
+    /// A cumulative total as last observed; the poll also opens each minute's sample, which notes the totals it began with.
+    /// </summary>
     private void Observe(ref long total, long value)
     {
         lock (_lock)

@@ -102,7 +102,9 @@ public sealed class LiveFeedsTests
     private static async Task<LiveFrame> NextAsync(LiveSubscription subscription) =>
         await subscription.Frames.ReadAsync().AsTask().WaitAsync(Wait);
 
-    /// <summary>Moves the clock one interval on and returns once the producer has been called for the <paramref name="call"/>th time.</summary>
+    /// <summary>
+    /// Moves the clock one interval on and returns once the producer has been called for the <paramref name="call"/>th time.
+    /// </summary>
     private async Task TickAsync(int call)
     {
         _clock.Advance(TimeSpan.FromSeconds(2));
