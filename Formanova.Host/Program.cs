@@ -1,6 +1,7 @@
 using Formanova.Host.Api;
 using Formanova.Host.Api.OpenApi;
 using Formanova.Host.Configuration;
+using Formanova.Host.Dashboard;
 using Formanova.Host.Security;
 using Formanova.Host.Telemetry;
 using Formanova.Host.Temporal;
@@ -25,6 +26,7 @@ builder.Services.AddFormanovaOpenApi();
 builder.Services.AddFormanovaTelemetry(builder.Configuration);
 builder.Services.AddFormanovaSecurity(builder.Configuration);
 builder.Services.AddFormanovaTemporal(builder.Configuration);
+builder.Services.AddFormanovaDashboard(builder.Configuration);
 
 var app = builder.Build();
 
@@ -40,6 +42,8 @@ api.MapModelEndpoints();
 api.MapDataEndpoints();
 api.MapEventEndpoints();
 api.MapWorkflowEndpoints(app.Configuration);
+
+app.MapFormanovaDashboard();
 
 app.Run();
 

@@ -98,18 +98,21 @@ internal sealed partial class ApiExceptionHandler(
             + "Retry later, with the same Idempotency-Key or importId where the request has one.",
     };
 
+    /// <summary>The HTTP status of a module's refusal (the dashboard's pages answer with it too).</summary>
+    internal static int StatusOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.NotFound => StatusCodes.Status404NotFound,
+        ErrorKind.Conflict => StatusCodes.Status409Conflict,
+        ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
+        ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
     private static ProblemDetails FromModule(ModuleException exception)
     {
-        var status = exception.Kind switch
-        {
-            ErrorKind.NotFound => StatusCodes.Status404NotFound,
-            ErrorKind.Conflict => StatusCodes.Status409Conflict,
-            ErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
-            ErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
-            ErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
-            ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
-            _ => StatusCodes.Status400BadRequest,
-        };
+        var status = StatusOf(exception.Kind);
         ProblemDetails problem = exception.Errors.Count > 0
             ? new HttpValidationProblemDetails(exception.Errors.ToDictionary(kv => kv.Key, kv => kv.Value))
             : new ProblemDetails();

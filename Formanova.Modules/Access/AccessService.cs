@@ -161,6 +161,14 @@ internal sealed class AccessService : IAccessModule, IDisposable
         return key;
     }
 
+    public async Task<ApiKeyInfo?> GetKeyAsync(string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(
+            new CommandDefinition(SelectKey, new { id }, cancellationToken: cancellationToken));
+        return row?.ToInfo();
+    }
+
     public async Task<BootstrapResult> EnsureBootstrapKeyAsync(string? configuredKey, CancellationToken cancellationToken = default)
     {
         var now = _clock.GetUtcNow();

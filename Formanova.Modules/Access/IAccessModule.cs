@@ -23,6 +23,12 @@ public interface IAccessModule
     Task<AuthenticatedKey?> AuthenticateAsync(string presentedKey, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The key with this id as the store has it now (never the secret), or null when there is none: for a session
+    /// that carries only the key's id and must see a revocation or expiry without the secret. Not cached.
+    /// </summary>
+    Task<ApiKeyInfo?> GetKeyAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// When no active admin key exists, installs <paramref name="configuredKey"/> as an admin key named
     /// <c>bootstrap</c>. On an empty store without a configured key it generates one (the secret is in the result,
     /// to show once). A store that has keys but no active admin is recovered only with a configured key, and never

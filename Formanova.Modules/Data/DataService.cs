@@ -157,6 +157,21 @@ internal sealed class DataService(
         return await importer.ImportAsync(datasetId, loaded.Compile(), content, options, importId, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<ImportReport>> ListImportsAsync(
+        long datasetId,
+        int limit,
+        CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 100)
+        {
+            throw ModuleException.Invalid("limit", "limit must be between 1 and 100.");
+        }
+
+        await LoadAsync(datasetId, cancellationToken);
+        var reports = await datasets.ListImportReportsAsync(datasetId, limit, cancellationToken);
+        return [.. reports.Select(DataJson.Deserialize<ImportReport>)];
+    }
+
     public async Task<RowPage> ReadRowsAsync(long datasetId, long? cursor, int limit, CancellationToken cancellationToken = default)
     {
         if (limit < 1 || limit > options.Value.MaxPageSize)

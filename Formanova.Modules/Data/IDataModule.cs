@@ -43,6 +43,12 @@ public interface IDataModule
         ImportOptions options,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The dataset's committed imports, newest first, at most <paramref name="limit"/> (1–100), each as its report was
+    /// stored (with the row errors of an import that skipped rows). A rejected import stored nothing, so it is not listed.
+    /// </summary>
+    Task<IReadOnlyList<ImportReport>> ListImportsAsync(long datasetId, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Rows in insertion order after <paramref name="cursor"/> (a row id), in the current schema's columns.</summary>
     Task<RowPage> ReadRowsAsync(long datasetId, long? cursor, int limit, CancellationToken cancellationToken = default);
 

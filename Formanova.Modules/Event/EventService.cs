@@ -56,4 +56,6 @@ internal sealed class EventService(
         var items = rows.Select(LoggedEvent.ToCloudEvent).ToList();
         return new EventPage(items, rows.Count == query.Limit ? rows[^1].Id : null);
     }
+
+    public Task<long> LatestSequenceAsync(CancellationToken cancellationToken = default) => store.MaxIdAsync(cancellationToken);
 }

@@ -57,6 +57,9 @@ public interface IEventModule
 
     /// <summary>Events with a sequence greater than <see cref="EventQuery.After"/>, oldest first.</summary>
     Task<EventPage> ListAsync(EventQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>The sequence of the newest event in the log (0 when it is empty): where a tail of the log starts.</summary>
+    Task<long> LatestSequenceAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>

@@ -98,6 +98,24 @@ public sealed class AccessServiceTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task GetKeyAsync_WhenKeyWasRevokedAfterAnAuthentication_SaysSoAtOnce()
+    {
+        var created = await _access.CreateKeyAsync(new CreateApiKeyRequest("ui", [ApiScopes.Read], _clock.GetUtcNow().AddHours(1)));
+        Assert.That(await _access.AuthenticateAsync(created.Secret), Is.Not.Null);
+
+        var before = await _access.GetKeyAsync(created.Key.Id);
+        await _access.RevokeKeyAsync(created.Key.Id);
+        var after = await _access.GetKeyAsync(created.Key.Id);
+
+        Assert.That(before, Is.Not.Null);
+        Assert.That(before!.Revoked, Is.False);
+        Assert.That(before.Scopes, Is.EqualTo(new[] { ApiScopes.Read }));
+        Assert.That(before.ExpiresAt, Is.EqualTo(_clock.GetUtcNow().AddHours(1)));
+        Assert.That(after!.Revoked, Is.True);
+        Assert.That(await _access.GetKeyAsync("key_missing"), Is.Null);
+    }
+
+    [Test]
     public void RevokeKeyAsync_WhenKeyIsUnknown_ThrowsNotFound()
     {
         Assert.That(async () => await _access.RevokeKeyAsync("key_missing"),

@@ -50,6 +50,26 @@ public sealed class DataModuleTests(DatabaseProvider provider)
         return dataset.Id;
     }
 
+    [Test]
+    public async Task ListImportsAsync_WhenImportsWereCommittedOrRejected_ListsTheCommittedNewestFirstWithTheirRowErrors()
+    {
+        var id = await HousesAsync();
+        var bad = "id,area,rooms,city,built,garden,price\n5,x,1,Lyon,,true,1\n6,60,1,Lyon,,true,2\n";
+        var skipped = await Data.ImportRowsAsync(id, Text(bad), new ImportOptions(ImportFormat.Csv, "houses-2", ImportErrorMode.Skip));
+        var rejected = await Data.ImportRowsAsync(id, Text(bad), new ImportOptions(ImportFormat.Csv, "houses-3"));
+
+        var imports = await Data.ListImportsAsync(id, 10);
+
+        Assert.That(rejected.Status, Is.EqualTo(ImportStatus.Rejected));
+        Assert.That(imports.Select(i => i.ImportId), Is.EqualTo(new[] { "houses-2", "houses-1" }));
+        Assert.That(imports[0].RowsRejected, Is.EqualTo(skipped.RowsRejected).And.EqualTo(1));
+        Assert.That(imports[0].Errors.Single().Column, Is.EqualTo("area"));
+        Assert.That((await Data.ListImportsAsync(id, 1)).Single().ImportId, Is.EqualTo("houses-2"));
+        Assert.That(
+            () => Data.ListImportsAsync(id + 1000, 10),
+            Throws.TypeOf<ModuleException>().With.Property(nameof(ModuleException.Kind)).EqualTo(ErrorKind.NotFound));
+    }
+
     private static async Task<List<object?[]>> ToListAsync(IAsyncEnumerable<object?[]> rows)
     {
         var list = new List<object?[]>();

@@ -129,5 +129,8 @@ internal sealed class FailingEvents
 
         public Task<EventPage> ListAsync(EventQuery query, CancellationToken cancellationToken = default)
             => inner.ListAsync(query, cancellationToken);
+
+        public Task<long> LatestSequenceAsync(CancellationToken cancellationToken = default)
+            => inner.LatestSequenceAsync(cancellationToken);
     }
 }

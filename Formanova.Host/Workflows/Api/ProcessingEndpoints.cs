@@ -373,11 +373,6 @@ internal static class ProcessingEndpoints
         };
     }
 
-    /// <summary>
-    /// The cancel signal carries why (and who asked), since Temporal's cancel request cannot bring a reason to .NET
-    /// workflow code; Temporal's cancellation then stops the run, which closes CANCELED, so visibility, the status
-    /// filter and Temporal's own UI and metrics all count it as cancelled.
-    /// </summary>
     private static async Task<Accepted<JobAccepted>> CancelAsync(
         string id,
         CancelBody? body,
@@ -385,10 +380,20 @@ internal static class ProcessingEndpoints
         WorkflowGateway gateway,
         CancellationToken ct)
     {
-        var request = new CancelRequest(body?.Reason, http.User.Identity?.Name, CancellationFollows: true);
+        await SendCancelAsync(id, body?.Reason, http.User.Identity?.Name, gateway, ct);
+        return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
+    }
+
+    /// <summary>
+    /// The cancel signal carries why (and who asked), since Temporal's cancel request cannot bring a reason to .NET
+    /// workflow code; Temporal's cancellation then stops the run, which closes CANCELED, so visibility, the status
+    /// filter and Temporal's own UI and metrics all count it as cancelled. The dashboard's cancel button sends it too.
+    /// </summary>
+    internal static async Task SendCancelAsync(string id, string? reason, string? by, WorkflowGateway gateway, CancellationToken ct)
+    {
+        var request = new CancelRequest(reason, by, CancellationFollows: true);
         await gateway.SignalAsync<ProcessingWorkflow>(id, wf => wf.CancelAsync(request), ct);
         await gateway.RequestCancelAsync(id, ct);
-        return TypedResults.Accepted($"/api/v1/jobs/{id}", new JobAccepted(id, "cancelling", $"/api/v1/jobs/{id}"));
     }
 
     private static async Task<Ok<JobView>> PatchParamsAsync(

@@ -72,13 +72,27 @@ internal static class PromotionEndpoints
         IModelModule models,
         CancellationToken ct)
     {
+        var id = await PromoteAsync(name, version, body, http, gateway, models, ct);
+        return TypedResults.Accepted($"/api/v1/promotions/{id}", new JobAccepted(id, "accepted", $"/api/v1/promotions/{id}"));
+    }
+
+    /// <summary>Starts the saga for the version (the dashboard's promote button too) and returns its id.</summary>
+    internal static async Task<string> PromoteAsync(
+        string name,
+        string version,
+        PromotionBody? body,
+        HttpContext http,
+        WorkflowGateway gateway,
+        IModelModule models,
+        CancellationToken ct)
+    {
         // 404 for an unknown version before a saga is started for it.
         await models.GetVersionAsync(name, version, ct);
         var id = await gateway.StartIdAsync("promotion", http, WorkflowGateway.HashOf(new { name, version, body }), ct);
 
         var input = new PromotionInput(name, version, body?.SmokeInputs, gateway.Policy());
         await gateway.StartAsync<ModelPromotionSaga, SagaState>(id, wf => wf.RunAsync(input), ct);
-        return TypedResults.Accepted($"/api/v1/promotions/{id}", new JobAccepted(id, "accepted", $"/api/v1/promotions/{id}"));
+        return id;
     }
 
     private static async Task<Ok<PromotionView>> GetAsync(string id, WorkflowGateway gateway, IDataModule data, CancellationToken ct) =>

@@ -239,7 +239,7 @@ internal static class TrainingEndpoints
         return TypedResults.Accepted($"/api/v1/training-runs/{id}", new JobAccepted(id, "accepted", $"/api/v1/training-runs/{id}"));
     }
 
-    private static async Task<NoContent> DecideAsync(
+    internal static async Task<NoContent> DecideAsync(
         WorkflowGateway gateway,
         string id,
         Expression<Func<ModelTrainingWorkflow, Task>> decision,

@@ -91,6 +91,9 @@ internal sealed class DatasetRepository(IDatabase database)
 
     private const string SelectImport = "SELECT report FROM data_imports WHERE dataset_id = @DatasetId AND import_id = @ImportId";
 
+    private const string SelectImports =
+        "SELECT report FROM data_imports WHERE dataset_id = @DatasetId ORDER BY created_at DESC, import_id LIMIT @Limit";
+
     private const string InsertImport = """
         INSERT INTO data_imports (dataset_id, import_id, report, created_at) VALUES (@DatasetId, @ImportId, @Report, @Now)
         ON CONFLICT (dataset_id, import_id) DO NOTHING
@@ -213,6 +216,15 @@ internal sealed class DatasetRepository(IDatabase database)
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<string>(
             new CommandDefinition(SelectImport, new { DatasetId = datasetId, ImportId = importId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The stored reports of a dataset's imports, newest first.</summary>
+    public async Task<IReadOnlyList<string>> ListImportReportsAsync(long datasetId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var reports = await connection.QueryAsync<string>(
+            new CommandDefinition(SelectImports, new { DatasetId = datasetId, Limit = limit }, cancellationToken: cancellationToken));
+        return [.. reports];
     }
 
     /// <summary>

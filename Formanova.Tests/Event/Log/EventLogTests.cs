@@ -54,6 +54,17 @@ public sealed class EventLogTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task LatestSequenceAsync_WhenEventsWerePublished_IsTheNewestOnesSequence()
+    {
+        var empty = await _events.LatestSequenceAsync();
+        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/a"));
+        var last = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/a"));
+
+        Assert.That(empty, Is.LessThan(last.Event.Sequence));
+        Assert.That(await _events.LatestSequenceAsync(), Is.EqualTo(last.Event.Sequence));
+    }
+
+    [Test]
     public async Task PublishAsync_WhenIdempotencyKeyRepeats_ReturnsTheOriginalAndStoresOneEvent()
     {
         var first = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowStarted, "/workflows/w1/runs/r1",

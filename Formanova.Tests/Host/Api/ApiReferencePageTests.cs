@@ -18,9 +18,6 @@ public sealed partial class ApiReferencePageTests
     /// <summary>Where <c>scripts/screenshot-api-reference.sh</c> asks for the screenshot to be copied.</summary>
     public const string ScreenshotVariable = "FORMANOVA_API_REFERENCE_SCREENSHOT";
 
-    private const string ChromiumVariable = "FORMANOVA_CHROMIUM";
-    private static readonly string[] ChromiumPaths = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"];
-
     private FormanovaFactory _factory = null!;
     private Uri _host = null!;
     private JsonElement _document;
@@ -30,7 +27,7 @@ public sealed partial class ApiReferencePageTests
     [OneTimeSetUp]
     public async Task StartHostAndBrowser()
     {
-        var chromium = Chromium();
+        var chromium = HeadlessChromium.ExecutablePath();
         _factory = new FormanovaFactory();
         _factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         _factory.StartServer();
@@ -218,17 +215,6 @@ public sealed partial class ApiReferencePageTests
         string.Join(' ', WordPattern().Matches(LinkTarget().Replace(text, "]")).Select(m => m.Value));
 
     private static string Slug(string tag) => NonWord().Replace(tag.ToLowerInvariant(), "-").Trim('-');
-
-    /// <summary>The system's Chromium, or the test is skipped (failed in CI) with how to install it.</summary>
-    private static string Chromium()
-    {
-        var candidates = Environment.GetEnvironmentVariable(ChromiumVariable) is { Length: > 0 } configured
-            ? [configured]
-            : ChromiumPaths;
-        return candidates.FirstOrDefault(File.Exists)
-            ?? TestServices.Unavailable(
-                $"Chromium is not installed: apt-get install chromium (.ci/run does), or set {ChromiumVariable} to its binary.");
-    }
 
     [GeneratedRegex(@"[\p{L}\p{N}]+")]
     private static partial Regex WordPattern();
