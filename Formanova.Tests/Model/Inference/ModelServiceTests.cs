@@ -74,18 +74,43 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
             }
         }
 
+        // The switcher waits for answers between switches: left free, it can finish all 30 switches before a worker's
+        // first prediction, and then only the last version is ever seen.
         using var stop = new CancellationTokenSource();
+        using var answered = new SemaphoreSlim(0);
+        const int Workers = 4;
         var switcher = Task.Run(async () =>
+        {
+            try
+            {
+                await SwitchAsync();
+            }
+            finally
+            {
+                await stop.CancelAsync();
+            }
+        });
+
+        async Task SwitchAsync()
         {
             for (var n = 0; n < 30; n++)
             {
                 await _models.ActivateAsync("churn", n % 2 == 0 ? "2.0.0" : "1.0.0");
-            }
+                while (answered.Wait(0))
+                {
+                }
 
-            await stop.CancelAsync();
-        });
+                // One worker more than there are workers: some worker then answered twice since the drain, and its
+                // second prediction began after the switch.
+                for (var k = 0; k <= Workers; k++)
+                {
+                    Assert.That(await answered.WaitAsync(TimeSpan.FromMinutes(1)), Is.True, "no prediction answered after a switch");
+                }
+            }
+        }
+
         var seen = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
         {
             var count = 0;
             while (!stop.IsCancellationRequested || count < 50)
@@ -93,6 +118,7 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
                 var i = (w + count++) % inputs.Count;
                 var result = await _models.PredictAsync(new PredictRequest("churn", inputs[i], UseCache: count % 3 == 0));
                 seen.Add(result.Version);
+                answered.Release();
                 Assert.That(result.Score, Is.EqualTo(expected[(result.Version, i)]), $"input {i} answered by {result.Version}");
             }
         })).ToList();
