@@ -110,13 +110,19 @@ internal sealed class ModelRuntime(
         return LoadedModel.Load(row, zip, 1, _onnx);
     }
 
-    public void Unload(string name, string version) => _loaded.TryRemove((name, version), out _);
+    public void Unload(string name, string version)
+    {
+        if (_loaded.TryRemove((name, version), out var entry))
+        {
+            entry.Retire();
+        }
+    }
 
     public void UnloadAll(string name)
     {
         foreach (var key in _loaded.Keys.Where(k => k.Name == name))
         {
-            _loaded.TryRemove(key, out _);
+            Unload(key.Name, key.Version);
         }
     }
 
@@ -183,6 +189,7 @@ internal sealed class ModelRuntime(
                 var oldest = _loaded.MinBy(e => e.Value.LastUsed);
                 if (_loaded.TryRemove(oldest))
                 {
+                    oldest.Value.Retire();
                     logger.LogInformation(
                         "Unloaded model {Model} {Version} (least recently used of {Max})",
                         oldest.Key.Name,
@@ -205,6 +212,19 @@ internal sealed class ModelRuntime(
         public long LastUsed => Interlocked.Read(ref _lastUsed);
 
         public void Touch() => Interlocked.Exchange(ref _lastUsed, Stopwatch.GetTimestamp());
+
+        /// <summary>Releases the backend once it is loaded; a load never started has nothing to release.</summary>
+        public void Retire()
+        {
+            if (_model.IsValueCreated)
+            {
+                _ = _model.Value.ContinueWith(
+                    t => t.Result.Backend.Retire(),
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
     }
 
     private sealed record Remembered(ModelVersionRow Row, long ExpiresAt);

@@ -13,6 +13,14 @@ internal abstract class ScoringBackend
     public abstract ScoringWorker Rent();
 
     public abstract void Return(ScoringWorker worker);
+
+    /// <summary>
+    /// The version has left memory: what the backend holds outside the managed heap is released now, and a worker
+    /// still rented is released when it comes back, rather than whenever a garbage collection finalizes it.
+    /// </summary>
+    public virtual void Retire()
+    {
+    }
 }
 
 /// <summary>One rented scorer. Inputs are the values <see cref="InputNormalizer"/> converted, one slot per feature column.</summary>
