@@ -20,6 +20,7 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     private readonly Func<OnnxWorker> _create;
     private readonly bool _batches;
     private int _sessions = 1;
+    private volatile bool _retired;
 
     private OnnxBackend(int sessions, Func<OnnxWorker> create, OnnxWorker first, bool batches)
     {
@@ -33,11 +34,12 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     {
         using var buffer = new MemoryStream();
         artifact.CopyTo(buffer);
-        var bytes = buffer.ToArray();
         var signature = row.Signature
             ?? throw new ModuleException(ErrorKind.Unprocessable, $"{row.Name} {row.Version} is an ONNX version without a signature.");
+        string[] read = [.. new[] { signature.Outputs.Label, signature.Outputs.Score, signature.Outputs.Probabilities }.OfType<string>()];
+        var bytes = OnnxGraph.KeepOutputs(buffer.ToArray(), read);
         var first = OnnxSessions.Create(bytes, options);
-        var plan = OnnxPlan.Create(row, bindings, signature, first);
+        var plan = OnnxPlan.Create(row, bindings, signature, first, options.MemoryArena);
         var sessions = options.SessionsPerModel > 0 ? options.SessionsPerModel : Environment.ProcessorCount;
         return new OnnxBackend(
             sessions,
@@ -51,15 +53,17 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
     /// <summary>Sessions created so far: at most <c>Model:Onnx:SessionsPerModel</c> (they are made as demand needs them).</summary>
     public int Sessions => Volatile.Read(ref _sessions);
 
-    /// <summary>Disposes the idle sessions; a session still rented is released by its finalizer.</summary>
-    public void Dispose()
+    /// <summary>Disposes the idle sessions; one still rented is disposed when it is returned.</summary>
+    public void Dispose() => Retire();
+
+    public override void Retire()
     {
+        _retired = true;
         while (_idle.TryTake(out var worker))
         {
             worker.Dispose();
+            Interlocked.Decrement(ref _sessions);
         }
-
-        _slots.Dispose();
     }
 
     public override ScoringWorker Rent()
@@ -85,7 +89,7 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
 
     public override void Return(ScoringWorker worker)
     {
-        if (worker.Broken)
+        if (worker.Broken || _retired)
         {
             ((OnnxWorker)worker).Dispose();
             Interlocked.Decrement(ref _sessions);
@@ -93,6 +97,13 @@ internal sealed class OnnxBackend : ScoringBackend, IDisposable
         else
         {
             _idle.Add((OnnxWorker)worker);
+
+            // Retire may have drained the pool between the check and the add.
+            if (_retired && _idle.TryTake(out var late))
+            {
+                late.Dispose();
+                Interlocked.Decrement(ref _sessions);
+            }
         }
 
         _slots.Release();
@@ -187,11 +198,21 @@ internal sealed class OnnxPlan : IDisposable
     private readonly string[] _outputNames;
     private readonly OnnxOutputBinding _outputs;
     private readonly RunOptions _run = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+
+    // A run of many rows hands the arena's grown chunks back when it ends, so a session keeps what one row needs
+    // rather than what its largest batch chunk needed.
+    private readonly RunOptions? _shrinking;
     private readonly string[]? _classes;
     private string[]? _positional;
 
-    private OnnxPlan(ModelTask task, InputPlan[] inputs, OnnxOutputBinding outputs, bool batches)
+    private OnnxPlan(ModelTask task, InputPlan[] inputs, OnnxOutputBinding outputs, bool batches, bool arena)
     {
+        if (arena)
+        {
+            _shrinking = new RunOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            _shrinking.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        }
+
         _task = task;
         _inputs = inputs;
         _inputNames = [.. inputs.Select(i => i.Name)];
@@ -204,9 +225,18 @@ internal sealed class OnnxPlan : IDisposable
     /// <summary>False when an input has a fixed first dimension of 1: such a graph is run a row at a time.</summary>
     public bool Batches { get; }
 
-    public void Dispose() => _run.Dispose();
+    public void Dispose()
+    {
+        _run.Dispose();
+        _shrinking?.Dispose();
+    }
 
-    public static OnnxPlan Create(ModelVersionRow row, ColumnBinding[] bindings, OnnxSignature signature, InferenceSession session)
+    public static OnnxPlan Create(
+        ModelVersionRow row,
+        ColumnBinding[] bindings,
+        OnnxSignature signature,
+        InferenceSession session,
+        bool arena)
     {
         var index = bindings.Select((b, i) => (b.Column.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
         var inputs = new List<InputPlan>();
@@ -239,7 +269,7 @@ internal sealed class OnnxPlan : IDisposable
             inputs.Add(new InputPlan(binding.Name, binding.ElementType, binding.Shape.Count, [.. positions], bindings));
         }
 
-        var plan = new OnnxPlan(row.ModelTask, [.. inputs], signature.Outputs, batches);
+        var plan = new OnnxPlan(row.ModelTask, [.. inputs], signature.Outputs, batches, arena);
         plan.CheckFit(row, session, bindings.Length);
         return plan;
     }
@@ -301,7 +331,7 @@ internal sealed class OnnxPlan : IDisposable
                 values[i] = _inputs[i].Tensor(rows);
             }
 
-            using var results = session.Run(_run, _inputNames, values, _outputNames);
+            using var results = session.Run(rows.Length > 1 ? _shrinking ?? _run : _run, _inputNames, values, _outputNames);
             var count = rows.Length;
             OnnxOutput? Read(string? name) =>
                 name is null ? null : OnnxOutputReader.Read(name, results[Array.IndexOf(_outputNames, name)], count);

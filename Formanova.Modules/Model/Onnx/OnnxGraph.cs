@@ -42,6 +42,28 @@ internal sealed class OnnxGraph
         Outputs = outputs;
     }
 
+    /// <summary>
+    /// <paramref name="model"/> with only the graph outputs in <paramref name="keep"/>. ONNX Runtime runs every node
+    /// that feeds a graph output, whether a run asks for it or not, and an ML.NET export declares every column of the
+    /// pipeline an output: dropping the ones no prediction reads halves a single row's run on the exported churn model.
+    /// </summary>
+    public static byte[] KeepOutputs(byte[] model, IReadOnlyCollection<string> keep)
+    {
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(model);
+        var unread = proto.Graph.Output.Where(o => !keep.Contains(o.Name)).ToList();
+        if (unread.Count == 0 || unread.Count == proto.Graph.Output.Count)
+        {
+            return model;
+        }
+
+        foreach (var output in unread)
+        {
+            proto.Graph.Output.Remove(output);
+        }
+
+        return proto.ToByteArray();
+    }
+
     /// <summary>The opset of the default domain (<c>ai.onnx</c>), if the file imports it.</summary>
     public int? Opset { get; }
 

@@ -181,6 +181,48 @@ public sealed class OnnxBackendTests
     }
 
     [Test]
+    public void Retire_WhileASessionIsRented_DisposesTheIdleOnesNowAndTheRentedOneWhenReturned()
+    {
+        var model = Load(
+            OnnxGraphs.RowsInRun(),
+            new RegisterOnnxRequest("m", "1.0.0", ModelTask.Regression, [new("x", ColumnKind.Numeric)]),
+            new ModelOptions.OnnxOptions { SessionsPerModel = 2 });
+        var backend = (OnnxBackend)model.Backend;
+        var rented = model.Lease();
+        model.Lease().Dispose();
+
+        backend.Retire();
+        var whileRented = backend.Sessions;
+        rented.Dispose();
+        var afterReturn = backend.Sessions;
+        var late = Compact(model, new() { ["x"] = 2 });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileRented, Is.EqualTo(1), "the idle session is disposed at once");
+            Assert.That(afterReturn, Is.Zero, "the rented one on its return");
+            Assert.That(late.Value, Is.Not.Null, "a request that still holds the retired version is answered");
+            Assert.That(backend.Sessions, Is.Zero, "by a session disposed after it");
+        });
+    }
+
+    [Test]
+    public void KeepOutputs_WithOneOfTwoOutputs_DropsTheOtherAndTheGraphStillRuns()
+    {
+        var graph = OnnxGraphs.Sklearn([1, -1, -1, 1], [0, 0], [0, 1], zipMap: false);
+
+        var kept = OnnxGraph.KeepOutputs(graph, ["probabilities"]);
+        using var session = OnnxSessions.Create(kept, new ModelOptions.OnnxOptions());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(OnnxGraph.Parse(graph).Graph.Output.Select(o => o.Name), Is.EquivalentTo(new[] { "label", "probabilities" }));
+            Assert.That(session.OutputMetadata.Keys, Is.EqualTo(new[] { "probabilities" }));
+            Assert.That(OnnxGraph.KeepOutputs(graph, ["label", "probabilities"]), Is.SameAs(graph), "nothing to drop: the file as it is");
+        });
+    }
+
+    [Test]
     public void Create_WhenCudaIsConfiguredButNotInTheNativeLibrary_FailsNamingTheSetting()
     {
         Assume.That(OnnxSessions.AvailableProviders, Does.Not.Contain(OnnxSessions.CudaProvider), "this build has CUDA");
