@@ -7,6 +7,16 @@ namespace Formanova.Modules.Model;
 /// <summary>The Model module's instruments on the process meter.</summary>
 internal sealed class ModelMetrics
 {
+    /// <summary>The window of <c>formanova.model.cache.hit_rate</c>.</summary>
+    public static readonly TimeSpan HitRateWindow = TimeSpan.FromMinutes(5);
+
+    /// <summary>The <c>trigger</c> label of the preload instruments.</summary>
+    public static readonly string[] PreloadTriggers = ["start", "switch"];
+
+    /// <summary>The <c>outcome</c> label of <c>formanova.model.preload.versions</c>.</summary>
+    public static readonly string[] PreloadOutcomes = ["loaded", "failed"];
+
+    private readonly Queue<(long At, long Hits, long Misses)> _hitRateSamples = new();
     private long _cacheHits;
     private long _cacheMisses;
 
@@ -54,6 +64,24 @@ internal sealed class ModelMetrics
             () => Interlocked.Read(ref _cacheMisses),
             "{lookup}",
             "Cacheable prediction lookups that ran the model.");
+        _hitRateSamples.Enqueue((Environment.TickCount64, 0, 0));
+        meter.CreateObservableGauge(
+            "formanova.model.cache.hit_rate",
+            RecentHitRate,
+            "{ratio}",
+            "Share of this instance's cacheable prediction lookups answered by the cache over the last 5 minutes (none without lookups).");
+        PreloadedVersions = meter.CreateCounter<long>(
+            "formanova.model.preload.versions",
+            "{version}",
+            "Versions loaded ahead of traffic, by trigger (start, switch) and outcome (loaded, failed).");
+        WarmedKeys = meter.CreateCounter<long>(
+            "formanova.model.preload.keys",
+            "{key}",
+            "Cached predictions copied from L2 into L1 by the start-up preload.");
+        PreloadDuration = meter.CreateHistogram<double>(
+            "formanova.model.preload.duration",
+            "s",
+            "Time of one preload, by trigger: the start-up preload (versions and keys) or loading a version before a switch.");
     }
 
     public Counter<long> Predictions { get; }
@@ -78,6 +106,12 @@ internal sealed class ModelMetrics
 
     public Histogram<double> TrainingDuration { get; }
 
+    public Counter<long> PreloadedVersions { get; }
+
+    public Counter<long> WarmedKeys { get; }
+
+    public Histogram<double> PreloadDuration { get; }
+
     public long CacheHits => Interlocked.Read(ref _cacheHits);
 
     public long CacheMisses => Interlocked.Read(ref _cacheMisses);
@@ -93,4 +127,39 @@ internal sealed class ModelMetrics
     }
 
     public void CacheLookup(bool hit) => Interlocked.Increment(ref hit ? ref _cacheHits : ref _cacheMisses);
+
+    /// <summary>Adds 0 to each preload counter series, so the first preload is not lost to rate() (docs/observability.md).</summary>
+    public void ExportPreloadAtZero()
+    {
+        foreach (var trigger in PreloadTriggers)
+        {
+            foreach (var outcome in PreloadOutcomes)
+            {
+                PreloadedVersions.Add(0, new("trigger", trigger), new("outcome", outcome));
+            }
+        }
+
+        WarmedKeys.Add(0);
+    }
+
+    // Computed when the metric is collected, from the counters above and the samples of earlier collections: requests pay
+    // nothing for it. The oldest sample kept is the newest one at least a window old.
+    private IEnumerable<Measurement<double>> RecentHitRate()
+    {
+        var now = Environment.TickCount64;
+        long hits = CacheHits, misses = CacheMisses;
+        lock (_hitRateSamples)
+        {
+            _hitRateSamples.Enqueue((now, hits, misses));
+            var windowStart = now - (long)HitRateWindow.TotalMilliseconds;
+            while (_hitRateSamples.Count > 2 && (_hitRateSamples.ElementAt(1).At <= windowStart || _hitRateSamples.Count > 4096))
+            {
+                _hitRateSamples.Dequeue();
+            }
+
+            var (_, oldHits, oldMisses) = _hitRateSamples.Peek();
+            var lookups = hits - oldHits + (misses - oldMisses);
+            return lookups == 0 ? [] : [new Measurement<double>((double)(hits - oldHits) / lookups)];
+        }
+    }
 }

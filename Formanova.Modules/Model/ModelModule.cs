@@ -1,6 +1,7 @@
 using Formanova.Modules.Model.Api;
 using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Onnx;
+using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared;
@@ -35,6 +36,12 @@ public static class ModelModule
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());
+        services.AddSingleton<ModelAccessLog>();
+        services.AddSingleton<ModelAccessStore>();
+        services.AddSingleton<ModelPreloader>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelPreloader>());
+        services.AddHealthChecks().AddCheck<PreloadHealthCheck>("model-preload", tags: ["ready"]);
+        services.AddKnownSeries(sp => sp.GetRequiredService<ModelMetrics>().ExportPreloadAtZero());
         return services;
     }
 

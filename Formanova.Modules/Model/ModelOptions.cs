@@ -42,6 +42,9 @@ internal sealed class ModelOptions
     [ValidateObjectMembers]
     public OnnxOptions Onnx { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public PreloadOptions Preload { get; set; } = new();
+
     internal sealed class TrainingOptions
     {
         [Range(10, 100_000_000)]
@@ -131,6 +134,40 @@ internal sealed class ModelOptions
         /// <summary>Most feature columns an ONNX version takes (a packed input carries one per position).</summary>
         [Range(1, 100_000)]
         public int MaxColumns { get; set; } = 4096;
+    }
+
+    /// <summary>What is loaded ahead of traffic, at start and before a switch (docs/model.md, "Preloading").</summary>
+    internal sealed class PreloadOptions
+    {
+        /// <summary>Load likely versions at start and the incoming version before an activation or alias move.</summary>
+        public bool Enabled { get; set; } = true;
+
+        /// <summary>Versions loaded at start, at most; never more than <c>Model:Inference:MaxLoadedModels</c>.</summary>
+        [Range(0, 1000)]
+        public int MaxVersions { get; set; } = 4;
+
+        /// <summary>Cached predictions copied from L2 into L1 at start, over all preloaded versions.</summary>
+        [Range(0, 1_000_000)]
+        public int MaxHotKeys { get; set; } = 256;
+
+        /// <summary>Hot keys tracked and stored per version (the heavy-hitters sketch keeps twice as many candidates).</summary>
+        [Range(1, 4096)]
+        public int HotKeysPerVersion { get; set; } = 64;
+
+        /// <summary>One cacheable lookup in this many is offered to the hot-key sketch; 1 offers every one.</summary>
+        [Range(1, 1024)]
+        public int HotKeySampling { get; set; } = 8;
+
+        /// <summary>A version accessed within this many hours counts as recent traffic at start.</summary>
+        [Range(1, 24 * 365)]
+        public int RecentHours { get; set; } = 24;
+
+        /// <summary>How often the access record is written to the database (and once more at shutdown).</summary>
+        [Range(1, 86_400)]
+        public int FlushSeconds { get; set; } = 60;
+
+        /// <summary>Answer 503 on /health/ready until the start-up preload has finished.</summary>
+        public bool HoldReadiness { get; set; }
     }
 
     internal sealed class BootstrapOptions

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Onnx;
+using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
 using Formanova.Modules.Shared.Caching;
@@ -20,7 +21,9 @@ internal sealed class ModelService(
     ModelMetrics metrics,
     IOptions<ModelOptions> options,
     ILogger<ModelService> logger,
-    OnnxExporter exporter) : IModelModule
+    OnnxExporter exporter,
+    ModelAccessLog accessLog,
+    ModelPreloader preloader) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -78,6 +81,7 @@ internal sealed class ModelService(
             cancellationToken);
         if (request.Activate)
         {
+            await preloader.BeforeSwitchAsync(row, "active", cancellationToken);
             row = await registry.ActivateAsync(name, version, cancellationToken);
             runtime.Forget(name);
         }
@@ -240,7 +244,10 @@ internal sealed class ModelService(
 
     public async Task<ModelVersionInfo> ActivateAsync(string name, string version, CancellationToken cancellationToken = default)
     {
-        var row = await registry.ActivateAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
+        name = ModelNames.Name(name);
+        version = ModelNames.Version(version);
+        await preloader.BeforeSwitchAsync(await registry.GetAsync(name, version, cancellationToken), "active", cancellationToken);
+        var row = await registry.ActivateAsync(name, version, cancellationToken);
         runtime.Forget(row.Name);
         return await InfoAsync(row, cancellationToken);
     }
@@ -248,7 +255,10 @@ internal sealed class ModelService(
     public async Task SetAliasAsync(string name, string alias, string version, CancellationToken cancellationToken = default)
     {
         name = ModelNames.Name(name);
-        await registry.SetAliasAsync(name, ModelNames.Alias(alias), ModelNames.Version(version), cancellationToken);
+        alias = ModelNames.Alias(alias);
+        version = ModelNames.Version(version);
+        await preloader.BeforeSwitchAsync(await registry.GetAsync(name, version, cancellationToken), alias, cancellationToken);
+        await registry.SetAliasAsync(name, alias, version, cancellationToken);
         runtime.Forget(name);
     }
 
@@ -431,10 +441,13 @@ internal sealed class ModelService(
         }
 
         IReadOnlyList<string> ignored = ignoredKeys ?? [];
+        var access = accessLog.For(row);
+        access.Hit();
         string? key = null;
         if (request.UseCache)
         {
             key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, layout, input);
+            access.OfferKey(key);
             var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, cancellationToken);
             metrics.CacheLookup(hit.Found);
             if (hit.Found && hit.Value is not null)
@@ -494,11 +507,13 @@ internal sealed class ModelService(
         ServedBatch<T> served;
         try
         {
+            accessLog.For(row).Hit();
             served = new ServedBatch<T>(name, await predict(row), null, null, 0);
         }
         catch (Exception ex) when (CanFallBack(ex, pinned, pinnedAlias))
         {
             var previous = await FallbackTargetAsync(row, ex, cancellationToken);
+            accessLog.For(previous).Hit();
             served = new ServedBatch<T>(name, await predict(previous), row.Version, ex.Message, 0);
             row = previous;
         }
@@ -534,6 +549,7 @@ internal sealed class ModelService(
         var invalid = new BatchErrors();
         var size = _inference.BatchSize;
         var cached = 0;
+        var access = accessLog.For(row);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
         await Parallel.ForAsync(0, (rows.Count + size - 1) / size, parallel, async (chunk, ct) =>
         {
@@ -549,6 +565,7 @@ internal sealed class ModelService(
                 }
 
                 var key = InputNormalizer.CacheKey(row.Name, row.Version, row.CacheGeneration, row.Layout, scratch.Input);
+                access.OfferKey(key);
                 var hit = await cache.GetAsync<PredictionResult>(CacheArea, key, ct);
                 metrics.CacheLookup(hit.Found);
                 if (hit.Found && hit.Value is not null)

@@ -188,13 +188,19 @@ public sealed partial class OnnxWorkflowTests(DatabaseProvider provider)
         return registered;
     }
 
-    /// <summary>Overwrites the version's artifact (the file with its registered SHA-256) so that it fails its checksum.</summary>
+    /// <summary>
+    /// Overwrites the version's artifact (the file with its registered SHA-256) so that it fails its checksum, and drops
+    /// the copy activation preloaded, so the next request loads the bad file (as after an eviction or on another instance).
+    /// </summary>
     private void Corrupt(string name, string version, string sha256)
     {
         var folder = Path.Combine(_host.Database.DataDirectory, "models", name, version);
         var artifact = Directory.EnumerateFiles(folder)
             .Single(f => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f))) == sha256);
         File.WriteAllBytes(artifact, [1, 2, 3]);
+        Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Formanova.Modules.Model.Inference.ModelRuntime>(_host.Factory.Services)
+            .Unload(name, version);
     }
 
     private static async Task<HttpResponseMessage> OkAsync(HttpResponseMessage response)

@@ -19,6 +19,15 @@ if (args is ["contract", ..])
     return;
 }
 
+// The first request after a switch, with and without preloading: switch [rounds=20] [trainRows=20000].
+if (args is ["switch", ..])
+{
+    await SwitchBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 20_000);
+    return;
+}
+
 // FastTree training side by side, each side in its own child process for its peak memory: train <rows> [runs].
 if (args is ["train", var trainArg, ..])
 {

@@ -58,8 +58,11 @@ internal static class ModelRegistryEndpoints
                 "Makes the version the one that answers predictions naming no version or alias; the previously active "
                 + "version goes back to `registered`. An archived version can be activated again. Predictions already "
                 + "running finish on the old version; other instances switch within `Model:Inference:RegistryRefreshSeconds`. "
-                + "Runs in the request, with no load check or warm-up, and emits no event: `PromoteModelVersion` starts the "
-                + "promotion saga, which checks, warms, switches and smoke-tests, and rolls back on failure. "
+                + "Runs in the request: the version is loaded and probed first (`Model:Preload:Enabled`), so the first "
+                + "prediction after the switch does not pay the load; one that fails to load is still activated, with a "
+                + "warning logged, and predictions fall back to the previous stable version. Emits no event: "
+                + "`PromoteModelVersion` starts the promotion saga, which checks, warms, switches and smoke-tests, and "
+                + "rolls back on failure. "
                 + "**409** when the version is marked failed, or another activation of the model ran at the same moment "
                 + "(retry).")
             .WithResponseExample(ModelExamples.Active)

@@ -24,6 +24,12 @@ internal interface ITwoLevelCache
 
     ValueTask RemoveAsync(string area, string key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Copies an entry from L2 into L1 ahead of its first lookup; true when L2 had it. Not counted as a lookup, so
+    /// warming does not move the hit ratio.
+    /// </summary>
+    ValueTask<bool> WarmAsync<T>(string area, string key, CancellationToken cancellationToken = default);
+
     /// <summary>True while L2 is configured and not in its back-off window after a failure.</summary>
     bool L2Available { get; }
 

@@ -91,6 +91,23 @@ internal sealed class TwoLevelCache : ITwoLevelCache, IDisposable
         }
     }
 
+    public async ValueTask<bool> WarmAsync<T>(string area, string key, CancellationToken cancellationToken = default)
+    {
+        if (_l1 is null || !L2Available || _l1.TryGetValue(key, out _))
+        {
+            return false;
+        }
+
+        var bytes = await TryL2(area, () => _l2!.GetAsync(key, cancellationToken), cancellationToken);
+        if (bytes is null)
+        {
+            return false;
+        }
+
+        _l1.Set(key, JsonSerializer.Deserialize<T>(bytes, Json), _l1Entry);
+        return true;
+    }
+
     public async ValueTask RemoveAsync(string area, string key, CancellationToken cancellationToken = default)
     {
         _l1?.Remove(key);

@@ -165,6 +165,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         await TrainAsync("1.1.0", 2, activate: true);
         var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
         File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+        // Activation preloaded it; out of memory, as after an eviction or on another instance, it must load the bad file.
+        _factory.Services.GetRequiredService<Formanova.Modules.Model.Inference.ModelRuntime>().Unload("churn", "1.1.0");
 
         var result = await _models.PredictAsync(new PredictRequest("churn", ModelTestKit.Input(1)));
         var batch = await _models.PredictBatchAsync(new PredictBatchRequest("churn", [ModelTestKit.Input(1, 1), ModelTestKit.Input(1, 2)]));
@@ -337,6 +339,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         await TrainAsync("1.1.0", 2, activate: true);
         var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
         File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+        // Activation preloaded it; out of memory, as after an eviction or on another instance, it must load the bad file.
+        _factory.Services.GetRequiredService<Formanova.Modules.Model.Inference.ModelRuntime>().Unload("churn", "1.1.0");
 
         var error = Assert.ThrowsAsync<ModuleException>(() => _models.PredictBatchAsync(new PredictBatchRequest(
             "churn",
@@ -438,6 +442,8 @@ public sealed class ModelServiceTests(DatabaseProvider provider)
         await TrainAsync("1.1.0", 2, activate: true);
         var registry = _factory!.Services.GetRequiredService<Formanova.Modules.Model.Registry.ModelRegistry>();
         File.WriteAllBytes(Path.Combine(registry.VersionFolder("churn", "1.1.0"), "model.zip"), [1, 2, 3]);
+        // Activation preloaded it; out of memory, as after an eviction or on another instance, it must load the bad file.
+        _factory.Services.GetRequiredService<Formanova.Modules.Model.Inference.ModelRuntime>().Unload("churn", "1.1.0");
         var input = ModelTestKit.Input(1);
 
         var answer = await _models.PredictRowsAsync(new PredictRowsRequest("churn", [.. input.Keys], [[.. input.Values]]));
