@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -103,7 +102,7 @@ public sealed class OnnxExportTests(DatabaseProvider provider)
     {
         var graph = await Client.GetByteArrayAsync($"/api/v1/models/{model}/versions/1.0.0/onnx");
 
-        var uploaded = await UploadAsync(model, graph, """{"version":"2.0.0"}""");
+        var uploaded = await OnnxUploads.UploadAsync(Client, model, graph, """{"version":"2.0.0"}""");
 
         Assert.That(uploaded.StatusCode, Is.EqualTo(HttpStatusCode.Created), await uploaded.Content.ReadAsStringAsync());
         var info = await OkAsync(await Client.GetAsync($"/api/v1/models/{model}/versions/2.0.0"));
@@ -160,7 +159,8 @@ public sealed class OnnxExportTests(DatabaseProvider provider)
             .Fit(data);
         using var zip = new MemoryStream();
         ml.Model.Save(model, ml.Data.LoadFromEnumerable(new List<KernelInput>()).Schema, zip);
-        var uploaded = await UploadAsync(
+        var uploaded = await OnnxUploads.UploadAsync(
+            Client,
             "onnx-kernel",
             zip.ToArray(),
             """
@@ -235,7 +235,7 @@ public sealed class OnnxExportTests(DatabaseProvider provider)
         var proto = global::Onnx.ModelProto.Parser.ParseFrom(graph);
         proto.DocString = "uploaded from elsewhere";
         var uploadedFile = proto.ToByteArray();
-        var uploaded = await UploadAsync("onnx-value", uploadedFile, """{"version":"5.0.0"}""");
+        var uploaded = await OnnxUploads.UploadAsync(Client, "onnx-value", uploadedFile, """{"version":"5.0.0"}""");
         Assert.That(uploaded.StatusCode, Is.EqualTo(HttpStatusCode.Created), await uploaded.Content.ReadAsStringAsync());
         var conversions = _host.Factory.Services.GetRequiredService<OnnxExporter>().Conversions;
 
@@ -290,16 +290,6 @@ public sealed class OnnxExportTests(DatabaseProvider provider)
         });
         Assert.That(started.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await started.Content.ReadAsStringAsync());
         return started.Headers.Location!.ToString();
-    }
-
-    private async Task<HttpResponseMessage> UploadAsync(string model, byte[] file, string metadata)
-    {
-        using var form = new MultipartFormDataContent();
-        var part = new ByteArrayContent(file);
-        part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        form.Add(part, "model", "model.bin");
-        form.Add(new StringContent(metadata), "metadata");
-        return await Client.PostAsync($"/api/v1/models/{model}/versions", form);
     }
 
     private static string Csv(object? value) => value switch

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -43,7 +42,7 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
     {
         var graph = OnnxGraphs.LinearPerColumn(Columns, [0.5f, 2f], 1f);
 
-        var upload = await UploadAsync("linear", graph, new
+        var upload = await OnnxUploads.UploadAsync(_client, "linear", graph, new
         {
             version = "1.0.0",
             task = "regression",
@@ -78,7 +77,7 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
         // Inputs named unlike the columns: only the signature says which column feeds which tensor.
         var graph = OnnxGraphs.LinearPerColumn(["in_a", "in_b"], [1f, -1f], 0f, output: "y");
 
-        var upload = await UploadAsync("explicit", graph, new
+        var upload = await OnnxUploads.UploadAsync(_client, "explicit", graph, new
         {
             version = "1.0.0",
             task = "regression",
@@ -109,7 +108,7 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
     [Test]
     public async Task PredictBatch_OnAnOnnxVersion_ScoresEachChunkAsOneRun()
     {
-        await UploadAsync("runs", OnnxGraphs.RowsInRun(), new { version = "1.0.0", task = "regression" });
+        await OnnxUploads.UploadAsync(_client, "runs", OnnxGraphs.RowsInRun(), new { version = "1.0.0", task = "regression" });
         var rows = Enumerable.Range(0, 5).Select(i => new { x = i }).ToArray();
 
         var uncached = await PostJsonAsync("/api/v1/models/runs/predict/batch", new { version = "1.0.0", rows, useCache = false });
@@ -136,7 +135,7 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
     {
         var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [3, 5, 7]);
 
-        var upload = await UploadAsync("iris", graph, new
+        var upload = await OnnxUploads.UploadAsync(_client, "iris", graph, new
         {
             version = "1.0.0",
             columns = new[] { new { name = "a", kind = "numeric" }, new { name = "b", kind = "numeric" } },
@@ -160,7 +159,7 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
         // A three-class probability tensor declared as a regression's score.
         var graph = OnnxGraphs.Sklearn([1, 0, 0, 1, -1, -1], [0, 0, 0], [0, 1, 2], zipMap: false);
 
-        var upload = await UploadAsync("misfit", graph, new
+        var upload = await OnnxUploads.UploadAsync(_client, "misfit", graph, new
         {
             version = "1.0.0",
             task = "regression",
@@ -191,14 +190,4 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
 
     private Task<HttpResponseMessage> PostJsonAsync(string path, object body) =>
         _client.PostAsync(path, new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
-
-    private async Task<HttpResponseMessage> UploadAsync(string name, byte[] model, object metadata)
-    {
-        using var form = new MultipartFormDataContent();
-        var file = new ByteArrayContent(model);
-        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        form.Add(file, "model", "model.onnx");
-        form.Add(new StringContent(JsonSerializer.Serialize(metadata)), "metadata");
-        return await _client.PostAsync($"/api/v1/models/{name}/versions", form);
-    }
 }
