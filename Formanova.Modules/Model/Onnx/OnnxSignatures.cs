@@ -31,6 +31,7 @@ internal static class OnnxSignatures
         var columns = request.Columns ?? Metadata<List<ModelColumn>>(graph, OnnxMetadataKeys.Columns);
         var contract = request.Contract ?? Metadata<ModelInputContract>(graph, OnnxMetadataKeys.InputContract);
         var signature = request.Signature ?? Metadata<OnnxSignature>(graph, OnnxMetadataKeys.Signature);
+        columns ??= signature is null ? null : ColumnsOf(signature);
         var features = columns?.Where(c => c is not null && !c.IsLabel).ToList();
 
         signature ??= new OnnxSignature(InferInputs(graph, ref features), InferOutputs(graph));
@@ -57,6 +58,28 @@ internal static class OnnxSignatures
         2 when shape[0] is -1 or 1 => (shape[0], shape[1]),
         _ => null,
     };
+
+    /// <summary>
+    /// The feature columns a signature names, when no columns are given: a column with a category list or feeding a
+    /// string tensor is categorical, one feeding a bool tensor boolean, any other numeric.
+    /// </summary>
+    private static List<ModelColumn> ColumnsOf(OnnxSignature signature) =>
+    [
+        .. (signature.Inputs ?? [])
+            .Where(b => b is not null)
+            .SelectMany(b => (b.Columns ?? []).OfType<string>().Select(c => new ModelColumn(c, KindOf(b, c))))
+            .DistinctBy(c => c.Name),
+    ];
+
+    private static ColumnKind KindOf(OnnxInputBinding binding, string column) =>
+        binding.Categories?.ContainsKey(column) == true
+            ? ColumnKind.Categorical
+            : binding.ElementType switch
+            {
+                OnnxElementType.String => ColumnKind.Categorical,
+                OnnxElementType.Bool => ColumnKind.Boolean,
+                _ => ColumnKind.Numeric,
+            };
 
     private static T? Metadata<T>(OnnxGraph graph, string key, bool json = true)
     {

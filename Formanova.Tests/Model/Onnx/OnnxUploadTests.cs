@@ -106,6 +106,49 @@ public sealed class OnnxUploadTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task Upload_WithASignatureAndNoColumns_TakesTheColumnsAndTheirKindsFromTheSignature()
+    {
+        var upload = await OnnxUploads.UploadAsync(_client, "mixed", OnnxGraphs.Mixed(), new
+        {
+            version = "1.0.0",
+            task = "regression",
+            signature = new
+            {
+                inputs = new object[]
+                {
+                    new { name = "count", elementType = "int64", shape = Array.Empty<long>(), columns = new[] { "count" } },
+                    new { name = "ratio", elementType = "double", shape = Array.Empty<long>(), columns = new[] { "ratio" } },
+                    new { name = "plan", elementType = "string", shape = Array.Empty<long>(), columns = new[] { "plan" } },
+                    new
+                    {
+                        name = "colour",
+                        elementType = "float",
+                        shape = Array.Empty<long>(),
+                        columns = new[] { "colour" },
+                        categories = new { colour = new[] { "red", "green", "blue" } },
+                    },
+                },
+                outputs = new { score = "Score.output" },
+            },
+        });
+        var body = await upload.Content.ReadFromJsonAsync<JsonElement>();
+        var predict = await PostJsonAsync(
+            "/api/v1/models/mixed/predict",
+            new { version = "1.0.0", inputs = new { count = 3, ratio = 0.5, plan = "b", colour = "green" } });
+        var predicted = await predict.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.Created), body.ToString());
+            var columns = body.GetProperty("columns").EnumerateArray();
+            Assert.That(
+                columns.Select(c => (c.GetProperty("name").GetString(), c.GetProperty("kind").GetString())),
+                Is.EqualTo(new[] { ("count", "numeric"), ("ratio", "numeric"), ("plan", "categorical"), ("colour", "categorical") }));
+            Assert.That(predicted.GetProperty("value").GetDouble(), Is.EqualTo(3 + 0.5 + 2 + 20).Within(1e-5), predicted.ToString());
+        });
+    }
+
+    [Test]
     public async Task PredictBatch_OnAnOnnxVersion_ScoresEachChunkAsOneRun()
     {
         await OnnxUploads.UploadAsync(_client, "runs", OnnxGraphs.RowsInRun(), new { version = "1.0.0", task = "regression" });
