@@ -13,7 +13,7 @@ namespace Formanova.Host.Feedback;
 /// channel; a full channel drops the record and counts it. One background loop writes batches, a second sweeps by
 /// age and row cap; stopping the host writes what is queued first, within <c>PredictionLog:FlushTimeoutSeconds</c>.
 /// </summary>
-internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService, IDisposable
+internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
 {
     private readonly Channel<LoggedPrediction> _queue;
     private readonly IDataModule _data;
@@ -22,7 +22,6 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService,
     private readonly ILogger<PredictionLogWriter> _logger;
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _written;
-    private readonly CancellationTokenSource _stopping = new();
     private readonly ulong _sampleBelow;
     private long _queued;
     private long _settled;
@@ -161,7 +160,6 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService,
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
-        await _stopping.CancelAsync();
         var flush = Task.WhenAll(_writing, _sweeping);
         await Task.WhenAny(flush, Task.Delay(TimeSpan.FromSeconds(_options.FlushTimeoutSeconds), cancellationToken));
         if (!flush.IsCompleted)
@@ -170,8 +168,6 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService,
                 _options.FlushTimeoutSeconds, _queue.Reader.Count);
         }
     }
-
-    public void Dispose() => _stopping.Dispose();
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -217,38 +213,24 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService,
 
     private async Task SweepLoopAsync()
     {
+        // The queue's completion (stopping, once what was queued is written) ends the loop; a sweep under way finishes.
+        var stopped = _queue.Reader.Completion;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.SweepIntervalSeconds), _clock);
         do
         {
             try
             {
-                var deleted = await SweepAsync(_stopping.Token);
+                var deleted = await SweepAsync(CancellationToken.None);
                 if (deleted > 0)
                 {
                     _logger.LogInformation("The prediction log's sweep deleted {Count} predictions", deleted);
                 }
-            }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-            {
-                return;
             }
             catch (Exception ex)
             {
                 _logger.LogWarning(ex, "The prediction log's sweep failed; it runs again in {Seconds} s", _options.SweepIntervalSeconds);
             }
         }
-        while (await WaitAsync(timer));
-    }
-
-    private async Task<bool> WaitAsync(PeriodicTimer timer)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(_stopping.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        while (await Task.WhenAny(timer.WaitForNextTickAsync().AsTask(), stopped) != stopped);
     }
 }
