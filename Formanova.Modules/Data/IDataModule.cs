@@ -198,6 +198,9 @@ public interface IDataModule
     /// <summary>How many predictions the log holds.</summary>
     Task<long> CountLoggedPredictionsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>A batch job's stored prediction of the source row <paramref name="rowId"/>, with the job's model and version, or null.</summary>
+    /// <summary>
+    /// A batch job's stored prediction of the source row <paramref name="rowId"/>, with the job's model and version,
+    /// or null.
+    /// </summary>
     Task<BatchRowPrediction?> FindBatchPredictionAsync(string jobId, long rowId, CancellationToken cancellationToken = default);
 }

@@ -147,7 +147,9 @@ public sealed record PredictRequest(
     bool Strict = false,
     string? EntityId = null);
 
-/// <summary><see cref="EntityIds"/>, when given, holds one entity key (or null) per row, as <see cref="PredictRequest.EntityId"/>.</summary>
+/// <summary>
+/// <see cref="EntityIds"/>, when given, holds one entity key (or null) per row, as <see cref="PredictRequest.EntityId"/>.
+/// </summary>
 public sealed record PredictBatchRequest(
     string Model,
     IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows,
