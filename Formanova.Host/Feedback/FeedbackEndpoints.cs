@@ -255,13 +255,14 @@ internal sealed class FeedbackBodyValidator : AbstractValidator<FeedbackBody>
         RuleFor(b => b.Items).NotNull().WithMessage("items is required: a list of 1 to 1000 outcomes.")
             .Must(items => items is { Count: >= 1 and <= FeedbackEndpoints.MaxItems })
             .WithMessage("items holds 1 to 1000 outcomes.");
+        RuleForEach(b => b.Items).NotNull().WithMessage("Each item is an object naming a prediction and its outcome.");
         RuleForEach(b => b.Items).ChildRules(item =>
         {
             item.RuleFor(i => i.PredictionId).Must(id => id is null || (id.Length is >= 1 and <= 300))
                 .WithMessage("predictionId has 1 to 300 characters.");
             item.RuleFor(i => i.EntityId).Must(id => id is null || EntityKeys.IsValid(id)).WithMessage(EntityKeys.Rule);
             item.RuleFor(i => i).Must(i => (i.PredictionId is null) != (i.Model is null && i.EntityId is null))
-                .WithName("predictionId")
+                .OverridePropertyName("predictionId")
                 .WithMessage("Name the prediction by predictionId, or by model and entityId (not both).");
             item.RuleFor(i => i.Model).NotEmpty().When(i => i.PredictionId is null && i.EntityId is not null)
                 .WithMessage("model is required with entityId.");

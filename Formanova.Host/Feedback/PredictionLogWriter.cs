@@ -150,8 +150,8 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
     {
         if (_options.Enabled)
         {
-            _writing = Task.Run(WriteLoopAsync, CancellationToken.None);
-            _sweeping = Task.Run(SweepLoopAsync, CancellationToken.None);
+            _writing = BackgroundTracing.RunDetached(WriteLoopAsync);
+            _sweeping = BackgroundTracing.RunDetached(SweepLoopAsync);
         }
 
         return Task.CompletedTask;
@@ -183,8 +183,11 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
         }
     }
 
+    // Neither loop is traced (docs/observability.md, "Background loops"): a write per batch would be a root span of
+    // its own, more traces than the requests that caused them; the written and dropped counters say what they did.
     private async Task WriteLoopAsync()
     {
+        using var quiet = BackgroundTracing.Quiet();
         var batch = new List<LoggedPrediction>(_options.WriteBatchRows);
         // Not on the stopping token: after TryComplete the loop still drains the queue, then WaitToReadAsync says false.
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
@@ -213,6 +216,7 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
 
     private async Task SweepLoopAsync()
     {
+        using var quiet = BackgroundTracing.Quiet();
         // The queue's completion (stopping, once what was queued is written) ends the loop; a sweep under way finishes.
         var stopped = _queue.Reader.Completion;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.SweepIntervalSeconds), _clock);
