@@ -2,6 +2,7 @@ using Formanova.Host.Api;
 using Formanova.Host.Api.OpenApi;
 using Formanova.Host.Configuration;
 using Formanova.Host.Dashboard;
+using Formanova.Host.Feedback;
 using Formanova.Host.Security;
 using Formanova.Host.Telemetry;
 using Formanova.Host.Temporal;
@@ -21,6 +22,7 @@ builder.Services.AddAccessModule(builder.Configuration);
 builder.Services.AddModelModule(builder.Configuration);
 builder.Services.AddDataModule(builder.Configuration);
 builder.Services.AddEventModule(builder.Configuration);
+builder.Services.AddPredictionLog(builder.Configuration);
 builder.Services.AddFormanovaApi(builder.Configuration);
 builder.Services.AddFormanovaOpenApi();
 builder.Services.AddFormanovaTelemetry(builder.Configuration);
@@ -42,6 +44,7 @@ api.MapModelEndpoints();
 api.MapDataEndpoints();
 api.MapEventEndpoints();
 api.MapWorkflowEndpoints(app.Configuration);
+api.MapFeedbackEndpoints();
 
 app.MapFormanovaDashboard();
 

@@ -1,5 +1,6 @@
 using Formanova.Modules.Data.Api;
 using Formanova.Modules.Data.Import;
+using Formanova.Modules.Data.Outcomes;
 using Formanova.Modules.Data.Results;
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Data.Storage;
@@ -26,6 +27,7 @@ public static class DataModule
         services.AddSingleton<SchemaInference>();
         services.AddSingleton<ResultRepository>();
         services.AddSingleton<PredictionStore>();
+        services.AddSingleton<PredictionLog>();
         services.AddSingleton<IDataModule, DataService>();
         return services;
     }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Formanova.Modules.Data.Import;
+using Formanova.Modules.Data.Outcomes;
 using Formanova.Modules.Data.Results;
 using Formanova.Modules.Data.Schema;
 using Formanova.Modules.Data.Storage;
@@ -28,6 +29,7 @@ internal sealed class DataService(
     SchemaInference inference,
     ResultRepository results,
     PredictionStore predictionStore,
+    PredictionLog log,
     IOptions<DataOptions> options,
     TimeProvider clock) : IDataModule
 {
@@ -541,6 +543,64 @@ internal sealed class DataService(
 
     public Task<ResultPage> QueryResultsAsync(ResultQuery query, CancellationToken cancellationToken = default) =>
         results.QueryAsync(query, options.Value.MaxPageSize, cancellationToken);
+
+    public Task<int> LogPredictionsAsync(IReadOnlyList<LoggedPrediction> predictions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(predictions);
+        return log.AppendAsync(predictions, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<FeedbackItemResult>> RecordFeedbackAsync(
+        IReadOnlyList<FeedbackItem> items,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var errors = new Dictionary<string, string[]>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item.PredictionId is null && (item.Model is null || item.EntityId is null))
+            {
+                errors[$"items[{i}]"] = ["Name the prediction by predictionId, or by model and entityId."];
+            }
+
+            if ((item.Label is null) == (item.Value is null))
+            {
+                errors[$"items[{i}].outcome"] = ["The outcome is a class (string) or a number."];
+            }
+        }
+
+        return errors.Count > 0
+            ? throw new ModuleException(ErrorKind.Invalid, "The feedback is invalid.", errors)
+            : log.RecordAsync(items, cancellationToken);
+    }
+
+    public Task<OutcomeSummary> SummarizeOutcomesAsync(
+        string model,
+        DateTimeOffset since,
+        DateTimeOffset until,
+        int aucSampleRows = 10_000,
+        CancellationToken cancellationToken = default)
+    {
+        if (since >= until)
+        {
+            throw ModuleException.Invalid("since", "since must be earlier than until.");
+        }
+
+        return aucSampleRows < 1
+            ? throw ModuleException.Invalid("aucSampleRows", "aucSampleRows must be at least 1.")
+            : log.SummarizeAsync(model, since, until, aucSampleRows, cancellationToken);
+    }
+
+    public Task<long> SweepPredictionLogAsync(DateTimeOffset before, long maxRows, CancellationToken cancellationToken = default) =>
+        maxRows < 0
+            ? throw ModuleException.Invalid("maxRows", "maxRows must be at least 0.")
+            : log.SweepAsync(before, maxRows, cancellationToken);
+
+    public Task<long> CountLoggedPredictionsAsync(CancellationToken cancellationToken = default) => log.CountAsync(cancellationToken);
+
+    public Task<BatchRowPrediction?> FindBatchPredictionAsync(string jobId, long rowId, CancellationToken cancellationToken = default) =>
+        predictionStore.FindAsync(jobId, rowId, cancellationToken);
 
     private async Task<LoadedDataset> LoadAsync(long datasetId, CancellationToken cancellationToken)
     {

@@ -157,4 +157,50 @@ public interface IDataModule
 
     /// <summary>Result history filtered by job, model name and time range (StartedAt), newest first, keyset-paged.</summary>
     Task<ResultPage> QueryResultsAsync(ResultQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends predictions to the prediction log (docs/feedback.md) in one transaction; an id already logged is
+    /// skipped, so a retried batch never duplicates. Returns the rows written.
+    /// </summary>
+    Task<int> LogPredictionsAsync(IReadOnlyList<LoggedPrediction> predictions, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores the true outcomes of logged predictions, all or nothing: each item is matched by prediction id, or by
+    /// model + entity key (the entity's latest logged answer at or before <see cref="FeedbackItem.At"/>). An item
+    /// that matches nothing is reported <see cref="FeedbackStatus.Unknown"/> and the rest are stored; the same outcome
+    /// again is <see cref="FeedbackStatus.Unchanged"/>. An outcome of the wrong type for the prediction's task throws
+    /// Invalid, and a different outcome for a prediction that has one throws Conflict, both naming
+    /// <c>items[i].outcome</c>, and nothing is stored.
+    /// </summary>
+    Task<IReadOnlyList<FeedbackItemResult>> RecordFeedbackAsync(
+        IReadOnlyList<FeedbackItem> items,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The model's logged predictions over [<paramref name="since"/>, <paramref name="until"/>) joined with their
+    /// feedback, one group per version (and experiment arm): counts, error and fallback rates, p95 latency, the
+    /// task's quality metrics and the sufficient statistics of each loss. AUC uses the newest
+    /// <paramref name="aucSampleRows"/> binary predictions with feedback of a group.
+    /// </summary>
+    Task<OutcomeSummary> SummarizeOutcomesAsync(
+        string model,
+        DateTimeOffset since,
+        DateTimeOffset until,
+        int aucSampleRows = 10_000,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes logged predictions from before <paramref name="before"/>, then the oldest beyond
+    /// <paramref name="maxRows"/>; returns how many went.
+    /// </summary>
+    Task<long> SweepPredictionLogAsync(DateTimeOffset before, long maxRows, CancellationToken cancellationToken = default);
+
+    /// <summary>How many predictions the log holds.</summary>
+    Task<long> CountLoggedPredictionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A batch job's stored prediction of the source row <paramref name="rowId"/>, with the job's model and version,
+    /// or null.
+    /// </summary>
+    Task<BatchRowPrediction?> FindBatchPredictionAsync(string jobId, long rowId, CancellationToken cancellationToken = default);
 }

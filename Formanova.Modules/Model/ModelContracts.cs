@@ -134,7 +134,9 @@ public sealed record RegisterModelRequest(
 /// One prediction. Values are double, string, bool, DateTimeOffset or null (JSON elements are accepted too), keyed by the
 /// raw columns of the version's input contract. Other keys (the label, ids, unused columns) are ignored and listed in
 /// <see cref="PredictionResult.IgnoredColumns"/>, or refused with <see cref="Strict"/>. With neither
-/// <see cref="Version"/> nor <see cref="Alias"/> the active version answers.
+/// <see cref="Version"/> nor <see cref="Alias"/> the active version answers. <see cref="EntityId"/> is the caller's
+/// key for what was predicted (a customer, an order), kept with the logged prediction so that feedback can name it
+/// (<see cref="Shared.EntityKeys"/> gives its rules).
 /// </summary>
 public sealed record PredictRequest(
     string Model,
@@ -142,20 +144,27 @@ public sealed record PredictRequest(
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    string? EntityId = null);
 
+/// <summary>
+/// <see cref="EntityIds"/>, when given, holds one entity key (or null) per row, as <see cref="PredictRequest.EntityId"/>.
+/// </summary>
 public sealed record PredictBatchRequest(
     string Model,
     IReadOnlyList<IReadOnlyDictionary<string, object?>> Rows,
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    IReadOnlyList<string?>? EntityIds = null);
 
 /// <summary>
 /// <see cref="Label"/> for classification, <see cref="Value"/> for regression. <see cref="FallbackFrom"/> names the
 /// version that failed when the previous stable version answered instead. <see cref="IgnoredColumns"/> lists the keys
 /// of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).
+/// <see cref="PredictionId"/> names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,
+/// a cached one included.
 /// </summary>
 public sealed record PredictionResult(
     string Model,
@@ -169,7 +178,8 @@ public sealed record PredictionResult(
     double LatencyMs,
     string? FallbackFrom = null,
     string? FallbackReason = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PredictionId = null);
 
 /// <summary>
 /// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that

@@ -10,6 +10,7 @@ using Formanova.Modules.Shared.Telemetry;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model;
@@ -33,6 +34,8 @@ public static class ModelModule
             sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
                 ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)
                 : new LocalArtifactStore());
+        // The host replaces it with the one that logs predictions; a registration before or after this one wins.
+        services.TryAddSingleton<IPredictionObserver, NoPredictionObserver>();
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());

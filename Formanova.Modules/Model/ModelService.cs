@@ -4,6 +4,7 @@ using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Model.Training;
+using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Caching;
 using Formanova.Modules.Shared.Errors;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,8 @@ internal sealed class ModelService(
     ILogger<ModelService> logger,
     OnnxExporter exporter,
     ModelAccessLog accessLog,
-    ModelPreloader preloader) : IModelModule
+    ModelPreloader preloader,
+    IPredictionObserver observer) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -304,33 +306,53 @@ internal sealed class ModelService(
         ArgumentNullException.ThrowIfNull(request);
         var started = Stopwatch.GetTimestamp();
         var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
+        var entityId = EntityKeys.Check(request.EntityId, "entityId");
         var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
         var inFlight = new KeyValuePair<string, object?>("model", name);
+        var id = NewPredictionId();
         metrics.InFlight.Add(1, inFlight);
         PredictionResult result;
         try
         {
-            result = await PredictOneAsync(row, request, started, cancellationToken);
+            result = await PredictOneAsync(row, request, id, started, cancellationToken);
         }
         catch (Exception ex) when (CanFallBack(ex, version, alias))
         {
-            var previous = await FallbackTargetAsync(row, ex, cancellationToken);
-            result = await PredictOneAsync(previous, request, started, cancellationToken) with
+            ModelVersionRow previous;
+            try
+            {
+                previous = await FallbackTargetAsync(row, ex, cancellationToken);
+            }
+            catch (ModuleException failure) when (IsModelFailure(failure))
+            {
+                Failed(id, row, failure, started, entityId);
+                throw;
+            }
+
+            result = await PredictOneAsync(previous, request, id, started, cancellationToken) with
             {
                 FallbackFrom = row.Version,
                 FallbackReason = ex.Message,
             };
         }
+        catch (ModuleException ex) when (IsModelFailure(ex))
+        {
+            Failed(id, row, ex, started, entityId);
+            throw;
+        }
         catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
         {
             metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
-            throw new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
+            var failure = new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
+            Failed(id, row, failure, started, entityId);
+            throw failure;
         }
         finally
         {
             metrics.InFlight.Add(-1, inFlight);
         }
 
+        observer.Predicted(result, row.ModelTask, entityId);
         metrics.Inference(
             result.Model,
             result.Version,
@@ -342,17 +364,25 @@ internal sealed class ModelService(
     public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        CheckEntityIds(request);
         NamedRows? named = null;
+        var task = ModelTask.BinaryClassification;
         var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0,
             row =>
             {
                 named = new NamedRows(row.Contract, request.Rows!, request.Strict);
+                task = row.ModelTask;
                 return PredictManyAsync(row, named, request.UseCache, cancellationToken);
             },
             cancellationToken);
         var results = served.FallbackFrom is null
             ? served.Value
             : [.. served.Value.Select(r => r with { FallbackFrom = served.FallbackFrom, FallbackReason = served.FallbackReason })];
+        for (var i = 0; i < results.Count; i++)
+        {
+            observer.Predicted(results[i], task, request.EntityIds?[i]);
+        }
+
         return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs, named!.Ignored);
     }
 
@@ -428,6 +458,7 @@ internal sealed class ModelService(
     private async Task<PredictionResult> PredictOneAsync(
         ModelVersionRow row,
         PredictRequest request,
+        string id,
         long started,
         CancellationToken cancellationToken)
     {
@@ -458,13 +489,15 @@ internal sealed class ModelService(
                     Cached = true,
                     LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                     IgnoredColumns = ignored,
+                    PredictionId = id,
                 };
             }
         }
 
         var model = await runtime.GetAsync(row, cancellationToken);
         // The stored copy keeps this latency too; a hit replaces it with its own.
-        var result = Result(row, model.Predict(input.Floats, input.Texts), Stopwatch.GetElapsedTime(started).TotalMilliseconds, ignored);
+        var prediction = model.Predict(input.Floats, input.Texts);
+        var result = Result(row, prediction, id, Stopwatch.GetElapsedTime(started).TotalMilliseconds, ignored);
         if (key is not null)
         {
             await cache.SetAsync(CacheArea, key, result, cancellationToken);
@@ -570,7 +603,7 @@ internal sealed class ModelService(
                 metrics.CacheLookup(hit.Found);
                 if (hit.Found && hit.Value is not null)
                 {
-                    results[i] = hit.Value with { Cached = true, LatencyMs = 0 };
+                    results[i] = hit.Value with { Cached = true, LatencyMs = 0, PredictionId = NewPredictionId() };
                     Interlocked.Increment(ref cached);
                     continue;
                 }
@@ -697,6 +730,7 @@ internal sealed class ModelService(
     private static PredictionResult Result(
         ModelVersionRow row,
         Prediction prediction,
+        string id,
         double latencyMs = 0,
         IReadOnlyList<string>? ignored = null) =>
         new(
@@ -709,7 +743,43 @@ internal sealed class ModelService(
             prediction.Probabilities,
             false,
             latencyMs,
-            IgnoredColumns: ignored);
+            IgnoredColumns: ignored,
+            PredictionId: id);
+
+    // Time-ordered (UUID v7): the log's rows of one period sit together, and an id tells its own age (docs/feedback.md).
+    private static string NewPredictionId() => Guid.CreateVersion7().ToString();
+
+    // The model's own failures count against its version; a caller's bad input or a cancelled call does not.
+    private static bool IsModelFailure(ModuleException exception) =>
+        exception.Kind is ErrorKind.Unavailable or ErrorKind.Unprocessable;
+
+    private void Failed(string id, ModelVersionRow row, ModuleException failure, long started, string? entityId) =>
+        observer.Failed(
+            id,
+            row.Name,
+            row.Version,
+            row.ModelTask,
+            failure.Kind == ErrorKind.Unavailable ? "unavailable" : "unprocessable",
+            Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            entityId);
+
+    private static void CheckEntityIds(PredictBatchRequest request)
+    {
+        if (request.EntityIds is not { } ids)
+        {
+            return;
+        }
+
+        if (ids.Count != (request.Rows?.Count ?? 0))
+        {
+            throw ModuleException.Invalid("entityIds", "entityIds must hold one entity key (or null) per row.");
+        }
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            EntityKeys.Check(ids[i], $"entityIds[{i}]");
+        }
+    }
 
     private static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken)
     {
@@ -884,7 +954,7 @@ internal sealed class ModelService(
     private readonly struct FullSink(ModelVersionRow row, PredictionResult[] results) : IRowSink
     {
         public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input)
-            => results[index] = Result(row, engine.Predict(input.Floats, input.Texts));
+            => results[index] = Result(row, engine.Predict(input.Floats, input.Texts), NewPredictionId());
 
         public void PredictChunk(LoadedModel model, ChunkScratch chunk)
         {
@@ -895,7 +965,7 @@ internal sealed class ModelService(
 
             for (var k = 0; k < chunk.Count; k++)
             {
-                results[chunk.Indexes[k]] = Result(row, chunk.Full[k]);
+                results[chunk.Indexes[k]] = Result(row, chunk.Full[k], NewPredictionId());
             }
         }
     }

@@ -43,7 +43,7 @@ public sealed class BatchWorkflowTests
         });
 
         var csv = (await client.GetStringAsync($"{location}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.That(csv[0], Is.EqualTo("rowId,label,value,score"));
+        Assert.That(csv[0], Is.EqualTo("rowId,label,value,score,predictionId"));
         var ids = csv.Skip(1).Select(line => long.Parse(line.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.That(ids, Has.Count.EqualTo(230).And.Ordered.Ascending.And.Unique);
     }

@@ -40,6 +40,12 @@ internal static class WorkflowBench
             return;
         }
 
+        if (args.Length > 0 && args[0] == "feedback-log")
+        {
+            await FeedbackLogBench.RunAsync(args);
+            return;
+        }
+
         // The workflow REST paths through the real host (in-memory HTTP, embedded Temporal server over loopback gRPC),
         // beside the raw IModelModule.PredictAsync baseline in the same process. Bounded: a few hundred requests; the
         // sizes are arguments (predictions, 0, warm-up predictions, sustained callers, sustained requests).

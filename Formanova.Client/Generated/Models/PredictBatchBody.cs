@@ -20,6 +20,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Alias { get; set; }
 #endif
+        /// <summary>The entityIds property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<string>? EntityIds { get; set; }
+#nullable restore
+#else
+        public List<string> EntityIds { get; set; }
+#endif
         /// <summary>The rows property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -67,6 +75,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "alias", n => { Alias = n.GetStringValue(); } },
+                { "entityIds", n => { EntityIds = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "rows", n => { Rows = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>(global::Formanova.Client.Generated.Models.PredictBatchBody_rows.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
@@ -81,6 +90,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("alias", Alias);
+            writer.WriteCollectionOfPrimitiveValues<string>("entityIds", EntityIds);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>("rows", Rows);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);

@@ -20,6 +20,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Alias { get; set; }
 #endif
+        /// <summary>The entityId property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? EntityId { get; set; }
+#nullable restore
+#else
+        public string EntityId { get; set; }
+#endif
         /// <summary>The inputs property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -67,6 +75,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "alias", n => { Alias = n.GetStringValue(); } },
+                { "entityId", n => { EntityId = n.GetStringValue(); } },
                 { "inputs", n => { Inputs = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>(global::Formanova.Client.Generated.Models.PredictBody_inputs.CreateFromDiscriminatorValue); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
@@ -81,6 +90,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("alias", Alias);
+            writer.WriteStringValue("entityId", EntityId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>("inputs", Inputs);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);

@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).
+    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).        string? PredictionResult.PredictionId names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,        a cached one included.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class PredictionResult : IParsable
@@ -56,6 +56,14 @@ namespace Formanova.Client.Generated.Models
 #nullable restore
 #else
         public string Model { get; set; }
+#endif
+        /// <summary>The predictionId property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? PredictionId { get; set; }
+#nullable restore
+#else
+        public string PredictionId { get; set; }
 #endif
         /// <summary>The probabilities property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -110,6 +118,7 @@ namespace Formanova.Client.Generated.Models
                 { "label", n => { Label = n.GetStringValue(); } },
                 { "latencyMs", n => { LatencyMs = n.GetDoubleValue(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
+                { "predictionId", n => { PredictionId = n.GetStringValue(); } },
                 { "probabilities", n => { Probabilities = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>(global::Formanova.Client.Generated.Models.PredictionResult_probabilities.CreateFromDiscriminatorValue); } },
                 { "score", n => { Score = n.GetDoubleValue(); } },
                 { "scores", n => { Scores = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_scores>(global::Formanova.Client.Generated.Models.PredictionResult_scores.CreateFromDiscriminatorValue); } },
@@ -131,6 +140,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteStringValue("label", Label);
             writer.WriteDoubleValue("latencyMs", LatencyMs);
             writer.WriteStringValue("model", Model);
+            writer.WriteStringValue("predictionId", PredictionId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>("probabilities", Probabilities);
             writer.WriteDoubleValue("score", Score);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_scores>("scores", Scores);

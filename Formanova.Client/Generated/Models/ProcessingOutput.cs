@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// What a processing run returns and stores: the prediction, the decision and everything that fed it.
+    /// What a processing run returns and stores: the prediction, the decision and everything that fed it.string? ProcessingOutput.PredictionId is the prediction&apos;s id for feedback (null in a run recorded before it existed).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class ProcessingOutput : IParsable
@@ -113,6 +113,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Model { get; set; }
 #endif
+        /// <summary>The predictionId property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? PredictionId { get; set; }
+#nullable restore
+#else
+        public string PredictionId { get; set; }
+#endif
         /// <summary>The probabilities property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -169,6 +177,7 @@ namespace Formanova.Client.Generated.Models
                 { "kind", n => { Kind = n.GetStringValue(); } },
                 { "label", n => { Label = n.GetStringValue(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
+                { "predictionId", n => { PredictionId = n.GetStringValue(); } },
                 { "probabilities", n => { Probabilities = n.GetObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities>(global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities.CreateFromDiscriminatorValue); } },
                 { "score", n => { Score = n.GetDoubleValue(); } },
                 { "sourceRowId", n => { SourceRowId = n.GetLongValue(); } },
@@ -198,6 +207,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteStringValue("kind", Kind);
             writer.WriteStringValue("label", Label);
             writer.WriteStringValue("model", Model);
+            writer.WriteStringValue("predictionId", PredictionId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ProcessingOutput_probabilities>("probabilities", Probabilities);
             writer.WriteDoubleValue("score", Score);
             writer.WriteLongValue("sourceRowId", SourceRowId);

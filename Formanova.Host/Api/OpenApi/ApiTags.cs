@@ -17,6 +17,7 @@ internal static class ApiTags
             + "optionally waiting for an approval; training schedules for periodic retraining."),
         ("Promotions", "Promotions: a workflow that checks a model version against its gates and activates it."),
         ("Predictions", "Predictions with a model version: one row, a batch of rows, or through the workflow."),
+        ("Feedback", "Ground truth: the true outcomes of predictions, and each version's live outcomes joined from them."),
         ("Batch", "Batch jobs: a workflow that scores a dataset with a model version; results export as CSV or Parquet."),
         ("Jobs", "Processing jobs: long-running workflows that can be paused, resumed, re-parameterised and cancelled."),
         ("Results", "The result history of processing jobs, filtered by job, model and time range, newest first."),

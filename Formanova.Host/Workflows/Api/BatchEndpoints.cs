@@ -80,7 +80,8 @@ internal static class BatchEndpoints
             .WithSummary("Export a batch job's predictions")
             .WithDescription(
                 "Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with "
-                + "the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). "
+                + "the header `rowId,label,value,score,predictionId` (`format=csv`, the default), or Parquet (`format=parquet`, "
+                + "without `predictionId`). `predictionId` is `{jobId}:{rowId}`, what `POST /feedback` takes for the row. "
                 + "`rowId` is the source dataset's row id, `label` the predicted class (quoted; empty for regression), "
                 + "`value` the regression value (empty for classification) and `score` the model's score (binary: its raw "
                 + "score, positive for `true`; multiclass: the predicted class's score). Sent as an attachment named "
@@ -91,7 +92,8 @@ internal static class BatchEndpoints
                 Description = "The predictions: CSV (UTF-8, no BOM) or Parquet.",
             })
             .WithResponseExample(
-                "rowId,label,value,score\n1,\"true\",,1.84\n2,\"false\",,-2.67\n3,\"false\",,-0.41\n", mediaType: "text/csv");
+                "rowId,label,value,score,predictionId\n1,\"true\",,1.84,\"" + ExampleId + ":1\"\n2,\"false\",,-2.67,\"" + ExampleId
+                + ":2\"\n", mediaType: "text/csv");
         batch.MapPost("/{id}/pause", (string id, WorkflowGateway gateway, CancellationToken ct) =>
                 gateway.SignalRunAsync<BatchInferenceWorkflow>(id, wf => wf.PauseAsync(), ct))
             .WithName("PauseBatchJob")
@@ -198,7 +200,7 @@ internal static class BatchEndpoints
             : new BatchView(id, run.Status, null, started, run.Description.CloseTime, run.Stored?.Output, run.Stored?.Error, results);
     }
 
-    /// <summary>The predictions stored so far as CSV (rowId,label,value,score) or, with format=parquet, Parquet, in row order.</summary>
+    /// <summary>The predictions stored so far as CSV (rowId,label,value,score,predictionId) or Parquet, in row order.</summary>
     private static async Task ExportAsync(
         string id,
         [Description("`csv` (the default) or `parquet`, in any case.")] string? format,
@@ -225,11 +227,15 @@ internal static class BatchEndpoints
         http.Response.ContentType = "text/csv; charset=utf-8";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{id}.csv\"";
         await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false));
-        await writer.WriteAsync("rowId,label,value,score\n");
+        await writer.WriteAsync("rowId,label,value,score,predictionId\n");
+        // A quoted field with the row id appended before its closing quote.
+        var opened = Csv($"{id}:")[..^1];
         await foreach (var row in data.ReadPredictionsAsync(id, ct))
         {
-            await writer.WriteAsync(
-                string.Create(CultureInfo.InvariantCulture, $"{row.RowId},{Csv(row.Label)},{Number(row.Value)},{Number(row.Score)}\n"));
+            // The row's predictionId (docs/feedback.md) is the job and the row: nothing is stored per row to make it.
+            await writer.WriteAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{row.RowId},{Csv(row.Label)},{Number(row.Value)},{Number(row.Score)},{opened}{row.RowId}\"\n"));
         }
     }
 

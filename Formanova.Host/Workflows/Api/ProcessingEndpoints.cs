@@ -103,7 +103,8 @@ internal static class ProcessingEndpoints
         [],
         new DateTime(2026, 11, 27, 9, 11, 58, 120, DateTimeKind.Utc),
         new DateTime(2026, 11, 27, 9, 11, 58, 164, DateTimeKind.Utc),
-        []);
+        [],
+        "019aeb2c-61d0-7c3e-9f57-2b1f0c4e8a13");
 
     private static readonly JobAccepted ExampleJobAccepted = new(ExampleJobId, "accepted", $"/api/v1/jobs/{ExampleJobId}");
 
@@ -134,7 +135,8 @@ internal static class ProcessingEndpoints
                 + "(`datasetId` + `entityId`: the stored features fill the inputs not given), inference on the active "
                 + "version (or `version` or `alias`), falling back to the previous stable version if it keeps failing, "
                 + "an optional external call (`callExternal`), then post-processing with `params` (binary decision at "
-                + "`decisionThreshold`, numbers rounded to `roundDigits`). Answers **200** with the result when the run "
+                + "`decisionThreshold`, numbers rounded to `roundDigits`). Answers **200** with the result (its `predictionId` "
+                + "is what `POST /feedback` takes; `entityId` is logged with it) when the run "
                 + "finishes in time, else **202** with `Location: /api/v1/jobs/{id}` to poll.\n\n"
                 + "A malformed request, or inputs that do not match the version's input contract, is a 400 before any "
                 + "run starts. A run that fails answers with the run's problem: 422 for its own validation (with the "

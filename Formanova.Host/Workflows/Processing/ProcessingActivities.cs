@@ -5,6 +5,7 @@ using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Common;
 using Formanova.Modules.Data;
 using Formanova.Modules.Model;
+using Formanova.Modules.Shared;
 using Microsoft.Extensions.Options;
 using Temporalio.Activities;
 using Temporalio.Exceptions;
@@ -140,7 +141,9 @@ internal sealed class ProcessingActivities(
                 input.Model,
                 input.Inputs.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
                 input.Version,
-                UseCache: input.UseCache),
+                UseCache: input.UseCache,
+                // An enrichment key need not follow the log's rules: one that does not is simply not logged.
+                EntityId: EntityKeys.IsValid(input.EntityId) ? input.EntityId : null),
             Cancellation));
 
     /// <summary>fallback_model: marks the failing version failed, which activates the previous stable one.</summary>
@@ -253,7 +256,7 @@ internal sealed class ProcessingActivities(
             p.Probabilities?.ToDictionary(kv => kv.Key, kv => kv.Value),
             Decision: null, p.Cached, p.FallbackFrom, p.FallbackReason,
             input.Prepared.Features, input.Prepared.SourceRowId, input.Prepared.FilledFromStore,
-            input.External, input.Errors, input.StartedAt, CompletedAt: input.StartedAt, [.. p.IgnoredColumns ?? []]);
+            input.External, input.Errors, input.StartedAt, CompletedAt: input.StartedAt, [.. p.IgnoredColumns ?? []], p.PredictionId);
     }
 
     /// <summary>Applies the run's parameters: the decision threshold for binary scores, rounding of every number.</summary>

@@ -98,7 +98,13 @@ public sealed record PreparedData(
     List<string> FilledFromStore,
     List<string> Normalised);
 
-public sealed record InferenceInput(string Model, string Version, Dictionary<string, JsonElement> Inputs, bool UseCache);
+/// <summary><see cref="EntityId"/> is the request's entity, logged with the prediction for feedback (docs/feedback.md).</summary>
+public sealed record InferenceInput(
+    string Model,
+    string Version,
+    Dictionary<string, JsonElement> Inputs,
+    bool UseCache,
+    string? EntityId = null);
 
 public sealed record FallbackInput(string Model, string FailedVersion, string Reason);
 
@@ -117,7 +123,10 @@ public sealed record AggregationInput(
 
 public sealed record PostProcessInput(ProcessingOutput Output, ProcessingParams Params);
 
-/// <summary>What a processing run returns and stores: the prediction, the decision and everything that fed it.</summary>
+/// <summary>
+/// What a processing run returns and stores: the prediction, the decision and everything that fed it.
+/// <see cref="PredictionId"/> is the prediction's id for feedback (null in a run recorded before it existed).
+/// </summary>
 public sealed record ProcessingOutput(
     string JobId,
     string Kind,
@@ -138,7 +147,8 @@ public sealed record ProcessingOutput(
     List<ErrorRecord> Errors,
     DateTime StartedAt,
     DateTime CompletedAt,
-    List<string>? IgnoredColumns = null);
+    List<string>? IgnoredColumns = null,
+    string? PredictionId = null);
 
 /// <summary>
 /// The cancel signal's argument: why the job is stopped, and by whom (both recorded with the result). With

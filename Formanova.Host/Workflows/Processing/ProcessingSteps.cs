@@ -60,7 +60,7 @@ internal static class ProcessingSteps
         var ready = request.DatasetId is not null && request.EntityId is not null
             ? validated with { Inputs = (await preparing).Features }
             : validated;
-        var inference = InferWithFallbackAsync(ready, policy, useCache, errors);
+        var inference = InferWithFallbackAsync(ready, policy, useCache, errors, request.EntityId);
         var external = request.CallExternal ? CallExternalAsync(ready, policy, errors) : Task.FromResult<ExternalResponse?>(null);
         await Workflow.WhenAllAsync(inference, preparing, external);
         return (inference.Result, preparing.Result, external.Result);
@@ -74,11 +74,12 @@ internal static class ProcessingSteps
         ValidatedInput validated,
         StepPolicy policy,
         Func<bool> useCache,
-        List<ErrorRecord> errors)
+        List<ErrorRecord> errors,
+        string? entityId = null)
     {
         try
         {
-            return await InferAsync(validated, validated.Version, policy, useCache());
+            return await InferAsync(validated, validated.Version, policy, useCache(), entityId);
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex)
             && ActivityErrors.Application(ex)?.ErrorType is not (ErrorTypes.InvalidInput or ErrorTypes.DatabaseUnavailable))
@@ -93,7 +94,7 @@ internal static class ProcessingSteps
                 policy.For(t => t.Inference));
             var fellBack = $"Fell back from {validated.Version} to {fallback.ActiveVersion}.";
             errors.Add(new ErrorRecord(Workflow.UtcNow, "fallback", "Fallback", fellBack, Handled: true));
-            var result = await InferAsync(validated, fallback.ActiveVersion!, policy, useCache());
+            var result = await InferAsync(validated, fallback.ActiveVersion!, policy, useCache(), entityId);
             return result with { FallbackFrom = validated.Version, FallbackReason = reason };
         }
     }
@@ -173,8 +174,14 @@ internal static class ProcessingSteps
             (IEventModule.WorkflowFailed, output));
     }
 
-    private static Task<PredictionResult> InferAsync(ValidatedInput validated, string version, StepPolicy policy, bool useCache) =>
+    private static Task<PredictionResult> InferAsync(
+        ValidatedInput validated,
+        string version,
+        StepPolicy policy,
+        bool useCache,
+        string? entityId) =>
         Workflow.ExecuteActivityAsync(
-            (ProcessingActivities a) => a.RunModelInferenceAsync(new InferenceInput(validated.Model, version, validated.Inputs, useCache)),
+            (ProcessingActivities a) => a.RunModelInferenceAsync(
+                new InferenceInput(validated.Model, version, validated.Inputs, useCache, entityId)),
             policy.For(t => t.Inference));
 }

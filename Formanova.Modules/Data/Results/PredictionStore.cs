@@ -18,6 +18,13 @@ internal sealed class PredictionStore(IDatabase database)
 
     private const string SelectChunks = "SELECT payload FROM data_prediction_chunks WHERE job_id = @JobId ORDER BY chunk";
 
+    private const string SelectJob = """
+        SELECT model_name AS Model, model_version AS Version, COALESCE(completed_at, started_at) AS At FROM data_results
+        WHERE job_id = @JobId AND model_name IS NOT NULL AND model_version IS NOT NULL
+        ORDER BY id DESC
+        LIMIT 1
+        """;
+
     public async Task ReplaceChunkAsync(
         string jobId,
         int chunk,
@@ -54,6 +61,35 @@ internal sealed class PredictionStore(IDatabase database)
         }
     }
 
+    /// <summary>
+    /// One row's stored prediction with the job's model and version (from its recorded results), or null. The chunks
+    /// are decoded one at a time, in order, until the row is found.
+    /// </summary>
+    public async Task<BatchRowPrediction?> FindAsync(string jobId, long rowId, CancellationToken cancellationToken)
+    {
+        JobRow? job;
+        await using (var connection = await database.OpenConnectionAsync(cancellationToken))
+        {
+            job = await connection.QueryFirstOrDefaultAsync<JobRow>(
+                new CommandDefinition(SelectJob, new { JobId = jobId }, cancellationToken: cancellationToken));
+        }
+
+        if (job is null)
+        {
+            return null;
+        }
+
+        await foreach (var row in StreamAsync(jobId, cancellationToken))
+        {
+            if (row.RowId == rowId)
+            {
+                return new BatchRowPrediction(jobId, rowId, job.Model, job.Version, job.At, row);
+            }
+        }
+
+        return null;
+    }
+
     private static IReadOnlyList<StoredPrediction> InRowOrder(IReadOnlyList<StoredPrediction> predictions)
     {
         for (var i = 1; i < predictions.Count; i++)
@@ -65,5 +101,14 @@ internal sealed class PredictionStore(IDatabase database)
         }
 
         return predictions;
+    }
+
+    private sealed class JobRow
+    {
+        public string Model { get; set; } = "";
+
+        public string Version { get; set; } = "";
+
+        public DateTimeOffset At { get; set; }
     }
 }

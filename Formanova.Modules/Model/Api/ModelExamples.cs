@@ -73,10 +73,11 @@ internal static class ModelExamples
     };
 
     public static PredictBatchBody BatchRequest { get; } = new(
-    [
-        new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" },
-        new() { ["tenure"] = 58, ["monthlyCharges"] = 24.1, ["contract"] = "Two year", ["customerId"] = "C-1042" },
-    ]);
+        [
+            new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" },
+            new() { ["tenure"] = 58, ["monthlyCharges"] = 24.1, ["contract"] = "Two year", ["customerId"] = "C-1042" },
+        ],
+        EntityIds: [null, "C-1042"]);
 
     public static BatchPredictionResult BatchResult { get; } = new(
         "churn",
@@ -98,5 +99,6 @@ internal static class ModelExamples
         null,
         new Dictionary<string, double> { ["true"] = probability, ["false"] = Math.Round(1 - probability, 2) },
         cached,
-        cached ? 0.1 : 1.8);
+        cached ? 0.1 : 1.8,
+        PredictionId: $"019aeb2c-61d0-7c3e-9f57-2b1f0c4e8a{(cached ? 11 : 12)}");
 }

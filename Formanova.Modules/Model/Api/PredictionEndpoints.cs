@@ -1,4 +1,5 @@
 using FluentValidation;
+using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -9,20 +10,24 @@ namespace Formanova.Modules.Model.Api;
 /// <summary>
 /// Input values arrive as JSON elements; the module converts and checks them against the version's input contract.
 /// With <see cref="Strict"/> a key the model does not read is a 400 instead of an entry of <c>ignoredColumns</c>.
+/// <see cref="EntityId"/> is logged with the prediction, for feedback by entity (docs/feedback.md).
 /// </summary>
 internal sealed record PredictBody(
     Dictionary<string, object?>? Inputs,
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    string? EntityId = null);
 
+/// <summary><see cref="EntityIds"/>, when given, holds one entity key (or null) per row.</summary>
 internal sealed record PredictBatchBody(
     List<Dictionary<string, object?>>? Rows,
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    List<string?>? EntityIds = null);
 
 internal static class PredictionEndpoints
 {
@@ -37,7 +42,8 @@ internal static class PredictionEndpoints
                 body.Version,
                 body.Alias,
                 body.UseCache,
-                body.Strict), ct)))
+                body.Strict,
+                body.EntityId), ct)))
             .WithName("Predict")
             .WithSummary("Predict one row")
             .WithDescription(
@@ -47,7 +53,8 @@ internal static class PredictionEndpoints
                 + "prediction cache unless `useCache` is false. When the active version fails and no version or alias was "
                 + "named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the "
                 + "version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow "
-                + "is started.")
+                + "is started. `predictionId` names the answer for `POST /feedback`; `entityId` (optional) is logged with "
+                + "it, so feedback can name the entity instead.")
             .WithRequestExample(new PredictBody(new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" }))
             .WithResponseExample(ModelExamples.Prediction(1.52, 0.82, cached: false))
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -59,7 +66,8 @@ internal static class PredictionEndpoints
                 body.Version,
                 body.Alias,
                 body.UseCache,
-                body.Strict), ct)))
+                body.Strict,
+                body.EntityIds), ct)))
             .WithName("PredictBatch")
             .WithSummary("Predict a batch of rows")
             .WithDescription(
@@ -70,7 +78,8 @@ internal static class PredictionEndpoints
                 + "`strict: true`). Each row is looked up in the prediction cache unless `useCache` is false; `cachedCount` "
                 + "says how many answered from it. When the active version fails and no version or alias was named, the "
                 + "previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a "
-                + "whole dataset, submit a batch job instead. **422** as for a single prediction.")
+                + "whole dataset, submit a batch job instead. **422** as for a single prediction. Each prediction has its "
+                + "own `predictionId`; `entityIds` (optional) gives one entity key (or null) per row.")
             .WithRequestExample(ModelExamples.BatchRequest)
             .WithResponseExample(ModelExamples.BatchResult)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -81,5 +90,19 @@ internal static class PredictionEndpoints
 
 internal sealed class PredictBodyValidator : AbstractValidator<PredictBody>
 {
-    public PredictBodyValidator() => RuleFor(b => b.Inputs).NotNull().WithMessage("An object of input values is required.");
+    public PredictBodyValidator()
+    {
+        RuleFor(b => b.Inputs).NotNull().WithMessage("An object of input values is required.");
+        RuleFor(b => b.EntityId).Must(id => id is null || EntityKeys.IsValid(id)).WithMessage(EntityKeys.Rule);
+    }
+}
+
+internal sealed class PredictBatchBodyValidator : AbstractValidator<PredictBatchBody>
+{
+    public PredictBatchBodyValidator()
+    {
+        RuleFor(b => b.EntityIds).Must((b, ids) => ids is null || ids.Count == (b.Rows?.Count ?? 0))
+            .WithMessage("entityIds must hold one entity key (or null) per row.");
+        RuleForEach(b => b.EntityIds).Must(id => id is null || EntityKeys.IsValid(id)).WithMessage(EntityKeys.Rule);
+    }
 }

@@ -3,6 +3,7 @@
 using Formanova.Client.Generated.Api.V1.BatchJobs;
 using Formanova.Client.Generated.Api.V1.Datasets;
 using Formanova.Client.Generated.Api.V1.Events;
+using Formanova.Client.Generated.Api.V1.Feedback;
 using Formanova.Client.Generated.Api.V1.Jobs;
 using Formanova.Client.Generated.Api.V1.Keys;
 using Formanova.Client.Generated.Api.V1.ModelsRequests;
@@ -39,6 +40,11 @@ namespace Formanova.Client.Generated.Api.V1
         public global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder Events
         {
             get => new global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The feedback property</summary>
+        public global::Formanova.Client.Generated.Api.V1.Feedback.FeedbackRequestBuilder Feedback
+        {
+            get => new global::Formanova.Client.Generated.Api.V1.Feedback.FeedbackRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The jobs property</summary>
         public global::Formanova.Client.Generated.Api.V1.Jobs.JobsRequestBuilder Jobs

@@ -34,7 +34,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
         {
         }
         /// <summary>
-        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score,predictionId` (`format=csv`, the default), or Parquet (`format=parquet`, without `predictionId`). `predictionId` is `{jobId}:{rowId}`, what `POST /feedback` takes for the row. `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="Stream"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -69,7 +69,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
             return await RequestAdapter.SendPrimitiveAsync<Stream>(requestInfo, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score,predictionId` (`format=csv`, the default), or Parquet (`format=parquet`, without `predictionId`). `predictionId` is `{jobId}:{rowId}`, what `POST /feedback` takes for the row. `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -97,7 +97,7 @@ namespace Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results
             return new global::Formanova.Client.Generated.Api.V1.BatchJobs.Item.Results.ResultsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score` (`format=csv`, the default), or Parquet (`format=parquet`). `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
+        /// Streams the predictions stored so far (the whole job once it has completed), in row order: CSV with the header `rowId,label,value,score,predictionId` (`format=csv`, the default), or Parquet (`format=parquet`, without `predictionId`). `predictionId` is `{jobId}:{rowId}`, what `POST /feedback` takes for the row. `rowId` is the source dataset&apos;s row id, `label` the predicted class (quoted; empty for regression), `value` the regression value (empty for classification) and `score` the model&apos;s score (binary: its raw score, positive for `true`; multiclass: the predicted class&apos;s score). Sent as an attachment named after the job. 404 when no batch job has this id.Scope: `read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ResultsRequestBuilderGetQueryParameters 
