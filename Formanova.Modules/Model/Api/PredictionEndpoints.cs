@@ -8,21 +8,24 @@ namespace Formanova.Modules.Model.Api;
 
 /// <summary>
 /// Input values arrive as JSON elements; the module converts and checks them against the version's input contract.
-/// With <see cref="Strict"/> a key the model does not read is a 400 instead of an entry of <c>ignoredColumns</c>.
+/// With <see cref="Strict"/> a key the model does not read is a 400 instead of an entry of <c>ignoredColumns</c>;
+/// <see cref="IncludeMembers"/> adds an ensemble's per-member answers (<c>members</c>).
 /// </summary>
 internal sealed record PredictBody(
     Dictionary<string, object?>? Inputs,
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    bool IncludeMembers = false);
 
 internal sealed record PredictBatchBody(
     List<Dictionary<string, object?>>? Rows,
     string? Version = null,
     string? Alias = null,
     bool UseCache = true,
-    bool Strict = false);
+    bool Strict = false,
+    bool IncludeMembers = false);
 
 internal static class PredictionEndpoints
 {
@@ -37,7 +40,8 @@ internal static class PredictionEndpoints
                 body.Version,
                 body.Alias,
                 body.UseCache,
-                body.Strict), ct)))
+                body.Strict,
+                body.IncludeMembers), ct)))
             .WithName("Predict")
             .WithSummary("Predict one row")
             .WithDescription(
@@ -47,7 +51,8 @@ internal static class PredictionEndpoints
                 + "prediction cache unless `useCache` is false. When the active version fails and no version or alias was "
                 + "named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the "
                 + "version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow "
-                + "is started.")
+                + "is started. An ensemble version answers with its combined prediction; `includeMembers: true` adds "
+                + "`members`, each member's answer (with `fallbackFrom` when its model's previous stable version stood in).")
             .WithRequestExample(new PredictBody(new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" }))
             .WithResponseExample(ModelExamples.Prediction(1.52, 0.82, cached: false))
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -59,7 +64,8 @@ internal static class PredictionEndpoints
                 body.Version,
                 body.Alias,
                 body.UseCache,
-                body.Strict), ct)))
+                body.Strict,
+                body.IncludeMembers), ct)))
             .WithName("PredictBatch")
             .WithSummary("Predict a batch of rows")
             .WithDescription(
@@ -70,7 +76,8 @@ internal static class PredictionEndpoints
                 + "`strict: true`). Each row is looked up in the prediction cache unless `useCache` is false; `cachedCount` "
                 + "says how many answered from it. When the active version fails and no version or alias was named, the "
                 + "previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a "
-                + "whole dataset, submit a batch job instead. **422** as for a single prediction.")
+                + "whole dataset, submit a batch job instead. `includeMembers: true` adds an ensemble's per-member answers "
+                + "to each prediction. **422** as for a single prediction.")
             .WithRequestExample(ModelExamples.BatchRequest)
             .WithResponseExample(ModelExamples.BatchResult)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
