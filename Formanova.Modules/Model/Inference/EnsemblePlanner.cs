@@ -288,8 +288,10 @@ internal sealed class EnsemblePlanner(ModelRegistry registry, ModelRuntime runti
 
         foreach (var member in ensemble.Members)
         {
-            if (await registry.FindAsync(member.Model, member.Version, cancellationToken) is { } inner
-                && await ContainsAsync(inner, name, version, depth + 1, cancellationToken))
+            // By the manifest's names first: the version may have been deleted, and is being registered again now.
+            if ((member.Model == name && member.Version == version)
+                || (await registry.FindAsync(member.Model, member.Version, cancellationToken) is { } inner
+                    && await ContainsAsync(inner, name, version, depth + 1, cancellationToken)))
             {
                 return true;
             }
