@@ -13,13 +13,19 @@ namespace Formanova.Modules.Model.Training;
 /// </summary>
 internal sealed class EnsembleTrainer(ModelTrainer trainer, IOptions<ModelOptions> options)
 {
-    /// <summary>The linear meta-learners stacking uses unless the run names a trainer: a weighting of the members' outputs.</summary>
+    /// <summary>
+    /// The meta-learners stacking uses unless the run names a trainer: linear ones, a weighting of the members' outputs
+    /// (logistic regression and maximum entropy over their probabilities, SDCA over their values).
+    /// </summary>
     private static readonly Dictionary<ModelTask, string> MetaLearners = new()
     {
         [ModelTask.BinaryClassification] = "LbfgsLogisticRegression",
         [ModelTask.MulticlassClassification] = "LbfgsMaximumEntropy",
         [ModelTask.Regression] = "Sdca",
     };
+
+    // SDCA's own L2 choice (and 0.001) diverged to non-finite weights on the members' near-collinear values; 0.01 does not.
+    private static readonly Dictionary<string, double> MetaRegularisation = new() { ["l2Regularization"] = 0.01 };
 
     public async Task<(TrainedModel Trained, EnsembleInfo Info, IReadOnlyList<ModelColumn> Columns)> TrainAsync(
         TrainModelRequest request,
@@ -92,6 +98,9 @@ internal sealed class EnsembleTrainer(ModelTrainer trainer, IOptions<ModelOption
                 {
                     Columns = metaColumns,
                     Trainer = metaTrainer,
+                    Hyperparameters = string.IsNullOrWhiteSpace(request.Trainer) && plan.Task == ModelTask.Regression
+                        ? MetaRegularisation
+                        : request.Hyperparameters,
                     Ensemble = null,
                     Contract = null,
                     ColumnNotes = null,
