@@ -21,15 +21,12 @@ public enum EnsembleCombiner
 /// </summary>
 public sealed record EnsembleMemberSpec(string Model, string? Version = null, string? Alias = null, double? Weight = null);
 
-/// <summary>Bounds every ensemble keeps.</summary>
-public static class EnsemblePlanLimits
+/// <summary>The members of an ensemble and how they are combined.</summary>
+public sealed record EnsembleSpec(IReadOnlyList<EnsembleMemberSpec> Members, EnsembleCombiner Combiner = EnsembleCombiner.Average)
 {
     /// <summary>Members of one ensemble at most: each scores every request, so the cost grows with their number.</summary>
     public const int MaxMembers = 8;
 }
-
-/// <summary>The members of an ensemble and how they are combined.</summary>
-public sealed record EnsembleSpec(IReadOnlyList<EnsembleMemberSpec> Members, EnsembleCombiner Combiner = EnsembleCombiner.Average);
 
 /// <summary>Registers an averaging or weighted ensemble (a stacked one is trained by a training run) as a version.</summary>
 public sealed record RegisterEnsembleRequest(

@@ -20,6 +20,8 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Alias { get; set; }
 #endif
+        /// <summary>The includeMembers property</summary>
+        public bool? IncludeMembers { get; set; }
         /// <summary>The rows property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -45,6 +47,7 @@ namespace Formanova.Client.Generated.Models
         /// </summary>
         public PredictBatchBody()
         {
+            IncludeMembers = false;
             Strict = false;
             UseCache = true;
         }
@@ -67,6 +70,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "alias", n => { Alias = n.GetStringValue(); } },
+                { "includeMembers", n => { IncludeMembers = n.GetBoolValue(); } },
                 { "rows", n => { Rows = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>(global::Formanova.Client.Generated.Models.PredictBatchBody_rows.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
@@ -81,6 +85,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("alias", Alias);
+            writer.WriteBoolValue("includeMembers", IncludeMembers);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>("rows", Rows);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);

@@ -388,8 +388,8 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
         RuleFor(b => b.Schedule!).SetValidator(new TrainingScheduleSpecValidator()).When(b => b.Schedule is not null);
         RuleFor(b => b.Trainer).Must(t => !AutoTrainingSteps.IsAuto(t)).When(b => b.Ensemble is not null)
             .WithMessage("An ensemble run fits no model to search trainers for; name a meta-learner for stacking, or none.");
-        RuleFor(b => b.Ensemble!.Members).NotNull().Must(m => m is { Count: >= 2 and <= EnsemblePlanLimits.MaxMembers })
+        RuleFor(b => b.Ensemble!.Members).NotNull().Must(m => m is { Count: >= 2 and <= EnsembleSpec.MaxMembers })
             .When(b => b.Ensemble is not null)
-            .WithMessage($"An ensemble has 2 to {EnsemblePlanLimits.MaxMembers} members, each by model and version or alias.");
+            .WithMessage($"An ensemble has 2 to {EnsembleSpec.MaxMembers} members, each by model and version or alias.");
     }
 }

@@ -20,7 +20,7 @@ internal sealed record PlannedEnsemble(
 /// </summary>
 internal sealed class EnsemblePlanner(ModelRegistry registry, ModelRuntime runtime, IOptions<ModelOptions> options)
 {
-    public const int MaxMembers = EnsemblePlanLimits.MaxMembers;
+    public const int MaxMembers = EnsembleSpec.MaxMembers;
 
     public async Task<PlannedEnsemble> PlanAsync(
         string name,
