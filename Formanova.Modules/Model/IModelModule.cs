@@ -46,6 +46,15 @@ public interface IModelModule
     /// </summary>
     Task<ModelVersionInfo> RegisterOnnxAsync(RegisterOnnxRequest request, Stream model, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Registers an averaging or weighted ensemble of existing versions (docs/model.md, "Ensembles"): members named by
+    /// alias or as the active version are pinned to the version they name now. Invalid naming the field
+    /// (<c>members[1].version</c>) when a member is missing, failed, of another task or class set, takes a shared column
+    /// as another kind, or is the ensemble itself; nothing is stored then. A stacked ensemble is trained instead
+    /// (<see cref="TrainModelRequest.Ensemble"/>).
+    /// </summary>
+    Task<ModelVersionInfo> RegisterEnsembleAsync(RegisterEnsembleRequest request, CancellationToken cancellationToken = default);
+
     Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default);
 
     Task<ModelDetails> GetModelAsync(string name, CancellationToken cancellationToken = default);

@@ -37,7 +37,8 @@ public sealed record ModelLineage(string? DatasetId = null, string? DatasetVersi
 /// <see cref="Trainer"/> null picks the task's default; <see cref="TestFraction"/> is used when no test rows are given.
 /// <see cref="Hyperparameters"/> set the trainer's numeric options by camelCase name (e.g. <c>numberOfLeaves</c>);
 /// <see cref="ClassWeighting"/> fits classification with inverse class-frequency weights; <see cref="Leaderboard"/>
-/// is the automatic search that chose the trainer, if one did.
+/// is the automatic search that chose the trainer, if one did. With <see cref="Ensemble"/> the run registers an ensemble
+/// of those members instead, evaluated on held-out rows (and, for stacking, with its meta-learner fit on the rest).
 /// </summary>
 public sealed record TrainModelRequest(
     string Name,
@@ -55,7 +56,8 @@ public sealed record TrainModelRequest(
     IReadOnlyDictionary<string, double>? Hyperparameters = null,
     bool ClassWeighting = false,
     IReadOnlyList<CandidateScore>? Leaderboard = null,
-    IReadOnlyList<ReportColumn>? ColumnNotes = null);
+    IReadOnlyList<ReportColumn>? ColumnNotes = null,
+    EnsembleSpec? Ensemble = null);
 
 /// <summary>A heartbeat-friendly progress report: the stage, rows read so far and an overall fraction in [0, 1].</summary>
 public sealed record TrainingProgress(string Stage, long RowsRead, double Fraction);
@@ -98,7 +100,8 @@ public sealed record ModelVersionInfo(
     TrainingReport? Report = null,
     ModelFramework Framework = ModelFramework.Mlnet,
     int? Opset = null,
-    OnnxSignature? Signature = null);
+    OnnxSignature? Signature = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] EnsembleInfo? Ensemble = null);
 
 public sealed record ModelSummary(
     string Name,
@@ -136,7 +139,8 @@ public sealed record RegisterModelRequest(
 /// <see cref="PredictionResult.IgnoredColumns"/>, or refused with <see cref="Strict"/>. With neither
 /// <see cref="Version"/> nor <see cref="Alias"/> the active version answers. <see cref="EntityId"/> is the caller's
 /// key for what was predicted (a customer, an order), kept with the logged prediction so that feedback can name it
-/// (<see cref="Shared.EntityKeys"/> gives its rules).
+/// (<see cref="Shared.EntityKeys"/> gives its rules). <see cref="IncludeMembers"/> asks an ensemble for each member's answer too
+/// (<see cref="PredictionResult.Members"/>).
 /// </summary>
 public sealed record PredictRequest(
     string Model,
@@ -145,7 +149,8 @@ public sealed record PredictRequest(
     string? Alias = null,
     bool UseCache = true,
     bool Strict = false,
-    string? EntityId = null);
+    string? EntityId = null,
+    bool IncludeMembers = false);
 
 /// <summary>
 /// <see cref="EntityIds"/>, when given, holds one entity key (or null) per row, as <see cref="PredictRequest.EntityId"/>.
@@ -157,7 +162,8 @@ public sealed record PredictBatchRequest(
     string? Alias = null,
     bool UseCache = true,
     bool Strict = false,
-    IReadOnlyList<string?>? EntityIds = null);
+    IReadOnlyList<string?>? EntityIds = null,
+    bool IncludeMembers = false);
 
 /// <summary>
 /// <see cref="Label"/> for classification, <see cref="Value"/> for regression. <see cref="FallbackFrom"/> names the
@@ -165,6 +171,7 @@ public sealed record PredictBatchRequest(
 /// of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).
 /// <see cref="PredictionId"/> names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,
 /// a cached one included.
+/// <see cref="Members"/> holds an ensemble's per-member answers when the request asked for them.
 /// </summary>
 public sealed record PredictionResult(
     string Model,
@@ -179,7 +186,8 @@ public sealed record PredictionResult(
     string? FallbackFrom = null,
     string? FallbackReason = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PredictionId = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PredictionId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<MemberPrediction>? Members = null);
 
 /// <summary>
 /// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that
@@ -335,7 +343,8 @@ public sealed record TrainingReport(
     IReadOnlyDictionary<string, double> PhaseSeconds,
     double TotalSeconds,
     bool ClassWeighting = false,
-    IReadOnlyList<CandidateScore>? Leaderboard = null);
+    IReadOnlyList<CandidateScore>? Leaderboard = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] EnsembleComparison? Ensemble = null);
 
 /// <summary>
 /// One problem of a training read that failed: the row's position in the streamed rows (from 0), the column (null

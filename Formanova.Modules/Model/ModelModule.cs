@@ -30,6 +30,8 @@ public static class ModelModule
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<ModelRuntime>();
         services.AddSingleton<OnnxExporter>();
+        services.AddSingleton<EnsemblePlanner>();
+        services.AddSingleton<EnsembleTrainer>();
         services.AddSingleton<IArtifactStore>(sp =>
             sp.GetRequiredService<IOptions<ModelOptions>>().Value.ArtifactStore == ArtifactStoreKind.Database
                 ? ActivatorUtilities.CreateInstance<DatabaseArtifactStore>(sp)

@@ -25,7 +25,9 @@ internal sealed class ModelService(
     OnnxExporter exporter,
     ModelAccessLog accessLog,
     ModelPreloader preloader,
-    IPredictionObserver observer) : IModelModule
+    IPredictionObserver observer,
+    EnsemblePlanner ensembles,
+    EnsembleTrainer ensembleTrainer) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -45,13 +47,8 @@ internal sealed class ModelService(
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var name = ModelNames.Name(request.Name);
-        var version = ModelNames.Version(request.Version);
-        if (await registry.FindAsync(name, version, cancellationToken) is not null)
-        {
-            // Checked before training too, so a duplicate fails in milliseconds rather than after the fit.
-            throw new ModuleException(ErrorKind.Conflict, $"Model {name} already has version {version}.");
-        }
+        // Checked before training too, so a duplicate fails in milliseconds rather than after the fit.
+        var (name, version) = await NewVersionAsync(request.Name, request.Version, cancellationToken);
 
         if (request.Contract is { } contract)
         {
@@ -62,11 +59,21 @@ internal sealed class ModelService(
                 contract);
         }
 
-        var trained = await trainer.TrainAsync(request, rows, testRows, progress, cancellationToken);
-        metrics.TrainingDuration.Record(trained.Seconds, new KeyValuePair<string, object?>("trainer", trained.Trainer));
+        TrainedModel trained;
+        NewVersion registered;
         var lineage = request.Lineage ?? new ModelLineage();
-        var row = await registry.RegisterAsync(
-            new NewVersion(
+        if (request.Ensemble is { } spec)
+        {
+            var plan = await ensembles.PlanAsync(name, version, spec, request.Task, training: true, cancellationToken);
+            var (ensemble, info, columns) = await ensembleTrainer.TrainAsync(request, plan, rows, testRows, progress, cancellationToken);
+            trained = ensemble;
+            registered = new NewVersion(name, version, request.Task, trained.Trainer, columns, Finite(trained.Metrics), Tags(request.Tags),
+                lineage, request.Notes, request.Seed, null, trained.Report, ModelFramework.Ensemble, Ensemble: info);
+        }
+        else
+        {
+            trained = await trainer.TrainAsync(request, rows, testRows, progress, cancellationToken);
+            registered = new NewVersion(
                 name,
                 version,
                 request.Task,
@@ -78,9 +85,11 @@ internal sealed class ModelService(
                 request.Notes,
                 request.Seed,
                 request.Contract,
-                trained.Report),
-            trained.Zip,
-            cancellationToken);
+                trained.Report);
+        }
+
+        metrics.TrainingDuration.Record(trained.Seconds, new KeyValuePair<string, object?>("trainer", trained.Trainer));
+        var row = await registry.RegisterAsync(registered, trained.Zip, cancellationToken);
         if (request.Activate)
         {
             await preloader.BeforeSwitchAsync(row, "active", cancellationToken);
@@ -190,6 +199,39 @@ internal sealed class ModelService(
             },
             bytes,
             cancellationToken);
+    }
+
+    public async Task<ModelVersionInfo> RegisterEnsembleAsync(
+        RegisterEnsembleRequest request,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (name, version) = await NewVersionAsync(request.Name, request.Version, cancellationToken);
+        var plan = await ensembles.PlanAsync(name, version, request.Ensemble, null, training: false, cancellationToken);
+        var combiner = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(plan.Info.Combiner.ToString());
+        var row = await registry.RegisterAsync(
+            new NewVersion(
+                name,
+                version,
+                plan.Task,
+                $"ensemble:{combiner}",
+                plan.Columns,
+                new Dictionary<string, double>(),
+                Tags(request.Tags),
+                new ModelLineage(),
+                request.Notes,
+                null,
+                Framework: ModelFramework.Ensemble,
+                Ensemble: plan.Info),
+            new EnsembleArtifact(plan.Info, null).ToBytes(),
+            cancellationToken);
+        logger.LogInformation(
+            "Registered ensemble {Model} {Version} ({Combiner} of {Members})",
+            name,
+            version,
+            combiner,
+            string.Join(", ", plan.Info.Members.Select(m => $"{m.Model} {m.Version}")));
+        return await InfoAsync(row, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
@@ -358,7 +400,7 @@ internal sealed class ModelService(
             result.Version,
             result.FallbackFrom is null ? "success" : "fallback",
             Stopwatch.GetElapsedTime(started));
-        return result;
+        return result.Members is null || request.IncludeMembers ? result : result with { Members = null };
     }
 
     public async Task<BatchPredictionResult> PredictBatchAsync(PredictBatchRequest request, CancellationToken cancellationToken = default)
@@ -375,9 +417,8 @@ internal sealed class ModelService(
                 return PredictManyAsync(row, named, request.UseCache, cancellationToken);
             },
             cancellationToken);
-        var results = served.FallbackFrom is null
-            ? served.Value
-            : [.. served.Value.Select(r => r with { FallbackFrom = served.FallbackFrom, FallbackReason = served.FallbackReason })];
+        var keep = served.FallbackFrom is null && (request.IncludeMembers || served.Value is not [{ Members: not null }, ..]);
+        var results = keep ? served.Value : served.Value.Select(r => Served(r, served, request.IncludeMembers)).ToList();
         for (var i = 0; i < results.Count; i++)
         {
             observer.Predicted(results[i], task, request.EntityIds?[i]);
@@ -450,9 +491,15 @@ internal sealed class ModelService(
     public async Task<Stream> ExportOnnxAsync(string name, string version, CancellationToken cancellationToken = default)
     {
         var row = await registry.GetAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
-        return row.ModelFramework == ModelFramework.Onnx
-            ? File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken))
-            : await exporter.OpenAsync(row, cancellationToken);
+        return row.ModelFramework switch
+        {
+            ModelFramework.Onnx => File.OpenRead(await registry.EnsureLocalAsync(row, cancellationToken)),
+            ModelFramework.Ensemble => throw new ModuleException(
+                ErrorKind.Conflict,
+                $"{row.Name} {row.Version} is an ensemble: its members are scored by their own runtimes and combined by "
+                + "Formanova, so there is no single graph to export. Export each member instead."),
+            _ => await exporter.OpenAsync(row, cancellationToken),
+        };
     }
 
     private async Task<PredictionResult> PredictOneAsync(
@@ -744,7 +791,8 @@ internal sealed class ModelService(
             false,
             latencyMs,
             IgnoredColumns: ignored,
-            PredictionId: id);
+            PredictionId: id,
+            Members: prediction.Members);
 
     // Time-ordered (UUID v7): the log's rows of one period sit together, and an id tells its own age (docs/feedback.md).
     private static string NewPredictionId() => Guid.CreateVersion7().ToString();
@@ -937,6 +985,29 @@ internal sealed class ModelService(
 
         return tags;
     }
+
+    /// <summary>The normalised name and version, Conflict when the model has that version already.</summary>
+    private async Task<(string Name, string Version)> NewVersionAsync(
+        string rawName,
+        string rawVersion,
+        CancellationToken cancellationToken)
+    {
+        var name = ModelNames.Name(rawName);
+        var version = ModelNames.Version(rawVersion);
+        return await registry.FindAsync(name, version, cancellationToken) is null
+            ? (name, version)
+            : throw new ModuleException(ErrorKind.Conflict, $"Model {name} already has version {version}.");
+    }
+
+    private static PredictionResult Served<T>(PredictionResult result, ServedBatch<T> served, bool includeMembers) => result with
+    {
+        FallbackFrom = served.FallbackFrom ?? result.FallbackFrom,
+        FallbackReason = served.FallbackReason ?? result.FallbackReason,
+        Members = includeMembers ? result.Members : null,
+    };
+
+    private static Dictionary<string, double> Finite(IReadOnlyDictionary<string, double> metrics) =>
+        metrics.Where(m => double.IsFinite(m.Value)).ToDictionary();
 
     private static Dictionary<string, string> Tags(IReadOnlyDictionary<string, string>? tags) =>
         tags?.ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal) ?? [];

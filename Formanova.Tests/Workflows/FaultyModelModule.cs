@@ -77,6 +77,9 @@ internal sealed class FaultyModelModule
             Stream model,
             CancellationToken cancellationToken = default) => inner.RegisterOnnxAsync(request, model, cancellationToken);
 
+        public Task<ModelVersionInfo> RegisterEnsembleAsync(RegisterEnsembleRequest request, CancellationToken cancellationToken = default)
+            => inner.RegisterEnsembleAsync(request, cancellationToken);
+
         public Task<IReadOnlyList<ModelSummary>> ListModelsAsync(CancellationToken cancellationToken = default)
             => inner.ListModelsAsync(cancellationToken);
 

@@ -3,7 +3,7 @@ using System.Runtime.Serialization;
 using System;
 namespace Formanova.Client.Generated.Models
 {
-    /// <summary>What a version&apos;s artifact is: an ML.NET model zip or an ONNX graph.</summary>
+    /// <summary>What a version&apos;s artifact is: an ML.NET model zip, an ONNX graph, or an ensemble of other versions.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public enum ModelFramework
     {
@@ -14,6 +14,10 @@ namespace Formanova.Client.Generated.Models
         [EnumMember(Value = "onnx")]
         #pragma warning disable CS1591
         Onnx,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "ensemble")]
+        #pragma warning disable CS1591
+        Ensemble,
         #pragma warning restore CS1591
     }
 }

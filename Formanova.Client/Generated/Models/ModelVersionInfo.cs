@@ -41,6 +41,14 @@ namespace Formanova.Client.Generated.Models
 #endif
         /// <summary>The createdAt property</summary>
         public DateTimeOffset? CreatedAt { get; set; }
+        /// <summary>The ensemble property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.EnsembleInfo? Ensemble { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.EnsembleInfo Ensemble { get; set; }
+#endif
         /// <summary>The failureReason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -49,7 +57,7 @@ namespace Formanova.Client.Generated.Models
 #else
         public string FailureReason { get; set; }
 #endif
-        /// <summary>What a version&apos;s artifact is: an ML.NET model zip or an ONNX graph.</summary>
+        /// <summary>What a version&apos;s artifact is: an ML.NET model zip, an ONNX graph, or an ensemble of other versions.</summary>
         public global::Formanova.Client.Generated.Models.ModelFramework? Framework { get; set; }
         /// <summary>Where the training rows came from (the Data module&apos;s dataset), recorded as lineage.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -169,6 +177,7 @@ namespace Formanova.Client.Generated.Models
                 { "columns", n => { Columns = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelColumn>(global::Formanova.Client.Generated.Models.ModelColumn.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "contract", n => { Contract = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>(global::Formanova.Client.Generated.Models.ModelInputContract.CreateFromDiscriminatorValue); } },
                 { "createdAt", n => { CreatedAt = n.GetDateTimeOffsetValue(); } },
+                { "ensemble", n => { Ensemble = n.GetObjectValue<global::Formanova.Client.Generated.Models.EnsembleInfo>(global::Formanova.Client.Generated.Models.EnsembleInfo.CreateFromDiscriminatorValue); } },
                 { "failureReason", n => { FailureReason = n.GetStringValue(); } },
                 { "framework", n => { Framework = n.GetEnumValue<global::Formanova.Client.Generated.Models.ModelFramework>(); } },
                 { "lineage", n => { Lineage = n.GetObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>(global::Formanova.Client.Generated.Models.ModelLineage.CreateFromDiscriminatorValue); } },
@@ -199,6 +208,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ModelColumn>("columns", Columns);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelInputContract>("contract", Contract);
             writer.WriteDateTimeOffsetValue("createdAt", CreatedAt);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.EnsembleInfo>("ensemble", Ensemble);
             writer.WriteStringValue("failureReason", FailureReason);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.ModelFramework>("framework", Framework);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ModelLineage>("lineage", Lineage);

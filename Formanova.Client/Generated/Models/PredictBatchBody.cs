@@ -28,6 +28,8 @@ namespace Formanova.Client.Generated.Models
 #else
         public List<string> EntityIds { get; set; }
 #endif
+        /// <summary>The includeMembers property</summary>
+        public bool? IncludeMembers { get; set; }
         /// <summary>The rows property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -53,6 +55,7 @@ namespace Formanova.Client.Generated.Models
         /// </summary>
         public PredictBatchBody()
         {
+            IncludeMembers = false;
             Strict = false;
             UseCache = true;
         }
@@ -76,6 +79,7 @@ namespace Formanova.Client.Generated.Models
             {
                 { "alias", n => { Alias = n.GetStringValue(); } },
                 { "entityIds", n => { EntityIds = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
+                { "includeMembers", n => { IncludeMembers = n.GetBoolValue(); } },
                 { "rows", n => { Rows = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>(global::Formanova.Client.Generated.Models.PredictBatchBody_rows.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
@@ -91,6 +95,7 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("alias", Alias);
             writer.WriteCollectionOfPrimitiveValues<string>("entityIds", EntityIds);
+            writer.WriteBoolValue("includeMembers", IncludeMembers);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.PredictBatchBody_rows>("rows", Rows);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);

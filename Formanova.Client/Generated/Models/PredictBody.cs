@@ -28,6 +28,8 @@ namespace Formanova.Client.Generated.Models
 #else
         public string EntityId { get; set; }
 #endif
+        /// <summary>The includeMembers property</summary>
+        public bool? IncludeMembers { get; set; }
         /// <summary>The inputs property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -53,6 +55,7 @@ namespace Formanova.Client.Generated.Models
         /// </summary>
         public PredictBody()
         {
+            IncludeMembers = false;
             Strict = false;
             UseCache = true;
         }
@@ -76,6 +79,7 @@ namespace Formanova.Client.Generated.Models
             {
                 { "alias", n => { Alias = n.GetStringValue(); } },
                 { "entityId", n => { EntityId = n.GetStringValue(); } },
+                { "includeMembers", n => { IncludeMembers = n.GetBoolValue(); } },
                 { "inputs", n => { Inputs = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>(global::Formanova.Client.Generated.Models.PredictBody_inputs.CreateFromDiscriminatorValue); } },
                 { "strict", n => { Strict = n.GetBoolValue(); } },
                 { "useCache", n => { UseCache = n.GetBoolValue(); } },
@@ -91,6 +95,7 @@ namespace Formanova.Client.Generated.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("alias", Alias);
             writer.WriteStringValue("entityId", EntityId);
+            writer.WriteBoolValue("includeMembers", IncludeMembers);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictBody_inputs>("inputs", Inputs);
             writer.WriteBoolValue("strict", Strict);
             writer.WriteBoolValue("useCache", UseCache);

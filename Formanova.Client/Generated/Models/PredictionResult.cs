@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).        string? PredictionResult.PredictionId names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,        a cached one included.
+    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).        string? PredictionResult.PredictionId names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,        a cached one included.        IReadOnlyList&amp;lt;MemberPrediction&amp;gt;? PredictionResult.Members holds an ensemble&apos;s per-member answers when the request asked for them.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class PredictionResult : IParsable
@@ -49,6 +49,14 @@ namespace Formanova.Client.Generated.Models
 #endif
         /// <summary>The latencyMs property</summary>
         public double? LatencyMs { get; set; }
+        /// <summary>The members property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::Formanova.Client.Generated.Models.MemberPrediction>? Members { get; set; }
+#nullable restore
+#else
+        public List<global::Formanova.Client.Generated.Models.MemberPrediction> Members { get; set; }
+#endif
         /// <summary>The model property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -117,6 +125,7 @@ namespace Formanova.Client.Generated.Models
                 { "ignoredColumns", n => { IgnoredColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "label", n => { Label = n.GetStringValue(); } },
                 { "latencyMs", n => { LatencyMs = n.GetDoubleValue(); } },
+                { "members", n => { Members = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.MemberPrediction>(global::Formanova.Client.Generated.Models.MemberPrediction.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
                 { "predictionId", n => { PredictionId = n.GetStringValue(); } },
                 { "probabilities", n => { Probabilities = n.GetObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>(global::Formanova.Client.Generated.Models.PredictionResult_probabilities.CreateFromDiscriminatorValue); } },
@@ -139,6 +148,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteCollectionOfPrimitiveValues<string>("ignoredColumns", IgnoredColumns);
             writer.WriteStringValue("label", Label);
             writer.WriteDoubleValue("latencyMs", LatencyMs);
+            writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.MemberPrediction>("members", Members);
             writer.WriteStringValue("model", Model);
             writer.WriteStringValue("predictionId", PredictionId);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.PredictionResult_probabilities>("probabilities", Probabilities);

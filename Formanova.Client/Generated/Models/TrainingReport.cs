@@ -47,6 +47,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public List<global::Formanova.Client.Generated.Models.ReportColumn> Columns { get; set; }
 #endif
+        /// <summary>The ensemble property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.EnsembleComparison? Ensemble { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.EnsembleComparison Ensemble { get; set; }
+#endif
         /// <summary>The hyperparameters property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -149,6 +157,7 @@ namespace Formanova.Client.Generated.Models
                 { "classWeighting", n => { ClassWeighting = n.GetBoolValue(); } },
                 { "classification", n => { Classification = n.GetObjectValue<global::Formanova.Client.Generated.Models.ClassificationReport>(global::Formanova.Client.Generated.Models.ClassificationReport.CreateFromDiscriminatorValue); } },
                 { "columns", n => { Columns = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ReportColumn>(global::Formanova.Client.Generated.Models.ReportColumn.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "ensemble", n => { Ensemble = n.GetObjectValue<global::Formanova.Client.Generated.Models.EnsembleComparison>(global::Formanova.Client.Generated.Models.EnsembleComparison.CreateFromDiscriminatorValue); } },
                 { "hyperparameters", n => { Hyperparameters = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_hyperparameters>(global::Formanova.Client.Generated.Models.TrainingReport_hyperparameters.CreateFromDiscriminatorValue); } },
                 { "importance", n => { Importance = n.GetObjectValue<global::Formanova.Client.Generated.Models.FeatureImportanceReport>(global::Formanova.Client.Generated.Models.FeatureImportanceReport.CreateFromDiscriminatorValue); } },
                 { "leaderboard", n => { Leaderboard = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>(global::Formanova.Client.Generated.Models.CandidateScore.CreateFromDiscriminatorValue)?.AsList(); } },
@@ -175,6 +184,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ClassificationReport>("classification", Classification);
             writer.WriteBoolValue("classWeighting", ClassWeighting);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.ReportColumn>("columns", Columns);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.EnsembleComparison>("ensemble", Ensemble);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_hyperparameters>("hyperparameters", Hyperparameters);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.FeatureImportanceReport>("importance", Importance);
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>("leaderboard", Leaderboard);

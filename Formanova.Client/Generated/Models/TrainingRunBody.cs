@@ -18,6 +18,14 @@ namespace Formanova.Client.Generated.Models
         public double? ApprovalTimeoutSeconds { get; set; }
         /// <summary>The datasetId property</summary>
         public long? DatasetId { get; set; }
+        /// <summary>The ensemble property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.EnsembleSpec? Ensemble { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.EnsembleSpec Ensemble { get; set; }
+#endif
         /// <summary>The excludeColumns property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -131,6 +139,7 @@ namespace Formanova.Client.Generated.Models
                 { "activate", n => { Activate = n.GetBoolValue(); } },
                 { "approvalTimeoutSeconds", n => { ApprovalTimeoutSeconds = n.GetDoubleValue(); } },
                 { "datasetId", n => { DatasetId = n.GetLongValue(); } },
+                { "ensemble", n => { Ensemble = n.GetObjectValue<global::Formanova.Client.Generated.Models.EnsembleSpec>(global::Formanova.Client.Generated.Models.EnsembleSpec.CreateFromDiscriminatorValue); } },
                 { "excludeColumns", n => { ExcludeColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
                 { "maxMetrics", n => { MaxMetrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics>(global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics.CreateFromDiscriminatorValue); } },
                 { "minMetrics", n => { MinMetrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>(global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics.CreateFromDiscriminatorValue); } },
@@ -157,6 +166,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteBoolValue("activate", Activate);
             writer.WriteDoubleValue("approvalTimeoutSeconds", ApprovalTimeoutSeconds);
             writer.WriteLongValue("datasetId", DatasetId);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.EnsembleSpec>("ensemble", Ensemble);
             writer.WriteCollectionOfPrimitiveValues<string>("excludeColumns", ExcludeColumns);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_maxMetrics>("maxMetrics", MaxMetrics);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRunBody_minMetrics>("minMetrics", MinMetrics);

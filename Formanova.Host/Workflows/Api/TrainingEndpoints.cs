@@ -31,7 +31,8 @@ internal sealed record TrainingRunBody(
     List<string>? ExcludeColumns = null,
     string? SelectionMetric = null,
     double? TimeBudgetSeconds = null,
-    TrainingScheduleSpec? Schedule = null);
+    TrainingScheduleSpec? Schedule = null,
+    EnsembleSpec? Ensemble = null);
 
 /// <summary>
 /// A training run: live progress (the train step's last heartbeat included) while running, the stored outcome after.
@@ -228,7 +229,8 @@ internal static class TrainingEndpoints
             body.ExcludeColumns,
             body.SelectionMetric,
             auto ? body.TimeBudgetSeconds ?? options.AutoTimeBudgetSeconds : null,
-            options.AutoParallelism);
+            options.AutoParallelism,
+            Ensemble: body.Ensemble);
         if (body.Schedule is not null)
         {
             return await TrainingScheduleEndpoints.CreateAsync(body, input, http, gateway, temporal.Value, ct);
@@ -384,5 +386,10 @@ internal sealed class TrainingRunBodyValidator : AbstractValidator<TrainingRunBo
         RuleFor(b => b.Activate).Must((b, activate) => !(activate && b.RequireApproval))
             .WithMessage("With requireApproval the approval decides activation; leave activate false.");
         RuleFor(b => b.Schedule!).SetValidator(new TrainingScheduleSpecValidator()).When(b => b.Schedule is not null);
+        RuleFor(b => b.Trainer).Must(t => !AutoTrainingSteps.IsAuto(t)).When(b => b.Ensemble is not null)
+            .WithMessage("An ensemble run fits no model to search trainers for; name a meta-learner for stacking, or none.");
+        RuleFor(b => b.Ensemble!.Members).NotNull().Must(m => m is { Count: >= 2 and <= EnsembleSpec.MaxMembers })
+            .When(b => b.Ensemble is not null)
+            .WithMessage($"An ensemble has 2 to {EnsembleSpec.MaxMembers} members, each by model and version or alias.");
     }
 }

@@ -12,7 +12,9 @@ namespace Formanova.Host.Workflows.Training;
 /// <see cref="Trainer"/> <c>auto</c> searches trainers first (<see cref="AutoTrainingSteps"/>), ranked by
 /// <see cref="SelectionMetric"/> within <see cref="TimeBudgetSeconds"/>, <see cref="AutoParallelism"/> at a time.
 /// A training schedule's runs carry <see cref="ScheduledMajor"/>: the run then registers the version
-/// <see cref="TrainingVersions.Scheduled"/> gives its start, instead of <see cref="Version"/>.
+/// <see cref="TrainingVersions.Scheduled"/> gives its start, instead of <see cref="Version"/>. With <see cref="Ensemble"/>
+/// the run registers an ensemble of those members, evaluated on held-out rows (a stacked one's meta-learner fit on the
+/// rest, <see cref="Trainer"/> naming it): the workflow's steps are the same, the train step does the rest.
 /// </summary>
 public sealed record TrainingRunInput(
     string Model,
@@ -34,7 +36,8 @@ public sealed record TrainingRunInput(
     string? SelectionMetric = null,
     double? TimeBudgetSeconds = null,
     int AutoParallelism = 1,
-    int? ScheduledMajor = null);
+    int? ScheduledMajor = null,
+    EnsembleSpec? Ensemble = null);
 
 /// <summary>The dataset's columns as the model sees them, and what the preparation pass found.</summary>
 public sealed record PreparedTraining(

@@ -72,6 +72,22 @@ internal static class ModelExamples
         Aliases = [],
     };
 
+    /// <summary>A weighted ensemble of two versions, one named by alias (pinned to the version it named).</summary>
+    public static ModelVersionInfo Ensemble { get; } = Uploaded with
+    {
+        Version = "3.0.0",
+        Trainer = "ensemble:weighted",
+        Metrics = new Dictionary<string, double>(),
+        Tags = new Dictionary<string, string>(),
+        Lineage = new ModelLineage(),
+        Notes = null,
+        Framework = ModelFramework.Ensemble,
+        SizeBytes = 412,
+        Ensemble = new EnsembleInfo(
+            EnsembleCombiner.Weighted,
+            [new EnsembleMember("churn", "1.2.0", null, 2), new EnsembleMember("churn-usage", "2.1.0", "champion", 1)]),
+    };
+
     public static PredictBatchBody BatchRequest { get; } = new(
         [
             new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" },

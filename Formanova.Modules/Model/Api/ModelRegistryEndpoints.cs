@@ -11,6 +11,14 @@ internal sealed record SetAliasBody(string? Version);
 
 internal sealed record AliasResponse(string Name, string Alias, string Version);
 
+/// <summary>An ensemble of existing versions (docs/model.md, "Ensembles"); <see cref="Combiner"/> defaults to average.</summary>
+internal sealed record RegisterEnsembleBody(
+    string? Version,
+    List<EnsembleMemberSpec>? Members,
+    EnsembleCombiner? Combiner = null,
+    Dictionary<string, string>? Tags = null,
+    string? Notes = null);
+
 internal static class ModelRegistryEndpoints
 {
     public static IEndpointRouteBuilder MapModelRegistryEndpoints(this IEndpointRouteBuilder endpoints)
@@ -175,6 +183,41 @@ internal static class ModelRegistryEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
+        models.MapPost("/{name}/ensembles", async (string name, RegisterEnsembleBody body, IModelModule module, CancellationToken ct) =>
+            {
+                var info = await module.RegisterEnsembleAsync(
+                    new RegisterEnsembleRequest(
+                        name,
+                        body.Version!,
+                        new EnsembleSpec([.. body.Members!], body.Combiner ?? EnsembleCombiner.Average),
+                        body.Tags,
+                        body.Notes),
+                    ct);
+                return TypedResults.Created($"/api/v1/models/{info.Name}/versions/{info.Version}", info);
+            })
+            .WithName("RegisterEnsemble")
+            .WithSummary("Register an ensemble of model versions")
+            .WithDescription(
+                "Registers a version (framework `ensemble`) whose `members` are other versions, of this model or others, "
+                + "each named by `model` and `version` or `alias` (neither: the model's active version); an alias or the "
+                + "active version is resolved now and pinned, so the ensemble never changes under its callers. `combiner` "
+                + "`average` (the default) averages regression values or class probabilities (soft voting); `weighted` "
+                + "does so with each member's `weight`. A `stacking` ensemble is trained instead: a training run with "
+                + "`ensemble`. The ensemble takes the union of its members' columns; it is served, aliased, activated, "
+                + "cached and batch-scored like any version, and a prediction with `includeMembers: true` lists each "
+                + "member's answer. **400** naming the field (`members[1].version`, `members[0].weight`, `combiner`) when "
+                + "a member is missing or failed, has another task or class set, takes a shared column as another kind, "
+                + "or is the ensemble itself, when a weight is missing or not positive, or with fewer than 2 or more than "
+                + "8 members: nothing is stored then. **409** when the model already has this version; **422** when a "
+                + "member does not load.")
+            .WithRequestExample(new RegisterEnsembleBody(
+                "3.0.0",
+                [new EnsembleMemberSpec("churn", "1.2.0", Weight: 2), new EnsembleMemberSpec("churn-usage", Alias: "champion", Weight: 1)],
+                EnsembleCombiner.Weighted))
+            .WithResponseExample(ModelExamples.Ensemble, StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
         return endpoints;
     }
 
@@ -201,6 +244,15 @@ internal static class ModelRegistryEndpoints
                 file,
                 ct);
         return TypedResults.Created($"/api/v1/models/{info.Name}/versions/{info.Version}", info);
+    }
+}
+
+internal sealed class RegisterEnsembleBodyValidator : AbstractValidator<RegisterEnsembleBody>
+{
+    public RegisterEnsembleBodyValidator()
+    {
+        RuleFor(b => b.Version).NotEmpty().WithMessage("The ensemble's version is required.");
+        RuleFor(b => b.Members).NotEmpty().WithMessage("The members are required: 2 to 8 versions, each by model and version or alias.");
     }
 }
 

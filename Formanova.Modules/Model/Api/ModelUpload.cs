@@ -141,6 +141,9 @@ internal sealed class ModelUploadValidator : AbstractValidator<ModelUpload>
         RuleFor(u => u.Metadata).NotNull().When(u => u.MetadataError is null)
             .WithMessage("A 'metadata' JSON field with version, task and columns is required.");
 
+        RuleFor(u => u.Metadata!.Framework).NotEqual(ModelFramework.Ensemble).When(u => u.Metadata is not null)
+            .WithMessage("An ensemble is registered from its members: POST /api/v1/models/{name}/ensembles.");
+
         RuleFor(u => u.Metadata!.Signature).Null().When(u => u.Metadata is not null && u.Framework == ModelFramework.Mlnet)
             .WithMessage("A signature maps an ONNX graph's tensors; an ML.NET zip takes its columns by name.");
 

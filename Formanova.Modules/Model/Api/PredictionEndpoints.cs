@@ -10,7 +10,8 @@ namespace Formanova.Modules.Model.Api;
 /// <summary>
 /// Input values arrive as JSON elements; the module converts and checks them against the version's input contract.
 /// With <see cref="Strict"/> a key the model does not read is a 400 instead of an entry of <c>ignoredColumns</c>.
-/// <see cref="EntityId"/> is logged with the prediction, for feedback by entity (docs/feedback.md).
+/// <see cref="EntityId"/> is logged with the prediction, for feedback by entity (docs/feedback.md);
+/// <see cref="IncludeMembers"/> adds an ensemble's per-member answers (<c>members</c>).
 /// </summary>
 internal sealed record PredictBody(
     Dictionary<string, object?>? Inputs,
@@ -18,7 +19,8 @@ internal sealed record PredictBody(
     string? Alias = null,
     bool UseCache = true,
     bool Strict = false,
-    string? EntityId = null);
+    string? EntityId = null,
+    bool IncludeMembers = false);
 
 /// <summary><see cref="EntityIds"/>, when given, holds one entity key (or null) per row.</summary>
 internal sealed record PredictBatchBody(
@@ -27,7 +29,8 @@ internal sealed record PredictBatchBody(
     string? Alias = null,
     bool UseCache = true,
     bool Strict = false,
-    List<string?>? EntityIds = null);
+    List<string?>? EntityIds = null,
+    bool IncludeMembers = false);
 
 internal static class PredictionEndpoints
 {
@@ -43,7 +46,8 @@ internal static class PredictionEndpoints
                 body.Alias,
                 body.UseCache,
                 body.Strict,
-                body.EntityId), ct)))
+                body.EntityId,
+                body.IncludeMembers), ct)))
             .WithName("Predict")
             .WithSummary("Predict one row")
             .WithDescription(
@@ -54,7 +58,9 @@ internal static class PredictionEndpoints
                 + "named, the previous stable version answers and `fallbackFrom` names the failed one; **422** when the "
                 + "version that must answer is not an ML.NET model its schema can load. Runs in the request: no workflow "
                 + "is started. `predictionId` names the answer for `POST /feedback`; `entityId` (optional) is logged with "
-                + "it, so feedback can name the entity instead.")
+                + "it, so feedback can name the entity instead. An ensemble version answers "
+                + "with its combined prediction; `includeMembers: true` adds `members`, each member's answer (with `fallbackFrom` "
+                + "when its model's previous stable version stood in).")
             .WithRequestExample(new PredictBody(new() { ["tenure"] = 12, ["monthlyCharges"] = 70.35, ["contract"] = "Month-to-month" }))
             .WithResponseExample(ModelExamples.Prediction(1.52, 0.82, cached: false))
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -67,7 +73,8 @@ internal static class PredictionEndpoints
                 body.Alias,
                 body.UseCache,
                 body.Strict,
-                body.EntityIds), ct)))
+                body.EntityIds,
+                body.IncludeMembers), ct)))
             .WithName("PredictBatch")
             .WithSummary("Predict a batch of rows")
             .WithDescription(
@@ -79,7 +86,8 @@ internal static class PredictionEndpoints
                 + "says how many answered from it. When the active version fails and no version or alias was named, the "
                 + "previous stable version answers and `fallbackFrom` names the failed one. Runs in the request: for a "
                 + "whole dataset, submit a batch job instead. **422** as for a single prediction. Each prediction has its "
-                + "own `predictionId`; `entityIds` (optional) gives one entity key (or null) per row.")
+                + "own `predictionId`; `entityIds` (optional) gives one entity key (or null) per row. `includeMembers: true` "
+                + "adds an ensemble's per-member answers to each prediction.")
             .WithRequestExample(ModelExamples.BatchRequest)
             .WithResponseExample(ModelExamples.BatchResult)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);

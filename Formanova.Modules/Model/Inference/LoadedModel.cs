@@ -40,6 +40,9 @@ internal sealed class LoadedModel
 
     public ColumnBinding[] Bindings { get; }
 
+    /// <summary>The classes a classifier gives probabilities for (ordinal order), from the probe; null when it gives none.</summary>
+    public IReadOnlyList<string>? Classes { get; private set; }
+
     /// <summary>True when the backend scores a chunk of rows as one run, so a batch hands it whole chunks.</summary>
     public bool ScoresChunks => _backend.ScoresChunks;
 
@@ -51,16 +54,35 @@ internal sealed class LoadedModel
     /// </summary>
     public static LoadedModel Load(ModelVersionRow row, Stream artifact, int enginesPerModel, ModelOptions.OnnxOptions? onnx = null)
     {
-        var schema = ModelSchema.Validate(
-            row.Columns.Where(c => !c.IsLabel).ToList(),
-            row.ModelTask,
-            requireLabel: false,
-            int.MaxValue,
-            row.ModelFramework);
+        var schema = SchemaOf(row);
         var bindings = Bind(schema);
-        ScoringBackend backend = row.ModelFramework == ModelFramework.Onnx
-            ? OnnxBackend.Load(row, bindings, artifact, onnx ?? new ModelOptions.OnnxOptions())
-            : MlnetBackend.Load(row, schema, bindings, artifact, enginesPerModel);
+        ScoringBackend backend = row.ModelFramework switch
+        {
+            ModelFramework.Onnx => OnnxBackend.Load(row, bindings, artifact, onnx ?? new ModelOptions.OnnxOptions()),
+            ModelFramework.Ensemble => throw new ModuleException(
+                ErrorKind.Unprocessable,
+                $"{row.Name} {row.Version} is an ensemble; the runtime loads it from its members."),
+            _ => MlnetBackend.Load(row, schema, bindings, artifact, enginesPerModel),
+        };
+        return Probed(row, schema, bindings, backend);
+    }
+
+    /// <summary>A version whose backend is already built (an ensemble over its members' loaded models), probed.</summary>
+    public static LoadedModel Create(ModelVersionRow row, ScoringBackend backend)
+    {
+        var schema = SchemaOf(row);
+        return Probed(row, schema, Bind(schema), backend);
+    }
+
+    private static ModelSchema SchemaOf(ModelVersionRow row) => ModelSchema.Validate(
+        row.Columns.Where(c => !c.IsLabel).ToList(),
+        row.ModelTask,
+        requireLabel: false,
+        int.MaxValue,
+        row.ModelFramework);
+
+    private static LoadedModel Probed(ModelVersionRow row, ModelSchema schema, ColumnBinding[] bindings, ScoringBackend backend)
+    {
         var model = new LoadedModel(row, schema, bindings, backend);
         try
         {
@@ -103,13 +125,15 @@ internal sealed class LoadedModel
         ];
     }
 
-    // NaN and "" are what a request of nulls sends; an ONNX integer input cannot take NaN, so its probe sends zeros.
+    // NaN and "" are what a request of nulls sends; an ONNX integer input cannot take NaN, so its probe (and an
+    // ensemble's, which may have ONNX members) sends zeros.
     private void Probe()
     {
         var floats = new float[Bindings.Length];
-        Array.Fill(floats, Framework == ModelFramework.Onnx ? 0f : float.NaN);
+        Array.Fill(floats, Framework == ModelFramework.Mlnet ? float.NaN : 0f);
         var texts = Enumerable.Repeat("", Bindings.Length).ToArray();
-        Predict(floats, texts);
+        var probabilities = Predict(floats, texts).Probabilities;
+        Classes = probabilities is null ? null : [.. probabilities.Keys.Order(StringComparer.Ordinal)];
     }
 
     /// <summary>One rented worker; predictions through it skip the pool.</summary>
@@ -135,7 +159,8 @@ internal readonly record struct Prediction(
     double? Value,
     double? Score,
     IReadOnlyDictionary<string, double>? Scores,
-    IReadOnlyDictionary<string, double>? Probabilities);
+    IReadOnlyDictionary<string, double>? Probabilities,
+    IReadOnlyList<MemberPrediction>? Members = null);
 
 /// <summary>
 /// The two class probabilities of a binary prediction, <c>true</c> then <c>false</c>, as a read-only dictionary. A

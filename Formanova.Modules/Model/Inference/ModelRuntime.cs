@@ -107,7 +107,81 @@ internal sealed class ModelRuntime(
     {
         var path = await registry.EnsureLocalAsync(row, cancellationToken);
         await using var zip = File.OpenRead(path);
-        return LoadedModel.Load(row, zip, 1, _onnx);
+        return row.ModelFramework == ModelFramework.Ensemble
+            ? await LoadEnsembleAsync(row, zip, cancellationToken)
+            : LoadedModel.Load(row, zip, 1, _onnx);
+    }
+
+    /// <summary>
+    /// An ensemble over its members' loaded versions (shared with every other request for them). A member whose version
+    /// does not load is answered by its model's previous stable version, as a single active version would be; the
+    /// ensemble fails to load only when such a member has none.
+    /// </summary>
+    public async Task<LoadedModel> LoadEnsembleAsync(ModelVersionRow row, Stream artifact, CancellationToken cancellationToken)
+    {
+        var manifest = EnsembleArtifact.Read(row, artifact);
+        var members = new EnsembleMemberModel[manifest.Info.Members.Count];
+        for (var i = 0; i < members.Length; i++)
+        {
+            members[i] = await LoadMemberAsync(row, manifest.Info.Members[i], cancellationToken);
+        }
+
+        LoadedModel? meta = null;
+        var classes = row.ModelTask == ModelTask.Regression ? [] : members[0].Model.Classes ?? [];
+        if (manifest.MetaLearner is { } metaZip)
+        {
+            using var stream = new MemoryStream(metaZip, writable: false);
+            meta = LoadedModel.Load(
+                EnsembleBackend.MetaRow(row.Name, row.Version, row.ModelTask, manifest.Info.MetaFeatures ?? []),
+                stream,
+                _options.EnginesPerModel);
+        }
+
+        return LoadedModel.Create(row, new EnsembleBackend(row.ModelTask, classes, members, meta));
+    }
+
+    private async Task<EnsembleMemberModel> LoadMemberAsync(
+        ModelVersionRow ensemble,
+        EnsembleMember member,
+        CancellationToken cancellationToken)
+    {
+        async Task<LoadedModel?> PreviousAsync()
+        {
+            var previous = await PreviousStableAsync(member.Model, member.Version, CancellationToken.None);
+            if (previous is null)
+            {
+                return null;
+            }
+
+            metrics.Fallbacks.Add(1,
+                new KeyValuePair<string, object?>("model", member.Model),
+                new KeyValuePair<string, object?>("from", member.Version),
+                new KeyValuePair<string, object?>("to", previous.Version));
+            return await GetAsync(previous, CancellationToken.None);
+        }
+
+        try
+        {
+            var memberRow = await registry.FindAsync(member.Model, member.Version, cancellationToken)
+                ?? throw ModuleException.NotFound("Model version", $"{member.Model} {member.Version}");
+            return new EnsembleMemberModel(member, await GetAsync(memberRow, cancellationToken), ensemble.Layout, null, PreviousAsync);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(
+                ex,
+                "Member {Member} {MemberVersion} of ensemble {Model} {Version} did not load; trying its previous stable version",
+                member.Model,
+                member.Version,
+                ensemble.Name,
+                ensemble.Version);
+            var fallback = await PreviousAsync() ?? throw new ModuleException(
+                ErrorKind.Unavailable,
+                $"Member {member.Model} {member.Version} of {ensemble.Name} {ensemble.Version} did not load ({ex.Message}) and its "
+                + "model has no previous stable version.",
+                inner: ex);
+            return new EnsembleMemberModel(member, fallback, ensemble.Layout, ex.Message, () => Task.FromResult<LoadedModel?>(null));
+        }
     }
 
     public void Unload(string name, string version)
@@ -158,7 +232,9 @@ internal sealed class ModelRuntime(
         {
             var path = await registry.EnsureLocalAsync(row, CancellationToken.None);
             await using var zip = File.OpenRead(path);
-            var model = LoadedModel.Load(row, zip, _options.EnginesPerModel, _onnx);
+            var model = row.ModelFramework == ModelFramework.Ensemble
+                ? await LoadEnsembleAsync(row, zip, CancellationToken.None)
+                : LoadedModel.Load(row, zip, _options.EnginesPerModel, _onnx);
             metrics.Loads.Add(1, new KeyValuePair<string, object?>("outcome", "loaded"));
             logger.LogInformation(
                 "Loaded model {Model} {Version} in {Milliseconds:F0} ms",

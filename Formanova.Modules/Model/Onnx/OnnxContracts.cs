@@ -1,10 +1,11 @@
 namespace Formanova.Modules.Model;
 
-/// <summary>What a version's artifact is: an ML.NET model zip or an ONNX graph.</summary>
+/// <summary>What a version's artifact is: an ML.NET model zip, an ONNX graph, or an ensemble of other versions.</summary>
 public enum ModelFramework
 {
     Mlnet,
     Onnx,
+    Ensemble,
 }
 
 /// <summary>The element types an ONNX input tensor may have for Formanova to feed it from registry columns.</summary>

@@ -35,7 +35,8 @@ internal sealed record NewVersion(
     TrainingReport? Report = null,
     ModelFramework Framework = ModelFramework.Mlnet,
     int? Opset = null,
-    OnnxSignature? Signature = null);
+    OnnxSignature? Signature = null,
+    EnsembleInfo? Ensemble = null);
 
 /// <summary>
 /// The registry: files under <c>{data}/models/{name}/{version}/</c> and one index row per version. A version
@@ -49,10 +50,13 @@ internal sealed class ModelRegistry : IDisposable
     /// <summary>The artifact of an ONNX version: the graph as uploaded.</summary>
     public const string OnnxFile = "model.onnx";
 
+    /// <summary>The artifact of an ensemble: its manifest, and a stacked ensemble's meta-learner (EnsembleArtifact).</summary>
+    public const string EnsembleFile = "ensemble.zip";
+
     private const string RowColumns = """
         id, name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
         schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
-        input_contract_json, framework, opset, signature_json
+        input_contract_json, framework, opset, signature_json, ensemble_json
         """;
 
     private const string SelectVersion = $"SELECT {RowColumns} FROM model_versions WHERE name = @Name AND version = @Version";
@@ -72,10 +76,10 @@ internal sealed class ModelRegistry : IDisposable
     private const string InsertVersion = """
         INSERT INTO model_versions (name, version, task, trainer, status, created_at, activated_at, run_id, dataset_id, dataset_version,
             schema_json, metrics_json, tags_json, notes, sha256, size_bytes, artifact_store, failure_reason, cache_generation,
-            input_contract_json, training_report_json, framework, opset, signature_json)
+            input_contract_json, training_report_json, framework, opset, signature_json, ensemble_json)
         VALUES (@Name, @Version, @Task, @Trainer, @Status, @CreatedAt, NULL, @RunId, @DatasetId, @DatasetVersion,
             @SchemaJson, @MetricsJson, @TagsJson, @Notes, @Sha256, @SizeBytes, @ArtifactStore, NULL, 0,
-            @InputContractJson, @TrainingReportJson, @Framework, @Opset, @SignatureJson)
+            @InputContractJson, @TrainingReportJson, @Framework, @Opset, @SignatureJson, @EnsembleJson)
         """;
 
     // Kept out of RowColumns: a report runs to kilobytes, and only the single-version read returns it.
@@ -237,6 +241,7 @@ internal sealed class ModelRegistry : IDisposable
             Framework = FrameworkText.Of(version.Framework),
             Opset = version.Opset,
             SignatureJson = version.Signature is null ? null : JsonSerializer.Serialize(version.Signature, RegistryJson.Options),
+            EnsembleJson = version.Ensemble is null ? null : JsonSerializer.Serialize(version.Ensemble, RegistryJson.Options),
         };
         var files = Files(version, row, zip);
         var target = VersionFolder(version.Name, version.Version);
@@ -473,8 +478,13 @@ internal sealed class ModelRegistry : IDisposable
             : (await GetAsync(name, version, cancellationToken)).CacheGeneration;
     }
 
-    /// <summary>The artifact's file name: <see cref="ModelFile"/> or, for an ONNX version, <see cref="OnnxFile"/>.</summary>
-    public static string ArtifactFile(ModelFramework framework) => framework == ModelFramework.Onnx ? OnnxFile : ModelFile;
+    /// <summary>The artifact's file name: <see cref="ModelFile"/>, <see cref="OnnxFile"/> or <see cref="EnsembleFile"/>.</summary>
+    public static string ArtifactFile(ModelFramework framework) => framework switch
+    {
+        ModelFramework.Onnx => OnnxFile,
+        ModelFramework.Ensemble => EnsembleFile,
+        _ => ModelFile,
+    };
 
     /// <summary>
     /// The path of the version's artifact (model.zip or model.onnx), checked against the registered SHA-256. A missing
@@ -649,6 +659,7 @@ internal sealed class ModelRegistry : IDisposable
             framework = version.Framework,
             opset = version.Opset,
             signature = version.Signature,
+            ensemble = version.Ensemble,
             createdAt = row.CreatedAt,
             columns = version.Columns,
             contract = version.Contract,

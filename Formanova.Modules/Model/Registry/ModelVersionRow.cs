@@ -52,7 +52,7 @@ internal sealed class ModelVersionRow
     /// <summary>Written on registration only; the row queries leave it out (see ModelRegistry.FindReportAsync).</summary>
     public string? TrainingReportJson { get; set; }
 
-    /// <summary>'mlnet' or 'onnx' (<see cref="ModelFramework"/> in lower case).</summary>
+    /// <summary>'mlnet', 'onnx' or 'ensemble' (<see cref="ModelFramework"/> in lower case).</summary>
     public string Framework { get; set; } = FrameworkText.Mlnet;
 
     /// <summary>The ONNX opset of the default domain; null for ML.NET versions.</summary>
@@ -61,7 +61,17 @@ internal sealed class ModelVersionRow
     /// <summary>The ONNX signature (JSON <see cref="OnnxSignature"/>); null for ML.NET versions.</summary>
     public string? SignatureJson { get; set; }
 
+    /// <summary>An ensemble's combiner and pinned members (JSON <see cref="EnsembleInfo"/>); null for other versions.</summary>
+    public string? EnsembleJson { get; set; }
+
     public ModelFramework ModelFramework => FrameworkText.Parse(Framework);
+
+    /// <summary>The stored ensemble manifest, parsed once per row instance.</summary>
+    public EnsembleInfo? Ensemble => EnsembleJson is null
+        ? null
+        : _ensemble ??= JsonSerializer.Deserialize<EnsembleInfo>(EnsembleJson, RegistryJson.Options);
+
+    private EnsembleInfo? _ensemble;
 
     /// <summary>The stored signature, parsed once per row instance.</summary>
     public OnnxSignature? Signature => SignatureJson is null
@@ -118,7 +128,8 @@ internal sealed class ModelVersionRow
         InputContract,
         Framework: ModelFramework,
         Opset: Opset,
-        Signature: Signature);
+        Signature: Signature,
+        Ensemble: Ensemble);
 }
 
 internal static class RegistryJson
@@ -134,10 +145,21 @@ internal static class FrameworkText
 {
     public const string Mlnet = "mlnet";
     public const string Onnx = "onnx";
+    public const string Ensemble = "ensemble";
 
-    public static string Of(ModelFramework framework) => framework == ModelFramework.Onnx ? Onnx : Mlnet;
+    public static string Of(ModelFramework framework) => framework switch
+    {
+        ModelFramework.Onnx => Onnx,
+        ModelFramework.Ensemble => Ensemble,
+        _ => Mlnet,
+    };
 
-    public static ModelFramework Parse(string text) => text == Onnx ? ModelFramework.Onnx : ModelFramework.Mlnet;
+    public static ModelFramework Parse(string text) => text switch
+    {
+        Onnx => ModelFramework.Onnx,
+        Ensemble => ModelFramework.Ensemble,
+        _ => ModelFramework.Mlnet,
+    };
 }
 
 internal static class VersionStatusText

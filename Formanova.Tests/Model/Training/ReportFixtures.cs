@@ -108,7 +108,7 @@ internal static class ReportFixtures
     public static Task<long> MileageDatasetAsync(IServiceProvider services, int count, int seed, int nullEvery) =>
         ImportAsync(services, "mileage", MileageColumns, Mileage(count, seed, nullEvery), withDate: false);
 
-    private static async Task<long> ImportAsync(
+    internal static async Task<long> ImportAsync(
         IServiceProvider services,
         string name,
         IReadOnlyList<ModelColumn> model,
