@@ -94,7 +94,8 @@ internal sealed class EnsemblePlanner(ModelRegistry registry, ModelRuntime runti
             {
                 throw ModuleException.Invalid(
                     "members",
-                    $"A stacked ensemble's meta-learner takes at most {SlotRow.FloatSlots} member outputs; these members give {features.Count}.");
+                    $"A stacked ensemble's meta-learner takes at most {SlotRow.FloatSlots} member outputs; "
+                    + $"these members give {features.Count}.");
             }
 
             info = info with { MetaFeatures = features };
