@@ -20,7 +20,7 @@ internal sealed class ApiKeyAuthenticationHandler(
     IProblemDetailsService problemDetails) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
-    public const string ScopeClaim = "scope";
+    public const string ScopeClaim = ApiScopes.ClaimType;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {

@@ -21,5 +21,7 @@ internal static class AccessExamples
         new("key_a1b2c3d4e5f60718", "bootstrap", [ApiScopes.Admin], CreatedAt.AddDays(-30), CreatedAt.AddMinutes(-2), null, false),
     ];
 
+    public static AuthenticatedKey Me { get; } = new(Scorer.Id, Scorer.Name, Scorer.Scopes);
+
     public static ApiKeyInfo Revoked { get; } = Scorer with { LastUsedAt = CreatedAt.AddHours(3), Revoked = true };
 }

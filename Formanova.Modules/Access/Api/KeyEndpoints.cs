@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using FluentValidation;
 using Formanova.Modules.Shared.Api;
 using Microsoft.AspNetCore.Builder;
@@ -11,6 +12,18 @@ internal static class KeyEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
+        api.MapGet("/keys/me", (ClaimsPrincipal user) => TypedResults.Ok(new AuthenticatedKey(
+                user.FindFirstValue(ClaimTypes.NameIdentifier) ?? string.Empty,
+                user.FindFirstValue(ClaimTypes.Name) ?? string.Empty,
+                [.. user.FindAll(ApiScopes.ClaimType).Select(c => c.Value)])))
+            .WithTags("API keys")
+            .WithName("GetCallingApiKey")
+            .WithSummary("The calling API key")
+            .WithDescription(
+                "The id, name and scopes of the key that sent the request, read from the verified key itself (no store "
+                + "read): how a client checks that its key works and what it may do.")
+            .WithResponseExample(AccessExamples.Me);
+
         var keys = api.MapGroup("/keys").WithTags("API keys").RequireScope(ApiScopes.Admin);
 
         keys.MapPost("/", async Task<Created<ApiKeyCreated>> (CreateApiKeyRequest request, IAccessModule access, CancellationToken ct) =>

@@ -10,6 +10,9 @@ public static class ApiScopes
     public const string Write = "write";
     public const string Admin = "admin";
 
+    /// <summary>The claim type that carries each of an authenticated key's scopes.</summary>
+    public const string ClaimType = "scope";
+
     public static IReadOnlyList<string> All { get; } = [Read, Predict, Write, Admin];
 }
 

@@ -42,4 +42,37 @@ public sealed class KeyEndpointsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await client.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
     }
+
+    [Test]
+    public async Task GetMe_WhenCalledWithAReadKey_ReturnsThatKeysIdNameAndScopes()
+    {
+        using var factory = new FormanovaFactory();
+        using var admin = factory.CreateClient();
+        var created = await (await admin.PostAsJsonAsync("/api/v1/keys", new { name = "reader", scopes = new[] { "read", "predict" } }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        using var reader = factory.CreateClient();
+        reader.DefaultRequestHeaders.Authorization = new("Bearer", created.GetProperty("secret").GetString());
+
+        var me = await reader.GetFromJsonAsync<JsonElement>("/api/v1/keys/me");
+
+        Assert.That(me.GetProperty("id").GetString(), Is.EqualTo(created.GetProperty("key").GetProperty("id").GetString()));
+        Assert.That(me.GetProperty("name").GetString(), Is.EqualTo("reader"));
+        Assert.That(me.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()), Is.EquivalentTo(new[] { "read", "predict" }));
+        Assert.That((await reader.GetAsync("/api/v1/keys")).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+    }
+
+    [Test]
+    public async Task GetMe_WhenTheKeyLacksTheReadScope_Returns403()
+    {
+        using var factory = new FormanovaFactory();
+        using var admin = factory.CreateClient();
+        var created = await (await admin.PostAsJsonAsync("/api/v1/keys", new { name = "scorer", scopes = new[] { "predict" } }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        using var scorer = factory.CreateClient();
+        scorer.DefaultRequestHeaders.Authorization = new("Bearer", created.GetProperty("secret").GetString());
+
+        using var response = await scorer.GetAsync("/api/v1/keys/me");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+    }
 }
