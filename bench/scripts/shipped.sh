@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The product as shipped (issue 27): Formanova.Host built in Release, started with its default settings (embedded
+# Temporal server, SQLite, the bootstrapped demo-churn model) plus an admin key and rate limiting off, so that wrk
+# measures the request path and not the per-key limit. Beside it, in the same run, the plain Kestrel baseline
+# (bench/Formanova.Bench.Baseline: constant JSON from POST and GET). Every HTTP figure is wrk -t2 -c32 over loopback;
+# each round measures the baseline and then every path, and a path's ratio is its rate over the baseline's rate in
+# the same round (median over rounds). Then the synchronous workflow path, start-up time on existing data, resident
+# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end.
+# Usage: bench/scripts/shipped.sh [seconds per wrk run, 10] [rounds, 3] [batch/import rows, 1000000; 0 skips]
+# Needs wrk, jq, curl. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
+set -euo pipefail
+SECS=${1:-10} ROUNDS=${2:-3} ROWS=${3:-1000000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/formanova-shipped-XXXX)
+PORT=5110 BASE_PORT=5111 KEY=bench-key-0123456789abcdef0123
+FNV=http://127.0.0.1:$PORT BASE=http://127.0.0.1:$BASE_PORT
+HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+BASE_DLL=$ROOT/bench/Formanova.Bench.Baseline/bin/Release/net10.0/Formanova.Bench.Baseline.dll
+HOST='' BASELINE=''
+cleanup() {
+  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
+  [ -n "$BASELINE" ] && kill "$BASELINE" 2>/dev/null && wait "$BASELINE" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
+dotnet build -c Release "$ROOT/bench/Formanova.Bench.Baseline" -v q > /dev/null
+
+# Starts the host; START_MS is the milliseconds from launch to a 200 from /health/ready.
+start_host() {
+  local t0
+  t0=$(date +%s%N)
+  Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7310 \
+    RateLimiting__Enabled=false dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1 &
+  HOST=$!
+  until curl -sf -o /dev/null "$FNV/health/ready"; do sleep 0.01; done
+  START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+stop_host() { kill "$HOST"; wait "$HOST" 2>/dev/null || true; HOST=''; }
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
+
+start_host; first_start=$START_MS
+until [ "$(curl -s "${auth[@]}" "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+sleep 10   # let the first start's background work (demo training, preload) settle before "idle"
+idle_rss=$(rss_mib "$HOST")
+ASPNETCORE_URLS=$BASE dotnet "$BASE_DLL" > "$WORK/baseline.log" 2>&1 &
+BASELINE=$!
+until curl -sf -o /dev/null "$BASE/"; do sleep 0.1; done
+
+input='"tenure_months":3,"monthly_charges":95.5,"total_charges":286.5,"support_calls":4,"age":33,"data_usage_gb":12.5,
+"contract":"month-to-month","payment_method":"electronic-check","paperless_billing":true,"has_partner":false'
+hit_body="{\"inputs\":{$(tr -d '\n' <<< "$input"),\"feedback\":\"too expensive\"}}"
+cat > "$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+wrk.body = $(jq -Rs . <<< "$hit_body")
+EOF
+# Distinct inputs: each request changes monthly_charges, each thread from its own range, so no two requests share a
+# cache key (an L1 or L2 miss every time).
+cat > "$WORK/miss.lua" <<EOF
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("id", threads) end
+function init() n = id * 100000000 end
+local template = $(jq -Rs . <<< "{\"inputs\":{$(tr -d '\n' <<< "$input" | sed 's/"monthly_charges":95.5/"monthly_charges":%d.%03d/'),\"feedback\":\"x\"}}")
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $KEY"},
+    string.format(template, math.floor(n / 1000), n % 1000))
+end
+EOF
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$KEY" > "$WORK/get.lua"
+curl -sf "${auth[@]}" "$FNV/api/v1/models/demo-churn/predict" -d "$hit_body" > /dev/null
+curl -sf "${auth[@]}" "$FNV/api/v1/keys/me" > /dev/null
+
+# wrk's req/s and p50 (ms) for one path: run URL [lua] [threads connections]
+run() {
+  local out
+  out=$(wrk -t"${4:-2}" -c"${5:-32}" -d"${SECS}s" --latency ${2:+-s "$WORK/$2"} "$1")
+  awk '/Requests\/sec/ {r = $2} /^ +50%/ {p = $2} END {
+    if (p ~ /us$/) p = substr(p, 1, length(p) - 2) / 1000; else if (p ~ /ms$/) p = substr(p, 1, length(p) - 2) + 0;
+    else if (p ~ /s$/) p = substr(p, 1, length(p) - 1) * 1000; print r, p}' <<< "$out"
+}
+paths=(hit miss me live)
+declare -A rates ratios
+for round in $(seq 1 "$ROUNDS"); do
+  read -r base_post _ < <(run "$BASE/" post.lua)
+  read -r base_get _ < <(run "$BASE/")
+  read -r r _ < <(run "$FNV/api/v1/models/demo-churn/predict" post.lua); rates[hit]+="$r "; ratios[hit]+="$(jq -n "$r/$base_post") "
+  read -r r _ < <(run "$FNV/api/v1/models/demo-churn/predict" miss.lua); rates[miss]+="$r "; ratios[miss]+="$(jq -n "$r/$base_post") "
+  read -r r _ < <(run "$FNV/api/v1/keys/me" get.lua); rates[me]+="$r "; ratios[me]+="$(jq -n "$r/$base_get") "
+  read -r r _ < <(run "$FNV/health/live"); rates[live]+="$r "; ratios[live]+="$(jq -n "$r/$base_get") "
+  rates[base_post]+="$base_post " rates[base_get]+="$base_get "
+  echo "round $round: baseline POST $base_post, GET $base_get; last hit $r req/s; $(date +%T)" >&2
+done
+median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+range() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
+
+# The synchronous workflow path: one caller (latency, CPU per request), then 32 (throughput).
+sync_body="{\"model\":\"demo-churn\",\"inputs\":{$(tr -d '\n' <<< "$input"),\"feedback\":\"too expensive\"}}"
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
+  "$KEY" "$(jq -Rs . <<< "$sync_body")" > "$WORK/sync.lua"
+cpu0=$(cpu_ticks "$HOST")
+out=$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$WORK/sync.lua" "$FNV/api/v1/predictions")
+cpu1=$(cpu_ticks "$HOST")
+sync1_rate=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
+sync1_p50=$(awk '/^ +50%/ {print $2}' <<< "$out")
+sync1_cpu=$(jq -n "($cpu1 - $cpu0) * 10 / ($sync1_rate * $SECS)")   # ticks are 10 ms
+read -r sync32_rate sync32_p50 < <(run "$FNV/api/v1/predictions" sync.lua 2 32)
+after_http_rss=$(rss_mib "$HOST")
+
+# Import and batch: ROWS rows of demo-churn's columns into the embedded SQLite, then a batch job over them.
+import_rate='skipped' batch_rate='skipped' batch_rss='skipped'
+if [ "$ROWS" -gt 0 ]; then
+  awk -v n="$ROWS" 'BEGIN {srand(7); print "tenure_months,monthly_charges,total_charges,support_calls,age,data_usage_gb,contract,payment_method,paperless_billing,has_partner,feedback,churned";
+    split("month-to-month,one-year,two-year", c, ","); split("electronic-check,credit-card,bank-transfer", p, ",");
+    for (i = 0; i < n; i++) { t = int(rand() * 72); m = 20 + rand() * 100;
+      printf "%d,%.2f,%.2f,%d,%d,%.1f,%s,%s,%s,%s,%s,%s\n", t, m, t * m, int(rand() * 6), 18 + int(rand() * 60), rand() * 50,
+        c[1 + int(rand() * 3)], p[1 + int(rand() * 3)], rand() < 0.5 ? "true" : "false", rand() < 0.5 ? "true" : "false",
+        rand() < 0.1 ? "too expensive" : "", (t < 12 && m > 70) ? "true" : "false" } }' > "$WORK/rows.csv"
+  ds=$(curl -s "${auth[@]}" "$FNV/api/v1/datasets" -d '{"name":"shipped-bench","columns":[
+    {"name":"tenure_months","type":"numeric"},{"name":"monthly_charges","type":"numeric"},{"name":"total_charges","type":"numeric"},
+    {"name":"support_calls","type":"numeric"},{"name":"age","type":"numeric"},{"name":"data_usage_gb","type":"numeric"},
+    {"name":"contract","type":"categorical"},{"name":"payment_method","type":"categorical"},{"name":"paperless_billing","type":"boolean"},
+    {"name":"has_partner","type":"boolean"},{"name":"feedback","type":"text"},{"name":"churned","type":"boolean","role":"label"}]}' | jq .id)
+  t0=$(date +%s%N)
+  curl -sf -H "Authorization: Bearer $KEY" -H "Content-Type: text/csv" --data-binary @"$WORK/rows.csv" \
+    "$FNV/api/v1/datasets/$ds/rows?format=csv" > "$WORK/import.json"
+  import_rate=$(jq -n "$ROWS * 1e9 / ($(date +%s%N) - $t0) | floor")
+  batch=$(curl -s "${auth[@]}" "$FNV/api/v1/batch-jobs" -d "{\"model\":\"demo-churn\",\"datasetId\":$ds}" | jq -r .id)
+  t0=$(date +%s%N)
+  until [ "$(curl -s "${auth[@]}" "$FNV/api/v1/batch-jobs/$batch" | jq -r .status)" != running ]; do sleep 0.2; done
+  batch_rate="$(jq -n "$ROWS * 1e9 / ($(date +%s%N) - $t0) | floor") rows/s ($(curl -s "${auth[@]}" "$FNV/api/v1/batch-jobs/$batch" | jq -r .status))"
+  batch_rss=$(rss_mib "$HOST")
+fi
+
+# Start-up on existing data: three restarts, the median.
+stop_host
+starts=''
+for _ in 1 2 3; do start_host; starts+="$START_MS "; stop_host; done
+restart_ms=$(median "$starts")
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+cat <<EOF
+
+| Measure (shipped host, Release, defaults, rate limiting off; wrk -t2 -c32, ${SECS} s x ${ROUNDS} rounds) | Figure | Ratio to plain Kestrel (median of rounds) | Target |
+| --- | --- | --- | --- |
+| Plain Kestrel baseline, POST / GET constant JSON | $(range "${rates[base_post]}") / $(range "${rates[base_get]}") req/s | 1 | |
+| \`POST /api/v1/models/demo-churn/predict\`, same body (L1 hit) | $(range "${rates[hit]}") req/s | $(printf "%.2f" "$(median "${ratios[hit]}")") | >= 0.75 |
+| same, distinct inputs (cache miss) | $(range "${rates[miss]}") req/s | $(printf "%.2f" "$(median "${ratios[miss]}")") | >= 0.6 |
+| \`GET /api/v1/keys/me\` (authenticated trivial GET) | $(range "${rates[me]}") req/s | $(printf "%.2f" "$(median "${ratios[me]}")") | >= 0.8 |
+| \`GET /health/live\` (open) | $(range "${rates[live]}") req/s | $(printf "%.2f" "$(median "${ratios[live]}")") | |
+| \`POST /api/v1/predictions\`, 1 caller | p50 $sync1_p50, $sync1_rate req/s, $(printf "%.1f" "$sync1_cpu") ms host CPU per request | | p50 <= 10 ms |
+| same, 32 callers | $sync32_rate req/s, p50 ${sync32_p50} ms | | |
+| CSV import into SQLite, $ROWS rows x 12 columns | $import_rate rows/s | | |
+| Batch job over those rows (demo-churn) | $batch_rate | | |
+| Start to /health/ready: first start / on existing data (median of 3) | $first_start / $restart_ms ms | | <= 3000 ms |
+| Resident memory: idle after start / after the HTTP runs / after the batch job | $idle_rss / $after_http_rss / $batch_rss MiB | | idle <= 250 MiB |
+EOF
