@@ -1,5 +1,6 @@
 using Formanova.Modules.Shared.Caching;
 using Formanova.Modules.Shared.Telemetry;
+using Microsoft.Extensions.Logging.Console;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -18,6 +19,7 @@ internal static class TelemetrySetup
         var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddSingleton<SystemMetrics>();
         services.AddHostedService<KnownSeriesExporter>();
+        UseBatchedConsole(services);
 
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(
@@ -61,6 +63,21 @@ internal static class TelemetrySetup
                 }
             });
         return services;
+    }
+
+    /// <summary>Puts <see cref="BatchedConsoleLoggerProvider"/> in place of the framework's console logger, where there is one.</summary>
+    private static void UseBatchedConsole(IServiceCollection services)
+    {
+        var console = services
+            .Where(d => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(ConsoleLoggerProvider))
+            .ToList();
+        if (console.Count == 0)
+        {
+            return;
+        }
+
+        console.ForEach(d => services.Remove(d));
+        services.AddSingleton<ILoggerProvider, BatchedConsoleLoggerProvider>();
     }
 
     public static IEndpointConventionBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
