@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The product as shipped (issue 27): Formanova.Host built in Release, started with its default settings (embedded
+# The product as shipped (issue 27): Formanova.Host published as the image publishes it (Release, ReadyToRun for
+# linux-x64; SHIPPED_BUILD=1 uses the plain Release build instead), started with its default settings (embedded
 # Temporal server, SQLite, the bootstrapped demo-churn model) plus an admin key and rate limiting off, so that wrk
 # measures the request path and not the per-key limit. Beside it, in the same run, the plain Kestrel baseline
 # (bench/Formanova.Bench.Baseline: constant JSON from POST and GET). Every HTTP figure is wrk -t2 -c32 over loopback;
@@ -14,7 +15,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/formanova-shipped-XXXX)
 PORT=5110 BASE_PORT=5111 KEY=bench-key-0123456789abcdef0123
 FNV=http://127.0.0.1:$PORT BASE=http://127.0.0.1:$BASE_PORT
-HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+PUBLISHED=${FORMANOVA_SHIPPED_DIR:-/tmp/formanova-shipped-host}
+HOST_DLL=$PUBLISHED/Formanova.Host.dll
 BASE_DLL=$ROOT/bench/Formanova.Bench.Baseline/bin/Release/net10.0/Formanova.Bench.Baseline.dll
 HOST='' BASELINE=''
 cleanup() {
@@ -24,7 +26,14 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
+if [ "${SHIPPED_BUILD:-0}" = 1 ]; then
+  dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
+  HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+else
+  # The Dockerfile's publish (a few minutes the first time; incremental after).
+  dotnet publish "$ROOT/Formanova.Host/Formanova.Host.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
+    -o "$PUBLISHED" -v q > /dev/null
+fi
 dotnet build -c Release "$ROOT/bench/Formanova.Bench.Baseline" -v q > /dev/null
 
 # Starts the host; START_MS is the milliseconds from launch to a 200 from /health/ready.
@@ -84,7 +93,6 @@ run() {
     if (p ~ /us$/) p = substr(p, 1, length(p) - 2) / 1000; else if (p ~ /ms$/) p = substr(p, 1, length(p) - 2) + 0;
     else if (p ~ /s$/) p = substr(p, 1, length(p) - 1) * 1000; print r, p}' <<< "$out"
 }
-paths=(hit miss me live)
 declare -A rates ratios
 for round in $(seq 1 "$ROUNDS"); do
   read -r base_post _ < <(run "$BASE/" post.lua)
@@ -146,7 +154,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cat <<EOF
 
-| Measure (shipped host, Release, defaults, rate limiting off; wrk -t2 -c32, ${SECS} s x ${ROUNDS} rounds) | Figure | Ratio to plain Kestrel (median of rounds) | Target |
+| Measure ($(basename "$(dirname "$HOST_DLL")"): defaults, rate limiting off; wrk -t2 -c32, ${SECS} s x ${ROUNDS} rounds) | Figure | Ratio to plain Kestrel (median of rounds) | Target |
 | --- | --- | --- | --- |
 | Plain Kestrel baseline, POST / GET constant JSON | $(range "${rates[base_post]}") / $(range "${rates[base_get]}") req/s | 1 | |
 | \`POST /api/v1/models/demo-churn/predict\`, same body (L1 hit) | $(range "${rates[hit]}") req/s | $(printf "%.2f" "$(median "${ratios[hit]}")") | >= 0.75 |
