@@ -33,7 +33,8 @@ internal sealed partial class ModelService(
     EnsemblePlanner ensembles,
     EnsembleTrainer ensembleTrainer,
     ExperimentRouter router,
-    ShadowQueue shadows) : IModelModule
+    ShadowQueue shadows,
+    ExperimentStore experiments) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -314,6 +315,7 @@ internal sealed partial class ModelService(
 
     public async Task<ModelVersionInfo> ArchiveAsync(string name, string version, CancellationToken cancellationToken = default)
     {
+        await RefuseIfAnArmAsync(ModelNames.Name(name), ModelNames.Version(version), "archived", cancellationToken);
         var row = await registry.ArchiveAsync(ModelNames.Name(name), ModelNames.Version(version), cancellationToken);
         runtime.Forget(row.Name);
         runtime.Unload(row.Name, row.Version);
@@ -324,9 +326,26 @@ internal sealed partial class ModelService(
     {
         name = ModelNames.Name(name);
         version = ModelNames.Version(version);
+        await RefuseIfAnArmAsync(name, version, "deleted", cancellationToken);
         await registry.DeleteAsync(name, version, cancellationToken);
         runtime.Forget(name);
         runtime.Unload(name, version);
+    }
+
+    /// <summary>
+    /// A live experiment routes requests to each arm's pinned version: without it they would fail instead of falling
+    /// back. Marking an arm failed stays allowed (its fallback is what the experiment's guards watch).
+    /// </summary>
+    private async Task RefuseIfAnArmAsync(string name, string version, string action, CancellationToken cancellationToken)
+    {
+        if (await experiments.FindLiveAsync(name, cancellationToken) is { } live
+            && live.Arms.FirstOrDefault(a => a.Version == version) is { } arm)
+        {
+            throw new ModuleException(
+                ErrorKind.Conflict,
+                $"Version {version} of {name} cannot be {action}: it is arm '{arm.Name}' of experiment '{live.Name}', which is "
+                + $"{live.Status}. Stop the experiment first.");
+        }
     }
 
     public async Task<FallbackResult> MarkFailedAsync(

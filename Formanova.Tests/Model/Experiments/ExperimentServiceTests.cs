@@ -166,6 +166,25 @@ public sealed class ExperimentServiceTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task DeleteAndArchive_OfALiveExperimentsArm_AreConflictsNamingTheExperiment()
+    {
+        var module = _host.Services.GetRequiredService<IModelModule>();
+        await Experiments.CreateAsync(ExperimentHost.Request("pinned", Model));
+
+        var delete = Assert.ThrowsAsync<ModuleException>(() => module.DeleteVersionAsync(Model, "1.1.0"));
+        var archive = Assert.ThrowsAsync<ModuleException>(() => module.ArchiveAsync(Model, "1.1.0"));
+        var version = await module.GetVersionAsync(Model, "1.1.0");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(delete!.Kind, Is.EqualTo(ErrorKind.Conflict));
+            Assert.That(delete.Message, Does.Contain("arm 'candidate' of experiment 'pinned'"));
+            Assert.That(archive!.Kind, Is.EqualTo(ErrorKind.Conflict));
+            Assert.That(version.Status, Is.EqualTo(ModelVersionStatus.Registered), "nothing changed");
+        });
+    }
+
+    [Test]
     public async Task SetWeightsAndStatus_FollowTheTransitionsAndRefuseOnceEnded()
     {
         await Experiments.CreateAsync(ExperimentHost.Request("moves", Model));
