@@ -38,7 +38,9 @@ public static class ModelModule
                 : new LocalArtifactStore());
         // The host replaces it with the one that logs predictions; a registration before or after this one wins.
         services.TryAddSingleton<IPredictionObserver, NoPredictionObserver>();
+        services.TryAddSingleton<IPredictionInputObserver, NoPredictionInputObserver>();
         services.AddSingleton<IModelModule, ModelService>();
+        services.AddSingleton<IModelMonitoringModule, Monitoring.MonitoringStore>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());
         services.AddSingleton<ModelAccessLog>();

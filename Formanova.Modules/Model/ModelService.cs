@@ -27,7 +27,8 @@ internal sealed class ModelService(
     ModelPreloader preloader,
     IPredictionObserver observer,
     EnsemblePlanner ensembles,
-    EnsembleTrainer ensembleTrainer) : IModelModule
+    EnsembleTrainer ensembleTrainer,
+    IPredictionInputObserver inputObserver) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -531,13 +532,15 @@ internal sealed class ModelService(
             if (hit.Found && hit.Value is not null)
             {
                 Count(row, cached: true, 1);
-                return hit.Value with
+                var cached = hit.Value with
                 {
                     Cached = true,
                     LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                     IgnoredColumns = ignored,
                     PredictionId = id,
                 };
+                ObserveInputs(row, cached, input);
+                return cached;
             }
         }
 
@@ -551,7 +554,16 @@ internal sealed class ModelService(
         }
 
         Count(row, cached: false, 1);
+        ObserveInputs(row, result, input);
         return result;
+    }
+
+    private void ObserveInputs(ModelVersionRow row, PredictionResult result, NormalizedInput input)
+    {
+        if (inputObserver.Watches(row.Name))
+        {
+            inputObserver.Observed(result, row.LayoutColumns, input.Floats, input.Texts);
+        }
     }
 
     /// <summary>
@@ -651,6 +663,7 @@ internal sealed class ModelService(
                 if (hit.Found && hit.Value is not null)
                 {
                     results[i] = hit.Value with { Cached = true, LatencyMs = 0, PredictionId = NewPredictionId() };
+                    ObserveInputs(row, results[i], scratch.Input);
                     Interlocked.Increment(ref cached);
                     continue;
                 }
@@ -667,6 +680,7 @@ internal sealed class ModelService(
             new FullSink(row, results).PredictChunk(model, misses);
             for (var k = 0; k < misses.Count; k++)
             {
+                ObserveInputs(row, results[misses.Indexes[k]], misses.Inputs[k]);
                 await cache.SetAsync(CacheArea, keys[k], results[misses.Indexes[k]], ct);
             }
         });
