@@ -6,7 +6,8 @@ namespace Formanova.Host.Monitoring;
 /// One version's live counts in the terms of its reference profile. Every count is a slot of a flat array; each
 /// thread increments its own stripe (by thread id) with Interlocked, so concurrent predictions rarely share a cache
 /// line and never take a lock. A window is swapped out whole at flush time; an increment racing the swap lands in
-/// the window being flushed or the next, never lost twice nor counted twice.
+/// the window being flushed or the next; one that lands in the old window after its counts were read is lost (at most
+/// the predictions in flight at that instant: a sample's rounding, not worth a lock on the path).
 /// </summary>
 internal sealed class LiveTracker
 {
