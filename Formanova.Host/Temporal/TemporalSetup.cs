@@ -2,6 +2,7 @@ using Formanova.Host.Telemetry;
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
@@ -66,6 +67,8 @@ internal static class TemporalSetup
             }
         });
         services.AddSingleton<WorkflowGateway>();
+        services.AddSingleton<RetrainPlanner>();
+        services.AddSingleton<MonitoringSchedules>();
         services.AddSingleton<TemporalAvailability>();
         services.AddHealthChecks().AddCheck<TemporalHealthCheck>("temporal", tags: ["ready"]);
         // No resilience handler: the activity's retry policy already retries with backoff, durably.
@@ -82,7 +85,8 @@ internal static class TemporalSetup
                 .AddScopedActivities<AutoTrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
-                .AddScopedActivities<WebhookActivities>();
+                .AddScopedActivities<WebhookActivities>()
+                .AddScopedActivities<MonitoringActivities>();
             foreach (var workflow in Workflows)
             {
                 worker.AddWorkflow(workflow);
@@ -145,7 +149,7 @@ internal static class TemporalSetup
     private static readonly Type[] Workflows =
         [
             typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow),
-            typeof(WebhookDeliveryWorkflow),
+            typeof(WebhookDeliveryWorkflow), typeof(ModelMonitoringWorkflow),
         ];
 
     private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);

@@ -45,6 +45,15 @@ public interface IEventModule
     /// <summary>A dataset import finished.</summary>
     const string DatasetImported = "DATASET_IMPORTED";
 
+    /// <summary>A monitoring check found a feature, the predictions or the data quality past its thresholds (docs/monitoring.md).</summary>
+    const string ModelDriftDetected = "MODEL_DRIFT_DETECTED";
+
+    /// <summary>A monitoring check found the live quality metric (from feedback) worse than allowed.</summary>
+    const string ModelPerformanceDegraded = "MODEL_PERFORMANCE_DEGRADED";
+
+    /// <summary>A monitoring policy retrained a model; data says how it rolls out (approval needed or promoted).</summary>
+    const string ModelRetrained = "MODEL_RETRAINED";
+
     /// <summary>
     /// Appends an event to the log. With an idempotency key, a repeated publish (an activity retried) returns
     /// the event stored first, with <see cref="PublishEventResult.Created"/> false, and never stores a second one.

@@ -54,3 +54,32 @@ internal sealed class NoPredictionObserver : IPredictionObserver
     {
     }
 }
+
+/// <summary>
+/// Told of the inputs of the predictions of the models it watches (docs/monitoring.md), as the model reads them: each
+/// position of <c>features</c> holds its value in <c>floats</c> (numeric and boolean; NaN is missing) or <c>texts</c>
+/// (categorical and text; empty is missing). Called on the caller's thread with arrays the caller reuses: copy
+/// nothing, keep nothing, return at once.
+/// </summary>
+public interface IPredictionInputObserver
+{
+    /// <summary>Whether the inputs of <paramref name="model"/> are wanted; asked first, so it must be cheap.</summary>
+    bool Watches(string model);
+
+    /// <summary>One answered prediction of a watched model and the inputs it was answered from.</summary>
+    void Observed(PredictionResult result, IReadOnlyList<ModelColumn> features, ReadOnlySpan<float> floats, ReadOnlySpan<string> texts);
+}
+
+/// <summary>The input observer of a host that watches nothing.</summary>
+internal sealed class NoPredictionInputObserver : IPredictionInputObserver
+{
+    public bool Watches(string model) => false;
+
+    public void Observed(
+        PredictionResult result,
+        IReadOnlyList<ModelColumn> features,
+        ReadOnlySpan<float> floats,
+        ReadOnlySpan<string> texts)
+    {
+    }
+}

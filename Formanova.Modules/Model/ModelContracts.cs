@@ -331,6 +331,8 @@ public sealed record FeatureImportanceReport(
 /// trainer itself); <see cref="PhaseSeconds"/> times reading, fitting, evaluating, importance and saving.
 /// <see cref="ClassWeighting"/> says whether examples were weighted by inverse class frequency, and
 /// <see cref="Leaderboard"/> holds every candidate of a <c>trainer: "auto"</c> search, best first (null otherwise).
+/// <see cref="Profile"/> is the training data's compact profile that monitoring compares live traffic with
+/// (docs/monitoring.md); versions trained before it existed, and ensembles, have none.
 /// </summary>
 public sealed record TrainingReport(
     ModelTask Task,
@@ -350,7 +352,8 @@ public sealed record TrainingReport(
     double TotalSeconds,
     bool ClassWeighting = false,
     IReadOnlyList<CandidateScore>? Leaderboard = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] EnsembleComparison? Ensemble = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] EnsembleComparison? Ensemble = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ReferenceProfile? Profile = null);
 
 /// <summary>
 /// One problem of a training read that failed: the row's position in the streamed rows (from 0), the column (null

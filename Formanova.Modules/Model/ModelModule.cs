@@ -50,7 +50,9 @@ public static class ModelModule
             var live = await sp.GetRequiredService<ExperimentStore>().ListLiveAsync(ct);
             return [.. live.SelectMany(e => e.Arms.Select(a => new PreloadCandidate(e.Model, a.Version)))];
         }));
+        services.TryAddSingleton<IPredictionInputObserver, NoPredictionInputObserver>();
         services.AddSingleton<IModelModule, ModelService>();
+        services.AddSingleton<IModelMonitoringModule, Monitoring.MonitoringStore>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());
         services.AddSingleton<ModelAccessLog>();

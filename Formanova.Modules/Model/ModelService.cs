@@ -34,7 +34,8 @@ internal sealed partial class ModelService(
     EnsembleTrainer ensembleTrainer,
     ExperimentRouter router,
     ShadowQueue shadows,
-    ExperimentStore experiments) : IModelModule
+    ExperimentStore experiments,
+    IPredictionInputObserver inputObserver) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -576,13 +577,15 @@ internal sealed partial class ModelService(
             if (hit.Found && hit.Value is not null)
             {
                 Count(row, cached: true, 1);
-                return hit.Value with
+                var cached = hit.Value with
                 {
                     Cached = true,
                     LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                     IgnoredColumns = ignored,
                     PredictionId = id,
                 };
+                ObserveInputs(row, cached, input);
+                return cached;
             }
         }
 
@@ -596,7 +599,16 @@ internal sealed partial class ModelService(
         }
 
         Count(row, cached: false, 1);
+        ObserveInputs(row, result, input);
         return result;
+    }
+
+    private void ObserveInputs(ModelVersionRow row, PredictionResult result, NormalizedInput input)
+    {
+        if (inputObserver.Watches(row.Name))
+        {
+            inputObserver.Observed(result, row.LayoutColumns, input.Floats, input.Texts);
+        }
     }
 
     /// <summary>
@@ -687,6 +699,7 @@ internal sealed partial class ModelService(
                 if (hit.Found && hit.Value is not null)
                 {
                     results[i] = hit.Value with { Cached = true, LatencyMs = 0, PredictionId = NewPredictionId() };
+                    ObserveInputs(row, results[i], scratch.Input);
                     Interlocked.Increment(ref cached);
                     continue;
                 }
@@ -703,6 +716,7 @@ internal sealed partial class ModelService(
             new FullSink(row, results).PredictChunk(model, misses);
             for (var k = 0; k < misses.Count; k++)
             {
+                ObserveInputs(row, results[misses.Indexes[k]], misses.Inputs[k]);
                 await cache.SetAsync(CacheArea, keys[k], results[misses.Indexes[k]], ct);
             }
         });

@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// What a training run did and how well the result does, kept with the version it registered (docs/model.md,&quot;The training report&quot;). IReadOnlyDictionary&amp;lt;string, string?&amp;gt; TrainingReport.Hyperparameters are the trainer&apos;s options as it ran (null: chosen by thetrainer itself); IReadOnlyDictionary&amp;lt;string, double&amp;gt; TrainingReport.PhaseSeconds times reading, fitting, evaluating, importance and saving.bool TrainingReport.ClassWeighting says whether examples were weighted by inverse class frequency, andIReadOnlyList&amp;lt;CandidateScore&amp;gt;? TrainingReport.Leaderboard holds every candidate of a `trainer: &quot;auto&quot;` search, best first (null otherwise).
+    /// What a training run did and how well the result does, kept with the version it registered (docs/model.md,&quot;The training report&quot;). IReadOnlyDictionary&amp;lt;string, string?&amp;gt; TrainingReport.Hyperparameters are the trainer&apos;s options as it ran (null: chosen by thetrainer itself); IReadOnlyDictionary&amp;lt;string, double&amp;gt; TrainingReport.PhaseSeconds times reading, fitting, evaluating, importance and saving.bool TrainingReport.ClassWeighting says whether examples were weighted by inverse class frequency, andIReadOnlyList&amp;lt;CandidateScore&amp;gt;? TrainingReport.Leaderboard holds every candidate of a `trainer: &quot;auto&quot;` search, best first (null otherwise).ReferenceProfile? TrainingReport.Profile is the training data&apos;s compact profile that monitoring compares live traffic with(docs/monitoring.md); versions trained before it existed, and ensembles, have none.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class TrainingReport : IParsable
@@ -95,6 +95,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public global::Formanova.Client.Generated.Models.TrainingReport_phaseSeconds PhaseSeconds { get; set; }
 #endif
+        /// <summary>The profile property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.ReferenceProfile? Profile { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.ReferenceProfile Profile { get; set; }
+#endif
         /// <summary>The regression property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -163,6 +171,7 @@ namespace Formanova.Client.Generated.Models
                 { "leaderboard", n => { Leaderboard = n.GetCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>(global::Formanova.Client.Generated.Models.CandidateScore.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "metrics", n => { Metrics = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_metrics>(global::Formanova.Client.Generated.Models.TrainingReport_metrics.CreateFromDiscriminatorValue); } },
                 { "phaseSeconds", n => { PhaseSeconds = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_phaseSeconds>(global::Formanova.Client.Generated.Models.TrainingReport_phaseSeconds.CreateFromDiscriminatorValue); } },
+                { "profile", n => { Profile = n.GetObjectValue<global::Formanova.Client.Generated.Models.ReferenceProfile>(global::Formanova.Client.Generated.Models.ReferenceProfile.CreateFromDiscriminatorValue); } },
                 { "regression", n => { Regression = n.GetObjectValue<global::Formanova.Client.Generated.Models.RegressionReport>(global::Formanova.Client.Generated.Models.RegressionReport.CreateFromDiscriminatorValue); } },
                 { "rows", n => { Rows = n.GetObjectValue<global::Formanova.Client.Generated.Models.TrainingRowCounts>(global::Formanova.Client.Generated.Models.TrainingRowCounts.CreateFromDiscriminatorValue); } },
                 { "seed", n => { Seed = n.GetIntValue(); } },
@@ -190,6 +199,7 @@ namespace Formanova.Client.Generated.Models
             writer.WriteCollectionOfObjectValues<global::Formanova.Client.Generated.Models.CandidateScore>("leaderboard", Leaderboard);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_metrics>("metrics", Metrics);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingReport_phaseSeconds>("phaseSeconds", PhaseSeconds);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.ReferenceProfile>("profile", Profile);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.RegressionReport>("regression", Regression);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.TrainingRowCounts>("rows", Rows);
             writer.WriteIntValue("seed", Seed);

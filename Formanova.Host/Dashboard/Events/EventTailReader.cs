@@ -42,5 +42,8 @@ internal sealed class EventTailReader(IEventModule events)
         IEventModule.TrainingProgress,
         IEventModule.TrainingFailed,
         IEventModule.DatasetImported,
+        IEventModule.ModelDriftDetected,
+        IEventModule.ModelPerformanceDegraded,
+        IEventModule.ModelRetrained,
     ];
 }

@@ -40,12 +40,24 @@ internal static class ModelPageEndpoints
         return DashboardPages.Page<ModelsPage>(new { Chrome = DashboardPages.Chrome(http, Sections.Models), Models = list, Error = error });
     }
 
-    private static async Task<IResult> ShowModelAsync(string name, HttpContext http, IModelModule models, CancellationToken ct)
+    private static async Task<IResult> ShowModelAsync(
+        string name,
+        HttpContext http,
+        IModelModule models,
+        IModelMonitoringModule monitoring,
+        CancellationToken ct)
     {
         try
         {
             var model = await models.GetModelAsync(name, ct);
-            return DashboardPages.Page<ModelPage>(new { Chrome = DashboardPages.Chrome(http, Sections.Models), Model = model });
+            // The latest monitoring check, if the model is monitored (docs/monitoring.md).
+            var latest = await monitoring.ListChecksAsync(model.Name, DateTimeOffset.MinValue, DateTimeOffset.UtcNow.AddSeconds(1), 1, ct);
+            return DashboardPages.Page<ModelPage>(new
+            {
+                Chrome = DashboardPages.Chrome(http, Sections.Models),
+                Model = model,
+                Monitoring = latest.Count > 0 ? latest[0] : null,
+            });
         }
         catch (ModuleException ex)
         {

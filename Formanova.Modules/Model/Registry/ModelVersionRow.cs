@@ -90,6 +90,11 @@ internal sealed class ModelVersionRow
 
     private Inference.ColumnBinding[]? _layout;
 
+    /// <summary>The feature of each <see cref="Layout"/> position, for the input observer (one array per row instance).</summary>
+    internal ModelColumn[] LayoutColumns => _layoutColumns ??= [.. Layout.Select(b => b.Column)];
+
+    private ModelColumn[]? _layoutColumns;
+
     /// <summary>The input contract compiled once per row instance, like <see cref="Layout"/>.</summary>
     internal Inference.CompiledContract Contract => _contract ??= Inference.CompiledContract.Create(Layout, InputContract);
 

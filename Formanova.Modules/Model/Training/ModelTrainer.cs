@@ -135,6 +135,9 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             cancellationToken);
         EndPhase("importance");
 
+        var profile = ProfileBuilder.Build(request.Task, schema.Features, rawTrain, predictions, balance, classification, request.Seed);
+        EndPhase("profiling");
+
         progress?.Report(new TrainingProgress("saving", train.Rows, 0.95));
         using var zip = new MemoryStream();
         ml.Model.Save(model, InputSchema(schema), zip);
@@ -165,7 +168,8 @@ internal sealed class ModelTrainer(IOptions<ModelOptions> options)
             phases,
             stopwatch.Elapsed.TotalSeconds,
             weighting,
-            request.Leaderboard);
+            request.Leaderboard,
+            Profile: profile);
         return new TrainedModel(
             zip.ToArray(),
             trainer.Name,

@@ -50,7 +50,7 @@ public sealed class AlertMetricsTests
             .Select(m => m.GetCustomAttribute<ActivityAttribute>() is { } activity ? activity.Name ?? m.Name.Replace("Async", "") : null)
             .OfType<string>()
             .ToList();
-        Assert.That(workflows, Does.Contain("ModelTrainingWorkflow").And.Count.EqualTo(5));
+        Assert.That(workflows, Does.Contain("ModelTrainingWorkflow").And.Count.EqualTo(6));
         Assert.That(activities, Does.Contain("train_model").And.Count.GreaterThan(20));
         Assert.Multiple(() =>
         {
@@ -106,8 +106,14 @@ public sealed class AlertMetricsTests
         var client = await ClientAsync(factory);
         var workflow = await client.PostAsJsonAsync("/api/v1/predictions", Body());
         Assert.That(workflow.StatusCode, Is.EqualTo(HttpStatusCode.OK), await workflow.Content.ReadAsStringAsync());
+        // A monitored model's check fills the drift gauges (docs/monitoring.md).
+        var policy = await client.PutAsJsonAsync(
+            $"/api/v1/models/{DemoModel}/monitoring/policy", new { thresholds = new { minRows = 1 } });
+        Assert.That(policy.StatusCode, Is.EqualTo(HttpStatusCode.OK), await policy.Content.ReadAsStringAsync());
         var direct = await client.PostAsJsonAsync($"/api/v1/models/{DemoModel}/predict", new { inputs = ValidInput() });
         Assert.That(direct.StatusCode, Is.EqualTo(HttpStatusCode.OK), await direct.Content.ReadAsStringAsync());
+        var check = await client.PostAsync($"/api/v1/models/{DemoModel}/monitoring/check", null);
+        Assert.That(check.StatusCode, Is.EqualTo(HttpStatusCode.OK), await check.Content.ReadAsStringAsync());
 
         var (rules, recorded) = AlertRules();
         var referenced = rules.Concat(DashboardQueries()).SelectMany(MetricNames).ToHashSet(StringComparer.Ordinal);

@@ -90,7 +90,9 @@ public sealed class TrainingReportTests
             Assert.That(report.Hyperparameters.Keys, Has.None.EndsWith("ColumnName"));
             Assert.That(report.Seed, Is.EqualTo(5));
             Assert.That(report.TestFraction, Is.EqualTo(0.2));
-            Assert.That(report.PhaseSeconds.Keys, Is.EquivalentTo(new[] { "reading", "fitting", "evaluating", "importance", "saving" }));
+            Assert.That(
+                report.PhaseSeconds.Keys,
+                Is.EquivalentTo(new[] { "reading", "fitting", "evaluating", "importance", "profiling", "saving" }));
             Assert.That(report.TotalSeconds, Is.GreaterThanOrEqualTo(report.PhaseSeconds.Values.Sum() - 1e-6));
             Assert.That(report.Binary, Is.Null);
             Assert.That(report.Regression, Is.Null);

@@ -1,4 +1,5 @@
 using Formanova.Host.Workflows.Batch;
+using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
@@ -20,7 +21,7 @@ public sealed class HistoryReplayTests
     public static readonly string[] WorkflowTypes =
     [
         "ProcessingWorkflow", "ModelTrainingWorkflow", "ModelPromotionSaga", "BatchInferenceWorkflow", "WebhookDeliveryWorkflow",
-        "ModelTrainingWorkflow.auto",
+        "ModelTrainingWorkflow.auto", "ModelMonitoringWorkflow",
     ];
 
     [TestCaseSource(nameof(WorkflowTypes))]
@@ -40,5 +41,6 @@ public sealed class HistoryReplayTests
         .AddWorkflow<ModelTrainingWorkflow>()
         .AddWorkflow<ModelPromotionSaga>()
         .AddWorkflow<BatchInferenceWorkflow>()
-        .AddWorkflow<WebhookDeliveryWorkflow>());
+        .AddWorkflow<WebhookDeliveryWorkflow>()
+        .AddWorkflow<ModelMonitoringWorkflow>());
 }

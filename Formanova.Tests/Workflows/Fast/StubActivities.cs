@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
@@ -187,6 +188,18 @@ internal sealed class StubActivities
         Calls.Enqueue($"process_chunk:{input.Index}");
         return await Chunk(input);
     }
+
+    // Monitoring
+    public Func<string, MonitoringDecision> Monitor { get; set; } = model => new(
+        new MonitoringCheck(model, "1.0.0", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "ok", 0, [], null,
+            null, [], []),
+        [],
+        null,
+        MonitoringRollout.None,
+        null);
+
+    [Activity("check_model")]
+    public Task<MonitoringDecision> CheckModelAsync(string model) => Call("check_model", () => Monitor(model));
 
     [Activity("attempt_webhook_delivery")]
     public Task<DeliveryAttemptResult> AttemptDeliveryAsync(long deliveryId) =>

@@ -48,6 +48,26 @@ public sealed class ModelPageTests
     }
 
     [Test]
+    public async Task Model_WhenMonitored_ShowsTheLatestCheckWithTheDriftOfEachFeature()
+    {
+        var policy = await _api.PutAsJsonAsync(
+            $"/api/v1/models/{WorkflowTestKit.DemoModel}/monitoring/policy", new { thresholds = new { minRows = 1 } });
+        Assert.That(policy.StatusCode, Is.EqualTo(HttpStatusCode.OK), await policy.Content.ReadAsStringAsync());
+        var predicted = await _api.PostAsJsonAsync(
+            $"/api/v1/models/{WorkflowTestKit.DemoModel}/predict", new { inputs = WorkflowTestKit.ValidInput() });
+        Assert.That(predicted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var check = await _api.PostAsync($"/api/v1/models/{WorkflowTestKit.DemoModel}/monitoring/check", null);
+        Assert.That(check.StatusCode, Is.EqualTo(HttpStatusCode.OK), await check.Content.ReadAsStringAsync());
+        using var reader = await DashboardClient.SignedInAsync(_factory, await DashboardClient.CreateKeyAsync(_factory, "monitor", "read"));
+
+        var html = await reader.GetStringAsync(DashboardPaths.Model(WorkflowTestKit.DemoModel));
+
+        Assert.That(html, Does.Contain("data-monitoring-status"));
+        Assert.That(html, Does.Contain("data-feature=\"tenure_months\""));
+        Assert.That(html, Does.Contain("data-feature=\"contract\""));
+    }
+
+    [Test]
     public async Task Try_WhenTheKeyCanPredict_ShowsTheVersionsAnswerForTheRowAndOffersNoRegistryAction()
     {
         using var predictor = await DashboardClient.SignedInAsync(

@@ -2,6 +2,7 @@
 #pragma warning disable CS0618
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Aliases;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Ensembles;
+using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Monitoring;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Outcomes;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Predict;
 using Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Versions;
@@ -31,6 +32,11 @@ namespace Formanova.Client.Generated.Api.V1.ModelsRequests.Item
         public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Ensembles.EnsemblesRequestBuilder Ensembles
         {
             get => new global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Ensembles.EnsemblesRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The monitoring property</summary>
+        public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Monitoring.MonitoringRequestBuilder Monitoring
+        {
+            get => new global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Monitoring.MonitoringRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The outcomes property</summary>
         public global::Formanova.Client.Generated.Api.V1.ModelsRequests.Item.Outcomes.OutcomesRequestBuilder Outcomes

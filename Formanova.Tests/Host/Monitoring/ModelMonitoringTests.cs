@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Formanova.Modules.Model;
+using Formanova.Modules.Model.Training;
+using Formanova.Modules.Shared.Database;
+using Formanova.Tests.Support;
+using Formanova.Tests.Workflows;
+using static Formanova.Tests.Workflows.WorkflowTestKit;
+
+namespace Formanova.Tests.Host.Monitoring;
+
+/// <summary>
+/// Monitoring through the real host, the embedded Temporal server and each database provider: a model trained by a
+/// training run, its predictions counted into live windows, checks run by ModelMonitoringWorkflow.
+/// </summary>
+[Category("Integration")]
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class ModelMonitoringTests(DatabaseProvider provider)
+{
+    private HostedDatabase _host = null!;
+    private HttpClient _client = null!;
+    private long _dataset;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _host = await HostedDatabase.StartAsync(provider, Settings());
+        _client = await ClientAsync(_host.Factory);
+        _dataset = await WorkflowDatasets.ChurnAsync(_host.Factory.Services, 600);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _host.DisposeAsync();
+
+    [Test]
+    public async Task Check_WhenTheInputsShiftHalfway_FindsDriftInThatFeatureRetrainsAndLeavesTheNewVersionForApproval()
+    {
+        const string model = "mon-drift";
+        await TrainAsync(model);
+        await PutPolicyAsync(model, new { retrain = true, rollout = "approval", cooldownMinutes = 0 });
+        await PredictAsync(model, seed: 11, shift: 0);
+        var before = await CheckAsync(model);
+        await PredictAsync(model, seed: 12, shift: 150);
+
+        var check = await CheckAsync(model);
+
+        Assert.That((string)before["status"]!, Is.EqualTo("ok"), before.ToJsonString());
+        Assert.That((string)check["status"]!, Is.EqualTo("drift"), check.ToJsonString());
+        var features = check["features"]!.AsArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That((string)features[0]!["feature"]!, Is.EqualTo("monthly_charges"), "the most drifted first");
+            Assert.That((double)features[0]!["psi"]!, Is.GreaterThan(0.25));
+            Assert.That(features.Skip(1).Select(f => (double)f!["psi"]!), Has.All.LessThan(0.25), "only the shifted feature drifted");
+            Assert.That(check["breaches"]!.AsArray().Select(b => (string)b!), Does.Contain("feature:monthly_charges:featureDrift"));
+            Assert.That(
+                check["actions"]!.AsArray().Select(a => (string)a!),
+                Is.EqualTo(new[] { "emit:MODEL_DRIFT_DETECTED", "retrain:approval" }));
+        });
+
+        var retrained = await UntilEventAsync("MODEL_RETRAINED", model);
+        var version = (string)retrained["data"]!["version"]!;
+        var registered = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/{version}"));
+        var drift = await UntilEventAsync("MODEL_DRIFT_DETECTED", model);
+        Assert.Multiple(() =>
+        {
+            Assert.That((bool)retrained["data"]!["approvalNeeded"]!, Is.True);
+            Assert.That(version, Does.StartWith("1."), "the same major as the drifted 1.0.0");
+            Assert.That((string)registered["status"]!, Is.EqualTo("registered"), "left for approval, not activated");
+            Assert.That((string)drift["data"]!["features"]![0]!["feature"]!, Is.EqualTo("monthly_charges"));
+        });
+    }
+
+    [Test]
+    public async Task Check_WhenTheTrafficIsLikeTheTrainingData_FiresNothingOverRepeatedSeededRuns()
+    {
+        const string model = "mon-stable";
+        await TrainAsync(model);
+        await PutPolicyAsync(model, new { retrain = true, rollout = "promote", cooldownMinutes = 0 });
+
+        foreach (var seed in new[] { 21, 22, 23 })
+        {
+            await PredictAsync(model, seed, shift: 0);
+            var check = await CheckAsync(model);
+
+            Assert.That((string)check["status"]!, Is.EqualTo("ok"), check.ToJsonString());
+            Assert.That(check["breaches"]!.AsArray(), Is.Empty);
+            Assert.That(check["actions"]!.AsArray(), Is.Empty);
+        }
+
+        var monitoring = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/monitoring"));
+        var events = await ReadAsync(await _client.GetAsync("/api/v1/events?type=MODEL_DRIFT_DETECTED&type=MODEL_RETRAINED&limit=1000"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(monitoring["checks"]!.AsArray(), Has.Count.EqualTo(3));
+            Assert.That((string)monitoring["schedule"]!, Is.EqualTo($"model-monitoring-{model}"));
+            Assert.That(monitoring["nextChecks"]!.AsArray(), Is.Not.Empty);
+            Assert.That(events["items"]!.AsArray().Where(e => (string?)e!["data"]?["model"] == model), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Check_WhenTheVersionHasNoProfile_SaysSoInsteadOfFailing()
+    {
+        const string model = "mon-old";
+        await TrainAsync(model);
+        // A version trained before profiles: its stored report without the profile.
+        await using (var connection = await _host.Database.Database.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE model_versions SET training_report_json = NULL WHERE name = 'mon-old'");
+        }
+
+        await PutPolicyAsync(model, new { });
+
+        var check = await CheckAsync(model);
+
+        Assert.That((string)check["status"]!, Is.EqualTo("noProfile"), check.ToJsonString());
+        Assert.That((string)check["note"]!, Does.Contain("no reference profile"));
+    }
+
+    [TestCase("""{"intervalMinutes":0}""", "intervalMinutes")]
+    [TestCase("""{"windowMinutes":100000}""", "windowMinutes")]
+    [TestCase("""{"thresholds":{"featureDrift":-1}}""", "thresholds.featureDrift")]
+    [TestCase("""{"thresholds":{"minRows":0}}""", "thresholds.minRows")]
+    [TestCase("""{"actions":{"retrain":true,"rollout":"experiment"}}""", "actions.rollout")]
+    [TestCase("""{"actions":{"rollout":"promote"}}""", "actions.rollout")]
+    [TestCase("""{"actions":{"retrain":true,"trainer":" "}}""", "actions.trainer")]
+    public async Task PutPolicy_WhenAFieldIsInvalid_Answers400NamingIt(string body, string field)
+    {
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+
+        var response = await _client.PutAsync($"/api/v1/models/{DemoModel}/monitoring/policy", content);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var problem = await ReadAsync(response);
+        Assert.That(problem["errors"]!.AsObject().Select(e => e.Key), Does.Contain(field), problem.ToJsonString());
+    }
+
+    [Test]
+    public async Task GetMonitoring_WhenLimitOrPeriodIsInvalid_Answers400NamingIt()
+    {
+        var limit = await _client.GetAsync($"/api/v1/models/{DemoModel}/monitoring?limit=0");
+        var period = await _client.GetAsync($"/api/v1/models/{DemoModel}/monitoring?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z");
+
+        Assert.That(limit.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await ReadAsync(limit))["errors"]!.AsObject().Select(e => e.Key), Does.Contain("limit"));
+        Assert.That(period.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await ReadAsync(period))["errors"]!.AsObject().Select(e => e.Key), Does.Contain("until"));
+    }
+
+    [Test]
+    public async Task PolicyEndpoints_WhenThereIsNoPolicy_Answer404()
+    {
+        var get = await _client.GetAsync("/api/v1/models/demo-churn/monitoring/policy");
+        var check = await _client.PostAsync("/api/v1/models/demo-churn/monitoring/check", null);
+        var unknown = await _client.PutAsJsonAsync("/api/v1/models/no-such-model/monitoring/policy", new { });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(get.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(check.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        });
+    }
+
+    private async Task TrainAsync(string model)
+    {
+        var response = await _client.PostAsJsonAsync("/api/v1/training-runs", new
+        {
+            model,
+            version = "1.0.0",
+            task = "binaryClassification",
+            datasetId = _dataset,
+            activate = true,
+            excludeColumns = new[] { "feedback" },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var run = await PollAsync(
+            _client, response.Headers.Location!.ToString(), r => Status(r) is "completed" or "failed", TimeSpan.FromSeconds(180));
+        Assert.That(Status(run), Is.EqualTo("completed"), run.ToJsonString());
+    }
+
+    private async Task PutPolicyAsync(string model, object actions)
+    {
+        var response = await _client.PutAsJsonAsync($"/api/v1/models/{model}/monitoring/policy", new
+        {
+            intervalMinutes = 60,
+            windowMinutes = 60,
+            thresholds = new { minRows = 200 },
+            actions,
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// 300 predictions of the churn sample with <paramref name="seed"/>, monthly charges moved by <paramref name="shift"/>.
+    /// </summary>
+    private async Task PredictAsync(string model, int seed, double shift)
+    {
+        var rows = SampleData.Rows(ModelTask.BinaryClassification, 300, seed)
+            .Select(row => SampleData.Input(row, ModelTask.BinaryClassification))
+            .Select(input =>
+            {
+                input["monthly_charges"] = (double)input["monthly_charges"]! + shift;
+                input.Remove("feedback");
+                return input;
+            })
+            .ToList();
+        var response = await _client.PostAsJsonAsync($"/api/v1/models/{model}/predict/batch", new { rows });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<JsonObject> CheckAsync(string model)
+    {
+        var response = await _client.PostAsync($"/api/v1/models/{model}/monitoring/check", null);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        return (JsonObject)(await ReadAsync(response))["check"]!;
+    }
+
+    private async Task<JsonObject> UntilEventAsync(string type, string model)
+    {
+        JsonObject? found = null;
+        await UntilAsync(async () =>
+        {
+            var page = await ReadAsync(await _client.GetAsync($"/api/v1/events?type={type}&limit=1000"));
+            found = page["items"]!.AsArray().OfType<JsonObject>().FirstOrDefault(e => (string?)e["data"]?["model"] == model);
+            return found is not null;
+        }, TimeSpan.FromSeconds(180), $"{type} for {model}");
+        return found!;
+    }
+}

@@ -1,0 +1,73 @@
+using Formanova.Host.Workflows.Monitoring;
+using Formanova.Modules.Event;
+using Formanova.Modules.Model;
+using Temporalio.Client;
+
+namespace Formanova.Tests.Workflows.Fast;
+
+public sealed class MonitoringWorkflowFastTests : StubWorkerFixture
+{
+    private static MonitoringDecision Drifted(MonitoringRollout rollout, bool retrain) => new(
+        new MonitoringCheck("churn", "1.0.0", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "drift", 500,
+            [new FeatureDrift("monthly_charges", 1.2, "significant", 500, 0, 0, 0.5, 0, true, ["featureDrift"])], 0.02, null,
+            ["feature:monthly_charges:featureDrift"], []),
+        [IEventModule.ModelDriftDetected],
+        retrain ? StubInputs.Training() with { ScheduledMajor = 2 } : null,
+        rollout,
+        null);
+
+    [Test]
+    public async Task RunAsync_WhenDriftedWithRetrainAndPromote_TrainsAndPromotesAsChildrenInOneHistory()
+    {
+        var stubs = new StubActivities { Monitor = _ => Drifted(MonitoringRollout.Promote, retrain: true) };
+        await WithWorkerAsync(stubs, async queue =>
+        {
+            // The replay test replays under this id, and the children's ids derive from it.
+            var handle = await Client.StartWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                new WorkflowOptions("replay-ModelMonitoringWorkflow", queue));
+            var result = await handle.GetResultAsync();
+
+            Assert.That(result.Status, Is.EqualTo("drift"));
+            Assert.That(result.RetrainedVersion, Does.StartWith("2."));
+            Assert.That(result.Rollout, Is.EqualTo("promoted"));
+            Assert.That(stubs.Calls, Does.Contain($"emit:{IEventModule.ModelDriftDetected}"));
+            Assert.That(stubs.Calls, Does.Contain("train_model"));
+            Assert.That(stubs.Calls, Does.Contain("switch_active_version"));
+            Assert.That(stubs.Calls.Last(), Is.EqualTo($"emit:{IEventModule.ModelRetrained}"));
+            await RecordedHistories.SaveIfRecordingAsync(handle, "ModelMonitoringWorkflow");
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_WhenNothingIsCrossed_EmitsNothingAndTrainsNothing()
+    {
+        var stubs = new StubActivities();
+        await WithWorkerAsync(stubs, async queue =>
+        {
+            var result = await Client.ExecuteWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                Start(queue, "monitoring"));
+
+            Assert.That(result.Status, Is.EqualTo("ok"));
+            Assert.That(result.RetrainedVersion, Is.Null);
+            Assert.That(stubs.Calls, Is.EqualTo(new[] { "check_model" }));
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_WhenRetrainingForApproval_LeavesTheVersionRegisteredAndSaysSo()
+    {
+        var stubs = new StubActivities { Monitor = _ => Drifted(MonitoringRollout.Approval, retrain: true) };
+        await WithWorkerAsync(stubs, async queue =>
+        {
+            var result = await Client.ExecuteWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                Start(queue, "monitoring"));
+
+            Assert.That(result.Rollout, Is.EqualTo("awaiting approval"));
+            Assert.That(stubs.Calls, Does.Not.Contain("switch_active_version"));
+            Assert.That(stubs.Calls, Does.Not.Contain("activate_model"));
+        });
+    }
+}
