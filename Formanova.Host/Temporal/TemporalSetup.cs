@@ -2,6 +2,7 @@ using Formanova.Host.Telemetry;
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
@@ -82,7 +83,8 @@ internal static class TemporalSetup
                 .AddScopedActivities<AutoTrainingActivities>()
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
-                .AddScopedActivities<WebhookActivities>();
+                .AddScopedActivities<WebhookActivities>()
+                .AddScopedActivities<ExperimentActivities>();
             foreach (var workflow in Workflows)
             {
                 worker.AddWorkflow(workflow);
@@ -145,7 +147,7 @@ internal static class TemporalSetup
     private static readonly Type[] Workflows =
         [
             typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow),
-            typeof(WebhookDeliveryWorkflow),
+            typeof(WebhookDeliveryWorkflow), typeof(ExperimentWorkflow),
         ];
 
     private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);

@@ -42,5 +42,9 @@ internal sealed class EventTailReader(IEventModule events)
         IEventModule.TrainingProgress,
         IEventModule.TrainingFailed,
         IEventModule.DatasetImported,
+        IEventModule.ExperimentStarted,
+        IEventModule.ExperimentDecided,
+        IEventModule.ExperimentRolledBack,
+        IEventModule.ExperimentStopped,
     ];
 }

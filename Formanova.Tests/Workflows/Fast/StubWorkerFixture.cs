@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Formanova.Host.Workflows.Batch;
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
 using Formanova.Host.Workflows.Training;
@@ -24,6 +25,7 @@ public abstract class StubWorkerFixture : DevServerFixture
         .AddWorkflow<ModelPromotionSaga>()
         .AddWorkflow<BatchInferenceWorkflow>()
         .AddWorkflow<WebhookDeliveryWorkflow>()
+        .AddWorkflow<ExperimentWorkflow>()
         .AddAllActivities(stubs)
         .AddActivity(ProcessingActivities.AggregateResults)
         .AddActivity(ProcessingActivities.PostProcess)
