@@ -65,7 +65,8 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
 
     public void Predicted(PredictionResult result, ModelTask task, string? entityId)
     {
-        if (result.PredictionId is { } id && Sampled(id))
+        // A shadow row is sampled with its served prediction, so the feedback that scores one finds the other.
+        if (result.PredictionId is { } id && Sampled(result.ServedPredictionId ?? id))
         {
             Enqueue(new LoggedPrediction(
                 id,
@@ -80,7 +81,10 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
                 result.LatencyMs,
                 result.Cached,
                 result.FallbackFrom,
-                EntityId: entityId));
+                EntityId: entityId,
+                Experiment: result.Experiment,
+                Arm: result.Arm,
+                ServedPredictionId: result.ServedPredictionId));
         }
     }
 
@@ -91,13 +95,15 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
         ModelTask task,
         string errorKind,
         double latencyMs,
-        string? entityId)
+        string? entityId,
+        PredictionRoute? route = null)
     {
-        if (Sampled(predictionId))
+        if (Sampled(route?.ServedPredictionId ?? predictionId))
         {
             Enqueue(new LoggedPrediction(
                 predictionId, model, version, TaskOf(task), _clock.GetUtcNow(), null, null, null, null, latencyMs, false,
-                ErrorKind: errorKind, EntityId: entityId));
+                ErrorKind: errorKind, EntityId: entityId, Experiment: route?.Experiment, Arm: route?.Arm,
+                ServedPredictionId: route?.ServedPredictionId));
         }
     }
 

@@ -13,7 +13,8 @@ public enum OutcomeTask
 /// (<c>unavailable</c>, <c>unprocessable</c>) and the outputs are empty. <see cref="Probabilities"/> is kept for
 /// classification only. <see cref="Experiment"/> and <see cref="Arm"/> name the experiment arm that served it, if
 /// any. <see cref="Source"/> is <c>online</c> (the predict paths) or <c>batch</c> (a batch job's row, logged when
-/// its feedback arrives).
+/// its feedback arrives). <see cref="ServedPredictionId"/> is set on a shadow arm's prediction: the served prediction
+/// it scored a copy of, whose feedback scores it too (docs/experiments.md).
 /// </summary>
 public sealed record LoggedPrediction(
     string PredictionId,
@@ -32,7 +33,8 @@ public sealed record LoggedPrediction(
     string? EntityId = null,
     string? Experiment = null,
     string? Arm = null,
-    string Source = "online");
+    string Source = "online",
+    string? ServedPredictionId = null);
 
 /// <summary>
 /// The true outcome of one prediction, named by <see cref="PredictionId"/>, or by <see cref="Model"/> +
@@ -86,7 +88,9 @@ public sealed record LossStatistics(long N, double Sum, double SumOfSquares);
 /// <summary>
 /// Joined predictions and feedback of one version (and experiment arm, when set) over the window. Rates are over
 /// <see cref="Count"/>; quality metrics over <see cref="WithFeedback"/> (null when none or not the task's).
-/// <see cref="Auc"/> is computed on the newest <see cref="AucSampleRows"/> binary predictions with feedback.
+/// <see cref="Auc"/> is computed on the newest <see cref="AucSampleRows"/> binary predictions with feedback, of which
+/// <see cref="AucPositives"/> had the positive outcome and <see cref="AucNegatives"/> the negative (the counts a
+/// Hanley–McNeil variance of the AUC needs).
 /// The statistics are of the loss each metric averages: <see cref="Correct"/> (1 when right; accuracy is its
 /// mean), <see cref="LogLossStatistics"/>, <see cref="SquaredError"/> (RMSE is the root of its mean) and
 /// <see cref="AbsoluteError"/> (MAE).
@@ -112,7 +116,9 @@ public sealed record OutcomeGroup(
     LossStatistics? LogLossStatistics,
     LossStatistics? SquaredError,
     LossStatistics? AbsoluteError,
-    long? AucSampleRows);
+    long? AucSampleRows,
+    long? AucPositives = null,
+    long? AucNegatives = null);
 
 /// <summary>A model's outcomes over [<see cref="Since"/>, <see cref="Until"/>), one group per version and arm.</summary>
 public sealed record OutcomeSummary(string Model, DateTimeOffset Since, DateTimeOffset Until, IReadOnlyList<OutcomeGroup> Groups);

@@ -172,6 +172,9 @@ public sealed record PredictBatchRequest(
 /// <see cref="PredictionId"/> names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,
 /// a cached one included.
 /// <see cref="Members"/> holds an ensemble's per-member answers when the request asked for them.
+/// <see cref="Experiment"/> and <see cref="Arm"/> name the experiment arm that served a routed request
+/// (docs/experiments.md). <see cref="ServedPredictionId"/> is set on a shadow arm's prediction only, for the
+/// prediction log: the served prediction it scored a copy of (never serialised).
 /// </summary>
 public sealed record PredictionResult(
     string Model,
@@ -187,7 +190,10 @@ public sealed record PredictionResult(
     string? FallbackReason = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? IgnoredColumns = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PredictionId = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<MemberPrediction>? Members = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<MemberPrediction>? Members = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Experiment = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arm = null,
+    [property: JsonIgnore] string? ServedPredictionId = null);
 
 /// <summary>
 /// A batch of positional rows: <see cref="Columns"/> names each position of every row, and a null name skips that

@@ -82,7 +82,30 @@ internal sealed class ModelMetrics
             "formanova.model.preload.duration",
             "s",
             "Time of one preload, by trigger: the start-up preload (versions and keys) or loading a version before a switch.");
+        // Tagged by experiment and arm: at most one live experiment per model and 8 arms each, so the series stay few.
+        ExperimentPredictions = meter.CreateCounter<long>(
+            "formanova.experiment.predictions",
+            "{prediction}",
+            "Predictions of an experiment's arms, by experiment and arm: the routed ones and the shadow copies.");
+        ShadowDropped = meter.CreateCounter<long>(
+            "formanova.experiment.shadow_dropped",
+            "{prediction}",
+            "Shadow predictions not scored because the shadow queue was full, by experiment.");
+        ShadowFailures = meter.CreateCounter<long>(
+            "formanova.experiment.shadow_failures",
+            "{prediction}",
+            "Shadow predictions that failed (logged, never surfaced to the caller), by experiment.");
     }
+
+    public Counter<long> ExperimentPredictions { get; }
+
+    public Counter<long> ShadowDropped { get; }
+
+    public Counter<long> ShadowFailures { get; }
+
+    /// <summary>Counts predictions of one experiment arm.</summary>
+    public void ExperimentPredicted(string experiment, string arm, long count = 1) =>
+        ExperimentPredictions.Add(count, new("experiment", experiment), new("arm", arm));
 
     public Counter<long> Predictions { get; }
 

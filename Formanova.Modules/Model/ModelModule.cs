@@ -1,4 +1,5 @@
 using Formanova.Modules.Model.Api;
+using Formanova.Modules.Model.Experiments;
 using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Preloading;
@@ -38,6 +39,17 @@ public static class ModelModule
                 : new LocalArtifactStore());
         // The host replaces it with the one that logs predictions; a registration before or after this one wins.
         services.TryAddSingleton<IPredictionObserver, NoPredictionObserver>();
+        services.AddSingleton<ExperimentStore>();
+        services.AddSingleton<ExperimentPlanner>();
+        services.AddSingleton<ExperimentRouter>();
+        services.AddSingleton<ShadowQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<ShadowQueue>());
+        services.AddSingleton<IExperimentModule, ExperimentService>();
+        services.AddSingleton(sp => new ModelPreloadSource("experiments", async ct =>
+        {
+            var live = await sp.GetRequiredService<ExperimentStore>().ListLiveAsync(ct);
+            return [.. live.SelectMany(e => e.Arms.Select(a => new PreloadCandidate(e.Model, a.Version)))];
+        }));
         services.AddSingleton<IModelModule, ModelService>();
         services.AddSingleton<ModelBootstrapper>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelBootstrapper>());

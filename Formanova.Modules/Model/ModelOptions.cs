@@ -45,6 +45,9 @@ internal sealed class ModelOptions
     [ValidateObjectMembers]
     public PreloadOptions Preload { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public ExperimentOptions Experiments { get; set; } = new();
+
     internal sealed class TrainingOptions
     {
         [Range(10, 100_000_000)]
@@ -168,6 +171,17 @@ internal sealed class ModelOptions
 
         /// <summary>Answer 503 on /health/ready until the start-up preload has finished.</summary>
         public bool HoldReadiness { get; set; }
+    }
+
+    internal sealed class ExperimentOptions
+    {
+        /// <summary>Shadow predictions waiting to be scored, at most; one more is dropped (and counted), never waited for.</summary>
+        [Range(1, 1_000_000)]
+        public int ShadowQueueCapacity { get; set; } = 1000;
+
+        /// <summary>Shadow predictions scored at once, in the background.</summary>
+        [Range(1, 64)]
+        public int ShadowConcurrency { get; set; } = 1;
     }
 
     internal sealed class BootstrapOptions

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Formanova.Modules.Model.Experiments;
 using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Onnx;
 using Formanova.Modules.Model.Preloading;
@@ -12,8 +13,11 @@ using Microsoft.Extensions.Options;
 
 namespace Formanova.Modules.Model;
 
-/// <summary>The module's one entry point: training, the registry and inference, behind <see cref="IModelModule"/>.</summary>
-internal sealed class ModelService(
+/// <summary>
+/// The module's one entry point: training, the registry and inference, behind <see cref="IModelModule"/>. Experiment
+/// routing of the predict paths is in ModelService.Experiments.cs.
+/// </summary>
+internal sealed partial class ModelService(
     ModelTrainer trainer,
     CandidateEvaluator candidates,
     ModelRegistry registry,
@@ -27,7 +31,9 @@ internal sealed class ModelService(
     ModelPreloader preloader,
     IPredictionObserver observer,
     EnsemblePlanner ensembles,
-    EnsembleTrainer ensembleTrainer) : IModelModule
+    EnsembleTrainer ensembleTrainer,
+    ExperimentRouter router,
+    ShadowQueue shadows) : IModelModule
 {
     /// <summary>The cache area of predictions: the <c>area</c> label of the cache metrics.</summary>
     internal const string CacheArea = "model";
@@ -349,7 +355,11 @@ internal sealed class ModelService(
         var started = Stopwatch.GetTimestamp();
         var (name, version, alias) = Target(request.Model, request.Version, request.Alias);
         var entityId = EntityKeys.Check(request.EntityId, "entityId");
-        var row = await runtime.ResolveAsync(name, version, alias, cancellationToken);
+        var experiment = await ExperimentOfAsync(name, version, alias, cancellationToken);
+        var arm = experiment is null ? null : experiment.Mode == ExperimentMode.Shadow ? experiment.Control : experiment.Route(entityId);
+        var route = arm is null ? null : new PredictionRoute(experiment!.Name, arm.Name);
+        // A routed request resolves its arm's pinned version but stays unpinned for the fallback.
+        var row = await runtime.ResolveAsync(name, arm?.Version ?? version, alias, cancellationToken);
         var inFlight = new KeyValuePair<string, object?>("model", name);
         var id = NewPredictionId();
         metrics.InFlight.Add(1, inFlight);
@@ -367,7 +377,7 @@ internal sealed class ModelService(
             }
             catch (ModuleException failure) when (IsModelFailure(failure))
             {
-                Failed(id, row, failure, started, entityId);
+                Failed(id, row, failure, started, entityId, route);
                 throw;
             }
 
@@ -379,19 +389,24 @@ internal sealed class ModelService(
         }
         catch (ModuleException ex) when (IsModelFailure(ex))
         {
-            Failed(id, row, ex, started, entityId);
+            Failed(id, row, ex, started, entityId, route);
             throw;
         }
         catch (Exception ex) when (ex is not ModuleException and not OperationCanceledException)
         {
             metrics.Inference(row.Name, row.Version, "failure", Stopwatch.GetElapsedTime(started));
             var failure = new ModuleException(ErrorKind.Unavailable, $"Model {row.Name} {row.Version} failed: {ex.Message}", inner: ex);
-            Failed(id, row, failure, started, entityId);
+            Failed(id, row, failure, started, entityId, route);
             throw failure;
         }
         finally
         {
             metrics.InFlight.Add(-1, inFlight);
+        }
+
+        if (route is not null)
+        {
+            result = Routed(result, route);
         }
 
         observer.Predicted(result, row.ModelTask, entityId);
@@ -400,6 +415,13 @@ internal sealed class ModelService(
             result.Version,
             result.FallbackFrom is null ? "success" : "fallback",
             Stopwatch.GetElapsedTime(started));
+        if (experiment is { Mode: ExperimentMode.Shadow })
+        {
+            // The caller gets exactly the control's answer, as with no experiment; only the log knows the arm.
+            Shadow(experiment, request, result.PredictionId!, entityId);
+            result = result with { Experiment = null, Arm = null };
+        }
+
         return result.Members is null || request.IncludeMembers ? result : result with { Members = null };
     }
 
@@ -407,24 +429,28 @@ internal sealed class ModelService(
     {
         ArgumentNullException.ThrowIfNull(request);
         CheckEntityIds(request);
-        NamedRows? named = null;
-        var task = ModelTask.BinaryClassification;
-        var served = await ServeBatchAsync(request.Model, request.Version, request.Alias, request.Rows?.Count ?? 0,
-            row =>
-            {
-                named = new NamedRows(row.Contract, request.Rows!, request.Strict);
-                task = row.ModelTask;
-                return PredictManyAsync(row, named, request.UseCache, cancellationToken);
-            },
-            cancellationToken);
-        var keep = served.FallbackFrom is null && (request.IncludeMembers || served.Value is not [{ Members: not null }, ..]);
-        var results = keep ? served.Value : served.Value.Select(r => Served(r, served, request.IncludeMembers)).ToList();
-        for (var i = 0; i < results.Count; i++)
+        var experiment = string.IsNullOrWhiteSpace(request.Version) && string.IsNullOrWhiteSpace(request.Alias)
+            ? await ExperimentOfAsync(ModelNames.Name(request.Model, "model"), null, null, cancellationToken)
+            : null;
+        if (experiment is { Mode: not ExperimentMode.Shadow } && request.Rows is { Count: > 0 })
         {
-            observer.Predicted(results[i], task, request.EntityIds?[i]);
+            return await PredictSplitBatchAsync(request, experiment, cancellationToken);
         }
 
-        return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs, named!.Ignored);
+        var served = await ServeRowsAsync(request, experiment?.Control.Version, cancellationToken);
+        var results = served.Results;
+        var route = experiment is null ? null : new PredictionRoute(experiment.Name, experiment.Control.Name);
+        for (var i = 0; i < results.Count; i++)
+        {
+            observer.Predicted(route is null ? results[i] : Routed(results[i], route), served.Task, request.EntityIds?[i]);
+        }
+
+        if (experiment is not null)
+        {
+            ShadowBatch(experiment, request, results);
+        }
+
+        return new BatchPredictionResult(served.Name, results, results.Count(r => r.Cached), served.LatencyMs, served.Ignored);
     }
 
     public async Task<RowPredictions> PredictRowsAsync(PredictRowsRequest request, CancellationToken cancellationToken = default)
@@ -565,23 +591,14 @@ internal sealed class ModelService(
         string? alias,
         int count,
         Func<ModelVersionRow, Task<T>> predict,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? routed = null)
     {
         var started = Stopwatch.GetTimestamp();
-        if (count == 0)
-        {
-            throw ModuleException.Invalid("rows", "At least one row is required.");
-        }
-
-        if (count > _inference.MaxBatchRows)
-        {
-            throw new ModuleException(
-                ErrorKind.TooLarge,
-                $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {count} were sent.");
-        }
-
+        CheckBatchSize(count);
         var (name, pinned, pinnedAlias) = Target(model, version, alias);
-        var row = await runtime.ResolveAsync(name, pinned, pinnedAlias, cancellationToken);
+        // An experiment arm's version (routed) is resolved like a pinned one, but the fallback still applies to it.
+        var row = await runtime.ResolveAsync(name, pinned ?? routed, pinnedAlias, cancellationToken);
         var inFlight = new KeyValuePair<string, object?>("model", name);
         metrics.InFlight.Add(1, inFlight);
         ServedBatch<T> served;
@@ -801,7 +818,7 @@ internal sealed class ModelService(
     private static bool IsModelFailure(ModuleException exception) =>
         exception.Kind is ErrorKind.Unavailable or ErrorKind.Unprocessable;
 
-    private void Failed(string id, ModelVersionRow row, ModuleException failure, long started, string? entityId) =>
+    private void Failed(string id, ModelVersionRow row, ModuleException failure, long started, string? entityId, PredictionRoute? route) =>
         observer.Failed(
             id,
             row.Name,
@@ -809,7 +826,23 @@ internal sealed class ModelService(
             row.ModelTask,
             failure.Kind == ErrorKind.Unavailable ? "unavailable" : "unprocessable",
             Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-            entityId);
+            entityId,
+            route);
+
+    private void CheckBatchSize(int count)
+    {
+        if (count == 0)
+        {
+            throw ModuleException.Invalid("rows", "At least one row is required.");
+        }
+
+        if (count > _inference.MaxBatchRows)
+        {
+            throw new ModuleException(
+                ErrorKind.TooLarge,
+                $"A batch takes at most {_inference.MaxBatchRows} rows (Model:Inference:MaxBatchRows); {count} were sent.");
+        }
+    }
 
     private static void CheckEntityIds(PredictBatchRequest request)
     {

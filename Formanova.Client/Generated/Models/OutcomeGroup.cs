@@ -8,7 +8,7 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// Joined predictions and feedback of one version (and experiment arm, when set) over the window. Rates are overlong OutcomeGroup.Count; quality metrics over long OutcomeGroup.WithFeedback (null when none or not the task&apos;s).double? OutcomeGroup.Auc is computed on the newest long? OutcomeGroup.AucSampleRows binary predictions with feedback.The statistics are of the loss each metric averages: LossStatistics? OutcomeGroup.Correct (1 when right; accuracy is itsmean), LossStatistics? OutcomeGroup.LogLossStatistics, LossStatistics? OutcomeGroup.SquaredError (RMSE is the root of its mean) andLossStatistics? OutcomeGroup.AbsoluteError (MAE).
+    /// Joined predictions and feedback of one version (and experiment arm, when set) over the window. Rates are overlong OutcomeGroup.Count; quality metrics over long OutcomeGroup.WithFeedback (null when none or not the task&apos;s).double? OutcomeGroup.Auc is computed on the newest long? OutcomeGroup.AucSampleRows binary predictions with feedback, of whichlong? OutcomeGroup.AucPositives had the positive outcome and long? OutcomeGroup.AucNegatives the negative (the counts aHanley–McNeil variance of the AUC needs).The statistics are of the loss each metric averages: LossStatistics? OutcomeGroup.Correct (1 when right; accuracy is itsmean), LossStatistics? OutcomeGroup.LogLossStatistics, LossStatistics? OutcomeGroup.SquaredError (RMSE is the root of its mean) andLossStatistics? OutcomeGroup.AbsoluteError (MAE).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class OutcomeGroup : IParsable
@@ -33,6 +33,10 @@ namespace Formanova.Client.Generated.Models
 #endif
         /// <summary>The auc property</summary>
         public double? Auc { get; set; }
+        /// <summary>The aucNegatives property</summary>
+        public long? AucNegatives { get; set; }
+        /// <summary>The aucPositives property</summary>
+        public long? AucPositives { get; set; }
         /// <summary>The aucSampleRows property</summary>
         public long? AucSampleRows { get; set; }
         /// <summary>The correct property</summary>
@@ -119,6 +123,8 @@ namespace Formanova.Client.Generated.Models
                 { "accuracy", n => { Accuracy = n.GetDoubleValue(); } },
                 { "arm", n => { Arm = n.GetStringValue(); } },
                 { "auc", n => { Auc = n.GetDoubleValue(); } },
+                { "aucNegatives", n => { AucNegatives = n.GetLongValue(); } },
+                { "aucPositives", n => { AucPositives = n.GetLongValue(); } },
                 { "aucSampleRows", n => { AucSampleRows = n.GetLongValue(); } },
                 { "correct", n => { Correct = n.GetObjectValue<global::Formanova.Client.Generated.Models.LossStatistics>(global::Formanova.Client.Generated.Models.LossStatistics.CreateFromDiscriminatorValue); } },
                 { "count", n => { Count = n.GetLongValue(); } },
@@ -149,6 +155,8 @@ namespace Formanova.Client.Generated.Models
             writer.WriteDoubleValue("accuracy", Accuracy);
             writer.WriteStringValue("arm", Arm);
             writer.WriteDoubleValue("auc", Auc);
+            writer.WriteLongValue("aucNegatives", AucNegatives);
+            writer.WriteLongValue("aucPositives", AucPositives);
             writer.WriteLongValue("aucSampleRows", AucSampleRows);
             writer.WriteObjectValue<global::Formanova.Client.Generated.Models.LossStatistics>("correct", Correct);
             writer.WriteLongValue("count", Count);

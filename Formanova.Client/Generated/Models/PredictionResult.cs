@@ -8,13 +8,29 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).        string? PredictionResult.PredictionId names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,        a cached one included.        IReadOnlyList&amp;lt;MemberPrediction&amp;gt;? PredictionResult.Members holds an ensemble&apos;s per-member answers when the request asked for them.
+    /// string? PredictionResult.Label for classification, double? PredictionResult.Value for regression. string? PredictionResult.FallbackFrom names the        version that failed when the previous stable version answered instead. IReadOnlyList&amp;lt;string&amp;gt;? PredictionResult.IgnoredColumns lists the keys        of a single prediction the model did not read (a batch lists them once, on the batch, and leaves it out per row).        string? PredictionResult.PredictionId names this answer for feedback (docs/feedback.md): time-ordered, new for every answer,        a cached one included.        IReadOnlyList&amp;lt;MemberPrediction&amp;gt;? PredictionResult.Members holds an ensemble&apos;s per-member answers when the request asked for them.        string? PredictionResult.Experiment and string? PredictionResult.Arm name the experiment arm that served a routed request        (docs/experiments.md). string? PredictionResult.ServedPredictionId is set on a shadow arm&apos;s prediction only, for the        prediction log: the served prediction it scored a copy of (never serialised).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class PredictionResult : IParsable
     {
+        /// <summary>The arm property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Arm { get; set; }
+#nullable restore
+#else
+        public string Arm { get; set; }
+#endif
         /// <summary>The cached property</summary>
         public bool? Cached { get; set; }
+        /// <summary>The experiment property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Experiment { get; set; }
+#nullable restore
+#else
+        public string Experiment { get; set; }
+#endif
         /// <summary>The fallbackFrom property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -119,7 +135,9 @@ namespace Formanova.Client.Generated.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "arm", n => { Arm = n.GetStringValue(); } },
                 { "cached", n => { Cached = n.GetBoolValue(); } },
+                { "experiment", n => { Experiment = n.GetStringValue(); } },
                 { "fallbackFrom", n => { FallbackFrom = n.GetStringValue(); } },
                 { "fallbackReason", n => { FallbackReason = n.GetStringValue(); } },
                 { "ignoredColumns", n => { IgnoredColumns = n.GetCollectionOfPrimitiveValues<string>()?.AsList(); } },
@@ -142,7 +160,9 @@ namespace Formanova.Client.Generated.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteStringValue("arm", Arm);
             writer.WriteBoolValue("cached", Cached);
+            writer.WriteStringValue("experiment", Experiment);
             writer.WriteStringValue("fallbackFrom", FallbackFrom);
             writer.WriteStringValue("fallbackReason", FallbackReason);
             writer.WriteCollectionOfPrimitiveValues<string>("ignoredColumns", IgnoredColumns);

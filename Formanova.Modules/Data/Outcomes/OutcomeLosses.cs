@@ -80,7 +80,12 @@ internal static class OutcomeLosses
         return (rankSum - (positives * (positives + 1) / 2.0)) / (positives * (double)negatives);
     }
 
-    public static OutcomeGroup Group(PredictionLog.GroupRow g, OutcomeTask task, double? p95, double? auc, long? aucRows)
+    public static OutcomeGroup Group(
+        PredictionLog.GroupRow g,
+        OutcomeTask task,
+        double? p95,
+        double? auc,
+        (long Rows, long Positives)? aucSample)
     {
         var correct = Statistics(g.CorrectN, g.CorrectSum, g.CorrectSum);
         var logLoss = Statistics(g.LogLossN, g.LogLossSum, g.LogLossSquares);
@@ -107,10 +112,12 @@ internal static class OutcomeLosses
             logLoss,
             squared,
             absolute,
-            aucRows);
+            aucSample?.Rows,
+            aucSample?.Positives,
+            aucSample is { } s ? s.Rows - s.Positives : null);
     }
 
-    private static bool IsPositive(string? outcome) =>
+    public static bool IsPositive(string? outcome) =>
         outcome is not null && (outcome.Equals("true", StringComparison.OrdinalIgnoreCase) || outcome == "1");
 
     private static LossStatistics? Statistics(long n, double? sum, double? squares) =>

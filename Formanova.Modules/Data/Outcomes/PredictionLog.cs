@@ -15,9 +15,11 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
 {
     private const string Insert = """
         INSERT INTO data_prediction_log (prediction_id, model_name, model_version, task, source, predicted_at, entity_id,
-            experiment, arm, error_kind, label, value, score, probabilities, latency_ms, cached, fallback_from)
+            experiment, arm, error_kind, label, value, score, probabilities, latency_ms, cached, fallback_from,
+            served_prediction_id)
         VALUES (@PredictionId, @Model, @Version, @Task, @Source, @PredictedAt, @EntityId,
-            @Experiment, @Arm, @ErrorKind, @Label, @Value, @Score, @Probabilities, @LatencyMs, @Cached, @FallbackFrom)
+            @Experiment, @Arm, @ErrorKind, @Label, @Value, @Score, @Probabilities, @LatencyMs, @Cached, @FallbackFrom,
+            @ServedPredictionId)
         ON CONFLICT (prediction_id) DO NOTHING
         """;
 
@@ -27,9 +29,11 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
 
     private const string ById = $"SELECT {Columns} FROM data_prediction_log WHERE prediction_id = @Id AND error_kind IS NULL";
 
+    // Served predictions only: the entity's answer is what the caller got, not a shadow arm's copy of it.
     private const string ByEntity = $"""
         SELECT {Columns} FROM data_prediction_log
         WHERE model_name = @Model AND entity_id = @EntityId AND predicted_at <= @At AND error_kind IS NULL
+            AND served_prediction_id IS NULL
         ORDER BY predicted_at DESC, id DESC
         LIMIT 1
         """;
@@ -39,6 +43,11 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         SET outcome_label = @Label, outcome_value = @Value, feedback_at = @At, correct = @Correct, log_loss = @LogLoss,
             abs_error = @AbsError
         WHERE id = @Id AND feedback_at IS NULL
+        """;
+
+    private const string Shadows = $"""
+        SELECT {Columns} FROM data_prediction_log
+        WHERE served_prediction_id = @Id AND error_kind IS NULL AND feedback_at IS NULL
         """;
 
     private const string Window = "model_name = @Model AND predicted_at >= @Since AND predicted_at < @Until";
@@ -122,6 +131,7 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
                 p.LatencyMs,
                 p.Cached,
                 p.FallbackFrom,
+                p.ServedPredictionId,
             }),
             transaction,
             cancellationToken: cancellationToken));
@@ -176,15 +186,13 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
                 }
 
                 status = FeedbackStatus.Unchanged;
+                // A shadow copy logged after the feedback came is scored when the feedback is repeated.
+                await ScoreShadowsAsync(connection, transaction, row, task, item, now, cancellationToken);
             }
             else
             {
-                var losses = OutcomeLosses.Of(task, row.Label, row.Value, row.Probabilities, item);
-                var updated = await connection.ExecuteAsync(new CommandDefinition(
-                    StoreOutcome,
-                    new { row.Id, item.Label, item.Value, At = now, losses.Correct, losses.LogLoss, losses.AbsError },
-                    transaction,
-                    cancellationToken: cancellationToken));
+                var updated = await StoreAsync(connection, transaction, row, task, item, now, cancellationToken);
+                await ScoreShadowsAsync(connection, transaction, row, task, item, now, cancellationToken);
                 // Two items of one request naming the same prediction: the second finds it stored by the first.
                 if (updated == 0)
                 {
@@ -242,12 +250,12 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
                     Percentile, group, commandTimeout: 0, cancellationToken: cancellationToken));
             var task = ParseTask(g.Task);
             double? auc = null;
-            long? sampled = null;
+            (long Rows, long Positives)? sampled = null;
             if (task == OutcomeTask.BinaryClassification && g.WithFeedback > 0)
             {
                 var sample = (await connection.QueryAsync<(double Score, string? Outcome)>(new CommandDefinition(
                     AucSample, group, commandTimeout: 0, cancellationToken: cancellationToken))).AsList();
-                sampled = sample.Count;
+                sampled = (sample.Count, sample.LongCount(s => OutcomeLosses.IsPositive(s.Outcome)));
                 auc = OutcomeLosses.Auc(sample);
             }
 
@@ -286,6 +294,41 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         OutcomeTask.MulticlassClassification => "multiclassClassification",
         _ => "regression",
     };
+
+    private static async Task<int> StoreAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        LogRow row,
+        OutcomeTask task,
+        FeedbackItem item,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var losses = OutcomeLosses.Of(task, row.Label, row.Value, row.Probabilities, item);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            StoreOutcome,
+            new { row.Id, item.Label, item.Value, At = now, losses.Correct, losses.LogLoss, losses.AbsError },
+            transaction,
+            cancellationToken: cancellationToken));
+    }
+
+    // The shadow arms' copies of a served prediction share its outcome, each scored against its own answer.
+    private static async Task ScoreShadowsAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        LogRow served,
+        OutcomeTask task,
+        FeedbackItem item,
+        DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var shadows = await connection.QueryAsync<LogRow>(new CommandDefinition(
+            Shadows, new { Id = served.PredictionId }, transaction, cancellationToken: cancellationToken));
+        foreach (var shadow in shadows)
+        {
+            await StoreAsync(connection, transaction, shadow, task, item, now, cancellationToken);
+        }
+    }
 
     private static OutcomeTask ParseTask(string text) => text switch
     {
