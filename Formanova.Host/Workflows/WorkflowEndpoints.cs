@@ -20,6 +20,7 @@ internal static class WorkflowEndpoints
         workflows.MapTrainingScheduleEndpoints();
         workflows.MapPromotionEndpoints();
         workflows.MapBatchEndpoints();
+        workflows.MapExperimentEndpoints();
         return api;
     }
 }

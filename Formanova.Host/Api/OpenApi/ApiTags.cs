@@ -16,6 +16,8 @@ internal static class ApiTags
         ("Training", "Training runs: a workflow that prepares a dataset, trains, evaluates, and registers a model version, "
             + "optionally waiting for an approval; training schedules for periodic retraining."),
         ("Promotions", "Promotions: a workflow that checks a model version against its gates and activates it."),
+        ("Experiments", "Experiments: live traffic split between model versions, decided by a sequential test in a workflow "
+            + "that guards the candidates and promotes a winner."),
         ("Predictions", "Predictions with a model version: one row, a batch of rows, or through the workflow."),
         ("Feedback", "Ground truth: the true outcomes of predictions, and each version's live outcomes joined from them."),
         ("Batch", "Batch jobs: a workflow that scores a dataset with a model version; results export as CSV or Parquet."),

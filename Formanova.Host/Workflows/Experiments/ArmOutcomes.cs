@@ -46,8 +46,8 @@ internal sealed record ArmOutcomes(
             Add(groups.Select(g => g.SquaredError)),
             Add(groups.Select(g => g.AbsoluteError)),
             auc?.Auc,
-            PositivesOf(auc),
-            NegativesOf(auc));
+            auc?.AucPositives ?? 0,
+            auc?.AucNegatives ?? 0);
     }
 
     private static LossStatistics? Add(IEnumerable<LossStatistics?> statistics)
@@ -57,10 +57,4 @@ internal sealed record ArmOutcomes(
             ? null
             : new LossStatistics(given.Sum(s => s.N), given.Sum(s => s.Sum), given.Sum(s => s.SumOfSquares));
     }
-
-    // The class counts of the AUC sample come with the Model side's OutcomeGroup change; until then an AUC
-    // experiment has no variance to test with and never decides.
-    private static long PositivesOf(OutcomeGroup? group) => group is null ? 0 : 0;
-
-    private static long NegativesOf(OutcomeGroup? group) => group is null ? 0 : 0;
 }
