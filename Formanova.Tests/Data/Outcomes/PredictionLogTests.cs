@@ -63,6 +63,7 @@ public sealed class PredictionLogTests(DatabaseProvider provider)
             // Positives (true) scored 2.0 and -0.2, negatives 0.5 and -1.0: 3 of the 4 pairs are ordered right.
             Assert.That(g.Auc, Is.EqualTo(0.75).Within(1e-12));
             Assert.That(g.AucSampleRows, Is.EqualTo(4));
+            Assert.That((g.AucPositives, g.AucNegatives), Is.EqualTo(((long?)2, (long?)2)), "p1 and p4 were true, p2 and p3 false");
             Assert.That(g.Correct, Is.EqualTo(new LossStatistics(4, 2, 2)));
             Assert.That(g.LogLossStatistics!.N, Is.EqualTo(4));
             Assert.That(g.LogLossStatistics.Sum, Is.EqualTo(expectedLogLoss * 4).Within(1e-12));
@@ -83,6 +84,38 @@ public sealed class PredictionLogTests(DatabaseProvider provider)
             Assert.That(r.AbsoluteError, Is.EqualTo(new LossStatistics(3, 5, 13)));
             Assert.That(r.Accuracy, Is.Null);
             Assert.That(r.Auc, Is.Null);
+        });
+    }
+
+    [Test]
+    public async Task RecordFeedbackAsync_OnAServedPrediction_ScoresItsShadowCopiesEachOnItsOwnAnswer()
+    {
+        var entity = $"customer-{Guid.NewGuid():N}";
+        await Data.LogPredictionsAsync(
+        [
+            Binary("served", "true", 1.0, 0.8, latency: 1) with { Experiment = "exp", Arm = "control", EntityId = entity },
+            Binary("shadow", "false", -1.0, 0.3, latency: 2) with
+            {
+                Version = "1.1.0",
+                Experiment = "exp",
+                Arm = "candidate",
+                EntityId = entity,
+                PredictedAt = Now.AddSeconds(1),
+                ServedPredictionId = "served",
+            },
+        ]);
+
+        var byEntity = await Data.RecordFeedbackAsync([new FeedbackItem(null, "m", entity, null, "true", null)]);
+        var summary = await Data.SummarizeOutcomesAsync("m", Now.AddHours(-1), Now.AddHours(1));
+
+        var shadow = summary.Groups.Single(g => g.Arm == "candidate");
+        var served = summary.Groups.Single(g => g.Arm == "control");
+        Assert.Multiple(() =>
+        {
+            Assert.That(byEntity.Single().PredictionId, Is.EqualTo("served"), "an entity's latest answer is the served one, not its copy");
+            Assert.That((served.WithFeedback, served.Accuracy), Is.EqualTo((1L, (double?)1)));
+            Assert.That((shadow.Version, shadow.WithFeedback, shadow.Accuracy), Is.EqualTo(("1.1.0", 1L, (double?)0)));
+            Assert.That(shadow.LogLoss, Is.EqualTo(-Math.Log(0.3)).Within(1e-12));
         });
     }
 
