@@ -7,6 +7,7 @@ using Formanova.Modules.Model;
 using Formanova.Modules.Model.Experiments;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
+using Formanova.Tests.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Formanova.Tests.Model.Experiments;
@@ -176,6 +177,48 @@ public sealed class ExperimentRoutingTests(DatabaseProvider provider)
         });
     }
 
+    [Test]
+    public async Task PredictBatch_WhenAShadowRuns_AnswersAsTheControlAndLogsACopyPerRow()
+    {
+        var model = await ModelAsync();
+        await Experiments.CreateAsync(ExperimentHost.Request($"{model}-batch-shadow", model) with { Mode = ExperimentMode.Shadow });
+
+        var response = await _client.PostAsJsonAsync(
+            $"/api/v1/models/{model}/predict/batch",
+            new { rows = Enumerable.Range(0, 6).Select(i => ModelTestKit.Input(i)).ToList() });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var predictions = (await response.Content.ReadFromJsonAsync<JsonObject>())!["predictions"]!.AsArray();
+        await _host.Services.GetRequiredService<ShadowQueue>().DrainAsync(CancellationToken.None);
+        var summary = await SummaryAsync(model);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(predictions.Select(p => (string?)p!["version"]), Is.All.EqualTo("1.0.0"));
+            Assert.That(predictions.Select(p => p!.AsObject().ContainsKey("arm")), Is.All.False);
+            Assert.That(summary.Groups.Single(g => g.Arm == "control").Count, Is.EqualTo(6));
+            Assert.That(summary.Groups.Single(g => g.Arm == "candidate").Count, Is.EqualTo(6), "one copy per row at weight 1");
+        });
+    }
+
+    [Test]
+    public async Task Predict_OnAnotherReplica_FollowsAPauseWithinTheRefreshInterval()
+    {
+        var model = await ModelAsync();
+        var name = $"{model}-replicas";
+        await Experiments.CreateAsync(ExperimentHost.Request(name, model, new("control", "1.0.0", Weight: 0), new("candidate", "1.1.0")));
+        await using var replica = ExperimentHost.Start(_db, ("Model:Inference:RegistryRefreshSeconds", "1"));
+        using var client = replica.CreateClient();
+        var before = await PredictAsync(client, model, new { inputs = ModelTestKit.Input(1) });
+
+        await Experiments.SetStatusAsync(name, ExperimentStatus.Paused);
+
+        await WorkflowTestKit.UntilAsync(
+            async () => !(await PredictAsync(client, model, new { inputs = ModelTestKit.Input(1) })).ContainsKey("arm"),
+            TimeSpan.FromSeconds(15),
+            "the replica to stop routing");
+        Assert.That((string?)before["arm"], Is.EqualTo("candidate"), "the replica routed while the experiment ran");
+    }
+
     private static IEnumerable<string> Fields(JsonObject answer) => answer.Select(p => p.Key).Order(StringComparer.Ordinal);
 
     /// <summary>A new model of its own, so each test's experiment is the only live one on it: 1.0.0 active and 1.1.0.</summary>
@@ -186,9 +229,11 @@ public sealed class ExperimentRoutingTests(DatabaseProvider provider)
         return model;
     }
 
-    private async Task<JsonObject> PredictAsync(string model, object body)
+    private Task<JsonObject> PredictAsync(string model, object body) => PredictAsync(_client, model, body);
+
+    private static async Task<JsonObject> PredictAsync(HttpClient client, string model, object body)
     {
-        var response = await _client.PostAsJsonAsync($"/api/v1/models/{model}/predict", body);
+        var response = await client.PostAsJsonAsync($"/api/v1/models/{model}/predict", body);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }

@@ -1,5 +1,6 @@
 using Formanova.Modules.Model;
 using Formanova.Modules.Model.Inference;
+using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
@@ -210,8 +211,10 @@ public sealed class ExperimentServiceTests(DatabaseProvider provider)
         var halves = new Dictionary<string, double> { ["control"] = 0.5, ["candidate"] = 0.5 };
         var stepped = await Experiments.SetWeightsAsync("restart", halves);
 
-        await using var second = ExperimentHost.Start(_db);
+        await using var second = ExperimentHost.Start(_db, ("Model:Preload:MaxVersions", "3"));
         var seen = await second.Services.GetRequiredService<IExperimentModule>().GetAsync("restart");
+        await second.Services.GetRequiredService<ModelPreloader>().Completed;
+        var preloaded = second.Services.GetRequiredService<ModelRuntime>().IsLoaded(Model, "1.1.0");
 
         Assert.Multiple(() =>
         {
@@ -219,6 +222,7 @@ public sealed class ExperimentServiceTests(DatabaseProvider provider)
             Assert.That(seen.Arms, Is.EqualTo(stepped.Arms));
             Assert.That(seen.Canary!.Steps, Is.EqualTo(new[] { 0.1, 0.5, 1 }));
             Assert.That((seen.Mode, seen.Status), Is.EqualTo((ExperimentMode.Canary, ExperimentStatus.Running)));
+            Assert.That(preloaded, Is.True, "preloaded after the active and aliased versions (3 slots), before recent traffic");
         });
     }
 }
