@@ -2,6 +2,7 @@ using Formanova.Host.Telemetry;
 using Formanova.Host.Workflows;
 using Formanova.Host.Workflows.Batch;
 using Formanova.Host.Workflows.Common;
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
@@ -86,7 +87,8 @@ internal static class TemporalSetup
                 .AddScopedActivities<PromotionActivities>()
                 .AddScopedActivities<BatchActivities>()
                 .AddScopedActivities<WebhookActivities>()
-                .AddScopedActivities<MonitoringActivities>();
+                .AddScopedActivities<MonitoringActivities>()
+                .AddScopedActivities<ExperimentActivities>();
             foreach (var workflow in Workflows)
             {
                 worker.AddWorkflow(workflow);
@@ -149,7 +151,7 @@ internal static class TemporalSetup
     private static readonly Type[] Workflows =
         [
             typeof(ProcessingWorkflow), typeof(ModelTrainingWorkflow), typeof(ModelPromotionSaga), typeof(BatchInferenceWorkflow),
-            typeof(WebhookDeliveryWorkflow), typeof(ModelMonitoringWorkflow),
+            typeof(WebhookDeliveryWorkflow), typeof(ModelMonitoringWorkflow), typeof(ExperimentWorkflow),
         ];
 
     private static byte[]? ReadOptional(string? path) => string.IsNullOrWhiteSpace(path) ? null : File.ReadAllBytes(path);

@@ -21,6 +21,7 @@ internal static class WorkflowEndpoints
         workflows.MapPromotionEndpoints();
         workflows.MapBatchEndpoints();
         workflows.MapMonitoringEndpoints();
+        workflows.MapExperimentEndpoints();
         return api;
     }
 }

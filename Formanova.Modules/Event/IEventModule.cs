@@ -54,6 +54,18 @@ public interface IEventModule
     /// <summary>A monitoring policy retrained a model; data says how it rolls out (approval needed or promoted).</summary>
     const string ModelRetrained = "MODEL_RETRAINED";
 
+    /// <summary>An experiment began routing traffic to its arms.</summary>
+    const string ExperimentStarted = "EXPERIMENT_STARTED";
+
+    /// <summary>An experiment found a winner; data carries it and whether it was promoted.</summary>
+    const string ExperimentDecided = "EXPERIMENT_DECIDED";
+
+    /// <summary>A candidate broke an experiment's guard and the experiment was rolled back; data carries the breach.</summary>
+    const string ExperimentRolledBack = "EXPERIMENT_ROLLED_BACK";
+
+    /// <summary>An experiment was stopped (by request, or at its maximum duration) without a winner.</summary>
+    const string ExperimentStopped = "EXPERIMENT_STOPPED";
+
     /// <summary>
     /// Appends an event to the log. With an idempotency key, a repeated publish (an activity retried) returns
     /// the event stored first, with <see cref="PublishEventResult.Created"/> false, and never stores a second one.

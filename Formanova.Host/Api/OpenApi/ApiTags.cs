@@ -17,6 +17,8 @@ internal static class ApiTags
             + "optionally waiting for an approval; training schedules for periodic retraining."),
         ("Promotions", "Promotions: a workflow that checks a model version against its gates and activates it."),
         ("Monitoring", "Model monitoring: drift and performance checks against the training profile, and a policy's actions."),
+        ("Experiments", "Experiments: live traffic split between model versions, decided by a sequential test in a workflow "
+            + "that guards the candidates and promotes a winner."),
         ("Predictions", "Predictions with a model version: one row, a batch of rows, or through the workflow."),
         ("Feedback", "Ground truth: the true outcomes of predictions, and each version's live outcomes joined from them."),
         ("Batch", "Batch jobs: a workflow that scores a dataset with a model version; results export as CSV or Parquet."),

@@ -45,5 +45,9 @@ internal sealed class EventTailReader(IEventModule events)
         IEventModule.ModelDriftDetected,
         IEventModule.ModelPerformanceDegraded,
         IEventModule.ModelRetrained,
+        IEventModule.ExperimentStarted,
+        IEventModule.ExperimentDecided,
+        IEventModule.ExperimentRolledBack,
+        IEventModule.ExperimentStopped,
     ];
 }

@@ -13,12 +13,19 @@ internal static class WorkflowLocations
         "ModelTrainingWorkflow" => "training",
         "BatchInferenceWorkflow" => "batch",
         "ModelPromotionSaga" => "promotion",
+        "ExperimentWorkflow" => "experiment",
         var other => other,
     };
 
     /// <summary>The API path that reads the run, e.g. <c>/api/v1/training-runs/{id}</c>.</summary>
     public static string PathOf(string workflowType, string workflowId)
     {
+        if (workflowType == "ExperimentWorkflow" && workflowId.StartsWith("experiment-", StringComparison.Ordinal))
+        {
+            // An experiment is read by its name, which its workflow id carries.
+            return $"/api/v1/experiments/{workflowId["experiment-".Length..]}";
+        }
+
         var area = KindOf(workflowType, workflowId) switch
         {
             "training" => "training-runs",

@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using Formanova.Host.Workflows.Batch;
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
@@ -21,7 +23,7 @@ public sealed class HistoryReplayTests
     public static readonly string[] WorkflowTypes =
     [
         "ProcessingWorkflow", "ModelTrainingWorkflow", "ModelPromotionSaga", "BatchInferenceWorkflow", "WebhookDeliveryWorkflow",
-        "ModelTrainingWorkflow.auto", "ModelMonitoringWorkflow",
+        "ModelTrainingWorkflow.auto", "ModelMonitoringWorkflow", "ExperimentWorkflow",
     ];
 
     [TestCaseSource(nameof(WorkflowTypes))]
@@ -29,7 +31,11 @@ public sealed class HistoryReplayTests
     {
         var path = Path.Combine(RecordedHistories.Directory(), $"{workflowType}.json");
         Assert.That(File.Exists(path), Is.True, $"{path} is missing: record it with FORMANOVA_RECORD_HISTORIES=1");
-        var history = WorkflowHistory.FromJson($"replay-{workflowType}", await File.ReadAllTextAsync(path));
+        var json = await File.ReadAllTextAsync(path);
+
+        // The recorded run's own id: a workflow may derive ids from it (the experiment's child promotion does).
+        var id = Regex.Match(json, "\"workflowId\": \"([^\"]+)\"") is { Success: true } m ? m.Groups[1].Value : $"replay-{workflowType}";
+        var history = WorkflowHistory.FromJson(id, json);
 
         var result = await Replayer().ReplayWorkflowAsync(history, throwOnReplayFailure: false);
 
@@ -42,5 +48,6 @@ public sealed class HistoryReplayTests
         .AddWorkflow<ModelPromotionSaga>()
         .AddWorkflow<BatchInferenceWorkflow>()
         .AddWorkflow<WebhookDeliveryWorkflow>()
-        .AddWorkflow<ModelMonitoringWorkflow>());
+        .AddWorkflow<ModelMonitoringWorkflow>()
+        .AddWorkflow<ExperimentWorkflow>());
 }

@@ -19,7 +19,7 @@ namespace Formanova.Tests.Workflows.Fast;
 /// delegates a test replaces: no module, database or model behind them. Each call is recorded by name (an emitted
 /// event as <c>emit:TYPE</c>), so a test can assert the order of the steps.
 /// </summary>
-internal sealed class StubActivities
+internal sealed partial class StubActivities
 {
     private static readonly Dictionary<string, double> NoSettings = [];
 

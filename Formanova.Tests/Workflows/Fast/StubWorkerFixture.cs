@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Formanova.Host.Workflows.Batch;
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Monitoring;
 using Formanova.Host.Workflows.Processing;
 using Formanova.Host.Workflows.Promotion;
@@ -26,6 +27,7 @@ public abstract class StubWorkerFixture : DevServerFixture
         .AddWorkflow<BatchInferenceWorkflow>()
         .AddWorkflow<WebhookDeliveryWorkflow>()
         .AddWorkflow<ModelMonitoringWorkflow>()
+        .AddWorkflow<ExperimentWorkflow>()
         .AddAllActivities(stubs)
         .AddActivity(ProcessingActivities.AggregateResults)
         .AddActivity(ProcessingActivities.PostProcess)

@@ -3,6 +3,7 @@
 using Formanova.Client.Generated.Api.V1.BatchJobs;
 using Formanova.Client.Generated.Api.V1.Datasets;
 using Formanova.Client.Generated.Api.V1.Events;
+using Formanova.Client.Generated.Api.V1.Experiments;
 using Formanova.Client.Generated.Api.V1.Feedback;
 using Formanova.Client.Generated.Api.V1.Jobs;
 using Formanova.Client.Generated.Api.V1.Keys;
@@ -40,6 +41,11 @@ namespace Formanova.Client.Generated.Api.V1
         public global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder Events
         {
             get => new global::Formanova.Client.Generated.Api.V1.Events.EventsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The experiments property</summary>
+        public global::Formanova.Client.Generated.Api.V1.Experiments.ExperimentsRequestBuilder Experiments
+        {
+            get => new global::Formanova.Client.Generated.Api.V1.Experiments.ExperimentsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The feedback property</summary>
         public global::Formanova.Client.Generated.Api.V1.Feedback.FeedbackRequestBuilder Feedback
