@@ -81,7 +81,22 @@ internal static class ExperimentEndpoints
     {
         var experiment = await experiments.CreateAsync(body, ct);
         var input = new ExperimentInput(experiment.Name, gateway.Policy());
-        await gateway.StartAsync<ExperimentWorkflow, ExperimentState>(WorkflowId(experiment.Name), wf => wf.RunAsync(input), ct);
+        try
+        {
+            await gateway.StartAsync<ExperimentWorkflow, ExperimentState>(WorkflowId(experiment.Name), wf => wf.RunAsync(input), ct);
+        }
+        catch
+        {
+            // Without its workflow nothing would ever decide or end it, yet it would route traffic and block the model's
+            // next experiment: end it before the failure reaches the caller (a 503 when Temporal is down).
+            await experiments.SetStatusAsync(
+                experiment.Name,
+                ExperimentStatus.Stopped,
+                reason: "its workflow could not start",
+                cancellationToken: CancellationToken.None);
+            throw;
+        }
+
         return TypedResults.Created($"/api/v1/experiments/{experiment.Name}", experiment);
     }
 
