@@ -50,7 +50,7 @@ public sealed class AlertMetricsTests
             .Select(m => m.GetCustomAttribute<ActivityAttribute>() is { } activity ? activity.Name ?? m.Name.Replace("Async", "") : null)
             .OfType<string>()
             .ToList();
-        Assert.That(workflows, Does.Contain("ModelTrainingWorkflow").And.Count.EqualTo(6));
+        Assert.That(workflows, Does.Contain("ModelTrainingWorkflow").And.Count.EqualTo(7));
         Assert.That(activities, Does.Contain("train_model").And.Count.GreaterThan(20));
         Assert.Multiple(() =>
         {
