@@ -11,10 +11,11 @@ namespace Formanova.Host.Telemetry;
 /// writes it to stdout with its own system call, and every logging thread takes the same lock to queue a line. At a
 /// few thousand requests a second (one request line each) the writer fell behind, its queue filled, and request
 /// threads spun and waited on that lock: the largest single cost in a profile of an authenticated GET
-/// (docs/benchmarks.md, "The shipped host"). Here a line is formatted on the caller's thread by the configured console formatter (the same JSON or
-/// simple output as before), queued without a lock, and the writer drains everything queued into one buffered
-/// write, flushing whenever the queue runs dry: one line alone is written at once, and a burst shares a system call.
-/// Registered under the <c>Console</c> alias, so <c>Logging:Console:*</c> settings and filters apply unchanged.
+/// (docs/benchmarks.md, "The shipped host"). Here a line is formatted on the caller's thread by the configured
+/// console formatter (the same JSON or simple output as before), queued without a lock, and the writer drains
+/// everything queued into one buffered write, flushing whenever the queue runs dry: one line alone is written at
+/// once, and a burst shares a system call. Registered under the <c>Console</c> alias, so <c>Logging:Console:*</c>
+/// settings and filters apply unchanged.
 /// </summary>
 [ProviderAlias("Console")]
 internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportExternalScope
