@@ -47,7 +47,12 @@ experiment() {   # name mode -> starts it and waits until a predict is routed (s
   curl -sf "${auth[@]}" $FNV/api/v1/experiments -d "{\"name\":\"$1\",\"model\":\"exp-bench\",\"mode\":\"$2\",\"assignment\":\"random\",
     \"arms\":[{\"name\":\"control\",\"version\":\"1.0.0\",\"weight\":1},{\"name\":\"candidate\",\"version\":\"1.1.0\",\"weight\":1}]}" > /dev/null
 }
-stop() { curl -sf "${auth[@]}" -X POST $FNV/api/v1/experiments/"$1"/stop -d '{}' > /dev/null; }
+stop() {   # the stop is a signal: the workflow ends the experiment in the store, which frees the model for the next
+  curl -sf "${auth[@]}" -X POST $FNV/api/v1/experiments/"$1"/stop -d '{}' > /dev/null
+  until [[ "$(curl -s "${auth[@]}" $FNV/api/v1/experiments/"$1" | jq -r .experiment.status)" =~ ^(stopped|decided|rolledBack)$ ]]; do
+    sleep 0.2
+  done
+}
 measure() {   # label -> "req/s p50ms"
   local rps p50
   rps=$(wrk -t1 -c16 -d"${SECS}s" -s "$WORK/post.lua" "$URL" | awk '/Requests\/sec/ {print $2}')
@@ -55,7 +60,7 @@ measure() {   # label -> "req/s p50ms"
     else v = substr(v, 1, length(v) - 2) + 0; print v}')
   echo "$1 $rps $p50"
 }
-wrk -t1 -c16 -d3s -s "$WORK/post.lua" "$URL" > /dev/null   # warm-up
+wrk -t1 -c16 -d8s -s "$WORK/post.lua" "$URL" > /dev/null   # warm-up (JIT, pools)
 : > "$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
   measure plain >> "$WORK/results"
