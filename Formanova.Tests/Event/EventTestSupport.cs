@@ -25,6 +25,8 @@ internal static class EventTestSupport
         ["Event:Webhooks:FanOutIntervalMilliseconds"] = "100",
         ["Event:Webhooks:Dispatcher:PollIntervalMilliseconds"] = "50",
         ["Event:Broadcast:PollIntervalMilliseconds"] = "100",
+        // These tests never touch the demo model; training it at start only competes with them for a busy CI machine.
+        ["Model:Bootstrap:Enabled"] = "false",
     };
 
     public static FormanovaFactory Factory(IEnumerable<KeyValuePair<string, string?>>? extra = null) =>
@@ -54,12 +56,16 @@ internal static class EventTestSupport
 
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"Timed out waiting for {what ?? "the condition"}; last value: {value}");
+                Assert.Fail($"Timed out waiting for {what ?? "the condition"}; last value: {Describe(value)}");
             }
 
             await Task.Delay(25);
         }
     }
+
+    private static string Describe<T>(T value) => value is System.Collections.IEnumerable items and not string
+        ? $"[{string.Join(", ", items.Cast<object?>())}]"
+        : $"{value}";
 }
 
 /// <summary>A real Kestrel server on a loopback port that records webhook deliveries and answers as told.</summary>

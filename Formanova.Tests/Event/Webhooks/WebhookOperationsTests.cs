@@ -37,11 +37,8 @@ public sealed class WebhookOperationsTests
     {
         _receiver.Behaviour = (n, _) => Task.FromResult(n == 1 ? 500 : 200);
         var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
-        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/w/runs/r"));
-        var due = await EventTestSupport.EventuallyAsync(
-            () => _webhooks.ListDueDeliveriesAsync(10),
-            d => d.Count == 1,
-            what: "a due delivery");
+        var published = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowCompleted, "/workflows/w/runs/r"));
+        var due = await DueDeliveryOfAsync(webhook.Webhook.Id, published);
 
         var first = await _webhooks.AttemptDeliveryAsync(due[0].Id);
         var second = await _webhooks.AttemptDeliveryAsync(due[0].Id);
@@ -65,11 +62,8 @@ public sealed class WebhookOperationsTests
     public async Task MarkDeadLettered_WhenPending_StopsTheDeliveryAndAttemptsReportPermanentFailure()
     {
         var webhook = await _webhooks.CreateWebhookAsync(new CreateWebhookRequest(_receiver.Url, [IEventModule.AllEventTypes]));
-        await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowFailed, "/workflows/w/runs/r"));
-        var due = await EventTestSupport.EventuallyAsync(
-            () => _webhooks.ListDueDeliveriesAsync(10),
-            d => d.Count == 1,
-            what: "a due delivery");
+        var published = await _events.PublishAsync(new PublishEventRequest(IEventModule.WorkflowFailed, "/workflows/w/runs/r"));
+        var due = await DueDeliveryOfAsync(webhook.Webhook.Id, published);
 
         var dead = await _webhooks.MarkDeadLetteredAsync(due[0].Id, "Workflow gave up after its own retry policy.");
         var attempt = await _webhooks.AttemptDeliveryAsync(due[0].Id);
@@ -113,5 +107,16 @@ public sealed class WebhookOperationsTests
             Assert.That(result.Error, Does.Contain("loopback"));
             Assert.That(_receiver.Requests, Is.Empty);
         });
+    }
+
+    /// <summary>Waits for the fan-out to queue the one delivery of this event to this webhook.</summary>
+    private async Task<IReadOnlyList<WebhookDelivery>> DueDeliveryOfAsync(long webhookId, PublishEventResult published)
+    {
+        var sequence = long.Parse(published.Event.Id, System.Globalization.CultureInfo.InvariantCulture);
+        var due = await EventTestSupport.EventuallyAsync(
+            () => _webhooks.ListDueDeliveriesAsync(10),
+            d => d.Any(x => x.WebhookId == webhookId && x.EventSequence == sequence),
+            what: $"the delivery of event {sequence} to webhook {webhookId}");
+        return [.. due.Where(x => x.WebhookId == webhookId && x.EventSequence == sequence)];
     }
 }
