@@ -246,6 +246,7 @@ internal static class Program
             var cpuPerWorkflow = cpus.Order().ElementAt(cpus.Count / 2);
 
             var latencies = new List<double>();
+            var serialCpu = Process.GetCurrentProcess().TotalProcessorTime;
             for (var i = 0; i < samples; i++)
             {
                 var one = Stopwatch.StartNew();
@@ -253,12 +254,17 @@ internal static class Program
                 latencies.Add(one.Elapsed.TotalMilliseconds);
             }
 
+            var cpuPerSerial = (Process.GetCurrentProcess().TotalProcessorTime - serialCpu).TotalMilliseconds / Math.Max(samples, 1);
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{storage}, shape {_shape}: {workflows} workflows, {concurrency} concurrent, after {warmup} warm-up: {throughput:F0} " +
                 $"wf/s (median of {rounds}: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}), " +
                 $"process CPU {cpuPerWorkflow:F2} ms per workflow; latency at 1 in flight: median {latencies[latencies.Count / 2]:F1} " +
-                $"ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms"));
+                $"ms, p95 {latencies[(int)(latencies.Count * 0.95)]:F1} ms, process CPU {cpuPerSerial:F2} ms per workflow"));
+            // One line for scripts (bench/scripts/shipped.sh): the same figures, space-separated.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"floor: p50_ms {latencies[latencies.Count / 2]:F2} cpu1_ms {cpuPerSerial:F2} " +
+                $"rate {throughput:F1} cpu_ms {cpuPerWorkflow:F2}"));
         });
         await host.StopAsync();
         DeleteDirectory(directory);

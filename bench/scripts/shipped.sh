@@ -6,7 +6,8 @@
 # (bench/Formanova.Bench.Baseline: constant JSON from POST and GET). Every HTTP figure is wrk -t2 -c32 over loopback;
 # each round measures the baseline and then every path, and a path's ratio is its rate over the baseline's rate in
 # the same round (median over rounds). Then the synchronous workflow path, start-up time on existing data, resident
-# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end.
+# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end. The synchronous path's
+# throughput is read against its floor, the same step shape with no-op steps, measured in the same run.
 # Usage: bench/scripts/shipped.sh [seconds per wrk run, 10] [rounds, 3] [batch/import rows, 1000000; 0 skips]
 # Needs wrk, jq, curl. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
 set -euo pipefail
@@ -18,6 +19,7 @@ FNV=http://127.0.0.1:$PORT BASE=http://127.0.0.1:$BASE_PORT
 PUBLISHED=${FORMANOVA_SHIPPED_DIR:-/tmp/formanova-shipped-host}
 HOST_DLL=$PUBLISHED/Formanova.Host.dll
 BASE_DLL=$ROOT/bench/Formanova.Bench.Baseline/bin/Release/net10.0/Formanova.Bench.Baseline.dll
+FLOOR_DLL=$ROOT/bench/Formanova.Bench.DevServer/bin/Release/net10.0/Formanova.Bench.DevServer.dll
 HOST='' BASELINE=''
 cleanup() {
   [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
@@ -35,6 +37,7 @@ else
     -o "$PUBLISHED" -v q > /dev/null
 fi
 dotnet build -c Release "$ROOT/bench/Formanova.Bench.Baseline" -v q > /dev/null
+dotnet build -c Release "$ROOT/bench/Formanova.Bench.DevServer" -v q > /dev/null
 
 # Starts the host; START_MS is the milliseconds from launch to a 200 from /health/ready.
 start_host() {
@@ -107,10 +110,14 @@ done
 median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
 range() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
 
-# The synchronous workflow path: one caller (latency, CPU per request), then 32 (throughput).
+# The synchronous workflow path: a warm-up (the tiered JIT of the workflow path), one caller (latency, CPU per
+# request), then 32 (throughput). Then its floor: the same step shape with no-op steps (Bench.DevServer --shape
+# processing), the same embedded server in process with the SDK worker, over gRPC on loopback without gzip, with its
+# history in a SQLite file as the shipped default; run while the host idles, so the two do not share the cores.
 sync_body="{\"model\":\"demo-churn\",\"inputs\":{$(tr -d '\n' <<< "$input"),\"feedback\":\"too expensive\"}}"
 printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
   "$KEY" "$(jq -Rs . <<< "$sync_body")" > "$WORK/sync.lua"
+run "$FNV/api/v1/predictions" sync.lua 2 8 > /dev/null
 cpu0=$(cpu_ticks "$HOST")
 out=$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$WORK/sync.lua" "$FNV/api/v1/predictions")
 cpu1=$(cpu_ticks "$HOST")
@@ -119,6 +126,12 @@ sync1_p50=$(awk '/^ +50%/ {print $2}' <<< "$out")
 sync1_cpu=$(jq -n "($cpu1 - $cpu0) * 10 / ($sync1_rate * $SECS)")   # ticks are 10 ms
 read -r sync32_rate sync32_p50 < <(run "$FNV/api/v1/predictions" sync.lua 2 32)
 after_http_rss=$(rss_mib "$HOST")
+# About as many runs as the host answered: the 32-caller round, the one-caller samples, and a warm-up of both.
+floor_n=$(jq -n "[$sync32_rate * $SECS | floor, 200] | max") floor_1=$(jq -n "[$sync1_rate * $SECS | floor, 50] | max")
+read -r _ floor1_p50 _ floor1_cpu _ floor32_rate _ floor32_cpu < <(dotnet "$FLOOR_DLL" --storage sqlite --shape processing \
+  --concurrency 32 --workflows "$floor_n" --warmup "$floor_n" --rounds 1 --latency-samples "$floor_1" | tee -a "$WORK/floor.log" |
+  awk '/^floor:/ {$1 = ""; print}')
+floor_ratio=$(printf "%.2f" "$(jq -n "$sync32_rate / $floor32_rate")")
 
 # Import and batch: ROWS rows of demo-churn's columns into the embedded SQLite, then a batch job over them.
 import_rate='skipped' batch_rate='skipped' batch_rss='skipped'
@@ -162,7 +175,9 @@ cat <<EOF
 | \`GET /api/v1/keys/me\` (authenticated trivial GET) | $(range "${rates[me]}") req/s | $(printf "%.2f" "$(median "${ratios[me]}")") | >= 0.8 |
 | \`GET /health/live\` (open) | $(range "${rates[live]}") req/s | $(printf "%.2f" "$(median "${ratios[live]}")") | |
 | \`POST /api/v1/predictions\`, 1 caller | p50 $sync1_p50, $sync1_rate req/s, $(printf "%.1f" "$sync1_cpu") ms host CPU per request | | p50 <= 10 ms |
-| same, 32 callers | $sync32_rate req/s, p50 ${sync32_p50} ms | | |
+| same, 32 callers | $sync32_rate req/s, p50 ${sync32_p50} ms | $floor_ratio of the floor's runs/s | >= 0.8 |
+| Floor: the step shape with no-op steps (SQLite history), 1 in flight | p50 $floor1_p50 ms, $floor1_cpu ms CPU per run | | |
+| same, 32 in flight | $floor32_rate runs/s, $floor32_cpu ms CPU per run | 1 | |
 | CSV import into SQLite, $ROWS rows x 12 columns | $import_rate rows/s | | |
 | Batch job over those rows (demo-churn) | $batch_rate | | |
 | Start to /health/ready: first start / on existing data (median of 3) | $first_start / $restart_ms ms | | <= 3000 ms |
