@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The product as shipped (issue 27): Formanova.Host published as the image publishes it (Release, ReadyToRun for
 # linux-x64; SHIPPED_BUILD=1 uses the plain Release build instead), started with its default settings (embedded
-# Temporal server, SQLite, the bootstrapped demo-churn model) plus an admin key and rate limiting off, so that wrk
-# measures the request path and not the per-key limit. Beside it, in the same run, the plain Kestrel baseline
-# (bench/Formanova.Bench.Baseline: constant JSON from POST and GET). Every HTTP figure is wrk -t2 -c32 over loopback;
-# each round measures the baseline and then every path, and a path's ratio is its rate over the baseline's rate in
-# the same round (median over rounds). Then the synchronous workflow path, start-up time on existing data, resident
-# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end. The synchronous path's
-# throughput is read against its floor, the same step shape with no-op steps, measured in the same run.
+# Temporal server, SQLite, the bootstrapped demo-churn model, the image's workstation GC) plus an admin key and rate
+# limiting off, so that wrk measures the request path and not the per-key limit. Beside it, in the same run, the
+# plain Kestrel baseline (bench/Formanova.Bench.Baseline: constant JSON from POST and GET). Every HTTP figure is
+# wrk -t2 -c32 over loopback; each round measures the baseline and then every path, and a path's ratio is its rate
+# over the baseline's rate in the same round (median over rounds). Then the synchronous workflow path beside its
+# floor (the same step shape with no-op steps, measured in the same run), start-up time on existing data, resident
+# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end.
 # Usage: bench/scripts/shipped.sh [seconds per wrk run, 10] [rounds, 3] [batch/import rows, 1000000; 0 skips]
 # Needs wrk, jq, curl. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
 set -euo pipefail
@@ -43,8 +43,9 @@ dotnet build -c Release "$ROOT/bench/Formanova.Bench.DevServer" -v q > /dev/null
 start_host() {
   local t0
   t0=$(date +%s%N)
-  Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7310 \
-    RateLimiting__Enabled=false dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1 &
+  # Workstation GC as the Dockerfile's image sets it (DOTNET_gcServer=0); export DOTNET_gcServer=1 to compare.
+  DOTNET_gcServer=${DOTNET_gcServer:-0} Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV \
+    Temporal__Embedded__Port=7310 RateLimiting__Enabled=false dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1 &
   HOST=$!
   until curl -sf -o /dev/null "$FNV/health/ready"; do sleep 0.01; done
   START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
