@@ -130,7 +130,7 @@ after_http_rss=$(rss_mib "$HOST")
 # About as many runs as the host answered: the 32-caller round, the one-caller samples, and a warm-up of both.
 floor_n=$(jq -n "[$sync32_rate * $SECS | floor, 200] | max") floor_1=$(jq -n "[$sync1_rate * $SECS | floor, 50] | max")
 read -r _ floor1_p50 _ floor1_cpu _ floor32_rate _ floor32_cpu < <(dotnet "$FLOOR_DLL" --storage sqlite --shape processing \
-  --concurrency 32 --workflows "$floor_n" --warmup "$floor_n" --rounds 1 --latency-samples "$floor_1" | tee -a "$WORK/floor.log" |
+  --concurrency 32 --workflows "$floor_n" --warmup "$floor_n" --rounds 1 --latency-samples "$floor_1" |
   awk '/^floor:/ {$1 = ""; print}')
 floor_ratio=$(printf "%.2f" "$(jq -n "$sync32_rate / $floor32_rate")")
 
