@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace Formanova.Modules.Shared.Database;
@@ -16,7 +17,7 @@ internal sealed class SqliteDatabase : IDatabase
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         CommandTimeoutSeconds = options.CommandTimeoutSeconds;
 
-        // Concurrent writers wait for the single WAL writer inside SQLite (busy_timeout, set on every open
+        // Concurrent writers wait for the single WAL writer inside SQLite (busy_timeout, set on each new connection
         // below) rather than in Microsoft.Data.Sqlite's own retry, which blocks its thread for 150 ms per
         // SQLITE_BUSY: under 32 concurrent synchronous predictions a third of the runs took such a pause.
         _connectionString = new SqliteConnectionStringBuilder
@@ -25,7 +26,6 @@ internal sealed class SqliteDatabase : IDatabase
             Mode = SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
             Pooling = true,
-            ForeignKeys = true,
             DefaultTimeout = options.CommandTimeoutSeconds,
         }.ToString();
     }
@@ -44,12 +44,19 @@ internal sealed class SqliteDatabase : IDatabase
         try
         {
             await connection.OpenAsync(cancellationToken);
+            if (!Configured.TryGetValue(connection.Handle!, out _))
+            {
+                // Per-connection settings, once for each connection the pool opens rather than on every open: the
+                // prediction log's writer and key checks open one per batch or request. journal_mode=WAL persists in
+                // the file. NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last
+                // transactions).
+                await using var pragma = connection.CreateCommand();
+                pragma.CommandText = "PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    + $"PRAGMA busy_timeout={CommandTimeoutSeconds * 1000};";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+                Configured.AddOrUpdate(connection.Handle!, Marker);
+            }
 
-            // journal_mode=WAL persists in the file; synchronous and busy_timeout are per connection. NORMAL is
-            // durable across process crashes in WAL mode (only an OS crash can lose the last transactions).
-            await using var pragma = connection.CreateCommand();
-            pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={CommandTimeoutSeconds * 1000};";
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
             return connection;
         }
         catch
@@ -58,4 +65,9 @@ internal sealed class SqliteDatabase : IDatabase
             throw;
         }
     }
+
+    private static readonly object Marker = new();
+
+    // Keyed by the native connection the pool hands out again; it goes when the pool closes that connection.
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
 }
