@@ -22,6 +22,10 @@ internal sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string ScopeClaim = ApiScopes.ClaimType;
 
+    // One ticket per verified key, for as long as the Access module's cache holds that key: building the principal
+    // and its claims was a tenth of what a trivial authenticated request allocated. Nothing in the host mutates it.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<AuthenticatedKey, AuthenticationTicket> Tickets = new();
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!auth.Value.Enabled)
@@ -38,7 +42,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         var key = await access.AuthenticateAsync(presented, Context.RequestAborted);
         return key is null
             ? AuthenticateResult.Fail("The API key is invalid, revoked or expired.")
-            : Success(key.Id, key.Name, key.Scopes);
+            : AuthenticateResult.Success(Tickets.GetValue(key, static k => Ticket(k.Id, k.Name, k.Scopes)));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -72,12 +76,14 @@ internal sealed class ApiKeyAuthenticationHandler(
         return header.Length > 0 ? header : null;
     }
 
-    private static AuthenticateResult Success(string id, string name, IEnumerable<string> scopes)
+    private static AuthenticateResult Success(string id, string name, IEnumerable<string> scopes) =>
+        AuthenticateResult.Success(Ticket(id, name, scopes));
+
+    private static AuthenticationTicket Ticket(string id, string name, IEnumerable<string> scopes)
     {
         var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, id), new(ClaimTypes.Name, name) };
         claims.AddRange(scopes.Select(s => new Claim(ScopeClaim, s)));
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
     }
 
     private async Task WriteProblemAsync(int status, string title, string detail)

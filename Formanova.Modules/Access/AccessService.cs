@@ -259,7 +259,16 @@ internal sealed class AccessService : IAccessModule, IDisposable
 
     private static string Lookup(string secret) => Fingerprint(secret)[..16];
 
-    private static string Fingerprint(string secret) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+    // Runs on every authenticated request: hashed from the stack, the hex string is its only allocation.
+    private static string Fingerprint(string secret)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> utf8 = secret.Length <= MaxPresentedLength
+            ? stackalloc byte[Encoding.UTF8.GetMaxByteCount(MaxPresentedLength)]
+            : new byte[Encoding.UTF8.GetMaxByteCount(secret.Length)];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(secret, utf8)], hash);
+        return Convert.ToHexString(hash);
+    }
 
     private async Task TouchAsync(
         System.Data.Common.DbConnection connection,
