@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,7 +23,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
 {
     private const int BufferChars = 32 * 1024;
 
-    private readonly Channel<string> _lines;
+    private readonly Channel<Chars> _lines;
     private readonly ConsoleFormatter _formatter;
     private readonly Task _writer;
     private readonly int _capacity;
@@ -44,7 +45,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         // queue makes the logging thread wait, as the framework's logger does by default: lines are never dropped
         // silently. The writer drains far faster than requests fill it, so this is the overload case only.
         _capacity = Math.Max(options.MaxQueueLength, 1);
-        _lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+        _lines = Channel.CreateUnbounded<Chars>(new UnboundedChannelOptions { SingleReader = true });
         _writer = Task.Run(() => WriteAsync(output));
     }
 
@@ -59,7 +60,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         _writer.Wait(TimeSpan.FromSeconds(5));
     }
 
-    private void Enqueue(string line)
+    private void Enqueue(Chars line)
     {
         if (Interlocked.Increment(ref _queued) > _capacity)
         {
@@ -74,6 +75,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         {
             // Completed on shutdown: the line is dropped, as the framework's logger drops it.
             Interlocked.Decrement(ref _queued);
+            line.Return();
         }
     }
 
@@ -90,7 +92,8 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 while (reader.TryRead(out var line))
                 {
                     Interlocked.Decrement(ref _queued);
-                    writer.Write(line);
+                    writer.Write(line.Buffer, 0, line.Length);
+                    line.Return();
                 }
 
                 writer.Flush();
@@ -98,9 +101,10 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
             catch (IOException)
             {
                 // stdout closed (the reading end of a pipe went away): nothing can be written any more, so drain.
-                while (reader.TryRead(out _))
+                while (reader.TryRead(out var line))
                 {
                     Interlocked.Decrement(ref _queued);
+                    line.Return();
                 }
             }
         }
@@ -136,7 +140,9 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 return;
             }
 
-            var line = builder.ToString();
+            // A pooled copy rather than a string: the line lives only until the writer has written it.
+            var line = new Chars(ArrayPool<char>.Shared.Rent(builder.Length), builder.Length);
+            builder.CopyTo(0, line.Buffer, line.Length);
             builder.Clear();
             if (builder.Capacity > 16 * 1024)
             {
@@ -146,5 +152,11 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
 
             provider.Enqueue(line);
         }
+    }
+
+    /// <summary>One formatted line in a buffer rented from the shared pool, returned once it is written or dropped.</summary>
+    private readonly record struct Chars(char[] Buffer, int Length)
+    {
+        public void Return() => ArrayPool<char>.Shared.Return(Buffer);
     }
 }
