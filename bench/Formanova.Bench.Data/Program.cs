@@ -263,7 +263,8 @@ internal sealed class ModuleHost(ServiceProvider services) : IAsyncDisposable
 
     public static async Task<ModuleHost> StartAsync(IDictionary<string, string?> settings, bool withEvents = false)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        // Data__Import__... variables override the defaults, to compare settings without a rebuild.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).AddEnvironmentVariables().Build();
         var collection = new ServiceCollection().AddLogging().AddFormanovaInfrastructure(configuration).AddDataModule(configuration);
         if (withEvents)
         {
