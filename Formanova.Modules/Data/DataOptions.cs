@@ -65,8 +65,8 @@ internal sealed class DataOptions
         [Range(1024, long.MaxValue)]
         public long MaxBatchBytes { get; set; } = 512L * 1024 * 1024;
 
-        /// <summary>Rows per multi-row INSERT on SQLite.</summary>
-        [Range(1, 1000)]
+        /// <summary>Rows per multi-row INSERT on SQLite (three parameters each, within SQLite's 32,766).</summary>
+        [Range(1, 10_000)]
         public int SqliteBatchRows { get; set; } = 64;
     }
 }

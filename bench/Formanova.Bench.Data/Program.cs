@@ -19,6 +19,11 @@ using NpgsqlTypes;
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- --contention [--rows 1000000] [--runs 3] [--skip-sqlite]
 // --parquet instead measures Parquet import next to CSV import of the same rows (see ParquetImport.cs):
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- --parquet [--rows 1000000] [--runs 3] [--skip-sqlite]
+// --import-baselines prints the raw floors for a given CSV file and its dataset's columns (bench/scripts/import.sh):
+//   dotnet run -c Release --project bench/Formanova.Bench.Data -- --import-baselines --file rows.csv --columns columns.json
+//     [--postgres CONNECTION_STRING] [--runs 3]
+// and --postgres ADMIN_CONNECTION_STRING --create-database prints the connection string of a new empty database,
+// which --postgres ADMIN_CONNECTION_STRING --drop-database THAT_CONNECTION_STRING drops.
 // PostgreSQL comes from FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it).
 var options = BenchOptions.Parse(args);
 if (options.MemoryChild is { } child)
@@ -34,6 +39,34 @@ if (args.Contains("--breakdown"))
 }
 
 var postgres = Environment.GetEnvironmentVariable("FORMANOVA_TEST_POSTGRES");
+if (options.Postgres is { } admin && args.Contains("--create-database"))
+{
+    // A database for a host to migrate and import into (bench/scripts/import.sh), dropped with --drop-database NAME.
+    Console.WriteLine((await BenchDatabase.CreatePostgresAsync(admin)).ConnectionString);
+    return;
+}
+
+if (options.Postgres is { } owner && Array.IndexOf(args, "--drop-database") is var drop and >= 0)
+{
+    await new BenchDatabase(owner, new NpgsqlConnectionStringBuilder(args[drop + 1]).Database!).DisposeAsync();
+    return;
+}
+
+if (args.Contains("--import-baselines"))
+{
+    var scratch = Directory.CreateTempSubdirectory("formanova-bench-raw-").FullName;
+    try
+    {
+        await RawBaselines.RunAsync(options.File!, options.Columns!, options.Postgres ?? postgres, options.Runs, scratch);
+    }
+    finally
+    {
+        Directory.Delete(scratch, recursive: true);
+    }
+
+    return;
+}
+
 var work = Directory.CreateTempSubdirectory("formanova-bench-data-").FullName;
 try
 {
@@ -60,15 +93,15 @@ try
         await using var database = await BenchDatabase.CreatePostgresAsync(postgres);
         await using var host = await ModuleHost.StartAsync(database.Settings);
         var raw = await Measure.MedianAsync(options.Runs, () => RawCopy.RunAsync(database.ConnectionString, options.Rows));
-        var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
         Report("PostgreSQL raw binary COPY (typed 12-column table, values in memory)", options.Rows, raw);
+        var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
         Report("PostgreSQL validated CSV import (parse + validate + encode + COPY)", options.Rows, import);
         Console.WriteLine($"  ratio import/raw throughput: {raw.TotalSeconds / import.TotalSeconds:F2}");
 
         var dataset = await Imports.ImportOnceAsync(host.Data, csv);
         var rawRead = await Measure.MedianAsync(options.Runs, () => RawRead.RunAsync(database.ConnectionString, options.Rows));
-        var read = await Measure.MedianAsync(options.Runs, () => Reads.RunAsync(host.Data, dataset, options.Rows));
         Report("PostgreSQL raw typed read (NpgsqlDataReader over the 12-column table)", options.Rows, rawRead);
+        var read = await Measure.MedianAsync(options.Runs, () => Reads.RunAsync(host.Data, dataset, options.Rows));
         Report("PostgreSQL streaming read-back (IDataModule.OpenRowStreamAsync, typed object?[] rows)", options.Rows, read);
         Console.WriteLine($"  ratio stream/raw throughput: {rawRead.TotalSeconds / read.TotalSeconds:F2}");
     }
@@ -86,8 +119,14 @@ try
             ["Database:SqlitePath"] = "bench.db"
         };
         await using var host = await ModuleHost.StartAsync(settings);
+        var raw = await RawBaselines.SqliteMedianAsync(TypedRows.Load(csv, CsvFixture.Columns), options.Runs, work);
+        Report(
+            $"SQLite raw prepared {RawBaselines.SqliteRowsPerStatement}-row INSERTs, one transaction (typed 12-column table, in memory)",
+            options.Rows,
+            raw);
         var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
         Report("SQLite validated CSV import (parse + validate + encode + batched INSERT)", options.Rows, import);
+        Console.WriteLine($"  ratio import/raw throughput: {raw.TotalSeconds / import.TotalSeconds:F2}");
         var dataset = await Imports.ImportOnceAsync(host.Data, csv);
         var read = await Measure.MedianAsync(options.Runs, () => Reads.RunAsync(host.Data, dataset, options.Rows));
         Report("SQLite streaming read-back", options.Rows, read);
@@ -115,7 +154,8 @@ finally
 }
 
 static void Report(string name, long rows, TimeSpan median) =>
-    Console.WriteLine($"{name}: median {median.TotalSeconds:F2} s = {rows / median.TotalSeconds:N0} rows/s");
+    Console.WriteLine($"{name}: median {median.TotalSeconds:F2} s = {rows / median.TotalSeconds:N0} rows/s " +
+        $"(process CPU {Measure.LastCpu.TotalSeconds:F2} s)");
 
 internal sealed record BenchOptions(
     long Rows,
@@ -124,7 +164,9 @@ internal sealed record BenchOptions(
     bool SkipMemory,
     string? MemoryChild,
     string? File,
-    string? DataDirectory)
+    string? DataDirectory,
+    string? Columns = null,
+    string? Postgres = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -136,7 +178,9 @@ internal sealed record BenchOptions(
             args.Contains("--skip-memory"),
             Value("--memory-child"),
             Value("--file"),
-            Value("--data-dir"));
+            Value("--data-dir"),
+            Value("--columns"),
+            Value("--postgres"));
     }
 }
 
@@ -219,7 +263,8 @@ internal sealed class ModuleHost(ServiceProvider services) : IAsyncDisposable
 
     public static async Task<ModuleHost> StartAsync(IDictionary<string, string?> settings, bool withEvents = false)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        // Data__Import__... variables override the defaults, to compare settings without a rebuild.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).AddEnvironmentVariables().Build();
         var collection = new ServiceCollection().AddLogging().AddFormanovaInfrastructure(configuration).AddDataModule(configuration);
         if (withEvents)
         {
@@ -240,16 +285,25 @@ internal sealed class ModuleHost(ServiceProvider services) : IAsyncDisposable
 
 internal static class Measure
 {
+    /// <summary>
+    /// The process's CPU time (all threads) of the median run of the last <see cref="MedianAsync"/>: on a loaded
+    /// machine, where wall times swing with the neighbours, the steadier figure to compare.
+    /// </summary>
+    public static TimeSpan LastCpu { get; private set; }
+
     public static async Task<TimeSpan> MedianAsync(int runs, Func<Task<TimeSpan>> run)
     {
-        var times = new List<TimeSpan>();
+        var times = new List<(TimeSpan Wall, TimeSpan Cpu)>();
         for (var i = 0; i < runs; i++)
         {
-            times.Add(await run());
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var wall = await run();
+            times.Add((wall, Process.GetCurrentProcess().TotalProcessorTime - cpu));
         }
 
         times.Sort();
-        return times[times.Count / 2];
+        LastCpu = times[times.Count / 2].Cpu;
+        return times[times.Count / 2].Wall;
     }
 }
 

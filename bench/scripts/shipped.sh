@@ -7,12 +7,15 @@
 # wrk -t2 -c32 over loopback; each round measures the baseline and then every path, and a path's ratio is its rate
 # over the baseline's rate in the same round (median over rounds). Then the synchronous workflow path beside its
 # floor (the same step shape with no-op steps, measured in the same run), start-up time on existing data, resident
-# memory idle and after a batch job, and a 1M-row CSV import. Prints one table at the end.
+# memory idle and after a batch job, and a 1M-row CSV import, which bench/scripts/import.sh then compares with raw
+# bulk inserts of the same rows and repeats on PostgreSQL. Prints the tables at the end.
 # Usage: bench/scripts/shipped.sh [seconds per wrk run, 10] [rounds, 3] [batch/import rows, 1000000; 0 skips]
 # Needs wrk, jq, curl. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
 set -euo pipefail
 SECS=${1:-10} ROUNDS=${2:-3} ROWS=${3:-1000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/scripts/import-fixture.sh
+source "$ROOT/bench/scripts/import-fixture.sh"
 WORK=$(mktemp -d /tmp/formanova-shipped-XXXX)
 PORT=5110 BASE_PORT=5111 KEY=bench-key-0123456789abcdef0123
 FNV=http://127.0.0.1:$PORT BASE=http://127.0.0.1:$BASE_PORT
@@ -139,21 +142,8 @@ floor_ratio='n/a'
 # Import and batch: ROWS rows of demo-churn's columns into the embedded SQLite, then a batch job over them.
 import_rate='skipped' batch_rate='skipped' batch_rss='skipped'
 if [ "$ROWS" -gt 0 ]; then
-  awk -v n="$ROWS" 'BEGIN {srand(7); print "tenure_months,monthly_charges,total_charges,support_calls,age,data_usage_gb,contract,payment_method,paperless_billing,has_partner,feedback,churned";
-    split("month-to-month,one-year,two-year", c, ","); split("electronic-check,credit-card,bank-transfer", p, ",");
-    for (i = 0; i < n; i++) { t = int(rand() * 72); m = 20 + rand() * 100;
-      printf "%d,%.2f,%.2f,%d,%d,%.1f,%s,%s,%s,%s,%s,%s\n", t, m, t * m, int(rand() * 6), 18 + int(rand() * 60), rand() * 50,
-        c[1 + int(rand() * 3)], p[1 + int(rand() * 3)], rand() < 0.5 ? "true" : "false", rand() < 0.5 ? "true" : "false",
-        rand() < 0.1 ? "too expensive" : "", (t < 12 && m > 70) ? "true" : "false" } }' > "$WORK/rows.csv"
-  ds=$(curl -s "${auth[@]}" "$FNV/api/v1/datasets" -d '{"name":"shipped-bench","columns":[
-    {"name":"tenure_months","type":"numeric"},{"name":"monthly_charges","type":"numeric"},{"name":"total_charges","type":"numeric"},
-    {"name":"support_calls","type":"numeric"},{"name":"age","type":"numeric"},{"name":"data_usage_gb","type":"numeric"},
-    {"name":"contract","type":"categorical"},{"name":"payment_method","type":"categorical"},{"name":"paperless_billing","type":"boolean"},
-    {"name":"has_partner","type":"boolean"},{"name":"feedback","type":"text"},{"name":"churned","type":"boolean","role":"label"}]}' | jq .id)
-  t0=$(date +%s%N)
-  curl -sf -H "Authorization: Bearer $KEY" -H "Content-Type: text/csv" --data-binary @"$WORK/rows.csv" \
-    "$FNV/api/v1/datasets/$ds/rows?format=csv" > "$WORK/import.json"
-  import_rate=$(jq -n "$ROWS * 1e9 / ($(date +%s%N) - $t0) | floor")
+  write_import_csv "$WORK/rows.csv" "$ROWS"
+  read -r import_rate ds < <(import_rows "$FNV" "$KEY" "$WORK/rows.csv" shipped-bench)
   batch=$(curl -s "${auth[@]}" "$FNV/api/v1/batch-jobs" -d "{\"model\":\"demo-churn\",\"datasetId\":$ds}" | jq -r .id)
   t0=$(date +%s%N)
   until [ "$(curl -s "${auth[@]}" "$FNV/api/v1/batch-jobs/$batch" | jq -r .status)" != running ]; do sleep 0.2; done
@@ -166,6 +156,12 @@ stop_host
 starts=''
 for _ in 1 2 3; do start_host; starts+="$START_MS "; stop_host; done
 restart_ms=$(median "$starts")
+# The import against its raw floors, and on PostgreSQL (bench/scripts/import.sh; its own host, on port 5114).
+import_table=''
+if [ "$ROWS" -gt 0 ]; then
+  import_table=$(HOST_DLL=$HOST_DLL IMPORT_CSV=$WORK/rows.csv IMPORT_SQLITE_RATE=$import_rate \
+    "$ROOT/bench/scripts/import.sh" "$ROWS" "${IMPORT_RUNS:-1}")
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cat <<EOF
@@ -186,3 +182,4 @@ cat <<EOF
 | Start to /health/ready: first start / on existing data (median of 3) | $first_start / $restart_ms ms | | <= 3000 ms |
 | Resident memory: idle after start / after the HTTP runs / after the batch job | $idle_rss / $after_http_rss / $batch_rss MiB | | idle <= 250 MiB |
 EOF
+echo "$import_table"

@@ -51,7 +51,7 @@ internal sealed partial class RowStore(
     Microsoft.Extensions.Options.IOptions<DataOptions> options,
     ILogger<RowStore> logger)
 {
-    private const string InsertColumns = "dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload";
+    internal const string InsertColumns = "dataset_id, import_id, attempt_id, row_number, schema_version, entity_hash, created_at, payload";
 
     private const string CopyRows = $"COPY data_rows ({InsertColumns}) FROM STDIN (FORMAT BINARY)";
 
@@ -140,7 +140,7 @@ internal sealed partial class RowStore(
             return new PostgresRowSink(importer, header);
         }
 
-        return new SqliteRowSink(
+        return SqliteRowSink.Create(
             (SqliteConnection)connection,
             (SqliteTransaction)transaction,
             header,
@@ -347,87 +347,5 @@ internal sealed partial class RowStore(
         public async ValueTask CompleteAsync(CancellationToken cancellationToken) => await importer.CompleteAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => importer.DisposeAsync();
-    }
-
-    private sealed class SqliteRowSink : IRowSink
-    {
-        private readonly SqliteConnection _connection;
-        private readonly SqliteTransaction _transaction;
-        private readonly RowBatchHeader _header;
-        private readonly int _batchRows;
-        private readonly SqliteCommand _batch;
-        private readonly (long Row, long? Key, ReadOnlyMemory<byte> Payload)[] _pending;
-        private int _count;
-
-        public SqliteRowSink(SqliteConnection connection, SqliteTransaction transaction, RowBatchHeader header, int batchRows)
-        {
-            _connection = connection;
-            _transaction = transaction;
-            _header = header;
-            _batchRows = batchRows;
-            _pending = new (long, long?, ReadOnlyMemory<byte>)[batchRows];
-            _batch = CreateCommand(batchRows);
-        }
-
-        public async ValueTask WriteAsync(
-            long rowNumber,
-            long? entityHash,
-            ReadOnlyMemory<byte> payload,
-            CancellationToken cancellationToken)
-        {
-            _pending[_count++] = (rowNumber, entityHash, payload);
-            if (_count == _batchRows)
-            {
-                await FlushAsync(_batch, cancellationToken);
-            }
-        }
-
-        public async ValueTask CompleteAsync(CancellationToken cancellationToken)
-        {
-            if (_count > 0)
-            {
-                await using var tail = CreateCommand(_count);
-                await FlushAsync(tail, cancellationToken);
-            }
-        }
-
-        private async ValueTask FlushAsync(SqliteCommand command, CancellationToken cancellationToken)
-        {
-            for (var i = 0; i < _count; i++)
-            {
-                // After the four shared parameters (@d, @i, @a, @v): @r, @e and @p of each row.
-                command.Parameters[4 + (i * 3)].Value = _pending[i].Row;
-                command.Parameters[5 + (i * 3)].Value = (object?)_pending[i].Key ?? DBNull.Value;
-                // The driver binds whole arrays only; this copy dies with the statement, in the young generation.
-                command.Parameters[6 + (i * 3)].Value = _pending[i].Payload.ToArray();
-            }
-
-            await command.ExecuteNonQueryAsync(cancellationToken);
-            _count = 0;
-        }
-
-        private SqliteCommand CreateCommand(int rows)
-        {
-            var command = _connection.CreateCommand();
-            command.Transaction = _transaction;
-            var values = string.Join(",", Enumerable.Range(0, rows).Select(i => $"(@d, @i, @a, @r{i}, @v, @e{i}, @c, @p{i})"));
-            command.CommandText = $"INSERT INTO data_rows ({InsertColumns}) VALUES {values}";
-            command.Parameters.AddWithValue("@d", _header.DatasetId);
-            command.Parameters.AddWithValue("@i", _header.ImportId);
-            command.Parameters.AddWithValue("@a", _header.AttemptId);
-            command.Parameters.AddWithValue("@v", _header.SchemaVersion);
-            for (var i = 0; i < rows; i++)
-            {
-                command.Parameters.Add($"@r{i}", SqliteType.Integer);
-                command.Parameters.Add($"@e{i}", SqliteType.Integer);
-                command.Parameters.Add($"@p{i}", SqliteType.Blob);
-            }
-
-            command.Parameters.AddWithValue("@c", _header.CreatedAt.ToUniversalTime());
-            command.Prepare();
-            return command;
-        }
-
-        public ValueTask DisposeAsync() => _batch.DisposeAsync();
     }
 }

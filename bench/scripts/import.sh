@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# CSV import against raw bulk inserts of the same rows in the same run (issue 27): ROWS rows of demo-churn's 12 columns
+# (bench/scripts/import-fixture.sh) posted over HTTP to Formanova.Host on SQLite and on PostgreSQL, then the floors
+# (bench/Formanova.Bench.Data --import-baselines): the same rows, typed in memory before the clock starts, into a plain
+# 12-column table, by prepared multi-row INSERTs in one transaction on SQLite (the product's pragmas) and by one
+# binary COPY on PostgreSQL. Each figure is the median of RUNS imports; a ratio is the import's rows/s over the floor's.
+# Usage: bench/scripts/import.sh [rows, 1000000] [runs, 3]
+# Environment:
+#   HOST_DLL                  the host to run (default: a Release build of Formanova.Host, built here)
+#   IMPORT_CSV                an existing fixture file to use (shipped.sh passes its own); written here otherwise
+#   IMPORT_SQLITE_RATE        the SQLite import's rows/s measured already (shipped.sh); the SQLite host run is skipped
+#   FORMANOVA_BENCH_POSTGRES  an admin connection string; without it a throwaway cluster is started with
+#                             scripts/test-services.sh (root; ports IMPORT_PG_PORT 55440 / IMPORT_REDIS_PORT 56390)
+#   IMPORT_SKIP_POSTGRES=1    SQLite only
+# Ports: host 5114, embedded Temporal 7314. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
+set -euo pipefail
+ROWS=${1:-1000000} RUNS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=bench/scripts/import-fixture.sh
+source "$ROOT/bench/scripts/import-fixture.sh"
+WORK=$(mktemp -d /tmp/formanova-import-XXXX)
+KEY=bench-key-0123456789abcdef0123 FNV=http://127.0.0.1:5114
+BENCH_DLL=$ROOT/bench/Formanova.Bench.Data/bin/Release/net10.0/Formanova.Bench.Data.dll
+HOST='' SERVICES='' PG='' PG_DB=''
+cleanup() {
+  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
+  [ -n "$PG_DB" ] && dotnet "$BENCH_DLL" --postgres "$PG" --drop-database "$PG_DB" > /dev/null 2>&1
+  [ -n "$SERVICES" ] && FORMANOVA_SERVICES_DIR=$SERVICES FORMANOVA_PG_PORT=${IMPORT_PG_PORT:-55440} \
+    FORMANOVA_REDIS_PORT=${IMPORT_REDIS_PORT:-56390} "$ROOT/scripts/test-services.sh" stop && rm -rf "$SERVICES"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -z "${HOST_DLL:-}" ]; then
+  dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
+  HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+fi
+dotnet build -c Release "$ROOT/bench/Formanova.Bench.Data" -v q > /dev/null
+CSV=${IMPORT_CSV:-$WORK/rows.csv}
+[ -f "$CSV" ] || write_import_csv "$CSV" "$ROWS"
+ROWS=$(( $(wc -l < "$CSV") - 1 ))
+printf '%s' "$IMPORT_COLUMNS" > "$WORK/columns.json"
+
+if [ "${IMPORT_SKIP_POSTGRES:-0}" != 1 ]; then
+  PG=${FORMANOVA_BENCH_POSTGRES:-}
+  if [ -z "$PG" ]; then
+    SERVICES=/tmp/formanova-import-services-$$
+    PG=$(FORMANOVA_SERVICES_DIR=$SERVICES FORMANOVA_PG_PORT=${IMPORT_PG_PORT:-55440} FORMANOVA_REDIS_PORT=${IMPORT_REDIS_PORT:-56390} \
+      "$ROOT/scripts/test-services.sh" start | sed -n "s/^export FORMANOVA_TEST_POSTGRES='\(.*\)'$/\1/p")
+  fi
+fi
+
+# start_host NAME [VAR=VALUE...]: the host with its defaults, rate limiting and the demo model's training off.
+start_host() {
+  env Formanova__DataDirectory="$WORK/data-$1" Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7314 \
+    RateLimiting__Enabled=false Model__Bootstrap__Enabled=false "${@:2}" dotnet "$HOST_DLL" >> "$WORK/host-$1.log" 2>&1 &
+  HOST=$!
+  until curl -sf -o /dev/null "$FNV/health/ready"; do
+    kill -0 "$HOST" 2>/dev/null || { tail -20 "$WORK/host-$1.log" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+stop_host() { kill "$HOST"; wait "$HOST" 2>/dev/null || true; HOST=''; }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+# import_median NAME: RUNS imports of the file into new datasets of the running host, the median rows/s.
+import_median() {
+  for run in $(seq 1 "$RUNS"); do
+    read -r rate _ < <(import_rows "$FNV" "$KEY" "$CSV" "$1-$run")
+    echo "$1 import $run: $rate rows/s; load $(cut -d' ' -f1 /proc/loadavg)" >&2
+    echo "$rate"
+  done | median
+}
+
+sqlite_rate=${IMPORT_SQLITE_RATE:-}
+if [ -z "$sqlite_rate" ]; then
+  start_host sqlite
+  sqlite_rate=$(import_median sqlite)
+  stop_host
+fi
+pg_rate='skipped'
+if [ -n "$PG" ]; then
+  PG_DB=$(dotnet "$BENCH_DLL" --postgres "$PG" --create-database)
+  start_host postgres Database__Provider=Postgres Database__ConnectionString="$PG_DB"
+  pg_rate=$(import_median postgres)
+  stop_host
+fi
+raw=$(dotnet "$BENCH_DLL" --import-baselines --file "$CSV" --columns "$WORK/columns.json" --runs "$RUNS" ${PG:+--postgres "$PG"})
+raw_sqlite=$(awk '$1 == "sqlite" {print $2}' <<< "$raw")
+raw_pg=$(awk '$1 == "postgres" {print $2}' <<< "$raw")
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && printf '%.2f' "$(jq -n "$1 / $2")" || echo '-'; }
+cat <<TABLE
+
+| CSV import, $ROWS rows x 12 columns (median of $RUNS) | Import rows/s | Raw floor rows/s | Ratio | Target |
+| --- | --- | --- | --- | --- |
+| SQLite: HTTP import / prepared multi-row INSERTs, one transaction | $sqlite_rate | $raw_sqlite | $(ratio "$sqlite_rate" "$raw_sqlite") | >= 0.6 |
+| PostgreSQL: HTTP import / binary COPY | $pg_rate | ${raw_pg:--} | $(ratio "$pg_rate" "$raw_pg") | |
+TABLE
