@@ -36,6 +36,11 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         ("@ServedPredictionId", DbType.String),
     ];
 
+    // The same insert with its parameters numbered in order (?1 to ?18), for the positional binding on SQLite.
+    private static readonly string NumberedInsert = InsertParameters.Select((p, i) => (p.Name, i))
+        .OrderByDescending(p => p.Name.Length)
+        .Aggregate(Insert, (sql, p) => sql.Replace(p.Name, $"?{p.i + 1}", StringComparison.Ordinal));
+
     private const string Columns = """
         id, prediction_id, model_name, model_version, task, label, value, probabilities, outcome_label, outcome_value
         """;
@@ -126,6 +131,13 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (connection is Microsoft.Data.Sqlite.SqliteConnection sqlite)
+        {
+            var count = SqlitePredictionInsert.Write(sqlite, NumberedInsert, predictions);
+            await transaction.CommitAsync(cancellationToken);
+            return count;
+        }
+
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = Insert;
