@@ -15,7 +15,7 @@ using Formanova.Modules.Model;
 using Formanova.Modules.Shared;
 using Formanova.Modules.Shared.Api;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(SettingsExtensions.WithoutSettingsWatch(args));
 builder.Configuration.AddFormanovaSettings(builder.Environment);
 
 builder.Services.AddFormanovaInfrastructure(builder.Configuration);
