@@ -56,9 +56,10 @@ internal sealed class MonitoringActivities(
             });
         }
 
-        await checker.RecordAsync(check with { Actions = done, Note = check.Note ?? plan.Note }, cancellation);
+        var recorded = check with { Actions = done, Note = check.Note ?? plan.Note };
+        await checker.RecordAsync(recorded, cancellation);
         var experiment = actions.Rollout == MonitoringRollout.Experiment ? actions.Experiment ?? new MonitoringExperiment() : null;
-        return new MonitoringDecision(check with { Actions = done }, events, plan.Run, actions.Rollout, plan.Note, experiment);
+        return new MonitoringDecision(recorded, events, plan.Run, actions.Rollout, plan.Note, experiment);
     });
 
     /// <summary>

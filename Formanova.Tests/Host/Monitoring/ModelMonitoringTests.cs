@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -139,6 +140,40 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
             Assert.That((bool)retrained["data"]!["approvalNeeded"]!, Is.False);
             Assert.That((string)active["activeVersion"]!, Is.EqualTo(version), "the saga switched to the retrained version");
             Assert.That((string)previous["status"]!, Is.Not.EqualTo("active"));
+        });
+    }
+
+    [Test]
+    public async Task Check_WhenTheTrainingRunsHistoryIsGone_RetrainsWithTheVersionsStoredSettingsAndSaysSo()
+    {
+        const string model = "mon-expired";
+        await TrainAsync(model);
+        var trained = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/1.0.0"));
+        // Temporal's retention has removed the run: the version names a run Temporal no longer knows.
+        await using (var connection = await _host.Database.Database.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE model_versions SET run_id = 'training-expired-0000' WHERE name = 'mon-expired'");
+        }
+
+        await PutPolicyAsync(model, new { retrain = true, rollout = "approval", cooldownMinutes = 0 });
+        await PredictAsync(model, seed: 51, shift: 150);
+
+        var check = await CheckAsync(model);
+
+        Assert.That(check["actions"]!.AsArray().Select(a => (string)a!), Does.Contain("retrain:approval"), check.ToJsonString());
+        Assert.That((string?)check["note"], Does.Contain("no longer in Temporal's history").And.Contain("stored settings"));
+        var retrained = await UntilEventAsync("MODEL_RETRAINED", model);
+        var version = (string)retrained["data"]!["version"]!;
+        var registered = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/{version}"));
+        Assert.Multiple(() =>
+        {
+            Assert.That((string)registered["status"]!, Is.EqualTo("registered"));
+            Assert.That((string)registered["trainer"]!, Is.EqualTo((string)trained["trainer"]!), "the stored trainer");
+            Assert.That((string)registered["lineage"]!["datasetId"]!, Is.EqualTo(_dataset.ToString(CultureInfo.InvariantCulture)));
+            Assert.That(
+                registered["columns"]!.AsArray().Select(c => (string)c!["name"]!),
+                Is.EquivalentTo(trained["columns"]!.AsArray().Select(c => (string)c!["name"]!)),
+                "the columns the version left out stay out");
         });
     }
 
