@@ -129,6 +129,13 @@ public interface IExperimentModule
     /// </summary>
     Task<ExperimentInfo> CreateAsync(CreateExperimentRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Checks a request's settings as <see cref="CreateAsync"/> does (mode, assignment, metric, alpha, samples,
+    /// intervals, guards, canary plan) without its name, model or arms, for a caller that keeps them to create the
+    /// experiment later (a monitoring policy's rollout). Invalid naming the field.
+    /// </summary>
+    void ValidateSettings(CreateExperimentRequest request);
+
     Task<ExperimentInfo> GetAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>Experiments, newest first, of <paramref name="model"/> when given.</summary>

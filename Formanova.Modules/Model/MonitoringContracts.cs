@@ -105,8 +105,51 @@ public enum MonitoringRollout
     /// <summary>Retrain and promote the new version through the promotion saga.</summary>
     Promote,
 
-    /// <summary>Retrain and start an experiment: not available yet (refused).</summary>
+    /// <summary>
+    /// Retrain and start an experiment (or canary) of the new version against the version active before, as
+    /// <see cref="MonitoringActions.Experiment"/> says.
+    /// </summary>
     Experiment,
+}
+
+/// <summary>
+/// The experiment a <see cref="MonitoringRollout.Experiment"/> rollout starts: the fields of
+/// <see cref="CreateExperimentRequest"/> a policy sets, with its defaults (docs/experiments.md), checked the same way.
+/// The control is the version active before the retraining, the candidate the new version, taking
+/// <see cref="CandidateWeight"/> of the traffic (a canary follows <see cref="Canary"/> instead). A null
+/// <see cref="PrimaryMetric"/> is accuracy for a classifier and RMSE for a regression.
+/// </summary>
+public sealed record MonitoringExperiment(
+    ExperimentMode Mode = ExperimentMode.Split,
+    double CandidateWeight = 0.5,
+    ExperimentMetric? PrimaryMetric = null,
+    ExperimentAssignment Assignment = ExperimentAssignment.Sticky,
+    ExperimentGuards? Guards = null,
+    long MinSamplesPerArm = 100,
+    double Alpha = 0.05,
+    TimeSpan? EvaluationInterval = null,
+    TimeSpan? MaxDuration = null,
+    CanaryPlan? Canary = null,
+    bool AutoPromote = true)
+{
+    /// <summary>The experiment of <paramref name="model"/>: <paramref name="control"/> against <paramref name="candidate"/>.</summary>
+    public CreateExperimentRequest ToRequest(string name, string model, string control, string candidate, ModelTask task) => new(
+        name,
+        model,
+        [
+            new ExperimentArmSpec("control", control, Weight: Mode == ExperimentMode.Shadow ? 1 : 1 - CandidateWeight),
+            new ExperimentArmSpec("candidate", candidate, Weight: CandidateWeight),
+        ],
+        Mode,
+        Assignment,
+        PrimaryMetric ?? (task == ModelTask.Regression ? ExperimentMetric.Rmse : ExperimentMetric.Accuracy),
+        Guards,
+        MinSamplesPerArm,
+        Alpha,
+        EvaluationInterval,
+        MaxDuration,
+        Canary,
+        AutoPromote);
 }
 
 /// <summary>
@@ -128,14 +171,16 @@ public sealed record MonitoringThresholds(
 /// <summary>
 /// What a breach does: <see cref="Notify"/> emits the events; <see cref="Retrain"/> trains a new version on the dataset's
 /// latest version with the breached version's settings (or <see cref="Trainer"/>, e.g. <c>auto</c>), then rolls it out
-/// by <see cref="Rollout"/>. <see cref="CooldownMinutes"/> is the least time between two retrainings.
+/// by <see cref="Rollout"/> (an experiment rollout as <see cref="Experiment"/> says, its defaults when null).
+/// <see cref="CooldownMinutes"/> is the least time between two retrainings.
 /// </summary>
 public sealed record MonitoringActions(
     bool Notify = true,
     bool Retrain = false,
     string? Trainer = null,
     MonitoringRollout Rollout = MonitoringRollout.None,
-    double CooldownMinutes = 1440);
+    double CooldownMinutes = 1440,
+    MonitoringExperiment? Experiment = null);
 
 /// <summary>
 /// A model's monitoring policy: checks every <see cref="IntervalMinutes"/> over the last <see cref="WindowMinutes"/> of

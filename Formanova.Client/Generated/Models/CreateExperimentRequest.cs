@@ -79,7 +79,7 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Name { get; set; }
 #endif
-        /// <summary>The metric an experiment decides on, computed from feedback (docs/feedback.md).</summary>
+        /// <summary>The primaryMetric property</summary>
         public global::Formanova.Client.Generated.Models.ExperimentMetric? PrimaryMetric { get; set; }
         /// <summary>
         /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.CreateExperimentRequest"/> and sets the default values.
@@ -87,8 +87,10 @@ namespace Formanova.Client.Generated.Models
         public CreateExperimentRequest()
         {
             Alpha = 0.05;
+            Assignment = global::Formanova.Client.Generated.Models.ExperimentAssignment.Sticky;
             AutoPromote = true;
             MinSamplesPerArm = 100L;
+            Mode = global::Formanova.Client.Generated.Models.ExperimentMode.Split;
         }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value

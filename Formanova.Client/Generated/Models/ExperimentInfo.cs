@@ -83,7 +83,7 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Name { get; set; }
 #endif
-        /// <summary>The metric an experiment decides on, computed from feedback (docs/feedback.md).</summary>
+        /// <summary>The primaryMetric property</summary>
         public global::Formanova.Client.Generated.Models.ExperimentMetric? PrimaryMetric { get; set; }
         /// <summary>The reason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -105,6 +105,14 @@ namespace Formanova.Client.Generated.Models
 #else
         public string Winner { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::Formanova.Client.Generated.Models.ExperimentInfo"/> and sets the default values.
+        /// </summary>
+        public ExperimentInfo()
+        {
+            Assignment = global::Formanova.Client.Generated.Models.ExperimentAssignment.Sticky;
+            Mode = global::Formanova.Client.Generated.Models.ExperimentMode.Split;
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>

@@ -3,9 +3,10 @@ using System.Runtime.Serialization;
 using System;
 namespace Formanova.Client.Generated.Models
 {
-    /// <summary>The metric an experiment decides on, computed from feedback (docs/feedback.md).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
+    #pragma warning disable CS1591
     public enum ExperimentMetric
+    #pragma warning restore CS1591
     {
         [EnumMember(Value = "accuracy")]
         #pragma warning disable CS1591

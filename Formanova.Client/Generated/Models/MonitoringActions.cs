@@ -8,13 +8,21 @@ using System;
 namespace Formanova.Client.Generated.Models
 {
     /// <summary>
-    /// What a breach does: bool MonitoringActions.Notify emits the events; bool MonitoringActions.Retrain trains a new version on the dataset&apos;slatest version with the breached version&apos;s settings (or string? MonitoringActions.Trainer, e.g. `auto`), then rolls it outby MonitoringRollout MonitoringActions.Rollout. double MonitoringActions.CooldownMinutes is the least time between two retrainings.
+    /// What a breach does: bool MonitoringActions.Notify emits the events; bool MonitoringActions.Retrain trains a new version on the dataset&apos;slatest version with the breached version&apos;s settings (or string? MonitoringActions.Trainer, e.g. `auto`), then rolls it outby MonitoringRollout MonitoringActions.Rollout (an experiment rollout as MonitoringExperiment? MonitoringActions.Experiment says, its defaults when null).double MonitoringActions.CooldownMinutes is the least time between two retrainings.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class MonitoringActions : IParsable
     {
         /// <summary>The cooldownMinutes property</summary>
         public double? CooldownMinutes { get; set; }
+        /// <summary>The experiment property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::Formanova.Client.Generated.Models.MonitoringExperiment? Experiment { get; set; }
+#nullable restore
+#else
+        public global::Formanova.Client.Generated.Models.MonitoringExperiment Experiment { get; set; }
+#endif
         /// <summary>The notify property</summary>
         public bool? Notify { get; set; }
         /// <summary>The retrain property</summary>
@@ -58,6 +66,7 @@ namespace Formanova.Client.Generated.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "cooldownMinutes", n => { CooldownMinutes = n.GetDoubleValue(); } },
+                { "experiment", n => { Experiment = n.GetObjectValue<global::Formanova.Client.Generated.Models.MonitoringExperiment>(global::Formanova.Client.Generated.Models.MonitoringExperiment.CreateFromDiscriminatorValue); } },
                 { "notify", n => { Notify = n.GetBoolValue(); } },
                 { "retrain", n => { Retrain = n.GetBoolValue(); } },
                 { "rollout", n => { Rollout = n.GetEnumValue<global::Formanova.Client.Generated.Models.MonitoringRollout>(); } },
@@ -72,6 +81,7 @@ namespace Formanova.Client.Generated.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDoubleValue("cooldownMinutes", CooldownMinutes);
+            writer.WriteObjectValue<global::Formanova.Client.Generated.Models.MonitoringExperiment>("experiment", Experiment);
             writer.WriteBoolValue("notify", Notify);
             writer.WriteBoolValue("retrain", Retrain);
             writer.WriteEnumValue<global::Formanova.Client.Generated.Models.MonitoringRollout>("rollout", Rollout);

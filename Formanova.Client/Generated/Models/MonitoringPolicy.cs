@@ -13,7 +13,7 @@ namespace Formanova.Client.Generated.Models
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     public partial class MonitoringPolicy : IParsable
     {
-        /// <summary>What a breach does: bool MonitoringActions.Notify emits the events; bool MonitoringActions.Retrain trains a new version on the dataset&apos;slatest version with the breached version&apos;s settings (or string? MonitoringActions.Trainer, e.g. `auto`), then rolls it outby MonitoringRollout MonitoringActions.Rollout. double MonitoringActions.CooldownMinutes is the least time between two retrainings.</summary>
+        /// <summary>What a breach does: bool MonitoringActions.Notify emits the events; bool MonitoringActions.Retrain trains a new version on the dataset&apos;slatest version with the breached version&apos;s settings (or string? MonitoringActions.Trainer, e.g. `auto`), then rolls it outby MonitoringRollout MonitoringActions.Rollout (an experiment rollout as MonitoringExperiment? MonitoringActions.Experiment says, its defaults when null).double MonitoringActions.CooldownMinutes is the least time between two retrainings.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public global::Formanova.Client.Generated.Models.MonitoringActions? Actions { get; set; }

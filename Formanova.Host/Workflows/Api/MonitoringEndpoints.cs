@@ -51,7 +51,13 @@ internal static class MonitoringEndpoints
         0.07,
         new PerformanceCheck("accuracy", 0.84, 0.81, 380, 0.0357, false),
         ["feature:monthly_charges:featureDrift", "feature:monthly_charges:outOfRange"],
-        ["emit:MODEL_DRIFT_DETECTED", "retrain:approval"]);
+        ["emit:MODEL_DRIFT_DETECTED", "retrain:experiment"]);
+
+    private static readonly MonitoringExperiment ExampleExperiment = new(
+        ExperimentMode.Canary,
+        Canary: new CanaryPlan([0.1, 0.5, 1], TimeSpan.FromHours(1)),
+        MinSamplesPerArm: 200,
+        MaxDuration: TimeSpan.FromDays(7));
 
     private static readonly MonitoringPolicy ExamplePolicy = new(
         "churn",
@@ -59,7 +65,7 @@ internal static class MonitoringEndpoints
         60,
         60,
         new MonitoringThresholds(),
-        new MonitoringActions(Retrain: true, Rollout: MonitoringRollout.Approval),
+        new MonitoringActions(Retrain: true, Rollout: MonitoringRollout.Experiment, Experiment: ExampleExperiment),
         new DateTimeOffset(2026, 12, 7, 9, 0, 0, TimeSpan.Zero));
 
     public static IEndpointRouteBuilder MapMonitoringEndpoints(this IEndpointRouteBuilder api)
@@ -75,11 +81,14 @@ internal static class MonitoringEndpoints
                 + "`maxUnseenRate`), `maxPerformanceDrop` (relative, from feedback) and the rows a verdict needs "
                 + "(`minRows`, `minFeedback`). `actions`: `notify` emits MODEL_DRIFT_DETECTED / MODEL_PERFORMANCE_DEGRADED; "
                 + "`retrain` trains a new version with the version's own training settings (or `trainer`, e.g. `auto`), "
-                + "at most once per `cooldownMinutes`, then `rollout`: `none` or `approval` (left registered) or "
-                + "`promote` (the promotion saga). `experiment` is not available yet (400). `enabled: false` keeps the "
-                + "policy without a schedule. Answers 200 with the policy.")
-            .WithRequestExample(new MonitoringPolicyBody(
-                true, 60, 60, new MonitoringThresholds(), new MonitoringActions(Retrain: true, Rollout: MonitoringRollout.Approval)))
+                + "at most once per `cooldownMinutes`, then `rollout`: `none` or `approval` (left registered), "
+                + "`promote` (the promotion saga) or `experiment`: an experiment (its **ExperimentWorkflow** a child of "
+                + "the check's run that outlives it) of the new version against the version active before, set by "
+                + "`experiment` (`mode` split, shadow or canary, `candidateWeight`, `canary`, `primaryMetric`, "
+                + "`minSamplesPerArm`, `alpha`, `evaluationInterval`, `maxDuration`, `guards`, `autoPromote`: checked as "
+                + "`POST /experiments` checks them, a bad one is a 400 naming `actions.experiment.{field}`). "
+                + "`enabled: false` keeps the policy without a schedule. Answers 200 with the policy.")
+            .WithRequestExample(new MonitoringPolicyBody(true, 60, 60, new MonitoringThresholds(), ExamplePolicy.Actions))
             .WithResponseExample(ExamplePolicy);
         group.MapGet("/policy", GetPolicyAsync).WithName("GetMonitoringPolicy")
             .WithSummary("Get a model's monitoring policy")
@@ -116,12 +125,18 @@ internal static class MonitoringEndpoints
         MonitoringPolicyBody body,
         IModelModule models,
         IModelMonitoringModule monitoring,
+        IExperimentModule experiments,
         MonitoringSchedules schedules,
         LiveProfiles live,
         TimeProvider clock,
         CancellationToken ct)
     {
         var model = await models.GetModelAsync(name, ct);
+        if (body.Actions?.Experiment is { } experiment)
+        {
+            CheckExperiment(experiment, model.Name, experiments);
+        }
+
         var previous = await monitoring.GetPolicyAsync(model.Name, ct);
         var policy = await monitoring.PutPolicyAsync(
             new MonitoringPolicy(
@@ -145,6 +160,20 @@ internal static class MonitoringEndpoints
         }
 
         return TypedResults.Ok(policy);
+    }
+
+    /// <summary>The experiment settings checked now as the experiment's create will check them, named under the policy.</summary>
+    private static void CheckExperiment(MonitoringExperiment experiment, string model, IExperimentModule experiments)
+    {
+        try
+        {
+            experiments.ValidateSettings(experiment.ToRequest("policy", model, "1.0.0", "1.0.1", ModelTask.BinaryClassification));
+        }
+        catch (ModuleException ex) when (ex.Kind == ErrorKind.Invalid)
+        {
+            var errors = ex.Errors.ToDictionary(e => $"actions.experiment.{e.Key}", e => e.Value);
+            throw new ModuleException(ErrorKind.Invalid, ex.Message, errors, ex);
+        }
     }
 
     private static async Task<Ok<MonitoringPolicy>> GetPolicyAsync(string name, IModelMonitoringModule monitoring, CancellationToken ct) =>
@@ -275,13 +304,16 @@ internal sealed class MonitoringPolicyBodyValidator : AbstractValidator<Monitori
     {
         public ActionsValidator()
         {
-            RuleFor(a => a.Rollout).NotEqual(MonitoringRollout.Experiment)
-                .WithMessage("An experiment rollout is not available yet: use none, approval or promote.");
             RuleFor(a => a.Rollout).Must((a, rollout) => rollout == MonitoringRollout.None || a.Retrain)
                 .WithMessage("A rollout needs retrain: true (there is no new version to roll out otherwise).");
             RuleFor(a => a.Trainer).Must(t => t is null || (t.Trim().Length is > 0 and <= 100))
                 .WithMessage("trainer is a trainer name (or auto) of at most 100 characters, or absent for the version's own.");
             RuleFor(a => a.CooldownMinutes).InclusiveBetween(0, 525_600);
+            RuleFor(a => a.Experiment).Null().When(a => a.Rollout != MonitoringRollout.Experiment)
+                .WithMessage("experiment sets up an experiment rollout: give it with rollout: experiment.");
+            RuleFor(a => a.Experiment!.CandidateWeight).Must(w => w is > 0 and <= 1).When(a => a.Experiment is not null)
+                .OverridePropertyName("experiment.candidateWeight")
+                .WithMessage("candidateWeight is the new version's share of the traffic, in (0, 1].");
         }
     }
 }

@@ -11,12 +11,13 @@ namespace Formanova.Host.Workflows.Monitoring;
 /// <summary>
 /// Model monitoring (docs/monitoring.md): check the active version against its training profile and its feedback,
 /// emit MODEL_DRIFT_DETECTED / MODEL_PERFORMANCE_DEGRADED when a threshold is crossed, and, if the policy says so,
-/// retrain (a ModelTrainingWorkflow child, its quality gate included) and roll out (a ModelPromotionSaga child, or
-/// leave it for approval): the whole chain in this one history. Started by the model's monitoring schedule or by
+/// retrain (a ModelTrainingWorkflow child, its quality gate included) and roll out (a ModelPromotionSaga child, an
+/// ExperimentWorkflow child that outlives this run, or leave it for approval): the whole chain in this one
+/// history. Started by the model's monitoring schedule or by
 /// <c>POST /models/{name}/monitoring/check</c>.
 /// </summary>
 [Workflow]
-public sealed class ModelMonitoringWorkflow
+public sealed partial class ModelMonitoringWorkflow
 {
     private string _stage = "checking";
     private MonitoringCheck? _check;
@@ -43,15 +44,16 @@ public sealed class ModelMonitoringWorkflow
 
         if (decision.Retrain is { } run)
         {
-            await RetrainAsync(input, run, decision.Rollout);
+            await RetrainAsync(input, run, decision);
         }
 
         _stage = "completed";
         return new MonitoringRunResult(input.Model, _check.Status, [.. _check.Breaches], _newVersion, _rollout, decision.Note ?? _error);
     }
 
-    private async Task RetrainAsync(MonitoringRunInput input, TrainingRunInput run, MonitoringRollout rollout)
+    private async Task RetrainAsync(MonitoringRunInput input, TrainingRunInput run, MonitoringDecision decision)
     {
+        var rollout = decision.Rollout;
         _stage = "retraining";
         _retrainRunId = $"{Workflow.Info.WorkflowId}-retrain";
         TrainingRunResult trained;
@@ -79,6 +81,10 @@ public sealed class ModelMonitoringWorkflow
                 (ModelPromotionSaga wf) => wf.RunAsync(new PromotionInput(input.Model, trained.Version, null, input.Policy)),
                 new ChildWorkflowOptions { Id = $"{Workflow.Info.WorkflowId}-promote" });
             _rollout = saga.Status == "completed" ? "promoted" : $"promotion {saga.Status}";
+        }
+        else if (rollout == MonitoringRollout.Experiment && Workflow.Patched("monitoring-rollout-experiment"))
+        {
+            await ExperimentAsync(input, trained.Version, decision.Experiment ?? new MonitoringExperiment());
         }
         else
         {

@@ -116,7 +116,7 @@ internal sealed class ExperimentPlanner(ModelRegistry registry, ModelRuntime run
             : throw ModuleException.Invalid("weights", "The arms' weights must add up to more than 0.");
     }
 
-    private static ExperimentSettings Settings(CreateExperimentRequest request)
+    public static ExperimentSettings Settings(CreateExperimentRequest request)
     {
         if (!Enum.IsDefined(request.Mode))
         {

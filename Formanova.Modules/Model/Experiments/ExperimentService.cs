@@ -55,6 +55,9 @@ internal sealed class ExperimentService(
         return row.ToInfo();
     }
 
+    public void ValidateSettings(CreateExperimentRequest request) =>
+        ExperimentPlanner.Settings(request ?? throw new ArgumentNullException(nameof(request)));
+
     public async Task<ExperimentInfo> GetAsync(string name, CancellationToken cancellationToken = default) =>
         (await GetRowAsync(name, cancellationToken)).ToInfo();
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -74,6 +75,109 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task Check_WhenDriftedWithAnExperimentRollout_StartsACanaryOfTheNewVersionAgainstTheOldActiveOne()
+    {
+        const string model = "mon-canary";
+        await TrainAsync(model);
+        await PutPolicyAsync(model, new
+        {
+            retrain = true,
+            rollout = "experiment",
+            cooldownMinutes = 0,
+            experiment = new
+            {
+                mode = "canary",
+                canary = new { steps = new[] { 0.1, 0.5 }, stepInterval = "01:00:00" },
+                minSamplesPerArm = 50,
+            },
+        });
+        await PredictAsync(model, seed: 31, shift: 150);
+
+        var check = await CheckAsync(model);
+
+        Assert.That(check["actions"]!.AsArray().Select(a => (string)a!), Does.Contain("retrain:experiment"), check.ToJsonString());
+        var retrained = await UntilEventAsync("MODEL_RETRAINED", model);
+        var version = (string)retrained["data"]!["version"]!;
+        var rollout = (string)retrained["data"]!["rollout"]!;
+        Assert.That(rollout, Does.StartWith("experiment "), retrained.ToJsonString());
+        var name = rollout["experiment ".Length..];
+        var view = await ReadAsync(await _client.GetAsync($"/api/v1/experiments/{name}"));
+        var experiment = view["experiment"]!;
+        var active = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}"));
+        Assert.Multiple(() =>
+        {
+            Assert.That((string)experiment["status"]!, Is.EqualTo("running"), view.ToJsonString());
+            Assert.That((string)experiment["mode"]!, Is.EqualTo("canary"));
+            Assert.That((long)experiment["minSamplesPerArm"]!, Is.EqualTo(50));
+            Assert.That((string)experiment["arms"]![0]!["version"]!, Is.EqualTo("1.0.0"), "the control: the version active before");
+            Assert.That((bool)experiment["arms"]![0]!["control"]!, Is.True);
+            Assert.That((string)experiment["arms"]![1]!["version"]!, Is.EqualTo(version), "the candidate: the retrained version");
+            Assert.That((double)experiment["arms"]![1]!["weight"]!, Is.EqualTo(0.1), "the canary's first step");
+            Assert.That((string?)view["live"]?["state"], Is.EqualTo("running"), "its workflow outlives the monitoring run");
+            Assert.That((string)active["activeVersion"]!, Is.EqualTo("1.0.0"), "the experiment decides, not the retraining");
+        });
+        await _client.PostAsJsonAsync($"/api/v1/experiments/{name}/stop", new { reason = "test over" });
+    }
+
+    [Test]
+    public async Task Check_WhenDriftedWithAPromoteRollout_PromotesTheRetrainedVersionThroughTheSaga()
+    {
+        const string model = "mon-promote";
+        await TrainAsync(model);
+        await PutPolicyAsync(model, new { retrain = true, rollout = "promote", cooldownMinutes = 0 });
+        await PredictAsync(model, seed: 41, shift: 150);
+
+        var check = await CheckAsync(model);
+
+        Assert.That(check["actions"]!.AsArray().Select(a => (string)a!), Does.Contain("retrain:promote"), check.ToJsonString());
+        var retrained = await UntilEventAsync("MODEL_RETRAINED", model);
+        var version = (string)retrained["data"]!["version"]!;
+        var active = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}"));
+        var previous = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/1.0.0"));
+        Assert.Multiple(() =>
+        {
+            Assert.That((string)retrained["data"]!["rollout"]!, Is.EqualTo("promoted"), retrained.ToJsonString());
+            Assert.That((bool)retrained["data"]!["approvalNeeded"]!, Is.False);
+            Assert.That((string)active["activeVersion"]!, Is.EqualTo(version), "the saga switched to the retrained version");
+            Assert.That((string)previous["status"]!, Is.Not.EqualTo("active"));
+        });
+    }
+
+    [Test]
+    public async Task Check_WhenTheTrainingRunsHistoryIsGone_RetrainsWithTheVersionsStoredSettingsAndSaysSo()
+    {
+        const string model = "mon-expired";
+        await TrainAsync(model);
+        var trained = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/1.0.0"));
+        // Temporal's retention has removed the run: the version names a run Temporal no longer knows.
+        await using (var connection = await _host.Database.Database.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE model_versions SET run_id = 'training-expired-0000' WHERE name = 'mon-expired'");
+        }
+
+        await PutPolicyAsync(model, new { retrain = true, rollout = "approval", cooldownMinutes = 0 });
+        await PredictAsync(model, seed: 51, shift: 150);
+
+        var check = await CheckAsync(model);
+
+        Assert.That(check["actions"]!.AsArray().Select(a => (string)a!), Does.Contain("retrain:approval"), check.ToJsonString());
+        Assert.That((string?)check["note"], Does.Contain("no longer in Temporal's history").And.Contain("stored settings"));
+        var retrained = await UntilEventAsync("MODEL_RETRAINED", model);
+        var version = (string)retrained["data"]!["version"]!;
+        var registered = await ReadAsync(await _client.GetAsync($"/api/v1/models/{model}/versions/{version}"));
+        Assert.Multiple(() =>
+        {
+            Assert.That((string)registered["status"]!, Is.EqualTo("registered"));
+            Assert.That((string)registered["trainer"]!, Is.EqualTo((string)trained["trainer"]!), "the stored trainer");
+            Assert.That((string)registered["lineage"]!["datasetId"]!, Is.EqualTo(_dataset.ToString(CultureInfo.InvariantCulture)));
+            Assert.That(
+                registered["columns"]!.AsArray().Select(c => (string)c!["name"]!),
+                Is.EquivalentTo(trained["columns"]!.AsArray().Select(c => (string)c!["name"]!)),
+                "the columns the version left out stay out");
+        });
+    }
+
+    [Test]
     public async Task Check_WhenTheTrafficIsLikeTheTrainingData_FiresNothingOverRepeatedSeededRuns()
     {
         const string model = "mon-stable";
@@ -124,7 +228,8 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
     [TestCase("""{"windowMinutes":100000}""", "windowMinutes")]
     [TestCase("""{"thresholds":{"featureDrift":-1}}""", "thresholds.featureDrift")]
     [TestCase("""{"thresholds":{"minRows":0}}""", "thresholds.minRows")]
-    [TestCase("""{"actions":{"retrain":true,"rollout":"experiment"}}""", "actions.rollout")]
+    [TestCase("""{"actions":{"retrain":true,"rollout":"approval","experiment":{}}}""", "actions.experiment")]
+    [TestCase("""{"actions":{"rollout":"experiment"}}""", "actions.rollout")]
     [TestCase("""{"actions":{"rollout":"promote"}}""", "actions.rollout")]
     [TestCase("""{"actions":{"retrain":true,"trainer":" "}}""", "actions.trainer")]
     public async Task PutPolicy_WhenAFieldIsInvalid_Answers400NamingIt(string body, string field)
@@ -137,6 +242,18 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
         var problem = await ReadAsync(response);
         Assert.That(problem["errors"]!.AsObject().Select(e => e.Key), Does.Contain(field), problem.ToJsonString());
     }
+
+    [TestCase("""{"mode":"bogus"}""", "$.actions.experiment.mode")]
+    [TestCase("""{"mode":"canary"}""", "actions.experiment.canary")]
+    [TestCase("""{"mode":"canary","canary":{"steps":[0.5,0.2],"stepInterval":"00:10:00"}}""", "actions.experiment.canary.steps[1]")]
+    [TestCase("""{"candidateWeight":0}""", "actions.experiment.candidateWeight")]
+    [TestCase("""{"alpha":0.9}""", "actions.experiment.alpha")]
+    [TestCase("""{"minSamplesPerArm":1}""", "actions.experiment.minSamplesPerArm")]
+    [TestCase("""{"guards":{"maxErrorRate":2}}""", "actions.experiment.guards.maxErrorRate")]
+    [TestCase("""{"evaluationInterval":"00:10:00","maxDuration":"00:01:00"}""", "actions.experiment.maxDuration")]
+    public Task PutPolicy_WhenAnExperimentRolloutFieldIsInvalid_Answers400NamingIt(string experiment, string field) =>
+        PutPolicy_WhenAFieldIsInvalid_Answers400NamingIt(
+            """{"actions":{"retrain":true,"rollout":"experiment","experiment":""" + experiment + "}}", field);
 
     [Test]
     public async Task GetMonitoring_WhenLimitOrPeriodIsInvalid_Answers400NamingIt()

@@ -23,7 +23,7 @@ public sealed class HistoryReplayTests
     public static readonly string[] WorkflowTypes =
     [
         "ProcessingWorkflow", "ModelTrainingWorkflow", "ModelPromotionSaga", "BatchInferenceWorkflow", "WebhookDeliveryWorkflow",
-        "ModelTrainingWorkflow.auto", "ModelMonitoringWorkflow", "ExperimentWorkflow",
+        "ModelTrainingWorkflow.auto", "ModelMonitoringWorkflow", "ModelMonitoringWorkflow.experiment", "ExperimentWorkflow",
     ];
 
     [TestCaseSource(nameof(WorkflowTypes))]

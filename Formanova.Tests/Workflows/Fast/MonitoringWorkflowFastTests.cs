@@ -1,20 +1,22 @@
 using Formanova.Host.Workflows.Monitoring;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
+using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
 
 namespace Formanova.Tests.Workflows.Fast;
 
 public sealed class MonitoringWorkflowFastTests : StubWorkerFixture
 {
-    private static MonitoringDecision Drifted(MonitoringRollout rollout, bool retrain) => new(
+    private static MonitoringDecision Drifted(MonitoringRollout rollout, bool retrain, MonitoringExperiment? experiment = null) => new(
         new MonitoringCheck("churn", "1.0.0", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "drift", 500,
             [new FeatureDrift("monthly_charges", 1.2, "significant", 500, 0, 0, 0.5, 0, true, ["featureDrift"])], 0.02, null,
             ["feature:monthly_charges:featureDrift"], []),
         [IEventModule.ModelDriftDetected],
         retrain ? StubInputs.Training() with { ScheduledMajor = 2 } : null,
         rollout,
-        null);
+        null,
+        experiment);
 
     [Test]
     public async Task RunAsync_WhenDriftedWithRetrainAndPromote_TrainsAndPromotesAsChildrenInOneHistory()
@@ -68,6 +70,51 @@ public sealed class MonitoringWorkflowFastTests : StubWorkerFixture
             Assert.That(result.Rollout, Is.EqualTo("awaiting approval"));
             Assert.That(stubs.Calls, Does.Not.Contain("switch_active_version"));
             Assert.That(stubs.Calls, Does.Not.Contain("activate_model"));
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_WhenRetrainingForAnExperiment_StartsTheExperimentAsAChildThatOutlivesTheRun()
+    {
+        var experiment = new MonitoringExperiment(MinSamplesPerArm: 50);
+        var stubs = new StubActivities { Monitor = _ => Drifted(MonitoringRollout.Experiment, retrain: true, experiment) };
+        // The child would look every 200 ms forever: an hour between looks keeps it quiet once abandoned.
+        stubs.ExperimentPlan = name => ExperimentStubs.Plan(name, TimeSpan.FromHours(1));
+        await WithWorkerAsync(stubs, async queue =>
+        {
+            var handle = await Client.StartWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                new WorkflowOptions("replay-ModelMonitoringWorkflow.experiment", queue));
+            var result = await handle.GetResultAsync();
+
+            var name = $"churn-{result.RetrainedVersion!.Replace('.', '-')}";
+            Assert.That(result.Rollout, Is.EqualTo($"experiment {name}"));
+            Assert.That(stubs.Calls, Does.Contain($"create_rollout_experiment:1.0.0->{result.RetrainedVersion}"));
+            Assert.That(stubs.Calls, Does.Not.Contain("switch_active_version"));
+            var child = await Client.GetWorkflowHandle($"experiment-{name}").DescribeAsync();
+            Assert.That(child.Status, Is.EqualTo(WorkflowExecutionStatus.Running), "abandoned, not cancelled, when the run ended");
+            await RecordedHistories.SaveIfRecordingAsync(handle, "ModelMonitoringWorkflow.experiment");
+            await Client.GetWorkflowHandle($"experiment-{name}").TerminateAsync("test over");
+        });
+    }
+
+    [Test]
+    public async Task RunAsync_WhenTheModelHasALiveExperiment_LeavesTheVersionRegisteredAndSaysWhy()
+    {
+        var stubs = new StubActivities
+        {
+            Monitor = _ => Drifted(MonitoringRollout.Experiment, retrain: true),
+            RolloutExperiment = input => new(input.Name, false, "churn already has the running experiment 'old'; left registered."),
+        };
+        await WithWorkerAsync(stubs, async queue =>
+        {
+            var result = await Client.ExecuteWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                Start(queue, "monitoring"));
+
+            Assert.That(result.Rollout, Is.EqualTo("registered"));
+            Assert.That(result.Note, Does.Contain("running experiment 'old'"));
+            Assert.That(stubs.Calls, Does.Not.Contain("read_experiment"), "no experiment workflow");
         });
     }
 }

@@ -201,6 +201,12 @@ internal sealed partial class StubActivities
     [Activity("check_model")]
     public Task<MonitoringDecision> CheckModelAsync(string model) => Call("check_model", () => Monitor(model));
 
+    public Func<RolloutExperimentInput, RolloutExperiment> RolloutExperiment { get; set; } = input => new(input.Name, true, null);
+
+    [Activity("create_rollout_experiment")]
+    public Task<RolloutExperiment> CreateRolloutExperimentAsync(RolloutExperimentInput input) =>
+        Call($"create_rollout_experiment:{input.Control}->{input.Candidate}", () => RolloutExperiment(input));
+
     [Activity("attempt_webhook_delivery")]
     public Task<DeliveryAttemptResult> AttemptDeliveryAsync(long deliveryId) =>
         Call("attempt_webhook_delivery", () => Deliver(deliveryId));

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Model monitoring's costs (issue 26, docs/benchmarks.md "Model monitoring"), on the shipped host (published as
+# bench/scripts/shipped.sh publishes it: Release, ReadyToRun for linux-x64; SHIPPED_BUILD=1 uses the plain Release
+# build; FORMANOVA_HOST_DLL=<path> runs a given build as is, for smoke runs) at its defaults plus an admin key and
+# rate limiting off:
+#  a. live profiling on the predict path: the same host started twice in one run, once at defaults (Monitoring:Enabled
+#     true) and once with Monitoring:Enabled=false, demo-churn under a monitoring policy both times; wrk -t2 -c32 on
+#     POST /api/v1/models/demo-churn/predict with distinct inputs (every request a cache miss, every one profiled);
+#     ROUNDS rounds alternating on/off, one fresh host per run; prints each round's ratio off/on and their median
+#     (target <= 1.05: profiling costs at most 5 % of the throughput).
+#  b. a drift check over ROWS stored predictions: demo-churn's prediction log filled with ROWS rows (with feedback)
+#     by a direct bulk insert into the SQLite table data_prediction_log (setup, not measured: copies of one real logged
+#     prediction, so the format is the product's), live windows from 2,000 real predictions; then the time of
+#     POST /api/v1/models/demo-churn/monitoring/check until the check is stored (GET .../monitoring shows it).
+# Usage: bench/scripts/monitoring.sh [seconds per wrk run, 10] [rounds, 5] [stored predictions, 1000000]
+# Needs wrk, jq, curl, sqlite3. Quiet machine: check `uptime` before and after (docs/benchmarks.md).
+set -euo pipefail
+SECS=${1:-10} ROUNDS=${2:-5} ROWS=${3:-1000000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/formanova-monitoring-XXXX)
+PORT=5112 KEY=bench-key-0123456789abcdef0123 TEMPORAL_PORT=7312
+FNV=http://127.0.0.1:$PORT
+PUBLISHED=${FORMANOVA_SHIPPED_DIR:-/tmp/formanova-shipped-host}
+HOST_DLL=${FORMANOVA_HOST_DLL:-$PUBLISHED/Formanova.Host.dll}
+HOST=''
+cleanup() {
+  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${FORMANOVA_HOST_DLL:-}" ]; then
+  :
+elif [ "${SHIPPED_BUILD:-0}" = 1 ]; then
+  dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
+  HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+else
+  dotnet publish "$ROOT/Formanova.Host/Formanova.Host.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
+    -o "$PUBLISHED" -v q > /dev/null
+fi
+
+# start_host DATA_DIR MONITORING_ENABLED: the host at defaults on its own data directory (and working directory, where
+# the SQLite file goes).
+start_host() {
+  mkdir -p "$1"
+  (cd "$1" && Formanova__DataDirectory=$1 Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=$TEMPORAL_PORT \
+    RateLimiting__Enabled=false Monitoring__Enabled=$2 exec dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1) &
+  HOST=$!
+  until curl -sf -o /dev/null "$FNV/health/ready"; do
+    kill -0 "$HOST" 2>/dev/null || { tail -20 "$WORK/host.log"; exit 1; }
+    sleep 0.05
+  done
+}
+stop_host() { kill "$HOST"; wait "$HOST" 2>/dev/null || true; HOST=''; }
+auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
+api() { curl -sf "${auth[@]}" "$@"; }
+
+# The demo model ready, its version profiled (else nothing would be counted and part a would measure nothing), and
+# monitored: a policy that only checks (no schedule firing within the run: hourly; no actions).
+prepare_model() {
+  until [ "$(api "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+  local version
+  version=$(api "$FNV/api/v1/models/demo-churn" | jq -r .activeVersion)
+  if ! api "$FNV/api/v1/models/demo-churn/versions/$version" | jq -e '.report.profile.features | length > 0' > /dev/null; then
+    echo "demo-churn $version has no reference profile: nothing would be profiled" >&2
+    exit 1
+  fi
+  api -X PUT "$FNV/api/v1/models/demo-churn/monitoring/policy" \
+    -d '{"intervalMinutes":60,"windowMinutes":1440,"thresholds":{"minRows":200,"minFeedback":50},"actions":{"notify":false}}' > /dev/null
+}
+
+input='"tenure_months":3,"monthly_charges":95.5,"total_charges":286.5,"support_calls":4,"age":33,"data_usage_gb":12.5,
+"contract":"month-to-month","payment_method":"electronic-check","paperless_billing":true,"has_partner":false'
+# Distinct inputs, as shipped.sh makes them: each request changes monthly_charges, each thread from its own range.
+cat > "$WORK/miss.lua" <<EOF
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("id", threads) end
+function init() n = id * 100000000 end
+local template = $(jq -Rs . <<< "{\"inputs\":{$(tr -d '\n' <<< "$input" | sed 's/"monthly_charges":95.5/"monthly_charges":%d.%03d/'),\"feedback\":\"x\"}}")
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $KEY"},
+    string.format(template, math.floor(n / 1000) % 200, n % 1000))
+end
+EOF
+rate() { wrk -t2 -c32 -d"${SECS}s" -s "$WORK/miss.lua" "$FNV/api/v1/models/demo-churn/predict" | awk '/Requests\/sec/ {print $2}'; }
+median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+
+# a. Each round: a fresh host with profiling on, then off (the order alternates), each on its own data directory.
+ratios='' on_rates='' off_rates=''
+for round in $(seq 1 "$ROUNDS"); do
+  order=(true false); [ $((round % 2)) = 0 ] && order=(false true)
+  declare -A r=()
+  for enabled in "${order[@]}"; do
+    start_host "$WORK/a-$round-$enabled" "$enabled"
+    prepare_model
+    rate > /dev/null   # warm-up: JIT, the reference profile read, the model loaded
+    r[$enabled]=$(rate)
+    stop_host
+  done
+  on_rates+="${r[true]} " off_rates+="${r[false]} "
+  ratio=$(jq -n "${r[false]} / ${r[true]}")
+  ratios+="$ratio "
+  echo "round $round: profiling on ${r[true]} req/s, off ${r[false]} req/s, off/on $(printf '%.3f' "$ratio"); $(date +%T)" >&2
+done
+
+# b. The check over ROWS stored predictions.
+DATA=$WORK/b
+start_host "$DATA" true
+prepare_model
+rows=$(python3 -c 'import json, random
+random.seed(5)
+print(json.dumps([{"tenure_months": random.randint(0, 72), "monthly_charges": round(random.uniform(20, 120), 2),
+  "total_charges": round(random.uniform(20, 8000), 2), "support_calls": random.randint(0, 5), "age": random.randint(18, 78),
+  "data_usage_gb": round(random.uniform(0, 50), 1), "contract": random.choice(["month-to-month", "one-year", "two-year"]),
+  "payment_method": random.choice(["electronic-check", "credit-card", "bank-transfer"]),
+  "paperless_billing": random.random() < 0.5, "has_partner": random.random() < 0.5, "feedback": ""} for _ in range(500)]))')
+for _ in 1 2 3 4; do api "$FNV/api/v1/models/demo-churn/predict/batch" -d "{\"rows\":$rows}" > /dev/null; done
+# The windows are written at a check; this one also makes sure the log writer has flushed a real row to copy.
+api -X POST "$FNV/api/v1/models/demo-churn/monitoring/check" > /dev/null
+stop_host
+DB=$(find "$DATA" -name formanova.db | head -1)
+t0=$(date +%s%N)
+sqlite3 "$DB" > /dev/null <<SQL
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
+INSERT INTO data_prediction_log (prediction_id, model_name, model_version, task, source, predicted_at, label, value, score,
+    probabilities, latency_ms, cached, outcome_label, outcome_value, feedback_at, correct, log_loss, abs_error)
+SELECT 'bench-' || i, t.model_name, t.model_version, t.task, t.source, t.predicted_at, t.label, t.value, t.score,
+    t.probabilities, t.latency_ms, t.cached, t.label, NULL, t.predicted_at, (i % 7 <> 0), 0.35, NULL
+FROM n, (SELECT * FROM data_prediction_log WHERE model_name = 'demo-churn' ORDER BY id DESC LIMIT 1) AS t;
+SQL
+load_s=$(jq -n "($(date +%s%N) - $t0) / 1e9")
+stored=$(sqlite3 "$DB" "SELECT COUNT(*) FROM data_prediction_log WHERE model_name = 'demo-churn'")
+start_host "$DATA" true
+until [ "$(api "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+before=$(api "$FNV/api/v1/models/demo-churn/monitoring?limit=1" | jq -r '.latest.checkedAt // ""')
+t0=$(date +%s%N)
+check=$(api -X POST "$FNV/api/v1/models/demo-churn/monitoring/check")
+until latest=$(api "$FNV/api/v1/models/demo-churn/monitoring?limit=1" | jq -c '.latest') \
+  && [ "$(jq -r '.checkedAt // ""' <<< "$latest")" != "$before" ]; do sleep 0.05; done
+check_s=$(jq -n "($(date +%s%N) - $t0) / 1e9")
+stop_host
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "check: $(jq -c '{status, rows, performance}' <<< "$latest"); answered at stage $(jq -r .stage <<< "$check")" >&2
+
+cat <<EOF
+
+| Measure ($(basename "$(dirname "$HOST_DLL")"): defaults, rate limiting off) | Figure | Target |
+| --- | --- | --- |
+| \`POST /api/v1/models/demo-churn/predict\`, distinct inputs, wrk -t2 -c32 ${SECS} s: profiling on / off, medians of $ROUNDS rounds | $(median "$on_rates") / $(median "$off_rates") req/s | |
+| Throughput off / on, median of the rounds' ratios ($ratios) | $(printf '%.3f' "$(median "$ratios")")x | <= 1.05x |
+| Drift check over $stored stored predictions of demo-churn, $ROWS of them with feedback (bulk insert, setup: $(printf '%.1f' "$load_s") s) | $(printf '%.2f' "$check_s") s | |
+EOF
