@@ -49,6 +49,10 @@ internal sealed class ModelBootstrapper(
                     result.Version.Name,
                     result.Version.Version,
                     result.Metrics.GetValueOrDefault("auc"));
+
+                // Training grew the heap to several times what serving needs, once, at start; give it back now rather
+                // than carry it as the idle footprint until some later collection decides to.
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             }
         }
         catch (ModuleException ex) when (ex.Kind == ErrorKind.Conflict)
