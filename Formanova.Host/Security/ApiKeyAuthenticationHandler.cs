@@ -81,9 +81,10 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     private static AuthenticationTicket Ticket(string id, string name, IEnumerable<string> scopes)
     {
+        var granted = scopes.ToList();
         var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, id), new(ClaimTypes.Name, name) };
-        claims.AddRange(scopes.Select(s => new Claim(ScopeClaim, s)));
-        return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
+        claims.AddRange(granted.Select(s => new Claim(ScopeClaim, s)));
+        return new AuthenticationTicket(new ClaimsPrincipal(new ApiKeyIdentity(claims, SchemeName, granted)), SchemeName);
     }
 
     private async Task WriteProblemAsync(int status, string title, string detail)

@@ -29,12 +29,10 @@ internal static class SecuritySetup
         {
             foreach (var scope in ApiScopes.All)
             {
-                options.AddPolicy(PolicyFor(scope), policy => policy
-                    .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
-                    .RequireAuthenticatedUser()
-                    .RequireAssertion(context =>
-                        context.User.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, scope)
-                        || context.User.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, ApiScopes.Admin)));
+                // No scheme of its own: the API key is the default scheme, which the authentication middleware has
+                // already run. Naming it here made the policy evaluator authenticate a second time and merge the
+                // principal into a copy, on every request.
+                options.AddPolicy(PolicyFor(scope), policy => policy.AddRequirements(new ScopeRequirement(scope)));
             }
         });
         services.AddHostedService<BootstrapKeyService>();
