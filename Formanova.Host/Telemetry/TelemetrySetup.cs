@@ -16,7 +16,7 @@ internal static class TelemetrySetup
 {
     public static IServiceCollection AddFormanovaTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
-        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var otlp = !string.IsNullOrWhiteSpace(configuration[TraceSampling.ExporterVariable]);
         services.AddSingleton<SystemMetrics>();
         services.AddHostedService<KnownSeriesExporter>();
         UseBatchedConsole(services);

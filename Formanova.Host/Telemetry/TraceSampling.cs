@@ -17,6 +17,13 @@ internal sealed class TraceOptions
     /// </summary>
     [Range(0.0, 1.0)]
     public double SampleRatio { get; set; } = 1.0;
+
+    /// <summary>
+    /// Whether new traces are recorded at all. Unset: only when an exporter is configured (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>),
+    /// since without one every request's span was built, tagged and dropped. Either way a caller's sampled
+    /// <c>traceparent</c> is followed, and trace ids still reach logs, ProblemDetails and workflows.
+    /// </summary>
+    public bool? Record { get; set; }
 }
 
 [OptionsValidator]
@@ -31,6 +38,7 @@ internal static class TraceSampling
 {
     public const string SamplerVariable = "OTEL_TRACES_SAMPLER";
     public const string SamplerArgumentVariable = "OTEL_TRACES_SAMPLER_ARG";
+    public const string ExporterVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
     // The values of the specification that the .NET SDK implements; it would silently sample everything for any other.
     private static readonly string[] StandardSamplers =
@@ -44,12 +52,16 @@ internal static class TraceSampling
                 _ => StandardSamplerIsValid(configuration[SamplerVariable], configuration[SamplerArgumentVariable]),
                 $"{SamplerVariable} must be one of {string.Join(", ", StandardSamplers)}, and {SamplerArgumentVariable} (for "
                     + "the ratio samplers) a number from 0 to 1."));
+        var exporting = !string.IsNullOrWhiteSpace(configuration[ExporterVariable]);
         return string.IsNullOrWhiteSpace(configuration[SamplerVariable])
-            ? tracing.SetSampler(provider => Sampler(provider.GetRequiredService<IOptions<TraceOptions>>().Value.SampleRatio))
+            ? tracing.SetSampler(provider => Sampler(provider.GetRequiredService<IOptions<TraceOptions>>().Value, exporting))
             : tracing;
     }
 
-    public static Sampler Sampler(double ratio) => new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio));
+    // Parent-based either way: a root span is decided here, one with a parent follows the parent's decision.
+    public static Sampler Sampler(TraceOptions options, bool exporting) => new ParentBasedSampler(options.Record ?? exporting
+        ? new TraceIdRatioBasedSampler(options.SampleRatio)
+        : new AlwaysOffSampler());
 
     internal static bool StandardSamplerIsValid(string? sampler, string? argument) =>
         string.IsNullOrWhiteSpace(sampler)

@@ -33,9 +33,15 @@ internal sealed class ExportedSpans : ICollection<Activity>
 
     public bool IsReadOnly => false;
 
-    /// <summary>Registers the exporter on a host's tracer provider (a FormanovaFactory's service callback).</summary>
-    public void Install(IServiceCollection services) =>
+    /// <summary>
+    /// Registers the exporter on a host's tracer provider (a FormanovaFactory's service callback). An exporter means
+    /// traces are recorded, as an OTLP endpoint would mean, unless the test says otherwise.
+    /// </summary>
+    public void Install(IServiceCollection services)
+    {
         services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(TestSource.Name).AddInMemoryExporter(this));
+        services.PostConfigure<Formanova.Host.Telemetry.TraceOptions>(options => options.Record ??= true);
+    }
 
     /// <summary>The spans so far: a copy, safe to enumerate while the host appends.</summary>
     public List<Activity> Snapshot()

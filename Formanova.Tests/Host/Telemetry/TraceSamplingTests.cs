@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Formanova.Tests.Support;
+using static Formanova.Tests.Event.EventTestSupport;
 using static Formanova.Tests.Support.ExportedSpans;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
@@ -19,6 +22,7 @@ public sealed class TraceSamplingTests
 
     [TestCase("Telemetry:Traces:SampleRatio=0")]
     [TestCase("OTEL_TRACES_SAMPLER=parentbased_traceidratio;OTEL_TRACES_SAMPLER_ARG=0")]
+    [TestCase("Telemetry:Traces:Record=false")]
     public async Task Prediction_WhenTheRatioIsZero_ExportsNothingUnlessTheCallerSampledTheTrace(string sampling)
     {
         var spans = new ExportedSpans();
@@ -63,6 +67,33 @@ public sealed class TraceSamplingTests
                 Is.EqualTo(new[] { kept }),
                 "no activity of the dropped trace was exported, as a root or otherwise");
             Assert.That(keptTrace.Count(IsRoot), Is.EqualTo(1), "the kept trace has one root, the request");
+        });
+    }
+
+    [Test]
+    public async Task Request_WhenNoExporterIsConfigured_IsNotRecordedButKeepsItsTraceId()
+    {
+        var stopped = new ConcurrentDictionary<string, Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref _) => ActivitySamplingResult.None,
+            ActivityStopped = activity => stopped[activity.TraceId.ToHexString()] = activity,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var factory = new FormanovaFactory();
+        using var client = factory.CreateClient();
+
+        using var response = await client.GetAsync("/api/v1/models/no-such-model");
+        var traceId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("traceId").GetString()!;
+        var request = await EventuallyAsync(
+            () => Task.FromResult(stopped.GetValueOrDefault(traceId)), a => a is not null, what: $"the request span of trace {traceId}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(request!.Recorded, Is.False, "no exporter: nothing would read the span");
+            Assert.That(request.TagObjects, Is.Empty, "an unrecorded span is not tagged");
         });
     }
 
