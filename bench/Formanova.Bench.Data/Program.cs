@@ -21,7 +21,7 @@ using NpgsqlTypes;
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- --parquet [--rows 1000000] [--runs 3] [--skip-sqlite]
 // --import-baselines prints the raw floors for a given CSV file and its dataset's columns (bench/scripts/import.sh):
 //   dotnet run -c Release --project bench/Formanova.Bench.Data -- --import-baselines --file rows.csv --columns columns.json
-//     [--postgres CONNECTION_STRING] [--runs 3]
+//     [--postgres CONNECTION_STRING] [--runs 3] [--rows-per-statement 64 (the SQLite floor's)]
 // and --postgres ADMIN_CONNECTION_STRING --create-database prints the connection string of a new empty database,
 // which --postgres ADMIN_CONNECTION_STRING --drop-database THAT_CONNECTION_STRING drops.
 // PostgreSQL comes from FORMANOVA_TEST_POSTGRES (scripts/test-services.sh start prints it).
@@ -57,7 +57,7 @@ if (args.Contains("--import-baselines"))
     var scratch = Directory.CreateTempSubdirectory("formanova-bench-raw-").FullName;
     try
     {
-        await RawBaselines.RunAsync(options.File!, options.Columns!, options.Postgres ?? postgres, options.Runs, scratch);
+        await RawBaselines.RunAsync(options, options.Postgres ?? postgres, scratch);
     }
     finally
     {
@@ -119,9 +119,10 @@ try
             ["Database:SqlitePath"] = "bench.db"
         };
         await using var host = await ModuleHost.StartAsync(settings);
-        var raw = await RawBaselines.SqliteMedianAsync(TypedRows.Load(csv, CsvFixture.Columns), options.Runs, work);
+        var raw = await SqliteFloor.MedianAsync(TypedRows.Load(csv, CsvFixture.Columns), options.Runs, work);
         Report(
-            $"SQLite raw prepared {RawBaselines.SqliteRowsPerStatement}-row INSERTs, one transaction (typed 12-column table, in memory)",
+            $"SQLite raw prepared {SqliteFloor.DefaultRowsPerStatement}-row INSERTs bound by position, one transaction "
+                + "(typed table, in memory)",
             options.Rows,
             raw);
         var import = await Measure.MedianAsync(options.Runs, () => Imports.RunAsync(host.Data, csv, options.Rows));
@@ -166,7 +167,8 @@ internal sealed record BenchOptions(
     string? File,
     string? DataDirectory,
     string? Columns = null,
-    string? Postgres = null)
+    string? Postgres = null,
+    int RowsPerStatement = SqliteFloor.DefaultRowsPerStatement)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -180,7 +182,8 @@ internal sealed record BenchOptions(
             Value("--file"),
             Value("--data-dir"),
             Value("--columns"),
-            Value("--postgres"));
+            Value("--postgres"),
+            int.Parse(Value("--rows-per-statement") ?? $"{SqliteFloor.DefaultRowsPerStatement}", CultureInfo.InvariantCulture));
     }
 }
 

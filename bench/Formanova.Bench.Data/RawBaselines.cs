@@ -9,29 +9,33 @@ using NpgsqlTypes;
 /// <summary>
 /// The floors an import is measured against: the same rows, already typed in memory before the clock starts, written
 /// into a plain table with one typed column per dataset column. On SQLite, prepared multi-row INSERTs in one
-/// transaction, with the pragmas the product sets on every connection (WAL, synchronous=NORMAL); on PostgreSQL,
-/// one binary COPY.
+/// transaction, with the pragmas the product sets on every connection (WAL, synchronous=NORMAL): bound by position
+/// on SQLite's handle (SqliteFloor, the fair floor) and, for comparison with earlier figures, by name through
+/// Microsoft.Data.Sqlite (here); on PostgreSQL, one binary COPY.
 /// </summary>
 internal static class RawBaselines
 {
     /// <summary>
-    /// Rows per prepared INSERT. Microsoft.Data.Sqlite binds every parameter by name, and SQLite finds a name by a
-    /// linear search of the statement's parameters, so binding costs grow with the square of the statement's size:
-    /// for 12 columns, 4 and 8 rows ran at 125k rows/s, 32 at 40k, 128 at 11k and 512 at 2k (2-core box, loaded).
+    /// Rows per prepared INSERT of the name-binding floor. Microsoft.Data.Sqlite binds every parameter by name, and
+    /// SQLite finds a name by a linear search of the statement's parameters, so binding costs grow with the square of
+    /// the statement's size: for 12 columns, 4 and 8 rows ran at 125k rows/s, 32 at 40k, 128 at 11k and 512 at 2k (2-core box, loaded).
     /// </summary>
     public const int SqliteRowsPerStatement = 8;
 
     /// <summary>
     /// --import-baselines: the raw floors for a CSV file and its dataset's columns (the JSON array a dataset is
     /// created with), as bench/scripts/import.sh runs them next to the shipped host's import of the same file.
-    /// Prints "sqlite ROWS_PER_SECOND" and, with --postgres, "postgres ROWS_PER_SECOND" (median of --runs).
+    /// Prints "sqlite ROWS_PER_SECOND ROWS_PER_STATEMENT" (the floor binding by position), "sqlite-by-name
+    /// ROWS_PER_SECOND" and, with --postgres, "postgres ROWS_PER_SECOND" (medians of --runs).
     /// </summary>
-    public static async Task RunAsync(string csv, string columnsJson, string? postgres, int runs, string work)
+    public static async Task RunAsync(BenchOptions options, string? postgres, string work)
     {
-        var columns = ParseColumns(File.ReadAllText(columnsJson));
-        var rows = TypedRows.Load(csv, columns);
-        var sqlite = await SqliteMedianAsync(rows, runs, work);
-        Console.WriteLine($"sqlite {rows.Count / sqlite.TotalSeconds:F0}");
+        var runs = options.Runs;
+        var rows = TypedRows.Load(options.File!, ParseColumns(File.ReadAllText(options.Columns!)));
+        var sqlite = await SqliteFloor.MedianAsync(rows, runs, work, options.RowsPerStatement);
+        Console.WriteLine($"sqlite {rows.Count / sqlite.TotalSeconds:F0} {options.RowsPerStatement}");
+        var byName = await SqliteMedianAsync(rows, runs, work);
+        Console.WriteLine($"sqlite-by-name {rows.Count / byName.TotalSeconds:F0}");
         if (postgres is not null)
         {
             await using var database = await BenchDatabase.CreatePostgresAsync(postgres);
@@ -187,7 +191,7 @@ internal static class RawBaselines
         }
     }
 
-    private static string SqliteType(ColumnType type) => type switch
+    public static string SqliteType(ColumnType type) => type switch
     {
         ColumnType.Numeric => "REAL",
         ColumnType.Boolean or ColumnType.Datetime => "INTEGER",

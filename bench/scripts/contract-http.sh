@@ -8,16 +8,13 @@
 set -euo pipefail
 SECONDS_PER_RUN=${1:-8}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/formanova-contract-http-XXXX)
-PORT=5098 KEY=bench-key-0123456789abcdef0123
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin contract-http
+PORT=5098 TEMPORAL_PORT=7298
 FNV=http://127.0.0.1:$PORT
-dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7298 \
-  RateLimiting__Enabled=false Model__Bootstrap__Enabled=false \
-  dotnet "$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll" > "$WORK/host.log" 2>&1 &
-HOST=$!
-trap 'kill $HOST 2>/dev/null; wait $HOST 2>/dev/null; rm -rf "$WORK"' EXIT
-until curl -sf $FNV/health/ready > /dev/null; do sleep 1; done
+build_release_host
+start_host_at "$WORK/data" "$WORK/host.log" Model__Bootstrap__Enabled=false
 auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 
 DS=$(curl -s "${auth[@]}" $FNV/api/v1/datasets -d '{"name":"contract-bench","columns":[
@@ -26,27 +23,23 @@ DS=$(curl -s "${auth[@]}" $FNV/api/v1/datasets -d '{"name":"contract-bench","col
   {"name":"churned","type":"boolean","role":"label"}]}' | jq .id)
 { echo 'id,tenure,tenure_text,charges,plan,note,churned'
   for i in $(seq 1 3000); do t=$((RANDOM % 72)); m=$((20 + RANDOM % 100)); p=$([ $((RANDOM % 2)) = 0 ] && echo monthly || echo yearly)
-    echo "c-$i,$t,$t,$m,$p,called about the bill,$([ $t -lt 12 ] && [ $p = monthly ] && echo true || echo false)"; done; } > "$WORK/rows.csv"
+    echo "c-$i,$t,$t,$m,$p,called about the bill,$([ $t -lt 12 ] && [ "$p" = monthly ] && echo true || echo false)"; done; } > "$WORK/rows.csv"
 curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: text/csv" --data-binary @"$WORK/rows.csv" \
   "$FNV/api/v1/datasets/$DS/rows?format=csv" > /dev/null
 train() {
   local run
   run=$(curl -s "${auth[@]}" $FNV/api/v1/training-runs -d "{\"model\":\"$1\",\"version\":\"1.0.0\",\"task\":\"binaryClassification\",
     \"datasetId\":$DS,\"activate\":true,\"excludeColumns\":[\"$2\"],\"transforms\":$3}" | jq -r .id)
-  until [ "$(curl -s "${auth[@]}" $FNV/api/v1/training-runs/$run | jq -r .status)" != running ]; do sleep 1; done
+  until [ "$(curl -s "${auth[@]}" $FNV/api/v1/training-runs/"$run" | jq -r .status)" != running ]; do sleep 1; done
 }
 train plain tenure_text '[]'
 train raw tenure '[{"op":"cast","column":"tenure_text","type":"numeric"}]'
 
-script() {
-  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
-    "$KEY" "$(jq -Rs . <<< "$1")" > "$WORK/$2.lua"
-}
-script '{"useCache":false,"inputs":{"tenure":3,"charges":95,"plan":"monthly"}}' plain
-script '{"useCache":false,"inputs":{"id":"c-1","tenure":3,"tenure_text":"3","charges":95,"plan":"monthly","note":"called","churned":true}}' raw
+write_post_lua "$WORK/plain.lua" '{"useCache":false,"inputs":{"tenure":3,"charges":95,"plan":"monthly"}}'
+write_post_lua "$WORK/raw.lua" '{"useCache":false,"inputs":{"id":"c-1","tenure":3,"tenure_text":"3","charges":95,"plan":"monthly","note":"called","churned":true}}'
 curl -s "${auth[@]}" $FNV/api/v1/models/plain/predict -d "$(sed -n 's/^wrk.body = //p' "$WORK/plain.lua" | jq -r .)" | jq -c '{label: .label, ignoredColumns}'
 curl -s "${auth[@]}" $FNV/api/v1/models/raw/predict -d "$(sed -n 's/^wrk.body = //p' "$WORK/raw.lua" | jq -r .)" | jq -c '{label: .label, ignoredColumns}'
-rate() { wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -s "$WORK/$2.lua" "$FNV/api/v1/models/$1/predict" | awk '/Requests\/sec/ {print $2}'; }
+rate() { wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" -s "$WORK/$2.lua" "$FNV/api/v1/models/$1/predict" | wrk_stats | cut -d' ' -f1; }
 best_plain=0 best_raw=0
 for round in 1 2; do
   p=$(rate plain plain); r=$(rate raw raw)

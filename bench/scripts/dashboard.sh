@@ -11,31 +11,18 @@ VERSIONS=${2:-100}
 DASHBOARDS=${3:-20}
 WINDOW=${4:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/formanova-dashboard-bench-XXXX)
-PORT=5104 KEY=bench-key-0123456789abcdef0123
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin dashboard-bench
+PORT=5104 TEMPORAL_PORT=7304
 FNV=http://127.0.0.1:$PORT
 AUTH="Authorization: Bearer $KEY"
 TICKS=$(getconf CLK_TCK)
-dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-HOST=""
-STREAMS=()
-cleanup() {
-  for pid in "${STREAMS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+build_release_host
+start_host_at "$WORK/data" "$WORK/host.log" Logging__LogLevel__Default=Warning
+wait_active_version demo-churn
 
-Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7304 \
-  RateLimiting__Enabled=false Logging__LogLevel__Default=Warning \
-  dotnet "$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll" > "$WORK/host.log" 2>&1 &
-HOST=$!
-until curl -sf $FNV/health/ready > /dev/null; do sleep 1; done
-until curl -sf -H "$AUTH" $FNV/api/v1/models/demo-churn | jq -e '.activeVersion' > /dev/null; do sleep 1; done
-
-input='{"tenure_months":3,"monthly_charges":95.5,"total_charges":286.5,"support_calls":4,"age":33,"data_usage_gb":12.5,
-  "contract":"month-to-month","payment_method":"electronic-check","paperless_billing":true,"has_partner":false,"feedback":"too expensive"}'
+input="{$DEMO_INPUT,\"feedback\":\"too expensive\"}"
 echo "seeding $WORKFLOWS workflows (asynchronous jobs) and $VERSIONS model versions"
 seq 1 "$WORKFLOWS" | xargs -P 16 -I{} curl -sf -o /dev/null -H "$AUTH" -H 'Content-Type: application/json' \
   $FNV/api/v1/jobs -d "{\"model\":\"demo-churn\",\"inputs\":$input}"
@@ -56,22 +43,21 @@ sign_in() {
 }
 sign_in "$WORK/jar"
 curl -sf -o /dev/null -b "$WORK/jar" $FNV/ui   # the first render of the process (JIT, first reads): not counted
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report before
 for _ in 1 2 3 4 5; do curl -sf -o /dev/null -b "$WORK/jar" -w '%{time_total}\n' $FNV/ui; done | sort -n |
   awk '{t[NR] = $1} END {printf "overview first render: median %.0f ms, min %.0f ms, max %.0f ms (5 requests)\n",
     t[3] * 1000, t[1] * 1000, t[NR] * 1000}'
 
-cpu() { awk '{print $14 + $15}' /proc/$HOST/stat; }
 share() { awk -v t="$1" -v ticks="$TICKS" -v w="$WINDOW" 'BEGIN {printf "%.2f", t / ticks / w * 100}'; }
 sleep 10   # the seeding's last steps (events, result writes) settle before the idle window
-before=$(cpu); sleep "$WINDOW"; idle=$(( $(cpu) - before ))
+before=$(cpu_ticks "$HOST"); sleep "$WINDOW"; idle=$(( $(cpu_ticks "$HOST") - before ))
 for i in $(seq 1 "$DASHBOARDS"); do
   sign_in "$WORK/jar-$i"
   curl -sf -N -o /dev/null -b "$WORK/jar-$i" $FNV/ui/live/overview &
-  STREAMS+=($!)
+  BENCH_PIDS+=($!)
 done
 sleep 5   # the streams connect and the feed renders its first frame
-before=$(cpu); sleep "$WINDOW"; open=$(( $(cpu) - before ))
+before=$(cpu_ticks "$HOST"); sleep "$WINDOW"; open=$(( $(cpu_ticks "$HOST") - before ))
 echo "host CPU over ${WINDOW} s: idle $(share $idle)% of one core; with $DASHBOARDS overviews open $(share $open)%" \
   "(+$(share $((open - idle)))%)"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report after

@@ -10,17 +10,14 @@
 set -euo pipefail
 SECS=${1:-8} ROUNDS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/formanova-experiment-http-XXXX)
-PORT=5106 KEY=bench-key-0123456789abcdef0123
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin experiment-http
+PORT=5106 TEMPORAL_PORT=7306
 FNV=http://127.0.0.1:$PORT
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7306 \
-  RateLimiting__Enabled=false Model__Bootstrap__Enabled=false \
-  dotnet "$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll" > "$WORK/host.log" 2>&1 &
-HOST=$!
-trap 'kill $HOST 2>/dev/null; wait $HOST 2>/dev/null; rm -rf "$WORK"' EXIT
-until curl -sf -o /dev/null $FNV/health/ready; do sleep 0.5; done
+load_report before
+build_release_host
+start_host_at "$WORK/data" "$WORK/host.log" Model__Bootstrap__Enabled=false
 auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 
 DS=$(curl -s "${auth[@]}" $FNV/api/v1/datasets -d '{"name":"experiment-bench","columns":[
@@ -40,8 +37,7 @@ train() {
 train 1.0.0 true 1
 train 1.1.0 false 2
 
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
-  "$KEY" "$(jq -Rs . <<< '{"useCache":false,"inputs":{"tenure":3,"charges":95,"plan":"monthly"}}')" > "$WORK/post.lua"
+write_post_lua "$WORK/post.lua" '{"useCache":false,"inputs":{"tenure":3,"charges":95,"plan":"monthly"}}'
 URL=$FNV/api/v1/models/exp-bench/predict
 experiment() {   # name mode -> starts it and waits until a predict is routed (split) or the experiment is running
   curl -sf "${auth[@]}" $FNV/api/v1/experiments -d "{\"name\":\"$1\",\"model\":\"exp-bench\",\"mode\":\"$2\",\"assignment\":\"random\",
@@ -55,9 +51,8 @@ stop() {   # the stop is a signal: the workflow ends the experiment in the store
 }
 measure() {   # label -> "req/s p50ms"
   local rps p50
-  rps=$(wrk -t1 -c16 -d"${SECS}s" -s "$WORK/post.lua" "$URL" | awk '/Requests\/sec/ {print $2}')
-  p50=$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL" | awk '/^ +50%/ {v = $2; if (v ~ /us$/) v = substr(v, 1, length(v) - 2) / 1000;
-    else v = substr(v, 1, length(v) - 2) + 0; print v}')
+  rps=$(wrk -t1 -c16 -d"${SECS}s" -s "$WORK/post.lua" "$URL" | wrk_stats | cut -d' ' -f1)
+  p50=$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL" | wrk_stats | cut -d' ' -f2)
   echo "$1 $rps $p50"
 }
 wrk -t1 -c16 -d8s -s "$WORK/post.lua" "$URL" > /dev/null   # warm-up (JIT, pools)
@@ -73,7 +68,7 @@ for round in $(seq 1 "$ROUNDS"); do
   stop "shadow-$round"
   echo "round $round done $(date +%T)"
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report after
 cat "$WORK/results"
 awk '{n[$1]++; r[$1, n[$1]] = $2; p[$1, n[$1]] = $3}
   function med(a, k, c,   i, j, t, v) { for (i = 1; i <= c; i++) v[i] = a[k, i];

@@ -17,48 +17,28 @@
 set -euo pipefail
 SECS=${1:-10} ROUNDS=${2:-5} ROWS=${3:-1000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/formanova-monitoring-XXXX)
-PORT=5112 KEY=bench-key-0123456789abcdef0123 TEMPORAL_PORT=7312
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin monitoring
+PORT=5112 TEMPORAL_PORT=7312
 FNV=http://127.0.0.1:$PORT
-PUBLISHED=${FORMANOVA_SHIPPED_DIR:-/tmp/formanova-shipped-host}
-HOST_DLL=${FORMANOVA_HOST_DLL:-$PUBLISHED/Formanova.Host.dll}
-HOST=''
-cleanup() {
-  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report before
 if [ -n "${FORMANOVA_HOST_DLL:-}" ]; then
-  :
-elif [ "${SHIPPED_BUILD:-0}" = 1 ]; then
-  dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-  HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
+  HOST_DLL=$FORMANOVA_HOST_DLL
 else
-  dotnet publish "$ROOT/Formanova.Host/Formanova.Host.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
-    -o "$PUBLISHED" -v q > /dev/null
+  build_shipped_host
 fi
 
 # start_host DATA_DIR MONITORING_ENABLED: the host at defaults on its own data directory (and working directory, where
 # the SQLite file goes).
-start_host() {
-  mkdir -p "$1"
-  (cd "$1" && Formanova__DataDirectory=$1 Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=$TEMPORAL_PORT \
-    RateLimiting__Enabled=false Monitoring__Enabled=$2 exec dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1) &
-  HOST=$!
-  until curl -sf -o /dev/null "$FNV/health/ready"; do
-    kill -0 "$HOST" 2>/dev/null || { tail -20 "$WORK/host.log"; exit 1; }
-    sleep 0.05
-  done
-}
-stop_host() { kill "$HOST"; wait "$HOST" 2>/dev/null || true; HOST=''; }
+start_host() { READY_POLL=0.05 start_host_at "$1" "$WORK/host.log" Monitoring__Enabled="$2"; }
 auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 api() { curl -sf "${auth[@]}" "$@"; }
 
 # The demo model ready, its version profiled (else nothing would be counted and part a would measure nothing), and
 # monitored: a policy that only checks (no schedule firing within the run: hourly; no actions).
 prepare_model() {
-  until [ "$(api "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+  wait_active_version demo-churn
   local version
   version=$(api "$FNV/api/v1/models/demo-churn" | jq -r .activeVersion)
   if ! api "$FNV/api/v1/models/demo-churn/versions/$version" | jq -e '.report.profile.features | length > 0' > /dev/null; then
@@ -69,22 +49,9 @@ prepare_model() {
     -d '{"intervalMinutes":60,"windowMinutes":1440,"thresholds":{"minRows":200,"minFeedback":50},"actions":{"notify":false}}' > /dev/null
 }
 
-input='"tenure_months":3,"monthly_charges":95.5,"total_charges":286.5,"support_calls":4,"age":33,"data_usage_gb":12.5,
-"contract":"month-to-month","payment_method":"electronic-check","paperless_billing":true,"has_partner":false'
-# Distinct inputs, as shipped.sh makes them: each request changes monthly_charges, each thread from its own range.
-cat > "$WORK/miss.lua" <<EOF
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("id", threads) end
-function init() n = id * 100000000 end
-local template = $(jq -Rs . <<< "{\"inputs\":{$(tr -d '\n' <<< "$input" | sed 's/"monthly_charges":95.5/"monthly_charges":%d.%03d/'),\"feedback\":\"x\"}}")
-function request()
-  n = n + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $KEY"},
-    string.format(template, math.floor(n / 1000) % 200, n % 1000))
-end
-EOF
-rate() { wrk -t2 -c32 -d"${SECS}s" -s "$WORK/miss.lua" "$FNV/api/v1/models/demo-churn/predict" | awk '/Requests\/sec/ {print $2}'; }
-median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+# Distinct inputs, as shipped.sh makes them, monthly_charges kept under 200.
+write_miss_lua "$WORK/miss.lua" 200
+rate() { wrk -t2 -c32 -d"${SECS}s" -s "$WORK/miss.lua" "$FNV/api/v1/models/demo-churn/predict" | wrk_stats | cut -d' ' -f1; }
 
 # a. Each round: a fresh host with profiling on, then off (the order alternates), each on its own data directory.
 ratios='' on_rates='' off_rates=''
@@ -134,7 +101,7 @@ SQL
 load_s=$(jq -n "($(date +%s%N) - $t0) / 1e9")
 stored=$(sqlite3 "$DB" "SELECT COUNT(*) FROM data_prediction_log WHERE model_name = 'demo-churn'")
 start_host "$DATA" true
-until [ "$(api "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+wait_active_version demo-churn
 before=$(api "$FNV/api/v1/models/demo-churn/monitoring?limit=1" | jq -r '.latest.checkedAt // ""')
 t0=$(date +%s%N)
 check=$(api -X POST "$FNV/api/v1/models/demo-churn/monitoring/check")
@@ -142,7 +109,7 @@ until latest=$(api "$FNV/api/v1/models/demo-churn/monitoring?limit=1" | jq -c '.
   && [ "$(jq -r '.checkedAt // ""' <<< "$latest")" != "$before" ]; do sleep 0.05; done
 check_s=$(jq -n "($(date +%s%N) - $t0) / 1e9")
 stop_host
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report after
 echo "check: $(jq -c '{status, rows, performance}' <<< "$latest"); answered at stage $(jq -r .stage <<< "$check")" >&2
 
 cat <<EOF

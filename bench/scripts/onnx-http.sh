@@ -18,17 +18,14 @@ SECONDS_PER_RUN=${2:-10}
 ROUNDS=${3:-2}
 TRAIN_ROWS=20000
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/formanova-onnx-http-XXXX)
-PORT=5102 KEY=bench-key-0123456789abcdef0123
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin onnx-http
+PORT=5102 TEMPORAL_PORT=7302
 FNV=http://127.0.0.1:$PORT
 MODEL=onnx-bench
-dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV Temporal__Embedded__Port=7302 \
-  RateLimiting__Enabled=false Model__Bootstrap__Enabled=false \
-  dotnet "$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll" > "$WORK/host.log" 2>&1 &
-HOST=$!
-trap 'kill $HOST 2>/dev/null; wait $HOST 2>/dev/null; rm -rf "$WORK"' EXIT
-until curl -sf $FNV/health/ready > /dev/null; do sleep 1; done
+build_release_host
+start_host_at "$WORK/data" "$WORK/host.log" Model__Bootstrap__Enabled=false
 auth=(-H "Authorization: Bearer $KEY")
 json=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 
@@ -77,8 +74,7 @@ echo "$MODEL: 1.0.0 (mlnet, FastTree on $TRAIN_ROWS rows) and 2.0.0 (onnx, its e
 input='{"tenure":3,"monthly":95.5,"total":286.5,"calls":4,"age":33,"contract":"month-to-month","payment":"electronic-check",
   "paperless":true,"partner":false}'
 for version in 1.0.0 2.0.0; do
-  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
-    "$KEY" "$(jq -Rs . <<< "{\"version\":\"$version\",\"useCache\":false,\"inputs\":$input}")" > "$WORK/$version.lua"
+  write_post_lua "$WORK/$version.lua" "{\"version\":\"$version\",\"useCache\":false,\"inputs\":$input}"
   answer=$(curl -s "${json[@]}" $FNV/api/v1/models/$MODEL/predict -d "{\"version\":\"$version\",\"useCache\":false,\"inputs\":$input}")
   echo "  $version answers: $(jq -c '{label: .label, score: .score, probabilities: .probabilities}' <<< "$answer")"
   # Warm-up: the JIT, the engine or session pool; not measured.
@@ -87,10 +83,12 @@ done
 
 # One wrk run: "p50_ms p99_ms req_per_s".
 measure() {
-  wrk -t"$([ "$2" = 1 ] && echo 1 || echo 2)" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/$1.lua" $FNV/api/v1/models/$MODEL/predict |
-    awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-      / 50%/ {p50 = ms($2)} / 99%/ {p99 = ms($2)} /Requests\/sec/ {rate = $2} /Non-2xx/ {bad = $NF}
-      END {if (bad > 0) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%.3f %.3f %.1f\n", p50, p99, rate}'
+  local out rate p50 p99 bad
+  out=$(wrk -t"$([ "$2" = 1 ] && echo 1 || echo 2)" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/$1.lua" \
+    $FNV/api/v1/models/$MODEL/predict | wrk_stats)
+  read -r rate p50 p99 bad <<< "$out"
+  [ "$bad" = 0 ] || { echo "non-2xx answers: $bad" >&2; exit 1; }
+  printf "%.3f %.3f %.1f\n" "$p50" "$p99" "$rate"
 }
 declare -A best_p50=([1.0.0]=1e9 [2.0.0]=1e9) best_rate=([1.0.0]=0 [2.0.0]=0) best_rate16=([1.0.0]=0 [2.0.0]=0)
 for round in $(seq 1 "$ROUNDS"); do

@@ -16,29 +16,15 @@ SECS=${1:-10} ROUNDS=${2:-3} ROWS=${3:-1000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=bench/scripts/import-fixture.sh
 source "$ROOT/bench/scripts/import-fixture.sh"
-WORK=$(mktemp -d /tmp/formanova-shipped-XXXX)
-PORT=5110 BASE_PORT=5111 KEY=bench-key-0123456789abcdef0123
+# shellcheck source=bench/scripts/lib.sh
+source "$ROOT/bench/scripts/lib.sh"
+bench_begin shipped
+PORT=5110 BASE_PORT=5111 TEMPORAL_PORT=7310
 FNV=http://127.0.0.1:$PORT BASE=http://127.0.0.1:$BASE_PORT
-PUBLISHED=${FORMANOVA_SHIPPED_DIR:-/tmp/formanova-shipped-host}
-HOST_DLL=$PUBLISHED/Formanova.Host.dll
 BASE_DLL=$ROOT/bench/Formanova.Bench.Baseline/bin/Release/net10.0/Formanova.Bench.Baseline.dll
 FLOOR_DLL=$ROOT/bench/Formanova.Bench.DevServer/bin/Release/net10.0/Formanova.Bench.DevServer.dll
-HOST='' BASELINE=''
-cleanup() {
-  [ -n "$HOST" ] && kill "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null
-  [ -n "$BASELINE" ] && kill "$BASELINE" 2>/dev/null && wait "$BASELINE" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ "${SHIPPED_BUILD:-0}" = 1 ]; then
-  dotnet build -c Release "$ROOT/Formanova.Host" -v q > /dev/null
-  HOST_DLL=$ROOT/Formanova.Host/bin/Release/net10.0/Formanova.Host.dll
-else
-  # The Dockerfile's publish (a few minutes the first time; incremental after).
-  dotnet publish "$ROOT/Formanova.Host/Formanova.Host.csproj" -c Release -r linux-x64 --self-contained false -p:UseAppHost=false \
-    -o "$PUBLISHED" -v q > /dev/null
-fi
+load_report before
+build_shipped_host
 dotnet build -c Release "$ROOT/bench/Formanova.Bench.Baseline" -v q > /dev/null
 dotnet build -c Release "$ROOT/bench/Formanova.Bench.DevServer" -v q > /dev/null
 
@@ -47,47 +33,23 @@ start_host() {
   local t0
   t0=$(date +%s%N)
   # Workstation GC as the Dockerfile's image sets it (DOTNET_gcServer=0); export DOTNET_gcServer=1 to compare.
-  DOTNET_gcServer=${DOTNET_gcServer:-0} Formanova__DataDirectory=$WORK/data Auth__BootstrapKey=$KEY ASPNETCORE_URLS=$FNV \
-    Temporal__Embedded__Port=7310 RateLimiting__Enabled=false dotnet "$HOST_DLL" >> "$WORK/host.log" 2>&1 &
-  HOST=$!
-  until curl -sf -o /dev/null "$FNV/health/ready"; do sleep 0.01; done
+  READY_POLL=0.01 start_host_at "$WORK/data" "$WORK/host.log" DOTNET_gcServer="${DOTNET_gcServer:-0}"
   START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
-stop_host() { kill "$HOST"; wait "$HOST" 2>/dev/null || true; HOST=''; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 
 start_host; first_start=$START_MS
-until [ "$(curl -s "${auth[@]}" "$FNV/api/v1/models/demo-churn" | jq -r '.activeVersion // empty')" != "" ]; do sleep 0.5; done
+wait_active_version demo-churn
 sleep 10   # let the first start's background work (demo training, preload) settle before "idle"
 idle_rss=$(rss_mib "$HOST")
 ASPNETCORE_URLS=$BASE dotnet "$BASE_DLL" > "$WORK/baseline.log" 2>&1 &
-BASELINE=$!
+BENCH_PIDS+=($!)
 until curl -sf -o /dev/null "$BASE/"; do sleep 0.1; done
 
-input='"tenure_months":3,"monthly_charges":95.5,"total_charges":286.5,"support_calls":4,"age":33,"data_usage_gb":12.5,
-"contract":"month-to-month","payment_method":"electronic-check","paperless_billing":true,"has_partner":false'
-hit_body="{\"inputs\":{$(tr -d '\n' <<< "$input"),\"feedback\":\"too expensive\"}}"
-cat > "$WORK/post.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-wrk.body = $(jq -Rs . <<< "$hit_body")
-EOF
-# Distinct inputs: each request changes monthly_charges, each thread from its own range, so no two requests share a
-# cache key (an L1 or L2 miss every time).
-cat > "$WORK/miss.lua" <<EOF
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("id", threads) end
-function init() n = id * 100000000 end
-local template = $(jq -Rs . <<< "{\"inputs\":{$(tr -d '\n' <<< "$input" | sed 's/"monthly_charges":95.5/"monthly_charges":%d.%03d/'),\"feedback\":\"x\"}}")
-function request()
-  n = n + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $KEY"},
-    string.format(template, math.floor(n / 1000), n % 1000))
-end
-EOF
+hit_body="{\"inputs\":{$DEMO_INPUT,\"feedback\":\"too expensive\"}}"
+write_post_lua "$WORK/post.lua" "$hit_body"
+write_miss_lua "$WORK/miss.lua"
 printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$KEY" > "$WORK/get.lua"
 curl -sf "${auth[@]}" "$FNV/api/v1/models/demo-churn/predict" -d "$hit_body" > /dev/null
 curl -sf "${auth[@]}" "$FNV/api/v1/keys/me" > /dev/null
@@ -96,9 +58,7 @@ curl -sf "${auth[@]}" "$FNV/api/v1/keys/me" > /dev/null
 run() {
   local out
   out=$(wrk -t"${4:-2}" -c"${5:-32}" -d"${SECS}s" --latency ${2:+-s "$WORK/$2"} "$1")
-  awk '/Requests\/sec/ {r = $2} /^ +50%/ {p = $2} END {
-    if (p ~ /us$/) p = substr(p, 1, length(p) - 2) / 1000; else if (p ~ /ms$/) p = substr(p, 1, length(p) - 2) + 0;
-    else if (p ~ /s$/) p = substr(p, 1, length(p) - 1) * 1000; print r, p}' <<< "$out"
+  wrk_stats <<< "$out" | cut -d' ' -f1,2
 }
 declare -A rates ratios
 for round in $(seq 1 "$ROUNDS"); do
@@ -111,16 +71,13 @@ for round in $(seq 1 "$ROUNDS"); do
   rates[base_post]+="$base_post " rates[base_get]+="$base_get "
   echo "round $round: baseline POST $base_post, GET $base_get; last hit $r req/s; $(date +%T)" >&2
 done
-median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
 range() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
 
 # The synchronous workflow path: a warm-up (the tiered JIT of the workflow path), one caller (latency, CPU per
 # request), then 32 (throughput). Then its floor: the same step shape with no-op steps (Bench.DevServer --shape
 # processing), the same embedded server in process with the SDK worker, over gRPC on loopback without gzip, with its
 # history in a SQLite file as the shipped default; run while the host idles, so the two do not share the cores.
-sync_body="{\"model\":\"demo-churn\",\"inputs\":{$(tr -d '\n' <<< "$input"),\"feedback\":\"too expensive\"}}"
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = %s\n' \
-  "$KEY" "$(jq -Rs . <<< "$sync_body")" > "$WORK/sync.lua"
+write_post_lua "$WORK/sync.lua" "{\"model\":\"demo-churn\",\"inputs\":{$DEMO_INPUT,\"feedback\":\"too expensive\"}}"
 run "$FNV/api/v1/predictions" sync.lua 2 8 > /dev/null
 cpu0=$(cpu_ticks "$HOST")
 out=$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$WORK/sync.lua" "$FNV/api/v1/predictions")
@@ -162,7 +119,7 @@ if [ "$ROWS" -gt 0 ]; then
   import_table=$(HOST_DLL=$HOST_DLL IMPORT_CSV=$WORK/rows.csv IMPORT_SQLITE_RATE=$import_rate \
     "$ROOT/bench/scripts/import.sh" "$ROWS" "${IMPORT_RUNS:-1}")
 fi
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_report after
 
 cat <<EOF
 
