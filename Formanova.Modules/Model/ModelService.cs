@@ -670,7 +670,7 @@ internal sealed partial class ModelService(
         var results = new PredictionResult[rows.Count];
         if (!useCache)
         {
-            PredictEach(row, model, rows, new FullSink(row, results), Environment.ProcessorCount, cancellationToken);
+            PredictEach(row, model, rows, new FullSink(row, results, this), Environment.ProcessorCount, cancellationToken);
             return results;
         }
 
@@ -713,7 +713,7 @@ internal sealed partial class ModelService(
                 return;
             }
 
-            new FullSink(row, results).PredictChunk(model, misses);
+            new FullSink(row, results, observer: null).PredictChunk(model, misses);
             for (var k = 0; k < misses.Count; k++)
             {
                 ObserveInputs(row, results[misses.Indexes[k]], misses.Inputs[k]);
@@ -1088,10 +1088,14 @@ internal sealed partial class ModelService(
 
     private sealed record ServedBatch<T>(string Name, T Value, string? FallbackFrom, string? FallbackReason, double LatencyMs);
 
-    private readonly struct FullSink(ModelVersionRow row, PredictionResult[] results) : IRowSink
+    /// <summary>Full results per row; with an <paramref name="observer"/>, each row is also shown to monitoring.</summary>
+    private readonly struct FullSink(ModelVersionRow row, PredictionResult[] results, ModelService? observer) : IRowSink
     {
         public void Predict(int index, LoadedModel.EngineLease engine, NormalizedInput input)
-            => results[index] = Result(row, engine.Predict(input.Floats, input.Texts), NewPredictionId());
+        {
+            results[index] = Result(row, engine.Predict(input.Floats, input.Texts), NewPredictionId());
+            observer?.ObserveInputs(row, results[index], input);
+        }
 
         public void PredictChunk(LoadedModel model, ChunkScratch chunk)
         {
@@ -1103,6 +1107,7 @@ internal sealed partial class ModelService(
             for (var k = 0; k < chunk.Count; k++)
             {
                 results[chunk.Indexes[k]] = Result(row, chunk.Full[k], NewPredictionId());
+                observer?.ObserveInputs(row, results[chunk.Indexes[k]], chunk.Inputs[k]);
             }
         }
     }

@@ -206,6 +206,20 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task Check_WhenABatchSkipsTheCache_CountsEveryRowOfIt()
+    {
+        const string model = "mon-nocache";
+        await TrainAsync(model);
+        await PutPolicyAsync(model, new { });
+
+        await PredictAsync(model, seed: 31, shift: 0, useCache: false);
+        await PredictAsync(model, seed: 32, shift: 0);
+        var check = await CheckAsync(model);
+
+        Assert.That((long)check["rows"]!, Is.EqualTo(600), check.ToJsonString());
+    }
+
+    [Test]
     public async Task Check_WhenTheVersionHasNoProfile_SaysSoInsteadOfFailing()
     {
         const string model = "mon-old";
@@ -314,7 +328,7 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
     /// <summary>
     /// 300 predictions of the churn sample with <paramref name="seed"/>, monthly charges moved by <paramref name="shift"/>.
     /// </summary>
-    private async Task PredictAsync(string model, int seed, double shift)
+    private async Task PredictAsync(string model, int seed, double shift, bool useCache = true)
     {
         var rows = SampleData.Rows(ModelTask.BinaryClassification, 300, seed)
             .Select(row => SampleData.Input(row, ModelTask.BinaryClassification))
@@ -325,7 +339,7 @@ public sealed class ModelMonitoringTests(DatabaseProvider provider)
                 return input;
             })
             .ToList();
-        var response = await _client.PostAsJsonAsync($"/api/v1/models/{model}/predict/batch", new { rows });
+        var response = await _client.PostAsJsonAsync($"/api/v1/models/{model}/predict/batch", new { rows, useCache });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
