@@ -39,6 +39,15 @@ internal sealed class MonitoringMetrics
             null,
             "The live quality metric from feedback (accuracy or rmse), by model and metric (latest check).");
         meter.CreateObservableGauge(
+            "formanova.model.performance_degraded",
+            () => _latest.Values.Where(c => c.Performance is not null).Select(c => new Measurement<int>(
+                c.Performance!.Degraded ? 1 : 0,
+                new KeyValuePair<string, object?>("model", c.Model),
+                new KeyValuePair<string, object?>("metric", c.Performance.Metric))),
+            null,
+            "1 when the latest check found the live metric worse than training by more than the policy's "
+                + "maxPerformanceDrop, over at least minFeedback outcomes; else 0. By model and metric.");
+        meter.CreateObservableGauge(
             "formanova.model.monitoring_breaches",
             () => _latest.Values.Select(c =>
                 new Measurement<int>(c.Breaches.Count, new KeyValuePair<string, object?>("model", c.Model))),

@@ -106,12 +106,20 @@ public sealed class AlertMetricsTests
         var client = await ClientAsync(factory);
         var workflow = await client.PostAsJsonAsync("/api/v1/predictions", Body());
         Assert.That(workflow.StatusCode, Is.EqualTo(HttpStatusCode.OK), await workflow.Content.ReadAsStringAsync());
-        // A monitored model's check fills the drift gauges (docs/monitoring.md).
+        // A monitored model's check fills the drift gauges, and with feedback the quality ones (docs/monitoring.md).
         var policy = await client.PutAsJsonAsync(
-            $"/api/v1/models/{DemoModel}/monitoring/policy", new { thresholds = new { minRows = 1 } });
+            $"/api/v1/models/{DemoModel}/monitoring/policy", new { thresholds = new { minRows = 1, minFeedback = 1 } });
         Assert.That(policy.StatusCode, Is.EqualTo(HttpStatusCode.OK), await policy.Content.ReadAsStringAsync());
         var direct = await client.PostAsJsonAsync($"/api/v1/models/{DemoModel}/predict", new { inputs = ValidInput() });
         Assert.That(direct.StatusCode, Is.EqualTo(HttpStatusCode.OK), await direct.Content.ReadAsStringAsync());
+        var predictionId = (string)(await direct.Content.ReadFromJsonAsync<JsonObject>())!["predictionId"]!;
+        // The log writes off the request path: the prediction is matched once its batch is written.
+        await UntilAsync(async () =>
+        {
+            var items = new[] { new { predictionId, outcome = "true" } };
+            var feedback = await client.PostAsJsonAsync("/api/v1/feedback", new { items });
+            return feedback.IsSuccessStatusCode && (int?)(await feedback.Content.ReadFromJsonAsync<JsonObject>())?["notMatched"] == 0;
+        }, TimeSpan.FromSeconds(30), "the prediction's feedback to be recorded");
         var check = await client.PostAsync($"/api/v1/models/{DemoModel}/monitoring/check", null);
         Assert.That(check.StatusCode, Is.EqualTo(HttpStatusCode.OK), await check.Content.ReadAsStringAsync());
 
