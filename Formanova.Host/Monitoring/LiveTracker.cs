@@ -4,8 +4,9 @@ namespace Formanova.Host.Monitoring;
 
 /// <summary>
 /// One version's live counts in the terms of its reference profile. Every count is a slot of a flat array; each
-/// thread increments its own stripe (by thread id) with Interlocked, so concurrent predictions rarely share a cache
-/// line and never take a lock. A window is swapped out whole at flush time; an increment racing the swap lands in
+/// processor increments its own stripe with Interlocked, so predictions running at the same time on two cores never
+/// share a cache line and never take a lock. (Striping by thread id let two cores' threads land on one stripe, and
+/// every increment then moved a cache line between the cores.) A window is swapped out whole at flush time; an increment racing the swap lands in
 /// the window being flushed or the next; one that lands in the old window after its counts were read is lost (at most
 /// the predictions in flight at that instant: a sample's rounding, not worth a lock on the path).
 /// </summary>
@@ -49,7 +50,7 @@ internal sealed class LiveTracker
         ReadOnlySpan<string> texts)
     {
         var positions = Bind(features);
-        var counts = _window.Stripes[Environment.CurrentManagedThreadId % _stripes];
+        var counts = _window.Stripes[Thread.GetCurrentProcessorId() % _stripes];
         Interlocked.Increment(ref counts[RowsSlot]);
         for (var i = 0; i < positions.Length; i++)
         {
