@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Formanova.Modules.Shared.Database;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -18,20 +19,13 @@ internal static class SqlitePredictionInsert
     public static int Write(SqliteConnection connection, string sql, IReadOnlyList<LoggedPrediction> predictions)
     {
         var db = connection.Handle!;
-        Check(db, raw.sqlite3_prepare_v2(db, sql, out var statement));
-        using (statement)
+        using (var statement = SqliteHandle.Prepare(db, sql))
         {
             var written = 0;
             foreach (var p in predictions)
             {
                 Bind(db, statement, p);
-                var rc = raw.sqlite3_step(statement);
-                raw.sqlite3_reset(statement);
-                if (rc != raw.SQLITE_DONE)
-                {
-                    SqliteException.ThrowExceptionForRC(rc, db);
-                }
-
+                SqliteHandle.Execute(db, statement);
                 written += raw.sqlite3_changes(db);
             }
 
@@ -45,37 +39,23 @@ internal static class SqlitePredictionInsert
     private static void Bind(sqlite3 db, sqlite3_stmt statement, LoggedPrediction p)
     {
         var probabilities = p.Task == OutcomeTask.Regression || p.Probabilities is null ? null : JsonSerializer.Serialize(p.Probabilities);
-        Text(db, statement, 1, p.PredictionId);
-        Text(db, statement, 2, p.Model);
-        Text(db, statement, 3, p.Version);
-        Text(db, statement, 4, PredictionLog.TaskText(p.Task));
-        Text(db, statement, 5, p.Source);
-        Text(db, statement, 6, Timestamp(p.PredictedAt));
-        Text(db, statement, 7, p.EntityId);
-        Text(db, statement, 8, p.Experiment);
-        Text(db, statement, 9, p.Arm);
-        Text(db, statement, 10, p.ErrorKind);
-        Text(db, statement, 11, p.Label);
-        Real(db, statement, 12, p.Value);
-        Real(db, statement, 13, p.Score);
-        Text(db, statement, 14, probabilities);
-        Real(db, statement, 15, p.LatencyMs);
-        Check(db, raw.sqlite3_bind_int(statement, 16, p.Cached ? 1 : 0));
-        Text(db, statement, 17, p.FallbackFrom);
-        Text(db, statement, 18, p.ServedPredictionId);
-    }
-
-    private static void Text(sqlite3 db, sqlite3_stmt statement, int index, string? value) =>
-        Check(db, value is null ? raw.sqlite3_bind_null(statement, index) : raw.sqlite3_bind_text(statement, index, value));
-
-    private static void Real(sqlite3 db, sqlite3_stmt statement, int index, double? value) =>
-        Check(db, value is { } number ? raw.sqlite3_bind_double(statement, index, number) : raw.sqlite3_bind_null(statement, index));
-
-    private static void Check(sqlite3 db, int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, db);
-        }
+        SqliteHandle.Text(db, statement, 1, p.PredictionId);
+        SqliteHandle.Text(db, statement, 2, p.Model);
+        SqliteHandle.Text(db, statement, 3, p.Version);
+        SqliteHandle.Text(db, statement, 4, PredictionLog.TaskText(p.Task));
+        SqliteHandle.Text(db, statement, 5, p.Source);
+        SqliteHandle.Text(db, statement, 6, Timestamp(p.PredictedAt));
+        SqliteHandle.Text(db, statement, 7, p.EntityId);
+        SqliteHandle.Text(db, statement, 8, p.Experiment);
+        SqliteHandle.Text(db, statement, 9, p.Arm);
+        SqliteHandle.Text(db, statement, 10, p.ErrorKind);
+        SqliteHandle.Text(db, statement, 11, p.Label);
+        SqliteHandle.Real(db, statement, 12, p.Value);
+        SqliteHandle.Real(db, statement, 13, p.Score);
+        SqliteHandle.Text(db, statement, 14, probabilities);
+        SqliteHandle.Real(db, statement, 15, p.LatencyMs);
+        SqliteHandle.Integer(db, statement, 16, p.Cached ? 1 : 0);
+        SqliteHandle.Text(db, statement, 17, p.FallbackFrom);
+        SqliteHandle.Text(db, statement, 18, p.ServedPredictionId);
     }
 }
