@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Formanova.Modules.Shared.Database;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -24,7 +23,7 @@ internal static class SqlitePredictionInsert
             var written = 0;
             foreach (var p in predictions)
             {
-                Bind(db, statement, p);
+                PredictionLogRow.Write(new HandleBinder(db, statement), p);
                 SqliteHandle.Execute(db, statement);
                 written += raw.sqlite3_changes(db);
             }
@@ -35,27 +34,15 @@ internal static class SqlitePredictionInsert
 
     public static string Timestamp(DateTimeOffset value) => value.ToUniversalTime().ToString(TimestampFormat, CultureInfo.InvariantCulture);
 
-    // Positions as in PredictionLog's insert: its named parameters, in order, are ?1 to ?18.
-    private static void Bind(sqlite3 db, sqlite3_stmt statement, LoggedPrediction p)
+    // SQLite numbers the insert's parameters from 1 in the order of PredictionLogRow.Columns.
+    private readonly struct HandleBinder(sqlite3 db, sqlite3_stmt statement) : IPredictionLogBinder
     {
-        var probabilities = p.Task == OutcomeTask.Regression || p.Probabilities is null ? null : JsonSerializer.Serialize(p.Probabilities);
-        SqliteHandle.Text(db, statement, 1, p.PredictionId);
-        SqliteHandle.Text(db, statement, 2, p.Model);
-        SqliteHandle.Text(db, statement, 3, p.Version);
-        SqliteHandle.Text(db, statement, 4, PredictionLog.TaskText(p.Task));
-        SqliteHandle.Text(db, statement, 5, p.Source);
-        SqliteHandle.Text(db, statement, 6, Timestamp(p.PredictedAt));
-        SqliteHandle.Text(db, statement, 7, p.EntityId);
-        SqliteHandle.Text(db, statement, 8, p.Experiment);
-        SqliteHandle.Text(db, statement, 9, p.Arm);
-        SqliteHandle.Text(db, statement, 10, p.ErrorKind);
-        SqliteHandle.Text(db, statement, 11, p.Label);
-        SqliteHandle.Real(db, statement, 12, p.Value);
-        SqliteHandle.Real(db, statement, 13, p.Score);
-        SqliteHandle.Text(db, statement, 14, probabilities);
-        SqliteHandle.Real(db, statement, 15, p.LatencyMs);
-        SqliteHandle.Integer(db, statement, 16, p.Cached ? 1 : 0);
-        SqliteHandle.Text(db, statement, 17, p.FallbackFrom);
-        SqliteHandle.Text(db, statement, 18, p.ServedPredictionId);
+        public void Text(int column, string? value) => SqliteHandle.Text(db, statement, column + 1, value);
+
+        public void Real(int column, double? value) => SqliteHandle.Real(db, statement, column + 1, value);
+
+        public void Flag(int column, bool value) => SqliteHandle.Integer(db, statement, column + 1, value ? 1 : 0);
+
+        public void Time(int column, DateTimeOffset value) => SqliteHandle.Text(db, statement, column + 1, Timestamp(value));
     }
 }
