@@ -87,6 +87,9 @@ public sealed record CreateExperimentRequest(
     CanaryPlan? Canary = null,
     bool AutoPromote = CreateExperimentRequest.DefaultAutoPromote)
 {
+    /// <summary>The most characters <see cref="Name"/> may have (the names' rule, for callers that make one up).</summary>
+    public const int MaxNameLength = ModelNames.MaxLength;
+
     // The defaults a monitoring policy's rollout experiment (MonitoringExperiment) shares.
     public const ExperimentMode DefaultMode = ExperimentMode.Split;
 

@@ -48,12 +48,12 @@ public sealed partial class ModelMonitoringWorkflow
 
     /// <summary>
     /// The experiment's name: the model's and the new version's (<c>churn-2-20261207-120000</c>), so a repeated
-    /// create finds its own, within the 64 characters a name may have.
+    /// create finds its own, within the characters a name may have.
     /// </summary>
     private static string ExperimentName(string model, string version)
     {
         var suffix = version.Replace('.', '-').Replace('+', '-');
-        var room = Math.Max(1, 64 - suffix.Length - 1);
+        var room = Math.Max(1, CreateExperimentRequest.MaxNameLength - suffix.Length - 1);
         return $"{(model.Length > room ? model[..room].TrimEnd('-', '_') : model)}-{suffix}";
     }
 }
