@@ -76,16 +76,31 @@ public sealed record CreateExperimentRequest(
     string Name,
     string Model,
     IReadOnlyList<ExperimentArmSpec> Arms,
-    ExperimentMode Mode = ExperimentMode.Split,
-    ExperimentAssignment Assignment = ExperimentAssignment.Sticky,
+    ExperimentMode Mode = CreateExperimentRequest.DefaultMode,
+    ExperimentAssignment Assignment = CreateExperimentRequest.DefaultAssignment,
     ExperimentMetric PrimaryMetric = ExperimentMetric.Accuracy,
     ExperimentGuards? Guards = null,
-    long MinSamplesPerArm = 100,
-    double Alpha = 0.05,
+    long MinSamplesPerArm = CreateExperimentRequest.DefaultMinSamplesPerArm,
+    double Alpha = CreateExperimentRequest.DefaultAlpha,
     TimeSpan? EvaluationInterval = null,
     TimeSpan? MaxDuration = null,
     CanaryPlan? Canary = null,
-    bool AutoPromote = true);
+    bool AutoPromote = CreateExperimentRequest.DefaultAutoPromote)
+{
+    /// <summary>The most characters <see cref="Name"/> may have (the names' rule, for callers that make one up).</summary>
+    public const int MaxNameLength = ModelNames.MaxLength;
+
+    // The defaults a monitoring policy's rollout experiment (MonitoringExperiment) shares.
+    public const ExperimentMode DefaultMode = ExperimentMode.Split;
+
+    public const ExperimentAssignment DefaultAssignment = ExperimentAssignment.Sticky;
+
+    public const long DefaultMinSamplesPerArm = 100;
+
+    public const double DefaultAlpha = 0.05;
+
+    public const bool DefaultAutoPromote = true;
+}
 
 /// <summary>An arm as stored: the version it is pinned to and its current weight.</summary>
 public sealed record ExperimentArm(string Name, string Version, string? Alias, double Weight, bool Control);

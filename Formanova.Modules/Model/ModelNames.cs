@@ -11,6 +11,9 @@ namespace Formanova.Modules.Model;
 /// </summary>
 internal static partial class ModelNames
 {
+    /// <summary>The most characters a model name, an alias, an arm's or an experiment's name may have.</summary>
+    public const int MaxLength = 64;
+
     public static string Name(string? value, string field = "name") => Identifier(value, field, "a model name");
 
     public static string Alias(string? value, string field = "alias") => Identifier(value, field, "an alias");
@@ -65,11 +68,11 @@ internal static partial class ModelNames
     private static string Identifier(string? value, string field, string what)
     {
         var normalised = Normalise(value);
-        if (!IdentifierPattern().IsMatch(normalised))
+        if (normalised.Length > MaxLength || !IdentifierPattern().IsMatch(normalised))
         {
             throw ModuleException.Invalid(
                 field,
-                $"'{value}' is not {what}: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit.");
+                $"'{value}' is not {what}: use 1-{MaxLength} characters a-z, 0-9, '-' or '_', starting with a letter or digit.");
         }
 
         return normalised;
@@ -79,7 +82,7 @@ internal static partial class ModelNames
         (value ?? "").Trim().Normalize(NormalizationForm.FormKC).ToLowerInvariant();
     // With InvariantGlobalization only ASCII normalises; anything else stays non-ASCII and the pattern rejects it.
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]*$")]
     private static partial Regex IdentifierPattern();
 
     [GeneratedRegex(@"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(-[0-9a-z-]+(\.[0-9a-z-]+)*)?$")]

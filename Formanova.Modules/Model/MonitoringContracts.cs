@@ -120,17 +120,17 @@ public enum MonitoringRollout
 /// <see cref="PrimaryMetric"/> is accuracy for a classifier and RMSE for a regression.
 /// </summary>
 public sealed record MonitoringExperiment(
-    ExperimentMode Mode = ExperimentMode.Split,
+    ExperimentMode Mode = CreateExperimentRequest.DefaultMode,
     double CandidateWeight = 0.5,
     ExperimentMetric? PrimaryMetric = null,
-    ExperimentAssignment Assignment = ExperimentAssignment.Sticky,
+    ExperimentAssignment Assignment = CreateExperimentRequest.DefaultAssignment,
     ExperimentGuards? Guards = null,
-    long MinSamplesPerArm = 100,
-    double Alpha = 0.05,
+    long MinSamplesPerArm = CreateExperimentRequest.DefaultMinSamplesPerArm,
+    double Alpha = CreateExperimentRequest.DefaultAlpha,
     TimeSpan? EvaluationInterval = null,
     TimeSpan? MaxDuration = null,
     CanaryPlan? Canary = null,
-    bool AutoPromote = true)
+    bool AutoPromote = CreateExperimentRequest.DefaultAutoPromote)
 {
     /// <summary>The experiment of <paramref name="model"/>: <paramref name="control"/> against <paramref name="candidate"/>.</summary>
     public CreateExperimentRequest ToRequest(string name, string model, string control, string candidate, ModelTask task) => new(

@@ -18,6 +18,9 @@ internal sealed record ExperimentSignalled(string Name, string Signal, string Lo
 
 internal static class ExperimentEndpoints
 {
+    /// <summary>Why an experiment whose workflow could not start was stopped (here, or by a monitoring rollout).</summary>
+    public const string UnstartedReason = "its workflow could not start";
+
     public static IEndpointRouteBuilder MapExperimentEndpoints(this IEndpointRouteBuilder api)
     {
         var group = api.MapGroup("/experiments").WithTags("Experiments");
@@ -92,7 +95,7 @@ internal static class ExperimentEndpoints
             await experiments.SetStatusAsync(
                 experiment.Name,
                 ExperimentStatus.Stopped,
-                reason: "its workflow could not start",
+                reason: UnstartedReason,
                 cancellationToken: CancellationToken.None);
             throw;
         }

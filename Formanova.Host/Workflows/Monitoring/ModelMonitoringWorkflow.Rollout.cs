@@ -12,6 +12,7 @@ public sealed partial class ModelMonitoringWorkflow
     /// <summary>
     /// Stores the experiment, then starts its workflow as a child this run abandons when it ends: the experiment runs
     /// for as long as it needs (hours, days) while the start stays in this history, next to the check and the training.
+    /// A start that fails (other than finding its workflow running) stops the stored experiment and fails the run.
     /// </summary>
     private async Task ExperimentAsync(MonitoringRunInput input, string candidate, MonitoringExperiment settings)
     {
@@ -42,18 +43,28 @@ public sealed partial class ModelMonitoringWorkflow
         {
             // Its workflow runs already: the experiment is under way all the same.
         }
+        catch (Exception) when (Workflow.Patched("monitoring-rollout-stop-unstarted"))
+        {
+            // Without its workflow nothing would decide or end the experiment, yet it would route traffic and block the
+            // model's next one: stop it, as the create endpoint does, even while this run is being cancelled.
+            var stop = new StatusChange(experiment.Name, nameof(ExperimentStatus.Stopped), null, ExperimentEndpoints.UnstartedReason);
+            await Workflow.ExecuteActivityAsync(
+                (ExperimentActivities a) => a.SetStatusAsync(stop),
+                input.Policy.For(t => t.Persist, CancellationToken.None));
+            throw;
+        }
 
         _rollout = $"experiment {experiment.Name}";
     }
 
     /// <summary>
     /// The experiment's name: the model's and the new version's (<c>churn-2-20261207-120000</c>), so a repeated
-    /// create finds its own, within the 64 characters a name may have.
+    /// create finds its own, within the characters a name may have.
     /// </summary>
     private static string ExperimentName(string model, string version)
     {
         var suffix = version.Replace('.', '-').Replace('+', '-');
-        var room = Math.Max(1, 64 - suffix.Length - 1);
+        var room = Math.Max(1, CreateExperimentRequest.MaxNameLength - suffix.Length - 1);
         return $"{(model.Length > room ? model[..room].TrimEnd('-', '_') : model)}-{suffix}";
     }
 }

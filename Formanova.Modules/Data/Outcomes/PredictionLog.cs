@@ -1,7 +1,6 @@
 using System.Data;
 using System.Data.Common;
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
@@ -24,20 +23,8 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         ON CONFLICT (prediction_id) DO NOTHING
         """;
 
-    private static readonly (string Name, DbType Type)[] InsertParameters =
-    [
-        ("@PredictionId", DbType.String), ("@Model", DbType.String),
-        ("@Version", DbType.String), ("@Task", DbType.String), ("@Source", DbType.String),
-        ("@PredictedAt", DbType.DateTimeOffset), ("@EntityId", DbType.String),
-        ("@Experiment", DbType.String), ("@Arm", DbType.String), ("@ErrorKind", DbType.String),
-        ("@Label", DbType.String), ("@Value", DbType.Double), ("@Score", DbType.Double),
-        ("@Probabilities", DbType.String), ("@LatencyMs", DbType.Double),
-        ("@Cached", DbType.Boolean), ("@FallbackFrom", DbType.String),
-        ("@ServedPredictionId", DbType.String),
-    ];
-
     // The same insert with its parameters numbered in order (?1 to ?18), for the positional binding on SQLite.
-    private static readonly string NumberedInsert = InsertParameters.Select((p, i) => (p.Name, i))
+    private static readonly string NumberedInsert = PredictionLogRow.Columns.Select((p, i) => (p.Name, i))
         .OrderByDescending(p => p.Name.Length)
         .Aggregate(Insert, (sql, p) => sql.Replace(p.Name, $"?{p.i + 1}", StringComparison.Ordinal));
 
@@ -142,12 +129,12 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         command.Transaction = transaction;
         command.CommandText = Insert;
         command.CommandTimeout = database.CommandTimeoutSeconds;
-        var parameters = InsertParameters.Select(column => AddParameter(command, column)).ToArray();
+        var parameters = PredictionLogRow.Columns.Select(column => AddParameter(command, column)).ToArray();
         await command.PrepareAsync(cancellationToken);
         var written = 0;
         foreach (var p in predictions)
         {
-            Bind(parameters, p);
+            PredictionLogRow.Write(new CommandBinder(parameters), p);
             written += await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -313,30 +300,6 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         return parameter;
     }
 
-    // In the order of InsertParameters; UTC timestamps as DapperTypeHandlers stores them everywhere else.
-    private static void Bind(DbParameter[] parameters, LoggedPrediction p)
-    {
-        var probabilities = p.Task == OutcomeTask.Regression || p.Probabilities is null ? null : JsonSerializer.Serialize(p.Probabilities);
-        parameters[0].Value = p.PredictionId;
-        parameters[1].Value = p.Model;
-        parameters[2].Value = p.Version;
-        parameters[3].Value = TaskText(p.Task);
-        parameters[4].Value = p.Source;
-        parameters[5].Value = p.PredictedAt.ToUniversalTime();
-        parameters[6].Value = (object?)p.EntityId ?? DBNull.Value;
-        parameters[7].Value = (object?)p.Experiment ?? DBNull.Value;
-        parameters[8].Value = (object?)p.Arm ?? DBNull.Value;
-        parameters[9].Value = (object?)p.ErrorKind ?? DBNull.Value;
-        parameters[10].Value = (object?)p.Label ?? DBNull.Value;
-        parameters[11].Value = (object?)p.Value ?? DBNull.Value;
-        parameters[12].Value = (object?)p.Score ?? DBNull.Value;
-        parameters[13].Value = (object?)probabilities ?? DBNull.Value;
-        parameters[14].Value = (object?)p.LatencyMs ?? DBNull.Value;
-        parameters[15].Value = p.Cached;
-        parameters[16].Value = (object?)p.FallbackFrom ?? DBNull.Value;
-        parameters[17].Value = (object?)p.ServedPredictionId ?? DBNull.Value;
-    }
-
     public static string TaskText(OutcomeTask task) => task switch
     {
         OutcomeTask.BinaryClassification => "binaryClassification",
@@ -394,6 +357,18 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
                 new { item.Model, item.EntityId, At = item.At ?? DateTimeOffset.MaxValue },
                 transaction,
                 cancellationToken: ct));
+
+    // UTC timestamps, as DapperTypeHandlers stores them everywhere else.
+    private readonly struct CommandBinder(DbParameter[] parameters) : IPredictionLogBinder
+    {
+        public void Text(int column, string? value) => parameters[column].Value = (object?)value ?? DBNull.Value;
+
+        public void Real(int column, double? value) => parameters[column].Value = (object?)value ?? DBNull.Value;
+
+        public void Flag(int column, bool value) => parameters[column].Value = value;
+
+        public void Time(int column, DateTimeOffset value) => parameters[column].Value = value.ToUniversalTime();
+    }
 
     internal sealed class LogRow
     {

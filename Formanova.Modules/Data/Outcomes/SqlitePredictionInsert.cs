@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using Formanova.Modules.Shared.Database;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -18,20 +18,13 @@ internal static class SqlitePredictionInsert
     public static int Write(SqliteConnection connection, string sql, IReadOnlyList<LoggedPrediction> predictions)
     {
         var db = connection.Handle!;
-        Check(db, raw.sqlite3_prepare_v2(db, sql, out var statement));
-        using (statement)
+        using (var statement = SqliteHandle.Prepare(db, sql))
         {
             var written = 0;
             foreach (var p in predictions)
             {
-                Bind(db, statement, p);
-                var rc = raw.sqlite3_step(statement);
-                raw.sqlite3_reset(statement);
-                if (rc != raw.SQLITE_DONE)
-                {
-                    SqliteException.ThrowExceptionForRC(rc, db);
-                }
-
+                PredictionLogRow.Write(new HandleBinder(db, statement), p);
+                SqliteHandle.Execute(db, statement);
                 written += raw.sqlite3_changes(db);
             }
 
@@ -41,41 +34,15 @@ internal static class SqlitePredictionInsert
 
     public static string Timestamp(DateTimeOffset value) => value.ToUniversalTime().ToString(TimestampFormat, CultureInfo.InvariantCulture);
 
-    // Positions as in PredictionLog's insert: its named parameters, in order, are ?1 to ?18.
-    private static void Bind(sqlite3 db, sqlite3_stmt statement, LoggedPrediction p)
+    // SQLite numbers the insert's parameters from 1 in the order of PredictionLogRow.Columns.
+    private readonly struct HandleBinder(sqlite3 db, sqlite3_stmt statement) : IPredictionLogBinder
     {
-        var probabilities = p.Task == OutcomeTask.Regression || p.Probabilities is null ? null : JsonSerializer.Serialize(p.Probabilities);
-        Text(db, statement, 1, p.PredictionId);
-        Text(db, statement, 2, p.Model);
-        Text(db, statement, 3, p.Version);
-        Text(db, statement, 4, PredictionLog.TaskText(p.Task));
-        Text(db, statement, 5, p.Source);
-        Text(db, statement, 6, Timestamp(p.PredictedAt));
-        Text(db, statement, 7, p.EntityId);
-        Text(db, statement, 8, p.Experiment);
-        Text(db, statement, 9, p.Arm);
-        Text(db, statement, 10, p.ErrorKind);
-        Text(db, statement, 11, p.Label);
-        Real(db, statement, 12, p.Value);
-        Real(db, statement, 13, p.Score);
-        Text(db, statement, 14, probabilities);
-        Real(db, statement, 15, p.LatencyMs);
-        Check(db, raw.sqlite3_bind_int(statement, 16, p.Cached ? 1 : 0));
-        Text(db, statement, 17, p.FallbackFrom);
-        Text(db, statement, 18, p.ServedPredictionId);
-    }
+        public void Text(int column, string? value) => SqliteHandle.Text(db, statement, column + 1, value);
 
-    private static void Text(sqlite3 db, sqlite3_stmt statement, int index, string? value) =>
-        Check(db, value is null ? raw.sqlite3_bind_null(statement, index) : raw.sqlite3_bind_text(statement, index, value));
+        public void Real(int column, double? value) => SqliteHandle.Real(db, statement, column + 1, value);
 
-    private static void Real(sqlite3 db, sqlite3_stmt statement, int index, double? value) =>
-        Check(db, value is { } number ? raw.sqlite3_bind_double(statement, index, number) : raw.sqlite3_bind_null(statement, index));
+        public void Flag(int column, bool value) => SqliteHandle.Integer(db, statement, column + 1, value ? 1 : 0);
 
-    private static void Check(sqlite3 db, int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, db);
-        }
+        public void Time(int column, DateTimeOffset value) => SqliteHandle.Text(db, statement, column + 1, Timestamp(value));
     }
 }

@@ -1,3 +1,4 @@
+using Formanova.Modules.Shared.Database;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -78,18 +79,12 @@ internal sealed class SqliteRowSink : IRowSink
         {
             var (row, key, payload) = _pending[i];
             var first = SharedParameters + 1 + (i * 3);
-            Check(raw.sqlite3_bind_int64(statement, first, row));
-            Check(key is { } hash ? raw.sqlite3_bind_int64(statement, first + 1, hash) : raw.sqlite3_bind_null(statement, first + 1));
+            SqliteHandle.Integer(_db, statement, first, row);
+            SqliteHandle.Integer(_db, statement, first + 1, key);
             Check(raw.sqlite3_bind_blob(statement, first + 2, payload.Span));
         }
 
-        var rc = raw.sqlite3_step(statement);
-        raw.sqlite3_reset(statement);
-        if (rc != raw.SQLITE_DONE)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _db);
-        }
-
+        SqliteHandle.Execute(_db, statement);
         _count = 0;
     }
 
@@ -99,7 +94,7 @@ internal sealed class SqliteRowSink : IRowSink
             ",",
             Enumerable.Range(0, rows).Select(i => $"(?1, ?2, ?3, ?{SharedParameters + 1 + (i * 3)}, ?4, ?{SharedParameters + 2 + (i * 3)}, "
                 + $"?5, ?{SharedParameters + 3 + (i * 3)})"));
-        Check(raw.sqlite3_prepare_v2(_db, $"INSERT INTO data_rows ({RowStore.InsertColumns}) VALUES {values}", out var statement));
+        var statement = SqliteHandle.Prepare(_db, $"INSERT INTO data_rows ({RowStore.InsertColumns}) VALUES {values}");
         try
         {
             Check(raw.sqlite3_bind_int64(statement, 1, _header.DatasetId));
@@ -116,11 +111,5 @@ internal sealed class SqliteRowSink : IRowSink
         }
     }
 
-    private void Check(int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _db);
-        }
-    }
+    private void Check(int rc) => SqliteHandle.Check(_db, rc);
 }

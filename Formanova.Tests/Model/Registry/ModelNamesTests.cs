@@ -21,6 +21,16 @@ public sealed class ModelNamesTests
     public void Name_WhenUnsafe_ThrowsInvalid(string input) =>
         Assert.That(Assert.Throws<ModuleException>(() => ModelNames.Name(input))!.Kind, Is.EqualTo(ErrorKind.Invalid));
 
+    [Test]
+    public void Name_WhenLongerThanMaxLength_ThrowsInvalidSayingTheLimit()
+    {
+        Assert.That(ModelNames.Name(new string('a', 64)), Has.Length.EqualTo(64));
+
+        var error = Assert.Throws<ModuleException>(() => ModelNames.Name(new string('a', 65)))!;
+
+        Assert.That(error.Errors["name"], Has.Some.Contains("1-64 characters"));
+    }
+
     [TestCase("1.2.3", "1.2.3")]
     [TestCase("v1.2.3", "1.2.3")]
     [TestCase("1.0.0-RC.1", "1.0.0-rc.1")]

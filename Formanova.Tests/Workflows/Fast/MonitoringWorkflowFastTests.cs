@@ -1,8 +1,13 @@
+using Formanova.Host.Workflows.Experiments;
 using Formanova.Host.Workflows.Monitoring;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
 using Temporalio.Api.Enums.V1;
 using Temporalio.Client;
+using Temporalio.Exceptions;
+using Temporalio.Worker;
+using Temporalio.Worker.Interceptors;
+using Temporalio.Workflows;
 
 namespace Formanova.Tests.Workflows.Fast;
 
@@ -116,5 +121,52 @@ public sealed class MonitoringWorkflowFastTests : StubWorkerFixture
             Assert.That(result.Note, Does.Contain("running experiment 'old'"));
             Assert.That(stubs.Calls, Does.Not.Contain("read_experiment"), "no experiment workflow");
         });
+    }
+
+    [Test]
+    public async Task RunAsync_WhenTheExperimentsWorkflowCannotStart_StopsTheStoredExperimentAndFails()
+    {
+        var stubs = new StubActivities { Monitor = _ => Drifted(MonitoringRollout.Experiment, retrain: true) };
+        var queue = NewQueue();
+        void Configure(TemporalWorkerOptions options)
+        {
+            Register(options, stubs);
+            options.Interceptors = [new RefusedExperimentStart()];
+        }
+
+        await RunWorkerAsync(queue, Configure, async () =>
+        {
+            var handle = await Client.StartWorkflowAsync(
+                (ModelMonitoringWorkflow wf) => wf.RunAsync(new MonitoringRunInput("churn", StubInputs.Policy())),
+                Start(queue, "monitoring"));
+
+            var failed = Assert.ThrowsAsync<WorkflowFailedException>(() => handle.GetResultAsync())!;
+
+            Assert.That(failed.InnerException?.Message, Does.Contain(RefusedExperimentStart.Message));
+            Assert.That(stubs.Calls, Does.Contain("status:Stopped"), "the stored experiment routes nothing without its workflow");
+            Assert.That(stubs.Calls, Does.Not.Contain("read_experiment"), "no experiment workflow");
+        });
+    }
+
+    /// <summary>Fails the start of an experiment's workflow the way the server's refusal would reach workflow code.</summary>
+    private sealed class RefusedExperimentStart : IWorkerInterceptor
+    {
+        public const string Message = "The child's start was refused.";
+
+        public WorkflowInboundInterceptor InterceptWorkflow(WorkflowInboundInterceptor nextInterceptor) => new Inbound(nextInterceptor);
+
+        private sealed class Inbound(WorkflowInboundInterceptor next) : WorkflowInboundInterceptor(next)
+        {
+            public override void Init(WorkflowOutboundInterceptor outbound) => base.Init(new Outbound(outbound));
+        }
+
+        private sealed class Outbound(WorkflowOutboundInterceptor next) : WorkflowOutboundInterceptor(next)
+        {
+            public override Task<ChildWorkflowHandle<TWorkflow, TResult>> StartChildWorkflowAsync<TWorkflow, TResult>(
+                StartChildWorkflowInput input) =>
+                input.Workflow == nameof(ExperimentWorkflow)
+                    ? Task.FromException<ChildWorkflowHandle<TWorkflow, TResult>>(new ApplicationFailureException(Message))
+                    : base.StartChildWorkflowAsync<TWorkflow, TResult>(input);
+        }
     }
 }
