@@ -7,6 +7,7 @@ using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
 using Formanova.Tests.Workflows;
 using Microsoft.Extensions.DependencyInjection;
+using static Formanova.Tests.Event.EventTestSupport;
 using static Formanova.Tests.Support.ExportedSpans;
 using static Formanova.Tests.Workflows.WorkflowTestKit;
 
@@ -83,7 +84,12 @@ public sealed class TraceTreeTests
         var first = await PublishUnderAsync(events, "first-caller");
         var second = await PublishUnderAsync(events, "second-caller");
 
-        var exported = spans.Snapshot();
+        // The writer ends its AppendEvents span after it has released the publishers: wait for the spans themselves.
+        var exported = await EventuallyAsync(
+            () => Task.FromResult(spans.Snapshot()),
+            s => new[] { first, second }.All(c =>
+                s.Where(IsEventInsert).Any(i => i.TraceId == c.TraceId && s.Any(p => p.SpanId == i.ParentSpanId))),
+            what: "each caller's event insert and the span it sits under");
         Assert.Multiple(() =>
         {
             foreach (var caller in new[] { first, second })
