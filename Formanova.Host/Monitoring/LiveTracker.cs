@@ -6,9 +6,10 @@ namespace Formanova.Host.Monitoring;
 /// One version's live counts in the terms of its reference profile. Every count is a slot of a flat array; each
 /// processor increments its own stripe with Interlocked, so predictions running at the same time on two cores never
 /// share a cache line and never take a lock. (Striping by thread id let two cores' threads land on one stripe, and
-/// every increment then moved a cache line between the cores.) A window is swapped out whole at flush time; an increment racing the swap lands in
-/// the window being flushed or the next; one that lands in the old window after its counts were read is lost (at most
-/// the predictions in flight at that instant: a sample's rounding, not worth a lock on the path).
+/// every increment then moved a cache line between the cores.) A window is swapped out whole at flush time; an
+/// increment racing the swap lands in the window being flushed or the next; one that lands in the old window after
+/// its counts were read is lost (at most the predictions in flight at that instant: a sample's rounding, not worth a
+/// lock on the path).
 /// </summary>
 internal sealed class LiveTracker
 {

@@ -3,7 +3,9 @@ using System.Text.Json;
 
 namespace Formanova.Modules.Data.Outcomes;
 
-/// <summary>Takes a logged prediction's values, each by its column's position (0-based) in <see cref="PredictionLogRow.Columns"/>.</summary>
+/// <summary>
+/// Takes a logged prediction's values, each by its column's position (0-based) in <see cref="PredictionLogRow.Columns"/>.
+/// </summary>
 internal interface IPredictionLogBinder
 {
     void Text(int column, string? value);
