@@ -124,6 +124,12 @@ internal static class FeedbackEndpoints
             }
         }
 
+        // The log is written in batches off the request path: feedback for a prediction still queued waits for its row.
+        if (items.Any(item => MadeAt(item) is { } at && log.MayHoldQueued(at)))
+        {
+            await log.FlushAsync(ct);
+        }
+
         var results = await data.RecordFeedbackAsync(items, ct);
         var retention = now.AddDays(-options.Value.RetentionDays);
         var refined = results.Select(r => r.Status == FeedbackStatus.Unknown && items[r.Index].PredictionId is { } id
@@ -199,14 +205,17 @@ internal static class FeedbackEndpoints
             ct);
     }
 
-    private static FeedbackStatus NotFoundStatus(string id, PredictionLogWriter log, DateTimeOffset retention)
+    /// <summary>When the prediction an item names was made, if the item says: by its id's time, or the entity's <c>at</c>.</summary>
+    private static DateTimeOffset? MadeAt(FeedbackItem item) => item.PredictionId is { } id ? IdTime(id) : item.At;
+
+    /// <summary>A UUID v7 starts with its Unix time in milliseconds: the id says when it was made.</summary>
+    private static DateTimeOffset? IdTime(string id)
     {
         if (!Guid.TryParse(id, out var guid) || guid.Version != 7)
         {
-            return FeedbackStatus.Unknown;
+            return null;
         }
 
-        // A UUID v7 starts with its Unix time in milliseconds: the id says when it was made.
         var bytes = guid.ToByteArray(bigEndian: true);
         var ms = 0L;
         for (var i = 0; i < 6; i++)
@@ -214,7 +223,17 @@ internal static class FeedbackEndpoints
             ms = (ms << 8) | bytes[i];
         }
 
-        return (DateTimeOffset.FromUnixTimeMilliseconds(ms) < retention, log.Sampled(id)) switch
+        return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    }
+
+    private static FeedbackStatus NotFoundStatus(string id, PredictionLogWriter log, DateTimeOffset retention)
+    {
+        if (IdTime(id) is not { } made)
+        {
+            return FeedbackStatus.Unknown;
+        }
+
+        return (made < retention, log.Sampled(id)) switch
         {
             (true, _) => FeedbackStatus.Expired,
             (false, false) => FeedbackStatus.NotSampled,

@@ -26,6 +26,13 @@ internal sealed class PredictionLogOptions
     [Range(1, 100_000)]
     public int WriteBatchRows { get; set; } = 1000;
 
+    /// <summary>
+    /// How long the writer lets a batch gather before it writes, unless the batch fills first. Feedback that names a
+    /// recent prediction does not wait for it: it makes the writer write what is queued first. 0 writes at once.
+    /// </summary>
+    [Range(0, 60_000)]
+    public int WriteDelayMilliseconds { get; set; } = 100;
+
     /// <summary>Logged predictions older than this many days are deleted by the sweep (with their feedback).</summary>
     [Range(1, 3650)]
     public int RetentionDays { get; set; } = 30;

@@ -12,6 +12,9 @@ namespace Formanova.Host.Feedback;
 /// A prediction costs the caller a hash of its id (sampling), one record and a non-blocking write to a bounded
 /// channel; a full channel drops the record and counts it. One background loop writes batches, a second sweeps by
 /// age and row cap; stopping the host writes what is queued first, within <c>PredictionLog:FlushTimeoutSeconds</c>.
+/// The writer lets a batch gather for up to <c>PredictionLog:WriteDelayMilliseconds</c>: a commit rewrites every page
+/// it touched (the row's and those of the log's five indexes), so one prediction per commit cost the host a fifth of
+/// its CPU under load (docs/benchmarks.md, "The shipped host"). <see cref="FlushAsync"/> cuts the wait short.
 /// </summary>
 internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
 {
@@ -26,6 +29,8 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
     private long _queued;
     private long _settled;
     private TaskCompletionSource _batchSettled = NewSignal();
+    private TaskCompletionSource _wake = NewSignal();
+    private volatile bool _stopping;
     private Task _writing = Task.CompletedTask;
     private Task _sweeping = Task.CompletedTask;
 
@@ -132,10 +137,21 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
         _ => OutcomeTask.Regression,
     };
 
-    /// <summary>Waits until everything queued before the call has been written (or dropped by a failed write).</summary>
+    /// <summary>
+    /// Whether a prediction made at <paramref name="madeAt"/> may still be waiting for the writer: something is queued
+    /// and the prediction is recent. Feedback that names one flushes first, so it finds the row.
+    /// </summary>
+    public bool MayHoldQueued(DateTimeOffset madeAt) =>
+        Interlocked.Read(ref _queued) > Interlocked.Read(ref _settled) && madeAt >= _clock.GetUtcNow() - QueueHorizon;
+
+    /// <summary>
+    /// Waits until everything queued before the call has been written (or dropped by a failed write), and wakes the
+    /// writer if it is letting a batch gather.
+    /// </summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         var target = Interlocked.Read(ref _queued);
+        Volatile.Read(ref _wake).TrySetResult();
         while (Interlocked.Read(ref _settled) < target)
         {
             var signal = Volatile.Read(ref _batchSettled).Task;
@@ -165,7 +181,9 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
+        Volatile.Read(ref _wake).TrySetResult();
         var flush = Task.WhenAll(_writing, _sweeping);
         await Task.WhenAny(flush, Task.Delay(TimeSpan.FromSeconds(_options.FlushTimeoutSeconds), cancellationToken));
         if (!flush.IsCompleted)
@@ -174,6 +192,10 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
                 _options.FlushTimeoutSeconds, _queue.Reader.Count);
         }
     }
+
+    // How far back feedback looks for a prediction that may still be queued: far beyond the write delay and the time
+    // the writer takes to drain a full queue.
+    private static readonly TimeSpan QueueHorizon = TimeSpan.FromMinutes(5);
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -198,6 +220,7 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
         // Not on the stopping token: after TryComplete the loop still drains the queue, then WaitToReadAsync says false.
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
+            await GatherAsync();
             while (batch.Count < _options.WriteBatchRows && _queue.Reader.TryRead(out var prediction))
             {
                 batch.Add(prediction);
@@ -217,6 +240,26 @@ internal sealed class PredictionLogWriter : IPredictionObserver, IHostedService
             Interlocked.Add(ref _settled, batch.Count);
             batch.Clear();
             Interlocked.Exchange(ref _batchSettled, NewSignal()).TrySetResult();
+        }
+    }
+
+    /// <summary>Lets a batch gather until it is full, the delay is over, or a flush or the stop wakes the writer.</summary>
+    private async Task GatherAsync()
+    {
+        var signal = Volatile.Read(ref _wake);
+        if (!_stopping && !signal.Task.IsCompleted && _options.WriteDelayMilliseconds > 0 && _queue.Reader.Count < _options.WriteBatchRows)
+        {
+            using var over = new CancellationTokenSource();
+            var delay = Task.Delay(TimeSpan.FromMilliseconds(_options.WriteDelayMilliseconds), _clock, over.Token);
+            await Task.WhenAny(signal.Task, delay);
+            await over.CancelAsync();
+        }
+
+        // A wake-up is used once: the rows of the flush behind it are queued, so the drain after this takes them. After
+        // the stop it stays set, so what is left is written without waiting.
+        if (signal.Task.IsCompleted && !_stopping)
+        {
+            Interlocked.CompareExchange(ref _wake, NewSignal(), signal);
         }
     }
 

@@ -26,7 +26,11 @@ public sealed class FeedbackEndpointsTests(DatabaseProvider provider)
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _host = await HostedDatabase.StartAsync(provider, Settings(("PredictionLog:SampleRate", "0.5")));
+        // A write delay of a minute: a logged prediction reaches the database only when something flushes the log, as
+        // the feedback endpoint must for a prediction that is still queued.
+        _host = await HostedDatabase.StartAsync(
+            provider,
+            Settings(("PredictionLog:SampleRate", "0.5"), ("PredictionLog:WriteDelayMilliseconds", "60000")));
         _client = await ClientAsync(_host.Factory);
     }
 
@@ -143,6 +147,24 @@ public sealed class FeedbackEndpointsTests(DatabaseProvider provider)
     }
 
     [Test]
+    public async Task Feedback_WhenItsPredictionIsStillQueued_WritesTheLogFirstAndRecordsIt()
+    {
+        var entity = $"customer-{Guid.NewGuid():N}";
+        var byId = await SampledPredictionAsync(null);
+        var byEntity = await SampledPredictionAsync(entity);
+
+        var first = await OkAsync(await FeedbackAsync(new { predictionId = byId, outcome = "true" }));
+        var second = await OkAsync(await FeedbackAsync(new { model = DemoModel, entityId = entity, outcome = "false" }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)first["items"]![0]!["status"], Is.EqualTo("recorded"), first.ToJsonString());
+            Assert.That((string?)second["items"]![0]!["status"], Is.EqualTo("recorded"), second.ToJsonString());
+            Assert.That((string?)second["items"]![0]!["predictionId"], Is.EqualTo(byEntity));
+        });
+    }
+
+    [Test]
     public async Task Outcomes_AfterFeedback_CountThePredictionsAndTheirFeedback()
     {
         var id = await LoggedPredictionAsync();
@@ -179,6 +201,14 @@ public sealed class FeedbackEndpointsTests(DatabaseProvider provider)
     /// <summary>A direct prediction the log kept (written by the time this returns).</summary>
     private async Task<string> LoggedPredictionAsync(string? entityId = null)
     {
+        var id = await SampledPredictionAsync(entityId);
+        await Log.FlushAsync(CancellationToken.None);
+        return id;
+    }
+
+    /// <summary>A direct prediction the log kept, perhaps still queued for the writer.</summary>
+    private async Task<string> SampledPredictionAsync(string? entityId)
+    {
         while (true)
         {
             var body = await OkAsync(await _client.PostAsJsonAsync(
@@ -187,7 +217,6 @@ public sealed class FeedbackEndpointsTests(DatabaseProvider provider)
             var id = (string)body["predictionId"]!;
             if (Log.Sampled(id))
             {
-                await Log.FlushAsync(CancellationToken.None);
                 return id;
             }
         }

@@ -6,6 +6,7 @@ using Formanova.Modules.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Formanova.Tests.Host.Feedback;
 
@@ -58,6 +59,38 @@ public sealed class PredictionLogWriterTests
     }
 
     [Test]
+    public async Task Predicted_WhileABatchGathers_WritesWhatArrivedInTheDelayInOneBatch()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var (writer, data, clock) = await GatheringAsync(services, TimeSpan.FromSeconds(5));
+        for (var i = 0; i < 9; i++)
+        {
+            writer.Predicted(Result(), ModelTask.BinaryClassification, null);
+        }
+
+        var whileGathering = GatedDataModule.Batches(data);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        await writer.FlushAsync(CancellationToken.None);
+        await writer.StopAsync(CancellationToken.None);
+
+        Assert.That(whileGathering, Is.Empty, "nothing is written while the batch gathers");
+        Assert.That(GatedDataModule.Batches(data), Is.EqualTo(new[] { 10 }));
+    }
+
+    [Test]
+    public async Task FlushAsync_WhileABatchGathers_WritesItWithoutWaitingForTheDelay()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var (writer, data, _) = await GatheringAsync(services, TimeSpan.FromMinutes(1));
+
+        // The clock never moves: only the flush can end the writer's wait.
+        await writer.FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(GatedDataModule.Batches(data), Is.EqualTo(new[] { 1 }));
+        await writer.StopAsync(CancellationToken.None);
+    }
+
+    [Test]
     public void Sampled_ForTheSameId_AlwaysAnswersTheSameAndKeepsTheRate()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -72,16 +105,55 @@ public sealed class PredictionLogWriterTests
         Assert.That(Writer(GatedDataModule.Create(out _), services, new PredictionLogOptions { SampleRate = 0 }).Sampled(ids[0]), Is.False);
     }
 
-    private static PredictionLogWriter Writer(IDataModule data, IServiceProvider services, PredictionLogOptions options) =>
+    /// <summary>A started writer with one prediction queued, waiting (on a fake clock) for its batch to gather.</summary>
+    private static async Task<(PredictionLogWriter Writer, IDataModule Data, FakeTimeProvider Clock)> GatheringAsync(
+        IServiceProvider services,
+        TimeSpan delay)
+    {
+        var data = GatedDataModule.Create(out var gate);
+        gate.SetResult();
+        var clock = new DelayWatchingClock(delay);
+        var options = new PredictionLogOptions { WriteDelayMilliseconds = (int)delay.TotalMilliseconds };
+        var writer = Writer(data, services, options, clock);
+        await writer.StartAsync(CancellationToken.None);
+        writer.Predicted(Result(), ModelTask.BinaryClassification, null);
+        await clock.DelayStarted.WaitAsync(TimeSpan.FromSeconds(30));
+        return (writer, data, clock);
+    }
+
+    private static PredictionLogWriter Writer(
+        IDataModule data,
+        IServiceProvider services,
+        PredictionLogOptions options,
+        TimeProvider? clock = null) =>
         new(
             data,
             Options.Create(options),
-            TimeProvider.System,
+            clock ?? TimeProvider.System,
             services.GetRequiredService<IMeterFactory>(),
             NullLogger<PredictionLogWriter>.Instance);
 
     private static PredictionResult Result() =>
         new("m", "1.0.0", "true", null, 1.2, null, null, false, 0.4, PredictionId: Guid.CreateVersion7().ToString());
+
+    /// <summary>A fake clock that says when the writer starts to wait for a batch to gather (a timer of that delay).</summary>
+    private sealed class DelayWatchingClock(TimeSpan delay) : FakeTimeProvider
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task DelayStarted => _started.Task;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            if (dueTime == delay)
+            {
+                _started.TrySetResult();
+            }
+
+            return timer;
+        }
+    }
 
     /// <summary>Counts the writer's drops on this test's meter only (tests in parallel have meters of the same name).</summary>
     private sealed class DropCounter : IDisposable
@@ -113,6 +185,7 @@ public sealed class PredictionLogWriterTests
 internal class GatedDataModule : DispatchProxy
 #pragma warning restore CA1852
 {
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _batches = new();
     private TaskCompletionSource _gate = null!;
     private long _written;
 
@@ -126,6 +199,9 @@ internal class GatedDataModule : DispatchProxy
 
     public static long Written(IDataModule proxy) => Interlocked.Read(ref ((GatedDataModule)(object)proxy)._written);
 
+    /// <summary>The size of each batch written so far, in order.</summary>
+    public static int[] Batches(IDataModule proxy) => [.. ((GatedDataModule)(object)proxy)._batches];
+
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => targetMethod!.Name switch
     {
         nameof(IDataModule.LogPredictionsAsync) => WriteAsync((IReadOnlyList<LoggedPrediction>)args![0]!),
@@ -137,6 +213,7 @@ internal class GatedDataModule : DispatchProxy
     {
         await _gate.Task;
         Interlocked.Add(ref _written, predictions.Count);
+        _batches.Enqueue(predictions.Count);
         return predictions.Count;
     }
 }
