@@ -35,7 +35,7 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
     private const string ById = $"SELECT {Columns} FROM data_prediction_log WHERE prediction_id = @Id AND error_kind IS NULL";
 
     // Served predictions only: the entity's answer is what the caller got, not a shadow arm's copy of it.
-    private const string ByEntity = $"""
+    internal const string ByEntity = $"""
         SELECT {Columns} FROM data_prediction_log
         WHERE model_name = @Model AND entity_id = @EntityId AND predicted_at <= @At AND error_kind IS NULL
             AND served_prediction_id IS NULL
@@ -50,7 +50,7 @@ internal sealed class PredictionLog(IDatabase database, TimeProvider clock)
         WHERE id = @Id AND feedback_at IS NULL
         """;
 
-    private const string Shadows = $"""
+    internal const string Shadows = $"""
         SELECT {Columns} FROM data_prediction_log
         WHERE served_prediction_id = @Id AND error_kind IS NULL AND feedback_at IS NULL
         """;

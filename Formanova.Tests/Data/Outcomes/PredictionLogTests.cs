@@ -1,4 +1,6 @@
+using Dapper;
 using Formanova.Modules.Data;
+using Formanova.Modules.Data.Outcomes;
 using Formanova.Modules.Shared.Database;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Tests.Support;
@@ -160,6 +162,32 @@ public sealed class PredictionLogTests(DatabaseProvider provider)
         Assert.That(
             kept.Where(k => k.Status == FeedbackStatus.Recorded).Select(k => k.PredictionId),
             Is.EqualTo(new[] { "s5", "s6", "s7", "s8", "s9" }));
+    }
+
+    [TestCase("entity")]
+    [TestCase("served")]
+    public async Task FeedbackLookups_WhenTheirIndexHoldsOnlyNonNullKeys_StillUseIt(string key)
+    {
+        var query = key == "entity" ? PredictionLog.ByEntity : PredictionLog.Shadows;
+        var index = $"ix_data_prediction_log_{key}";
+        await Data.LogPredictionsAsync([Binary("p1", "true", 1, 0.7, 1) with { EntityId = "e-1" }]);
+        var parameters = new { Model = "m", EntityId = "e-1", At = Now, Id = "p1" };
+        await using var connection = await _harness.Database.Database.OpenConnectionAsync(CancellationToken.None);
+
+        string plan;
+        if (provider == DatabaseProvider.Postgres)
+        {
+            // On a near-empty table a sequential scan is cheapest: rule it out, so the plan shows which index can serve.
+            await connection.ExecuteAsync("SET enable_seqscan = off");
+            plan = string.Join("\n", await connection.QueryAsync<string>("EXPLAIN " + query, parameters));
+        }
+        else
+        {
+            var rows = await connection.QueryAsync("EXPLAIN QUERY PLAN " + query, parameters);
+            plan = string.Join("\n", rows.Select(row => (string)((IDictionary<string, object>)row)["detail"]));
+        }
+
+        Assert.That(plan, Does.Contain(index));
     }
 
     [Test]
