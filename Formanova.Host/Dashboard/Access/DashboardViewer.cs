@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using Formanova.Host.Dashboard.Layout;
 using Formanova.Host.Security;
-using Formanova.Modules.Shared.Api;
 
 namespace Formanova.Host.Dashboard.Access;
 
@@ -17,8 +16,6 @@ internal static class DashboardViewer
                 [.. user.FindAll(ApiKeyAuthenticationHandler.ScopeClaim).Select(c => c.Value)])
             : null;
 
-    /// <summary>Whether the key carries <paramref name="scope"/>; admin carries every scope, as on the API.</summary>
-    public static bool HasScope(ClaimsPrincipal user, string scope) =>
-        user.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, scope)
-        || user.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, ApiScopes.Admin);
+    /// <summary>Whether the key carries <paramref name="scope"/>, by the API's own rule (admin carries every scope).</summary>
+    public static bool HasScope(ClaimsPrincipal user, string scope) => ScopeRequirement.Grants(user, scope);
 }
