@@ -113,7 +113,8 @@ public sealed class BackgroundLoopTraceTests
             Assert.That(
                 exported.Where(IsRoot).Select(s => s.DisplayName).Distinct(),
                 Is.EquivalentTo(new[] { "AppendEvents", "FanOutWebhooks", "DeliverWebhook" }),
-                "no poll is a root: only the publish (made outside any span) and the work");
+                "no poll is a root: only the publish (made outside any span) and the work; roots: "
+                + string.Join(" | ", exported.Where(IsRoot).Select(Describe)));
         });
     }
 
