@@ -60,6 +60,13 @@ run() {
   out=$(wrk -t"${4:-2}" -c"${5:-32}" -d"${SECS}s" --latency ${2:+-s "$WORK/$2"} "$1")
   wrk_stats <<< "$out" | cut -d' ' -f1,2
 }
+# An untimed warm-up of every path and of the baseline: the tiered JIT (with dynamic PGO) takes 15-20 s of load to
+# reach steady code, and a first round measured during it gave a predict at a third of its later rate.
+for warm in "$BASE/ post.lua" "$BASE/" "$FNV/api/v1/models/demo-churn/predict post.lua" \
+  "$FNV/api/v1/models/demo-churn/predict miss.lua" "$FNV/api/v1/keys/me get.lua" "$FNV/health/live"; do
+  read -r url lua <<< "$warm"
+  run "$url" $lua > /dev/null
+done
 declare -A rates ratios
 for round in $(seq 1 "$ROUNDS"); do
   read -r base_post _ < <(run "$BASE/" post.lua)
