@@ -20,7 +20,7 @@ internal static class DatasetPageEndpoints
     {
         ui.MapGet("/datasets", ListAsync);
         ui.MapGet("/datasets/{id:long}", ShowAsync);
-        ui.MapFormPost("/datasets/{id:long}/rows", UploadAsync)
+        ui.MapPost("/datasets/{id:long}/rows", UploadAsync).AsForm()
             .WithMetadata(new UploadLimit(maxUploadBytes))
             .WithFormOptions(multipartBodyLengthLimit: maxUploadBytes);
         return ui;

@@ -20,7 +20,7 @@ internal static class EventPageEndpoints
     {
         ui.MapGet("/events", ShowAsync);
         ui.MapGet("/live/events", Live);
-        ui.MapFormPost("/events/deliveries/{deliveryId:long}/redeliver", RedeliverAsync);
+        ui.MapPost("/events/deliveries/{deliveryId:long}/redeliver", RedeliverAsync).AsForm();
         return ui;
     }
 

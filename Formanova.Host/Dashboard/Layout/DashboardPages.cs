@@ -19,11 +19,11 @@ internal static class DashboardPages
         return new PageChrome(DashboardViewer.From(http.User), tokens.RequestToken ?? "", section);
     }
 
-    public static RazorComponentResult<TComponent> Page<TComponent>(object parameters, int status = StatusCodes.Status200OK)
-        where TComponent : IComponent => new(parameters) { StatusCode = status };
+    public static IResult Page<TComponent>(object parameters, int status = StatusCodes.Status200OK)
+        where TComponent : IComponent => new RazorComponentResult<TComponent>(parameters) { StatusCode = status };
 
     /// <summary>A page that only says something (not found, forbidden, refused), with its status.</summary>
-    public static RazorComponentResult<MessagePage> Message(
+    public static IResult Message(
         HttpContext http,
         int status,
         string heading,
@@ -35,7 +35,7 @@ internal static class DashboardPages
     public static int StatusOf(ErrorKind kind) => Api.ApiExceptionHandler.StatusOf(kind);
 
     /// <summary>The page a refused action or an unknown resource answers with, titled by what went wrong.</summary>
-    public static RazorComponentResult<MessagePage> Problem(HttpContext http, ModuleException ex) => Message(
+    public static IResult Problem(HttpContext http, ModuleException ex) => Message(
         http,
         StatusOf(ex.Kind),
         ex.Kind switch
@@ -47,19 +47,20 @@ internal static class DashboardPages
         ex.Message);
 
     /// <summary>The page of an action whose API endpoint needs a scope the key lacks: 403, and nothing was done.</summary>
-    public static RazorComponentResult<MessagePage> Forbidden(HttpContext http, string action, string? scope) => Message(
+    public static IResult Forbidden(HttpContext http, string action, string? scope) => Message(
         http,
         StatusCodes.Status403Forbidden,
         "Not allowed",
         $"'{action}' needs a key with the '{scope ?? "(unavailable)"}' scope, as its API endpoint does. Nothing was sent.");
 
     /// <summary>
-    /// A POST of a dashboard form: the antiforgery token is checked by <see cref="AntiforgeryCheck"/> for every one, form
+    /// Makes a POST a dashboard form: the antiforgery token is checked by <see cref="AntiforgeryCheck"/> for every one, form
     /// fields or not, and answered with a page when it fails (the framework's own check covers only endpoints that bind form
-    /// fields, and answers in JSON).
+    /// fields, and answers in JSON). An extension of the mapped endpoint rather than a MapPost wrapper taking a Delegate,
+    /// so the request delegate generator sees each handler at its MapPost call and builds it at compile time.
     /// </summary>
-    public static RouteHandlerBuilder MapFormPost(this IEndpointRouteBuilder ui, string pattern, Delegate handler) =>
-        ui.MapPost(pattern, handler).DisableAntiforgery().AddEndpointFilter<AntiforgeryCheck>();
+    public static RouteHandlerBuilder AsForm(this RouteHandlerBuilder post) =>
+        post.DisableAntiforgery().AddEndpointFilter<AntiforgeryCheck>();
 }
 
 /// <summary>Refuses a dashboard POST whose antiforgery token is missing, forged or another session's: 400, nothing done.</summary>

@@ -19,8 +19,8 @@ internal static class ModelPageEndpoints
         ui.MapGet("/models/{name}", ShowModelAsync);
         ui.MapGet("/models/{name}/compare", CompareAsync);
         ui.MapGet("/models/{name}/versions/{version}", ShowVersionAsync);
-        ui.MapFormPost("/models/{name}/versions/{version}/actions/{action}", ActAsync);
-        ui.MapFormPost("/models/{name}/versions/{version}/try", TryAsync);
+        ui.MapPost("/models/{name}/versions/{version}/actions/{action}", ActAsync).AsForm();
+        ui.MapPost("/models/{name}/versions/{version}/try", TryAsync).AsForm();
         return ui;
     }
 

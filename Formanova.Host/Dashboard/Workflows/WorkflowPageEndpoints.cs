@@ -22,7 +22,7 @@ internal static class WorkflowPageEndpoints
         ui.MapGet("/workflows", ListAsync);
         ui.MapGet("/workflows/{id}", ShowAsync);
         ui.MapGet("/live/workflows/{id}", Live);
-        ui.MapFormPost("/workflows/{id}/actions/{action}", ActAsync);
+        ui.MapPost("/workflows/{id}/actions/{action}", ActAsync).AsForm();
         return ui;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
@@ -38,15 +39,26 @@ internal static class StrictQuery
         }
 
         var route = (endpoint as RouteEndpointBuilder)?.RoutePattern;
-        var accepted = new AcceptedQueryMetadata(QueryNames(method, route));
+        var parameters = QueryParameters(method, route).ToList();
+        var accepted = new AcceptedQueryMetadata(parameters.Select(p => p.Name));
+        var parsed = parameters.Select(Parsed.For).OfType<Parsed>().ToArray();
         endpoint.Metadata.Add(accepted);
         endpoint.FilterFactories.Add((_, next) => invocation =>
         {
-            var unknown = invocation.HttpContext.Request.Query.Keys
+            var request = invocation.HttpContext.Request;
+            var unknown = request.Query.Keys
                 .Where(key => key.Length > 0 && !accepted.Names.Contains(key))
                 .ToArray();
             if (unknown.Length == 0)
             {
+                // The compile-time binder (the request delegate generator) answers an optional query value it cannot
+                // parse with a bare 400, skipping the handler, where the run-time binder throws the exception the API's
+                // handler turns into a problem that names the parameter. The filters still run: this throws it.
+                if (invocation.HttpContext.Response.StatusCode == StatusCodes.Status400BadRequest)
+                {
+                    Parsed.ThrowIfAnyFails(request.Query, parsed);
+                }
+
                 return next(invocation);
             }
 
@@ -59,30 +71,33 @@ internal static class StrictQuery
     }
 
     /// <summary>The names minimal APIs bind from the query string for this handler.</summary>
-    public static IEnumerable<string> QueryNames(MethodInfo method, RoutePattern? route)
+    public static IEnumerable<string> QueryNames(MethodInfo method, RoutePattern? route) =>
+        QueryParameters(method, route).Select(p => p.Name);
+
+    private static IEnumerable<Bound> QueryParameters(MethodInfo method, RoutePattern? route)
     {
         var routeNames = new HashSet<string>(route?.Parameters.Select(p => p.Name) ?? [], StringComparer.OrdinalIgnoreCase);
         return method.GetParameters()
             .Select(p => new Bound(p.Name ?? "", p.ParameterType, p.GetCustomAttributes(inherit: true)))
-            .SelectMany(p => QueryNames(p, routeNames));
+            .SelectMany(p => QueryParameters(p, routeNames));
     }
 
-    private static IEnumerable<string> QueryNames(Bound bound, HashSet<string> routeNames)
+    private static IEnumerable<Bound> QueryParameters(Bound bound, HashSet<string> routeNames)
     {
         var attributes = bound.Attributes;
         if (attributes.OfType<IFromQueryMetadata>().FirstOrDefault() is { } fromQuery)
         {
-            return [fromQuery.Name ?? bound.Name];
+            return [bound with { Name = fromQuery.Name ?? bound.Name }];
         }
 
         if (attributes.OfType<AsParametersAttribute>().Any())
         {
-            return Members(bound.Type).SelectMany(m => QueryNames(m, routeNames));
+            return Members(bound.Type).SelectMany(m => QueryParameters(m, routeNames));
         }
 
         var boundElsewhere = attributes.Any(a => a is IFromRouteMetadata or IFromHeaderMetadata or IFromBodyMetadata
             or IFromFormMetadata or IFromServiceMetadata or FromKeyedServicesAttribute);
-        return boundElsewhere || routeNames.Contains(bound.Name) || !IsSimple(bound.Type) ? [] : [bound.Name];
+        return boundElsewhere || routeNames.Contains(bound.Name) || !IsSimple(bound.Type) ? [] : [bound];
     }
 
     /// <summary>The members [AsParameters] binds: the constructor's parameters, then the settable properties left.</summary>
@@ -133,4 +148,52 @@ internal static class StrictQuery
         type.GetMethods(BindingFlags.Public | BindingFlags.Static).Any(m => m.Name == name);
 
     private sealed record Bound(string Name, Type Type, IReadOnlyList<object> Attributes);
+
+    /// <summary>A query parameter parsed from one value (a number, a date, an enum), and how to tell a value it refuses.</summary>
+    private sealed record Parsed(string Name, string TypeName, Func<string, bool> Parses)
+    {
+        private static readonly Dictionary<Type, string> Keywords = new()
+        {
+            [typeof(bool)] = "bool",
+            [typeof(byte)] = "byte",
+            [typeof(short)] = "short",
+            [typeof(int)] = "int",
+            [typeof(long)] = "long",
+            [typeof(float)] = "float",
+            [typeof(double)] = "double",
+            [typeof(decimal)] = "decimal",
+        };
+
+        public static Parsed? For(Bound bound)
+        {
+            var type = Nullable.GetUnderlyingType(bound.Type) ?? bound.Type;
+            var name = (Keywords.GetValueOrDefault(type) ?? type.Name) + (type == bound.Type ? "" : "?");
+            if (type.IsEnum)
+            {
+                return new Parsed(bound.Name, name, value => Enum.TryParse(type, value, ignoreCase: true, out _));
+            }
+
+            var parsable = type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IParsable<>));
+            return parsable && type != typeof(string)
+                ? new Parsed(bound.Name, name, typeof(Parsed).GetMethod(nameof(TryParse), BindingFlags.NonPublic | BindingFlags.Static)!
+                    .MakeGenericMethod(type).CreateDelegate<Func<string, bool>>())
+                : null;
+        }
+
+        /// <summary>Throws what the run-time binder throws for the first value that does not parse.</summary>
+        public static void ThrowIfAnyFails(IQueryCollection query, Parsed[] parameters)
+        {
+            foreach (var parameter in parameters)
+            {
+                var value = query[parameter.Name].ToString();
+                if (value.Length > 0 && !parameter.Parses(value))
+                {
+                    throw new BadHttpRequestException(
+                        $"Failed to bind parameter \"{parameter.TypeName} {parameter.Name}\" from \"{value}\".");
+                }
+            }
+        }
+
+        private static bool TryParse<T>(string value) where T : IParsable<T> => T.TryParse(value, CultureInfo.InvariantCulture, out _);
+    }
 }
