@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json;
 using Formanova.Host.Telemetry;
 
 namespace Formanova.Host.Api;
@@ -92,9 +93,9 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
     /// <summary>
     /// The line's state: its fields for structured sinks (the JSON console's <c>State</c>), and the rendered message.
     /// Unlike a message template it carries no <c>{OriginalFormat}</c>, which would repeat the same template in
-    /// every line.
+    /// every line. The console writes it to UTF-8 itself (<see cref="IUtf8LogState"/>); other sinks read the pairs.
     /// </summary>
-    private sealed record Line(
+    internal sealed record Line(
         ILogger Logger,
         LogLevel Level,
         string Method,
@@ -103,9 +104,10 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
         double DurationMs,
         string TraceId,
         string KeyId)
-        : IReadOnlyList<KeyValuePair<string, object?>>
+        : IReadOnlyList<KeyValuePair<string, object?>>, IUtf8LogState
     {
         private static readonly EventId Event = new(1, "Request");
+        private const int MessageChars = 512;
 
         public int Count => 6;
 
@@ -122,8 +124,37 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ILogger<Request
 
         public void Write() => Logger.Log(Level, Event, this, null, static (line, _) => line.ToString());
 
-        public override string ToString() =>
-            string.Create(CultureInfo.InvariantCulture, $"{Method} {Route} {Status} {DurationMs}ms trace={TraceId} key={KeyId}");
+        public override string ToString()
+        {
+            Span<char> text = stackalloc char[MessageChars];
+            return TryFormatMessage(text, out var written) ? new string(text[..written]) : Rendered();
+        }
+
+        public void WriteFields(Utf8JsonWriter writer)
+        {
+            writer.WriteString(nameof(Method), Method);
+            writer.WriteString(nameof(Route), Route);
+            writer.WriteNumber(nameof(Status), Status);
+            writer.WriteNumber(nameof(DurationMs), DurationMs);
+            writer.WriteString(nameof(TraceId), TraceId);
+            writer.WriteString(nameof(KeyId), KeyId);
+        }
+
+        public bool TryFormatMessage(Span<char> destination, out int written) => destination.TryWrite(
+            CultureInfo.InvariantCulture, $"{Method} {Route} {Status} {DurationMs}ms trace={TraceId} key={KeyId}", out written);
+
+        // A route template longer than the stack buffer: rare, so a growing heap buffer is fine.
+        private string Rendered()
+        {
+            for (var size = MessageChars * 2; ; size *= 2)
+            {
+                var text = new char[size];
+                if (TryFormatMessage(text, out var written))
+                {
+                    return new string(text, 0, written);
+                }
+            }
+        }
 
         public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
         {

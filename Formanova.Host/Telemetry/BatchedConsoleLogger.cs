@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
@@ -13,39 +14,54 @@ namespace Formanova.Host.Telemetry;
 /// few thousand requests a second (one request line each) the writer fell behind, its queue filled, and request
 /// threads spun and waited on that lock: the largest single cost in a profile of an authenticated GET
 /// (docs/benchmarks.md, "The shipped host"). Here a line is formatted on the caller's thread by the configured
-/// console formatter (the same JSON or simple output as before), queued without a lock, and the writer drains
-/// everything queued into one buffered write, flushing whenever the queue runs dry: one line alone is written at
-/// once, and a burst shares a system call. Registered under the <c>Console</c> alias, so <c>Logging:Console:*</c>
-/// settings and filters apply unchanged.
+/// console formatter (the same JSON or simple output as before), encoded to UTF-8, queued without a lock, and the
+/// writer drains everything queued into one buffered write, flushing whenever the queue runs dry: one line alone is
+/// written at once, and a burst shares a system call. A state that writes its own JSON (<see cref="IUtf8LogState"/>)
+/// skips the formatter when the JSON one is configured. Registered under the <c>Console</c> alias, so
+/// <c>Logging:Console:*</c> settings and filters apply unchanged.
 /// </summary>
 [ProviderAlias("Console")]
 internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
-    private const int BufferChars = 32 * 1024;
+    private const int BufferBytes = 32 * 1024;
+    private static readonly byte[] NewLine = Encoding.UTF8.GetBytes(Environment.NewLine);
 
-    private readonly Channel<Chars> _lines;
+    private readonly Channel<Utf8Line> _lines;
     private readonly ConsoleFormatter _formatter;
+    private readonly JsonConsoleFormatterOptions? _json;
     private readonly Task _writer;
     private readonly int _capacity;
     private int _queued;
     private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
-    public BatchedConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters)
-        : this(options.CurrentValue, formatters, Console.OpenStandardOutput())
+    public BatchedConsoleLoggerProvider(
+        IOptionsMonitor<ConsoleLoggerOptions> options,
+        IEnumerable<ConsoleFormatter> formatters,
+        IOptionsMonitor<JsonConsoleFormatterOptions> json)
+        : this(options.CurrentValue, formatters, Console.OpenStandardOutput(), json.CurrentValue)
     {
     }
 
-    internal BatchedConsoleLoggerProvider(ConsoleLoggerOptions options, IEnumerable<ConsoleFormatter> formatters, Stream output)
+    internal BatchedConsoleLoggerProvider(
+        ConsoleLoggerOptions options,
+        IEnumerable<ConsoleFormatter> formatters,
+        Stream output,
+        JsonConsoleFormatterOptions? json = null)
     {
         var name = options.FormatterName ?? ConsoleFormatterNames.Simple;
         _formatter = formatters.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase))
             ?? formatters.First(f => f.Name == ConsoleFormatterNames.Simple);
 
+        // Only the framework's own JSON formatter, and its compact form, is written directly; anything else (another
+        // formatter, a custom one registered under the name, indented output) goes through the formatter.
+        var framework = _formatter.GetType().Assembly == typeof(ConsoleFormatter).Assembly;
+        _json = framework && _formatter.Name == ConsoleFormatterNames.Json && json is { JsonWriterOptions.Indented: false } ? json : null;
+
         // Unbounded for the lock-free write of a single-reader channel; the bound is kept by a counter instead. A full
         // queue makes the logging thread wait, as the framework's logger does by default: lines are never dropped
         // silently. The writer drains far faster than requests fill it, so this is the overload case only.
         _capacity = Math.Max(options.MaxQueueLength, 1);
-        _lines = Channel.CreateUnbounded<Chars>(new UnboundedChannelOptions { SingleReader = true });
+        _lines = Channel.CreateUnbounded<Utf8Line>(new UnboundedChannelOptions { SingleReader = true });
         _writer = Task.Run(() => WriteAsync(output));
     }
 
@@ -60,7 +76,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         _writer.Wait(TimeSpan.FromSeconds(5));
     }
 
-    private void Enqueue(Chars line)
+    private void Enqueue(Utf8Line line)
     {
         if (Interlocked.Increment(ref _queued) > _capacity)
         {
@@ -83,7 +99,7 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
     {
         // Straight to the stdout stream: Console.Out's own writer has a 256-character buffer and flushes every call,
         // so even a batch written through it would cost a system call per 256 characters.
-        await using var writer = new StreamWriter(output, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), BufferChars);
+        await using var buffered = new BufferedStream(output, BufferBytes);
         var reader = _lines.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -92,11 +108,11 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 while (reader.TryRead(out var line))
                 {
                     Interlocked.Decrement(ref _queued);
-                    writer.Write(line.Buffer, 0, line.Length);
+                    buffered.Write(line.Buffer, 0, line.Length);
                     line.Return();
                 }
 
-                writer.Flush();
+                buffered.Flush();
             }
             catch (IOException)
             {
@@ -115,6 +131,15 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         [ThreadStatic]
         private static StringWriter? _buffer;
 
+        [ThreadStatic]
+        private static Encoder? _encoder;
+
+        [ThreadStatic]
+        private static JsonLine? _json;
+
+        [ThreadStatic]
+        private static ScopeFound? _found;
+
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => provider._scopes.Push(state);
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
@@ -131,6 +156,13 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 return;
             }
 
+            if (exception is null && state is IUtf8LogState own && provider._json is { } options && !AnyScope(provider._scopes))
+            {
+                var json = _json is { } cached && cached.Options == options ? cached : _json = new JsonLine(options);
+                provider.Enqueue(json.Write(own, logLevel, eventId, category));
+                return;
+            }
+
             var writer = _buffer ??= new StringWriter();
             var entry = new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter);
             provider._formatter.Write(entry, provider._scopes, writer);
@@ -140,9 +172,16 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 return;
             }
 
-            // A pooled copy rather than a string: the line lives only until the writer has written it.
-            var line = new Chars(ArrayPool<char>.Shared.Rent(builder.Length), builder.Length);
-            builder.CopyTo(0, line.Buffer, line.Length);
+            // A pooled buffer rather than a string: the line lives only until the writer has written it.
+            var encoder = _encoder ??= new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetEncoder();
+            var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(builder.Length));
+            var length = 0;
+            foreach (var chunk in builder.GetChunks())
+            {
+                length += encoder.GetBytes(chunk.Span, bytes.AsSpan(length), flush: false);
+            }
+
+            length += encoder.GetBytes([], bytes.AsSpan(length), flush: true);
             builder.Clear();
             if (builder.Capacity > 16 * 1024)
             {
@@ -150,13 +189,100 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
                 builder.Capacity = 1024;
             }
 
-            provider.Enqueue(line);
+            provider.Enqueue(new Utf8Line(bytes, length));
+        }
+
+        // The JSON formatter writes the logging scopes too; a line with any is left to it.
+        private static bool AnyScope(IExternalScopeProvider scopes)
+        {
+            var found = _found ??= new ScopeFound();
+            found.Any = false;
+            scopes.ForEachScope(static (_, f) => f.Any = true, found);
+            return found.Any;
         }
     }
 
-    /// <summary>One formatted line in a buffer rented from the shared pool, returned once it is written or dropped.</summary>
-    private readonly record struct Chars(char[] Buffer, int Length)
+    private sealed class ScopeFound
     {
-        public void Return() => ArrayPool<char>.Shared.Return(Buffer);
+        public bool Any { get; set; }
+    }
+
+    /// <summary>
+    /// One thread's writer of <see cref="IUtf8LogState"/> lines, the members in the JSON formatter's order: Timestamp
+    /// (when a format is set), EventId, LogLevel, Category, Message, State (its message first), and Scopes (empty) when
+    /// scopes are included.
+    /// It lives as long as its thread, like the formatter's own buffers, so its writer is never disposed: it holds
+    /// no resource but the buffer.
+    /// </summary>
+#pragma warning disable CA1001
+    private sealed class JsonLine(JsonConsoleFormatterOptions options)
+#pragma warning restore CA1001
+    {
+        private const int MessageChars = 512;
+        private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+        private readonly Utf8JsonWriter _writer = new(Stream.Null, options.JsonWriterOptions);
+
+        public JsonConsoleFormatterOptions Options { get; } = options;
+
+        public Utf8Line Write(IUtf8LogState state, LogLevel level, EventId eventId, string category)
+        {
+            _buffer.ResetWrittenCount();
+            _writer.Reset(_buffer);
+            _writer.WriteStartObject();
+            if (Options.TimestampFormat is { } format)
+            {
+                var now = Options.UseUtcTimestamp ? DateTimeOffset.UtcNow : DateTimeOffset.Now;
+                Span<char> stamp = stackalloc char[64];
+                if (now.TryFormat(stamp, out var written, format))
+                {
+                    _writer.WriteString("Timestamp", stamp[..written]);
+                }
+                else
+                {
+                    _writer.WriteString("Timestamp", now.ToString(format));
+                }
+            }
+
+            _writer.WriteNumber("EventId", eventId.Id);
+            _writer.WriteString("LogLevel", LevelName(level));
+            _writer.WriteString("Category", category);
+            Span<char> text = stackalloc char[MessageChars];
+            ReadOnlySpan<char> message = state.TryFormatMessage(text, out var length) ? text[..length] : state.ToString();
+            _writer.WriteString("Message", message);
+            _writer.WriteStartObject("State");
+            _writer.WriteString("Message", message);
+            state.WriteFields(_writer);
+            _writer.WriteEndObject();
+            if (Options.IncludeScopes)
+            {
+                _writer.WriteStartArray("Scopes");
+                _writer.WriteEndArray();
+            }
+
+            _writer.WriteEndObject();
+            _writer.Flush();
+            var json = _buffer.WrittenSpan;
+            var bytes = ArrayPool<byte>.Shared.Rent(json.Length + NewLine.Length);
+            json.CopyTo(bytes);
+            NewLine.CopyTo(bytes.AsSpan(json.Length));
+            return new Utf8Line(bytes, json.Length + NewLine.Length);
+        }
+
+        private static string LevelName(LogLevel level) => level switch
+        {
+            LogLevel.Trace => "Trace",
+            LogLevel.Debug => "Debug",
+            LogLevel.Information => "Information",
+            LogLevel.Warning => "Warning",
+            LogLevel.Error => "Error",
+            LogLevel.Critical => "Critical",
+            _ => level.ToString(),
+        };
+    }
+
+    /// <summary>One line in UTF-8, in a buffer rented from the shared pool, returned once it is written or dropped.</summary>
+    private readonly record struct Utf8Line(byte[] Buffer, int Length)
+    {
+        public void Return() => ArrayPool<byte>.Shared.Return(Buffer);
     }
 }

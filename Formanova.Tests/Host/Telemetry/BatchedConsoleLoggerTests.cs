@@ -1,8 +1,10 @@
 using System.Text.Json;
+using Formanova.Host.Api;
 using Formanova.Host.Telemetry;
 using Formanova.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
 namespace Formanova.Tests.Host.Telemetry;
@@ -61,8 +63,90 @@ public sealed class BatchedConsoleLoggerTests
         Assert.That(providers, Does.Not.Contain(typeof(ConsoleLoggerProvider)));
     }
 
-    private static List<ConsoleFormatter> Formatters() =>
-        [.. new ServiceCollection().AddLogging(b => b.AddJsonConsole()).BuildServiceProvider().GetServices<ConsoleFormatter>()];
+    [TestCase(true, "yyyy-MM-ddTHH:mm:ss.fffZ", true)]
+    [TestCase(false, null, false)]
+    [TestCase(true, "HH:mm:ss", false)]
+    public void Log_WhenTheStateWritesItsOwnJson_WritesTheLineTheJsonFormatterWrites(bool scopes, string? timestamp, bool utc)
+    {
+        var options = new JsonConsoleFormatterOptions { IncludeScopes = scopes, TimestampFormat = timestamp, UseUtcTimestamp = utc };
+        var line = new RequestLogMiddleware.Line(
+            NullLogger.Instance,
+            LogLevel.Warning,
+            "POST",
+            "/api/v1/models/{name}/predict",
+            404,
+            12.34,
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "k-\"1\"+é");
+
+        var direct = WriteOne(options, line, direct: true);
+        var formatted = WriteOne(options, line, direct: false);
+
+        // The formatter path renders the message with the logging call's delegate, the direct one with the state's own
+        // WriteMessage: the two messages tell which path wrote the line, and everything else must be the same.
+        Assert.That(direct.GetProperty("Message").GetString(), Is.EqualTo(line.ToString()));
+        Assert.That(formatted.GetProperty("Message").GetString(), Is.EqualTo("(the delegate's message)"));
+        Assert.That(Without(direct, "Timestamp", "Message"), Is.EqualTo(Without(formatted, "Timestamp", "Message")));
+        Assert.That(Names(direct), Is.EqualTo(Names(formatted)));
+        Assert.That(direct.TryGetProperty("Timestamp", out var stamp), Is.EqualTo(timestamp is not null));
+        if (timestamp is not null)
+        {
+            Assert.That(stamp.GetString()!, Has.Length.EqualTo(formatted.GetProperty("Timestamp").GetString()!.Length));
+        }
+    }
+
+    [Test]
+    public void Log_WhenAScopeIsOpen_LeavesTheLineToTheFormatterSoTheScopeIsWritten()
+    {
+        var output = new MemoryStream();
+        var options = new JsonConsoleFormatterOptions { IncludeScopes = true };
+        using (var provider = new BatchedConsoleLoggerProvider(Json(), Formatters(options), output, options))
+        {
+            var logger = provider.CreateLogger("scoped");
+            using (logger.BeginScope("outer {Request}", 7))
+            {
+                logger.Log(LogLevel.Information, default, Line(), null, static (l, _) => l.ToString());
+            }
+        }
+
+        var root = JsonDocument.Parse(System.Text.Encoding.UTF8.GetString(output.ToArray())).RootElement;
+        Assert.That(root.GetProperty("Scopes").GetArrayLength(), Is.EqualTo(1));
+    }
+
+    private static RequestLogMiddleware.Line Line() =>
+        new(NullLogger.Instance, LogLevel.Information, "GET", "/api/v1/keys/me", 200, 0.5, "trace", "key");
+
+    private static JsonElement WriteOne(JsonConsoleFormatterOptions options, RequestLogMiddleware.Line line, bool direct)
+    {
+        var output = new MemoryStream();
+        using (var provider = new BatchedConsoleLoggerProvider(Json(), Formatters(options), output, direct ? options : null))
+        {
+            provider.CreateLogger("Formanova.Host.Api.RequestLogMiddleware")
+                .Log(line.Level, new EventId(1, "Request"), line, null, static (_, _) => "(the delegate's message)");
+        }
+
+        var text = System.Text.Encoding.UTF8.GetString(output.ToArray());
+        Assert.That(text, Does.EndWith(Environment.NewLine));
+        return JsonDocument.Parse(text).RootElement;
+    }
+
+    private static string Without(JsonElement line, params string[] members) =>
+        JsonSerializer.Serialize(line.EnumerateObject().Where(p => !members.Contains(p.Name)).ToDictionary(p => p.Name, p => p.Value));
+
+    private static List<string> Names(JsonElement line) => [.. line.EnumerateObject().Select(p => p.Name)];
+
+    private static List<ConsoleFormatter> Formatters(JsonConsoleFormatterOptions? options = null) =>
+    [
+        .. new ServiceCollection()
+            .AddLogging(b => b.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = options?.IncludeScopes ?? false;
+                o.TimestampFormat = options?.TimestampFormat;
+                o.UseUtcTimestamp = options?.UseUtcTimestamp ?? false;
+            }))
+            .BuildServiceProvider()
+            .GetServices<ConsoleFormatter>(),
+    ];
 
     private static ConsoleLoggerOptions Json(int queue = 2500) =>
         new() { FormatterName = ConsoleFormatterNames.Json, MaxQueueLength = queue };
