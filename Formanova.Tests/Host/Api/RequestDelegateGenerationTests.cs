@@ -8,7 +8,7 @@ namespace Formanova.Tests.Host.Api;
 /// <summary>
 /// Every minimal-API endpoint's request delegate is written at build time by the request delegate generator, not
 /// compiled from expression trees at start-up: the run-time path compiled about 430 delegates on every start, a
-/// third of the time to ready (docs/benchmarks.md, "Start and memory").
+/// third of the time to ready (docs/benchmarks.md, the shipped host, "Start-up").
 /// </summary>
 [Category("Integration")]
 public sealed class RequestDelegateGenerationTests
