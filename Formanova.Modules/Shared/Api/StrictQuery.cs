@@ -70,10 +70,7 @@ internal static class StrictQuery
         });
     }
 
-    /// <summary>The names minimal APIs bind from the query string for this handler.</summary>
-    public static IEnumerable<string> QueryNames(MethodInfo method, RoutePattern? route) =>
-        QueryParameters(method, route).Select(p => p.Name);
-
+    /// <summary>The parameters minimal APIs bind from the query string for this handler.</summary>
     private static IEnumerable<Bound> QueryParameters(MethodInfo method, RoutePattern? route)
     {
         var routeNames = new HashSet<string>(route?.Parameters.Select(p => p.Name) ?? [], StringComparer.OrdinalIgnoreCase);

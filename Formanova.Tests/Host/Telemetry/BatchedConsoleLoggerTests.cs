@@ -83,7 +83,7 @@ public sealed class BatchedConsoleLoggerTests
         var formatted = WriteOne(options, line, direct: false);
 
         // The formatter path renders the message with the logging call's delegate, the direct one with the state's own
-        // WriteMessage: the two messages tell which path wrote the line, and everything else must be the same.
+        // TryFormatMessage: the two messages tell which path wrote the line, and everything else must be the same.
         Assert.That(direct.GetProperty("Message").GetString(), Is.EqualTo(line.ToString()));
         Assert.That(formatted.GetProperty("Message").GetString(), Is.EqualTo("(the delegate's message)"));
         Assert.That(Without(direct, "Timestamp", "Message"), Is.EqualTo(Without(formatted, "Timestamp", "Message")));
