@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Diagnostics;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Formanova.Host.Monitoring;
@@ -104,12 +106,22 @@ internal sealed class LiveProfiles : IPredictionInputObserver, IHostedService, I
     {
         var now = _clock.GetUtcNow();
         var windows = _slots.Values.Select(s => s.Tracker?.Drain(now)).OfType<LiveWindow>().ToList();
-        await _monitoring.AppendWindowsAsync(windows, cancellationToken);
+        if (windows.Count == 0)
+        {
+            return;
+        }
+
+        // Under the policy change that asked for it; from the loop, work of its own.
+        await (Activity.Current is null
+            ? BackgroundTracing.WorkAsync("FlushMonitoringWindows", _ => _monitoring.AppendWindowsAsync(windows, cancellationToken))
+            : _monitoring.AppendWindowsAsync(windows, cancellationToken));
     }
 
     /// <summary>Reads the enabled policies: the models to count.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        // A poll (docs/observability.md, "Background loops"): a profile it finds to read is traced on its own, below.
+        using var quiet = BackgroundTracing.Quiet();
         var policies = await _monitoring.ListPoliciesAsync(cancellationToken);
         _watched = policies.Where(p => p.Enabled).Select(p => p.Model).ToFrozenSet(StringComparer.Ordinal);
         foreach (var model in _watched)
@@ -211,6 +223,8 @@ internal sealed class LiveProfiles : IPredictionInputObserver, IHostedService, I
 
                     if (now - swept >= TimeSpan.FromHours(1))
                     {
+                        // Untraced, as the event log's retention sweep is: its delete is poll and work at once.
+                        using var quiet = BackgroundTracing.Quiet();
                         await _monitoring.SweepAsync(now.AddDays(-_options.RetentionDays), stopping);
                         swept = now;
                     }
@@ -260,7 +274,11 @@ internal sealed class LiveProfiles : IPredictionInputObserver, IHostedService, I
             return started.Task;
         }
 
-        private async Task LoadAsync(LiveProfiles owner)
+        // Under the prediction or the policy change that asked for it; found by a quiet refresh, a root of its own.
+        private Task LoadAsync(LiveProfiles owner) =>
+            Activity.Current is null ? BackgroundTracing.WorkAsync("LoadReferenceProfile", _ => ReadAsync(owner)) : ReadAsync(owner);
+
+        private async Task ReadAsync(LiveProfiles owner)
         {
             try
             {

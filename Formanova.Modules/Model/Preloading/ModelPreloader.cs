@@ -3,6 +3,7 @@ using System.Text.Json;
 using Formanova.Modules.Model.Inference;
 using Formanova.Modules.Model.Registry;
 using Formanova.Modules.Shared.Caching;
+using Formanova.Modules.Shared.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -127,7 +128,10 @@ internal sealed class ModelPreloader(
 
             try
             {
-                await store.WriteAsync(rows, now, cancellationToken);
+                if (rows.Count > 0)
+                {
+                    await BackgroundTracing.WorkAsync("FlushModelAccess", _ => store.WriteAsync(rows, now, cancellationToken));
+                }
             }
             catch
             {
@@ -164,7 +168,8 @@ internal sealed class ModelPreloader(
         await Task.Yield();
         if (_options.Enabled)
         {
-            await PreloadAtStartAsync(stoppingToken);
+            // Start-up work of its own: its registry and access queries are one trace, not a scatter of SQL roots.
+            await BackgroundTracing.WorkAsync("PreloadModels", _ => PreloadAtStartAsync(stoppingToken));
         }
 
         _completed.TrySetResult();

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Formanova.Host.Monitoring;
 using Formanova.Host.Telemetry;
 using Formanova.Host.Temporal;
 using Formanova.Host.Workflows.Webhooks;
@@ -7,6 +9,7 @@ using Formanova.Modules.Event.Broadcast;
 using Formanova.Modules.Event.Log;
 using Formanova.Modules.Event.Webhooks;
 using Formanova.Modules.Model;
+using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Event;
 using Formanova.Tests.Support;
@@ -46,6 +49,7 @@ public sealed class BackgroundLoopTraceTests
         var hub = services.GetRequiredService<EventHub>();
         var temporal = services.GetRequiredService<IOptions<TemporalOptions>>().Value;
         await services.GetRequiredService<ModelBootstrapper>().Completed;
+        await services.GetRequiredService<ModelPreloader>().Completed;
         await hub.Ready;
         // A subscription, so that the fan-out looks for events to deliver rather than only moving its cursor.
         await services.GetRequiredService<IEventWebhooksModule>().CreateWebhookAsync(
@@ -64,6 +68,8 @@ public sealed class BackgroundLoopTraceTests
             await One<EventRetention>(hosted).SweepAsync(CancellationToken.None);
             await services.GetRequiredService<ImportStaging>().SweepAsync(CancellationToken.None);
             await One<TemporalStatsPoller>(hosted).PollAsync(temporal, CancellationToken.None);
+            await services.GetRequiredService<LiveProfiles>().RefreshAsync(CancellationToken.None);
+            await services.GetRequiredService<LiveProfiles>().FlushAsync(CancellationToken.None);
         }
 
         // The live loops ran meanwhile too: the follower's own pokes, each followed by a fan-out pass.
@@ -86,6 +92,8 @@ public sealed class BackgroundLoopTraceTests
             spans.Install);
         var services = factory.Services;
         await services.GetRequiredService<ModelBootstrapper>().Completed;
+        // The start-up preload is work of its own, not a poll: its span must not fall into the window below.
+        await services.GetRequiredService<ModelPreloader>().Completed;
         await services.GetRequiredService<IEventWebhooksModule>().CreateWebhookAsync(
             new CreateWebhookRequest(receiver.Url, [IEventModule.AllEventTypes]));
         spans.Clear();
@@ -115,6 +123,36 @@ public sealed class BackgroundLoopTraceTests
                 Is.EquivalentTo(new[] { "AppendEvents", "FanOutWebhooks", "DeliverWebhook" }),
                 "no poll is a root: only the publish (made outside any span) and the work; roots: "
                 + string.Join(" | ", exported.Where(IsRoot).Select(Describe)));
+        });
+    }
+
+    [Test]
+    public async Task StartUp_OnPostgres_TracesModelRecoveryAndPreloadUnderRootSpansOfTheirOwn()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var spans = new ExportedSpans();
+        using var factory = new FormanovaFactory(
+            Settings(("Model:Bootstrap:Enabled", "false")).Concat(database.Settings),
+            spans.Install);
+        await factory.Services.GetRequiredService<ModelBootstrapper>().Completed;
+        await factory.Services.GetRequiredService<ModelPreloader>().Completed;
+
+        var exported = spans.Snapshot();
+        var recovery = exported.Single(s => s.DisplayName == "BootstrapModels");
+        var preload = exported.Single(s => s.DisplayName == "PreloadModels");
+        List<string> QueriesUnder(Activity parent) =>
+            [.. exported.Where(s => s.ParentSpanId == parent.SpanId).Select(Sql).OfType<string>()];
+        // The schema's migrations run before both, roots of their own; the start-up work's reads are what must not be.
+        Assert.Multiple(() =>
+        {
+            Assert.That(IsRoot(recovery) && IsRoot(preload), Is.True, "start-up work belongs to no request");
+            Assert.That(QueriesUnder(recovery), Has.Some.Contains("FROM model_versions"), "the recovery reads the registry");
+            Assert.That(QueriesUnder(preload), Has.Some.Contains("FROM model_access"), "the preload reads recent traffic");
+            Assert.That(QueriesUnder(preload), Has.Some.Contains("FROM model_experiments"), "and the live experiments");
+            Assert.That(
+                exported.Where(IsRoot).Where(s => Sql(s) is { } sql && sql.Contains("FROM model_")).Select(Describe),
+                Is.Empty,
+                "no start-up read is a root of its own");
         });
     }
 
