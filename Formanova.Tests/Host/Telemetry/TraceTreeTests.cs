@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Formanova.Modules.Event;
 using Formanova.Modules.Model;
+using Formanova.Modules.Model.Preloading;
 using Formanova.Modules.Shared.Database;
 using Formanova.Tests.Support;
 using Formanova.Tests.Workflows;
@@ -36,6 +37,8 @@ public sealed class TraceTreeTests
         var client = await ClientAsync(factory);
         var dataset = await WorkflowDatasets.ChurnAsync(factory.Services, 300);
         await factory.Services.GetRequiredService<ModelBootstrapper>().Completed;
+        // Start-up work (PreloadModels) is a root of its own: it must end before the window that allows only requests.
+        await factory.Services.GetRequiredService<ModelPreloader>().Completed;
         spans.Clear();
 
         var prediction = await client.PostAsJsonAsync("/api/v1/predictions", Body());
