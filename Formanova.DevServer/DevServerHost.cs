@@ -20,6 +20,9 @@ public sealed class DevServerHost : IAsyncDisposable
     /// <summary>host:port the server listens on; set once StartAsync has returned.</summary>
     public string? Address { get; private set; }
 
+    /// <summary>The running server's engine, for tests that look at what it holds in memory.</summary>
+    internal WorkflowEngine? Engine => _app?.Services.GetRequiredService<WorkflowEngine>();
+
     public async Task<string> StartAsync(DevServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

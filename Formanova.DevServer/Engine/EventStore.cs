@@ -25,7 +25,14 @@ internal partial interface IEventStore : IScheduleStore, IDisposable
 
     List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces();
 
-    List<StoredRun> LoadRuns();
+    /// <summary>
+    /// Every stored run with its side state; <paramref name="loaded"/> is called for each run with events as soon as
+    /// they are read, in no particular order of runs.
+    /// </summary>
+    List<StoredRun> LoadRuns(Action<StoredRun> loaded);
+
+    /// <summary>One run's events in order; null when the store keeps none (<c>:memory:</c>).</summary>
+    List<HistoryEvent>? LoadHistory(string runId);
 }
 
 /// <summary>
@@ -48,7 +55,9 @@ internal sealed partial class VolatileEventStore : IEventStore
 
     public List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces() => [];
 
-    public List<StoredRun> LoadRuns() => [];
+    public List<StoredRun> LoadRuns(Action<StoredRun> loaded) => [];
+
+    public List<HistoryEvent>? LoadHistory(string runId) => null;
 
     public void Dispose()
     {
@@ -265,7 +274,25 @@ internal sealed partial class EventStore : IEventStore
         }
     }
 
-    public List<StoredRun> LoadRuns()
+    public List<HistoryEvent>? LoadHistory(string runId)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT data FROM events WHERE run_id = $run ORDER BY event_id";
+            command.Parameters.AddWithValue("$run", runId);
+            using var reader = command.ExecuteReader();
+            var events = new List<HistoryEvent>();
+            while (reader.Read())
+            {
+                events.Add(HistoryEvent.Parser.ParseFrom((byte[])reader.GetValue(0)));
+            }
+
+            return events;
+        }
+    }
+
+    public List<StoredRun> LoadRuns(Action<StoredRun> loaded)
     {
         lock (_gate)
         {
@@ -282,19 +309,6 @@ internal sealed partial class EventStore : IEventStore
                         reader.GetString(0),
                         reader.GetString(3),
                         []);
-                }
-            }
-
-            using (var command = _connection.CreateCommand())
-            {
-                command.CommandText = "SELECT run_id, data FROM events ORDER BY run_id, event_id";
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
-                {
-                    if (runs.TryGetValue(reader.GetString(0), out var run))
-                    {
-                        run.Events.Add(HistoryEvent.Parser.ParseFrom((byte[])reader.GetValue(1)));
-                    }
                 }
             }
 
@@ -317,6 +331,35 @@ internal sealed partial class EventStore : IEventStore
             }
 
             LoadActivityPauses(runs);
+            // The events last, one run at a time: the caller replays each run as soon as its events are read and can
+            // let a closed run's go, so recovery never holds every retained run's history at once.
+            using (var command = _connection.CreateCommand())
+            {
+                command.CommandText = "SELECT run_id, data FROM events ORDER BY run_id, event_id";
+                using var reader = command.ExecuteReader();
+                StoredRun? current = null;
+                while (reader.Read())
+                {
+                    var runId = reader.GetString(0);
+                    if (current?.RunId != runId)
+                    {
+                        if (current is not null)
+                        {
+                            loaded(current);
+                        }
+
+                        current = runs.GetValueOrDefault(runId);
+                    }
+
+                    current?.Events.Add(HistoryEvent.Parser.ParseFrom((byte[])reader.GetValue(1)));
+                }
+
+                if (current is not null)
+                {
+                    loaded(current);
+                }
+            }
+
             return [.. runs.Values];
         }
     }

@@ -63,7 +63,7 @@ internal static class RunDetails
             info.ParentNamespaceId = run.Start.ParentWorkflowNamespaceId;
         }
 
-        if (run.History.Count > 0 && run.History[0].UserMetadata is { } metadata)
+        if (run.FirstEvent?.UserMetadata is { } metadata)
         {
             response.ExecutionConfig.UserMetadata = metadata;
         }
@@ -74,7 +74,7 @@ internal static class RunDetails
     {
         lock (parent.Gate)
         {
-            return initiatedId >= 1 && initiatedId <= parent.History.Count ? parent.History[(int)initiatedId - 1].UserMetadata : null;
+            return initiatedId >= 1 && initiatedId <= parent.HistoryCount ? parent.History[(int)initiatedId - 1].UserMetadata : null;
         }
     }
 }

@@ -22,9 +22,9 @@ internal sealed partial class WorkflowEngine
             RegisterNamespace(ns.Name, ns.Retention, "", failIfExists: false);
         }
 
-        var stored = _store.LoadRuns();
         var sideState = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
-        foreach (var s in stored)
+        var recovered = 0;
+        _store.LoadRuns(s =>
         {
             var run = new WorkflowRun(s.Namespace, s.WorkflowId, s.RunId, s.RequestId, _clock);
             foreach (var e in s.Events)
@@ -33,15 +33,18 @@ internal sealed partial class WorkflowEngine
             }
 
             run.MarkPersisted();
-
-            if (run.History.Count == 0)
+            recovered++;
+            _runs[run.RunId] = run;
+            if (run.IsRunning)
             {
-                continue;
+                sideState[run.RunId] = s;
+                return;
             }
 
-            _runs[run.RunId] = run;
-            sideState[run.RunId] = s;
-        }
+            // A closed run needs neither its side state nor, once replayed, its events in memory.
+            s.Events.Clear();
+            EvictIfClosed(run);
+        });
 
         foreach (var group in _runs.Values.GroupBy(r => (r.Namespace, r.WorkflowId)))
         {
@@ -59,18 +62,18 @@ internal sealed partial class WorkflowEngine
 
         foreach (var run in _runs.Values)
         {
-            Resume(run, sideState[run.RunId]);
+            Resume(run, sideState.GetValueOrDefault(run.RunId));
         }
 
-        if (stored.Count > 0)
+        if (recovered > 0)
         {
-            _logger.LogInformation("Recovered {Count} runs from {Path}", stored.Count, _options.StoragePath);
+            _logger.LogInformation("Recovered {Count} runs from {Path}", recovered, _options.StoragePath);
         }
 
         Schedules.Recover();
     }
 
-    private void Resume(WorkflowRun run, StoredRun stored) => Locked(run, after =>
+    private void Resume(WorkflowRun run, StoredRun? stored) => Locked(run, after =>
     {
         if (!run.IsRunning)
         {
@@ -79,6 +82,8 @@ internal sealed partial class WorkflowEngine
             return;
         }
 
+        // Recover kept the side state of every run that is still running.
+        ArgumentNullException.ThrowIfNull(stored);
         ArmRunTimeout(run);
         RestorePauses(run, stored);
         foreach (var (timerId, timer) in run.Timers)

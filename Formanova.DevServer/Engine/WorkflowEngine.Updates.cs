@@ -252,7 +252,7 @@ internal sealed partial class WorkflowEngine
             && request.Commands.Count == 0
             && !request.ForceCreateNewWorkflowTask
             && request.Messages.All(m => m.Body.Is(Rejection.Descriptor))
-            && (request.Capabilities?.DiscardSpeculativeWorkflowTaskWithEvents == true || run.History.Count <= run.LastCompletedWtId);
+            && (request.Capabilities?.DiscardSpeculativeWorkflowTaskWithEvents == true || run.HistoryCount <= run.LastCompletedWtId);
         if (!discardable)
         {
             return false;

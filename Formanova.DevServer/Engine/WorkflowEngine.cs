@@ -55,6 +55,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
     private readonly DevServerOptions _options;
     private readonly ILogger<WorkflowEngine> _logger;
     private readonly IEventStore _store;
+    private readonly Func<string, List<HistoryEvent>>? _reloadHistory;
     private readonly Scheduler _scheduler;
     private readonly ConcurrentDictionary<string, NamespaceEntry> _namespaces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WorkflowRun> _runs = new(StringComparer.Ordinal);
@@ -73,6 +74,8 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         _logger = logger;
         _clock = options.TimeProvider;
         _store = EventStore.Open(options.StoragePath);
+        // Only a durable log can give an evicted history back; :memory: keeps every run's events in memory.
+        _reloadHistory = _store is EventStore ? runId => _store.LoadHistory(runId) ?? [] : null;
         _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
         _activities = new ActivityDispatcher(this, _scheduler, _clock);
         _commands = new CommandApplier(_activities, this, _clock);
@@ -166,6 +169,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
             }
 
             run.MarkPersisted();
+            EvictIfClosed(run);
             return;
         }
 
@@ -176,6 +180,19 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
 
         _store.Append((run, run.Unpersisted, !run.Persisted));
         run.MarkPersisted();
+        EvictIfClosed(run);
+    }
+
+    /// <summary>
+    /// A closed run whose events are all in the durable log keeps only its summary in memory (docs/devserver.md,
+    /// "Storage and durability"): a retained sync prediction's history was about 36 KB of the host's memory.
+    /// </summary>
+    private void EvictIfClosed(WorkflowRun run)
+    {
+        if (_reloadHistory is not null && !run.IsRunning)
+        {
+            run.EvictHistory(_reloadHistory);
+        }
     }
 
     // ---- Namespaces ----

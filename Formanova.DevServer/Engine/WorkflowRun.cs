@@ -123,13 +123,30 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
     public string WorkflowId { get; } = workflowId;
     public string RunId { get; } = runId;
     public string RequestId { get; } = requestId;
-    public List<HistoryEvent> History { get; } = [];
+    private List<HistoryEvent>? _history = [];
+    private int _evictedCount;
+    private Func<string, List<HistoryEvent>>? _reload;
+
+    /// <summary>
+    /// The run's events. A closed run whose events are all in a durable log keeps none in memory
+    /// (<see cref="EvictHistory"/>): each read of this property then reads them from the log again, so read it once.
+    /// </summary>
+    public IReadOnlyList<HistoryEvent> History => _history ?? _reload!(RunId);
+
+    /// <summary>The number of events, without reading an evicted history back.</summary>
+    public int HistoryCount => _history?.Count ?? _evictedCount;
+
+    /// <summary>Whether the events are only in the log (<see cref="EvictHistory"/>).</summary>
+    public bool HistoryEvicted => _history is null;
+
+    /// <summary>The first event (WorkflowExecutionStarted), kept when the rest is evicted.</summary>
+    public HistoryEvent? FirstEvent { get; private set; }
     public WorkflowExecutionStartedEventAttributes Start { get; private set; } = new();
     public WorkflowExecutionStatus Status { get; private set; } = WorkflowExecutionStatus.Running;
     public DateTime StartTime { get; private set; }
     public DateTime? CloseTime { get; private set; }
     public bool IsRunning => Status == WorkflowExecutionStatus.Running;
-    public long NextEventId => History.Count + 1;
+    public long NextEventId => HistoryCount + 1;
     // Kept as events are added so workflow tasks can report it without walking the history each time.
     public long HistorySizeBytes { get; private set; }
     public Memo Memo { get; private set; } = new();
@@ -192,8 +209,7 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
             TaskId = NextEventId,
         };
         fill(e);
-        History.Add(e);
-        HistorySizeBytes += e.CalculateSize();
+        Append(e);
         Unpersisted.Add(e);
         Apply(e);
         return e;
@@ -201,9 +217,34 @@ internal sealed class WorkflowRun(string ns, string workflowId, string runId, st
 
     public void Replay(HistoryEvent e)
     {
-        History.Add(e);
-        HistorySizeBytes += e.CalculateSize();
+        Append(e);
         Apply(e);
+    }
+
+    /// <summary>
+    /// Drops the events of a closed run that are all in the durable log, <paramref name="reload"/> reading them back on
+    /// demand: a retained run then holds its summary (status, times, start attributes, close event, update outcomes)
+    /// and not its whole history, which was most of the memory a retained run cost.
+    /// </summary>
+    public void EvictHistory(Func<string, List<HistoryEvent>> reload)
+    {
+        if (IsRunning || _history is null || Unpersisted.Count > 0 || UnpersistedActivities.Count > 0)
+        {
+            return;
+        }
+
+        _evictedCount = _history.Count;
+        _reload = reload;
+        _history = null;
+    }
+
+    private void Append(HistoryEvent e)
+    {
+        // Nothing is appended to a closed run; should that change, its history comes back before it grows.
+        _history ??= _reload!(RunId);
+        _history.Add(e);
+        FirstEvent ??= e;
+        HistorySizeBytes += e.CalculateSize();
     }
 
     private void Apply(HistoryEvent e)

@@ -99,7 +99,7 @@ internal sealed partial class WorkflowServiceHandlers
 
             lock (run.Gate)
             {
-                if (run.History.Count == 0)
+                if (run.HistoryCount == 0)
                 {
                     continue;
                 }
@@ -133,7 +133,7 @@ internal sealed partial class WorkflowServiceHandlers
         "ExecutionTime" => run.StartTime + (run.Start.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero),
         "CloseTime" => run.CloseTime,
         "ExecutionDuration" => run.CloseTime is { } closed ? (closed - run.StartTime).Ticks * 100 : null,
-        "HistoryLength" or "StateTransitionCount" => (long)run.History.Count,
+        "HistoryLength" or "StateTransitionCount" => (long)run.HistoryCount,
         "HistorySizeBytes" => run.HistorySizeBytes,
         "ParentWorkflowId" => run.Start.ParentWorkflowExecution?.WorkflowId,
         "ParentRunId" => run.Start.ParentWorkflowExecution?.RunId,

@@ -389,12 +389,13 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                         return response;
                     }
                 }
-                else if (offset < run.History.Count || !run.IsRunning || !r.WaitNewEvent)
+                else if (offset < run.HistoryCount || !run.IsRunning || !r.WaitNewEvent)
                 {
-                    var page = run.History.Skip(offset).Take(pageSize).ToList();
+                    var history = run.History; // read back from the log once, when the run's events were evicted
+                    var page = history.Skip(offset).Take(pageSize).ToList();
                     response.History.Events.AddRange(page);
                     var next = offset + page.Count;
-                    if (next < run.History.Count || (r.WaitNewEvent && run.IsRunning))
+                    if (next < history.Count || (r.WaitNewEvent && run.IsRunning))
                     {
                         response.NextPageToken = OffsetToken(next);
                     }
@@ -457,11 +458,11 @@ internal sealed partial class WorkflowServiceHandlers : RpcHandlerTable
                 StartTime = Timestamp.FromDateTime(run.StartTime),
                 ExecutionTime = Timestamp.FromDateTime(run.StartTime + (run.Start.FirstWorkflowTaskBackoff?.ToTimeSpan() ?? TimeSpan.Zero)),
                 Status = run.Status,
-                HistoryLength = run.History.Count,
+                HistoryLength = run.HistoryCount,
                 Memo = run.Memo,
                 SearchAttributes = run.SearchAttributes,
                 TaskQueue = run.Start.TaskQueue.Name,
-                StateTransitionCount = run.History.Count,
+                StateTransitionCount = run.HistoryCount,
                 HistorySizeBytes = run.HistorySizeBytes,
                 FirstRunId = run.Start.FirstExecutionRunId,
                 ParentExecution = run.Start.ParentWorkflowExecution,
