@@ -26,13 +26,13 @@ internal partial interface IEventStore : IScheduleStore, IDisposable
     List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces();
 
     /// <summary>
-    /// Every stored run with its side state; <paramref name="loaded"/> is called for each run with events as soon as
-    /// they are read, in no particular order of runs.
+    /// Hands each stored run that has events, with its side state, to <paramref name="loaded"/> as soon as its events
+    /// are read, in no particular order of runs.
     /// </summary>
-    List<StoredRun> LoadRuns(Action<StoredRun> loaded);
+    void LoadRuns(Action<StoredRun> loaded);
 
-    /// <summary>One run's events in order; null when the store keeps none (<c>:memory:</c>).</summary>
-    List<HistoryEvent>? LoadHistory(string runId);
+    /// <summary>One run's events in order (none from <c>:memory:</c>, which keeps no log).</summary>
+    List<HistoryEvent> LoadHistory(string runId);
 }
 
 /// <summary>
@@ -55,9 +55,11 @@ internal sealed partial class VolatileEventStore : IEventStore
 
     public List<(string Name, TimeSpan Retention, string Description)> LoadNamespaces() => [];
 
-    public List<StoredRun> LoadRuns(Action<StoredRun> loaded) => [];
+    public void LoadRuns(Action<StoredRun> loaded)
+    {
+    }
 
-    public List<HistoryEvent>? LoadHistory(string runId) => null;
+    public List<HistoryEvent> LoadHistory(string runId) => [];
 
     public void Dispose()
     {
@@ -274,7 +276,7 @@ internal sealed partial class EventStore : IEventStore
         }
     }
 
-    public List<HistoryEvent>? LoadHistory(string runId)
+    public List<HistoryEvent> LoadHistory(string runId)
     {
         lock (_gate)
         {
@@ -292,7 +294,7 @@ internal sealed partial class EventStore : IEventStore
         }
     }
 
-    public List<StoredRun> LoadRuns(Action<StoredRun> loaded)
+    public void LoadRuns(Action<StoredRun> loaded)
     {
         lock (_gate)
         {
@@ -359,8 +361,6 @@ internal sealed partial class EventStore : IEventStore
                     loaded(current);
                 }
             }
-
-            return [.. runs.Values];
         }
     }
 

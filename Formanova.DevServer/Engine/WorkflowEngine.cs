@@ -75,7 +75,7 @@ internal sealed partial class WorkflowEngine : IRunHost, IDisposable
         _clock = options.TimeProvider;
         _store = EventStore.Open(options.StoragePath);
         // Only a durable log can give an evicted history back; :memory: keeps every run's events in memory.
-        _reloadHistory = _store is EventStore ? runId => _store.LoadHistory(runId) ?? [] : null;
+        _reloadHistory = _store is EventStore ? _store.LoadHistory : null;
         _scheduler = new Scheduler(_clock, e => _logger.LogError(e, "Scheduled work failed"));
         _activities = new ActivityDispatcher(this, _scheduler, _clock);
         _commands = new CommandApplier(_activities, this, _clock);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
-using System.Diagnostics;
 using Formanova.Modules.Model;
 using Formanova.Modules.Shared.Errors;
 using Formanova.Modules.Shared.Telemetry;
@@ -112,9 +111,8 @@ internal sealed class LiveProfiles : IPredictionInputObserver, IHostedService, I
         }
 
         // Under the policy change that asked for it; from the loop, work of its own.
-        await (Activity.Current is null
-            ? BackgroundTracing.WorkAsync("FlushMonitoringWindows", _ => _monitoring.AppendWindowsAsync(windows, cancellationToken))
-            : _monitoring.AppendWindowsAsync(windows, cancellationToken));
+        await BackgroundTracing.WorkOrChildAsync(
+            "FlushMonitoringWindows", () => _monitoring.AppendWindowsAsync(windows, cancellationToken));
     }
 
     /// <summary>Reads the enabled policies: the models to count.</summary>
@@ -275,8 +273,7 @@ internal sealed class LiveProfiles : IPredictionInputObserver, IHostedService, I
         }
 
         // Under the prediction or the policy change that asked for it; found by a quiet refresh, a root of its own.
-        private Task LoadAsync(LiveProfiles owner) =>
-            Activity.Current is null ? BackgroundTracing.WorkAsync("LoadReferenceProfile", _ => ReadAsync(owner)) : ReadAsync(owner);
+        private Task LoadAsync(LiveProfiles owner) => BackgroundTracing.WorkOrChildAsync("LoadReferenceProfile", () => ReadAsync(owner));
 
         private async Task ReadAsync(LiveProfiles owner)
         {

@@ -48,6 +48,13 @@ public static class BackgroundTracing
         });
 
     /// <summary>
+    /// Runs work that a request may have asked for, or a loop found: under the current span when there is one, else as
+    /// <see cref="WorkAsync(string, Func{Activity?, Task})"/>, a root named <paramref name="name"/>.
+    /// </summary>
+    public static Task WorkOrChildAsync(string name, Func<Task> work) =>
+        Activity.Current is null ? WorkAsync(name, _ => work()) : work();
+
+    /// <summary>
     /// Starts a long-lived loop with an empty execution context. A loop started lazily, on the first call that needs
     /// it, would otherwise keep that caller's span as its current span for ever (and its log scopes), and put every
     /// later unrelated operation's work under it.
